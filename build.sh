@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build entry point: ./build.sh [build|test|proptest N|bench|clean]
+# Every command restores what it needs first (tools, then packages), so a fresh clone works.
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+. scripts/nuget-source.sh
+
+restore() {
+  dotnet tool restore >&2
+  dotnet paket restore >&2
+}
+
+build() {
+  restore
+  dotnet build LogAlertFunctional.sln -c Release --nologo -v quiet -clp:ErrorsOnly "$@"
+}
+
+cmd=${1:-build}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  build) build ;;
+  test)
+    build
+    dotnet test LogAlertFunctional.sln -c Release --no-build --nologo -v quiet "$@"
+    ;;
+  proptest)
+    n=${1:?usage: ./build.sh proptest N}
+    build
+    LOGALERT_PROPTEST_N=$n dotnet test tests/LogAlert.Core.Tests -c Release --no-build --nologo \
+      --filter "Category=property" --logger "console;verbosity=normal"
+    ;;
+  bench)
+    build
+    dotnet run --project bench/LogAlert.Bench -c Release --no-build -- "$@"
+    ;;
+  clean)
+    git clean -fdX -- src tests bench >/dev/null
+    ;;
+  *)
+    echo "usage: ./build.sh [build|test|proptest N|bench|clean]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,3 @@
+namespace LogAlert.Core
+/// x
+type Placeholder = int
