@@ -1,3 +1,0 @@
-namespace LogAlert.Core
-/// x
-type Placeholder = int

@@ -1,0 +1,118 @@
+namespace LogAlert.Core
+
+open System
+
+/// Why a line of input did not become a record.
+type RecordError =
+    /// The `request` field is not `METHOD SP PATH [SP PROTOCOL]` with a path starting with `/`.
+    | BadRequest of request: string
+    /// The status is not an integer in 100..599.
+    | BadStatus of status: int
+    /// Bytes are negative.
+    | BadBytes of bytes: int64
+
+/// Helpers for `RecordError`.
+[<RequireQualifiedAccess>]
+module RecordError =
+    /// A one-line, human-readable reason.
+    let describe error =
+        match error with
+        | BadRequest request -> sprintf "request \"%s\" is not 'METHOD /path [PROTOCOL]'" request
+        | BadStatus status -> sprintf "status %d is not in 100..599" status
+        | BadBytes bytes -> sprintf "bytes %d is negative" bytes
+
+/// One access-log request: the only thing the engine folds over. Built once, at the boundary,
+/// by `Record.create`; the core never re-validates.
+[<Sealed>]
+type Record private (time: int64, host: string, user: string, method: string, section: string,
+                     status: int, bytes: int64, source: int, line: int64) =
+    /// Log time, Unix epoch seconds.
+    member _.Time = time
+    /// The `remotehost` field.
+    member _.Host = host
+    /// The `authuser` field.
+    member _.User = user
+    /// The request method, e.g. `GET`.
+    member _.Method = method
+    /// What stands before the second `/` of the path, query removed: `/api/user?id=3` -> `/api`.
+    member _.Section = section
+    /// HTTP status, 100..599.
+    member _.Status = status
+    /// Response bytes, 0 for `-`.
+    member _.Bytes = bytes
+    /// Index of the input (file) the record came from, 0-based, in the order given.
+    member _.Source = source
+    /// 1-based physical line number in that input.
+    member _.Line = line
+
+    static member internal Make(time, host, user, method, section, status, bytes, source, line) =
+        Record(time, host, user, method, section, status, bytes, source, line)
+
+/// Building records.
+[<RequireQualifiedAccess>]
+module Record =
+
+    /// Length of the section of `path`, which is always a prefix of it: what stands before the
+    /// second `/`, query string removed. `/api/user?id=3` -> 4 (`/api`), `/report` -> 7, `/` -> 1.
+    [<CompiledName("SectionLength")>]
+    let sectionLength (path: System.ReadOnlySpan<char>) =
+        let query = path.IndexOfAny('?', '#')
+        let path = if query >= 0 then path.Slice(0, query) else path
+        if path.Length <= 1 then 1
+        else
+            let second = path.Slice(1).IndexOf('/')
+            if second < 0 then path.Length else second + 1
+
+    /// The section of a path: `/api/user?id=3` -> `/api`, `/report` -> `/report`, `/` -> `/`.
+    let sectionOfPath (path: string) =
+        if path.Length = 0 then "/" else path.Substring(0, sectionLength (path.AsSpan()))
+
+    /// Splits `METHOD SP PATH [SP PROTOCOL]`: returns (methodLength, pathStart, pathLength), or
+    /// methodLength = -1 when the request is malformed (no path, path not starting with `/`,
+    /// more than three parts).
+    [<CompiledName("RequestParts")>]
+    let requestParts (request: System.ReadOnlySpan<char>) : struct (int * int * int) =
+        let bad = struct (-1, 0, 0)
+        let m = request.IndexOf(' ')
+        if m <= 0 then bad
+        else
+            let mutable p = m + 1
+            while p < request.Length && request[p] = ' ' do p <- p + 1
+            if p >= request.Length || request[p] <> '/' then bad
+            else
+                let rest = request.Slice(p)
+                let e = rest.IndexOf(' ')
+                if e < 0 then struct (m, p, rest.Length)
+                else
+                    let protocol = rest.Slice(e).Trim(' ')
+                    if protocol.IndexOf(' ') >= 0 then bad else struct (m, p, e)
+
+    /// Splits `METHOD SP PATH [SP PROTOCOL]` into method and path.
+    let parseRequest (request: string) : Result<struct (string * string), RecordError> =
+        let struct (m, p, l) = requestParts (request.AsSpan())
+        if m < 0 then Error(BadRequest request)
+        else Ok(struct (request.Substring(0, m), request.Substring(p, l)))
+
+    /// Validates raw field values into a record. `section` must come from `sectionOfPath`
+    /// (the CSV reader interns it from a span, so that a million records share a few strings).
+    [<CompiledName("CreateWithSection")>]
+    let createWithSection time host user method section status bytes source line =
+        if status < 100 || status > 599 then Error(BadStatus status)
+        elif bytes < 0L then Error(BadBytes bytes)
+        else Ok(Record.Make(time, host, user, method, section, status, bytes, source, line))
+
+    /// Validates raw field values (the request as written in the log) into a record.
+    let create time host user request status bytes source line =
+        match parseRequest request with
+        | Error e -> Error e
+        | Ok(struct (method, path)) ->
+            createWithSection time host user method (sectionOfPath path) status bytes source line
+
+    /// The status class label, e.g. `4xx`.
+    let statusClass (record: Record) =
+        match record.Status / 100 with
+        | 1 -> "1xx"
+        | 2 -> "2xx"
+        | 3 -> "3xx"
+        | 4 -> "4xx"
+        | _ -> "5xx"
