@@ -45,6 +45,8 @@ type Record private (time: int64, host: string, user: string, method: string, se
     /// 1-based physical line number in that input.
     member _.Line = line
 
+    override _.ToString() = sprintf "%d %s %s %s %d %d (line %d)" time host method section status bytes line
+
     static member internal Make(time, host, user, method, section, status, bytes, source, line) =
         Record(time, host, user, method, section, status, bytes, source, line)
 

@@ -1,0 +1,388 @@
+namespace LogAlert.Core
+
+open System
+open System.Collections.Generic
+
+/// Engine settings, fixed for a run.
+type EngineConfig =
+    { /// `L`: second `s` closes when the newest timestamp is past `s + L`.
+      Lateness: int64
+      /// A record more than this ahead of the newest accepted timestamp is skewed.
+      MaxSkew: int64
+      /// Summary interval in seconds; 0 disables summaries.
+      SummaryInterval: int64
+      /// Rules in evaluation (and output) order.
+      Rules: Rule list
+      /// Seconds of history kept at least (windows that rules use extend it).
+      Retention: int64 }
+
+/// Whether an alert event fires or resolves.
+type Transition =
+    | Fired
+    | Resolved
+
+/// One alert transition.
+type AlertEvent =
+    { Rule: string
+      /// The group's label for `WhenEach` rules, e.g. `["section", "/api"]`; empty otherwise.
+      Labels: (string * string) list
+      Transition: Transition
+      Time: int64
+      Value: float
+      Threshold: float
+      /// When the alert fired (equals `Time` for `Fired`).
+      FiringSince: int64
+      Message: string }
+
+/// An alert still firing.
+type FiringAlert =
+    { Rule: string
+      Labels: (string * string) list
+      Since: int64
+      Value: float }
+
+/// The end-of-input report.
+type Report =
+    { Records: int64
+      Skewed: int64
+      Late: int64
+      Firing: FiringAlert list }
+
+/// What the engine tells the shell.
+type Event =
+    | Alert of AlertEvent
+    | SummaryReady of Summary
+    /// A rule threw; it is switched off from this second on.
+    | RuleFailed of rule: string * time: int64 * message: string
+    /// A record too far ahead of the newest accepted one; not counted.
+    | Skewed of record: Record * newest: int64
+    | Finished of Report
+
+/// What the engine folds over.
+type Input =
+    | Records of Record[]
+    /// Live mode: log time has reached this second without records (the wall clock moved).
+    | Tick of int64
+    | EndOfInput
+
+/// The state of one alert (one rule, or one group of a `WhenEach` rule). Inactive alerts are absent.
+type AlertPhase =
+    | Pending of since: int64
+    | Firing of since: int64 * value: float
+
+/// A rule with the state of its alerts, keyed by group label value ("" for single rules).
+type RuleState =
+    { Rule: Rule
+      Alerts: Map<string, AlertPhase>
+      /// The label a `WhenEach` rule groups by, once known.
+      GroupLabel: string
+      Failed: bool }
+
+/// Everything the engine knows. Immutable: a kept state keeps its meaning.
+type State =
+    private
+        { Config: EngineConfig
+          /// Closed seconds.
+          Closed: Store
+          /// Seconds not yet closed (>= Cursor).
+          Open: Store
+          Windows: Map<string, Window>
+          Rules: RuleState list
+          Newest: int64 option
+          Watermark: int64
+          /// The next second to evaluate; None until the first second closes.
+          Cursor: int64 option
+          Retention: int64
+          Records: int64
+          Skewed: int64
+          Late: int64
+          Evaluated: int64
+          Ended: bool }
+
+    /// The newest accepted timestamp.
+    member this.NewestTime = this.Newest
+    /// The next second to be evaluated, once evaluation has started.
+    member this.NextSecond = this.Cursor
+    /// Accepted records (late ones included).
+    member this.RecordCount = this.Records
+    /// Skewed records.
+    member this.SkewedCount = this.Skewed
+    /// Late records.
+    member this.LateCount = this.Late
+    /// Seconds evaluated so far (quiet stretches are skipped, not evaluated).
+    member this.EvaluatedSeconds = this.Evaluated
+    /// Seconds held in the store (closed and open).
+    member this.StoredSeconds = Store.count this.Closed + Store.count this.Open
+
+/// The engine: a pure step function folded over the input.
+[<RequireQualifiedAccess>]
+module Engine =
+
+    /// The state before any input.
+    let init (config: EngineConfig) =
+        { Config = config
+          Closed = Store.empty
+          Open = Store.empty
+          Windows = Map.empty
+          Rules = config.Rules |> List.map (fun r -> { Rule = r; Alerts = Map.empty; GroupLabel = ""; Failed = false })
+          Newest = None
+          Watermark = Int64.MinValue
+          Cursor = None
+          Retention = max 1L (max config.Retention config.SummaryInterval)
+          Records = 0L
+          Skewed = 0L
+          Late = 0L
+          Evaluated = 0L
+          Ended = false }
+
+    let private labelsOf (rule: Rule) (grouped: string) key =
+        if rule.IsPerGroup then [ grouped, key ] else []
+
+    let private message (rule: Rule) labels transition second since value =
+        let template =
+            match transition, rule.Message, rule.RecoveryMessage with
+            | Fired, Some m, _ -> m
+            | Fired, None, _ -> "{rule} is firing - value = {value} > {threshold}, triggered at {time}"
+            | Resolved, _, Some m -> m
+            | Resolved, _, None -> "{rule} resolved - value = {value}, recovered at {time}"
+        Rule.render template rule labels second since value
+
+    /// One alert's transition at `second` with value `v`.
+    let private transition (rule: Rule) labels second v (phase: AlertPhase option) =
+        let fired () =
+            let e =
+                { Rule = rule.RuleName; Labels = labels; Transition = Fired; Time = second; Value = v
+                  Threshold = rule.Threshold; FiringSince = second
+                  Message = message rule labels Fired second second v }
+            Some(Firing(second, v)), Some e
+        match phase with
+        | None when v > rule.Threshold -> if rule.For = 0L then fired () else Some(Pending second), None
+        | None -> None, None
+        | Some(Pending since) when v > rule.Threshold ->
+            if second - since >= rule.For then fired () else phase, None
+        | Some(Pending _) -> None, None
+        | Some(Firing(since, _)) when v < rule.Recover ->
+            let e =
+                { Rule = rule.RuleName; Labels = labels; Transition = Resolved; Time = second; Value = v
+                  Threshold = rule.Threshold; FiringSince = since
+                  Message = message rule labels Resolved second since v }
+            None, Some e
+        | Some(Firing(since, _)) -> Some(Firing(since, v)), None
+
+    /// Evaluates one rule at `second`, appending its events.
+    let private evaluateRule (query: IQuery) second (events: List<Event>) (rs: RuleState) =
+        if rs.Failed then rs
+        else
+            try
+                match Rule.value rs.Rule with
+                | Scalar f ->
+                    let v = f query
+                    let phase, e = transition rs.Rule [] second v (Map.tryFind "" rs.Alerts)
+                    e |> Option.iter (Alert >> events.Add)
+                    let alerts = match phase with Some p -> Map.add "" p rs.Alerts | None -> Map.remove "" rs.Alerts
+                    if obj.ReferenceEquals(alerts, rs.Alerts) then rs else { rs with Alerts = alerts }
+                | PerGroup f ->
+                    let grouped = f query
+                    if isNull grouped then raise (NullReferenceException "WhenEach returned null")
+                    let values = Dictionary<string, float>(StringComparer.Ordinal)
+                    for kv in grouped.Entries do
+                        values[kv.Key] <- kv.Value
+                    // Groups that are alerting but absent from the result read as 0.
+                    let keys =
+                        Seq.append values.Keys (rs.Alerts |> Seq.map (fun kv -> kv.Key))
+                        |> Seq.distinct
+                        |> Seq.sortWith (fun a b -> String.CompareOrdinal(a, b))
+                        |> Array.ofSeq
+                    let mutable alerts = rs.Alerts
+                    for key in keys do
+                        let v = match values.TryGetValue key with | true, v -> v | _ -> 0.0
+                        let labels = labelsOf rs.Rule grouped.Label key
+                        let phase, e = transition rs.Rule labels second v (Map.tryFind key alerts)
+                        e |> Option.iter (Alert >> events.Add)
+                        alerts <-
+                            match phase with
+                            | Some p -> Map.add key p alerts
+                            | None -> if alerts.ContainsKey key then Map.remove key alerts else alerts
+                    { rs with Alerts = alerts; GroupLabel = grouped.Label }
+            with e ->
+                events.Add(RuleFailed(rs.Rule.RuleName, second, e.Message))
+                { rs with Failed = true }
+
+    /// The seconds after `second` at which something could happen while no window holds data:
+    /// the next record, a pending alert's `For` running out, the end of a summary interval.
+    let private nextInteresting (state: State) second =
+        let candidates = List<int64>()
+        Store.tryFirstSecond state.Open |> Option.iter candidates.Add
+        for rs in state.Rules do
+            if not rs.Failed then
+                for KeyValue(_, phase) in rs.Alerts do
+                    match phase with
+                    | Pending since -> candidates.Add(since + rs.Rule.For)
+                    | Firing _ -> ()
+        let interval = state.Config.SummaryInterval
+        if interval > 0L then
+            let start = Summary.intervalStart interval second
+            let last = start + interval - 1L
+            if last > second && not (Seq.isEmpty (Store.range start second state.Closed)) then candidates.Add last
+        candidates |> Seq.filter (fun s -> s > second) |> Seq.fold min Int64.MaxValue
+
+    /// Evaluates second `second` (closed): rules, then the summary if an interval ends here.
+    let private evaluate second (events: List<Event>) (state: State) =
+        let bucket, openStore = Store.take second state.Open
+        let closed =
+            match bucket with
+            | Some b -> Store.addBucket second b state.Closed
+            | None -> state.Closed
+        let view = QueryView(closed, state.Windows, second)
+        let rules = state.Rules |> List.map (evaluateRule view second events)
+        let mutable windows = state.Windows
+        let mutable retention = state.Retention
+        for KeyValue(key, w) in view.Windows do
+            windows <- Map.add key w windows
+            retention <- max retention w.Width
+        if windows.Count > view.Windows.Count then
+            windows <- windows |> Map.filter (fun _ w -> w.At + w.Width >= second)
+        let interval = state.Config.SummaryInterval
+        if interval > 0L && (second + 1L) % interval = 0L then
+            Summary.compute (second + 1L - interval) (second + 1L) false closed
+            |> Option.iter (SummaryReady >> events.Add)
+        let state =
+            { state with
+                Closed = Store.dropBefore (second - retention + 1L) closed
+                Open = openStore
+                Windows = windows
+                Rules = rules
+                Retention = retention
+                Evaluated = state.Evaluated + 1L }
+        let next = if view.SawData then second + 1L else max (second + 1L) (nextInteresting state second)
+        { state with Cursor = Some next }
+
+    /// Evaluates every closed second up to `limit`, in order.
+    let private closeThrough limit (events: List<Event>) (state: State) =
+        let start =
+            match state.Cursor with
+            | Some c -> Some c
+            | None -> Store.tryFirstSecond state.Open
+        match start with
+        | Some first when first <= limit ->
+            let mutable st = { state with Cursor = Some first }
+            while st.Cursor.Value <= limit do
+                st <- evaluate st.Cursor.Value events st
+            // Seconds skipped in a quiet stretch are closed too.
+            if st.Cursor.Value > limit + 1L then st <- { st with Cursor = Some(limit + 1L) }
+            st
+        | _ -> state
+
+    let private closeLimit (state: State) =
+        let newest = defaultArg state.Newest Int64.MinValue
+        let mark = max newest state.Watermark
+        if mark = Int64.MinValue then Int64.MinValue else mark - state.Config.Lateness - 1L
+
+    /// A late record: its second is closed. It joins the store and every window covering it.
+    let private addLate (r: Record) (state: State) =
+        let cursor = state.Cursor.Value
+        if r.Time < cursor - state.Retention then state
+        else
+            let one = [| r |]
+            { state with
+                Closed = Store.addAll r.Time one state.Closed
+                Windows = state.Windows |> Map.map (fun _ w -> Window.addLate r.Time one w) }
+
+    let private absorb (records: Record[]) (events: List<Event>) (state: State) =
+        let mutable st = state
+        let buffer = Dictionary<int64, List<Record>>()
+        let flush () =
+            if buffer.Count > 0 then
+                let mutable openStore = st.Open
+                for KeyValue(second, rs) in buffer do
+                    openStore <- Store.addAll second (rs.ToArray()) openStore
+                buffer.Clear()
+                st <- { st with Open = openStore }
+        let mutable newest = st.Newest
+        let mutable accepted = 0L
+        let mutable skewed = 0L
+        let mutable late = 0L
+        let mutable limit = closeLimit st
+        let mutable nextToClose =
+            match st.Cursor with
+            | Some c -> c
+            | None -> Store.tryFirstSecond st.Open |> Option.defaultValue Int64.MaxValue
+        for r in records do
+            match newest with
+            | Some n when r.Time > n + st.Config.MaxSkew ->
+                skewed <- skewed + 1L
+                events.Add(Skewed(r, n))
+            | _ ->
+                accepted <- accepted + 1L
+                match st.Cursor with
+                | Some c when r.Time < c ->
+                    late <- late + 1L
+                    st <- addLate r st
+                | _ ->
+                    match buffer.TryGetValue r.Time with
+                    | true, l -> l.Add r
+                    | _ ->
+                        let l = List<Record>()
+                        l.Add r
+                        buffer[r.Time] <- l
+                    if st.Cursor.IsNone then nextToClose <- min nextToClose r.Time
+                if newest.IsNone || r.Time > newest.Value then
+                    newest <- Some r.Time
+                    let newLimit = r.Time - st.Config.Lateness - 1L
+                    if newLimit > limit then
+                        limit <- newLimit
+                        if limit >= nextToClose then
+                            flush ()
+                            st <- closeThrough limit events { st with Newest = newest }
+                            nextToClose <- st.Cursor.Value
+        flush ()
+        { st with
+            Newest = newest
+            Records = st.Records + accepted
+            Skewed = st.Skewed + skewed
+            Late = st.Late + late }
+
+    let private finish (events: List<Event>) (state: State) =
+        let limit =
+            match state.Newest with
+            | Some n -> max n (closeLimit state)
+            | None -> closeLimit state
+        let st = if limit = Int64.MinValue then state else closeThrough limit events state
+        let interval = st.Config.SummaryInterval
+        if interval > 0L && limit <> Int64.MinValue && (limit + 1L) % interval <> 0L then
+            Summary.compute (Summary.intervalStart interval limit) (limit + 1L) true st.Closed
+            |> Option.iter (SummaryReady >> events.Add)
+        let firing =
+            [ for rs in st.Rules do
+                  for KeyValue(key, phase) in rs.Alerts |> Seq.sortWith (fun a b -> String.CompareOrdinal(a.Key, b.Key)) do
+                      match phase with
+                      | Firing(since, v) ->
+                          let labels = labelsOf rs.Rule rs.GroupLabel key
+                          yield { Rule = rs.Rule.RuleName; Labels = labels; Since = since; Value = v }
+                      | Pending _ -> () ]
+        events.Add(Finished { Records = st.Records; Skewed = st.Skewed; Late = st.Late; Firing = firing })
+        { st with Ended = true }
+
+    /// One step of the fold: the new state and the events it emits, in output order.
+    let step (input: Input) (state: State) : State * Event list =
+        if state.Ended then state, []
+        else
+            let events = List<Event>()
+            let next =
+                match input with
+                | Records records -> absorb records events state
+                | Tick second ->
+                    if second > state.Watermark then
+                        let st = { state with Watermark = second }
+                        closeThrough (closeLimit st) events st
+                    else state
+                | EndOfInput -> finish events state
+            next, List.ofSeq events
+
+    /// Folds the engine over `inputs` from the initial state: all events, in order.
+    let run config (inputs: Input seq) =
+        let mutable state = init config
+        [ for input in inputs do
+              let next, events = step input state
+              state <- next
+              yield! events ]

@@ -1,0 +1,92 @@
+namespace LogAlert.Core.Interop
+
+open System
+open System.Collections.Generic
+open LogAlert.Core
+
+/// Engine settings as C# builds them.
+[<Sealed; AllowNullLiteral>]
+type EngineSettings() =
+    /// `--lateness` (default 5s).
+    member val Lateness = TimeSpan.FromSeconds 5.0 with get, set
+    /// `--max-skew` (default 1h).
+    member val MaxSkew = TimeSpan.FromHours 1.0 with get, set
+    /// `--summary-interval` (default 10s); `TimeSpan.Zero` disables summaries.
+    member val SummaryInterval = TimeSpan.FromSeconds 10.0 with get, set
+    /// Seconds of history kept at least; windows that rules ask for extend it.
+    member val Retention = TimeSpan.FromMinutes 2.0 with get, set
+    /// Rules in output order.
+    member val Rules: IReadOnlyList<Rule> = [||] with get, set
+
+/// A rule definition was rejected.
+type RuleDefinitionException(message: string) =
+    inherit ArgumentException(message)
+
+/// The new state and what it emitted.
+[<Sealed>]
+type StepResult internal (state: State, events: IReadOnlyList<Event>) =
+    /// The state to pass to the next step.
+    member _.State = state
+    /// Events in output order.
+    member _.Events = events
+
+/// The engine as a C# program drives it: one call per input, the shell keeps the state.
+[<AbstractClass; Sealed>]
+type Fold =
+    static member private Seconds(span: TimeSpan) = int64 (Math.Ceiling span.TotalSeconds)
+
+    static member private Result(state: State, events: Event list) =
+        StepResult(state, List.toArray events :> IReadOnlyList<_>)
+
+    /// The state before any input.
+    static member Start(settings: EngineSettings) =
+        ArgumentNullException.ThrowIfNull settings
+        Engine.init
+            { Lateness = Fold.Seconds settings.Lateness
+              MaxSkew = Fold.Seconds settings.MaxSkew
+              SummaryInterval = Fold.Seconds settings.SummaryInterval
+              Rules = List.ofSeq settings.Rules
+              Retention = Fold.Seconds settings.Retention }
+
+    /// Adds records (in input order).
+    static member Push(state: State, records: Record[]) =
+        ArgumentNullException.ThrowIfNull records
+        Fold.Result(Engine.step (Records records) state)
+
+    /// Live mode: log time has reached `second` without records.
+    static member Tick(state: State, second: int64) = Fold.Result(Engine.step (Tick second) state)
+
+    /// End of input: closes every second, emits the partial summary and the final report.
+    static member End(state: State) = Fold.Result(Engine.step EndOfInput state)
+
+/// Building rules from C#.
+[<AbstractClass; Sealed>]
+type Rules =
+    static member private Check(result: Result<Rule, RuleError>) =
+        match result with
+        | Ok rule -> rule
+        | Error e -> raise (RuleDefinitionException(RuleError.describe e))
+
+    static member private Seconds(span: TimeSpan) =
+        if span < TimeSpan.Zero || span.Ticks % TimeSpan.TicksPerSecond <> 0L then
+            raise (RuleDefinitionException(sprintf "For(%O) must be a whole, non-negative number of seconds" span))
+        span.Ticks / TimeSpan.TicksPerSecond
+
+    /// A rule with one value per second. Throws `RuleDefinitionException` when invalid.
+    static member Scalar(name: string, value: Func<IQuery, float>, above: float, recoverBelow: Nullable<float>,
+                         forTime: TimeSpan, message: string | null, recoveryMessage: string | null) =
+        ArgumentNullException.ThrowIfNull value
+        Rule.create name (Scalar value.Invoke) above (Option.ofNullable recoverBelow) (Rules.Seconds forTime)
+            (Option.ofObj message) (Option.ofObj recoveryMessage)
+        |> Rules.Check
+
+    /// A rule with one value per label value (one alert per group).
+    static member PerGroup(name: string, value: Func<IQuery, Grouped>, above: float, recoverBelow: Nullable<float>,
+                           forTime: TimeSpan, message: string | null, recoveryMessage: string | null) =
+        ArgumentNullException.ThrowIfNull value
+        Rule.create name (PerGroup value.Invoke) above (Option.ofNullable recoverBelow) (Rules.Seconds forTime)
+            (Option.ofObj message) (Option.ofObj recoveryMessage)
+        |> Rules.Check
+
+    /// The built-in `high_traffic` rule.
+    static member HighTraffic(threshold: float, window: TimeSpan) = BuiltIn.highTraffic threshold window |> Rules.Check

@@ -1,0 +1,157 @@
+namespace LogAlert.Core
+
+open System
+open System.Collections
+open System.Collections.Generic
+
+/// A query asked for something that does not exist: an unknown metric or label, a bad selector,
+/// a window that is not a whole number of seconds. The rule that asked goes to its error state.
+type QueryException(message: string) =
+    inherit ArgumentException(message)
+
+/// Values per label value, from `SumBy`, `RateBy` or `TopK`: a read-only dictionary that also
+/// knows which label it is grouped by. Missing keys read as 0.
+[<Sealed; AllowNullLiteral>]
+type Grouped(label: string, values: KeyValuePair<string, float>[]) =
+    let index = lazy (Dictionary<string, float>(values, StringComparer.Ordinal))
+
+    /// The label the values are grouped by, e.g. `section`.
+    member _.Label = label
+    /// The entries, in order (by label value, or by value for `TopK`).
+    member _.Entries: IReadOnlyList<KeyValuePair<string, float>> = values
+    /// Number of groups.
+    member _.Count = values.Length
+    /// The value of a group, 0 when absent.
+    member _.Item
+        with get (key: string) =
+            match index.Value.TryGetValue key with
+            | true, v -> v
+            | _ -> 0.0
+    /// The group values with `f` applied to each value.
+    member _.Select(f: Func<float, float>) =
+        Grouped(label, values |> Array.map (fun kv -> KeyValuePair(kv.Key, f.Invoke kv.Value)))
+    /// The groups for which `predicate` holds.
+    member _.Where(predicate: Func<string, float, bool>) =
+        Grouped(label, values |> Array.filter (fun kv -> predicate.Invoke(kv.Key, kv.Value)))
+    /// Per group `a / b`, over the groups of `a`; a group whose divisor is 0 or absent is left out.
+    static member (/)(a: Grouped, b: Grouped) =
+        Grouped(a.Label, a.Entries |> Seq.choose (fun kv -> let d = b[kv.Key] in if d = 0.0 then None else Some(KeyValuePair(kv.Key, kv.Value / d))) |> Array.ofSeq)
+    /// Every group value divided by a number.
+    static member (/)(a: Grouped, d: float) = a.Select(fun v -> v / d)
+    /// Every group value multiplied by a number.
+    static member (*)(a: Grouped, m: float) = a.Select(fun v -> v * m)
+
+    interface IReadOnlyDictionary<string, float> with
+        member this.Item with get key = this[key]
+        member _.Keys = values |> Seq.map (fun kv -> kv.Key)
+        member _.Values = values |> Seq.map (fun kv -> kv.Value)
+        member _.ContainsKey key = index.Value.ContainsKey key
+        member _.TryGetValue(key, value) = index.Value.TryGetValue(key, &value)
+        member _.Count = values.Length
+        member _.GetEnumerator() : IEnumerator<KeyValuePair<string, float>> = (values :> seq<_>).GetEnumerator()
+        member _.GetEnumerator() : IEnumerator = values.GetEnumerator()
+
+/// What a rule can ask, over the closed window `(Now − width, Now]` of log time.
+type IQuery =
+    /// The evaluated second, UTC. For messages and labels: a rule's value must not depend on it.
+    abstract Now: DateTimeOffset
+    /// Sum of `metric` (`requests` or `bytes`) over the window, of the records `selector` picks.
+    abstract Sum: metric: string * width: TimeSpan * ?selector: string -> float
+    /// `Sum / width` in seconds.
+    abstract Rate: metric: string * width: TimeSpan * ?selector: string -> float
+    /// Sum per value of `label`.
+    abstract SumBy: metric: string * width: TimeSpan * label: string * ?selector: string -> Grouped
+    /// Rate per value of `label`.
+    abstract RateBy: metric: string * width: TimeSpan * label: string * ?selector: string -> Grouped
+    /// The `k` values of `label` with the largest sums (ties by label value, ordinal), largest first.
+    abstract TopK: k: int * metric: string * width: TimeSpan * label: string * ?selector: string -> Grouped
+    /// The number of distinct values of `label` among the records in the window.
+    abstract Distinct: label: string * width: TimeSpan * ?selector: string -> float
+
+/// The query a rule sees at one closed second: windows are moved to `now` on first use and
+/// remembered, so that the next second moves them by one second instead of rebuilding them.
+/// Lives for one evaluation second inside the engine; its cache is how the engine learns the
+/// moved windows (`Windows`) and whether any window saw a record (`SawData`).
+[<Sealed>]
+type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) =
+    let used = Dictionary<string, Window>()
+    let selectors = Dictionary<string, Selector>()
+    let mutable sawData = false
+
+    let seconds (width: TimeSpan) =
+        if width.Ticks <= 0L || width.Ticks % TimeSpan.TicksPerSecond <> 0L then
+            raise (QueryException(sprintf "window %O is not a whole number of seconds of at least 1s" width))
+        width.Ticks / TimeSpan.TicksPerSecond
+
+    let metricOf name =
+        match Metric.create name with
+        | Ok m -> m
+        | Error e -> raise (QueryException e)
+
+    let labelOf name =
+        match Label.create name with
+        | Ok l -> l
+        | Error e -> raise (QueryException(SelectorError.describe e))
+
+    let selectorOf (text: string) =
+        match selectors.TryGetValue text with
+        | true, s -> s
+        | _ ->
+            match Selector.create text with
+            | Ok s ->
+                selectors[text] <- s
+                s
+            | Error e -> raise (QueryException(SelectorError.describe e))
+
+    let window width (groupBy: Label option) (selector: string option) =
+        let selectorText = defaultArg selector ""
+        let key =
+            String.Join('\u001f', string width, (match groupBy with Some l -> Label.name l | None -> ""), selectorText)
+        let w =
+            match used.TryGetValue key with
+            | true, w -> w
+            | _ ->
+                let w =
+                    match Map.tryFind key windows with
+                    | Some w -> Window.advanceTo now store w
+                    | None -> Window.build width groupBy (selectorOf selectorText) now store
+                used[key] <- w
+                w
+        if not (Window.isEmpty w) then sawData <- true
+        w
+
+    let grouped (label: Label) (pairs: seq<KeyValuePair<string, float>>) = Grouped(Label.name label, Array.ofSeq pairs)
+
+    /// The windows this evaluation moved or built, by key.
+    member _.Windows = used
+    /// Whether any window asked for held a record.
+    member _.SawData = sawData
+
+    interface IQuery with
+        member _.Now = DateTimeOffset.FromUnixTimeSeconds now
+        member _.Sum(metric, width, selector) =
+            let m = metricOf metric
+            float ((window (seconds width) None selector).Total.Of m)
+        member this.Rate(metric, width, selector) =
+            (this :> IQuery).Sum(metric, width, ?selector = selector) / float (seconds width)
+        member _.SumBy(metric, width, label, selector) =
+            let m = metricOf metric
+            let l = labelOf label
+            let w = window (seconds width) (Some l) selector
+            w.Groups |> Seq.map (fun (KeyValue(k, t)) -> KeyValuePair(k, float (t.Of m))) |> grouped l
+        member this.RateBy(metric, width, label, selector) =
+            (this :> IQuery).SumBy(metric, width, label, ?selector = selector) / float (seconds width)
+        member _.TopK(k, metric, width, label, selector) =
+            let m = metricOf metric
+            let l = labelOf label
+            let w = window (seconds width) (Some l) selector
+            w.Groups
+            |> Seq.map (fun (KeyValue(key, t)) -> KeyValuePair(key, float (t.Of m)))
+            |> Seq.sortWith (fun a b ->
+                let c = compare b.Value a.Value
+                if c <> 0 then c else String.CompareOrdinal(a.Key, b.Key))
+            |> Seq.truncate (max k 0)
+            |> grouped l
+        member _.Distinct(label, width, selector) =
+            let l = labelOf label
+            float (window (seconds width) (Some l) selector).Groups.Count

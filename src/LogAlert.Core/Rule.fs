@@ -1,0 +1,99 @@
+namespace LogAlert.Core
+
+open System
+open System.Globalization
+
+/// What a rule computes at each closed second.
+type RuleValue =
+    /// One value: one alert.
+    | Scalar of (IQuery -> float)
+    /// A value per label value: one alert per group (`WhenEach`).
+    | PerGroup of (IQuery -> Grouped)
+
+/// Why a rule definition is not valid.
+type RuleError =
+    | EmptyName
+    | NoCondition of rule: string
+    | BadThreshold of rule: string * reason: string
+    | NegativeFor of rule: string
+
+/// Helpers for `RuleError`.
+[<RequireQualifiedAccess>]
+module RuleError =
+    /// A one-line, human-readable reason.
+    let describe error =
+        match error with
+        | EmptyName -> "a rule needs a non-empty name"
+        | NoCondition rule -> sprintf "rule \"%s\" has no When/WhenEach" rule
+        | BadThreshold(rule, reason) -> sprintf "rule \"%s\": %s" rule reason
+        | NegativeFor rule -> sprintf "rule \"%s\": For must not be negative" rule
+
+/// An alert rule: fires at the first second where `value > Above` (after `For` seconds of
+/// pending), resolves at the first later second where `value < RecoverBelow`.
+type Rule =
+    private
+        { Name: string
+          Value: RuleValue
+          Above: float
+          RecoverBelow: float
+          ForSeconds: int64
+          FiringMessage: string option
+          ResolvedMessage: string option }
+
+    /// The rule's name, unique among the rules of a run.
+    member this.RuleName = this.Name
+    /// The firing threshold `T`.
+    member this.Threshold = this.Above
+    /// The resolving threshold `R` (defaults to `T`).
+    member this.Recover = this.RecoverBelow
+    /// Seconds the condition must hold before firing.
+    member this.For = this.ForSeconds
+    /// Whether the rule alerts per label value.
+    member this.IsPerGroup = match this.Value with PerGroup _ -> true | Scalar _ -> false
+    /// The firing message template, if any.
+    member this.Message = this.FiringMessage
+    /// The resolved message template, if any.
+    member this.RecoveryMessage = this.ResolvedMessage
+
+/// Building rules and rendering their messages.
+[<RequireQualifiedAccess>]
+module Rule =
+
+    /// Validates a rule definition.
+    let create name value above (recoverBelow: float option) forSeconds firingMessage resolvedMessage =
+        let recover = defaultArg recoverBelow above
+        if String.IsNullOrWhiteSpace name then Error EmptyName
+        elif Double.IsNaN above then Error(BadThreshold(name, "Above must be a number"))
+        elif Double.IsNaN recover || recover > above then
+            Error(BadThreshold(name, sprintf "RecoverBelow (%g) must not be above the firing threshold (%g)" recover above))
+        elif forSeconds < 0L then Error(NegativeFor name)
+        else
+            Ok
+                { Name = name
+                  Value = value
+                  Above = above
+                  RecoverBelow = recover
+                  ForSeconds = forSeconds
+                  FiringMessage = firingMessage
+                  ResolvedMessage = resolvedMessage }
+
+    /// The value function.
+    let value (rule: Rule) = rule.Value
+
+    /// ISO-8601 UTC, second resolution: `2019-02-07T21:12:36Z`.
+    let isoTime (second: int64) =
+        DateTimeOffset.FromUnixTimeSeconds(second).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)
+
+    /// Fills `{value}` (2 decimals), `{time}`, `{threshold}`, `{rule}`, `{since}` and `{label}` /
+    /// `{<label name>}` (the group's label value) in a message template.
+    let render (template: string) (rule: Rule) (labels: (string * string) list) (second: int64) (since: int64) (value: float) =
+        let sb = Text.StringBuilder(template)
+        sb.Replace("{value}", value.ToString("F2", CultureInfo.InvariantCulture))
+          .Replace("{time}", isoTime second)
+          .Replace("{since}", isoTime since)
+          .Replace("{threshold}", rule.Above.ToString("G", CultureInfo.InvariantCulture))
+          .Replace("{rule}", rule.Name)
+        |> ignore
+        for name, v in labels do
+            sb.Replace("{" + name + "}", v).Replace("{label}", v) |> ignore
+        sb.ToString()

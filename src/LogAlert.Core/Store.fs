@@ -1,0 +1,101 @@
+namespace LogAlert.Core
+
+open System.Collections.Generic
+
+/// The records of one second of log time, with their totals. Immutable: adding records makes a
+/// new bucket that shares the old chunks.
+[<Sealed>]
+type Bucket private (chunks: Record[] list, requests: int64, bytes: int64) =
+    /// Record chunks, newest first; each array is never written after the bucket is built.
+    member _.Chunks = chunks
+    /// Number of records.
+    member _.Requests = requests
+    /// Sum of bytes.
+    member _.Bytes = bytes
+
+    static member internal Make(chunks, requests, bytes) = Bucket(chunks, requests, bytes)
+
+/// Building and reading buckets.
+[<RequireQualifiedAccess>]
+module Bucket =
+    /// A bucket with no records.
+    let empty = Bucket.Make([], 0L, 0L)
+
+    /// The bucket with `records` (all of the same second) added. `records` must not be written later.
+    let addAll (records: Record[]) (bucket: Bucket) =
+        if records.Length = 0 then bucket
+        else
+            let mutable bytes = 0L
+            for r in records do
+                bytes <- bytes + r.Bytes
+            Bucket.Make(records :: bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytes)
+
+    /// Applies `action` to each record.
+    let iter action (bucket: Bucket) =
+        for chunk in bucket.Chunks do
+            for r in chunk do
+                action r
+
+/// The time-series store: one bucket per second that has records. Immutable.
+type Store =
+    private
+        { Buckets: Map<int64, Bucket> }
+
+/// Reading and writing the store.
+[<RequireQualifiedAccess>]
+module Store =
+    /// A store with no records.
+    let empty = { Buckets = Map.empty }
+
+    /// The bucket of second `second`, if it has records.
+    let tryFind second (store: Store) = Map.tryFind second store.Buckets
+
+    /// The store with `records` (all of second `second`) added.
+    let addAll second (records: Record[]) (store: Store) =
+        let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
+        { Buckets = Map.add second (Bucket.addAll records bucket) store.Buckets }
+
+    /// The store without the buckets of seconds before `second`.
+    let dropBefore second (store: Store) =
+        let mutable buckets = store.Buckets
+        let mutable go = true
+        while go && not buckets.IsEmpty do
+            let first, _ = Map.minKeyValue buckets
+            if first < second then buckets <- Map.remove first buckets else go <- false
+        if obj.ReferenceEquals(buckets, store.Buckets) then store else { Buckets = buckets }
+
+    /// The number of seconds that have records.
+    let count (store: Store) = store.Buckets.Count
+
+    /// Seconds in `[first, last]` that have records, in order, with their buckets.
+    let range first last (store: Store) : (int64 * Bucket) seq =
+        if last - first < 64L then
+            seq {
+                for s in first..last do
+                    match Map.tryFind s store.Buckets with
+                    | Some b -> yield s, b
+                    | None -> ()
+            }
+        else
+            store.Buckets
+            |> Seq.skipWhile (fun (KeyValue(s, _)) -> s < first)
+            |> Seq.takeWhile (fun (KeyValue(s, _)) -> s <= last)
+            |> Seq.map (fun (KeyValue(s, b)) -> s, b)
+
+    /// The store with `bucket` merged into second `second`.
+    let addBucket second (bucket: Bucket) (store: Store) =
+        match Map.tryFind second store.Buckets with
+        | None -> { Buckets = Map.add second bucket store.Buckets }
+        | Some existing ->
+            let merged = List.foldBack Bucket.addAll bucket.Chunks existing
+            { Buckets = Map.add second merged store.Buckets }
+
+    /// The earliest second with records, if any.
+    let tryFirstSecond (store: Store) =
+        if store.Buckets.IsEmpty then None else Some(fst (Map.minKeyValue store.Buckets))
+
+    /// The store without second `second`, and that second's bucket.
+    let take second (store: Store) =
+        match Map.tryFind second store.Buckets with
+        | None -> None, store
+        | Some b -> Some b, { Buckets = Map.remove second store.Buckets }

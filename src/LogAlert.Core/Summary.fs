@@ -1,0 +1,69 @@
+namespace LogAlert.Core
+
+open System
+open System.Collections.Generic
+
+/// Traffic over one summary interval `[Start, End)` of log time.
+type Summary =
+    { Start: int64
+      End: int64
+      Requests: int64
+      Bytes: int64
+      /// The sections with the most hits (top 3, ties by name, ordinal), most first.
+      Sections: (string * int64) list
+      /// Requests per status class present (`2xx`...), in class order.
+      Status: (string * int64) list
+      /// Distinct hosts.
+      Hosts: int
+      /// Whether the interval was cut short by the end of input.
+      Partial: bool }
+
+    /// Requests per second over the interval.
+    member this.Rps = float this.Requests / float (max 1L (this.End - this.Start))
+
+/// Computing summaries from the store.
+[<RequireQualifiedAccess>]
+module Summary =
+
+    /// The interval of `interval` seconds holding `second`: its first second.
+    let intervalStart interval (second: int64) =
+        let r = second % interval
+        if r < 0L then second - r - interval else second - r
+
+    /// The summary of `[start, endExclusive)`, or None when it holds no records.
+    let compute start endExclusive partial (store: Store) =
+        let sections = Dictionary<string, int64>(StringComparer.Ordinal)
+        let hosts = HashSet<string>(StringComparer.Ordinal)
+        let status = Array.zeroCreate<int64> 6
+        let mutable requests = 0L
+        let mutable bytes = 0L
+        for _, bucket in Store.range start (endExclusive - 1L) store do
+            bucket
+            |> Bucket.iter (fun r ->
+                requests <- requests + 1L
+                bytes <- bytes + r.Bytes
+                let c = r.Status / 100
+                status[c] <- status[c] + 1L
+                hosts.Add r.Host |> ignore
+                match sections.TryGetValue r.Section with
+                | true, n -> sections[r.Section] <- n + 1L
+                | _ -> sections[r.Section] <- 1L)
+        if requests = 0L then None
+        else
+            let top =
+                sections
+                |> Seq.map (fun (KeyValue(k, v)) -> k, v)
+                |> Seq.sortWith (fun (ka, va) (kb, vb) ->
+                    let c = compare vb va
+                    if c <> 0 then c else String.CompareOrdinal(ka, kb))
+                |> Seq.truncate 3
+                |> List.ofSeq
+            Some
+                { Start = start
+                  End = endExclusive
+                  Requests = requests
+                  Bytes = bytes
+                  Sections = top
+                  Status = [ for c in 1..5 do if status[c] > 0L then yield sprintf "%dxx" c, status[c] ]
+                  Hosts = hosts.Count
+                  Partial = partial }

@@ -1,0 +1,189 @@
+/// FsCheck properties of the fold: oracle, chunking, gaps, invariants.
+module LogAlert.Core.Tests.Properties
+
+open System
+open Xunit
+open Xunit.Abstractions
+open FsCheck
+open FsCheck.FSharp
+open LogAlert.Core
+open LogAlert.Core.Tests.Generators
+open LogAlert.Core.Tests.Oracle
+
+/// Labels a property (FsCheck 3 dropped the operator; the label shows in a failure report).
+let inline private (|@) property (label: string) = Prop.label label property
+
+/// The rules every property runs: scalar and per-group, selectors, TopK and Distinct, `For`,
+/// hysteresis, and a rule that fires on silence (so gaps have something to do).
+let ruleSpecs (busyAbove: int) (busyFor: int64) =
+    let sec (n: int) = TimeSpan.FromSeconds(float n)
+    [ { Name = "busy"; Value = Scalar(fun q -> q.Sum("requests", sec 3)); Above = float busyAbove; Recover = float (busyAbove - 1); For = busyFor }
+      { Name = "rate"; Value = Scalar(fun q -> q.Rate("requests", sec 4)); Above = 0.5; Recover = 0.25; For = 0L }
+      { Name = "errors"; Value = Scalar(fun q -> q.Sum("requests", sec 5, "status_class=\"5xx\"")); Above = 1.0; Recover = 1.0; For = 1L }
+      { Name = "sections"; Value = PerGroup(fun q -> q.SumBy("requests", sec 4, "section", "status!~\"4..\"")); Above = 1.0; Recover = 1.0; For = 0L }
+      { Name = "quiet"; Value = Scalar(fun q -> 2.0 - q.Sum("requests", sec 6)); Above = 0.0; Recover = 0.0; For = 3L }
+      { Name = "hosts"; Value = Scalar(fun q -> q.Distinct("host", sec 5)); Above = 2.0; Recover = 2.0; For = 0L }
+      { Name = "top"; Value = Scalar(fun q -> let t = q.TopK(1, "bytes", sec 5, "host") in if t.Count = 0 then 0.0 else t.Entries[0].Value)
+        Above = 2500.0; Recover = 1500.0; For = 0L } ]
+
+let config specs =
+    { Lateness = lateness
+      MaxSkew = 1_000_000_000L
+      SummaryInterval = 10L
+      Rules = specs |> List.map toRule
+      Retention = 10L }
+
+let runBatches specs (batches: Record list list) =
+    Engine.run (config specs) [ for b in batches -> Records(Array.ofList b)
+                                yield EndOfInput ]
+
+let private tests =
+    match Environment.GetEnvironmentVariable "LOGALERT_PROPTEST_N" with
+    | null | "" -> 200
+    | n -> int n
+
+/// Runs a property with FsCheck, output to xunit. MaxTest comes from `./build.sh proptest N`
+/// (LOGALERT_PROPTEST_N), which an attribute's constant argument could not take.
+let check (output: ITestOutputHelper) (property: 'a -> Property) =
+    let config =
+        Config.QuickThrowOnFailure
+            .WithMaxTest(tests)
+            .WithArbitrary([ typeof<Arbitraries> ])
+            .WithRunner(FsCheck.Xunit.TestOutputRunner output)
+    Check.One(config, property)
+
+let private params' =
+    Gen.zip (Gen.choose (1, 4)) (Gen.elements [ 0L; 2L ]) |> Arb.fromGen
+
+let private hasDisorder (s: Stream) = s.Arrival |> List.pairwise |> List.exists (fun (a, b) -> b.Time < a.Time)
+let private hasDuplicates (s: Stream) = s.Sorted |> List.countBy (fun r -> r.Time) |> List.exists (fun (_, n) -> n > 1)
+let private hasGap (s: Stream) = s.Sorted |> List.pairwise |> List.exists (fun (a, b) -> b.Time - a.Time > 10L)
+
+/// Whether some rule value sat exactly on a threshold at some evaluated second.
+let private hasTie busyAbove (s: Stream) =
+    let records = Array.ofList s.Sorted
+    if records.Length = 0 then false
+    else
+        let first, last = records[0].Time, records[records.Length - 1].Time
+        let specs = ruleSpecs busyAbove 0L
+        seq { first .. min last (first + 200L) }
+        |> Seq.exists (fun t ->
+            let q = NaiveQuery(records, t)
+            specs |> List.exists (fun spec ->
+                match spec.Value with
+                | Scalar f -> let v = f q in v = spec.Above || v = spec.Recover
+                | PerGroup f -> (f q).Entries |> Seq.exists (fun kv -> kv.Value = spec.Above)))
+
+let private classified busyAbove (s: Stream) (p: bool) =
+    p
+    |> Prop.classify (hasDisorder s) "disorder"
+    |> Prop.classify (hasDuplicates s) "duplicate timestamps"
+    |> Prop.classify (hasGap s) "gap > 10s"
+    |> Prop.classify (hasTie busyAbove s) "exact-threshold tie"
+
+type ``The streaming fold``(output: ITestOutputHelper) =
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``equals a naive recomputation over the sorted records when disorder is within the lateness``() =
+        check output (fun (BoundedDisorder s) ->
+            Prop.forAll params' (fun (above, forSeconds) ->
+                let specs = ruleSpecs above forSeconds
+                let expected = Oracle.events 10L specs s.Sorted
+                let actual = runBatches specs [ s.Arrival ]
+                (actual = expected |@ sprintf "expected %A\nactual %A" expected actual)
+                |> Prop.classify (hasDisorder s) "disorder"
+                |> Prop.classify (hasDuplicates s) "duplicate timestamps"
+                |> Prop.classify (hasGap s) "gap > 10s"
+                |> Prop.classify (hasTie above s) "exact-threshold tie"))
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``gives the same events however the input is split into batches``() =
+        check output (fun (AnyDisorder s) ->
+            Prop.forAll (Arb.fromGen (chunks s.Arrival)) (fun batches ->
+                let specs = ruleSpecs 2 2L
+                let whole = runBatches specs [ s.Arrival ]
+                let oneByOne = runBatches specs [ for r in s.Arrival -> [ r ] ]
+                let split = runBatches specs batches
+                (whole = split && whole = oneByOne) |> classified 2 s))
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``continues from a kept state exactly as from the start``() =
+        check output (fun (AnyDisorder s) ->
+            Prop.forAll (Arb.fromGen (Gen.choose (0, s.Arrival.Length))) (fun cut ->
+                let specs = ruleSpecs 2 2L
+                let a, b = List.splitAt cut s.Arrival
+                let cfg = config specs
+                let afterA, eventsA = Engine.step (Records(Array.ofList a)) (Engine.init cfg)
+                // The state after `a` is a value: using it twice gives the same result twice.
+                let once = Engine.step (Records(Array.ofList b)) afterA |> snd
+                let twice = Engine.step (Records(Array.ofList b)) afterA |> snd
+                let whole = Engine.step (Records(Array.ofList s.Arrival)) (Engine.init cfg) |> snd
+                once = twice && eventsA @ once = whole))
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``evaluates a gap of any length in work bounded by the longest window``() =
+        check output (fun (BoundedDisorder s) ->
+            Prop.forAll (Arb.fromGen (Gen.elements [ 1_000L; 1_000_000L; 315_360_000L ])) (fun gap ->
+                let specs = ruleSpecs 2 2L
+                let span = match s.Sorted with [] -> 0L | rs -> (List.last rs).Time - rs.Head.Time
+                let shifted = s.Sorted |> List.map (fun r -> record (r.Time + span + gap) r.Host r.Section r.Status r.Bytes r.Line)
+                let stream = s.Sorted @ shifted
+                let state, events =
+                    [ Records(Array.ofList stream); EndOfInput ]
+                    |> List.fold (fun (st, acc) i -> let st', e = Engine.step i st in st', acc @ e) (Engine.init (config specs), [])
+                // A gap costs at most the longest window (6 s), the lateness, the longest For and a summary interval
+                // per data second.
+                let seconds = stream |> List.map (fun r -> r.Time) |> List.distinct |> List.length
+                let bound = int64 seconds * (6L + lateness + 3L + 10L + 2L) + 2L
+                let naive = if gap < 2_000L then Oracle.events 10L specs stream = events else true
+                (state.EvaluatedSeconds <= bound |@ sprintf "evaluated %d seconds, bound %d" state.EvaluatedSeconds bound)
+                .&. (naive |@ "differs from per-second evaluation")))
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``never fires twice without a resolve, and equality never flips a state``() =
+        check output (fun (AnyDisorder s) ->
+            Prop.forAll params' (fun (above, forSeconds) ->
+                let specs = ruleSpecs above forSeconds
+                let events = runBatches specs [ s.Arrival ]
+                let alerts = events |> List.choose (function Alert a -> Some a | _ -> None)
+                let alternates =
+                    alerts
+                    |> List.groupBy (fun a -> a.Rule, a.Labels)
+                    |> List.forall (fun (_, xs) ->
+                        xs |> List.mapi (fun i a -> a.Transition = (if i % 2 = 0 then Fired else Resolved)) |> List.forall id)
+                let strict =
+                    alerts |> List.forall (fun a ->
+                        let spec = specs |> List.find (fun r -> r.Name = a.Rule)
+                        match a.Transition with
+                        | Fired -> a.Value > spec.Above
+                        | Resolved -> a.Value < spec.Recover)
+                let ordered = alerts |> List.pairwise |> List.forall (fun (a, b) -> a.Time <= b.Time)
+                (alternates |@ "alternates") .&. (strict |@ "strict thresholds") .&. (ordered |@ "in time order")
+                |> Prop.classify (hasTie above s) "exact-threshold tie"))
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``counts a late record in later windows and never rewrites an emitted second``() =
+        check output (fun (BoundedDisorder s) ->
+            Prop.forAll (Arb.fromGen (Gen.choose (0, 40))) (fun back ->
+                let lateRule =
+                    { Name = "late"; Value = Scalar(fun q -> q.Sum("requests", TimeSpan.FromSeconds 60.0, "section=\"/late\""))
+                      Above = 0.0; Recover = 0.0; For = 0L }
+                let specs = ruleSpecs 2 0L @ [ lateRule ]
+                let st, _ = Engine.step (Records(Array.ofList s.Arrival)) (Engine.init (config specs))
+                (st.NextSecond.IsSome) ==> lazy (
+                    let next = st.NextSecond.Value
+                    let newest = st.NewestTime.Value
+                    let late = record (newest - lateness - 1L - int64 back) "10.0.0.9" "/late" 500 5000L 999L
+                    let st2, after = Engine.step (Records [| late |]) st
+                    let _, final = Engine.step EndOfInput st2
+                    let later = after @ final
+                    let times = later |> List.choose (function Alert a -> Some a.Time | SummaryReady x when not x.Partial -> Some(x.End - 1L) | _ -> None)
+                    let isLate = late.Time < next
+                    // It is counted in the stats, and in the first later evaluation whose window covers it.
+                    let firedLater = later |> List.exists (function Alert a -> a.Rule = "late" && a.Transition = Fired | _ -> false)
+                    let covered = late.Time > next - 60L
+                    (times |> List.forall (fun t -> t >= next) |@ "an event for an already-closed second")
+                    .&. ((st2.LateCount = st.LateCount + (if isLate then 1L else 0L)) |@ "late counted")
+                    .&. ((st2.RecordCount = st.RecordCount + 1L) |@ "record counted")
+                    .&. ((not covered || firedLater) |@ "late record not seen by a later window")
+                    |> Prop.classify isLate "record was late")))

@@ -1,0 +1,109 @@
+module LogAlert.Core.Tests.UnitTests
+
+open System
+open Xunit
+open LogAlert.Core
+open LogAlert.Core.Tests.Generators
+
+[<Theory>]
+[<InlineData("/api/user?id=3", "/api")>]
+[<InlineData("/report", "/report")>]
+[<InlineData("/", "/")>]
+[<InlineData("/report?x=/y", "/report")>]
+[<InlineData("/a/b/c", "/a")>]
+let ``the section is what stands before the second slash, query removed`` (path: string, section: string) =
+    Assert.Equal(section, Record.sectionOfPath path)
+
+[<Theory>]
+[<InlineData("GET /api/user HTTP/1.0", "GET", "/api/user")>]
+[<InlineData("POST /report", "POST", "/report")>]
+let ``a request splits into method and path`` (request: string, m: string, path: string) =
+    match Record.parseRequest request with
+    | Ok(struct (a, b)) -> Assert.Equal((m, path), (a, b))
+    | Error e -> failwith (RecordError.describe e)
+
+[<Theory>]
+[<InlineData("GET")>]
+[<InlineData("GET api/user HTTP/1.0")>]
+[<InlineData("GET /a HTTP/1.0 extra")>]
+[<InlineData("")>]
+let ``a malformed request is an error`` (request: string) =
+    Assert.True(Result.isError (Record.parseRequest request))
+
+[<Fact>]
+let ``status outside 100 to 599 and negative bytes are rejected`` () =
+    Assert.Equal(Error(BadStatus 700), Record.create 1L "h" "-" "GET / HTTP/1.0" 700 0L 0 1L |> Result.map ignore)
+    Assert.Equal(Error(BadBytes -1L), Record.create 1L "h" "-" "GET / HTTP/1.0" 200 -1L 0 1L |> Result.map ignore)
+
+let private r status section = record 100L "h" section status 10L 1L
+
+[<Theory>]
+[<InlineData("status=~\"5..\"", 500, "/api", true)>]
+[<InlineData("status=~\"5..\"", 404, "/api", false)>]
+[<InlineData("status=~\"5\"", 500, "/api", false)>] // anchored: 5 does not match 500
+[<InlineData("section=\"/api\", method!=\"POST\"", 200, "/api", true)>]
+[<InlineData("{section!~\"/a.*\"}", 200, "/api", false)>]
+[<InlineData("status_class=\"4xx\"", 404, "/x", true)>]
+[<InlineData("", 200, "/x", true)>]
+let ``selectors are Prometheus label matchers`` (text: string, status: int, section: string, expected: bool) =
+    match Selector.create text with
+    | Ok s -> Assert.Equal(expected, Selector.isMatch (r status section) s)
+    | Error e -> failwith (SelectorError.describe e)
+
+[<Theory>]
+[<InlineData("bogus=\"1\"")>]
+[<InlineData("status=500")>]
+[<InlineData("status=~\"(\"")>]
+[<InlineData("status=\"5")>]
+let ``a bad selector is an error that says why`` (text: string) =
+    match Selector.create text with
+    | Ok _ -> failwith "accepted"
+    | Error e -> Assert.False(String.IsNullOrWhiteSpace(SelectorError.describe e))
+
+let private highTraffic =
+    match BuiltIn.highTraffic 10.0 (TimeSpan.FromMinutes 2.0) with
+    | Ok r -> r
+    | Error e -> failwith (RuleError.describe e)
+
+[<Fact>]
+let ``high traffic fires above 10 requests per second over 2 minutes and resolves below`` () =
+    // 11 records a second for 130 s, then 1 a second for 200 s.
+    let records =
+        [ for s in 0L .. 129L do for i in 1 .. 11 -> record (baseTime + s) "h" "/api" 200 1L (s * 100L + int64 i)
+          for s in 130L .. 329L -> record (baseTime + s) "h" "/api" 200 1L (100_000L + s) ]
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ highTraffic ]; Retention = 120L }
+    let alerts = Engine.run config [ Records(Array.ofList records); EndOfInput ] |> List.choose (function Alert a -> Some a | _ -> None)
+    match alerts with
+    | [ fired; resolved ] ->
+        // Rate over (s−120, s] first exceeds 10 when 11·k/120 > 10, k = 110 seconds in: s = base + 109.
+        Assert.Equal(baseTime + 109L, fired.Time)
+        Assert.Equal(Fired, fired.Transition)
+        Assert.Equal("High traffic generated an alert - hits = 10.08, triggered at 2019-02-07T21:12:49Z", fired.Message)
+        Assert.Equal(Resolved, resolved.Transition)
+        Assert.True(resolved.Value < 10.0)
+        Assert.Equal(fired.Time, resolved.FiringSince)
+    | other -> failwithf "expected one firing and one resolve, got %A" other
+
+[<Fact>]
+let ``a skewed record is reported and does not move time`` () =
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L }
+    let a = record baseTime "h" "/a" 200 1L 2L
+    let far = record (baseTime + 10_000L) "h" "/a" 200 1L 3L
+    let b = record (baseTime + 1L) "h" "/a" 200 1L 4L
+    let state, events = Engine.step (Records [| a; far; b |]) (Engine.init config)
+    Assert.Equal(Some(baseTime + 1L), state.NewestTime)
+    Assert.Equal(1L, state.SkewedCount)
+    Assert.Equal(2L, state.RecordCount)
+    Assert.Contains(Skewed(far, baseTime), events)
+
+[<Fact>]
+let ``summaries are aligned, skip empty intervals and end with a partial one`` () =
+    let config = { Lateness = 5L; MaxSkew = 1_000_000L; SummaryInterval = 10L; Rules = []; Retention = 10L }
+    // baseTime is a multiple of 10: records at +3, +4, +15 and +1000.
+    let rs = [ 3L; 4L; 15L; 1000L ] |> List.mapi (fun i t -> record (baseTime + t) "h" "/a" 200 1L (int64 i))
+    let summaries = Engine.run config [ Records(Array.ofList rs); EndOfInput ] |> List.choose (function SummaryReady s -> Some s | _ -> None)
+    Assert.Equal<(int64 * int64 * int64 * bool) list>(
+        [ baseTime, baseTime + 10L, 2L, false
+          baseTime + 10L, baseTime + 20L, 1L, false
+          baseTime + 1000L, baseTime + 1001L, 1L, true ],
+        summaries |> List.map (fun s -> s.Start, s.End, s.Requests, s.Partial))
