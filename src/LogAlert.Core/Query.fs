@@ -3,6 +3,7 @@ namespace LogAlert.Core
 open System
 open System.Collections
 open System.Collections.Generic
+open System.Runtime.InteropServices
 
 /// A query asked for something that does not exist: an unknown metric or label, a bad selector,
 /// a window that is not a whole number of seconds. The rule that asked goes to its error state.
@@ -56,17 +57,17 @@ type IQuery =
     /// The evaluated second, UTC. For messages and labels: a rule's value must not depend on it.
     abstract Now: DateTimeOffset
     /// Sum of `metric` (`requests` or `bytes`) over the window, of the records `selector` picks.
-    abstract Sum: metric: string * width: TimeSpan * ?selector: string -> float
+    abstract Sum: metric: string * width: TimeSpan * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> float
     /// `Sum / width` in seconds.
-    abstract Rate: metric: string * width: TimeSpan * ?selector: string -> float
+    abstract Rate: metric: string * width: TimeSpan * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> float
     /// Sum per value of `label`.
-    abstract SumBy: metric: string * width: TimeSpan * label: string * ?selector: string -> Grouped
+    abstract SumBy: metric: string * width: TimeSpan * label: string * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> Grouped
     /// Rate per value of `label`.
-    abstract RateBy: metric: string * width: TimeSpan * label: string * ?selector: string -> Grouped
+    abstract RateBy: metric: string * width: TimeSpan * label: string * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> Grouped
     /// The `k` values of `label` with the largest sums (ties by label value, ordinal), largest first.
-    abstract TopK: k: int * metric: string * width: TimeSpan * label: string * ?selector: string -> Grouped
+    abstract TopK: k: int * metric: string * width: TimeSpan * label: string * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> Grouped
     /// The number of distinct values of `label` among the records in the window.
-    abstract Distinct: label: string * width: TimeSpan * ?selector: string -> float
+    abstract Distinct: label: string * width: TimeSpan * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> float
 
 /// The query a rule sees at one closed second: windows are moved to `now` on first use and
 /// remembered, so that the next second moves them by one second instead of rebuilding them.
@@ -103,8 +104,8 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
                 s
             | Error e -> raise (QueryException(SelectorError.describe e))
 
-    let window width (groupBy: Label option) (selector: string option) =
-        let selectorText = defaultArg selector ""
+    let window width (groupBy: Label option) (selector: string | null) =
+        let selectorText = match selector with null -> "" | s -> s
         let key =
             String.Join('\u001f', string width, (match groupBy with Some l -> Label.name l | None -> ""), selectorText)
         let w =
@@ -133,14 +134,14 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
             let m = metricOf metric
             float ((window (seconds width) None selector).Total.Of m)
         member this.Rate(metric, width, selector) =
-            (this :> IQuery).Sum(metric, width, ?selector = selector) / float (seconds width)
+            (this :> IQuery).Sum(metric, width, selector) / float (seconds width)
         member _.SumBy(metric, width, label, selector) =
             let m = metricOf metric
             let l = labelOf label
             let w = window (seconds width) (Some l) selector
             w.Groups |> Seq.map (fun (KeyValue(k, t)) -> KeyValuePair(k, float (t.Of m))) |> grouped l
         member this.RateBy(metric, width, label, selector) =
-            (this :> IQuery).SumBy(metric, width, label, ?selector = selector) / float (seconds width)
+            (this :> IQuery).SumBy(metric, width, label, selector) / float (seconds width)
         member _.TopK(k, metric, width, label, selector) =
             let m = metricOf metric
             let l = labelOf label

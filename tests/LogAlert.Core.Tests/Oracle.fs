@@ -24,8 +24,8 @@ type NaiveQuery(records: Record[], now: int64) =
             let mid = (lo + hi) / 2
             if records[mid].Time < t then lo <- mid + 1 else hi <- mid
         lo
-    let inWindow w (selector: string option) =
-        let sel = selectorOf (defaultArg selector "")
+    let inWindow w (selector: string | null) =
+        let sel = selectorOf (match selector with null -> "" | s -> s)
         records[lowerBound (now - seconds w + 1L) .. lowerBound (now + 1L) - 1]
         |> Array.filter (fun r -> Selector.isMatch r sel)
     let metricOf m (r: Record) = if m = "bytes" then float r.Bytes else 1.0
@@ -42,7 +42,7 @@ type NaiveQuery(records: Record[], now: int64) =
     interface IQuery with
         member _.Now = DateTimeOffset.FromUnixTimeSeconds now
         member _.Sum(m, w, selector) = inWindow w selector |> Array.sumBy (metricOf m)
-        member this.Rate(m, w, selector) = (this :> IQuery).Sum(m, w, ?selector = selector) / float (seconds w)
+        member this.Rate(m, w, selector) = (this :> IQuery).Sum(m, w, selector) / float (seconds w)
         member _.SumBy(m, w, label, selector) =
             Grouped(label, sumBy m w label selector |> Array.map KeyValuePair)
         member this.RateBy(m, w, label, selector) =
