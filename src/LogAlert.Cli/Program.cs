@@ -1,1 +1,45 @@
-System.Console.WriteLine("hi");
+using System.Runtime.InteropServices;
+using Cocona;
+using LogAlert.Cli;
+using LogAlert.Cli.Input;
+
+// Exit codes (SPEC §7): 0 done; 2 usage or rule errors; 1 I/O failure; 3 with --fail-on-alert when an alert fired.
+try
+{
+    // Cocona cannot give a primary command positional arguments next to sub-commands, and
+    // `logalert log.csv` needs them: pick the command here, then let Cocona parse its options.
+    var command = args.Length > 0 ? args[0] : "";
+    var rest = command is "check" or "generate" or "run" ? args[1..] : args;
+    var app = CoconaApp.Create(rest, options =>
+    {
+        options.TreatPublicMethodsAsCommands = false;
+        options.EnableShellCompletionSupport = false;
+    });
+    switch (command)
+    {
+        case "check": app.AddCommands<CheckCommand>(); break;
+        case "generate": app.AddCommands<GenerateCommand>(); break;
+        default: app.AddCommands<RunCommand>(); break;
+    }
+    await app.RunAsync();
+    // Cocona reports its own parse errors (unknown option, missing value) with exit code 1;
+    // they are usage errors, so they become 2 unless a command body decided the code.
+    if (Environment.ExitCode != 0 && !Commands.Started) Environment.ExitCode = ExitCodes.Usage;
+    return Environment.ExitCode;
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"logalert: {e.Message}");
+    return ExitCodes.Usage;
+}
+
+namespace LogAlert.Cli
+{
+    public static class ExitCodes
+    {
+        public const int Ok = 0;
+        public const int IoFailure = 1;
+        public const int Usage = 2;
+        public const int AlertFired = 3;
+    }
+}

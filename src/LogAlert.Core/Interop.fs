@@ -90,3 +90,9 @@ type Rules =
 
     /// The built-in `high_traffic` rule.
     static member HighTraffic(threshold: float, window: TimeSpan) = BuiltIn.highTraffic threshold window |> Rules.Check
+
+/// Log time as text.
+[<AbstractClass; Sealed>]
+type LogTime =
+    /// ISO-8601 UTC, second resolution: `2019-02-07T21:12:36Z`.
+    static member Iso(second: int64) = Rule.isoTime second

@@ -1,0 +1,15 @@
+using Cocona;
+
+namespace LogAlert.Cli;
+
+/// <summary><c>logalert check RULES...</c>: compile rule files, list their rules.</summary>
+public sealed class CheckCommand
+{
+    [PrimaryCommand]
+    [Command(Description = "Compile rule files and list their rules; exit 0 when all compile, 2 otherwise.")]
+    public int Check([Argument(Description = "Rule files (.csx) or quoted globs.")] string[] rules)
+    {
+        Commands.Started = true;
+        return Commands.Fail(ExitCodes.Usage, "rule files are not supported yet");
+    }
+}

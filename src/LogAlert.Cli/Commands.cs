@@ -1,0 +1,232 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Cocona;
+using LogAlert.Cli.Input;
+using LogAlert.Cli.Output;
+using LogAlert.Core;
+using LogAlert.Core.Interop;
+
+namespace LogAlert.Cli;
+
+/// <summary>What every command shares.</summary>
+public static class Commands
+{
+    /// <summary>Set once a command body runs, so Cocona's own parse errors can be told apart.</summary>
+    public static bool Started { get; set; }
+
+    public static int Fail(int code, string message)
+    {
+        Console.Error.WriteLine($"logalert: {message}");
+        return code;
+    }
+}
+
+/// <summary><c>logalert [FILES...]</c>: the main command.</summary>
+public sealed class RunCommand
+{
+    private static int Fail(int code, string message) => Commands.Fail(code, message);
+
+    [PrimaryCommand]
+    [Command(Description = "Stream access logs, print 10-second summaries and alerts. Other commands: 'logalert check RULES...', 'logalert generate'.")]
+    public async Task<int> Run(
+        [Argument(Description = "Access log files (CSV), read in order as one stream; '-' or none for stdin. *.csx arguments are rule files.")] string[]? files = null,
+        [Option("rules", Description = "Rule file (.csx) or quoted glob; repeatable. Without it the built-in high_traffic rule runs.")] string[]? rules = null,
+        [Option("format", Description = "Output format: text or jsonl.")] string format = "text",
+        [Option("follow", new[] { 'f' }, Description = "Keep reading what is appended to the file, like tail -F.")] bool follow = false,
+        [Option("threshold", Description = "high_traffic: fire above this many requests per second.")] double threshold = 10,
+        [Option("window", Description = "high_traffic: the rate's window.")] string window = "2m",
+        [Option("lateness", Description = "How late (log time) a record may arrive and still count as if sorted.")] string lateness = "5s",
+        [Option("max-skew", Description = "A record this far ahead of the newest one is skewed: reported, not counted.")] string maxSkew = "1h",
+        [Option("summary-interval", Description = "Summary every this much log time, or 'off'.")] string summaryInterval = "10s",
+        [Option("idle-timeout", Description = "--follow: wall time without input after which log time follows the clock.")] string idleTimeout = "10s",
+        [Option("disable", Description = "Switch a rule (or 'summary') off; repeatable.")] string[]? disable = null,
+        [Option("only", Description = "Run only these rules (and 'summary' if named); repeatable.")] string[]? only = null,
+        [Option("fail-on-alert", Description = "Exit 3 when any alert fired.")] bool failOnAlert = false,
+        [Option("color", Description = "Colour text output: auto, always or never (NO_COLOR is honoured).")] string color = "auto")
+    {
+        Commands.Started = true;
+        try
+        {
+            var inputs = new List<string>();
+            var ruleFiles = new List<string>(rules ?? []);
+            foreach (var f in files ?? [])
+            {
+                // `logalert --rules rules/*.csx log.csv`: the shell expands the glob into several words,
+                // only the first of which follows --rules; the others arrive here.
+                if (f.EndsWith(".csx", StringComparison.OrdinalIgnoreCase)) ruleFiles.Add(f);
+                else inputs.Add(f);
+            }
+            if (inputs.Count == 0) inputs.Add("-");
+            if (follow && (inputs.Count != 1 || inputs[0] == "-"))
+                throw new UsageException("--follow takes exactly one file (not stdin)");
+
+            var jsonl = format switch
+            {
+                "text" => false,
+                "jsonl" or "json" => true,
+                _ => throw new UsageException($"--format: \"{format}\" is not text or jsonl"),
+            };
+            var interval = summaryInterval is "off" or "0" ? TimeSpan.Zero : Durations.Parse("--summary-interval", summaryInterval);
+            var settings = new EngineSettings
+            {
+                Lateness = Durations.Parse("--lateness", lateness),
+                MaxSkew = Durations.Parse("--max-skew", maxSkew),
+                SummaryInterval = interval,
+            };
+            var windowSpan = Durations.Parse("--window", window);
+            if (windowSpan < TimeSpan.FromSeconds(1)) throw new UsageException("--window must be at least 1s");
+
+            var switches = new RuleSwitches(only ?? [], disable ?? []);
+            List<Rule> ruleList;
+            if (ruleFiles.Count == 0)
+                ruleList = [Rules.HighTraffic(threshold, windowSpan)];
+            else
+            {
+                var loaded = RuleFiles.Load(ruleFiles);
+                if (loaded is null) return ExitCodes.Usage;
+                ruleList = loaded;
+            }
+            switches.CheckKnown(ruleList.Select(r => r.RuleName));
+            settings.Rules = ruleList.Where(r => switches.IsOn(r.RuleName)).ToList();
+            if (!switches.IsOn("summary")) settings.SummaryInterval = TimeSpan.Zero;
+            settings.Retention = ruleList.Count == 0 ? settings.SummaryInterval : windowSpan;
+
+            foreach (var input in inputs)
+                if (input != "-" && !File.Exists(input))
+                    return Fail(ExitCodes.IoFailure, Directory.Exists(input) ? $"{input}: is a directory" : $"{input}: no such file");
+
+            var stdout = Console.OpenStandardOutput();
+            var buffered = new BufferedStream(stdout, 1 << 16);
+            IEventWriter writer = jsonl
+                ? new JsonlEventWriter(buffered)
+                : new TextEventWriter(new StreamWriter(buffered, new UTF8Encoding(false), 1 << 16) { AutoFlush = false },
+                    UseColor(color));
+
+            using var cancel = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
+
+            var runner = new Runner(settings, writer, Console.Error, inputs)
+            {
+                Live = follow || !Console.IsOutputRedirected,
+                IdleTimeout = Durations.Parse("--idle-timeout", idleTimeout),
+            };
+            var reader = new AccessLogReader(inputs, follow);
+            try
+            {
+                await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token);
+            }
+            catch (IOException e) when (IsBrokenPipe(e))
+            {
+                return ExitCodes.Ok; // `logalert ... | head`: the reader left; nothing to report.
+            }
+            return failOnAlert && runner.AnyFired ? ExitCodes.AlertFired : ExitCodes.Ok;
+        }
+        catch (UsageException e)
+        {
+            return Fail(ExitCodes.Usage, e.Message);
+        }
+        catch (InputException e)
+        {
+            return Fail(ExitCodes.IoFailure, e.Message);
+        }
+        catch (IOException e) when (!IsBrokenPipe(e))
+        {
+            return Fail(ExitCodes.IoFailure, e.Message);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            return Fail(ExitCodes.IoFailure, e.Message);
+        }
+    }
+
+    private static bool IsBrokenPipe(IOException e) =>
+        e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
+
+    private static bool UseColor(string color) => color switch
+    {
+        "always" => true,
+        "never" => false,
+        "auto" => !Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"))
+                  && Environment.GetEnvironmentVariable("TERM") != "dumb",
+        _ => throw new UsageException($"--color: \"{color}\" is not auto, always or never"),
+    };
+
+}
+
+/// <summary><c>logalert generate</c>: a deterministic sample log.</summary>
+public sealed class GenerateCommand
+{
+    private static int Fail(int code, string message) => Commands.Fail(code, message);
+
+    [PrimaryCommand]
+    [Command(Description = "Write a deterministic sample access log.")]
+    public int Generate(
+        [Option("seed", Description = "PRNG seed.")] int seed = 1,
+        [Option("start", Description = "First second, Unix epoch.")] long start = 1549573860,
+        [Option("duration", Description = "Length of the log.")] string duration = "10m",
+        [Option("rate", Description = "Base rate, requests per second.")] double rate = 6,
+        [Option("burst", Description = "AT:DURATION:RATE, e.g. 3m:2m:25 (repeatable).")] string[]? burst = null,
+        [Option("hosts", Description = "Distinct client hosts.")] int hosts = 40,
+        [Option("paths", Description = "Distinct paths.")] int paths = 60,
+        [Option("output", new[] { 'o' }, Description = "Output file (default stdout).")] string? output = null)
+    {
+        Commands.Started = true;
+        try
+        {
+            var bursts = new List<Burst>();
+            foreach (var b in burst ?? [])
+            {
+                var parts = b.Split(':');
+                if (parts.Length != 3 || !double.TryParse(parts[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var r))
+                    throw new UsageException($"--burst: \"{b}\" is not AT:DURATION:RATE (e.g. 3m:2m:25)");
+                bursts.Add(new Burst((int)Durations.Parse("--burst", parts[0]).TotalSeconds,
+                    (int)Durations.Parse("--burst", parts[1]).TotalSeconds, r));
+            }
+            var options = new GeneratorOptions(seed, start, (int)Durations.Parse("--duration", duration).TotalSeconds, rate, bursts)
+            {
+                Hosts = hosts,
+                Paths = paths,
+            };
+            using var stream = output is null ? Console.OpenStandardOutput() : File.Create(output);
+            using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16);
+            SampleGenerator.Write(writer, options);
+            return ExitCodes.Ok;
+        }
+        catch (UsageException e)
+        {
+            return Fail(ExitCodes.Usage, e.Message);
+        }
+        catch (IOException e)
+        {
+            return Fail(ExitCodes.IoFailure, e.Message);
+        }
+    }
+}
+
+/// <summary><c>--only</c> and <c>--disable</c>: which rules (and <c>summary</c>) run.</summary>
+public sealed class RuleSwitches(IReadOnlyCollection<string> only, IReadOnlyCollection<string> disable)
+{
+    public bool IsOn(string name) =>
+        (only.Count == 0 || only.Contains(name, StringComparer.Ordinal)) && !disable.Contains(name, StringComparer.Ordinal);
+
+    /// <summary>A name that matches nothing is a typo: say so rather than silently run everything.</summary>
+    public void CheckKnown(IEnumerable<string> ruleNames)
+    {
+        var known = new HashSet<string>(ruleNames, StringComparer.Ordinal) { "summary" };
+        foreach (var n in only.Concat(disable))
+            if (!known.Contains(n))
+                throw new UsageException($"no rule named \"{n}\" (rules: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
+    }
+}
+
+/// <summary>Loading rule files; filled in by the Roslyn rule host.</summary>
+public static class RuleFiles
+{
+    public static List<Rule>? Load(IReadOnlyList<string> files)
+    {
+        Console.Error.WriteLine("logalert: rule files are not supported yet");
+        return null;
+    }
+}

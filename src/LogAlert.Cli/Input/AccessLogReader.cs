@@ -1,0 +1,837 @@
+using System.Collections;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Threading.Channels;
+using CsvHelper;
+using LogAlert.Core;
+
+namespace LogAlert.Cli.Input;
+
+/// <summary>A line of input that did not yield a record (SPEC §2): where it is and why.</summary>
+/// <param name="Source">Index of the input in the order given, 0-based.</param>
+/// <param name="Path">The input as the user named it; <c>&lt;stdin&gt;</c> for <c>-</c>.</param>
+/// <param name="Line">1-based physical line number in that input.</param>
+/// <param name="Reason">Why, e.g. <c>expected 7 fields, found 3</c>.</param>
+public sealed record BadLine(int Source, string Path, long Line, string Reason)
+{
+    /// <summary><c>path:line: reason</c>, the way compilers and grep name a line.</summary>
+    public override string ToString() => $"{Path}:{Line}: {Reason}";
+}
+
+/// <summary>
+/// Up to <see cref="AccessLogReader.DefaultBatchSize"/> records read in input order, the bad lines met
+/// among them, and how many physical lines that took. Every batch is new: the consumer owns it.
+/// </summary>
+public sealed class InputBatch
+{
+    /// <summary>A batch with nothing in it: in follow mode, "still there, nothing new" at every poll.</summary>
+    public static readonly InputBatch Heartbeat = new([], [], 0);
+
+    /// <summary>Makes a batch; <paramref name="records"/> is kept, not copied.</summary>
+    public InputBatch(Record[] records, IReadOnlyList<BadLine> bad, long lines)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        ArgumentNullException.ThrowIfNull(bad);
+        Records = records;
+        Bad = bad;
+        Lines = lines;
+    }
+
+    /// <summary>The records, in input order; exactly <see cref="Count"/> long (never pooled or reused).</summary>
+    public Record[] Records { get; }
+
+    /// <summary>Number of records, <c>Records.Length</c>.</summary>
+    public int Count => Records.Length;
+
+    /// <summary>Lines of this stretch of input that did not yield a record, in input order.</summary>
+    public IReadOnlyList<BadLine> Bad { get; }
+
+    /// <summary>
+    /// Physical lines consumed, headers and blank lines included: over a whole run the sum is
+    /// <c>wc -l</c> of the inputs, plus one for each input whose last line has no newline.
+    /// </summary>
+    public long Lines { get; }
+
+    /// <summary>Whether the batch carries nothing (see <see cref="Heartbeat"/>).</summary>
+    public bool IsHeartbeat => Records.Length == 0 && Bad.Count == 0 && Lines == 0;
+}
+
+/// <summary>An input cannot be read: missing, unreadable, or without the columns the format needs.</summary>
+public sealed class InputException : Exception
+{
+    /// <summary>Makes the exception; <paramref name="message"/> names the input and the reason.</summary>
+    public InputException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>
+/// Reads access-log CSV (SPEC §2) from files or stdin as one stream of <see cref="InputBatch"/>es.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Each input starts with its own header; columns are found by name, extra columns are ignored.
+/// A record is one physical line. CsvHelper parses the lines with line breaks inside quotes switched
+/// off, so an unclosed quote ends at its line and the next line is read afresh. CsvHelper fills its
+/// whole buffer from a stream before it returns a record, which would hold back the lines of a slow
+/// pipe or a followed file; so the reader cuts the input itself into chunks of whole lines (cut after
+/// a <c>\n</c>, so a chunk boundary is always a record boundary) and hands each chunk to CsvHelper
+/// in place, as memory.
+/// </para>
+/// <para>
+/// Follow mode (<c>tail -F</c>): the last input, when it is a file, is read from its start and then
+/// polled for what is appended; a rotated file (the path names another file) is read to its end before
+/// the new one is read from its start, header included; a truncated file is read again from its start.
+/// A last line without its newline is held back until the newline arrives. The enumeration yields
+/// <see cref="InputBatch.Heartbeat"/> at each poll that found nothing, so a consumer hears about
+/// idleness without a timeout of its own, and it ends (without an exception) when the token is
+/// cancelled. <see cref="Start"/> runs the same enumeration on a background thread into a channel.
+/// </para>
+/// <para>
+/// A batch is handed out when it is full, and also, in follow mode and for stdin, whenever no more
+/// input is ready, so a quiet log or a slow pipe never holds records back.
+/// </para>
+/// </remarks>
+public sealed class AccessLogReader : IEnumerable<InputBatch>
+{
+    /// <summary>Records per batch unless told otherwise.</summary>
+    public const int DefaultBatchSize = 4096;
+
+    /// <summary>How often a followed file is polled unless told otherwise.</summary>
+    public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The display name of stdin in <see cref="BadLine.Path"/> and error messages.</summary>
+    public const string StdinName = "<stdin>";
+
+    private readonly string[] _inputs;
+    private readonly bool _follow;
+    private readonly CancellationToken _cancel;
+    private readonly TimeSpan _poll;
+    private readonly int _batchSize;
+    private readonly Func<Stream> _openStdin;
+
+    /// <summary>Reads <paramref name="inputs"/> in order; <c>-</c> is stdin.</summary>
+    /// <param name="inputs">File paths, or <c>-</c> for stdin; at least one.</param>
+    /// <param name="follow">Keep reading what is appended to the last input (see the remarks).</param>
+    /// <param name="cancel">Stops the reading (in follow mode, the only way it stops).</param>
+    /// <param name="pollInterval">How often a followed file is polled; default 200 ms.</param>
+    /// <param name="batchSize">Most records per batch; default 4096.</param>
+    /// <param name="stdin">Opens stdin (tests pass a pipe); default <see cref="Console.OpenStandardInput()"/>.</param>
+    public AccessLogReader(IReadOnlyList<string> inputs, bool follow = false, CancellationToken cancel = default,
+                           TimeSpan? pollInterval = null, int batchSize = DefaultBatchSize, Func<Stream>? stdin = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (inputs.Count == 0) throw new ArgumentException("at least one input is needed", nameof(inputs));
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        _inputs = [.. inputs];
+        foreach (var input in _inputs)
+            if (string.IsNullOrEmpty(input)) throw new ArgumentException("an input name is empty", nameof(inputs));
+        _follow = follow;
+        _cancel = cancel;
+        _poll = pollInterval ?? DefaultPollInterval;
+        if (_poll <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(pollInterval));
+        _batchSize = batchSize;
+        _openStdin = stdin ?? Console.OpenStandardInput;
+    }
+
+    /// <summary>The inputs, in the order they are read.</summary>
+    public IReadOnlyList<string> Inputs => _inputs;
+
+    /// <summary>Checks now that every file input can be opened, so a typo fails before anything is read.</summary>
+    /// <exception cref="InputException">An input is missing or unreadable.</exception>
+    public void CheckInputs()
+    {
+        foreach (var input in _inputs)
+            if (input != "-")
+                OpenFile(input).Dispose();
+    }
+
+    /// <summary>
+    /// The batches, read on the calling thread as it enumerates. The inputs are checked at once
+    /// (<see cref="CheckInputs"/>); a read failure later is thrown by the enumeration as an
+    /// <see cref="InputException"/>. Cancelling either token ends the enumeration quietly.
+    /// </summary>
+    public IEnumerable<InputBatch> ReadBatches(CancellationToken cancel = default)
+    {
+        CheckInputs();
+        return Enumerate(cancel);
+    }
+
+    /// <summary>The batches of <see cref="ReadBatches"/>, with the constructor's token only.</summary>
+    public IEnumerator<InputBatch> GetEnumerator() => ReadBatches().GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>
+    /// Reads on a background thread into a bounded channel and returns its reader, so a consumer can
+    /// wait for input with a timeout (live mode). The channel completes at the end of the input or on
+    /// cancellation; a read failure completes it with the <see cref="InputException"/>, which
+    /// <c>Completion</c> carries and which <c>ReadAsync</c> throws wrapped in a
+    /// <see cref="ChannelClosedException"/>. Heartbeats are passed through.
+    /// </summary>
+    /// <exception cref="InputException">An input is missing or unreadable (checked before returning).</exception>
+    public ChannelReader<InputBatch> Start(CancellationToken cancel = default)
+    {
+        var batches = ReadBatches(cancel);
+        var channel = Channel.CreateBounded<InputBatch>(
+            new BoundedChannelOptions(8) { SingleReader = true, SingleWriter = true });
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                foreach (var batch in batches)
+                    channel.Writer.WriteAsync(batch, cancel).AsTask().GetAwaiter().GetResult();
+                channel.Writer.TryComplete();
+            }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+            {
+                channel.Writer.TryComplete();
+            }
+            catch (Exception e)
+            {
+                channel.Writer.TryComplete(e);
+            }
+        })
+        { IsBackground = true, Name = "logalert input" };
+        thread.Start();
+        return channel.Reader;
+    }
+
+    private IEnumerable<InputBatch> Enumerate(CancellationToken extra)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancel, extra);
+        var cancel = linked.Token;
+        var parser = new BatchParser(_batchSize);
+        for (var i = 0; i < _inputs.Length && !cancel.IsCancellationRequested; i++)
+        {
+            var name = _inputs[i];
+            var stdin = name == "-";
+            var path = stdin ? StdinName : name;
+            using var source = OpenSource(name, follow: _follow && !stdin && i == _inputs.Length - 1, cancel);
+            parser.BeginInput(i, path);
+            while (true)
+            {
+                var step = Next(source, path, out var chunk);
+                if (step == Step.End) break;
+                switch (step)
+                {
+                    case Step.Chunk:
+                        parser.Parse(chunk);
+                        break;
+                    case Step.Idle:
+                        parser.Seal();
+                        if (!parser.HasReady && _follow) yield return InputBatch.Heartbeat;
+                        break;
+                    case Step.Restart:
+                        parser.EndInput();
+                        parser.BeginInput(i, path);
+                        break;
+                }
+                while (parser.TryTake(out var batch)) yield return batch;
+            }
+            // A batch never spans two inputs, so what one input yielded is out before the next can fail.
+            parser.EndInput();
+            parser.Seal();
+            while (parser.TryTake(out var batch)) yield return batch;
+        }
+    }
+
+    private static Step Next(ChunkSource source, string path, out Memory<byte> chunk)
+    {
+        try
+        {
+            return source.Next(out chunk);
+        }
+        catch (IOException e)
+        {
+            throw new InputException($"{path}: cannot read: {e.Message}", e);
+        }
+    }
+
+    private ChunkSource OpenSource(string name, bool follow, CancellationToken cancel)
+    {
+        if (name == "-")
+        {
+            Stream stream;
+            try { stream = _openStdin(); }
+            catch (IOException e) { throw new InputException($"{StdinName}: cannot read: {e.Message}", e); }
+            return new StreamSource(stream, prompt: true, _poll, cancel);
+        }
+        var file = OpenFile(name);
+        return follow ? new FollowSource(name, file, _poll, cancel) : new StreamSource(file, prompt: false, _poll, cancel);
+    }
+
+    /// <summary>Opens a file the way a log reader must: sharing it with writers, renames and deletes.</summary>
+    internal static FileStream OpenFile(string path)
+    {
+        try
+        {
+            return new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.Open,
+                Access = FileAccess.Read,
+                Share = FileShare.ReadWrite | FileShare.Delete,
+                BufferSize = 0, // the reader buffers whole lines itself
+                Options = FileOptions.SequentialScan,
+            });
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InputException($"{path}: no such file", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new InputException($"{path}: cannot open: permission denied or not a file", e);
+        }
+        catch (IOException e)
+        {
+            throw new InputException($"{path}: cannot open: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>What a <see cref="ChunkSource"/> has next.</summary>
+internal enum Step
+{
+    /// <summary>Whole lines (or, last of all, a final line without its newline).</summary>
+    Chunk,
+    /// <summary>Nothing is ready now: hand out what is pending.</summary>
+    Idle,
+    /// <summary>The followed path now starts afresh (rotation, truncation): a new header comes.</summary>
+    Restart,
+    /// <summary>The input is over (or reading was cancelled).</summary>
+    End,
+}
+
+/// <summary>Bytes of one input, cut into chunks of whole lines.</summary>
+internal abstract class ChunkSource : IDisposable
+{
+    /// <summary>The next step; a chunk stays valid until the next call.</summary>
+    public abstract Step Next(out Memory<byte> chunk);
+
+    public abstract void Dispose();
+}
+
+/// <summary>A byte buffer that hands out what it holds up to the last newline.</summary>
+internal sealed class LineBuffer
+{
+    private byte[] _buffer;
+    private int _start;
+    private int _end;
+
+    public LineBuffer(int size) => _buffer = new byte[size];
+
+    /// <summary>Takes every whole line held, if there is one.</summary>
+    public bool TakeLines(out Memory<byte> chunk)
+    {
+        var newline = _buffer.AsSpan(_start, _end - _start).LastIndexOf((byte)'\n');
+        if (newline < 0)
+        {
+            chunk = default;
+            return false;
+        }
+        chunk = _buffer.AsMemory(_start, newline + 1);
+        _start += newline + 1;
+        return true;
+    }
+
+    /// <summary>Takes what is held, a line without its newline, if anything.</summary>
+    public bool TakeRest(out Memory<byte> chunk)
+    {
+        chunk = _buffer.AsMemory(_start, _end - _start);
+        _start = _end;
+        return chunk.Length > 0;
+    }
+
+    /// <summary>Room to read into, after what is held (moved to the front; the buffer grows for long lines).</summary>
+    public Memory<byte> Free()
+    {
+        if (_start > 0)
+        {
+            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+            _end -= _start;
+            _start = 0;
+        }
+        if (_end == _buffer.Length) Array.Resize(ref _buffer, _buffer.Length * 2);
+        return _buffer.AsMemory(_end);
+    }
+
+    /// <summary>Counts <paramref name="count"/> bytes read into <see cref="Free"/>.</summary>
+    public void Advance(int count) => _end += count;
+
+    /// <summary>Forgets what is held.</summary>
+    public void Clear() => _start = _end = 0;
+}
+
+/// <summary>A file read to its end, or stdin.</summary>
+/// <remarks>
+/// With <c>prompt</c> (stdin), reads run as tasks: when one is not done at once, the source says
+/// <see cref="Step.Idle"/> so the batch in hand goes out before the wait, and again every poll interval
+/// while the pipe stays quiet. A plain file is read synchronously.
+/// </remarks>
+internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, CancellationToken cancel) : ChunkSource
+{
+    private const int BufferSize = 1 << 20;
+    private static readonly TimeSpan Moment = TimeSpan.FromMilliseconds(2);
+
+    private readonly LineBuffer _lines = new(BufferSize);
+    private Task<int>? _pending;
+    private bool _idleSaid;
+    private bool _eof;
+
+    public override Step Next(out Memory<byte> chunk)
+    {
+        while (true)
+        {
+            if (_lines.TakeLines(out chunk)) return Step.Chunk;
+            if (_eof) return _lines.TakeRest(out chunk) ? Step.Chunk : Step.End;
+            if (cancel.IsCancellationRequested) return Step.End;
+            int read;
+            if (prompt)
+            {
+                _pending ??= stream.ReadAsync(_lines.Free()).AsTask();
+                if (!_pending.IsCompleted && !Wait(_pending, _idleSaid ? poll : Moment))
+                {
+                    _idleSaid = true;
+                    return Step.Idle;
+                }
+                read = _pending.GetAwaiter().GetResult();
+                _pending = null;
+                _idleSaid = false;
+            }
+            else read = stream.Read(_lines.Free().Span);
+            if (read == 0) _eof = true;
+            else _lines.Advance(read);
+        }
+    }
+
+    private bool Wait(Task task, TimeSpan timeout)
+    {
+        try { return task.Wait(timeout, cancel); }
+        catch (OperationCanceledException) { return false; }
+    }
+
+    public override void Dispose()
+    {
+        // A read still pending on stdin cannot be cancelled; it ends with the process.
+        if (_pending is null || _pending.IsCompleted) stream.Dispose();
+    }
+}
+
+/// <summary>A file followed like <c>tail -F</c>: appended lines, rotation, truncation.</summary>
+internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, CancellationToken cancel) : ChunkSource
+{
+    private const int BufferSize = 1 << 20;
+
+    private readonly LineBuffer _lines = new(BufferSize);
+    private FileStream _file = file;
+    private long _position;          // bytes read from _file
+    private bool _sleep;             // the last read found nothing new: wait a poll before the next
+    private FileStream? _successor;  // the file the path names now, once the old one is read to its end
+    private bool _restart;           // hand out the old file's last partial line, then start afresh
+    private bool _truncated;
+
+    public override Step Next(out Memory<byte> chunk)
+    {
+        while (true)
+        {
+            if (_lines.TakeLines(out chunk)) return Step.Chunk;
+            if (_restart)
+            {
+                // The old content is finished: its unterminated last line will never be completed.
+                if (_lines.TakeRest(out chunk)) return Step.Chunk;
+                StartAfresh();
+                return Step.Restart;
+            }
+            if (cancel.IsCancellationRequested) return Step.End; // a partial line stays unread
+            if (_sleep)
+            {
+                _sleep = false;
+                if (cancel.WaitHandle.WaitOne(poll)) return Step.End;
+            }
+            var read = _file.Read(_lines.Free().Span);
+            if (read > 0)
+            {
+                _lines.Advance(read);
+                _position += read;
+                continue;
+            }
+            if (_successor is not null)
+            {
+                // Rotated, and the old file has now been read to its end.
+                _restart = true;
+                continue;
+            }
+            if (_file.Length < _position)
+            {
+                _truncated = true;
+                _restart = true;
+                continue;
+            }
+            if (TryOpenSuccessor() is { } successor)
+            {
+                _successor = successor;
+                continue; // one more read of the old file: what was written before the switch
+            }
+            _sleep = true;
+            return Step.Idle;
+        }
+    }
+
+    private void StartAfresh()
+    {
+        _restart = false;
+        _lines.Clear();
+        _position = 0;
+        if (_truncated)
+        {
+            _truncated = false;
+            _file.Seek(0, SeekOrigin.Begin);
+        }
+        else if (_successor is not null)
+        {
+            _file.Dispose();
+            _file = _successor;
+            _successor = null;
+        }
+    }
+
+    /// <summary>The file the path names now, when it is not the one being read (rotation).</summary>
+    private FileStream? TryOpenSuccessor()
+    {
+        FileStream now;
+        try
+        {
+            now = AccessLogReader.OpenFile(path);
+        }
+        catch (InputException)
+        {
+            return null; // between a rename and the new file's creation: keep reading the old one
+        }
+        if (FileIdentity.Same(_file, now))
+        {
+            now.Dispose();
+            return null;
+        }
+        return now;
+    }
+
+    public override void Dispose()
+    {
+        _successor?.Dispose();
+        _file.Dispose();
+    }
+}
+
+/// <summary>Whether two open files are the same file.</summary>
+/// <remarks>
+/// .NET exposes no inode. On Linux, <c>/proc/self/fd/N</c> names the file a descriptor is open on,
+/// as the kernel sees it now: after a rename it shows the new name, after a delete it says
+/// "(deleted)"; two descriptors of one file show the same path. Elsewhere the creation (birth)
+/// times are compared.
+/// </remarks>
+internal static class FileIdentity
+{
+    public static bool Same(FileStream a, FileStream b)
+    {
+        if (OperatingSystem.IsLinux() && Target(a) is { } ta && Target(b) is { } tb)
+            return ta == tb;
+        return File.GetCreationTimeUtc(a.SafeFileHandle) == File.GetCreationTimeUtc(b.SafeFileHandle);
+    }
+
+    private static string? Target(FileStream file)
+    {
+        try
+        {
+            return new FileInfo($"/proc/self/fd/{file.SafeFileHandle.DangerousGetHandle()}").LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>Strings interned by their chars, so a million records share a few thousand strings.</summary>
+/// <remarks>Bounded: when full it starts over (records keep their strings; only sharing is lost).</remarks>
+internal sealed class StringPool
+{
+    private readonly int _capacity;
+    private readonly Dictionary<string, string> _strings;
+    private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    public StringPool(int capacity)
+    {
+        _capacity = capacity;
+        _strings = new Dictionary<string, string>(StringComparer.Ordinal);
+        _lookup = _strings.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    public string Intern(ReadOnlySpan<char> chars)
+    {
+        if (_lookup.TryGetValue(chars, out var known)) return known;
+        if (_strings.Count >= _capacity) _strings.Clear();
+        var text = chars.ToString();
+        _strings.Add(text, text);
+        return text;
+    }
+}
+
+/// <summary>The positions of the columns the format needs, from an input's header.</summary>
+internal sealed class Columns
+{
+    private static readonly string[] Required = ["remotehost", "authuser", "date", "request", "status", "bytes"];
+
+    public required int Count { get; init; }
+    public required int Host { get; init; }
+    public required int User { get; init; }
+    public required int Date { get; init; }
+    public required int Request { get; init; }
+    public required int Status { get; init; }
+    public required int Bytes { get; init; }
+
+    /// <summary>The columns named by the fields of the current record, or the names missing.</summary>
+    public static Columns? TryRead(CsvReader csv, out List<string> missing, out string[] names)
+    {
+        names = new string[csv.FieldCount];
+        for (var i = 0; i < names.Length; i++) names[i] = csv.GetString(i).Trim();
+        var found = new int[Required.Length];
+        missing = [];
+        for (var r = 0; r < Required.Length; r++)
+        {
+            found[r] = Array.IndexOf(names, Required[r]);
+            if (found[r] < 0) found[r] = Array.FindIndex(names, n => n.Equals(Required[r], StringComparison.OrdinalIgnoreCase));
+            if (found[r] < 0) missing.Add(Required[r]);
+        }
+        if (missing.Count > 0) return null;
+        return new Columns
+        {
+            Count = names.Length, Host = found[0], User = found[1], Date = found[2],
+            Request = found[3], Status = found[4], Bytes = found[5],
+        };
+    }
+}
+
+/// <summary>Turns chunks of lines into records and bad lines, and those into batches.</summary>
+internal sealed class BatchParser
+{
+    private const int PoolCapacity = 1 << 18; // 100k distinct hosts stay shared
+    private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
+
+    private readonly int _batchSize;
+    private readonly CsvReaderOptions _options;
+    private readonly StringPool _hosts = new(PoolCapacity);
+    private readonly StringPool _users = new(PoolCapacity);
+    private readonly StringPool _methods = new(PoolCapacity);
+    private readonly StringPool _sections = new(PoolCapacity);
+    private readonly Queue<InputBatch> _ready = new();
+    private readonly Queue<(long Line, CsvMalformedReason Reason)> _malformed = new();
+    private char[] _chars = new char[512];
+
+    private Record[] _records;
+    private int _count;
+    private List<BadLine>? _bad;
+    private long _lines;
+
+    private int _source;
+    private string _path = "";
+    private long _lineBase;       // lines of the current input before the current chunk
+    private bool _atStart;        // nothing of the current input parsed yet (byte order mark)
+    private Columns? _columns;
+
+    public BatchParser(int batchSize)
+    {
+        _batchSize = batchSize;
+        _records = new Record[batchSize];
+        _options = new CsvReaderOptions
+        {
+            Separator = ',',
+            HasHeader = false,               // headers are read here, per input and after a restart
+            AllowLineBreaksInQuotes = false, // SPEC §2: a record is one physical line
+            SkipEmptyLines = false,          // every line comes back, so every line is counted
+            TrackLineNumbers = true,
+            TrimWhitespace = true,           // `, "GET / HTTP/1.1"` still opens a quoted field
+            DetectSeparatorHint = false,
+            MalformedData = CsvMalformedDataHandling.Recover,
+            // Called while reading the malformed record (before Read returns it); queued by line
+            // number all the same, so the match does not depend on that.
+            OnMalformedRecord = m => _malformed.Enqueue((m.LineNumber, m.Reason)),
+        };
+    }
+
+    public bool HasReady => _ready.Count > 0;
+
+    public bool TryTake(out InputBatch batch) => _ready.TryDequeue(out batch!);
+
+    public void BeginInput(int source, string path)
+    {
+        _source = source;
+        _path = path;
+        _lineBase = 0;
+        _atStart = true;
+        _columns = null;
+    }
+
+    /// <summary>End of an input (or of a followed file's content before a restart).</summary>
+    public void EndInput() => _columns = null;
+
+    /// <summary>Puts what is pending into a batch of its own (it may be smaller than the batch size).</summary>
+    public void Seal()
+    {
+        if (_count == 0 && _bad is null && _lines == 0) return;
+        var records = _count == _records.Length ? _records : _records[.._count];
+        _ready.Enqueue(new InputBatch(records, (IReadOnlyList<BadLine>?)_bad ?? [], _lines));
+        if (_count == _records.Length) _records = new Record[_batchSize];
+        _count = 0;
+        _bad = null;
+        _lines = 0;
+    }
+
+    /// <summary>Parses a chunk of whole lines (or an input's last line without its newline).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Parse(Memory<byte> chunk)
+    {
+        if (_atStart)
+        {
+            _atStart = false;
+            if (chunk.Span.StartsWith(Bom)) chunk = chunk[Bom.Length..];
+        }
+        var span = chunk.Span;
+        if (span.IsEmpty) return;
+        BlankLoneCarriageReturns(span);
+        // Lines are counted as `wc -l` does; the line numbers come from CsvHelper, which agrees now
+        // that no lone CR is left.
+        long chunkLines = span.Count((byte)'\n') + (span[^1] == (byte)'\n' ? 0 : 1);
+        var chunkEnd = _lineBase + chunkLines;
+        var accounted = _lineBase;
+        _malformed.Clear();
+        using (var csv = CsvReader.Create(chunk, _options))
+        {
+            while (csv.Read())
+            {
+                ParseLine(csv);
+                if (_count == _batchSize)
+                {
+                    var upTo = Math.Min(_lineBase + csv.LineNumber, chunkEnd);
+                    _lines += upTo - accounted;
+                    accounted = upTo;
+                    Seal();
+                }
+            }
+        }
+        _lines += chunkEnd - accounted;
+        _lineBase = chunkEnd;
+    }
+
+    /// <summary>
+    /// A physical line ends with LF (as <c>wc -l</c> and <c>sed -n</c> count), but CsvHelper also ends
+    /// a record at a CR that no LF follows: such a CR becomes a space, so that one line stays one record
+    /// and line numbers stay right. The CR of CRLF, and a CR that ends the input, stay line breaks.
+    /// </summary>
+    private static void BlankLoneCarriageReturns(Span<byte> chunk)
+    {
+        var at = chunk.IndexOf((byte)'\r');
+        while (at >= 0 && at + 1 < chunk.Length)
+        {
+            if (chunk[at + 1] != (byte)'\n') chunk[at] = (byte)' ';
+            var next = chunk[(at + 1)..].IndexOf((byte)'\r');
+            at = next < 0 ? -1 : at + 1 + next;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ParseLine(CsvReader csv)
+    {
+        var csvLine = csv.LineNumber;
+        var line = _lineBase + csvLine;
+        var fields = csv.FieldCount;
+
+        if (_malformed.Count > 0 && MalformedAt(csvLine) is { } reason)
+        {
+            if (_columns is null)
+                throw new InputException($"{_path}:{line}: the header line is malformed: {reason}");
+            Bad(line, reason);
+            return;
+        }
+        if (fields == 1 && csv.RawRecord.IndexOfAnyExcept((byte)' ', (byte)'\t') < 0) return; // blank
+        var columns = _columns;
+        if (columns is null)
+        {
+            _columns = Columns.TryRead(csv, out var missing, out var names)
+                ?? throw new InputException(
+                    $"{_path}:{line}: the header lacks column{(missing.Count > 1 ? "s" : "")} " +
+                    $"{string.Join(", ", missing.Select(m => $"\"{m}\""))} " +
+                    $"(found {string.Join(", ", names.Select(n => $"\"{n}\""))})");
+            return;
+        }
+        if (fields != columns.Count)
+        {
+            if (!IsRepeatedHeader(csv)) Bad(line, $"expected {columns.Count} fields, found {fields}");
+            return;
+        }
+        if (!csv.TryParse<long>(columns.Date, out var time))
+        {
+            if (!IsRepeatedHeader(csv)) Bad(line, $"date \"{csv.GetString(columns.Date)}\" is not an integer");
+            return;
+        }
+        if (!csv.TryParse<int>(columns.Status, out var status))
+        {
+            Bad(line, $"status \"{csv.GetString(columns.Status)}\" is not an integer");
+            return;
+        }
+        long bytes = 0;
+        var bytesField = csv.GetSpan(columns.Bytes);
+        if (!(bytesField.Length == 1 && bytesField[0] == (byte)'-') && !csv.TryParse(columns.Bytes, out bytes))
+        {
+            Bad(line, $"bytes \"{csv.GetString(columns.Bytes)}\" is not an integer or '-'");
+            return;
+        }
+
+        var request = Decode(csv.GetSpan(columns.Request));
+        var (methodLength, pathStart, pathLength) = RecordModule.RequestParts(request);
+        if (methodLength < 0)
+        {
+            Bad(line, RecordErrorModule.describe(RecordError.NewBadRequest(request.ToString())));
+            return;
+        }
+        var method = _methods.Intern(request[..methodLength]);
+        var path = request.Slice(pathStart, pathLength);
+        var section = _sections.Intern(path[..RecordModule.SectionLength(path)]);
+        var host = _hosts.Intern(Decode(csv.GetSpan(columns.Host)));
+        var user = _users.Intern(Decode(csv.GetSpan(columns.User)));
+
+        var result = RecordModule.CreateWithSection(time, host, user, method, section, status, bytes, _source, line);
+        if (result.IsOk) _records[_count++] = result.ResultValue;
+        else Bad(line, RecordErrorModule.describe(result.ErrorValue));
+    }
+
+    /// <summary>
+    /// A header line again in the middle of an input (<c>cat a.csv b.csv | logalert -</c>): it becomes
+    /// the header from here on instead of a bad line. Only asked of lines that are bad anyway.
+    /// </summary>
+    private bool IsRepeatedHeader(CsvReader csv)
+    {
+        if (Columns.TryRead(csv, out _, out _) is not { } columns) return false;
+        _columns = columns;
+        return true;
+    }
+
+    private string? MalformedAt(long csvLine)
+    {
+        while (_malformed.TryPeek(out var m) && m.Line < csvLine) _malformed.Dequeue();
+        if (!_malformed.TryPeek(out var at) || at.Line != csvLine) return null;
+        _malformed.Dequeue();
+        return at.Reason switch
+        {
+            CsvMalformedReason.LineBreakInQuotes or CsvMalformedReason.UnterminatedQuote => "unclosed quote",
+            CsvMalformedReason.TextAfterClosingQuote => "text after a closing quote",
+            _ => null, // a stray quote inside an unquoted field is kept as text, as RFC 4180 readers do
+        };
+    }
+
+    private ReadOnlySpan<char> Decode(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.Length > _chars.Length) _chars = new char[Math.Max(utf8.Length, _chars.Length * 2)];
+        return _chars.AsSpan(0, Encoding.UTF8.GetChars(utf8, _chars));
+    }
+
+    private void Bad(long line, string reason) => (_bad ??= []).Add(new BadLine(_source, _path, line, reason));
+}

@@ -1,0 +1,387 @@
+using System.Globalization;
+
+namespace LogAlert.Cli.Input;
+
+/// <summary>A stretch of the generated log with a rate of its own (0 makes an outage).</summary>
+/// <param name="AtSecond">Start, in seconds from the start of the log.</param>
+/// <param name="DurationSeconds">Length in seconds.</param>
+/// <param name="Rate">Mean requests per second during the burst; it replaces the base rate (a later
+/// burst wins where bursts overlap).</param>
+public sealed record Burst(int AtSecond, int DurationSeconds, double Rate);
+
+/// <summary>What <see cref="SampleGenerator.Write"/> generates.</summary>
+/// <param name="Seed">Same seed and options, same bytes, on any machine and .NET version.</param>
+/// <param name="Start">The first second, Unix epoch.</param>
+/// <param name="DurationSeconds">How many seconds of log.</param>
+/// <param name="BaseRate">Mean requests per second outside bursts.</param>
+/// <param name="Bursts">Stretches at other rates.</param>
+public sealed record GeneratorOptions(int Seed, long Start, int DurationSeconds, double BaseRate, IReadOnlyList<Burst> Bursts)
+{
+    /// <summary>Distinct client hosts (1 to 16,646,144), picked with a skewed (Zipf) popularity.</summary>
+    public int Hosts { get; init; } = 40;
+
+    /// <summary>Distinct request paths, spread over sections, picked with a skewed popularity.</summary>
+    public int Paths { get; init; } = 60;
+
+    /// <summary>Share of records written late, up to <see cref="MaxDisorderSeconds"/> behind.</summary>
+    public double DisorderFraction { get; init; } = 0.02;
+
+    /// <summary>How far behind the newest timestamp a late record may be (default 2 s).</summary>
+    public int MaxDisorderSeconds { get; init; } = 2;
+}
+
+/// <summary>
+/// Writes a deterministic, realistic access log in the CSV format of SPEC §2, for trials, tests and
+/// benchmarks (<c>logalert generate</c>).
+/// </summary>
+/// <remarks>
+/// Every random choice comes from SplitMix64 and every number is made with integer arithmetic or
+/// IEEE-exact double operations (+, −, ×, ÷), never <c>System.Random</c> (whose seeded sequence .NET does
+/// not promise to keep) nor <c>Math.Exp</c>/<c>Log</c> (whose last bit may differ between C runtimes):
+/// the same options write the same bytes everywhere. Requests per second are Poisson distributed
+/// (Knuth's method over slices of at most 16 of the mean), lines end with <c>\n</c>.
+/// </remarks>
+public static class SampleGenerator
+{
+    /// <summary>Most distinct hosts: the addresses 10.a.b.c with c from 1 to 254.</summary>
+    public const int MaxHosts = 254 << 16;
+
+    /// <summary>The header line of the format.</summary>
+    public const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
+
+    /// <summary>Writes the log, header first, and returns the number of lines written (header included).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public static long Write(TextWriter output, GeneratorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options);
+        return new Generation(options).Write(output);
+    }
+
+    private static void Validate(GeneratorOptions o)
+    {
+        static void Check(bool ok, string name, string what)
+        {
+            if (!ok) throw new ArgumentOutOfRangeException(name, what);
+        }
+        static bool Rate(double r) => double.IsFinite(r) && r >= 0 && r <= 1e8;
+        Check(o.DurationSeconds >= 0, nameof(o.DurationSeconds), "the duration must not be negative");
+        Check(Rate(o.BaseRate), nameof(o.BaseRate), "the rate must be a number from 0 to 1e8");
+        Check(o.Bursts is not null, nameof(o.Bursts), "bursts must be given (may be empty)");
+        foreach (var b in o.Bursts!)
+        {
+            Check(b is not null && Rate(b.Rate), nameof(o.Bursts), "a burst rate must be a number from 0 to 1e8");
+            Check(b!.DurationSeconds >= 0, nameof(o.Bursts), "a burst duration must not be negative");
+        }
+        Check(o.Hosts is >= 1 and <= MaxHosts, nameof(o.Hosts), $"hosts must be from 1 to {MaxHosts}");
+        Check(o.Paths is >= 1 and <= 1 << 24, nameof(o.Paths), "paths must be from 1 to 16777216");
+        Check(o.DisorderFraction is >= 0 and <= 1, nameof(o.DisorderFraction), "the disorder fraction must be from 0 to 1");
+        Check(o.MaxDisorderSeconds >= 0, nameof(o.MaxDisorderSeconds), "the disorder must not be negative");
+    }
+
+    /// <summary>One run of the generator: its PRNG, its host and path tables.</summary>
+    private sealed class Generation
+    {
+        private static readonly string[] Names =
+            ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "oscar"];
+
+        /// <summary>Sections in the order paths are handed out (after "/"), the common ones more often.</summary>
+        private static readonly string[] SectionCycle =
+            ["/api", "/report", "/api", "/static", "/help", "/api", "/login", "/static", "/search", "/report", "/admin", "/api", "/static", "/user"];
+
+        private static readonly Dictionary<string, string[]> SubPaths = new()
+        {
+            ["/api"] = ["user", "help", "orders", "items", "cart", "search"],
+            ["/report"] = ["", "daily", "weekly", "monthly", "export"],
+            ["/static"] = ["css/site.css", "js/app.js", "img/logo.png", "js/vendor.js", "fonts/inter.woff2"],
+            ["/help"] = ["", "faq", "contact", "docs", "terms"],
+            ["/login"] = ["", "oauth", "reset", "callback"],
+            ["/search"] = ["", "results", "suggest"],
+            ["/admin"] = ["", "users", "settings", "audit"],
+            ["/user"] = ["profile", "settings", "avatar"],
+        };
+
+        private readonly GeneratorOptions _o;
+        private ulong _state;
+
+        private readonly Zipf _hostPopularity;
+        private readonly string?[] _hostPrefixes; // `"10.a.b.c","-","user",`, made on first use
+        private readonly Zipf _pathPopularity;
+        private readonly string[] _paths;
+        private readonly string[] _pathSections;
+        private readonly int[] _pathSizes;
+
+        private char[] _line = new char[512];
+        private double _lastLambda = double.NaN;
+        private double _lastLimit;
+
+        public Generation(GeneratorOptions options)
+        {
+            _o = options;
+            _state = 0x5DEECE66DUL ^ ((ulong)(uint)options.Seed * 0x9E3779B97F4A7C15UL);
+            _hostPopularity = new Zipf(options.Hosts);
+            _hostPrefixes = new string?[options.Hosts];
+            _pathPopularity = new Zipf(options.Paths);
+            _paths = new string[options.Paths];
+            _pathSections = new string[options.Paths];
+            _pathSizes = new int[options.Paths];
+            var perSection = new Dictionary<string, int>();
+            for (var i = 0; i < options.Paths; i++)
+            {
+                var section = i == 0 ? "/" : SectionCycle[(i - 1) % SectionCycle.Length];
+                perSection[section] = perSection.GetValueOrDefault(section) + 1;
+                _pathSections[i] = section;
+                _paths[i] = i == 0 ? "/" : PathOf(section, perSection[section] - 1);
+                // A typical response size per path: static files are large, API answers small.
+                var mix = Mix((ulong)i + 0x1234);
+                _pathSizes[i] = section == "/static" ? 2_000 + (int)(mix % 60_000) : 200 + (int)(mix % 4_800);
+            }
+        }
+
+        private static string PathOf(string section, int k)
+        {
+            var subs = SubPaths[section];
+            var sub = subs[k % subs.Length];
+            var version = k / subs.Length;
+            var path = version > 0 ? $"{section}/v{version + 1}" : section;
+            return sub.Length > 0 ? $"{path}/{sub}" : path;
+        }
+
+
+        public long Write(TextWriter output)
+        {
+            output.Write(Header);
+            output.Write('\n');
+            long lines = 1;
+            for (var second = 0; second < _o.DurationSeconds; second++)
+            {
+                var count = Poisson(RateAt(second));
+                for (var i = 0; i < count; i++)
+                {
+                    var time = _o.Start + second;
+                    if (_o.DisorderFraction > 0 && _o.MaxDisorderSeconds > 0 && NextDouble() < _o.DisorderFraction)
+                        time -= Math.Min(1 + Below(_o.MaxDisorderSeconds), second);
+                    WriteLine(output, time);
+                    lines++;
+                }
+            }
+            output.Flush();
+            return lines;
+        }
+
+        private double RateAt(int second)
+        {
+            var rate = _o.BaseRate;
+            foreach (var b in _o.Bursts)
+                if (second >= b.AtSecond && second - b.AtSecond < b.DurationSeconds) rate = b.Rate;
+            return rate;
+        }
+
+        private void WriteLine(TextWriter output, long time)
+        {
+            var host = _hostPopularity.Pick(Next(), Next());
+            var path = _pathPopularity.Pick(Next(), Next());
+            var section = _pathSections[path];
+            var method = MethodFor(section);
+            var status = StatusFor(method);
+            var protocol = Below(100) switch { < 80 => "HTTP/1.1", < 95 => "HTTP/1.0", _ => "HTTP/2.0" };
+
+            var n = 0;
+            Append(ref n, _hostPrefixes[host] ??= HostPrefix(host));
+            n += Format(time, n);
+            Append(ref n, ",\"");
+            Append(ref n, method);
+            Append(ref n, " ");
+            Append(ref n, _paths[path]);
+            if ((section == "/api" || section == "/search") && Below(100) < 15)
+            {
+                Append(ref n, section == "/api" ? "?id=" : "?q=term");
+                n += Format(Below(1000), n);
+            }
+            Append(ref n, " ");
+            Append(ref n, protocol);
+            Append(ref n, "\",");
+            n += Format(status, n);
+            Append(ref n, ",");
+            var bytes = BytesFor(method, status, _pathSizes[path]);
+            if (bytes < 0) Append(ref n, "-");
+            else n += Format(bytes, n);
+            Append(ref n, "\n");
+            output.Write(_line, 0, n);
+        }
+
+        private string HostPrefix(int host)
+        {
+            // A multiplier prime to MaxHosts (= 2^17·127) permutes 0..MaxHosts-1: distinct ranks get
+            // distinct, scattered addresses.
+            var index = (ulong)host * 0x9E3779B1UL % MaxHosts;
+            var mix = Mix((ulong)host ^ 0xA5A5);
+            var user = (mix % 100) switch
+            {
+                < 60 => "-",
+                < 80 => "apache",
+                _ => Names[(int)((mix >> 8) % (ulong)Names.Length)],
+            };
+            return string.Create(CultureInfo.InvariantCulture,
+                $"\"10.{index / 254 >> 8}.{index / 254 & 0xFF}.{index % 254 + 1}\",\"-\",\"{user}\",");
+        }
+
+        private string MethodFor(string section)
+        {
+            var u = Below(100);
+            return section switch
+            {
+                "/login" => u < 55 ? "POST" : "GET",
+                "/api" => u switch { < 70 => "GET", < 88 => "POST", < 94 => "PUT", < 98 => "DELETE", _ => "PATCH" },
+                _ => u switch { < 96 => "GET", < 98 => "HEAD", _ => "POST" },
+            };
+        }
+
+        private int StatusFor(string method)
+        {
+            var u = Below(1000);
+            if (method == "POST" && u < 80) return 201;
+            return u switch
+            {
+                < 850 => 200,
+                < 880 => 304,
+                < 900 => 302,
+                < 950 => 404,
+                < 960 => 403,
+                < 970 => 401,
+                < 980 => 400,
+                < 992 => 500,
+                < 996 => 502,
+                _ => 503,
+            };
+        }
+
+        /// <summary>Response bytes, or −1 for <c>-</c> (no body).</summary>
+        private int BytesFor(string method, int status, int size)
+        {
+            if (status == 304 || method == "HEAD") return -1;
+            if (status >= 300) return 150 + Below(550);
+            if (Below(100) < 2) return -1;
+            return size - size / 10 + Below(size / 5 + 1);
+        }
+
+        private void Append(ref int n, string text)
+        {
+            if (n + text.Length > _line.Length) Array.Resize(ref _line, Math.Max(_line.Length * 2, n + text.Length));
+            text.CopyTo(0, _line, n, text.Length);
+            n += text.Length;
+        }
+
+        private int Format(long value, int at)
+        {
+            if (_line.Length - at < 24) Array.Resize(ref _line, _line.Length * 2);
+            value.TryFormat(_line.AsSpan(at), out var written, default, CultureInfo.InvariantCulture);
+            return written;
+        }
+
+        /// <summary>Poisson(lambda): the sum of Knuth draws over slices of at most 16 of the mean.</summary>
+        private int Poisson(double lambda)
+        {
+            var count = 0;
+            while (lambda > 0)
+            {
+                var slice = Math.Min(lambda, 16.0);
+                lambda -= slice;
+                if (slice != _lastLambda)
+                {
+                    _lastLambda = slice;
+                    _lastLimit = ExpNegative(slice);
+                }
+                var product = NextDouble();
+                while (product > _lastLimit)
+                {
+                    count++;
+                    product *= NextDouble();
+                }
+            }
+            return count;
+        }
+
+        /// <summary>e^−x for 0 ≤ x ≤ 16 with IEEE-exact operations only: e^(−x/32) by Taylor, squared 5 times.</summary>
+        private static double ExpNegative(double x)
+        {
+            var y = -x / 32;
+            double term = 1, sum = 1;
+            for (var i = 1; i <= 20; i++)
+            {
+                term = term * y / i;
+                sum += term;
+            }
+            for (var i = 0; i < 5; i++) sum *= sum;
+            return sum;
+        }
+
+        private ulong Next()
+        {
+            _state += 0x9E3779B97F4A7C15UL;
+            return Mix(_state);
+        }
+
+        /// <summary>The SplitMix64 finalizer.</summary>
+        private static ulong Mix(ulong z)
+        {
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+
+        private double NextDouble() => (Next() >> 11) * (1.0 / (1UL << 53));
+
+        private int Below(int n) => (int)(((Next() >> 32) * (ulong)n) >> 32);
+    }
+
+    /// <summary>
+    /// Zipf popularity (weight 2^32/(rank+1), rank 0 the most popular) as a Walker/Vose alias table in
+    /// integers: a pick costs two table reads, whatever the number of ranks.
+    /// </summary>
+    private sealed class Zipf
+    {
+        private readonly ulong[] _threshold;
+        private readonly int[] _alias;
+        private readonly ulong _total;
+
+        public Zipf(int count)
+        {
+            var scaled = new ulong[count];
+            for (var i = 0; i < count; i++)
+            {
+                var weight = (1UL << 32) / (ulong)(i + 1);
+                _total += weight;
+                scaled[i] = weight * (ulong)count; // < 2^56; the mean of scaled is _total
+            }
+            _threshold = new ulong[count];
+            _alias = new int[count];
+            var small = new Stack<int>();
+            var large = new Stack<int>();
+            for (var i = 0; i < count; i++) (scaled[i] < _total ? small : large).Push(i);
+            while (small.Count > 0 && large.Count > 0)
+            {
+                var s = small.Pop();
+                var l = large.Pop();
+                _threshold[s] = scaled[s];
+                _alias[s] = l;
+                scaled[l] -= _total - scaled[s];
+                (scaled[l] < _total ? small : large).Push(l);
+            }
+            foreach (var i in small.Concat(large))
+            {
+                _threshold[i] = _total;
+                _alias[i] = i;
+            }
+        }
+
+        /// <summary>A rank, from two uniform 64-bit words.</summary>
+        public int Pick(ulong column, ulong height)
+        {
+            var i = (int)(((column >> 32) * (ulong)_alias.Length) >> 32);
+            var r = (ulong)(((UInt128)height * _total) >> 64);
+            return r < _threshold[i] ? i : _alias[i];
+        }
+    }
+}

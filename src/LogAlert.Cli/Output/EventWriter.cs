@@ -1,0 +1,202 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using LogAlert.Core;
+using LogAlert.Core.Interop;
+
+namespace LogAlert.Cli.Output;
+
+/// <summary>What the shell adds to the engine's report: it counts lines and bad lines itself.</summary>
+public sealed record InputCounts(long Lines, long Bad);
+
+/// <summary>Writes engine events to stdout in one format.</summary>
+public interface IEventWriter
+{
+    void Alert(AlertEvent alert);
+    void Summary(Summary summary);
+    void Final(Report report, InputCounts counts);
+    void Flush();
+}
+
+internal static class Format
+{
+    public static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static string Time(long second) => LogTime.Iso(second);
+
+    /// <summary>Rounded to 2 decimals, away from zero, as SPEC §7 asks; null when not finite.</summary>
+    public static decimal? Round2(double value) =>
+        double.IsFinite(value) && Math.Abs(value) < 7.9e27 ? Math.Round((decimal)value, 2, MidpointRounding.AwayFromZero) : null;
+
+    public static string Bytes(long bytes)
+    {
+        string[] units = ["B", "KB", "MB", "GB", "TB"];
+        double v = bytes;
+        var u = 0;
+        while (v >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
+        return u == 0 ? $"{bytes} B" : v.ToString("0.0", Invariant) + " " + units[u];
+    }
+
+    public static string Labels(IEnumerable<Tuple<string, string>> labels) =>
+        string.Join(",", labels.Select(l => $"{l.Item1}=\"{l.Item2}\""));
+}
+
+/// <summary><c>--format jsonl</c>: one JSON object per line, fields exactly as SPEC §7 lists them.</summary>
+public sealed class JsonlEventWriter(Stream output) : IEventWriter
+{
+    private readonly Utf8JsonWriter _json = new(output, new JsonWriterOptions
+    {
+        // Messages and paths stay readable for jq users: no \u002F for '/', no \u002B for '+'.
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        SkipValidation = true,
+    });
+    private readonly Stream _output = output;
+
+    private void Number(string name, double value)
+    {
+        var rounded = Format.Round2(value);
+        if (rounded is { } d) _json.WriteNumber(name, d); else _json.WriteNull(name);
+    }
+
+    private void PlainNumber(string name, double value)
+    {
+        if (double.IsFinite(value)) _json.WriteNumber(name, value); else _json.WriteNull(name);
+    }
+
+    private void Labels(IEnumerable<Tuple<string, string>> labels)
+    {
+        _json.WriteStartObject("labels");
+        foreach (var (k, v) in labels) _json.WriteString(k, v);
+        _json.WriteEndObject();
+    }
+
+    private void EndLine()
+    {
+        _json.Flush();
+        _output.WriteByte((byte)'\n');
+        _json.Reset(_output);
+    }
+
+    public void Alert(AlertEvent a)
+    {
+        _json.WriteStartObject();
+        _json.WriteString("type", "alert");
+        _json.WriteString("rule", a.Rule);
+        _json.WriteString("state", a.Transition.IsFired ? "firing" : "resolved");
+        _json.WriteNumber("ts", a.Time);
+        _json.WriteString("time", Format.Time(a.Time));
+        Number("value", a.Value);
+        PlainNumber("threshold", a.Threshold);
+        Labels(a.Labels);
+        _json.WriteString("message", a.Message);
+        if (!a.Transition.IsFired) _json.WriteNumber("firing_since", a.FiringSince);
+        _json.WriteEndObject();
+        EndLine();
+    }
+
+    public void Summary(Summary s)
+    {
+        _json.WriteStartObject();
+        _json.WriteString("type", "summary");
+        _json.WriteNumber("start", s.Start);
+        _json.WriteNumber("end", s.End);
+        _json.WriteNumber("requests", s.Requests);
+        Number("rps", s.Rps);
+        _json.WriteNumber("bytes", s.Bytes);
+        _json.WriteStartArray("sections");
+        foreach (var (section, hits) in s.Sections)
+        {
+            _json.WriteStartObject();
+            _json.WriteString("section", section);
+            _json.WriteNumber("hits", hits);
+            _json.WriteEndObject();
+        }
+        _json.WriteEndArray();
+        _json.WriteStartObject("status");
+        foreach (var (cls, n) in s.Status) _json.WriteNumber(cls, n);
+        _json.WriteEndObject();
+        _json.WriteNumber("hosts", s.Hosts);
+        _json.WriteBoolean("partial", s.Partial);
+        _json.WriteEndObject();
+        EndLine();
+    }
+
+    public void Final(Report r, InputCounts counts)
+    {
+        _json.WriteStartObject();
+        _json.WriteString("type", "stats");
+        _json.WriteNumber("lines", counts.Lines);
+        _json.WriteNumber("records", r.Records);
+        _json.WriteNumber("bad", counts.Bad);
+        _json.WriteNumber("skewed", r.Skewed);
+        _json.WriteNumber("late", r.Late);
+        _json.WriteStartArray("firing");
+        foreach (var f in r.Firing)
+        {
+            _json.WriteStartObject();
+            _json.WriteString("rule", f.Rule);
+            Labels(f.Labels);
+            _json.WriteNumber("since", f.Since);
+            _json.WriteString("time", Format.Time(f.Since));
+            Number("value", f.Value);
+            _json.WriteEndObject();
+        }
+        _json.WriteEndArray();
+        _json.WriteEndObject();
+        EndLine();
+    }
+
+    public void Flush()
+    {
+        _json.Flush();
+        _output.Flush();
+    }
+}
+
+/// <summary><c>--format text</c>: one readable line per event; ANSI colour only when asked to.</summary>
+public sealed class TextEventWriter(TextWriter output, bool color) : IEventWriter
+{
+    private string Paint(string code, string text) => color ? $"\u001b[{code}m{text}\u001b[0m" : text;
+
+    public void Alert(AlertEvent a)
+    {
+        var fired = a.Transition.IsFired;
+        var tag = fired ? Paint("1;31", "FIRING  ") : Paint("1;32", "RESOLVED");
+        var labels = a.Labels.IsEmpty ? "" : "{" + Format.Labels(a.Labels) + "} ";
+        output.Write($"{Format.Time(a.Time)}  {tag}  {Paint("1", a.Rule)} {labels}{a.Message}\n");
+    }
+
+    public void Summary(Summary s)
+    {
+        var sb = new StringBuilder();
+        sb.Append(Format.Time(s.Start)).Append("  ").Append(Paint("36", "summary "));
+        sb.Append("  ").Append(s.End - s.Start).Append("s ");
+        sb.Append(s.Requests.ToString(Format.Invariant)).Append(" req ");
+        sb.Append(Paint("2", "(" + s.Rps.ToString("0.00", Format.Invariant) + "/s)"));
+        sb.Append(" | top ").Append(string.Join(", ", s.Sections.Select(x => $"{x.Item1} {x.Item2}")));
+        sb.Append(" | ").Append(string.Join(" ", s.Status.Select(x =>
+            x.Item1 == "5xx" && x.Item2 > 0 ? Paint("31", $"{x.Item1} {x.Item2}") : $"{x.Item1} {x.Item2}")));
+        sb.Append(" | ").Append(Format.Bytes(s.Bytes));
+        sb.Append(" | ").Append(s.Hosts).Append(s.Hosts == 1 ? " host" : " hosts");
+        if (s.Partial) sb.Append(Paint("33", " (partial)"));
+        output.Write(sb.Append('\n').ToString());
+    }
+
+    public void Final(Report r, InputCounts counts)
+    {
+        output.Write(Paint("2", $"-- end of input: {counts.Lines} lines, {r.Records} records, {counts.Bad} bad, {r.Skewed} skewed, {r.Late} late") + "\n");
+        if (r.Firing.IsEmpty)
+        {
+            output.Write(Paint("2", "-- no alert firing") + "\n");
+            return;
+        }
+        foreach (var f in r.Firing)
+        {
+            var labels = f.Labels.IsEmpty ? "" : " {" + Format.Labels(f.Labels) + "}";
+            output.Write($"-- {Paint("1;31", "still firing")}: {f.Rule}{labels} since {Format.Time(f.Since)}, value {f.Value.ToString("0.00", Format.Invariant)}\n");
+        }
+    }
+
+    public void Flush() => output.Flush();
+}
