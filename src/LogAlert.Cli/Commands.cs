@@ -80,7 +80,7 @@ public sealed class RunCommand
             var switches = new RuleSwitches(only ?? [], disable ?? []);
             List<Rule> ruleList;
             if (ruleFiles.Count == 0)
-                ruleList = [Rules.HighTraffic(threshold, windowSpan)];
+                ruleList = [LogAlert.Core.Interop.Rules.HighTraffic(threshold, windowSpan)];
             else
             {
                 var loaded = RuleFiles.Load(ruleFiles);

@@ -112,6 +112,17 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
 
         var idleSince = Stopwatch.StartNew();
         long? idleBase = null;
+
+        // No line for IdleTimeout of wall time: log time follows the wall clock from the newest
+        // timestamp on, so that alerts resolve when traffic stops altogether (SPEC §8).
+        void FollowClockWhenIdle()
+        {
+            if (idleSince.Elapsed < IdleTimeout || state.NewestTime is not { } newest) return;
+            idleBase ??= newest.Value;
+            var r = Fold.Tick(state, idleBase.Value + (long)idleSince.Elapsed.TotalSeconds);
+            state = r.State;
+            Emit(r.Events);
+        }
         var reader = channel.Reader;
         try
         {
@@ -125,16 +136,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                     try { more = await reader.WaitToReadAsync(wait.Token); }
                     catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
                     {
-                        // No line for a while: once idle for IdleTimeout, log time follows the wall clock.
-                        if (idleSince.Elapsed >= IdleTimeout && state.NewestTime is { } newest)
-                        {
-                            idleBase ??= newest.Value;
-                            var tick = idleBase.Value + (long)idleSince.Elapsed.TotalSeconds;
-                            var r = Fold.Tick(state, tick);
-                            state = r.State;
-                            Emit(r.Events);
-                            writer.Flush();
-                        }
+                        FollowClockWhenIdle();
                         continue;
                     }
                 }
@@ -153,7 +155,11 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                         idleBase = null;
                     }
                 }
-                if (Live) writer.Flush();
+                if (Live)
+                {
+                    FollowClockWhenIdle();
+                    writer.Flush();
+                }
             }
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)

@@ -1,0 +1,226 @@
+using System.Text.Json;
+using Xunit;
+
+namespace LogAlert.Cli.Tests;
+
+/// <summary>The real CLI on real files: what a user types, what they see, the exit code.</summary>
+public sealed class EndToEndTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("logalert-e2e-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
+
+    private string Write(string name, params string[] lines)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, string.Join("\n", lines) + "\n");
+        return path;
+    }
+
+    private static string Line(long t, string path = "/api/user", int status = 200, string host = "10.0.0.1") =>
+        $"\"{host}\",\"-\",\"apache\",{t},\"GET {path} HTTP/1.0\",{status},1234";
+
+    /// <summary>n records per second for each second in [from, to).</summary>
+    private static IEnumerable<string> Traffic(long from, long to, int perSecond, string path = "/api/user") =>
+        Enumerable.Range(0, (int)(to - from)).SelectMany(i => Enumerable.Repeat(Line(from + i, path), perSecond));
+
+    private static JsonElement[] Json(CliRunner.Result r) =>
+        r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+
+    [Fact]
+    public void The_seed_log_fires_and_resolves_the_built_in_alert_twice()
+    {
+        var log = CliRunner.SharedLog();
+        if (log is null) return; // shared/ is not beside this checkout
+        var r = CliRunner.Run("--format", "jsonl", log);
+        Assert.Equal(0, r.ExitCode);
+        var alerts = Json(r).Where(e => e.GetProperty("type").GetString() == "alert")
+            .Select(e => $"{e.GetProperty("state").GetString()} {e.GetProperty("time").GetString()} {e.GetProperty("value").GetDouble():0.00}")
+            .ToArray();
+        Assert.Equal(new[]
+        {
+            "firing 2019-02-07T21:12:36Z 10.05",
+            "resolved 2019-02-07T21:14:03Z 9.98",
+            "firing 2019-02-07T21:16:03Z 10.15",
+            "resolved 2019-02-07T21:18:22Z 9.96",
+        }, alerts);
+        var stats = Json(r).Last();
+        Assert.Equal("stats", stats.GetProperty("type").GetString());
+        Assert.Equal(4832, stats.GetProperty("lines").GetInt64());
+        Assert.Equal(4829, stats.GetProperty("records").GetInt64());
+        Assert.Equal(2, stats.GetProperty("bad").GetInt64());
+        Assert.Contains("log.csv:3806:", r.Stderr);
+        Assert.Contains("log.csv:3807:", r.Stderr);
+    }
+
+    [Fact]
+    public void Output_is_byte_identical_across_runs_stdin_time_zones_and_locales()
+    {
+        var lines = new[] { Header }.Concat(Traffic(1549573860, 1549574100, 12)).Concat(Traffic(1549574100, 1549574300, 2)).ToArray();
+        var file = Write("a.csv", lines);
+        var first = CliRunner.Run("--format", "jsonl", file);
+        var again = CliRunner.Run("--format", "jsonl", file);
+        var stdin = CliRunner.Run(new[] { "--format", "jsonl", "-" }, string.Join("\n", lines) + "\n");
+        var tokyo = CliRunner.Run(new[] { "--format", "jsonl", file }, env: new Dictionary<string, string> { ["TZ"] = "Asia/Tokyo", ["LANG"] = "de_DE.UTF-8", ["LC_ALL"] = "de_DE.UTF-8" });
+        var text1 = CliRunner.Run(file);
+        var text2 = CliRunner.Run(new[] { file }, env: new Dictionary<string, string> { ["TZ"] = "America/St_Johns", ["LC_ALL"] = "fr_FR.UTF-8" });
+        Assert.Contains("\"state\":\"firing\"", first.Stdout);
+        Assert.Equal(first.Stdout, again.Stdout);
+        Assert.Equal(first.Stdout, stdin.Stdout);
+        Assert.Equal(first.Stdout, tokyo.Stdout);
+        Assert.Equal(text1.Stdout, text2.Stdout);
+    }
+
+    [Fact]
+    public void Bad_lines_are_reported_with_line_and_reason_and_change_no_count()
+    {
+        var good = Write("good.csv", new[] { Header }.Concat(Traffic(1000, 1020, 3)).ToArray());
+        var badLines = new List<string> { Header };
+        badLines.AddRange(Traffic(1000, 1010, 3));
+        badLines.Add("\"10.0.0.5\",\"-\",");                        // split record, first half
+        badLines.Add("\"apache\",1549574191,\"GET /report HTTP/1.0\",200,1234"); // second half
+        badLines.Add("\"10.0.0.1\",\"-\",\"apache\",1005,\"GET /x HTTP/1.0,200,12"); // unclosed quote
+        badLines.Add("");                                             // blank: skipped silently
+        badLines.Add("\"10.0.0.1\",\"-\",\"apache\",abc,\"GET /x HTTP/1.0\",200,12");
+        badLines.Add("\"10.0.0.1\",\"-\",\"apache\",1005,\"GET /x HTTP/1.0\",700,12");
+        badLines.Add("\"10.0.0.1\",\"-\",\"apache\",1005,\"GET\",200,12");
+        badLines.AddRange(Traffic(1010, 1020, 3));
+        var bad = Write("bad.csv", badLines.ToArray());
+
+        var clean = CliRunner.Run("--format", "jsonl", good);
+        var dirty = CliRunner.Run("--format", "jsonl", bad);
+        Assert.Equal(0, dirty.ExitCode);
+        var stats = Json(dirty).Last();
+        Assert.Equal(6, stats.GetProperty("bad").GetInt64());
+        Assert.Equal(60, stats.GetProperty("records").GetInt64());
+        // Same records, same events (bar the stats line).
+        Assert.Equal(clean.StdoutLines[..^1], dirty.StdoutLines[..^1]);
+        foreach (var n in new[] { 32, 33, 34, 36, 37, 38 }) // header, then 30 good lines
+            Assert.Contains($"bad.csv:{n}: ", dirty.Stderr);
+        Assert.DoesNotContain("bad.csv:35:", dirty.Stderr); // the blank line
+        Assert.DoesNotContain("   at ", dirty.Stderr);
+    }
+
+    [Fact]
+    public void Bad_line_reports_are_rate_limited_after_twenty()
+    {
+        var lines = new List<string> { Header };
+        for (var i = 0; i < 50; i++) lines.Add("garbage");
+        lines.AddRange(Traffic(1000, 1003, 1));
+        var r = CliRunner.Run("--format", "jsonl", Write("junk.csv", lines.ToArray()));
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(20, r.Stderr.Split('\n').Count(l => l.Contains("junk.csv:")));
+        Assert.Contains("30 more", r.Stderr);
+        Assert.Equal(50, Json(r).Last().GetProperty("bad").GetInt64());
+    }
+
+    [Fact]
+    public void A_skewed_timestamp_is_reported_and_does_not_move_the_clock()
+    {
+        var lines = new List<string> { Header };
+        lines.AddRange(Traffic(1000, 1010, 2));
+        lines.Add(Line(999_999_999));
+        lines.AddRange(Traffic(1010, 1020, 2));
+        var r = CliRunner.Run("--format", "jsonl", Write("skew.csv", lines.ToArray()));
+        var stats = Json(r).Last();
+        Assert.Equal(1, stats.GetProperty("skewed").GetInt64());
+        Assert.Equal(40, stats.GetProperty("records").GetInt64());
+        Assert.Contains("skew.csv:22:", r.Stderr);
+        var summaries = Json(r).Where(e => e.GetProperty("type").GetString() == "summary").ToArray();
+        Assert.Equal(1010, summaries.Last().GetProperty("start").GetInt64()); // the clock stayed in 1000s
+    }
+
+    [Fact]
+    public void Several_files_read_in_order_equal_their_concatenation()
+    {
+        var a = Write("a.csv", new[] { Header }.Concat(Traffic(1000, 1030, 4)).ToArray());
+        var b = Write("b.csv", new[] { Header }.Concat(Traffic(1030, 1060, 4)).ToArray());
+        var both = Write("ab.csv", new[] { Header }.Concat(Traffic(1000, 1060, 4)).ToArray());
+        var split = CliRunner.Run("--format", "jsonl", a, b);
+        var whole = CliRunner.Run("--format", "jsonl", both);
+        Assert.Equal(whole.StdoutLines[..^1], split.StdoutLines[..^1]);
+    }
+
+    [Fact]
+    public void Missing_file_is_an_io_error_with_exit_code_1_and_no_stack_trace()
+    {
+        var r = CliRunner.Run(Path.Combine(_dir, "nope.csv"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("nope.csv", r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    [Theory]
+    [InlineData("--format", "xml")]
+    [InlineData("--lateness", "soon")]
+    [InlineData("--no-such-option")]
+    [InlineData("--only", "no_such_rule")]
+    public void Usage_errors_exit_2_with_a_message_and_no_stack_trace(params string[] args)
+    {
+        var r = CliRunner.Run(args.Append(CliRunner.SharedLog("example_log.csv") ?? "-"), stdin: "");
+        Assert.Equal(2, r.ExitCode);
+        Assert.False(string.IsNullOrWhiteSpace(r.Stderr));
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    [Fact]
+    public void Summary_interval_off_only_and_disable_switch_output()
+    {
+        var file = Write("t.csv", new[] { Header }.Concat(Traffic(1000, 1200, 12)).ToArray());
+        var off = CliRunner.Run("--format", "jsonl", "--summary-interval", "off", file);
+        Assert.DoesNotContain("\"summary\"", off.Stdout);
+        Assert.Contains("\"alert\"", off.Stdout);
+        var onlySummary = CliRunner.Run("--format", "jsonl", "--only", "summary", file);
+        Assert.DoesNotContain("\"alert\"", onlySummary.Stdout);
+        Assert.Contains("\"summary\"", onlySummary.Stdout);
+        var disabled = CliRunner.Run("--format", "jsonl", "--disable", "high_traffic", file);
+        Assert.DoesNotContain("\"alert\"", disabled.Stdout);
+        var thirty = CliRunner.Run("--format", "jsonl", "--summary-interval", "30s", file);
+        var starts = Json(thirty).Where(e => e.GetProperty("type").GetString() == "summary")
+            .Select(e => e.GetProperty("start").GetInt64()).ToArray();
+        Assert.All(starts, s => Assert.Equal(0, s % 30));
+    }
+
+    [Fact]
+    public void Threshold_and_window_options_drive_the_built_in_rule_and_fail_on_alert_exits_3()
+    {
+        var file = Write("t.csv", new[] { Header }.Concat(Traffic(1000, 1100, 3)).ToArray());
+        var quiet = CliRunner.Run("--format", "jsonl", "--fail-on-alert", file);
+        Assert.Equal(0, quiet.ExitCode);
+        var low = CliRunner.Run("--format", "jsonl", "--threshold", "2", "--window", "30s", "--fail-on-alert", file);
+        Assert.Equal(3, low.ExitCode);
+        var fired = Json(low).First(e => e.GetProperty("type").GetString() == "alert");
+        // 3 req/s over 30 s first exceeds 2 req/s when 3·k/30 > 2: k = 21 seconds in.
+        Assert.Equal(1020, fired.GetProperty("ts").GetInt64());
+        Assert.Equal(2, fired.GetProperty("threshold").GetDouble());
+        // Still firing at the end of input: listed in the final report.
+        Assert.Equal("high_traffic", Json(low).Last().GetProperty("firing")[0].GetProperty("rule").GetString());
+    }
+
+    [Fact]
+    public void Text_output_has_no_colour_when_not_a_terminal()
+    {
+        var file = Write("t.csv", new[] { Header }.Concat(Traffic(1000, 1200, 12)).ToArray());
+        var r = CliRunner.Run(file);
+        Assert.Contains("High traffic generated an alert - hits = ", r.Stdout);
+        Assert.DoesNotContain("\u001b[", r.Stdout);
+    }
+
+    [Fact]
+    public void Generate_is_deterministic_and_the_shipped_sample_is_its_output()
+    {
+        var sample = Path.Combine(CliRunner.RepoRoot, "samples", "access.csv");
+        var args = File.ReadAllText(Path.Combine(CliRunner.RepoRoot, "samples", "generate.args")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var r1 = CliRunner.Run(new[] { "generate" }.Concat(args));
+        var r2 = CliRunner.Run(new[] { "generate" }.Concat(args));
+        Assert.Equal(0, r1.ExitCode);
+        Assert.Equal(r1.Stdout, r2.Stdout);
+        Assert.Equal(File.ReadAllText(sample), r1.Stdout);
+
+        var run = CliRunner.Run("--format", "jsonl", sample);
+        var states = Json(run).Where(e => e.GetProperty("type").GetString() == "alert").Select(e => e.GetProperty("state").GetString()).ToArray();
+        Assert.Equal(new[] { "firing", "resolved" }, states);
+    }
+}

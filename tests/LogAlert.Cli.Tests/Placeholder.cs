@@ -1,1 +1,0 @@
-public class Placeholder { [Xunit.Fact] public void Works() => Xunit.Assert.Equal(2, 1 + 1); }
