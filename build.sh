@@ -27,8 +27,10 @@ case "$cmd" in
   proptest)
     n=${1:?usage: ./build.sh proptest N}
     build
+    # Detailed verbosity prints each property's FsCheck report: case count and the classify() mix.
     LOGALERT_PROPTEST_N=$n dotnet test tests/LogAlert.Core.Tests -c Release --no-build --nologo \
-      --filter "Category=property" --logger "console;verbosity=normal"
+      --filter "Category=property" --logger "console;verbosity=detailed" | grep -v '^[[:space:]]*$'
+    
     ;;
   bench)
     build
