@@ -10,6 +10,13 @@ public sealed class CheckCommand
     public int Check([Argument(Description = "Rule files (.csx) or quoted globs.")] string[] rules)
     {
         Commands.Started = true;
-        return Commands.Fail(ExitCodes.Usage, "rule files are not supported yet");
+        try
+        {
+            return LogAlert.Cli.Rules.RuleHost.Check(rules, Console.Out, Console.Error);
+        }
+        catch (UsageException e)
+        {
+            return Commands.Fail(ExitCodes.Usage, e.Message);
+        }
     }
 }

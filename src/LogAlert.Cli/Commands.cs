@@ -4,6 +4,7 @@ using System.Text;
 using Cocona;
 using LogAlert.Cli.Input;
 using LogAlert.Cli.Output;
+using LogAlert.Cli.Rules;
 using LogAlert.Core;
 using LogAlert.Core.Interop;
 
@@ -43,7 +44,8 @@ public sealed class RunCommand
         [Option("disable", Description = "Switch a rule (or 'summary') off; repeatable.")] string[]? disable = null,
         [Option("only", Description = "Run only these rules (and 'summary' if named); repeatable.")] string[]? only = null,
         [Option("fail-on-alert", Description = "Exit 3 when any alert fired.")] bool failOnAlert = false,
-        [Option("color", Description = "Colour text output: auto, always or never (NO_COLOR is honoured).")] string color = "auto")
+        [Option("color", Description = "Colour text output: auto, always or never (NO_COLOR is honoured).")] string color = "auto",
+        [Option("rule-timeout", Description = "A rule evaluation running longer than this is reported and logalert exits (2).")] string ruleTimeout = "5s")
     {
         Commands.Started = true;
         try
@@ -78,19 +80,25 @@ public sealed class RunCommand
             if (windowSpan < TimeSpan.FromSeconds(1)) throw new UsageException("--window must be at least 1s");
 
             var switches = new RuleSwitches(only ?? [], disable ?? []);
+            // The host lives for the whole run: its watchdog stops a rule stuck in a loop.
+            using var host = new RuleHost { RuleTimeout = Durations.Parse("--rule-timeout", ruleTimeout) };
             List<Rule> ruleList;
             if (ruleFiles.Count == 0)
+            {
                 ruleList = [LogAlert.Core.Interop.Rules.HighTraffic(threshold, windowSpan)];
+                settings.Retention = windowSpan;
+            }
             else
             {
-                var loaded = RuleFiles.Load(ruleFiles);
-                if (loaded is null) return ExitCodes.Usage;
-                ruleList = loaded;
+                var loaded = host.Load(RuleHost.ExpandRuleArguments(ruleFiles));
+                foreach (var e in loaded.Errors) Console.Error.WriteLine(e);
+                if (!loaded.Ok) return ExitCodes.Usage; // nothing processed
+                ruleList = loaded.Rules.ToList();
+                settings.Retention = loaded.LongestWindow > TimeSpan.Zero ? loaded.LongestWindow : TimeSpan.FromSeconds(1);
             }
             switches.CheckKnown(ruleList.Select(r => r.RuleName));
             settings.Rules = ruleList.Where(r => switches.IsOn(r.RuleName)).ToList();
             if (!switches.IsOn("summary")) settings.SummaryInterval = TimeSpan.Zero;
-            settings.Retention = ruleList.Count == 0 ? settings.SummaryInterval : windowSpan;
 
             foreach (var input in inputs)
                 if (input != "-" && !File.Exists(input))
@@ -218,15 +226,5 @@ public sealed class RuleSwitches(IReadOnlyCollection<string> only, IReadOnlyColl
         foreach (var n in only.Concat(disable))
             if (!known.Contains(n))
                 throw new UsageException($"no rule named \"{n}\" (rules: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
-    }
-}
-
-/// <summary>Loading rule files; filled in by the Roslyn rule host.</summary>
-public static class RuleFiles
-{
-    public static List<Rule>? Load(IReadOnlyList<string> files)
-    {
-        Console.Error.WriteLine("logalert: rule files are not supported yet");
-        return null;
     }
 }

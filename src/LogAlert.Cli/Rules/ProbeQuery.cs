@@ -1,0 +1,106 @@
+using System.Globalization;
+using LogAlert.Core;
+
+namespace LogAlert.Cli.Rules;
+
+/// <summary>One query a rule asks for: function, metric, window width, label and selector.</summary>
+public sealed record WindowUse(string Function, string? Metric, TimeSpan Width, string? Label, string? Selector, int? K = null)
+{
+    /// <summary><c>Rate(requests, 1m, status_class="5xx")</c>, <c>TopK(1, requests, 2m, host)</c>, <c>Distinct(host, 2m)</c>.</summary>
+    public override string ToString()
+    {
+        var parts = new List<string>();
+        if (K is { } k) parts.Add(k.ToString(CultureInfo.InvariantCulture));
+        if (Function == "Distinct")
+        {
+            parts.Add(Label ?? "");
+            parts.Add(FormatWidth(Width));
+        }
+        else
+        {
+            parts.Add(Metric ?? "");
+            parts.Add(FormatWidth(Width));
+            if (Label is not null) parts.Add(Label);
+        }
+        if (!string.IsNullOrEmpty(Selector)) parts.Add(Selector);
+        return $"{Function}({string.Join(", ", parts)})";
+    }
+
+    internal static string FormatWidth(TimeSpan width) =>
+        width.Ticks > 0 && width.Ticks % TimeSpan.TicksPerSecond == 0 ? Durations.Format(width) : width.ToString("c", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// The <see cref="IQuery"/> a rule is called with once at load time: it records what the rule asks for
+/// (so <c>logalert check</c> can list it and the engine knows how much history to keep), answers 0 and
+/// empty groups, and rejects what the engine would reject (unknown metric or label, bad selector,
+/// a window that is not a whole number of seconds) with the engine's message.
+/// </summary>
+internal sealed class ProbeQuery : IQuery
+{
+    private readonly List<WindowUse> _uses = [];
+
+    /// <summary>The queries asked for, in order, without repeats.</summary>
+    public IReadOnlyList<WindowUse> Uses => _uses;
+
+    public DateTimeOffset Now => DateTimeOffset.UnixEpoch;
+
+    private void Record(WindowUse use)
+    {
+        // The same checks, in the same order and with the same words, as the engine's query (Query.fs).
+        if (use.Width.Ticks <= 0 || use.Width.Ticks % TimeSpan.TicksPerSecond != 0)
+            throw Reject($"window {use.Width} is not a whole number of seconds of at least 1s");
+        if (use.Function != "Distinct" && MetricModule.create(use.Metric ?? "") is { IsError: true } m)
+            throw Reject(m.ErrorValue);
+        if (use.Label is { } label && LabelModule.create(label) is { IsError: true } l)
+            throw Reject(SelectorErrorModule.describe(l.ErrorValue));
+        if (!string.IsNullOrEmpty(use.Selector) && SelectorModule.create(use.Selector) is { IsError: true } s)
+            throw Reject(SelectorErrorModule.describe(s.ErrorValue));
+        if (!_uses.Contains(use)) _uses.Add(use);
+    }
+
+    private QueryException Reject(string message)
+    {
+        Rejected ??= message;
+        return new QueryException(message);
+    }
+
+    /// <summary>The first query the engine would reject, if any: a mistake in the rule, not missing data.</summary>
+    public string? Rejected { get; private set; }
+
+    public double Sum(string metric, TimeSpan width, string? selector = null)
+    {
+        Record(new WindowUse("Sum", metric, width, null, selector));
+        return 0;
+    }
+
+    public double Rate(string metric, TimeSpan width, string? selector = null)
+    {
+        Record(new WindowUse("Rate", metric, width, null, selector));
+        return 0;
+    }
+
+    public Grouped SumBy(string metric, TimeSpan width, string label, string? selector = null)
+    {
+        Record(new WindowUse("SumBy", metric, width, label ?? "", selector));
+        return new Grouped(label ?? "", []);
+    }
+
+    public Grouped RateBy(string metric, TimeSpan width, string label, string? selector = null)
+    {
+        Record(new WindowUse("RateBy", metric, width, label ?? "", selector));
+        return new Grouped(label ?? "", []);
+    }
+
+    public Grouped TopK(int k, string metric, TimeSpan width, string label, string? selector = null)
+    {
+        Record(new WindowUse("TopK", metric, width, label ?? "", selector, k));
+        return new Grouped(label ?? "", []);
+    }
+
+    public double Distinct(string label, TimeSpan width, string? selector = null)
+    {
+        Record(new WindowUse("Distinct", null, width, label ?? "", selector));
+        return 0;
+    }
+}

@@ -1,0 +1,141 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using LogAlert.Core;
+
+namespace LogAlert.Cli.Rules;
+
+/// <summary>
+/// Compiled rule files on disk, so that a second run skips Roslyn altogether (compiling costs about a
+/// second; loading a cached assembly, milliseconds). An entry is the emitted assembly, named by a
+/// SHA-256 over everything that determines it, as dotnet-script keys its cache: the rule text and
+/// path, the text of every file it <c>#load</c>s, the logalert and LogAlert.Core builds (MVID) and
+/// the Roslyn and runtime versions. Only files that compiled are stored, so diagnostics are always
+/// fresh. Nothing here references Roslyn.
+/// </summary>
+internal sealed class RuleCache(string? folder)
+{
+    private static readonly Lazy<byte[]> BuildIdentity = new(ComputeBuildIdentity);
+
+    /// <summary>The folder, or null when caching is off.</summary>
+    public string? Folder { get; } = folder;
+
+    /// <summary><c>$XDG_CACHE_HOME/logalert/rules</c>, else <c>~/.cache/logalert/rules</c>; null without a home.</summary>
+    public static string? DefaultFolder()
+    {
+        // The XDG base directory spec says a relative path in these variables is to be ignored.
+        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        if (!string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg)) return Path.Combine(xdg, "logalert", "rules");
+        var home = Environment.GetEnvironmentVariable("HOME");
+        if (string.IsNullOrEmpty(home)) home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return string.IsNullOrEmpty(home) ? null : Path.Combine(home, ".cache", "logalert", "rules");
+    }
+
+    /// <summary>The hex key of a rule file.</summary>
+    public static string Key(RuleSource source)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(BuildIdentity.Value);
+        void Add(string? text)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(text ?? "\u0000missing"));
+            hash.AppendData([0xFF]); // Not valid UTF-8: a field boundary no text can fake.
+        }
+        Add(source.FullPath);
+        Add(source.Text);
+        foreach (var (path, text) in source.Loads)
+        {
+            Add(path);
+            Add(text);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private static byte[] ComputeBuildIdentity()
+    {
+        var host = typeof(RuleGlobals).Assembly;
+        var text = new StringBuilder("logalert rule cache v1\n")
+            .Append(host.ManifestModule.ModuleVersionId).Append('\n')
+            .Append(typeof(IQuery).Assembly.ManifestModule.ModuleVersionId).Append('\n')
+            .Append(RuntimeInformation.FrameworkDescription).Append('\n');
+        // The Roslyn version as the host was built against it, read from metadata: asking Roslyn
+        // itself would load it, which is what the cache is there to avoid.
+        foreach (var reference in host.GetReferencedAssemblies()
+                     .Where(a => a.Name?.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal) == true)
+                     .Select(a => a.FullName)
+                     .Order(StringComparer.Ordinal))
+            text.Append(reference).Append('\n');
+        return Encoding.UTF8.GetBytes(text.ToString());
+    }
+
+    private string? PathOf(string key) => Folder is null ? null : Path.Combine(Folder, key + ".dll");
+
+    /// <summary>The cached image for a key, or null.</summary>
+    public byte[]? TryRead(string key)
+    {
+        var path = PathOf(key);
+        if (path is null) return null;
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Stores an image: written to a temporary file and renamed, so that a concurrent run
+    /// never reads half an entry. A cache that cannot be written is no cache, not an error.</summary>
+    public void Write(string key, byte[] image)
+    {
+        var path = PathOf(key);
+        if (path is null) return;
+        var temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            Directory.CreateDirectory(Folder!);
+            File.WriteAllBytes(temp, image);
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (Exception again) when (again is IOException or UnauthorizedAccessException)
+            {
+                // Nothing more to do.
+            }
+        }
+    }
+
+    /// <summary>
+    /// The entry point of an emitted script: <c>Submission#0.&lt;Factory&gt;(object[] submissionArray)</c>,
+    /// whose slot 0 holds the globals (as dotnet-script runs its cached scripts). Throws on a corrupt
+    /// or foreign image.
+    /// </summary>
+    public static Func<RuleGlobals, Task<object>> EntryPoint(byte[] image)
+    {
+        // Each Assembly.Load(byte[]) gets its own load context, so the same entry can be loaded twice.
+        var assembly = Assembly.Load(image);
+        var type = assembly.GetType("Submission#0", throwOnError: true)!;
+        var factory = type.GetMethod("<Factory>", BindingFlags.Public | BindingFlags.Static)
+                      ?? throw new MissingMethodException("Submission#0", "<Factory>");
+        if (factory.ReturnType != typeof(Task<object>)) throw new MissingMethodException("Submission#0", "<Factory>");
+        return globals =>
+        {
+            try
+            {
+                return (Task<object>)factory.Invoke(null, [new object?[] { globals, null }])!;
+            }
+            catch (TargetInvocationException e) when (e.InnerException is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+                throw;
+            }
+        };
+    }
+}

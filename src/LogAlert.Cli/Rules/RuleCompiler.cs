@@ -1,0 +1,114 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using LogAlert.Core;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.CSharp.Scripting;
+using Microsoft.CodeAnalysis.Scripting;
+
+namespace LogAlert.Cli.Rules;
+
+/// <summary>A compiled rule file (the emitted assembly) or the error lines that stopped it.</summary>
+internal sealed record CompileOutcome(byte[]? Image, IReadOnlyList<string> Errors);
+
+/// <summary>
+/// Everything that touches Roslyn lives here, so that a warm start (every rule file found in the
+/// cache) never loads a Roslyn assembly: the JIT only loads them when a method of this class runs.
+/// </summary>
+internal static class RuleCompiler
+{
+    // Cake and dotnet-script suppress these: assembly-unification noise about reference versions.
+    private static readonly ImmutableHashSet<string> Suppressed = ["CS1701", "CS1702", "CS1705"];
+
+    internal const string NotAllowedReference =
+        "#r is not allowed in rule files; rules may only use the logalert rule API and the .NET base library";
+
+    private static readonly CSharpParseOptions ScriptParse = CSharpParseOptions.Default.WithKind(SourceCodeKind.Script);
+
+    // One ScriptOptions per process (STYLE.md): references and imports are set once; each file only
+    // adds its path with WithFilePath, so diagnostics and #load resolve against the file.
+    private static readonly ScriptOptions Options = ScriptOptions.Default
+        .AddReferences(
+            typeof(object).Assembly,
+            typeof(Enumerable).Assembly,
+            typeof(List<>).Assembly,
+            typeof(System.Text.RegularExpressions.Regex).Assembly,
+            typeof(IQuery).Assembly,
+            typeof(Microsoft.FSharp.Core.FSharpFunc<,>).Assembly,
+            typeof(RuleGlobals).Assembly)
+        .WithImports("System", "System.Linq", "System.Collections.Generic", "LogAlert.Core")
+        .WithOptimizationLevel(OptimizationLevel.Release)
+        .WithEmitDebugInformation(false);
+
+    /// <summary>Checks the directives, then compiles and emits one rule file.</summary>
+    public static CompileOutcome Compile(RuleSource source)
+    {
+        var errors = CheckDirectives(source);
+        if (errors.Count > 0) return new CompileOutcome(null, errors);
+
+        var script = CSharpScript.Create(source.Text, Options.WithFilePath(source.FullPath), typeof(RuleGlobals));
+        var compilation = script.GetCompilation();
+        using var image = new MemoryStream();
+        var result = compilation.Emit(image);
+        var lines = result.Diagnostics
+            .Where(d => d.Severity == DiagnosticSeverity.Error && !Suppressed.Contains(d.Id))
+            .Select(d => (Diagnostic: d, Span: d.Location.GetMappedLineSpan()))
+            .OrderBy(d => d.Span.IsValid && d.Span.Path != source.FullPath ? 1 : 0)
+            .ThenBy(d => d.Span.Path, StringComparer.Ordinal)
+            .ThenBy(d => d.Span.StartLinePosition.Line)
+            .ThenBy(d => d.Span.StartLinePosition.Character)
+            .Select(d => Format(source, d.Diagnostic, d.Span))
+            .Distinct()
+            .ToList();
+        if (!result.Success && lines.Count == 0) lines.Add($"{source.DisplayPath}: error: the rule file did not compile");
+        return result.Success ? new CompileOutcome(image.ToArray(), []) : new CompileOutcome(null, lines);
+    }
+
+    private static string Format(RuleSource source, Diagnostic d, FileLinePositionSpan span)
+    {
+        var message = d.GetMessage(CultureInfo.InvariantCulture);
+        if (!span.IsValid || string.IsNullOrEmpty(span.Path))
+            return $"{source.DisplayPath}: error {d.Id}: {message}";
+        var start = span.StartLinePosition;
+        return $"{source.Display(span.Path)}:{start.Line + 1}:{start.Character + 1}: error {d.Id}: {message}";
+    }
+
+    /// <summary>
+    /// <c>#r</c> is refused anywhere; <c>#load</c> may only name a file in the folder of the file that
+    /// holds the directive, or below it, and the same rules apply to that file.
+    /// </summary>
+    private static List<string> CheckDirectives(RuleSource source)
+    {
+        var errors = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        void Visit(string path, string text)
+        {
+            if (!seen.Add(path)) return;
+            var root = CSharpSyntaxTree.ParseText(text, ScriptParse, path).GetCompilationUnitRoot();
+            foreach (var r in root.GetReferenceDirectives())
+                errors.Add($"{At(r)}: error: {NotAllowedReference}");
+            foreach (var load in root.GetLoadDirectives())
+            {
+                var target = load.File.ValueText;
+                if (string.IsNullOrEmpty(target)) continue; // Roslyn reports the malformed directive itself.
+                var resolved = RuleSource.ResolveLoad(path, target);
+                if (resolved is null)
+                {
+                    errors.Add($"{At(load)}: error: #load \"{target}\": only files in the folder of the rule file (or below it) may be loaded");
+                    continue;
+                }
+                if (File.Exists(resolved)) Visit(resolved, File.ReadAllText(resolved));
+            }
+        }
+        Visit(source.FullPath, source.Text);
+        return errors;
+
+        string At(DirectiveTriviaSyntax directive)
+        {
+            var span = directive.GetLocation().GetMappedLineSpan();
+            var start = span.StartLinePosition;
+            return $"{source.Display(span.Path)}:{start.Line + 1}:{start.Character + 1}";
+        }
+    }
+}

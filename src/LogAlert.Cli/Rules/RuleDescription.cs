@@ -1,0 +1,94 @@
+using System.Globalization;
+using LogAlert.Core;
+
+namespace LogAlert.Cli.Rules;
+
+/// <summary>What a loaded rule is, for <c>logalert check</c> and for the engine's retention.</summary>
+public sealed class RuleDescription
+{
+    internal RuleDescription(Rule rule, string file, int line, IReadOnlyList<WindowUse> windows, string? groupLabel, string? probeError)
+    {
+        Rule = rule;
+        File = file;
+        Line = line;
+        Windows = windows;
+        GroupLabel = groupLabel;
+        ProbeError = probeError;
+    }
+
+    /// <summary>The core rule.</summary>
+    public Rule Rule { get; }
+
+    /// <summary>The rule's name.</summary>
+    public string Name => Rule.RuleName;
+
+    /// <summary>The rule file, as given.</summary>
+    public string File { get; }
+
+    /// <summary>The line of the <c>Alert(...)</c> call (0 when unknown).</summary>
+    public int Line { get; }
+
+    /// <summary>The queries the rule asked for when called once at load time, in order, without repeats.</summary>
+    public IReadOnlyList<WindowUse> Windows { get; }
+
+    /// <summary>For <c>WhenEach</c> rules: the label the groups are keyed by, when the load-time call told.</summary>
+    public string? GroupLabel { get; }
+
+    /// <summary>What the load-time call threw, if anything (a rule may need data; this is not an error).</summary>
+    public string? ProbeError { get; }
+
+    /// <summary>The widest window the rule asked for (zero when none).</summary>
+    public TimeSpan LongestWindow => Windows.Count == 0 ? TimeSpan.Zero : Windows.Max(w => w.Width);
+
+    /// <summary>What the value is made of: the one query, <c>f(A, B)</c> for several, <c>?</c> when unknown.</summary>
+    public string Expression => Windows.Count switch
+    {
+        0 => ProbeError is null ? "constant" : "?",
+        1 => Windows[0].ToString(),
+        _ => $"f({string.Join(", ", Windows)})",
+    };
+
+    /// <summary><c>&gt; 0.5, resolves &lt; 0.2, for 30s</c>, and <c>per section</c> for per-group rules.</summary>
+    public string Condition
+    {
+        get
+        {
+            var parts = new List<string> { $"> {Number(Rule.Threshold)}" };
+            if (Rule.Recover != Rule.Threshold) parts.Add($"resolves < {Number(Rule.Recover)}");
+            if (Rule.For > 0) parts.Add($"for {Durations.Format(TimeSpan.FromSeconds(Rule.For))}");
+            if (Rule.IsPerGroup) parts.Add(GroupLabel is null ? "per group" : $"per {GroupLabel}");
+            return string.Join(", ", parts);
+        }
+    }
+
+    private static string Number(double value) => value.ToString("G", CultureInfo.InvariantCulture);
+
+    /// <summary><c>Rate(requests, 1m, status_class="5xx") &gt; 0.5, resolves &lt; 0.2, for 30s</c>.</summary>
+    public override string ToString() => $"{Expression} {Condition}";
+}
+
+/// <summary>What loading rule files gave: the rules, or the errors to print before exiting with 2.</summary>
+public sealed class RuleLoadResult
+{
+    internal RuleLoadResult(IReadOnlyList<RuleDescription> descriptions, IReadOnlyList<string> errors)
+    {
+        Descriptions = descriptions;
+        Errors = errors;
+        Rules = errors.Count > 0 ? [] : descriptions.Select(d => d.Rule).ToArray();
+    }
+
+    /// <summary>The rules in file order, then registration order. Empty when there are errors.</summary>
+    public IReadOnlyList<Rule> Rules { get; }
+
+    /// <summary>A description per rule, in the same order.</summary>
+    public IReadOnlyList<RuleDescription> Descriptions { get; }
+
+    /// <summary>Error lines, <c>file:line:col: error ...</c>, in file order. Any error means exit code 2.</summary>
+    public IReadOnlyList<string> Errors { get; }
+
+    /// <summary>Whether there are no errors.</summary>
+    public bool Ok => Errors.Count == 0;
+
+    /// <summary>The widest window any rule asked for: history the engine must keep (zero when none).</summary>
+    public TimeSpan LongestWindow => Descriptions.Count == 0 ? TimeSpan.Zero : Descriptions.Max(d => d.LongestWindow);
+}

@@ -1,0 +1,155 @@
+using System.Runtime.CompilerServices;
+using LogAlert.Core;
+
+namespace LogAlert.Cli.Rules;
+
+/// <summary>
+/// What a rule file (<c>.csx</c>) sees as globals. Call <see cref="Alert"/> once per rule:
+/// <code>
+/// Alert("server_errors")
+///     .When(q => q.Rate("requests", TimeSpan.FromMinutes(1), "status_class=\"5xx\""))
+///     .Above(0.5)
+///     .RecoverBelow(0.2)
+///     .For(TimeSpan.FromSeconds(30))
+///     .Message("5xx at {value} req/s since {time}");
+/// </code>
+/// Rules run in the order they are registered, file by file. See <c>rules/README.md</c>.
+/// </summary>
+public sealed class RuleGlobals
+{
+    private readonly List<AlertBuilder> _alerts = [];
+
+    // Built by the rule host only: one fresh instance per rule file.
+    internal RuleGlobals()
+    {
+    }
+
+    /// <summary>The rules this file registered, in call order.</summary>
+    internal IReadOnlyList<AlertBuilder> Alerts => _alerts;
+
+    /// <summary>
+    /// Starts a rule named <paramref name="name"/> (unique among all rule files of a run; it is what
+    /// <c>--only</c>, <c>--disable</c> and every alert event call it). Continue with
+    /// <see cref="AlertBuilder.When"/> or <see cref="AlertBuilder.WhenEach"/> and <see cref="AlertBuilder.Above"/>.
+    /// </summary>
+    /// <param name="name">The rule's name, e.g. <c>server_errors</c>.</param>
+    /// <param name="line">Filled in by the compiler: the line of the call, for error messages.</param>
+    /// <param name="file">Filled in by the compiler: the file of the call, for error messages.</param>
+    public AlertBuilder Alert(string name, [CallerLineNumber] int line = 0, [CallerFilePath] string file = "")
+    {
+        var alert = new AlertBuilder(name, file, line);
+        _alerts.Add(alert);
+        return alert;
+    }
+}
+
+/// <summary>
+/// One rule being defined: its value (<see cref="When"/> or <see cref="WhenEach"/>), its thresholds
+/// (<see cref="Above"/>, <see cref="RecoverBelow"/>), how long it must hold (<see cref="For"/>) and its
+/// messages. Every method returns the same builder, so calls chain.
+/// </summary>
+public sealed class AlertBuilder
+{
+    private readonly List<string> _problems = [];
+
+    internal AlertBuilder(string? name, string file, int line)
+    {
+        Name = name ?? "";
+        if (name is null) _problems.Add("Alert(null): a rule needs a non-empty name");
+        File = file;
+        Line = line;
+    }
+
+    internal string Name { get; }
+    internal string File { get; }
+    internal int Line { get; }
+    internal Func<IQuery, double>? ScalarValue { get; private set; }
+    internal Func<IQuery, Grouped>? GroupedValue { get; private set; }
+    internal double? Threshold { get; private set; }
+    internal double? Recover { get; private set; }
+    internal TimeSpan ForTime { get; private set; } = TimeSpan.Zero;
+    internal string? FiringMessage { get; private set; }
+    internal string? ResolvedMessage { get; private set; }
+    internal IReadOnlyList<string> Problems => _problems;
+
+    private bool HasValue => ScalarValue is not null || GroupedValue is not null;
+
+    /// <summary>
+    /// The rule's value, computed at every closed second of log time: one alert for the rule.
+    /// <c>q</c> answers <c>Sum</c>, <c>Rate</c>, <c>SumBy</c>, <c>RateBy</c>, <c>TopK</c>, <c>Distinct</c> and <c>Now</c>
+    /// over the window <c>(now − w, now]</c>. The value must depend only on what the queries return.
+    /// </summary>
+    /// <example><c>.When(q => q.Rate("requests", TimeSpan.FromMinutes(2)))</c></example>
+    public AlertBuilder When(Func<IQuery, double> value)
+    {
+        if (value is null) _problems.Add($"rule \"{Name}\": When(null)");
+        else if (HasValue) _problems.Add($"rule \"{Name}\" has more than one When/WhenEach");
+        else ScalarValue = value;
+        return this;
+    }
+
+    /// <summary>
+    /// A value per label value, computed at every closed second: one alert per group (e.g. per
+    /// section), each event carrying its label. A group absent at a second reads as 0.
+    /// </summary>
+    /// <example><c>.WhenEach(q => q.RateBy("requests", TimeSpan.FromMinutes(2), "section"))</c></example>
+    public AlertBuilder WhenEach(Func<IQuery, Grouped> values)
+    {
+        if (values is null) _problems.Add($"rule \"{Name}\": WhenEach(null)");
+        else if (HasValue) _problems.Add($"rule \"{Name}\" has more than one When/WhenEach");
+        else GroupedValue = values;
+        return this;
+    }
+
+    /// <summary>
+    /// The firing threshold <c>T</c> (required): the alert fires at the first second where the value is
+    /// strictly above it (after <see cref="For"/> of pending). Equality neither fires nor resolves.
+    /// </summary>
+    public AlertBuilder Above(double threshold)
+    {
+        Threshold = threshold;
+        return this;
+    }
+
+    /// <summary>
+    /// The resolving threshold <c>R</c> (optional hysteresis, defaults to <see cref="Above"/>'s value):
+    /// a firing alert resolves at the first second where the value is strictly below it. Must not be
+    /// above the firing threshold.
+    /// </summary>
+    public AlertBuilder RecoverBelow(double threshold)
+    {
+        Recover = threshold;
+        return this;
+    }
+
+    /// <summary>
+    /// How long the value must stay above the threshold before the alert fires (default 0: at once);
+    /// a whole number of seconds. A second at or below the threshold while pending starts over.
+    /// </summary>
+    public AlertBuilder For(TimeSpan duration)
+    {
+        ForTime = duration;
+        return this;
+    }
+
+    /// <summary>
+    /// The message of the firing event. Placeholders: <c>{value}</c> (2 decimals), <c>{time}</c>
+    /// (ISO-8601 UTC), <c>{threshold}</c>, <c>{rule}</c>, <c>{since}</c>, and for <see cref="WhenEach"/> rules
+    /// <c>{label}</c> or <c>{section}</c> (the label's name) for the group's label value.
+    /// </summary>
+    public AlertBuilder Message(string template)
+    {
+        FiringMessage = template;
+        return this;
+    }
+
+    /// <summary>
+    /// The message of the resolved event; same placeholders as <see cref="Message"/>, where
+    /// <c>{since}</c> is when the alert fired.
+    /// </summary>
+    public AlertBuilder RecoveryMessage(string template)
+    {
+        ResolvedMessage = template;
+        return this;
+    }
+}

@@ -1,0 +1,328 @@
+using System.Runtime.CompilerServices;
+using LogAlert.Core;
+using LogAlert.Core.Interop;
+
+namespace LogAlert.Cli.Rules;
+
+/// <summary>
+/// Turns rule files (<c>.csx</c>) into core rules: each file is compiled once (or taken from the disk
+/// cache), run once with a fresh <see cref="RuleGlobals"/> to collect what it registers, and each rule
+/// is called once against a recording query to learn its windows. Rule delegates are wrapped so that
+/// the <see cref="Watchdog"/> can name a rule stuck in a loop.
+/// </summary>
+/// <remarks>
+/// <c>#r</c> is refused. <c>#load "helpers.csx"</c> is allowed for files in the folder of the file that
+/// holds the directive, or below it: rule folders can share helpers without reaching elsewhere.
+/// </remarks>
+public sealed class RuleHost : IDisposable
+{
+    private readonly RuleCache _cache;
+    private int _cacheHits;
+    private int _compilations;
+
+    /// <summary>A host with the default cache folder (<see cref="DefaultCacheDirectory"/>).</summary>
+    public RuleHost()
+        : this(RuleCache.DefaultFolder())
+    {
+    }
+
+    /// <summary>A host caching compiled rules in <paramref name="cacheDirectory"/>; null turns the cache off.</summary>
+    public RuleHost(string? cacheDirectory)
+    {
+        _cache = new RuleCache(cacheDirectory);
+    }
+
+    /// <summary><c>$XDG_CACHE_HOME/logalert/rules</c>, else <c>~/.cache/logalert/rules</c>; null without a home folder.</summary>
+    public static string? DefaultCacheDirectory() => RuleCache.DefaultFolder();
+
+    /// <summary>Where compiled rules are cached; null when caching is off.</summary>
+    public string? CacheDirectory => _cache.Folder;
+
+    /// <summary>Watches every rule evaluation (and each file's top-level code) for runaways.</summary>
+    public RuleWatchdog Watchdog { get; } = new();
+
+    /// <summary>How long one rule evaluation may run before the process is ended (<c>--rule-timeout</c>, default 5s).</summary>
+    public TimeSpan RuleTimeout
+    {
+        get => Watchdog.Timeout;
+        set => Watchdog.Timeout = value;
+    }
+
+    /// <summary>Rule files taken from the cache by this host.</summary>
+    public int CacheHits => _cacheHits;
+
+    /// <summary>Rule files compiled by this host (cache misses, including rebuilt corrupt entries).</summary>
+    public int Compilations => _compilations;
+
+    private sealed class Unit(string displayPath)
+    {
+        public string DisplayPath { get; } = displayPath;
+        public RuleSource? Source { get; set; }
+        public string? Key { get; set; }
+        public Func<RuleGlobals, Task<object>>? Entry { get; set; }
+        public bool FromCache { get; set; }
+        public List<string> Errors { get; } = [];
+    }
+
+    /// <summary>
+    /// Compiles (or takes from the cache), runs and probes the rule files (paths, not patterns: see
+    /// <see cref="ExpandRuleArguments"/>). Rules come in file order, then registration order; errors
+    /// are lines to print before exiting with code 2. Compiler warnings are not reported.
+    /// </summary>
+    public RuleLoadResult Load(IReadOnlyList<string> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        var units = files.Select(f => new Unit(f)).ToArray();
+        foreach (var unit in units)
+        {
+            try
+            {
+                unit.Source = RuleSource.Read(unit.DisplayPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                unit.Errors.Add(e is FileNotFoundException or DirectoryNotFoundException
+                    ? $"{unit.DisplayPath}: no such file"
+                    : $"{unit.DisplayPath}: {e.Message}");
+                continue;
+            }
+            unit.Key = RuleCache.Key(unit.Source);
+            if (_cache.TryRead(unit.Key) is { } image)
+            {
+                try
+                {
+                    unit.Entry = RuleCache.EntryPoint(image);
+                    unit.FromCache = true;
+                    Interlocked.Increment(ref _cacheHits);
+                }
+                catch (Exception e) when (IsStale(e))
+                {
+                    // A corrupt or foreign entry: compiled afresh below and overwritten.
+                }
+            }
+        }
+
+        var misses = units.Where(u => u.Source is not null && u.Entry is null).ToArray();
+        if (misses.Length > 0) CompileAll(misses);
+
+        var descriptions = new List<RuleDescription>();
+        var errors = new List<string>();
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var unit in units)
+        {
+            errors.AddRange(unit.Errors);
+            if (unit.Entry is null || unit.Source is null) continue;
+            var globals = RunFile(unit, errors);
+            if (globals is null) continue;
+            foreach (var alert in globals.Alerts)
+            {
+                var file = unit.Source.Display(alert.File);
+                var where = alert.Line > 0 ? $"{file}:{alert.Line}" : file;
+                var description = Define(alert, file, where, errors);
+                if (description is null) continue;
+                if (names.TryGetValue(description.Name, out var first))
+                {
+                    errors.Add($"{where}: error: rule \"{description.Name}\" is already defined at {first}");
+                    continue;
+                }
+                names[description.Name] = where;
+                descriptions.Add(description);
+            }
+        }
+        return new RuleLoadResult(descriptions, errors);
+    }
+
+    // Kept out of Load so that a warm start never JIT-compiles a call into Roslyn.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CompileAll(Unit[] misses)
+    {
+        // Files compile independently; Roslyn is thread-safe per compilation.
+        Parallel.ForEach(misses, unit => Compile(unit));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Compile(Unit unit)
+    {
+        unit.Entry = null;
+        unit.FromCache = false;
+        Interlocked.Increment(ref _compilations);
+        CompileOutcome outcome;
+        try
+        {
+            outcome = RuleCompiler.Compile(unit.Source!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A #load-ed file that vanished or cannot be read while checking directives.
+            unit.Errors.Add($"{unit.DisplayPath}: error: {e.Message}");
+            return;
+        }
+        if (outcome.Image is null)
+        {
+            unit.Errors.AddRange(outcome.Errors);
+            return;
+        }
+        _cache.Write(unit.Key!, outcome.Image);
+        unit.Entry = RuleCache.EntryPoint(outcome.Image);
+    }
+
+    /// <summary>What a load or run of a cached image throws when the image no longer fits this build.</summary>
+    private static bool IsStale(Exception e) =>
+        e is BadImageFormatException or TypeLoadException or MissingMemberException or FileLoadException
+            or FileNotFoundException;
+
+    private RuleGlobals? RunFile(Unit unit, List<string> errors)
+    {
+        var source = unit.Source!;
+        while (true)
+        {
+            var globals = new RuleGlobals();
+            try
+            {
+                Watchdog.Run(source.DisplayPath, () => unit.Entry!(globals).GetAwaiter().GetResult());
+                return globals;
+            }
+            catch (Exception e) when (unit.FromCache && IsStale(e))
+            {
+                Compile(unit);
+                errors.AddRange(unit.Errors);
+                if (unit.Entry is null) return null;
+            }
+            catch (Exception e)
+            {
+                errors.Add($"{source.DisplayPath}: error: the rule file threw {e.GetType().Name}: {e.Message}");
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Validates one registration, builds the core rule around watched delegates and probes it.</summary>
+    private RuleDescription? Define(AlertBuilder alert, string file, string where, List<string> errors)
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(alert.Name)) problems.Add("a rule needs a non-empty name");
+        else
+        {
+            problems.AddRange(alert.Problems);
+            if (alert.ScalarValue is null && alert.GroupedValue is null)
+                problems.Add($"rule \"{alert.Name}\" has no When/WhenEach");
+            if (alert.Threshold is null) problems.Add($"rule \"{alert.Name}\" has no Above(threshold)");
+        }
+        if (problems.Count > 0)
+        {
+            errors.AddRange(problems.Distinct().Select(p => $"{where}: error: {p}"));
+            return null;
+        }
+
+        Func<IQuery, double>? scalar = alert.ScalarValue is { } s ? Watchdog.Watch(alert.Name, s) : null;
+        Func<IQuery, Grouped>? grouped = alert.GroupedValue is { } g ? Watchdog.Watch(alert.Name, g) : null;
+        Rule rule;
+        try
+        {
+            var recover = alert.Recover is { } r ? new double?(r) : null;
+            rule = scalar is not null
+                ? Core.Interop.Rules.Scalar(alert.Name, scalar, alert.Threshold!.Value, recover, alert.ForTime, alert.FiringMessage, alert.ResolvedMessage)
+                : Core.Interop.Rules.PerGroup(alert.Name, grouped!, alert.Threshold!.Value, recover, alert.ForTime, alert.FiringMessage, alert.ResolvedMessage);
+        }
+        catch (RuleDefinitionException e)
+        {
+            var message = e.Message.StartsWith("rule \"", StringComparison.Ordinal) ? e.Message : $"rule \"{alert.Name}\": {e.Message}";
+            errors.Add($"{where}: error: {message}");
+            return null;
+        }
+
+        // One call against a recording query: which windows the rule reads. Rules must not keep state
+        // between calls (their value is a function of what the queries return), so this is harmless.
+        var probe = new ProbeQuery();
+        string? label = null;
+        string? probeError = null;
+        try
+        {
+            if (scalar is not null) scalar(probe);
+            else label = grouped!(probe)?.Label;
+        }
+        catch (Exception e)
+        {
+            probeError = $"{e.GetType().Name}: {e.Message}";
+        }
+        if (probe.Rejected is { } rejected)
+        {
+            errors.Add($"{where}: error: rule \"{alert.Name}\": {rejected}");
+            return null;
+        }
+        label ??= grouped is not null ? probe.Uses.FirstOrDefault(u => u.Function is "SumBy" or "RateBy" or "TopK")?.Label : null;
+        return new RuleDescription(rule, file, alert.Line, probe.Uses, label, probeError);
+    }
+
+    /// <summary>
+    /// <c>logalert check RULES...</c>: compiles the rule files (quoted globs expanded) and prints one line
+    /// per rule, <c>name  windows condition</c>, on <paramref name="stdout"/>; errors go to
+    /// <paramref name="stderr"/>. Returns 0, or 2 on any error.
+    /// </summary>
+    public static int Check(IReadOnlyList<string> files, TextWriter stdout, TextWriter stderr)
+    {
+        using var host = new RuleHost();
+        return host.Check(files, stdout, stderr, expand: true);
+    }
+
+    /// <summary><see cref="Check(IReadOnlyList{string}, TextWriter, TextWriter)"/> with this host's cache and timeout.</summary>
+    public int Check(IReadOnlyList<string> files, TextWriter stdout, TextWriter stderr, bool expand)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        IReadOnlyList<string> paths;
+        try
+        {
+            paths = expand ? ExpandRuleArguments(files) : files;
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"logalert: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        if (paths.Count == 0)
+        {
+            stderr.WriteLine("logalert: check: no rule files given");
+            return ExitCodes.Usage;
+        }
+        var result = Load(paths);
+        foreach (var error in result.Errors) stderr.WriteLine(error);
+        if (!result.Ok) return ExitCodes.Usage;
+        var width = result.Descriptions.Count == 0 ? 0 : result.Descriptions.Max(d => d.Name.Length);
+        foreach (var d in result.Descriptions) stdout.WriteLine($"{d.Name.PadRight(width)}  {d}");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Expands rule arguments the shell left alone (quoted, or from a config): <c>*</c> and <c>?</c> in any
+    /// path segment, <c>**</c> for any depth of folders. Each pattern's matches come in ordinal order;
+    /// otherwise the order given is kept, and a file named twice is kept once. A missing file or a
+    /// pattern that matches nothing throws <see cref="UsageException"/> (<c>rules/nope.csx: no such file</c>).
+    /// </summary>
+    public static IReadOnlyList<string> ExpandRuleArguments(IEnumerable<string> args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var result = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var arg in args)
+        {
+            IEnumerable<string> matches;
+            if (File.Exists(arg)) matches = [arg];
+            else if (Directory.Exists(arg)) throw new UsageException($"{arg}: is a directory (try {arg.TrimEnd('/')}/*.csx)");
+            else if (RuleGlob.IsPattern(arg))
+            {
+                var found = RuleGlob.Expand(arg);
+                if (found.Count == 0) throw new UsageException($"{arg}: no file matches");
+                matches = found;
+            }
+            else throw new UsageException($"{arg}: no such file");
+            foreach (var m in matches)
+                if (seen.Add(Path.GetFullPath(m))) result.Add(m);
+        }
+        return result;
+    }
+
+    /// <summary>Stops the watchdog thread. Rules loaded by this host keep working, unwatched.</summary>
+    public void Dispose() => Watchdog.Dispose();
+}

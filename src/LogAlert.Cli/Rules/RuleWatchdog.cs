@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using LogAlert.Core;
+
+namespace LogAlert.Cli.Rules;
+
+/// <summary>
+/// Rules are trusted code, but a rule stuck in a loop must not hang the process without a word
+/// (STYLE.md, "The Roslyn rule host"): every rule delegate is wrapped so that it marks itself as
+/// running, and a background thread checking every 100 ms reports a rule that runs longer than
+/// <see cref="Timeout"/> by name and ends the process with exit code 2.
+/// </summary>
+/// <remarks>
+/// One slot, not one per thread: the engine evaluates rules one after another on one thread. The
+/// slot is published name-last (volatile), so the checking thread never pairs a rule that is still
+/// running with an older start time; a rule that finishes while being checked is at worst reported
+/// when it really did overrun.
+/// </remarks>
+public sealed class RuleWatchdog : IDisposable
+{
+    private static readonly TimeSpan CheckEvery = TimeSpan.FromMilliseconds(100);
+
+    private volatile string? _running;
+    private long _startedAt;
+    private long _logTime;
+    private volatile bool _reported;
+    private Thread? _thread;
+    private readonly CancellationTokenSource _stop = new();
+
+    /// <summary>How long one evaluation of one rule may take (<c>--rule-timeout</c>, default 5s); zero or less switches the watchdog off.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Where the report goes (stderr by default).</summary>
+    public TextWriter Error { get; set; } = Console.Error;
+
+    /// <summary>What happens after the report: <c>Environment.Exit(2)</c> unless a test replaces it.</summary>
+    public Action OnRunaway { get; set; } = () => Environment.Exit(ExitCodes.Usage);
+
+    /// <summary>Log time passed to <see cref="Enter"/> by the load-time probe, which has none.</summary>
+    internal const long LoadTime = long.MinValue;
+
+    /// <summary>Wraps a scalar rule's value so the watchdog sees it run.</summary>
+    public Func<IQuery, double> Watch(string rule, Func<IQuery, double> value)
+    {
+        var what = $"rule \"{rule}\"";
+        return q =>
+        {
+            Enter(what, NowOf(q));
+            try
+            {
+                return value(q);
+            }
+            finally
+            {
+                _running = null; // Exceptions go on to the engine, which reports the rule and switches it off.
+            }
+        };
+    }
+
+    /// <summary>Wraps a per-group rule's values so the watchdog sees it run.</summary>
+    public Func<IQuery, Grouped> Watch(string rule, Func<IQuery, Grouped> values)
+    {
+        var what = $"rule \"{rule}\"";
+        return q =>
+        {
+            Enter(what, NowOf(q));
+            try
+            {
+                return values(q);
+            }
+            finally
+            {
+                _running = null;
+            }
+        };
+    }
+
+    /// <summary>Runs a rule file's top-level code (where <c>Alert</c> is called) under the watchdog.</summary>
+    internal T Run<T>(string file, Func<T> body)
+    {
+        Enter($"rule file {file}", LoadTime);
+        try
+        {
+            return body();
+        }
+        finally
+        {
+            _running = null;
+        }
+    }
+
+    private static long NowOf(IQuery q) => q is ProbeQuery ? LoadTime : q.Now.ToUnixTimeSeconds();
+
+    private void Enter(string rule, long logTime)
+    {
+        Volatile.Write(ref _startedAt, Stopwatch.GetTimestamp());
+        Volatile.Write(ref _logTime, logTime);
+        _running = rule;
+        EnsureStarted();
+    }
+
+    private void EnsureStarted()
+    {
+        if (_thread is not null) return;
+        lock (_stop)
+        {
+            if (_thread is not null || _stop.IsCancellationRequested) return;
+            var thread = new Thread(Loop) { IsBackground = true, Name = "logalert rule watchdog" };
+            thread.Start();
+            _thread = thread;
+        }
+    }
+
+    private void Loop()
+    {
+        while (!_stop.Token.WaitHandle.WaitOne(CheckEvery))
+        {
+            var rule = _running;
+            if (rule is null || _reported || Timeout <= TimeSpan.Zero) continue;
+            var elapsed = Stopwatch.GetElapsedTime(Volatile.Read(ref _startedAt));
+            if (elapsed <= Timeout || !ReferenceEquals(rule, _running)) continue;
+            _reported = true;
+            var logTime = Volatile.Read(ref _logTime);
+            var at = logTime == LoadTime ? "load time" : RuleModule.isoTime(logTime);
+            try
+            {
+                Error.WriteLine($"logalert: {rule} did not finish within {Format(Timeout)} at {at}; is it stuck in a loop?");
+                Error.Flush();
+            }
+            catch (IOException)
+            {
+                // stderr is gone; exiting is all that is left.
+            }
+            OnRunaway();
+        }
+    }
+
+    /// <summary><c>5s</c>, <c>1.5s</c>, <c>200ms</c>.</summary>
+    internal static string Format(TimeSpan span) =>
+        span.TotalSeconds >= 1
+            ? $"{span.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)}s"
+            : $"{(long)span.TotalMilliseconds}ms";
+
+    /// <summary>Stops the checking thread.</summary>
+    public void Dispose()
+    {
+        lock (_stop) _stop.Cancel();
+        _thread?.Join();
+    }
+}

@@ -1,0 +1,592 @@
+using LogAlert.Cli.Rules;
+using LogAlert.Core;
+using LogAlert.Core.Interop;
+using Xunit;
+using CoreRules = LogAlert.Core.Interop.Rules;
+using Record = LogAlert.Core.Record;
+
+namespace LogAlert.Cli.Tests;
+
+public sealed class RuleHostTests : IDisposable
+{
+    private const long Start = 1549573860;
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("logalert-rules-").FullName;
+
+    private string CacheDir => Path.Combine(_dir, "cache");
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private RuleHost Host() => new(CacheDir);
+
+    private RuleLoadResult Load(params string[] files)
+    {
+        using var host = Host();
+        return host.Load(files);
+    }
+
+    private const string ServerErrors = """
+        // server errors
+        Alert("server_errors")
+            .When(q => q.Rate("requests", TimeSpan.FromMinutes(1), "status_class=\"5xx\""))
+            .Above(0.5)
+            .RecoverBelow(0.2)
+            .For(TimeSpan.FromSeconds(30))
+            .Message("5xx at {value} req/s since {time}");
+        """;
+
+    [Fact]
+    public void A_rule_registers_with_its_thresholds_and_messages()
+    {
+        var result = Load(Write("errors.csx", ServerErrors));
+
+        Assert.Empty(result.Errors);
+        var rule = Assert.Single(result.Rules);
+        Assert.Equal("server_errors", rule.RuleName);
+        Assert.Equal(0.5, rule.Threshold);
+        Assert.Equal(0.2, rule.Recover);
+        Assert.Equal(30L, rule.For);
+        Assert.False(rule.IsPerGroup);
+        Assert.Equal("5xx at {value} req/s since {time}", rule.Message?.Value);
+        Assert.Null(rule.RecoveryMessage);
+    }
+
+    [Fact]
+    public void Rules_come_in_file_order_then_registration_order()
+    {
+        var a = Write("a.csx", """
+            Alert("a2").When(q => q.Sum("bytes", TimeSpan.FromSeconds(10))).Above(1);
+            Alert("a1").WhenEach(q => q.SumBy("requests", TimeSpan.FromSeconds(10), "method")).Above(1);
+            """);
+        var b = Write("b.csx", """Alert("b").When(q => 1).Above(0);""");
+
+        var result = Load(b, a);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(["b", "a2", "a1"], result.Rules.Select(r => r.RuleName));
+        Assert.True(result.Rules[2].IsPerGroup);
+    }
+
+    [Fact]
+    public void Every_compile_error_is_reported_as_file_line_col_error_code()
+    {
+        var path = Write("broken.csx", """
+            Alert("x")
+                .When(q => q.Rate("requests", TimeSpan.FromMinutes(1)))
+                .Above(1);
+            int y = "text";
+              Foo();
+            """);
+
+        var result = Load(path);
+
+        Assert.Empty(result.Rules);
+        Assert.Equal(2, result.Errors.Count);
+        Assert.StartsWith($"{path}:4:9: error CS0029: ", result.Errors[0]);
+        Assert.StartsWith($"{path}:5:3: error CS0103: ", result.Errors[1]);
+        Assert.Contains("'Foo'", result.Errors[1]);
+    }
+
+    [Fact]
+    public void A_compile_error_names_the_file_as_given()
+    {
+        Write("rel/bad.csx", "Alert(\"x\").When(q => q.Nope()).Above(1);");
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, Path.Combine(_dir, "rel", "bad.csx"));
+
+        var result = Load(relative);
+
+        var error = Assert.Single(result.Errors);
+        Assert.StartsWith($"{relative}:1:", error);
+        Assert.Contains(": error CS1061: ", error);
+    }
+
+    [Fact]
+    public void Hash_r_is_rejected_with_its_position()
+    {
+        var path = Write("r.csx", """
+            // a comment first
+            #r "System.Xml.dll"
+            #r "nuget: Newtonsoft.Json, 13.0.1"
+            Alert("x").When(q => 1).Above(0);
+            """);
+
+        var result = Load(path);
+
+        Assert.Empty(result.Rules);
+        Assert.Equal(
+            [
+                $"{path}:2:1: error: #r is not allowed in rule files; rules may only use the logalert rule API and the .NET base library",
+                $"{path}:3:1: error: #r is not allowed in rule files; rules may only use the logalert rule API and the .NET base library",
+            ],
+            result.Errors);
+    }
+
+    [Fact]
+    public void Hash_load_works_inside_the_rule_folder_and_is_refused_outside_it()
+    {
+        Write("rules/lib/helpers.csx", """
+            static TimeSpan Minutes(int n) => TimeSpan.FromMinutes(n);
+            void Busy(string name) => Alert(name).When(q => q.Rate("requests", Minutes(2))).Above(100);
+            """);
+        var good = Write("rules/good.csx", """
+            #load "lib/helpers.csx"
+            Busy("busy");
+            """);
+        Write("outside.csx", "static int Two() => 2;");
+        var bad = Write("rules/bad.csx", """
+            #load "../outside.csx"
+            Alert("x").When(q => Two()).Above(0);
+            """);
+
+        var ok = Load(good);
+        Assert.Empty(ok.Errors);
+        Assert.Equal("Rate(requests, 2m)", Assert.Single(ok.Descriptions).Expression);
+
+        var refused = Load(bad);
+        Assert.Empty(refused.Rules);
+        Assert.Equal(
+            $"{bad}:1:1: error: #load \"../outside.csx\": only files in the folder of the rule file (or below it) may be loaded",
+            Assert.Single(refused.Errors));
+    }
+
+    [Fact]
+    public void A_rule_defined_in_a_loaded_file_is_reported_at_its_own_line()
+    {
+        Write("rules/lib/helpers.csx", """
+            // helpers
+
+            void Broken(string name) => Alert(name).Above(1);
+            """);
+        var main = Write("rules/main.csx", """
+            #load "lib/helpers.csx"
+            Broken("broken");
+            """);
+
+        var result = Load(main);
+
+        var error = Assert.Single(result.Errors);
+        Assert.EndsWith("helpers.csx:3: error: rule \"broken\" has no When/WhenEach", error);
+    }
+
+    [Fact]
+    public void Duplicate_names_across_files_are_rejected_naming_both_places()
+    {
+        var a = Write("a.csx", """
+            Alert("dup").When(q => 1).Above(0);
+            """);
+        var b = Write("b.csx", """
+            // b
+
+            Alert("dup").When(q => 2).Above(0);
+            """);
+
+        var result = Load(a, b);
+
+        Assert.Empty(result.Rules);
+        Assert.Equal($"{b}:3: error: rule \"dup\" is already defined at {a}:1", Assert.Single(result.Errors));
+    }
+
+    [Fact]
+    public void Incomplete_or_inconsistent_definitions_are_reported_at_the_Alert_line()
+    {
+        var path = Write("invalid.csx", """
+            Alert("no_when").Above(1);
+            Alert("no_above").When(q => 1);
+            Alert("inverted")
+                .When(q => 1)
+                .Above(0.5)
+                .RecoverBelow(0.8);
+            Alert("good").When(q => 1).Above(0);
+            Alert("twice").When(q => 1).WhenEach(q => q.SumBy("requests", TimeSpan.FromSeconds(5), "section")).Above(0);
+            Alert("").When(q => 1).Above(0);
+            Alert("fractional").When(q => 1).Above(0).For(TimeSpan.FromMilliseconds(1500));
+            """);
+
+        var result = Load(path);
+
+        Assert.Empty(result.Rules);
+        Assert.Equal(
+            [
+                $"{path}:1: error: rule \"no_when\" has no When/WhenEach",
+                $"{path}:2: error: rule \"no_above\" has no Above(threshold)",
+                $"{path}:3: error: rule \"inverted\": RecoverBelow (0.8) must not be above the firing threshold (0.5)",
+                $"{path}:8: error: rule \"twice\" has more than one When/WhenEach",
+                $"{path}:9: error: a rule needs a non-empty name",
+                $"{path}:10: error: rule \"fractional\": For(00:00:01.5000000) must be a whole, non-negative number of seconds",
+            ],
+            result.Errors);
+        Assert.Single(result.Descriptions); // "good" is fine; the errors still stop the run.
+    }
+
+    [Fact]
+    public void A_query_the_engine_would_reject_is_a_load_error()
+    {
+        var path = Write("typo.csx", """
+            Alert("typo")
+                .When(q => q.Rate("reqests", TimeSpan.FromMinutes(1)))
+                .Above(1);
+            Alert("bad_selector").When(q => q.Sum("requests", TimeSpan.FromMinutes(1), "status=~\"5..")).Above(1);
+            Alert("bad_label").WhenEach(q => q.SumBy("requests", TimeSpan.FromMinutes(1), "path")).Above(1);
+            """);
+
+        var result = Load(path);
+
+        Assert.Equal(3, result.Errors.Count);
+        Assert.StartsWith($"{path}:1: error: rule \"typo\": unknown metric \"reqests\"", result.Errors[0]);
+        Assert.StartsWith($"{path}:4: error: rule \"bad_selector\": selector ", result.Errors[1]);
+        Assert.StartsWith($"{path}:5: error: rule \"bad_label\": unknown label \"path\"", result.Errors[2]);
+    }
+
+    [Fact]
+    public void A_rule_file_that_throws_is_reported()
+    {
+        var path = Write("throws.csx", """
+            Alert("fine").When(q => 1).Above(0);
+            throw new InvalidOperationException("boom");
+            """);
+
+        var result = Load(path);
+
+        Assert.Equal($"{path}: error: the rule file threw InvalidOperationException: boom", Assert.Single(result.Errors));
+    }
+
+    [Fact]
+    public void Probing_lists_the_windows_each_rule_asks_for()
+    {
+        var path = Write("probe.csx", ServerErrors + """
+
+            Alert("share")
+                .When(q =>
+                {
+                    var total = q.Sum("requests", TimeSpan.FromMinutes(2));
+                    var top = q.TopK(1, "requests", TimeSpan.FromMinutes(2), "host");
+                    var again = q.Sum("requests", TimeSpan.FromMinutes(2));
+                    return top.Entries[0].Value / total; // throws on the empty probe: fine
+                })
+                .Above(0.5);
+            Alert("hot").WhenEach(q => q.RateBy("requests", TimeSpan.FromSeconds(90), "section", "method!=\"GET\"")).Above(5);
+            Alert("hosts").When(q => q.Distinct("host", TimeSpan.FromHours(1))).Above(100);
+            """);
+
+        var result = Load(path);
+
+        Assert.Empty(result.Errors);
+        var d = result.Descriptions;
+        Assert.Equal("Rate(requests, 1m, status_class=\"5xx\")", d[0].Expression);
+        Assert.Equal("> 0.5, resolves < 0.2, for 30s", d[0].Condition);
+        Assert.Equal(["Sum(requests, 2m)", "TopK(1, requests, 2m, host)"], d[1].Windows.Select(w => w.ToString()));
+        Assert.Equal("f(Sum(requests, 2m), TopK(1, requests, 2m, host))", d[1].Expression);
+        Assert.NotNull(d[1].ProbeError);
+        Assert.Equal("RateBy(requests, 90s, section, method!=\"GET\") > 5, per section", d[2].ToString());
+        Assert.Equal("Distinct(host, 1h) > 100", d[3].ToString());
+        Assert.Equal(TimeSpan.FromHours(1), result.LongestWindow);
+        Assert.Equal(new WindowUse("Rate", "requests", TimeSpan.FromMinutes(1), null, "status_class=\"5xx\""), d[0].Windows[0]);
+    }
+
+    [Fact]
+    public void Check_prints_one_line_per_rule_and_errors_on_stderr()
+    {
+        var good = Write("good.csx", ServerErrors + "\nAlert(\"hot\").WhenEach(q => q.RateBy(\"requests\", TimeSpan.FromMinutes(2), \"section\")).Above(5);");
+        var bad = Write("bad.csx", "Alert(\"x\").When(q => q.Nope()).Above(1);");
+        using var host = Host();
+
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        Assert.Equal(0, host.Check([Path.Combine(_dir, "goo?.csx")], stdout, stderr, expand: true));
+        Assert.Equal(
+            "server_errors  Rate(requests, 1m, status_class=\"5xx\") > 0.5, resolves < 0.2, for 30s\n"
+            + "hot            RateBy(requests, 2m, section) > 5, per section\n",
+            stdout.ToString().ReplaceLineEndings("\n"));
+        Assert.Equal("", stderr.ToString());
+
+        stdout = new StringWriter();
+        Assert.Equal(2, host.Check([good, bad], stdout, stderr, expand: true));
+        Assert.Equal("", stdout.ToString());
+        Assert.StartsWith($"{bad}:1:", stderr.ToString());
+
+        stderr = new StringWriter();
+        Assert.Equal(2, host.Check([Path.Combine(_dir, "nope.csx")], stdout, stderr, expand: true));
+        Assert.Equal($"logalert: {Path.Combine(_dir, "nope.csx")}: no such file\n", stderr.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void Globs_expand_in_ordinal_order_and_explicit_order_is_kept()
+    {
+        foreach (var name in new[] { "rules/b.csx", "rules/a.csx", "rules/B.csx", "rules/notes.md", "rules/.hidden.csx", "rules/sub/c.csx", "rules/sub/deep/d.csx", "x.csx" })
+            Write(name, "");
+        var rules = Path.Combine(_dir, "rules");
+
+        Assert.Equal(
+            [$"{rules}/B.csx", $"{rules}/a.csx", $"{rules}/b.csx"],
+            RuleHost.ExpandRuleArguments([$"{rules}/*.csx"]));
+        Assert.Equal(
+            [$"{_dir}/x.csx", $"{rules}/B.csx", $"{rules}/a.csx", $"{rules}/b.csx"],
+            RuleHost.ExpandRuleArguments([$"{_dir}/x.csx", $"{rules}/*.csx", $"{rules}/a.csx"]));
+        Assert.Equal(
+            [$"{rules}/b.csx", $"{rules}/a.csx"],
+            RuleHost.ExpandRuleArguments([$"{rules}/b.csx", $"{rules}/a.csx"]));
+        Assert.Equal(
+            [$"{rules}/B.csx", $"{rules}/a.csx", $"{rules}/b.csx", $"{rules}/sub/c.csx", $"{rules}/sub/deep/d.csx"],
+            RuleHost.ExpandRuleArguments([$"{rules}/**/*.csx"]));
+        Assert.Equal([$"{rules}/a.csx"], RuleHost.ExpandRuleArguments([$"{rules}/?.csx"]).Where(p => p.EndsWith("a.csx")));
+        Assert.Equal([$"{rules}/sub/c.csx"], RuleHost.ExpandRuleArguments([$"{_dir}/*/sub/*.csx"]));
+
+        var missing = Assert.Throws<UsageException>(() => RuleHost.ExpandRuleArguments([$"{rules}/a.csx", $"{rules}/nope.csx"]));
+        Assert.Equal($"{rules}/nope.csx: no such file", missing.Message);
+        var none = Assert.Throws<UsageException>(() => RuleHost.ExpandRuleArguments([$"{rules}/*.cs"]));
+        Assert.Equal($"{rules}/*.cs: no file matches", none.Message);
+    }
+
+    [Fact]
+    public void Relative_globs_keep_the_spelling_of_the_pattern()
+    {
+        Write("rel2/one.csx", "");
+        Write("rel2/two.csx", "");
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, Path.Combine(_dir, "rel2"));
+
+        Assert.Equal([$"{relative}/one.csx", $"{relative}/two.csx"], RuleHost.ExpandRuleArguments([$"{relative}/*.csx"]));
+    }
+
+    [Fact]
+    public void A_second_load_comes_from_the_cache_and_a_corrupt_entry_is_rebuilt()
+    {
+        var path = Write("cached.csx", ServerErrors);
+
+        using (var cold = Host())
+        {
+            Assert.True(cold.Load([path]).Ok);
+            Assert.Equal((0, 1), (cold.CacheHits, cold.Compilations));
+        }
+        var entry = Assert.Single(Directory.GetFiles(CacheDir, "*.dll"));
+
+        using (var warm = Host())
+        {
+            var result = warm.Load([path]);
+            Assert.Empty(result.Errors);
+            Assert.Equal((1, 0), (warm.CacheHits, warm.Compilations));
+            Assert.Equal(0.2, Assert.Single(result.Rules).Recover);
+        }
+
+        File.WriteAllBytes(entry, [0x4D, 0x5A, 1, 2, 3]);
+        using (var rebuilt = Host())
+        {
+            var result = rebuilt.Load([path]);
+            Assert.Empty(result.Errors);
+            Assert.Equal((0, 1), (rebuilt.CacheHits, rebuilt.Compilations));
+            Assert.Equal("server_errors", Assert.Single(result.Rules).RuleName);
+        }
+        using (var again = Host())
+        {
+            Assert.True(again.Load([path]).Ok);
+            Assert.Equal((1, 0), (again.CacheHits, again.Compilations));
+        }
+
+        // An edit is a new key; errors are never cached, so they are printed every time.
+        File.WriteAllText(path, ServerErrors + "\nNope();");
+        for (var i = 0; i < 2; i++)
+        {
+            using var host = Host();
+            Assert.Contains(": error CS0103: ", Assert.Single(host.Load([path]).Errors));
+            Assert.Equal(1, host.Compilations);
+        }
+        Assert.Single(Directory.GetFiles(CacheDir, "*.dll"));
+        Assert.Empty(Directory.GetFiles(CacheDir, "*.tmp"));
+    }
+
+    [Fact]
+    public void An_edit_to_a_loaded_file_is_a_new_cache_entry()
+    {
+        var helper = Write("lib.csx", "static double Limit() => 1;");
+        var main = Write("main.csx", """
+            #load "lib.csx"
+            Alert("x").When(q => 0).Above(Limit());
+            """);
+
+        using (var host = Host()) Assert.Equal(1, host.Load([main]).Rules[0].Threshold);
+        File.WriteAllText(helper, "static double Limit() => 7;");
+        using (var host = Host())
+        {
+            Assert.Equal(7, host.Load([main]).Rules[0].Threshold);
+            Assert.Equal((0, 1), (host.CacheHits, host.Compilations));
+        }
+    }
+
+    [Fact]
+    public void Without_a_cache_folder_nothing_is_written()
+    {
+        var path = Write("nocache.csx", ServerErrors);
+        using var host = new RuleHost(cacheDirectory: null);
+
+        Assert.True(host.Load([path]).Ok);
+        Assert.True(host.Load([path]).Ok);
+        Assert.Equal(2, host.Compilations);
+        Assert.False(Directory.Exists(CacheDir));
+    }
+
+    [Fact]
+    public void A_runaway_rule_is_reported_by_name()
+    {
+        // Loops for 0.7s (longer than the timeout) only when evaluated on real data, not when probed.
+        var path = Write("loop.csx", """
+            Alert("spinner")
+                .When(q =>
+                {
+                    var v = q.Sum("requests", TimeSpan.FromSeconds(10));
+                    if (q.Now.Year > 2000)
+                    {
+                        var sw = System.Diagnostics.Stopwatch.StartNew();
+                        while (sw.ElapsedMilliseconds < 700) { }
+                    }
+                    return v;
+                })
+                .Above(1000);
+            """);
+        using var host = Host();
+        var report = new StringWriter();
+        var runaways = 0;
+        host.RuleTimeout = TimeSpan.FromMilliseconds(200);
+        host.Watchdog.Error = report;
+        host.Watchdog.OnRunaway = () => Interlocked.Increment(ref runaways);
+
+        var result = host.Load([path]);
+        Assert.Empty(result.Errors);
+        Assert.Equal(0, runaways);
+
+        Run(result.Rules, Records(Start, 1, _ => 1));
+
+        Assert.Equal(1, runaways);
+        Assert.Equal(
+            $"logalert: rule \"spinner\" did not finish within 200ms at {RuleModule.isoTime(Start)}; is it stuck in a loop?\n",
+            report.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void A_rule_that_throws_reaches_the_engine()
+    {
+        var path = Write("throwing.csx", """
+            Alert("thrower").When(q => q.Now.Year > 2000 ? throw new InvalidOperationException("no") : 0).Above(1);
+            """);
+        using var host = Host();
+        var result = host.Load([path]);
+
+        var events = Run(result.Rules, Records(Start, 5, _ => 1));
+
+        var failed = Assert.Single(events.OfType<Event.RuleFailed>());
+        Assert.Equal("thrower", failed.rule);
+        Assert.Contains("no", failed.message);
+    }
+
+    // ---- The shipped rules ----
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LogAlertFunctional.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("LogAlertFunctional.sln not found above the test assembly");
+    }
+
+    private RuleLoadResult LoadShipped(string pattern)
+    {
+        using var host = Host();
+        return host.Load(RuleHost.ExpandRuleArguments([Path.Combine(RepoRoot(), "rules", pattern)]));
+    }
+
+    [Fact]
+    public void The_shipped_rules_all_compile()
+    {
+        var result = LoadShipped("*.csx");
+
+        Assert.Empty(result.Errors);
+        Assert.Equal(["dominant_host", "high_traffic", "hot_section", "server_errors"], result.Rules.Select(r => r.RuleName));
+        Assert.All(result.Descriptions, d => Assert.NotEmpty(d.Windows));
+        Assert.Equal("TopK(1, requests, 2m, host)", result.Descriptions[0].Windows[1].ToString());
+        Assert.Equal(TimeSpan.FromMinutes(2), result.LongestWindow);
+    }
+
+    [Fact]
+    public void The_shipped_high_traffic_rule_behaves_exactly_like_the_built_in_one()
+    {
+        var script = Assert.Single(LoadShipped("high_traffic.csx").Rules);
+        var builtIn = CoreRules.HighTraffic(10, TimeSpan.FromMinutes(2));
+        // Quiet, a burst well above 10 req/s, a ramp hovering around the threshold, quiet again.
+        var records = Records(Start, 1200, s => s switch
+        {
+            < 180 => 4 + s % 3,
+            < 420 => 25,
+            < 700 => 9 + (s / 7 % 4),
+            _ => 2,
+        });
+
+        var fromScript = Alerts(Run([script], records));
+        var fromBuiltIn = Alerts(Run([builtIn], records));
+
+        Assert.Contains(fromBuiltIn, a => a.Transition.IsFired);
+        Assert.Contains(fromBuiltIn, a => a.Transition.IsResolved);
+        Assert.Equal(fromBuiltIn, fromScript);
+        Assert.StartsWith("High traffic generated an alert - hits = ", fromScript[0].Message);
+    }
+
+    [Fact]
+    public void The_shipped_per_group_rules_carry_their_label()
+    {
+        var result = LoadShipped("*.csx");
+        // Everything on /api from one host at 12 req/s, then 0.5 req/s: a hot section and a dominant host, resolved.
+        var records = Records(Start, 480, s => s < 300 ? 12 : s % 2, host: _ => "10.0.0.1");
+
+        var alerts = Alerts(Run(result.Rules, records));
+
+        var hot = alerts.First(a => a.Rule == "hot_section");
+        Assert.Equal([Tuple.Create("section", "/api")], hot.Labels);
+        Assert.StartsWith("Section /api is hot - ", hot.Message);
+        var dominant = alerts.First(a => a.Rule == "dominant_host");
+        Assert.Equal([Tuple.Create("host", "10.0.0.1")], dominant.Labels);
+        Assert.StartsWith("Host 10.0.0.1 sends 100.00% of all requests over 2m", dominant.Message);
+        Assert.Contains(alerts, a => a.Rule == "hot_section" && a.Transition.IsResolved);
+        Assert.Contains(alerts, a => a.Rule == "dominant_host" && a.Transition.IsResolved);
+    }
+
+    // ---- Driving the core ----
+
+    private static Record[] Records(long start, int seconds, Func<int, int> perSecond, Func<int, string>? host = null)
+    {
+        var sections = new[] { "/api/user", "/api/orders", "/report", "/" };
+        var records = new List<Record>();
+        var line = 1L;
+        for (var s = 0; s < seconds; s++)
+            for (var i = 0; i < perSecond(s); i++)
+            {
+                var n = records.Count;
+                var created = RecordModule.create(
+                    start + s, host?.Invoke(n) ?? $"10.0.0.{n % 7}", "-", $"GET {(host is null ? sections[n % sections.Length] : "/api/x")} HTTP/1.0",
+                    n % 13 == 0 ? 503 : 200, 100 + n % 50, 0, line++);
+                Assert.True(created.IsOk);
+                records.Add(created.ResultValue);
+            }
+        return records.ToArray();
+    }
+
+    private static List<Event> Run(IReadOnlyList<Rule> rules, Record[] records)
+    {
+        var settings = new EngineSettings { Rules = rules, Retention = TimeSpan.FromMinutes(2), SummaryInterval = TimeSpan.Zero };
+        var state = Fold.Start(settings);
+        var events = new List<Event>();
+        foreach (var chunk in records.Chunk(97))
+        {
+            var step = Fold.Push(state, chunk);
+            events.AddRange(step.Events);
+            state = step.State;
+        }
+        events.AddRange(Fold.End(state).Events);
+        return events;
+    }
+
+    private static List<AlertEvent> Alerts(List<Event> events) => events.OfType<Event.Alert>().Select(a => a.Item).ToList();
+}
