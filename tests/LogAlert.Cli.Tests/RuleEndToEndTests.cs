@@ -1,0 +1,145 @@
+using System.Text.Json;
+using Xunit;
+
+namespace LogAlert.Cli.Tests;
+
+/// <summary>Rule scripts through the real CLI: globs as bash passes them, errors, check, the cache.</summary>
+public sealed class RuleEndToEndTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("logalert-rules-").FullName;
+    private readonly Dictionary<string, string> _env;
+
+    public RuleEndToEndTests() => _env = new() { ["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache") };
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private string Log() => Write("log.csv", Header + "\n" + string.Concat(Enumerable.Range(0, 300).SelectMany(s =>
+        Enumerable.Range(0, s < 150 ? 14 : 2).Select(i =>
+            $"\"10.0.0.{i % 3}\",\"-\",\"-\",{1549573860 + s},\"GET /api/x HTTP/1.0\",{(i % 4 == 0 ? 503 : 200)},100\n"))));
+
+    private CliRunner.Result Run(params string[] args) => CliRunner.Run(args, env: _env);
+
+    private static string Shipped(string name) => Path.Combine(CliRunner.RepoRoot, "rules", name);
+
+    [Fact]
+    public void The_unquoted_glob_as_bash_expands_it_equals_the_quoted_glob_and_replaces_the_built_in_rule()
+    {
+        var log = Log();
+        var files = Directory.GetFiles(Path.Combine(CliRunner.RepoRoot, "rules"), "*.csx").Order(StringComparer.Ordinal).ToArray();
+        var expanded = Run(new[] { "--format", "jsonl", "--rules" }.Concat(files).Append(log).ToArray());
+        var quoted = Run("--format", "jsonl", "--rules", Path.Combine(CliRunner.RepoRoot, "rules", "*.csx"), log);
+        Assert.Equal(0, expanded.ExitCode);
+        Assert.Equal(expanded.Stdout, quoted.Stdout);
+        var rules = expanded.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.GetProperty("type").GetString() == "alert")
+            .Select(e => e.GetProperty("rule").GetString()).Distinct().Order().ToArray();
+        Assert.Equal(new[] { "high_traffic", "hot_section", "server_errors" }, rules);
+        Assert.Contains("\"labels\":{\"section\":\"/api\"}", expanded.Stdout);
+    }
+
+    [Fact]
+    public void The_high_traffic_script_prints_exactly_what_the_built_in_rule_prints()
+    {
+        var log = Log();
+        Assert.Equal(Run(log).Stdout, Run("--rules", Shipped("high_traffic.csx"), log).Stdout);
+    }
+
+    [Fact]
+    public void Only_and_disable_pick_script_rules()
+    {
+        var log = Log();
+        var only = Run("--format", "jsonl", "--rules", Shipped("*.csx"), "--only", "server_errors", log);
+        Assert.Contains("\"rule\":\"server_errors\"", only.Stdout);
+        Assert.DoesNotContain("\"rule\":\"high_traffic\"", only.Stdout);
+        Assert.DoesNotContain("\"summary\"", only.Stdout);
+        var disabled = Run("--format", "jsonl", "--rules", Shipped("*.csx"), "--disable", "high_traffic", log);
+        Assert.DoesNotContain("\"rule\":\"high_traffic\"", disabled.Stdout);
+        Assert.Contains("\"summary\"", disabled.Stdout);
+    }
+
+    [Fact]
+    public void Every_compile_error_is_reported_with_file_line_col_and_nothing_is_processed()
+    {
+        var broken = Write("broken.csx", "Alert(\"x\")\n    .When(q => q.Rate(\"requests\", 5))\n    .Above(\"ten\");\nundefinedThing();\n");
+        var r = Run("--format", "jsonl", "--rules", broken, Log());
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        var errors = r.Stderr.Split('\n').Where(l => l.Contains(": error CS")).ToArray();
+        Assert.True(errors.Length >= 3, r.Stderr);
+        Assert.All(errors, e => Assert.Matches(@"broken\.csx:\d+:\d+: error CS\d{4}: .+", e));
+        Assert.Contains(errors, e => e.Contains("broken.csx:4:1: error CS0103"));
+        Assert.DoesNotContain("   at ", r.Stderr);
+
+        var check = Run("check", broken);
+        Assert.Equal(2, check.ExitCode);
+        Assert.Contains("broken.csx:4:1: error CS0103", check.Stderr);
+    }
+
+    [Fact]
+    public void Hash_r_is_rejected_with_a_clear_message()
+    {
+        var r = Run("--rules", Write("ref.csx", "#r \"System.Net.Http\"\nAlert(\"x\").When(q => 1).Above(0);\n"), Log());
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("ref.csx:1:1: error", r.Stderr);
+        Assert.Contains("#r", r.Stderr);
+    }
+
+    [Fact]
+    public void Check_lists_each_rule_with_its_condition_and_window()
+    {
+        var r = Run("check", Shipped("*.csx"));
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains(r.StdoutLines, l => l.StartsWith("server_errors") && l.Contains("Rate(requests, 1m, status_class=\"5xx\") > 0.5, resolves < 0.2, for 30s"));
+        Assert.Contains(r.StdoutLines, l => l.StartsWith("high_traffic") && l.Contains("Rate(requests, 2m) > 10"));
+        Assert.Equal(4, r.StdoutLines.Length);
+    }
+
+    [Fact]
+    public void A_rule_that_throws_is_reported_once_and_the_others_go_on()
+    {
+        var rules = Write("throws.csx", """
+            Alert("boom").When(q => q.Sum("requests", TimeSpan.FromSeconds(10)) > 100 ? throw new InvalidOperationException("kaboom") : 0).Above(1);
+            Alert("busy").When(q => q.Rate("requests", TimeSpan.FromSeconds(10))).Above(5);
+            """);
+        var r = Run("--format", "jsonl", "--rules", rules, Log());
+        Assert.Equal(0, r.ExitCode);
+        Assert.Single(r.Stderr.Split('\n'), l => l.Contains("rule \"boom\"") && l.Contains("kaboom"));
+        Assert.Contains("\"rule\":\"busy\",\"state\":\"firing\"", r.Stdout);
+        Assert.Contains("\"rule\":\"busy\",\"state\":\"resolved\"", r.Stdout);
+    }
+
+    [Fact]
+    public void A_rule_stuck_in_a_loop_is_named_and_the_process_exits()
+    {
+        var rules = Write("loop.csx", """
+            Alert("spin").When(q => { var n = q.Sum("requests", TimeSpan.FromSeconds(10)); while (n > 100) { } return n; }).Above(1);
+            """);
+        var r = CliRunner.Run(["--rules", rules, "--rule-timeout", "1s", Log()], env: _env, timeoutMs: 30_000);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("\"spin\"", r.Stderr);
+    }
+
+    [Fact]
+    public void A_second_run_with_unchanged_rules_uses_the_disk_cache()
+    {
+        var log = Log();
+        var cache = Path.Combine(_dir, "cache", "logalert", "rules");
+        var first = Run("--rules", Shipped("server_errors.csx"), log);
+        var entries = Directory.GetFiles(cache);
+        Assert.NotEmpty(entries);
+        var stamps = entries.Select(File.GetLastWriteTimeUtc).ToArray();
+        var second = Run("--rules", Shipped("server_errors.csx"), log);
+        Assert.Equal(first.Stdout, second.Stdout);
+        Assert.Equal(entries, Directory.GetFiles(cache));
+        Assert.Equal(stamps, entries.Select(File.GetLastWriteTimeUtc).ToArray());
+    }
+}
