@@ -206,6 +206,10 @@ public sealed class GenerateCommand
         {
             return Fail(ExitCodes.Usage, e.Message);
         }
+        catch (ArgumentOutOfRangeException e)
+        {
+            return Fail(ExitCodes.Usage, e.Message);
+        }
         catch (IOException e)
         {
             return Fail(ExitCodes.IoFailure, e.Message);
