@@ -24,7 +24,10 @@ let ruleSpecs (busyAbove: int) (busyFor: int64) =
       { Name = "quiet"; Value = Scalar(fun q -> 2.0 - q.Sum("requests", sec 6)); Above = 0.0; Recover = 0.0; For = 3L }
       { Name = "hosts"; Value = Scalar(fun q -> q.Distinct("host", sec 5)); Above = 2.0; Recover = 2.0; For = 0L }
       { Name = "top"; Value = Scalar(fun q -> let t = q.TopK(1, "bytes", sec 5, "host") in if t.Count = 0 then 0.0 else t.Entries[0].Value)
-        Above = 2500.0; Recover = 1500.0; For = 0L } ]
+        Above = 2500.0; Recover = 1500.0; For = 0L }
+      // The runner-up's share of requests: order and truncation of TopK both matter here.
+      { Name = "second"; Value = Scalar(fun q -> let t = q.TopK(2, "requests", sec 5, "host") in if t.Count < 2 then 0.0 else t.Entries[1].Value)
+        Above = 1.0; Recover = 1.0; For = 0L } ]
 
 let config specs =
     { Lateness = lateness
