@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
 using Cocona;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using LogAlert.Cli;
 using LogAlert.Cli.Input;
 
@@ -10,11 +12,16 @@ try
     // `logalert log.csv` needs them: pick the command here, then let Cocona parse its options.
     var command = args.Length > 0 ? args[0] : "";
     var rest = command is "check" or "generate" or "run" ? args[1..] : args;
-    var app = CoconaApp.Create(rest, options =>
+    var builder = CoconaApp.CreateBuilder(rest, options =>
     {
         options.TreatPublicMethodsAsCommands = false;
         options.EnableShellCompletionSupport = false;
     });
+    // logalert reads no appsettings.json and logs nothing through Microsoft.Extensions.Logging:
+    // without these the host starts a file watcher and a logger thread on every run.
+    ((IConfigurationBuilder)builder.Configuration).Sources.Clear();
+    builder.Logging.ClearProviders();
+    var app = builder.Build();
     switch (command)
     {
         case "check": app.AddCommands<CheckCommand>(); break;
