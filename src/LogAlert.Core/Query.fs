@@ -139,7 +139,9 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
             let m = metricOf metric
             let l = labelOf label
             let w = window (seconds width) (Some l) selector
-            w.Groups |> Seq.map (fun (KeyValue(k, t)) -> KeyValuePair(k, float (t.Of m))) |> grouped l
+            let entries = w.Groups.ToArray()
+            Array.sortInPlaceWith (fun (a: KeyValuePair<string, Totals>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
+            entries |> Array.map (fun kv -> KeyValuePair(kv.Key, float (kv.Value.Of m))) |> grouped l
         member this.RateBy(metric, width, label, selector) =
             (this :> IQuery).SumBy(metric, width, label, selector) / float (seconds width)
         member _.TopK(k, metric, width, label, selector) =
@@ -152,14 +154,14 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
             let before (a: KeyValuePair<string, float>) (b: KeyValuePair<string, float>) =
                 a.Value > b.Value || (a.Value = b.Value && String.CompareOrdinal(a.Key, b.Key) < 0)
             if k > 0 then
-                for KeyValue(key, t) in w.Groups do
+                w.Groups.Iter(fun (KeyValue(key, t)) ->
                     let entry = KeyValuePair(key, float (t.Of m))
                     if top.Count < k || before entry top[top.Count - 1] then
                         let mutable i = top.Count
                         while i > 0 && before entry top[i - 1] do
                             i <- i - 1
                         top.Insert(i, entry)
-                        if top.Count > k then top.RemoveAt k
+                        if top.Count > k then top.RemoveAt k)
             grouped l top
         member _.Distinct(label, width, selector) =
             let l = labelOf label

@@ -39,7 +39,7 @@ type Window =
       At: int64
       Total: Totals
       /// Totals per label value, for grouped windows; a value is present while it has records.
-      Groups: Map<string, Totals> }
+      Groups: Table<Totals> }
 
 /// Building and moving windows.
 [<RequireQualifiedAccess>]
@@ -70,10 +70,14 @@ module Window =
                     | None -> ())
             let mutable groups = window.Groups
             if deltas.Count > 0 then
+                let changes = Array.zeroCreate deltas.Count
+                let mutable i = 0
                 for KeyValue(key, d) in deltas do
-                    let before = Map.tryFind key groups |> Option.defaultValue { Requests = 0L; Bytes = 0L }
+                    let before = match groups.TryFind key with ValueSome t -> t | ValueNone -> { Requests = 0L; Bytes = 0L }
                     let after = { Requests = before.Requests + sign * d.Requests; Bytes = before.Bytes + sign * d.Bytes }
-                    groups <- if after.Requests = 0L then Map.remove key groups else Map.add key after groups
+                    changes[i] <- struct (key, (if after.Requests = 0L then ValueNone else ValueSome after))
+                    i <- i + 1
+                groups <- groups.Update changes
             { window with
                 Total = { Requests = window.Total.Requests + sign * requests; Bytes = window.Total.Bytes + sign * bytes }
                 Groups = groups }
@@ -82,7 +86,7 @@ module Window =
     let build width groupBy selector at (store: Store) =
         let empty =
             { Width = width; GroupBy = groupBy; Selector = selector; At = at
-              Total = { Requests = 0L; Bytes = 0L }; Groups = Map.empty }
+              Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty }
         Store.range (at - width + 1L) at store |> Seq.fold (fun w (_, b) -> apply 1L b w) empty
 
     /// The window moved forward to second `at` (never backwards).

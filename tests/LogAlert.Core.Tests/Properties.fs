@@ -190,3 +190,25 @@ type ``The streaming fold``(output: ITestOutputHelper) =
                     .&. ((st2.RecordCount = st.RecordCount + 1L) |@ "record counted")
                     .&. ((not covered || firedLater) |@ "late record not seen by a later window")
                     |> Prop.classify isLate "record was late")))
+
+type ``The persistent table``(output: ITestOutputHelper) =
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``reads every kept version as it was, in any order of access``() =
+        let key = Gen.elements [ "a"; "b"; "c"; "d"; "e" ]
+        let change = Gen.zip key (Gen.frequency [ 3, Gen.choose (1, 9) |> Gen.map ValueSome; 1, Gen.constant ValueNone ])
+        let batch = Gen.listOf change |> Gen.map (List.distinctBy fst)
+        let input = Gen.zip (Gen.listOf batch) (Gen.listOf (Gen.choose (0, 1000)))
+        check output (fun () ->
+            Prop.forAll (Arb.fromGen input) (fun (batches, reads) ->
+                let tables, models =
+                    batches
+                    |> List.fold (fun (ts: Table<int> list, ms: Map<string, int> list) b ->
+                        let t = ts.Head.Update([| for k, v in b -> struct (k, v) |])
+                        let m = b |> List.fold (fun m (k, v) -> match v with ValueSome x -> Map.add k x m | ValueNone -> Map.remove k m) ms.Head
+                        t :: ts, m :: ms) ([ Table<int>.Empty ], [ Map.empty ])
+                let tables, models = Array.ofList tables, Array.ofList models
+                let contents (t: Table<int>) = t.ToArray() |> Array.map (fun kv -> kv.Key, kv.Value) |> Map.ofArray
+                reads |> List.forall (fun r ->
+                    let i = r % tables.Length
+                    contents tables[i] = models[i] && tables[i].Count = models[i].Count)))

@@ -1,0 +1,96 @@
+namespace LogAlert.Core
+
+open System.Collections.Generic
+
+/// How one version of a table differs from the next one towards the current version.
+type private TableData<'V> =
+    | Current of Dictionary<string, 'V>
+    /// Applying `changes` to `next` gives this version.
+    | Diff of changes: struct (string * 'V voption)[] * next: TableNode<'V>
+
+and [<Sealed; AllowNullLiteral>] private TableNode<'V>(data: TableData<'V>) =
+    member val Data = data with get, set
+
+/// A persistent string-keyed table with O(1) access to its newest version (Baker's trick, as in
+/// Conchon & Filliâtre, "A persistent union-find data structure", 2007): the newest version owns a
+/// mutable Dictionary and every older version is a chain of diffs leading to it. Reading an older
+/// version first rewinds the dictionary to it and turns the chain around, so every version keeps its
+/// meaning — an engine state kept from an hour ago still reads what it read then. A window with 100k
+/// hosts moves by one second in the cost of that second's changes, where an immutable Map paid
+/// O(log n) allocations per change. Not thread-safe: use one version from one thread at a time.
+[<Sealed>]
+type Table<'V> private (node: TableNode<'V>) =
+
+    static let apply (dict: Dictionary<string, 'V>) (changes: struct (string * 'V voption)[]) =
+        let inverse = Array.zeroCreate changes.Length
+        for i in 0 .. changes.Length - 1 do
+            let struct (key, value) = changes[i]
+            inverse[changes.Length - 1 - i] <-
+                match dict.TryGetValue key with
+                | true, old -> struct (key, ValueSome old)
+                | _ -> struct (key, ValueNone)
+            match value with
+            | ValueSome v -> dict[key] <- v
+            | ValueNone -> dict.Remove key |> ignore
+        inverse
+
+    /// Makes `node` the current version and returns its dictionary.
+    static let reroot (node: TableNode<'V>) =
+        // Walk to the current version, then apply the diffs back towards `node`, reversing each link.
+        let path = Stack<TableNode<'V>>()
+        let rec find (at: TableNode<'V>) =
+            match at.Data with
+            | Current d -> struct (d, at)
+            | Diff(_, next) ->
+                path.Push at
+                find next
+        let struct (dict, head) = find node
+        let mutable current = head
+        while path.Count > 0 do
+            let older = path.Pop()
+            match older.Data with
+            | Diff(changes, _) ->
+                let inverse = apply dict changes
+                older.Data <- Current dict
+                current.Data <- Diff(inverse, older)
+                current <- older
+            | Current _ -> ()
+        dict
+
+    /// A table with no entries.
+    static member Empty = Table<'V>(TableNode(Current(Dictionary<string, 'V>(System.StringComparer.Ordinal))))
+
+    /// Number of entries.
+    member _.Count = (reroot node).Count
+
+    /// The value of `key`, if any.
+    member _.TryFind(key: string) =
+        match (reroot node).TryGetValue key with
+        | true, v -> ValueSome v
+        | _ -> ValueNone
+
+    /// Applies `action` to each entry, in no particular order.
+    member _.Iter(action: KeyValuePair<string, 'V> -> unit) =
+        for kv in reroot node do
+            action kv
+
+    /// The entries, in no particular order, copied out.
+    member _.ToArray() =
+        let dict = reroot node
+        let result = Array.zeroCreate dict.Count
+        let mutable i = 0
+        for kv in dict do
+            result[i] <- kv
+            i <- i + 1
+        result
+
+    /// A new version with `changes` applied (`ValueNone` removes the key); keys must be distinct.
+    /// This version stays valid.
+    member _.Update(changes: struct (string * 'V voption)[]) =
+        if changes.Length = 0 then Table<'V>(node)
+        else
+            let dict = reroot node
+            let inverse = apply dict changes
+            let newer = TableNode(Current dict)
+            node.Data <- Diff(inverse, newer)
+            Table<'V>(newer)
