@@ -22,8 +22,10 @@ module RecordError =
         | BadBytes bytes -> sprintf "bytes %d is negative" bytes
 
 /// One access-log request: the only thing the engine folds over. Built once, at the boundary,
-/// by `Record.create`; the core never re-validates.
-[<Sealed>]
+/// by `Record.create`; the core never re-validates. A struct: the store keeps records for the
+/// longest window, and arrays of structs are one object to the GC where a million records as
+/// classes were a million objects promoted out of the young generation.
+[<Struct; CustomEquality; NoComparison>]
 type Record private (time: int64, host: string, user: string, method: string, section: string,
                      status: int, bytes: int64, source: int, line: int64) =
     /// Log time, Unix epoch seconds.
@@ -44,6 +46,15 @@ type Record private (time: int64, host: string, user: string, method: string, se
     member _.Source = source
     /// 1-based physical line number in that input.
     member _.Line = line
+
+    override this.Equals(other: obj) =
+        match other with
+        | :? Record as r ->
+            r.Time = time && r.Host = host && r.User = user && r.Method = method && r.Section = section
+            && r.Status = status && r.Bytes = bytes && r.Source = source && r.Line = line
+        | _ -> false
+
+    override _.GetHashCode() = System.HashCode.Combine(time, host, section, status, bytes, line)
 
     override _.ToString() = sprintf "%d %s %s %s %d %d (line %d)" time host method section status bytes line
 
