@@ -1,0 +1,322 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace LogAlert.Bench;
+
+/// <summary>What to measure: <c>--runs N</c> and <c>--quick</c>.</summary>
+/// <param name="Runs">How many times each command runs; the report shows medians.</param>
+/// <param name="Quick">Only the 0.5M logs (the high-cardinality one at 0.5M too), for a fast check.</param>
+public sealed record BenchOptions(int Runs, bool Quick)
+{
+    /// <summary>The usage line.</summary>
+    public const string Usage =
+        "usage: ./build.sh bench [--runs N] [--quick]   (or: LogAlert.Bench floor FILE)";
+
+    /// <summary>Parses the command line; null (with <paramref name="error"/>) when it is not valid.</summary>
+    public static BenchOptions? Parse(IReadOnlyList<string> args, out string? error)
+    {
+        var options = new BenchOptions(3, false);
+        error = null;
+        for (var i = 0; i < args.Count; i++)
+        {
+            switch (args[i])
+            {
+                case "--quick":
+                    options = options with { Quick = true };
+                    break;
+                case "--runs" when i + 1 < args.Count
+                                   && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+                                   && n >= 1:
+                    options = options with { Runs = n };
+                    i++;
+                    break;
+                case "--runs":
+                    error = "--runs needs a whole number of at least 1";
+                    return null;
+                default:
+                    error = $"unknown argument \"{args[i]}\"";
+                    return null;
+            }
+        }
+        return options;
+    }
+}
+
+/// <summary>One row of the results: a command on a log, run <see cref="BenchOptions.Runs"/> times.</summary>
+/// <param name="Id">Key for ratios and targets, such as <c>rules-all:5M</c>.</param>
+/// <param name="Name">The command as the table shows it.</param>
+/// <param name="Log">The log it reads.</param>
+/// <param name="CommandFor">The command of run <c>r</c> (1-based); built just before that run.</param>
+/// <param name="FloorId">The row whose wall time this row's ratio divides by; null for the floor rows.</param>
+/// <param name="CompareId">A row this one is also compared with in the notes (same command, other log or window).</param>
+/// <param name="CompareLabel">How the notes name that row, such as <c>low-card 5M</c>.</param>
+public sealed record Case(
+    string Id,
+    string Name,
+    LogFile Log,
+    Func<int, Command> CommandFor,
+    string? FloorId,
+    string? CompareId = null,
+    string? CompareLabel = null);
+
+/// <summary>The samples of one <see cref="Case"/> and their medians.</summary>
+public sealed class CaseResult(Case @case)
+{
+    /// <summary>The case measured.</summary>
+    public Case Case { get; } = @case;
+
+    /// <summary>One sample per run, in run order.</summary>
+    public List<Sample> Samples { get; } = [];
+
+    /// <summary>Whether any run exited with a code other than 0 (or was killed).</summary>
+    public bool Failed => Samples.Any(s => s.ExitCode != 0);
+
+    /// <summary>The runs the medians are taken over: those that exited with 0, or all when none did.</summary>
+    private IEnumerable<Sample> Counted => Samples.Any(s => s.ExitCode == 0) ? Samples.Where(s => s.ExitCode == 0) : Samples;
+
+    /// <summary>Median wall time in seconds.</summary>
+    public double WallSeconds => Measure.Median(Counted.Select(s => s.Wall.TotalSeconds));
+
+    /// <summary>Median peak RSS in MB (MiB, 2^20 bytes).</summary>
+    public double RssMb => Measure.Median(Counted.Select(s => s.PeakRssKb / 1024.0));
+}
+
+/// <summary>Entry point: <c>floor FILE</c> runs the floor; anything else runs the benchmark.</summary>
+public static partial class Program
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(15);
+
+    /// <summary>Runs the floor or the benchmark and returns the exit code.</summary>
+    public static int Main(string[] args)
+    {
+        if (args is ["floor", var file]) return Floor.Run(file);
+        if (args is ["-h" or "--help"])
+        {
+            Console.WriteLine(BenchOptions.Usage);
+            return 0;
+        }
+        var options = BenchOptions.Parse(args, out var error);
+        if (options is null)
+        {
+            Console.Error.WriteLine($"bench: {error}\n{BenchOptions.Usage}");
+            return 2;
+        }
+        try
+        {
+            return Bench(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            Console.Error.WriteLine($"bench: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int Bench(BenchOptions options)
+    {
+        var total = Stopwatch.StartNew();
+        var root = FindRepositoryRoot();
+        var logalert = Path.Combine(root, "src", "LogAlert.Cli", "bin", "Release", "net10.0", "logalert");
+        if (!File.Exists(logalert))
+            throw new InvalidOperationException($"{logalert} is missing: run ./build.sh build first");
+        var launcher = Path.Combine(root, "logalert");
+        var self = Path.Combine(AppContext.BaseDirectory, "LogAlert.Bench");
+        var problems = new List<string>();
+
+        // The logs, generated once and cached.
+        var generation = Stopwatch.StartNew();
+        var dataDir = Path.Combine(root, "bench", "data");
+        var small = DataSets.Ensure(DataSets.Small, dataDir, logalert);
+        var large = options.Quick ? null : DataSets.Ensure(DataSets.Large, dataDir, logalert);
+        var main = large ?? small;
+        var highCard = DataSets.Ensure(DataSets.HighCardinality(options.Quick ? DataSets.Small : DataSets.Large), dataDir, logalert);
+        var tiny = DataSets.Head(small, 5);
+        generation.Stop();
+
+        // rules/*.csx as the shell expands it: the file names in ordinal order.
+        var allRules = Directory.GetFiles(Path.Combine(root, "rules"), "*.csx")
+            .Select(p => "rules/" + Path.GetFileName(p))
+            .Order(StringComparer.Ordinal)
+            .ToArray();
+        string[] highTraffic = ["rules/high_traffic.csx"];
+        string[] rate2m = ["bench/rules/rate_2m.csx"];
+        string[] rate1h = ["bench/rules/rate_1h.csx"];
+
+        var scratch = Directory.CreateTempSubdirectory("logalert-bench-");
+        try
+        {
+            // The direct runs use a copy of the build, taken once the launcher has made sure it is up to
+            // date: others may rebuild src/ while the bench runs, and all rows must measure one build.
+            var version = Measure.Capture(new Command(launcher, ["--version"], root));
+            if (version.ExitCode != 0)
+                throw new InvalidOperationException($"./logalert --version exited with {version.ExitCode}: {version.Error.Trim()}");
+            var build = BuildStamp(logalert);
+            var copy = Path.Combine(scratch.FullName, "logalert-build");
+            CopyDirectory(Path.GetDirectoryName(logalert)!, copy);
+            var measured = Path.Combine(copy, "logalert");
+
+            // Every logalert run but the start-up ones shares one rule cache, filled before timing.
+            var cache = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(scratch.FullName, "cache") };
+            Command Floor(LogFile log) => new(self, ["floor", log.Path], root);
+            Command LogAlert(string[] rules, LogFile log) =>
+                new(measured, ["--format", "jsonl", .. rules.Length > 0 ? ["--rules", .. rules] : Array.Empty<string>(), log.Path], root, cache);
+            string ColdCache(int run) => Path.Combine(scratch.FullName, $"start-{run}");
+            Command Launcher(int run) =>
+                new(launcher, ["--rules", .. allRules, tiny.Path], root, new Dictionary<string, string> { ["XDG_CACHE_HOME"] = ColdCache(run) });
+
+            var cases = new List<Case>();
+            var logs = new[] { tiny, small, large, highCard }.OfType<LogFile>().ToArray();
+            foreach (var log in logs)
+                cases.Add(new Case($"floor:{log.Label}", "floor (CsvHelper span API)", log, _ => Floor(log), null));
+            void Add(string kind, string name, string[] rules, LogFile log, string? compareId = null, string? compareLabel = null) =>
+                cases.Add(new Case($"{kind}:{log.Label}", name, log, _ => LogAlert(rules, log), $"floor:{log.Label}", compareId, compareLabel));
+            foreach (var log in new[] { small, large }.OfType<LogFile>())
+            {
+                Add("builtin", "`logalert --format jsonl` (built-in rule)", [], log);
+                Add("high_traffic", "`logalert --format jsonl --rules rules/high_traffic.csx`", highTraffic, log);
+                Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, log);
+            }
+            Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, highCard, $"rules:{main.Label}", $"low-card {main.Label}");
+            Add("rate2m", "`logalert --format jsonl --rules bench/rules/rate_2m.csx`", rate2m, main);
+            Add("rate1h", "`logalert --format jsonl --rules bench/rules/rate_1h.csx`", rate1h, main, $"rate2m:{main.Label}", "2m window");
+            cases.Add(new Case("start:cold", "`./logalert --rules rules/*.csx`, empty rule cache (cold start)", tiny,
+                run =>
+                {
+                    var dir = ColdCache(run);
+                    if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+                    Directory.CreateDirectory(dir);
+                    return Launcher(run);
+                },
+                $"floor:{tiny.Label}"));
+            cases.Add(new Case("start:warm", "`./logalert --rules rules/*.csx`, rule cache filled (warm start)", tiny,
+                Launcher, $"floor:{tiny.Label}", "start:cold", "cold start"));
+
+            Prepare(problems, root, logs, Floor, [highTraffic, allRules, rate2m, rate1h], rules => LogAlert(rules, tiny));
+
+            // Round robin: every case once per run, so that a slow spell of the machine hits all alike.
+            var results = cases.ToDictionary(c => c.Id, c => new CaseResult(c));
+            for (var run = 1; run <= options.Runs; run++)
+            {
+                foreach (var c in cases)
+                {
+                    var command = c.CommandFor(run);
+                    var sample = Measure.Run(command, Timeout);
+                    results[c.Id].Samples.Add(sample);
+                    Console.Error.WriteLine(
+                        $"bench: run {run}/{options.Runs}  {c.Id,-22} {sample.Wall.TotalSeconds,8:F3} s {sample.PeakRssKb / 1024.0,7:F0} MB" +
+                        (sample.ExitCode == 0 ? "" : $"  EXIT {sample.ExitCode}"));
+                    if (sample.ExitCode != 0)
+                        problems.Add($"{c.Id} (run {run}): `{Display(command, root)}` exited with {sample.ExitCode}" +
+                                     (sample.StandardError.Length > 0 ? $": {sample.StandardError.Trim()}" : ""));
+                    else if (c.Id.StartsWith("start:", StringComparison.Ordinal) && sample.StandardError.Contains("building", StringComparison.Ordinal))
+                        problems.Add($"{c.Id} (run {run}): the launcher rebuilt logalert (a source changed during the bench)");
+                    if (BuildStamp(logalert) is var now && now != build)
+                    {
+                        problems.Add($"run {run}: logalert was rebuilt in src/ during the bench (noticed after {c.Id}): " +
+                                     "the launcher rows from then on measure another build than the other rows");
+                        build = now;
+                    }
+                }
+                if (Directory.Exists(ColdCache(run)) && !Directory.EnumerateFiles(ColdCache(run), "*", SearchOption.AllDirectories).Any())
+                    problems.Add($"start:cold (run {run}): the rule cache {ColdCache(run)} is still empty after the cold start");
+            }
+
+            total.Stop();
+            Report.Print(Console.Out, new ReportInput(
+                options, [.. logs], main, large is not null, [.. cases.Select(c => results[c.Id])], problems,
+                total.Elapsed, generation.Elapsed, Revision(root)));
+            return 0;
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Untimed preparation: checks the floor's record counts against the files (which also brings them
+    /// into the page cache) and fills the shared rule cache.
+    /// </summary>
+    private static void Prepare(
+        List<string> problems, string root, IEnumerable<LogFile> logs,
+        Func<LogFile, Command> floor, IEnumerable<string[]> ruleSets, Func<string[], Command> onTinyLog)
+    {
+        Console.Error.WriteLine("bench: preparing (floor check, rule cache)");
+
+        foreach (var log in logs)
+        {
+            var (exit, output, error) = Measure.Capture(floor(log));
+            var match = RecordsPattern().Match(output);
+            if (exit != 0 || !match.Success)
+                throw new InvalidOperationException($"the floor failed on {log.Path} ({exit}): {error.Trim()}");
+            var records = long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            if (records != log.Records)
+                problems.Add($"floor on {log.Label}: read {records} records, the file has {log.Records} data lines");
+        }
+
+        foreach (var rules in ruleSets)
+        {
+            var command = onTinyLog(rules);
+            var (exit, _, error) = Measure.Capture(command);
+            if (exit != 0) problems.Add($"warm-up `{Display(command, root)}` exited with {exit}: {error.Trim()}");
+        }
+    }
+
+    /// <summary>Copies a folder and its files (modes included), such as a build output.</summary>
+    private static void CopyDirectory(string from, string to)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+            File.Copy(file, Path.Combine(to, Path.GetRelativePath(from, file)));
+    }
+
+    /// <summary>When logalert was last built: the newest write time of its two assemblies.</summary>
+    private static DateTime BuildStamp(string logalert)
+    {
+        var dir = Path.GetDirectoryName(logalert)!;
+        return new[] { "logalert.dll", "LogAlert.Core.dll" }
+            .Select(name => File.GetLastWriteTimeUtc(Path.Combine(dir, name)))
+            .Max();
+    }
+
+    /// <summary>The commit measured, as <c>git describe --always --dirty</c> gives it; "unknown" without git.</summary>
+    private static string Revision(string root)
+    {
+        try
+        {
+            var (exit, output, _) = Measure.Capture(new Command("git", ["describe", "--always", "--dirty"], root));
+            return exit == 0 ? output.Trim() : "unknown";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown";
+        }
+    }
+
+    [GeneratedRegex(@"records=(\d+)")]
+    private static partial Regex RecordsPattern();
+
+    /// <summary>A command as a user would type it, with paths relative to the repository.</summary>
+    private static string Display(Command command, string root)
+    {
+        string Relative(string a) => a.StartsWith(root + "/", StringComparison.Ordinal) ? a[(root.Length + 1)..] : a;
+        var executable = Relative(command.Executable);
+        if (!executable.Contains('/')) executable = "./" + executable;
+        return string.Join(' ', command.Arguments.Select(Relative).Prepend(executable));
+    }
+
+    /// <summary>The folder with <c>LogAlertFunctional.sln</c>, searched upwards from here and from the program.</summary>
+    private static string FindRepositoryRoot()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "LogAlertFunctional.sln")))
+                    return dir.FullName;
+        }
+        throw new InvalidOperationException("cannot find the repository (LogAlertFunctional.sln) above the current folder");
+    }
+}
