@@ -295,7 +295,14 @@ module Engine =
             if buffer.Count > 0 then
                 let mutable openStore = st.Open
                 for KeyValue(second, rs) in buffer do
-                    openStore <- Store.addAll second (rs.ToArray()) openStore
+                    // Chunks small enough to stay off the large object heap (see Bucket.ChunkSize).
+                    let mutable i = 0
+                    while i < rs.Count do
+                        let n = min Bucket.ChunkSize (rs.Count - i)
+                        let chunk = Array.zeroCreate n
+                        rs.CopyTo(i, chunk, 0, n)
+                        openStore <- Store.addAll second chunk openStore
+                        i <- i + n
                 buffer.Clear()
                 st <- { st with Open = openStore }
         let mutable newest = st.Newest

@@ -21,6 +21,12 @@ module Bucket =
     /// A bucket with no records.
     let empty = Bucket.Make([], 0L, 0L)
 
+    /// Records per chunk: 1000 records of 64 bytes stay under the 85,000-byte large-object threshold.
+    /// A busy second in one array would land on the large object heap, which only a full
+    /// collection frees, and the store keeps seconds for minutes.
+    [<Literal>]
+    let ChunkSize = 1000
+
     /// The bucket with `records` (all of the same second) added. `records` must not be written later.
     let addAll (records: Record[]) (bucket: Bucket) =
         if records.Length = 0 then bucket
@@ -28,7 +34,10 @@ module Bucket =
             let mutable bytes = 0L
             for r in records do
                 bytes <- bytes + r.Bytes
-            Bucket.Make(records :: bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytes)
+            let chunks =
+                if records.Length <= ChunkSize then records :: bucket.Chunks
+                else List.append (Array.chunkBySize ChunkSize records |> List.ofArray |> List.rev) bucket.Chunks
+            Bucket.Make(chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytes)
 
     /// Applies `action` to each record.
     let iter action (bucket: Bucket) =
