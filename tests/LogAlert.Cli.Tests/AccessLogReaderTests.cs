@@ -11,7 +11,7 @@ namespace LogAlert.Cli.Tests;
 
 public sealed class AccessLogReaderTests : IDisposable
 {
-    private const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
+    private const string Header = TestLogs.Header;
 
     private readonly string _dir = Directory.CreateTempSubdirectory("logalert-reader-").FullName;
 

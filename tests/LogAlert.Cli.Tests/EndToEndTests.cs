@@ -10,7 +10,7 @@ public sealed class EndToEndTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
+    private const string Header = TestLogs.Header;
 
     private string Write(string name, params string[] lines)
     {

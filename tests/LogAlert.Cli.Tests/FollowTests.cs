@@ -11,7 +11,7 @@ public sealed class FollowTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
+    private const string Header = TestLogs.Header;
 
     private static string Lines(long from, long to, int perSecond) => string.Concat(
         Enumerable.Range(0, (int)(to - from)).SelectMany(i => Enumerable.Repeat(

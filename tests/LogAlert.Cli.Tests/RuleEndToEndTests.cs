@@ -13,7 +13,7 @@ public sealed class RuleEndToEndTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    private const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
+    private const string Header = TestLogs.Header;
 
     private string Write(string name, string text)
     {

@@ -573,20 +573,8 @@ public sealed class RuleHostTests : IDisposable
         return records.ToArray();
     }
 
-    private static List<Event> Run(IReadOnlyList<Rule> rules, Record[] records)
-    {
-        var settings = new EngineSettings { Rules = rules, Retention = TimeSpan.FromMinutes(2), SummaryInterval = TimeSpan.Zero };
-        var state = Fold.Start(settings);
-        var events = new List<Event>();
-        foreach (var chunk in records.Chunk(97))
-        {
-            var step = Fold.Push(state, chunk);
-            events.AddRange(step.Events);
-            state = step.State;
-        }
-        events.AddRange(Fold.End(state).Events);
-        return events;
-    }
+    private static List<Event> Run(IReadOnlyList<Rule> rules, Record[] records) =>
+        TestLogs.Fold(new EngineSettings { Rules = rules, Retention = TimeSpan.FromMinutes(2), SummaryInterval = TimeSpan.Zero }, records);
 
     private static List<AlertEvent> Alerts(List<Event> events) => events.OfType<Event.Alert>().Select(a => a.Item).ToList();
 }

@@ -41,19 +41,8 @@ public sealed class ScriptRuleProperties
         return records.ToArray();
     }
 
-    private static List<Event> Run(Rule rule, Record[] records, int chunk)
-    {
-        var state = Fold.Start(new EngineSettings { Rules = [rule], Retention = TimeSpan.FromMinutes(2) });
-        var events = new List<Event>();
-        foreach (var c in records.Chunk(chunk))
-        {
-            var step = Fold.Push(state, c);
-            events.AddRange(step.Events);
-            state = step.State;
-        }
-        events.AddRange(Fold.End(state).Events);
-        return events;
-    }
+    private static List<Event> Run(Rule rule, Record[] records, int chunk) =>
+        TestLogs.Fold(new EngineSettings { Rules = [rule], Retention = TimeSpan.FromMinutes(2) }, records, chunk);
 
     [Fact]
     [Trait("Category", "property")]
