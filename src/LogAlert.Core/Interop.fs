@@ -72,21 +72,22 @@ type Rules =
             raise (RuleDefinitionException(sprintf "For(%O) must be a whole, non-negative number of seconds" span))
         span.Ticks / TimeSpan.TicksPerSecond
 
+    static member private Build(name, value, above, recoverBelow: Nullable<float>, forTime, message, recoveryMessage) =
+        Rule.create name value above (Option.ofNullable recoverBelow) (Rules.Seconds forTime)
+            (Option.ofObj message) (Option.ofObj recoveryMessage)
+        |> Rules.Check
+
     /// A rule with one value per second. Throws `RuleDefinitionException` when invalid.
     static member Scalar(name: string, value: Func<IQuery, float>, above: float, recoverBelow: Nullable<float>,
                          forTime: TimeSpan, message: string | null, recoveryMessage: string | null) =
         ArgumentNullException.ThrowIfNull value
-        Rule.create name (Scalar value.Invoke) above (Option.ofNullable recoverBelow) (Rules.Seconds forTime)
-            (Option.ofObj message) (Option.ofObj recoveryMessage)
-        |> Rules.Check
+        Rules.Build(name, Scalar value.Invoke, above, recoverBelow, forTime, message, recoveryMessage)
 
     /// A rule with one value per label value (one alert per group).
     static member PerGroup(name: string, value: Func<IQuery, Grouped>, above: float, recoverBelow: Nullable<float>,
                            forTime: TimeSpan, message: string | null, recoveryMessage: string | null) =
         ArgumentNullException.ThrowIfNull value
-        Rule.create name (PerGroup value.Invoke) above (Option.ofNullable recoverBelow) (Rules.Seconds forTime)
-            (Option.ofObj message) (Option.ofObj recoveryMessage)
-        |> Rules.Check
+        Rules.Build(name, PerGroup value.Invoke, above, recoverBelow, forTime, message, recoveryMessage)
 
     /// The built-in `high_traffic` rule.
     static member HighTraffic(threshold: float, window: TimeSpan) = BuiltIn.highTraffic threshold window |> Rules.Check
