@@ -74,6 +74,28 @@ type Table<'V> private (node: TableNode<'V>) =
         for kv in reroot node do
             action kv
 
+    /// The `k` entries with the largest `score`, ties by key (ordinal), best first. One pass over
+    /// the entries; most are rejected by one comparison with the current k-th best.
+    member _.Top(k: int, score: 'V -> float) =
+        let top = List<KeyValuePair<string, float>>(max k 0 + 1)
+        if k > 0 then
+            let dict = reroot node
+            let mutable e = dict.GetEnumerator()
+            while e.MoveNext() do
+                let kv = e.Current
+                let v = score kv.Value
+                let full = top.Count = k
+                if not full || v >= top[k - 1].Value then
+                    let before (other: KeyValuePair<string, float>) =
+                        v > other.Value || (v = other.Value && System.String.CompareOrdinal(kv.Key, other.Key) < 0)
+                    if not full || before top[k - 1] then
+                        let mutable i = top.Count
+                        while i > 0 && before top[i - 1] do
+                            i <- i - 1
+                        top.Insert(i, KeyValuePair(kv.Key, v))
+                        if top.Count > k then top.RemoveAt k
+        top.ToArray()
+
     /// The entries, in no particular order, copied out.
     member _.ToArray() =
         let dict = reroot node
