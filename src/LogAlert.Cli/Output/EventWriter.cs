@@ -25,6 +25,9 @@ internal static class Format
 
     public static string Time(long second) => LogTime.Iso(second);
 
+    /// <summary><c>21:12:36</c>, UTC.</summary>
+    public static string TimeOfDay(long second) => LogTime.Iso(second).Substring(11, 8);
+
     /// <summary>Rounded to 2 decimals, away from zero, as SPEC §7 asks; null when not finite.</summary>
     public static decimal? Round2(double value) =>
         double.IsFinite(value) && Math.Abs(value) < 7.9e27 ? Math.Round((decimal)value, 2, MidpointRounding.AwayFromZero) : null;
@@ -170,8 +173,10 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
     public void Summary(Summary s)
     {
         var sb = new StringBuilder();
-        sb.Append(Format.Time(s.Start)).Append("  ").Append(Paint("36", "summary "));
-        sb.Append("  ").Append(s.End - s.Start).Append("s ");
+        // Stamped with the interval's end, when it is emitted, so that lines stay in time order
+        // among alerts; the interval itself follows as start–end (time of day, UTC).
+        sb.Append(Format.Time(s.End)).Append("  ").Append(Paint("36", "summary "));
+        sb.Append("  ").Append(Format.TimeOfDay(s.Start)).Append('–').Append(Format.TimeOfDay(s.End)).Append("  ");
         sb.Append(s.Requests.ToString(Format.Invariant)).Append(" req ");
         sb.Append(Paint("2", "(" + s.Rps.ToString("0.00", Format.Invariant) + "/s)"));
         sb.Append(" | top ").Append(string.Join(", ", s.Sections.Select(x => $"{x.Item1} {x.Item2}")));
