@@ -1,5 +1,9 @@
 namespace LogAlert.Core
 
+// CollectionsMarshal.GetValueRefOrAddDefault is annotated as returning a nullable reference; the
+// tables here hold structs (Totals, and ints in tests), so there is no null to handle.
+#nowarn "3261"
+
 open System.Collections.Generic
 
 /// How one version of a table differs from the next one towards the current version.
@@ -105,6 +109,34 @@ type Table<'V> private (node: TableNode<'V>) =
             result[i] <- kv
             i <- i + 1
         result
+
+    /// A new version with `deltas[i]` added (`add`) to the value of `keys[i]` for i < `count`, an
+    /// absent key counting from `zero`; keys whose value is then `isZero` are removed. Keys may
+    /// repeat. One hash lookup per delta: this is the hot path of a window grouped by host.
+    member _.Accumulate(keys: string[], deltas: 'V[], count: int, zero: 'V, add: 'V -> 'V -> 'V, isZero: 'V -> bool) =
+        if count = 0 then Table<'V>(node)
+        else
+            let dict = reroot node
+            // Every touch records the value before it; undone newest first, they restore this version.
+            let inverse = List<struct (string * 'V voption)>(count + 8)
+            let emptied = List<string>()
+            for i in 0 .. count - 1 do
+                let key = keys[i]
+                let mutable exists = false
+                let value = &System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(dict, key, &exists)
+                inverse.Add(struct (key, (if exists then ValueSome value else ValueNone)))
+                value <- add (if exists then value else zero) deltas[i]
+                if isZero value then emptied.Add key
+            for key in emptied do
+                match dict.TryGetValue key with
+                | true, v when isZero v ->
+                    inverse.Add(struct (key, ValueSome v))
+                    dict.Remove key |> ignore
+                | _ -> ()
+            inverse.Reverse()
+            let newer = TableNode(Current dict)
+            node.Data <- Diff(inverse.ToArray(), newer)
+            Table<'V>(newer)
 
     /// A new version with `changes` applied (`ValueNone` removes the key); keys must be distinct.
     /// This version stays valid.

@@ -45,41 +45,47 @@ type Window =
 [<RequireQualifiedAccess>]
 module Window =
 
-    let private apply sign (bucket: Bucket) (window: Window) =
-        if Selector.isAll window.Selector && window.GroupBy.IsNone then
-            { window with
-                Total =
-                    { Requests = window.Total.Requests + sign * bucket.Requests
-                      Bytes = window.Total.Bytes + sign * bucket.Bytes } }
+    /// The window with each bucket's records added (sign 1) or taken away (sign -1). Group totals
+    /// are summed over all the buckets first, so the table gets one new version per move.
+    let private apply (changes: struct (int64 * Bucket) list) (window: Window) =
+        if changes.IsEmpty then window
+        elif Selector.isAll window.Selector && window.GroupBy.IsNone then
+            let mutable total = window.Total
+            for struct (sign, bucket) in changes do
+                total <- { Requests = total.Requests + sign * bucket.Requests; Bytes = total.Bytes + sign * bucket.Bytes }
+            { window with Total = total }
         else
             let mutable requests = 0L
             let mutable bytes = 0L
-            // Aggregate the second's records per group first, then touch the immutable map once per group.
-            let deltas = Dictionary<string, Totals>()
-            bucket
-            |> Bucket.iter (fun r ->
-                if Selector.isMatch r window.Selector then
-                    requests <- requests + 1L
-                    bytes <- bytes + r.Bytes
-                    match window.GroupBy with
-                    | Some label ->
-                        let key = Label.valueOf label r
-                        match deltas.TryGetValue key with
-                        | true, t -> deltas[key] <- { Requests = t.Requests + 1L; Bytes = t.Bytes + r.Bytes }
-                        | _ -> deltas[key] <- { Requests = 1L; Bytes = r.Bytes }
-                    | None -> ())
-            let mutable groups = window.Groups
-            if deltas.Count > 0 then
-                let changes = Array.zeroCreate deltas.Count
-                let mutable i = 0
-                for KeyValue(key, d) in deltas do
-                    let before = match groups.TryFind key with ValueSome t -> t | ValueNone -> { Requests = 0L; Bytes = 0L }
-                    let after = { Requests = before.Requests + sign * d.Requests; Bytes = before.Bytes + sign * d.Bytes }
-                    changes[i] <- struct (key, (if after.Requests = 0L then ValueNone else ValueSome after))
-                    i <- i + 1
-                groups <- groups.Update changes
+            // Group keys and signed totals in arrays, then one table version: one hash per record.
+            let mutable count = 0
+            let mutable keys: string[] = [||]
+            let mutable deltas: Totals[] = [||]
+            if window.GroupBy.IsSome then
+                let capacity = changes |> List.sumBy (fun struct (_, b) -> int b.Requests)
+                keys <- Array.zeroCreate capacity
+                deltas <- Array.zeroCreate capacity
+            for struct (sign, bucket) in changes do
+                bucket
+                |> Bucket.iter (fun r ->
+                    if Selector.isMatch r window.Selector then
+                        requests <- requests + sign
+                        bytes <- bytes + sign * r.Bytes
+                        match window.GroupBy with
+                        | Some label ->
+                            keys[count] <- Label.valueOf label r
+                            deltas[count] <- { Requests = sign; Bytes = sign * r.Bytes }
+                            count <- count + 1
+                        | None -> ())
+            let groups =
+                if count = 0 then window.Groups
+                else
+                    window.Groups.Accumulate(
+                        keys, deltas, count, { Requests = 0L; Bytes = 0L },
+                        (fun a b -> { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }),
+                        (fun t -> t.Requests = 0L))
             { window with
-                Total = { Requests = window.Total.Requests + sign * requests; Bytes = window.Total.Bytes + sign * bytes }
+                Total = { Requests = window.Total.Requests + requests; Bytes = window.Total.Bytes + bytes }
                 Groups = groups }
 
     /// A window of `width` seconds at second `at`, computed from the store.
@@ -87,27 +93,28 @@ module Window =
         let empty =
             { Width = width; GroupBy = groupBy; Selector = selector; At = at
               Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty }
-        Store.range (at - width + 1L) at store |> Seq.fold (fun w (_, b) -> apply 1L b w) empty
+        let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
+        apply buckets empty
 
     /// The window moved forward to second `at` (never backwards).
     let advanceTo at (store: Store) (window: Window) =
         if at <= window.At then window
         elif at - window.At >= window.Width then build window.Width window.GroupBy window.Selector at store
         else
-            let mutable w = window
-            for s in window.At + 1L .. at do
-                match Store.tryFind s store with
-                | Some b -> w <- apply 1L b w
-                | None -> ()
-                match Store.tryFind (s - window.Width) store with
-                | Some b -> w <- apply -1L b w
-                | None -> ()
-            { w with At = at }
+            let changes =
+                [ for s in window.At + 1L .. at do
+                      match Store.tryFind s store with
+                      | Some b -> yield struct (1L, b)
+                      | None -> ()
+                      match Store.tryFind (s - window.Width) store with
+                      | Some b -> yield struct (-1L, b)
+                      | None -> () ]
+            { apply changes window with At = at }
 
     /// The window with late `records` (of one second, already closed) counted, if it covers them.
     let addLate second (records: Record[]) (window: Window) =
         if second > window.At - window.Width && second <= window.At then
-            apply 1L (Bucket.addAll records Bucket.empty) window
+            apply [ struct (1L, Bucket.addAll records Bucket.empty) ] window
         else window
 
     /// Whether the window holds no record.
