@@ -104,10 +104,13 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
                 s
             | Error e -> raise (QueryException(SelectorError.describe e))
 
+    let windowKey width (groupBy: Label option) (selector: string | null) =
+        let selectorText = match selector with null -> "" | s -> s
+        String.Join('\u001f', string width, (match groupBy with Some l -> Label.name l | None -> ""), selectorText)
+
     let window width (groupBy: Label option) (selector: string | null) =
         let selectorText = match selector with null -> "" | s -> s
-        let key =
-            String.Join('\u001f', string width, (match groupBy with Some l -> Label.name l | None -> ""), selectorText)
+        let key = windowKey width groupBy selector
         let w =
             match used.TryGetValue key with
             | true, w -> w
@@ -148,8 +151,9 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
             let m = metricOf metric
             let l = labelOf label
             let w = window (seconds width) (Some l) selector
-            // One pass keeping the best k in order, not a sort of every group (100k hosts).
-            grouped l (w.Groups.Top(k, fun t -> float (t.Of m)))
+            let best, remembered = Window.top (max k 0) m w
+            used[windowKey (seconds width) (Some l) selector] <- remembered
+            grouped l best
         member _.Distinct(label, width, selector) =
             let l = labelOf label
             float (window (seconds width) (Some l) selector).Groups.Count

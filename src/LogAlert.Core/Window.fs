@@ -29,6 +29,17 @@ type Totals =
         | Requests -> this.Requests
         | Bytes -> this.Bytes
 
+/// A remembered `TopK` answer of a grouped window, kept so that the next second can start from it.
+/// Invariant: every group not in `Entries` has a value of at most `Bound` (-infinity: there is none).
+type TopCache =
+    { K: int
+      Metric: Metric
+      /// The window move (`Window.Moves`) the entries are for.
+      Moves: int64
+      /// The best groups, best first (one more than `K` when there are that many).
+      Entries: KeyValuePair<string, float>[]
+      Bound: float }
+
 /// Running totals over the window `(At − Width, At]` of the records a selector picks, optionally
 /// grouped by a label. Moving it one second costs the records of two seconds, whatever the width.
 type Window =
@@ -39,7 +50,13 @@ type Window =
       At: int64
       Total: Totals
       /// Totals per label value, for grouped windows; a value is present while it has records.
-      Groups: Table<Totals> }
+      Groups: Table<Totals>
+      /// How many times the window moved (or took late records): versions its top-k caches.
+      Moves: int64
+      /// The group keys the last move touched (the first `ChangedCount`, possibly repeated).
+      ChangedKeys: string[]
+      ChangedCount: int
+      TopCaches: TopCache list }
 
 /// Building and moving windows.
 [<RequireQualifiedAccess>]
@@ -86,13 +103,17 @@ module Window =
                         (fun t -> t.Requests = 0L))
             { window with
                 Total = { Requests = window.Total.Requests + requests; Bytes = window.Total.Bytes + bytes }
-                Groups = groups }
+                Groups = groups
+                Moves = window.Moves + 1L
+                ChangedKeys = keys
+                ChangedCount = count }
 
     /// A window of `width` seconds at second `at`, computed from the store.
     let build width groupBy selector at (store: Store) =
         let empty =
             { Width = width; GroupBy = groupBy; Selector = selector; At = at
-              Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty }
+              Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty
+              Moves = 0L; ChangedKeys = [||]; ChangedCount = 0; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
         apply buckets empty
 
@@ -116,6 +137,58 @@ module Window =
         if second > window.At - window.Width && second <= window.At then
             apply [ struct (1L, Bucket.addAll records Bucket.empty) ] window
         else window
+
+    let private better (a: KeyValuePair<string, float>) (b: KeyValuePair<string, float>) =
+        a.Value > b.Value || (a.Value = b.Value && System.String.CompareOrdinal(a.Key, b.Key) < 0)
+
+    /// The `k` groups with the largest totals of `metric` (ties by key, ordinal), best first, and the
+    /// window remembering them. A scan of every group costs the number of groups (100k hosts); when
+    /// the window moved once since the last answer, only the remembered groups and the groups that
+    /// move touched can have overtaken, unless a remembered one fell to the bound of the rest.
+    let top k metric (window: Window) =
+        let score (t: Totals) = float (t.Of metric)
+        let fullScan () =
+            // k + 2 best: k + 1 to remember, and the next one bounds all the others.
+            let best = window.Groups.Top(k + 2, score)
+            let kept = Array.truncate (k + 1) best
+            let bound = if best.Length > k + 1 then best[k + 1].Value else System.Double.NegativeInfinity
+            kept, bound
+        let cached = window.TopCaches |> List.tryFind (fun c -> c.K = k && c.Metric = metric)
+        let entries, bound =
+            match cached with
+            | Some c when c.Moves = window.Moves -> c.Entries, c.Bound
+            | Some c when c.Moves = window.Moves - 1L ->
+                let candidates = Dictionary<string, float>(System.StringComparer.Ordinal)
+                let consider key =
+                    if not (candidates.ContainsKey key) then
+                        match window.Groups.TryFind key with
+                        | ValueSome t -> candidates[key] <- score t
+                        | ValueNone -> ()
+                for e in c.Entries do
+                    consider e.Key
+                for i in 0 .. window.ChangedCount - 1 do
+                    consider window.ChangedKeys[i]
+                // The k + 2 best candidates, in one pass (there are thousands a second, not 100k).
+                let ranked = List<KeyValuePair<string, float>>(k + 3)
+                for kv in candidates do
+                    if ranked.Count < k + 2 || better kv ranked[ranked.Count - 1] then
+                        let mutable i = ranked.Count
+                        while i > 0 && better kv ranked[i - 1] do
+                            i <- i - 1
+                        ranked.Insert(i, kv)
+                        if ranked.Count > k + 2 then ranked.RemoveAt(k + 2)
+                let ranked = ranked.ToArray()
+                let kept = Array.truncate (k + 1) ranked
+                let bound = if ranked.Length > k + 1 then max c.Bound ranked[k + 1].Value else c.Bound
+                // Exact when the k-th kept group is strictly above everything outside.
+                let exact =
+                    if kept.Length >= k then k = 0 || kept[k - 1].Value > bound
+                    else System.Double.IsNegativeInfinity bound
+                if exact then kept, bound else fullScan ()
+            | _ -> fullScan ()
+        let cache = { K = k; Metric = metric; Moves = window.Moves; Entries = entries; Bound = bound }
+        let others = window.TopCaches |> List.filter (fun c -> not (c.K = k && c.Metric = metric))
+        Array.truncate k entries, { window with TopCaches = cache :: others }
 
     /// Whether the window holds no record.
     let isEmpty (window: Window) = window.Total.Requests = 0L

@@ -212,3 +212,35 @@ type ``The persistent table``(output: ITestOutputHelper) =
                 reads |> List.forall (fun r ->
                     let i = r % tables.Length
                     contents tables[i] = models[i] && tables[i].Count = models[i].Count)))
+
+type ``The top-k of a window``(output: ITestOutputHelper) =
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``from a remembered answer equals a full ranking at every second``() =
+        // Many hosts with skewed popularity, a few seconds wide: groups overtake and drop out often.
+        let host = Gen.frequency [ 6, Gen.elements [ "h0"; "h1" ]; 3, Gen.elements [ for i in 2..6 -> sprintf "h%d" i ]; 1, Gen.elements [ for i in 7..40 -> sprintf "h%d" i ] ]
+        let second = Gen.choose (0, 30) |> Gen.map int64
+        let input = Gen.zip3 (Gen.listOf (Gen.zip second host)) (Gen.choose (0, 4)) (Gen.choose (1, 6))
+        check output (fun () ->
+            Prop.forAll (Arb.fromGen input) (fun (records, k, width) ->
+                let store =
+                    records
+                    |> List.mapi (fun i (t, h) -> record (baseTime + t) h "/a" 200 1L (int64 i))
+                    |> List.groupBy (fun r -> r.Time)
+                    |> List.fold (fun st (t, rs) -> Store.addAll t (Array.ofList rs) st) Store.empty
+                let mutable w = Window.build (int64 width) (Some Host) Selector.all (baseTime - 1L) store
+                let mutable ok = true
+                for s in baseTime .. baseTime + 40L do
+                    w <- Window.advanceTo s store w
+                    let best, remembered = Window.top k Requests w
+                    w <- remembered
+                    let expected =
+                        [ for r in records do
+                              let t, h = r
+                              if baseTime + t > s - int64 width && baseTime + t <= s then yield h ]
+                        |> List.countBy id
+                        |> List.sortWith (fun (ka, a) (kb, b) -> let c = compare b a in if c <> 0 then c else String.CompareOrdinal(ka, kb))
+                        |> List.truncate k
+                        |> List.map (fun (h, n) -> h, float n)
+                    if (best |> Array.map (fun kv -> kv.Key, kv.Value) |> List.ofArray) <> expected then ok <- false
+                ok))
