@@ -32,12 +32,14 @@ module Summary =
 
     /// The summary of `[start, endExclusive)`, or None when it holds no records.
     let compute start endExclusive partial (store: Store) =
+        let buckets = Store.range start (endExclusive - 1L) store |> Array.ofSeq
         let sections = Dictionary<string, int64>(StringComparer.Ordinal)
-        let hosts = HashSet<string>(StringComparer.Ordinal)
+        // Sized for the interval's records up front: growing a set of 30k hosts rehashes it over and over.
+        let hosts = HashSet<string>(buckets |> Array.sumBy (fun (_, b) -> int b.Requests), StringComparer.Ordinal)
         let status = Array.zeroCreate<int64> 6
         let mutable requests = 0L
         let mutable bytes = 0L
-        for _, bucket in Store.range start (endExclusive - 1L) store do
+        for _, bucket in buckets do
             bucket
             |> Bucket.iter (fun r ->
                 requests <- requests + 1L
