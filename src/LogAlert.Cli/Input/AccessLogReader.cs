@@ -553,26 +553,35 @@ internal static class FileIdentity
 }
 
 /// <summary>Strings interned by their chars, so a million records share a few thousand strings.</summary>
-/// <remarks>Bounded: when full it starts over (records keep their strings; only sharing is lost).</remarks>
+/// <remarks>
+/// A direct-mapped cache: a span hashes to one slot, which either holds an equal string (shared) or
+/// is replaced by a new one. Lookup is one hash and one compare whatever the cardinality, and the
+/// cache never grows or has to be cleared: with 2M distinct hosts the former dictionary pool filled,
+/// emptied and refilled, and reading took 0.75 s per 1.5M lines against 0.44 s for 40 hosts.
+/// Equal strings that collide may end up as separate objects; everything compares them by value.
+/// </remarks>
 internal sealed class StringPool
 {
-    private readonly int _capacity;
-    private readonly Dictionary<string, string> _strings;
-    private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly string?[] _slots;
+    private readonly int _mask;
 
+    /// <param name="capacity">Slots, rounded up to a power of two.</param>
     public StringPool(int capacity)
     {
-        _capacity = capacity;
-        _strings = new Dictionary<string, string>(StringComparer.Ordinal);
-        _lookup = _strings.GetAlternateLookup<ReadOnlySpan<char>>();
+        var size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(capacity, 16));
+        _slots = new string?[size];
+        _mask = size - 1;
     }
 
     public string Intern(ReadOnlySpan<char> chars)
     {
-        if (_lookup.TryGetValue(chars, out var known)) return known;
-        if (_strings.Count >= _capacity) _strings.Clear();
+        // FNV-1a: cheap, and spreads near-identical keys such as IPv4 addresses well enough.
+        var hash = 2166136261u;
+        foreach (var c in chars) hash = (hash ^ c) * 16777619u;
+        ref var slot = ref _slots[(int)(hash & (uint)_mask)];
+        if (slot is { } known && chars.SequenceEqual(known)) return known;
         var text = chars.ToString();
-        _strings.Add(text, text);
+        slot = text;
         return text;
     }
 }
@@ -615,7 +624,7 @@ internal sealed class Columns
 /// <summary>Turns chunks of lines into records and bad lines, and those into batches.</summary>
 internal sealed class BatchParser
 {
-    private const int PoolCapacity = 1 << 18; // 100k distinct hosts stay shared
+    private const int PoolCapacity = 1 << 16; // slots of each direct-mapped string cache
     private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
 
     private readonly int _batchSize;
