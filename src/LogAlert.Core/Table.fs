@@ -148,3 +148,11 @@ type Table<'V> private (node: TableNode<'V>) =
             let newer = TableNode(Current dict)
             node.Data <- Diff(inverse, newer)
             Table<'V>(newer)
+
+/// Dictionary helpers the windows' hot path needs.
+module internal Dictionaries =
+    /// Adds `delta` to the value of `key` (absent: `zero`) with one hash lookup.
+    let accumulate (dict: Dictionary<string, 'V>) (key: string) (zero: 'V) (delta: 'V) (add: 'V -> 'V -> 'V) =
+        let mutable exists = false
+        let value = &System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(dict, key, &exists)
+        value <- add (if exists then value else zero) delta

@@ -1,6 +1,9 @@
 namespace LogAlert.Core
 
+
+open System
 open System.Collections.Generic
+open System.Runtime.InteropServices
 
 /// What a window counts: each record adds 1 to `requests` and its bytes to `bytes`.
 type Metric =
@@ -28,6 +31,12 @@ type Totals =
         match metric with
         | Requests -> this.Requests
         | Bytes -> this.Bytes
+
+    /// No requests, no bytes.
+    static member Zero = { Requests = 0L; Bytes = 0L }
+
+    /// The sum of two totals.
+    static member Add (a: Totals) (b: Totals) = { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }
 
 /// A remembered `TopK` answer of a grouped window, kept so that the next second can start from it.
 /// Invariant: every group not in `Entries` has a value of at most `Bound` (-infinity: there is none).
@@ -74,14 +83,9 @@ module Window =
         else
             let mutable requests = 0L
             let mutable bytes = 0L
-            // Group keys and signed totals in arrays, then one table version: one hash per record.
-            let mutable count = 0
-            let mutable keys: string[] = [||]
-            let mutable deltas: Totals[] = [||]
-            if window.GroupBy.IsSome then
-                let capacity = changes |> List.sumBy (fun struct (_, b) -> int b.Requests)
-                keys <- Array.zeroCreate capacity
-                deltas <- Array.zeroCreate capacity
+            // Signed totals per group over all the buckets (one hash per record into a dictionary as
+            // small as the groups the move touches), then one table version for the touched groups.
+            let deltas = Dictionary<string, Totals>((if window.GroupBy.IsSome then 64 else 0), StringComparer.Ordinal)
             for struct (sign, bucket) in changes do
                 bucket
                 |> Bucket.iter (fun r ->
@@ -90,17 +94,19 @@ module Window =
                         bytes <- bytes + sign * r.Bytes
                         match window.GroupBy with
                         | Some label ->
-                            keys[count] <- Label.valueOf label r
-                            deltas[count] <- { Requests = sign; Bytes = sign * r.Bytes }
-                            count <- count + 1
+                            Dictionaries.accumulate deltas (Label.valueOf label r) Totals.Zero
+                                { Requests = sign; Bytes = sign * r.Bytes } Totals.Add
                         | None -> ())
+            let count = deltas.Count
+            let keys = Array.zeroCreate count
+            let values = Array.zeroCreate count
+            if count > 0 then
+                deltas.Keys.CopyTo(keys, 0)
+                deltas.Values.CopyTo(values, 0)
             let groups =
                 if count = 0 then window.Groups
                 else
-                    window.Groups.Accumulate(
-                        keys, deltas, count, { Requests = 0L; Bytes = 0L },
-                        (fun a b -> { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }),
-                        (fun t -> t.Requests = 0L))
+                    window.Groups.Accumulate(keys, values, count, Totals.Zero, Totals.Add, (fun t -> t.Requests = 0L))
             { window with
                 Total = { Requests = window.Total.Requests + requests; Bytes = window.Total.Bytes + bytes }
                 Groups = groups
