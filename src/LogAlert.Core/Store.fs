@@ -39,12 +39,6 @@ module Bucket =
                 else List.append (Array.chunkBySize ChunkSize records |> List.ofArray |> List.rev) bucket.Chunks
             Bucket.Make(chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytes)
 
-    /// Applies `action` to each record.
-    let iter action (bucket: Bucket) =
-        for chunk in bucket.Chunks do
-            for r in chunk do
-                action r
-
 /// The time-series store: one bucket per second that has records. Immutable.
 type Store =
     private

@@ -40,16 +40,14 @@ module Summary =
         let mutable requests = 0L
         let mutable bytes = 0L
         for _, bucket in buckets do
-            bucket
-            |> Bucket.iter (fun r ->
-                requests <- requests + 1L
-                bytes <- bytes + r.Bytes
-                let c = r.Status / 100
-                status[c] <- status[c] + 1L
-                hosts.Add r.Host |> ignore
-                match sections.TryGetValue r.Section with
-                | true, n -> sections[r.Section] <- n + 1L
-                | _ -> sections[r.Section] <- 1L)
+            requests <- requests + bucket.Requests
+            bytes <- bytes + bucket.Bytes
+            for chunk in bucket.Chunks do
+                for r in chunk do
+                    let c = r.Status / 100
+                    status[c] <- status[c] + 1L
+                    hosts.Add r.Host |> ignore
+                    Dictionaries.accumulate sections r.Section 0L 1L (+)
         if requests = 0L then None
         else
             let top =

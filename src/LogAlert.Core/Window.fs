@@ -86,17 +86,18 @@ module Window =
             // Signed totals per group over all the buckets (one hash per record into a dictionary as
             // small as the groups the move touches), then one table version for the touched groups.
             let deltas = Dictionary<string, Totals>((if window.GroupBy.IsSome then 64 else 0), StringComparer.Ordinal)
+            // Plain loops, not a closure per record: a closure would turn the running totals into ref cells.
             for struct (sign, bucket) in changes do
-                bucket
-                |> Bucket.iter (fun r ->
-                    if Selector.isMatch r window.Selector then
-                        requests <- requests + sign
-                        bytes <- bytes + sign * r.Bytes
-                        match window.GroupBy with
-                        | Some label ->
-                            Dictionaries.accumulate deltas (Label.valueOf label r) Totals.Zero
-                                { Requests = sign; Bytes = sign * r.Bytes } Totals.Add
-                        | None -> ())
+                for chunk in bucket.Chunks do
+                    for r in chunk do
+                        if Selector.isMatch r window.Selector then
+                            requests <- requests + sign
+                            bytes <- bytes + sign * r.Bytes
+                            match window.GroupBy with
+                            | Some label ->
+                                Dictionaries.accumulate deltas (Label.valueOf label r) Totals.Zero
+                                    { Requests = sign; Bytes = sign * r.Bytes } Totals.Add
+                            | None -> ()
             let count = deltas.Count
             let keys = Array.zeroCreate count
             let values = Array.zeroCreate count
