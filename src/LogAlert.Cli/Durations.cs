@@ -3,10 +3,10 @@ using System.Text.RegularExpressions;
 
 namespace LogAlert.Cli;
 
-/// <summary>Prometheus-style durations: <c>90s</c>, <c>2m</c>, <c>1h30m</c>, <c>1d</c>; a bare number is seconds.</summary>
+/// <summary>Prometheus-style durations: <c>90s</c>, <c>2m</c>, <c>1h30m</c>, <c>1d</c>, <c>1w</c>, <c>1y</c> (365d); a bare number is seconds.</summary>
 public static partial class Durations
 {
-    [GeneratedRegex(@"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")]
+    [GeneratedRegex(@"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")]
     private static partial Regex Pattern();
 
     public static bool TryParse(string text, out TimeSpan value)
@@ -22,7 +22,7 @@ public static partial class Durations
         var m = Pattern().Match(text);
         if (!m.Success) return false;
         long Part(int i) => m.Groups[i].Success ? long.Parse(m.Groups[i].Value, CultureInfo.InvariantCulture) : 0;
-        value = TimeSpan.FromDays(Part(1)) + TimeSpan.FromHours(Part(2)) + TimeSpan.FromMinutes(Part(3)) + TimeSpan.FromSeconds(Part(4));
+        value = TimeSpan.FromDays(365 * Part(1) + 7 * Part(2) + Part(3)) + TimeSpan.FromHours(Part(4)) + TimeSpan.FromMinutes(Part(5)) + TimeSpan.FromSeconds(Part(6));
         return true;
     }
 
