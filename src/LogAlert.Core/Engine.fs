@@ -96,6 +96,8 @@ type State =
           Records: int64
           Skewed: int64
           Late: int64
+          /// A record too far ahead, held until the next record tells a jump from a corrupt timestamp.
+          Suspect: Record voption
           Evaluated: int64
           Ended: bool }
 
@@ -132,6 +134,7 @@ module Engine =
           Records = 0L
           Skewed = 0L
           Late = 0L
+          Suspect = ValueNone
           Evaluated = 0L
           Ended = false }
 
@@ -314,12 +317,37 @@ module Engine =
             match st.Cursor with
             | Some c -> c
             | None -> Store.tryFirstSecond st.Open |> Option.defaultValue Int64.MaxValue
-        for r in records do
+        let mutable suspect = st.Suspect
+        for current in records do
+            // A record too far ahead is held as a suspect. The next record decides: if it agrees with
+            // the suspect (within the skew of it, and also too far ahead), the log really jumped and
+            // both are accepted; otherwise the suspect was one corrupt timestamp and is skewed.
+            let mutable first = ValueNone
+            let mutable acceptCurrent = true
             match newest with
-            | Some n when r.Time > n + st.Config.MaxSkew ->
-                skewed <- skewed + 1L
-                events.Add(Skewed(r, n))
+            | Some n when current.Time > n + st.Config.MaxSkew ->
+                match suspect with
+                | ValueSome s when abs (current.Time - s.Time) <= st.Config.MaxSkew ->
+                    first <- ValueSome s
+                    suspect <- ValueNone
+                | ValueSome s ->
+                    skewed <- skewed + 1L
+                    events.Add(Skewed(s, n))
+                    suspect <- ValueSome current
+                    acceptCurrent <- false
+                | ValueNone ->
+                    suspect <- ValueSome current
+                    acceptCurrent <- false
             | _ ->
+                match suspect with
+                | ValueSome s ->
+                    skewed <- skewed + 1L
+                    events.Add(Skewed(s, newest.Value))
+                    suspect <- ValueNone
+                | ValueNone -> ()
+            let count = (if first.IsSome then 1 else 0) + (if acceptCurrent then 1 else 0)
+            for index in 0 .. count - 1 do
+                let r = if index = 0 && first.IsSome then first.Value else current
                 accepted <- accepted + 1L
                 match st.Cursor with
                 | Some c when r.Time < c ->
@@ -345,11 +373,19 @@ module Engine =
         flush ()
         { st with
             Newest = newest
+            Suspect = suspect
             Records = st.Records + accepted
             Skewed = st.Skewed + skewed
             Late = st.Late + late }
 
     let private finish (events: List<Event>) (state: State) =
+        // A suspect nothing came to confirm was one corrupt timestamp.
+        let state =
+            match state.Suspect, state.Newest with
+            | ValueSome s, Some n ->
+                events.Add(Skewed(s, n))
+                { state with Suspect = ValueNone; Skewed = state.Skewed + 1L }
+            | _ -> state
         let limit =
             match state.Newest with
             | Some n -> max n (closeLimit state)

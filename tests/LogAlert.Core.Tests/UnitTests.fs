@@ -107,3 +107,28 @@ let ``summaries are aligned, skip empty intervals and end with a partial one`` (
           baseTime + 10L, baseTime + 20L, 1L, false
           baseTime + 1000L, baseTime + 1001L, 1L, true ],
         summaries |> List.map (fun s -> s.Start, s.End, s.Requests, s.Partial))
+
+[<Fact>]
+let ``a jump confirmed by the next record is time moving on, not skew`` () =
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L }
+    let before = [ for t in 0L .. 5L -> record (baseTime + t) "h" "/a" 200 1L t ]
+    // A weekend without traffic: far beyond --max-skew, and the records after it agree with each other.
+    let after = [ for t in 0L .. 5L -> record (baseTime + 200_000L + t) "h" "/a" 200 1L (100L + t) ]
+    let state, events = Engine.step (Records(Array.ofList (before @ after))) (Engine.init config)
+    let _, final = Engine.step EndOfInput state
+    Assert.Equal(0L, state.SkewedCount)
+    Assert.Equal(12L, state.RecordCount)
+    Assert.Equal(Some(baseTime + 200_005L), state.NewestTime)
+    let starts = events @ final |> List.choose (function SummaryReady s -> Some s.Start | _ -> None)
+    Assert.Equal<int64 list>([ baseTime; baseTime + 200_000L ], starts)
+
+[<Fact>]
+let ``a record too far ahead at the end of input is skewed`` () =
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L }
+    let far = record (baseTime + 10_000L) "h" "/a" 200 1L 9L
+    let state, _ = Engine.step (Records [| record baseTime "h" "/a" 200 1L 1L; far |]) (Engine.init config)
+    let _, final = Engine.step EndOfInput state
+    Assert.Contains(Skewed(far, baseTime), final)
+    match List.last final with
+    | Finished report -> Assert.Equal((1L, 1L), (report.Skewed, report.Records))
+    | other -> failwithf "expected the report last, got %A" other
