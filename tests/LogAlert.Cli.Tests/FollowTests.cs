@@ -23,7 +23,9 @@ public sealed class FollowTests : IDisposable
         var log = Path.Combine(_dir, "access.csv");
         File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
         var psi = CliRunner.StartInfo(["--follow", log, "--format", "jsonl", "--threshold", "2", "--window", "3s",
-            "--lateness", "0s", "--idle-timeout", "1s", "--summary-interval", "off"]);
+            "--lateness", "0s", "--idle-timeout", "3s", "--summary-interval", "off"]);
+        // The idle timeout leaves the reader time to find the rotated file (it polls every 200 ms) before
+        // log time starts following the clock; on a loaded machine 1 s was not always enough.
         using var p = Process.Start(psi)!;
         var lines = new List<string>();
         var stderr = p.StandardError.ReadToEndAsync();
