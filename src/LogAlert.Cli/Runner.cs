@@ -147,8 +147,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                     Absorb(batch);
                     if (batch.Count > 0)
                     {
-                        var records = batch.Count == batch.Records.Length ? batch.Records : batch.Records[..batch.Count];
-                        var r = Fold.Push(state, records);
+                        var r = Fold.Push(state, batch.Records); // exactly Count long
                         state = r.State;
                         Emit(r.Events);
                         idleSince.Restart();

@@ -73,11 +73,6 @@ type Table<'V> private (node: TableNode<'V>) =
         | true, v -> ValueSome v
         | _ -> ValueNone
 
-    /// Applies `action` to each entry, in no particular order.
-    member _.Iter(action: KeyValuePair<string, 'V> -> unit) =
-        for kv in reroot node do
-            action kv
-
     /// The `k` entries with the largest `score`, ties by key (ordinal), best first. One pass over
     /// the entries; most are rejected by one comparison with the current k-th best.
     member _.Top(k: int, score: 'V -> float) =

@@ -62,9 +62,8 @@ type Window =
       Groups: Table<Totals>
       /// How many times the window moved (or took late records): versions its top-k caches.
       Moves: int64
-      /// The group keys the last move touched (the first `ChangedCount`, possibly repeated).
+      /// The group keys the last move touched, each once.
       ChangedKeys: string[]
-      ChangedCount: int
       TopCaches: TopCache list }
 
 /// Building and moving windows.
@@ -112,15 +111,14 @@ module Window =
                 Total = { Requests = window.Total.Requests + requests; Bytes = window.Total.Bytes + bytes }
                 Groups = groups
                 Moves = window.Moves + 1L
-                ChangedKeys = keys
-                ChangedCount = count }
+                ChangedKeys = keys }
 
     /// A window of `width` seconds at second `at`, computed from the store.
     let build width groupBy selector at (store: Store) =
         let empty =
             { Width = width; GroupBy = groupBy; Selector = selector; At = at
               Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty
-              Moves = 0L; ChangedKeys = [||]; ChangedCount = 0; TopCaches = [] }
+              Moves = 0L; ChangedKeys = [||]; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
         apply buckets empty
 
@@ -173,8 +171,8 @@ module Window =
                         | ValueNone -> ()
                 for e in c.Entries do
                     consider e.Key
-                for i in 0 .. window.ChangedCount - 1 do
-                    consider window.ChangedKeys[i]
+                for key in window.ChangedKeys do
+                    consider key
                 // The k + 2 best candidates, in one pass (there are thousands a second, not 100k).
                 let ranked = List<KeyValuePair<string, float>>(k + 3)
                 for kv in candidates do

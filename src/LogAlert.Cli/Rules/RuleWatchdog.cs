@@ -39,7 +39,12 @@ public sealed class RuleWatchdog : IDisposable
     internal const long LoadTime = long.MinValue;
 
     /// <summary>Wraps a scalar rule's value so the watchdog sees it run.</summary>
-    public Func<IQuery, double> Watch(string rule, Func<IQuery, double> value)
+    public Func<IQuery, double> Watch(string rule, Func<IQuery, double> value) => Watched(rule, value);
+
+    /// <summary>Wraps a per-group rule's values so the watchdog sees it run.</summary>
+    public Func<IQuery, Grouped> Watch(string rule, Func<IQuery, Grouped> values) => Watched(rule, values);
+
+    private Func<IQuery, T> Watched<T>(string rule, Func<IQuery, T> value)
     {
         var what = $"rule \"{rule}\"";
         return q =>
@@ -52,24 +57,6 @@ public sealed class RuleWatchdog : IDisposable
             finally
             {
                 _running = null; // Exceptions go on to the engine, which reports the rule and switches it off.
-            }
-        };
-    }
-
-    /// <summary>Wraps a per-group rule's values so the watchdog sees it run.</summary>
-    public Func<IQuery, Grouped> Watch(string rule, Func<IQuery, Grouped> values)
-    {
-        var what = $"rule \"{rule}\"";
-        return q =>
-        {
-            Enter(what, NowOf(q));
-            try
-            {
-                return values(q);
-            }
-            finally
-            {
-                _running = null;
             }
         };
     }
