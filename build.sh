@@ -22,7 +22,9 @@ case "$cmd" in
   build) build ;;
   test)
     build
-    dotnet test LogAlertFunctional.sln -c Release --no-build --nologo -v quiet "$@"
+    # Quiet build output, but a failing test still prints its message and stack trace.
+    dotnet test LogAlertFunctional.sln -c Release --no-build --nologo -v quiet \
+      --logger "console;verbosity=minimal" "$@"
     ;;
   proptest)
     n=${1:?usage: ./build.sh proptest N}
@@ -30,7 +32,6 @@ case "$cmd" in
     # Detailed verbosity prints each property's FsCheck report: case count and the classify() mix.
     LOGALERT_PROPTEST_N=$n dotnet test tests/LogAlert.Core.Tests -c Release --no-build --nologo \
       --filter "Category=property" --logger "console;verbosity=detailed" | grep -v '^[[:space:]]*$'
-    
     ;;
   bench)
     build

@@ -5,6 +5,11 @@ using Xunit;
 namespace LogAlert.Cli.Tests;
 
 /// <summary><c>--follow</c> end to end: appended lines, rotation, idle time, SIGTERM.</summary>
+/// <remarks>
+/// Each test waits for events, never for a fixed time, and no step depends on how fast the test host
+/// gets to it: rotation and appends run with an idle timeout that never expires, and the idle test
+/// has all its data in the file before the program starts.
+/// </remarks>
 public sealed class FollowTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("logalert-follow-").FullName;
@@ -17,48 +22,107 @@ public sealed class FollowTests : IDisposable
         Enumerable.Range(0, (int)(to - from)).SelectMany(i => Enumerable.Repeat(
             $"\"10.0.0.1\",\"-\",\"apache\",{from + i},\"GET /api/x HTTP/1.0\",200,100\n", perSecond)));
 
+    /// <summary>logalert --follow running in the background, its stdout collected line by line.</summary>
+    private sealed class Following : IDisposable
+    {
+        private readonly Process _process;
+        private readonly List<string> _lines = [];
+        private readonly Task<string> _stderr;
+        private readonly Task _reading;
+
+        public Following(string log, string idleTimeout)
+        {
+            _process = Process.Start(CliRunner.StartInfo(["--follow", log, "--format", "jsonl", "--threshold", "2",
+                "--window", "3s", "--lateness", "0s", "--idle-timeout", idleTimeout, "--summary-interval", "off"]))!;
+            _stderr = _process.StandardError.ReadToEndAsync();
+            _reading = Task.Run(async () =>
+            {
+                while (await _process.StandardOutput.ReadLineAsync() is { } l) lock (_lines) _lines.Add(l);
+            });
+        }
+
+        public string Output { get { lock (_lines) return string.Join('\n', _lines); } }
+
+        /// <summary>The alert transitions so far, as "state@ts".</summary>
+        public List<string> Transitions()
+        {
+            lock (_lines)
+                return _lines.Select(l => JsonDocument.Parse(l).RootElement)
+                    .Where(e => e.GetProperty("type").GetString() == "alert")
+                    .Select(e => $"{e.GetProperty("state").GetString()}@{e.GetProperty("ts").GetInt64()}")
+                    .ToList();
+        }
+
+        /// <summary>Waits (up to a minute, for a loaded machine) until <paramref name="count"/> transitions are out.</summary>
+        public async Task<List<string>> WaitForTransitions(int count)
+        {
+            var sw = Stopwatch.StartNew();
+            while (Transitions().Count < count && sw.Elapsed < TimeSpan.FromMinutes(1)) await Task.Delay(50);
+            return Transitions();
+        }
+
+        /// <summary>Sends SIGTERM and returns the exit code, the final stats event and stderr.</summary>
+        public async Task<(int Exit, JsonElement Stats, string Stderr)> Terminate()
+        {
+            Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
+            Assert.True(_process.WaitForExit(30_000), "did not exit on SIGTERM");
+            await _reading;
+            string last;
+            lock (_lines) last = _lines.Last();
+            return (_process.ExitCode, JsonDocument.Parse(last).RootElement, await _stderr);
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited) _process.Kill(true);
+            _process.Dispose();
+        }
+    }
+
     [Fact]
-    public async Task Follows_appends_and_rotation_resolves_when_traffic_stops_and_reports_on_sigterm()
+    public async Task Follows_appends_and_rotation_and_reports_on_sigterm()
+    {
+        // Threshold 2 req/s over 3 s, lateness 0: a second closes as soon as a later one is seen.
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, idleTimeout: "1h");
+
+        // Already in the file: (999,1001] holds 10 requests, 3.33/s > 2.
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        // Rotation: the old file moves away, a new one (with its header) takes the name. Its 1 req/s
+        // brings (1003,1006] to 1/s < 2 - a resolution that only the new file's lines can cause.
+        File.Move(log, log + ".1");
+        File.WriteAllText(log, Header + "\n" + Lines(1004, 1010, 1));
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+
+        // Appended to the new file: 5 req/s from 1010 on fires again once 1010 closes, (1007,1010] = 7/3.
+        File.AppendAllText(log, Lines(1010, 1013, 5));
+        var transitions = await run.WaitForTransitions(3);
+        Assert.True(transitions.SequenceEqual(["firing@1001", "resolved@1006", "firing@1010"]), run.Output);
+
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal(0, exit);
+        Assert.Equal("stats", stats.GetProperty("type").GetString());
+        Assert.Equal(20 + 6 + 15, stats.GetProperty("records").GetInt64()); // every line once, none twice
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public async Task When_traffic_stops_log_time_follows_the_clock_and_the_alert_resolves()
     {
         var log = Path.Combine(_dir, "access.csv");
         File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
-        var psi = CliRunner.StartInfo(["--follow", log, "--format", "jsonl", "--threshold", "2", "--window", "3s",
-            "--lateness", "0s", "--idle-timeout", "3s", "--summary-interval", "off"]);
-        // The idle timeout leaves the reader time to find the rotated file (it polls every 200 ms) before
-        // log time starts following the clock; on a loaded machine 1 s was not always enough.
-        using var p = Process.Start(psi)!;
-        var lines = new List<string>();
-        var stderr = p.StandardError.ReadToEndAsync();
-        var reading = Task.Run(async () =>
-        {
-            while (await p.StandardOutput.ReadLineAsync() is { } l) lock (lines) lines.Add(l);
-        });
-        async Task<bool> WaitFor(string text, int ms = 15_000)
-        {
-            var sw = Stopwatch.StartNew();
-            while (sw.ElapsedMilliseconds < ms)
-            {
-                lock (lines) if (lines.Any(l => l.Contains(text))) return true;
-                await Task.Delay(50);
-            }
-            return false;
-        }
+        using var run = new Following(log, idleTimeout: "1s");
 
-        // Already in the file: 5 req/s > 2 fires once seconds close.
-        Assert.True(await WaitFor("\"state\":\"firing\""), "no firing from the initial content");
-        // Rotation: the old file moves away, a new one (with its header) takes the name.
-        File.Move(log, log + ".1");
-        File.WriteAllText(log, Header + "\n" + Lines(1004, 1006, 5));
-        // No more lines: after the idle timeout log time follows the wall clock and the alert resolves.
-        Assert.True(await WaitFor("\"state\":\"resolved\""), "did not resolve when traffic stopped");
+        // No line ever comes after these: after 1 s idle, log time runs on from 1003 with the wall clock,
+        // and (1002,1005] holds only 1003's 5 requests, 1.67/s < 2.
+        var transitions = await run.WaitForTransitions(2);
+        Assert.True(transitions.SequenceEqual(["firing@1001", "resolved@1005"]), run.Output);
 
-        Process.Start("kill", ["-TERM", p.Id.ToString()])!.WaitForExit();
-        Assert.True(p.WaitForExit(10_000), "did not exit on SIGTERM");
-        await reading;
-        Assert.Equal(0, p.ExitCode);
-        var stats = JsonDocument.Parse(lines.Last()).RootElement;
-        Assert.Equal("stats", stats.GetProperty("type").GetString());
-        Assert.Equal(30, stats.GetProperty("records").GetInt64()); // 20 before rotation + 10 after, none twice
-        Assert.DoesNotContain("   at ", await stderr);
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal(0, exit);
+        Assert.Equal(20, stats.GetProperty("records").GetInt64());
+        Assert.DoesNotContain("   at ", stderr);
     }
 }
