@@ -360,14 +360,14 @@ public sealed class AccessLogReaderTests : IDisposable
         var seen = 0;
         while (seen == 0)
         {
-            Assert.True(batches.TryTake(out var batch, TimeSpan.FromSeconds(5)), "no record while the pipe stays open");
+            Assert.True(batches.TryTake(out var batch, TimeSpan.FromSeconds(30)), "no record while the pipe stays open");
             seen += batch!.Count;
         }
         Assert.Equal(1, seen);
 
         server.Write(Encoding.UTF8.GetBytes(Line(host: "10.0.0.2") + "\n"));
         server.Dispose(); // end of input
-        await task.WaitAsync(TimeSpan.FromSeconds(5));
+        await task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(["10.0.0.2"], batches.SelectMany(b => b.Records).Select(r => r.Host));
     }
 
@@ -416,7 +416,7 @@ public sealed class AccessLogReaderTests : IDisposable
         /// <summary>Takes batches until <paramref name="done"/> holds, for at most five seconds.</summary>
         public void WaitUntil(Func<Follower, bool> done)
         {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
             while (!done(this))
             {
                 var left = deadline - DateTime.UtcNow;
@@ -444,7 +444,7 @@ public sealed class AccessLogReaderTests : IDisposable
         public bool Stop()
         {
             _cancel.Cancel();
-            var ended = _task.Wait(TimeSpan.FromSeconds(5));
+            var ended = _task.Wait(TimeSpan.FromSeconds(30));
             while (_batches.TryTake(out var b)) Absorb(b);
             return ended;
         }
@@ -452,7 +452,7 @@ public sealed class AccessLogReaderTests : IDisposable
         public void Dispose()
         {
             _cancel.Cancel();
-            _task.Wait(TimeSpan.FromSeconds(5));
+            _task.Wait(TimeSpan.FromSeconds(30));
             _cancel.Dispose();
         }
     }
