@@ -65,46 +65,57 @@ type Record private (time: int64, host: string, user: string, method: string, se
 [<RequireQualifiedAccess>]
 module Record =
 
-    /// Length of the section of `path`, which is always a prefix of it: what stands before the
-    /// second `/`, query string removed. `/api/user?id=3` -> 4 (`/api`), `/report` -> 7, `/` -> 1.
+    // The request grammar works on UTF-8 bytes, as the reader gets them from CsvHelper, so no field
+    // is decoded to find its parts. Every byte the grammar looks for (' ', '/', '?', '#') is ASCII,
+    // and no byte of a multi-byte UTF-8 sequence is ASCII, so the parts found are the same as in the
+    // decoded text, and every cut falls between two characters.
+
+    /// Length in bytes of the section of a UTF-8 `path`, always a prefix of it: what stands before
+    /// the second `/`, query removed. `/api/user?id=3` -> 4 (`/api`), `/report` -> 7, `/` -> 1.
     [<CompiledName("SectionLength")>]
-    let sectionLength (path: System.ReadOnlySpan<char>) =
-        let query = path.IndexOfAny('?', '#')
+    let sectionLength (path: ReadOnlySpan<byte>) =
+        let query = path.IndexOfAny(byte '?', byte '#')
         let path = if query >= 0 then path.Slice(0, query) else path
         if path.Length <= 1 then 1
         else
-            let second = path.Slice(1).IndexOf('/')
+            let second = path.Slice(1).IndexOf(byte '/')
             if second < 0 then path.Length else second + 1
+
+    /// Splits a UTF-8 `METHOD SP PATH [SP PROTOCOL]`: returns (methodLength, pathStart, pathLength)
+    /// in bytes, or methodLength = -1 when the request is malformed (no path, path not starting
+    /// with `/`, more than three parts).
+    [<CompiledName("RequestParts")>]
+    let requestParts (request: ReadOnlySpan<byte>) : struct (int * int * int) =
+        let bad = struct (-1, 0, 0)
+        let m = request.IndexOf(byte ' ')
+        if m <= 0 then bad
+        else
+            let p = m + 1 + (let spaces = request.Slice(m + 1).IndexOfAnyExcept(byte ' ') in
+                             if spaces < 0 then request.Length else spaces)
+            if p >= request.Length || request[p] <> byte '/' then bad
+            else
+                let rest = request.Slice(p)
+                let e = rest.IndexOf(byte ' ')
+                if e < 0 then struct (m, p, rest.Length)
+                else
+                    let protocol = rest.Slice(e).Trim(byte ' ')
+                    if protocol.IndexOf(byte ' ') >= 0 then bad else struct (m, p, e)
+
+    let private utf8 = Text.UTF8Encoding(false)
 
     /// The section of a path: `/api/user?id=3` -> `/api`, `/report` -> `/report`, `/` -> `/`.
     let sectionOfPath (path: string) =
-        if path.Length = 0 then "/" else path.Substring(0, sectionLength (path.AsSpan()))
-
-    /// Splits `METHOD SP PATH [SP PROTOCOL]`: returns (methodLength, pathStart, pathLength), or
-    /// methodLength = -1 when the request is malformed (no path, path not starting with `/`,
-    /// more than three parts).
-    [<CompiledName("RequestParts")>]
-    let requestParts (request: System.ReadOnlySpan<char>) : struct (int * int * int) =
-        let bad = struct (-1, 0, 0)
-        let m = request.IndexOf(' ')
-        if m <= 0 then bad
+        if path.Length = 0 then "/"
         else
-            let mutable p = m + 1
-            while p < request.Length && request[p] = ' ' do p <- p + 1
-            if p >= request.Length || request[p] <> '/' then bad
-            else
-                let rest = request.Slice(p)
-                let e = rest.IndexOf(' ')
-                if e < 0 then struct (m, p, rest.Length)
-                else
-                    let protocol = rest.Slice(e).Trim(' ')
-                    if protocol.IndexOf(' ') >= 0 then bad else struct (m, p, e)
+            let bytes = utf8.GetBytes path
+            utf8.GetString(bytes, 0, sectionLength (ReadOnlySpan bytes))
 
     /// Splits `METHOD SP PATH [SP PROTOCOL]` into method and path.
     let parseRequest (request: string) : Result<struct (string * string), RecordError> =
-        let struct (m, p, l) = requestParts (request.AsSpan())
+        let bytes = utf8.GetBytes request
+        let struct (m, p, l) = requestParts (ReadOnlySpan bytes)
         if m < 0 then Error(BadRequest request)
-        else Ok(struct (request.Substring(0, m), request.Substring(p, l)))
+        else Ok(struct (utf8.GetString(bytes, 0, m), utf8.GetString(bytes, p, l)))
 
     /// Validates raw field values into a record. `section` must come from `sectionOfPath`
     /// (the CSV reader interns it from a span, so that a million records share a few strings).

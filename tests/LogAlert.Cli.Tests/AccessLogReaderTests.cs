@@ -301,6 +301,28 @@ public sealed class AccessLogReaderTests : IDisposable
     }
 
     [Fact]
+    public void More_distinct_values_than_the_string_cache_holds_and_non_ascii_text_read_back_exactly()
+    {
+        // 200k hosts overflow the 64k-slot cache many times over, so slots are replaced all the time;
+        // every record must still carry its own text. Non-ASCII bytes go through the UTF-8 grammar.
+        var expected = Enumerable.Range(0, 200_000)
+            .Select(i => (Host: i % 7 == 0 ? $"h\u00f6st-{i}.example" : $"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}",
+                          User: $"u{i % 1000}", Request: i % 3 == 0 ? $"GET /caf\u00e9{i % 50}/x HTTP/1.1" : $"POST /s{i % 10000}?q={i}"))
+            .ToList();
+        var path = WriteLines("many.csv", [Header, .. expected.Select(e => Line(host: e.Host, user: e.User, request: e.Request))]);
+
+        var records = ReadAll(path).Records;
+
+        Assert.Equal(expected.Count, records.Count);
+        for (var i = 0; i < records.Count; i++)
+        {
+            var e = expected[i];
+            var (method, section) = i % 3 == 0 ? ("GET", $"/caf\u00e9{i % 50}") : ("POST", $"/s{i % 10000}");
+            Assert.Equal((e.Host, e.User, method, section), (records[i].Host, records[i].User, records[i].Method, records[i].Section));
+        }
+    }
+
+    [Fact]
     public void A_header_repeated_inside_an_input_starts_a_new_column_order_instead_of_a_bad_line()
     {
         // `cat a.csv b.csv | logalert -`

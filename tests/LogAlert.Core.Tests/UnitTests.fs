@@ -11,12 +11,16 @@ open LogAlert.Core.Tests.Generators
 [<InlineData("/", "/")>]
 [<InlineData("/report?x=/y", "/report")>]
 [<InlineData("/a/b/c", "/a")>]
+[<InlineData("/café/menü?q=ä", "/café")>] // non-ASCII: the grammar cuts UTF-8 bytes
+[<InlineData("/😀#frag", "/😀")>]
 let ``the section is what stands before the second slash, query removed`` (path: string, section: string) =
     Assert.Equal(section, Record.sectionOfPath path)
 
 [<Theory>]
 [<InlineData("GET /api/user HTTP/1.0", "GET", "/api/user")>]
 [<InlineData("POST /report", "POST", "/report")>]
+[<InlineData("GET  /ü/ä HTTP/1.1", "GET", "/ü/ä")>]
+[<InlineData("LÖSCHEN /x", "LÖSCHEN", "/x")>]
 let ``a request splits into method and path`` (request: string, m: string, path: string) =
     match Record.parseRequest request with
     | Ok(struct (a, b)) -> Assert.Equal((m, path), (a, b))
