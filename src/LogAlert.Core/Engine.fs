@@ -293,19 +293,29 @@ module Engine =
 
     let private absorb (records: Record[]) (events: List<Event>) (state: State) =
         let mutable st = state
-        let buffer = Dictionary<int64, List<Record>>()
+        // Records of one second that stand next to each other in the batch join the store as one
+        // slice of the batch, not copied: in a log in time order, each second of a batch is one slice.
+        let buffer = Dictionary<int64, List<ReadOnlyMemory<Record>>>()
+        let mutable runStart = 0
+        let mutable runEnd = 0 // exclusive; no run when equal to runStart
+        let mutable runTime = 0L
+        let keep second (slice: ReadOnlyMemory<Record>) =
+            match buffer.TryGetValue second with
+            | true, l -> l.Add slice
+            | _ ->
+                let l = List<ReadOnlyMemory<Record>>(2)
+                l.Add slice
+                buffer[second] <- l
+        let endRun () =
+            if runEnd > runStart then
+                keep runTime (ReadOnlyMemory<Record>(records, runStart, runEnd - runStart))
+                runStart <- runEnd
         let flush () =
+            endRun ()
             if buffer.Count > 0 then
                 let mutable openStore = st.Open
-                for KeyValue(second, rs) in buffer do
-                    // Chunks small enough to stay off the large object heap (see Bucket.ChunkSize).
-                    let mutable i = 0
-                    while i < rs.Count do
-                        let n = min Bucket.ChunkSize (rs.Count - i)
-                        let chunk = Array.zeroCreate n
-                        rs.CopyTo(i, chunk, 0, n)
-                        openStore <- Store.addAll second chunk openStore
-                        i <- i + n
+                for KeyValue(second, slices) in buffer do
+                    openStore <- Store.addSlices second slices openStore
                 buffer.Clear()
                 st <- { st with Open = openStore }
         let mutable newest = st.Newest
@@ -318,7 +328,8 @@ module Engine =
             | Some c -> c
             | None -> Store.tryFirstSecond st.Open |> Option.defaultValue Int64.MaxValue
         let mutable suspect = st.Suspect
-        for current in records do
+        for index in 0 .. records.Length - 1 do
+            let current = records[index]
             // A record too far ahead is held as a suspect. The next record decides: if it agrees with
             // the suspect (within the skew of it, and also too far ahead), the log really jumped and
             // both are accepted; otherwise the suspect was one corrupt timestamp and is skewed.
@@ -346,20 +357,23 @@ module Engine =
                     suspect <- ValueNone
                 | ValueNone -> ()
             let count = (if first.IsSome then 1 else 0) + (if acceptCurrent then 1 else 0)
-            for index in 0 .. count - 1 do
-                let r = if index = 0 && first.IsSome then first.Value else current
+            for k in 0 .. count - 1 do
+                let r = if k = 0 && first.IsSome then first.Value else current
                 accepted <- accepted + 1L
                 match st.Cursor with
                 | Some c when r.Time < c ->
                     late <- late + 1L
                     st <- addLate r st
                 | _ ->
-                    match buffer.TryGetValue r.Time with
-                    | true, l -> l.Add r
-                    | _ ->
-                        let l = List<Record>()
-                        l.Add r
-                        buffer[r.Time] <- l
+                    if k = 0 && first.IsSome then
+                        endRun ()
+                        keep r.Time (ReadOnlyMemory [| r |]) // the suspect, from an earlier place
+                    elif runEnd = index && runEnd > runStart && r.Time = runTime then runEnd <- index + 1
+                    else
+                        endRun ()
+                        runStart <- index
+                        runEnd <- index + 1
+                        runTime <- r.Time
                     if st.Cursor.IsNone then nextToClose <- min nextToClose r.Time
                 if newest.IsNone || r.Time > newest.Value then
                     newest <- Some r.Time

@@ -1,12 +1,13 @@
 namespace LogAlert.Core
 
+open System
 open System.Collections.Generic
 
 /// The records of one second of log time, with their totals. Immutable: adding records makes a
 /// new bucket that shares the old chunks.
 [<Sealed>]
-type Bucket private (chunks: Record[] list, requests: int64, bytes: int64) =
-    /// Record chunks, newest first; each array is never written after the bucket is built.
+type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: int64) =
+    /// Record chunks, newest first: slices of arrays that nobody writes once they are in a bucket.
     member _.Chunks = chunks
     /// Number of records.
     member _.Requests = requests
@@ -21,23 +22,18 @@ module Bucket =
     /// A bucket with no records.
     let empty = Bucket.Make([], 0L, 0L)
 
-    /// Records per chunk: 1000 records of 64 bytes stay under the 85,000-byte large-object threshold.
-    /// A busy second in one array would land on the large object heap, which only a full
-    /// collection frees, and the store keeps seconds for minutes.
-    [<Literal>]
-    let ChunkSize = 1000
-
-    /// The bucket with `records` (all of the same second) added. `records` must not be written later.
-    let addAll (records: Record[]) (bucket: Bucket) =
-        if records.Length = 0 then bucket
+    /// The bucket with `records` (all of the same second) added, as they are: a slice of the input
+    /// batch is kept, not copied, so the batch must not be written later.
+    let addSlice (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
+        if records.IsEmpty then bucket
         else
             let mutable bytes = 0L
-            for r in records do
+            for r in records.Span do
                 bytes <- bytes + r.Bytes
-            let chunks =
-                if records.Length <= ChunkSize then records :: bucket.Chunks
-                else List.append (Array.chunkBySize ChunkSize records |> List.ofArray |> List.rev) bucket.Chunks
-            Bucket.Make(chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytes)
+            Bucket.Make(records :: bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytes)
+
+    /// The bucket with `records` (all of the same second) added. `records` must not be written later.
+    let addAll (records: Record[]) (bucket: Bucket) = addSlice (ReadOnlyMemory records) bucket
 
 /// The time-series store: one bucket per second that has records. Immutable.
 type Store =
@@ -53,10 +49,18 @@ module Store =
     /// The bucket of second `second`, if it has records.
     let tryFind second (store: Store) = Map.tryFind second store.Buckets
 
-    /// The store with `records` (all of second `second`) added.
-    let addAll second (records: Record[]) (store: Store) =
+    /// The store with `records` (all of second `second`) added; the slice is kept, not copied.
+    let addSlice second (records: ReadOnlyMemory<Record>) (store: Store) =
         let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
-        { Buckets = Map.add second (Bucket.addAll records bucket) store.Buckets }
+        { Buckets = Map.add second (Bucket.addSlice records bucket) store.Buckets }
+
+    /// The store with `slices` (all of second `second`) added, in order; they are kept, not copied.
+    let addSlices second (slices: ReadOnlyMemory<Record> seq) (store: Store) =
+        let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
+        { Buckets = Map.add second (Seq.fold (fun b s -> Bucket.addSlice s b) bucket slices) store.Buckets }
+
+    /// The store with `records` (all of second `second`) added. `records` must not be written later.
+    let addAll second (records: Record[]) (store: Store) = addSlice second (ReadOnlyMemory records) store
 
     /// The store without the buckets of seconds before `second`.
     let dropBefore second (store: Store) =
@@ -90,7 +94,7 @@ module Store =
         match Map.tryFind second store.Buckets with
         | None -> { Buckets = Map.add second bucket store.Buckets }
         | Some existing ->
-            let merged = List.foldBack Bucket.addAll bucket.Chunks existing
+            let merged = List.foldBack Bucket.addSlice bucket.Chunks existing
             { Buckets = Map.add second merged store.Buckets }
 
     /// The earliest second with records, if any.

@@ -43,7 +43,7 @@ module Summary =
             requests <- requests + bucket.Requests
             bytes <- bytes + bucket.Bytes
             for chunk in bucket.Chunks do
-                for r in chunk do
+                for r in chunk.Span do
                     let c = r.Status / 100
                     status[c] <- status[c] + 1L
                     hosts.Add r.Host |> ignore

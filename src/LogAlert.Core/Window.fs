@@ -88,7 +88,7 @@ module Window =
             // Plain loops, not a closure per record: a closure would turn the running totals into ref cells.
             for struct (sign, bucket) in changes do
                 for chunk in bucket.Chunks do
-                    for r in chunk do
+                    for r in chunk.Span do
                         if Selector.isMatch r window.Selector then
                             requests <- requests + sign
                             bytes <- bytes + sign * r.Bytes
