@@ -336,6 +336,52 @@ public sealed class AccessLogReaderTests : IDisposable
         Assert.Empty(result.Bad);
     }
 
+    [Theory]
+    [InlineData(5_000)]
+    [InlineData(20_000)]
+    [InlineData(37_000)]
+    [InlineData(52_000)]
+    public void A_large_input_parsed_two_chunks_at_a_time_reads_exactly_as_line_by_line(int headerAt)
+    {
+        // Megabyte chunks are parsed two at a time; a header repeated inside one changes the columns
+        // of the chunk after it, which was already parsed with the old ones and must be parsed again.
+        // Four places for the header put it in chunks parsed on either thread.
+        const string reordered = "\"request\",\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"status\",\"bytes\"";
+        var lines = new List<string> { Header };
+        var expected = new List<(long Line, string Host, long Time)>();
+        var expectedBad = new List<long>();
+        var order = "header";
+        for (var i = 0; i < 70_000; i++)
+        {
+            if (i == headerAt)
+            {
+                lines.Add(reordered);
+                order = "reordered";
+            }
+            var host = $"h{i}";
+            var time = 1549573860L + i / 100;
+            if (i % 4999 == 17)
+            {
+                lines.Add($"\"{host}\",broken"); // a bad line: its number must be right whichever thread read it
+                expectedBad.Add(lines.Count);
+                continue;
+            }
+            lines.Add(order == "header"
+                ? Line(host: host, time: time)
+                : $"\"GET /api/user HTTP/1.0\",\"{host}\",\"-\",\"apache\",{time},200,1234");
+            expected.Add((lines.Count, host, time));
+        }
+        var path = WriteLines("large.csv", [.. lines]);
+        Assert.True(new FileInfo(path).Length > 4_000_000, "the input must span several megabyte chunks");
+
+        var result = ReadAll(path);
+
+        Assert.Equal(expected, result.Records.Select(r => (r.Line, r.Host, r.Time)));
+        Assert.Equal(expectedBad, result.Bad.Select(b => b.Line));
+        Assert.Equal(lines.Count, result.Lines);
+        Assert.All(result.Records, r => Assert.Equal(("GET", "/api", 200, 1234L), (r.Method, r.Section, r.Status, r.Bytes)));
+    }
+
     [Fact]
     public void Batches_hold_at_most_the_batch_size_and_their_lines_add_up()
     {

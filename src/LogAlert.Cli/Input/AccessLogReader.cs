@@ -199,42 +199,72 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         return channel.Reader;
     }
 
+    /// <summary>Chunks smaller than this are parsed where they are read: a second thread would not pay.</summary>
+    private const int ParallelChunk = 64 * 1024;
+
     private IEnumerable<InputBatch> Enumerate(CancellationToken extra)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancel, extra);
         var cancel = linked.Token;
         var parser = new BatchParser(_batchSize);
+        // Parsing is most of the reading: with two cores, two chunks are parsed at once, the first on
+        // a helper thread and the second here, and their batches go out in input order.
+        using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(_batchSize) : null;
+        var copy = Array.Empty<byte>();
         for (var i = 0; i < _inputs.Length && !cancel.IsCancellationRequested; i++)
         {
             var name = _inputs[i];
             var stdin = name == "-";
             var path = stdin ? StdinName : name;
             using var source = OpenSource(name, follow: _follow && !stdin && i == _inputs.Length - 1, cancel);
-            parser.BeginInput(i, path);
+            var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, Columns: null);
+            Step? ahead = null; // a step read while looking for a second chunk
             while (true)
             {
-                var step = Next(source, path, out var chunk);
+                Memory<byte> chunk = default;
+                var step = ahead ?? Next(source, path, out chunk);
+                ahead = null;
                 if (step == Step.End) break;
                 switch (step)
                 {
+                    case Step.Chunk when helper is not null && at is { AtStart: false, Columns: not null }
+                                         && chunk.Length >= ParallelChunk:
+                        // The helper parses a copy: the source reuses its buffer once asked for more.
+                        if (copy.Length < chunk.Length) copy = new byte[Math.Max(chunk.Length, 2 * copy.Length)];
+                        var first = copy.AsMemory(0, chunk.Length);
+                        chunk.CopyTo(first);
+                        helper.Start(first, at);
+                        var next = at with { LineBase = at.LineBase + BatchParser.CountLines(first.Span) };
+                        ChunkResult? second = null;
+                        var step2 = Next(source, path, out var chunk2);
+                        if (step2 == Step.Chunk) second = parser.ParseChunk(chunk2, next);
+                        else ahead = step2;
+                        var done = helper.Wait();
+                        foreach (var batch in done.Batches) yield return batch;
+                        at = done.After;
+                        if (second is { } parsed)
+                        {
+                            // The second chunk was parsed with the columns the first one started with;
+                            // if a header inside the first changed them, it is parsed again.
+                            if (!ReferenceEquals(done.After.Columns, next.Columns))
+                                parsed = parser.ParseChunk(chunk2, next with { Columns = done.After.Columns });
+                            foreach (var batch in parsed.Batches) yield return batch;
+                            at = parsed.After;
+                        }
+                        break;
                     case Step.Chunk:
-                        parser.Parse(chunk);
+                        var result = parser.ParseChunk(chunk, at);
+                        foreach (var batch in result.Batches) yield return batch;
+                        at = result.After;
                         break;
                     case Step.Idle:
-                        parser.Seal();
-                        if (!parser.HasReady && _follow) yield return InputBatch.Heartbeat;
+                        if (_follow) yield return InputBatch.Heartbeat;
                         break;
                     case Step.Restart:
-                        parser.EndInput();
-                        parser.BeginInput(i, path);
+                        at = new ChunkStart(i, path, LineBase: 0, AtStart: true, Columns: null);
                         break;
                 }
-                while (parser.TryTake(out var batch)) yield return batch;
             }
-            // A batch never spans two inputs, so what one input yielded is out before the next can fail.
-            parser.EndInput();
-            parser.Seal();
-            while (parser.TryTake(out var batch)) yield return batch;
         }
     }
 
@@ -358,6 +388,9 @@ internal sealed class LineBuffer
         return _buffer.AsMemory(_end);
     }
 
+    /// <summary>Bytes held: read and not yet taken.</summary>
+    public int Held => _end - _start;
+
     /// <summary>Counts <paramref name="count"/> bytes read into <see cref="Free"/>.</summary>
     public void Advance(int count) => _end += count;
 
@@ -374,6 +407,7 @@ internal sealed class LineBuffer
 internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, CancellationToken cancel) : ChunkSource
 {
     private const int BufferSize = 1 << 20;
+    private const int ChunkTarget = BufferSize / 2;
     private static readonly TimeSpan Moment = TimeSpan.FromMilliseconds(2);
 
     private readonly LineBuffer _lines = new(BufferSize);
@@ -385,8 +419,11 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
     {
         while (true)
         {
-            if (_lines.TakeLines(out chunk)) return Step.Chunk;
-            if (_eof) return _lines.TakeRest(out chunk) ? Step.Chunk : Step.End;
+            // Lines go out in chunks of half a megabyte or more (a pipe hands out 64 KB a read), or
+            // as soon as no more input is ready.
+            chunk = default;
+            if (_lines.Held >= ChunkTarget && _lines.TakeLines(out chunk)) return Step.Chunk;
+            if (_eof) return _lines.TakeLines(out chunk) || _lines.TakeRest(out chunk) ? Step.Chunk : Step.End;
             if (cancel.IsCancellationRequested) return Step.End;
             int read;
             if (prompt)
@@ -394,6 +431,8 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
                 _pending ??= stream.ReadAsync(_lines.Free()).AsTask();
                 if (!_pending.IsCompleted && !Wait(_pending, _idleSaid ? poll : Moment))
                 {
+                    // The read in flight writes after what is held, so the lines held can go out.
+                    if (_lines.TakeLines(out chunk)) return Step.Chunk;
                     _idleSaid = true;
                     return Step.Idle;
                 }
@@ -654,6 +693,77 @@ internal sealed class Columns
     }
 }
 
+/// <summary>Where a chunk starts: its input, the lines before it, and the columns in force.</summary>
+/// <param name="Source">Index of the input.</param>
+/// <param name="Path">The input's name for messages.</param>
+/// <param name="LineBase">Lines of the input before the chunk.</param>
+/// <param name="AtStart">Nothing of the input read yet (a byte order mark may come).</param>
+/// <param name="Columns">The columns of the header in force; null until the header is read.</param>
+internal sealed record ChunkStart(int Source, string Path, long LineBase, bool AtStart, Columns? Columns);
+
+/// <summary>What a chunk parsed into, and where the next chunk starts.</summary>
+internal readonly record struct ChunkResult(InputBatch[] Batches, ChunkStart After);
+
+/// <summary>A second thread that parses one chunk while the reader parses the next.</summary>
+internal sealed class ParseWorker : IDisposable
+{
+    private readonly BatchParser _parser;
+    private readonly SemaphoreSlim _start = new(0);
+    private readonly SemaphoreSlim _done = new(0);
+    private Memory<byte> _chunk;
+    private ChunkStart? _at;
+    private ChunkResult _result;
+    private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _error;
+    private volatile bool _stop;
+
+    public ParseWorker(int batchSize)
+    {
+        _parser = new BatchParser(batchSize);
+        new Thread(Run) { IsBackground = true, Name = "logalert parse" }.Start();
+    }
+
+    /// <summary>Starts parsing <paramref name="chunk"/>, which must stay unchanged until <see cref="Wait"/>.</summary>
+    public void Start(Memory<byte> chunk, ChunkStart at)
+    {
+        (_chunk, _at) = (chunk, at);
+        _start.Release();
+    }
+
+    /// <summary>The result of the chunk last started; an exception it threw is thrown here.</summary>
+    public ChunkResult Wait()
+    {
+        _done.Wait();
+        _error?.Throw();
+        return _result;
+    }
+
+    private void Run()
+    {
+        while (true)
+        {
+            _start.Wait();
+            if (_stop) return;
+            try
+            {
+                _result = _parser.ParseChunk(_chunk, _at!);
+                _error = null;
+            }
+            catch (Exception e)
+            {
+                _error = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            }
+            _done.Release();
+        }
+    }
+
+    /// <summary>Ends the thread once it has finished the chunk in hand, if any.</summary>
+    public void Dispose()
+    {
+        _stop = true;
+        _start.Release();
+    }
+}
+
 /// <summary>Turns chunks of lines into records and bad lines, and those into batches.</summary>
 internal sealed class BatchParser
 {
@@ -700,24 +810,26 @@ internal sealed class BatchParser
         };
     }
 
-    public bool HasReady => _ready.Count > 0;
-
-    public bool TryTake(out InputBatch batch) => _ready.TryDequeue(out batch!);
-
-    public void BeginInput(int source, string path)
+    /// <summary>
+    /// Parses a chunk of whole lines (or an input's last line without its newline) that starts at
+    /// <paramref name="at"/>, into batches of its own: the last one holds what is left, and may be short.
+    /// </summary>
+    public ChunkResult ParseChunk(Memory<byte> chunk, ChunkStart at)
     {
-        _source = source;
-        _path = path;
-        _lineBase = 0;
-        _atStart = true;
-        _columns = null;
+        (_source, _path, _lineBase, _atStart, _columns) = (at.Source, at.Path, at.LineBase, at.AtStart, at.Columns);
+        Parse(chunk);
+        Seal();
+        var batches = _ready.ToArray();
+        _ready.Clear();
+        return new ChunkResult(batches, at with { LineBase = _lineBase, AtStart = _atStart, Columns = _columns });
     }
 
-    /// <summary>End of an input (or of a followed file's content before a restart).</summary>
-    public void EndInput() => _columns = null;
+    /// <summary>Physical lines in a chunk, as <c>wc -l</c> counts them plus a last line without its newline.</summary>
+    public static long CountLines(ReadOnlySpan<byte> chunk) =>
+        chunk.IsEmpty ? 0 : chunk.Count((byte)'\n') + (chunk[^1] == (byte)'\n' ? 0 : 1);
 
     /// <summary>Puts what is pending into a batch of its own (it may be smaller than the batch size).</summary>
-    public void Seal()
+    private void Seal()
     {
         if (_count == 0 && _bad is null && _lines == 0) return;
         var records = _count == _records.Length ? _records : _records[.._count];
@@ -728,9 +840,8 @@ internal sealed class BatchParser
         _lines = 0;
     }
 
-    /// <summary>Parses a chunk of whole lines (or an input's last line without its newline).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Parse(Memory<byte> chunk)
+    private void Parse(Memory<byte> chunk)
     {
         if (_atStart)
         {
@@ -742,7 +853,7 @@ internal sealed class BatchParser
         BlankLoneCarriageReturns(span);
         // Lines are counted as `wc -l` does; the line numbers come from CsvHelper, which agrees now
         // that no lone CR is left.
-        long chunkLines = span.Count((byte)'\n') + (span[^1] == (byte)'\n' ? 0 : 1);
+        var chunkLines = CountLines(span);
         var chunkEnd = _lineBase + chunkLines;
         var accounted = _lineBase;
         _malformed.Clear();
