@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build entry point: ./build.sh [build|test|proptest N|bench|clean]
+# Build entry point: ./build.sh [build|publish|test|proptest N|bench|clean]
 # Every command restores what it needs first (tools, then packages), so a fresh clone works.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,10 +16,19 @@ build() {
   dotnet build LogAlertFunctional.sln -c Release --nologo -v quiet -clp:ErrorsOnly "$@"
 }
 
+# What ./logalert runs: the program compiled ahead of time (ReadyToRun) for this machine, so that a
+# start does not wait for the JIT (5 lines with rules/*.csx: 0.31 s built, 0.20 s published).
+publish() {
+  restore
+  dotnet publish src/LogAlert.Cli -c Release --use-current-runtime --self-contained false \
+    -p:PublishReadyToRun=true -o src/LogAlert.Cli/bin/publish --nologo -v quiet -clp:ErrorsOnly
+}
+
 cmd=${1:-build}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   build) build ;;
+  publish) publish ;;
   test)
     build
     # Quiet build output, but a failing test still prints its message and stack trace.
@@ -41,7 +50,7 @@ case "$cmd" in
     git clean -fdX -- src tests bench >/dev/null
     ;;
   *)
-    echo "usage: ./build.sh [build|test|proptest N|bench|clean]" >&2
+    echo "usage: ./build.sh [build|publish|test|proptest N|bench|clean]" >&2
     exit 2
     ;;
 esac

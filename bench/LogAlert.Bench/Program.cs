@@ -117,10 +117,14 @@ public static partial class Program
     {
         var total = Stopwatch.StartNew();
         var root = FindRepositoryRoot();
-        var logalert = Path.Combine(root, "src", "LogAlert.Cli", "bin", "Release", "net10.0", "logalert");
-        if (!File.Exists(logalert))
-            throw new InvalidOperationException($"{logalert} is missing: run ./build.sh build first");
+        // What users run: the launcher's build (./build.sh publish), brought up to date by the launcher.
         var launcher = Path.Combine(root, "logalert");
+        var version = Measure.Capture(new Command(launcher, ["--version"], root));
+        if (version.ExitCode != 0)
+            throw new InvalidOperationException($"./logalert --version exited with {version.ExitCode}: {version.Error.Trim()}");
+        var logalert = Path.Combine(root, "src", "LogAlert.Cli", "bin", "publish", "logalert");
+        if (!File.Exists(logalert))
+            throw new InvalidOperationException($"{logalert} is missing after ./logalert --version");
         var self = Path.Combine(AppContext.BaseDirectory, "LogAlert.Bench");
         var problems = new List<string>();
 
@@ -148,9 +152,6 @@ public static partial class Program
         {
             // The direct runs use a copy of the build, taken once the launcher has made sure it is up to
             // date: others may rebuild src/ while the bench runs, and all rows must measure one build.
-            var version = Measure.Capture(new Command(launcher, ["--version"], root));
-            if (version.ExitCode != 0)
-                throw new InvalidOperationException($"./logalert --version exited with {version.ExitCode}: {version.Error.Trim()}");
             var build = BuildStamp(logalert);
             var copy = Path.Combine(scratch.FullName, "logalert-build");
             CopyDirectory(Path.GetDirectoryName(logalert)!, copy);
