@@ -123,11 +123,10 @@ type Table<'V> private (node: TableNode<'V>) =
                 value <- add (if exists then value else zero) deltas[i]
                 if isZero value then emptied.Add key
             for key in emptied do
-                match dict.TryGetValue key with
-                | true, v when isZero v ->
-                    inverse.Add(struct (key, ValueSome v))
-                    dict.Remove key |> ignore
-                | _ -> ()
+                // One lookup: taken out, and put back in the rare case a later delta revived it.
+                let mutable v = Unchecked.defaultof<'V>
+                if dict.Remove(key, &v) then
+                    if isZero v then inverse.Add(struct (key, ValueSome v)) else dict[key] <- v
             inverse.Reverse()
             let newer = TableNode(Current dict)
             node.Data <- Diff(inverse.ToArray(), newer)
