@@ -107,8 +107,10 @@ type Table<'V> private (node: TableNode<'V>) =
 
     /// A new version with `deltas[i]` added (`add`) to the value of `keys[i]` for i < `count`, an
     /// absent key counting from `zero`; keys whose value is then `isZero` are removed. Keys may
-    /// repeat. One hash lookup per delta: this is the hot path of a window grouped by host.
-    member _.Accumulate(keys: string[], deltas: 'V[], count: int, zero: 'V, add: 'V -> 'V -> 'V, isZero: 'V -> bool) =
+    /// repeat. `after[i]` gets the value of `keys[i]` right after its delta (with distinct keys: its
+    /// value in the new version, `isZero` when removed). One hash lookup per delta: this is the hot
+    /// path of a window grouped by host.
+    member _.Accumulate(keys: string[], deltas: 'V[], count: int, zero: 'V, add: 'V -> 'V -> 'V, isZero: 'V -> bool, after: 'V[]) =
         if count = 0 then Table<'V>(node)
         else
             let dict = reroot node
@@ -121,6 +123,7 @@ type Table<'V> private (node: TableNode<'V>) =
                 let value = &System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(dict, key, &exists)
                 inverse.Add(struct (key, (if exists then ValueSome value else ValueNone)))
                 value <- add (if exists then value else zero) deltas[i]
+                after[i] <- value
                 if isZero value then emptied.Add key
             for key in emptied do
                 // One lookup: taken out, and put back in the rare case a later delta revived it.

@@ -64,6 +64,10 @@ type Window =
       Moves: int64
       /// The group keys the last move touched, each once.
       ChangedKeys: string[]
+      /// Their totals after the move (no requests: the group left the window).
+      ChangedTotals: Totals[]
+      /// The last move's summed change per group key: whether a key changed is one lookup.
+      Changes: Dictionary<string, Totals>
       TopCaches: TopCache list }
 
 /// Building and moving windows.
@@ -103,22 +107,25 @@ module Window =
             if count > 0 then
                 deltas.Keys.CopyTo(keys, 0)
                 deltas.Values.CopyTo(values, 0)
+            let after = Array.zeroCreate count
             let groups =
                 if count = 0 then window.Groups
                 else
-                    window.Groups.Accumulate(keys, values, count, Totals.Zero, Totals.Add, (fun t -> t.Requests = 0L))
+                    window.Groups.Accumulate(keys, values, count, Totals.Zero, Totals.Add, (fun t -> t.Requests = 0L), after)
             { window with
                 Total = { Requests = window.Total.Requests + requests; Bytes = window.Total.Bytes + bytes }
                 Groups = groups
                 Moves = window.Moves + 1L
-                ChangedKeys = keys }
+                ChangedKeys = keys
+                ChangedTotals = after
+                Changes = deltas }
 
     /// A window of `width` seconds at second `at`, computed from the store.
     let build width groupBy selector at (store: Store) =
         let empty =
             { Width = width; GroupBy = groupBy; Selector = selector; At = at
               Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty
-              Moves = 0L; ChangedKeys = [||]; TopCaches = [] }
+              Moves = 0L; ChangedKeys = [||]; ChangedTotals = [||]; Changes = Dictionary(); TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
         apply buckets empty
 
@@ -163,25 +170,21 @@ module Window =
             match cached with
             | Some c when c.Moves = window.Moves -> c.Entries, c.Bound
             | Some c when c.Moves = window.Moves - 1L ->
-                let candidates = Dictionary<string, float>(System.StringComparer.Ordinal)
-                let consider key =
-                    if not (candidates.ContainsKey key) then
-                        match window.Groups.TryFind key with
-                        | ValueSome t -> candidates[key] <- score t
-                        | ValueNone -> ()
-                for e in c.Entries do
-                    consider e.Key
-                for key in window.ChangedKeys do
-                    consider key
-                // The k + 2 best candidates, in one pass (there are thousands a second, not 100k).
+                // The candidates: every group the move touched, at its new total (no lookup), and the
+                // remembered groups it did not touch, whose totals are as remembered.
                 let ranked = List<KeyValuePair<string, float>>(k + 3)
-                for kv in candidates do
+                let offer (kv: KeyValuePair<string, float>) =
                     if ranked.Count < k + 2 || better kv ranked[ranked.Count - 1] then
                         let mutable i = ranked.Count
                         while i > 0 && better kv ranked[i - 1] do
                             i <- i - 1
                         ranked.Insert(i, kv)
                         if ranked.Count > k + 2 then ranked.RemoveAt(k + 2)
+                let keys, totals = window.ChangedKeys, window.ChangedTotals
+                for i in 0 .. keys.Length - 1 do
+                    if totals[i].Requests <> 0L then offer (KeyValuePair(keys[i], score totals[i]))
+                for e in c.Entries do
+                    if not (window.Changes.ContainsKey e.Key) then offer e
                 let ranked = ranked.ToArray()
                 let kept = Array.truncate (k + 1) ranked
                 let bound = if ranked.Length > k + 1 then max c.Bound ranked[k + 1].Value else c.Bound
