@@ -608,10 +608,17 @@ internal sealed class Utf8Pool
     private readonly Entry[] _slots;
     private readonly int _mask;
 
+    /// <summary>
+    /// A cached string and its bytes: up to 16 bytes as two words and the length (a hit is two
+    /// compares, no call and no second object), longer ones as an array.
+    /// </summary>
     private struct Entry
     {
-        public byte[]? Key;
-        public string Text;
+        public ulong Head;
+        public ulong Tail;
+        public int Length;
+        public byte[]? Long;
+        public string? Text;
     }
 
     /// <param name="capacity">Slots, rounded up to a power of two.</param>
@@ -624,37 +631,43 @@ internal sealed class Utf8Pool
 
     public string Intern(ReadOnlySpan<byte> utf8)
     {
-        ref var slot = ref _slots[(int)(Hash(utf8) & (uint)_mask)];
-        if (slot.Key is { } key && utf8.SequenceEqual(key)) return slot.Text;
-        var text = Encoding.UTF8.GetString(utf8);
-        slot.Key = utf8.ToArray();
-        slot.Text = text;
-        return text;
-    }
-
-    /// <summary>
-    /// A multiplicative hash read 8 bytes at a time: fields are short (an IPv4 host is at most 15
-    /// bytes, two overlapping words), and the high half of the last product mixes every input bit.
-    /// </summary>
-    internal static uint Hash(ReadOnlySpan<byte> s)
-    {
         const ulong K1 = 0x9E3779B97F4A7C15, K2 = 0xC2B2AE3D27D4EB4F;
-        ref var b = ref MemoryMarshal.GetReference(s);
-        var n = s.Length;
-        ulong h;
+        ref var b = ref MemoryMarshal.GetReference(utf8);
+        var n = utf8.Length;
+        // Two words that hold every byte of a span of up to 16 (overlapping reads, both ends), and
+        // the first and last 8 bytes of a longer one; the hash mixes them (and, beyond 16, the rest).
+        ulong head, tail;
         if (n >= 8)
         {
-            h = Unsafe.ReadUnaligned<ulong>(ref b) * K1 ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref b, n - 8)) * K2;
-            for (var i = 8; i < n - 8; i += 8)
-                h = (h ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref b, i))) * K1;
+            head = Unsafe.ReadUnaligned<ulong>(ref b);
+            tail = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref b, n - 8));
         }
         else if (n >= 4)
-            h = ((ulong)Unsafe.ReadUnaligned<uint>(ref b) << 32 | Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref b, n - 4))) * K1;
-        else if (n > 0)
-            h = (b | (ulong)Unsafe.Add(ref b, n >> 1) << 8 | (ulong)Unsafe.Add(ref b, n - 1) << 16) * K1;
+        {
+            head = Unsafe.ReadUnaligned<uint>(ref b);
+            tail = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref b, n - 4));
+        }
         else
-            h = 0;
-        return (uint)((h ^ (ulong)n) * K2 >> 32);
+        {
+            head = n > 0 ? b | (ulong)Unsafe.Add(ref b, n >> 1) << 8 | (ulong)Unsafe.Add(ref b, n - 1) << 16 : 0;
+            tail = 0;
+        }
+        var h = head * K1 ^ tail * K2;
+        for (var i = 8; i < n - 8; i += 8)
+            h = (h ^ Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref b, i))) * K1;
+        var hash = (uint)((h ^ (ulong)n) * K2 >> 32);
+
+        ref var slot = ref _slots[(int)(hash & (uint)_mask)];
+        if (slot.Length == n && slot.Head == head && slot.Tail == tail && slot.Text is { } text
+            && (n <= 16 || utf8.SequenceEqual(slot.Long)))
+            return text;
+        text = Encoding.UTF8.GetString(utf8);
+        slot.Head = head;
+        slot.Tail = tail;
+        slot.Length = n;
+        slot.Long = n <= 16 ? null : utf8.ToArray();
+        slot.Text = text;
+        return text;
     }
 }
 
