@@ -33,9 +33,9 @@ module Summary =
     /// The summary of `[start, endExclusive)`, or None when it holds no records.
     let compute start endExclusive partial (store: Store) =
         let buckets = Store.range start (endExclusive - 1L) store |> Array.ofSeq
-        let sections = Dictionary<string, int64>(StringComparer.Ordinal)
+        let sections = RefTally<int64>(0L, (+), 64)
         // Sized for the interval's records up front: growing a set of 30k hosts rehashes it over and over.
-        let hosts = HashSet<string>(buckets |> Array.sumBy (fun (_, b) -> int b.Requests), StringComparer.Ordinal)
+        let hosts = RefTally<int64>(0L, (+), buckets |> Array.sumBy (fun (_, b) -> int b.Requests))
         let status = Array.zeroCreate<int64> 6
         let mutable requests = 0L
         let mutable bytes = 0L
@@ -46,12 +46,12 @@ module Summary =
                 for r in chunk.Span do
                     let c = r.Status / 100
                     status[c] <- status[c] + 1L
-                    hosts.Add r.Host |> ignore
-                    Dictionaries.accumulate sections r.Section 0L 1L (+)
+                    hosts.Add(r.Host, 1L)
+                    sections.Add(r.Section, 1L)
         if requests = 0L then None
         else
             let top =
-                sections
+                sections.Sums()
                 |> Seq.map (fun (KeyValue(k, v)) -> k, v)
                 |> Seq.sortWith (fun (ka, va) (kb, vb) ->
                     let c = compare vb va
@@ -65,5 +65,5 @@ module Summary =
                   Bytes = bytes
                   Sections = top
                   Status = [ for c in 1..5 do if status[c] > 0L then yield sprintf "%dxx" c, status[c] ]
-                  Hosts = hosts.Count
+                  Hosts = hosts.Sums().Count
                   Partial = partial }

@@ -4,6 +4,7 @@ namespace LogAlert.Core
 // tables here hold structs (Totals, and ints in tests), so there is no null to handle.
 #nowarn "3261"
 
+open System
 open System.Collections.Generic
 
 /// How one version of a table differs from the next one towards the current version.
@@ -153,3 +154,40 @@ module internal Dictionaries =
         let mutable exists = false
         let value = &System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(dict, key, &exists)
         value <- add (if exists then value else zero) delta
+
+/// Sums per string key that look keys up by reference first. The reader shares one string object
+/// per distinct value (mostly: its cache may hold two), so a stream of records brings the same few
+/// objects again and again, and a reference hit hashes no characters. Exact whatever the objects:
+/// a key the reference slots do not hold is summed in a dictionary by value.
+[<Sealed>]
+type internal RefTally<'V>(zero: 'V, add: 'V -> 'V -> 'V, capacity: int) =
+    static let size = 256 // a power of two
+    // Made on the first Add: a window without groups has a tally it never uses.
+    let mutable keys: (string | null)[] = [||]
+    let mutable values: 'V[] = [||]
+    let byValue = Dictionary<string, 'V>(capacity, StringComparer.Ordinal)
+
+    /// Adds `delta` to the sum of `key`.
+    member _.Add(key: string, delta: 'V) =
+        if keys.Length = 0 then
+            keys <- Array.zeroCreate size
+            values <- Array.zeroCreate size
+        let i = System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode key &&& (size - 1)
+        match keys[i] with
+        | held when obj.ReferenceEquals(held, key) -> values[i] <- add values[i] delta
+        | held ->
+            match held with
+            | null -> ()
+            | k -> Dictionaries.accumulate byValue k zero values[i] add
+            keys[i] <- key
+            values[i] <- delta
+
+    /// The sums by value. The tally is spent: nothing may be added after.
+    member _.Sums() =
+        for i in 0 .. keys.Length - 1 do
+            match keys[i] with
+            | null -> ()
+            | k ->
+                Dictionaries.accumulate byValue k zero values[i] add
+                keys[i] <- null
+        byValue

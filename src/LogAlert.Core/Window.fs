@@ -88,7 +88,7 @@ module Window =
             let mutable bytes = 0L
             // Signed totals per group over all the buckets (one hash per record into a dictionary as
             // small as the groups the move touches), then one table version for the touched groups.
-            let deltas = Dictionary<string, Totals>((if window.GroupBy.IsSome then 64 else 0), StringComparer.Ordinal)
+            let tally = RefTally<Totals>(Totals.Zero, Totals.Add, (if window.GroupBy.IsSome then 64 else 0))
             // Plain loops, not a closure per record: a closure would turn the running totals into ref cells.
             for struct (sign, bucket) in changes do
                 for chunk in bucket.Chunks do
@@ -98,9 +98,9 @@ module Window =
                             bytes <- bytes + sign * r.Bytes
                             match window.GroupBy with
                             | Some label ->
-                                Dictionaries.accumulate deltas (Label.valueOf label r) Totals.Zero
-                                    { Requests = sign; Bytes = sign * r.Bytes } Totals.Add
+                                tally.Add(Label.valueOf label r, { Requests = sign; Bytes = sign * r.Bytes })
                             | None -> ()
+            let deltas = tally.Sums()
             let count = deltas.Count
             let keys = Array.zeroCreate count
             let values = Array.zeroCreate count

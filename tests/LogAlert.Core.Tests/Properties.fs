@@ -191,6 +191,31 @@ type ``The streaming fold``(output: ITestOutputHelper) =
                     .&. ((not covered || firedLater) |@ "late record not seen by a later window")
                     |> Prop.classify isLate "record was late")))
 
+type ``A reference tally``(output: ITestOutputHelper) =
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``sums by value whichever string objects carry the keys``() =
+        // Up to 600 distinct values (more than its 256 reference slots, so slots are taken over),
+        // each value sometimes the same object and sometimes a fresh copy of equal characters.
+        let shared = [| for i in 0..599 -> sprintf "k%d" i |]
+        let key = gen {
+            let! i = Gen.choose (0, 599)
+            let! fresh = Gen.elements [ false; false; true ]
+            return if fresh then String(shared[i].ToCharArray()) else shared[i] }
+        let adds = gen {
+            let! n = Gen.choose (0, 2000)
+            return! Gen.listOfLength n (Gen.zip key (Gen.choose (-3, 5) |> Gen.map int64)) }
+        let input = Gen.zip (Gen.choose (1, 600)) adds
+        check output (fun () ->
+            Prop.forAll (Arb.fromGen input) (fun (spread, adds) ->
+                let adds = adds |> List.map (fun (k, d) -> (if k.Length > 1 && int (k.Substring 1) >= spread then "k0" else k), d)
+                let tally = RefTally<int64>(0L, (+), 0)
+                for k, d in adds do
+                    tally.Add(k, d)
+                let sums = tally.Sums() |> Seq.map (fun (KeyValue(k, v)) -> k, v) |> Map.ofSeq
+                let expected = adds |> List.groupBy fst |> List.map (fun (k, ds) -> k, List.sumBy snd ds) |> Map.ofList
+                sums = expected |> Prop.classify (Map.count expected > 256) "more keys than slots"))
+
 type ``The persistent table``(output: ITestOutputHelper) =
 
     [<Fact; Trait("Category", "property")>]
