@@ -34,8 +34,7 @@ module Summary =
     let compute start endExclusive partial (store: Store) =
         let buckets = Store.range start (endExclusive - 1L) store |> Array.ofSeq
         let sections = RefTally<int64>(0L, (+), 64)
-        // Sized for the interval's records up front: growing a set of 30k hosts rehashes it over and over.
-        let hosts = RefTally<int64>(0L, (+), buckets |> Array.sumBy (fun (_, b) -> int b.Requests))
+        let hosts = RefTally<int64>(0L, (+), 64)
         let status = Array.zeroCreate<int64> 6
         let mutable requests = 0L
         let mutable bytes = 0L
