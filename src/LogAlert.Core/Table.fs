@@ -160,12 +160,14 @@ module internal Dictionaries =
 /// objects again and again, and a reference hit hashes no characters. Exact whatever the objects:
 /// a key the reference slots do not hold is summed in a dictionary by value.
 [<Sealed>]
-type internal RefTally<'V>(zero: 'V, add: 'V -> 'V -> 'V, capacity: int) =
+type internal RefTally<'V>(zero: 'V, add: 'V -> 'V -> 'V, byValue: Dictionary<string, 'V>) =
     static let size = 256 // a power of two
     // Made on the first Add: a window without groups has a tally it never uses.
     let mutable keys: (string | null)[] = [||]
     let mutable values: 'V[] = [||]
-    let byValue = Dictionary<string, 'V>(capacity, StringComparer.Ordinal)
+
+    /// A tally into a new dictionary of `capacity`.
+    new(zero, add, capacity: int) = RefTally<'V>(zero, add, Dictionary<string, 'V>(capacity, StringComparer.Ordinal))
 
     /// Adds `delta` to the sum of `key`.
     member _.Add(key: string, delta: 'V) =
