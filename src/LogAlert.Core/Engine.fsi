@@ -60,6 +60,7 @@ type Event =
 
 /// What the engine folds over.
 type Input =
+    /// Records in input order. The store keeps slices of the array: it must not be written afterwards.
     | Records of Record[]
     /// Live mode: log time has reached this second without records (the wall clock moved).
     | Tick of int64

@@ -48,7 +48,8 @@ type Fold =
               Rules = List.ofSeq settings.Rules
               Retention = Fold.Seconds settings.Retention }
 
-    /// Adds records (in input order).
+    /// Adds records (in input order). The store keeps slices of `records`: the array must not be
+    /// written afterwards.
     static member Push(state: State, records: Record[]) =
         ArgumentNullException.ThrowIfNull records
         Fold.Result(Engine.step (Records records) state)
