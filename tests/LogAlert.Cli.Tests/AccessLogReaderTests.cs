@@ -605,6 +605,45 @@ public sealed class AccessLogReaderTests : IDisposable
     }
 
     [Fact]
+    public void A_rename_between_the_two_looks_does_not_make_one_file_two()
+    {
+        // The reader names both descriptors, one after the other. Here the file is renamed between
+        // the first look and the second: the first name must be looked at again, not believed.
+        var path = WriteLines("same.csv", Header);
+        using var a = AccessLogReader.OpenFile(path);
+        using var b = AccessLogReader.OpenFile(path);
+        var looks = 0;
+        string Name(FileStream f) => looks++ == 0 ? path : path + ".1"; // renamed right after the first look, at a
+
+        Assert.True(FileIdentity.Same(a, b, Name));
+
+        using var other = AccessLogReader.OpenFile(WriteLines("other.csv", Header));
+        Assert.False(FileIdentity.Same(a, other, f => ReferenceEquals(f, a) ? path : path + ".other"));
+    }
+
+    [Fact]
+    public void Follow_reads_every_line_once_over_many_rotations()
+    {
+        // Each rotation races the reader's poll: a rename between its two looks at the file once made
+        // the old file its own successor, read again from the start (seen under load in CI).
+        var path = WriteLines("many.csv", Header, Line(host: "r0-a"));
+        using var follower = new Follower(path);
+        follower.WaitUntil(f => f.Records.Count == 1);
+        var expected = new List<string> { "r0-a" };
+        for (var r = 1; r <= 20; r++)
+        {
+            File.Move(path, $"{path}.{r}");
+            Append($"{path}.{r}", Line(host: $"r{r - 1}-b") + "\n");
+            WriteLines("many.csv", Header, Line(host: $"r{r}-a"));
+            expected.AddRange([$"r{r - 1}-b", $"r{r}-a"]);
+            follower.WaitUntil(f => f.Records.Count >= expected.Count);
+        }
+        follower.Drain(TimeSpan.FromMilliseconds(100));
+
+        Assert.Equal(expected, follower.Records.Select(r => r.Host));
+    }
+
+    [Fact]
     public void Follow_survives_a_delete_and_recreate()
     {
         var path = WriteLines("recreate.csv", Header, Line(host: "a"));
