@@ -156,8 +156,9 @@ module internal Dictionaries =
         value <- add (if exists then value else zero) delta
 
 /// Sums per string key that look keys up by reference first. The reader shares one string object
-/// per distinct value (mostly: its cache may hold two), so a stream of records brings the same few
-/// objects again and again, and a reference hit hashes no characters. Exact whatever the objects:
+/// per distinct value in each of its two parsing threads (as long as its cache holds it), so a
+/// stream of records brings the same few objects again and again, and a reference hit hashes no
+/// characters. Exact whatever the objects:
 /// a key the reference slots do not hold is summed in a dictionary by value.
 [<Sealed>]
 type internal RefTally<'V>(zero: 'V, add: 'V -> 'V -> 'V, byValue: Dictionary<string, 'V>) =

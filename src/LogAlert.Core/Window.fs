@@ -66,7 +66,8 @@ type Window =
       ChangedKeys: string[]
       /// Their totals after the move (no requests: the group left the window).
       ChangedTotals: Totals[]
-      /// The last move's summed change per group key: whether a key changed is one lookup.
+      /// The last move's summed change per group key (the keys of `ChangedKeys`): whether a key
+      /// changed is one lookup.
       Changes: Dictionary<string, Totals>
       TopCaches: TopCache list }
 
@@ -86,8 +87,8 @@ module Window =
         else
             let mutable requests = 0L
             let mutable bytes = 0L
-            // Signed totals per group over all the buckets (one hash per record into a dictionary as
-            // small as the groups the move touches), then one table version for the touched groups.
+            // Signed totals per group over all the buckets (by string reference for most records, see
+            // RefTally), then one table version for the touched groups.
             let tally = RefTally<Totals>(Totals.Zero, Totals.Add, (if window.GroupBy.IsSome then 64 else 0))
             // Plain loops, not a closure per record: a closure would turn the running totals into ref cells.
             for struct (sign, bucket) in changes do
