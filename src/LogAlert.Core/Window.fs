@@ -68,7 +68,7 @@ type Window =
       ChangedTotals: Totals[]
       /// The last move's summed change per group key (the keys of `ChangedKeys`): whether a key
       /// changed is one lookup.
-      Changes: Dictionary<string, Totals>
+      Changes: IReadOnlyDictionary<string, Totals>
       TopCaches: TopCache list }
 
 /// Building and moving windows.
