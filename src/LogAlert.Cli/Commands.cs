@@ -87,6 +87,7 @@ public sealed class RunCommand
             {
                 ruleList = [LogAlert.Core.Interop.Rules.HighTraffic(threshold, windowSpan)];
                 settings.Retention = windowSpan;
+                settings.RecordRetention = TimeSpan.Zero; // it counts every request: totals suffice
             }
             else
             {
@@ -95,6 +96,7 @@ public sealed class RunCommand
                 if (!loaded.Ok) return ExitCodes.Usage; // nothing processed
                 ruleList = loaded.Rules.ToList();
                 settings.Retention = loaded.LongestWindow > TimeSpan.Zero ? loaded.LongestWindow : TimeSpan.FromSeconds(1);
+                settings.RecordRetention = loaded.LongestRecordWindow;
             }
             switches.CheckKnown(ruleList.Select(r => r.RuleName));
             settings.Rules = ruleList.Where(r => switches.IsOn(r.RuleName)).ToList();

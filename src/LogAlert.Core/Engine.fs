@@ -14,7 +14,10 @@ type EngineConfig =
       /// Rules in evaluation (and output) order.
       Rules: Rule list
       /// Seconds of history kept at least (windows that rules use extend it).
-      Retention: int64 }
+      Retention: int64
+      /// Seconds of records kept at least, for the windows that select or group (and the summaries);
+      /// older seconds keep their totals only. Windows that rules use extend it.
+      RecordRetention: int64 }
 
 /// Whether an alert event fires or resolves.
 type Transition =
@@ -94,6 +97,7 @@ type State =
           /// The next second to evaluate; None until the first second closes.
           Cursor: int64 option
           Retention: int64
+          RecordRetention: int64
           Records: int64
           Skewed: int64
           Late: int64
@@ -116,6 +120,8 @@ type State =
     member this.EvaluatedSeconds = this.Evaluated
     /// Seconds held in the store (closed and open).
     member this.StoredSeconds = Store.count this.Closed + Store.count this.Open
+    /// Seconds held with their records (the others keep totals only).
+    member this.StoredRecordSeconds = Store.recordCount this.Closed + Store.recordCount this.Open
 
 /// The engine: a pure step function folded over the input.
 [<RequireQualifiedAccess>]
@@ -131,7 +137,8 @@ module Engine =
           Newest = None
           Watermark = Int64.MinValue
           Cursor = None
-          Retention = max 1L (max config.Retention config.SummaryInterval)
+          Retention = max 1L (max config.Retention (max config.RecordRetention config.SummaryInterval))
+          RecordRetention = max 1L (max config.RecordRetention config.SummaryInterval)
           Records = 0L
           Skewed = 0L
           Late = 0L
@@ -241,9 +248,11 @@ module Engine =
         let rules = state.Rules |> List.map (evaluateRule view second events)
         let mutable windows = state.Windows
         let mutable retention = state.Retention
+        let mutable recordRetention = state.RecordRetention
         for KeyValue(key, w) in view.Windows do
             windows <- Map.add key w windows
             retention <- max retention w.Width
+            if Window.needsRecords w.GroupBy w.Selector then recordRetention <- max recordRetention w.Width
         if windows.Count > view.Windows.Count then
             windows <- windows |> Map.filter (fun _ w -> w.At + w.Width >= second)
         let interval = state.Config.SummaryInterval
@@ -252,11 +261,15 @@ module Engine =
             |> Option.iter (SummaryReady >> events.Add)
         let state =
             { state with
-                Closed = Store.dropBefore (second - retention + 1L) closed
+                Closed =
+                    closed
+                    |> Store.dropBefore (second - retention + 1L)
+                    |> Store.stripBefore (second - recordRetention + 1L)
                 Open = openStore
                 Windows = windows
                 Rules = rules
                 Retention = retention
+                RecordRetention = recordRetention
                 Evaluated = state.Evaluated + 1L }
         let next = if view.SawData then second + 1L else max (second + 1L) (nextInteresting state second)
         { state with Cursor = Some next }

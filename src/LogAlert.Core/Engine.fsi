@@ -14,7 +14,10 @@ type EngineConfig =
       /// Rules in evaluation (and output) order.
       Rules: Rule list
       /// Seconds of history kept at least (windows that rules use extend it).
-      Retention: int64 }
+      Retention: int64
+      /// Seconds of records kept at least, for the windows that select or group (and the summaries);
+      /// older seconds keep their totals only. Windows that rules use extend it.
+      RecordRetention: int64 }
 
 /// Whether an alert event fires or resolves.
 type Transition =
@@ -83,6 +86,8 @@ type State =
     member EvaluatedSeconds: int64
     /// Seconds held in the store (closed and open).
     member StoredSeconds: int
+    /// Seconds held with their records (the others keep totals only).
+    member StoredRecordSeconds: int
 
 /// The engine: a pure step function folded over the input.
 [<RequireQualifiedAccess>]

@@ -15,6 +15,9 @@ type EngineSettings() =
     member val SummaryInterval = TimeSpan.FromSeconds 10.0 with get, set
     /// Seconds of history kept at least; windows that rules ask for extend it.
     member val Retention = TimeSpan.FromMinutes 2.0 with get, set
+    /// Seconds of records kept at least for the windows that select or group (the others read
+    /// per-second totals); windows that rules ask for extend it. Unset: `Retention`.
+    member val RecordRetention = Nullable<TimeSpan>() with get, set
     /// Rules in output order.
     member val Rules: IReadOnlyList<Rule> = [||] with get, set
 
@@ -46,7 +49,9 @@ type Fold =
               MaxSkew = Fold.Seconds settings.MaxSkew
               SummaryInterval = Fold.Seconds settings.SummaryInterval
               Rules = List.ofSeq settings.Rules
-              Retention = Fold.Seconds settings.Retention }
+              Retention = Fold.Seconds settings.Retention
+              RecordRetention =
+                  Fold.Seconds(if settings.RecordRetention.HasValue then settings.RecordRetention.Value else settings.Retention) }
 
     /// Adds records (in input order). The store keeps slices of `records`: the array must not be
     /// written afterwards.

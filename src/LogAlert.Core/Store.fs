@@ -4,7 +4,8 @@ open System
 open System.Collections.Generic
 
 /// The records of one second of log time, with their totals. Immutable: adding records makes a
-/// new bucket that shares the old chunks.
+/// new bucket that shares the old chunks. Once no window needs the records of its second any more,
+/// a bucket keeps only its totals (see `Store.stripBefore`).
 [<Sealed>]
 type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: int64) =
     /// Record chunks, newest first: slices of arrays that nobody writes once they are in a bucket.
@@ -35,29 +36,48 @@ module Bucket =
     /// The bucket with `records` (all of the same second) added. `records` must not be written later.
     let addAll (records: Record[]) (bucket: Bucket) = addSlice (ReadOnlyMemory records) bucket
 
-/// The time-series store: one bucket per second that has records. Immutable.
+    /// The bucket with its totals and without its records.
+    let totalsOnly (bucket: Bucket) =
+        if bucket.Chunks.IsEmpty then bucket else Bucket.Make([], bucket.Requests, bucket.Bytes)
+
+    /// The bucket with the totals of `records` added, and not the records.
+    let addTotals (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
+        let mutable bytes = 0L
+        for r in records.Span do
+            bytes <- bytes + r.Bytes
+        Bucket.Make(bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytes)
+
+/// The time-series store: one bucket per second that has records. Immutable. The buckets of
+/// seconds before `RecordsFrom` hold totals only: a window that neither selects nor groups reads
+/// nothing else, so a store whose longest such window is an hour keeps an hour of totals and only
+/// as many seconds of records as the windows that look at records (and the summaries) need.
 type Store =
     private
-        { Buckets: Map<int64, Bucket> }
+        { Buckets: Map<int64, Bucket>
+          RecordsFrom: int64 }
 
 /// Reading and writing the store.
 [<RequireQualifiedAccess>]
 module Store =
     /// A store with no records.
-    let empty = { Buckets = Map.empty }
+    let empty = { Buckets = Map.empty; RecordsFrom = Int64.MinValue }
 
     /// The bucket of second `second`, if it has records.
     let tryFind second (store: Store) = Map.tryFind second store.Buckets
 
-    /// The store with `records` (all of second `second`) added; the slice is kept, not copied.
+    /// The store with `records` (all of second `second`) added; the slice is kept, not copied
+    /// (before `RecordsFrom`, only its totals are).
     let addSlice second (records: ReadOnlyMemory<Record>) (store: Store) =
         let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
-        { Buckets = Map.add second (Bucket.addSlice records bucket) store.Buckets }
+        let add = if second < store.RecordsFrom then Bucket.addTotals else Bucket.addSlice
+        { store with Buckets = Map.add second (add records bucket) store.Buckets }
 
-    /// The store with `slices` (all of second `second`) added, in order; they are kept, not copied.
+    /// The store with `slices` (all of second `second`) added, in order; they are kept, not copied
+    /// (before `RecordsFrom`, only their totals are).
     let addSlices second (slices: ReadOnlyMemory<Record> seq) (store: Store) =
         let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
-        { Buckets = Map.add second (Seq.fold (fun b s -> Bucket.addSlice s b) bucket slices) store.Buckets }
+        let add = if second < store.RecordsFrom then Bucket.addTotals else Bucket.addSlice
+        { store with Buckets = Map.add second (Seq.fold (fun b s -> add s b) bucket slices) store.Buckets }
 
     /// The store with `records` (all of second `second`) added. `records` must not be written later.
     let addAll second (records: Record[]) (store: Store) = addSlice second (ReadOnlyMemory records) store
@@ -69,7 +89,7 @@ module Store =
         while go && not buckets.IsEmpty do
             let first, _ = Map.minKeyValue buckets
             if first < second then buckets <- Map.remove first buckets else go <- false
-        if obj.ReferenceEquals(buckets, store.Buckets) then store else { Buckets = buckets }
+        if obj.ReferenceEquals(buckets, store.Buckets) then store else { store with Buckets = buckets }
 
     /// The number of seconds that have records.
     let count (store: Store) = store.Buckets.Count
@@ -89,13 +109,17 @@ module Store =
             |> Seq.takeWhile (fun (KeyValue(s, _)) -> s <= last)
             |> Seq.map (fun (KeyValue(s, b)) -> s, b)
 
-    /// The store with `bucket` merged into second `second`.
+    /// The store with `bucket` merged into second `second` (before `RecordsFrom`, its totals only).
     let addBucket second (bucket: Bucket) (store: Store) =
+        let bucket = if second < store.RecordsFrom then Bucket.totalsOnly bucket else bucket
         match Map.tryFind second store.Buckets with
-        | None -> { Buckets = Map.add second bucket store.Buckets }
+        | None -> { store with Buckets = Map.add second bucket store.Buckets }
         | Some existing ->
-            let merged = List.foldBack Bucket.addSlice bucket.Chunks existing
-            { Buckets = Map.add second merged store.Buckets }
+            let merged =
+                if second < store.RecordsFrom then
+                    Bucket.Make(existing.Chunks, existing.Requests + bucket.Requests, existing.Bytes + bucket.Bytes)
+                else List.foldBack Bucket.addSlice bucket.Chunks existing
+            { store with Buckets = Map.add second merged store.Buckets }
 
     /// The earliest second with records, if any.
     let tryFirstSecond (store: Store) =
@@ -105,4 +129,22 @@ module Store =
     let take second (store: Store) =
         match Map.tryFind second store.Buckets with
         | None -> None, store
-        | Some b -> Some b, { Buckets = Map.remove second store.Buckets }
+        | Some b -> Some b, { store with Buckets = Map.remove second store.Buckets }
+
+    /// The number of seconds that hold records (not only totals).
+    let recordCount (store: Store) =
+        store.Buckets |> Seq.sumBy (fun (KeyValue(_, b)) -> if b.Chunks.IsEmpty then 0 else 1)
+
+    /// The first second whose records are kept (`Int64.MinValue`: all are).
+    let recordsFrom (store: Store) = store.RecordsFrom
+
+    /// The store with only the totals of the seconds before `second` (they can no longer be given
+    /// records either). Never moves back; costs the buckets it strips.
+    let stripBefore second (store: Store) =
+        if second <= store.RecordsFrom then store
+        else
+            let mutable buckets = store.Buckets
+            let first = match tryFirstSecond store with Some s -> max s store.RecordsFrom | None -> second
+            for s, b in range first (second - 1L) store |> Array.ofSeq do
+                if not b.Chunks.IsEmpty then buckets <- Map.add s (Bucket.totalsOnly b) buckets
+            { Buckets = buckets; RecordsFrom = second }

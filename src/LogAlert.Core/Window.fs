@@ -75,11 +75,15 @@ type Window =
 [<RequireQualifiedAccess>]
 module Window =
 
+    /// Whether a window reads the records of its seconds: one that selects or groups does; one that
+    /// counts everything reads the seconds' totals only.
+    let needsRecords (groupBy: Label option) (selector: Selector) = groupBy.IsSome || not (Selector.isAll selector)
+
     /// The window with each bucket's records added (sign 1) or taken away (sign -1). Group totals
     /// are summed over all the buckets first, so the table gets one new version per move.
     let private apply (changes: struct (int64 * Bucket) list) (window: Window) =
         if changes.IsEmpty then window
-        elif Selector.isAll window.Selector && window.GroupBy.IsNone then
+        elif not (needsRecords window.GroupBy window.Selector) then
             let mutable total = window.Total
             for struct (sign, bucket) in changes do
                 total <- { Requests = total.Requests + sign * bucket.Requests; Bytes = total.Bytes + sign * bucket.Bytes }

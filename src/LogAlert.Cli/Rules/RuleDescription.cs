@@ -40,6 +40,15 @@ public sealed class RuleDescription
     /// <summary>The widest window the rule asked for (zero when none).</summary>
     public TimeSpan LongestWindow => Windows.Count == 0 ? TimeSpan.Zero : Windows.Max(w => w.Width);
 
+    /// <summary>
+    /// The widest window the rule asked for that reads records, not only per-second totals (zero
+    /// when none). When the load-time call threw, the rule may ask for more than it told: its
+    /// widest window of any kind.
+    /// </summary>
+    public TimeSpan LongestRecordWindow =>
+        ProbeError is not null ? LongestWindow
+        : Windows.Where(w => w.NeedsRecords).Select(w => w.Width).DefaultIfEmpty(TimeSpan.Zero).Max();
+
     /// <summary>What the value is made of: the one query, <c>f(A, B)</c> for several, <c>?</c> when unknown.</summary>
     public string Expression => Windows.Count switch
     {
@@ -91,4 +100,7 @@ public sealed class RuleLoadResult
 
     /// <summary>The widest window any rule asked for: history the engine must keep (zero when none).</summary>
     public TimeSpan LongestWindow => Descriptions.Count == 0 ? TimeSpan.Zero : Descriptions.Max(d => d.LongestWindow);
+
+    /// <summary>The widest window any rule asked for that reads records: how long the engine keeps them.</summary>
+    public TimeSpan LongestRecordWindow => Descriptions.Count == 0 ? TimeSpan.Zero : Descriptions.Max(d => d.LongestRecordWindow);
 }
