@@ -292,6 +292,35 @@ public sealed class RuleHostTests : IDisposable
     }
 
     [Fact]
+    public void Records_are_kept_only_as_long_as_the_windows_that_select_or_group_need_them()
+    {
+        var path = Write("retention.csx", """
+            Alert("traffic").When(q => q.Rate("requests", TimeSpan.FromHours(1)) + q.Sum("bytes", TimeSpan.FromHours(1), "")).Above(10);
+            Alert("errors").When(q => q.Rate("requests", TimeSpan.FromMinutes(5), "status_class=\"5xx\"")).Above(1);
+            Alert("hot").WhenEach(q => q.RateBy("requests", TimeSpan.FromMinutes(3), "section")).Above(5);
+            Alert("odd").When(q =>
+            {
+                var all = q.Sum("requests", TimeSpan.FromMinutes(10));
+                if (all == 0) throw new InvalidOperationException("no data yet");
+                return q.Distinct("host", TimeSpan.FromMinutes(10));
+            }).Above(1);
+            """);
+
+        var result = Load(path);
+
+        Assert.Empty(result.Errors);
+        var d = result.Descriptions;
+        Assert.Equal(TimeSpan.Zero, d[0].LongestRecordWindow); // counts everything: totals suffice
+        Assert.Equal(TimeSpan.FromMinutes(5), d[1].LongestRecordWindow);
+        Assert.Equal(TimeSpan.FromMinutes(3), d[2].LongestRecordWindow);
+        // The load-time call threw before asking everything: records for its widest window, to be safe.
+        Assert.NotNull(d[3].ProbeError);
+        Assert.Equal(TimeSpan.FromMinutes(10), d[3].LongestRecordWindow);
+        Assert.Equal(TimeSpan.FromMinutes(10), result.LongestRecordWindow);
+        Assert.Equal(TimeSpan.FromHours(1), result.LongestWindow);
+    }
+
+    [Fact]
     public void Check_prints_one_line_per_rule_and_errors_on_stderr()
     {
         var good = Write("good.csx", ServerErrors + "\nAlert(\"hot\").WhenEach(q => q.RateBy(\"requests\", TimeSpan.FromMinutes(2), \"section\")).Above(5);");
@@ -509,6 +538,8 @@ public sealed class RuleHostTests : IDisposable
         Assert.All(result.Descriptions, d => Assert.NotEmpty(d.Windows));
         Assert.Equal("TopK(1, requests, 2m, host)", result.Descriptions[0].Windows[1].ToString());
         Assert.Equal(TimeSpan.FromMinutes(2), result.LongestWindow);
+        Assert.Equal(TimeSpan.FromMinutes(2), result.LongestRecordWindow);
+        Assert.Equal(TimeSpan.Zero, result.Descriptions[1].LongestRecordWindow); // high_traffic
     }
 
     [Fact]
