@@ -135,9 +135,6 @@ module Store =
     let recordCount (store: Store) =
         store.Buckets |> Seq.sumBy (fun (KeyValue(_, b)) -> if b.Chunks.IsEmpty then 0 else 1)
 
-    /// The first second whose records are kept (`Int64.MinValue`: all are).
-    let recordsFrom (store: Store) = store.RecordsFrom
-
     /// The store with only the totals of the seconds before `second` (they can no longer be given
     /// records either). Never moves back; costs the buckets it strips.
     let stripBefore second (store: Store) =
