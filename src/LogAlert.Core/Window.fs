@@ -79,6 +79,16 @@ module Window =
     /// counts everything reads the seconds' totals only.
     let needsRecords (groupBy: Label option) (selector: Selector) = groupBy.IsSome || not (Selector.isAll selector)
 
+    /// `needsRecords` for a query as a rule writes it: the label it groups by (null: none) and its
+    /// selector's text (null or empty: every record). A selector that does not parse counts as one
+    /// that selects.
+    [<CompiledName("QueryNeedsRecords")>]
+    let queryNeedsRecords (label: string | null) (selector: string | null) =
+        not (isNull label)
+        || (match Selector.create selector with
+            | Ok s -> not (Selector.isAll s)
+            | Error _ -> true)
+
     /// The window with each bucket's records added (sign 1) or taken away (sign -1). Group totals
     /// are summed over all the buckets first, so the table gets one new version per move.
     let private apply (changes: struct (int64 * Bucket) list) (window: Window) =

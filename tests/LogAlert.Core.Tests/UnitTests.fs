@@ -136,3 +136,21 @@ let ``a record too far ahead at the end of input is skewed`` () =
     match List.last final with
     | Finished report -> Assert.Equal((1L, 1L), (report.Skewed, report.Records))
     | other -> failwithf "expected the report last, got %A" other
+
+[<Fact>]
+let ``a store keeps only the totals of the seconds before its record horizon, late records included`` () =
+    let at t = record t "10.0.0.1" "/a" 200 100L t
+    let store =
+        Store.empty
+        |> Store.addAll 10L [| at 10L |]
+        |> Store.addAll 12L [| at 12L; at 12L |]
+        |> Store.stripBefore 12L
+        // Late records for seconds before the horizon: one that had records, one that had none.
+        |> Store.addAll 10L [| at 10L |]
+        |> Store.addSlices 11L [ ReadOnlyMemory [| at 11L; at 11L |] ]
+    let bucket second = (Store.tryFind second store).Value
+    Assert.Equal((2L, 200L, 0), ((bucket 10L).Requests, (bucket 10L).Bytes, (bucket 10L).Chunks.Length))
+    Assert.Equal((2L, 200L, 0), ((bucket 11L).Requests, (bucket 11L).Bytes, (bucket 11L).Chunks.Length))
+    Assert.Equal((2L, 200L, 1), ((bucket 12L).Requests, (bucket 12L).Bytes, (bucket 12L).Chunks.Length))
+    // The horizon never moves back.
+    Assert.Same(store, Store.stripBefore 11L store)

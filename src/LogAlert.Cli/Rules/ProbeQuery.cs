@@ -30,16 +30,7 @@ public sealed record WindowUse(string Function, string? Metric, TimeSpan Width, 
     /// Whether the query reads the records of its window (it groups by a label or selects), not
     /// only each second's totals: how long the engine must keep records.
     /// </summary>
-    public bool NeedsRecords
-    {
-        get
-        {
-            if (Label is not null) return true;
-            if (string.IsNullOrEmpty(Selector)) return false;
-            var parsed = SelectorModule.create(Selector);
-            return !parsed.IsOk || !SelectorModule.isAll(parsed.ResultValue);
-        }
-    }
+    public bool NeedsRecords => WindowModule.QueryNeedsRecords(Label, Selector);
 
     internal static string FormatWidth(TimeSpan width) =>
         width.Ticks > 0 && width.Ticks % TimeSpan.TicksPerSecond == 0 ? Durations.Format(width) : width.ToString("c", CultureInfo.InvariantCulture);
