@@ -23,15 +23,17 @@ module Bucket =
     /// A bucket with no records.
     let empty = Bucket.Make([], 0L, 0L)
 
+    let private bytesOf (records: ReadOnlyMemory<Record>) =
+        let mutable bytes = 0L
+        for r in records.Span do
+            bytes <- bytes + r.Bytes
+        bytes
+
     /// The bucket with `records` (all of the same second) added, as they are: a slice of the input
     /// batch is kept, not copied, so the batch must not be written later.
     let addSlice (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
         if records.IsEmpty then bucket
-        else
-            let mutable bytes = 0L
-            for r in records.Span do
-                bytes <- bytes + r.Bytes
-            Bucket.Make(records :: bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytes)
+        else Bucket.Make(records :: bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytesOf records)
 
     /// The bucket with `records` (all of the same second) added. `records` must not be written later.
     let addAll (records: Record[]) (bucket: Bucket) = addSlice (ReadOnlyMemory records) bucket
@@ -42,10 +44,7 @@ module Bucket =
 
     /// The bucket with the totals of `records` added, and not the records.
     let addTotals (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
-        let mutable bytes = 0L
-        for r in records.Span do
-            bytes <- bytes + r.Bytes
-        Bucket.Make(bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytes)
+        Bucket.Make(bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytesOf records)
 
 /// The time-series store: one bucket per second that has records. Immutable. The buckets of
 /// seconds before `RecordsFrom` hold totals only: a window that neither selects nor groups reads
@@ -65,18 +64,21 @@ module Store =
     /// The bucket of second `second`, if it has records.
     let tryFind second (store: Store) = Map.tryFind second store.Buckets
 
+    // How records join second `second`: as they are, or before `RecordsFrom` as totals only.
+    let private adder second (store: Store) =
+        if second < store.RecordsFrom then Bucket.addTotals else Bucket.addSlice
+
     /// The store with `records` (all of second `second`) added; the slice is kept, not copied
     /// (before `RecordsFrom`, only its totals are).
     let addSlice second (records: ReadOnlyMemory<Record>) (store: Store) =
         let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
-        let add = if second < store.RecordsFrom then Bucket.addTotals else Bucket.addSlice
-        { store with Buckets = Map.add second (add records bucket) store.Buckets }
+        { store with Buckets = Map.add second (adder second store records bucket) store.Buckets }
 
     /// The store with `slices` (all of second `second`) added, in order; they are kept, not copied
     /// (before `RecordsFrom`, only their totals are).
     let addSlices second (slices: ReadOnlyMemory<Record> seq) (store: Store) =
         let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
-        let add = if second < store.RecordsFrom then Bucket.addTotals else Bucket.addSlice
+        let add = adder second store
         { store with Buckets = Map.add second (Seq.fold (fun b s -> add s b) bucket slices) store.Buckets }
 
     /// The store with `records` (all of second `second`) added. `records` must not be written later.
