@@ -342,62 +342,79 @@ module Engine =
             | Some c -> c
             | None -> Store.tryFirstSecond st.Open |> Option.defaultValue Int64.MaxValue
         let mutable suspect = st.Suspect
+        let maxSkew = st.Config.MaxSkew
+        // A newer timestamp can close seconds, and every second it closes is evaluated here.
+        let advanceTo (time: int64) =
+            newest <- Some time
+            let newLimit = time - st.Config.Lateness - 1L
+            if newLimit > limit then
+                limit <- newLimit
+                if limit >= nextToClose then
+                    flush ()
+                    st <- closeThrough limit events { st with Newest = newest }
+                    nextToClose <- st.Cursor.Value
         for index in 0 .. records.Length - 1 do
-            let current = records[index]
-            // A record too far ahead is held as a suspect. The next record decides: if it agrees with
-            // the suspect (within the skew of it, and also too far ahead), the log really jumped and
-            // both are accepted; otherwise the suspect was one corrupt timestamp and is skewed.
-            let mutable first = ValueNone
-            let mutable acceptCurrent = true
-            match newest with
-            | Some n when current.Time > n + st.Config.MaxSkew ->
-                match suspect with
-                | ValueSome s when abs (current.Time - s.Time) <= st.Config.MaxSkew ->
-                    first <- ValueSome s
-                    suspect <- ValueNone
-                | ValueSome s ->
-                    skewed <- skewed + 1L
-                    events.Add(Skewed(s, n))
-                    suspect <- ValueSome current
-                    acceptCurrent <- false
-                | ValueNone ->
-                    suspect <- ValueSome current
-                    acceptCurrent <- false
-            | _ ->
-                match suspect with
-                | ValueSome s ->
-                    skewed <- skewed + 1L
-                    events.Add(Skewed(s, newest.Value))
-                    suspect <- ValueNone
-                | ValueNone -> ()
-            let count = (if first.IsSome then 1 else 0) + (if acceptCurrent then 1 else 0)
-            for k in 0 .. count - 1 do
-                let r = if k = 0 && first.IsSome then first.Value else current
+            let time = records[index].Time
+            // Nearly every record: nothing suspect, not too far ahead, not late, and a second already
+            // closed (so there is a cursor). It only joins or starts a run, reading no more than its time.
+            match newest, st.Cursor with
+            | Some n, Some c when suspect.IsNone && time <= n + maxSkew && time >= c ->
                 accepted <- accepted + 1L
-                match st.Cursor with
-                | Some c when r.Time < c ->
-                    late <- late + 1L
-                    st <- addLate r st
+                if runEnd = index && runEnd > runStart && time = runTime then runEnd <- index + 1
+                else
+                    endRun ()
+                    runStart <- index
+                    runEnd <- index + 1
+                    runTime <- time
+                if time > n then advanceTo time
+            | _ ->
+                let current = records[index]
+                // A record too far ahead is held as a suspect. The next record decides: if it agrees with
+                // the suspect (within the skew of it, and also too far ahead), the log really jumped and
+                // both are accepted; otherwise the suspect was one corrupt timestamp and is skewed.
+                let mutable first = ValueNone
+                let mutable acceptCurrent = true
+                match newest with
+                | Some n when current.Time > n + st.Config.MaxSkew ->
+                    match suspect with
+                    | ValueSome s when abs (current.Time - s.Time) <= st.Config.MaxSkew ->
+                        first <- ValueSome s
+                        suspect <- ValueNone
+                    | ValueSome s ->
+                        skewed <- skewed + 1L
+                        events.Add(Skewed(s, n))
+                        suspect <- ValueSome current
+                        acceptCurrent <- false
+                    | ValueNone ->
+                        suspect <- ValueSome current
+                        acceptCurrent <- false
                 | _ ->
-                    if k = 0 && first.IsSome then
-                        endRun ()
-                        keep r.Time (ReadOnlyMemory [| r |]) // the suspect, from an earlier place
-                    elif runEnd = index && runEnd > runStart && r.Time = runTime then runEnd <- index + 1
-                    else
-                        endRun ()
-                        runStart <- index
-                        runEnd <- index + 1
-                        runTime <- r.Time
-                    if st.Cursor.IsNone then nextToClose <- min nextToClose r.Time
-                if newest.IsNone || r.Time > newest.Value then
-                    newest <- Some r.Time
-                    let newLimit = r.Time - st.Config.Lateness - 1L
-                    if newLimit > limit then
-                        limit <- newLimit
-                        if limit >= nextToClose then
-                            flush ()
-                            st <- closeThrough limit events { st with Newest = newest }
-                            nextToClose <- st.Cursor.Value
+                    match suspect with
+                    | ValueSome s ->
+                        skewed <- skewed + 1L
+                        events.Add(Skewed(s, newest.Value))
+                        suspect <- ValueNone
+                    | ValueNone -> ()
+                let count = (if first.IsSome then 1 else 0) + (if acceptCurrent then 1 else 0)
+                for k in 0 .. count - 1 do
+                    let r = if k = 0 && first.IsSome then first.Value else current
+                    accepted <- accepted + 1L
+                    match st.Cursor with
+                    | Some c when r.Time < c ->
+                        late <- late + 1L
+                        st <- addLate r st
+                    | _ ->
+                        if k = 0 && first.IsSome then
+                            endRun ()
+                            keep r.Time (ReadOnlyMemory [| r |]) // the suspect, from an earlier place
+                        elif runEnd = index && runEnd > runStart && r.Time = runTime then runEnd <- index + 1
+                        else
+                            endRun ()
+                            runStart <- index
+                            runEnd <- index + 1
+                            runTime <- r.Time
+                        if st.Cursor.IsNone then nextToClose <- min nextToClose r.Time
+                    if newest.IsNone || r.Time > newest.Value then advanceTo r.Time
         flush ()
         { st with
             Newest = newest

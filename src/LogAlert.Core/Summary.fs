@@ -59,7 +59,9 @@ module Summary =
             requests <- requests + bucket.Requests
             bytes <- bytes + bucket.Bytes
             for chunk in bucket.Chunks do
-                for r in chunk.Span do
+                let span = chunk.Span
+                for i in 0 .. span.Length - 1 do
+                    let r = &span[i] // not a copy of the record
                     let c = r.Status / 100
                     status[c] <- status[c] + 1L
                     hosts.Add(r.Host, 1L)
