@@ -74,12 +74,12 @@ module Record =
     /// the second `/`, query removed. `/api/user?id=3` -> 4 (`/api`), `/report` -> 7, `/` -> 1.
     [<CompiledName("SectionLength")>]
     let sectionLength (path: ReadOnlySpan<byte>) =
-        let query = path.IndexOfAny(byte '?', byte '#')
-        let path = if query >= 0 then path.Slice(0, query) else path
+        // The section ends at whichever comes first after the leading `/`: the second `/`, or the
+        // query (`?`, `#`), which is removed; one search finds both.
         if path.Length <= 1 then 1
         else
-            let second = path.Slice(1).IndexOf(byte '/')
-            if second < 0 then path.Length else second + 1
+            let stop = path.Slice(1).IndexOfAny(byte '/', byte '?', byte '#')
+            if stop < 0 then path.Length else stop + 1
 
     /// Splits a UTF-8 `METHOD SP PATH [SP PROTOCOL]`: returns (methodLength, pathStart, pathLength)
     /// in bytes, or methodLength = -1 when the request is malformed (no path, path not starting
@@ -90,13 +90,18 @@ module Record =
         let m = request.IndexOf(byte ' ')
         if m <= 0 then bad
         else
-            let p = m + 1 + (let spaces = request.Slice(m + 1).IndexOfAnyExcept(byte ' ') in
-                             if spaces < 0 then request.Length else spaces)
+            // Nearly always one space before the path and one before the protocol: those cost no search.
+            let p =
+                if m + 1 < request.Length && request[m + 1] <> byte ' ' then m + 1
+                else
+                    let spaces = request.Slice(m + 1).IndexOfAnyExcept(byte ' ')
+                    if spaces < 0 then request.Length else m + 1 + spaces
             if p >= request.Length || request[p] <> byte '/' then bad
             else
                 let rest = request.Slice(p)
                 let e = rest.IndexOf(byte ' ')
                 if e < 0 then struct (m, p, rest.Length)
+                elif rest.Slice(e + 1).IndexOf(byte ' ') < 0 then struct (m, p, e) // `PATH PROTOCOL`
                 else
                     let protocol = rest.Slice(e).Trim(byte ' ')
                     if protocol.IndexOf(byte ' ') >= 0 then bad else struct (m, p, e)
@@ -124,6 +129,15 @@ module Record =
         if status < 100 || status > 599 then Error(BadStatus status)
         elif bytes < 0L then Error(BadBytes bytes)
         else Ok(Record.Make(time, host, user, method, section, status, bytes, source, line))
+
+    /// `createWithSection` into `record`, without a `Result` to copy it through: true when the values
+    /// are valid, false (and `record` untouched) when not, and `createWithSection` says why.
+    [<CompiledName("TryCreateWithSection")>]
+    let tryCreateWithSection time host user method section status bytes source line (record: outref<Record>) =
+        if status < 100 || status > 599 || bytes < 0L then false
+        else
+            record <- Record.Make(time, host, user, method, section, status, bytes, source, line)
+            true
 
     /// Validates raw field values (the request as written in the log) into a record.
     let create time host user request status bytes source line =

@@ -48,6 +48,9 @@ module Summary =
         if r < 0L then second - r - interval else second - r
 
     /// The summary of `[start, endExclusive)`, or None when it holds no records.
+    // Called every 10 s of log time, so it would run precompiled (ReadyToRun) code all along: it
+    // loops over every record, so it is compiled fully optimised at once instead.
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)>]
     let compute start endExclusive partial (store: Store) =
         let buckets = Store.range start (endExclusive - 1L) store |> Array.ofSeq
         let sections = RefTally<int64>(0L, (+), 64)

@@ -304,3 +304,55 @@ type ``The top-k of a window``(output: ITestOutputHelper) =
                         |> List.map (fun (h, n) -> h, float n)
                     if (best |> Array.map (fun kv -> kv.Key, kv.Value) |> List.ofArray) <> expected then ok <- false
                 ok))
+
+/// SPEC §2's request grammar, written with strings only: the reference the byte grammar must equal.
+module private RequestReference =
+    /// `METHOD SP PATH [SP PROTOCOL]`: method, then spaces, a path from `/` to the next space, then
+    /// optionally one protocol word with spaces around it. (method, path) or None.
+    let parse (request: string) =
+        let m = request.IndexOf ' '
+        if m <= 0 then None
+        else
+            let afterMethod = request.Substring(m).TrimStart ' '
+            if not (afterMethod.StartsWith "/") then None
+            else
+                let e = afterMethod.IndexOf ' '
+                let path = if e < 0 then afterMethod else afterMethod.Substring(0, e)
+                let protocol = if e < 0 then "" else afterMethod.Substring(e).Trim ' '
+                if protocol.Contains ' ' then None else Some(request.Substring(0, m), path)
+
+    /// What stands before the second `/`, query (`?`, `#`) removed.
+    let section (path: string) =
+        let q = path.IndexOfAny [| '?'; '#' |]
+        let p = if q >= 0 then path.Substring(0, q) else path
+        if p.Length <= 1 then "/"
+        else
+            let second = p.IndexOf('/', 1)
+            if second < 0 then p else p.Substring(0, second)
+
+type ``The request grammar``(output: ITestOutputHelper) =
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``splits bytes exactly as the string reference splits text``() =
+        // Few characters, so that spaces, slashes and query marks meet in every order.
+        let piece chars = Gen.elements chars |> Gen.arrayOf |> Gen.map String
+        let any = piece [ ' '; ' '; '/'; '/'; '?'; '#'; 'G'; 'a'; 'ü' ]
+        let spaces = Gen.elements [ ""; " "; " "; "  " ]
+        // Mostly shaped like a request (a word, spaces, a path, a protocol), with odd parts in it.
+        let shaped =
+            Gen.zip3 (Gen.zip3 (piece [ 'G'; 'E'; 'ü' ]) spaces (piece [ '/'; '/'; 'a'; '?'; '#'; 'ü' ]))
+                     (Gen.zip spaces (piece [ 'H'; '/'; '1' ])) spaces
+            |> Gen.map (fun ((m, s1, path), (s2, protocol), s3) -> m + s1 + path + s2 + protocol + s3)
+        let text = Gen.frequency [ 1, any; 3, shaped ]
+        check output (fun () ->
+            Prop.forAll (Arb.fromGen text) (fun request ->
+                let expected =
+                    RequestReference.parse request
+                    |> Option.map (fun (m, path) -> m, path, RequestReference.section path)
+                let actual =
+                    match Record.parseRequest request with
+                    | Ok(struct (m, path)) -> Some(m, path, Record.sectionOfPath path)
+                    | Error _ -> None
+                (actual = expected |@ sprintf "%A: expected %A, got %A" request expected actual)
+                |> Prop.classify expected.IsSome "well-formed"
+                |> Prop.classify (request.Contains "  ") "double space"))

@@ -880,7 +880,6 @@ internal sealed class BatchParser
     /// goes to CsvHelper, one line at a time, and after <see cref="CsvHelperAfter"/> such lines in a
     /// chunk the rest of the chunk goes to CsvHelper whole.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Parse(Memory<byte> chunk)
     {
         if (_atStart)
@@ -1025,7 +1024,6 @@ internal sealed class BatchParser
     /// trims outside quotes and keeps what is inside them): a test reads generated lines both ways and
     /// compares.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryPlainLine(ReadOnlySpan<byte> span, int at, int lineEnd, long line, Columns columns)
     {
         var count = columns.Count;
@@ -1071,21 +1069,21 @@ internal sealed class BatchParser
         if (!TryDigits(date, out var time) || !TryDigits(statusField, out var status)) return false;
         long bytes = 0;
         if (!(bytesField.Length == 1 && bytesField[0] == (byte)'-') && !TryDigits(bytesField, out bytes)) return false;
-        if (status is < 100 or > 599) return false;
+        if (status is < 100 or > 599) return false; // before interning anything
 
         var request = span.Slice(starts[columns.Request], lengths[columns.Request]);
         var (methodLength, pathStart, pathLength) = RecordModule.RequestParts(request);
         if (methodLength < 0) return false;
         var path = request.Slice(pathStart, pathLength);
-        var result = RecordModule.CreateWithSection(
-            time,
-            _hosts.Intern(span.Slice(starts[columns.Host], lengths[columns.Host])),
-            _users.Intern(span.Slice(starts[columns.User], lengths[columns.User])),
-            _methods.Intern(request[..methodLength]),
-            _sections.Intern(path[..RecordModule.SectionLength(path)]),
-            (int)status, bytes, _source, line);
-        if (!result.IsOk) return false;
-        _records[_count++] = result.ResultValue;
+        if (!RecordModule.TryCreateWithSection(
+                time,
+                _hosts.Intern(span.Slice(starts[columns.Host], lengths[columns.Host])),
+                _users.Intern(span.Slice(starts[columns.User], lengths[columns.User])),
+                _methods.Intern(request[..methodLength]),
+                _sections.Intern(path[..RecordModule.SectionLength(path)]),
+                (int)status, bytes, _source, line, out _records[_count]))
+            return false;
+        _count++;
         return true;
     }
 
