@@ -53,10 +53,21 @@ public sealed class PlainLineTests
         return string.Join(',', fields);
     }
 
+    // Headers with the columns of the plain lines, in the same order, written in different ways.
+    private static readonly string[] Headers =
+    [
+        TestLogs.Header,
+        "remotehost,rfc931,authuser,date,request,status,bytes",
+        " \"remotehost\" ,\t\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\" ",
+        "\"RemoteHost\",\"RFC931\",\"AuthUser\",\"Date\",\"Request\",\"Status\",\"Bytes\"",
+        "\" remotehost\",\"rfc931\",\"authuser \",\"date\",\"request\",\"status\",\"bytes\"",
+        "\"remotehost\",\"rfc\"\"931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"", // CsvHelper's
+    ];
+
     private static string Chunk(int seed, int lines)
     {
         var random = new Random(seed);
-        var text = new StringBuilder(TestLogs.Header).Append('\n');
+        var text = new StringBuilder(random.Next(3) == 0 ? "\n \n" : "").Append(Headers[seed % Headers.Length]).Append('\n');
         for (var i = 0; i < lines; i++)
         {
             text.Append(Line(random));
@@ -100,11 +111,32 @@ public sealed class PlainLineTests
     }
 
     [Theory]
+    [InlineData("\"remotehost\",\"authuser\",\"date\",\"request\",\"status\"")]
+    [InlineData("remotehost, \"rfc931\" ,authuser,\"da\"\"te\",request,status,bytes")]
+    [InlineData("\"\"")]
+    [InlineData("x")]
+    public void A_header_without_a_column_fails_the_same_way_read_either_way(string header)
+    {
+        var text = header + "\n" + Plain(new Random(1)) + "\n";
+
+        var plain = Assert.Throws<InputException>(() => ReadWith(plainLines: true, text, 4096, 1));
+        var csv = Assert.Throws<InputException>(() => ReadWith(plainLines: false, text, 4096, 1));
+
+        Assert.Equal(csv.Message, plain.Message);
+        Assert.Contains("the header lacks column", plain.Message);
+    }
+
+    [Theory]
     [InlineData(1, 4096)]
     [InlineData(2, 4096)]
     [InlineData(3, 7)]
     [InlineData(4, 1)]
     [InlineData(5, 4096)]
+    [InlineData(6, 4096)]
+    [InlineData(7, 4096)]
+    [InlineData(8, 4096)]
+    [InlineData(9, 4096)]
+    [InlineData(10, 4096)]
     public void Lines_read_without_csvhelper_read_exactly_as_csvhelper_reads_them(int seed, int batchSize)
     {
         var text = Chunk(seed, 3000);

@@ -706,6 +706,12 @@ internal sealed class Columns
     {
         names = new string[csv.FieldCount];
         for (var i = 0; i < names.Length; i++) names[i] = csv.GetString(i).Trim();
+        return Match(names, out missing);
+    }
+
+    /// <summary>The columns the (trimmed) header <paramref name="names"/> give, or the names missing.</summary>
+    public static Columns? Match(string[] names, out List<string> missing)
+    {
         var found = new int[Required.Length];
         missing = [];
         for (var r = 0; r < Required.Length; r++)
@@ -906,7 +912,7 @@ internal sealed class BatchParser
             line++;
             var lineEnd = NextStop(_breaks, at, n);
             var next = lineEnd < n ? lineEnd + 1 : n;
-            if (_columns is { } columns && TryPlainLine(span, at, lineEnd, line, columns))
+            if (_columns is { } columns ? TryPlainLine(span, at, lineEnd, line, columns) : TryPlainHeader(span, at, lineEnd, line))
             {
                 PlainLines++;
                 at = next;
@@ -1009,25 +1015,22 @@ internal sealed class BatchParser
     private const int CsvHelperAfter = 64;
 
     /// <summary>Most fields a plain line may have; an input with more columns goes to CsvHelper.</summary>
-    private const int PlainFields = 32;
+    private const int MaxPlainFields = 32;
 
-    private readonly int[] _fieldStart = new int[PlainFields];
-    private readonly int[] _fieldLength = new int[PlainFields];
+    private readonly int[] _fieldStart = new int[MaxPlainFields];
+    private readonly int[] _fieldLength = new int[MaxPlainFields];
 
     /// <summary>
-    /// Reads the line of <paramref name="span"/> from <paramref name="at"/> to <paramref name="lineEnd"/>
-    /// (its line feed, or the end) when it has the plain shape and makes a valid record, and says
-    /// whether it did; otherwise it changes nothing, and CsvHelper reads the line. Plain: exactly the
-    /// header's number of fields, separated by commas, each with optional spaces or tabs around it and
-    /// either quoted without a quote inside or unquoted without a quote; the date, status and bytes are
-    /// digits only (bytes may be <c>-</c>). On such a line every field is what CsvHelper returns (it
-    /// trims outside quotes and keeps what is inside them): a test reads generated lines both ways and
-    /// compares.
+    /// Finds the fields of the line of <paramref name="span"/> from <paramref name="at"/> to
+    /// <paramref name="lineEnd"/> (its line feed, or the end) into <c>_fieldStart</c> and
+    /// <c>_fieldLength</c>, when the line has the plain shape: at most <see cref="PlainFields"/> fields,
+    /// separated by commas, each with optional spaces or tabs around it and either quoted without a
+    /// quote inside or unquoted without a quote. Returns the number of fields, or 0 when the line is
+    /// not plain (CsvHelper reads it). Each field is what CsvHelper returns (it trims outside quotes
+    /// and keeps what is inside them): a test reads generated lines both ways and compares.
     /// </summary>
-    private bool TryPlainLine(ReadOnlySpan<byte> span, int at, int lineEnd, long line, Columns columns)
+    private int PlainFields(ReadOnlySpan<byte> span, int at, int lineEnd)
     {
-        var count = columns.Count;
-        if (count > PlainFields) return false;
         // A CR is left only before a line feed or at the very end (BlankLoneCarriageReturns).
         var end = lineEnd > at && span[lineEnd - 1] == (byte)'\r' ? lineEnd - 1 : lineEnd;
         var starts = _fieldStart;
@@ -1037,13 +1040,13 @@ internal sealed class BatchParser
         while (true)
         {
             while (i < end && span[i] is (byte)' ' or (byte)'\t') i++;
-            if (field == count) return false; // more fields than the header's
+            if (field == MaxPlainFields) return 0;
             int start, stop;
             if (i < end && span[i] == (byte)'"')
             {
                 start = i + 1;
                 stop = NextStop(_quotes, start, span.Length);
-                if (stop >= end) return false; // unclosed
+                if (stop >= end) return 0; // unclosed
                 i = stop + 1;
                 while (i < end && span[i] is (byte)' ' or (byte)'\t') i++;
             }
@@ -1051,18 +1054,47 @@ internal sealed class BatchParser
             {
                 start = i;
                 i = i < end ? Math.Min(NextStop(_stops, i, span.Length), end) : end;
-                if (i < end && span[i] == (byte)'"') return false;
+                if (i < end && span[i] == (byte)'"') return 0;
                 stop = i;
                 while (stop > start && span[stop - 1] is (byte)' ' or (byte)'\t') stop--;
             }
             starts[field] = start;
             lengths[field] = stop - start;
             field++;
-            if (i >= end) break;
-            if (span[i] != (byte)',') return false; // an escaped quote, or text after a closing quote
+            if (i >= end) return field;
+            if (span[i] != (byte)',') return 0; // an escaped quote, or text after a closing quote
             i++;
         }
-        if (field != count) return false; // fewer fields, or a blank line
+    }
+
+    /// <summary>
+    /// Reads a plain header line (see <see cref="PlainFields"/>) into <c>_columns</c>, and says whether
+    /// it did; a header without a required column fails as CsvHelper's reading of it does. A blank line
+    /// or any other line goes to CsvHelper. (CsvHelper's first use costs 15-25 ms of start-up, which a
+    /// log of plain lines never pays now.)
+    /// </summary>
+    private bool TryPlainHeader(ReadOnlySpan<byte> span, int at, int lineEnd, long line)
+    {
+        var count = PlainFields(span, at, lineEnd);
+        if (count == 0 || (count == 1 && _fieldLength[0] == 0)) return false;
+        var names = new string[count];
+        for (var i = 0; i < count; i++) names[i] = Encoding.UTF8.GetString(span.Slice(_fieldStart[i], _fieldLength[i])).Trim();
+        _columns = Columns.Match(names, out var missing) ?? throw HeaderLacks(line, missing, names);
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the line of <paramref name="span"/> from <paramref name="at"/> to <paramref name="lineEnd"/>
+    /// when it is plain (see <see cref="PlainFields"/>) with the header's number of fields, and makes a
+    /// valid record: the date, status and bytes are digits only (bytes may be <c>-</c>). Says whether it
+    /// did; otherwise it changes nothing, and CsvHelper reads the line.
+    /// </summary>
+    private bool TryPlainLine(ReadOnlySpan<byte> span, int at, int lineEnd, long line, Columns columns)
+    {
+        var count = PlainFields(span, at, lineEnd);
+        if (count != columns.Count) return false; // not plain, or a wrong number of fields
+        var starts = _fieldStart;
+        var lengths = _fieldLength;
         var date = span.Slice(starts[columns.Date], lengths[columns.Date]);
         var statusField = span.Slice(starts[columns.Status], lengths[columns.Status]);
         var bytesField = span.Slice(starts[columns.Bytes], lengths[columns.Bytes]);
@@ -1163,11 +1195,7 @@ internal sealed class BatchParser
         var columns = _columns;
         if (columns is null)
         {
-            _columns = Columns.TryRead(csv, out var missing, out var names)
-                ?? throw new InputException(
-                    $"{_path}:{line}: the header lacks column{(missing.Count > 1 ? "s" : "")} " +
-                    $"{string.Join(", ", missing.Select(m => $"\"{m}\""))} " +
-                    $"(found {string.Join(", ", names.Select(n => $"\"{n}\""))})");
+            _columns = Columns.TryRead(csv, out var missing, out var names) ?? throw HeaderLacks(line, missing, names);
             return;
         }
         if (fields != columns.Count)
@@ -1215,6 +1243,11 @@ internal sealed class BatchParser
     /// A header line again in the middle of an input (<c>cat a.csv b.csv | logalert -</c>): it becomes
     /// the header from here on instead of a bad line. Only asked of lines that are bad anyway.
     /// </summary>
+    private InputException HeaderLacks(long line, List<string> missing, string[] names) =>
+        new($"{_path}:{line}: the header lacks column{(missing.Count > 1 ? "s" : "")} " +
+            $"{string.Join(", ", missing.Select(m => $"\"{m}\""))} " +
+            $"(found {string.Join(", ", names.Select(n => $"\"{n}\""))})");
+
     private bool IsRepeatedHeader(CsvReader csv)
     {
         if (Columns.TryRead(csv, out _, out _) is not { } columns) return false;
