@@ -92,7 +92,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     {
         var state = Fold.Start(settings);
         // Parsing runs on its own thread, the fold on this one: two cores, two stages.
-        var channel = Channel.CreateBounded<InputBatch>(new BoundedChannelOptions(8) { SingleReader = true, SingleWriter = true });
+        var channel = Channel.CreateBounded<InputBatch>(new BoundedChannelOptions(32) { SingleReader = true, SingleWriter = true });
         Exception? readFailure = null;
         var producer = Task.Factory.StartNew(() =>
         {

@@ -212,7 +212,6 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         // Parsing is most of the reading: with two cores, two chunks are parsed at once, the first on
         // a helper thread and the second here, and their batches go out in input order.
         using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(_batchSize) : null;
-        var copy = Array.Empty<byte>();
         for (var i = 0; i < _inputs.Length && !cancel.IsCancellationRequested; i++)
         {
             var name = _inputs[i];
@@ -231,12 +230,10 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                 {
                     case Step.Chunk when helper is not null && at is { AtStart: false, Columns: not null }
                                          && chunk.Length >= ParallelChunk:
-                        // The helper parses a copy: the source reuses its buffer once asked for more.
-                        if (copy.Length < chunk.Length) copy = new byte[Math.Max(chunk.Length, 2 * copy.Length)];
-                        var first = copy.AsMemory(0, chunk.Length);
-                        chunk.CopyTo(first);
-                        helper.Start(first, at);
-                        var next = at with { LineBase = at.LineBase + BatchParser.CountLines(first.Span) };
+                        // A chunk stays as it is while the source reads one more (LineBuffer), so the
+                        // helper parses it in place while the next one is read and parsed here.
+                        helper.Start(chunk, at);
+                        var next = at with { LineBase = at.LineBase + BatchParser.CountLines(chunk.Span) };
                         ChunkResult? second = null;
                         var step2 = Next(source, path, out var chunk2);
                         if (step2 == Step.Chunk) second = parser.ParseChunk(chunk2, next);
@@ -340,20 +337,26 @@ internal enum Step
 /// <summary>Bytes of one input, cut into chunks of whole lines.</summary>
 internal abstract class ChunkSource : IDisposable
 {
-    /// <summary>The next step; a chunk stays valid until the next call.</summary>
+    /// <summary>The next step; a chunk stays valid until the call after the next (see <see cref="LineBuffer"/>).</summary>
     public abstract Step Next(out Memory<byte> chunk);
 
     public abstract void Dispose();
 }
 
 /// <summary>A byte buffer that hands out what it holds up to the last newline.</summary>
+/// <remarks>
+/// Two arrays take turns: what is held moves to the other one when room is made, so a chunk handed
+/// out stays as it is until room is made twice. The reader parses one chunk on a helper thread while
+/// it reads the next, without copying it.
+/// </remarks>
 internal sealed class LineBuffer
 {
     private byte[] _buffer;
+    private byte[] _other;
     private int _start;
     private int _end;
 
-    public LineBuffer(int size) => _buffer = new byte[size];
+    public LineBuffer(int size) => (_buffer, _other) = (new byte[size], new byte[size]);
 
     /// <summary>Takes every whole line held, if there is one.</summary>
     public bool TakeLines(out Memory<byte> chunk)
@@ -377,12 +380,17 @@ internal sealed class LineBuffer
         return chunk.Length > 0;
     }
 
-    /// <summary>Room to read into, after what is held (moved to the front; the buffer grows for long lines).</summary>
+    /// <summary>
+    /// Room to read into, after what is held (moved to the front of the other array when something
+    /// was taken; the arrays grow for long lines).
+    /// </summary>
     public Memory<byte> Free()
     {
         if (_start > 0)
         {
-            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+            if (_other.Length < _buffer.Length) _other = new byte[_buffer.Length];
+            _buffer.AsSpan(_start, _end - _start).CopyTo(_other);
+            (_buffer, _other) = (_other, _buffer);
             _end -= _start;
             _start = 0;
         }
