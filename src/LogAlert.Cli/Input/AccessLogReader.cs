@@ -1003,6 +1003,7 @@ internal sealed class BatchParser
     }
 
     /// <summary>The first position at or after <paramref name="from"/> whose bit is set, or <paramref name="none"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int NextStop(ulong[] bits, int from, int none)
     {
         var w = from >> 6;
@@ -1128,6 +1129,7 @@ internal sealed class BatchParser
     }
 
     /// <summary>A field of 1 to 18 ASCII digits (no sign, no space: anything else goes to CsvHelper).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryDigits(ReadOnlySpan<byte> field, out long value)
     {
         value = 0;
