@@ -21,23 +21,6 @@ type Summary =
     /// Requests per second over the interval.
     member this.Rps = float this.Requests / float (max 1L (this.End - this.Start))
 
-/// A dictionary each thread reuses to count a summary's distinct hosts: with 30k hosts an interval,
-/// a new one every 10 s of log time was a megabyte on the large object heap each time.
-type private HostScratch() =
-    [<System.ThreadStatic; DefaultValue>]
-    static val mutable private dict: Dictionary<string, int64> | null
-
-    /// This thread's dictionary, emptied.
-    static member Take() =
-        match HostScratch.dict with
-        | null ->
-            let d = Dictionary<string, int64>(StringComparer.Ordinal)
-            HostScratch.dict <- d
-            d
-        | d ->
-            d.Clear()
-            d
-
 /// Computing summaries from the store.
 [<RequireQualifiedAccess>]
 module Summary =
@@ -54,7 +37,9 @@ module Summary =
     let compute start endExclusive partial (store: Store) =
         let buckets = Store.range start (endExclusive - 1L) store |> Array.ofSeq
         let sections = RefTally<int64>(0L, (+), 64)
-        let hosts = RefTally<int64>(0L, (+), HostScratch.Take())
+        // With 30k hosts an interval, a new dictionary every 10 s of log time was a megabyte on the
+        // large object heap each time.
+        let hosts = RefTally<int64>(0L, (+), Scratch<int64>.Take())
         let status = Array.zeroCreate<int64> 6
         let mutable requests = 0L
         let mutable bytes = 0L

@@ -155,6 +155,23 @@ module internal Dictionaries =
         let value = &System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(dict, key, &exists)
         value <- add (if exists then value else zero) delta
 
+/// A dictionary each thread reuses as scratch space, one per value type. A tally is filled and
+/// emptied every second; a new dictionary each time grew, rehashing as it went, from nothing.
+type internal Scratch<'V>() =
+    [<System.ThreadStatic; DefaultValue>]
+    static val mutable private dict: Dictionary<string, 'V> | null
+
+    /// This thread's dictionary, emptied: valid until the next `Take` of the same type on this thread.
+    static member Take() =
+        match Scratch<'V>.dict with
+        | null ->
+            let d = Dictionary<string, 'V>(StringComparer.Ordinal)
+            Scratch<'V>.dict <- d
+            d
+        | d ->
+            d.Clear()
+            d
+
 /// Sums per string key that look keys up by reference first. The reader shares one string object
 /// per distinct value in each of its two parsing threads (as long as its cache holds it), so a
 /// stream of records brings the same few objects again and again, and a reference hit hashes no

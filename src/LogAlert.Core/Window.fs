@@ -103,7 +103,9 @@ module Window =
             let mutable bytes = 0L
             // Signed totals per group over all the buckets (by string reference for most records, see
             // RefTally), then one table version for the touched groups.
-            let tally = RefTally<Totals>(Totals.Zero, Totals.Add, (if window.GroupBy.IsSome then 64 else 0))
+            let tally =
+                if window.GroupBy.IsSome then RefTally<Totals>(Totals.Zero, Totals.Add, Scratch<Totals>.Take())
+                else RefTally<Totals>(Totals.Zero, Totals.Add, 0) // never used: no groups
             // Plain loops, not a closure per record: a closure would turn the running totals into ref cells.
             for struct (sign, bucket) in changes do
                 for chunk in bucket.Chunks do
