@@ -1119,14 +1119,28 @@ internal sealed class BatchParser
         if (!RecordModule.TryCreateWithSection(
                 time,
                 _hosts.Intern(span.Slice(starts[columns.Host], lengths[columns.Host])),
-                _users.Intern(span.Slice(starts[columns.User], lengths[columns.User])),
-                _methods.Intern(request[..methodLength]),
+                User(span.Slice(starts[columns.User], lengths[columns.User])),
+                Method(request[..methodLength]),
                 _sections.Intern(path[..RecordModule.SectionLength(path)]),
                 (int)status, bytes, _source, line, out _records[_count]))
             return false;
         _count++;
         return true;
     }
+
+    /// <summary>The user: <c>-</c> (no user, most lines of most logs) without a look-up, else interned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private string User(ReadOnlySpan<byte> field) =>
+        field.Length == 1 && field[0] == (byte)'-' ? "-" : _users.Intern(field);
+
+    /// <summary>The method: the common ones by a compare of their bytes, else interned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private string Method(ReadOnlySpan<byte> method) => method.Length switch
+    {
+        3 when method.SequenceEqual("GET"u8) => "GET",
+        4 when method.SequenceEqual("POST"u8) => "POST",
+        _ => _methods.Intern(method),
+    };
 
     /// <summary>A field of 1 to 18 ASCII digits (no sign, no space: anything else goes to CsvHelper).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
