@@ -71,12 +71,13 @@ public sealed class InputException : Exception
 /// <remarks>
 /// <para>
 /// Each input starts with its own header; columns are found by name, extra columns are ignored.
-/// A record is one physical line. CsvHelper parses the lines with line breaks inside quotes switched
-/// off, so an unclosed quote ends at its line and the next line is read afresh. CsvHelper fills its
-/// whole buffer from a stream before it returns a record, which would hold back the lines of a slow
-/// pipe or a followed file; so the reader cuts the input itself into chunks of whole lines (cut after
-/// a <c>\n</c>, so a chunk boundary is always a record boundary) and hands each chunk to CsvHelper
-/// in place, as memory.
+/// A record is one physical line. The reader cuts the input itself into chunks of whole lines (cut
+/// after a <c>\n</c>, so a chunk boundary is always a record boundary): CsvHelper would fill its
+/// whole buffer from a stream before returning a record, holding back the lines of a slow pipe or a
+/// followed file. A line of the plain shape (fields quoted without a quote inside, or unquoted) is read
+/// by the reader itself (<see cref="BatchParser"/>); every other line goes to CsvHelper, in place, as
+/// memory, with line breaks inside quotes switched off, so an unclosed quote ends at its line and the
+/// next line is read afresh.
 /// </para>
 /// <para>
 /// Follow mode (<c>tail -F</c>): the last input, when it is a file, is read from its start and then
