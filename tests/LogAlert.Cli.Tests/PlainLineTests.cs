@@ -19,13 +19,18 @@ public sealed class PlainLineTests
     private static readonly string[] Users = ["\"-\"", "\"apache\"", "apache", " \"-\"", "\"frank\" ", "\"\""];
     private static readonly string[] Dates =
         ["1549573860", "1549573861", "\"1549573862\"", " 1549573863 ", "+1549573860", "-1", "15495x3860", "",
-         "1549573860.5", "99999999999999999999", "0001549573860"];
+         "1549573860.5", "99999999999999999999", "0001549573860",
+         // Not a digit in each place of a timestamp, just outside '0'..'9', and long numbers.
+         "/549573860", "1:49573860", "15/9573860", "154:573860", "1549/73860", "15495:3860", "154957/860",
+         "1549573:60", "15495738:0", "154957386/", "1549573860123456", "15495738", "1549573¹60"];
     private static readonly string[] Requests =
         ["\"GET /api/user HTTP/1.0\"", "\"POST /report\"", "\"GET /\"", "GET /a/b?c=d", "\"GET  /two/spaces HTTP/1.1\"",
          "\"GET nopath\"", "\"GET\"", "\"GET /x y z\"", "\" GET /lead\"", "\"GET /trail \"", "\"GET /q\"\"uote\"",
          "\"DELETE /ü/ñ HTTP/2\"", "\"GET /a HTTP/1.1\" ", "\"\""];
     private static readonly string[] Statuses = ["200", "404", "\"503\"", " 301", "99", "600", "2OO", "", "-200", "+200"];
-    private static readonly string[] Sizes = ["1234", "0", "-", "\"-\"", " - ", "-5", "12a", "", "\"77\"", "123456789012345678901"];
+    private static readonly string[] Sizes =
+        ["1234", "0", "-", "\"-\"", " - ", "-5", "12a", "", "\"77\"", "123456789012345678901", "12345678", "987654321",
+         "9999999999999999", "1234567:", "/2345678"];
 
     private static string Pick(Random random, string[] values) => values[random.Next(values.Length)];
 
