@@ -327,6 +327,14 @@ module Engine =
             if runEnd > runStart then
                 keep runTime (ReadOnlyMemory<Record>(records, runStart, runEnd - runStart))
                 runStart <- runEnd
+        // The record at `index` extends the run it follows when it has the run's second, else starts one.
+        let joinRun index time =
+            if runEnd = index && runEnd > runStart && time = runTime then runEnd <- index + 1
+            else
+                endRun ()
+                runStart <- index
+                runEnd <- index + 1
+                runTime <- time
         let flush () =
             endRun ()
             if buffer.Count > 0 then
@@ -363,12 +371,7 @@ module Engine =
             match newest, st.Cursor with
             | Some n, Some c when suspect.IsNone && time <= n + maxSkew && time >= c ->
                 accepted <- accepted + 1L
-                if runEnd = index && runEnd > runStart && time = runTime then runEnd <- index + 1
-                else
-                    endRun ()
-                    runStart <- index
-                    runEnd <- index + 1
-                    runTime <- time
+                joinRun index time
                 if time > n then advanceTo time
             | _ ->
                 let current = records[index]
@@ -410,12 +413,7 @@ module Engine =
                         if k = 0 && first.IsSome then
                             endRun ()
                             keep r.Time (ReadOnlyMemory [| r |]) // the suspect, from an earlier place
-                        elif runEnd = index && runEnd > runStart && r.Time = runTime then runEnd <- index + 1
-                        else
-                            endRun ()
-                            runStart <- index
-                            runEnd <- index + 1
-                            runTime <- r.Time
+                        else joinRun index r.Time
                         if st.Cursor.IsNone then nextToClose <- min nextToClose r.Time
                     if newest.IsNone || r.Time > newest.Value then advanceTo r.Time
         flush ()
