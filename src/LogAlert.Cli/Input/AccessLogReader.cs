@@ -890,10 +890,10 @@ internal sealed class BatchParser
     }
 
     /// <summary>
-    /// Reads a chunk line by line. A line of the plain shape (see <see cref="TryPlainLine"/>) that makes a
-    /// valid record is read here; any other line (a header, a blank line, a bad line, escaped quotes)
-    /// goes to CsvHelper, one line at a time, and after <see cref="CsvHelperAfter"/> such lines in a
-    /// chunk the rest of the chunk goes to CsvHelper whole.
+    /// Reads a chunk line by line. A line of the plain shape (see <see cref="PlainFields"/>) that makes a
+    /// valid record, or is the header, is read here; any other line (a blank line, a bad line, escaped
+    /// quotes, a quote inside an unquoted field) goes to CsvHelper, one line at a time, and after
+    /// <see cref="CsvHelperAfter"/> such lines in a chunk the rest of the chunk goes to CsvHelper whole.
     /// </summary>
     private void Parse(Memory<byte> chunk)
     {
@@ -1033,7 +1033,7 @@ internal sealed class BatchParser
     /// <summary>
     /// Finds the fields of the line of <paramref name="span"/> from <paramref name="at"/> to
     /// <paramref name="lineEnd"/> (its line feed, or the end) into <c>_fieldStart</c> and
-    /// <c>_fieldLength</c>, when the line has the plain shape: at most <see cref="PlainFields"/> fields,
+    /// <c>_fieldLength</c>, when the line has the plain shape: at most <see cref="MaxPlainFields"/> fields,
     /// separated by commas, each with optional spaces or tabs around it and either quoted without a
     /// quote inside or unquoted without a quote. Returns the number of fields, or 0 when the line is
     /// not plain (CsvHelper reads it). Each field is what CsvHelper returns (it trims outside quotes
