@@ -27,7 +27,9 @@ public sealed class PlainLineTests
         ["\"GET /api/user HTTP/1.0\"", "\"POST /report\"", "\"GET /\"", "GET /a/b?c=d", "\"GET  /two/spaces HTTP/1.1\"",
          "\"GET nopath\"", "\"GET\"", "\"GET /x y z\"", "\" GET /lead\"", "\"GET /trail \"", "\"GET /q\"\"uote\"",
          "\"DELETE /ü/ñ HTTP/2\"", "\"GET /a HTTP/1.1\" ", "\"\""];
-    private static readonly string[] Statuses = ["200", "404", "\"503\"", " 301", "99", "600", "2OO", "", "-200", "+200"];
+    private static readonly string[] Statuses =
+        ["200", "404", "\"503\"", " 301", "99", "600", "2OO", "", "-200", "+200", "0000000404",
+         "4294967496"]; // 2^32 + 200: not an int, and must not become 200
     private static readonly string[] Sizes =
         ["1234", "0", "-", "\"-\"", " - ", "-5", "12a", "", "\"77\"", "123456789012345678901", "12345678", "987654321",
          "9999999999999999", "1234567:", "/2345678"];

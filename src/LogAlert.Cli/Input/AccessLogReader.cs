@@ -1111,7 +1111,7 @@ internal sealed class BatchParser
         if (!TryDigits(date, out var time) || !TryDigits(statusField, out var status)) return false;
         long bytes = 0;
         if (!(bytesField.Length == 1 && bytesField[0] == (byte)'-') && !TryDigits(bytesField, out bytes)) return false;
-        if (status is < 100 or > 599) return false; // before interning anything
+        if (status is < 100 or > 599) return false; // on the long: up to 18 digits must not wrap into range as an int
 
         var request = span.Slice(starts[columns.Request], lengths[columns.Request]);
         var (methodLength, pathStart, pathLength) = RecordModule.RequestParts(request);
