@@ -66,9 +66,6 @@ type Window =
       ChangedKeys: string[]
       /// Their totals after the move (no requests: the group left the window).
       ChangedTotals: Totals[]
-      /// The last move's summed change per group key (the keys of `ChangedKeys`): whether a key
-      /// changed is one lookup.
-      Changes: IReadOnlyDictionary<string, Totals>
       TopCaches: TopCache list }
 
 /// Building and moving windows.
@@ -134,15 +131,14 @@ module Window =
                 Groups = groups
                 Moves = window.Moves + 1L
                 ChangedKeys = keys
-                ChangedTotals = after
-                Changes = deltas }
+                ChangedTotals = after }
 
     /// A window of `width` seconds at second `at`, computed from the store.
     let build width groupBy selector at (store: Store) =
         let empty =
             { Width = width; GroupBy = groupBy; Selector = selector; At = at
               Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty
-              Moves = 0L; ChangedKeys = [||]; ChangedTotals = [||]; Changes = Dictionary(); TopCaches = [] }
+              Moves = 0L; ChangedKeys = [||]; ChangedTotals = [||]; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
         apply buckets empty
 
@@ -188,7 +184,7 @@ module Window =
             | Some c when c.Moves = window.Moves -> c.Entries, c.Bound
             | Some c when c.Moves = window.Moves - 1L ->
                 // The candidates: every group the move touched, at its new total (no lookup), and the
-                // remembered groups it did not touch, whose totals are as remembered.
+                // remembered groups at their totals now (one lookup each; not twice).
                 let ranked = List<KeyValuePair<string, float>>(k + 3)
                 let offer (kv: KeyValuePair<string, float>) =
                     if ranked.Count < k + 2 || better kv ranked[ranked.Count - 1] then
@@ -201,7 +197,10 @@ module Window =
                 for i in 0 .. keys.Length - 1 do
                     if totals[i].Requests <> 0L then offer (KeyValuePair(keys[i], score totals[i]))
                 for e in c.Entries do
-                    if not (window.Changes.ContainsKey e.Key) then offer e
+                    match window.Groups.TryFind e.Key with
+                    | ValueSome t when t.Requests <> 0L && not (ranked.Exists(fun kv -> kv.Key = e.Key)) ->
+                        offer (KeyValuePair(e.Key, score t))
+                    | _ -> ()
                 let ranked = ranked.ToArray()
                 let kept = Array.truncate (k + 1) ranked
                 let bound = if ranked.Length > k + 1 then max c.Bound ranked[k + 1].Value else c.Bound

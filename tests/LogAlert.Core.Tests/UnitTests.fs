@@ -154,3 +154,31 @@ let ``a store keeps only the totals of the seconds before its record horizon, la
     Assert.Equal((2L, 200L, 1), ((bucket 12L).Requests, (bucket 12L).Bytes, (bucket 12L).Chunks.Length))
     // The horizon never moves back.
     Assert.Same(store, Store.stripBefore 11L store)
+
+[<Fact>]
+let ``a remembered top-k is exact when another grouped window moved in between`` () =
+    // A 2-second window by host, one second at a time (so it moves, not rebuilds, and ranks from
+    // its remembered answer): h0 leads with 3 until its second leaves, then h1 leads with 3. A
+    // window grouped by section moves between each move of the host window and its ranking.
+    let records =
+        [ for i in 0..2 do
+              yield record baseTime "h0" "/a" 200 1L (int64 i)
+          yield record baseTime "h1" "/b" 200 1L 3L
+          yield record (baseTime + 1L) "h1" "/c" 200 1L 4L
+          yield record (baseTime + 2L) "h1" "/d" 200 1L 5L
+          yield record (baseTime + 2L) "h1" "/e" 200 1L 6L ]
+    let store =
+        records
+        |> List.groupBy (fun r -> r.Time)
+        |> List.fold (fun st (t, rs) -> Store.addAll t (Array.ofList rs) st) Store.empty
+    let mutable hosts = Window.build 2L (Some Host) Selector.all (baseTime - 1L) store
+    let mutable sections = Window.build 2L (Some Section) Selector.all (baseTime - 1L) store
+    let ranking second =
+        hosts <- Window.advanceTo second store hosts
+        sections <- Window.advanceTo second store sections
+        let best, remembered = Window.top 1 Requests hosts
+        hosts <- remembered
+        best |> Array.map (fun kv -> kv.Key, kv.Value) |> List.ofArray
+    Assert.Equal<(string * float) list>([ "h0", 3.0 ], ranking baseTime)
+    Assert.Equal<(string * float) list>([ "h0", 3.0 ], ranking (baseTime + 1L))
+    Assert.Equal<(string * float) list>([ "h1", 3.0 ], ranking (baseTime + 2L))
