@@ -381,9 +381,9 @@ module Engine =
                 let mutable first = ValueNone
                 let mutable acceptCurrent = true
                 match newest with
-                | Some n when current.Time > n + st.Config.MaxSkew ->
+                | Some n when current.Time > n + maxSkew ->
                     match suspect with
-                    | ValueSome s when abs (current.Time - s.Time) <= st.Config.MaxSkew ->
+                    | ValueSome s when abs (current.Time - s.Time) <= maxSkew ->
                         first <- ValueSome s
                         suspect <- ValueNone
                     | ValueSome s ->
