@@ -142,9 +142,9 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
             let m = metricOf metric
             let l = labelOf label
             let w = window (seconds width) (Some l) selector
-            let entries = w.Groups.ToArray()
-            Array.sortInPlaceWith (fun (a: KeyValuePair<string, Totals>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
-            entries |> Array.map (fun kv -> KeyValuePair(kv.Key, float (kv.Value.Of m))) |> grouped l
+            let entries = w.Groups.ToArray() |> Array.map (fun kv -> KeyValuePair(Label.nameOf l kv.Key, float (kv.Value.Of m)))
+            Array.sortInPlaceWith (fun (a: KeyValuePair<string, float>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
+            grouped l entries
         member this.RateBy(metric, width, label, selector) =
             (this :> IQuery).SumBy(metric, width, label, selector) / float (seconds width)
         member _.TopK(k, metric, width, label, selector) =

@@ -59,15 +59,31 @@ module Label =
         | Host -> "host"
         | User -> "user"
 
-    /// The value of `label` on `record`.
-    let valueOf label (record: Record) =
+    let private statusClasses = [| ""; "1xx"; "2xx"; "3xx"; "4xx"; "5xx" |]
+
+    /// The id of the value of `label` on `record`: a `Symbols` id for text labels, the status for
+    /// `status`, its hundreds for `status_class`. Within one label, equal ids are equal values.
+    let inline idOf label (record: Record) =
         match label with
-        | Section -> record.Section
-        | Method -> record.Method
-        | Status -> statusText[record.Status]
-        | StatusClass -> Record.statusClass record
-        | Host -> record.Host
-        | User -> record.User
+        | Section -> record.SectionId
+        | Method -> record.MethodId
+        | Status -> record.Status
+        | StatusClass -> record.Status / 100
+        | Host -> record.HostId
+        | User -> record.UserId
+
+    /// The value an `idOf label` id stands for.
+    let nameOf label id =
+        match label with
+        | Status -> statusText[id]
+        | StatusClass -> statusClasses[id]
+        | Section
+        | Method
+        | Host
+        | User -> Symbols.Name id
+
+    /// The value of `label` on `record`.
+    let valueOf label (record: Record) = nameOf label (idOf label record)
 
 /// How a matcher compares a label to its value: Prometheus' `=`, `!=`, `=~`, `!~`.
 type MatchOp =
@@ -82,7 +98,11 @@ type Matcher =
         { Label: Label
           Op: MatchOp
           Value: string
-          Regex: Regex option }
+          Regex: Regex option
+          /// The verdict per value id (`Label.idOf`), found on first sight: 0 not yet known, 1 match,
+          /// 2 no match. A memo of a pure function, so a regex runs once per distinct value, not once
+          /// per record. Races between threads only repeat work: every writer writes the same verdict.
+          mutable Verdicts: byte[] }
 
 /// A conjunction of label matchers, e.g. `section="/api", status=~"5.."`. Empty selects all.
 type Selector =
@@ -110,13 +130,13 @@ module Selector =
     let private matcher label op value =
         match op with
         | Equal
-        | NotEqual -> Ok { Label = label; Op = op; Value = value; Regex = None }
+        | NotEqual -> Ok { Label = label; Op = op; Value = value; Regex = None; Verdicts = Array.zeroCreate 64 }
         | Matches
         | NotMatches ->
             try
                 let regex =
                     Regex("^(?:" + value + ")$", RegexOptions.CultureInvariant ||| RegexOptions.Compiled)
-                Ok { Label = label; Op = op; Value = value; Regex = Some regex }
+                Ok { Label = label; Op = op; Value = value; Regex = Some regex; Verdicts = Array.zeroCreate 64 }
             with :? ArgumentException as e ->
                 Error(BadRegex(value, e.Message))
 
@@ -188,8 +208,7 @@ module Selector =
         | null -> Ok all
         | text -> parse text
 
-    let private matches (record: Record) (m: Matcher) =
-        let value = Label.valueOf m.Label record
+    let private decide (m: Matcher) (value: string) =
         match m.Op, m.Regex with
         | Equal, _ -> String.Equals(value, m.Value)
         | NotEqual, _ -> not (String.Equals(value, m.Value))
@@ -197,11 +216,32 @@ module Selector =
         | NotMatches, Some r -> not (r.IsMatch value)
         | _, None -> false
 
+    // The first sight of a value id: decide by its text and remember.
+    let private learn (m: Matcher) id =
+        let verdict = decide m (Label.nameOf m.Label id)
+        let mutable verdicts = m.Verdicts
+        if id >= verdicts.Length then
+            let grown = Array.zeroCreate (max (id + 1) (verdicts.Length * 2))
+            Array.blit verdicts 0 grown 0 verdicts.Length
+            verdicts <- grown
+            m.Verdicts <- grown
+        verdicts[id] <- if verdict then 1uy else 2uy
+        verdict
+
+    let private matches (record: Record) (m: Matcher) =
+        let id = Label.idOf m.Label record
+        let verdicts = m.Verdicts
+        if id < verdicts.Length && verdicts[id] <> 0uy then verdicts[id] = 1uy else learn m id
+
     /// Whether `record` satisfies every matcher of `selector`.
     let isMatch (record: Record) (selector: Selector) =
-        match selector.Matchers with
-        | [] -> true
-        | ms -> List.forall (matches record) ms
+        // A loop, not List.forall: a closure over the record would be made for every record.
+        let mutable ms = selector.Matchers
+        let mutable ok = true
+        while ok && not ms.IsEmpty do
+            ok <- matches record ms.Head
+            ms <- ms.Tail
+        ok
 
     /// Whether the selector selects every record.
     let isAll (selector: Selector) = List.isEmpty selector.Matchers

@@ -39,10 +39,10 @@ module Summary =
     [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)>]
     let compute start endExclusive partial (store: Store) =
         let buckets = Store.range start (endExclusive - 1L) store |> Array.ofSeq
-        let sections = RefTally<int64>(0L, (+), 64)
+        let sections = Dictionary<int, int64>(64)
         // With 30k hosts an interval, a new dictionary every 10 s of log time was a megabyte on the
         // large object heap each time.
-        let hosts = RefTally<int64>(0L, (+), Scratch<int64>.Take())
+        let hosts = Scratch<int64>.Take()
         let status = Array.zeroCreate<int64> 6
         let mutable requests = 0L
         let mutable bytes = 0L
@@ -55,13 +55,13 @@ module Summary =
                     let r = &span[i] // not a copy of the record
                     let c = r.Status / 100
                     status[c] <- status[c] + 1L
-                    hosts.Add(r.Host, 1L)
-                    sections.Add(r.Section, 1L)
+                    Dictionaries.accumulate hosts r.HostId 0L 1L (+)
+                    Dictionaries.accumulate sections r.SectionId 0L 1L (+)
         if requests = 0L then None
         else
             let top =
-                sections.Sums()
-                |> Seq.map (fun (KeyValue(k, v)) -> k, v)
+                sections
+                |> Seq.map (fun (KeyValue(k, v)) -> Symbols.Name k, v)
                 |> Seq.sortWith (fun (ka, va) (kb, vb) ->
                     let c = compare vb va
                     if c <> 0 then c else String.CompareOrdinal(ka, kb))
@@ -74,5 +74,5 @@ module Summary =
                   Bytes = bytes
                   Sections = top
                   Status = [ for c in 1..5 do if status[c] > 0L then yield statusClasses[c], status[c] ]
-                  Hosts = hosts.Sums().Count
+                  Hosts = hosts.Count
                   Partial = partial }

@@ -9,14 +9,14 @@ open System.Collections.Generic
 
 /// How one version of a table differs from the next one towards the current version.
 type private TableData<'V> =
-    | Current of Dictionary<string, 'V>
+    | Current of Dictionary<int, 'V>
     /// Applying `changes` to `next` gives this version.
-    | Diff of changes: struct (string * 'V voption)[] * next: TableNode<'V>
+    | Diff of changes: struct (int * 'V voption)[] * next: TableNode<'V>
 
 and [<Sealed; AllowNullLiteral>] private TableNode<'V>(data: TableData<'V>) =
     member val Data = data with get, set
 
-/// A persistent string-keyed table with O(1) access to its newest version (Baker's trick, as in
+/// A persistent int-keyed table (keys are label value ids, `Label.idOf`) with O(1) access to its newest version (Baker's trick, as in
 /// Conchon & Filliâtre, "A persistent union-find data structure", 2007): the newest version owns a
 /// mutable Dictionary and every older version is a chain of diffs leading to it. Reading an older
 /// version first rewinds the dictionary to it and turns the chain around, so every version keeps its
@@ -26,7 +26,7 @@ and [<Sealed; AllowNullLiteral>] private TableNode<'V>(data: TableData<'V>) =
 [<Sealed>]
 type Table<'V> private (node: TableNode<'V>) =
 
-    static let apply (dict: Dictionary<string, 'V>) (changes: struct (string * 'V voption)[]) =
+    static let apply (dict: Dictionary<int, 'V>) (changes: struct (int * 'V voption)[]) =
         let inverse = Array.zeroCreate changes.Length
         for i in 0 .. changes.Length - 1 do
             let struct (key, value) = changes[i]
@@ -63,21 +63,21 @@ type Table<'V> private (node: TableNode<'V>) =
         dict
 
     /// A table with no entries.
-    static member Empty = Table<'V>(TableNode(Current(Dictionary<string, 'V>(System.StringComparer.Ordinal))))
+    static member Empty = Table<'V>(TableNode(Current(Dictionary<int, 'V>())))
 
     /// Number of entries.
     member _.Count = (reroot node).Count
 
     /// The value of `key`, if any.
-    member _.TryFind(key: string) =
+    member _.TryFind(key: int) =
         match (reroot node).TryGetValue key with
         | true, v -> ValueSome v
         | _ -> ValueNone
 
-    /// The `k` entries with the largest `score`, ties by key (ordinal), best first. One pass over
-    /// the entries; most are rejected by one comparison with the current k-th best.
-    member _.Top(k: int, score: 'V -> float) =
-        let top = List<KeyValuePair<string, float>>(max k 0 + 1)
+    /// The `k` entries with the largest `score`, ties by `name` of the key (ordinal), best first. One
+    /// pass over the entries; most are rejected by one comparison with the current k-th best.
+    member _.Top(k: int, score: 'V -> float, name: int -> string) =
+        let top = List<KeyValuePair<int, float>>(max k 0 + 1)
         if k > 0 then
             let dict = reroot node
             let mutable e = dict.GetEnumerator()
@@ -86,8 +86,9 @@ type Table<'V> private (node: TableNode<'V>) =
                 let v = score kv.Value
                 let full = top.Count = k
                 if not full || v >= top[k - 1].Value then
-                    let before (other: KeyValuePair<string, float>) =
-                        v > other.Value || (v = other.Value && System.String.CompareOrdinal(kv.Key, other.Key) < 0)
+                    let before (other: KeyValuePair<int, float>) =
+                        v > other.Value
+                        || (v = other.Value && System.String.CompareOrdinal(name kv.Key, name other.Key) < 0)
                     if not full || before top[k - 1] then
                         let mutable i = top.Count
                         while i > 0 && before top[i - 1] do
@@ -111,13 +112,13 @@ type Table<'V> private (node: TableNode<'V>) =
     /// repeat. `after[i]` gets the value of `keys[i]` right after its delta (with distinct keys: its
     /// value in the new version, `isZero` when removed). One hash lookup per delta: this is the hot
     /// path of a window grouped by host.
-    member _.Accumulate(keys: string[], deltas: 'V[], count: int, zero: 'V, add: 'V -> 'V -> 'V, isZero: 'V -> bool, after: 'V[]) =
+    member _.Accumulate(keys: int[], deltas: 'V[], count: int, zero: 'V, add: 'V -> 'V -> 'V, isZero: 'V -> bool, after: 'V[]) =
         if count = 0 then Table<'V>(node)
         else
             let dict = reroot node
             // Every touch records the value before it; undone newest first, they restore this version.
-            let inverse = List<struct (string * 'V voption)>(count + 8)
-            let emptied = List<string>()
+            let inverse = List<struct (int * 'V voption)>(count + 8)
+            let emptied = List<int>()
             for i in 0 .. count - 1 do
                 let key = keys[i]
                 let mutable exists = false
@@ -138,7 +139,7 @@ type Table<'V> private (node: TableNode<'V>) =
 
     /// A new version with `changes` applied (`ValueNone` removes the key); keys must be distinct.
     /// This version stays valid.
-    member _.Update(changes: struct (string * 'V voption)[]) =
+    member _.Update(changes: struct (int * 'V voption)[]) =
         if changes.Length = 0 then Table<'V>(node)
         else
             let dict = reroot node
@@ -147,69 +148,28 @@ type Table<'V> private (node: TableNode<'V>) =
             node.Data <- Diff(inverse, newer)
             Table<'V>(newer)
 
-/// Dictionary helpers the windows' hot path needs.
-module internal Dictionaries =
-    /// Adds `delta` to the value of `key` (absent: `zero`) with one hash lookup.
-    let accumulate (dict: Dictionary<string, 'V>) (key: string) (zero: 'V) (delta: 'V) (add: 'V -> 'V -> 'V) =
-        let mutable exists = false
-        let value = &System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(dict, key, &exists)
-        value <- add (if exists then value else zero) delta
-
 /// A dictionary each thread reuses as scratch space, one per value type. A tally is filled and
 /// emptied every second; a new dictionary each time grew, rehashing as it went, from nothing.
 type internal Scratch<'V>() =
     [<System.ThreadStatic; DefaultValue>]
-    static val mutable private dict: Dictionary<string, 'V> | null
+    static val mutable private dict: Dictionary<int, 'V> | null
 
     /// This thread's dictionary, emptied: valid until the next `Take` of the same type on this thread.
     static member Take() =
         match Scratch<'V>.dict with
         | null ->
-            let d = Dictionary<string, 'V>(StringComparer.Ordinal)
+            let d = Dictionary<int, 'V>()
             Scratch<'V>.dict <- d
             d
         | d ->
             d.Clear()
             d
 
-/// Sums per string key that look keys up by reference first. The reader shares one string object
-/// per distinct value in each of its two parsing threads (as long as its cache holds it), so a
-/// stream of records brings the same few objects again and again, and a reference hit hashes no
-/// characters. Exact whatever the objects:
-/// a key the reference slots do not hold is summed in a dictionary by value.
-[<Sealed>]
-type internal RefTally<'V>(zero: 'V, add: 'V -> 'V -> 'V, byValue: Dictionary<string, 'V>) =
-    static let size = 256 // a power of two
-    // One virtual call per addition instead of F#'s curried InvokeFast (a type test, then the call).
-    let add = OptimizedClosures.FSharpFunc<'V, 'V, 'V>.Adapt add
-    // Made on the first Add: a window without groups has a tally it never uses.
-    let mutable keys: (string | null)[] = [||]
-    let mutable values: 'V[] = [||]
 
-    /// A tally into a new dictionary of `capacity`.
-    new(zero, add, capacity: int) = RefTally<'V>(zero, add, Dictionary<string, 'V>(capacity, StringComparer.Ordinal))
-
-    /// Adds `delta` to the sum of `key`.
-    member _.Add(key: string, delta: 'V) =
-        if keys.Length = 0 then
-            keys <- Array.zeroCreate size
-            values <- Array.zeroCreate size
-        let i = System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode key &&& (size - 1)
-        match keys[i] with
-        | held when obj.ReferenceEquals(held, key) -> values[i] <- add.Invoke(values[i], delta)
-        | held ->
-            match held with
-            | null -> ()
-            | k -> Dictionaries.accumulate byValue k zero values[i] add.Invoke
-            keys[i] <- key
-            values[i] <- delta
-
-    /// The sums by value. The tally is spent: nothing may be added after.
-    member _.Sums() =
-        for i in 0 .. keys.Length - 1 do
-            match keys[i] with
-            | null -> ()
-            | k ->
-                Dictionaries.accumulate byValue k zero values[i] add.Invoke
-                keys[i] <- null
-        byValue
+/// Dictionary helpers the windows' hot path needs.
+module internal Dictionaries =
+    /// Adds `delta` to the value of `key` (absent: `zero`) with one hash lookup.
+    let inline accumulate (dict: Dictionary<int, 'V>) (key: int) (zero: 'V) (delta: 'V) ([<InlineIfLambda>] add: 'V -> 'V -> 'V) =
+        let mutable exists = false
+        let value = &System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(dict, key, &exists)
+        value <- add (if exists then value else zero) delta

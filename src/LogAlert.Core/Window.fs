@@ -46,7 +46,7 @@ type TopCache =
       /// The window move (`Window.Moves`) the entries are for.
       Moves: int64
       /// The best groups, best first (one more than `K` when there are that many).
-      Entries: KeyValuePair<string, float>[]
+      Entries: KeyValuePair<int, float>[]
       Bound: float }
 
 /// Running totals over the window `(At − Width, At]` of the records a selector picks, optionally
@@ -58,12 +58,13 @@ type Window =
       /// The second the totals are for.
       At: int64
       Total: Totals
-      /// Totals per label value, for grouped windows; a value is present while it has records.
+      /// Totals per label value id (`Label.idOf`), for grouped windows; a value is present while it
+      /// has records.
       Groups: Table<Totals>
       /// How many times the window moved (or took late records): versions its top-k caches.
       Moves: int64
-      /// The group keys the last move touched, each once.
-      ChangedKeys: string[]
+      /// The group keys (`Label.idOf`) the last move touched, each once.
+      ChangedKeys: int[]
       /// Their totals after the move (no requests: the group left the window).
       ChangedTotals: Totals[]
       TopCaches: TopCache list }
@@ -98,23 +99,22 @@ module Window =
         else
             let mutable requests = 0L
             let mutable bytes = 0L
-            // Signed totals per group over all the buckets (by string reference for most records, see
-            // RefTally), then one table version for the touched groups.
-            let tally =
-                if window.GroupBy.IsSome then RefTally<Totals>(Totals.Zero, Totals.Add, Scratch<Totals>.Take())
-                else RefTally<Totals>(Totals.Zero, Totals.Add, 0) // never used: no groups
+            // Signed totals per group over all the buckets, then one table version for the touched groups.
+            let tally = Scratch<Totals>.Take()
             // Plain loops, not a closure per record: a closure would turn the running totals into ref cells.
             for struct (sign, bucket) in changes do
                 for chunk in bucket.Chunks do
-                    for r in chunk.Span do
+                    let span = chunk.Span
+                    for i in 0 .. span.Length - 1 do
+                        let r = &span[i] // not a copy of the record
                         if Selector.isMatch r window.Selector then
                             requests <- requests + sign
                             bytes <- bytes + sign * r.Bytes
                             match window.GroupBy with
                             | Some label ->
-                                tally.Add(Label.valueOf label r, { Requests = sign; Bytes = sign * r.Bytes })
+                                Dictionaries.accumulate tally (Label.idOf label r) Totals.Zero { Requests = sign; Bytes = sign * r.Bytes } Totals.Add
                             | None -> ()
-            let deltas = tally.Sums()
+            let deltas = tally
             let count = deltas.Count
             let keys = Array.zeroCreate count
             let values = Array.zeroCreate count
@@ -163,8 +163,9 @@ module Window =
             apply [ struct (1L, Bucket.addAll records Bucket.empty) ] window
         else window
 
-    let private better (a: KeyValuePair<string, float>) (b: KeyValuePair<string, float>) =
-        a.Value > b.Value || (a.Value = b.Value && System.String.CompareOrdinal(a.Key, b.Key) < 0)
+    let private better label (a: KeyValuePair<int, float>) (b: KeyValuePair<int, float>) =
+        a.Value > b.Value
+        || (a.Value = b.Value && System.String.CompareOrdinal(Label.nameOf label a.Key, Label.nameOf label b.Key) < 0)
 
     /// The `k` groups with the largest totals of `metric` (ties by key, ordinal), best first, and the
     /// window remembering them. A scan of every group costs the number of groups (100k hosts); when
@@ -172,9 +173,11 @@ module Window =
     /// move touched can have overtaken, unless a remembered one fell to the bound of the rest.
     let top k metric (window: Window) =
         let score (t: Totals) = float (t.Of metric)
+        let label = match window.GroupBy with Some l -> l | None -> Host // no groups: never named
+        let better = better label
         let fullScan () =
             // k + 2 best: k + 1 to remember, and the next one bounds all the others.
-            let best = window.Groups.Top(k + 2, score)
+            let best = window.Groups.Top(k + 2, score, Label.nameOf label)
             let kept = Array.truncate (k + 1) best
             let bound = if best.Length > k + 1 then best[k + 1].Value else System.Double.NegativeInfinity
             kept, bound
@@ -185,8 +188,8 @@ module Window =
             | Some c when c.Moves = window.Moves - 1L ->
                 // The candidates: every group the move touched, at its new total (no lookup), and the
                 // remembered groups at their totals now (one lookup each; not twice).
-                let ranked = List<KeyValuePair<string, float>>(k + 3)
-                let offer (kv: KeyValuePair<string, float>) =
+                let ranked = List<KeyValuePair<int, float>>(k + 3)
+                let offer (kv: KeyValuePair<int, float>) =
                     if ranked.Count < k + 2 || better kv ranked[ranked.Count - 1] then
                         let mutable i = ranked.Count
                         while i > 0 && better kv ranked[i - 1] do
@@ -212,7 +215,8 @@ module Window =
             | _ -> fullScan ()
         let cache = { K = k; Metric = metric; Moves = window.Moves; Entries = entries; Bound = bound }
         let others = window.TopCaches |> List.filter (fun c -> not (c.K = k && c.Metric = metric))
-        Array.truncate k entries, { window with TopCaches = cache :: others }
+        let best = Array.truncate k entries |> Array.map (fun kv -> KeyValuePair(Label.nameOf label kv.Key, kv.Value))
+        best, { window with TopCaches = cache :: others }
 
     /// Whether the window holds no record.
     let isEmpty (window: Window) = window.Total.Requests = 0L
