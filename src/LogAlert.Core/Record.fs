@@ -22,61 +22,135 @@ module RecordError =
         | BadStatus status -> sprintf "status %d is not in 100..599" status
         | BadBytes bytes -> sprintf "bytes %d is negative" bytes
 
+/// Where one interned text stands: its hash, and its UTF-8 bytes in the arena.
+[<Struct>]
+type private SymbolEntry = { Hash: int; Start: int; Length: int }
+
 /// Process-wide interning of label text (hosts, users, methods, sections) to dense ids, so that a
 /// record holds no reference: an array of records is one object the garbage collector never scans,
 /// and windows, tallies and summaries key their tables by an int that hashes and compares at once
 /// instead of by a string read from a cold cache line. Append-only: a text keeps its id for the life
 /// of the process, so an id means the same thing in every state that holds it (interning is a
-/// memo, not mutable state anyone can observe). Thread-safe: the reader's parsing threads add
-/// text while the fold reads names. Every distinct value seen stays: about 90 bytes per value.
+/// memo, not mutable state anyone can observe).
+///
+/// Texts are kept as UTF-8 bytes in one arena and found by an open-addressing index whose slots
+/// hold the hash next to the id, so a look-up touches one slot and, on a hash match, the bytes;
+/// none of it holds a reference. Strings are made on first `Name`. Look-ups take no lock; adding
+/// takes one (the reader's two parsing threads add while the fold reads): a slot is published
+/// after everything it points to, and a reader that holds an id got it after that. Every distinct
+/// value seen stays: about 40 bytes per host, plus its string once it is named.
 [<AbstractClass; Sealed>]
 type Symbols private () =
     static let gate = obj ()
-    static let ids = Dictionary<string, int>(StringComparer.Ordinal)
-    // Published after the new text is in it; a reader that holds an id got it after that (the
-    // channel that carried the record orders the writes), so the array it reads holds the id.
+    // Slot: hash in the high 32 bits, id + 1 in the low ones; 0 is empty. A power of two, at most half full.
     [<VolatileField>]
-    static let mutable names: string[] = Array.zeroCreate 1024
+    static let mutable index: int64[] = Array.zeroCreate 4096
+    [<VolatileField>]
+    static let mutable entries: SymbolEntry[] = Array.zeroCreate 1024
+    [<VolatileField>]
+    static let mutable arena: byte[] = Array.zeroCreate 65536
+    [<VolatileField>]
+    static let mutable names: (string | null)[] = Array.zeroCreate 1024
+    static let mutable used = 0 // arena bytes in use
     static let mutable count = 0
 
-    static let add (text: string) =
-        // Under `gate`.
-        match ids.TryGetValue text with
-        | true, id -> id
+    static let hash (utf8: ReadOnlySpan<byte>) =
+        // Eight bytes a step, multiply and mix: label texts are short.
+        let mutable h = 0x9E3779B97F4A7C15UL ^^^ uint64 utf8.Length
+        let mutable i = 0
+        while i + 8 <= utf8.Length do
+            h <- (h ^^^ Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(utf8.Slice i)) * 0xC2B2AE3D27D4EB4FUL
+            h <- h ^^^ (h >>> 29)
+            i <- i + 8
+        let mutable tail = 0UL
+        for j in i .. utf8.Length - 1 do
+            tail <- (tail <<< 8) ||| uint64 utf8[j]
+        h <- (h ^^^ tail) * 0x9E3779B97F4A7C15UL
+        int (h >>> 32)
+
+    // The id of `utf8` in `slots`, or -1.
+    static let find (slots: int64[]) (utf8: ReadOnlySpan<byte>) (h: int) =
+        let mask = slots.Length - 1
+        let mutable i = h &&& mask
+        let mutable result = -2
+        while result = -2 do
+            let slot = Threading.Volatile.Read(&slots.[i])
+            if slot = 0L then result <- -1
+            elif int (slot >>> 32) = h then
+                let id = int (slot &&& 0xFFFFFFFFL) - 1
+                let e = entries[id]
+                if e.Length = utf8.Length && utf8.SequenceEqual(ReadOnlySpan(arena, e.Start, e.Length)) then result <- id
+                else i <- (i + 1) &&& mask
+            else i <- (i + 1) &&& mask
+        result
+
+    static let place (slots: int64[]) (h: int) (id: int) =
+        let mask = slots.Length - 1
+        let mutable i = h &&& mask
+        while slots[i] <> 0L do
+            i <- (i + 1) &&& mask
+        Threading.Volatile.Write(&slots.[i], (int64 h <<< 32) ||| int64 (uint32 (id + 1)))
+
+    static let grow (array: 'T[]) (size: int) =
+        let grown = Array.zeroCreate size
+        Array.blit array 0 grown 0 array.Length
+        grown
+
+    // Under `gate`: the id of `utf8`, added if new, with `text` as its name when given.
+    static let add (utf8: ReadOnlySpan<byte>) (h: int) (text: string | null) =
+        match find index utf8 h with
+        | id when id >= 0 -> id
         | _ ->
             let id = count
-            if id = names.Length then
-                let grown = Array.zeroCreate (names.Length * 2)
-                Array.blit names 0 grown 0 id
-                grown[id] <- text
-                names <- grown
-            else names[id] <- text
-            ids[text] <- id
+            if used + utf8.Length > arena.Length then arena <- grow arena (max (arena.Length * 2) (used + utf8.Length))
+            utf8.CopyTo(Span(arena, used, utf8.Length))
+            if id = entries.Length then
+                entries <- grow entries (id * 2)
+                names <- grow names (id * 2)
+            entries[id] <- { Hash = h; Start = used; Length = utf8.Length }
+            names[id] <- text
+            used <- used + utf8.Length
             count <- id + 1
+            if count * 2 > index.Length then
+                let bigger = Array.zeroCreate (index.Length * 2)
+                for j in 0 .. count - 1 do
+                    place bigger entries[j].Hash j
+                index <- bigger
+            else place index h id
             id
 
-    /// The id of `text`, added if new.
-    static member Intern(text: string) = lock gate (fun () -> add text)
-
-    /// The id of the UTF-8 text `utf8`, added if new. A known text costs a decode into a pooled
-    /// buffer and one look-up; no string is made.
+    /// The id of the UTF-8 text `utf8`, added if new. A known text takes no lock and makes nothing.
     static member Intern(utf8: ReadOnlySpan<byte>) =
-        let buffer = Buffers.ArrayPool<char>.Shared.Rent(Text.Encoding.UTF8.GetMaxCharCount utf8.Length)
-        try
-            let n = Text.Encoding.UTF8.GetChars(utf8, Span<char>(buffer))
-            let text = ReadOnlySpan<char>(buffer, 0, n)
+        let h = hash utf8
+        match find index utf8 h with
+        | id when id >= 0 -> id
+        | _ ->
             Threading.Monitor.Enter gate
-            try
-                let mutable id = 0
-                if ids.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(text, &id) then id
-                else add (String(text))
-            finally
-                Threading.Monitor.Exit gate
-        finally
-            Buffers.ArrayPool<char>.Shared.Return buffer
+            try add utf8 h null
+            finally Threading.Monitor.Exit gate
 
-    /// The text of an id `Intern` returned.
-    static member Name(id: int) = names[id]
+    /// The id of `text`, added if new.
+    static member Intern(text: string) =
+        let bytes = Text.Encoding.UTF8.GetBytes text
+        let utf8 = ReadOnlySpan bytes
+        let h = hash utf8
+        match find index utf8 h with
+        | id when id >= 0 -> id
+        | _ -> lock gate (fun () -> add (ReadOnlySpan bytes) h text)
+
+    /// The text of an id `Intern` returned: one string per id, made on first use.
+    static member Name(id: int) =
+        match names[id] with
+        | null ->
+            lock gate (fun () ->
+                match names[id] with
+                | null ->
+                    let e = entries[id]
+                    let text = Text.Encoding.UTF8.GetString(arena, e.Start, e.Length)
+                    names[id] <- text
+                    text
+                | text -> text)
+        | text -> text
 
     /// How many distinct texts have been interned.
     static member Count = count
