@@ -823,7 +823,6 @@ internal sealed class BatchParser
     private readonly int _batchSize;
     private readonly bool _plainLines;
     private readonly CsvReaderOptions _options;
-    private readonly Utf8Pool _hosts = new(PoolCapacity);
     private readonly Utf8Pool _users = new(PoolCapacity);
     private readonly Utf8Pool _methods = new(PoolCapacity);
     private readonly Utf8Pool _sections = new(PoolCapacity);
@@ -1122,9 +1121,12 @@ internal sealed class BatchParser
         var (methodLength, pathStart, pathLength) = RecordModule.RequestParts(request);
         if (methodLength < 0) return false;
         var path = request.Slice(pathStart, pathLength);
+        // Hosts go to Symbols directly: with 756k distinct hosts in 5M lines the front cache missed
+        // most of the time and only added a cache miss of its own (reading 1.23-1.33 -> 1.06-1.10 s;
+        // 40 hosts: the same 0.61-0.62 s).
         if (!RecordModule.TryCreateWithSection(
                 time,
-                _hosts.Intern(span.Slice(starts[columns.Host], lengths[columns.Host])),
+                Symbols.Intern(span.Slice(starts[columns.Host], lengths[columns.Host])),
                 User(span.Slice(starts[columns.User], lengths[columns.User])),
                 Method(request[..methodLength]),
                 _sections.Intern(path[..RecordModule.SectionLength(path)]),
@@ -1261,7 +1263,7 @@ internal sealed class BatchParser
         var method = _methods.Intern(request[..methodLength]);
         var path = request.Slice(pathStart, pathLength);
         var section = _sections.Intern(path[..RecordModule.SectionLength(path)]);
-        var host = _hosts.Intern(csv.GetSpan(columns.Host));
+        var host = Symbols.Intern(csv.GetSpan(columns.Host));
         var user = _users.Intern(csv.GetSpan(columns.User));
 
         var result = RecordModule.CreateFromIds(time, host, user, method, section, status, bytes, _source, line);
