@@ -22,10 +22,6 @@ module RecordError =
         | BadStatus status -> sprintf "status %d is not in 100..599" status
         | BadBytes bytes -> sprintf "bytes %d is negative" bytes
 
-/// Where one interned text stands: its hash, and its UTF-8 bytes in the arena.
-[<Struct>]
-type private SymbolEntry = { Hash: int; Start: int; Length: int }
-
 /// Process-wide interning of label text (hosts, users, methods, sections) to dense ids, so that a
 /// record holds no reference: an array of records is one object the garbage collector never scans,
 /// and windows, tallies and summaries key their tables by an int that hashes and compares at once
@@ -33,22 +29,26 @@ type private SymbolEntry = { Hash: int; Start: int; Length: int }
 /// of the process, so an id means the same thing in every state that holds it (interning is a
 /// memo, not mutable state anyone can observe).
 ///
-/// Texts are kept as UTF-8 bytes in one arena and found by an open-addressing index whose slots
-/// hold the hash next to the id, so a look-up touches one slot and, on a hash match, the bytes;
-/// none of it holds a reference. Strings are made on first `Name`. Look-ups take no lock; adding
-/// takes one (the reader's two parsing threads add while the fold reads): a slot is published
-/// after everything it points to, and a reader that holds an id got it after that. Every distinct
-/// value seen stays: about 40 bytes per host, plus its string once it is named.
+/// Each text is kept once in an arena as its id, its length and its UTF-8 bytes, side by side, and
+/// found by an open-addressing index whose slots hold the hash beside the text's place in the
+/// arena: a look-up of a text not in cache (most hosts of a busy site) costs two cache misses, the
+/// slot and the text. Nothing in it holds a reference; strings are made on first `Name`.
+/// Look-ups take no lock; adding takes one (the reader's two parsing threads add while the fold
+/// reads): a slot is published after everything it points to, and whoever holds an id got it after
+/// that. Every distinct value seen stays: about 40 bytes per host, plus its string once named.
 [<AbstractClass; Sealed>]
 type Symbols private () =
     static let gate = obj ()
-    // Slot: hash in the high 32 bits, id + 1 in the low ones; 0 is empty. A power of two, at most half full.
+    // Slot: the hash in the high 32 bits, the text's arena offset + 1 in the low ones; 0 is empty.
+    // A power of two, at most half full.
     [<VolatileField>]
     static let mutable index: int64[] = Array.zeroCreate 4096
-    [<VolatileField>]
-    static let mutable entries: SymbolEntry[] = Array.zeroCreate 1024
+    // At each text's offset: its id (4 bytes), its length (4), its bytes.
     [<VolatileField>]
     static let mutable arena: byte[] = Array.zeroCreate 65536
+    // Per id: the offset of its text in the arena, and its string once made.
+    [<VolatileField>]
+    static let mutable offsets: int[] = Array.zeroCreate 1024
     [<VolatileField>]
     static let mutable names: (string | null)[] = Array.zeroCreate 1024
     static let mutable used = 0 // arena bytes in use
@@ -68,6 +68,9 @@ type Symbols private () =
         h <- (h ^^^ tail) * 0x9E3779B97F4A7C15UL
         int (h >>> 32)
 
+    static let readInt (bytes: byte[]) (at: int) =
+        Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(ReadOnlySpan(bytes, at, 4))
+
     // The id of `utf8` in `slots`, or -1.
     static let find (slots: int64[]) (utf8: ReadOnlySpan<byte>) (h: int) =
         let mask = slots.Length - 1
@@ -77,19 +80,20 @@ type Symbols private () =
             let slot = Threading.Volatile.Read(&slots.[i])
             if slot = 0L then result <- -1
             elif int (slot >>> 32) = h then
-                let id = int (slot &&& 0xFFFFFFFFL) - 1
-                let e = entries[id]
-                if e.Length = utf8.Length && utf8.SequenceEqual(ReadOnlySpan(arena, e.Start, e.Length)) then result <- id
+                let at = int (slot &&& 0xFFFFFFFFL) - 1
+                let text = arena
+                if readInt text (at + 4) = utf8.Length && utf8.SequenceEqual(ReadOnlySpan(text, at + 8, utf8.Length)) then
+                    result <- readInt text at
                 else i <- (i + 1) &&& mask
             else i <- (i + 1) &&& mask
         result
 
-    static let place (slots: int64[]) (h: int) (id: int) =
+    static let place (slots: int64[]) (h: int) (at: int) =
         let mask = slots.Length - 1
         let mutable i = h &&& mask
         while slots[i] <> 0L do
             i <- (i + 1) &&& mask
-        Threading.Volatile.Write(&slots.[i], (int64 h <<< 32) ||| int64 (uint32 (id + 1)))
+        Threading.Volatile.Write(&slots.[i], (int64 h <<< 32) ||| int64 (uint32 (at + 1)))
 
     static let grow (array: 'T[]) (size: int) =
         let grown = Array.zeroCreate size
@@ -102,21 +106,28 @@ type Symbols private () =
         | id when id >= 0 -> id
         | _ ->
             let id = count
-            if used + utf8.Length > arena.Length then arena <- grow arena (max (arena.Length * 2) (used + utf8.Length))
-            utf8.CopyTo(Span(arena, used, utf8.Length))
-            if id = entries.Length then
-                entries <- grow entries (id * 2)
+            let at = used
+            let size = 8 + utf8.Length
+            if at + size > arena.Length then arena <- grow arena (max (arena.Length * 2) (at + size))
+            let place' = Span(arena, at, size)
+            Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(place', id)
+            Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(place'.Slice 4, utf8.Length)
+            utf8.CopyTo(place'.Slice 8)
+            if id = offsets.Length then
+                offsets <- grow offsets (id * 2)
                 names <- grow names (id * 2)
-            entries[id] <- { Hash = h; Start = used; Length = utf8.Length }
+            offsets[id] <- at
             names[id] <- text
-            used <- used + utf8.Length
+            used <- at + size
             count <- id + 1
             if count * 2 > index.Length then
                 let bigger = Array.zeroCreate (index.Length * 2)
+                let all = arena
                 for j in 0 .. count - 1 do
-                    place bigger entries[j].Hash j
+                    let o = offsets[j]
+                    place bigger (hash (ReadOnlySpan(all, o + 8, readInt all (o + 4)))) o
                 index <- bigger
-            else place index h id
+            else place index h at
             id
 
     /// The id of the UTF-8 text `utf8`, added if new. A known text takes no lock and makes nothing.
@@ -132,9 +143,8 @@ type Symbols private () =
     /// The id of `text`, added if new.
     static member Intern(text: string) =
         let bytes = Text.Encoding.UTF8.GetBytes text
-        let utf8 = ReadOnlySpan bytes
-        let h = hash utf8
-        match find index utf8 h with
+        let h = hash (ReadOnlySpan bytes)
+        match find index (ReadOnlySpan bytes) h with
         | id when id >= 0 -> id
         | _ -> lock gate (fun () -> add (ReadOnlySpan bytes) h text)
 
@@ -145,14 +155,13 @@ type Symbols private () =
             lock gate (fun () ->
                 match names[id] with
                 | null ->
-                    let e = entries[id]
-                    let text = Text.Encoding.UTF8.GetString(arena, e.Start, e.Length)
+                    let at = offsets[id]
+                    let text = Text.Encoding.UTF8.GetString(arena, at + 8, readInt arena (at + 4))
                     names[id] <- text
                     text
                 | text -> text)
         | text -> text
 
-    /// How many distinct texts have been interned.
     static member Count = count
 
 /// One access-log request: the only thing the engine folds over. Built once, at the boundary,
