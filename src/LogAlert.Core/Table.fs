@@ -116,25 +116,27 @@ type Table<'V> private (node: TableNode<'V>) =
         if count = 0 then Table<'V>(node)
         else
             let dict = reroot node
-            // Every touch records the value before it; undone newest first, they restore this version.
-            let inverse = List<struct (int * 'V voption)>(count + 8)
-            let emptied = List<int>()
+            // Every touch records the value before it, newest first: undone in that order they restore
+            // this version, removals included (a removed key was touched, and its first touch, undone
+            // last, puts its old value back). One array of the exact size, no list to copy out of.
+            let inverse = Array.zeroCreate count
+            let mutable emptied = 0
             for i in 0 .. count - 1 do
                 let key = keys[i]
                 let mutable exists = false
                 let value = &System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(dict, key, &exists)
-                inverse.Add(struct (key, (if exists then ValueSome value else ValueNone)))
+                inverse[count - 1 - i] <- struct (key, (if exists then ValueSome value else ValueNone))
                 value <- add (if exists then value else zero) deltas[i]
                 after[i] <- value
-                if isZero value then emptied.Add key
-            for key in emptied do
-                // One lookup: taken out, and put back in the rare case a later delta revived it.
-                let mutable v = Unchecked.defaultof<'V>
-                if dict.Remove(key, &v) then
-                    if isZero v then inverse.Add(struct (key, ValueSome v)) else dict[key] <- v
-            inverse.Reverse()
+                if isZero value then emptied <- emptied + 1
+            if emptied > 0 then
+                for i in 0 .. count - 1 do
+                    // Taken out when its last delta left it at zero (a later delta may have revived it).
+                    if isZero after[i] then
+                        let mutable v = Unchecked.defaultof<'V>
+                        if dict.Remove(keys[i], &v) && not (isZero v) then dict[keys[i]] <- v
             let newer = TableNode(Current dict)
-            node.Data <- Diff(inverse.ToArray(), newer)
+            node.Data <- Diff(inverse, newer)
             Table<'V>(newer)
 
     /// A new version with `changes` applied (`ValueNone` removes the key); keys must be distinct.
