@@ -275,8 +275,8 @@ module Record =
         if m < 0 then Error(BadRequest request)
         else Ok(struct (utf8.GetString(bytes, 0, m), utf8.GetString(bytes, p, l)))
 
-    /// Validates raw field values into a record. `section` must come from `sectionOfPath`
-    /// (the CSV reader interns it from a span, so that a million records share a few strings).
+    /// Validates raw field values into a record, their texts interned in `Symbols`. `section` must
+    /// come from `sectionOfPath`.
     [<CompiledName("CreateWithSection")>]
     let createWithSection time (host: string) (user: string) (method: string) (section: string) status bytes source line =
         if status < 100 || status > 599 then Error(BadStatus status)
