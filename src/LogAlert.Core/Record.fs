@@ -100,8 +100,8 @@ type Symbols private () =
         Array.blit array 0 grown 0 array.Length
         grown
 
-    // Under `gate`: the id of `utf8`, added if new, with `text` as its name when given.
-    static let add (utf8: ReadOnlySpan<byte>) (h: int) (text: string | null) =
+    // Under `gate`: the id of `utf8` (valid UTF-8), added if new, with `text` as its name when given.
+    static let addValid (utf8: ReadOnlySpan<byte>) (h: int) (text: string | null) =
         match find index utf8 h with
         | id when id >= 0 -> id
         | _ ->
@@ -130,6 +130,16 @@ type Symbols private () =
             else place index h at
             id
 
+    // Under `gate`: the id of `utf8`, added if new. Ids follow the decoded text, as the strings the
+    // reader made before ids did: bytes that are not valid UTF-8 are stored as they decode (each
+    // bad sequence as U+FFFD), so `a\xFFb` and `a\xFEb` are one value, `a\uFFFDb`. Such bytes are
+    // never in the index as they are, so they come here each time (the reader's cache keeps their id).
+    static let add (utf8: ReadOnlySpan<byte>) (h: int) =
+        if Text.Unicode.Utf8.IsValid utf8 then addValid utf8 h null
+        else
+            let canonical = ReadOnlySpan(Text.Encoding.UTF8.GetBytes(Text.Encoding.UTF8.GetString utf8))
+            addValid canonical (hash canonical) null
+
     /// The id of the UTF-8 text `utf8`, added if new. A known text takes no lock and makes nothing.
     static member Intern(utf8: ReadOnlySpan<byte>) =
         let h = hash utf8
@@ -137,16 +147,21 @@ type Symbols private () =
         | id when id >= 0 -> id
         | _ ->
             Threading.Monitor.Enter gate
-            try add utf8 h null
+            try add utf8 h
             finally Threading.Monitor.Exit gate
 
-    /// The id of `text`, added if new.
+    /// The id of `text`, added if new. A string with a lone surrogate is the text it encodes to
+    /// (U+FFFD in its place), as it would be read from a log.
     static member Intern(text: string) =
         let bytes = Text.Encoding.UTF8.GetBytes text
         let h = hash (ReadOnlySpan bytes)
         match find index (ReadOnlySpan bytes) h with
         | id when id >= 0 -> id
-        | _ -> lock gate (fun () -> add (ReadOnlySpan bytes) h text)
+        | _ ->
+            // The caller's string names the id only if it is what the bytes decode to.
+            let decoded = Text.Encoding.UTF8.GetString bytes
+            let name = if String.Equals(decoded, text) then text else decoded
+            lock gate (fun () -> addValid (ReadOnlySpan bytes) h name)
 
     /// The text of an id `Intern` returned: one string per id, made on first use.
     static member Name(id: int) =

@@ -288,6 +288,38 @@ public sealed class AccessLogReaderTests : IDisposable
     }
 
     [Fact]
+    public void Bytes_that_are_not_UTF8_are_one_value_per_decoded_text()
+    {
+        // Hosts and sections a\xFFb, a\xFEb and a\uFFFDb (as UTF-8) all read as "a\uFFFDb": one
+        // label value, as when every field was decoded into a string. The last line has an escaped
+        // quote in the user field, so CsvHelper reads it instead of the plain-line path.
+        var text = string.Join("\n", Header,
+            Line(host: "a#1b", request: "GET /s#1/x HTTP/1.0"),
+            Line(host: "a#2b", request: "GET /s#2/x HTTP/1.0"),
+            Line(host: "a#3b", request: "GET /s#3/x HTTP/1.0"),
+            Line(host: "a#1b", request: "GET /s#1/x HTTP/1.0", user: "a\"\"b")) + "\n";
+        var bytes = Encoding.UTF8.GetBytes(text).ToList();
+        byte[][] replacements = [[0xFF], [0xFE], [0xEF, 0xBF, 0xBD]];
+        for (var i = bytes.Count - 2; i >= 0; i--)
+            if (bytes[i] == (byte)'#' && bytes[i + 1] is >= (byte)'1' and <= (byte)'3')
+            {
+                var with = replacements[bytes[i + 1] - '1'];
+                bytes.RemoveRange(i, 2);
+                bytes.InsertRange(i, with);
+            }
+        var path = Path.Combine(_dir, "not-utf8.csv");
+        File.WriteAllBytes(path, bytes.ToArray());
+
+        var rs = ReadAll(path).Records;
+
+        Assert.Equal(4, rs.Count);
+        Assert.All(rs, r => Assert.Equal("a\uFFFDb", r.Host));
+        Assert.All(rs, r => Assert.Equal("/s\uFFFD", r.Section));
+        Assert.Single(rs.Select(r => r.HostId).Distinct());
+        Assert.Single(rs.Select(r => r.SectionId).Distinct());
+    }
+
+    [Fact]
     public void Equal_hosts_users_methods_and_sections_share_one_string()
     {
         var path = WriteLines("intern.csv", Header, Line(), Line(request: "GET /api/other HTTP/1.0"), Line());
