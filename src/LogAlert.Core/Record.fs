@@ -22,10 +22,11 @@ module RecordError =
         | BadStatus status -> sprintf "status %d is not in 100..599" status
         | BadBytes bytes -> sprintf "bytes %d is negative" bytes
 
-/// Process-wide interning of label text (hosts, users, methods, sections) to dense ids, so that a
-/// record holds no reference: an array of records is one object the garbage collector never scans,
-/// and windows, tallies and summaries key their tables by an int that hashes and compares at once
-/// instead of by a string read from a cold cache line. Append-only: a text keeps its id for the life
+/// Process-wide interning of the text of one label (hosts, users, methods or sections: one table
+/// each, so that each label's ids are dense from 0) to ids, so that a record holds no reference:
+/// an array of records is one object the garbage collector never scans, and windows, tallies and
+/// summaries key their tables by an int that hashes and compares at once instead of by a string
+/// read from a cold cache line. Append-only: a text keeps its id for the life
 /// of the process, so an id means the same thing in every state that holds it (interning is a
 /// memo, not mutable state anyone can observe).
 ///
@@ -36,23 +37,28 @@ module RecordError =
 /// Look-ups take no lock; adding takes one (the reader's two parsing threads add while the fold
 /// reads): a slot is published after everything it points to, and whoever holds an id got it after
 /// that. Every distinct value seen stays: about 40 bytes per host, plus its string once named.
-[<AbstractClass; Sealed>]
-type Symbols private () =
-    static let gate = obj ()
+[<Sealed>]
+type Symbols() =
+    static let hosts = Symbols()
+    static let users = Symbols()
+    static let methods = Symbols()
+    static let sections = Symbols()
+
+    let gate = obj ()
     // Slot: the hash in the high 32 bits, the text's arena offset + 1 in the low ones; 0 is empty.
     // A power of two, at most half full.
     [<VolatileField>]
-    static let mutable index: int64[] = Array.zeroCreate 4096
+    let mutable index: int64[] = Array.zeroCreate 4096
     // At each text's offset: its id (4 bytes), its length (4), its bytes.
     [<VolatileField>]
-    static let mutable arena: byte[] = Array.zeroCreate 65536
+    let mutable arena: byte[] = Array.zeroCreate 65536
     // Per id: the offset of its text in the arena, and its string once made.
     [<VolatileField>]
-    static let mutable offsets: int[] = Array.zeroCreate 1024
+    let mutable offsets: int[] = Array.zeroCreate 1024
     [<VolatileField>]
-    static let mutable names: (string | null)[] = Array.zeroCreate 1024
-    static let mutable used = 0 // arena bytes in use
-    static let mutable count = 0
+    let mutable names: (string | null)[] = Array.zeroCreate 1024
+    let mutable used = 0 // arena bytes in use
+    let mutable count = 0
 
     static let hash (utf8: ReadOnlySpan<byte>) =
         // Eight bytes a step, multiply and mix: label texts are short.
@@ -72,7 +78,7 @@ type Symbols private () =
         Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(ReadOnlySpan(bytes, at, 4))
 
     // The id of `utf8` in `slots`, or -1.
-    static let find (slots: int64[]) (utf8: ReadOnlySpan<byte>) (h: int) =
+    let find (slots: int64[]) (utf8: ReadOnlySpan<byte>) (h: int) =
         let mask = slots.Length - 1
         let mutable i = h &&& mask
         let mutable result = -2
@@ -101,7 +107,7 @@ type Symbols private () =
         grown
 
     // Under `gate`: the id of `utf8` (valid UTF-8), added if new, with `text` as its name when given.
-    static let addValid (utf8: ReadOnlySpan<byte>) (h: int) (text: string | null) =
+    let addValid (utf8: ReadOnlySpan<byte>) (h: int) (text: string | null) =
         match find index utf8 h with
         | id when id >= 0 -> id
         | _ ->
@@ -134,14 +140,14 @@ type Symbols private () =
     // reader made before ids did: bytes that are not valid UTF-8 are stored as they decode (each
     // bad sequence as U+FFFD), so `a\xFFb` and `a\xFEb` are one value, `a\uFFFDb`. Such bytes are
     // never in the index as they are, so they come here each time (the reader's cache keeps their id).
-    static let add (utf8: ReadOnlySpan<byte>) (h: int) =
+    let add (utf8: ReadOnlySpan<byte>) (h: int) =
         if Text.Unicode.Utf8.IsValid utf8 then addValid utf8 h null
         else
             let canonical = ReadOnlySpan(Text.Encoding.UTF8.GetBytes(Text.Encoding.UTF8.GetString utf8))
             addValid canonical (hash canonical) null
 
     /// The id of the UTF-8 text `utf8`, added if new. A known text takes no lock and makes nothing.
-    static member Intern(utf8: ReadOnlySpan<byte>) =
+    member _.Intern(utf8: ReadOnlySpan<byte>) =
         let h = hash utf8
         match find index utf8 h with
         | id when id >= 0 -> id
@@ -152,7 +158,7 @@ type Symbols private () =
 
     /// The id of `text`, added if new. A string with a lone surrogate is the text it encodes to
     /// (U+FFFD in its place), as it would be read from a log.
-    static member Intern(text: string) =
+    member _.Intern(text: string) =
         let bytes = Text.Encoding.UTF8.GetBytes text
         let h = hash (ReadOnlySpan bytes)
         match find index (ReadOnlySpan bytes) h with
@@ -164,7 +170,7 @@ type Symbols private () =
             lock gate (fun () -> addValid (ReadOnlySpan bytes) h name)
 
     /// The text of an id `Intern` returned: one string per id, made on first use.
-    static member Name(id: int) =
+    member _.Name(id: int) =
         match names[id] with
         | null ->
             lock gate (fun () ->
@@ -177,7 +183,17 @@ type Symbols private () =
                 | text -> text)
         | text -> text
 
-    static member Count = count
+    /// How many distinct texts have been interned.
+    member _.Count = count
+
+    /// The hosts (`remotehost`).
+    static member Hosts = hosts
+    /// The users (`authuser`).
+    static member Users = users
+    /// The request methods.
+    static member Methods = methods
+    /// The sections.
+    static member Sections = sections
 
 /// One access-log request: the only thing the engine folds over. Built once, at the boundary,
 /// by `Record.create`; the core never re-validates. A struct with no reference in it (label text
@@ -189,20 +205,20 @@ type Record private (time: int64, bytes: int64, line: int64, host: int, user: in
     /// Log time, Unix epoch seconds.
     member _.Time = time
     /// The `remotehost` field.
-    member _.Host = Symbols.Name host
+    member _.Host = Symbols.Hosts.Name host
     /// The `authuser` field.
-    member _.User = Symbols.Name user
+    member _.User = Symbols.Users.Name user
     /// The request method, e.g. `GET`.
-    member _.Method = Symbols.Name method
+    member _.Method = Symbols.Methods.Name method
     /// What stands before the second `/` of the path, query removed: `/api/user?id=3` -> `/api`.
-    member _.Section = Symbols.Name section
-    /// The `Symbols` id of `Host`.
+    member _.Section = Symbols.Sections.Name section
+    /// The `Symbols.Hosts` id of `Host`.
     member _.HostId = host
-    /// The `Symbols` id of `User`.
+    /// The `Symbols.Users` id of `User`.
     member _.UserId = user
-    /// The `Symbols` id of `Method`.
+    /// The `Symbols.Methods` id of `Method`.
     member _.MethodId = method
-    /// The `Symbols` id of `Section`.
+    /// The `Symbols.Sections` id of `Section`.
     member _.SectionId = section
     /// HTTP status, 100..599.
     member _.Status = status
@@ -216,7 +232,7 @@ type Record private (time: int64, bytes: int64, line: int64, host: int, user: in
     override this.Equals(other: obj) =
         match other with
         | :? Record as r ->
-            // Equal ids are equal texts: interning is process-wide.
+            // Equal ids are equal texts: each label's table is process-wide.
             r.Time = time && r.HostId = host && r.UserId = user && r.MethodId = method && r.SectionId = section
             && r.Status = status && r.Bytes = bytes && r.Source = source && r.Line = line
         | _ -> false
@@ -297,8 +313,8 @@ module Record =
         if status < 100 || status > 599 then Error(BadStatus status)
         elif bytes < 0L then Error(BadBytes bytes)
         else
-            let id (text: string) = Symbols.Intern text
-            Ok(Record.Make(time, id host, id user, id method, id section, status, bytes, source, line))
+            Ok(Record.Make(time, Symbols.Hosts.Intern host, Symbols.Users.Intern user, Symbols.Methods.Intern method,
+                           Symbols.Sections.Intern section, status, bytes, source, line))
 
     /// `createWithSection` with the label texts as `Symbols` ids.
     [<CompiledName("CreateFromIds")>]

@@ -77,10 +77,10 @@ module Label =
         match label with
         | Status -> statusText[id]
         | StatusClass -> statusClasses[id]
-        | Section
-        | Method
-        | Host
-        | User -> Symbols.Name id
+        | Section -> Symbols.Sections.Name id
+        | Method -> Symbols.Methods.Name id
+        | Host -> Symbols.Hosts.Name id
+        | User -> Symbols.Users.Name id
 
     /// The value of `label` on `record`.
     let valueOf label (record: Record) = nameOf label (idOf label record)

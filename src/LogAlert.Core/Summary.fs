@@ -61,7 +61,7 @@ module Summary =
         else
             let top =
                 sections
-                |> Seq.map (fun (KeyValue(k, v)) -> Symbols.Name k, v)
+                |> Seq.map (fun (KeyValue(k, v)) -> Symbols.Sections.Name k, v)
                 |> Seq.sortWith (fun (ka, va) (kb, vb) ->
                     let c = compare vb va
                     if c <> 0 then c else String.CompareOrdinal(ka, kb))

@@ -185,15 +185,16 @@ let ``a remembered top-k is exact when another grouped window moved in between``
 
 [<Fact>]
 let ``a symbol is its decoded text: bytes that are not UTF-8 and lone surrogates read as U+FFFD`` () =
-    let fresh = string (Guid.NewGuid()) // the table is process-wide: texts no other test interned
-    let internBytes (tail: byte[]) = Symbols.Intern(ReadOnlySpan(Array.append (Text.Encoding.UTF8.GetBytes fresh) tail))
-    let replaced = Symbols.Intern(fresh + "\uFFFD")
+    let symbols = Symbols()
+    let fresh = string (Guid.NewGuid())
+    let internBytes (tail: byte[]) = symbols.Intern(ReadOnlySpan(Array.append (Text.Encoding.UTF8.GetBytes fresh) tail))
+    let replaced = symbols.Intern(fresh + "\uFFFD")
     Assert.Equal(replaced, internBytes [| 0xFFuy |])
     Assert.Equal(replaced, internBytes [| 0xC3uy |]) // a sequence cut short
-    Assert.Equal(replaced, Symbols.Intern(fresh + "\uD800")) // a lone surrogate
-    Assert.Equal(fresh + "\uFFFD", Symbols.Name replaced)
+    Assert.Equal(replaced, symbols.Intern(fresh + "\uD800")) // a lone surrogate
+    Assert.Equal(fresh + "\uFFFD", symbols.Name replaced)
     // A string with a lone surrogate interned first still names its id by the decoded text.
     let other = string (Guid.NewGuid())
-    let id = Symbols.Intern(other + "\uDC00")
-    Assert.Equal(other + "\uFFFD", Symbols.Name id)
+    let id = symbols.Intern(other + "\uDC00")
+    Assert.Equal(other + "\uFFFD", symbols.Name id)
     Assert.NotEqual(replaced, internBytes [| 0x41uy |])

@@ -649,9 +649,13 @@ internal sealed class SymbolCache
         public int IdPlusOne; // 0: an empty slot
     }
 
+    private readonly Symbols _symbols;
+
+    /// <param name="symbols">The table it fronts.</param>
     /// <param name="capacity">Slots, rounded up to a power of two.</param>
-    public SymbolCache(int capacity)
+    public SymbolCache(Symbols symbols, int capacity)
     {
+        _symbols = symbols;
         var size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(capacity, 16));
         _slots = new Entry[size];
         _mask = size - 1;
@@ -689,7 +693,7 @@ internal sealed class SymbolCache
         if (slot.Length == n && slot.Head == head && slot.Tail == tail && slot.IdPlusOne != 0
             && (n <= 16 || utf8.SequenceEqual(slot.Long)))
             return slot.IdPlusOne - 1;
-        var id = Symbols.Intern(utf8);
+        var id = _symbols.Intern(utf8);
         slot.Head = head;
         slot.Tail = tail;
         slot.Length = n;
@@ -815,17 +819,17 @@ internal sealed class ParseWorker : IDisposable
 internal sealed class BatchParser
 {
     private const int PoolCapacity = 1 << 16; // slots of each direct-mapped id cache
-    private static readonly int NoUser = Symbols.Intern("-");
-    private static readonly int Get = Symbols.Intern("GET");
-    private static readonly int Post = Symbols.Intern("POST");
+    private static readonly int NoUser = Symbols.Users.Intern("-");
+    private static readonly int Get = Symbols.Methods.Intern("GET");
+    private static readonly int Post = Symbols.Methods.Intern("POST");
     private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
 
     private readonly int _batchSize;
     private readonly bool _plainLines;
     private readonly CsvReaderOptions _options;
-    private readonly SymbolCache _users = new(PoolCapacity);
-    private readonly SymbolCache _methods = new(PoolCapacity);
-    private readonly SymbolCache _sections = new(PoolCapacity);
+    private readonly SymbolCache _users = new(Symbols.Users, PoolCapacity);
+    private readonly SymbolCache _methods = new(Symbols.Methods, PoolCapacity);
+    private readonly SymbolCache _sections = new(Symbols.Sections, PoolCapacity);
     private readonly Queue<InputBatch> _ready = new();
     private readonly Queue<(long Line, CsvMalformedReason Reason)> _malformed = new();
 
@@ -1126,7 +1130,7 @@ internal sealed class BatchParser
         // 40 hosts: the same 0.61-0.62 s).
         if (!RecordModule.TryCreateWithSection(
                 time,
-                Symbols.Intern(span.Slice(starts[columns.Host], lengths[columns.Host])),
+                Symbols.Hosts.Intern(span.Slice(starts[columns.Host], lengths[columns.Host])),
                 User(span.Slice(starts[columns.User], lengths[columns.User])),
                 Method(request[..methodLength]),
                 _sections.Intern(path[..RecordModule.SectionLength(path)]),
@@ -1263,7 +1267,7 @@ internal sealed class BatchParser
         var method = _methods.Intern(request[..methodLength]);
         var path = request.Slice(pathStart, pathLength);
         var section = _sections.Intern(path[..RecordModule.SectionLength(path)]);
-        var host = Symbols.Intern(csv.GetSpan(columns.Host));
+        var host = Symbols.Hosts.Intern(csv.GetSpan(columns.Host));
         var user = _users.Intern(csv.GetSpan(columns.User));
 
         var result = RecordModule.CreateFromIds(time, host, user, method, section, status, bytes, _source, line);
