@@ -96,7 +96,11 @@ public sealed class RunCommand
                 if (!loaded.Ok) return ExitCodes.Usage; // nothing processed
                 ruleList = loaded.Rules.ToList();
                 settings.Retention = loaded.LongestWindow > TimeSpan.Zero ? loaded.LongestWindow : TimeSpan.FromSeconds(1);
-                settings.RecordRetention = loaded.LongestRecordWindow;
+                // Records only for a rule that could not tell what it asks for (its load-time call
+                // threw); every other grouped or selecting query reads per-second tallies of its series.
+                settings.RecordRetention = loaded.LongestUntoldRecordWindow;
+                foreach (var use in loaded.Descriptions.SelectMany(d => d.Windows).Where(w => w.NeedsRecords))
+                    settings.Series.Add((use.Label, use.Selector));
             }
             switches.CheckKnown(ruleList.Select(r => r.RuleName));
             settings.Rules = ruleList.Where(r => switches.IsOn(r.RuleName)).ToList();

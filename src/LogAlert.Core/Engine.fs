@@ -15,9 +15,14 @@ type EngineConfig =
       Rules: Rule list
       /// Seconds of history kept at least (windows that rules use extend it).
       Retention: int64
-      /// Seconds of records kept at least, for the windows that select or group (and the summaries);
-      /// older seconds keep their totals only. Windows that rules use extend it.
-      RecordRetention: int64 }
+      /// Seconds of records kept at least (the summaries extend it to their interval); older
+      /// seconds keep their totals, and a tally for each series a window reads. A rule that could
+      /// not say at load time what it asks for needs records for its widest window instead.
+      RecordRetention: int64
+      /// The series (label and selector) of the grouped and selecting windows the rules will ask
+      /// for: their tallies are kept from the start, so that a window first asked for later still
+      /// reads its whole width. Windows the rules use add theirs.
+      Series: Series list }
 
 /// Whether an alert event fires or resolves.
 type Transition =
@@ -130,7 +135,7 @@ module Engine =
     /// The state before any input.
     let init (config: EngineConfig) =
         { Config = config
-          Closed = Store.empty
+          Closed = config.Series |> List.fold (fun store series -> Store.withSeries series store) Store.empty
           Open = Store.empty
           Windows = Map.empty
           Rules = config.Rules |> List.map (fun r -> { Rule = r; Alerts = Map.empty; GroupLabel = ""; Failed = false })
@@ -248,11 +253,13 @@ module Engine =
         let rules = state.Rules |> List.map (evaluateRule view second events)
         let mutable windows = state.Windows
         let mutable retention = state.Retention
-        let mutable recordRetention = state.RecordRetention
+        let mutable closed = closed
         for KeyValue(key, w) in view.Windows do
             windows <- Map.add key w windows
             retention <- max retention w.Width
-            if Window.needsRecords w.GroupBy w.Selector then recordRetention <- max recordRetention w.Width
+            // A window that reads records reads its series' tallies once they are gone.
+            if Window.needsRecords w.GroupBy w.Selector then
+                closed <- Store.withSeries (Series.create w.GroupBy w.Selector) closed
         if windows.Count > view.Windows.Count then
             windows <- windows |> Map.filter (fun _ w -> w.At + w.Width >= second)
         let interval = state.Config.SummaryInterval
@@ -264,12 +271,11 @@ module Engine =
                 Closed =
                     closed
                     |> Store.dropBefore (second - retention + 1L)
-                    |> Store.stripBefore (second - recordRetention + 1L)
+                    |> Store.stripBefore (second - state.RecordRetention + 1L)
                 Open = openStore
                 Windows = windows
                 Rules = rules
                 Retention = retention
-                RecordRetention = recordRetention
                 Evaluated = state.Evaluated + 1L }
         let next = if view.SawData then second + 1L else max (second + 1L) (nextInteresting state second)
         { state with Cursor = Some next }

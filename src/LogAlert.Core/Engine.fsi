@@ -15,9 +15,14 @@ type EngineConfig =
       Rules: Rule list
       /// Seconds of history kept at least (windows that rules use extend it).
       Retention: int64
-      /// Seconds of records kept at least, for the windows that select or group (and the summaries);
-      /// older seconds keep their totals only. Windows that rules use extend it.
-      RecordRetention: int64 }
+      /// Seconds of records kept at least (the summaries extend it to their interval); older
+      /// seconds keep their totals, and a tally for each series a window reads. A rule that could
+      /// not say at load time what it asks for needs records for its widest window instead.
+      RecordRetention: int64
+      /// The series (label and selector) of the grouped and selecting windows the rules will ask
+      /// for: their tallies are kept from the start, so that a window first asked for later still
+      /// reads its whole width. Windows the rules use add theirs.
+      Series: Series list }
 
 /// Whether an alert event fires or resolves.
 type Transition =

@@ -20,6 +20,9 @@ type EngineSettings() =
     member val RecordRetention = Nullable<TimeSpan>() with get, set
     /// Rules in output order.
     member val Rules: IReadOnlyList<Rule> = [||] with get, set
+    /// The label (null: none) and selector (null or empty: all) of each grouped or selecting query
+    /// the rules told at load time they ask for (`EngineConfig.Series`).
+    member val Series = List<struct (string | null * string | null)>() with get
 
 /// A rule definition was rejected.
 type RuleDefinitionException(message: string) =
@@ -51,7 +54,17 @@ type Fold =
               Rules = List.ofSeq settings.Rules
               Retention = Fold.Seconds settings.Retention
               RecordRetention =
-                  Fold.Seconds(if settings.RecordRetention.HasValue then settings.RecordRetention.Value else settings.Retention) }
+                  Fold.Seconds(if settings.RecordRetention.HasValue then settings.RecordRetention.Value else settings.Retention)
+              Series =
+                  [ for struct (label, selector) in settings.Series do
+                        // The rule host checked them at load time; one that does not parse is not a series.
+                        let groupBy =
+                            match label with
+                            | null -> Ok None
+                            | l -> Label.create l |> Result.map Some
+                        match groupBy, Selector.create selector with
+                        | Ok g, Ok sel when Window.needsRecords g sel -> yield Series.create g sel
+                        | _ -> () ] }
 
     /// Adds records (in input order). The store keeps slices of `records`: the array must not be
     /// written afterwards.

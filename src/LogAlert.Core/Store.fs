@@ -3,25 +3,115 @@ namespace LogAlert.Core
 open System
 open System.Collections.Generic
 
+/// What a window counts: each record adds 1 to `requests` and its bytes to `bytes`.
+type Metric =
+    | Requests
+    | Bytes
+
+/// Helpers for `Metric`.
+[<RequireQualifiedAccess>]
+module Metric =
+    /// The metric for a name as written in a query.
+    let create (name: string) =
+        match name with
+        | "requests" -> Ok Requests
+        | "bytes" -> Ok Bytes
+        | other -> Error(sprintf "unknown metric \"%s\" (metrics: requests, bytes)" other)
+
+/// Request and byte totals.
+[<Struct>]
+type Totals =
+    { Requests: int64
+      Bytes: int64 }
+
+    /// The total of `metric`.
+    member this.Of metric =
+        match metric with
+        | Requests -> this.Requests
+        | Bytes -> this.Bytes
+
+    /// No requests, no bytes.
+    static member Zero = { Requests = 0L; Bytes = 0L }
+
+    /// The sum of two totals.
+    static member Add (a: Totals) (b: Totals) = { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }
+
+/// What a grouped or selecting window reads from each second: the records a selector picks,
+/// grouped by a label or not. Windows with the same label and selector share one series.
+type Series =
+    { /// `Series.key`: the label's name and the selector's, one string.
+      Key: string
+      GroupBy: Label option
+      Selector: Selector }
+
+/// The totals of one second's records that a series picks: per label value id (`Label.idOf`),
+/// each id once, for a grouped series, and all together.
+type SecondTally =
+    { Keys: int[]
+      Totals: Totals[]
+      Total: Totals }
+
+/// Building series and their per-second tallies.
+[<RequireQualifiedAccess>]
+module Series =
+    /// The key of the series of a window grouped by `groupBy` over the records `selector` picks.
+    let key (groupBy: Label option) (selector: Selector) =
+        (match groupBy with Some l -> Label.name l | None -> "") + "\u001f" + selector.Key
+
+    /// The series of a window grouped by `groupBy` over the records `selector` picks.
+    let create groupBy selector = { Key = key groupBy selector; GroupBy = groupBy; Selector = selector }
+
+    /// The tally of `records` (one second's) for `series`, added to `existing` if any.
+    let tally (series: Series) (chunks: ReadOnlyMemory<Record> seq) (existing: SecondTally option) =
+        let sums = Scratch<Totals>.Take() // emptied; not in use: windows tally inside a move only
+        let mutable requests = 0L
+        let mutable bytes = 0L
+        match existing with
+        | Some t ->
+            for i in 0 .. t.Keys.Length - 1 do
+                sums[t.Keys[i]] <- t.Totals[i]
+            requests <- t.Total.Requests
+            bytes <- t.Total.Bytes
+        | None -> ()
+        for chunk in chunks do
+            let span = chunk.Span
+            for i in 0 .. span.Length - 1 do
+                let r = &span[i]
+                if Selector.isMatch r series.Selector then
+                    requests <- requests + 1L
+                    bytes <- bytes + r.Bytes
+                    match series.GroupBy with
+                    | Some label ->
+                        Dictionaries.accumulate sums (Label.idOf label r) Totals.Zero { Requests = 1L; Bytes = r.Bytes } Totals.Add
+                    | None -> ()
+        let keys = Array.zeroCreate sums.Count
+        let totals = Array.zeroCreate sums.Count
+        sums.Keys.CopyTo(keys, 0)
+        sums.Values.CopyTo(totals, 0)
+        { Keys = keys; Totals = totals; Total = { Requests = requests; Bytes = bytes } }
+
 /// The records of one second of log time, with their totals. Immutable: adding records makes a
 /// new bucket that shares the old chunks. Once no window needs the records of its second any more,
-/// a bucket keeps only its totals (see `Store.stripBefore`).
+/// a bucket keeps only its totals and, for every series the windows read, its tally (see
+/// `Store.stripBefore`): a window that leaves the second reads the tally instead of the records.
 [<Sealed>]
-type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: int64) =
+type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: int64, tallies: Map<string, SecondTally>) =
     /// Record chunks, newest first: slices of arrays that nobody writes once they are in a bucket.
     member _.Chunks = chunks
     /// Number of records.
     member _.Requests = requests
     /// Sum of bytes.
     member _.Bytes = bytes
+    /// Once the records are gone: the tally of each series (by `Series.key`) the windows read.
+    member _.Tallies = tallies
 
-    static member internal Make(chunks, requests, bytes) = Bucket(chunks, requests, bytes)
+    static member internal Make(chunks, requests, bytes, tallies) = Bucket(chunks, requests, bytes, tallies)
 
 /// Building and reading buckets.
 [<RequireQualifiedAccess>]
 module Bucket =
     /// A bucket with no records.
-    let empty = Bucket.Make([], 0L, 0L)
+    let empty = Bucket.Make([], 0L, 0L, Map.empty)
 
     let private bytesOf (records: ReadOnlyMemory<Record>) =
         let mutable bytes = 0L
@@ -33,49 +123,73 @@ module Bucket =
     /// batch is kept, not copied, so the batch must not be written later.
     let addSlice (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
         if records.IsEmpty then bucket
-        else Bucket.Make(records :: bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytesOf records)
+        else
+            Bucket.Make(records :: bucket.Chunks, bucket.Requests + int64 records.Length,
+                        bucket.Bytes + bytesOf records, bucket.Tallies)
 
     /// The bucket with `records` (all of the same second) added. `records` must not be written later.
     let addAll (records: Record[]) (bucket: Bucket) = addSlice (ReadOnlyMemory records) bucket
 
-    /// The bucket with its totals and without its records.
-    let totalsOnly (bucket: Bucket) =
-        if bucket.Chunks.IsEmpty then bucket else Bucket.Make([], bucket.Requests, bucket.Bytes)
+    /// The bucket without its records: its totals, and its tally for each of `series` (those it
+    /// already has kept, with its records added).
+    let strip (series: Series seq) (bucket: Bucket) =
+        if bucket.Chunks.IsEmpty then bucket
+        else
+            let mutable tallies = bucket.Tallies
+            for s in series do
+                tallies <- Map.add s.Key (Series.tally s bucket.Chunks (Map.tryFind s.Key tallies)) tallies
+            Bucket.Make([], bucket.Requests, bucket.Bytes, tallies)
 
-    /// The bucket with the totals of `records` added, and not the records.
-    let addTotals (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
-        Bucket.Make(bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytesOf records)
+    /// The bucket (without records) with the totals of `records` added, and their tally to each of
+    /// `series`: late records for a second whose records are gone.
+    let addTotals (series: Series seq) (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
+        let mutable tallies = bucket.Tallies
+        for s in series do
+            tallies <- Map.add s.Key (Series.tally s [ records ] (Map.tryFind s.Key tallies)) tallies
+        Bucket.Make(bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytesOf records, tallies)
 
 /// The time-series store: one bucket per second that has records. Immutable. The buckets of
-/// seconds before `RecordsFrom` hold totals only: a window that neither selects nor groups reads
-/// nothing else, so a store whose longest such window is an hour keeps an hour of totals and only
-/// as many seconds of records as the windows that look at records (and the summaries) need.
+/// seconds before `RecordsFrom` hold totals, and a tally per series the windows read, only: a
+/// window that neither selects nor groups reads nothing else, and one that does reads the tally of
+/// its series, so a store keeps as many seconds of records as the summaries (and the windows of a
+/// rule that could not say what it asks for) need, and an hour of tallies for an hour-wide window.
 type Store =
     private
         { Buckets: Map<int64, Bucket>
-          RecordsFrom: int64 }
+          RecordsFrom: int64
+          /// The series whose tallies a bucket keeps when its records go.
+          Series: Map<string, Series> }
 
 /// Reading and writing the store.
 [<RequireQualifiedAccess>]
 module Store =
     /// A store with no records.
-    let empty = { Buckets = Map.empty; RecordsFrom = Int64.MinValue }
+    let empty = { Buckets = Map.empty; RecordsFrom = Int64.MinValue; Series = Map.empty }
+
+    /// The store keeping tallies for `series` too, from the next second whose records go (seconds
+    /// already without records have none for it).
+    let withSeries (series: Series) (store: Store) =
+        if store.Series.ContainsKey series.Key then store
+        else { store with Series = Map.add series.Key series store.Series }
+
+    /// The series the store keeps tallies for.
+    let series (store: Store) = store.Series.Values
 
     /// The bucket of second `second`, if it has records.
     let tryFind second (store: Store) = Map.tryFind second store.Buckets
 
-    // How records join second `second`: as they are, or before `RecordsFrom` as totals only.
+    // How records join second `second`: as they are, or before `RecordsFrom` as totals and tallies.
     let private adder second (store: Store) =
-        if second < store.RecordsFrom then Bucket.addTotals else Bucket.addSlice
+        if second < store.RecordsFrom then Bucket.addTotals store.Series.Values else Bucket.addSlice
 
     /// The store with `records` (all of second `second`) added; the slice is kept, not copied
-    /// (before `RecordsFrom`, only its totals are).
+    /// (before `RecordsFrom`, only its totals and tallies are).
     let addSlice second (records: ReadOnlyMemory<Record>) (store: Store) =
         let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
         { store with Buckets = Map.add second (adder second store records bucket) store.Buckets }
 
     /// The store with `slices` (all of second `second`) added, in order; they are kept, not copied
-    /// (before `RecordsFrom`, only their totals are).
+    /// (before `RecordsFrom`, only their totals and tallies are).
     let addSlices second (slices: ReadOnlyMemory<Record> seq) (store: Store) =
         let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
         let add = adder second store
@@ -111,15 +225,17 @@ module Store =
             |> Seq.takeWhile (fun (KeyValue(s, _)) -> s <= last)
             |> Seq.map (fun (KeyValue(s, b)) -> s, b)
 
-    /// The store with `bucket` merged into second `second` (before `RecordsFrom`, its totals only).
+    /// The store with `bucket` merged into second `second` (before `RecordsFrom`, its totals and
+    /// tallies only).
     let addBucket second (bucket: Bucket) (store: Store) =
-        let bucket = if second < store.RecordsFrom then Bucket.totalsOnly bucket else bucket
         match Map.tryFind second store.Buckets with
-        | None -> { store with Buckets = Map.add second bucket store.Buckets }
+        | None ->
+            let bucket = if second < store.RecordsFrom then Bucket.strip store.Series.Values bucket else bucket
+            { store with Buckets = Map.add second bucket store.Buckets }
         | Some existing ->
             let merged =
                 if second < store.RecordsFrom then
-                    Bucket.Make(existing.Chunks, existing.Requests + bucket.Requests, existing.Bytes + bucket.Bytes)
+                    List.foldBack (Bucket.addTotals store.Series.Values) bucket.Chunks existing
                 else List.foldBack Bucket.addSlice bucket.Chunks existing
             { store with Buckets = Map.add second merged store.Buckets }
 
@@ -133,17 +249,17 @@ module Store =
         | None -> None, store
         | Some b -> Some b, { store with Buckets = Map.remove second store.Buckets }
 
-    /// The number of seconds that hold records (not only totals).
+    /// The number of seconds that hold records (not only totals and tallies).
     let recordCount (store: Store) =
         store.Buckets |> Seq.sumBy (fun (KeyValue(_, b)) -> if b.Chunks.IsEmpty then 0 else 1)
 
-    /// The store with only the totals of the seconds before `second` (they can no longer be given
-    /// records either). Never moves back; costs the buckets it strips.
+    /// The store with only the totals and tallies of the seconds before `second` (they can no
+    /// longer be given records either). Never moves back; costs the buckets it strips.
     let stripBefore second (store: Store) =
         if second <= store.RecordsFrom then store
         else
             let mutable buckets = store.Buckets
             let first = match tryFirstSecond store with Some s -> max s store.RecordsFrom | None -> second
             for s, b in range first (second - 1L) store |> Array.ofSeq do
-                if not b.Chunks.IsEmpty then buckets <- Map.add s (Bucket.totalsOnly b) buckets
-            { Buckets = buckets; RecordsFrom = second }
+                if not b.Chunks.IsEmpty then buckets <- Map.add s (Bucket.strip store.Series.Values b) buckets
+            { store with Buckets = buckets; RecordsFrom = second }

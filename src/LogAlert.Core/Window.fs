@@ -5,39 +5,6 @@ open System
 open System.Collections.Generic
 open System.Runtime.InteropServices
 
-/// What a window counts: each record adds 1 to `requests` and its bytes to `bytes`.
-type Metric =
-    | Requests
-    | Bytes
-
-/// Helpers for `Metric`.
-[<RequireQualifiedAccess>]
-module Metric =
-    /// The metric for a name as written in a query.
-    let create (name: string) =
-        match name with
-        | "requests" -> Ok Requests
-        | "bytes" -> Ok Bytes
-        | other -> Error(sprintf "unknown metric \"%s\" (metrics: requests, bytes)" other)
-
-/// Request and byte totals.
-[<Struct>]
-type Totals =
-    { Requests: int64
-      Bytes: int64 }
-
-    /// The total of `metric`.
-    member this.Of metric =
-        match metric with
-        | Requests -> this.Requests
-        | Bytes -> this.Bytes
-
-    /// No requests, no bytes.
-    static member Zero = { Requests = 0L; Bytes = 0L }
-
-    /// The sum of two totals.
-    static member Add (a: Totals) (b: Totals) = { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }
-
 /// A remembered `TopK` answer of a grouped window, kept so that the next second can start from it.
 /// Invariant: every group not in `Entries` has a value of at most `Bound` (-infinity: there is none).
 type TopCache =
@@ -55,6 +22,8 @@ type Window =
     { Width: int64
       GroupBy: Label option
       Selector: Selector
+      /// `Series.key` of the label and selector: which tally of a second without records it reads.
+      Series: string
       /// The second the totals are for.
       At: int64
       Total: Totals
@@ -103,6 +72,18 @@ module Window =
             let tally = Scratch<Totals>.Take()
             // Plain loops, not a closure per record: a closure would turn the running totals into ref cells.
             for struct (sign, bucket) in changes do
+                if bucket.Chunks.IsEmpty then
+                    // The second's records are gone: its tally for this window's series, if it was
+                    // kept (a window first asked for after the records went has none, and counted none).
+                    match bucket.Tallies.TryFind window.Series with
+                    | Some t ->
+                        requests <- requests + sign * t.Total.Requests
+                        bytes <- bytes + sign * t.Total.Bytes
+                        if window.GroupBy.IsSome then
+                            for i in 0 .. t.Keys.Length - 1 do
+                                let total = t.Totals[i]
+                                Dictionaries.accumulate tally t.Keys[i] Totals.Zero { Requests = sign * total.Requests; Bytes = sign * total.Bytes } Totals.Add
+                    | None -> ()
                 for chunk in bucket.Chunks do
                     let span = chunk.Span
                     for i in 0 .. span.Length - 1 do
@@ -136,7 +117,7 @@ module Window =
     /// A window of `width` seconds at second `at`, computed from the store.
     let build width groupBy selector at (store: Store) =
         let empty =
-            { Width = width; GroupBy = groupBy; Selector = selector; At = at
+            { Width = width; GroupBy = groupBy; Selector = selector; Series = Series.key groupBy selector; At = at
               Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty
               Moves = 0L; ChangedKeys = [||]; ChangedTotals = [||]; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq

@@ -318,6 +318,11 @@ public sealed class RuleHostTests : IDisposable
         Assert.Equal(TimeSpan.FromMinutes(10), d[3].LongestRecordWindow);
         Assert.Equal(TimeSpan.FromMinutes(10), result.LongestRecordWindow);
         Assert.Equal(TimeSpan.FromHours(1), result.LongestWindow);
+        // Records only for the rule that could not tell; the others' windows read tallies.
+        Assert.Equal(TimeSpan.FromMinutes(10), result.LongestUntoldRecordWindow);
+        Assert.Equal(TimeSpan.Zero, Load(Write("told.csx", """
+            Alert("hot").WhenEach(q => q.RateBy("requests", TimeSpan.FromMinutes(3), "section")).Above(5);
+            """)).LongestUntoldRecordWindow);
     }
 
     [Fact]

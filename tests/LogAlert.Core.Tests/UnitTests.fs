@@ -75,7 +75,7 @@ let ``high traffic fires above 10 requests per second over 2 minutes and resolve
     let records =
         [ for s in 0L .. 129L do for i in 1 .. 11 -> record (baseTime + s) "h" "/api" 200 1L (s * 100L + int64 i)
           for s in 130L .. 329L -> record (baseTime + s) "h" "/api" 200 1L (100_000L + s) ]
-    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L }
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
     let alerts = Engine.run config [ Records(Array.ofList records); EndOfInput ] |> List.choose (function Alert a -> Some a | _ -> None)
     match alerts with
     | [ fired; resolved ] ->
@@ -90,7 +90,7 @@ let ``high traffic fires above 10 requests per second over 2 minutes and resolve
 
 [<Fact>]
 let ``a skewed record is reported and does not move time`` () =
-    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L }
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
     let a = record baseTime "h" "/a" 200 1L 2L
     let far = record (baseTime + 10_000L) "h" "/a" 200 1L 3L
     let b = record (baseTime + 1L) "h" "/a" 200 1L 4L
@@ -102,7 +102,7 @@ let ``a skewed record is reported and does not move time`` () =
 
 [<Fact>]
 let ``summaries are aligned, skip empty intervals and end with a partial one`` () =
-    let config = { Lateness = 5L; MaxSkew = 1_000_000L; SummaryInterval = 10L; Rules = []; Retention = 10L; RecordRetention = 0L }
+    let config = { Lateness = 5L; MaxSkew = 1_000_000L; SummaryInterval = 10L; Rules = []; Retention = 10L; RecordRetention = 0L; Series = [] }
     // baseTime is a multiple of 10: records at +3, +4, +15 and +1000.
     let rs = [ 3L; 4L; 15L; 1000L ] |> List.mapi (fun i t -> record (baseTime + t) "h" "/a" 200 1L (int64 i))
     let summaries = Engine.run config [ Records(Array.ofList rs); EndOfInput ] |> List.choose (function SummaryReady s -> Some s | _ -> None)
@@ -114,7 +114,7 @@ let ``summaries are aligned, skip empty intervals and end with a partial one`` (
 
 [<Fact>]
 let ``a jump confirmed by the next record is time moving on, not skew`` () =
-    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L }
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
     let before = [ for t in 0L .. 5L -> record (baseTime + t) "h" "/a" 200 1L t ]
     // A weekend without traffic: far beyond --max-skew, and the records after it agree with each other.
     let after = [ for t in 0L .. 5L -> record (baseTime + 200_000L + t) "h" "/a" 200 1L (100L + t) ]
@@ -128,7 +128,7 @@ let ``a jump confirmed by the next record is time moving on, not skew`` () =
 
 [<Fact>]
 let ``a record too far ahead at the end of input is skewed`` () =
-    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L }
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
     let far = record (baseTime + 10_000L) "h" "/a" 200 1L 9L
     let state, _ = Engine.step (Records [| record baseTime "h" "/a" 200 1L 1L; far |]) (Engine.init config)
     let _, final = Engine.step EndOfInput state

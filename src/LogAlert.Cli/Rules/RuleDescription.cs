@@ -101,6 +101,13 @@ public sealed class RuleLoadResult
     /// <summary>The widest window any rule asked for: history the engine must keep (zero when none).</summary>
     public TimeSpan LongestWindow => Descriptions.Count == 0 ? TimeSpan.Zero : Descriptions.Max(d => d.LongestWindow);
 
-    /// <summary>The widest window any rule asked for that reads records: how long the engine keeps them.</summary>
+    /// <summary>The widest window any rule asked for that reads records.</summary>
     public TimeSpan LongestRecordWindow => Descriptions.Count == 0 ? TimeSpan.Zero : Descriptions.Max(d => d.LongestRecordWindow);
+
+    /// <summary>
+    /// The widest window of a rule whose load-time call threw (zero when none): it may ask for
+    /// series it did not tell, so the engine keeps records that long for it.
+    /// </summary>
+    public TimeSpan LongestUntoldRecordWindow =>
+        Descriptions.Where(d => d.ProbeError is not null).Select(d => d.LongestRecordWindow).DefaultIfEmpty(TimeSpan.Zero).Max();
 }
