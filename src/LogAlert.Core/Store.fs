@@ -47,7 +47,8 @@ type Series =
 /// The totals of one second's records that a series picks: per label value id (`Label.idOf`),
 /// each id once, for a grouped series, and all together.
 type SecondTally =
-    { Keys: int[]
+    { Series: Series
+      Keys: int[]
       Totals: Totals[]
       Total: Totals }
 
@@ -88,12 +89,13 @@ module Series =
         let totals = Array.zeroCreate sums.Count
         sums.Keys.CopyTo(keys, 0)
         sums.Values.CopyTo(totals, 0)
-        { Keys = keys; Totals = totals; Total = { Requests = requests; Bytes = bytes } }
+        { Series = series; Keys = keys; Totals = totals; Total = { Requests = requests; Bytes = bytes } }
 
-/// The records of one second of log time, with their totals. Immutable: adding records makes a
-/// new bucket that shares the old chunks. Once no window needs the records of its second any more,
-/// a bucket keeps only its totals and, for every series the windows read, its tally (see
-/// `Store.stripBefore`): a window that leaves the second reads the tally instead of the records.
+/// The records of one second of log time, with their totals and, once the second is closed, a tally
+/// for each series the windows read. Immutable: adding records makes a new bucket that shares the
+/// old chunks (and adds them to its tallies). Windows read a second's tally of their series when
+/// there is one, its records when not. Once no window or summary needs the records of its second any
+/// more, a bucket keeps only its totals and tallies (see `Store.stripBefore`).
 [<Sealed>]
 type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: int64, tallies: Map<string, SecondTally>) =
     /// Record chunks, newest first: slices of arrays that nobody writes once they are in a bucket.
@@ -102,7 +104,7 @@ type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes
     member _.Requests = requests
     /// Sum of bytes.
     member _.Bytes = bytes
-    /// Once the records are gone: the tally of each series (by `Series.key`) the windows read.
+    /// The tally of each series (by `Series.key`) made for this second, with every record in it.
     member _.Tallies = tallies
 
     static member internal Make(chunks, requests, bytes, tallies) = Bucket(chunks, requests, bytes, tallies)
@@ -119,34 +121,45 @@ module Bucket =
             bytes <- bytes + r.Bytes
         bytes
 
+    // The tallies with `records` added to each (and, for each of `series` not among them, a new one).
+    let private tallyInto (series: Series seq) (records: ReadOnlyMemory<Record>) (tallies: Map<string, SecondTally>) =
+        let mutable result = tallies |> Map.map (fun _ t -> Series.tally t.Series [ records ] (Some t))
+        for s in series do
+            if not (result.ContainsKey s.Key) then result <- Map.add s.Key (Series.tally s [ records ] None) result
+        result
+
     /// The bucket with `records` (all of the same second) added, as they are: a slice of the input
-    /// batch is kept, not copied, so the batch must not be written later.
+    /// batch is kept, not copied, so the batch must not be written later. Its tallies count them too.
     let addSlice (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
         if records.IsEmpty then bucket
         else
-            Bucket.Make(records :: bucket.Chunks, bucket.Requests + int64 records.Length,
-                        bucket.Bytes + bytesOf records, bucket.Tallies)
+            let tallies = if bucket.Tallies.IsEmpty then bucket.Tallies else tallyInto [] records bucket.Tallies
+            Bucket.Make(records :: bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytesOf records, tallies)
 
     /// The bucket with `records` (all of the same second) added. `records` must not be written later.
     let addAll (records: Record[]) (bucket: Bucket) = addSlice (ReadOnlyMemory records) bucket
 
-    /// The bucket without its records: its totals, and its tally for each of `series` (those it
-    /// already has kept, with its records added).
+    /// The bucket with a tally, from its records, for each of `series` it has none for.
+    let withTallies (series: Series seq) (bucket: Bucket) =
+        let mutable tallies = bucket.Tallies
+        for s in series do
+            if not (tallies.ContainsKey s.Key) then tallies <- Map.add s.Key (Series.tally s bucket.Chunks None) tallies
+        if obj.ReferenceEquals(tallies, bucket.Tallies) then bucket
+        else Bucket.Make(bucket.Chunks, bucket.Requests, bucket.Bytes, tallies)
+
+    /// The bucket without its records: its totals, and its tally for each of `series` and every
+    /// series it has a tally for already.
     let strip (series: Series seq) (bucket: Bucket) =
         if bucket.Chunks.IsEmpty then bucket
         else
-            let mutable tallies = bucket.Tallies
-            for s in series do
-                tallies <- Map.add s.Key (Series.tally s bucket.Chunks (Map.tryFind s.Key tallies)) tallies
-            Bucket.Make([], bucket.Requests, bucket.Bytes, tallies)
+            let b = withTallies series bucket
+            Bucket.Make([], b.Requests, b.Bytes, b.Tallies)
 
     /// The bucket (without records) with the totals of `records` added, and their tally to each of
-    /// `series`: late records for a second whose records are gone.
+    /// its tallies and of `series`: late records for a second whose records are gone.
     let addTotals (series: Series seq) (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
-        let mutable tallies = bucket.Tallies
-        for s in series do
-            tallies <- Map.add s.Key (Series.tally s [ records ] (Map.tryFind s.Key tallies)) tallies
-        Bucket.Make(bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytesOf records, tallies)
+        Bucket.Make(bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytesOf records,
+                    tallyInto series records bucket.Tallies)
 
 /// The time-series store: one bucket per second that has records. Immutable. The buckets of
 /// seconds before `RecordsFrom` hold totals, and a tally per series the windows read, only: a
@@ -225,12 +238,16 @@ module Store =
             |> Seq.takeWhile (fun (KeyValue(s, _)) -> s <= last)
             |> Seq.map (fun (KeyValue(s, b)) -> s, b)
 
-    /// The store with `bucket` merged into second `second` (before `RecordsFrom`, its totals and
-    /// tallies only).
+    /// The store with `bucket` merged into second `second`, tallied for the store's series (before
+    /// `RecordsFrom`, its totals and tallies only).
     let addBucket second (bucket: Bucket) (store: Store) =
         match Map.tryFind second store.Buckets with
         | None ->
-            let bucket = if second < store.RecordsFrom then Bucket.strip store.Series.Values bucket else bucket
+            // A second joining the closed store is tallied once for every series the windows read:
+            // they read the tally, entering and leaving, instead of its records.
+            let bucket =
+                if second < store.RecordsFrom then Bucket.strip store.Series.Values bucket
+                else Bucket.withTallies store.Series.Values bucket
             { store with Buckets = Map.add second bucket store.Buckets }
         | Some existing ->
             let merged =

@@ -72,29 +72,29 @@ module Window =
             let tally = Scratch<Totals>.Take()
             // Plain loops, not a closure per record: a closure would turn the running totals into ref cells.
             for struct (sign, bucket) in changes do
-                if bucket.Chunks.IsEmpty then
-                    // The second's records are gone: its tally for this window's series, if it was
-                    // kept (a window first asked for after the records went has none, and counted none).
-                    match bucket.Tallies.TryFind window.Series with
-                    | Some t ->
-                        requests <- requests + sign * t.Total.Requests
-                        bytes <- bytes + sign * t.Total.Bytes
-                        if window.GroupBy.IsSome then
-                            for i in 0 .. t.Keys.Length - 1 do
-                                let total = t.Totals[i]
-                                Dictionaries.accumulate tally t.Keys[i] Totals.Zero { Requests = sign * total.Requests; Bytes = sign * total.Bytes } Totals.Add
-                    | None -> ()
-                for chunk in bucket.Chunks do
-                    let span = chunk.Span
-                    for i in 0 .. span.Length - 1 do
-                        let r = &span[i] // not a copy of the record
-                        if Selector.isMatch r window.Selector then
-                            requests <- requests + sign
-                            bytes <- bytes + sign * r.Bytes
-                            match window.GroupBy with
-                            | Some label ->
-                                Dictionaries.accumulate tally (Label.idOf label r) Totals.Zero { Requests = sign; Bytes = sign * r.Bytes } Totals.Add
-                            | None -> ()
+                // The second's tally for this window's series when it has one (closed seconds do once
+                // the series is known), its records when not. A second without either lost its records
+                // before anyone asked for this series: it counted nothing entering, nor does it leaving.
+                match bucket.Tallies.TryFind window.Series with
+                | Some t ->
+                    requests <- requests + sign * t.Total.Requests
+                    bytes <- bytes + sign * t.Total.Bytes
+                    if window.GroupBy.IsSome then
+                        for i in 0 .. t.Keys.Length - 1 do
+                            let total = t.Totals[i]
+                            Dictionaries.accumulate tally t.Keys[i] Totals.Zero { Requests = sign * total.Requests; Bytes = sign * total.Bytes } Totals.Add
+                | None ->
+                    for chunk in bucket.Chunks do
+                        let span = chunk.Span
+                        for i in 0 .. span.Length - 1 do
+                            let r = &span[i] // not a copy of the record
+                            if Selector.isMatch r window.Selector then
+                                requests <- requests + sign
+                                bytes <- bytes + sign * r.Bytes
+                                match window.GroupBy with
+                                | Some label ->
+                                    Dictionaries.accumulate tally (Label.idOf label r) Totals.Zero { Requests = sign; Bytes = sign * r.Bytes } Totals.Add
+                                | None -> ()
             let deltas = tally
             let count = deltas.Count
             let keys = Array.zeroCreate count
