@@ -15,8 +15,9 @@ type EngineSettings() =
     member val SummaryInterval = TimeSpan.FromSeconds 10.0 with get, set
     /// Seconds of history kept at least; windows that rules ask for extend it.
     member val Retention = TimeSpan.FromMinutes 2.0 with get, set
-    /// Seconds of records kept at least for the windows that select or group (the others read
-    /// per-second totals); windows that rules ask for extend it. Unset: `Retention`.
+    /// Seconds of records kept at least (`EngineConfig.RecordRetention`: the summaries extend it to
+    /// their interval; windows that select or group read per-second tallies of their `Series`).
+    /// Unset: `Retention`.
     member val RecordRetention = Nullable<TimeSpan>() with get, set
     /// Rules in output order.
     member val Rules: IReadOnlyList<Rule> = [||] with get, set

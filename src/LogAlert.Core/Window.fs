@@ -42,8 +42,8 @@ type Window =
 [<RequireQualifiedAccess>]
 module Window =
 
-    /// Whether a window reads the records of its seconds: one that selects or groups does; one that
-    /// counts everything reads the seconds' totals only.
+    /// Whether a window reads more than its seconds' totals: one that selects or groups reads their
+    /// records, or their tallies for its series; one that counts everything reads the totals only.
     let needsRecords (groupBy: Label option) (selector: Selector) = groupBy.IsSome || not (Selector.isAll selector)
 
     /// `needsRecords` for a query as a rule writes it: the label it groups by (null: none) and its
