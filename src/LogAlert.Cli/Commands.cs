@@ -99,7 +99,7 @@ public sealed class RunCommand
                 // Records only for a rule that could not tell what it asks for (its load-time call
                 // threw); every other grouped or selecting query reads per-second tallies of its series.
                 settings.RecordRetention = loaded.LongestUntoldRecordWindow;
-                foreach (var use in loaded.Descriptions.SelectMany(d => d.Windows).Where(w => w.NeedsRecords))
+                foreach (var use in loaded.Descriptions.Where(d => switches.IsOn(d.Name)).SelectMany(d => d.Windows).Where(w => w.NeedsRecords))
                     settings.Series.Add((use.Label, use.Selector));
             }
             switches.CheckKnown(ruleList.Select(r => r.RuleName));

@@ -127,6 +127,8 @@ type State =
     member this.StoredSeconds = Store.count this.Closed + Store.count this.Open
     /// Seconds held with their records (the others keep totals only).
     member this.StoredRecordSeconds = Store.recordCount this.Closed + Store.recordCount this.Open
+    /// Series each closing second is tallied for.
+    member this.TalliedSeries = Seq.length (Store.series this.Closed)
 
 /// The engine: a pure step function folded over the input.
 [<RequireQualifiedAccess>]
@@ -262,6 +264,13 @@ module Engine =
                 closed <- Store.withSeries (Series.create w.GroupBy w.Selector) closed
         if windows.Count > view.Windows.Count then
             windows <- windows |> Map.filter (fun _ w -> w.At + w.Width >= second)
+            // A series no window reads any more, and no rule told at load time, is no longer tallied
+            // (a rule that builds selectors from data would otherwise add one every second). A window
+            // of it asked for again is built afresh from what the seconds hold.
+            let live = HashSet<string>(state.Config.Series |> Seq.map (fun s -> s.Key))
+            for KeyValue(_, w) in windows do
+                live.Add w.Series |> ignore
+            closed <- Store.retainSeries live.Contains closed
         let interval = state.Config.SummaryInterval
         if interval > 0L && (second + 1L) % interval = 0L then
             Summary.compute (second + 1L - interval) (second + 1L) false closed

@@ -93,6 +93,8 @@ type State =
     member StoredSeconds: int
     /// Seconds held with their records (the others keep totals only).
     member StoredRecordSeconds: int
+    /// Series each closing second is tallied for.
+    member TalliedSeries: int
 
 /// The engine: a pure step function folded over the input.
 [<RequireQualifiedAccess>]

@@ -188,6 +188,12 @@ module Store =
     /// The series the store keeps tallies for.
     let series (store: Store) = store.Series.Values
 
+    /// The store tallying only the series `keep` says yes to (by `Series.key`); the tallies already
+    /// made stay with their seconds.
+    let retainSeries (keep: string -> bool) (store: Store) =
+        let kept = store.Series |> Map.filter (fun key _ -> keep key)
+        if kept.Count = store.Series.Count then store else { store with Series = kept }
+
     /// The bucket of second `second`, if it has records.
     let tryFind second (store: Store) = Map.tryFind second store.Buckets
 

@@ -20,56 +20,88 @@ type private DenseSlot<'V> =
 /// indexed by the key, and the keys present in a list for counting and walking them. A look-up is
 /// one array read and nothing is hashed; `Prefetch` asks for a slot's cache line ahead of its use,
 /// so that a batch of updates to a table larger than the caches (100k hosts) waits for many misses
-/// at once instead of one after another.
+/// at once instead of one after another. When the keys are sparse — a key far beyond eight times
+/// the count: few hosts of a busy site, or a long run that has seen many more hosts than the
+/// window holds — it turns into a dictionary for good, so memory follows the entries held.
 [<Sealed>]
 type private Dense<'V>() =
     let mutable slots: DenseSlot<'V>[] = Array.zeroCreate 16
     let keys = List<int>()
+    let mutable sparse: Dictionary<int, 'V> | null = null
 
-    member _.Keys = keys
-    member _.Count = keys.Count
+    /// The keys present, in no particular order.
+    member _.Keys: IEnumerable<int> =
+        match sparse with
+        | null -> keys
+        | map -> map.Keys
+
+    member _.Count =
+        match sparse with
+        | null -> keys.Count
+        | map -> map.Count
 
     member _.TryGetValue(key: int, value: outref<'V>) =
-        if key < slots.Length && slots[key].At <> 0 then
-            value <- slots[key].Value
-            true
-        else false
+        match sparse with
+        | null ->
+            if key < slots.Length && slots[key].At <> 0 then
+                value <- slots[key].Value
+                true
+            else false
+        | map -> map.TryGetValue(key, &value)
 
     /// The value of `key`, added as `Unchecked.defaultof` when absent (`exists` says which).
     member _.GetValueRefOrAdd(key: int, exists: outref<bool>) : byref<'V> =
-        if key >= slots.Length then
-            let grown = Array.zeroCreate (max (key + 1) (slots.Length * 2))
-            Array.blit slots 0 grown 0 slots.Length
-            slots <- grown
-        let slot = &slots[key]
-        exists <- slot.At <> 0
-        if not exists then
-            keys.Add key
-            slot.At <- keys.Count
-        &slot.Value
+        if isNull sparse && key >= slots.Length then
+            if key >= 8 * (keys.Count + 1024) then
+                let map = Dictionary<int, 'V>(keys.Count * 2)
+                for k in keys do
+                    map[k] <- slots[k].Value
+                sparse <- map
+                slots <- [||]
+                keys.Clear()
+                keys.TrimExcess()
+            else
+                let grown = Array.zeroCreate (max (key + 1) (slots.Length * 2))
+                Array.blit slots 0 grown 0 slots.Length
+                slots <- grown
+        match sparse with
+        | null ->
+            let slot = &slots[key]
+            exists <- slot.At <> 0
+            if not exists then
+                keys.Add key
+                slot.At <- keys.Count
+            &slot.Value
+        | map -> &Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(map, key, &exists)
 
     member this.Set(key: int, value: 'V) =
         let mutable exists = false
         let v = &this.GetValueRefOrAdd(key, &exists)
         v <- value
 
-    /// Removes `key` if present; its place in `Keys` goes to the last key.
+    /// Removes `key` if present; in the array, its place in the key list goes to the last key.
     member _.Remove(key: int) =
-        if key < slots.Length && slots[key].At <> 0 then
-            let at = slots[key].At - 1
-            let last = keys[keys.Count - 1]
-            keys[at] <- last
-            slots[last].At <- at + 1
-            keys.RemoveAt(keys.Count - 1)
-            slots[key].At <- 0
-            slots[key].Value <- Unchecked.defaultof<'V>
+        match sparse with
+        | null ->
+            if key < slots.Length && slots[key].At <> 0 then
+                let at = slots[key].At - 1
+                let last = keys[keys.Count - 1]
+                keys[at] <- last
+                slots[last].At <- at + 1
+                keys.RemoveAt(keys.Count - 1)
+                slots[key].At <- 0
+                slots[key].Value <- Unchecked.defaultof<'V>
+        | map -> map.Remove key |> ignore
 
-    member _.Item(key: int) = slots[key].Value
+    member _.Item(key: int) =
+        match sparse with
+        | null -> slots[key].Value
+        | map -> map[key]
 
     /// A hint that `key` is about to be read or written. The address only names a cache line: if the
     /// collector moves the array meanwhile, the hint is merely wasted.
     member _.Prefetch(key: int) =
-        if Runtime.Intrinsics.X86.Sse.IsSupported && key < slots.Length then
+        if Runtime.Intrinsics.X86.Sse.IsSupported && isNull sparse && key < slots.Length then
             Runtime.Intrinsics.X86.Sse.Prefetch0(Runtime.CompilerServices.Unsafe.AsPointer(&slots[key]))
 
 /// How one version of a table differs from the next one towards the current version.
@@ -163,8 +195,7 @@ type Table<'V> private (node: TableNode<'V>) =
     /// The entries, in no particular order, copied out.
     member _.ToArray() =
         let dict = reroot node
-        let keys = dict.Keys
-        Array.init keys.Count (fun i -> KeyValuePair(keys[i], dict[keys[i]]))
+        [| for key in dict.Keys -> KeyValuePair(key, dict[key]) |]
 
     /// A new version with `deltas[i]` added (`add`) to the value of `keys[i]` for i < `count`, an
     /// absent key counting from `zero`; keys whose value is then `isZero` are removed. Keys may

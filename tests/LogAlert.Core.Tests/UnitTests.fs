@@ -198,3 +198,18 @@ let ``a symbol is its decoded text: bytes that are not UTF-8 and lone surrogates
     let id = symbols.Intern(other + "\uDC00")
     Assert.Equal(other + "\uFFFD", symbols.Name id)
     Assert.NotEqual(replaced, internBytes [| 0x41uy |])
+
+[<Fact>]
+let ``a series no window reads any more is no longer tallied`` () =
+    // A rule that builds its selector from the data (here: from the second), so that every second
+    // asks for a window no other second does; each one expires 3 s later.
+    let spec =
+        { Oracle.RuleSpec.Name = "moving"; Oracle.RuleSpec.Above = 1e9; Oracle.RuleSpec.Recover = 1e9; Oracle.RuleSpec.For = 0L
+          Oracle.RuleSpec.Value = Scalar(fun q -> q.Sum("requests", TimeSpan.FromSeconds 3.0, sprintf "host=\"h%d\"" (q.Now.ToUnixTimeSeconds() % 1000L))) }
+    let told = Series.create (Some Section) Selector.all // told at load time: kept whatever the windows
+    let config = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ Oracle.toRule spec ]; Retention = 3L; RecordRetention = 0L; Series = [ told ] }
+    let records = [| for s in 0L .. 199L -> record (baseTime + s) (sprintf "h%d" ((baseTime + s) % 1000L)) "/a" 200 1L s |]
+    let state, _ = Engine.step (Records records) (Engine.init config)
+    // The told series and the windows of the last few seconds: not one per second evaluated.
+    Assert.True(state.EvaluatedSeconds > 190L)
+    Assert.InRange(state.TalliedSeries, 2, 6)
