@@ -259,7 +259,8 @@ module Engine =
         for KeyValue(key, w) in view.Windows do
             windows <- Map.add key w windows
             retention <- max retention w.Width
-            // A window that reads records reads its series' tallies once they are gone.
+            // A window that selects or groups reads its series' tallies: every second that closes
+            // from now on is tallied for it.
             if Window.needsRecords w.GroupBy w.Selector then
                 closed <- Store.withSeries (Series.create w.GroupBy w.Selector) closed
         if windows.Count > view.Windows.Count then

@@ -180,14 +180,7 @@ type Symbols() =
             finally Threading.Monitor.Exit gate
 
     /// The id of the UTF-8 text `utf8`, added if new. A known text takes no lock and makes nothing.
-    member _.Intern(utf8: ReadOnlySpan<byte>) =
-        let h = hash utf8
-        match find index utf8 h with
-        | id when id >= 0 -> id
-        | _ ->
-            Threading.Monitor.Enter gate
-            try add utf8 h
-            finally Threading.Monitor.Exit gate
+    member this.Intern(utf8: ReadOnlySpan<byte>) = this.Intern(utf8, hash utf8)
 
     /// The id of `text`, added if new. A string with a lone surrogate is the text it encodes to
     /// (U+FFFD in its place), as it would be read from a log.
@@ -376,12 +369,3 @@ module Record =
         | Error e -> Error e
         | Ok(struct (method, path)) ->
             createWithSection time host user method (sectionOfPath path) status bytes source line
-
-    /// The status class label, e.g. `4xx`.
-    let statusClass (record: Record) =
-        match record.Status / 100 with
-        | 1 -> "1xx"
-        | 2 -> "2xx"
-        | 3 -> "3xx"
-        | 4 -> "4xx"
-        | _ -> "5xx"

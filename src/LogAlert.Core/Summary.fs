@@ -25,9 +25,6 @@ type Summary =
 [<RequireQualifiedAccess>]
 module Summary =
 
-    // Not sprintf "%dxx": F#'s format machinery cost several milliseconds of a short run's first summary.
-    let private statusClasses = [| ""; "1xx"; "2xx"; "3xx"; "4xx"; "5xx" |]
-
     /// The interval of `interval` seconds holding `second`: its first second.
     let intervalStart interval (second: int64) =
         let r = second % interval
@@ -73,6 +70,6 @@ module Summary =
                   Requests = requests
                   Bytes = bytes
                   Sections = top
-                  Status = [ for c in 1..5 do if status[c] > 0L then yield statusClasses[c], status[c] ]
+                  Status = [ for c in 1..5 do if status[c] > 0L then yield Label.nameOf StatusClass c, status[c] ]
                   Hosts = hosts.Count
                   Partial = partial }
