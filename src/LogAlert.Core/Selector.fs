@@ -62,8 +62,9 @@ module Label =
     // Not sprintf "%dxx": F#'s format machinery cost several milliseconds of a short run's first summary.
     let private statusClasses = [| ""; "1xx"; "2xx"; "3xx"; "4xx"; "5xx" |]
 
-    /// The id of the value of `label` on `record`: its label's `Symbols` id for text labels, the status for
-    /// `status`, its hundreds for `status_class`. Within one label, equal ids are equal values.
+    /// The id of the value of `label` on `record`: its label's `Symbols` id for text labels, the
+    /// status for `status`, its hundreds for `status_class`. Within one label, equal ids are equal
+    /// values.
     let inline idOf label (record: Record) =
         match label with
         | Section -> record.SectionId
