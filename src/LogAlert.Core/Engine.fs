@@ -261,8 +261,7 @@ module Engine =
             retention <- max retention w.Width
             // A window that selects or groups reads its series' tallies: every second that closes
             // from now on is tallied for it.
-            if Window.needsRecords w.GroupBy w.Selector then
-                closed <- Store.withSeries (Series.create w.GroupBy w.Selector) closed
+            if Window.needsRecords w.GroupBy w.Selector then closed <- Store.withSeries w.Series closed
         if windows.Count > view.Windows.Count then
             windows <- windows |> Map.filter (fun _ w -> w.At + w.Width >= second)
             // A series no window reads any more, and no rule told at load time, is no longer tallied
@@ -270,7 +269,7 @@ module Engine =
             // of it asked for again is built afresh from what the seconds hold.
             let live = HashSet<string>(state.Config.Series |> Seq.map (fun s -> s.Key))
             for KeyValue(_, w) in windows do
-                live.Add w.Series |> ignore
+                live.Add w.Series.Key |> ignore
             closed <- Store.retainSeries live.Contains closed
         let interval = state.Config.SummaryInterval
         if interval > 0L && (second + 1L) % interval = 0L then

@@ -17,13 +17,11 @@ type TopCache =
       Bound: float }
 
 /// Running totals over the window `(At − Width, At]` of the records a selector picks, optionally
-/// grouped by a label. Moving it one second costs the records of two seconds, whatever the width.
+/// grouped by a label. Moving it one second costs the tallies of two seconds, whatever the width.
 type Window =
     { Width: int64
-      GroupBy: Label option
-      Selector: Selector
-      /// `Series.key` of the label and selector: which tally of a second without records it reads.
-      Series: string
+      /// The label it groups by and the selector: which tally of each second it reads.
+      Series: Series
       /// The second the totals are for.
       At: int64
       Total: Totals
@@ -37,6 +35,11 @@ type Window =
       /// Their totals after the move (no requests: the group left the window).
       ChangedTotals: Totals[]
       TopCaches: TopCache list }
+
+    /// The label the window groups by, if any.
+    member this.GroupBy = this.Series.GroupBy
+    /// The records it counts.
+    member this.Selector = this.Series.Selector
 
 /// Building and moving windows.
 [<RequireQualifiedAccess>]
@@ -66,35 +69,27 @@ module Window =
                 total <- { Requests = total.Requests + sign * bucket.Requests; Bytes = total.Bytes + sign * bucket.Bytes }
             { window with Total = total }
         else
+            // Each second's tally for this window's series: closed seconds have one once the series
+            // is known; a second still holding records is tallied from them here (a series asked for
+            // after the second closed). A second without either lost its records before anyone asked
+            // for this series: it counted nothing entering, nor does it leaving.
+            let tallies =
+                [ for struct (sign, bucket) in changes do
+                      match bucket.Tallies.TryFind window.Series.Key with
+                      | Some t -> yield struct (sign, t)
+                      | None when not bucket.Chunks.IsEmpty -> yield struct (sign, Series.tally window.Series bucket.Chunks None)
+                      | None -> () ]
+            // Signed totals per group over all the seconds, then one table version for the touched groups.
             let mutable requests = 0L
             let mutable bytes = 0L
-            // Signed totals per group over all the buckets, then one table version for the touched groups.
-            let tally = Scratch<Totals>.Take()
-            // Plain loops, not a closure per record: a closure would turn the running totals into ref cells.
-            for struct (sign, bucket) in changes do
-                // The second's tally for this window's series when it has one (closed seconds do once
-                // the series is known), its records when not. A second without either lost its records
-                // before anyone asked for this series: it counted nothing entering, nor does it leaving.
-                match bucket.Tallies.TryFind window.Series with
-                | Some t ->
-                    requests <- requests + sign * t.Total.Requests
-                    bytes <- bytes + sign * t.Total.Bytes
-                    if window.GroupBy.IsSome then
-                        for i in 0 .. t.Keys.Length - 1 do
-                            let total = t.Totals[i]
-                            Dictionaries.accumulate tally t.Keys[i] Totals.Zero { Requests = sign * total.Requests; Bytes = sign * total.Bytes } Totals.Add
-                | None ->
-                    for chunk in bucket.Chunks do
-                        let span = chunk.Span
-                        for i in 0 .. span.Length - 1 do
-                            let r = &span[i] // not a copy of the record
-                            if Selector.isMatch r window.Selector then
-                                requests <- requests + sign
-                                bytes <- bytes + sign * r.Bytes
-                                match window.GroupBy with
-                                | Some label ->
-                                    Dictionaries.accumulate tally (Label.idOf label r) Totals.Zero { Requests = sign; Bytes = sign * r.Bytes } Totals.Add
-                                | None -> ()
+            let tally = Scratch<Totals>.Take() // after Series.tally, which takes it too
+            for struct (sign, t) in tallies do
+                requests <- requests + sign * t.Total.Requests
+                bytes <- bytes + sign * t.Total.Bytes
+                if window.GroupBy.IsSome then
+                    for i in 0 .. t.Keys.Length - 1 do
+                        let total = t.Totals[i]
+                        Dictionaries.accumulate tally t.Keys[i] Totals.Zero { Requests = sign * total.Requests; Bytes = sign * total.Bytes } Totals.Add
             let deltas = tally
             let count = deltas.Count
             let keys = Array.zeroCreate count
@@ -117,7 +112,7 @@ module Window =
     /// A window of `width` seconds at second `at`, computed from the store.
     let build width groupBy selector at (store: Store) =
         let empty =
-            { Width = width; GroupBy = groupBy; Selector = selector; Series = Series.key groupBy selector; At = at
+            { Width = width; Series = Series.create groupBy selector; At = at
               Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty
               Moves = 0L; ChangedKeys = [||]; ChangedTotals = [||]; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
