@@ -32,8 +32,6 @@ type Window =
       Moves: int64
       /// The group keys (`Label.idOf`) the last move touched, each once.
       ChangedKeys: int[]
-      /// Their totals after the move (no requests: the group left the window).
-      ChangedTotals: Totals[]
       TopCaches: TopCache list }
 
     /// The label the window groups by, if any.
@@ -97,24 +95,19 @@ module Window =
             if count > 0 then
                 deltas.Keys.CopyTo(keys, 0)
                 deltas.Values.CopyTo(values, 0)
-            let after = Array.zeroCreate count
-            let groups =
-                if count = 0 then window.Groups
-                else
-                    window.Groups.Accumulate(keys, values, count, Totals.Zero, Totals.Add, (fun t -> t.Requests = 0L), after)
+            let groups = if count = 0 then window.Groups else window.Groups.Accumulate(keys, values, count, Totals.Group)
             { window with
                 Total = { Requests = window.Total.Requests + requests; Bytes = window.Total.Bytes + bytes }
                 Groups = groups
                 Moves = window.Moves + 1L
-                ChangedKeys = keys
-                ChangedTotals = after }
+                ChangedKeys = keys }
 
     /// A window of `width` seconds at second `at`, computed from the store.
     let build width groupBy selector at (store: Store) =
         let empty =
             { Width = width; Series = Series.create groupBy selector; At = at
               Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty
-              Moves = 0L; ChangedKeys = [||]; ChangedTotals = [||]; TopCaches = [] }
+              Moves = 0L; ChangedKeys = [||]; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
         apply buckets empty
 
@@ -162,8 +155,8 @@ module Window =
             match cached with
             | Some c when c.Moves = window.Moves -> c.Entries, c.Bound
             | Some c when c.Moves = window.Moves - 1L ->
-                // The candidates: every group the move touched, at its new total (no lookup), and the
-                // remembered groups at their totals now (one lookup each; not twice).
+                // The candidates: every group the move touched and the remembered groups, each at
+                // its total now (one look-up each, of a slot the move has just brought into the cache).
                 let ranked = List<KeyValuePair<int, float>>(k + 3)
                 let offer (kv: KeyValuePair<int, float>) =
                     if ranked.Count < k + 2 || better kv ranked[ranked.Count - 1] then
@@ -172,9 +165,10 @@ module Window =
                             i <- i - 1
                         ranked.Insert(i, kv)
                         if ranked.Count > k + 2 then ranked.RemoveAt(k + 2)
-                let keys, totals = window.ChangedKeys, window.ChangedTotals
-                for i in 0 .. keys.Length - 1 do
-                    if totals[i].Requests <> 0L then offer (KeyValuePair(keys[i], score totals[i]))
+                for key in window.ChangedKeys do
+                    match window.Groups.TryFind key with
+                    | ValueSome t -> offer (KeyValuePair(key, score t)) // absent: it left the window
+                    | ValueNone -> ()
                 for e in c.Entries do
                     match window.Groups.TryFind e.Key with
                     | ValueSome t when t.Requests <> 0L && not (ranked.Exists(fun kv -> kv.Key = e.Key)) ->
