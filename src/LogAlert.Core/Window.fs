@@ -167,8 +167,11 @@ module Window =
                         if ranked.Count > k + 2 then ranked.RemoveAt(k + 2)
                 for key in window.ChangedKeys do
                     match window.Groups.TryFind key with
-                    | ValueSome t -> offer (KeyValuePair(key, score t)) // absent: it left the window
-                    | ValueNone -> ()
+                    | ValueSome t ->
+                        // Most of 100k hosts are far below the last of the k + 2: one compare each.
+                        let v = score t
+                        if ranked.Count < k + 2 || v >= ranked[k + 1].Value then offer (KeyValuePair(key, v))
+                    | ValueNone -> () // it left the window
                 for e in c.Entries do
                     match window.Groups.TryFind e.Key with
                     | ValueSome t when t.Requests <> 0L && not (ranked.Exists(fun kv -> kv.Key = e.Key)) ->
