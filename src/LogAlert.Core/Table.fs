@@ -126,9 +126,9 @@ type private TableData<'V> =
     | Current of Dense<'V>
     /// Applying `changes` to `next` gives this version.
     | Diff of changes: struct (int * 'V voption)[] * next: TableNode<'V>
-    /// Adding `sign` × `deltas[i]` to the value of `keys[i]` in `next`, for i < `count`, and removing
-    /// the keys left at zero gives this version. The arrays are the ones `Accumulate` was given.
-    | Deltas of keys: int[] * deltas: 'V[] * count: int * sign: int * group: Group<'V> * next: TableNode<'V>
+    /// Adding `sign` × the parts' deltas (see `Table.Accumulate`) to `next` and removing the keys
+    /// left at zero gives this version. The parts are the ones `Accumulate` was given.
+    | Deltas of parts: struct (int * int[] * 'V[])[] * sign: int * group: Group<'V> * next: TableNode<'V>
 
 and [<Sealed; AllowNullLiteral>] private TableNode<'V>(data: TableData<'V>) =
     member val Data = data with get, set
@@ -156,23 +156,26 @@ type Table<'V> private (node: TableNode<'V>) =
             | ValueNone -> dict.Remove key
         inverse
 
-    /// Adds `sign` × `deltas[i]` to the value of `keys[i]` (absent: zero) for i < `count`, and then
-    /// removes the keys whose value is zero. One look-up per delta: the hot path of a window
-    /// grouped by host.
-    static let accumulate (dict: Dense<'V>) (keys: int[]) (deltas: 'V[]) count sign (group: Group<'V>) =
+    /// Adds `sign` × `partSign` × `deltas[i]` to the value of `keys[i]` (absent: zero) for each part
+    /// `(partSign, keys, deltas)`, and then removes the keys whose value is zero. One look-up per
+    /// delta: the hot path of a window grouped by host.
+    static let accumulate (dict: Dense<'V>) (parts: struct (int * int[] * 'V[])[]) sign (group: Group<'V>) =
         let emptied = dict.Emptied
-        // Slots a few keys ahead are asked for while this one is read: with 100k hosts most are
-        // cache misses, and this way several are in flight at once.
-        let ahead = 8
-        for i in 0 .. min ahead count - 1 do
-            dict.Prefetch keys[i]
-        for i in 0 .. count - 1 do
-            if i + ahead < count then dict.Prefetch keys[i + ahead]
-            let mutable exists = false
-            let value = &dict.GetValueRefOrAdd(keys[i], &exists)
-            let delta = if sign < 0 then group.Negate deltas[i] else deltas[i]
-            value <- group.Add (if exists then value else group.Zero) delta
-            if group.IsZero value then emptied.Add keys[i]
+        for struct (partSign, keys, deltas) in parts do
+            let negate = sign * partSign < 0
+            let count = keys.Length
+            // Slots a few keys ahead are asked for while this one is read: with 100k hosts most are
+            // cache misses, and this way several are in flight at once.
+            let ahead = 8
+            for i in 0 .. min ahead count - 1 do
+                dict.Prefetch keys[i]
+            for i in 0 .. count - 1 do
+                if i + ahead < count then dict.Prefetch keys[i + ahead]
+                let mutable exists = false
+                let value = &dict.GetValueRefOrAdd(keys[i], &exists)
+                let delta = if negate then group.Negate deltas[i] else deltas[i]
+                value <- group.Add (if exists then value else group.Zero) delta
+                if group.IsZero value then emptied.Add keys[i]
         // Taken out when at zero after the last delta (a later delta may have revived one).
         for key in emptied do
             let mutable v = Unchecked.defaultof<'V>
@@ -187,7 +190,7 @@ type Table<'V> private (node: TableNode<'V>) =
             match at.Data with
             | Current d -> struct (d, at)
             | Diff(_, next)
-            | Deltas(_, _, _, _, _, next) ->
+            | Deltas(_, _, _, next) ->
                 path.Push at
                 find next
         let struct (dict, head) = find node
@@ -200,10 +203,10 @@ type Table<'V> private (node: TableNode<'V>) =
                 older.Data <- Current dict
                 current.Data <- Diff(inverse, older)
                 current <- older
-            | Deltas(keys, deltas, count, sign, group, _) ->
-                accumulate dict keys deltas count sign group
+            | Deltas(parts, sign, group, _) ->
+                accumulate dict parts sign group
                 older.Data <- Current dict
-                current.Data <- Deltas(keys, deltas, count, -sign, group, older)
+                current.Data <- Deltas(parts, -sign, group, older)
                 current <- older
             | Current _ -> ()
         dict
@@ -252,33 +255,36 @@ type Table<'V> private (node: TableNode<'V>) =
         let dict = reroot node
         [| for key in dict.Keys -> KeyValuePair(key, dict[key]) |]
 
-    /// A new version with `deltas[i]` added (`group.Add`) to the value of `keys[i]` for i < `count`,
-    /// an absent key counting from `group.Zero`; keys whose value is then zero are removed. Keys may
-    /// repeat. The table keeps both arrays, which must not be written afterwards: the older version
-    /// is the newer one with the deltas negated, so the move allocates nothing of its own (an undo
-    /// array of old values was a third of everything a 100k-host window allocated). A table that
-    /// `Update` ever wrote, whose values may be zeros that are present, keeps old values instead.
-    member _.Accumulate(keys: int[], deltas: 'V[], count: int, group: Group<'V>) =
-        if count = 0 then Table<'V>(node)
+    /// A new version with, for each part `(sign, keys, deltas)`, `deltas[i]` added (`group.Add`;
+    /// sign -1: its `Negate`) to the value of `keys[i]`, an absent key counting from `group.Zero`;
+    /// keys whose value is then zero are removed. Keys may repeat, within a part and across parts.
+    /// The table keeps the parts, whose arrays must not be written afterwards: the older version is
+    /// the newer one with the deltas negated, so a window move passes the tallies of the seconds
+    /// entering and leaving as they are and allocates nothing of its own (an undo array of old
+    /// values was a third of everything a 100k-host window allocated, a merged copy of the tallies
+    /// another third). A table that `Update` ever wrote, whose values may be zeros that are
+    /// present, keeps old values instead.
+    member _.Accumulate(parts: struct (int * int[] * 'V[])[], group: Group<'V>) =
+        if parts |> Array.forall (fun struct (_, keys, _) -> keys.Length = 0) then Table<'V>(node)
         else
             let dict = reroot node
             let undo =
                 if dict.SetDirectly then
                     // Each touch records its key's value before the batch (absent: removed again).
-                    let inverse = Array.zeroCreate count
-                    for i in 0 .. count - 1 do
-                        let mutable old = Unchecked.defaultof<'V>
-                        inverse[count - 1 - i] <-
-                            if dict.TryGetValue(keys[i], &old) then struct (keys[i], ValueSome old)
-                            else struct (keys[i], ValueNone)
-                    ValueSome inverse
+                    let inverse = List<struct (int * 'V voption)>()
+                    for struct (_, keys, _) in parts do
+                        for key in keys do
+                            let mutable old = Unchecked.defaultof<'V>
+                            inverse.Add(if dict.TryGetValue(key, &old) then struct (key, ValueSome old) else struct (key, ValueNone))
+                    inverse.Reverse()
+                    ValueSome(inverse.ToArray())
                 else ValueNone
-            accumulate dict keys deltas count 1 group
+            accumulate dict parts 1 group
             let newer = TableNode(Current dict)
             node.Data <-
                 match undo with
                 | ValueSome inverse -> Diff(inverse, newer)
-                | ValueNone -> Deltas(keys, deltas, count, -1, group, newer)
+                | ValueNone -> Deltas(parts, -1, group, newer)
             Table<'V>(newer)
 
     /// A new version with `changes` applied (`ValueNone` removes the key); keys must be distinct.

@@ -30,8 +30,9 @@ type Window =
       Groups: Table<Totals>
       /// How many times the window moved (or took late records): versions its top-k caches.
       Moves: int64
-      /// The group keys (`Label.idOf`) the last move touched, each once.
-      ChangedKeys: int[]
+      /// The group keys (`Label.idOf`) the last move touched: the keys of each tally it added or
+      /// took away (a key may be in more than one).
+      Changed: int[][]
       TopCaches: TopCache list }
 
     /// The label the window groups by, if any.
@@ -57,8 +58,8 @@ module Window =
             | Ok s -> not (Selector.isAll s)
             | Error _ -> true)
 
-    /// The window with each bucket's records added (sign 1) or taken away (sign -1). Group totals
-    /// are summed over all the buckets first, so the table gets one new version per move.
+    /// The window with each bucket's records added (sign 1) or taken away (sign -1), in one new
+    /// version of the group table per move.
     let private apply (changes: struct (int64 * Bucket) list) (window: Window) =
         if changes.IsEmpty then window
         elif not (needsRecords window.GroupBy window.Selector) then
@@ -77,37 +78,27 @@ module Window =
                       | Some t -> yield struct (sign, t)
                       | None when not bucket.Chunks.IsEmpty -> yield struct (sign, Series.tally window.Series bucket.Chunks None)
                       | None -> () ]
-            // Signed totals per group over all the seconds, then one table version for the touched groups.
+            // The tallies go to the table as they are, signed: one version per move, and no copy.
             let mutable requests = 0L
             let mutable bytes = 0L
-            let tally = Scratch<Totals>.Take() // after Series.tally, which takes it too
             for struct (sign, t) in tallies do
                 requests <- requests + sign * t.Total.Requests
                 bytes <- bytes + sign * t.Total.Bytes
-                if window.GroupBy.IsSome then
-                    for i in 0 .. t.Keys.Length - 1 do
-                        let total = t.Totals[i]
-                        Dictionaries.accumulate tally t.Keys[i] Totals.Zero { Requests = sign * total.Requests; Bytes = sign * total.Bytes } Totals.Add
-            let deltas = tally
-            let count = deltas.Count
-            let keys = Array.zeroCreate count
-            let values = Array.zeroCreate count
-            if count > 0 then
-                deltas.Keys.CopyTo(keys, 0)
-                deltas.Values.CopyTo(values, 0)
-            let groups = if count = 0 then window.Groups else window.Groups.Accumulate(keys, values, count, Totals.Group)
+            let parts =
+                if window.GroupBy.IsNone then [||]
+                else [| for struct (sign, t) in tallies do if t.Keys.Length > 0 then yield struct (int sign, t.Keys, t.Totals) |]
             { window with
                 Total = { Requests = window.Total.Requests + requests; Bytes = window.Total.Bytes + bytes }
-                Groups = groups
+                Groups = if parts.Length = 0 then window.Groups else window.Groups.Accumulate(parts, Totals.Group)
                 Moves = window.Moves + 1L
-                ChangedKeys = keys }
+                Changed = parts |> Array.map (fun struct (_, keys, _) -> keys) }
 
     /// A window of `width` seconds at second `at`, computed from the store.
     let build width groupBy selector at (store: Store) =
         let empty =
             { Width = width; Series = Series.create groupBy selector; At = at
               Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty
-              Moves = 0L; ChangedKeys = [||]; TopCaches = [] }
+              Moves = 0L; Changed = [||]; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
         apply buckets empty
 
@@ -159,24 +150,26 @@ module Window =
                 // its total now (one look-up each, of a slot the move has just brought into the cache).
                 let ranked = List<KeyValuePair<int, float>>(k + 3)
                 let offer (kv: KeyValuePair<int, float>) =
-                    if ranked.Count < k + 2 || better kv ranked[ranked.Count - 1] then
+                    // A key may come twice (in a tally added and one taken away): ranked once.
+                    if (ranked.Count < k + 2 || better kv ranked[ranked.Count - 1])
+                       && not (ranked.Exists(fun r -> r.Key = kv.Key)) then
                         let mutable i = ranked.Count
                         while i > 0 && better kv ranked[i - 1] do
                             i <- i - 1
                         ranked.Insert(i, kv)
                         if ranked.Count > k + 2 then ranked.RemoveAt(k + 2)
-                for key in window.ChangedKeys do
-                    match window.Groups.TryFind key with
-                    | ValueSome t ->
-                        // Most of 100k hosts are far below the last of the k + 2: one compare each.
-                        let v = score t
-                        if ranked.Count < k + 2 || v >= ranked[k + 1].Value then offer (KeyValuePair(key, v))
-                    | ValueNone -> () // it left the window
+                for keys in window.Changed do
+                    for key in keys do
+                        match window.Groups.TryFind key with
+                        | ValueSome t ->
+                            // Most of 100k hosts are far below the last of the k + 2: one compare each.
+                            let v = score t
+                            if ranked.Count < k + 2 || v >= ranked[k + 1].Value then offer (KeyValuePair(key, v))
+                        | ValueNone -> () // it left the window
                 for e in c.Entries do
                     match window.Groups.TryFind e.Key with
-                    | ValueSome t when t.Requests <> 0L && not (ranked.Exists(fun kv -> kv.Key = e.Key)) ->
-                        offer (KeyValuePair(e.Key, score t))
-                    | _ -> ()
+                    | ValueSome t -> offer (KeyValuePair(e.Key, score t))
+                    | ValueNone -> ()
                 let ranked = ranked.ToArray()
                 let kept = Array.truncate (k + 1) ranked
                 let bound = if ranked.Length > k + 1 then max c.Bound ranked[k + 1].Value else c.Bound

@@ -270,7 +270,10 @@ type ``The persistent table``(output: ITestOutputHelper) =
         // A batch either sets values (distinct keys) or adds deltas (keys may repeat; a key whose sum
         // comes to 0 is removed), as a grouped window does every second.
         let sets = Gen.listOf change |> Gen.map (List.distinctBy fst >> Choice1Of2)
-        let adds = Gen.listOf (Gen.zip key (Gen.choose (-3, 3))) |> Gen.map Choice2Of2
+        // Deltas come in signed parts, as a window move passes the tallies of the seconds entering
+        // (+) and leaving (-); a key may repeat within a part and across parts.
+        let part = Gen.zip (Gen.elements [ 1; -1 ]) (Gen.listOf (Gen.zip key (Gen.choose (-3, 3))))
+        let adds = Gen.listOf part |> Gen.map Choice2Of2
         // Half the histories only add: their versions are undone by negated deltas. Once a batch
         // sets values, the table keeps old values instead (a set value may be a present zero).
         let history = Gen.oneof [ Gen.listOf (Gen.oneof [ sets; adds ]); Gen.listOf adds ]
@@ -286,14 +289,17 @@ type ``The persistent table``(output: ITestOutputHelper) =
                             let t = ts.Head.Update([| for k, v in sets -> struct (k, v) |])
                             let m = sets |> List.fold (fun m (k, v) -> match v with ValueSome x -> Map.add k x m | ValueNone -> Map.remove k m) ms.Head
                             t :: ts, m :: ms
-                        | Choice2Of2 adds ->
-                            let keys = adds |> List.map fst |> Array.ofList
-                            let deltas = adds |> List.map snd |> Array.ofList
-                            let t = ts.Head.Accumulate(keys, deltas, keys.Length, group)
-                            let m =
-                                adds |> List.fold (fun m (k, d) ->
-                                    let v = (Map.tryFind k m |> Option.defaultValue 0) + d
-                                    if v = 0 then Map.remove k m else Map.add k v m) ms.Head
+                        | Choice2Of2 parts ->
+                            let t =
+                                ts.Head.Accumulate(
+                                    [| for sign, adds in parts -> struct (sign, adds |> List.map fst |> Array.ofList, adds |> List.map snd |> Array.ofList) |],
+                                    group)
+                            // The model sums every delta, then drops the keys that came to 0.
+                            let summed =
+                                parts |> List.fold (fun m (sign, adds) ->
+                                    adds |> List.fold (fun m (k, d) -> Map.add k ((Map.tryFind k m |> Option.defaultValue 0) + sign * d) m) m) ms.Head
+                            let touched = parts |> List.collect (snd >> List.map fst) |> set
+                            let m = summed |> Map.filter (fun k v -> v <> 0 || not (touched.Contains k))
                             t :: ts, m :: ms) ([ Table<int>.Empty ], [ Map.empty ])
                 let tables, models = Array.ofList tables, Array.ofList models
                 let contents (t: Table<int>) = t.ToArray() |> Array.map (fun kv -> kv.Key, kv.Value) |> Map.ofArray
@@ -301,7 +307,11 @@ type ``The persistent table``(output: ITestOutputHelper) =
                     let i = r % tables.Length
                     contents tables[i] = models[i] && tables[i].Count = models[i].Count)
                 |> Prop.classify (batches |> List.forall (function Choice2Of2 _ -> true | _ -> false)) "adds only"
-                |> Prop.classify (batches |> List.exists (function Choice2Of2 a -> a.Length <> (List.distinctBy fst a).Length | _ -> false)) "a key repeats in a batch"))
+                |> Prop.classify (batches |> List.exists (function
+                                                              | Choice2Of2 parts ->
+                                                                  let keys = parts |> List.collect (snd >> List.map fst)
+                                                                  keys.Length <> (List.distinct keys).Length
+                                                              | _ -> false)) "a key repeats in a batch"))
 
 type ``The top-k of a window``(output: ITestOutputHelper) =
 
