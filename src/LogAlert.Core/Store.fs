@@ -36,12 +36,15 @@ type Totals =
     /// The sum of two totals.
     static member Add (a: Totals) (b: Totals) = { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }
 
-    /// Totals as a window's groups sum them: a group with no requests has no records.
-    static member Group: Group<Totals> =
-        { Zero = Totals.Zero
-          Add = Totals.Add
-          Negate = fun t -> { Requests = -t.Requests; Bytes = -t.Bytes }
-          IsZero = fun t -> t.Requests = 0L }
+
+/// Totals as a window's groups sum them: a group with no requests has no records.
+[<Struct>]
+type TotalsGroup =
+    interface IGroup<Totals> with
+        member _.Zero = Totals.Zero
+        member _.Add(a, b) = { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }
+        member _.Negate t = { Requests = -t.Requests; Bytes = -t.Bytes }
+        member _.IsZero t = t.Requests = 0L
 
 /// What a grouped or selecting window reads from each second: the records a selector picks,
 /// grouped by a label or not. Windows with the same label and selector share one series.

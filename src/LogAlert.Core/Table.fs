@@ -114,12 +114,42 @@ type private Dense<'V>() =
 
 /// How the values `Table.Accumulate` sums add up: `Add` with `Zero` and `Negate` must make a
 /// commutative group, exactly (integers; not floats), and `IsZero` holds of `Zero` alone.
-[<NoEquality; NoComparison>]
-type Group<'V> =
-    { Zero: 'V
-      Add: 'V -> 'V -> 'V
-      Negate: 'V -> 'V
-      IsZero: 'V -> bool }
+/// Implemented by a struct, so that the compiled loop calls it directly (closures were three
+/// indirect calls per key).
+type IGroup<'V> =
+    abstract Zero: 'V
+    abstract Add: 'V * 'V -> 'V
+    abstract Negate: 'V -> 'V
+    abstract IsZero: 'V -> bool
+
+/// `Table.Accumulate`'s loop, generic in the group so that a struct's methods are called directly.
+[<AbstractClass; Sealed>]
+type private Accumulate =
+    /// Adds `sign` × `partSign` × `deltas[i]` to the value of `keys[i]` (absent: zero) for each part
+    /// `(partSign, keys, deltas)`, and then removes the keys whose value is zero. One look-up per
+    /// delta: the hot path of a window grouped by host.
+    static member Into<'V, 'G when 'G :> IGroup<'V>>(dict: Dense<'V>, parts: struct (int * int[] * 'V[])[], sign: int, group: 'G) =
+        let emptied = dict.Emptied
+        for struct (partSign, keys, deltas) in parts do
+            let negate = sign * partSign < 0
+            let count = keys.Length
+            // Slots a few keys ahead are asked for while this one is read: with 100k hosts most are
+            // cache misses, and this way several are in flight at once.
+            let ahead = 8
+            for i in 0 .. min ahead count - 1 do
+                dict.Prefetch keys[i]
+            for i in 0 .. count - 1 do
+                if i + ahead < count then dict.Prefetch keys[i + ahead]
+                let mutable exists = false
+                let value = &dict.GetValueRefOrAdd(keys[i], &exists)
+                let delta = if negate then group.Negate deltas[i] else deltas[i]
+                value <- group.Add((if exists then value else group.Zero), delta)
+                if group.IsZero value then emptied.Add keys[i]
+        // Taken out when at zero after the last delta (a later delta may have revived one).
+        for key in emptied do
+            let mutable v = Unchecked.defaultof<'V>
+            if dict.TryGetValue(key, &v) && group.IsZero v then dict.Remove key
+        emptied.Clear()
 
 /// How one version of a table differs from the next one towards the current version.
 type private TableData<'V> =
@@ -128,7 +158,7 @@ type private TableData<'V> =
     | Diff of changes: struct (int * 'V voption)[] * next: TableNode<'V>
     /// Adding `sign` × the parts' deltas (see `Table.Accumulate`) to `next` and removing the keys
     /// left at zero gives this version. The parts are the ones `Accumulate` was given.
-    | Deltas of parts: struct (int * int[] * 'V[])[] * sign: int * group: Group<'V> * next: TableNode<'V>
+    | Deltas of parts: struct (int * int[] * 'V[])[] * sign: int * group: IGroup<'V> * next: TableNode<'V>
 
 and [<Sealed; AllowNullLiteral>] private TableNode<'V>(data: TableData<'V>) =
     member val Data = data with get, set
@@ -156,32 +186,6 @@ type Table<'V> private (node: TableNode<'V>) =
             | ValueNone -> dict.Remove key
         inverse
 
-    /// Adds `sign` × `partSign` × `deltas[i]` to the value of `keys[i]` (absent: zero) for each part
-    /// `(partSign, keys, deltas)`, and then removes the keys whose value is zero. One look-up per
-    /// delta: the hot path of a window grouped by host.
-    static let accumulate (dict: Dense<'V>) (parts: struct (int * int[] * 'V[])[]) sign (group: Group<'V>) =
-        let emptied = dict.Emptied
-        for struct (partSign, keys, deltas) in parts do
-            let negate = sign * partSign < 0
-            let count = keys.Length
-            // Slots a few keys ahead are asked for while this one is read: with 100k hosts most are
-            // cache misses, and this way several are in flight at once.
-            let ahead = 8
-            for i in 0 .. min ahead count - 1 do
-                dict.Prefetch keys[i]
-            for i in 0 .. count - 1 do
-                if i + ahead < count then dict.Prefetch keys[i + ahead]
-                let mutable exists = false
-                let value = &dict.GetValueRefOrAdd(keys[i], &exists)
-                let delta = if negate then group.Negate deltas[i] else deltas[i]
-                value <- group.Add (if exists then value else group.Zero) delta
-                if group.IsZero value then emptied.Add keys[i]
-        // Taken out when at zero after the last delta (a later delta may have revived one).
-        for key in emptied do
-            let mutable v = Unchecked.defaultof<'V>
-            if dict.TryGetValue(key, &v) && group.IsZero v then dict.Remove key
-        emptied.Clear()
-
     /// `reroot` of a version that is not the newest.
     static let rerootOlder (node: TableNode<'V>) =
         // Walk to the current version, then apply the diffs back towards `node`, reversing each link.
@@ -204,7 +208,7 @@ type Table<'V> private (node: TableNode<'V>) =
                 current.Data <- Diff(inverse, older)
                 current <- older
             | Deltas(parts, sign, group, _) ->
-                accumulate dict parts sign group
+                Accumulate.Into(dict, parts, sign, group)
                 older.Data <- Current dict
                 current.Data <- Deltas(parts, -sign, group, older)
                 current <- older
@@ -264,7 +268,7 @@ type Table<'V> private (node: TableNode<'V>) =
     /// values was a third of everything a 100k-host window allocated, a merged copy of the tallies
     /// another third). A table that `Update` ever wrote, whose values may be zeros that are
     /// present, keeps old values instead.
-    member _.Accumulate(parts: struct (int * int[] * 'V[])[], group: Group<'V>) =
+    member _.Accumulate<'G when 'G :> IGroup<'V>>(parts: struct (int * int[] * 'V[])[], group: 'G) =
         if parts |> Array.forall (fun struct (_, keys, _) -> keys.Length = 0) then Table<'V>(node)
         else
             let dict = reroot node
@@ -279,12 +283,12 @@ type Table<'V> private (node: TableNode<'V>) =
                     inverse.Reverse()
                     ValueSome(inverse.ToArray())
                 else ValueNone
-            accumulate dict parts 1 group
+            Accumulate.Into(dict, parts, 1, group)
             let newer = TableNode(Current dict)
             node.Data <-
                 match undo with
                 | ValueSome inverse -> Diff(inverse, newer)
-                | ValueNone -> Deltas(parts, -1, group, newer)
+                | ValueNone -> Deltas(parts, -1, group :> IGroup<'V>, newer)
             Table<'V>(newer)
 
     /// A new version with `changes` applied (`ValueNone` removes the key); keys must be distinct.

@@ -89,7 +89,7 @@ module Window =
                 else [| for struct (sign, t) in tallies do if t.Keys.Length > 0 then yield struct (int sign, t.Keys, t.Totals) |]
             { window with
                 Total = { Requests = window.Total.Requests + requests; Bytes = window.Total.Bytes + bytes }
-                Groups = if parts.Length = 0 then window.Groups else window.Groups.Accumulate(parts, Totals.Group)
+                Groups = if parts.Length = 0 then window.Groups else window.Groups.Accumulate(parts, TotalsGroup())
                 Moves = window.Moves + 1L
                 Changed = parts |> Array.map (fun struct (_, keys, _) -> keys) }
 
