@@ -235,14 +235,25 @@ type ``The symbol table``(output: ITestOutputHelper) =
         // Texts from a small alphabet with non-ASCII letters, so that many repeat and multi-byte
         // UTF-8 goes through the byte path; a per-run prefix keeps them new to the process.
         let text = Gen.elements [ "a"; "b"; "é"; "日"; "/"; "-" ] |> Gen.listOf |> Gen.map (String.concat "")
-        let input = Gen.zip (Gen.listOf text) (Gen.choose (1, 4))
+        // Dotted numbers: canonical IPv4 addresses (filed by address) and near misses (leading
+        // zeros, numbers above 255, three or five parts), which are texts like any other.
+        // Few numbers, so that one address comes written several ways.
+        let number = Gen.elements [ "0"; "1"; "10"; "255"; "256"; "00"; "01"; "010" ]
+        let dotted = Gen.choose (3, 5) |> Gen.bind (fun n -> Gen.listOfLength n number) |> Gen.map (String.concat ".")
+        let canonical (t: string) =
+            let parts = t.Split '.'
+            parts.Length = 4
+            && parts |> Array.forall (fun p -> p.Length > 0 && (p = "0" || p[0] <> '0') && p |> Seq.forall Char.IsAsciiDigit && int p <= 255)
+        let texts = Gen.frequency [ 1, Gen.listOf (Gen.map Choice1Of2 text); 1, Gen.listOf (Gen.map Choice2Of2 dotted) ]
+        let input = Gen.zip texts (Gen.choose (1, 4))
         let run = ref 0
         check output (fun () ->
             Prop.forAll (Arb.fromGen input) (fun (texts, threads) ->
                 let prefix = sprintf "p%d:" (System.Threading.Interlocked.Increment run)
                 // Half the cases in a table of their own, half in one every test shares.
                 let symbols = if run.Value % 2 = 0 then Symbols() else Symbols.Hosts
-                let texts = texts |> List.map (fun t -> prefix + t) |> Array.ofList
+                // Dotted numbers are used as they are: the same address in every run is one id.
+                let texts = texts |> List.map (function Choice1Of2 t -> prefix + t | Choice2Of2 d -> d) |> Array.ofList
                 // Each thread interns every text, half of them by bytes, in its own order.
                 let idsOf t =
                     texts
@@ -256,7 +267,9 @@ type ``The symbol table``(output: ITestOutputHelper) =
                 let oneIdPerText = (Array.distinct texts).Length = (Array.distinct ids).Length
                 (sameEverywhere |@ "ids differ between threads or paths")
                 .&. (named |@ "a name does not round-trip")
-                .&. (oneIdPerText |@ "two texts share an id, or one text has two")))
+                .&. (oneIdPerText |@ "two texts share an id, or one text has two")
+                |> Prop.classify (Array.exists canonical texts) "a canonical IPv4 address"
+                |> Prop.classify (texts |> Array.exists (fun t -> t.Contains '.' && not (canonical t))) "dotted, not canonical"))
 
 /// Ints under addition, for `Table.Accumulate`.
 [<Struct>]

@@ -828,6 +828,7 @@ internal sealed class BatchParser
     private readonly bool _plainLines;
     private readonly CsvReaderOptions _options;
     private readonly SymbolCache _users = new(Symbols.Users, PoolCapacity);
+    private readonly SymbolCache _hosts = new(Symbols.Hosts, DeferHostsFrom); // until there are more hosts
     private readonly SymbolCache _methods = new(Symbols.Methods, PoolCapacity);
     private readonly SymbolCache _sections = new(Symbols.Sections, PoolCapacity);
     private readonly Queue<InputBatch> _ready = new();
@@ -1108,8 +1109,8 @@ internal sealed class BatchParser
     }
 
     // Hosts of plain lines waiting for their id: the record (index in _records), where the host
-    // stands in the chunk, its hash. Looked up HostRun at a time, in three passes (index slots asked
-    // for as each line is read, then the texts they point at, then the look-ups), so that the cache
+    // stands in the chunk, its Symbols.Key. Looked up HostRun at a time, in three passes (index
+    // slots asked for as each line is read, then the texts they point at, then the look-ups), so that the cache
     // misses of a run of cold hosts overlap: 2M distinct hosts miss the caches on most lines. 32
     // lines, not 16: more misses in flight at once (reader CPU on 5M lines with 756k hosts
     // 1.175 -> 1.13 s; 8: 1.21 s; 64: no better than 32).
@@ -1122,17 +1123,17 @@ internal sealed class BatchParser
     private readonly int[] _pendingRecord = new int[HostRun];
     private readonly int[] _pendingStart = new int[HostRun];
     private readonly int[] _pendingLength = new int[HostRun];
-    private readonly int[] _pendingHash = new int[HostRun];
+    private readonly long[] _pendingKey = new long[HostRun];
     private int _pending;
 
     /// <summary>Gives the pending records their host ids. Called before a batch is sealed and before the chunk goes.</summary>
     private void ResolveHosts(ReadOnlySpan<byte> span)
     {
         var hosts = Symbols.Hosts;
-        for (var i = 0; i < _pending; i++) hosts.PrefetchText(_pendingHash[i]);
+        for (var i = 0; i < _pending; i++) hosts.PrefetchText(_pendingKey[i]);
         for (var i = 0; i < _pending; i++)
         {
-            var id = hosts.Intern(span.Slice(_pendingStart[i], _pendingLength[i]), _pendingHash[i]);
+            var id = hosts.Intern(span.Slice(_pendingStart[i], _pendingLength[i]), _pendingKey[i]);
             ref var record = ref _records[_pendingRecord[i]];
             record = record.WithHostId(id);
         }
@@ -1153,7 +1154,6 @@ internal sealed class BatchParser
         var lengths = _fieldLength;
         var hostStart = starts[columns.Host];
         var hostLength = lengths[columns.Host];
-        var hostHash = Symbols.Hash(span.Slice(hostStart, hostLength));
         var date = span.Slice(starts[columns.Date], lengths[columns.Date]);
         var statusField = span.Slice(starts[columns.Status], lengths[columns.Status]);
         var bytesField = span.Slice(starts[columns.Bytes], lengths[columns.Bytes]);
@@ -1166,13 +1166,14 @@ internal sealed class BatchParser
         var (methodLength, pathStart, pathLength) = RecordModule.RequestParts(request);
         if (methodLength < 0) return false;
         var path = request.Slice(pathStart, pathLength);
-        // Hosts go to Symbols without a front cache: with 756k distinct hosts in 5M lines it missed
-        // most of the time and only added a cache miss of its own (reading 1.23-1.33 -> 1.06-1.10 s;
-        // 40 hosts: the same 0.61-0.62 s). They are looked up a run of lines at a time (ResolveHosts);
+        // Up to DeferHostsFrom distinct hosts, a host is found in the front cache, as users and
+        // sections are. Past that, hosts go to Symbols without it: with 756k distinct hosts in 5M
+        // lines it missed most of the time and only added a cache miss of its own (reading
+        // 1.23-1.33 -> 1.06-1.10 s). They are looked up a run of lines at a time (ResolveHosts);
         // the record gets its host id then.
         if (!RecordModule.TryCreateWithSection(
                 time,
-                _deferHosts ? 0 : Symbols.Hosts.Intern(span.Slice(hostStart, hostLength), hostHash),
+                _deferHosts ? 0 : _hosts.Intern(span.Slice(hostStart, hostLength)),
                 User(span.Slice(starts[columns.User], lengths[columns.User])),
                 Method(request[..methodLength]),
                 _sections.Intern(path[..RecordModule.SectionLength(path)]),
@@ -1183,11 +1184,12 @@ internal sealed class BatchParser
             _count++;
             return true;
         }
-        Symbols.Hosts.Prefetch(hostHash);
+        var hostKey = Symbols.Key(span.Slice(hostStart, hostLength));
+        Symbols.Hosts.Prefetch(hostKey);
         _pendingRecord[_pending] = _count;
         _pendingStart[_pending] = hostStart;
         _pendingLength[_pending] = hostLength;
-        _pendingHash[_pending] = hostHash;
+        _pendingKey[_pending] = hostKey;
         _count++;
         if (++_pending == HostRun) ResolveHosts(span);
         return true;
