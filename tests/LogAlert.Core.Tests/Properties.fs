@@ -238,7 +238,8 @@ type ``The symbol table``(output: ITestOutputHelper) =
         // Dotted numbers: canonical IPv4 addresses (filed by address) and near misses (leading
         // zeros, numbers above 255, three or five parts), which are texts like any other.
         // Few numbers, so that one address comes written several ways.
-        let number = Gen.elements [ "0"; "1"; "10"; "255"; "256"; "00"; "01"; "010" ]
+        let number = Gen.frequency [ 9, Gen.elements [ "0"; "1"; "10"; "255"; "256"; "00"; "01"; "010"; "199" ]
+                                     1, Gen.elements [ ""; "1a"; " 1"; "1000"; "-1"; "/"; "9:" ] ]
         let dotted = Gen.choose (3, 5) |> Gen.bind (fun n -> Gen.listOfLength n number) |> Gen.map (String.concat ".")
         let canonical (t: string) =
             let parts = t.Split '.'

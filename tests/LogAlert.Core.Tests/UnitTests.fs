@@ -200,6 +200,25 @@ let ``a symbol is its decoded text: bytes that are not UTF-8 and lone surrogates
     Assert.NotEqual(replaced, internBytes [| 0x41uy |])
 
 [<Fact>]
+let ``a canonical IPv4 text is filed by its address, any other text by its hash`` () =
+    let key (text: string) = Symbols.Key(ReadOnlySpan(Text.Encoding.UTF8.GetBytes text))
+    let address = 1L <<< 32
+    Assert.Equal(address ||| 0x0A000001L, key "10.0.0.1")
+    Assert.Equal(address ||| 0xFFFFFFFFL, key "255.255.255.255")
+    Assert.Equal(address, key "0.0.0.0")
+    Assert.Equal(address ||| 0xC0A8640AL, key "192.168.100.10")
+    for other in [ "10.0.0.01"; "010.0.0.1"; "256.1.1.1"; "1.2.3"; "1.2.3.4.5"; "1..2.3"; " 1.2.3.4"; "1.2.3.4 "
+                   "1.2.3.a"; "1.2.3.-4"; "1.2.3.1000"; "a.b.c.d"; "1.2.3.4/"; "::1"; "1.2.3.4.."; "" ] do
+        Assert.True(key other &&& address = 0L, other)
+    // Either way one id per text, named by the text.
+    let symbols = Symbols()
+    for text in [ "10.0.0.1"; "10.0.0.01"; "1.2.3.4"; "01.2.3.4"; "host-a" ] do
+        let id = symbols.Intern text
+        Assert.Equal(id, symbols.Intern(ReadOnlySpan(Text.Encoding.UTF8.GetBytes text)))
+        Assert.Equal(text, symbols.Name id)
+    Assert.Equal(5, symbols.Count)
+
+[<Fact>]
 let ``a series no window reads any more is no longer tallied`` () =
     // A rule that builds its selector from the data (here: from the second), so that every second
     // asks for a window no other second does; each one expires 3 s later.
