@@ -33,10 +33,11 @@ module RecordError =
 /// of the process, so an id means the same thing in every state that holds it (interning is a
 /// memo, not mutable state anyone can observe).
 ///
-/// Each text is kept once in an arena as its id, its length and its UTF-8 bytes, side by side, and
-/// found by an open-addressing index whose slots hold the hash beside the text's place in the
-/// arena: a look-up of a text not in cache (most hosts of a busy site) costs two cache misses, the
-/// slot and the text. Nothing in it holds a reference; strings are made on first `Name`.
+/// Each text is kept once in an arena as its id, its length and its UTF-8 bytes, side by side. A
+/// canonical IPv4 text (most hosts) is found by an open-addressing index keyed by its address: a
+/// look-up of one not in cache costs one cache miss. Any other text is found by an index whose
+/// slots hold its hash beside its place in the arena: two misses, the slot and the text. Nothing in
+/// it holds a reference; strings are made on first `Name`.
 /// Look-ups take no lock; adding takes one (the reader's two parsing threads add while the fold
 /// reads): a slot is published after everything it points to, and whoever holds an id got it after
 /// that. Every distinct value seen stays: about 40 bytes per host, plus its string once named.
@@ -239,7 +240,8 @@ type Symbols() =
     // Under `gate`: the id of `utf8`, added if new. Ids follow the decoded text, as the strings the
     // reader made before ids did: bytes that are not valid UTF-8 are stored as they decode (each
     // bad sequence as U+FFFD), so `a\xFFb` and `a\xFEb` are one value, `a\uFFFDb`. Such bytes are
-    // never in the index as they are, so they come here each time (the reader's cache keeps their id).
+    // never in the index as they are, so they come here each time (the reader's caches keep their
+    // id, except for hosts past its deferral threshold, which take the lock on every line).
     let add (utf8: ReadOnlySpan<byte>) (h: int) =
         if Text.Unicode.Utf8.IsValid utf8 then addValid utf8 h null
         else
@@ -274,8 +276,9 @@ type Symbols() =
                 let at = int (slot &&& 0xFFFFFFFFL) - 1
                 Runtime.Intrinsics.X86.Sse.Prefetch0(Runtime.CompilerServices.Unsafe.AsPointer(&text.[at]))
 
-    /// `Intern` of `utf8` whose `Key` is `key`.
+    /// `Intern` of `utf8` whose `Key` is `key` (another key would file the text twice).
     member _.Intern(utf8: ReadOnlySpan<byte>, key: int64) =
+        Diagnostics.Debug.Assert((key = keyOf utf8), "Symbols.Intern: the key is not the text's")
         if key &&& addressBit <> 0L then
             let address = key &&& 0xFFFFFFFFL
             match findAddress addresses address with

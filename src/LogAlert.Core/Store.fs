@@ -37,14 +37,15 @@ type Totals =
     static member Add (a: Totals) (b: Totals) = { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }
 
 
-/// Totals as a window's groups sum them: a group with no requests has no records.
+/// Totals as a window's groups sum them: a group whose totals are zero has no records and leaves
+/// the table.
 [<Struct>]
 type TotalsGroup =
     interface IGroup<Totals> with
         member _.Zero = Totals.Zero
-        member _.Add(a, b) = { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }
+        member _.Add(a, b) = Totals.Add a b
         member _.Negate t = { Requests = -t.Requests; Bytes = -t.Bytes }
-        member _.IsZero t = t.Requests = 0L
+        member _.IsZero t = t.Requests = 0L && t.Bytes = 0L
 
 /// What a grouped or selecting window reads from each second: the records a selector picks,
 /// grouped by a label or not. Windows with the same label and selector share one series.

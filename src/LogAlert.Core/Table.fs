@@ -33,20 +33,20 @@ type private Dense<'V>() =
     /// Scratch space for `Table.Accumulate`: keys whose value came to zero in the current batch.
     member _.Emptied = emptied
 
-    /// The keys present, in no particular order.
-    member _.Keys: int[] =
+    /// Calls `action` with each key present and its value, in no particular order (a walk of the
+    /// bits: nothing is allocated for 100k keys).
+    member _.Iter(action: int -> 'V -> unit) =
         match sparse with
         | null ->
-            let keys = Array.zeroCreate live
-            let mutable n = 0
             for w in 0 .. present.Length - 1 do
                 let mutable bits = present[w]
                 while bits <> 0UL do
-                    keys[n] <- (w <<< 6) + Numerics.BitOperations.TrailingZeroCount bits
-                    n <- n + 1
+                    let key = (w <<< 6) + Numerics.BitOperations.TrailingZeroCount bits
+                    action key values[key]
                     bits <- bits &&& (bits - 1UL)
-            keys
-        | map -> Array.ofSeq map.Keys
+        | map ->
+            for KeyValue(key, value) in map do
+                action key value
 
     member _.Count =
         match sparse with
@@ -68,8 +68,7 @@ type private Dense<'V>() =
         if isNull sparse && key >= values.Length then
             if key >= 8 * (live + 1024) then
                 let map = Dictionary<int, 'V>(live * 2)
-                for k in this.Keys do
-                    map[k] <- values[k]
+                this.Iter(fun k v -> map[k] <- v)
                 sparse <- map
                 values <- [||]
                 present <- [||]
@@ -138,6 +137,7 @@ type private Accumulate =
     /// delta: the hot path of a window grouped by host.
     static member Into<'V, 'G when 'G :> IGroup<'V>>(dict: Dense<'V>, parts: struct (int * int[] * 'V[])[], sign: int, group: 'G) =
         let emptied = dict.Emptied
+        emptied.Clear() // empty unless a batch before this one threw
         for struct (partSign, keys, deltas) in parts do
             let negate = sign * partSign < 0
             let count = keys.Length
@@ -178,7 +178,8 @@ and [<Sealed; AllowNullLiteral>] private TableNode<'V>(data: TableData<'V>) =
 /// version first rewinds the dictionary to it and turns the chain around, so every version keeps its
 /// meaning — an engine state kept from an hour ago still reads what it read then. A window with 100k
 /// hosts moves by one second in the cost of that second's changes, where an immutable Map paid
-/// O(log n) allocations per change. Not thread-safe: use one version from one thread at a time.
+/// O(log n) allocations per change. Not thread-safe: the versions of one table share its array, so
+/// use them from one thread at a time.
 [<Sealed>]
 type Table<'V> private (node: TableNode<'V>) =
 
@@ -245,34 +246,33 @@ type Table<'V> private (node: TableNode<'V>) =
     member _.Top(k: int, score: 'V -> float, name: int -> string) =
         let top = List<KeyValuePair<int, float>>(max k 0 + 1)
         if k > 0 then
-            let dict = reroot node
-            for key in dict.Keys do
-                let kv = KeyValuePair(key, dict[key])
-                let v = score kv.Value
+            (reroot node).Iter(fun key value ->
+                let v = score value
                 let full = top.Count = k
                 if not full || v >= top[k - 1].Value then
                     let before (other: KeyValuePair<int, float>) =
                         v > other.Value
-                        || (v = other.Value && System.String.CompareOrdinal(name kv.Key, name other.Key) < 0)
+                        || (v = other.Value && System.String.CompareOrdinal(name key, name other.Key) < 0)
                     if not full || before top[k - 1] then
                         let mutable i = top.Count
                         while i > 0 && before top[i - 1] do
                             i <- i - 1
-                        top.Insert(i, KeyValuePair(kv.Key, v))
-                        if top.Count > k then top.RemoveAt k
+                        top.Insert(i, KeyValuePair(key, v))
+                        if top.Count > k then top.RemoveAt k)
         top.ToArray()
 
     /// The entries, in no particular order, copied out.
     member _.ToArray() =
-        let dict = reroot node
-        [| for key in dict.Keys -> KeyValuePair(key, dict[key]) |]
+        let entries = List<KeyValuePair<int, 'V>>()
+        (reroot node).Iter(fun key value -> entries.Add(KeyValuePair(key, value)))
+        entries.ToArray()
 
     /// A new version with, for each part `(sign, keys, deltas)`, `deltas[i]` added (`group.Add`;
     /// sign -1: its `Negate`) to the value of `keys[i]`, an absent key counting from `group.Zero`;
     /// keys whose value is then zero are removed. Keys may repeat, within a part and across parts.
     /// The table keeps the parts, whose arrays must not be written afterwards: the older version is
     /// the newer one with the deltas negated, so a window move passes the tallies of the seconds
-    /// entering and leaving as they are and allocates nothing of its own (an undo array of old
+    /// entering and leaving as they are and allocates only the new version's node (an undo array of old
     /// values was a third of everything a 100k-host window allocated, a merged copy of the tallies
     /// another third). A table that `Update` ever wrote, whose values may be zeros that are
     /// present, keeps old values instead.
@@ -341,14 +341,16 @@ type internal IdBits private () =
     let touched = List<int>()
     let mutable count = 0
 
-    /// This thread's set, empty.
+    /// This thread's set, empty (emptied here too, should a use before this one have thrown).
     static member Take() =
         match IdBits.mine with
         | null ->
             let set = IdBits()
             IdBits.mine <- set
             set
-        | set -> set
+        | set ->
+            set.Count() |> ignore
+            set
 
     /// Adds `id` (non-negative).
     member _.Add(id: int) =

@@ -325,9 +325,12 @@ type ``The persistent table``(output: ITestOutputHelper) =
                             t :: ts, m :: ms) ([ Table<int>.Empty ], [ Map.empty ])
                 let tables, models = Array.ofList tables, Array.ofList models
                 let contents (t: Table<int>) = t.ToArray() |> Array.map (fun kv -> kv.Key, kv.Value) |> Map.ofArray
-                reads |> List.forall (fun r ->
-                    let i = r % tables.Length
-                    contents tables[i] = models[i] && tables[i].Count = models[i].Count)
+                let read i = contents tables[i] = models[i] && tables[i].Count = models[i].Count
+                // Versions in a random order, then every one from newest to oldest and back.
+                let n = tables.Length
+                ((reads |> List.forall (fun r -> read (r % n)))
+                 && List.forall read [ 0 .. n - 1 ]
+                 && List.forall read [ n - 1 .. -1 .. 0 ])
                 |> Prop.classify (batches |> List.forall (function Choice2Of2 _ -> true | _ -> false)) "adds only"
                 |> Prop.classify (batches |> List.exists (function
                                                               | Choice2Of2 parts ->

@@ -219,6 +219,29 @@ let ``a canonical IPv4 text is filed by its address, any other text by its hash`
     Assert.Equal(5, symbols.Count)
 
 [<Fact>]
+let ``symbols grow from four threads at once: one id per text, named by it`` () =
+    // 6,000 addresses and 6,000 other texts (some of them dotted, not canonical) into a fresh
+    // table, from four threads in four orders: both indexes double several times while others read.
+    let texts =
+        [| for i in 0 .. 5999 do
+               yield sprintf "10.%d.%d.%d" (i / 65536) (i / 256 % 256) (i % 256)
+               yield if i % 3 = 0 then sprintf "10.%d.%d.0%d" (i / 65536) (i / 256 % 256) (i % 256) else sprintf "host-%d" i |]
+    let symbols = Symbols()
+    let order t = if t % 2 = 0 then texts else Array.rev texts
+    let results =
+        Array.Parallel.init 4 (fun t ->
+            order t
+            |> Array.mapi (fun i x -> x, (if (i + t) % 2 = 0 then symbols.Intern x else symbols.Intern(ReadOnlySpan(Text.Encoding.UTF8.GetBytes x))))
+            |> Map.ofArray)
+    let ids = results[0]
+    for r in results do
+        Assert.True((r = ids), "ids differ between threads")
+    for KeyValue(text, id) in ids do
+        Assert.Equal(text, symbols.Name id)
+    Assert.Equal(texts.Length, ids |> Map.toSeq |> Seq.map snd |> Seq.distinct |> Seq.length)
+    Assert.Equal(texts.Length, symbols.Count)
+
+[<Fact>]
 let ``a series no window reads any more is no longer tallied`` () =
     // A rule that builds its selector from the data (here: from the second), so that every second
     // asks for a window no other second does; each one expires 3 s later.

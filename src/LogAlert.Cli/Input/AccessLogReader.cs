@@ -828,7 +828,7 @@ internal sealed class BatchParser
     private readonly bool _plainLines;
     private readonly CsvReaderOptions _options;
     private readonly SymbolCache _users = new(Symbols.Users, PoolCapacity);
-    private readonly SymbolCache _hosts = new(Symbols.Hosts, DeferHostsFrom); // until there are more hosts
+    private readonly SymbolCache _hosts; // until hosts are deferred
     private readonly SymbolCache _methods = new(Symbols.Methods, PoolCapacity);
     private readonly SymbolCache _sections = new(Symbols.Sections, PoolCapacity);
     private readonly Queue<InputBatch> _ready = new();
@@ -853,6 +853,7 @@ internal sealed class BatchParser
         _batchSize = batchSize;
         _plainLines = plainLines;
         _deferHostsFrom = deferHostsFrom;
+        _hosts = new SymbolCache(Symbols.Hosts, Math.Clamp(deferHostsFrom, 16, DeferHostsFrom));
         _records = new Record[batchSize];
         _options = new CsvReaderOptions
         {
