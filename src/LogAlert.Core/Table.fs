@@ -272,9 +272,9 @@ type Table<'V> private (node: TableNode<'V>) =
     /// keys whose value is then zero are removed. Keys may repeat, within a part and across parts.
     /// The table keeps the parts, whose arrays must not be written afterwards: the older version is
     /// the newer one with the deltas negated, so a window move passes the tallies of the seconds
-    /// entering and leaving as they are and allocates only the new version's node (an undo array of old
-    /// values was a third of everything a 100k-host window allocated, a merged copy of the tallies
-    /// another third). A table that `Update` ever wrote, whose values may be zeros that are
+    /// entering and leaving as they are and allocates only the new version's node (an undo array
+    /// of old values was a third of everything a 100k-host window allocated, a merged copy of the
+    /// tallies another third). A table that `Update` ever wrote, whose values may be zeros that are
     /// present, keeps old values instead.
     member _.Accumulate<'G when 'G :> IGroup<'V>>(parts: struct (int * int[] * 'V[])[], group: 'G) =
         if parts |> Array.forall (fun struct (_, keys, _) -> keys.Length = 0) then Table<'V>(node)
