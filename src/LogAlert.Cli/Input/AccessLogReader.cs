@@ -1111,10 +1111,10 @@ internal sealed class BatchParser
 
     // Hosts of plain lines waiting for their id: the record (index in _records), where the host
     // stands in the chunk, its Symbols.Key. Looked up HostRun at a time, in three passes (index
-    // slots asked for as each line is read, then the texts they point at, then the look-ups), so that the cache
-    // misses of a run of cold hosts overlap: 2M distinct hosts miss the caches on most lines. 32
-    // lines, not 16: more misses in flight at once (reader CPU on 5M lines with 756k hosts
-    // 1.175 -> 1.13 s; 8: 1.21 s; 64: no better than 32).
+    // slots asked for as each line is read, then the texts they point at, then the look-ups), so
+    // that the cache misses of a run of cold hosts overlap: 2M distinct hosts miss the caches on
+    // most lines. 32 lines, not 16: more misses in flight at once (reader CPU on 5M lines with
+    // 756k hosts 1.175 -> 1.13 s; 8: 1.21 s; 64: no better than 32).
     private const int HostRun = 32;
     // Only once there are more hosts than the caches hold: with a few hundred, every look-up hits
     // and the runs only cost (5M lines, 40 hosts: 0.73 -> 0.76 s; 2M hosts: 1.98 -> 1.72 s).
