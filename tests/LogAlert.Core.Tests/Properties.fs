@@ -272,6 +272,31 @@ type ``The symbol table``(output: ITestOutputHelper) =
                 |> Prop.classify (Array.exists canonical texts) "a canonical IPv4 address"
                 |> Prop.classify (texts |> Array.exists (fun t -> t.Contains '.' && not (canonical t))) "dotted, not canonical"))
 
+    [<Fact; Trait("Category", "property")>]
+    member _.``files a text found inside a line where it files the text alone``() =
+        // Near misses of canonical IPv4 (leading zeros, numbers above 255, three or five parts,
+        // other characters), with digits and dots before and after them in the line, which the
+        // look at 16 bytes around the text must not take for part of it; and lines too short
+        // around the text for that look, which take the plain way.
+        let number = Gen.frequency [ 30, Gen.elements [ "0"; "1"; "9"; "10"; "99"; "100"; "255"; "199"; "249" ]
+                                     6, Gen.elements [ "256"; "00"; "01"; "010"; "300"; "099" ]
+                                     1, Gen.elements [ ""; "1a"; " 1"; "1000"; "-1"; "/"; "9:"; "\u00e9" ] ]
+        let parts = Gen.frequency [ 4, Gen.constant 4; 1, Gen.elements [ 3; 5 ] ]
+        let dotted = parts |> Gen.bind (fun n -> Gen.listOfLength n number) |> Gen.map (String.concat ".")
+        let around = Gen.elements [ "1"; "."; "0"; "9"; "\""; ","; "a"; "\n" ] |> Gen.listOf |> Gen.map (String.concat "")
+        let input = Gen.zip3 around dotted around
+        check output (fun () ->
+            Prop.forAll (Arb.fromGen input) (fun (before, text, after) ->
+                let bytes (s: string) = Text.Encoding.UTF8.GetBytes s
+                let line = Array.concat [ bytes before; bytes text; bytes after ]
+                let start = (bytes before).Length
+                let length = (bytes text).Length
+                let alone = Symbols.Key(ReadOnlySpan(bytes text))
+                let inLine = Symbols.Key(ReadOnlySpan line, start, length)
+                (alone = inLine |@ sprintf "%A: alone %x, in the line %x" (before, text, after) alone inLine)
+                |> Prop.classify (alone &&& (1L <<< 32) <> 0L) "an address"
+                |> Prop.classify (start >= 3 && line.Length - start >= 16) "16 bytes around it"))
+
 /// Ints under addition, for `Table.Accumulate`.
 [<Struct>]
 type IntSum =

@@ -819,6 +819,7 @@ internal sealed class ParseWorker : IDisposable
 internal sealed class BatchParser
 {
     private const int PoolCapacity = 1 << 16; // slots of each direct-mapped id cache
+    private static readonly Symbols Hosts = Symbols.Hosts; // read for every line: not through F#'s static property
     private static readonly int NoUser = Symbols.Users.Intern("-");
     private static readonly int Get = Symbols.Methods.Intern("GET");
     private static readonly int Post = Symbols.Methods.Intern("POST");
@@ -1130,7 +1131,7 @@ internal sealed class BatchParser
     /// <summary>Gives the pending records their host ids. Called before a batch is sealed and before the chunk goes.</summary>
     private void ResolveHosts(ReadOnlySpan<byte> span)
     {
-        var hosts = Symbols.Hosts;
+        var hosts = Hosts;
         for (var i = 0; i < _pending; i++) hosts.PrefetchText(_pendingKey[i]);
         for (var i = 0; i < _pending; i++)
         {
@@ -1185,8 +1186,8 @@ internal sealed class BatchParser
             _count++;
             return true;
         }
-        var hostKey = Symbols.Key(span.Slice(hostStart, hostLength));
-        Symbols.Hosts.Prefetch(hostKey);
+        var hostKey = Symbols.Key(span, hostStart, hostLength);
+        Hosts.Prefetch(hostKey);
         _pendingRecord[_pending] = _count;
         _pendingStart[_pending] = hostStart;
         _pendingLength[_pending] = hostLength;
