@@ -19,7 +19,7 @@ open System.Collections.Generic
 /// site, or a long run that has seen many more hosts than the window holds — it turns into a
 /// dictionary for good, so memory follows the entries held.
 [<Sealed>]
-type private Dense<'V>() =
+type internal Dense<'V>() =
     let mutable values: 'V[] = Array.zeroCreate 64
     let mutable present: uint64[] = Array.zeroCreate 1
     let mutable live = 0
@@ -53,6 +53,7 @@ type private Dense<'V>() =
         | null -> live
         | map -> map.Count
 
+    [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
     member _.TryGetValue(key: int, value: outref<'V>) =
         match sparse with
         | null ->
@@ -64,7 +65,21 @@ type private Dense<'V>() =
         | map -> map.TryGetValue(key, &value)
 
     /// The value of `key`, added as `Unchecked.defaultof` when absent (`exists` says which).
+    [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
     member this.GetValueRefOrAdd(key: int, exists: outref<bool>) : byref<'V> =
+        // Nearly always: dense, and the key within the array. A bit, and the slot.
+        if isNull sparse && key < values.Length then
+            let w = key >>> 6
+            let bit = 1UL <<< (key &&& 63)
+            exists <- present[w] &&& bit <> 0UL
+            if not exists then
+                present[w] <- present[w] ||| bit
+                live <- live + 1
+            &values[key]
+        else &this.GetValueRefOrAddSlow(key, &exists)
+
+    // `GetValueRefOrAdd` of a key beyond the array, or of a sparse table.
+    member private this.GetValueRefOrAddSlow(key: int, exists: outref<bool>) : byref<'V> =
         if isNull sparse && key >= values.Length then
             if key >= 8 * (live + 1024) then
                 let map = Dictionary<int, 'V>(live * 2)
@@ -115,6 +130,7 @@ type private Dense<'V>() =
 
     /// A hint that `key` is about to be read or written. The address only names a cache line: if the
     /// collector moves the array meanwhile, the hint is merely wasted.
+    [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
     member _.Prefetch(key: int) =
         if Runtime.Intrinsics.X86.Sse.IsSupported && isNull sparse && key < values.Length then
             Runtime.Intrinsics.X86.Sse.Prefetch0(Runtime.CompilerServices.Unsafe.AsPointer(&values[key]))
@@ -158,6 +174,14 @@ type private Accumulate =
             let mutable v = Unchecked.defaultof<'V>
             if dict.TryGetValue(key, &v) && group.IsZero v then dict.Remove key
         emptied.Clear()
+
+/// Look-ups in the newest version of a table, as many as wanted for the cost of one `TryFind`
+/// (see `Table.Reader`): valid until any version of the table is read or written again.
+[<Struct>]
+type TableReader<'V> internal (dict: Dense<'V>) =
+    /// The value of `key`, if present.
+    [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
+    member _.TryGetValue(key: int, value: outref<'V>) = dict.TryGetValue(key, &value)
 
 /// How one version of a table differs from the next one towards the current version.
 type private TableData<'V> =
@@ -240,6 +264,10 @@ type Table<'V> private (node: TableNode<'V>) =
     member _.TryFind(key: int) =
         let mutable v = Unchecked.defaultof<'V>
         if (reroot node).TryGetValue(key, &v) then ValueSome v else ValueNone
+
+    /// This version, made current, for look-ups of many keys at once: `TryFind` without the
+    /// check per key that the version is current. Valid until any version is used again.
+    member _.Reader = TableReader<'V>(reroot node)
 
     /// The `k` entries with the largest `score`, ties by `name` of the key (ordinal), best first. One
     /// pass over the entries; most are rejected by one comparison with the current k-th best.
@@ -352,13 +380,16 @@ type internal IdBits private () =
             set.Count() |> ignore
             set
 
+    member private _.Grow(w: int) =
+        let grown = Array.zeroCreate (max (w + 1) (words.Length * 2))
+        Array.blit words 0 grown 0 words.Length
+        words <- grown
+
     /// Adds `id` (non-negative).
-    member _.Add(id: int) =
+    [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
+    member this.Add(id: int) =
         let w = id >>> 6
-        if w >= words.Length then
-            let grown = Array.zeroCreate (max (w + 1) (words.Length * 2))
-            Array.blit words 0 grown 0 words.Length
-            words <- grown
+        if w >= words.Length then this.Grow w
         let bit = 1UL <<< (id &&& 63)
         let word = words[w]
         if word &&& bit = 0UL then

@@ -158,14 +158,15 @@ module Window =
                             i <- i - 1
                         ranked.Insert(i, kv)
                         if ranked.Count > k + 2 then ranked.RemoveAt(k + 2)
+                let groups = window.Groups.Reader // `offer` reads no table: valid for the loop
                 for keys in window.Changed do
                     for key in keys do
-                        match window.Groups.TryFind key with
-                        | ValueSome t ->
-                            // Most of 100k hosts are far below the last of the k + 2: one compare each.
+                        let mutable t = Totals.Zero
+                        // Absent: it left the window. Most of 100k hosts are far below the last of
+                        // the k + 2: one compare each.
+                        if groups.TryGetValue(key, &t) then
                             let v = score t
                             if ranked.Count < k + 2 || v >= ranked[k + 1].Value then offer (KeyValuePair(key, v))
-                        | ValueNone -> () // it left the window
                 for e in c.Entries do
                     match window.Groups.TryFind e.Key with
                     | ValueSome t -> offer (KeyValuePair(e.Key, score t))
