@@ -73,11 +73,13 @@ type Symbols() =
     // At each text's offset: its id (4 bytes), its length (4), its bytes.
     [<VolatileField>]
     let mutable arena: byte[] = Array.zeroCreate 65536
-    // Per id: the offset of its text in the arena, and its string once made.
+    // Per id: the offset of its text in the arena.
     [<VolatileField>]
     let mutable offsets: int[] = Array.zeroCreate 1024
-    [<VolatileField>]
-    let mutable names: (string | null)[] = Array.zeroCreate 1024
+    // The strings of the ids named so far: few (the hosts a top-k or an alert names, the sections a
+    // summary lists), where an array of one reference per id was 8 MB for 756k hosts, nearly all
+    // null, written for every new host and scanned by every full collection.
+    let named = Collections.Concurrent.ConcurrentDictionary<int, string>()
     // Canonical dotted-quad IPv4 texts (`10.1.2.3`: four numbers up to 255, none with a leading
     // zero), most hosts of most logs, are found by their address instead: slot = the address in
     // the high 32 bits, the id + 1 in the low ones; 0 is empty. A look-up reads one slot and no
@@ -241,9 +243,10 @@ type Symbols() =
         utf8.CopyTo(place'.Slice 8)
         if id = offsets.Length then
             offsets <- grow offsets (id * 2)
-            names <- grow names (id * 2)
         offsets[id] <- at
-        names[id] <- text
+        match text with
+        | null -> ()
+        | t -> named[id] <- t
         used <- at + size
         count <- id + 1
         id
@@ -381,19 +384,19 @@ type Symbols() =
 
     /// The text of an id `Intern` returned: one string per id, made on first use.
     member _.Name(id: int) =
-        match names[id] with
-        | null ->
+        match named.TryGetValue id with
+        | true, text -> text
+        | _ ->
             gate.Enter()
             try
-                match names[id] with
-                | null ->
+                match named.TryGetValue id with
+                | true, text -> text
+                | _ ->
                     let at = offsets[id]
                     let text = Text.Encoding.UTF8.GetString(arena, at + 8, readInt arena (at + 4))
-                    names[id] <- text
+                    named[id] <- text
                     text
-                | text -> text
             finally gate.Exit()
-        | text -> text
 
     /// How many distinct texts have been interned.
     member _.Count = count
