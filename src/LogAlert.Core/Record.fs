@@ -27,9 +27,9 @@ module RecordError =
 
 /// A number of a dotted-quad IPv4 text, for `Symbols`.
 module internal Ipv4 =
-    /// The number at `first .. past - 1` of the text at `start` of the bytes from `at` (the bytes
-    /// from `start - 3` to `start + past` must be there, and the number's bytes digits): 1 to 3
-    /// digits, no leading zero, at most 255; else -1. Read at once from the 4 bytes before `past`.
+    /// The number at `first .. past - 1` of the text at `start` of the bytes from `at` (the 4 bytes
+    /// before `start + past` must be there, and the number's bytes digits): 1 to 3 digits, no
+    /// leading zero, at most 255; else -1. Read at once from those 4 bytes.
     let inline octet (at: byref<byte>) (start: int) (first: int) (past: int) =
         let n = past - first
         // The 3 bytes before `past`, the digits the last n of them; the others masked off, so
@@ -76,9 +76,11 @@ type Symbols() =
     // Per id: the offset of its text in the arena.
     [<VolatileField>]
     let mutable offsets: int[] = Array.zeroCreate 1024
-    // The strings of the ids named so far: few (the hosts a top-k or an alert names, the sections a
-    // summary lists), where an array of one reference per id was 8 MB for 756k hosts, nearly all
-    // null, written for every new host and scanned by every full collection.
+    // The strings of the ids named so far: usually few (the hosts a top-k or an alert names, the
+    // sections a summary lists; a top-k names every group tied with its last one), where an array
+    // of one reference per id was 8 MB for 756k hosts, nearly all null, written for every new host
+    // and scanned by every full collection. A named id costs its string and an entry of about 40
+    // bytes here.
     let named = Collections.Concurrent.ConcurrentDictionary<int, string>()
     // Canonical dotted-quad IPv4 texts (`10.1.2.3`: four numbers up to 255, none with a leading
     // zero), most hosts of most logs, are found by their address instead: slot = the address in
@@ -142,7 +144,8 @@ type Symbols() =
     // `addressOf` of `line.Slice(start, length)` when the 16 bytes from `start` and the 3 before it
     // are in `line` (else -1 without an answer: ask `addressOf`). One compare of 16 bytes finds
     // the dots and the digits, and each number is read at once from the 4 bytes before its end: the
-    // loop of `addressOf` mispredicts a branch or two per number (26 ns a host, this 8).
+    // loop of `addressOf` mispredicts a branch or two per number (in a micro-benchmark over 2M
+    // hosts of the high-cardinality log: 26 ns a host, this 16, a loop reading one byte 2.5).
     static let addressIn (line: ReadOnlySpan<byte>) (start: int) (length: int) =
         let at = &Runtime.InteropServices.MemoryMarshal.GetReference line
         let v = Runtime.Intrinsics.Vector128.LoadUnsafe(&at, unativeint start)
@@ -154,7 +157,8 @@ type Symbols() =
             Runtime.Intrinsics.Vector128.ExtractMostSignificantBits(
                 Runtime.Intrinsics.Vector128.LessThanOrEqual(
                     v - Runtime.Intrinsics.Vector128.Create '0'B, Runtime.Intrinsics.Vector128.Create 9uy)) &&& inField
-        if (dots ||| digits) <> inField || Numerics.BitOperations.PopCount dots <> 3 then -1L
+        // A dot first is no address, and would have the first number read from `start - 4`.
+        if (dots ||| digits) <> inField || Numerics.BitOperations.PopCount dots <> 3 || dots &&& 1u <> 0u then -1L
         else
             let p1 = Numerics.BitOperations.TrailingZeroCount dots
             let rest = dots &&& (dots - 1u)

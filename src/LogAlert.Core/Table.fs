@@ -175,8 +175,8 @@ type private Accumulate =
             if dict.TryGetValue(key, &v) && group.IsZero v then dict.Remove key
         emptied.Clear()
 
-/// Look-ups in the newest version of a table, as many as wanted for the cost of one `TryFind`
-/// (see `Table.Reader`): valid until any version of the table is read or written again.
+/// Look-ups in one version of a table, as many as wanted for the cost of one `TryFind` (see
+/// `Table.Reader`): valid until another version of the table is used or any version is written.
 [<Struct>]
 type TableReader<'V> internal (dict: Dense<'V>) =
     /// The value of `key`, if present.
@@ -266,7 +266,8 @@ type Table<'V> private (node: TableNode<'V>) =
         if (reroot node).TryGetValue(key, &v) then ValueSome v else ValueNone
 
     /// This version, made current, for look-ups of many keys at once: `TryFind` without the
-    /// check per key that the version is current. Valid until any version is used again.
+    /// check per key that the version is current. Valid until another version is used or any
+    /// version is written.
     member _.Reader = TableReader<'V>(reroot node)
 
     /// The `k` entries with the largest `score`, ties by `name` of the key (ordinal), best first. One
