@@ -56,7 +56,8 @@ module internal Ipv4 =
 /// it holds a reference; strings are made on first `Name`.
 /// Look-ups take no lock; adding takes one (the reader's two parsing threads add while the fold
 /// reads): a slot is published after everything it points to, and whoever holds an id got it after
-/// that. Every distinct value seen stays: about 40 bytes per host, plus its string once named.
+/// that. Every distinct value seen stays: about 40 bytes per host, plus its string and an entry
+/// of about 40 bytes once named.
 [<Sealed>]
 type Symbols() =
     static let hosts = Symbols()
