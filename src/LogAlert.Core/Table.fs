@@ -64,18 +64,22 @@ type internal Dense<'V>() =
             else false
         | map -> map.TryGetValue(key, &value)
 
+    // The slot of `key` (dense, within the array), its bit set: a bit, and the slot.
+    [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
+    member private _.Claim(key: int, exists: outref<bool>) : byref<'V> =
+        let w = key >>> 6
+        let bit = 1UL <<< (key &&& 63)
+        exists <- present[w] &&& bit <> 0UL
+        if not exists then
+            present[w] <- present[w] ||| bit
+            live <- live + 1
+        &values[key]
+
     /// The value of `key`, added as `Unchecked.defaultof` when absent (`exists` says which).
     [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
     member this.GetValueRefOrAdd(key: int, exists: outref<bool>) : byref<'V> =
-        // Nearly always: dense, and the key within the array. A bit, and the slot.
-        if isNull sparse && key < values.Length then
-            let w = key >>> 6
-            let bit = 1UL <<< (key &&& 63)
-            exists <- present[w] &&& bit <> 0UL
-            if not exists then
-                present[w] <- present[w] ||| bit
-                live <- live + 1
-            &values[key]
+        // Nearly always: dense, and the key within the array.
+        if isNull sparse && key < values.Length then &this.Claim(key, &exists)
         else &this.GetValueRefOrAddSlow(key, &exists)
 
     // `GetValueRefOrAdd` of a key beyond the array, or of a sparse table.
@@ -96,14 +100,7 @@ type internal Dense<'V>() =
                 Array.blit present 0 bits 0 present.Length
                 present <- bits
         match sparse with
-        | null ->
-            let w = key >>> 6
-            let bit = 1UL <<< (key &&& 63)
-            exists <- present[w] &&& bit <> 0UL
-            if not exists then
-                present[w] <- present[w] ||| bit
-                live <- live + 1
-            &values[key]
+        | null -> &this.Claim(key, &exists)
         | map -> &Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(map, key, &exists)
 
     member this.Set(key: int, value: 'V) =
