@@ -158,7 +158,7 @@ module Window =
                             i <- i - 1
                         ranked.Insert(i, kv)
                         if ranked.Count > k + 2 then ranked.RemoveAt(k + 2)
-                let groups = window.Groups.Reader // `offer` reads no table: valid for the loop
+                let groups = window.Groups.Reader // `offer` reads no table: valid for both loops
                 for keys in window.Changed do
                     for key in keys do
                         let mutable t = Totals.Zero
@@ -168,9 +168,8 @@ module Window =
                             let v = score t
                             if ranked.Count < k + 2 || v >= ranked[k + 1].Value then offer (KeyValuePair(key, v))
                 for e in c.Entries do
-                    match window.Groups.TryFind e.Key with
-                    | ValueSome t -> offer (KeyValuePair(e.Key, score t))
-                    | ValueNone -> ()
+                    let mutable t = Totals.Zero
+                    if groups.TryGetValue(e.Key, &t) then offer (KeyValuePair(e.Key, score t))
                 let ranked = ranked.ToArray()
                 let kept = Array.truncate (k + 1) ranked
                 let bound = if ranked.Length > k + 1 then max c.Bound ranked[k + 1].Value else c.Bound
