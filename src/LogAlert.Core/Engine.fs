@@ -70,7 +70,8 @@ type Event =
 type Input =
     /// Records in input order. The store keeps slices of the array: it must not be written afterwards.
     | Records of Record[]
-    /// Live mode: log time has reached this second without records (the wall clock moved).
+    /// Live mode: log time has reached this second without records (the wall clock moved); a
+    /// second past `Bounds.MaxTime` is taken as `Bounds.MaxTime`.
     | Tick of int64
     | EndOfInput
 
@@ -136,6 +137,15 @@ module Engine =
 
     /// The state before any input.
     let init (config: EngineConfig) =
+        // Every duration within Bounds.MaxDuration and every time within Bounds.MinTime..MaxTime:
+        // then no sum or difference of them below can overflow.
+        let config =
+            { config with
+                Lateness = Bounds.clampDuration config.Lateness
+                MaxSkew = Bounds.clampDuration config.MaxSkew
+                SummaryInterval = Bounds.clampDuration config.SummaryInterval
+                Retention = Bounds.clampDuration config.Retention
+                RecordRetention = Bounds.clampDuration config.RecordRetention }
         { Config = config
           Closed = config.Series |> List.fold (fun store series -> Store.withSeries series store) Store.empty
           Open = Store.empty
@@ -439,7 +449,7 @@ module Engine =
             Skewed = st.Skewed + skewed
             Late = st.Late + late }
 
-    let private finish (events: List<Event>) (state: State) =
+    let rec private finish (events: List<Event>) (state: State) =
         // A suspect nothing came to confirm was one corrupt timestamp.
         let state =
             match state.Suspect, state.Newest with
@@ -456,32 +466,40 @@ module Engine =
         if interval > 0L && limit <> Int64.MinValue && (limit + 1L) % interval <> 0L then
             Summary.compute (Summary.intervalStart interval limit) (limit + 1L) true st.Closed
             |> Option.iter (SummaryReady >> events.Add)
+        events.Add(Finished(report st))
+        { st with Ended = true }
+
+    /// The report of `state` as it stands: what it counted, and the alerts firing.
+    and report (state: State) =
         let firing =
-            [ for rs in st.Rules do
+            [ for rs in state.Rules do
                   for KeyValue(key, phase) in rs.Alerts |> Seq.sortWith (fun a b -> String.CompareOrdinal(a.Key, b.Key)) do
                       match phase with
                       | Firing(since, v) ->
                           let labels = labelsOf rs.Rule rs.GroupLabel key
                           yield { Rule = rs.Rule.RuleName; Labels = labels; Since = since; Value = v }
                       | Pending _ -> () ]
-        events.Add(Finished { Records = st.Records; Skewed = st.Skewed; Late = st.Late; Firing = firing })
-        { st with Ended = true }
+        { Records = state.Records; Skewed = state.Skewed; Late = state.Late; Firing = firing }
+
+    /// `step`, with the events appended to `events` as they are computed.
+    let stepInto (events: List<Event>) (input: Input) (state: State) : State =
+        if state.Ended then state
+        else
+            match input with
+            | Records records -> absorb records events state
+            | Tick second ->
+                let second = Bounds.clampTime second
+                if second > state.Watermark then
+                    let st = { state with Watermark = second }
+                    closeThrough (closeLimit st) events st
+                else state
+            | EndOfInput -> finish events state
 
     /// One step of the fold: the new state and the events it emits, in output order.
     let step (input: Input) (state: State) : State * Event list =
-        if state.Ended then state, []
-        else
-            let events = List<Event>()
-            let next =
-                match input with
-                | Records records -> absorb records events state
-                | Tick second ->
-                    if second > state.Watermark then
-                        let st = { state with Watermark = second }
-                        closeThrough (closeLimit st) events st
-                    else state
-                | EndOfInput -> finish events state
-            next, List.ofSeq events
+        let events = List<Event>()
+        let next = stepInto events input state
+        next, List.ofSeq events
 
     /// Folds the engine over `inputs` from the initial state: all events, in order.
     let run config (inputs: Input seq) =

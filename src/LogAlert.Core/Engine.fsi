@@ -70,7 +70,8 @@ type Event =
 type Input =
     /// Records in input order. The store keeps slices of the array: it must not be written afterwards.
     | Records of Record[]
-    /// Live mode: log time has reached this second without records (the wall clock moved).
+    /// Live mode: log time has reached this second without records (the wall clock moved); a
+    /// second past `Bounds.MaxTime` is taken as `Bounds.MaxTime`.
     | Tick of int64
     | EndOfInput
 
@@ -106,6 +107,14 @@ module Engine =
     /// One step of the fold: the new state and the events it emits, in output order. Records are taken
     /// in the order given; a step on records `a @ b` equals a step on `a` then one on `b`.
     val step: input: Input -> state: State -> State * Event list
+
+    /// `step`, with the events appended to `events` as they are computed, so that a shell can
+    /// still write those computed before a rule that never returns (or ends the process).
+    val stepInto: events: List<Event> -> input: Input -> state: State -> State
+
+    /// The report of `state` as it stands, without closing any second: what a run that cannot go
+    /// on (a rule stuck in a loop) reports.
+    val report: state: State -> Report
 
     /// Folds the engine over `inputs` from the initial state: all events, in order.
     val run: config: EngineConfig -> inputs: Input seq -> Event list

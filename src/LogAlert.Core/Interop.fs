@@ -79,6 +79,26 @@ type Fold =
     /// End of input: closes every second, emits the partial summary and the final report.
     static member End(state: State) = Fold.Result(Engine.step EndOfInput state)
 
+    /// `Push`, with the events appended to `events` as they are computed (see `Engine.stepInto`):
+    /// a shell that has to stop in mid-step (a rule stuck in a loop) can still write them.
+    static member PushInto(state: State, records: Record[], events: List<Event>) =
+        ArgumentNullException.ThrowIfNull records
+        ArgumentNullException.ThrowIfNull events
+        Engine.stepInto events (Records records) state
+
+    /// `Tick`, with the events appended to `events` as they are computed.
+    static member TickInto(state: State, second: int64, events: List<Event>) =
+        ArgumentNullException.ThrowIfNull events
+        Engine.stepInto events (Tick second) state
+
+    /// `End`, with the events appended to `events` as they are computed.
+    static member EndInto(state: State, events: List<Event>) =
+        ArgumentNullException.ThrowIfNull events
+        Engine.stepInto events EndOfInput state
+
+    /// The report of `state` as it stands, without closing any second.
+    static member Report(state: State) = Engine.report state
+
 /// Building rules from C#.
 [<AbstractClass; Sealed>]
 type Rules =

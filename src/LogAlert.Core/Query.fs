@@ -135,14 +135,14 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
         member _.Now = DateTimeOffset.FromUnixTimeSeconds now
         member _.Sum(metric, width, selector) =
             let m = metricOf metric
-            float ((window (seconds width) None selector).Total.Of m)
+            (window (seconds width) None selector).Total.Of m
         member this.Rate(metric, width, selector) =
             (this :> IQuery).Sum(metric, width, selector) / float (seconds width)
         member _.SumBy(metric, width, label, selector) =
             let m = metricOf metric
             let l = labelOf label
             let w = window (seconds width) (Some l) selector
-            let entries = w.Groups.ToArray() |> Array.map (fun kv -> KeyValuePair(Label.nameOf l kv.Key, float (kv.Value.Of m)))
+            let entries = w.Groups.ToArray() |> Array.map (fun kv -> KeyValuePair(Label.nameOf l kv.Key, kv.Value.Of m))
             Array.sortInPlaceWith (fun (a: KeyValuePair<string, float>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
             grouped l entries
         member this.RateBy(metric, width, label, selector) =

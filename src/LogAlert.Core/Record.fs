@@ -6,14 +6,48 @@ namespace LogAlert.Core
 open System
 open System.Collections.Generic
 
+/// The bounds every value the engine folds over stays within, so that no computation on log time
+/// or bytes can overflow, however corrupt the input: log time is Unix seconds of the years 1970 to
+/// 9999 (what an ISO-8601 time can show), a duration (lateness, skew, a window) is at most 10000
+/// years, and the sum of two of them is far inside an `int64`. Byte sums are kept as `Int128`.
+[<RequireQualifiedAccess>]
+module Bounds =
+    /// The first valid second of log time: 1970-01-01T00:00:00Z.
+    [<Literal>]
+    let MinTime = 0L
+
+    /// The last valid second of log time: 9999-12-31T23:59:59Z.
+    [<Literal>]
+    let MaxTime = 253402300799L
+
+    /// The longest duration in seconds (10000 years of 365 days): lateness, skew, windows, `For`.
+    [<Literal>]
+    let MaxDuration = 315360000000L
+
+    /// The largest `bytes` of one record: 2^50, a pebibyte. No response is that large; a larger
+    /// value is a corrupt field, not traffic.
+    [<Literal>]
+    let MaxBytes = 1125899906842624L
+
+    /// Whether `second` is valid log time.
+    let isValidTime (second: int64) = second >= MinTime && second <= MaxTime
+
+    /// `second` moved into the valid range of log time.
+    let clampTime (second: int64) = max MinTime (min MaxTime second)
+
+    /// `seconds` moved into `0 .. MaxDuration`.
+    let clampDuration (seconds: int64) = max 0L (min MaxDuration seconds)
+
 /// Why a line of input did not become a record.
 type RecordError =
     /// The `request` field is not `METHOD SP PATH [SP PROTOCOL]` with a path starting with `/`.
     | BadRequest of request: string
     /// The status is not an integer in 100..599.
     | BadStatus of status: int
-    /// Bytes are negative.
+    /// Bytes are negative or above `Bounds.MaxBytes`.
     | BadBytes of bytes: int64
+    /// The timestamp is outside `Bounds.MinTime .. Bounds.MaxTime`.
+    | BadTime of time: int64
 
 /// Helpers for `RecordError`.
 [<RequireQualifiedAccess>]
@@ -23,7 +57,11 @@ module RecordError =
         match error with
         | BadRequest request -> sprintf "request \"%s\" is not 'METHOD /path [PROTOCOL]'" request
         | BadStatus status -> sprintf "status %d is not in 100..599" status
-        | BadBytes bytes -> sprintf "bytes %d is negative" bytes
+        | BadBytes bytes when bytes < 0L -> sprintf "bytes %d is negative" bytes
+        | BadBytes bytes -> sprintf "bytes %d is above the limit of %d (1 PiB)" bytes Bounds.MaxBytes
+        | BadTime time ->
+            sprintf "timestamp %d is outside the valid range of log time, %d (1970-01-01T00:00:00Z) to %d (9999-12-31T23:59:59Z)"
+                time Bounds.MinTime Bounds.MaxTime
 
 /// A number of a dotted-quad IPv4 text, for `Symbols`.
 module internal Ipv4 =
@@ -422,7 +460,7 @@ type Symbols() =
 [<Struct; CustomEquality; NoComparison>]
 type Record private (time: int64, bytes: int64, line: int64, host: int, user: int, method: int, section: int,
                      status: int, source: int) =
-    /// Log time, Unix epoch seconds.
+    /// Log time, Unix epoch seconds, within `Bounds.MinTime .. Bounds.MaxTime`.
     member _.Time = time
     /// The `remotehost` field.
     member _.Host = Symbols.Hosts.Name host
@@ -442,7 +480,7 @@ type Record private (time: int64, bytes: int64, line: int64, host: int, user: in
     member _.SectionId = section
     /// HTTP status, 100..599.
     member _.Status = status
-    /// Response bytes, 0 for `-`.
+    /// Response bytes, 0 for `-`; at most `Bounds.MaxBytes`.
     member _.Bytes = bytes
     /// Index of the input (file) the record came from, 0-based, in the order given.
     member _.Source = source
@@ -534,8 +572,9 @@ module Record =
     /// come from `sectionOfPath`.
     [<CompiledName("CreateWithSection")>]
     let createWithSection time (host: string) (user: string) (method: string) (section: string) status bytes source line =
-        if status < 100 || status > 599 then Error(BadStatus status)
-        elif bytes < 0L then Error(BadBytes bytes)
+        if not (Bounds.isValidTime time) then Error(BadTime time)
+        elif status < 100 || status > 599 then Error(BadStatus status)
+        elif bytes < 0L || bytes > Bounds.MaxBytes then Error(BadBytes bytes)
         else
             Ok(Record.Make(time, Symbols.Hosts.Intern host, Symbols.Users.Intern user, Symbols.Methods.Intern method,
                            Symbols.Sections.Intern section, status, bytes, source, line))
@@ -543,8 +582,9 @@ module Record =
     /// `createWithSection` with the label texts as `Symbols` ids.
     [<CompiledName("CreateFromIds")>]
     let createFromIds time (host: int) (user: int) (method: int) (section: int) status bytes source line =
-        if status < 100 || status > 599 then Error(BadStatus status)
-        elif bytes < 0L then Error(BadBytes bytes)
+        if not (Bounds.isValidTime time) then Error(BadTime time)
+        elif status < 100 || status > 599 then Error(BadStatus status)
+        elif bytes < 0L || bytes > Bounds.MaxBytes then Error(BadBytes bytes)
         else Ok(Record.Make(time, host, user, method, section, status, bytes, source, line))
 
     /// `createWithSection` from `Symbols` ids into `record`, without a `Result` to copy it through:
@@ -552,7 +592,7 @@ module Record =
     /// `createWithSection` says why.
     [<CompiledName("TryCreateWithSection")>]
     let tryCreateWithSection time (host: int) (user: int) (method: int) (section: int) status bytes source line (record: outref<Record>) =
-        if status < 100 || status > 599 || bytes < 0L then false
+        if not (Bounds.isValidTime time) || status < 100 || status > 599 || bytes < 0L || bytes > Bounds.MaxBytes then false
         else
             record <- Record.Make(time, host, user, method, section, status, bytes, source, line)
             true

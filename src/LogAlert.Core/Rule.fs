@@ -80,9 +80,32 @@ module Rule =
     /// The value function.
     let value (rule: Rule) = rule.Value
 
-    /// ISO-8601 UTC, second resolution: `2019-02-07T21:12:36Z`.
+    // The proleptic Gregorian date of a day count from 1970-01-01, for any day (H. Hinnant's
+    // `civil_from_days`, http://howardhinnant.github.io/date_algorithms.html).
+    let private civil (days: int64) =
+        let z = days + 719468L
+        let era = (if z >= 0L then z else z - 146096L) / 146097L
+        let doe = z - era * 146097L
+        let yoe = (doe - doe / 1460L + doe / 36524L - doe / 146096L) / 365L
+        let doy = doe - (365L * yoe + yoe / 4L - yoe / 100L)
+        let mp = (5L * doy + 2L) / 153L
+        let day = doy - (153L * mp + 2L) / 5L + 1L
+        let month = if mp < 10L then mp + 3L else mp - 9L
+        let year = yoe + era * 400L + (if month <= 2L then 1L else 0L)
+        year, month, day
+
+    /// ISO-8601 UTC, second resolution: `2019-02-07T21:12:36Z`. Total: a second outside what
+    /// `DateTimeOffset` holds (the end of a summary interval at the last valid second is the
+    /// first second of the year 10000) is written the same way, with the year as it is.
     let isoTime (second: int64) =
-        DateTimeOffset.FromUnixTimeSeconds(second).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)
+        if second >= -62135596800L && second <= Bounds.MaxTime then
+            DateTimeOffset.FromUnixTimeSeconds(second).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)
+        else
+            let days = (if second >= 0L then second else second - 86399L) / 86400L
+            let inDay = second - days * 86400L
+            let year, month, day = civil days
+            String.Format(CultureInfo.InvariantCulture, "{0:0000}-{1:00}-{2:00}T{3:00}:{4:00}:{5:00}Z",
+                          year, month, day, inDay / 3600L, inDay / 60L % 60L, inDay % 60L)
 
     /// Fills `{value}` (2 decimals), `{time}`, `{threshold}`, `{rule}`, `{since}` and `{label}` /
     /// `{<label name>}` (the group's label value) in a message template.

@@ -18,20 +18,22 @@ module Metric =
         | "bytes" -> Ok Bytes
         | other -> Error(sprintf "unknown metric \"%s\" (metrics: requests, bytes)" other)
 
-/// Request and byte totals.
+/// Request and byte totals. Bytes are summed as `Int128`: a record holds at most `Bounds.MaxBytes`
+/// (2^50), so an `int64` sum wraps after 8192 such records, and a window of them would read as
+/// negative; 2^63 records of 2^50 bytes fit in 2^113.
 [<Struct>]
 type Totals =
     { Requests: int64
-      Bytes: int64 }
+      Bytes: Int128 }
 
-    /// The total of `metric`.
+    /// The total of `metric`, as a rule reads it.
     member this.Of metric =
         match metric with
-        | Requests -> this.Requests
-        | Bytes -> this.Bytes
+        | Requests -> float this.Requests
+        | Bytes -> float this.Bytes
 
     /// No requests, no bytes.
-    static member Zero = { Requests = 0L; Bytes = 0L }
+    static member Zero = { Requests = 0L; Bytes = Int128.Zero }
 
     /// The sum of two totals.
     static member Add (a: Totals) (b: Totals) = { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }
@@ -45,7 +47,7 @@ type TotalsGroup =
         member _.Zero = Totals.Zero
         member _.Add(a, b) = Totals.Add a b
         member _.Negate t = { Requests = -t.Requests; Bytes = -t.Bytes }
-        member _.IsZero t = t.Requests = 0L && t.Bytes = 0L
+        member _.IsZero t = t.Requests = 0L && t.Bytes = Int128.Zero
 
 /// What a grouped or selecting window reads from each second: the records a selector picks,
 /// grouped by a label or not. Windows with the same label and selector share one series.
@@ -77,7 +79,7 @@ module Series =
     let tally (series: Series) (chunks: ReadOnlyMemory<Record> seq) (existing: SecondTally option) =
         let sums = Scratch<Totals>.Take() // emptied; not in use: windows tally inside a move only
         let mutable requests = 0L
-        let mutable bytes = 0L
+        let mutable bytes = Int128.Zero
         match existing with
         | Some t ->
             for i in 0 .. t.Keys.Length - 1 do
@@ -91,10 +93,10 @@ module Series =
                 let r = &span[i]
                 if Selector.isMatch r series.Selector then
                     requests <- requests + 1L
-                    bytes <- bytes + r.Bytes
+                    bytes <- bytes + Int128.op_Implicit r.Bytes
                     match series.GroupBy with
                     | Some label ->
-                        Dictionaries.accumulate sums (Label.idOf label r) Totals.Zero { Requests = 1L; Bytes = r.Bytes } Totals.Add
+                        Dictionaries.accumulate sums (Label.idOf label r) Totals.Zero { Requests = 1L; Bytes = Int128.op_Implicit r.Bytes } Totals.Add
                     | None -> ()
         let keys = Array.zeroCreate sums.Count
         let totals = Array.zeroCreate sums.Count
@@ -108,7 +110,7 @@ module Series =
 /// there is one, its records when not. Once no window or summary needs the records of its second any
 /// more, a bucket keeps only its totals and tallies (see `Store.stripBefore`).
 [<Sealed>]
-type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: int64, tallies: Map<string, SecondTally>) =
+type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: Int128, tallies: Map<string, SecondTally>) =
     /// Record chunks, newest first: slices of arrays that nobody writes once they are in a bucket.
     member _.Chunks = chunks
     /// Number of records.
@@ -124,12 +126,12 @@ type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes
 [<RequireQualifiedAccess>]
 module Bucket =
     /// A bucket with no records.
-    let empty = Bucket.Make([], 0L, 0L, Map.empty)
+    let empty = Bucket.Make([], 0L, Int128.Zero, Map.empty)
 
     let private bytesOf (records: ReadOnlyMemory<Record>) =
-        let mutable bytes = 0L
+        let mutable bytes = Int128.Zero
         for r in records.Span do
-            bytes <- bytes + r.Bytes
+            bytes <- bytes + Int128.op_Implicit r.Bytes
         bytes
 
     // The tallies with `records` added to each (and, for each of `series` not among them, a new one).

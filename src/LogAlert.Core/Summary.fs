@@ -8,7 +8,8 @@ type Summary =
     { Start: int64
       End: int64
       Requests: int64
-      Bytes: int64
+      /// Bytes of every request: an `Int128`, which no input can make wrap (see `Totals`).
+      Bytes: Int128
       /// The sections with the most hits (top 3, ties by name, ordinal), most first.
       Sections: (string * int64) list
       /// Requests per status class present (`2xx`...), in class order.
@@ -41,7 +42,7 @@ module Summary =
         let hosts = IdBits.Take()
         let status = Array.zeroCreate<int64> 6
         let mutable requests = 0L
-        let mutable bytes = 0L
+        let mutable bytes = Int128.Zero
         for _, bucket in buckets do
             requests <- requests + bucket.Requests
             bytes <- bytes + bucket.Bytes

@@ -65,7 +65,9 @@ module Window =
         elif not (needsRecords window.GroupBy window.Selector) then
             let mutable total = window.Total
             for struct (sign, bucket) in changes do
-                total <- { Requests = total.Requests + sign * bucket.Requests; Bytes = total.Bytes + sign * bucket.Bytes }
+                total <-
+                    { Requests = total.Requests + sign * bucket.Requests
+                      Bytes = if sign > 0L then total.Bytes + bucket.Bytes else total.Bytes - bucket.Bytes }
             { window with Total = total }
         else
             // Each second's tally for this window's series: closed seconds have one once the series
@@ -80,10 +82,10 @@ module Window =
                       | None -> () ]
             // The tallies go to the table as they are, signed: one version per move, and no copy.
             let mutable requests = 0L
-            let mutable bytes = 0L
+            let mutable bytes = Int128.Zero
             for struct (sign, t) in tallies do
                 requests <- requests + sign * t.Total.Requests
-                bytes <- bytes + sign * t.Total.Bytes
+                bytes <- if sign > 0L then bytes + t.Total.Bytes else bytes - t.Total.Bytes
             let parts =
                 if window.GroupBy.IsNone then [||]
                 else [| for struct (sign, t) in tallies do if t.Keys.Length > 0 then yield struct (int sign, t.Keys, t.Totals) |]
@@ -97,7 +99,7 @@ module Window =
     let build width groupBy selector at (store: Store) =
         let empty =
             { Width = width; Series = Series.create groupBy selector; At = at
-              Total = { Requests = 0L; Bytes = 0L }; Groups = Table<Totals>.Empty
+              Total = Totals.Zero; Groups = Table<Totals>.Empty
               Moves = 0L; Changed = [||]; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
         apply buckets empty
@@ -132,7 +134,7 @@ module Window =
     /// the window moved once since the last answer, only the remembered groups and the groups that
     /// move touched can have overtaken, unless a remembered one fell to the bound of the rest.
     let top k metric (window: Window) =
-        let score (t: Totals) = float (t.Of metric)
+        let score (t: Totals) = t.Of metric
         let label = match window.GroupBy with Some l -> l | None -> Host // no groups: never named
         let better = better label
         let fullScan () =

@@ -134,7 +134,7 @@ let events (interval: int64) (specs: RuleSpec list) (sorted: Record list) : Even
                         inside |> Array.countBy (fun r -> sprintf "%dxx" (r.Status / 100)) |> Array.sortBy fst
                         |> Array.map (fun (k, n) -> k, int64 n) |> List.ofArray
                     out.Add(SummaryReady { Start = start; End = stop; Requests = int64 inside.Length
-                                           Bytes = inside |> Array.sumBy (fun r -> r.Bytes); Sections = sections
+                                           Bytes = inside |> Array.fold (fun sum r -> sum + Int128.op_Implicit r.Bytes) Int128.Zero; Sections = sections
                                            Status = status; Hosts = inside |> Array.distinctBy (fun r -> r.Host) |> Array.length
                                            Partial = partial })
             if interval > 0L && (s + 1L) % interval = 0L then summaryOf (s + 1L - interval) (s + 1L) false

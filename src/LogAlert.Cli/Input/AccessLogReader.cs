@@ -1298,7 +1298,8 @@ internal sealed class BatchParser
         }
         if (!csv.TryParse<long>(columns.Date, out var time))
         {
-            if (!IsRepeatedHeader(csv)) Bad(line, $"date \"{csv.GetString(columns.Date)}\" is not an integer");
+            if (!IsRepeatedHeader(csv))
+                Bad(line, $"date \"{csv.GetString(columns.Date)}\" is not Unix time (whole seconds, {Bounds.MinTime} to {Bounds.MaxTime})");
             return;
         }
         if (!csv.TryParse<int>(columns.Status, out var status))

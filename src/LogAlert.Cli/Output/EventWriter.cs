@@ -26,16 +26,20 @@ internal static class Format
     public static string Time(long second) => LogTime.Iso(second);
 
     /// <summary><c>21:12:36</c>, UTC.</summary>
-    public static string TimeOfDay(long second) => LogTime.Iso(second).Substring(11, 8);
+    public static string TimeOfDay(long second)
+    {
+        var iso = LogTime.Iso(second); // the year may have five digits (an interval ending in 10000)
+        return iso[(iso.IndexOf('T') + 1)..^1];
+    }
 
     /// <summary>Rounded to 2 decimals, away from zero, as SPEC §7 asks; null when not finite.</summary>
     public static decimal? Round2(double value) =>
         double.IsFinite(value) && Math.Abs(value) < 7.9e27 ? Math.Round((decimal)value, 2, MidpointRounding.AwayFromZero) : null;
 
-    public static string Bytes(long bytes)
+    public static string Bytes(Int128 bytes)
     {
-        string[] units = ["B", "KB", "MB", "GB", "TB"];
-        double v = bytes;
+        string[] units = ["B", "KB", "MB", "GB", "TB", "PB", "EB"];
+        var v = (double)bytes;
         var u = 0;
         while (v >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
         return u == 0 ? $"{bytes} B" : v.ToString("0.0", Invariant) + " " + units[u];
@@ -106,7 +110,9 @@ public sealed class JsonlEventWriter(Stream output) : IEventWriter
         _json.WriteNumber("end", s.End);
         _json.WriteNumber("requests", s.Requests);
         Number("rps", s.Rps);
-        _json.WriteNumber("bytes", s.Bytes);
+        // An Int128 (no input makes the sum wrap); Utf8JsonWriter has no overload for it.
+        _json.WritePropertyName("bytes");
+        _json.WriteRawValue(s.Bytes.ToString(Format.Invariant), skipInputValidation: true);
         _json.WriteStartArray("sections");
         foreach (var (section, hits) in s.Sections)
         {
