@@ -18,5 +18,14 @@ public sealed class CheckCommand
         {
             return Commands.Fail(ExitCodes.Usage, e.Message);
         }
+        catch (IOException e) when (LogAlert.Cli.Output.StandardOutput.IsBrokenPipe(e))
+        {
+            return LogAlert.Cli.Output.StandardOutput.ClosedExitCode;
+        }
+        catch (IOException e)
+        {
+            // `logalert check rules/*.csx > /dev/full`: the listing could not be written.
+            return Commands.Fail(ExitCodes.IoFailure, $"cannot write the listing: {e.Message}");
+        }
     }
 }

@@ -34,13 +34,13 @@ public sealed class RunCommand
         [Argument(Description = "Access log files (CSV), read in order as one stream; '-' or none for stdin. *.csx arguments are rule files.")] string[]? files = null,
         [Option("rules", Description = "Rule file (.csx) or quoted glob; repeatable. Without it the built-in high_traffic rule runs.")] string[]? rules = null,
         [Option("format", Description = "Output format: text or jsonl.")] string format = "text",
-        [Option("follow", new[] { 'f' }, Description = "Keep reading what is appended to the file, like tail -F.")] bool follow = false,
+        [Option("follow", new[] { 'f' }, Description = "Live mode: keep reading what is appended to the file, like tail -F (or a pipe, with '-'); when no line comes for --idle-timeout, log time follows the clock.")] bool follow = false,
         [Option("threshold", Description = "high_traffic: fire above this many requests per second.")] double threshold = 10,
         [Option("window", Description = "high_traffic: the rate's window.")] string window = "2m",
         [Option("lateness", Description = "How late (log time) a record may arrive and still count as if sorted.")] string lateness = "5s",
         [Option("max-skew", Description = "A record this far ahead of the newest one is skewed: reported, not counted.")] string maxSkew = "1h",
         [Option("summary-interval", Description = "Summary every this much log time, or 'off'.")] string summaryInterval = "10s",
-        [Option("idle-timeout", Description = "--follow: wall time without input after which log time follows the clock.")] string idleTimeout = "10s",
+        [Option("idle-timeout", Description = "Live mode: wall time without input after which log time follows the clock (default 10s; giving it turns live mode on).")] string? idleTimeout = null,
         [Option("disable", Description = "Switch a rule (or 'summary') off; repeatable.")] string[]? disable = null,
         [Option("only", Description = "Run only these rules (and 'summary' if named); repeatable.")] string[]? only = null,
         [Option("fail-on-alert", Description = "Exit 3 when any alert fired.")] bool failOnAlert = false,
@@ -60,8 +60,14 @@ public sealed class RunCommand
                 else inputs.Add(f);
             }
             if (inputs.Count == 0) inputs.Add("-");
-            if (follow && (inputs.Count != 1 || inputs[0] == "-"))
-                throw new UsageException("--follow takes exactly one file (not stdin)");
+            if (follow && inputs.Count != 1)
+                throw new UsageException("--follow takes one input: a file, or - for stdin");
+            if (!double.IsFinite(threshold))
+                throw new UsageException($"--threshold: \"{threshold.ToString(CultureInfo.InvariantCulture)}\" is not a finite number");
+            // Live mode is asked for, never guessed from what stdin or stdout is: without it, time is
+            // log time only, and the same input gives the same output on a terminal too.
+            var live = follow || idleTimeout is not null;
+            var idle = Durations.Parse("--idle-timeout", idleTimeout ?? "10s");
 
             var jsonl = format switch
             {
@@ -110,31 +116,47 @@ public sealed class RunCommand
                 if (input != "-" && !File.Exists(input))
                     return Fail(ExitCodes.IoFailure, Directory.Exists(input) ? $"{input}: is a directory" : $"{input}: no such file");
 
-            var stdout = Console.OpenStandardOutput();
+            var stdout = StandardOutput.Open();
             var buffered = new BufferedStream(stdout, 1 << 16);
             IEventWriter writer = jsonl
                 ? new JsonlEventWriter(buffered)
                 : new TextEventWriter(new StreamWriter(buffered, new UTF8Encoding(false), 1 << 16) { AutoFlush = false },
                     UseColor(color));
 
-            using var cancel = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
-
             var runner = new Runner(settings, writer, Console.Error, inputs)
             {
-                Live = follow || !Console.IsOutputRedirected,
-                IdleTimeout = Durations.Parse("--idle-timeout", idleTimeout),
+                FollowClock = live,
+                IdleTimeout = idle,
+                // Events go out as they happen when someone may be watching: live, a pipe, a terminal.
+                Prompt = live || inputs.Contains("-") || !Console.IsOutputRedirected,
+                OutputClosed = StandardOutput.IsClosed,
+                Running = () => host.Watchdog.Running,
             };
+            // A rule stuck in a loop cannot be stopped: what it interrupted is written, then logalert exits 2.
+            host.Watchdog.OnRunaway = () =>
+            {
+                runner.Abort(host.Watchdog.RunawayMessage ?? "a rule did not finish");
+                Environment.Exit(ExitCodes.Usage);
+            };
+
+            using var cancel = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) =>
+            {
+                e.Cancel = true;
+                runner.Signal ??= e.SpecialKey == ConsoleSpecialKey.ControlBreak ? "SIGQUIT" : "SIGINT";
+                cancel.Cancel();
+            };
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+            {
+                c.Cancel = true;
+                runner.Signal ??= "SIGTERM";
+                cancel.Cancel();
+            });
+
             var reader = new AccessLogReader(inputs, follow);
-            try
-            {
-                await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token);
-            }
-            catch (IOException e) when (IsBrokenPipe(e))
-            {
-                return ExitCodes.Ok; // `logalert ... | head`: the reader left; nothing to report.
-            }
+            var outcome = await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token);
+            // `logalert ... | head`: the reader left, quietly, as cat and grep do.
+            if (outcome == RunOutcome.OutputClosed) return StandardOutput.ClosedExitCode;
             return failOnAlert && runner.AnyFired ? ExitCodes.AlertFired : ExitCodes.Ok;
         }
         catch (UsageException e)
@@ -145,7 +167,11 @@ public sealed class RunCommand
         {
             return Fail(ExitCodes.IoFailure, e.Message);
         }
-        catch (IOException e) when (!IsBrokenPipe(e))
+        catch (IOException e) when (StandardOutput.IsBrokenPipe(e))
+        {
+            return StandardOutput.ClosedExitCode;
+        }
+        catch (IOException e)
         {
             return Fail(ExitCodes.IoFailure, e.Message);
         }
@@ -154,9 +180,6 @@ public sealed class RunCommand
             return Fail(ExitCodes.IoFailure, e.Message);
         }
     }
-
-    private static bool IsBrokenPipe(IOException e) =>
-        e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
 
     private static bool UseColor(string color) => color switch
     {
@@ -195,10 +218,10 @@ public sealed class GenerateCommand
                 var parts = b.Split(':');
                 if (parts.Length != 3 || !double.TryParse(parts[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var r))
                     throw new UsageException($"--burst: \"{b}\" is not AT:DURATION:RATE (e.g. 3m:2m:25)");
-                bursts.Add(new Burst((int)Durations.Parse("--burst", parts[0]).TotalSeconds,
-                    (int)Durations.Parse("--burst", parts[1]).TotalSeconds, r));
+                bursts.Add(new Burst(Durations.ParseSeconds("--burst", parts[0], int.MaxValue),
+                    Durations.ParseSeconds("--burst", parts[1], int.MaxValue), r));
             }
-            var options = new GeneratorOptions(seed, start, (int)Durations.Parse("--duration", duration).TotalSeconds, rate, bursts)
+            var options = new GeneratorOptions(seed, start, Durations.ParseSeconds("--duration", duration, int.MaxValue), rate, bursts)
             {
                 Hosts = hosts,
                 Paths = paths,

@@ -1,37 +1,76 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using LogAlert.Core;
 
 namespace LogAlert.Cli;
 
-/// <summary>Prometheus-style durations: <c>90s</c>, <c>2m</c>, <c>1h30m</c>, <c>1d</c>, <c>1w</c>, <c>1y</c> (365d); a bare number is seconds.</summary>
+/// <summary>
+/// Prometheus-style durations: <c>90s</c>, <c>2m</c>, <c>1h30m</c>, <c>1d</c>, <c>1w</c>, <c>1y</c> (365d);
+/// a bare number is seconds. At most <see cref="Bounds.MaxDuration"/> seconds (10000y): every
+/// duration the engine adds to a time then stays far inside 64 bits.
+/// </summary>
 public static partial class Durations
 {
     [GeneratedRegex(@"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")]
     private static partial Regex Pattern();
 
-    public static bool TryParse(string text, out TimeSpan value)
+    private static readonly long[] UnitSeconds = [365 * 86400L, 7 * 86400L, 86400L, 3600L, 60L, 1L];
+
+    /// <summary>The longest duration accepted.</summary>
+    public static readonly TimeSpan Max = TimeSpan.FromSeconds(Bounds.MaxDuration);
+
+    /// <summary>Parses a duration; false with a reason when it is not one or is longer than <see cref="Max"/>.</summary>
+    public static bool TryParse(string text, out TimeSpan value, out string reason)
     {
         value = TimeSpan.Zero;
+        reason = "is not a duration (examples: 30s, 2m, 1h30m)";
         text = text.Trim();
         if (text.Length == 0) return false;
-        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var bare))
-        {
-            value = TimeSpan.FromSeconds(bare);
-            return true;
-        }
         var m = Pattern().Match(text);
-        if (!m.Success) return false;
-        long Part(int i) => m.Groups[i].Success ? long.Parse(m.Groups[i].Value, CultureInfo.InvariantCulture) : 0;
-        value = TimeSpan.FromDays(365 * Part(1) + 7 * Part(2) + Part(3)) + TimeSpan.FromHours(Part(4)) + TimeSpan.FromMinutes(Part(5)) + TimeSpan.FromSeconds(Part(6));
+        if (!m.Success && !text.All(char.IsAsciiDigit)) return false;
+        // Each part and their sum with overflow checks: digits enough to pass the pattern are not
+        // yet a number that fits (99999999999999999999s).
+        long seconds = 0;
+        try
+        {
+            if (!m.Success) seconds = long.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture);
+            else
+                for (var i = 0; i < UnitSeconds.Length; i++)
+                    if (m.Groups[i + 1].Success)
+                        seconds = checked(seconds + checked(long.Parse(m.Groups[i + 1].Value, NumberStyles.None,
+                            CultureInfo.InvariantCulture) * UnitSeconds[i]));
+        }
+        catch (OverflowException)
+        {
+            seconds = long.MaxValue;
+        }
+        if (seconds > Bounds.MaxDuration)
+        {
+            reason = "is longer than the longest duration, 10000y";
+            return false;
+        }
+        value = TimeSpan.FromSeconds(seconds);
         return true;
     }
 
-    /// <summary>Parses or throws a <see cref="UsageException"/> naming the option.</summary>
+    /// <summary>Parses a duration; false when it is not one or is too long.</summary>
+    public static bool TryParse(string text, out TimeSpan value) => TryParse(text, out value, out _);
+
+    /// <summary>Parses or throws a <see cref="UsageException"/> naming the option and why.</summary>
     public static TimeSpan Parse(string option, string text)
     {
-        if (!TryParse(text, out var value))
-            throw new UsageException($"{option}: \"{text}\" is not a duration (examples: 30s, 2m, 1h30m)");
+        if (!TryParse(text, out var value, out var reason))
+            throw new UsageException($"{option}: \"{text}\" {reason}");
         return value;
+    }
+
+    /// <summary><see cref="Parse"/> in whole seconds, at most <paramref name="maxSeconds"/>.</summary>
+    public static int ParseSeconds(string option, string text, int maxSeconds)
+    {
+        var value = Parse(option, text);
+        if (value.TotalSeconds > maxSeconds)
+            throw new UsageException($"{option}: \"{text}\" is longer than {Format(TimeSpan.FromSeconds(maxSeconds))}");
+        return (int)value.TotalSeconds;
     }
 
     /// <summary>Short form for output: <c>2m</c>, <c>90s</c>, <c>1h</c>.</summary>

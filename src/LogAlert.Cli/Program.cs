@@ -43,6 +43,15 @@ catch (UsageException e)
     Console.Error.WriteLine($"logalert: {e.Message}");
     return ExitCodes.Usage;
 }
+catch (IOException e) when (LogAlert.Cli.Output.StandardOutput.IsBrokenPipe(e))
+{
+    return LogAlert.Cli.Output.StandardOutput.ClosedExitCode;
+}
+catch (IOException e)
+{
+    Console.Error.WriteLine($"logalert: {e.Message}");
+    return ExitCodes.IoFailure;
+}
 
 namespace LogAlert.Cli
 {

@@ -4,7 +4,6 @@ using LogAlert.Cli.Input;
 using LogAlert.Cli.Output;
 using LogAlert.Core;
 using LogAlert.Core.Interop;
-using Microsoft.FSharp.Core;
 
 namespace LogAlert.Cli;
 
@@ -31,73 +30,193 @@ public sealed class LineReporter(TextWriter stderr, int limit = 20)
     }
 }
 
+/// <summary>How a run ended.</summary>
+public enum RunOutcome
+{
+    /// <summary>The final report was written: the input ended, a signal came, or reading failed (then rethrown).</summary>
+    Reported,
+    /// <summary>Stdout's reader went away (<c>logalert … | head</c>): nothing more can be written.</summary>
+    OutputClosed,
+}
+
 /// <summary>The imperative shell's loop: batches in, engine steps, events out.</summary>
+/// <remarks>
+/// The engine appends each step's events to one list as it computes them (<see cref="Fold.PushInto"/>),
+/// and they are written when the step returns. A step that never returns (a rule stuck in a loop,
+/// which .NET cannot interrupt) or that ends the process (a rule calling <c>Environment.Exit</c>)
+/// is finished from another thread by <see cref="Abort"/>: the events computed so far, then the
+/// report of the last whole step, with the reason.
+/// </remarks>
 public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWriter stderr, IReadOnlyList<string> inputNames)
 {
-    /// <summary>Wall time without input after which, in live mode, log time follows the clock.</summary>
+    /// <summary>Wall time without input after which, with <see cref="FollowClock"/>, log time follows the clock.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Live mode: flush after every batch, advance log time when idle.</summary>
-    public bool Live { get; init; }
+    /// <summary>Live mode (<c>--follow</c>): after <see cref="IdleTimeout"/> without input, log time follows the wall clock.</summary>
+    public bool FollowClock { get; init; }
+
+    /// <summary>Write each batch's events at once (a terminal, stdin, <c>--follow</c>), not when the buffer fills.</summary>
+    public bool Prompt { get; init; }
+
+    /// <summary>Whether stdout's reader has gone (see <see cref="StandardOutput.IsClosed"/>); null: never asked.</summary>
+    public Func<bool>? OutputClosed { get; init; }
+
+    /// <summary>What is running now in the rule host (a rule, a rule file), for the report when it ends the process.</summary>
+    public Func<string?>? Running { get; init; }
 
     /// <summary>Whether any alert fired during the run.</summary>
     public bool AnyFired { get; private set; }
 
+    /// <summary>The signal that stopped the run, if one did (set before the token is cancelled).</summary>
+    public string? Signal { get; set; }
+
+    /// <summary>How often the loop wakes without input: to notice a closed stdout and, live, to follow the clock.</summary>
+    private static readonly TimeSpan Wake = TimeSpan.FromMilliseconds(500);
+
     private readonly LineReporter _reporter = new(stderr);
+    private readonly Lock _gate = new();
+    private readonly List<Event> _pending = [];
+    private State _state = null!;
+    private volatile bool _stepping;
+    private bool _aborted;
+    private bool _done;
+    private RunEnd _end = RunEnd.EndOfInput;
+    // Lines and bad lines of the batches the state has taken in: the report counts what it covers.
     private long _lines;
     private long _bad;
 
     private string NameOf(int source) =>
         source >= 0 && source < inputNames.Count ? (inputNames[source] == "-" ? "<stdin>" : inputNames[source]) : "<input>";
 
-    private void Emit(IReadOnlyList<Event> events)
+    private void Emit(Event e)
     {
-        foreach (var e in events)
+        switch (e)
         {
-            switch (e)
-            {
-                case Event.Alert a:
-                    if (a.Item.Transition.IsFired) AnyFired = true;
-                    writer.Alert(a.Item);
-                    break;
-                case Event.SummaryReady s:
-                    writer.Summary(s.Item);
-                    break;
-                case Event.RuleFailed f:
-                    stderr.WriteLine($"logalert: rule \"{f.rule}\" failed at {LogTime.Iso(f.time)}: {f.message} (rule switched off; other rules go on)");
-                    break;
-                case Event.Skewed k:
-                    _reporter.Report(NameOf(k.record.Source), k.record.Line,
-                        $"timestamp {k.record.Time} is {k.record.Time - k.newest}s ahead of the newest accepted one ({k.newest}); skipped as skewed");
-                    break;
-                case Event.Finished f:
-                    writer.Final(f.Item, new InputCounts(_lines, _bad));
-                    break;
-            }
+            case Event.Alert a:
+                if (a.Item.Transition.IsFired) AnyFired = true;
+                writer.Alert(a.Item);
+                break;
+            case Event.SummaryReady s:
+                writer.Summary(s.Item);
+                break;
+            case Event.RuleFailed f:
+                stderr.WriteLine($"logalert: rule \"{f.rule}\" failed at {LogTime.Iso(f.time)}: {f.message} (rule switched off; other rules go on)");
+                break;
+            case Event.Skewed k:
+                _reporter.Report(NameOf(k.record.Source), k.record.Line,
+                    $"timestamp {k.record.Time} is {k.record.Time - k.newest}s ahead of the newest accepted one ({k.newest}); skipped as skewed");
+                break;
+            case Event.Finished f:
+                writer.Final(f.Item, new InputCounts(_lines, _bad), _end);
+                break;
         }
+    }
+
+    /// <summary>One engine step; its events are written when it returns (unless the run was aborted meanwhile).</summary>
+    private void Step(Func<State, List<Event>, State> step, long lines = 0, long bad = 0)
+    {
+        _stepping = true;
+        State next;
+        try
+        {
+            next = step(_state, _pending);
+        }
+        finally
+        {
+            _stepping = false;
+        }
+        lock (_gate)
+        {
+            if (_aborted) return;
+            _state = next;
+            _lines += lines;
+            _bad += bad;
+            foreach (var e in _pending) Emit(e);
+            _pending.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Ends the run from another thread while a step cannot finish: writes the events the step has
+    /// computed so far and the report of the last whole step, saying <paramref name="reason"/>.
+    /// Later events of that step are dropped. Does nothing once the run is over.
+    /// </summary>
+    public void Abort(string reason) => TryAbort(reason);
+
+    /// <summary><see cref="Abort"/>, saying whether this call ended the run (false: it was over already).</summary>
+    private bool TryAbort(string reason)
+    {
+        lock (_gate)
+        {
+            if (_aborted || _done || _state is null) return false;
+            _aborted = true;
+            try
+            {
+                // Only the fold thread adds, and it is stuck in a rule: the first Count are written.
+                var computed = _pending.Count;
+                for (var i = 0; i < computed; i++) Emit(_pending[i]);
+                writer.Final(Fold.Report(_state), new InputCounts(_lines, _bad), new RunEnd(reason));
+                writer.Flush();
+                _reporter.Finish();
+            }
+            catch (IOException)
+            {
+                // stdout is gone: there is nobody left to tell.
+            }
+            return true;
+        }
+    }
+
+    // Environment.Exit runs this on another thread while the caller waits in Exit: a rule that
+    // calls it inside a step is reported, what it interrupted is written, and the exit status is 2
+    // (a rule error), not the rule's.
+    private void OnProcessExit(object? sender, EventArgs e)
+    {
+        if (!_stepping) return;
+        var what = Running?.Invoke() ?? "a rule";
+        var reason = $"{what} ended the process (Environment.Exit)";
+        if (!TryAbort(reason)) return; // ended by logalert itself (a runaway rule), already reported
+        stderr.WriteLine($"logalert: {reason}; the run stopped there");
+        Environment.ExitCode = ExitCodes.Usage;
     }
 
     private void Absorb(InputBatch batch)
     {
-        _lines += batch.Lines;
-        foreach (var b in batch.Bad)
+        foreach (var b in batch.Bad) _reporter.Report(b.Path, b.Line, b.Reason);
+    }
+
+    /// <summary>
+    /// Runs to the end of <paramref name="batches"/> (or until cancelled), then ends the fold and writes
+    /// the final report; a read failure is rethrown after the report. Stops at once, writing nothing
+    /// more, when stdout is closed.
+    /// </summary>
+    public async Task<RunOutcome> RunAsync(IEnumerable<InputBatch> batches, CancellationToken cancel)
+    {
+        _state = Fold.Start(settings);
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+        try
         {
-            _bad++;
-            _reporter.Report(b.Path, b.Line, b.Reason);
+            return await Loop(batches, cancel);
+        }
+        catch (IOException e) when (StandardOutput.IsBrokenPipe(e))
+        {
+            return RunOutcome.OutputClosed;
+        }
+        finally
+        {
+            lock (_gate) _done = true;
+            AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         }
     }
 
-    /// <summary>Runs to the end of <paramref name="batches"/> (or until cancelled), then ends the fold.</summary>
-    public async Task RunAsync(IEnumerable<InputBatch> batches, CancellationToken cancel)
+    private async Task<RunOutcome> Loop(IEnumerable<InputBatch> batches, CancellationToken cancel)
     {
-        var state = Fold.Start(settings);
         // Parsing runs on its own threads, the fold on this one: two cores, two stages. Both go in
         // bursts (the reader parses two chunks at once; the fold closes seconds, summaries, top-k
         // scans), so each needs room to run ahead of the other. 32 batches (128k records, 8 MB at
-        // most): with 8, a 100k-host run kept the cores 1.55 busy on average against 1.68 with 32,
-        // and took 1.66 s against 1.50 s (low cardinality: 0.98 -> 0.93 s, the same 87 MB peak).
-        // 64 was no faster and raised the peak by 8 MB.
+        // most): with 8, a 100k-host run kept the cores 1.55 busy on average against 1.68 with 32.
         var channel = Channel.CreateBounded<InputBatch>(new BoundedChannelOptions(32) { SingleReader = true, SingleWriter = true });
+        using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         Exception? readFailure = null;
         var producer = Task.Factory.StartNew(() =>
         {
@@ -105,9 +224,9 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             {
                 foreach (var batch in batches)
                 {
-                    if (cancel.IsCancellationRequested) break;
+                    if (stopReading.IsCancellationRequested) break;
                     while (!channel.Writer.TryWrite(batch))
-                        if (!channel.Writer.WaitToWriteAsync(cancel).AsTask().GetAwaiter().GetResult()) return;
+                        if (!channel.Writer.WaitToWriteAsync(stopReading.Token).AsTask().GetAwaiter().GetResult()) return;
                 }
             }
             catch (OperationCanceledException) { }
@@ -119,47 +238,59 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         long? idleBase = null;
 
         // No line for IdleTimeout of wall time: log time follows the wall clock from the newest
-        // timestamp on, so that alerts resolve when traffic stops altogether (SPEC §8).
+        // timestamp on, so that alerts resolve when traffic stops altogether.
         void FollowClockWhenIdle()
         {
-            if (idleSince.Elapsed < IdleTimeout || state.NewestTime is not { } newest) return;
+            if (!FollowClock || idleSince.Elapsed < IdleTimeout || _state.NewestTime is not { } newest) return;
             idleBase ??= newest.Value;
-            var r = Fold.Tick(state, idleBase.Value + (long)idleSince.Elapsed.TotalSeconds);
-            state = r.State;
-            Emit(r.Events);
+            var second = idleBase.Value + (long)idleSince.Elapsed.TotalSeconds;
+            Step((s, events) => Fold.TickInto(s, second, events));
         }
+
         var reader = channel.Reader;
         try
         {
             while (true)
             {
                 bool more;
-                if (Live)
+                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(cancel))
                 {
-                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-                    wait.CancelAfter(TimeSpan.FromMilliseconds(500));
-                    try { more = await reader.WaitToReadAsync(wait.Token); }
+                    wait.CancelAfter(Wake);
+                    try
+                    {
+                        more = await reader.WaitToReadAsync(wait.Token);
+                    }
                     catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
                     {
+                        // Nothing came for a while: an endless quiet input must not keep a closed stdout alive.
+                        if (OutputClosed?.Invoke() == true) return RunOutcome.OutputClosed;
                         FollowClockWhenIdle();
+                        if (Prompt) writer.Flush();
                         continue;
                     }
                 }
-                else more = await reader.WaitToReadAsync(cancel);
                 if (!more) break;
                 while (reader.TryRead(out var batch))
                 {
                     Absorb(batch);
                     if (batch.Count > 0)
                     {
-                        var r = Fold.Push(state, batch.Records); // exactly Count long
-                        state = r.State;
-                        Emit(r.Events);
+                        Step((s, events) => Fold.PushInto(s, batch.Records, events), batch.Lines, batch.Bad.Count);
                         idleSince.Restart();
                         idleBase = null;
                     }
+                    else if (batch.Lines > 0 || batch.Bad.Count > 0)
+                    {
+                        lock (_gate)
+                        {
+                            _lines += batch.Lines;
+                            _bad += batch.Bad.Count;
+                        }
+                    }
                 }
-                if (Live)
+                // Once a batch (a poll syscall): `logalert big.csv | head` stops within a batch.
+                if (OutputClosed?.Invoke() == true) return RunOutcome.OutputClosed;
+                if (Prompt)
                 {
                     FollowClockWhenIdle();
                     writer.Flush();
@@ -170,14 +301,27 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         {
             // Ctrl-C or SIGTERM: fall through to the final report.
         }
+        finally
+        {
+            stopReading.Cancel();
+        }
         await producer.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { });
 
         // Even when an input fails part-way, what was read is reported before the error.
-        var end = Fold.End(state);
-        Emit(end.Events);
-        writer.Flush();
-        _reporter.Finish();
+        _end = cancel.IsCancellationRequested ? new RunEnd(Signal ?? "interrupted")
+            : readFailure is not null ? new RunEnd($"error: {readFailure.Message}")
+            : RunEnd.EndOfInput;
+        Step(Fold.EndInto);
+        lock (_gate)
+        {
+            if (!_aborted)
+            {
+                writer.Flush();
+                _reporter.Finish();
+            }
+        }
         if (readFailure is not null && !cancel.IsCancellationRequested)
             throw readFailure;
+        return RunOutcome.Reported;
     }
 }

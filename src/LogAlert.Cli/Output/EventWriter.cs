@@ -10,12 +10,23 @@ namespace LogAlert.Cli.Output;
 /// <summary>What the shell adds to the engine's report: it counts lines and bad lines itself.</summary>
 public sealed record InputCounts(long Lines, long Bad);
 
+/// <summary>Why a run stopped, as the final report says it.</summary>
+/// <param name="Reason"><c>end of input</c>, <c>SIGINT</c>, <c>SIGTERM</c>, or what went wrong.</param>
+public sealed record RunEnd(string Reason)
+{
+    /// <summary>The input was read to its end.</summary>
+    public static readonly RunEnd EndOfInput = new("end of input");
+
+    /// <summary>Whether the input was read to its end.</summary>
+    public bool IsEndOfInput => ReferenceEquals(this, EndOfInput) || Reason == EndOfInput.Reason;
+}
+
 /// <summary>Writes engine events to stdout in one format.</summary>
 public interface IEventWriter
 {
     void Alert(AlertEvent alert);
     void Summary(Summary summary);
-    void Final(Report report, InputCounts counts);
+    void Final(Report report, InputCounts counts, RunEnd end);
     void Flush();
 }
 
@@ -131,7 +142,7 @@ public sealed class JsonlEventWriter(Stream output) : IEventWriter
         EndLine();
     }
 
-    public void Final(Report r, InputCounts counts)
+    public void Final(Report r, InputCounts counts, RunEnd end)
     {
         _json.WriteStartObject();
         _json.WriteString("type", "stats");
@@ -194,9 +205,10 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         output.Write(sb.Append('\n').ToString());
     }
 
-    public void Final(Report r, InputCounts counts)
+    public void Final(Report r, InputCounts counts, RunEnd end)
     {
-        output.Write(Paint("2", $"-- end of input: {counts.Lines} lines, {r.Records} records, {counts.Bad} bad, {r.Skewed} skewed, {r.Late} late") + "\n");
+        var why = end.IsEndOfInput ? "end of input" : $"stopped ({Terminal.Escape(end.Reason)})";
+        output.Write(Paint("2", $"-- {why}: {counts.Lines} lines, {r.Records} records, {counts.Bad} bad, {r.Skewed} skewed, {r.Late} late") + "\n");
         if (r.Firing.IsEmpty)
         {
             output.Write(Paint("2", "-- no alert firing") + "\n");

@@ -32,8 +32,17 @@ public sealed class RuleWatchdog : IDisposable
     /// <summary>Where the report goes (stderr by default).</summary>
     public TextWriter Error { get; set; } = Console.Error;
 
-    /// <summary>What happens after the report: <c>Environment.Exit(2)</c> unless a test replaces it.</summary>
+    /// <summary>
+    /// What happens after the report: <c>Environment.Exit(2)</c> unless replaced (a run writes what
+    /// it computed first, and tests count).
+    /// </summary>
     public Action OnRunaway { get; set; } = () => Environment.Exit(ExitCodes.Usage);
+
+    /// <summary>What is running now: <c>rule "name"</c> or <c>rule file path</c>; null between evaluations.</summary>
+    public string? Running => _running;
+
+    /// <summary>The report of the runaway, once there was one (what <see cref="OnRunaway"/> follows).</summary>
+    public string? RunawayMessage { get; private set; }
 
     /// <summary>Log time passed to <see cref="Enter"/> by the load-time probe, which has none.</summary>
     internal const long LoadTime = long.MinValue;
@@ -108,9 +117,10 @@ public sealed class RuleWatchdog : IDisposable
             _reported = true;
             var logTime = Volatile.Read(ref _logTime);
             var at = logTime == LoadTime ? "load time" : RuleModule.isoTime(logTime);
+            RunawayMessage = $"{rule} did not finish within {Format(Timeout)} at {at}; is it stuck in a loop?";
             try
             {
-                Error.WriteLine($"logalert: {rule} did not finish within {Format(Timeout)} at {at}; is it stuck in a loop?");
+                Error.WriteLine($"logalert: {RunawayMessage}");
                 Error.Flush();
             }
             catch (IOException)

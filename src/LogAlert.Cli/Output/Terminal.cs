@@ -1,0 +1,139 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace LogAlert.Cli.Output;
+
+/// <summary>
+/// Text that reaches an operator's terminal. A URL path, a user name or a rule's exception message
+/// is data any client chooses: written as it is, an ESC starts a terminal control sequence (move the
+/// cursor, rewrite the line above, set the window title, on some terminals paste into the input).
+/// So every control character is written as an escape instead, as <c>--format jsonl</c> and nginx's
+/// log escaping do: C0 controls and DEL as <c>\x1b</c>, C1 controls and the bidirectional overrides
+/// (which reorder what is shown) as <c>\u202e</c>.
+/// </summary>
+public static class Terminal
+{
+    /// <summary>Whether <paramref name="c"/> is written as an escape.</summary>
+    public static bool NeedsEscape(char c) =>
+        c < ' ' || c == '\x7f' || (c >= '\x80' && c <= '\x9f')
+        || c is '\u061c' or '\u200e' or '\u200f' || (c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069');
+
+    /// <summary><paramref name="text"/> with every control character escaped (newlines and tabs too: one event is one line).</summary>
+    public static string Escape(string text)
+    {
+        var i = 0;
+        while (i < text.Length && !NeedsEscape(text[i])) i++;
+        if (i == text.Length) return text;
+        var sb = new StringBuilder(text.Length + 8);
+        sb.Append(text, 0, i);
+        for (; i < text.Length; i++) Append(sb, text[i]);
+        return sb.ToString();
+    }
+
+    private static void Append(StringBuilder sb, char c)
+    {
+        if (!NeedsEscape(c)) sb.Append(c);
+        else if (c < '\x80') sb.Append("\\x").Append(((int)c).ToString("x2"));
+        else sb.Append("\\u").Append(((int)c).ToString("x4"));
+    }
+
+    /// <summary>
+    /// A writer that escapes control characters on their way to <paramref name="inner"/>, except the
+    /// line feed (each message is its own line) and the tab: for stderr, where messages quote data.
+    /// </summary>
+    public sealed class EscapingWriter(TextWriter inner) : TextWriter
+    {
+        public override Encoding Encoding => inner.Encoding;
+
+        private static bool Passes(char c) => c is '\n' or '\t' || !NeedsEscape(c);
+
+        public override void Write(char value)
+        {
+            if (Passes(value)) inner.Write(value);
+            else
+            {
+                var sb = new StringBuilder(6);
+                Append(sb, value);
+                inner.Write(sb.ToString());
+            }
+        }
+
+        public override void Write(string? value)
+        {
+            if (value is null) return;
+            if (value.AsSpan().IndexOfAnyExcept(Plain) < 0 || value.All(Passes)) inner.Write(value);
+            else foreach (var c in value) Write(c);
+        }
+
+        public override void Write(char[] buffer, int index, int count) => Write(new string(buffer, index, count));
+
+        public override void Write(ReadOnlySpan<char> buffer) => Write(new string(buffer));
+
+        public override void WriteLine(string? value)
+        {
+            Write(value);
+            inner.WriteLine();
+        }
+
+        public override void Flush() => inner.Flush();
+
+        // Printable ASCII and the line feed: the common case, checked with one vectorised search.
+        private static readonly System.Buffers.SearchValues<char> Plain =
+            System.Buffers.SearchValues.Create(Enumerable.Range(' ', 0x7f - ' ').Select(i => (char)i).Append('\n').ToArray());
+    }
+}
+
+/// <summary>
+/// logalert's stdout, opened so that a reader that went away is noticed. <see cref="Console"/>'s
+/// stream ignores EPIPE on Unix (a write to a closed pipe succeeds and is lost), so
+/// <c>logalert big.csv | head -1</c> read on to the end, and with <c>--follow</c> never stopped.
+/// Here stdout is a plain stream on descriptor 1, whose writes fail with EPIPE, and
+/// <see cref="IsClosed"/> asks the kernel whether the reading end is gone, for the moments when
+/// nothing is being written.
+/// </summary>
+public static class StandardOutput
+{
+    /// <summary>The exit status when stdout is closed under logalert: 128 + SIGPIPE, what a shell reports for <c>cat</c> or <c>grep</c> there.</summary>
+    public const int ClosedExitCode = 141;
+
+    /// <summary>Opens descriptor 1 for writing (unbuffered; the caller buffers).</summary>
+    public static Stream Open()
+    {
+        if (OperatingSystem.IsWindows()) return Console.OpenStandardOutput();
+        var stream = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+        if (!stream.CanSeek) return stream; // a pipe, socket or terminal: write(2), which fails with EPIPE
+        // A regular file: FileStream would write at offsets of its own (pwrite) and leave the shared
+        // descriptor's offset behind, so `(logalert …; echo done) > out` overwrote the first bytes.
+        // A file has no reader to lose; Console's stream writes at the descriptor's offset.
+        stream.Dispose();
+        return Console.OpenStandardOutput();
+    }
+
+    /// <summary>Whether stdout is a pipe or socket whose reader has gone (POLLERR, POLLHUP), or no descriptor at all.</summary>
+    public static bool IsClosed()
+    {
+        if (OperatingSystem.IsWindows()) return false;
+        var fd = new PollFd { Fd = 1 };
+        // Events 0: only the conditions poll always reports. Timeout 0: never waits.
+        if (Poll(ref fd, 1, 0) <= 0) return false;
+        return (fd.Revents & (PollErr | PollHup | PollNval)) != 0;
+    }
+
+    /// <summary>Whether <paramref name="e"/> is a write to a pipe nobody reads any more (EPIPE).</summary>
+    public static bool IsBrokenPipe(IOException e) =>
+        e.HResult == 32 || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
+
+    private const short PollErr = 0x008, PollHup = 0x010, PollNval = 0x020;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [DllImport("libc", EntryPoint = "poll", SetLastError = true)]
+    private static extern int Poll(ref PollFd fds, nuint count, int timeout);
+}
