@@ -5,7 +5,12 @@ using Microsoft.Extensions.Logging;
 using LogAlert.Cli;
 using LogAlert.Cli.Input;
 
-// Exit codes (SPEC §7): 0 done; 2 usage or rule errors; 1 I/O failure; 3 with --fail-on-alert when an alert fired.
+// Exit codes: 0 done; 2 usage or rule errors; 1 I/O failure; 3 with --fail-on-alert when an alert
+// fired; 141 when stdout was closed under it (StandardOutput.ClosedExitCode).
+
+// Messages on stderr quote log data (a bad line's field, a path): control characters are escaped
+// on the way, so that no log line can send escape sequences to the operator's terminal.
+Console.SetError(new LogAlert.Cli.Output.Terminal.EscapingWriter(Console.Error));
 try
 {
     // Cocona cannot give a primary command positional arguments next to sub-commands, and

@@ -56,8 +56,9 @@ internal static class Format
         return u == 0 ? $"{bytes} B" : v.ToString("0.0", Invariant) + " " + units[u];
     }
 
+    /// <summary><c>name="value",…</c> for text output, control characters escaped (<see cref="Terminal"/>).</summary>
     public static string Labels(IEnumerable<Tuple<string, string>> labels) =>
-        string.Join(",", labels.Select(l => $"{l.Item1}=\"{l.Item2}\""));
+        string.Join(",", labels.Select(l => $"{Terminal.Escape(l.Item1)}=\"{Terminal.Escape(l.Item2)}\""));
 }
 
 /// <summary><c>--format jsonl</c>: one JSON object per line, fields exactly as SPEC §7 lists them.</summary>
@@ -163,6 +164,7 @@ public sealed class JsonlEventWriter(Stream output) : IEventWriter
             _json.WriteEndObject();
         }
         _json.WriteEndArray();
+        _json.WriteString("stopped", end.Reason);
         _json.WriteEndObject();
         EndLine();
     }
@@ -174,7 +176,10 @@ public sealed class JsonlEventWriter(Stream output) : IEventWriter
     }
 }
 
-/// <summary><c>--format text</c>: one readable line per event; ANSI colour only when asked to.</summary>
+/// <summary>
+/// <c>--format text</c>: one readable line per event; ANSI colour only when asked to. Text from the
+/// log or a rule is written with its control characters escaped (<see cref="Terminal"/>).
+/// </summary>
 public sealed class TextEventWriter(TextWriter output, bool color) : IEventWriter
 {
     private string Paint(string code, string text) => color ? $"\u001b[{code}m{text}\u001b[0m" : text;
@@ -184,7 +189,7 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         var fired = a.Transition.IsFired;
         var tag = fired ? Paint("1;31", "FIRING  ") : Paint("1;32", "RESOLVED");
         var labels = a.Labels.IsEmpty ? "" : "{" + Format.Labels(a.Labels) + "} ";
-        output.Write($"{Format.Time(a.Time)}  {tag}  {Paint("1", a.Rule)} {labels}{a.Message}\n");
+        output.Write($"{Format.Time(a.Time)}  {tag}  {Paint("1", Terminal.Escape(a.Rule))} {labels}{Terminal.Escape(a.Message)}\n");
     }
 
     public void Summary(Summary s)
@@ -196,7 +201,7 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         sb.Append("  ").Append(Format.TimeOfDay(s.Start)).Append('–').Append(Format.TimeOfDay(s.End)).Append("  ");
         sb.Append(s.Requests.ToString(Format.Invariant)).Append(" req ");
         sb.Append(Paint("2", "(" + s.Rps.ToString("0.00", Format.Invariant) + "/s)"));
-        sb.Append(" | top ").Append(string.Join(", ", s.Sections.Select(x => $"{x.Item1} {x.Item2}")));
+        sb.Append(" | top ").Append(string.Join(", ", s.Sections.Select(x => $"{Terminal.Escape(x.Item1)} {x.Item2}")));
         sb.Append(" | ").Append(string.Join(" ", s.Status.Select(x =>
             x.Item1 == "5xx" && x.Item2 > 0 ? Paint("31", $"{x.Item1} {x.Item2}") : $"{x.Item1} {x.Item2}")));
         sb.Append(" | ").Append(Format.Bytes(s.Bytes));
@@ -217,7 +222,7 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         foreach (var f in r.Firing)
         {
             var labels = f.Labels.IsEmpty ? "" : " {" + Format.Labels(f.Labels) + "}";
-            output.Write($"-- {Paint("1;31", "still firing")}: {f.Rule}{labels} since {Format.Time(f.Since)}, value {f.Value.ToString("0.00", Format.Invariant)}\n");
+            output.Write($"-- {Paint("1;31", "still firing")}: {Terminal.Escape(f.Rule)}{labels} since {Format.Time(f.Since)}, value {f.Value.ToString("0.00", Format.Invariant)}\n");
         }
     }
 

@@ -1,0 +1,249 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Text;
+using System.Text.Json;
+using Xunit;
+
+namespace LogAlert.Cli.Tests;
+
+/// <summary>
+/// Faults and hostile input through the real CLI: timestamps at and past the ends of log time, byte
+/// counts that overflow 64 bits, a closed stdout, a rule that never returns or ends the process,
+/// control bytes in log fields, options out of range, live mode on a pipe.
+/// </summary>
+public sealed class HardeningTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("logalert-hardening-").FullName;
+    private readonly Dictionary<string, string> _env;
+
+    public HardeningTests() => _env = new() { ["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache") };
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private const string Header = TestLogs.Header;
+
+    private static string Line(long time, string path = "/", long bytes = 1, string host = "a") =>
+        $"\"{host}\",\"-\",\"-\",{time},\"GET {path} HTTP/1.0\",200,{bytes}\n";
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static JsonElement[] Json(CliRunner.Result r) =>
+        r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+
+    private static JsonElement Stats(CliRunner.Result r) => Json(r).Last(e => e.GetProperty("type").GetString() == "stats");
+
+    [Theory]
+    [InlineData(long.MaxValue)]
+    [InlineData(long.MaxValue - 1800)] // within the skew of the int64 limit: once "0s ahead", by overflow
+    [InlineData(253402300800L)] // 10000-01-01T00:00:00Z
+    [InlineData(-1L)]
+    public void A_timestamp_outside_log_time_is_a_bad_line_and_the_run_ends_with_its_report(long time)
+    {
+        // Alone (the case that spun at 100% CPU), and after a valid record (the one that crashed in output).
+        foreach (var lines in new[] { Line(time), Line(1549573860) + Line(time) + Line(1549573861) })
+        {
+            var r = CliRunner.Run(["--format", "jsonl", "-"], stdin: Header + "\n" + lines, env: _env, timeoutMs: 30_000);
+
+            Assert.Equal(0, r.ExitCode);
+            Assert.Contains($"timestamp {time} is outside the valid range of log time", r.Stderr);
+            Assert.DoesNotContain("   at ", r.Stderr);
+            var stats = Stats(r);
+            Assert.Equal(1, stats.GetProperty("bad").GetInt64());
+            Assert.Equal(0, stats.GetProperty("skewed").GetInt64());
+            Assert.Equal("end of input", stats.GetProperty("stopped").GetString());
+        }
+    }
+
+    [Fact]
+    public void The_last_second_of_log_time_is_valid_and_its_summary_ends_in_the_year_10000()
+    {
+        var r = CliRunner.Run(["-"], stdin: Header + "\n" + Line(253402300795) + Line(253402300799), env: _env);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.StartsWith("10000-01-01T00:00:00Z  summary   23:59:50–00:00:00  2 req", r.StdoutLines[0]);
+        Assert.Contains("2 records, 0 bad", r.Stdout);
+    }
+
+    [Fact]
+    public void Byte_sums_past_64_bits_stay_exact_and_a_bytes_rule_does_not_resolve_by_wrapping()
+    {
+        // 9000 records of 1 PiB (the most one record may hold) in one second: 9000 * 2^50 > 2^63.
+        const long PiB = 1L << 50;
+        var log = Write("big.csv", Header + "\n" + string.Concat(
+            Enumerable.Range(0, 9000).Select(_ => Line(1000, bytes: PiB))) + Line(1001) + Line(1002));
+        var rule = Write("bytes.csx", "Alert(\"bytes\").When(q => q.Sum(\"bytes\", TimeSpan.FromSeconds(5))).Above(1e18);\n");
+
+        var r = CliRunner.Run(["--format", "jsonl", "--rules", rule, log], env: _env);
+
+        Assert.Equal(0, r.ExitCode);
+        var summary = Json(r).Single(e => e.GetProperty("type").GetString() == "summary");
+        Assert.Equal(new BigInteger(PiB) * 9000 + 2, BigInteger.Parse(summary.GetProperty("bytes").GetRawText()));
+        var alerts = Json(r).Where(e => e.GetProperty("type").GetString() == "alert").ToArray();
+        Assert.Equal(["firing"], alerts.Select(a => a.GetProperty("state").GetString()));
+        Assert.True(alerts[0].GetProperty("value").GetDouble() > 1e19);
+        Assert.Single(Stats(r).GetProperty("firing").EnumerateArray());
+
+        var over = CliRunner.Run(["-"], stdin: Header + "\n" + Line(1000, bytes: PiB + 1), env: _env);
+        Assert.Contains($"bytes {PiB + 1} is above the limit of {PiB} (1 PiB)", over.Stderr);
+    }
+
+    [Theory]
+    [InlineData("--lateness", "99999999999999")]
+    [InlineData("--lateness", "99999999999999999999s")]
+    [InlineData("--lateness", "10000000000y")]
+    [InlineData("--max-skew", "10001y")]
+    [InlineData("--window", "99999999999999999999")]
+    [InlineData("--threshold", "NaN")]
+    [InlineData("--threshold", "Infinity")]
+    public void An_option_out_of_range_is_a_one_line_usage_error(string option, string value)
+    {
+        var r = CliRunner.Run([option, value, "-"], stdin: Header + "\n" + Line(1000), env: _env);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"logalert: {option}: \"{value}\" ", line);
+    }
+
+    [Fact]
+    public void Check_with_stdout_on_a_full_disk_says_so_in_one_line_and_exits_1()
+    {
+        if (!File.Exists("/dev/full")) return; // Linux only; the suite runs there
+        var psi = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = CliRunner.RepoRoot,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec dotnet \"$0\" check rules/high_traffic.csx > /dev/full");
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "logalert.dll"));
+        psi.Environment["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache");
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(60_000));
+
+        Assert.Equal(1, p.ExitCode);
+        Assert.Equal("logalert: cannot write the listing: No space left on device", stderr.Trim());
+    }
+
+    [Fact]
+    public void Control_bytes_from_the_log_are_escaped_in_text_output_and_on_stderr()
+    {
+        var log = Header + "\n" + Line(1000, "/\u001b[31mred\u001b]0;title\u0007") + "\"b\",\"-\",\"-\",1001,\"GET \u001b[2J HTTP/1.0\",200,1\n";
+
+        var r = CliRunner.Run(["-"], stdin: log, env: _env);
+
+        Assert.DoesNotContain('\u001b', r.Stdout);
+        Assert.DoesNotContain('\u001b', r.Stderr);
+        Assert.DoesNotContain('\u0007', r.Stdout);
+        Assert.Contains("top /\\x1b[31mred\\x1b]0;title\\x07 1", r.Stdout);
+        Assert.Contains("request \"GET \\x1b[2J HTTP/1.0\" is not", r.Stderr);
+    }
+
+    /// <summary>logalert with a pipe for stdin that stays open, and stdout read by the test.</summary>
+    private Process Start(params string[] args)
+    {
+        var p = Process.Start(CliRunner.StartInfo(args, _env))!;
+        p.StandardInput.AutoFlush = true;
+        return p;
+    }
+
+    [Fact]
+    public async Task A_closed_stdout_ends_the_run_at_once_with_status_141_even_while_stdin_stays_open()
+    {
+        using var p = Start("--format", "jsonl", "--summary-interval", "1s", "-");
+        var stderr = p.StandardError.ReadToEndAsync();
+        // One second of records, then the next second closes it: a summary comes out.
+        p.StandardInput.Write(Header + "\n" + Line(1000) + Line(1001) + Line(1010));
+        Assert.StartsWith("{\"type\":\"summary\"", p.StandardOutput.ReadLine());
+
+        p.StandardOutput.Close(); // as `| head -1` does; stdin stays open and quiet
+        var exited = p.WaitForExit(20_000);
+        if (!exited) p.Kill(true);
+
+        Assert.True(exited, "logalert went on with nobody reading its output");
+        Assert.Equal(141, p.ExitCode);
+        Assert.Equal("", await stderr);
+    }
+
+    [Fact]
+    public void Live_mode_on_a_pipe_follows_the_clock_when_the_pipe_goes_quiet()
+    {
+        using var p = Start("--follow", "-", "--format", "jsonl", "--threshold", "2", "--window", "3s",
+            "--lateness", "0s", "--idle-timeout", "1s", "--summary-interval", "off");
+        p.StandardInput.Write(Header + "\n" + string.Concat(
+            Enumerable.Range(1000, 4).SelectMany(t => Enumerable.Repeat(Line(t), 5))));
+
+        // The pipe stays open and nothing more comes: after 1 s, log time runs on with the wall
+        // clock, and the alert resolves while stdin is still open.
+        var lines = new List<string>();
+        while (lines.Count < 2 && p.StandardOutput.ReadLine() is { } l) lines.Add(l);
+        p.StandardInput.Close();
+        Assert.True(p.WaitForExit(30_000));
+
+        Assert.Equal(["firing@1001", "resolved@1005"], lines.Select(l => JsonDocument.Parse(l).RootElement)
+            .Select(e => $"{e.GetProperty("state").GetString()}@{e.GetProperty("ts").GetInt64()}"));
+        Assert.Equal(0, p.ExitCode);
+    }
+
+    /// <summary>Rates that fire, resolve and fire again before second 1050, and go on after it.</summary>
+    private string Waves() => Write("waves.csv", Header + "\n" + string.Concat(Enumerable.Range(1000, 100).SelectMany(t =>
+        Enumerable.Repeat(Line(t, t % 10 == 0 ? "/a" : "/b"), t is >= 1020 and < 1040 ? 1 : 5))));
+
+    private string Rule(string name, string atSecond1050) => Write($"{name}.csx",
+        $"Alert(\"{name}\").When(q => {{ if (q.Now.ToUnixTimeSeconds() == 1050) {{ {atSecond1050} }} " +
+        "return q.Rate(\"requests\", TimeSpan.FromSeconds(10)); }).Above(4).RecoverBelow(2);\n");
+
+    /// <summary>The events the same rule computes before second 1050 when nothing stops it.</summary>
+    private string[] EventsBefore1050(string name)
+    {
+        var full = CliRunner.Run(["--format", "jsonl", "--rules", Rule(name, ""), Waves()], env: _env);
+        Assert.Equal(0, full.ExitCode);
+        return full.StdoutLines.Where(l =>
+        {
+            var e = JsonDocument.Parse(l).RootElement;
+            return e.GetProperty("type").GetString() switch
+            {
+                "alert" => e.GetProperty("ts").GetInt64() < 1050,
+                "summary" => e.GetProperty("end").GetInt64() <= 1050,
+                _ => false,
+            };
+        }).ToArray();
+    }
+
+    [Fact]
+    public void A_rule_that_never_returns_is_reported_after_every_event_computed_before_it()
+    {
+        var expected = EventsBefore1050("stuck");
+        Assert.True(expected.Length >= 8, string.Join('\n', expected)); // summaries and three transitions
+
+        var r = CliRunner.Run(["--format", "jsonl", "--rule-timeout", "1s", "--rules", Rule("stuck", "while (true) { }"), Waves()],
+            env: _env);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal(expected, r.StdoutLines[..^1]);
+        var stopped = Stats(r).GetProperty("stopped").GetString()!;
+        Assert.StartsWith("rule \"stuck\" did not finish within 1s at 1970-01-01T00:17:30Z", stopped);
+        Assert.Contains("rule \"stuck\" did not finish within 1s", r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    [Fact]
+    public void A_rule_that_calls_Environment_Exit_is_reported_after_every_event_computed_before_it()
+    {
+        var expected = EventsBefore1050("quitter");
+
+        var r = CliRunner.Run(["--format", "jsonl", "--rules", Rule("quitter", "Environment.Exit(0);"), Waves()], env: _env);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal(expected, r.StdoutLines[..^1]);
+        Assert.Equal("rule \"quitter\" ended the process (Environment.Exit)", Stats(r).GetProperty("stopped").GetString());
+        Assert.Contains("logalert: rule \"quitter\" ended the process (Environment.Exit)", r.Stderr);
+    }
+}
