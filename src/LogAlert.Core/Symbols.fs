@@ -1,0 +1,397 @@
+namespace LogAlert.Core
+
+// Symbols.Prefetch takes the address of an index slot or a text for a cache hint.
+#nowarn "9"
+
+open System
+open System.Collections.Generic
+
+/// A number of a dotted-quad IPv4 text, for `Symbols`.
+module internal Ipv4 =
+    /// The number at `first .. past - 1` of the text at `start` of the bytes from `at` (the 4 bytes
+    /// before `start + past` must be there, and the number's bytes digits): 1 to 3 digits, no
+    /// leading zero, at most 255; else -1. Read at once from those 4 bytes.
+    let inline octet (at: byref<byte>) (start: int) (first: int) (past: int) =
+        let n = past - first
+        // The 3 bytes before `past`, the digits the last n of them; the others masked off, so
+        // there is no borrow (every byte kept is a digit).
+        let w = Runtime.CompilerServices.Unsafe.ReadUnaligned<uint32>(&Runtime.CompilerServices.Unsafe.Add(&at, start + past - 4)) >>> 8
+        let shift = 8 * (3 - n)
+        let mask = (0xFFFFFFu <<< shift) &&& 0xFFFFFFu
+        let d = (w &&& mask) - (0x303030u &&& mask)
+        let value = int (d &&& 0xFFu) * 100 + int ((d >>> 8) &&& 0xFFu) * 10 + int (d >>> 16)
+        if uint (n - 1) > 2u || (n > 1 && (d >>> shift) &&& 0xFFu = 0u) || value > 255 then -1 else value
+
+/// Process-wide interning of the text of one label (hosts, users, methods or sections: one table
+/// each, so that each label's ids are dense from 0) to ids, so that a record holds no reference:
+/// an array of records is one object the garbage collector never scans, and windows, tallies and
+/// summaries key their tables by an int that hashes and compares at once instead of by a string
+/// read from a cold cache line. Append-only: a text keeps its id for the life
+/// of the process, so an id means the same thing in every state that holds it (interning is a
+/// memo, not mutable state anyone can observe).
+///
+/// Each text is kept once in an arena as its id, its length and its UTF-8 bytes, side by side. A
+/// canonical IPv4 text (most hosts) is found by an open-addressing index keyed by its address: a
+/// look-up of one not in cache costs one cache miss. Any other text is found by an index whose
+/// slots hold its hash beside its place in the arena: two misses, the slot and the text. Nothing in
+/// it holds a reference; strings are made on first `Name`.
+/// Look-ups take no lock; adding takes one (the reader's two parsing threads add while the fold
+/// reads): a slot is published after everything it points to, and whoever holds an id got it after
+/// that. Every distinct value seen stays: about 40 bytes per host, plus its string and an entry
+/// of about 40 bytes once named.
+[<Sealed>]
+type Symbols() =
+    static let hosts = Symbols()
+    static let users = Symbols()
+    static let methods = Symbols()
+    static let sections = Symbols()
+
+    // A Lock, not a Monitor on an object: 756k distinct hosts take it once each.
+    let gate = Threading.Lock()
+    // Slot: the hash in the high 32 bits, the text's arena offset + 1 in the low ones; 0 is empty.
+    // A power of two, at most half full.
+    [<VolatileField>]
+    let mutable index: int64[] = Array.zeroCreate 4096
+    // At each text's offset: its id (4 bytes), its length (4), its bytes.
+    [<VolatileField>]
+    let mutable arena: byte[] = Array.zeroCreate 65536
+    // Per id: the offset of its text in the arena.
+    [<VolatileField>]
+    let mutable offsets: int[] = Array.zeroCreate 1024
+    // The strings of the ids named so far: usually few (the hosts a top-k or an alert names, the
+    // sections a summary lists; a top-k names every group tied with its last one), where an array
+    // of one reference per id was 8 MB for 756k hosts, nearly all null, written for every new host
+    // and scanned by every full collection. A named id costs its string and an entry of about 40
+    // bytes here.
+    let named = Collections.Concurrent.ConcurrentDictionary<int, string>()
+    // Canonical dotted-quad IPv4 texts (`10.1.2.3`: four numbers up to 255, none with a leading
+    // zero), most hosts of most logs, are found by their address instead: slot = the address in
+    // the high 32 bits, the id + 1 in the low ones; 0 is empty. A look-up reads one slot and no
+    // text (756k distinct hosts: one cache miss instead of two, and no compare). Such a text is
+    // never in `index`, and any other text never here, so each text has one place. A power of
+    // two, at most three quarters full: a slot holds no text to compare, so a longer probe stays
+    // in the same cache line or the next, and the smaller table leaves the caches to the rest
+    // (756k hosts: 8 MB, not 16; a 5M-line run 1.31 -> 1.285 s, peak RSS 174 -> 161 MB).
+    [<VolatileField>]
+    let mutable addresses: int64[] = Array.zeroCreate 1024
+    let mutable used = 0 // arena bytes in use
+    let mutable count = 0
+    let mutable indexed = 0 // texts in `index`
+    let mutable addressed = 0 // texts in `addresses`
+
+    static let hash (utf8: ReadOnlySpan<byte>) =
+        // Eight bytes a step, multiply and mix: label texts are short.
+        let mutable h = 0x9E3779B97F4A7C15UL ^^^ uint64 utf8.Length
+        let mutable i = 0
+        while i + 8 <= utf8.Length do
+            h <- (h ^^^ Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(utf8.Slice i)) * 0xC2B2AE3D27D4EB4FUL
+            h <- h ^^^ (h >>> 29)
+            i <- i + 8
+        let mutable tail = 0UL
+        for j in i .. utf8.Length - 1 do
+            tail <- (tail <<< 8) ||| uint64 utf8[j]
+        h <- (h ^^^ tail) * 0x9E3779B97F4A7C15UL
+        int (h >>> 32)
+
+    // The address of a canonical dotted-quad IPv4 text, or -1.
+    static let addressOf (utf8: ReadOnlySpan<byte>) =
+        if utf8.Length < 7 || utf8.Length > 15 then -1L
+        else
+            let mutable address = 0L
+            let mutable part = 0
+            let mutable digits = 0
+            let mutable dots = 0
+            let mutable ok = true
+            let mutable i = 0
+            while ok && i < utf8.Length do
+                let b = utf8[i]
+                if b = '.'B then
+                    if digits = 0 || dots = 3 then ok <- false
+                    else
+                        address <- (address <<< 8) ||| int64 part
+                        part <- 0
+                        digits <- 0
+                        dots <- dots + 1
+                else
+                    let d = int b - int '0'B
+                    // No sign, no space, no leading zero (`01` is not `1`: another text).
+                    if d < 0 || d > 9 || (digits = 1 && part = 0) then ok <- false
+                    else
+                        part <- part * 10 + d
+                        digits <- digits + 1
+                        if part > 255 then ok <- false
+                i <- i + 1
+            if ok && dots = 3 && digits > 0 then (address <<< 8) ||| int64 part else -1L
+
+    // `addressOf` of `line.Slice(start, length)` when the 16 bytes from `start` and the 3 before it
+    // are in `line` (else -1 without an answer: ask `addressOf`). One compare of 16 bytes finds
+    // the dots and the digits, and each number is read at once from the 4 bytes before its end: the
+    // loop of `addressOf` mispredicts a branch or two per number (in a micro-benchmark over 2M
+    // hosts of the high-cardinality log: 26 ns a host, this 16, a loop reading one byte 2.5).
+    static let addressIn (line: ReadOnlySpan<byte>) (start: int) (length: int) =
+        let at = &Runtime.InteropServices.MemoryMarshal.GetReference line
+        let v = Runtime.Intrinsics.Vector128.LoadUnsafe(&at, unativeint start)
+        let inField = (1u <<< length) - 1u
+        let dots =
+            Runtime.Intrinsics.Vector128.ExtractMostSignificantBits(
+                Runtime.Intrinsics.Vector128.Equals(v, Runtime.Intrinsics.Vector128.Create '.'B)) &&& inField
+        let digits =
+            Runtime.Intrinsics.Vector128.ExtractMostSignificantBits(
+                Runtime.Intrinsics.Vector128.LessThanOrEqual(
+                    v - Runtime.Intrinsics.Vector128.Create '0'B, Runtime.Intrinsics.Vector128.Create 9uy)) &&& inField
+        // A dot first is no address, and would have the first number read from `start - 4`.
+        if (dots ||| digits) <> inField || Numerics.BitOperations.PopCount dots <> 3 || dots &&& 1u <> 0u then -1L
+        else
+            let p1 = Numerics.BitOperations.TrailingZeroCount dots
+            let rest = dots &&& (dots - 1u)
+            let p2 = Numerics.BitOperations.TrailingZeroCount rest
+            let p3 = Numerics.BitOperations.TrailingZeroCount(rest &&& (rest - 1u))
+            let o1 = Ipv4.octet &at start 0 p1
+            let o2 = Ipv4.octet &at start (p1 + 1) p2
+            let o3 = Ipv4.octet &at start (p2 + 1) p3
+            let o4 = Ipv4.octet &at start (p3 + 1) length
+            if (o1 ||| o2 ||| o3 ||| o4) < 0 then -1L
+            else (int64 o1 <<< 24) ||| (int64 o2 <<< 16) ||| (int64 o3 <<< 8) ||| int64 o4
+
+    // Where an address's search starts in a table of `mask` + 1 slots (a multiplicative hash).
+    static let addressStart (address: int64) (mask: int) =
+        int ((uint64 address * 0x9E3779B97F4A7C15UL) >>> 32) &&& mask
+
+    // The id of `address` in `slots`, or -1.
+    static let findAddress (slots: int64[]) (address: int64) =
+        let mask = slots.Length - 1
+        let mutable i = addressStart address mask
+        let mutable result = -2
+        while result = -2 do
+            let slot = Threading.Volatile.Read(&slots.[i])
+            if slot = 0L then result <- -1
+            elif (slot >>> 32) &&& 0xFFFFFFFFL = address then result <- int (slot &&& 0xFFFFFFFFL) - 1
+            else i <- (i + 1) &&& mask
+        result
+
+    static let placeAddress (slots: int64[]) (address: int64) (id: int) =
+        let mask = slots.Length - 1
+        let mutable i = addressStart address mask
+        while slots[i] <> 0L do
+            i <- (i + 1) &&& mask
+        Threading.Volatile.Write(&slots.[i], (address <<< 32) ||| int64 (uint32 (id + 1)))
+
+    // A key says where `Intern` files a text: an address (bit 32 set, the address below it), or
+    // the text's hash (the low 32 bits).
+    static let addressBit = 1L <<< 32
+
+    static let keyOf (utf8: ReadOnlySpan<byte>) =
+        match addressOf utf8 with
+        | -1L -> int64 (uint32 (hash utf8))
+        | address -> addressBit ||| address
+
+    static let readInt (bytes: byte[]) (at: int) =
+        Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(ReadOnlySpan(bytes, at, 4))
+
+    // The id of `utf8` in `slots`, or -1.
+    let find (slots: int64[]) (utf8: ReadOnlySpan<byte>) (h: int) =
+        let mask = slots.Length - 1
+        let mutable i = h &&& mask
+        let mutable result = -2
+        while result = -2 do
+            let slot = Threading.Volatile.Read(&slots.[i])
+            if slot = 0L then result <- -1
+            elif int (slot >>> 32) = h then
+                let at = int (slot &&& 0xFFFFFFFFL) - 1
+                let text = arena
+                if readInt text (at + 4) = utf8.Length && utf8.SequenceEqual(ReadOnlySpan(text, at + 8, utf8.Length)) then
+                    result <- readInt text at
+                else i <- (i + 1) &&& mask
+            else i <- (i + 1) &&& mask
+        result
+
+    static let place (slots: int64[]) (h: int) (at: int) =
+        let mask = slots.Length - 1
+        let mutable i = h &&& mask
+        while slots[i] <> 0L do
+            i <- (i + 1) &&& mask
+        Threading.Volatile.Write(&slots.[i], (int64 h <<< 32) ||| int64 (uint32 (at + 1)))
+
+    static let grow (array: 'T[]) (size: int) =
+        let grown = Array.zeroCreate size
+        Array.blit array 0 grown 0 array.Length
+        grown
+
+    // Under `gate`: a new id for `utf8`, its text stored (not yet findable).
+    let append (utf8: ReadOnlySpan<byte>) (text: string | null) =
+        let id = count
+        let at = used
+        let size = 8 + utf8.Length
+        if at + size > arena.Length then arena <- grow arena (max (arena.Length * 2) (at + size))
+        let place' = Span(arena, at, size)
+        Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(place', id)
+        Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(place'.Slice 4, utf8.Length)
+        utf8.CopyTo(place'.Slice 8)
+        if id = offsets.Length then
+            offsets <- grow offsets (id * 2)
+        offsets[id] <- at
+        match text with
+        | null -> ()
+        | t -> named[id] <- t
+        used <- at + size
+        count <- id + 1
+        id
+
+    // Under `gate`: the id of the canonical IPv4 text `utf8` of `address`, added if new.
+    let addAddress (utf8: ReadOnlySpan<byte>) (address: int64) (text: string | null) =
+        match findAddress addresses address with
+        | id when id >= 0 -> id
+        | _ ->
+            let id = append utf8 text
+            placeAddress addresses address id
+            addressed <- addressed + 1
+            if addressed * 4 > addresses.Length * 3 then
+                let old = addresses
+                let bigger = Array.zeroCreate (old.Length * 2)
+                for slot in old do
+                    if slot <> 0L then placeAddress bigger ((slot >>> 32) &&& 0xFFFFFFFFL) (int (slot &&& 0xFFFFFFFFL) - 1)
+                addresses <- bigger
+            id
+
+    // Under `gate`: the id of `utf8` (valid UTF-8, not an IPv4 text), added if new, with `text` as
+    // its name when given.
+    let addValid (utf8: ReadOnlySpan<byte>) (h: int) (text: string | null) =
+        match find index utf8 h with
+        | id when id >= 0 -> id
+        | _ ->
+            let id = append utf8 text
+            place index h offsets[id]
+            indexed <- indexed + 1
+            if indexed * 2 > index.Length then
+                // Each slot holds its text's hash: moved over in slot order, with no text read and
+                // no hash made again, the writes land in order too (a slot goes to its place or its
+                // place plus the old size), instead of a cache miss each for 756k hosts.
+                let old = index
+                let bigger = Array.zeroCreate (old.Length * 2)
+                for slot in old do
+                    if slot <> 0L then place bigger (int (slot >>> 32)) (int (slot &&& 0xFFFFFFFFL) - 1)
+                index <- bigger
+            id
+
+    // Under `gate`: the id of `utf8`, added if new. Ids follow the decoded text, as the strings the
+    // reader made before ids did: bytes that are not valid UTF-8 are stored as they decode (each
+    // bad sequence as U+FFFD), so `a\xFFb` and `a\xFEb` are one value, `a\uFFFDb`. Such bytes are
+    // never in the index as they are, so they come here each time (the reader's caches keep their
+    // id, except for hosts past its deferral threshold, which take the lock on every line).
+    let add (utf8: ReadOnlySpan<byte>) (h: int) =
+        if Text.Unicode.Utf8.IsValid utf8 then addValid utf8 h null
+        else
+            let canonical = ReadOnlySpan(Text.Encoding.UTF8.GetBytes(Text.Encoding.UTF8.GetString utf8))
+            addValid canonical (hash canonical) null
+
+    /// Where `Intern` files `utf8`, for `Prefetch`, `PrefetchText` and `Intern(utf8, key)`.
+    static member Key(utf8: ReadOnlySpan<byte>) = keyOf utf8
+
+    /// `Key` of `line.Slice(start, length)`, faster for an IPv4 text with bytes of `line` around it
+    /// (a field inside a chunk of lines): 16 bytes from `start`, and the 3 before it.
+    static member Key(line: ReadOnlySpan<byte>, start: int, length: int) =
+        if length >= 7 && length <= 15 && start >= 3 && line.Length - start >= 16 then
+            match addressIn line start length with
+            | -1L -> keyOf (line.Slice(start, length))
+            | address -> addressBit ||| address
+        else keyOf (line.Slice(start, length))
+
+    /// A hint that a text of `key` will be looked up soon: its first index slot is asked for. With
+    /// many distinct values (the hosts of a busy site) a look-up is a cache miss or two (slot, then
+    /// text); hinted for a run of texts at a time, they are in flight together instead of in turn.
+    member _.Prefetch(key: int64) =
+        if Runtime.Intrinsics.X86.Sse.IsSupported then
+            if key &&& addressBit <> 0L then
+                let slots = addresses
+                let at = addressStart (key &&& 0xFFFFFFFFL) (slots.Length - 1)
+                Runtime.Intrinsics.X86.Sse.Prefetch0(Runtime.CompilerServices.Unsafe.AsPointer(&slots.[at]))
+            else
+                let slots = index
+                Runtime.Intrinsics.X86.Sse.Prefetch0(Runtime.CompilerServices.Unsafe.AsPointer(&slots.[int key &&& (slots.Length - 1)]))
+
+    /// After `Prefetch`: reads the slot and asks for the text it points at, if it is a text of the
+    /// same hash (an address needs no text).
+    member _.PrefetchText(key: int64) =
+        if Runtime.Intrinsics.X86.Sse.IsSupported && key &&& addressBit = 0L then
+            let h = int key
+            let slots = index
+            let slot = Threading.Volatile.Read(&slots.[h &&& (slots.Length - 1)])
+            if slot <> 0L && int (slot >>> 32) = h then
+                let text = arena
+                let at = int (slot &&& 0xFFFFFFFFL) - 1
+                Runtime.Intrinsics.X86.Sse.Prefetch0(Runtime.CompilerServices.Unsafe.AsPointer(&text.[at]))
+
+    /// `Intern` of `utf8` whose `Key` is `key` (another key would file the text twice).
+    member _.Intern(utf8: ReadOnlySpan<byte>, key: int64) =
+        Diagnostics.Debug.Assert((key = keyOf utf8), "Symbols.Intern: the key is not the text's")
+        if key &&& addressBit <> 0L then
+            let address = key &&& 0xFFFFFFFFL
+            match findAddress addresses address with
+            | id when id >= 0 -> id
+            | _ ->
+                gate.Enter()
+                try addAddress utf8 address null
+                finally gate.Exit()
+        else
+            let h = int key
+            match find index utf8 h with
+            | id when id >= 0 -> id
+            | _ ->
+                gate.Enter()
+                try add utf8 h
+                finally gate.Exit()
+
+    /// The id of the UTF-8 text `utf8`, added if new. A known text takes no lock and makes nothing.
+    member this.Intern(utf8: ReadOnlySpan<byte>) = this.Intern(utf8, keyOf utf8)
+
+    /// The id of `text`, added if new. A string with a lone surrogate is the text it encodes to
+    /// (U+FFFD in its place), as it would be read from a log.
+    member _.Intern(text: string) =
+        let bytes = Text.Encoding.UTF8.GetBytes text
+        match keyOf (ReadOnlySpan bytes) with
+        | key when key &&& addressBit <> 0L ->
+            match findAddress addresses (key &&& 0xFFFFFFFFL) with
+            | id when id >= 0 -> id
+            | _ ->
+                gate.Enter()
+                try addAddress (ReadOnlySpan bytes) (key &&& 0xFFFFFFFFL) text // ASCII: the string is the text
+                finally gate.Exit()
+        | key ->
+            let h = int key
+            match find index (ReadOnlySpan bytes) h with
+            | id when id >= 0 -> id
+            | _ ->
+                // The caller's string names the id only if it is what the bytes decode to.
+                let decoded = Text.Encoding.UTF8.GetString bytes
+                let name = if String.Equals(decoded, text) then text else decoded
+                gate.Enter()
+                try addValid (ReadOnlySpan bytes) h name
+                finally gate.Exit()
+
+    /// The text of an id `Intern` returned: one string per id, made on first use.
+    member _.Name(id: int) =
+        match named.TryGetValue id with
+        | true, text -> text
+        | _ ->
+            gate.Enter()
+            try
+                match named.TryGetValue id with
+                | true, text -> text
+                | _ ->
+                    let at = offsets[id]
+                    let text = Text.Encoding.UTF8.GetString(arena, at + 8, readInt arena (at + 4))
+                    named[id] <- text
+                    text
+            finally gate.Exit()
+
+    /// How many distinct texts have been interned.
+    member _.Count = count
+
+    /// The hosts (`remotehost`).
+    static member Hosts = hosts
+    /// The users (`authuser`).
+    static member Users = users
+    /// The request methods.
+    static member Methods = methods
+    /// The sections.
+    static member Sections = sections
