@@ -481,6 +481,60 @@ module Engine =
                       | Pending _ -> () ]
         { Records = state.Records; Skewed = state.Skewed; Late = state.Late; Firing = firing }
 
+    /// Whether a label's symbol table holds enough ids no state may hold any more for
+    /// `reclaimIds` to pay (see `Symbols.RetainDue`).
+    let reclaimDue () =
+        Symbols.Hosts.RetainDue || Symbols.Users.RetainDue || Symbols.Methods.RetainDue || Symbols.Sections.RetainDue
+
+    /// Gives every label value id that `state` does not hold back to its symbol table (`Symbols.Retain`);
+    /// returns how many. The ids `state` holds: those of its records (open seconds, the closed
+    /// seconds that keep records, a suspect), of each second's tallies, and of each window's groups,
+    /// last move and remembered top-k. Impure (the tables are process-wide), and only right when
+    /// nothing else holds an id: the shell calls it between steps, with its reader paused, and
+    /// keeps no other state.
+    let reclaimIds (state: State) =
+        let hosts, users, methods, sections = IdSet(), IdSet(), IdSet(), IdSet()
+        let setOf label =
+            match label with
+            | Host -> ValueSome hosts
+            | User -> ValueSome users
+            | Method -> ValueSome methods
+            | Section -> ValueSome sections
+            | Status | StatusClass -> ValueNone // numbers, not Symbols ids
+        let addRecord (r: Record) =
+            hosts.Add r.HostId
+            users.Add r.UserId
+            methods.Add r.MethodId
+            sections.Add r.SectionId
+        let addKeys (label: Label option) (keys: int[]) =
+            match label |> Option.map setOf with
+            | Some(ValueSome set) ->
+                for key in keys do
+                    set.Add key
+            | _ -> ()
+        let addBucket (bucket: Bucket) =
+            for chunk in bucket.Chunks do
+                for r in chunk.Span do
+                    addRecord r
+            for KeyValue(_, tally) in bucket.Tallies do
+                addKeys tally.Series.GroupBy tally.Keys
+        Store.iterBuckets addBucket state.Open
+        Store.iterBuckets addBucket state.Closed
+        for KeyValue(_, window) in state.Windows do
+            match window.GroupBy |> Option.map setOf with
+            | Some(ValueSome set) ->
+                window.Groups.IterKeys set.Add
+                for keys in window.Changed do
+                    for key in keys do
+                        set.Add key
+                for cache in window.TopCaches do
+                    for entry in cache.Entries do
+                        set.Add entry.Key
+            | _ -> ()
+        state.Suspect |> ValueOption.iter addRecord
+        Symbols.Hosts.Retain hosts.Contains + Symbols.Users.Retain users.Contains
+        + Symbols.Methods.Retain methods.Contains + Symbols.Sections.Retain sections.Contains
+
     /// `step`, with the events appended to `events` as they are computed.
     let stepInto (events: List<Event>) (input: Input) (state: State) : State =
         if state.Ended then state

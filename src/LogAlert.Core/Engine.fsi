@@ -116,5 +116,14 @@ module Engine =
     /// on (a rule stuck in a loop) reports.
     val report: state: State -> Report
 
+    /// Whether the symbol tables hold enough ids that no state may hold any more for `reclaimIds` to pay.
+    val reclaimDue: unit -> bool
+
+    /// Gives every label value id that `state` does not hold back to the symbol tables, to be handed
+    /// out again for new texts; returns how many. Impure and only right when `state` is all that
+    /// holds ids (the shell's reader paused between two batches, no other state kept): a state kept
+    /// from before may then read other texts for its ids.
+    val reclaimIds: state: State -> int
+
     /// Folds the engine over `inputs` from the initial state: all events, in order.
     val run: config: EngineConfig -> inputs: Input seq -> Event list

@@ -99,6 +99,13 @@ type Fold =
     /// The report of `state` as it stands, without closing any second.
     static member Report(state: State) = Engine.report state
 
+    /// Whether `ReclaimIds` would pay: the label tables hold many ids no state may hold any more.
+    static member ReclaimDue = Engine.reclaimDue ()
+
+    /// Gives the label value ids `state` does not hold back, to be handed out again (see
+    /// `Engine.reclaimIds`): only while nothing but `state` holds ids. Returns how many.
+    static member ReclaimIds(state: State) = Engine.reclaimIds state
+
 /// Building rules from C#.
 [<AbstractClass; Sealed>]
 type Rules =

@@ -104,7 +104,9 @@ type Matcher =
           /// The verdict per value id (`Label.idOf`), found on first sight: 0 not yet known, 1 match,
           /// 2 no match. A memo of a pure function, so a regex runs once per distinct value, not once
           /// per record. Races between threads only repeat work: every writer writes the same verdict.
-          mutable Verdicts: byte[] }
+          mutable Verdicts: byte[]
+          /// The `Symbols.Epoch` the verdicts are for: ids given back since may stand for other texts.
+          mutable Epoch: int }
 
 /// A conjunction of label matchers, e.g. `section="/api", status=~"5.."`. Empty selects all.
 type Selector =
@@ -132,13 +134,13 @@ module Selector =
     let private matcher label op value =
         match op with
         | Equal
-        | NotEqual -> Ok { Label = label; Op = op; Value = value; Regex = None; Verdicts = Array.zeroCreate 64 }
+        | NotEqual -> Ok { Label = label; Op = op; Value = value; Regex = None; Verdicts = Array.zeroCreate 64; Epoch = Symbols.Epoch }
         | Matches
         | NotMatches ->
             try
                 let regex =
                     Regex("^(?:" + value + ")$", RegexOptions.CultureInvariant ||| RegexOptions.Compiled)
-                Ok { Label = label; Op = op; Value = value; Regex = Some regex; Verdicts = Array.zeroCreate 64 }
+                Ok { Label = label; Op = op; Value = value; Regex = Some regex; Verdicts = Array.zeroCreate 64; Epoch = Symbols.Epoch }
             with :? ArgumentException as e ->
                 Error(BadRegex(value, e.Message))
 
@@ -218,8 +220,12 @@ module Selector =
         | NotMatches, Some r -> not (r.IsMatch value)
         | _, None -> false
 
-    // The first sight of a value id: decide by its text and remember.
+    // The first sight of a value id (in this epoch): decide by its text and remember.
     let private learn (m: Matcher) id =
+        let epoch = Symbols.Epoch
+        if m.Epoch <> epoch then
+            m.Verdicts <- Array.zeroCreate 64
+            m.Epoch <- epoch
         let verdict = decide m (Label.nameOf m.Label id)
         let mutable verdicts = m.Verdicts
         if id >= verdicts.Length then
@@ -233,7 +239,7 @@ module Selector =
     let private matches (record: Record) (m: Matcher) =
         let id = Label.idOf m.Label record
         let verdicts = m.Verdicts
-        if id < verdicts.Length && verdicts[id] <> 0uy then verdicts[id] = 1uy else learn m id
+        if id < verdicts.Length && verdicts[id] <> 0uy && m.Epoch = Symbols.Epoch then verdicts[id] = 1uy else learn m id
 
     /// Whether `record` satisfies every matcher of `selector`.
     let isMatch (record: Record) (selector: Selector) =

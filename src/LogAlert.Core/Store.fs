@@ -242,6 +242,11 @@ module Store =
     /// The number of seconds that have records.
     let count (store: Store) = store.Buckets.Count
 
+    /// Calls `action` with every bucket, in time order.
+    let iterBuckets (action: Bucket -> unit) (store: Store) =
+        for KeyValue(_, bucket) in store.Buckets do
+            action bucket
+
     /// Seconds in `[first, last]` that have records, in order, with their buckets.
     let range first last (store: Store) : (int64 * Bucket) seq =
         if last - first < 64L then

@@ -26,9 +26,11 @@ module internal Ipv4 =
 /// each, so that each label's ids are dense from 0) to ids, so that a record holds no reference:
 /// an array of records is one object the garbage collector never scans, and windows, tallies and
 /// summaries key their tables by an int that hashes and compares at once instead of by a string
-/// read from a cold cache line. Append-only: a text keeps its id for the life
-/// of the process, so an id means the same thing in every state that holds it (interning is a
-/// memo, not mutable state anyone can observe).
+/// read from a cold cache line. A text keeps its id for as long as anything holds the id: a run
+/// that has seen millions of hosts over days keeps only those its windows, tallies and summaries
+/// still hold, because the shell, at a moment when nothing else holds ids (the reader paused at a
+/// sweep point), gives the others back (`Retain`), and they are handed out again for new texts.
+/// Until then an id means the same thing in every state that holds it.
 ///
 /// Each text is kept once in an arena as its id, its length and its UTF-8 bytes, side by side. A
 /// canonical IPv4 text (most hosts) is found by an open-addressing index keyed by its address: a
@@ -37,14 +39,19 @@ module internal Ipv4 =
 /// it holds a reference; strings are made on first `Name`.
 /// Look-ups take no lock; adding takes one (the reader's two parsing threads add while the fold
 /// reads): a slot is published after everything it points to, and whoever holds an id got it after
-/// that. Every distinct value seen stays: about 40 bytes per host, plus its string and an entry
-/// of about 40 bytes once named.
+/// that. A text costs about 40 bytes while it is held, plus its string and an entry of about 40
+/// bytes once named.
 [<Sealed>]
 type Symbols() =
     static let hosts = Symbols()
     static let users = Symbols()
     static let methods = Symbols()
     static let sections = Symbols()
+    // Bumped by every `Retain`: memos keyed by id (a selector's verdicts, the reader's caches) from
+    // an earlier epoch may name texts that have since been given back.
+    static let mutable epoch = 0
+    // Texts a table holds before `Retain` is worth a pause of the reader: below it, memory is small.
+    static let sweepFrom = 1 <<< 20
 
     // A Lock, not a Monitor on an object: 756k distinct hosts take it once each.
     let gate = Threading.Lock()
@@ -75,7 +82,15 @@ type Symbols() =
     [<VolatileField>]
     let mutable addresses: int64[] = Array.zeroCreate 1024
     let mutable used = 0 // arena bytes in use
-    let mutable count = 0
+    let mutable count = 0 // one past the largest id handed out
+    // Ids `Retain` gave back, handed out again before new ones, the smallest first (taken from the
+    // end of an array in descending order), so that tables indexed by id stay as small as what is held.
+    let mutable free: int[] = Array.Empty()
+    let mutable freeCount = 0
+    // Ids kept for the life of the process whatever `Retain` is told (the reader's constants).
+    let pinned = HashSet<int>()
+    // Texts held after the last `Retain`.
+    let mutable keptAtSweep = 0
     let mutable indexed = 0 // texts in `index`
     let mutable addressed = 0 // texts in `addresses`
 
@@ -217,9 +232,13 @@ type Symbols() =
         Array.blit array 0 grown 0 array.Length
         grown
 
-    // Under `gate`: a new id for `utf8`, its text stored (not yet findable).
+    // Under `gate`: a new id for `utf8` (one given back, if any), its text stored (not yet findable).
     let append (utf8: ReadOnlySpan<byte>) (text: string | null) =
-        let id = count
+        let id =
+            if freeCount > 0 then
+                freeCount <- freeCount - 1
+                free[freeCount]
+            else count
         let at = used
         let size = 8 + utf8.Length
         if at + size > arena.Length then arena <- grow arena (max (arena.Length * 2) (at + size))
@@ -227,14 +246,14 @@ type Symbols() =
         Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(place', id)
         Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(place'.Slice 4, utf8.Length)
         utf8.CopyTo(place'.Slice 8)
-        if id = offsets.Length then
-            offsets <- grow offsets (id * 2)
+        if id >= offsets.Length then
+            offsets <- grow offsets (max (id + 1) (offsets.Length * 2))
         offsets[id] <- at
         match text with
         | null -> ()
         | t -> named[id] <- t
         used <- at + size
-        count <- id + 1
+        if id = count then count <- id + 1
         id
 
     // Under `gate`: the id of the canonical IPv4 text `utf8` of `address`, added if new.
@@ -384,8 +403,102 @@ type Symbols() =
                     text
             finally gate.Exit()
 
-    /// How many distinct texts have been interned.
-    member _.Count = count
+    /// How many distinct texts are held.
+    member _.Count = count - freeCount
+
+    /// One past the largest id handed out: what a table indexed by id needs.
+    member _.IdLimit = count
+
+    /// The id of `text`, kept whatever `Retain` is told: for constants the shell looks up once.
+    member this.Pin(text: string) =
+        let id = this.Intern text
+        gate.Enter()
+        try pinned.Add id |> ignore
+        finally gate.Exit()
+        id
+
+    /// Whether the table holds enough texts that were not held at the last `Retain` (as many again,
+    /// and at least a million) for another to pay.
+    member _.RetainDue = count - freeCount >= max sweepFrom (2 * keptAtSweep)
+
+    /// Keeps the texts of the ids `keep` says yes to (and the pinned ones), and gives every other
+    /// id back, to be handed out again for a new text; returns how many it gave back. Only for a
+    /// caller that knows nobody holds any other id and nobody interns meanwhile: the engine's state
+    /// is all that holds ids while the reader waits at a sweep point (`Engine.reclaimIds`). Memos
+    /// keyed by id must be dropped after it (`Symbols.Epoch`).
+    member _.Retain(keep: int -> bool) =
+        gate.Enter()
+        try
+            let alive id = keep id || pinned.Contains id
+            // Sizes first, from the two indexes: every held text is in one of them.
+            let mutable bytes = 0
+            let mutable keptIndexed = 0
+            let mutable keptAddressed = 0
+            for slot in index do
+                if slot <> 0L then
+                    let at = int (slot &&& 0xFFFFFFFFL) - 1
+                    if alive (readInt arena at) then
+                        bytes <- bytes + 8 + readInt arena (at + 4)
+                        keptIndexed <- keptIndexed + 1
+            for slot in addresses do
+                if slot <> 0L then
+                    let id = int (slot &&& 0xFFFFFFFFL) - 1
+                    if alive id then
+                        bytes <- bytes + 8 + readInt arena (offsets[id] + 4)
+                        keptAddressed <- keptAddressed + 1
+            let newArena: byte[] = Array.zeroCreate (max 65536 (bytes + bytes / 2))
+            let newIndex: int64[] =
+                Array.zeroCreate (max 4096 (int (Numerics.BitOperations.RoundUpToPowerOf2(uint (2 * keptIndexed + 2)))))
+            let newAddresses: int64[] =
+                Array.zeroCreate (max 1024 (int (Numerics.BitOperations.RoundUpToPowerOf2(uint (keptAddressed + keptAddressed / 3 + 2)))))
+            let newOffsets: int[] = Array.create offsets.Length -1
+            let mutable at = 0
+            let move (id: int) (from: int) =
+                let size = 8 + readInt arena (from + 4)
+                Buffer.BlockCopy(arena, from, newArena, at, size)
+                newOffsets[id] <- at
+                at <- at + size
+            for slot in index do
+                if slot <> 0L then
+                    let from = int (slot &&& 0xFFFFFFFFL) - 1
+                    let id = readInt arena from
+                    if alive id then
+                        place newIndex (int (slot >>> 32)) at
+                        move id from
+            for slot in addresses do
+                if slot <> 0L then
+                    let id = int (slot &&& 0xFFFFFFFFL) - 1
+                    if alive id then
+                        placeAddress newAddresses ((slot >>> 32) &&& 0xFFFFFFFFL) id
+                        move id offsets[id]
+            // Ids given back: the names made for them go; the largest ones shrink `count`.
+            let mutable limit = count
+            while limit > 0 && newOffsets[limit - 1] < 0 do
+                limit <- limit - 1
+            let freed = List<int>()
+            for id in limit - 1 .. -1 .. 0 do
+                if newOffsets[id] < 0 then freed.Add id
+            for id in 0 .. count - 1 do
+                if newOffsets[id] < 0 && offsets[id] >= 0 then named.TryRemove id |> ignore
+            let given = count - freeCount - (keptIndexed + keptAddressed)
+            arena <- newArena
+            used <- at
+            offsets <- newOffsets
+            index <- newIndex
+            addresses <- newAddresses
+            indexed <- keptIndexed
+            addressed <- keptAddressed
+            count <- limit
+            free <- freed.ToArray()
+            freeCount <- free.Length
+            keptAtSweep <- keptIndexed + keptAddressed
+            Threading.Interlocked.Increment(&epoch) |> ignore
+            given
+        finally gate.Exit()
+
+    /// How many times ids were given back (`Retain`) so far: a memo keyed by id that was made in
+    /// another epoch is to be dropped.
+    static member Epoch = Threading.Volatile.Read(&epoch)
 
     /// The hosts (`remotehost`).
     static member Hosts = hosts
@@ -395,3 +508,22 @@ type Symbols() =
     static member Methods = methods
     /// The sections.
     static member Sections = sections
+
+/// A set of ids, as bits: the ids of one label that the engine's state holds, for `Symbols.Retain`.
+[<Sealed>]
+type IdSet() =
+    let mutable words: uint64[] = Array.zeroCreate 64
+
+    /// Adds `id` (non-negative).
+    member _.Add(id: int) =
+        let w = id >>> 6
+        if w >= words.Length then
+            let grown = Array.zeroCreate (max (w + 1) (words.Length * 2))
+            Array.blit words 0 grown 0 words.Length
+            words <- grown
+        words[w] <- words[w] ||| (1UL <<< (id &&& 63))
+
+    /// Whether `id` was added.
+    member _.Contains(id: int) =
+        let w = id >>> 6
+        w < words.Length && words[w] &&& (1UL <<< (id &&& 63)) <> 0UL

@@ -287,6 +287,9 @@ type Table<'V> private (node: TableNode<'V>) =
                         if top.Count > k then top.RemoveAt k)
         top.ToArray()
 
+    /// Calls `action` with each key of this version, in no particular order.
+    member _.IterKeys(action: int -> unit) = (reroot node).Iter(fun key _ -> action key)
+
     /// The entries, in no particular order, copied out.
     member _.ToArray() =
         let entries = List<KeyValuePair<int, 'V>>()
