@@ -12,9 +12,13 @@ namespace LogAlert.Bench;
 /// <param name="Paths">Distinct paths.</param>
 public sealed record LogSpec(string Label, int Seed, string Duration, int Rate, IReadOnlyList<string> Bursts, int Hosts, int Paths)
 {
+    /// <summary>Hosts equally likely (<c>--host-popularity uniform</c>) instead of Zipf.</summary>
+    public bool UniformHosts { get; init; }
+
     /// <summary>The cache file name, made of every parameter, so changed parameters make a new file.</summary>
     public string FileName =>
-        $"access-seed{Seed}-d{Duration}-r{Rate}{string.Concat(Bursts.Select(b => "-b" + b.Replace(':', '_')))}-h{Hosts}-p{Paths}.csv";
+        $"access-seed{Seed}-d{Duration}-r{Rate}{string.Concat(Bursts.Select(b => "-b" + b.Replace(':', '_')))}-h{Hosts}" +
+        $"{(UniformHosts ? "u" : "")}-p{Paths}.csv";
 
     /// <summary>The <c>logalert generate</c> arguments that write this log to <paramref name="output"/>.</summary>
     public IReadOnlyList<string> GenerateArguments(string output)
@@ -26,6 +30,7 @@ public sealed record LogSpec(string Label, int Seed, string Duration, int Rate, 
         };
         foreach (var burst in Bursts) args.AddRange(["--burst", burst]);
         args.AddRange(["--hosts", Hosts.ToString(CultureInfo.InvariantCulture), "--paths", Paths.ToString(CultureInfo.InvariantCulture)]);
+        if (UniformHosts) args.AddRange(["--host-popularity", "uniform"]);
         args.AddRange(["-o", output]);
         return args;
     }
@@ -56,6 +61,13 @@ public static class DataSets
     /// (116k measured in the first 120 s) with all 10k paths.</summary>
     public static LogSpec HighCardinality(LogSpec like) =>
         like with { Label = like.Label + " high-card", Hosts = 2_000_000, Paths = 10_000 };
+
+    /// <summary>
+    /// About 20M lines (6667 s at 3000 req/s) from 10M hosts picked uniformly: each is seen about
+    /// twice, anywhere in the log, as the crawlers and one-off visitors of a public site over days.
+    /// Memory must follow what the windows hold (some 350k hosts in 2 minutes), not every host seen.
+    /// </summary>
+    public static readonly LogSpec Churn = new("20M churn", 1, "6667s", 3000, [], 10_000_000, 60) { UniformHosts = true };
 
     /// <summary>Returns the log of <paramref name="spec"/>, generating it first when it is not cached.</summary>
     /// <exception cref="InvalidOperationException"><c>logalert generate</c> failed.</exception>

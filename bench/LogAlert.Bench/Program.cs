@@ -136,6 +136,7 @@ public static partial class Program
         var main = large ?? small;
         var highCard = DataSets.Ensure(DataSets.HighCardinality(options.Quick ? DataSets.Small : DataSets.Large), dataDir, logalert);
         var tiny = DataSets.Head(small, 5);
+        var churn = options.Quick ? null : DataSets.Ensure(DataSets.Churn, dataDir, logalert);
         generation.Stop();
 
         // rules/*.csx as the shell expands it: the file names in ordinal order.
@@ -167,7 +168,7 @@ public static partial class Program
                 new(launcher, ["--rules", .. allRules, tiny.Path], root, new Dictionary<string, string> { ["XDG_CACHE_HOME"] = ColdCache(run) });
 
             var cases = new List<Case>();
-            var logs = new[] { tiny, small, large, highCard }.OfType<LogFile>().ToArray();
+            var logs = new[] { tiny, small, large, highCard, churn }.OfType<LogFile>().ToArray();
             foreach (var log in logs)
                 cases.Add(new Case($"floor:{log.Label}", "floor (CsvHelper span API)", log, _ => Floor(log), null));
             void Add(string kind, string name, string[] rules, LogFile log, string? compareId = null, string? compareLabel = null) =>
@@ -179,6 +180,7 @@ public static partial class Program
                 Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, log);
             }
             Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, highCard, $"rules:{main.Label}", $"low-card {main.Label}");
+            if (churn is not null) Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, churn);
             Add("rate2m", "`logalert --format jsonl --rules bench/rules/rate_2m.csx`", rate2m, main);
             Add("rate1h", "`logalert --format jsonl --rules bench/rules/rate_1h.csx`", rate1h, main, $"rate2m:{main.Label}", "2m window");
             cases.Add(new Case("start:cold", "`./logalert --rules rules/*.csx`, empty rule cache (cold start)", tiny,

@@ -133,6 +133,16 @@ public static class Report
             "≤ 1.5× and ≤ 400 MB", Verdict(cardinality <= 1.5 && high.RssMb <= 400, high.Case.Id, low.Case.Id),
         ];
 
+        if (r.TryGetValue($"rules:{DataSets.Churn.Label}", out var churn))
+        {
+            yield return
+            [
+                $"(f) {DataSets.Churn.Label}: 10M hosts seen about twice each, `rules/*.csx`", $"{churn.RssMb:F0} MB peak RSS",
+                "< 250 MB", Verdict(churn.RssMb < 250, churn.Case.Id),
+            ];
+        }
+        else yield return [$"(f) {DataSets.Churn.Label}: 10M hosts seen about twice each", "—", "< 250 MB", "n/a (--quick)"];
+
         var hour = r[$"rate1h:{main}"];
         var twoMinutes = r[$"rate2m:{main}"];
         var window = hour.WallSeconds / twoMinutes.WallSeconds;

@@ -206,6 +206,7 @@ public sealed class GenerateCommand
         [Option("rate", Description = "Base rate, requests per second.")] double rate = 6,
         [Option("burst", Description = "AT:DURATION:RATE, e.g. 3m:2m:25 (repeatable).")] string[]? burst = null,
         [Option("hosts", Description = "Distinct client hosts.")] int hosts = 40,
+        [Option("host-popularity", Description = "How hosts are picked: zipf (a few busy ones) or uniform (each about as often).")] string hostPopularity = "zipf",
         [Option("paths", Description = "Distinct paths.")] int paths = 60,
         [Option("output", new[] { 'o' }, Description = "Output file (default stdout).")] string? output = null)
     {
@@ -225,6 +226,12 @@ public sealed class GenerateCommand
             {
                 Hosts = hosts,
                 Paths = paths,
+                UniformHosts = hostPopularity switch
+                {
+                    "zipf" => false,
+                    "uniform" => true,
+                    _ => throw new UsageException($"--host-popularity: \"{hostPopularity}\" is not zipf or uniform"),
+                },
             };
             using var stream = output is null ? Console.OpenStandardOutput() : File.Create(output);
             using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16);

@@ -20,6 +20,12 @@ public sealed record GeneratorOptions(int Seed, long Start, int DurationSeconds,
     /// <summary>Distinct client hosts (1 to 16,646,144), picked with a skewed (Zipf) popularity.</summary>
     public int Hosts { get; init; } = 40;
 
+    /// <summary>
+    /// Every host equally likely instead of Zipf: with as many hosts as half the records, each is
+    /// seen about twice, anywhere in the log (a public site's crawlers and one-off visitors).
+    /// </summary>
+    public bool UniformHosts { get; init; }
+
     /// <summary>Distinct request paths, spread over sections, picked with a skewed popularity.</summary>
     public int Paths { get; init; } = 60;
 
@@ -120,8 +126,9 @@ public static class SampleGenerator
         {
             _o = options;
             _state = 0x5DEECE66DUL ^ ((ulong)(uint)options.Seed * 0x9E3779B97F4A7C15UL);
-            _hostPopularity = new Zipf(options.Hosts);
-            _hostPrefixes = new string?[options.Hosts];
+            // Uniform hosts are seen about twice each: neither an alias table nor a cache of their text pays.
+            _hostPopularity = new Zipf(options.UniformHosts ? 1 : options.Hosts);
+            _hostPrefixes = new string?[options.UniformHosts ? 1 : options.Hosts];
             _pathPopularity = new Zipf(options.Paths);
             _paths = new string[options.Paths];
             _pathSections = new string[options.Paths];
@@ -180,7 +187,8 @@ public static class SampleGenerator
 
         private void WriteLine(TextWriter output, long time)
         {
-            var host = _hostPopularity.Pick(Next(), Next());
+            var (a, b) = (Next(), Next());
+            var host = _o.UniformHosts ? (int)(a % (ulong)_o.Hosts) : _hostPopularity.Pick(a, b);
             var path = _pathPopularity.Pick(Next(), Next());
             var section = _pathSections[path];
             var method = MethodFor(section);
@@ -188,7 +196,7 @@ public static class SampleGenerator
             var protocol = Below(100) switch { < 80 => "HTTP/1.1", < 95 => "HTTP/1.0", _ => "HTTP/2.0" };
 
             var n = 0;
-            Append(ref n, _hostPrefixes[host] ??= HostPrefix(host));
+            Append(ref n, _o.UniformHosts ? HostPrefix(host) : _hostPrefixes[host] ??= HostPrefix(host));
             n += Format(time, n);
             Append(ref n, ",\"");
             Append(ref n, method);
