@@ -141,6 +141,10 @@ public sealed class RunCommand
         {
             return Fail(ExitCodes.Usage, e.Message);
         }
+        catch (InputFormatException e)
+        {
+            return Fail(ExitCodes.Usage, e.Message); // the bytes were read; they are not the format
+        }
         catch (InputException e)
         {
             return Fail(ExitCodes.IoFailure, e.Message);

@@ -5,7 +5,9 @@ using Microsoft.Extensions.Logging;
 using LogAlert.Cli;
 using LogAlert.Cli.Input;
 
-// Exit codes (SPEC §7): 0 done; 2 usage or rule errors; 1 I/O failure; 3 with --fail-on-alert when an alert fired.
+// Exit codes (SPEC §7): 0 done; 2 usage or rule errors, or an input not in the format (no header with
+// the columns it needs at its start); 1 I/O failure (missing, unreadable, a read error); 3 with
+// --fail-on-alert when an alert fired.
 try
 {
     // Cocona cannot give a primary command positional arguments next to sub-commands, and

@@ -106,12 +106,12 @@ public sealed class AccessLogReaderTests : IDisposable
     }
 
     [Fact]
-    public void A_header_without_a_required_column_is_an_input_failure_naming_the_file_and_the_column()
+    public void A_header_without_a_required_column_is_a_format_failure_naming_the_file_and_the_column()
     {
         var path = WriteLines("nodate.csv", "\"remotehost\",\"rfc931\",\"authuser\",\"request\",\"status\",\"bytes\"",
             "\"10.0.0.1\",\"-\",\"apache\",\"GET / HTTP/1.0\",200,1");
 
-        var e = Assert.Throws<InputException>(() => ReadAll(path));
+        var e = Assert.Throws<InputFormatException>(() => ReadAll(path));
 
         Assert.Contains(path, e.Message);
         Assert.Contains("\"date\"", e.Message);
@@ -481,10 +481,10 @@ public sealed class AccessLogReaderTests : IDisposable
 
         var first = await reader.ReadAsync();
         Assert.Equal(1, first.Count);
-        var e = await Assert.ThrowsAsync<InputException>(() => reader.Completion);
+        var e = await Assert.ThrowsAsync<InputFormatException>(() => reader.Completion);
         Assert.Contains("bad.csv", e.Message);
         var closed = await Assert.ThrowsAsync<ChannelClosedException>(async () => await reader.ReadAsync());
-        Assert.IsType<InputException>(closed.InnerException);
+        Assert.IsType<InputFormatException>(closed.InnerException);
     }
 
     // ---- follow mode -------------------------------------------------------------------------------

@@ -153,6 +153,29 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Theory]
+    [InlineData("file")]
+    [InlineData("stdin")]
+    [InlineData("second file")]
+    public void Input_without_the_header_is_not_in_the_format_exit_2_with_one_line(string how)
+    {
+        // Not an I/O failure: the bytes were read, they are not the format (SPEC §7: 2 is for the
+        // user's mistakes; 1 is kept for files that cannot be read).
+        var headerless = Write("headerless.csv", Line(1000), Line(1001));
+        var good = Write("good.csv", Header, Line(1000));
+        var r = how switch
+        {
+            "file" => CliRunner.Run("--format", "jsonl", headerless),
+            "stdin" => CliRunner.Run(["--format", "jsonl", "-"], stdin: Line(1000) + "\n"),
+            _ => CliRunner.Run("--format", "jsonl", good, headerless),
+        };
+
+        Assert.Equal(2, r.ExitCode);
+        var name = how == "stdin" ? "<stdin>" : headerless;
+        Assert.Equal($"logalert: {name}:1: the header lacks columns \"remotehost\", \"authuser\", \"date\", \"request\", \"status\", \"bytes\"",
+            Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)).Split(" (found ")[0]);
+    }
+
+    [Theory]
     [InlineData("--format", "xml")]
     [InlineData("--lateness", "soon")]
     [InlineData("--no-such-option")]

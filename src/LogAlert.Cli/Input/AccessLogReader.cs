@@ -58,11 +58,21 @@ public sealed class InputBatch
     public bool IsHeartbeat => Records.Length == 0 && Bad.Count == 0 && Lines == 0;
 }
 
-/// <summary>An input cannot be read: missing, unreadable, or without the columns the format needs.</summary>
-public sealed class InputException : Exception
+/// <summary>An input cannot be read: missing, unreadable, or not in the format (<see cref="InputFormatException"/>).</summary>
+public class InputException : Exception
 {
     /// <summary>Makes the exception; <paramref name="message"/> names the input and the reason.</summary>
     public InputException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>
+/// An input was read but is not in the format: it does not start with a header naming the columns
+/// the format needs. The user's mistake, not an I/O failure (exit code 2, not 1).
+/// </summary>
+public sealed class InputFormatException : InputException
+{
+    /// <summary>Makes the exception; <paramref name="message"/> is <c>path:line: reason</c>.</summary>
+    public InputFormatException(string message) : base(message) { }
 }
 
 /// <summary>
@@ -1280,7 +1290,7 @@ internal sealed class BatchParser
         if (_malformed.Count > 0 && MalformedAt(csvLine) is { } reason)
         {
             if (_columns is null)
-                throw new InputException($"{_path}:{line}: the header line is malformed: {reason}");
+                throw new InputFormatException($"{_path}:{line}: the header line is malformed: {reason}");
             Bad(line, reason);
             return;
         }
@@ -1332,15 +1342,16 @@ internal sealed class BatchParser
         else Bad(line, RecordErrorModule.describe(result.ErrorValue));
     }
 
-    /// <summary>
-    /// A header line again in the middle of an input (<c>cat a.csv b.csv | logalert -</c>): it becomes
-    /// the header from here on instead of a bad line. Only asked of lines that are bad anyway.
-    /// </summary>
-    private InputException HeaderLacks(long line, List<string> missing, string[] names) =>
+    /// <summary>The first line of an input is not a header with the columns the format needs.</summary>
+    private InputFormatException HeaderLacks(long line, List<string> missing, string[] names) =>
         new($"{_path}:{line}: the header lacks column{(missing.Count > 1 ? "s" : "")} " +
             $"{string.Join(", ", missing.Select(m => $"\"{m}\""))} " +
             $"(found {string.Join(", ", names.Select(n => $"\"{n}\""))})");
 
+    /// <summary>
+    /// A header line again in the middle of an input (<c>cat a.csv b.csv | logalert -</c>): it becomes
+    /// the header from here on instead of a bad line. Only asked of lines that are bad anyway.
+    /// </summary>
     private bool IsRepeatedHeader(CsvReader csv)
     {
         if (Columns.TryRead(csv, out _, out _) is not { } columns) return false;
