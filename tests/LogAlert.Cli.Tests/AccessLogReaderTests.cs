@@ -612,6 +612,34 @@ public sealed class AccessLogReaderTests : IDisposable
     }
 
     [Fact]
+    public void After_a_restart_the_columns_stay_unless_the_new_content_starts_with_a_header()
+    {
+        // Reordered columns from the first header on: a line read with the default ones would be bad.
+        const string reordered = "\"date\",\"remotehost\",\"authuser\",\"rfc931\",\"request\",\"status\",\"bytes\"";
+        static string Reordered(string host) => $"1549573999,\"{host}\",\"-\",\"-\",\"GET / HTTP/1.0\",200,1";
+        var path = WriteLines("columns.csv", reordered, Reordered("old1"));
+        using var follower = new Follower(path);
+        follower.WaitUntil(f => f.Records.Count == 1);
+
+        // Rotation to a file without a header: the columns in force read it.
+        File.Move(path, path + ".1");
+        WriteLines("columns.csv", Reordered("new1"), Reordered("new2"), Reordered("new3"), Reordered("new4"));
+        follower.WaitUntil(f => f.Records.Count == 5);
+
+        // Truncation, then a header of another width: it takes over from line 1 of the new content
+        // (shorter than the old, so the truncation shows whenever the reader looks).
+        using (var f = new FileStream(path, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete)) { }
+        Append(path, "\"extra\"," + Header + "\n\"x\"," + Line(host: "wide1") + "\n");
+        follower.WaitUntil(f => f.Records.Count == 6);
+        follower.Drain(TimeSpan.FromMilliseconds(100));
+
+        Assert.Equal(["old1", "new1", "new2", "new3", "new4", "wide1"], follower.Records.Select(r => r.Host));
+        Assert.Equal([2L, 1L, 2L, 3L, 4L, 2L], follower.Records.Select(r => r.Line));
+        Assert.Empty(follower.Bad);
+        Assert.Equal(2 + 4 + 2, follower.Lines);
+    }
+
+    [Fact]
     public void Follow_finishes_a_rotated_file_then_reads_the_new_one_from_its_start()
     {
         var path = WriteLines("rotate.csv", Header, Line(host: "old1"));

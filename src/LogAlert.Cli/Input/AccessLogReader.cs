@@ -92,7 +92,8 @@ public sealed class InputFormatException : InputException
 /// <para>
 /// Follow mode (<c>tail -F</c>): the last input, when it is a file, is read from its start and then
 /// polled for what is appended; a rotated file (the path names another file) is read to its end before
-/// the new one is read from its start, header included; a truncated file is read again from its start.
+/// the new one is read from its start; a truncated file is read again from its start. The new content
+/// keeps the columns in force unless it starts with a header of its own.
 /// A last line without its newline is held back until the newline arrives. The enumeration yields
 /// <see cref="InputBatch.Heartbeat"/> at each poll that found nothing, so a consumer hears about
 /// idleness without a timeout of its own, and it ends (without an exception) when the token is
@@ -271,12 +272,19 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                         if (_follow) yield return InputBatch.Heartbeat;
                         break;
                     case Step.Restart:
-                        at = new ChunkStart(i, path, LineBase: 0, AtStart: true, Columns: null);
+                        at = Restarted(at);
                         break;
                 }
             }
         }
     }
+
+    /// <summary>
+    /// Where the new content of a rotated or truncated file starts: line 1, with the columns in force.
+    /// A writer goes on after <c>copytruncate</c> without writing a header again, and most rotations
+    /// give the new file none; a header line at the start still takes over, as one does anywhere.
+    /// </summary>
+    private static ChunkStart Restarted(ChunkStart at) => at with { LineBase = 0, AtStart = true };
 
     private static Step Next(ChunkSource source, string path, out Memory<byte> chunk)
     {
@@ -339,7 +347,7 @@ internal enum Step
     Chunk,
     /// <summary>Nothing is ready now: hand out what is pending.</summary>
     Idle,
-    /// <summary>The followed path now starts afresh (rotation, truncation): a new header comes.</summary>
+    /// <summary>The followed path now starts afresh (rotation, truncation): line numbers start again.</summary>
     Restart,
     /// <summary>The input is over (or reading was cancelled).</summary>
     End,
