@@ -106,8 +106,9 @@ public sealed class RunCommand
             settings.Rules = ruleList.Where(r => switches.IsOn(r.RuleName)).ToList();
             if (!switches.IsOn("summary")) settings.SummaryInterval = TimeSpan.Zero;
 
+            // A followed file that does not exist yet is waited for, as `tail -F` does (the reader says so).
             foreach (var input in inputs)
-                if (input != "-" && !File.Exists(input))
+                if (input != "-" && !File.Exists(input) && (Directory.Exists(input) || !follow))
                     return Fail(ExitCodes.IoFailure, Directory.Exists(input) ? $"{input}: is a directory" : $"{input}: no such file");
 
             var stdout = Console.OpenStandardOutput();
@@ -126,7 +127,7 @@ public sealed class RunCommand
                 Live = follow || !Console.IsOutputRedirected,
                 IdleTimeout = Durations.Parse("--idle-timeout", idleTimeout),
             };
-            var reader = new AccessLogReader(inputs, follow);
+            var reader = new AccessLogReader(inputs, follow, notice: line => Console.Error.WriteLine($"logalert: {line}"));
             try
             {
                 await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token);

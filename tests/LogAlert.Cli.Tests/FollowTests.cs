@@ -188,6 +188,54 @@ public sealed class FollowTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_that_does_not_exist_yet_is_waited_for_and_followed_also_when_deleted_and_recreated()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        using var run = new Following(log, idleTimeout: "1h");
+        Assert.Equal($"logalert: {log}: no such file yet; waiting for it to appear",
+            await run.WaitForStderr("waiting for it to appear"));
+
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+        Assert.Equal($"logalert: {log}: has appeared; following it", await run.WaitForStderr("appeared"));
+
+        // Deleted, then created again without a header: the new file is followed with the columns it had.
+        File.Delete(log);
+        File.WriteAllText(log, Lines(1004, 1010, 1));
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal(0, exit);
+        Assert.Equal(20 + 6, stats.GetProperty("records").GetInt64());
+        Assert.Equal(21 + 6, stats.GetProperty("lines").GetInt64());
+        Assert.Equal(2, stderr.Split('\n').Length); // the wait and the arrival, nothing else
+    }
+
+    [Fact]
+    public async Task Sigterm_while_waiting_for_the_file_prints_the_final_report_and_exits_0()
+    {
+        var log = Path.Combine(_dir, "not-yet", "access.csv"); // its directory does not exist either
+        using var run = new Following(log, idleTimeout: "1h");
+        await run.WaitForStderr("waiting for it to appear");
+
+        var (exit, stats, stderr) = await run.Terminate();
+
+        Assert.Equal(0, exit);
+        Assert.Equal("stats", stats.GetProperty("type").GetString());
+        Assert.Equal(0, stats.GetProperty("lines").GetInt64());
+        Assert.Equal($"logalert: {log}: no such file yet; waiting for it to appear", stderr);
+    }
+
+    [Fact]
+    public void Following_a_directory_is_an_error_not_a_wait()
+    {
+        var r = CliRunner.Run("--follow", _dir);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"logalert: {_dir}: is a directory", r.Stderr.Trim());
+    }
+
+    [Fact]
     public async Task When_traffic_stops_log_time_follows_the_clock_and_the_alert_resolves()
     {
         var log = Path.Combine(_dir, "access.csv");

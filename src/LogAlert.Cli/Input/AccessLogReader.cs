@@ -93,7 +93,8 @@ public sealed class InputFormatException : InputException
 /// Follow mode (<c>tail -F</c>): the last input, when it is a file, is read from its start and then
 /// polled for what is appended; a rotated file (the path names another file) is read to its end before
 /// the new one is read from its start; a truncated file is read again from its start. The new content
-/// keeps the columns in force unless it starts with a header of its own.
+/// keeps the columns in force unless it starts with a header of its own. A followed file that does not
+/// exist yet is waited for (the notice callback hears about the wait and the file's arrival).
 /// A last line without its newline is held back until the newline arrives. The enumeration yields
 /// <see cref="InputBatch.Heartbeat"/> at each poll that found nothing, so a consumer hears about
 /// idleness without a timeout of its own, and it ends (without an exception) when the token is
@@ -125,6 +126,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     private readonly TimeSpan _poll;
     private readonly int _batchSize;
     private readonly Func<Stream> _openStdin;
+    private readonly Action<string> _notice;
 
     /// <summary>Reads <paramref name="inputs"/> in order; <c>-</c> is stdin.</summary>
     /// <param name="inputs">File paths, or <c>-</c> for stdin; at least one.</param>
@@ -133,8 +135,13 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     /// <param name="pollInterval">How often a followed file is polled; default 200 ms.</param>
     /// <param name="batchSize">Most records per batch; default 4096.</param>
     /// <param name="stdin">Opens stdin (tests pass a pipe); default <see cref="Console.OpenStandardInput()"/>.</param>
+    /// <param name="notice">
+    /// Hears what a user following a file should know that is not an error, one line each, e.g.
+    /// <c>access.csv: no such file yet; waiting for it to appear</c>; default: nobody.
+    /// </param>
     public AccessLogReader(IReadOnlyList<string> inputs, bool follow = false, CancellationToken cancel = default,
-                           TimeSpan? pollInterval = null, int batchSize = DefaultBatchSize, Func<Stream>? stdin = null)
+                           TimeSpan? pollInterval = null, int batchSize = DefaultBatchSize, Func<Stream>? stdin = null,
+                           Action<string>? notice = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count == 0) throw new ArgumentException("at least one input is needed", nameof(inputs));
@@ -148,19 +155,26 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         if (_poll <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(pollInterval));
         _batchSize = batchSize;
         _openStdin = stdin ?? Console.OpenStandardInput;
+        _notice = notice ?? (_ => { });
     }
 
     /// <summary>The inputs, in the order they are read.</summary>
     public IReadOnlyList<string> Inputs => _inputs;
 
-    /// <summary>Checks now that every file input can be opened, so a typo fails before anything is read.</summary>
-    /// <exception cref="InputException">An input is missing or unreadable.</exception>
+    /// <summary>
+    /// Checks now that every file input can be opened, so a typo fails before anything is read. A
+    /// followed file may be missing: it is waited for, as <c>tail -F</c> does.
+    /// </summary>
+    /// <exception cref="InputException">An input is missing (not followed) or unreadable.</exception>
     public void CheckInputs()
     {
-        foreach (var input in _inputs)
-            if (input != "-")
-                OpenFile(input).Dispose();
+        for (var i = 0; i < _inputs.Length; i++)
+            if (_inputs[i] != "-")
+                (IsFollowed(i) ? TryOpenFile(_inputs[i]) : OpenFile(_inputs[i]))?.Dispose();
     }
+
+    /// <summary>Whether input <paramref name="index"/> is followed: the last one, a file, in follow mode.</summary>
+    private bool IsFollowed(int index) => _follow && index == _inputs.Length - 1 && _inputs[index] != "-";
 
     /// <summary>
     /// The batches, read on the calling thread as it enumerates. The inputs are checked at once
@@ -229,7 +243,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             var name = _inputs[i];
             var stdin = name == "-";
             var path = stdin ? StdinName : name;
-            using var source = OpenSource(name, follow: _follow && !stdin && i == _inputs.Length - 1, cancel);
+            using var source = OpenSource(name, follow: IsFollowed(i), cancel);
             var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, Columns: null);
             Step? ahead = null; // a step read while looking for a second chunk
             while (true)
@@ -307,12 +321,19 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             catch (IOException e) { throw new InputException($"{StdinName}: cannot read: {e.Message}", e); }
             return new StreamSource(stream, prompt: true, _poll, cancel);
         }
-        var file = OpenFile(name);
-        return follow ? new FollowSource(name, file, _poll, cancel) : new StreamSource(file, prompt: false, _poll, cancel);
+        return follow
+            ? new FollowSource(name, TryOpenFile(name), _poll, cancel, _notice)
+            : new StreamSource(OpenFile(name), prompt: false, _poll, cancel);
     }
 
     /// <summary>Opens a file the way a log reader must: sharing it with writers, renames and deletes.</summary>
-    internal static FileStream OpenFile(string path)
+    /// <exception cref="InputException">The file is missing or cannot be opened.</exception>
+    internal static FileStream OpenFile(string path) =>
+        TryOpenFile(path) ?? throw new InputException($"{path}: no such file");
+
+    /// <summary>Opens a file as <see cref="OpenFile"/> does; null when there is no such file (yet).</summary>
+    /// <exception cref="InputException">The file exists but cannot be opened (a directory, no permission).</exception>
+    internal static FileStream? TryOpenFile(string path)
     {
         try
         {
@@ -327,7 +348,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new InputException($"{path}: no such file", e);
+            return null;
         }
         catch (UnauthorizedAccessException e)
         {
@@ -488,17 +509,24 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
     }
 }
 
-/// <summary>A file followed like <c>tail -F</c>: appended lines, rotation, truncation.</summary>
-internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, CancellationToken cancel) : ChunkSource
+/// <summary>A file followed like <c>tail -F</c>: appended lines, rotation, truncation, a file yet to come.</summary>
+/// <param name="path">The path followed.</param>
+/// <param name="file">The file it names now; null when there is none yet (it is waited for).</param>
+/// <param name="poll">How long to wait when nothing is new.</param>
+/// <param name="cancel">Ends the following.</param>
+/// <param name="notice">Hears the wait for a missing file and its arrival.</param>
+internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll, CancellationToken cancel,
+                                  Action<string> notice) : ChunkSource
 {
     private const int BufferSize = 1 << 20;
 
     private readonly LineBuffer _lines = new(BufferSize);
-    private FileStream _file = file;
-    private long _position;          // bytes read from _file
-    private bool _sleep;             // the last read found nothing new: wait a poll before the next
-    private FileStream? _successor;  // the file the path names now, once the old one is read to its end
-    private bool _restart;           // hand out the old file's last partial line, then start afresh
+    private FileStream? _file = file; // null until the path names a file
+    private bool _waiting;            // the wait for the file has been announced
+    private long _position;           // bytes read from _file
+    private bool _sleep;              // the last read found nothing new: wait a poll before the next
+    private FileStream? _successor;   // the file the path names now, once the old one is read to its end
+    private bool _restart;            // hand out the old file's last partial line, then start afresh
     private bool _truncated;
 
     public override Step Next(out Memory<byte> chunk)
@@ -519,7 +547,12 @@ internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, 
                 _sleep = false;
                 if (cancel.WaitHandle.WaitOne(poll)) return Step.End;
             }
-            var read = _file.Read(_lines.Free().Span);
+            if (_file is null && !TryOpenFirst())
+            {
+                _sleep = true;
+                return Step.Idle;
+            }
+            var read = _file!.Read(_lines.Free().Span);
             if (read > 0)
             {
                 _lines.Advance(read);
@@ -548,6 +581,23 @@ internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, 
         }
     }
 
+    /// <summary>
+    /// Opens the file the path names, when it was missing so far; says once that it is waited for
+    /// (<c>tail -F</c> does the same) and once that it came.
+    /// </summary>
+    private bool TryOpenFirst()
+    {
+        _file = AccessLogReader.TryOpenFile(path);
+        if (_file is null)
+        {
+            if (!_waiting) notice($"{path}: no such file yet; waiting for it to appear");
+            _waiting = true;
+            return false;
+        }
+        if (_waiting) notice($"{path}: has appeared; following it");
+        return true;
+    }
+
     private void StartAfresh()
     {
         _restart = false;
@@ -556,11 +606,11 @@ internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, 
         if (_truncated)
         {
             _truncated = false;
-            _file.Seek(0, SeekOrigin.Begin);
+            _file!.Seek(0, SeekOrigin.Begin);
         }
         else if (_successor is not null)
         {
-            _file.Dispose();
+            _file!.Dispose();
             _file = _successor;
             _successor = null;
         }
@@ -578,7 +628,7 @@ internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, 
         {
             return null; // between a rename and the new file's creation: keep reading the old one
         }
-        if (FileIdentity.Same(_file, now))
+        if (FileIdentity.Same(_file!, now))
         {
             now.Dispose();
             return null;
@@ -589,7 +639,7 @@ internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, 
     public override void Dispose()
     {
         _successor?.Dispose();
-        _file.Dispose();
+        _file?.Dispose();
     }
 }
 
