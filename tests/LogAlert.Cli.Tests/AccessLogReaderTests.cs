@@ -501,10 +501,10 @@ public sealed class AccessLogReaderTests : IDisposable
         public long Lines { get; private set; }
         public int Heartbeats { get; private set; }
 
-        public Follower(string path)
+        public Follower(string path, int pollMs = 20)
         {
             var reader = new AccessLogReader([path], follow: true, cancel: _cancel.Token,
-                pollInterval: TimeSpan.FromMilliseconds(20));
+                pollInterval: TimeSpan.FromMilliseconds(pollMs));
             var batches = reader.ReadBatches();
             _task = Task.Run(() =>
             {
@@ -637,6 +637,35 @@ public sealed class AccessLogReaderTests : IDisposable
         Assert.Equal([2L, 1L, 2L, 3L, 4L, 2L], follower.Records.Select(r => r.Line));
         Assert.Empty(follower.Bad);
         Assert.Equal(2 + 4 + 2, follower.Lines);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_file_emptied_and_written_again_beyond_its_old_size_between_two_polls_is_read_from_its_start(bool newHeader)
+    {
+        // The length never looks smaller than what was read: only the first bytes tell the new
+        // content from the old. A long poll, and the heartbeat said the reader has just found nothing
+        // and waits out that poll: the truncation and the regrowth both happen within it.
+        var path = WriteLines("regrow.csv", Header, Line(host: "old1"), Line(host: "old2"), Line(host: "old3"));
+        var oldSize = new FileInfo(path).Length;
+        using var follower = new Follower(path, pollMs: 2000);
+        follower.WaitUntil(f => f.Records.Count == 3 && f.Heartbeats > 0);
+
+        var lines = Enumerable.Range(1, 5).Select(i => newHeader
+            ? $"1549573999,\"new{i}\",\"-\",\"-\",\"GET / HTTP/1.0\",200,1"
+            : Line(host: $"new{i}")).ToList();
+        if (newHeader) lines.Insert(0, "\"date\",\"remotehost\",\"authuser\",\"rfc931\",\"request\",\"status\",\"bytes\"");
+        using (var f = new FileStream(path, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+            f.Write(Encoding.UTF8.GetBytes(string.Join("\n", lines) + "\n"));
+        Assert.True(new FileInfo(path).Length > oldSize);
+
+        // The next heartbeat comes once the reader has woken up, read what it found, and found no more.
+        var heartbeats = follower.Heartbeats;
+        follower.WaitUntil(f => f.Heartbeats > heartbeats);
+        Assert.Equal(["old1", "old2", "old3", "new1", "new2", "new3", "new4", "new5"], follower.Records.Select(r => r.Host));
+        Assert.Empty(follower.Bad);
+        Assert.Equal(4 + lines.Count, follower.Lines);
     }
 
     [Fact]

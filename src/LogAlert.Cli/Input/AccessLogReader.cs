@@ -92,7 +92,8 @@ public sealed class InputFormatException : InputException
 /// <para>
 /// Follow mode (<c>tail -F</c>): the last input, when it is a file, is read from its start and then
 /// polled for what is appended; a rotated file (the path names another file) is read to its end before
-/// the new one is read from its start; a truncated file is read again from its start. The new content
+/// the new one is read from its start; a truncated file, or one emptied and written again (its first
+/// bytes changed, see <see cref="FollowSource"/>), is read again from its start. The new content
 /// keeps the columns in force unless it starts with a header of its own. A followed file that does not
 /// exist yet is waited for (the notice callback hears about the wait and the file's arrival).
 /// A last line without its newline is held back until the newline arrives. The enumeration yields
@@ -520,6 +521,12 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
 {
     private const int BufferSize = 1 << 20;
 
+    /// <summary>
+    /// How much of the start of the file is kept to tell whether it still holds what was read: a file
+    /// emptied and written again past the point read to looks, by its length, like one appended to.
+    /// </summary>
+    internal const int HeadSize = 4096;
+
     private readonly LineBuffer _lines = new(BufferSize);
     private FileStream? _file = file; // null until the path names a file
     private bool _waiting;            // the wait for the file has been announced
@@ -528,6 +535,9 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
     private FileStream? _successor;   // the file the path names now, once the old one is read to its end
     private bool _restart;            // hand out the old file's last partial line, then start afresh
     private bool _truncated;
+    private readonly byte[] _head = new byte[HeadSize];    // the file's first bytes, as read
+    private int _headLength;                               // how many: min(HeadSize, _position)
+    private readonly byte[] _headNow = new byte[HeadSize]; // the same bytes as the file holds them now
 
     public override Step Next(out Memory<byte> chunk)
     {
@@ -552,9 +562,17 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
                 _sleep = true;
                 return Step.Idle;
             }
-            var read = _file!.Read(_lines.Free().Span);
+            if (ReplacedInPlace())
+            {
+                _truncated = true;
+                _restart = true;
+                continue;
+            }
+            var room = _lines.Free();
+            var read = _file!.Read(room.Span);
             if (read > 0)
             {
+                RememberHead(room.Span[..read]);
                 _lines.Advance(read);
                 _position += read;
                 continue;
@@ -582,6 +600,32 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
     }
 
     /// <summary>
+    /// Whether the file no longer holds what was read from it: it is shorter than the point read to,
+    /// or its first bytes changed (emptied and written again, <c>copytruncate</c>, within one poll).
+    /// Asked before every read, so the reader does not go on reading new content from an old offset.
+    /// Still unseen: new content that starts with the same first bytes as the old (a regrowth of the
+    /// same header and lines), and a replacement between this look and the read after it.
+    /// </summary>
+    private bool ReplacedInPlace()
+    {
+        if (_position == 0) return false;
+        if (_file!.Length < _position) return true;
+        var now = _headNow.AsSpan(0, _headLength);
+        var got = 0;
+        while (got < now.Length && RandomAccess.Read(_file.SafeFileHandle, now[got..], got) is var n and > 0) got += n;
+        return got < now.Length || !now.SequenceEqual(_head.AsSpan(0, _headLength));
+    }
+
+    /// <summary>Keeps what of <paramref name="read"/>, read at the current position, falls in the file's first bytes.</summary>
+    private void RememberHead(ReadOnlySpan<byte> read)
+    {
+        if (_position >= HeadSize) return;
+        var kept = (int)Math.Min(read.Length, HeadSize - _position);
+        read[..kept].CopyTo(_head.AsSpan((int)_position));
+        _headLength = (int)_position + kept;
+    }
+
+    /// <summary>
     /// Opens the file the path names, when it was missing so far; says once that it is waited for
     /// (<c>tail -F</c> does the same) and once that it came.
     /// </summary>
@@ -603,6 +647,7 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
         _restart = false;
         _lines.Clear();
         _position = 0;
+        _headLength = 0;
         if (_truncated)
         {
             _truncated = false;
