@@ -41,6 +41,7 @@ public sealed class RunCommand
         [Option("max-skew", Description = "A record this far ahead of the newest one is skewed: reported, not counted.")] string maxSkew = "1h",
         [Option("summary-interval", Description = "Summary every this much log time, or 'off'.")] string summaryInterval = "10s",
         [Option("idle-timeout", Description = "--follow: wall time without input after which log time follows the clock.")] string idleTimeout = "10s",
+        [Option("max-line-length", Description = "A line longer than this many bytes (e.g. 65536, 64k, 1m) is one bad line; its bytes are not kept.")] string maxLineLength = "64k",
         [Option("disable", Description = "Switch a rule (or 'summary') off; repeatable.")] string[]? disable = null,
         [Option("only", Description = "Run only these rules (and 'summary' if named); repeatable.")] string[]? only = null,
         [Option("fail-on-alert", Description = "Exit 3 when any alert fired.")] bool failOnAlert = false,
@@ -76,6 +77,7 @@ public sealed class RunCommand
                 MaxSkew = Durations.Parse("--max-skew", maxSkew),
                 SummaryInterval = interval,
             };
+            var maxLine = Sizes.Parse("--max-line-length", maxLineLength, 1, AccessLogReader.MaxLineLengthLimit);
             var windowSpan = Durations.Parse("--window", window);
             if (windowSpan < TimeSpan.FromSeconds(1)) throw new UsageException("--window must be at least 1s");
 
@@ -127,7 +129,8 @@ public sealed class RunCommand
                 Live = follow || !Console.IsOutputRedirected,
                 IdleTimeout = Durations.Parse("--idle-timeout", idleTimeout),
             };
-            var reader = new AccessLogReader(inputs, follow, notice: line => Console.Error.WriteLine($"logalert: {line}"));
+            var reader = new AccessLogReader(inputs, follow, notice: line => Console.Error.WriteLine($"logalert: {line}"),
+                maxLineLength: maxLine);
             try
             {
                 await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token);

@@ -235,6 +235,45 @@ public sealed class FollowTests : IDisposable
         Assert.Equal($"logalert: {_dir}: is a directory", r.Stderr.Trim());
     }
 
+    /// <summary>The most memory the process has held so far (VmHWM), in bytes.</summary>
+    private static long PeakMemory(int pid) =>
+        1024 * long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:"))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+
+    [Fact]
+    public async Task A_followed_line_that_keeps_growing_is_dropped_as_it_comes_and_memory_stays_bounded()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, idleTimeout: "1h");
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+        var before = PeakMemory(run.Pid);
+
+        // A runaway writer: 150 MB of one line, a megabyte at a time, read while it grows; then the
+        // line ends and the log goes on.
+        const long length = 150L << 20;
+        var piece = new byte[1 << 20];
+        Array.Fill(piece, (byte)'x');
+        using (var f = new FileStream(log, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+            for (var i = 0; i < length / piece.Length; i++)
+            {
+                f.Write(piece);
+                f.Flush();
+            }
+        Append(log, "\n" + Lines(1004, 1010, 1));
+
+        Assert.Equal($"logalert: {log}:22: line longer than 65536 bytes ({length} bytes skipped)",
+            await run.WaitForStderr("line longer than"));
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+        var peak = PeakMemory(run.Pid);
+        var (exit, stats, _) = await run.Terminate();
+
+        Assert.Equal(0, exit);
+        Assert.Equal((21 + 1 + 6, 20 + 6, 1), (stats.GetProperty("lines").GetInt64(), stats.GetProperty("records").GetInt64(),
+            stats.GetProperty("bad").GetInt64()));
+        Assert.True(peak - before < 32 << 20, $"peak memory {before >> 20} MB before the line, {peak >> 20} MB after");
+    }
+
     [Fact]
     public async Task When_traffic_stops_log_time_follows_the_clock_and_the_alert_resolves()
     {

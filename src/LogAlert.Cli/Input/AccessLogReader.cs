@@ -87,7 +87,8 @@ public sealed class InputFormatException : InputException
 /// followed file. A line of the plain shape (fields quoted without a quote inside, or unquoted) is read
 /// by the reader itself (<see cref="BatchParser"/>); every other line goes to CsvHelper, in place, as
 /// memory, with line breaks inside quotes switched off, so an unclosed quote ends at its line and the
-/// next line is read afresh.
+/// next line is read afresh. A line longer than the cap (<c>maxLineLength</c>) never reaches them: its
+/// bytes are dropped as they are read (<see cref="LineBuffer"/>) and it is one bad line.
 /// </para>
 /// <para>
 /// Follow mode (<c>tail -F</c>): the last input, when it is a file, is read from its start and then
@@ -115,6 +116,12 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     // keeps it only as long as the windows that read records need it, so it usually dies young.
     public const int DefaultBatchSize = 4096;
 
+    /// <summary>The most bytes a line may have, unless told otherwise: a longer line is one bad line.</summary>
+    public const int DefaultMaxLineLength = 64 * 1024;
+
+    /// <summary>The largest cap on a line's length that may be asked for (1 GiB).</summary>
+    public const int MaxLineLengthLimit = 1 << 30;
+
     /// <summary>How often a followed file is polled unless told otherwise.</summary>
     public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMilliseconds(200);
 
@@ -128,6 +135,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     private readonly int _batchSize;
     private readonly Func<Stream> _openStdin;
     private readonly Action<string> _notice;
+    private readonly int _maxLine;
 
     /// <summary>Reads <paramref name="inputs"/> in order; <c>-</c> is stdin.</summary>
     /// <param name="inputs">File paths, or <c>-</c> for stdin; at least one.</param>
@@ -140,9 +148,13 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     /// Hears what a user following a file should know that is not an error, one line each, e.g.
     /// <c>access.csv: no such file yet; waiting for it to appear</c>; default: nobody.
     /// </param>
+    /// <param name="maxLineLength">
+    /// The most bytes a line may have before its line feed, 1 to <see cref="MaxLineLengthLimit"/>: a
+    /// longer line is one bad line, and its bytes are dropped as they are read; default 64 KiB.
+    /// </param>
     public AccessLogReader(IReadOnlyList<string> inputs, bool follow = false, CancellationToken cancel = default,
                            TimeSpan? pollInterval = null, int batchSize = DefaultBatchSize, Func<Stream>? stdin = null,
-                           Action<string>? notice = null)
+                           Action<string>? notice = null, int maxLineLength = DefaultMaxLineLength)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count == 0) throw new ArgumentException("at least one input is needed", nameof(inputs));
@@ -157,6 +169,9 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         _batchSize = batchSize;
         _openStdin = stdin ?? Console.OpenStandardInput;
         _notice = notice ?? (_ => { });
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLineLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLineLength, MaxLineLengthLimit);
+        _maxLine = maxLineLength;
     }
 
     /// <summary>The inputs, in the order they are read.</summary>
@@ -283,6 +298,11 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                         foreach (var batch in result.Batches) yield return batch;
                         at = result.After;
                         break;
+                    case Step.LongLine:
+                        var (bad, after) = LongLine(at, source.LongLineLength);
+                        yield return bad;
+                        at = after;
+                        break;
                     case Step.Idle:
                         if (_follow) yield return InputBatch.Heartbeat;
                         break;
@@ -292,6 +312,20 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A line longer than the cap, at <paramref name="at"/>: one bad line of its own (its bytes are
+    /// gone), or, where the header should be, an input that is not in the format.
+    /// </summary>
+    private (InputBatch Bad, ChunkStart After) LongLine(ChunkStart at, long length)
+    {
+        var line = at.LineBase + 1;
+        if (at.Columns is null)
+            throw new InputFormatException(
+                $"{at.Path}:{line}: expected the header, found a line longer than {_maxLine} bytes ({length} bytes)");
+        var bad = new BadLine(at.Source, at.Path, line, $"line longer than {_maxLine} bytes ({length} bytes skipped)");
+        return (new InputBatch([], [bad], 1), at with { LineBase = line, AtStart = false });
     }
 
     /// <summary>
@@ -320,11 +354,11 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             Stream stream;
             try { stream = _openStdin(); }
             catch (IOException e) { throw new InputException($"{StdinName}: cannot read: {e.Message}", e); }
-            return new StreamSource(stream, prompt: true, _poll, cancel);
+            return new StreamSource(stream, prompt: true, _poll, cancel, _maxLine);
         }
         return follow
-            ? new FollowSource(name, TryOpenFile(name), _poll, cancel, _notice)
-            : new StreamSource(OpenFile(name), prompt: false, _poll, cancel);
+            ? new FollowSource(name, TryOpenFile(name), _poll, cancel, _notice, _maxLine)
+            : new StreamSource(OpenFile(name), prompt: false, _poll, cancel, _maxLine);
     }
 
     /// <summary>Opens a file the way a log reader must: sharing it with writers, renames and deletes.</summary>
@@ -367,6 +401,8 @@ internal enum Step
 {
     /// <summary>Whole lines (or, last of all, a final line without its newline).</summary>
     Chunk,
+    /// <summary>One line longer than the cap, dropped: its length is <see cref="ChunkSource.LongLineLength"/>.</summary>
+    LongLine,
     /// <summary>Nothing is ready now: hand out what is pending.</summary>
     Idle,
     /// <summary>The followed path now starts afresh (rotation, truncation): line numbers start again.</summary>
@@ -381,28 +417,74 @@ internal abstract class ChunkSource : IDisposable
     /// <summary>The next step; a chunk stays valid until the call after the next (see <see cref="LineBuffer"/>).</summary>
     public abstract Step Next(out Memory<byte> chunk);
 
+    /// <summary>The length of the line the last <see cref="Step.LongLine"/> stood for; kept until the next call.</summary>
+    public long LongLineLength { get; private set; }
+
+    /// <summary>
+    /// What <paramref name="lines"/> has next: whole lines, else a line over the cap; with
+    /// <paramref name="final"/> (the content ends here) also its last line, without a newline.
+    /// </summary>
+    protected bool TryTake(LineBuffer lines, bool final, out Step step, out Memory<byte> chunk)
+    {
+        if (final) lines.EndLine();
+        step = Step.Chunk;
+        if (lines.TakeLines(out chunk)) return true;
+        if (lines.TakeLongLine(out var length))
+        {
+            LongLineLength = length;
+            step = Step.LongLine;
+            return true;
+        }
+        return final && lines.TakeRest(out chunk);
+    }
+
     public abstract void Dispose();
 }
 
-/// <summary>A byte buffer that hands out what it holds up to the last newline.</summary>
+/// <summary>A byte buffer that hands out what it holds up to the last newline, and drops lines over a cap.</summary>
 /// <remarks>
+/// <para>
 /// Two arrays take turns: what is held moves to the other one when room is made, so a chunk handed
 /// out stays as it is until room is made twice. The reader parses one chunk on a helper thread while
 /// it reads the next, without copying it.
+/// </para>
+/// <para>
+/// A line longer than the cap is not kept: its bytes are dropped as they arrive, and where it stood
+/// the buffer hands out its length instead (<see cref="TakeLongLine"/>), in order among the lines.
+/// So a 190 MB line without a newline costs no more memory than a short one: an array never grows
+/// past its base size plus the cap. Lengths are checked where bytes arrive (<see cref="Advance"/>),
+/// one search of up to cap + 1 bytes for the last newline at a time, so the cost is one search per
+/// cap bytes of input, not one per line.
+/// </para>
 /// </remarks>
 internal sealed class LineBuffer
 {
+    private readonly int _maxLine;
+    private readonly int _limit;     // the most an array grows to: the base size plus the cap
     private byte[] _buffer;
     private byte[] _other;
-    private int _start;
-    private int _end;
+    private int _start;              // the first byte not taken
+    private int _end;                // after the last byte held
+    private int _lineStart;          // the start of the line not yet ended by a newline
+    private long _dropping = -1;     // bytes so far of the over-long line being dropped; -1: none
+    private readonly Queue<(int At, long Length)> _long = new(); // over-long lines, where they stood
 
-    public LineBuffer(int size) => (_buffer, _other) = (new byte[size], new byte[size]);
+    /// <param name="size">The base size of each of the two arrays.</param>
+    /// <param name="maxLine">The cap: the most bytes a line may have before its line feed.</param>
+    public LineBuffer(int size, int maxLine)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLine, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLine, Array.MaxLength - size);
+        (_buffer, _other) = (new byte[size], new byte[size]);
+        _maxLine = maxLine;
+        _limit = size + maxLine;
+    }
 
-    /// <summary>Takes every whole line held, if there is one.</summary>
+    /// <summary>Takes every whole line held up to the next over-long line, if there is one.</summary>
     public bool TakeLines(out Memory<byte> chunk)
     {
-        var newline = _buffer.AsSpan(_start, _end - _start).LastIndexOf((byte)'\n');
+        var end = _long.TryPeek(out var next) ? next.At : _end;
+        var newline = _buffer.AsSpan(_start, end - _start).LastIndexOf((byte)'\n');
         if (newline < 0)
         {
             chunk = default;
@@ -413,17 +495,38 @@ internal sealed class LineBuffer
         return true;
     }
 
-    /// <summary>Takes what is held, a line without its newline, if anything.</summary>
+    /// <summary>Takes the over-long line that comes next, if it does: its length, without the line feed.</summary>
+    public bool TakeLongLine(out long length)
+    {
+        length = 0;
+        if (!_long.TryPeek(out var next) || next.At != _start) return false;
+        length = _long.Dequeue().Length;
+        return true;
+    }
+
+    /// <summary>
+    /// The content ends here (end of input, rotation): a line being dropped as over-long is complete
+    /// without its newline, and comes next after the lines before it.
+    /// </summary>
+    public void EndLine()
+    {
+        if (_dropping < 0) return;
+        _long.Enqueue((_end, _dropping));
+        _dropping = -1;
+    }
+
+    /// <summary>Takes what is held, a line without its newline, if anything (after every whole and over-long line).</summary>
     public bool TakeRest(out Memory<byte> chunk)
     {
+        if (_long.Count > 0) throw new InvalidOperationException("the over-long lines held are taken first");
         chunk = _buffer.AsMemory(_start, _end - _start);
-        _start = _end;
+        _start = _lineStart = _end;
         return chunk.Length > 0;
     }
 
     /// <summary>
     /// Room to read into, after what is held (moved to the front of the other array when something
-    /// was taken; the arrays grow for long lines).
+    /// was taken; the arrays grow, up to the base size plus the cap, for lines longer than the base).
     /// </summary>
     public Memory<byte> Free()
     {
@@ -432,21 +535,90 @@ internal sealed class LineBuffer
             if (_other.Length < _buffer.Length) _other = new byte[_buffer.Length];
             _buffer.AsSpan(_start, _end - _start).CopyTo(_other);
             (_buffer, _other) = (_other, _buffer);
-            _end -= _start;
-            _start = 0;
+            MoveBack(_start);
         }
-        if (_end == _buffer.Length) Array.Resize(ref _buffer, _buffer.Length * 2);
+        // What is held is under the base size in whole lines (the sources take them before it gets
+        // there) plus at most the cap in a line without its newline, so the limit always leaves room.
+        if (_end == _buffer.Length)
+        {
+            if (_buffer.Length >= _limit) throw new InvalidOperationException("the line buffer is full");
+            Array.Resize(ref _buffer, (int)Math.Min(2L * _buffer.Length, _limit));
+        }
         return _buffer.AsMemory(_end);
+    }
+
+    /// <summary>Positions after what is held moved <paramref name="by"/> bytes to the front.</summary>
+    private void MoveBack(int by)
+    {
+        _start -= by;
+        _end -= by;
+        _lineStart -= by;
+        for (var i = _long.Count; i > 0; i--)
+        {
+            var (at, length) = _long.Dequeue();
+            _long.Enqueue((at - by, length));
+        }
     }
 
     /// <summary>Bytes held: read and not yet taken.</summary>
     public int Held => _end - _start;
 
-    /// <summary>Counts <paramref name="count"/> bytes read into <see cref="Free"/>.</summary>
-    public void Advance(int count) => _end += count;
+    /// <summary>Whether an over-long line waits to be taken (the sources hand it out at once).</summary>
+    public bool HasLongLine => _long.Count > 0;
+
+    /// <summary>
+    /// Counts <paramref name="count"/> bytes read into <see cref="Free"/>, and drops the bytes of any
+    /// line that gets longer than the cap: what follows it moves back over it.
+    /// </summary>
+    public void Advance(int count)
+    {
+        var from = _end;          // the next byte read to look at
+        var to = _end + count;
+        var kept = _end;          // where the next byte kept goes
+        while (from < to)
+        {
+            if (_dropping >= 0)
+            {
+                var newline = _buffer.AsSpan(from, to - from).IndexOf((byte)'\n');
+                if (newline < 0)
+                {
+                    _dropping += to - from;
+                    break;
+                }
+                _long.Enqueue((kept, _dropping + newline));
+                _dropping = -1;
+                from += newline + 1;
+                _lineStart = kept;
+                continue;
+            }
+            // The line from _lineStart may have `room` more bytes; if the next room + 1 hold no line
+            // feed, it is over the cap.
+            var room = _maxLine - (kept - _lineStart);
+            var window = _buffer.AsSpan(from, (int)Math.Min(to - from, room + 1L));
+            var last = window.LastIndexOf((byte)'\n');
+            if (last < 0 && window.Length > room)
+            {
+                _dropping = kept - _lineStart + window.Length;
+                kept = _lineStart;
+                from += window.Length;
+                continue;
+            }
+            var keep = last < 0 ? window.Length : last + 1;
+            if (kept != from) window[..keep].CopyTo(_buffer.AsSpan(kept));
+            kept += keep;
+            from += keep;
+            if (last >= 0) _lineStart = kept;
+        }
+        _end = kept;
+    }
 
     /// <summary>Forgets what is held.</summary>
-    public void Clear() => _start = _end = 0;
+    public void Clear()
+    {
+        _start = _end = _lineStart = 0;
+        _dropping = -1;
+        _long.Clear();
+    }
 }
 
 /// <summary>A file read to its end, or stdin.</summary>
@@ -455,13 +627,14 @@ internal sealed class LineBuffer
 /// <see cref="Step.Idle"/> so the batch in hand goes out before the wait, and again every poll interval
 /// while the pipe stays quiet. A plain file is read synchronously.
 /// </remarks>
-internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, CancellationToken cancel) : ChunkSource
+internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, CancellationToken cancel, int maxLine)
+    : ChunkSource
 {
     private const int BufferSize = 1 << 20;
     private const int ChunkTarget = BufferSize / 2;
     private static readonly TimeSpan Moment = TimeSpan.FromMilliseconds(2);
 
-    private readonly LineBuffer _lines = new(BufferSize);
+    private readonly LineBuffer _lines = new(BufferSize, maxLine);
     private Task<int>? _pending;
     private bool _idleSaid;
     private bool _eof;
@@ -471,11 +644,12 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
         while (true)
         {
             // Lines go out in chunks of half a megabyte or more (a pipe hands out 64 KB a read), or
-            // as soon as no more input is ready.
+            // as soon as no more input is ready; a line over the cap goes out at once, in its place.
             chunk = default;
-            if (_lines.Held >= ChunkTarget && _lines.TakeLines(out chunk)) return Step.Chunk;
-            if (_eof) return _lines.TakeLines(out chunk) || _lines.TakeRest(out chunk) ? Step.Chunk : Step.End;
-            if (cancel.IsCancellationRequested) return Step.End;
+            Step step;
+            if ((_lines.Held >= ChunkTarget || _lines.HasLongLine || _eof) && TryTake(_lines, final: _eof, out step, out chunk))
+                return step;
+            if (_eof || cancel.IsCancellationRequested) return Step.End;
             int read;
             if (prompt)
             {
@@ -483,7 +657,7 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
                 if (!_pending.IsCompleted && !Wait(_pending, _idleSaid ? poll : Moment))
                 {
                     // The read in flight writes after what is held, so the lines held can go out.
-                    if (_lines.TakeLines(out chunk)) return Step.Chunk;
+                    if (TryTake(_lines, final: false, out step, out chunk)) return step;
                     _idleSaid = true;
                     return Step.Idle;
                 }
@@ -516,8 +690,9 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
 /// <param name="poll">How long to wait when nothing is new.</param>
 /// <param name="cancel">Ends the following.</param>
 /// <param name="notice">Hears the wait for a missing file and its arrival.</param>
+/// <param name="maxLine">The most bytes a line may have (see <see cref="LineBuffer"/>).</param>
 internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll, CancellationToken cancel,
-                                  Action<string> notice) : ChunkSource
+                                  Action<string> notice, int maxLine) : ChunkSource
 {
     private const int BufferSize = 1 << 20;
 
@@ -527,7 +702,7 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
     /// </summary>
     internal const int HeadSize = 4096;
 
-    private readonly LineBuffer _lines = new(BufferSize);
+    private readonly LineBuffer _lines = new(BufferSize, maxLine);
     private FileStream? _file = file; // null until the path names a file
     private bool _waiting;            // the wait for the file has been announced
     private long _position;           // bytes read from _file
@@ -543,11 +718,10 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
     {
         while (true)
         {
-            if (_lines.TakeLines(out chunk)) return Step.Chunk;
+            // When the old content is finished, its unterminated last line will never be completed.
+            if (TryTake(_lines, final: _restart, out var step, out chunk)) return step;
             if (_restart)
             {
-                // The old content is finished: its unterminated last line will never be completed.
-                if (_lines.TakeRest(out chunk)) return Step.Chunk;
                 StartAfresh();
                 return Step.Restart;
             }
