@@ -41,6 +41,7 @@ public sealed class RunCommand
         [Option("max-skew", Description = "A record this far ahead of the newest one is skewed: reported, not counted.")] string maxSkew = "1h",
         [Option("summary-interval", Description = "Summary every this much log time, or 'off'.")] string summaryInterval = "10s",
         [Option("idle-timeout", Description = "Live mode: wall time without input after which log time follows the clock (default 10s; giving it turns live mode on).")] string? idleTimeout = null,
+        [Option("max-line-length", Description = "A line longer than this many bytes (e.g. 65536, 64k, 1m) is one bad line; its bytes are not kept.")] string maxLineLength = "64k",
         [Option("disable", Description = "Switch a rule (or 'summary') off; repeatable.")] string[]? disable = null,
         [Option("only", Description = "Run only these rules (and 'summary' if named); repeatable.")] string[]? only = null,
         [Option("fail-on-alert", Description = "Exit 3 when any alert fired.")] bool failOnAlert = false,
@@ -82,6 +83,7 @@ public sealed class RunCommand
                 MaxSkew = Durations.Parse("--max-skew", maxSkew),
                 SummaryInterval = interval,
             };
+            var maxLine = Sizes.Parse("--max-line-length", maxLineLength, 1, AccessLogReader.MaxLineLengthLimit);
             var windowSpan = Durations.Parse("--window", window);
             if (windowSpan < TimeSpan.FromSeconds(1)) throw new UsageException("--window must be at least 1s");
 
@@ -112,8 +114,9 @@ public sealed class RunCommand
             settings.Rules = ruleList.Where(r => switches.IsOn(r.RuleName)).ToList();
             if (!switches.IsOn("summary")) settings.SummaryInterval = TimeSpan.Zero;
 
+            // A followed file that does not exist yet is waited for, as `tail -F` does (the reader says so).
             foreach (var input in inputs)
-                if (input != "-" && !File.Exists(input))
+                if (input != "-" && !File.Exists(input) && (Directory.Exists(input) || !follow))
                     return Fail(ExitCodes.IoFailure, Directory.Exists(input) ? $"{input}: is a directory" : $"{input}: no such file");
 
             var stdout = StandardOutput.Open();
@@ -153,7 +156,8 @@ public sealed class RunCommand
                 cancel.Cancel();
             });
 
-            var reader = new AccessLogReader(inputs, follow);
+            var reader = new AccessLogReader(inputs, follow, notice: line => Console.Error.WriteLine($"logalert: {line}"),
+                maxLineLength: maxLine);
             var outcome = await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token);
             // `logalert ... | head`: the reader left, quietly, as cat and grep do.
             if (outcome == RunOutcome.OutputClosed) return StandardOutput.ClosedExitCode;
@@ -162,6 +166,10 @@ public sealed class RunCommand
         catch (UsageException e)
         {
             return Fail(ExitCodes.Usage, e.Message);
+        }
+        catch (InputFormatException e)
+        {
+            return Fail(ExitCodes.Usage, e.Message); // the bytes were read; they are not the format
         }
         catch (InputException e)
         {

@@ -5,8 +5,9 @@ using Microsoft.Extensions.Logging;
 using LogAlert.Cli;
 using LogAlert.Cli.Input;
 
-// Exit codes: 0 done; 2 usage or rule errors; 1 I/O failure; 3 with --fail-on-alert when an alert
-// fired; 141 when stdout was closed under it (StandardOutput.ClosedExitCode).
+// Exit codes: 0 done; 2 usage or rule errors, or an input not in the format (no header with the
+// columns it needs at its start); 1 I/O failure (missing, unreadable, a read error); 3 with
+// --fail-on-alert when an alert fired; 141 when stdout was closed under it (StandardOutput.ClosedExitCode).
 
 // Messages on stderr quote log data (a bad line's field, a path): control characters are escaped
 // on the way, so that no log line can send escape sequences to the operator's terminal.

@@ -106,12 +106,12 @@ public sealed class AccessLogReaderTests : IDisposable
     }
 
     [Fact]
-    public void A_header_without_a_required_column_is_an_input_failure_naming_the_file_and_the_column()
+    public void A_header_without_a_required_column_is_a_format_failure_naming_the_file_and_the_column()
     {
         var path = WriteLines("nodate.csv", "\"remotehost\",\"rfc931\",\"authuser\",\"request\",\"status\",\"bytes\"",
             "\"10.0.0.1\",\"-\",\"apache\",\"GET / HTTP/1.0\",200,1");
 
-        var e = Assert.Throws<InputException>(() => ReadAll(path));
+        var e = Assert.Throws<InputFormatException>(() => ReadAll(path));
 
         Assert.Contains(path, e.Message);
         Assert.Contains("\"date\"", e.Message);
@@ -486,10 +486,10 @@ public sealed class AccessLogReaderTests : IDisposable
 
         var first = await reader.ReadAsync();
         Assert.Equal(1, first.Count);
-        var e = await Assert.ThrowsAsync<InputException>(() => reader.Completion);
+        var e = await Assert.ThrowsAsync<InputFormatException>(() => reader.Completion);
         Assert.Contains("bad.csv", e.Message);
         var closed = await Assert.ThrowsAsync<ChannelClosedException>(async () => await reader.ReadAsync());
-        Assert.IsType<InputException>(closed.InnerException);
+        Assert.IsType<InputFormatException>(closed.InnerException);
     }
 
     // ---- follow mode -------------------------------------------------------------------------------
@@ -506,10 +506,10 @@ public sealed class AccessLogReaderTests : IDisposable
         public long Lines { get; private set; }
         public int Heartbeats { get; private set; }
 
-        public Follower(string path)
+        public Follower(string path, int pollMs = 20)
         {
             var reader = new AccessLogReader([path], follow: true, cancel: _cancel.Token,
-                pollInterval: TimeSpan.FromMilliseconds(20));
+                pollInterval: TimeSpan.FromMilliseconds(pollMs));
             var batches = reader.ReadBatches();
             _task = Task.Run(() =>
             {
@@ -614,6 +614,63 @@ public sealed class AccessLogReaderTests : IDisposable
         Assert.Equal(2L, follower.Records[3].Line);
         Assert.Empty(follower.Bad);
         Assert.Equal(4 + 2, follower.Lines);
+    }
+
+    [Fact]
+    public void After_a_restart_the_columns_stay_unless_the_new_content_starts_with_a_header()
+    {
+        // Reordered columns from the first header on: a line read with the default ones would be bad.
+        const string reordered = "\"date\",\"remotehost\",\"authuser\",\"rfc931\",\"request\",\"status\",\"bytes\"";
+        static string Reordered(string host) => $"1549573999,\"{host}\",\"-\",\"-\",\"GET / HTTP/1.0\",200,1";
+        var path = WriteLines("columns.csv", reordered, Reordered("old1"));
+        using var follower = new Follower(path);
+        follower.WaitUntil(f => f.Records.Count == 1);
+
+        // Rotation to a file without a header: the columns in force read it.
+        File.Move(path, path + ".1");
+        WriteLines("columns.csv", Reordered("new1"), Reordered("new2"), Reordered("new3"), Reordered("new4"));
+        follower.WaitUntil(f => f.Records.Count == 5);
+
+        // Truncation, then a header of another width: it takes over from line 1 of the new content
+        // (shorter than the old, so the truncation shows whenever the reader looks).
+        using (var f = new FileStream(path, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete)) { }
+        Append(path, "\"extra\"," + Header + "\n\"x\"," + Line(host: "wide1") + "\n");
+        follower.WaitUntil(f => f.Records.Count == 6);
+        follower.Drain(TimeSpan.FromMilliseconds(100));
+
+        Assert.Equal(["old1", "new1", "new2", "new3", "new4", "wide1"], follower.Records.Select(r => r.Host));
+        Assert.Equal([2L, 1L, 2L, 3L, 4L, 2L], follower.Records.Select(r => r.Line));
+        Assert.Empty(follower.Bad);
+        Assert.Equal(2 + 4 + 2, follower.Lines);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_file_emptied_and_written_again_beyond_its_old_size_between_two_polls_is_read_from_its_start(bool newHeader)
+    {
+        // The length never looks smaller than what was read: only the first bytes tell the new
+        // content from the old. A long poll, and the heartbeat said the reader has just found nothing
+        // and waits out that poll: the truncation and the regrowth both happen within it.
+        var path = WriteLines("regrow.csv", Header, Line(host: "old1"), Line(host: "old2"), Line(host: "old3"));
+        var oldSize = new FileInfo(path).Length;
+        using var follower = new Follower(path, pollMs: 2000);
+        follower.WaitUntil(f => f.Records.Count == 3 && f.Heartbeats > 0);
+
+        var lines = Enumerable.Range(1, 5).Select(i => newHeader
+            ? $"1549573999,\"new{i}\",\"-\",\"-\",\"GET / HTTP/1.0\",200,1"
+            : Line(host: $"new{i}")).ToList();
+        if (newHeader) lines.Insert(0, "\"date\",\"remotehost\",\"authuser\",\"rfc931\",\"request\",\"status\",\"bytes\"");
+        using (var f = new FileStream(path, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+            f.Write(Encoding.UTF8.GetBytes(string.Join("\n", lines) + "\n"));
+        Assert.True(new FileInfo(path).Length > oldSize);
+
+        // The next heartbeat comes once the reader has woken up, read what it found, and found no more.
+        var heartbeats = follower.Heartbeats;
+        follower.WaitUntil(f => f.Heartbeats > heartbeats);
+        Assert.Equal(["old1", "old2", "old3", "new1", "new2", "new3", "new4", "new5"], follower.Records.Select(r => r.Host));
+        Assert.Empty(follower.Bad);
+        Assert.Equal(4 + lines.Count, follower.Lines);
     }
 
     [Fact]

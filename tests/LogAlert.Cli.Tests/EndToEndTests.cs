@@ -153,6 +153,76 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Theory]
+    [InlineData("file")]
+    [InlineData("stdin")]
+    [InlineData("second file")]
+    public void Input_without_the_header_is_not_in_the_format_exit_2_with_one_line(string how)
+    {
+        // Not an I/O failure: the bytes were read, they are not the format (SPEC §7: 2 is for the
+        // user's mistakes; 1 is kept for files that cannot be read).
+        var headerless = Write("headerless.csv", Line(1000), Line(1001));
+        var good = Write("good.csv", Header, Line(1000));
+        var r = how switch
+        {
+            "file" => CliRunner.Run("--format", "jsonl", headerless),
+            "stdin" => CliRunner.Run(["--format", "jsonl", "-"], stdin: Line(1000) + "\n"),
+            _ => CliRunner.Run("--format", "jsonl", good, headerless),
+        };
+
+        Assert.Equal(2, r.ExitCode);
+        var name = how == "stdin" ? "<stdin>" : headerless;
+        Assert.Equal($"logalert: {name}:1: the header lacks columns \"remotehost\", \"authuser\", \"date\", \"request\", \"status\", \"bytes\"",
+            Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)).Split(" (found ")[0]);
+    }
+
+    [Fact]
+    public void A_line_over_max_line_length_is_one_bad_line_with_its_number_and_the_run_goes_on()
+    {
+        var file = Write("long.csv", Header, Line(1000), new string('x', 2000), Line(1001));
+
+        var capped = CliRunner.Run("--format", "jsonl", "--max-line-length", "1k", file);
+        var wide = CliRunner.Run("--format", "jsonl", file); // 64k: the line is bad for what it holds
+
+        Assert.Equal(0, capped.ExitCode);
+        Assert.Equal($"logalert: {file}:3: line longer than 1024 bytes (2000 bytes skipped)", capped.Stderr.Trim());
+        Assert.Equal($"logalert: {file}:3: expected 7 fields, found 1", wide.Stderr.Trim());
+        foreach (var r in new[] { capped, wide })
+        {
+            var stats = Json(r).Last();
+            Assert.Equal((4L, 2L, 1L), (stats.GetProperty("lines").GetInt64(), stats.GetProperty("records").GetInt64(),
+                stats.GetProperty("bad").GetInt64()));
+        }
+    }
+
+    [Theory]
+    [InlineData("65536", 65536)]
+    [InlineData("64k", 65536)]
+    [InlineData("64K", 65536)]
+    [InlineData("1m", 1 << 20)]
+    [InlineData(" 1g ", 1 << 30)]
+    [InlineData("1", 1)]
+    public void Sizes_are_bytes_or_binary_k_m_g(string text, int bytes) =>
+        Assert.Equal(bytes, Sizes.Parse("--max-line-length", text, 1, 1 << 30));
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("=-1")]
+    [InlineData("abc")]
+    [InlineData("1.5k")]
+    [InlineData("64kb")]
+    [InlineData("2g")]
+    [InlineData("")]
+    public void A_max_line_length_that_is_no_size_or_out_of_range_is_a_usage_error(string value)
+    {
+        string[] option = value.StartsWith('=') ? ["--max-line-length" + value] : ["--max-line-length", value];
+
+        var r = CliRunner.Run([.. option, "-"], stdin: "");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("logalert: --max-line-length: ", Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
+    [Theory]
     [InlineData("--format", "xml")]
     [InlineData("--lateness", "soon")]
     [InlineData("--no-such-option")]

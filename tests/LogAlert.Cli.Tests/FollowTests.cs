@@ -22,26 +22,49 @@ public sealed class FollowTests : IDisposable
         Enumerable.Range(0, (int)(to - from)).SelectMany(i => Enumerable.Repeat(
             $"\"10.0.0.1\",\"-\",\"apache\",{from + i},\"GET /api/x HTTP/1.0\",200,100\n", perSecond)));
 
-    /// <summary>logalert --follow running in the background, its stdout collected line by line.</summary>
+    /// <summary>logalert --follow running in the background, its stdout and stderr collected line by line.</summary>
     private sealed class Following : IDisposable
     {
         private readonly Process _process;
         private readonly List<string> _lines = [];
-        private readonly Task<string> _stderr;
+        private readonly List<string> _errors = [];
         private readonly Task _reading;
+        private readonly Task _readingErrors;
 
-        public Following(string log, string idleTimeout)
+        public Following(string log, string idleTimeout, params string[] more)
         {
             _process = Process.Start(CliRunner.StartInfo(["--follow", log, "--format", "jsonl", "--threshold", "2",
-                "--window", "3s", "--lateness", "0s", "--idle-timeout", idleTimeout, "--summary-interval", "off"]))!;
-            _stderr = _process.StandardError.ReadToEndAsync();
-            _reading = Task.Run(async () =>
-            {
-                while (await _process.StandardOutput.ReadLineAsync() is { } l) lock (_lines) _lines.Add(l);
-            });
+                "--window", "3s", "--lateness", "0s", "--idle-timeout", idleTimeout, "--summary-interval", "off", .. more]))!;
+            _reading = Collect(_process.StandardOutput, _lines);
+            _readingErrors = Collect(_process.StandardError, _errors);
         }
 
+        private static Task Collect(StreamReader from, List<string> into) => Task.Run(async () =>
+        {
+            while (await from.ReadLineAsync() is { } l) lock (into) into.Add(l);
+        });
+
+        public int Pid => _process.Id;
+
         public string Output { get { lock (_lines) return string.Join('\n', _lines); } }
+
+        public string Errors { get { lock (_errors) return string.Join('\n', _errors); } }
+
+        /// <summary>Waits (up to a minute) for a line on stderr that contains <paramref name="text"/>.</summary>
+        public async Task<string> WaitForStderr(string text)
+        {
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed < TimeSpan.FromMinutes(1))
+            {
+                lock (_errors)
+                    if (_errors.FirstOrDefault(e => e.Contains(text)) is { } found) return found;
+                if (_process.HasExited) await Task.Delay(200); // let the last lines arrive, then fail
+                if (_process.HasExited) break;
+                await Task.Delay(20);
+            }
+            Assert.Fail($"no \"{text}\" on stderr; it says:\n{Errors}\nexited: {_process.HasExited}");
+            return "";
+        }
 
         /// <summary>The alert transitions so far, as "state@ts".</summary>
         public List<string> Transitions()
@@ -53,11 +76,22 @@ public sealed class FollowTests : IDisposable
                     .ToList();
         }
 
-        /// <summary>Waits (up to a minute, for a loaded machine) until <paramref name="count"/> transitions are out.</summary>
+        /// <summary>
+        /// Waits (up to a minute, for a loaded machine) until <paramref name="count"/> transitions are
+        /// out; fails at once, with stderr, if the program exits instead.
+        /// </summary>
         public async Task<List<string>> WaitForTransitions(int count)
         {
             var sw = Stopwatch.StartNew();
-            while (Transitions().Count < count && sw.Elapsed < TimeSpan.FromMinutes(1)) await Task.Delay(50);
+            while (Transitions().Count < count && sw.Elapsed < TimeSpan.FromMinutes(1))
+            {
+                if (_process.HasExited)
+                {
+                    await Task.WhenAll(_reading, _readingErrors);
+                    Assert.Fail($"exited ({_process.ExitCode}) while following:\n{Errors}");
+                }
+                await Task.Delay(50);
+            }
             return Transitions();
         }
 
@@ -66,10 +100,10 @@ public sealed class FollowTests : IDisposable
         {
             Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
             Assert.True(_process.WaitForExit(30_000), "did not exit on SIGTERM");
-            await _reading;
+            await Task.WhenAll(_reading, _readingErrors);
             string last;
             lock (_lines) last = _lines.Last();
-            return (_process.ExitCode, JsonDocument.Parse(last).RootElement, await _stderr);
+            return (_process.ExitCode, JsonDocument.Parse(last).RootElement, Errors);
         }
 
         public void Dispose()
@@ -106,6 +140,138 @@ public sealed class FollowTests : IDisposable
         Assert.Equal("stats", stats.GetProperty("type").GetString());
         Assert.Equal(20 + 6 + 15, stats.GetProperty("records").GetInt64()); // every line once, none twice
         Assert.DoesNotContain("   at ", stderr);
+    }
+
+    /// <summary>
+    /// logrotate's <c>copytruncate</c>: the file is copied away, then emptied in place (same inode),
+    /// and the writer goes on appending to it, without a header.
+    /// </summary>
+    private static void CopyTruncate(string log)
+    {
+        File.Copy(log, log + ".1");
+        using (new FileStream(log, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete)) { }
+    }
+
+    private static void Append(string log, string text)
+    {
+        using var f = new FileStream(log, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        f.Write(System.Text.Encoding.UTF8.GetBytes(text));
+    }
+
+    [Theory]
+    [InlineData("copytruncate")]
+    [InlineData("rename, new file without a header")]
+    public async Task A_rotated_or_truncated_file_without_a_header_goes_on_with_the_columns_it_had(string rotation)
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, idleTimeout: "1h");
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        // The new content has no header of its own: it is read with the columns in force, and its
+        // 1 req/s resolves the alert at 1006, which only its lines can do.
+        if (rotation == "copytruncate") CopyTruncate(log);
+        else File.Move(log, log + ".1");
+        Append(log, Lines(1004, 1010, 1));
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+
+        Append(log, Lines(1010, 1013, 5));
+        var transitions = await run.WaitForTransitions(3);
+        Assert.True(transitions.SequenceEqual(["firing@1001", "resolved@1006", "firing@1010"]), run.Output);
+
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal(0, exit);
+        Assert.Equal(20 + 6 + 15, stats.GetProperty("records").GetInt64()); // every line once, none twice
+        Assert.Equal(21 + 6 + 15, stats.GetProperty("lines").GetInt64());
+        Assert.Equal(0, stats.GetProperty("bad").GetInt64());
+        Assert.Equal("", stderr);
+    }
+
+    [Fact]
+    public async Task A_file_that_does_not_exist_yet_is_waited_for_and_followed_also_when_deleted_and_recreated()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        using var run = new Following(log, idleTimeout: "1h");
+        Assert.Equal($"logalert: {log}: no such file yet; waiting for it to appear",
+            await run.WaitForStderr("waiting for it to appear"));
+
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+        Assert.Equal($"logalert: {log}: has appeared; following it", await run.WaitForStderr("appeared"));
+
+        // Deleted, then created again without a header: the new file is followed with the columns it had.
+        File.Delete(log);
+        File.WriteAllText(log, Lines(1004, 1010, 1));
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal(0, exit);
+        Assert.Equal(20 + 6, stats.GetProperty("records").GetInt64());
+        Assert.Equal(21 + 6, stats.GetProperty("lines").GetInt64());
+        Assert.Equal(2, stderr.Split('\n').Length); // the wait and the arrival, nothing else
+    }
+
+    [Fact]
+    public async Task Sigterm_while_waiting_for_the_file_prints_the_final_report_and_exits_0()
+    {
+        var log = Path.Combine(_dir, "not-yet", "access.csv"); // its directory does not exist either
+        using var run = new Following(log, idleTimeout: "1h");
+        await run.WaitForStderr("waiting for it to appear");
+
+        var (exit, stats, stderr) = await run.Terminate();
+
+        Assert.Equal(0, exit);
+        Assert.Equal("stats", stats.GetProperty("type").GetString());
+        Assert.Equal(0, stats.GetProperty("lines").GetInt64());
+        Assert.Equal($"logalert: {log}: no such file yet; waiting for it to appear", stderr);
+    }
+
+    [Fact]
+    public void Following_a_directory_is_an_error_not_a_wait()
+    {
+        var r = CliRunner.Run("--follow", _dir);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"logalert: {_dir}: is a directory", r.Stderr.Trim());
+    }
+
+    /// <summary>The most memory the process has held so far (VmHWM), in bytes.</summary>
+    private static long PeakMemory(int pid) =>
+        1024 * long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmHWM:"))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+
+    [Fact]
+    public async Task A_followed_line_that_keeps_growing_is_dropped_as_it_comes_and_memory_stays_bounded()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, idleTimeout: "1h");
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+        var before = PeakMemory(run.Pid);
+
+        // A runaway writer: 150 MB of one line, a megabyte at a time, read while it grows; then the
+        // line ends and the log goes on.
+        const long length = 150L << 20;
+        var piece = new byte[1 << 20];
+        Array.Fill(piece, (byte)'x');
+        using (var f = new FileStream(log, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+            for (var i = 0; i < length / piece.Length; i++)
+            {
+                f.Write(piece);
+                f.Flush();
+            }
+        Append(log, "\n" + Lines(1004, 1010, 1));
+
+        Assert.Equal($"logalert: {log}:22: line longer than 65536 bytes ({length} bytes skipped)",
+            await run.WaitForStderr("line longer than"));
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+        var peak = PeakMemory(run.Pid);
+        var (exit, stats, _) = await run.Terminate();
+
+        Assert.Equal(0, exit);
+        Assert.Equal((21 + 1 + 6, 20 + 6, 1), (stats.GetProperty("lines").GetInt64(), stats.GetProperty("records").GetInt64(),
+            stats.GetProperty("bad").GetInt64()));
+        Assert.True(peak - before < 32 << 20, $"peak memory {before >> 20} MB before the line, {peak >> 20} MB after");
     }
 
     [Fact]

@@ -126,8 +126,8 @@ public sealed class PlainLineTests
     {
         var text = header + "\n" + Plain(new Random(1)) + "\n";
 
-        var plain = Assert.Throws<InputException>(() => ReadWith(plainLines: true, text, 4096, 1));
-        var csv = Assert.Throws<InputException>(() => ReadWith(plainLines: false, text, 4096, 1));
+        var plain = Assert.Throws<InputFormatException>(() => ReadWith(plainLines: true, text, 4096, 1));
+        var csv = Assert.Throws<InputFormatException>(() => ReadWith(plainLines: false, text, 4096, 1));
 
         Assert.Equal(csv.Message, plain.Message);
         Assert.Contains("the header lacks column", plain.Message);

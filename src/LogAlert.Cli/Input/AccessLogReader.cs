@@ -58,11 +58,21 @@ public sealed class InputBatch
     public bool IsHeartbeat => Records.Length == 0 && Bad.Count == 0 && Lines == 0;
 }
 
-/// <summary>An input cannot be read: missing, unreadable, or without the columns the format needs.</summary>
-public sealed class InputException : Exception
+/// <summary>An input cannot be read: missing, unreadable, or not in the format (<see cref="InputFormatException"/>).</summary>
+public class InputException : Exception
 {
     /// <summary>Makes the exception; <paramref name="message"/> names the input and the reason.</summary>
     public InputException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>
+/// An input was read but is not in the format: it does not start with a header naming the columns
+/// the format needs. The user's mistake, not an I/O failure (exit code 2, not 1).
+/// </summary>
+public sealed class InputFormatException : InputException
+{
+    /// <summary>Makes the exception; <paramref name="message"/> is <c>path:line: reason</c>.</summary>
+    public InputFormatException(string message) : base(message) { }
 }
 
 /// <summary>
@@ -77,12 +87,16 @@ public sealed class InputException : Exception
 /// followed file. A line of the plain shape (fields quoted without a quote inside, or unquoted) is read
 /// by the reader itself (<see cref="BatchParser"/>); every other line goes to CsvHelper, in place, as
 /// memory, with line breaks inside quotes switched off, so an unclosed quote ends at its line and the
-/// next line is read afresh.
+/// next line is read afresh. A line longer than the cap (<c>maxLineLength</c>) never reaches them: its
+/// bytes are dropped as they are read (<see cref="LineBuffer"/>) and it is one bad line.
 /// </para>
 /// <para>
 /// Follow mode (<c>tail -F</c>): the last input, when it is a file, is read from its start and then
 /// polled for what is appended; a rotated file (the path names another file) is read to its end before
-/// the new one is read from its start, header included; a truncated file is read again from its start.
+/// the new one is read from its start; a truncated file, or one emptied and written again (its first
+/// bytes changed, see <see cref="FollowSource"/>), is read again from its start. The new content
+/// keeps the columns in force unless it starts with a header of its own. A followed file that does not
+/// exist yet is waited for (the notice callback hears about the wait and the file's arrival).
 /// A last line without its newline is held back until the newline arrives. The enumeration yields
 /// <see cref="InputBatch.Heartbeat"/> at each poll that found nothing, so a consumer hears about
 /// idleness without a timeout of its own, and it ends (without an exception) when the token is
@@ -102,6 +116,12 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     // keeps it only as long as the windows that read records need it, so it usually dies young.
     public const int DefaultBatchSize = 4096;
 
+    /// <summary>The most bytes a line may have, unless told otherwise: a longer line is one bad line.</summary>
+    public const int DefaultMaxLineLength = 64 * 1024;
+
+    /// <summary>The largest cap on a line's length that may be asked for (1 GiB).</summary>
+    public const int MaxLineLengthLimit = 1 << 30;
+
     /// <summary>How often a followed file is polled unless told otherwise.</summary>
     public static readonly TimeSpan DefaultPollInterval = TimeSpan.FromMilliseconds(200);
 
@@ -114,6 +134,8 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     private readonly TimeSpan _poll;
     private readonly int _batchSize;
     private readonly Func<Stream> _openStdin;
+    private readonly Action<string> _notice;
+    private readonly int _maxLine;
 
     /// <summary>Reads <paramref name="inputs"/> in order; <c>-</c> is stdin.</summary>
     /// <param name="inputs">File paths, or <c>-</c> for stdin; at least one.</param>
@@ -122,8 +144,17 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     /// <param name="pollInterval">How often a followed file is polled; default 200 ms.</param>
     /// <param name="batchSize">Most records per batch; default 4096.</param>
     /// <param name="stdin">Opens stdin (tests pass a pipe); default <see cref="Console.OpenStandardInput()"/>.</param>
+    /// <param name="notice">
+    /// Hears what a user following a file should know that is not an error, one line each, e.g.
+    /// <c>access.csv: no such file yet; waiting for it to appear</c>; default: nobody.
+    /// </param>
+    /// <param name="maxLineLength">
+    /// The most bytes a line may have before its line feed, 1 to <see cref="MaxLineLengthLimit"/>: a
+    /// longer line is one bad line, and its bytes are dropped as they are read; default 64 KiB.
+    /// </param>
     public AccessLogReader(IReadOnlyList<string> inputs, bool follow = false, CancellationToken cancel = default,
-                           TimeSpan? pollInterval = null, int batchSize = DefaultBatchSize, Func<Stream>? stdin = null)
+                           TimeSpan? pollInterval = null, int batchSize = DefaultBatchSize, Func<Stream>? stdin = null,
+                           Action<string>? notice = null, int maxLineLength = DefaultMaxLineLength)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count == 0) throw new ArgumentException("at least one input is needed", nameof(inputs));
@@ -137,19 +168,29 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         if (_poll <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(pollInterval));
         _batchSize = batchSize;
         _openStdin = stdin ?? Console.OpenStandardInput;
+        _notice = notice ?? (_ => { });
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLineLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLineLength, MaxLineLengthLimit);
+        _maxLine = maxLineLength;
     }
 
     /// <summary>The inputs, in the order they are read.</summary>
     public IReadOnlyList<string> Inputs => _inputs;
 
-    /// <summary>Checks now that every file input can be opened, so a typo fails before anything is read.</summary>
-    /// <exception cref="InputException">An input is missing or unreadable.</exception>
+    /// <summary>
+    /// Checks now that every file input can be opened, so a typo fails before anything is read. A
+    /// followed file may be missing: it is waited for, as <c>tail -F</c> does.
+    /// </summary>
+    /// <exception cref="InputException">An input is missing (not followed) or unreadable.</exception>
     public void CheckInputs()
     {
-        foreach (var input in _inputs)
-            if (input != "-")
-                OpenFile(input).Dispose();
+        for (var i = 0; i < _inputs.Length; i++)
+            if (_inputs[i] != "-")
+                (IsFollowed(i) ? TryOpenFile(_inputs[i]) : OpenFile(_inputs[i]))?.Dispose();
     }
+
+    /// <summary>Whether input <paramref name="index"/> is followed: the last one, a file, in follow mode.</summary>
+    private bool IsFollowed(int index) => _follow && index == _inputs.Length - 1 && _inputs[index] != "-";
 
     /// <summary>
     /// The batches, read on the calling thread as it enumerates. The inputs are checked at once
@@ -218,7 +259,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             var name = _inputs[i];
             var stdin = name == "-";
             var path = stdin ? StdinName : name;
-            using var source = OpenSource(name, follow: _follow && !stdin && i == _inputs.Length - 1, cancel);
+            using var source = OpenSource(name, follow: IsFollowed(i), cancel);
             var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, Columns: null);
             Step? ahead = null; // a step read while looking for a second chunk
             while (true)
@@ -257,16 +298,42 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                         foreach (var batch in result.Batches) yield return batch;
                         at = result.After;
                         break;
+                    case Step.LongLine:
+                        var (bad, after) = LongLine(at, source.LongLineLength);
+                        yield return bad;
+                        at = after;
+                        break;
                     case Step.Idle:
                         if (_follow) yield return InputBatch.Heartbeat;
                         break;
                     case Step.Restart:
-                        at = new ChunkStart(i, path, LineBase: 0, AtStart: true, Columns: null);
+                        at = Restarted(at);
                         break;
                 }
             }
         }
     }
+
+    /// <summary>
+    /// A line longer than the cap, at <paramref name="at"/>: one bad line of its own (its bytes are
+    /// gone), or, where the header should be, an input that is not in the format.
+    /// </summary>
+    private (InputBatch Bad, ChunkStart After) LongLine(ChunkStart at, long length)
+    {
+        var line = at.LineBase + 1;
+        if (at.Columns is null)
+            throw new InputFormatException(
+                $"{at.Path}:{line}: expected the header, found a line longer than {_maxLine} bytes ({length} bytes)");
+        var bad = new BadLine(at.Source, at.Path, line, $"line longer than {_maxLine} bytes ({length} bytes skipped)");
+        return (new InputBatch([], [bad], 1), at with { LineBase = line, AtStart = false });
+    }
+
+    /// <summary>
+    /// Where the new content of a rotated or truncated file starts: line 1, with the columns in force.
+    /// A writer goes on after <c>copytruncate</c> without writing a header again, and most rotations
+    /// give the new file none; a header line at the start still takes over, as one does anywhere.
+    /// </summary>
+    private static ChunkStart Restarted(ChunkStart at) => at with { LineBase = 0, AtStart = true };
 
     private static Step Next(ChunkSource source, string path, out Memory<byte> chunk)
     {
@@ -287,14 +354,21 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             Stream stream;
             try { stream = _openStdin(); }
             catch (IOException e) { throw new InputException($"{StdinName}: cannot read: {e.Message}", e); }
-            return new StreamSource(stream, prompt: true, _poll, cancel);
+            return new StreamSource(stream, prompt: true, _poll, cancel, _maxLine);
         }
-        var file = OpenFile(name);
-        return follow ? new FollowSource(name, file, _poll, cancel) : new StreamSource(file, prompt: false, _poll, cancel);
+        return follow
+            ? new FollowSource(name, TryOpenFile(name), _poll, cancel, _notice, _maxLine)
+            : new StreamSource(OpenFile(name), prompt: false, _poll, cancel, _maxLine);
     }
 
     /// <summary>Opens a file the way a log reader must: sharing it with writers, renames and deletes.</summary>
-    internal static FileStream OpenFile(string path)
+    /// <exception cref="InputException">The file is missing or cannot be opened.</exception>
+    internal static FileStream OpenFile(string path) =>
+        TryOpenFile(path) ?? throw new InputException($"{path}: no such file");
+
+    /// <summary>Opens a file as <see cref="OpenFile"/> does; null when there is no such file (yet).</summary>
+    /// <exception cref="InputException">The file exists but cannot be opened (a directory, no permission).</exception>
+    internal static FileStream? TryOpenFile(string path)
     {
         try
         {
@@ -309,7 +383,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new InputException($"{path}: no such file", e);
+            return null;
         }
         catch (UnauthorizedAccessException e)
         {
@@ -327,9 +401,11 @@ internal enum Step
 {
     /// <summary>Whole lines (or, last of all, a final line without its newline).</summary>
     Chunk,
+    /// <summary>One line longer than the cap, dropped: its length is <see cref="ChunkSource.LongLineLength"/>.</summary>
+    LongLine,
     /// <summary>Nothing is ready now: hand out what is pending.</summary>
     Idle,
-    /// <summary>The followed path now starts afresh (rotation, truncation): a new header comes.</summary>
+    /// <summary>The followed path now starts afresh (rotation, truncation): line numbers start again.</summary>
     Restart,
     /// <summary>The input is over (or reading was cancelled).</summary>
     End,
@@ -341,28 +417,74 @@ internal abstract class ChunkSource : IDisposable
     /// <summary>The next step; a chunk stays valid until the call after the next (see <see cref="LineBuffer"/>).</summary>
     public abstract Step Next(out Memory<byte> chunk);
 
+    /// <summary>The length of the line the last <see cref="Step.LongLine"/> stood for; kept until the next call.</summary>
+    public long LongLineLength { get; private set; }
+
+    /// <summary>
+    /// What <paramref name="lines"/> has next: whole lines, else a line over the cap; with
+    /// <paramref name="final"/> (the content ends here) also its last line, without a newline.
+    /// </summary>
+    protected bool TryTake(LineBuffer lines, bool final, out Step step, out Memory<byte> chunk)
+    {
+        if (final) lines.EndLine();
+        step = Step.Chunk;
+        if (lines.TakeLines(out chunk)) return true;
+        if (lines.TakeLongLine(out var length))
+        {
+            LongLineLength = length;
+            step = Step.LongLine;
+            return true;
+        }
+        return final && lines.TakeRest(out chunk);
+    }
+
     public abstract void Dispose();
 }
 
-/// <summary>A byte buffer that hands out what it holds up to the last newline.</summary>
+/// <summary>A byte buffer that hands out what it holds up to the last newline, and drops lines over a cap.</summary>
 /// <remarks>
+/// <para>
 /// Two arrays take turns: what is held moves to the other one when room is made, so a chunk handed
 /// out stays as it is until room is made twice. The reader parses one chunk on a helper thread while
 /// it reads the next, without copying it.
+/// </para>
+/// <para>
+/// A line longer than the cap is not kept: its bytes are dropped as they arrive, and where it stood
+/// the buffer hands out its length instead (<see cref="TakeLongLine"/>), in order among the lines.
+/// So a 190 MB line without a newline costs no more memory than a short one: an array never grows
+/// past its base size plus the cap. Lengths are checked where bytes arrive (<see cref="Advance"/>),
+/// one search of up to cap + 1 bytes for the last newline at a time, so the cost is one search per
+/// cap bytes of input, not one per line.
+/// </para>
 /// </remarks>
 internal sealed class LineBuffer
 {
+    private readonly int _maxLine;
+    private readonly int _limit;     // the most an array grows to: the base size plus the cap
     private byte[] _buffer;
     private byte[] _other;
-    private int _start;
-    private int _end;
+    private int _start;              // the first byte not taken
+    private int _end;                // after the last byte held
+    private int _lineStart;          // the start of the line not yet ended by a newline
+    private long _dropping = -1;     // bytes so far of the over-long line being dropped; -1: none
+    private readonly Queue<(int At, long Length)> _long = new(); // over-long lines, where they stood
 
-    public LineBuffer(int size) => (_buffer, _other) = (new byte[size], new byte[size]);
+    /// <param name="size">The base size of each of the two arrays.</param>
+    /// <param name="maxLine">The cap: the most bytes a line may have before its line feed.</param>
+    public LineBuffer(int size, int maxLine)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLine, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLine, Array.MaxLength - size);
+        (_buffer, _other) = (new byte[size], new byte[size]);
+        _maxLine = maxLine;
+        _limit = size + maxLine;
+    }
 
-    /// <summary>Takes every whole line held, if there is one.</summary>
+    /// <summary>Takes every whole line held up to the next over-long line, if there is one.</summary>
     public bool TakeLines(out Memory<byte> chunk)
     {
-        var newline = _buffer.AsSpan(_start, _end - _start).LastIndexOf((byte)'\n');
+        var end = _long.TryPeek(out var next) ? next.At : _end;
+        var newline = _buffer.AsSpan(_start, end - _start).LastIndexOf((byte)'\n');
         if (newline < 0)
         {
             chunk = default;
@@ -373,17 +495,38 @@ internal sealed class LineBuffer
         return true;
     }
 
-    /// <summary>Takes what is held, a line without its newline, if anything.</summary>
+    /// <summary>Takes the over-long line that comes next, if it does: its length, without the line feed.</summary>
+    public bool TakeLongLine(out long length)
+    {
+        length = 0;
+        if (!_long.TryPeek(out var next) || next.At != _start) return false;
+        length = _long.Dequeue().Length;
+        return true;
+    }
+
+    /// <summary>
+    /// The content ends here (end of input, rotation): a line being dropped as over-long is complete
+    /// without its newline, and comes next after the lines before it.
+    /// </summary>
+    public void EndLine()
+    {
+        if (_dropping < 0) return;
+        _long.Enqueue((_end, _dropping));
+        _dropping = -1;
+    }
+
+    /// <summary>Takes what is held, a line without its newline, if anything (after every whole and over-long line).</summary>
     public bool TakeRest(out Memory<byte> chunk)
     {
+        if (_long.Count > 0) throw new InvalidOperationException("the over-long lines held are taken first");
         chunk = _buffer.AsMemory(_start, _end - _start);
-        _start = _end;
+        _start = _lineStart = _end;
         return chunk.Length > 0;
     }
 
     /// <summary>
     /// Room to read into, after what is held (moved to the front of the other array when something
-    /// was taken; the arrays grow for long lines).
+    /// was taken; the arrays grow, up to the base size plus the cap, for lines longer than the base).
     /// </summary>
     public Memory<byte> Free()
     {
@@ -392,21 +535,90 @@ internal sealed class LineBuffer
             if (_other.Length < _buffer.Length) _other = new byte[_buffer.Length];
             _buffer.AsSpan(_start, _end - _start).CopyTo(_other);
             (_buffer, _other) = (_other, _buffer);
-            _end -= _start;
-            _start = 0;
+            MoveBack(_start);
         }
-        if (_end == _buffer.Length) Array.Resize(ref _buffer, _buffer.Length * 2);
+        // What is held is under the base size in whole lines (the sources take them before it gets
+        // there) plus at most the cap in a line without its newline, so the limit always leaves room.
+        if (_end == _buffer.Length)
+        {
+            if (_buffer.Length >= _limit) throw new InvalidOperationException("the line buffer is full");
+            Array.Resize(ref _buffer, (int)Math.Min(2L * _buffer.Length, _limit));
+        }
         return _buffer.AsMemory(_end);
+    }
+
+    /// <summary>Positions after what is held moved <paramref name="by"/> bytes to the front.</summary>
+    private void MoveBack(int by)
+    {
+        _start -= by;
+        _end -= by;
+        _lineStart -= by;
+        for (var i = _long.Count; i > 0; i--)
+        {
+            var (at, length) = _long.Dequeue();
+            _long.Enqueue((at - by, length));
+        }
     }
 
     /// <summary>Bytes held: read and not yet taken.</summary>
     public int Held => _end - _start;
 
-    /// <summary>Counts <paramref name="count"/> bytes read into <see cref="Free"/>.</summary>
-    public void Advance(int count) => _end += count;
+    /// <summary>Whether an over-long line waits to be taken (the sources hand it out at once).</summary>
+    public bool HasLongLine => _long.Count > 0;
+
+    /// <summary>
+    /// Counts <paramref name="count"/> bytes read into <see cref="Free"/>, and drops the bytes of any
+    /// line that gets longer than the cap: what follows it moves back over it.
+    /// </summary>
+    public void Advance(int count)
+    {
+        var from = _end;          // the next byte read to look at
+        var to = _end + count;
+        var kept = _end;          // where the next byte kept goes
+        while (from < to)
+        {
+            if (_dropping >= 0)
+            {
+                var newline = _buffer.AsSpan(from, to - from).IndexOf((byte)'\n');
+                if (newline < 0)
+                {
+                    _dropping += to - from;
+                    break;
+                }
+                _long.Enqueue((kept, _dropping + newline));
+                _dropping = -1;
+                from += newline + 1;
+                _lineStart = kept;
+                continue;
+            }
+            // The line from _lineStart may have `room` more bytes; if the next room + 1 hold no line
+            // feed, it is over the cap.
+            var room = _maxLine - (kept - _lineStart);
+            var window = _buffer.AsSpan(from, (int)Math.Min(to - from, room + 1L));
+            var last = window.LastIndexOf((byte)'\n');
+            if (last < 0 && window.Length > room)
+            {
+                _dropping = kept - _lineStart + window.Length;
+                kept = _lineStart;
+                from += window.Length;
+                continue;
+            }
+            var keep = last < 0 ? window.Length : last + 1;
+            if (kept != from) window[..keep].CopyTo(_buffer.AsSpan(kept));
+            kept += keep;
+            from += keep;
+            if (last >= 0) _lineStart = kept;
+        }
+        _end = kept;
+    }
 
     /// <summary>Forgets what is held.</summary>
-    public void Clear() => _start = _end = 0;
+    public void Clear()
+    {
+        _start = _end = _lineStart = 0;
+        _dropping = -1;
+        _long.Clear();
+    }
 }
 
 /// <summary>A file read to its end, or stdin.</summary>
@@ -415,13 +627,14 @@ internal sealed class LineBuffer
 /// <see cref="Step.Idle"/> so the batch in hand goes out before the wait, and again every poll interval
 /// while the pipe stays quiet. A plain file is read synchronously.
 /// </remarks>
-internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, CancellationToken cancel) : ChunkSource
+internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, CancellationToken cancel, int maxLine)
+    : ChunkSource
 {
     private const int BufferSize = 1 << 20;
     private const int ChunkTarget = BufferSize / 2;
     private static readonly TimeSpan Moment = TimeSpan.FromMilliseconds(2);
 
-    private readonly LineBuffer _lines = new(BufferSize);
+    private readonly LineBuffer _lines = new(BufferSize, maxLine);
     private Task<int>? _pending;
     private bool _idleSaid;
     private bool _eof;
@@ -431,11 +644,12 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
         while (true)
         {
             // Lines go out in chunks of half a megabyte or more (a pipe hands out 64 KB a read), or
-            // as soon as no more input is ready.
+            // as soon as no more input is ready; a line over the cap goes out at once, in its place.
             chunk = default;
-            if (_lines.Held >= ChunkTarget && _lines.TakeLines(out chunk)) return Step.Chunk;
-            if (_eof) return _lines.TakeLines(out chunk) || _lines.TakeRest(out chunk) ? Step.Chunk : Step.End;
-            if (cancel.IsCancellationRequested) return Step.End;
+            Step step;
+            if ((_lines.Held >= ChunkTarget || _lines.HasLongLine || _eof) && TryTake(_lines, final: _eof, out step, out chunk))
+                return step;
+            if (_eof || cancel.IsCancellationRequested) return Step.End;
             int read;
             if (prompt)
             {
@@ -443,7 +657,7 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
                 if (!_pending.IsCompleted && !Wait(_pending, _idleSaid ? poll : Moment))
                 {
                     // The read in flight writes after what is held, so the lines held can go out.
-                    if (_lines.TakeLines(out chunk)) return Step.Chunk;
+                    if (TryTake(_lines, final: false, out step, out chunk)) return step;
                     _idleSaid = true;
                     return Step.Idle;
                 }
@@ -470,28 +684,44 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
     }
 }
 
-/// <summary>A file followed like <c>tail -F</c>: appended lines, rotation, truncation.</summary>
-internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, CancellationToken cancel) : ChunkSource
+/// <summary>A file followed like <c>tail -F</c>: appended lines, rotation, truncation, a file yet to come.</summary>
+/// <param name="path">The path followed.</param>
+/// <param name="file">The file it names now; null when there is none yet (it is waited for).</param>
+/// <param name="poll">How long to wait when nothing is new.</param>
+/// <param name="cancel">Ends the following.</param>
+/// <param name="notice">Hears the wait for a missing file and its arrival.</param>
+/// <param name="maxLine">The most bytes a line may have (see <see cref="LineBuffer"/>).</param>
+internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll, CancellationToken cancel,
+                                  Action<string> notice, int maxLine) : ChunkSource
 {
     private const int BufferSize = 1 << 20;
 
-    private readonly LineBuffer _lines = new(BufferSize);
-    private FileStream _file = file;
-    private long _position;          // bytes read from _file
-    private bool _sleep;             // the last read found nothing new: wait a poll before the next
-    private FileStream? _successor;  // the file the path names now, once the old one is read to its end
-    private bool _restart;           // hand out the old file's last partial line, then start afresh
+    /// <summary>
+    /// How much of the start of the file is kept to tell whether it still holds what was read: a file
+    /// emptied and written again past the point read to looks, by its length, like one appended to.
+    /// </summary>
+    internal const int HeadSize = 4096;
+
+    private readonly LineBuffer _lines = new(BufferSize, maxLine);
+    private FileStream? _file = file; // null until the path names a file
+    private bool _waiting;            // the wait for the file has been announced
+    private long _position;           // bytes read from _file
+    private bool _sleep;              // the last read found nothing new: wait a poll before the next
+    private FileStream? _successor;   // the file the path names now, once the old one is read to its end
+    private bool _restart;            // hand out the old file's last partial line, then start afresh
     private bool _truncated;
+    private readonly byte[] _head = new byte[HeadSize];    // the file's first bytes, as read
+    private int _headLength;                               // how many: min(HeadSize, _position)
+    private readonly byte[] _headNow = new byte[HeadSize]; // the same bytes as the file holds them now
 
     public override Step Next(out Memory<byte> chunk)
     {
         while (true)
         {
-            if (_lines.TakeLines(out chunk)) return Step.Chunk;
+            // When the old content is finished, its unterminated last line will never be completed.
+            if (TryTake(_lines, final: _restart, out var step, out chunk)) return step;
             if (_restart)
             {
-                // The old content is finished: its unterminated last line will never be completed.
-                if (_lines.TakeRest(out chunk)) return Step.Chunk;
                 StartAfresh();
                 return Step.Restart;
             }
@@ -501,9 +731,22 @@ internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, 
                 _sleep = false;
                 if (cancel.WaitHandle.WaitOne(poll)) return Step.End;
             }
-            var read = _file.Read(_lines.Free().Span);
+            if (_file is null && !TryOpenFirst())
+            {
+                _sleep = true;
+                return Step.Idle;
+            }
+            if (ReplacedInPlace())
+            {
+                _truncated = true;
+                _restart = true;
+                continue;
+            }
+            var room = _lines.Free();
+            var read = _file!.Read(room.Span);
             if (read > 0)
             {
+                RememberHead(room.Span[..read]);
                 _lines.Advance(read);
                 _position += read;
                 continue;
@@ -530,19 +773,63 @@ internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, 
         }
     }
 
+    /// <summary>
+    /// Whether the file no longer holds what was read from it: it is shorter than the point read to,
+    /// or its first bytes changed (emptied and written again, <c>copytruncate</c>, within one poll).
+    /// Asked before every read, so the reader does not go on reading new content from an old offset.
+    /// Still unseen: new content that starts with the same first bytes as the old (a regrowth of the
+    /// same header and lines), and a replacement between this look and the read after it.
+    /// </summary>
+    private bool ReplacedInPlace()
+    {
+        if (_position == 0) return false;
+        if (_file!.Length < _position) return true;
+        var now = _headNow.AsSpan(0, _headLength);
+        var got = 0;
+        while (got < now.Length && RandomAccess.Read(_file.SafeFileHandle, now[got..], got) is var n and > 0) got += n;
+        return got < now.Length || !now.SequenceEqual(_head.AsSpan(0, _headLength));
+    }
+
+    /// <summary>Keeps what of <paramref name="read"/>, read at the current position, falls in the file's first bytes.</summary>
+    private void RememberHead(ReadOnlySpan<byte> read)
+    {
+        if (_position >= HeadSize) return;
+        var kept = (int)Math.Min(read.Length, HeadSize - _position);
+        read[..kept].CopyTo(_head.AsSpan((int)_position));
+        _headLength = (int)_position + kept;
+    }
+
+    /// <summary>
+    /// Opens the file the path names, when it was missing so far; says once that it is waited for
+    /// (<c>tail -F</c> does the same) and once that it came.
+    /// </summary>
+    private bool TryOpenFirst()
+    {
+        _file = AccessLogReader.TryOpenFile(path);
+        if (_file is null)
+        {
+            if (!_waiting) notice($"{path}: no such file yet; waiting for it to appear");
+            _waiting = true;
+            return false;
+        }
+        if (_waiting) notice($"{path}: has appeared; following it");
+        return true;
+    }
+
     private void StartAfresh()
     {
         _restart = false;
         _lines.Clear();
         _position = 0;
+        _headLength = 0;
         if (_truncated)
         {
             _truncated = false;
-            _file.Seek(0, SeekOrigin.Begin);
+            _file!.Seek(0, SeekOrigin.Begin);
         }
         else if (_successor is not null)
         {
-            _file.Dispose();
+            _file!.Dispose();
             _file = _successor;
             _successor = null;
         }
@@ -560,7 +847,7 @@ internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, 
         {
             return null; // between a rename and the new file's creation: keep reading the old one
         }
-        if (FileIdentity.Same(_file, now))
+        if (FileIdentity.Same(_file!, now))
         {
             now.Dispose();
             return null;
@@ -571,7 +858,7 @@ internal sealed class FollowSource(string path, FileStream file, TimeSpan poll, 
     public override void Dispose()
     {
         _successor?.Dispose();
-        _file.Dispose();
+        _file?.Dispose();
     }
 }
 
@@ -1280,7 +1567,7 @@ internal sealed class BatchParser
         if (_malformed.Count > 0 && MalformedAt(csvLine) is { } reason)
         {
             if (_columns is null)
-                throw new InputException($"{_path}:{line}: the header line is malformed: {reason}");
+                throw new InputFormatException($"{_path}:{line}: the header line is malformed: {reason}");
             Bad(line, reason);
             return;
         }
@@ -1333,15 +1620,16 @@ internal sealed class BatchParser
         else Bad(line, RecordErrorModule.describe(result.ErrorValue));
     }
 
-    /// <summary>
-    /// A header line again in the middle of an input (<c>cat a.csv b.csv | logalert -</c>): it becomes
-    /// the header from here on instead of a bad line. Only asked of lines that are bad anyway.
-    /// </summary>
-    private InputException HeaderLacks(long line, List<string> missing, string[] names) =>
+    /// <summary>The first line of an input is not a header with the columns the format needs.</summary>
+    private InputFormatException HeaderLacks(long line, List<string> missing, string[] names) =>
         new($"{_path}:{line}: the header lacks column{(missing.Count > 1 ? "s" : "")} " +
             $"{string.Join(", ", missing.Select(m => $"\"{m}\""))} " +
             $"(found {string.Join(", ", names.Select(n => $"\"{n}\""))})");
 
+    /// <summary>
+    /// A header line again in the middle of an input (<c>cat a.csv b.csv | logalert -</c>): it becomes
+    /// the header from here on instead of a bad line. Only asked of lines that are bad anyway.
+    /// </summary>
     private bool IsRepeatedHeader(CsvReader csv)
     {
         if (Columns.TryRead(csv, out _, out _) is not { } columns) return false;
