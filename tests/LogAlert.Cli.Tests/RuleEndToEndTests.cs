@@ -142,4 +142,50 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Equal(entries, Directory.GetFiles(cache));
         Assert.Equal(stamps, entries.Select(File.GetLastWriteTimeUtc).ToArray());
     }
+
+    [Fact]
+    public void A_regex_selector_over_a_path_chosen_to_make_backtracking_explode_finishes_promptly()
+    {
+        // Three requests a second for /aab, which the regex matches, and one for a path of 60 a's,
+        // on which a backtracking engine tries about 1.6^60 ways to split the a's.
+        var hostile = "/" + new string('a', 60);
+        var log = Write("hostile.csv", Header + "\n" + string.Concat(Enumerable.Range(0, 60).SelectMany(s =>
+            new[] { "/aab", "/aab", "/aab", hostile }.Select(path =>
+                $"\"10.0.0.1\",\"-\",\"-\",{1549573860 + s},\"GET {path} HTTP/1.0\",200,100\n"))));
+        var rules = Write("re.csx", """
+            Alert("re").When(q => q.Rate("requests", TimeSpan.FromMinutes(1), "section=~\"/(a|aa)*b\"")).Above(1);
+            """);
+
+        var r = CliRunner.Run(["--format", "jsonl", "--summary-interval", "off", "--rules", rules, log], env: _env, timeoutMs: 30_000);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("", r.Stderr);
+        // 3 a second over 60 s: above 1 once 21 seconds are in (63/60 = 1.05).
+        var firing = JsonDocument.Parse(Assert.Single(r.StdoutLines, l => l.Contains("\"type\":\"alert\""))).RootElement;
+        Assert.Equal("re", firing.GetProperty("rule").GetString());
+        Assert.Equal("firing", firing.GetProperty("state").GetString());
+        Assert.Equal(1549573860 + 20, firing.GetProperty("ts").GetInt64());
+        Assert.Equal(1.05, firing.GetProperty("value").GetDouble());
+    }
+
+    [Fact]
+    public void A_selector_regex_that_cannot_run_in_linear_time_is_a_load_error_for_check_and_run()
+    {
+        var rules = Write("backref.csx", """
+            Alert("fine").When(q => q.Rate("requests", TimeSpan.FromMinutes(1))).Above(1);
+            Alert("echo").When(q => q.Rate("requests", TimeSpan.FromMinutes(1), "section=~'/(a)\\\\1'")).Above(1);
+            """);
+        var expected = $"{rules}:2: error: rule \"echo\": regex \"/(a)\\1\": backreference (\\ number) cannot be matched in linear time; "
+                       + "selector regexes follow Prometheus' RE2, which has no backreferences, lookarounds, atomic groups or conditionals";
+
+        var run = Run("--format", "jsonl", "--rules", rules, Log());
+        var check = Run("check", rules);
+
+        foreach (var r in new[] { run, check })
+        {
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal("", r.Stdout);
+            Assert.Equal([expected], r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+    }
 }
