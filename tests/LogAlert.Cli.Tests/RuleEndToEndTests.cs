@@ -188,4 +188,24 @@ public sealed class RuleEndToEndTests : IDisposable
             Assert.Equal([expected], r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         }
     }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("// a rule will come here\n")]
+    [InlineData("var threshold = 10;\n")]
+    public void A_rule_file_that_defines_no_rule_is_an_error_for_check_and_run(string text)
+    {
+        var rules = Write("empty.csx", text);
+        var expected = $"{rules}: error: defines no rule (register one with Alert(\"name\").When(q => ...).Above(threshold))";
+
+        var run = Run("--rules", rules, Log());
+        var check = Run("check", rules);
+
+        foreach (var r in new[] { run, check })
+        {
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal("", r.Stdout);
+            Assert.Equal([expected], r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+    }
 }

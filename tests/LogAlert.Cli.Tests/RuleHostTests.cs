@@ -465,6 +465,24 @@ public sealed class RuleHostTests : IDisposable
         Assert.False(Directory.Exists(CacheDir));
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("  \n\t\n")]
+    [InlineData("// not yet\n/* a rule will come here */\n")]
+    [InlineData("var limit = 10;\n")]
+    [InlineData("#load \"lib/nothing.csx\"\n")]
+    public void A_rule_file_that_registers_no_rule_says_so(string text)
+    {
+        Write("lib/nothing.csx", "static int Ten() => 10;");
+        var path = Write("none.csx", text);
+
+        var result = Load(path);
+
+        Assert.Equal(
+            $"{path}: error: defines no rule (register one with Alert(\"name\").When(q => ...).Above(threshold))",
+            Assert.Single(result.Errors));
+    }
+
     [Fact]
     public void A_runaway_rule_is_reported_by_name()
     {

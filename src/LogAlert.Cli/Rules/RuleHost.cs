@@ -32,6 +32,9 @@ public sealed class RuleHost : IDisposable
         _cache = new RuleCache(cacheDirectory);
     }
 
+    /// <summary>The line a rule file gets when running it registered no rule.</summary>
+    internal const string DefinesNoRule = "defines no rule (register one with Alert(\"name\").When(q => ...).Above(threshold))";
+
     /// <summary><c>$XDG_CACHE_HOME/logalert/rules</c>, else <c>~/.cache/logalert/rules</c>; null without a home folder.</summary>
     public static string? DefaultCacheDirectory() => RuleCache.DefaultFolder();
 
@@ -114,6 +117,7 @@ public sealed class RuleHost : IDisposable
             if (unit.Entry is null || unit.Source is null) continue;
             var globals = RunFile(unit, errors);
             if (globals is null) continue;
+            if (globals.Alerts.Count == 0) errors.Add($"{unit.DisplayPath}: error: {DefinesNoRule}");
             foreach (var alert in globals.Alerts)
             {
                 var file = unit.Source.Display(alert.File);
