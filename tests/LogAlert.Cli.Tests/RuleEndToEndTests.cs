@@ -208,4 +208,41 @@ public sealed class RuleEndToEndTests : IDisposable
             Assert.Equal([expected], r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         }
     }
+
+    [Fact]
+    public void What_a_rule_prints_goes_to_stderr_under_its_name_and_never_into_the_events()
+    {
+        var rules = Write("chatty.csx", """
+            Console.WriteLine("loading");
+            Console.Write("unfinished ");
+            Alert("chatty").When(q =>
+            {
+                var v = q.Rate("requests", TimeSpan.FromSeconds(10));
+                Console.WriteLine("{\"type\":\"alert\",\"rule\":\"forged\",\"state\":\"firing\"}");
+                Console.Write("x");
+                Console.Error.Write("y");
+                return v;
+            }).Above(5);
+            """);
+
+        var r = Run("--format", "jsonl", "--rules", rules, Log());
+
+        Assert.Equal(0, r.ExitCode);
+        var events = r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToArray(); // every line is JSON
+        Assert.DoesNotContain("forged", r.Stdout);
+        Assert.Contains(events, e => e.GetProperty("type").GetString() == "alert" && e.GetProperty("rule").GetString() == "chatty");
+        Assert.Equal("stats", events[^1].GetProperty("type").GetString());
+        var stderr = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal($"logalert: {rules}: loading", stderr[0]);
+        Assert.Equal($"logalert: {rules}: unfinished ", stderr[1]);
+        // Once at load time (the probe), then at each of the 300 seconds of the log.
+        Assert.Equal(301, stderr.Count(l => l == "logalert: rule \"chatty\": {\"type\":\"alert\",\"rule\":\"forged\",\"state\":\"firing\"}"));
+        Assert.Equal(301, stderr.Count(l => l == "logalert: rule \"chatty\": xy"));
+        Assert.Equal(2 + 2 * 301, stderr.Length);
+
+        var check = Run("check", rules);
+        Assert.Equal(0, check.ExitCode);
+        Assert.StartsWith("chatty  Rate(requests, 10s) > 5", Assert.Single(check.StdoutLines));
+        Assert.Contains("logalert: rule \"chatty\": xy", check.Stderr);
+    }
 }

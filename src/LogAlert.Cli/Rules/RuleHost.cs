@@ -75,6 +75,7 @@ public sealed class RuleHost : IDisposable
     public RuleLoadResult Load(IReadOnlyList<string> files)
     {
         ArgumentNullException.ThrowIfNull(files);
+        RuleConsole.Install();
         var units = files.Select(f => new Unit(f)).ToArray();
         foreach (var unit in units)
         {
@@ -183,7 +184,8 @@ public sealed class RuleHost : IDisposable
             var globals = new RuleGlobals();
             try
             {
-                Watchdog.Run(source.DisplayPath, () => unit.Entry!(globals).GetAwaiter().GetResult());
+                var prefix = RuleConsole.FilePrefix(source.DisplayPath);
+                Watchdog.Run(source.DisplayPath, () => RuleConsole.Run(prefix, () => unit.Entry!(globals).GetAwaiter().GetResult()));
                 return globals;
             }
             catch (Exception e) when (unit.FromCache && IsStale(e))
@@ -218,8 +220,10 @@ public sealed class RuleHost : IDisposable
             return null;
         }
 
-        Func<IQuery, double>? scalar = alert.ScalarValue is { } s ? Watchdog.Watch(alert.Name, s) : null;
-        Func<IQuery, Grouped>? grouped = alert.GroupedValue is { } g ? Watchdog.Watch(alert.Name, g) : null;
+        // What the rule prints goes to stderr under its name, never into the events on stdout.
+        var prefix = RuleConsole.RulePrefix(alert.Name);
+        Func<IQuery, double>? scalar = alert.ScalarValue is { } s ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, s)) : null;
+        Func<IQuery, Grouped>? grouped = alert.GroupedValue is { } g ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, g)) : null;
         Rule rule;
         try
         {
@@ -328,5 +332,9 @@ public sealed class RuleHost : IDisposable
     }
 
     /// <summary>Stops the watchdog thread. Rules loaded by this host keep working, unwatched.</summary>
-    public void Dispose() => Watchdog.Dispose();
+    public void Dispose()
+    {
+        Watchdog.Dispose();
+        RuleConsole.FlushStray();
+    }
 }
