@@ -484,6 +484,29 @@ public sealed class RuleHostTests : IDisposable
     }
 
     [Fact]
+    public void Hash_load_through_a_symbolic_link_out_of_the_rule_folder_is_refused()
+    {
+        var outside = Write("elsewhere/evil.csx", """Alert("evil").When(q => 1).Above(0);""");
+        Write("rules/lib/helpers.csx", """Alert("helper").When(q => 1).Above(0);""");
+        File.CreateSymbolicLink(Path.Combine(_dir, "rules", "lib", "evil.csx"), outside);
+        Directory.CreateSymbolicLink(Path.Combine(_dir, "rules", "shared"), Path.Combine(_dir, "elsewhere"));
+        File.CreateSymbolicLink(Path.Combine(_dir, "rules", "alias.csx"), "lib/helpers.csx"); // stays inside
+        var viaFile = Write("rules/a.csx", "#load \"lib/evil.csx\"\n");
+        var viaFolder = Write("rules/b.csx", "#load \"shared/evil.csx\"\n");
+        var inside = Write("rules/c.csx", "#load \"alias.csx\"\n");
+
+        var refused = Load(viaFile);
+        Assert.Empty(refused.Rules);
+        Assert.Equal(
+            $"{viaFile}:1:1: error: #load \"lib/evil.csx\": it leads through a symbolic link to {outside}; only files in the folder of the rule file (or below it) may be loaded",
+            Assert.Single(refused.Errors));
+        Assert.Equal(
+            $"{viaFolder}:1:1: error: #load \"shared/evil.csx\": it leads through a symbolic link to {outside}; only files in the folder of the rule file (or below it) may be loaded",
+            Assert.Single(Load(viaFolder).Errors));
+        Assert.Equal("helper", Assert.Single(Load(inside).Rules).RuleName);
+    }
+
+    [Fact]
     public void A_runaway_rule_is_reported_by_name()
     {
         // Loops for 0.7s (longer than the timeout) only when evaluated on real data, not when probed.

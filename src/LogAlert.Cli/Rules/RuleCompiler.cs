@@ -100,10 +100,10 @@ internal static class RuleCompiler
             {
                 var target = load.File.ValueText;
                 if (string.IsNullOrEmpty(target)) continue; // Roslyn reports the malformed directive itself.
-                var resolved = RuleSource.ResolveLoad(path, target);
+                var resolved = RuleSource.ResolveLoad(path, target, out var refusal);
                 if (resolved is null)
                 {
-                    errors.Add($"{At(load)}: error: #load \"{target}\": only files in the folder of the rule file (or below it) may be loaded");
+                    errors.Add($"{At(load)}: error: #load \"{target}\": {refusal}");
                     continue;
                 }
                 if (File.Exists(resolved)) Visit(resolved, File.ReadAllText(resolved));
