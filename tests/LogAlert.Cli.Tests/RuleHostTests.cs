@@ -27,6 +27,10 @@ public sealed class RuleHostTests : IDisposable
 
     private RuleHost Host() => new(CacheDir);
 
+    /// <summary>The cache's entries: its files but the temporary ones.</summary>
+    private string[] Entries() =>
+        Directory.GetFiles(CacheDir).Where(f => !f.EndsWith(".tmp")).Order(StringComparer.Ordinal).ToArray();
+
     private RuleLoadResult Load(params string[] files)
     {
         using var host = Host();
@@ -399,7 +403,7 @@ public sealed class RuleHostTests : IDisposable
             Assert.True(cold.Load([path]).Ok);
             Assert.Equal((0, 1), (cold.CacheHits, cold.Compilations));
         }
-        var entry = Assert.Single(Directory.GetFiles(CacheDir, "*.dll"));
+        var entry = Assert.Single(Entries());
 
         using (var warm = Host())
         {
@@ -431,7 +435,7 @@ public sealed class RuleHostTests : IDisposable
             Assert.Contains(": error CS0103: ", Assert.Single(host.Load([path]).Errors));
             Assert.Equal(1, host.Compilations);
         }
-        Assert.Single(Directory.GetFiles(CacheDir, "*.dll"));
+        Assert.Single(Entries());
         Assert.Empty(Directory.GetFiles(CacheDir, "*.tmp"));
     }
 
@@ -481,6 +485,46 @@ public sealed class RuleHostTests : IDisposable
         Assert.Equal(
             $"{path}: error: defines no rule (register one with Alert(\"name\").When(q => ...).Above(threshold))",
             Assert.Single(result.Errors));
+    }
+
+    [Fact]
+    public void An_entry_copied_under_another_key_is_compiled_afresh_not_run()
+    {
+        var a = Write("a.csx", """Alert("from_a").When(q => 1).Above(0);""");
+        var b = Write("b.csx", """Alert("from_b").When(q => 1).Above(0);""");
+        Assert.True(Load(a).Ok);
+        var entryOfA = Assert.Single(Entries());
+        Assert.True(Load(b).Ok);
+        var entryOfB = Assert.Single(Entries(), e => e != entryOfA);
+
+        File.Copy(entryOfA, entryOfB, overwrite: true);
+        using var host = Host();
+        var result = host.Load([b]);
+
+        Assert.Equal("from_b", Assert.Single(result.Rules).RuleName);
+        Assert.Equal((0, 1), (host.CacheHits, host.Compilations));
+        Assert.NotEqual(File.ReadAllBytes(entryOfA), File.ReadAllBytes(entryOfB)); // overwritten
+    }
+
+    [Fact]
+    public void An_altered_entry_is_compiled_afresh_not_run()
+    {
+        var path = Write("altered.csx", """Alert("original").When(q => 1).Above(0);""");
+        Assert.True(Load(path).Ok);
+        var entry = Assert.Single(Entries());
+        // The rule's name is a UTF-16 literal in the image: an edit there keeps a loadable assembly.
+        var bytes = File.ReadAllBytes(entry);
+        var name = System.Text.Encoding.Unicode.GetBytes("original");
+        var at = bytes.AsSpan().IndexOf(name);
+        Assert.True(at > 0);
+        System.Text.Encoding.Unicode.GetBytes("tampered").CopyTo(bytes, at);
+        File.WriteAllBytes(entry, bytes);
+
+        using var host = Host();
+        var result = host.Load([path]);
+
+        Assert.Equal("original", Assert.Single(result.Rules).RuleName);
+        Assert.Equal((0, 1), (host.CacheHits, host.Compilations));
     }
 
     [Fact]

@@ -8,18 +8,30 @@ namespace LogAlert.Cli.Rules;
 
 /// <summary>
 /// Compiled rule files on disk, so that a second run skips Roslyn altogether (compiling costs about a
-/// second; loading a cached assembly, milliseconds). An entry is the emitted assembly, named by a
-/// 128-bit hash over everything that determines it, as dotnet-script keys its cache: the rule text
-/// and path, the text of every file it <c>#load</c>s, the logalert and LogAlert.Core builds (MVID,
-/// which also stands for the Roslyn version logalert was built with) and the runtime version. Only files that compiled are stored, so diagnostics are
-/// always fresh. Nothing here references Roslyn.
-/// The hash is XXH128 (System.IO.Hashing), not SHA-256: the key only has to tell rule files apart,
-/// not resist an attacker (whoever can write the cache folder can put any assembly there under any
-/// name), and on Linux SHA-256 starts OpenSSL, which cost 8.5-9.5 ms of every warm start.
+/// second; loading a cached assembly, milliseconds). An entry is the emitted assembly behind a short
+/// header (below), named by a 128-bit hash over everything that determines it, as dotnet-script keys
+/// its cache: the rule text and path, the text of every file it <c>#load</c>s, the logalert and
+/// LogAlert.Core builds (MVID, which also stands for the Roslyn version logalert was built with) and
+/// the runtime version. Only files that compiled are stored, so diagnostics are always fresh. Nothing
+/// here references Roslyn.
 /// </summary>
+/// <remarks>
+/// <para>Each entry starts with a header holding its key and a hash of its image, checked on every
+/// load: an entry copied or renamed under another key, cut short or altered is compiled afresh and
+/// overwritten, never run. The hash is XXH128 (System.IO.Hashing), not SHA-256: it guards against
+/// mistakes and damage, not against an attacker (whoever can write an entry can also write a
+/// matching hash), and on Linux SHA-256 starts OpenSSL, which cost 8.5-9.5 ms of every warm
+/// start.</para>
+/// </remarks>
 internal sealed class RuleCache(string? folder)
 {
     private static readonly Lazy<byte[]> BuildIdentity = new(ComputeBuildIdentity);
+
+    private const string Extension = ".rule";
+    private static ReadOnlySpan<byte> Magic => "LARULE1\n"u8;
+    private const int KeyLength = 32; // hex of 128 bits
+    private const int HashLength = 16;
+    private static readonly int HeaderLength = Magic.Length + KeyLength + HashLength;
 
     /// <summary>The folder, or null when caching is off.</summary>
     public string? Folder { get; } = folder;
@@ -68,16 +80,16 @@ internal sealed class RuleCache(string? folder)
         return Encoding.UTF8.GetBytes(text.ToString());
     }
 
-    private string? PathOf(string key) => Folder is null ? null : Path.Combine(Folder, key + ".dll");
+    private string? PathOf(string key) => Folder is null ? null : Path.Combine(Folder, key + Extension);
 
-    /// <summary>The cached image for a key, or null.</summary>
+    /// <summary>The cached image for a key, or null: none, or not written for this key.</summary>
     public byte[]? TryRead(string key)
     {
         var path = PathOf(key);
         if (path is null) return null;
         try
         {
-            return File.ReadAllBytes(path);
+            return Unwrap(key, File.ReadAllBytes(path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -95,19 +107,46 @@ internal sealed class RuleCache(string? folder)
         try
         {
             Directory.CreateDirectory(Folder!);
-            File.WriteAllBytes(temp, image);
+            using (var stream = File.Create(temp))
+            {
+                stream.Write(Header(key, image));
+                stream.Write(image);
+            }
             File.Move(temp, path, overwrite: true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (Exception again) when (again is IOException or UnauthorizedAccessException)
-            {
-                // Nothing more to do.
-            }
+            TryDelete(temp);
+        }
+    }
+
+    /// <summary>Magic, the key the entry was written for, and the hash of the image that follows.</summary>
+    private static byte[] Header(string key, ReadOnlySpan<byte> image)
+    {
+        var header = new byte[HeaderLength];
+        Magic.CopyTo(header);
+        Encoding.ASCII.GetBytes(key, header.AsSpan(Magic.Length, KeyLength));
+        XxHash128.Hash(image, header.AsSpan(Magic.Length + KeyLength));
+        return header;
+    }
+
+    /// <summary>The image of an entry written for <paramref name="key"/> and intact, or null.</summary>
+    private static byte[]? Unwrap(string key, byte[] entry)
+    {
+        if (entry.Length <= HeaderLength || key.Length != KeyLength) return null;
+        var image = entry.AsSpan(HeaderLength);
+        return entry.AsSpan(0, HeaderLength).SequenceEqual(Header(key, image)) ? image.ToArray() : null;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Nothing more to do.
         }
     }
 
