@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using System.Text.Json;
 using Xunit;
 
@@ -244,5 +245,26 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Equal(0, check.ExitCode);
         Assert.StartsWith("chatty  Rate(requests, 10s) > 5", Assert.Single(check.StdoutLines));
         Assert.Contains("logalert: rule \"chatty\": xy", check.Stderr);
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void A_cache_root_others_can_write_turns_the_cache_off_with_one_warning()
+    {
+        var log = Log();
+        var root = Path.Combine(_dir, "cache");
+        Directory.CreateDirectory(root);
+        File.SetUnixFileMode(root, (UnixFileMode)0x1FD); // 0775
+
+        var first = Run("--format", "jsonl", "--rules", Shipped("server_errors.csx"), log);
+        var second = Run("--format", "jsonl", "--rules", Shipped("server_errors.csx"), log);
+
+        Assert.Equal(0, first.ExitCode);
+        Assert.Equal(first.Stdout, second.Stdout);
+        Assert.Contains("\"rule\":\"server_errors\"", first.Stdout);
+        Assert.Equal(
+            [$"logalert: warning: rule cache off: {root} is writable by its group (mode 0775), so another user could plant code in it; rules are compiled afresh (chmod go-w {root} to use it)"],
+            first.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Empty(Directory.GetFileSystemEntries(root)); // nothing made below it
     }
 }

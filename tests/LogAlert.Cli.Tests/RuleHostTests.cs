@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using LogAlert.Cli.Rules;
 using LogAlert.Core;
 using LogAlert.Core.Interop;
@@ -30,6 +31,9 @@ public sealed class RuleHostTests : IDisposable
     /// <summary>The cache's entries: its files but the temporary ones.</summary>
     private string[] Entries() =>
         Directory.GetFiles(CacheDir).Where(f => !f.EndsWith(".tmp")).Order(StringComparer.Ordinal).ToArray();
+
+    [UnsupportedOSPlatform("windows")]
+    private static UnixFileMode Mode(string path) => File.GetUnixFileMode(path);
 
     private RuleLoadResult Load(params string[] files)
     {
@@ -525,6 +529,99 @@ public sealed class RuleHostTests : IDisposable
 
         Assert.Equal("original", Assert.Single(result.Rules).RuleName);
         Assert.Equal((0, 1), (host.CacheHits, host.Compilations));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void The_cache_folder_is_made_for_its_owner_only()
+    {
+        Assert.True(Load(Write("modes.csx", ServerErrors)).Ok);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, Mode(CacheDir));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, Mode(Assert.Single(Entries())));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void An_entry_others_can_write_is_not_loaded_and_is_replaced()
+    {
+        var path = Write("groupwritable.csx", ServerErrors);
+        Assert.True(Load(path).Ok);
+        var entry = Assert.Single(Entries());
+        File.SetUnixFileMode(entry, Mode(entry) | UnixFileMode.GroupWrite);
+
+        using (var host = Host())
+        {
+            Assert.True(host.Load([path]).Ok);
+            Assert.Equal((0, 1), (host.CacheHits, host.Compilations));
+        }
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, Mode(Assert.Single(Entries())));
+        using (var again = Host())
+        {
+            Assert.True(again.Load([path]).Ok);
+            Assert.Equal((1, 0), (again.CacheHits, again.Compilations));
+        }
+    }
+
+    [Fact]
+    public void An_entry_owned_by_another_user_is_not_loaded()
+    {
+        // Only root can give a file away; elsewhere this case cannot be set up.
+        if (!Environment.IsPrivilegedProcess) return;
+        var path = Write("foreign.csx", ServerErrors);
+        Assert.True(Load(path).Ok);
+        var entry = Assert.Single(Entries());
+        using (var chown = System.Diagnostics.Process.Start("chown", ["65534", entry]))
+        {
+            chown.WaitForExit();
+            Assert.Equal(0, chown.ExitCode);
+        }
+
+        using var host = Host();
+        Assert.True(host.Load([path]).Ok);
+        Assert.Equal((0, 1), (host.CacheHits, host.Compilations));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void A_cache_folder_others_can_write_is_neither_read_nor_written()
+    {
+        var path = Write("open.csx", ServerErrors);
+        var other = Write("other.csx", """Alert("other").When(q => 1).Above(0);""");
+        Assert.True(Load(path).Ok);
+        var before = Entries().Select(e => (e, File.GetLastWriteTimeUtc(e), File.ReadAllBytes(e).Length)).ToArray();
+        File.SetUnixFileMode(CacheDir, (UnixFileMode)0x1FF); // 0777
+
+        using var host = Host();
+        var warnings = new StringWriter();
+        host.Warnings = warnings;
+        var result = host.Load([path, other]);
+
+        Assert.True(result.Ok);
+        Assert.Equal(["server_errors", "other"], result.Rules.Select(r => r.RuleName));
+        Assert.Equal((0, 2), (host.CacheHits, host.Compilations));
+        Assert.Null(host.CacheDirectory);
+        Assert.Equal(before, Entries().Select(e => (e, File.GetLastWriteTimeUtc(e), File.ReadAllBytes(e).Length)).ToArray());
+        Assert.Empty(Directory.GetFiles(CacheDir, "*.tmp"));
+        Assert.Equal(
+            $"logalert: warning: rule cache off: {CacheDir} is writable by its group and others (mode 0777), so another user could plant code in it; rules are compiled afresh (chmod go-w {CacheDir} to use it)\n",
+            warnings.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void A_symlinked_cache_folder_is_judged_by_the_folder_it_points_to()
+    {
+        var real = Directory.CreateDirectory(Path.Combine(_dir, "real-cache"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute).FullName;
+        Directory.CreateSymbolicLink(CacheDir, real); // the link itself reads 0777
+        var path = Write("linked.csx", ServerErrors);
+
+        Assert.True(Load(path).Ok);
+        using var host = Host();
+        Assert.True(host.Load([path]).Ok);
+
+        Assert.Equal((1, 0), (host.CacheHits, host.Compilations));
+        Assert.Single(Directory.GetFiles(real, "*.rule"));
     }
 
     [Fact]

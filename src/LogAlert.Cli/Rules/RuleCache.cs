@@ -16,14 +16,19 @@ namespace LogAlert.Cli.Rules;
 /// here references Roslyn.
 /// </summary>
 /// <remarks>
+/// <para>An entry is run as code, so the cache is trusted only as far as ssh trusts <c>~/.ssh</c>: the
+/// folder, each folder above it up to the cache root, and each entry must be owned by this user (or
+/// root) and writable by no one else (<see cref="FileTrust"/>). A folder that fails is not used at all
+/// for the run (one warning says why); an entry that fails is compiled afresh, and the new entry
+/// replaces it. Folders logalert makes are made <c>0700</c>, entries <c>0600</c>.</para>
 /// <para>Each entry starts with a header holding its key and a hash of its image, checked on every
 /// load: an entry copied or renamed under another key, cut short or altered is compiled afresh and
 /// overwritten, never run. The hash is XXH128 (System.IO.Hashing), not SHA-256: it guards against
-/// mistakes and damage, not against an attacker (whoever can write an entry can also write a
-/// matching hash), and on Linux SHA-256 starts OpenSSL, which cost 8.5-9.5 ms of every warm
-/// start.</para>
+/// mistakes and damage, while the folder's permissions keep others out (whoever can write an entry
+/// can also write a matching hash), and on Linux SHA-256 starts OpenSSL, which cost 8.5-9.5 ms of
+/// every warm start.</para>
 /// </remarks>
-internal sealed class RuleCache(string? folder)
+internal sealed class RuleCache
 {
     private static readonly Lazy<byte[]> BuildIdentity = new(ComputeBuildIdentity);
 
@@ -33,18 +38,48 @@ internal sealed class RuleCache(string? folder)
     private const int HashLength = 16;
     private static readonly int HeaderLength = Magic.Length + KeyLength + HashLength;
 
-    /// <summary>The folder, or null when caching is off.</summary>
-    public string? Folder { get; } = folder;
+    private enum Trust
+    {
+        Unchecked,
+        Missing,
+        Trusted,
+        Off,
+    }
+
+    private readonly string? _folder;
+    private readonly string? _root;
+    private Trust _trust;
+    private readonly Lock _checking = new();
+
+    /// <summary>A cache in <paramref name="folder"/> (null: none), checked up to <paramref name="root"/>
+    /// (a folder above it, such as <c>~/.cache</c>; default the folder itself).</summary>
+    public RuleCache(string? folder, string? root = null)
+    {
+        _folder = folder is null ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder));
+        _root = root is null ? _folder : Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
+    }
+
+    /// <summary>The cache in <see cref="DefaultFolder"/>, checked up to the cache root.</summary>
+    public static RuleCache Default() => new(DefaultFolder(), DefaultRoot());
+
+    /// <summary>The folder, or null when caching is off (none asked for, or not trusted).</summary>
+    public string? Folder => _trust == Trust.Off ? null : _folder;
+
+    /// <summary>Why the cache is off for this run, as one line for stderr; null when it is not (or when
+    /// it merely cannot be written, which is no cache, not a problem).</summary>
+    public string? Warning { get; private set; }
 
     /// <summary><c>$XDG_CACHE_HOME/logalert/rules</c>, else <c>~/.cache/logalert/rules</c>; null without a home.</summary>
-    public static string? DefaultFolder()
+    public static string? DefaultFolder() => DefaultRoot() is { } root ? Path.Combine(root, "logalert", "rules") : null;
+
+    private static string? DefaultRoot()
     {
         // The XDG base directory spec says a relative path in these variables is to be ignored.
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        if (!string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg)) return Path.Combine(xdg, "logalert", "rules");
+        if (!string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg)) return xdg;
         var home = Environment.GetEnvironmentVariable("HOME");
         if (string.IsNullOrEmpty(home)) home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        return string.IsNullOrEmpty(home) ? null : Path.Combine(home, ".cache", "logalert", "rules");
+        return string.IsNullOrEmpty(home) ? null : Path.Combine(home, ".cache");
     }
 
     /// <summary>The hex key of a rule file.</summary>
@@ -80,16 +115,81 @@ internal sealed class RuleCache(string? folder)
         return Encoding.UTF8.GetBytes(text.ToString());
     }
 
-    private string? PathOf(string key) => Folder is null ? null : Path.Combine(Folder, key + Extension);
+    private string PathOf(string key) => Path.Combine(_folder!, key + Extension);
 
-    /// <summary>The cached image for a key, or null: none, or not written for this key.</summary>
-    public byte[]? TryRead(string key)
+    /// <summary>The folder, the folders above it up to the root, innermost first.</summary>
+    private List<string> Chain()
     {
-        var path = PathOf(key);
-        if (path is null) return null;
+        var chain = new List<string> { _folder! };
+        var prefix = _root!.EndsWith(Path.DirectorySeparatorChar) ? _root : _root + Path.DirectorySeparatorChar;
+        for (var dir = _folder!; dir != _root && dir.StartsWith(prefix, StringComparison.Ordinal);)
+        {
+            dir = Path.GetDirectoryName(dir)!;
+            chain.Add(dir);
+        }
+        return chain;
+    }
+
+    /// <summary>Whether entries may be read from (and written to) the folder; checked once per run.
+    /// With <paramref name="create"/> the folder and its missing parents up to the root are made,
+    /// each <c>0700</c> (as the XDG base directory spec asks of the cache root).</summary>
+    private bool Usable(bool create)
+    {
+        if (_folder is null) return false;
+        lock (_checking) // Files missing from the cache are compiled, and written, on several threads.
+        {
+            if (_trust == Trust.Unchecked || (_trust == Trust.Missing && create)) _trust = Check(create);
+            return _trust == Trust.Trusted;
+        }
+    }
+
+    private Trust Check(bool create)
+    {
+        var chain = Chain();
         try
         {
-            return Unwrap(key, File.ReadAllBytes(path));
+            // Outermost first, so that nothing is made inside a folder that is not trusted. Each folder
+            // is judged as it resolves (FileTrust follows links): a symlinked cache folder by the
+            // folder it points to, not by the link's own mode.
+            for (var i = chain.Count - 1; i >= 0; i--)
+            {
+                var dir = chain[i];
+                if (!Directory.Exists(dir))
+                {
+                    if (!create) return Trust.Missing;
+                    CreateOwnerOnlyDirectory(dir);
+                }
+                if (FileTrust.Distrust(dir) is not { } why) continue;
+                var hint = why.StartsWith("is writable", StringComparison.Ordinal) ? $" (chmod go-w {dir} to use it)" : "";
+                Warning = $"logalert: warning: rule cache off: {dir} {why}, so another user could plant code in it; rules are compiled afresh{hint}";
+                return Trust.Off;
+            }
+            return Trust.Trusted;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Trust.Off; // A cache that cannot be made or read is no cache, not an error.
+        }
+    }
+
+    private static void CreateOwnerOnlyDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(path);
+        else Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>The cached image for a key, or null: none, not trusted, or not written for this key.</summary>
+    public byte[]? TryRead(string key)
+    {
+        if (!Usable(create: false)) return null;
+        var path = PathOf(key);
+        try
+        {
+            // A missing entry throws here; one that others could have written is compiled afresh, and
+            // the rename that stores the new one replaces it.
+            if (FileTrust.Distrust(path) is not null) return null;
+            var image = Unwrap(key, File.ReadAllBytes(path));
+            return image;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -101,13 +201,12 @@ internal sealed class RuleCache(string? folder)
     /// never reads half an entry. A cache that cannot be written is no cache, not an error.</summary>
     public void Write(string key, byte[] image)
     {
+        if (!Usable(create: true)) return;
         var path = PathOf(key);
-        if (path is null) return;
         var temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
         try
         {
-            Directory.CreateDirectory(Folder!);
-            using (var stream = File.Create(temp))
+            using (var stream = CreateOwnerOnlyFile(temp))
             {
                 stream.Write(Header(key, image));
                 stream.Write(image);
@@ -118,6 +217,14 @@ internal sealed class RuleCache(string? folder)
         {
             TryDelete(temp);
         }
+    }
+
+    private static FileStream CreateOwnerOnlyFile(string path)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        // 0600 whatever the umask: a group-writable entry (umask 002) would be refused on the next run.
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        return new FileStream(path, options);
     }
 
     /// <summary>Magic, the key the entry was written for, and the hash of the image that follows.</summary>

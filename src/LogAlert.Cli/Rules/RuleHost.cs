@@ -19,11 +19,12 @@ public sealed class RuleHost : IDisposable
     private readonly RuleCache _cache;
     private int _cacheHits;
     private int _compilations;
+    private bool _warned;
 
     /// <summary>A host with the default cache folder (<see cref="DefaultCacheDirectory"/>).</summary>
     public RuleHost()
-        : this(RuleCache.DefaultFolder())
     {
+        _cache = RuleCache.Default();
     }
 
     /// <summary>A host caching compiled rules in <paramref name="cacheDirectory"/>; null turns the cache off.</summary>
@@ -35,10 +36,13 @@ public sealed class RuleHost : IDisposable
     /// <summary>The line a rule file gets when running it registered no rule.</summary>
     internal const string DefinesNoRule = "defines no rule (register one with Alert(\"name\").When(q => ...).Above(threshold))";
 
+    /// <summary>Where warnings go (a cache folder that is not used, and why); stderr by default.</summary>
+    public TextWriter Warnings { get; set; } = Console.Error;
+
     /// <summary><c>$XDG_CACHE_HOME/logalert/rules</c>, else <c>~/.cache/logalert/rules</c>; null without a home folder.</summary>
     public static string? DefaultCacheDirectory() => RuleCache.DefaultFolder();
 
-    /// <summary>Where compiled rules are cached; null when caching is off.</summary>
+    /// <summary>Where compiled rules are cached; null when caching is off (none asked for, or the folder is not trusted).</summary>
     public string? CacheDirectory => _cache.Folder;
 
     /// <summary>Watches every rule evaluation (and each file's top-level code) for runaways.</summary>
@@ -108,6 +112,11 @@ public sealed class RuleHost : IDisposable
 
         var misses = units.Where(u => u.Source is not null && u.Entry is null).ToArray();
         if (misses.Length > 0) CompileAll(misses);
+        if (_cache.Warning is { } warning && !_warned)
+        {
+            _warned = true;
+            Warnings.WriteLine(warning);
+        }
 
         var descriptions = new List<RuleDescription>();
         var errors = new List<string>();
@@ -279,6 +288,7 @@ public sealed class RuleHost : IDisposable
         ArgumentNullException.ThrowIfNull(files);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        Warnings = stderr;
         IReadOnlyList<string> paths;
         try
         {
