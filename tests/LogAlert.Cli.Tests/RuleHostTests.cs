@@ -28,9 +28,9 @@ public sealed class RuleHostTests : IDisposable
 
     private RuleHost Host() => new(CacheDir);
 
-    /// <summary>The cache's entries: its files but the temporary ones.</summary>
+    /// <summary>The cache's entries: its files but the temporary ones and the pruning stamp.</summary>
     private string[] Entries() =>
-        Directory.GetFiles(CacheDir).Where(f => !f.EndsWith(".tmp")).Order(StringComparer.Ordinal).ToArray();
+        Directory.GetFiles(CacheDir).Where(f => !f.EndsWith(".tmp") && Path.GetFileName(f) != "pruned").Order(StringComparer.Ordinal).ToArray();
 
     [UnsupportedOSPlatform("windows")]
     private static UnixFileMode Mode(string path) => File.GetUnixFileMode(path);
@@ -622,6 +622,83 @@ public sealed class RuleHostTests : IDisposable
 
         Assert.Equal((1, 0), (host.CacheHits, host.Compilations));
         Assert.Single(Directory.GetFiles(real, "*.rule"));
+    }
+
+    [Fact]
+    public void Entries_unused_for_a_month_are_pruned_at_most_once_a_day()
+    {
+        var path = Write("pruned.csx", ServerErrors);
+        Assert.True(Load(path).Ok); // makes the folder, the entry and the stamp
+        var live = Assert.Single(Entries());
+        var stamp = Path.Combine(CacheDir, "pruned");
+        Assert.True(File.Exists(stamp));
+        string Plant(string name, int daysAgo)
+        {
+            var file = Path.Combine(CacheDir, name);
+            File.WriteAllBytes(file, [1, 2, 3]);
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddDays(-daysAgo));
+            return file;
+        }
+        var key = new string('a', 32);
+        var old = Plant(key + ".rule", 40);
+        var legacy = Plant(new string('b', 32) + ".dll", 40); // the format before this one
+        var recent = Plant(new string('c', 32) + ".rule", 20);
+        var abandoned = Plant(key + ".rule.123.0123456789abcdef.tmp", 2);
+        var writing = Plant(key + ".rule.456.0123456789abcdef.tmp", 0); // another process is writing it
+        var foreign = Plant("notes.txt", 400);
+
+        Assert.True(Load(path).Ok); // pruned less than a day ago: nothing happens
+        Assert.True(File.Exists(old));
+
+        File.SetLastWriteTimeUtc(stamp, DateTime.UtcNow.AddDays(-2));
+        Assert.True(Load(path).Ok);
+
+        Assert.False(File.Exists(old));
+        Assert.False(File.Exists(legacy));
+        Assert.False(File.Exists(abandoned));
+        Assert.True(File.Exists(recent));
+        Assert.True(File.Exists(writing));
+        Assert.True(File.Exists(foreign));
+        Assert.True(File.Exists(live));
+        Assert.True(File.GetLastWriteTimeUtc(stamp) > DateTime.UtcNow.AddHours(-1));
+    }
+
+    [Fact]
+    public void An_entry_in_use_is_marked_so_and_not_pruned()
+    {
+        var path = Write("used.csx", ServerErrors);
+        Assert.True(Load(path).Ok);
+        var entry = Assert.Single(Entries());
+        File.SetLastWriteTimeUtc(entry, DateTime.UtcNow.AddDays(-40));
+        File.SetLastWriteTimeUtc(Path.Combine(CacheDir, "pruned"), DateTime.UtcNow.AddDays(-2));
+
+        using var host = Host();
+        Assert.True(host.Load([path]).Ok);
+
+        Assert.Equal((1, 0), (host.CacheHits, host.Compilations));
+        Assert.True(File.Exists(entry));
+        Assert.True(File.GetLastWriteTimeUtc(entry) > DateTime.UtcNow.AddHours(-1));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void Beyond_the_entry_cap_the_least_recently_used_are_pruned()
+    {
+        Directory.CreateDirectory(CacheDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var now = DateTime.UtcNow;
+        var planted = Enumerable.Range(0, 1005).Select(i =>
+        {
+            var file = Path.Combine(CacheDir, $"{i:x32}.rule");
+            File.WriteAllBytes(file, [1]);
+            File.SetLastWriteTimeUtc(file, now.AddMinutes(-i)); // higher i: used longer ago
+            return file;
+        }).ToArray();
+
+        Assert.True(Load(Write("cap.csx", ServerErrors)).Ok); // one more entry: 1006
+
+        Assert.Equal(1000, Entries().Length);
+        Assert.All(planted[..999], f => Assert.True(File.Exists(f)));
+        Assert.All(planted[999..], f => Assert.False(File.Exists(f)));
     }
 
     [Fact]

@@ -27,12 +27,31 @@ namespace LogAlert.Cli.Rules;
 /// mistakes and damage, while the folder's permissions keep others out (whoever can write an entry
 /// can also write a matching hash), and on Linux SHA-256 starts OpenSSL, which cost 8.5-9.5 ms of
 /// every warm start.</para>
+/// <para>Entries unused for <see cref="Unused"/> are deleted, and the least recently used beyond
+/// <see cref="MaxEntries"/> or <see cref="MaxBytes"/>, at most once per <see cref="PruneEvery"/>
+/// (a stamp file's time says when it last ran). Using an entry refreshes its time once a day.</para>
 /// </remarks>
 internal sealed class RuleCache
 {
     private static readonly Lazy<byte[]> BuildIdentity = new(ComputeBuildIdentity);
 
+    /// <summary>How long an entry may go unused before it is pruned.</summary>
+    internal static readonly TimeSpan Unused = TimeSpan.FromDays(30);
+
+    /// <summary>How often pruning runs at most.</summary>
+    internal static readonly TimeSpan PruneEvery = TimeSpan.FromDays(1);
+
+    /// <summary>The most entries kept; beyond it the least recently used go.</summary>
+    internal const int MaxEntries = 1000;
+
+    /// <summary>The most bytes of entries kept (an entry of the shipped rules is about 5 KB).</summary>
+    internal const long MaxBytes = 100L << 20;
+
+    // Writers take seconds at most; an older temporary file was left by a process that died.
+    private static readonly TimeSpan AbandonedAfter = TimeSpan.FromDays(1);
+
     private const string Extension = ".rule";
+    private const string PruneStamp = "pruned";
     private static ReadOnlySpan<byte> Magic => "LARULE1\n"u8;
     private const int KeyLength = 32; // hex of 128 bits
     private const int HashLength = 16;
@@ -189,6 +208,7 @@ internal sealed class RuleCache
             // the rename that stores the new one replaces it.
             if (FileTrust.Distrust(path) is not null) return null;
             var image = Unwrap(key, File.ReadAllBytes(path));
+            if (image is not null) Touch(path);
             return image;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -244,6 +264,72 @@ internal sealed class RuleCache
         var image = entry.AsSpan(HeaderLength);
         return entry.AsSpan(0, HeaderLength).SequenceEqual(Header(key, image)) ? image.ToArray() : null;
     }
+
+    /// <summary>Marks an entry as used, at most once a day: pruning goes by these times.</summary>
+    private static void Touch(string path)
+    {
+        try
+        {
+            var now = DateTime.UtcNow;
+            if (File.GetLastWriteTimeUtc(path) < now - PruneEvery) File.SetLastWriteTimeUtc(path, now);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // An entry root wrote: still good to run, only pruned earlier.
+        }
+    }
+
+    /// <summary>Deletes old entries when the last pruning is more than <see cref="PruneEvery"/> ago.</summary>
+    public void PruneIfDue()
+    {
+        if (_trust != Trust.Trusted) return;
+        var now = DateTime.UtcNow;
+        var stamp = Path.Combine(_folder!, PruneStamp);
+        try
+        {
+            // A missing stamp reads as the year 1601.
+            if (File.GetLastWriteTimeUtc(stamp) > now - PruneEvery) return;
+            // Stamped first, so that runs starting meanwhile do not prune as well.
+            if (File.Exists(stamp)) File.SetLastWriteTimeUtc(stamp, now);
+            else CreateOwnerOnlyFile(stamp).Dispose();
+            Prune(now);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Pruning is housekeeping: it never fails a run.
+        }
+    }
+
+    private void Prune(DateTime now)
+    {
+        var kept = new List<FileInfo>();
+        foreach (var file in new DirectoryInfo(_folder!).EnumerateFiles())
+        {
+            var name = file.Name;
+            if (!IsKey(name)) continue; // Not ours: left alone.
+            var rest = name.AsSpan(KeyLength);
+            // Entries of this format and ".dll" entries of the one before, which nothing reads any more.
+            if (rest is Extension or ".dll")
+            {
+                if (file.LastWriteTimeUtc < now - Unused) TryDelete(file.FullName);
+                else kept.Add(file);
+            }
+            // A temporary file is deleted only long after its writer must have finished or died.
+            else if (rest.EndsWith(".tmp") && file.LastWriteTimeUtc < now - AbandonedAfter) TryDelete(file.FullName);
+        }
+        var count = kept.Count;
+        var bytes = kept.Sum(f => f.Length);
+        foreach (var file in kept.OrderBy(f => f.LastWriteTimeUtc))
+        {
+            if (count <= MaxEntries && bytes <= MaxBytes) break;
+            TryDelete(file.FullName);
+            count--;
+            bytes -= file.Length;
+        }
+    }
+
+    private static bool IsKey(string name) =>
+        name.Length > KeyLength && !name.AsSpan(0, KeyLength).ContainsAnyExcept("0123456789abcdef");
 
     private static void TryDelete(string path)
     {

@@ -143,6 +143,7 @@ public sealed class RuleHost : IDisposable
                 descriptions.Add(description);
             }
         }
+        _cache.PruneIfDue();
         return new RuleLoadResult(descriptions, errors);
     }
 
