@@ -6,7 +6,7 @@ namespace LogAlert.Cli;
 public sealed class CheckCommand
 {
     [PrimaryCommand]
-    [Command(Description = "Compile rule files and list their rules; exit 0 when all compile, 2 otherwise.")]
+    [Command(Description = "Compile rule files and list their rules; exit 0 when all compile, 2 otherwise. Listing runs the files' code with your rights: check only rule files you trust.")]
     public int Check([Argument(Description = "Rule files (.csx) or quoted globs.")] string[] rules)
     {
         Commands.Started = true;

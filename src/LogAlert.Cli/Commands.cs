@@ -32,7 +32,7 @@ public sealed class RunCommand
     [Command(Description = "Stream access logs, print 10-second summaries and alerts. Other commands: 'logalert check RULES...', 'logalert generate'.")]
     public async Task<int> Run(
         [Argument(Description = "Access log files (CSV), read in order as one stream; '-' or none for stdin. *.csx arguments are rule files.")] string[]? files = null,
-        [Option("rules", Description = "Rule file (.csx) or quoted glob; repeatable. Without it the built-in high_traffic rule runs.")] string[]? rules = null,
+        [Option("rules", Description = "Rule file (.csx) or quoted glob; repeatable. Without it the built-in high_traffic rule runs. Rules are C# code that runs with your rights (it can read and write your files and start programs): use only rule files you trust.")] string[]? rules = null,
         [Option("format", Description = "Output format: text or jsonl.")] string format = "text",
         [Option("follow", new[] { 'f' }, Description = "Live mode: keep reading what is appended to the file, like tail -F (or a pipe, with '-'); when no line comes for --idle-timeout, log time follows the clock.")] bool follow = false,
         [Option("threshold", Description = "high_traffic: fire above this many requests per second.")] double threshold = 10,

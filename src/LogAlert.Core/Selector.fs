@@ -20,6 +20,9 @@ type SelectorError =
     | Syntax of text: string * position: int * reason: string
     /// A `=~` or `!~` pattern is not a valid regular expression.
     | BadRegex of pattern: string * reason: string
+    /// A `=~` or `!~` pattern uses a construct that cannot be matched in linear time (a backreference,
+    /// a lookaround, an atomic group, a conditional), or is too large to be; `construct` says which.
+    | UnsupportedRegex of pattern: string * construct: string
 
 /// Helpers for `SelectorError`.
 [<RequireQualifiedAccess>]
@@ -31,6 +34,11 @@ module SelectorError =
             sprintf "unknown label \"%s\" (labels: section, method, status, status_class, host, user)" name
         | Syntax(text, position, reason) -> sprintf "selector \"%s\": %s at column %d" text reason (position + 1)
         | BadRegex(pattern, reason) -> sprintf "regex \"%s\": %s" pattern reason
+        | UnsupportedRegex(pattern, construct) ->
+            sprintf
+                "regex \"%s\": %s cannot be matched in linear time; selector regexes follow Prometheus' RE2, which has no backreferences, lookarounds, atomic groups or conditionals"
+                pattern
+                construct
 
 /// Labels of a record.
 [<RequireQualifiedAccess>]
@@ -131,18 +139,44 @@ module Selector =
         | Matches -> "=~"
         | NotMatches -> "!~"
 
+    // Label values are data an attacker chooses (a path is whatever a client requests), and a verdict
+    // is decided in the fold, outside --rule-timeout: a backtracking regex such as `/(a|aa)*b` took
+    // exponential time on a 60-character path. NonBacktracking matches in time linear in the value,
+    // as Prometheus' RE2 does, and refuses the constructs RE2 lacks as well. Not Compiled: that
+    // option only serves the backtracking engines.
+    let private regexOptions = RegexOptions.CultureInvariant ||| RegexOptions.NonBacktracking
+
+    // .NET names the construct it cannot run: "... not supported in conjunction with expressions
+    // containing: 'backreference (\ number)'." Any other refusal is about the automaton's size.
+    let private unsupportedConstruct (e: NotSupportedException) =
+        let marker = "containing: '"
+        let start = e.Message.IndexOf(marker, StringComparison.Ordinal)
+        let stop = if start < 0 then -1 else e.Message.LastIndexOf('\'')
+        if start >= 0 && stop > start + marker.Length then
+            e.Message.Substring(start + marker.Length, stop - start - marker.Length)
+        else
+            "a pattern this large"
+
+    /// The anchored regex of a `=~`/`!~` pattern. The pattern is parsed on its own first, so that a
+    /// parse error points into what the user wrote and a pattern with unbalanced parentheses such as
+    /// `5..)|(.*` cannot escape the anchors (`^(?:5..)|(.*)$` parses, and matches anything).
+    let private anchored (pattern: string) =
+        try
+            Regex(pattern, regexOptions) |> ignore
+            Ok(Regex(@"\A(?:" + pattern + @")\z", regexOptions))
+        with
+        | :? NotSupportedException as e -> Error(UnsupportedRegex(pattern, unsupportedConstruct e))
+        | :? ArgumentException as e -> Error(BadRegex(pattern, e.Message))
+
     let private matcher label op value =
         match op with
         | Equal
         | NotEqual -> Ok { Label = label; Op = op; Value = value; Regex = None; Verdicts = Array.zeroCreate 64; Epoch = Symbols.Epoch }
         | Matches
         | NotMatches ->
-            try
-                let regex =
-                    Regex("^(?:" + value + ")$", RegexOptions.CultureInvariant ||| RegexOptions.Compiled)
-                Ok { Label = label; Op = op; Value = value; Regex = Some regex; Verdicts = Array.zeroCreate 64; Epoch = Symbols.Epoch }
-            with :? ArgumentException as e ->
-                Error(BadRegex(value, e.Message))
+            anchored value
+            |> Result.map (fun regex ->
+                { Label = label; Op = op; Value = value; Regex = Some regex; Verdicts = Array.zeroCreate 64; Epoch = Symbols.Epoch })
 
     let private parse (text: string) : Result<Selector, SelectorError> =
         let s = text.Trim()

@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using System.Text.Json;
 using Xunit;
 
@@ -141,5 +142,129 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Equal(first.Stdout, second.Stdout);
         Assert.Equal(entries, Directory.GetFiles(cache));
         Assert.Equal(stamps, entries.Select(File.GetLastWriteTimeUtc).ToArray());
+    }
+
+    [Fact]
+    public void A_regex_selector_over_a_path_chosen_to_make_backtracking_explode_finishes_promptly()
+    {
+        // Three requests a second for /aab, which the regex matches, and one for a path of 60 a's,
+        // on which a backtracking engine tries about 1.6^60 ways to split the a's.
+        var hostile = "/" + new string('a', 60);
+        var log = Write("hostile.csv", Header + "\n" + string.Concat(Enumerable.Range(0, 60).SelectMany(s =>
+            new[] { "/aab", "/aab", "/aab", hostile }.Select(path =>
+                $"\"10.0.0.1\",\"-\",\"-\",{1549573860 + s},\"GET {path} HTTP/1.0\",200,100\n"))));
+        var rules = Write("re.csx", """
+            Alert("re").When(q => q.Rate("requests", TimeSpan.FromMinutes(1), "section=~\"/(a|aa)*b\"")).Above(1);
+            """);
+
+        var r = CliRunner.Run(["--format", "jsonl", "--summary-interval", "off", "--rules", rules, log], env: _env, timeoutMs: 30_000);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("", r.Stderr);
+        // 3 a second over 60 s: above 1 once 21 seconds are in (63/60 = 1.05).
+        var firing = JsonDocument.Parse(Assert.Single(r.StdoutLines, l => l.Contains("\"type\":\"alert\""))).RootElement;
+        Assert.Equal("re", firing.GetProperty("rule").GetString());
+        Assert.Equal("firing", firing.GetProperty("state").GetString());
+        Assert.Equal(1549573860 + 20, firing.GetProperty("ts").GetInt64());
+        Assert.Equal(1.05, firing.GetProperty("value").GetDouble());
+    }
+
+    [Fact]
+    public void A_selector_regex_that_cannot_run_in_linear_time_is_a_load_error_for_check_and_run()
+    {
+        var rules = Write("backref.csx", """
+            Alert("fine").When(q => q.Rate("requests", TimeSpan.FromMinutes(1))).Above(1);
+            Alert("echo").When(q => q.Rate("requests", TimeSpan.FromMinutes(1), "section=~'/(a)\\\\1'")).Above(1);
+            """);
+        var expected = $"{rules}:2: error: rule \"echo\": regex \"/(a)\\1\": backreference (\\ number) cannot be matched in linear time; "
+                       + "selector regexes follow Prometheus' RE2, which has no backreferences, lookarounds, atomic groups or conditionals";
+
+        var run = Run("--format", "jsonl", "--rules", rules, Log());
+        var check = Run("check", rules);
+
+        foreach (var r in new[] { run, check })
+        {
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal("", r.Stdout);
+            Assert.Equal([expected], r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("// a rule will come here\n")]
+    [InlineData("var threshold = 10;\n")]
+    public void A_rule_file_that_defines_no_rule_is_an_error_for_check_and_run(string text)
+    {
+        var rules = Write("empty.csx", text);
+        var expected = $"{rules}: error: defines no rule (register one with Alert(\"name\").When(q => ...).Above(threshold))";
+
+        var run = Run("--rules", rules, Log());
+        var check = Run("check", rules);
+
+        foreach (var r in new[] { run, check })
+        {
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal("", r.Stdout);
+            Assert.Equal([expected], r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+    }
+
+    [Fact]
+    public void What_a_rule_prints_goes_to_stderr_under_its_name_and_never_into_the_events()
+    {
+        var rules = Write("chatty.csx", """
+            Console.WriteLine("loading");
+            Console.Write("unfinished ");
+            Alert("chatty").When(q =>
+            {
+                var v = q.Rate("requests", TimeSpan.FromSeconds(10));
+                Console.WriteLine("{\"type\":\"alert\",\"rule\":\"forged\",\"state\":\"firing\"}");
+                Console.Write("x");
+                Console.Error.Write("y");
+                return v;
+            }).Above(5);
+            """);
+
+        var r = Run("--format", "jsonl", "--rules", rules, Log());
+
+        Assert.Equal(0, r.ExitCode);
+        var events = r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToArray(); // every line is JSON
+        Assert.DoesNotContain("forged", r.Stdout);
+        Assert.Contains(events, e => e.GetProperty("type").GetString() == "alert" && e.GetProperty("rule").GetString() == "chatty");
+        Assert.Equal("stats", events[^1].GetProperty("type").GetString());
+        var stderr = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal($"logalert: {rules}: loading", stderr[0]);
+        Assert.Equal($"logalert: {rules}: unfinished ", stderr[1]);
+        // Once at load time (the probe), then at each of the 300 seconds of the log.
+        Assert.Equal(301, stderr.Count(l => l == "logalert: rule \"chatty\": {\"type\":\"alert\",\"rule\":\"forged\",\"state\":\"firing\"}"));
+        Assert.Equal(301, stderr.Count(l => l == "logalert: rule \"chatty\": xy"));
+        Assert.Equal(2 + 2 * 301, stderr.Length);
+
+        var check = Run("check", rules);
+        Assert.Equal(0, check.ExitCode);
+        Assert.StartsWith("chatty  Rate(requests, 10s) > 5", Assert.Single(check.StdoutLines));
+        Assert.Contains("logalert: rule \"chatty\": xy", check.Stderr);
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void A_cache_root_others_can_write_turns_the_cache_off_with_one_warning()
+    {
+        var log = Log();
+        var root = Path.Combine(_dir, "cache");
+        Directory.CreateDirectory(root);
+        File.SetUnixFileMode(root, (UnixFileMode)0x1FD); // 0775
+
+        var first = Run("--format", "jsonl", "--rules", Shipped("server_errors.csx"), log);
+        var second = Run("--format", "jsonl", "--rules", Shipped("server_errors.csx"), log);
+
+        Assert.Equal(0, first.ExitCode);
+        Assert.Equal(first.Stdout, second.Stdout);
+        Assert.Contains("\"rule\":\"server_errors\"", first.Stdout);
+        Assert.Equal(
+            [$"logalert: warning: rule cache off: {root} is writable by its group (mode 0775), so another user could plant code in it; rules are compiled afresh (chmod go-w {root} to use it)"],
+            first.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Empty(Directory.GetFileSystemEntries(root)); // nothing made below it
     }
 }

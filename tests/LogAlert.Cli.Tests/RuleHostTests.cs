@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using LogAlert.Cli.Rules;
 using LogAlert.Core;
 using LogAlert.Core.Interop;
@@ -26,6 +27,13 @@ public sealed class RuleHostTests : IDisposable
     }
 
     private RuleHost Host() => new(CacheDir);
+
+    /// <summary>The cache's entries: its files but the temporary ones and the pruning stamp.</summary>
+    private string[] Entries() =>
+        Directory.GetFiles(CacheDir).Where(f => !f.EndsWith(".tmp") && Path.GetFileName(f) != "pruned").Order(StringComparer.Ordinal).ToArray();
+
+    [UnsupportedOSPlatform("windows")]
+    private static UnixFileMode Mode(string path) => File.GetUnixFileMode(path);
 
     private RuleLoadResult Load(params string[] files)
     {
@@ -399,7 +407,7 @@ public sealed class RuleHostTests : IDisposable
             Assert.True(cold.Load([path]).Ok);
             Assert.Equal((0, 1), (cold.CacheHits, cold.Compilations));
         }
-        var entry = Assert.Single(Directory.GetFiles(CacheDir, "*.dll"));
+        var entry = Assert.Single(Entries());
 
         using (var warm = Host())
         {
@@ -431,7 +439,7 @@ public sealed class RuleHostTests : IDisposable
             Assert.Contains(": error CS0103: ", Assert.Single(host.Load([path]).Errors));
             Assert.Equal(1, host.Compilations);
         }
-        Assert.Single(Directory.GetFiles(CacheDir, "*.dll"));
+        Assert.Single(Entries());
         Assert.Empty(Directory.GetFiles(CacheDir, "*.tmp"));
     }
 
@@ -463,6 +471,257 @@ public sealed class RuleHostTests : IDisposable
         Assert.True(host.Load([path]).Ok);
         Assert.Equal(2, host.Compilations);
         Assert.False(Directory.Exists(CacheDir));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  \n\t\n")]
+    [InlineData("// not yet\n/* a rule will come here */\n")]
+    [InlineData("var limit = 10;\n")]
+    [InlineData("#load \"lib/nothing.csx\"\n")]
+    public void A_rule_file_that_registers_no_rule_says_so(string text)
+    {
+        Write("lib/nothing.csx", "static int Ten() => 10;");
+        var path = Write("none.csx", text);
+
+        var result = Load(path);
+
+        Assert.Equal(
+            $"{path}: error: defines no rule (register one with Alert(\"name\").When(q => ...).Above(threshold))",
+            Assert.Single(result.Errors));
+    }
+
+    [Fact]
+    public void An_entry_copied_under_another_key_is_compiled_afresh_not_run()
+    {
+        var a = Write("a.csx", """Alert("from_a").When(q => 1).Above(0);""");
+        var b = Write("b.csx", """Alert("from_b").When(q => 1).Above(0);""");
+        Assert.True(Load(a).Ok);
+        var entryOfA = Assert.Single(Entries());
+        Assert.True(Load(b).Ok);
+        var entryOfB = Assert.Single(Entries(), e => e != entryOfA);
+
+        File.Copy(entryOfA, entryOfB, overwrite: true);
+        using var host = Host();
+        var result = host.Load([b]);
+
+        Assert.Equal("from_b", Assert.Single(result.Rules).RuleName);
+        Assert.Equal((0, 1), (host.CacheHits, host.Compilations));
+        Assert.NotEqual(File.ReadAllBytes(entryOfA), File.ReadAllBytes(entryOfB)); // overwritten
+    }
+
+    [Fact]
+    public void An_altered_entry_is_compiled_afresh_not_run()
+    {
+        var path = Write("altered.csx", """Alert("original").When(q => 1).Above(0);""");
+        Assert.True(Load(path).Ok);
+        var entry = Assert.Single(Entries());
+        // The rule's name is a UTF-16 literal in the image: an edit there keeps a loadable assembly.
+        var bytes = File.ReadAllBytes(entry);
+        var name = System.Text.Encoding.Unicode.GetBytes("original");
+        var at = bytes.AsSpan().IndexOf(name);
+        Assert.True(at > 0);
+        System.Text.Encoding.Unicode.GetBytes("tampered").CopyTo(bytes, at);
+        File.WriteAllBytes(entry, bytes);
+
+        using var host = Host();
+        var result = host.Load([path]);
+
+        Assert.Equal("original", Assert.Single(result.Rules).RuleName);
+        Assert.Equal((0, 1), (host.CacheHits, host.Compilations));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void The_cache_folder_is_made_for_its_owner_only()
+    {
+        Assert.True(Load(Write("modes.csx", ServerErrors)).Ok);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, Mode(CacheDir));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, Mode(Assert.Single(Entries())));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void An_entry_others_can_write_is_not_loaded_and_is_replaced()
+    {
+        var path = Write("groupwritable.csx", ServerErrors);
+        Assert.True(Load(path).Ok);
+        var entry = Assert.Single(Entries());
+        File.SetUnixFileMode(entry, Mode(entry) | UnixFileMode.GroupWrite);
+
+        using (var host = Host())
+        {
+            Assert.True(host.Load([path]).Ok);
+            Assert.Equal((0, 1), (host.CacheHits, host.Compilations));
+        }
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, Mode(Assert.Single(Entries())));
+        using (var again = Host())
+        {
+            Assert.True(again.Load([path]).Ok);
+            Assert.Equal((1, 0), (again.CacheHits, again.Compilations));
+        }
+    }
+
+    [Fact]
+    public void An_entry_owned_by_another_user_is_not_loaded()
+    {
+        // Only root can give a file away; elsewhere this case cannot be set up.
+        if (!Environment.IsPrivilegedProcess) return;
+        var path = Write("foreign.csx", ServerErrors);
+        Assert.True(Load(path).Ok);
+        var entry = Assert.Single(Entries());
+        using (var chown = System.Diagnostics.Process.Start("chown", ["65534", entry]))
+        {
+            chown.WaitForExit();
+            Assert.Equal(0, chown.ExitCode);
+        }
+
+        using var host = Host();
+        Assert.True(host.Load([path]).Ok);
+        Assert.Equal((0, 1), (host.CacheHits, host.Compilations));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void A_cache_folder_others_can_write_is_neither_read_nor_written()
+    {
+        var path = Write("open.csx", ServerErrors);
+        var other = Write("other.csx", """Alert("other").When(q => 1).Above(0);""");
+        Assert.True(Load(path).Ok);
+        var before = Entries().Select(e => (e, File.GetLastWriteTimeUtc(e), File.ReadAllBytes(e).Length)).ToArray();
+        File.SetUnixFileMode(CacheDir, (UnixFileMode)0x1FF); // 0777
+
+        using var host = Host();
+        var warnings = new StringWriter();
+        host.Warnings = warnings;
+        var result = host.Load([path, other]);
+
+        Assert.True(result.Ok);
+        Assert.Equal(["server_errors", "other"], result.Rules.Select(r => r.RuleName));
+        Assert.Equal((0, 2), (host.CacheHits, host.Compilations));
+        Assert.Null(host.CacheDirectory);
+        Assert.Equal(before, Entries().Select(e => (e, File.GetLastWriteTimeUtc(e), File.ReadAllBytes(e).Length)).ToArray());
+        Assert.Empty(Directory.GetFiles(CacheDir, "*.tmp"));
+        Assert.Equal(
+            $"logalert: warning: rule cache off: {CacheDir} is writable by its group and others (mode 0777), so another user could plant code in it; rules are compiled afresh (chmod go-w {CacheDir} to use it)\n",
+            warnings.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void A_symlinked_cache_folder_is_judged_by_the_folder_it_points_to()
+    {
+        var real = Directory.CreateDirectory(Path.Combine(_dir, "real-cache"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute).FullName;
+        Directory.CreateSymbolicLink(CacheDir, real); // the link itself reads 0777
+        var path = Write("linked.csx", ServerErrors);
+
+        Assert.True(Load(path).Ok);
+        using var host = Host();
+        Assert.True(host.Load([path]).Ok);
+
+        Assert.Equal((1, 0), (host.CacheHits, host.Compilations));
+        Assert.Single(Directory.GetFiles(real, "*.rule"));
+    }
+
+    [Fact]
+    public void Entries_unused_for_a_month_are_pruned_at_most_once_a_day()
+    {
+        var path = Write("pruned.csx", ServerErrors);
+        Assert.True(Load(path).Ok); // makes the folder, the entry and the stamp
+        var live = Assert.Single(Entries());
+        var stamp = Path.Combine(CacheDir, "pruned");
+        Assert.True(File.Exists(stamp));
+        string Plant(string name, int daysAgo)
+        {
+            var file = Path.Combine(CacheDir, name);
+            File.WriteAllBytes(file, [1, 2, 3]);
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddDays(-daysAgo));
+            return file;
+        }
+        var key = new string('a', 32);
+        var old = Plant(key + ".rule", 40);
+        var legacy = Plant(new string('b', 32) + ".dll", 40); // the format before this one
+        var recent = Plant(new string('c', 32) + ".rule", 20);
+        var abandoned = Plant(key + ".rule.123.0123456789abcdef.tmp", 2);
+        var writing = Plant(key + ".rule.456.0123456789abcdef.tmp", 0); // another process is writing it
+        var foreign = Plant("notes.txt", 400);
+
+        Assert.True(Load(path).Ok); // pruned less than a day ago: nothing happens
+        Assert.True(File.Exists(old));
+
+        File.SetLastWriteTimeUtc(stamp, DateTime.UtcNow.AddDays(-2));
+        Assert.True(Load(path).Ok);
+
+        Assert.False(File.Exists(old));
+        Assert.False(File.Exists(legacy));
+        Assert.False(File.Exists(abandoned));
+        Assert.True(File.Exists(recent));
+        Assert.True(File.Exists(writing));
+        Assert.True(File.Exists(foreign));
+        Assert.True(File.Exists(live));
+        Assert.True(File.GetLastWriteTimeUtc(stamp) > DateTime.UtcNow.AddHours(-1));
+    }
+
+    [Fact]
+    public void An_entry_in_use_is_marked_so_and_not_pruned()
+    {
+        var path = Write("used.csx", ServerErrors);
+        Assert.True(Load(path).Ok);
+        var entry = Assert.Single(Entries());
+        File.SetLastWriteTimeUtc(entry, DateTime.UtcNow.AddDays(-40));
+        File.SetLastWriteTimeUtc(Path.Combine(CacheDir, "pruned"), DateTime.UtcNow.AddDays(-2));
+
+        using var host = Host();
+        Assert.True(host.Load([path]).Ok);
+
+        Assert.Equal((1, 0), (host.CacheHits, host.Compilations));
+        Assert.True(File.Exists(entry));
+        Assert.True(File.GetLastWriteTimeUtc(entry) > DateTime.UtcNow.AddHours(-1));
+    }
+
+    [Fact]
+    [UnsupportedOSPlatform("windows")] // file modes
+    public void Beyond_the_entry_cap_the_least_recently_used_are_pruned()
+    {
+        Directory.CreateDirectory(CacheDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var now = DateTime.UtcNow;
+        var planted = Enumerable.Range(0, 1005).Select(i =>
+        {
+            var file = Path.Combine(CacheDir, $"{i:x32}.rule");
+            File.WriteAllBytes(file, [1]);
+            File.SetLastWriteTimeUtc(file, now.AddMinutes(-i)); // higher i: used longer ago
+            return file;
+        }).ToArray();
+
+        Assert.True(Load(Write("cap.csx", ServerErrors)).Ok); // one more entry: 1006
+
+        Assert.Equal(1000, Entries().Length);
+        Assert.All(planted[..999], f => Assert.True(File.Exists(f)));
+        Assert.All(planted[999..], f => Assert.False(File.Exists(f)));
+    }
+
+    [Fact]
+    public void Hash_load_through_a_symbolic_link_out_of_the_rule_folder_is_refused()
+    {
+        var outside = Write("elsewhere/evil.csx", """Alert("evil").When(q => 1).Above(0);""");
+        Write("rules/lib/helpers.csx", """Alert("helper").When(q => 1).Above(0);""");
+        File.CreateSymbolicLink(Path.Combine(_dir, "rules", "lib", "evil.csx"), outside);
+        Directory.CreateSymbolicLink(Path.Combine(_dir, "rules", "shared"), Path.Combine(_dir, "elsewhere"));
+        File.CreateSymbolicLink(Path.Combine(_dir, "rules", "alias.csx"), "lib/helpers.csx"); // stays inside
+        var viaFile = Write("rules/a.csx", "#load \"lib/evil.csx\"\n");
+        var viaFolder = Write("rules/b.csx", "#load \"shared/evil.csx\"\n");
+        var inside = Write("rules/c.csx", "#load \"alias.csx\"\n");
+
+        var refused = Load(viaFile);
+        Assert.Empty(refused.Rules);
+        Assert.Equal(
+            $"{viaFile}:1:1: error: #load \"lib/evil.csx\": it leads through a symbolic link to {outside}; only files in the folder of the rule file (or below it) may be loaded",
+            Assert.Single(refused.Errors));
+        Assert.Equal(
+            $"{viaFolder}:1:1: error: #load \"shared/evil.csx\": it leads through a symbolic link to {outside}; only files in the folder of the rule file (or below it) may be loaded",
+            Assert.Single(Load(viaFolder).Errors));
+        Assert.Equal("helper", Assert.Single(Load(inside).Rules).RuleName);
     }
 
     [Fact]

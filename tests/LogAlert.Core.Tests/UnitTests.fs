@@ -64,6 +64,60 @@ let ``a bad selector is an error that says why`` (text: string) =
     | Ok _ -> failwith "accepted"
     | Error e -> Assert.False(String.IsNullOrWhiteSpace(SelectorError.describe e))
 
+[<Theory>]
+[<InlineData("section=~\"/api\"", "/api", true)>]
+[<InlineData("section=~\"/api\"", "/api2", false)>] // anchored at the end
+[<InlineData("section=~\"api\"", "/api", false)>] // and at the start
+[<InlineData("section=~\"/api|/report\"", "/report", true)>]
+[<InlineData("section=~\"/api|/report\"", "/apix", false)>] // the anchors hold the whole alternation
+[<InlineData("section=~\"/[a-c]+[0-9]{2}\"", "/cab42", true)>]
+[<InlineData("section=~\"/[a-c]+[0-9]{2}\"", "/cab4", false)>]
+[<InlineData("section=~\"/[^/]*\\\\.php\"", "/index.php", true)>] // \\. in the selector is \. in the regex
+[<InlineData("section=~\"/[^/]*\\\\.php\"", "/indexphp", false)>]
+[<InlineData("section=~\"(?i)/API\"", "/api", true)>]
+[<InlineData("section!~\"/(health|metrics)\"", "/metrics", false)>]
+[<InlineData("section!~\"/(health|metrics)\"", "/metricsx", true)>]
+[<InlineData("section=~\"/caf\u00e9\"", "/caf\u00e9", true)>]
+let ``regex selectors are fully anchored and match alternations and classes`` (text: string, section: string, expected: bool) =
+    match Selector.create text with
+    | Ok s -> Assert.Equal(expected, Selector.isMatch (r 200 section) s)
+    | Error e -> failwith (SelectorError.describe e)
+
+[<Fact>]
+let ``a regex selector takes linear time on a value chosen to make backtracking explode`` () =
+    // A backtracking engine tries about 1.6^60 ways to split 60 a's into a's and aa's.
+    let section = "/" + String('a', 60)
+    match Selector.create "section=~\"/(a|aa)*b\"" with
+    | Ok s ->
+        let clock = Diagnostics.Stopwatch.StartNew()
+        Assert.False(Selector.isMatch (r 200 section) s)
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds 1.0, sprintf "took %O" clock.Elapsed)
+    | Error e -> failwith (SelectorError.describe e)
+
+[<Theory>]
+[<InlineData("section=~\"(a)\\\\1\"", "backreference")>]
+[<InlineData("section=~\"(?=/a)/.*\"", "lookahead")>]
+[<InlineData("section!~\"(?<!x)/a\"", "lookbehind")>]
+[<InlineData("section=~\"(?>/a+)\"", "atomic")>]
+[<InlineData("section=~\"(?(/a)/a|/b)\"", "conditional")>]
+let ``a regex that cannot run in linear time is refused, naming the construct and RE2`` (text: string, construct: string) =
+    match Selector.create text with
+    | Ok _ -> failwith "accepted"
+    | Error(UnsupportedRegex(pattern, what) as e) ->
+        Assert.Contains(construct, what)
+        let message = SelectorError.describe e
+        Assert.StartsWith(sprintf "regex \"%s\": " pattern, message)
+        Assert.Contains("RE2", message)
+        Assert.DoesNotContain("\n", message)
+    | Error e -> failwith (SelectorError.describe e)
+
+[<Fact>]
+let ``a regex with unbalanced parentheses cannot escape the anchors`` () =
+    // Wrapped as ^(?:5..)|(.*)$ it would parse, and match every status.
+    match Selector.create "status=~\"5..)|(.*\"" with
+    | Ok _ -> failwith "accepted"
+    | Error e -> Assert.StartsWith("regex \"5..)|(.*\": ", SelectorError.describe e)
+
 let private highTraffic =
     match BuiltIn.highTraffic 10.0 (TimeSpan.FromMinutes 2.0) with
     | Ok r -> r

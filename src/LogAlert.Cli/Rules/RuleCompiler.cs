@@ -61,7 +61,15 @@ internal static class RuleCompiler
             .Select(d => Format(source, d.Diagnostic, d.Span))
             .Distinct()
             .ToList();
-        if (!result.Success && lines.Count == 0) lines.Add($"{source.DisplayPath}: error: the rule file did not compile");
+        if (!result.Success && lines.Count == 0)
+        {
+            // Roslyn emits nothing, and says nothing, for a script without code (empty, blanks or
+            // comments only): what the user needs to hear is that it defines no rule.
+            var root = (CompilationUnitSyntax)compilation.SyntaxTrees.First().GetRoot();
+            lines.Add(root.Members.Count == 0 && !root.GetLoadDirectives().Any()
+                ? $"{source.DisplayPath}: error: {RuleHost.DefinesNoRule}"
+                : $"{source.DisplayPath}: error: the rule file did not compile");
+        }
         return result.Success ? new CompileOutcome(image.ToArray(), []) : new CompileOutcome(null, lines);
     }
 
@@ -92,10 +100,10 @@ internal static class RuleCompiler
             {
                 var target = load.File.ValueText;
                 if (string.IsNullOrEmpty(target)) continue; // Roslyn reports the malformed directive itself.
-                var resolved = RuleSource.ResolveLoad(path, target);
+                var resolved = RuleSource.ResolveLoad(path, target, out var refusal);
                 if (resolved is null)
                 {
-                    errors.Add($"{At(load)}: error: #load \"{target}\": only files in the folder of the rule file (or below it) may be loaded");
+                    errors.Add($"{At(load)}: error: #load \"{target}\": {refusal}");
                     continue;
                 }
                 if (File.Exists(resolved)) Visit(resolved, File.ReadAllText(resolved));

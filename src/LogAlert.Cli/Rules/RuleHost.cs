@@ -19,11 +19,12 @@ public sealed class RuleHost : IDisposable
     private readonly RuleCache _cache;
     private int _cacheHits;
     private int _compilations;
+    private bool _warned;
 
     /// <summary>A host with the default cache folder (<see cref="DefaultCacheDirectory"/>).</summary>
     public RuleHost()
-        : this(RuleCache.DefaultFolder())
     {
+        _cache = RuleCache.Default();
     }
 
     /// <summary>A host caching compiled rules in <paramref name="cacheDirectory"/>; null turns the cache off.</summary>
@@ -32,10 +33,16 @@ public sealed class RuleHost : IDisposable
         _cache = new RuleCache(cacheDirectory);
     }
 
+    /// <summary>The line a rule file gets when running it registered no rule.</summary>
+    internal const string DefinesNoRule = "defines no rule (register one with Alert(\"name\").When(q => ...).Above(threshold))";
+
+    /// <summary>Where warnings go (a cache folder that is not used, and why); stderr by default.</summary>
+    public TextWriter Warnings { get; set; } = Console.Error;
+
     /// <summary><c>$XDG_CACHE_HOME/logalert/rules</c>, else <c>~/.cache/logalert/rules</c>; null without a home folder.</summary>
     public static string? DefaultCacheDirectory() => RuleCache.DefaultFolder();
 
-    /// <summary>Where compiled rules are cached; null when caching is off.</summary>
+    /// <summary>Where compiled rules are cached; null when caching is off (none asked for, or the folder is not trusted).</summary>
     public string? CacheDirectory => _cache.Folder;
 
     /// <summary>Watches every rule evaluation (and each file's top-level code) for runaways.</summary>
@@ -72,6 +79,7 @@ public sealed class RuleHost : IDisposable
     public RuleLoadResult Load(IReadOnlyList<string> files)
     {
         ArgumentNullException.ThrowIfNull(files);
+        RuleConsole.Install();
         var units = files.Select(f => new Unit(f)).ToArray();
         foreach (var unit in units)
         {
@@ -104,6 +112,11 @@ public sealed class RuleHost : IDisposable
 
         var misses = units.Where(u => u.Source is not null && u.Entry is null).ToArray();
         if (misses.Length > 0) CompileAll(misses);
+        if (_cache.Warning is { } warning && !_warned)
+        {
+            _warned = true;
+            Warnings.WriteLine(warning);
+        }
 
         var descriptions = new List<RuleDescription>();
         var errors = new List<string>();
@@ -114,6 +127,7 @@ public sealed class RuleHost : IDisposable
             if (unit.Entry is null || unit.Source is null) continue;
             var globals = RunFile(unit, errors);
             if (globals is null) continue;
+            if (globals.Alerts.Count == 0) errors.Add($"{unit.DisplayPath}: error: {DefinesNoRule}");
             foreach (var alert in globals.Alerts)
             {
                 var file = unit.Source.Display(alert.File);
@@ -129,6 +143,7 @@ public sealed class RuleHost : IDisposable
                 descriptions.Add(description);
             }
         }
+        _cache.PruneIfDue();
         return new RuleLoadResult(descriptions, errors);
     }
 
@@ -179,7 +194,8 @@ public sealed class RuleHost : IDisposable
             var globals = new RuleGlobals();
             try
             {
-                Watchdog.Run(source.DisplayPath, () => unit.Entry!(globals).GetAwaiter().GetResult());
+                var prefix = RuleConsole.FilePrefix(source.DisplayPath);
+                Watchdog.Run(source.DisplayPath, () => RuleConsole.Run(prefix, () => unit.Entry!(globals).GetAwaiter().GetResult()));
                 return globals;
             }
             catch (Exception e) when (unit.FromCache && IsStale(e))
@@ -214,8 +230,10 @@ public sealed class RuleHost : IDisposable
             return null;
         }
 
-        Func<IQuery, double>? scalar = alert.ScalarValue is { } s ? Watchdog.Watch(alert.Name, s) : null;
-        Func<IQuery, Grouped>? grouped = alert.GroupedValue is { } g ? Watchdog.Watch(alert.Name, g) : null;
+        // What the rule prints goes to stderr under its name, never into the events on stdout.
+        var prefix = RuleConsole.RulePrefix(alert.Name);
+        Func<IQuery, double>? scalar = alert.ScalarValue is { } s ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, s)) : null;
+        Func<IQuery, Grouped>? grouped = alert.GroupedValue is { } g ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, g)) : null;
         Rule rule;
         try
         {
@@ -271,6 +289,7 @@ public sealed class RuleHost : IDisposable
         ArgumentNullException.ThrowIfNull(files);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        Warnings = stderr;
         IReadOnlyList<string> paths;
         try
         {
@@ -324,5 +343,9 @@ public sealed class RuleHost : IDisposable
     }
 
     /// <summary>Stops the watchdog thread. Rules loaded by this host keep working, unwatched.</summary>
-    public void Dispose() => Watchdog.Dispose();
+    public void Dispose()
+    {
+        Watchdog.Dispose();
+        RuleConsole.FlushStray();
+    }
 }

@@ -73,12 +73,80 @@ internal sealed partial class RuleSource
     /// outside the containing file's folder: rule files may share helpers kept next to them, but a rule
     /// folder must not pull in code from elsewhere on the machine.
     /// </summary>
-    public static string? ResolveLoad(string containingFile, string target)
+    public static string? ResolveLoad(string containingFile, string target) => ResolveLoad(containingFile, target, out _);
+
+    /// <summary>
+    /// <see cref="ResolveLoad(string, string)"/>, saying why a target is refused. The path returned is
+    /// the one the compiler opens (<c>..</c> taken away as text, as Roslyn does); the check is made on
+    /// where that path really leads, symbolic links resolved at every step, so that a link in the rule
+    /// folder that points elsewhere is refused like the path it points to.
+    /// </summary>
+    public static string? ResolveLoad(string containingFile, string target, out string? refusal)
     {
         var folder = Path.GetDirectoryName(Path.GetFullPath(containingFile)) ?? "/";
         var resolved = Path.GetFullPath(Path.Combine(folder, target));
+        const string Rule = "only files in the folder of the rule file (or below it) may be loaded";
+        if (!IsUnder(resolved, folder))
+        {
+            refusal = Rule;
+            return null;
+        }
+        string real;
+        try
+        {
+            real = RealPath(resolved);
+            if (IsUnder(real, RealPath(folder)))
+            {
+                refusal = null;
+                return resolved;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            refusal = $"{e.Message}; {Rule}";
+            return null;
+        }
+        refusal = $"it leads through a symbolic link to {real}; {Rule}";
+        return null;
+    }
+
+    private static bool IsUnder(string path, string folder)
+    {
         var prefix = folder.EndsWith(Path.DirectorySeparatorChar) ? folder : folder + Path.DirectorySeparatorChar;
-        return resolved.StartsWith(prefix, StringComparison.Ordinal) ? resolved : null;
+        return path.StartsWith(prefix, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// An absolute path with every symbolic link on the way resolved, as <c>realpath(3)</c> gives it,
+    /// except that a part that does not exist is kept as written (the compiler reports a missing file).
+    /// Throws <see cref="IOException"/> on a loop of links.
+    /// </summary>
+    internal static string RealPath(string path)
+    {
+        var full = Path.GetFullPath(path);
+        var root = Path.GetPathRoot(full) ?? "/";
+        var pending = new Stack<string>(full[root.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries).Reverse());
+        var current = root;
+        var links = 0;
+        while (pending.TryPop(out var part))
+        {
+            var next = Path.Combine(current, part);
+            var target = new FileInfo(next).LinkTarget;
+            if (target is null)
+            {
+                current = next;
+                continue;
+            }
+            if (++links > 40) throw new IOException($"{path}: too many levels of symbolic links"); // Linux's ELOOP limit
+            // A relative target is relative to the link's folder, which is free of links by now, so
+            // its ".." can be taken away as text; the target's own parts are resolved in turn.
+            var resolved = Path.GetFullPath(target, current);
+            var resolvedRoot = Path.GetPathRoot(resolved) ?? "/";
+            foreach (var p in resolved[resolvedRoot.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries).Reverse())
+                pending.Push(p);
+            current = resolvedRoot;
+        }
+        return current;
     }
 
     /// <summary>How to show a path the compiler or a caller attribute gave: the user's own spelling for
