@@ -6,7 +6,7 @@ open System.Collections.Generic
 /// The bounds every value the engine folds over stays within, so that no computation on log time
 /// or bytes can overflow, however corrupt the input: log time is Unix seconds of the years 1970 to
 /// 9999 (what an ISO-8601 time can show), a duration (lateness, skew, a window) is at most 10000
-/// years, and the sum of two of them is far inside an `int64`. Byte sums are kept as `Int128`.
+/// years, and the sum of two of them is far inside an `int64`. Byte sums are 128 bits wide (`ByteSum`, `Summary.Bytes`).
 [<RequireQualifiedAccess>]
 module Bounds =
     /// The first valid second of log time: 1970-01-01T00:00:00Z.

@@ -18,22 +18,63 @@ module Metric =
         | "bytes" -> Ok Bytes
         | other -> Error(sprintf "unknown metric \"%s\" (metrics: requests, bytes)" other)
 
-/// Request and byte totals. Bytes are summed as `Int128`: a record holds at most `Bounds.MaxBytes`
-/// (2^50), so an `int64` sum wraps after 8192 such records, and a window of them would read as
-/// negative; 2^63 records of 2^50 bytes fit in 2^113.
+/// A sum of bytes that no input can make wrap: 128 bits, as two words. A record holds at most
+/// `Bounds.MaxBytes` (2^50), so an `int64` sum wraps after 8192 such records, and a window of them
+/// read as negative; 2^63 records of 2^50 bytes fit in 2^113. Not `Int128`, whose 16-byte alignment
+/// made `Totals` 32 bytes: as two 8-byte words it is 24, and the tables of a window grouped by host
+/// hold one per host.
+[<Struct; CustomEquality; NoComparison>]
+type ByteSum =
+    val Low: uint64
+    val High: int64
+    new(low, high) = { Low = low; High = high }
+
+    /// No bytes.
+    static member Zero = ByteSum(0UL, 0L)
+
+    /// The sum of one record's bytes.
+    static member Of(bytes: int64) = ByteSum(uint64 bytes, (if bytes < 0L then -1L else 0L))
+
+    static member (+)(a: ByteSum, b: ByteSum) =
+        let low = a.Low + b.Low
+        ByteSum(low, a.High + b.High + (if low < a.Low then 1L else 0L))
+
+    static member (~-)(a: ByteSum) =
+        let low = ~~~a.Low + 1UL
+        ByteSum(low, ~~~a.High + (if low = 0UL then 1L else 0L))
+
+    static member (-)(a: ByteSum, b: ByteSum) = a + -b
+
+    /// Whether the sum is zero.
+    member this.IsZero = this.Low = 0UL && this.High = 0L
+
+    /// The sum as an `Int128`.
+    member this.ToInt128() = Int128(uint64 this.High, this.Low)
+
+    /// The sum as a rule reads it.
+    member this.ToFloat() = float (this.ToInt128())
+
+    override this.Equals(other: obj) =
+        match other with
+        | :? ByteSum as b -> b.Low = this.Low && b.High = this.High
+        | _ -> false
+
+    override this.GetHashCode() = HashCode.Combine(this.Low, this.High)
+
+/// Request and byte totals.
 [<Struct>]
 type Totals =
     { Requests: int64
-      Bytes: Int128 }
+      Bytes: ByteSum }
 
     /// The total of `metric`, as a rule reads it.
     member this.Of metric =
         match metric with
         | Requests -> float this.Requests
-        | Bytes -> float this.Bytes
+        | Bytes -> this.Bytes.ToFloat()
 
     /// No requests, no bytes.
-    static member Zero = { Requests = 0L; Bytes = Int128.Zero }
+    static member Zero = { Requests = 0L; Bytes = ByteSum.Zero }
 
     /// The sum of two totals.
     static member Add (a: Totals) (b: Totals) = { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }
@@ -47,7 +88,7 @@ type TotalsGroup =
         member _.Zero = Totals.Zero
         member _.Add(a, b) = Totals.Add a b
         member _.Negate t = { Requests = -t.Requests; Bytes = -t.Bytes }
-        member _.IsZero t = t.Requests = 0L && t.Bytes = Int128.Zero
+        member _.IsZero t = t.Requests = 0L && t.Bytes.IsZero
 
 /// What a grouped or selecting window reads from each second: the records a selector picks,
 /// grouped by a label or not. Windows with the same label and selector share one series.
@@ -79,7 +120,7 @@ module Series =
     let tally (series: Series) (chunks: ReadOnlyMemory<Record> seq) (existing: SecondTally option) =
         let sums = Scratch<Totals>.Take() // emptied; not in use: windows tally inside a move only
         let mutable requests = 0L
-        let mutable bytes = Int128.Zero
+        let mutable bytes = ByteSum.Zero
         match existing with
         | Some t ->
             for i in 0 .. t.Keys.Length - 1 do
@@ -93,10 +134,10 @@ module Series =
                 let r = &span[i]
                 if Selector.isMatch r series.Selector then
                     requests <- requests + 1L
-                    bytes <- bytes + Int128.op_Implicit r.Bytes
+                    bytes <- bytes + ByteSum.Of r.Bytes
                     match series.GroupBy with
                     | Some label ->
-                        Dictionaries.accumulate sums (Label.idOf label r) Totals.Zero { Requests = 1L; Bytes = Int128.op_Implicit r.Bytes } Totals.Add
+                        Dictionaries.accumulate sums (Label.idOf label r) Totals.Zero { Requests = 1L; Bytes = ByteSum.Of r.Bytes } Totals.Add
                     | None -> ()
         let keys = Array.zeroCreate sums.Count
         let totals = Array.zeroCreate sums.Count
@@ -110,7 +151,7 @@ module Series =
 /// there is one, its records when not. Once no window or summary needs the records of its second any
 /// more, a bucket keeps only its totals and tallies (see `Store.stripBefore`).
 [<Sealed>]
-type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: Int128, tallies: Map<string, SecondTally>) =
+type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: ByteSum, tallies: Map<string, SecondTally>) =
     /// Record chunks, newest first: slices of arrays that nobody writes once they are in a bucket.
     member _.Chunks = chunks
     /// Number of records.
@@ -126,12 +167,12 @@ type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes
 [<RequireQualifiedAccess>]
 module Bucket =
     /// A bucket with no records.
-    let empty = Bucket.Make([], 0L, Int128.Zero, Map.empty)
+    let empty = Bucket.Make([], 0L, ByteSum.Zero, Map.empty)
 
     let private bytesOf (records: ReadOnlyMemory<Record>) =
-        let mutable bytes = Int128.Zero
+        let mutable bytes = ByteSum.Zero
         for r in records.Span do
-            bytes <- bytes + Int128.op_Implicit r.Bytes
+            bytes <- bytes + ByteSum.Of r.Bytes
         bytes
 
     // The tallies with `records` added to each (and, for each of `series` not among them, a new one).

@@ -8,7 +8,7 @@ type Summary =
     { Start: int64
       End: int64
       Requests: int64
-      /// Bytes of every request: an `Int128`, which no input can make wrap (see `Totals`).
+      /// Bytes of every request: an `Int128`, which no input can make wrap (see `ByteSum`).
       Bytes: Int128
       /// The sections with the most hits (top 3, ties by name, ordinal), most first.
       Sections: (string * int64) list
@@ -45,7 +45,7 @@ module Summary =
         let mutable bytes = Int128.Zero
         for _, bucket in buckets do
             requests <- requests + bucket.Requests
-            bytes <- bytes + bucket.Bytes
+            bytes <- bytes + bucket.Bytes.ToInt128()
             for chunk in bucket.Chunks do
                 let span = chunk.Span
                 for i in 0 .. span.Length - 1 do

@@ -82,7 +82,7 @@ module Window =
                       | None -> () ]
             // The tallies go to the table as they are, signed: one version per move, and no copy.
             let mutable requests = 0L
-            let mutable bytes = Int128.Zero
+            let mutable bytes = ByteSum.Zero
             for struct (sign, t) in tallies do
                 requests <- requests + sign * t.Total.Requests
                 bytes <- if sign > 0L then bytes + t.Total.Bytes else bytes - t.Total.Bytes

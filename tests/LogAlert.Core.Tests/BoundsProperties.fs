@@ -53,3 +53,15 @@ type ``Log time and bytes``(output: ITestOutputHelper) =
                 let bound = int64 (List.length times) * (6L + Generators.lateness + 3L + 10L + 2L) + 2L
                 (finished.IsSome && state.EvaluatedSeconds <= bound)
                 |> Prop.classify (times |> List.exists (fun t -> t > Bounds.MaxTime - 100L) && times |> List.exists (fun t -> t < 100L)) "both ends of log time"))
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``sum to what Int128 sums to, added and taken away in any order``() =
+        let byteCounts = Gen.frequency [ 3, Gen.choose (0, Int32.MaxValue) |> Gen.map int64; 1, Gen.constant Bounds.MaxBytes; 1, Gen.constant Int64.MaxValue ]
+        check output (fun () ->
+            Prop.forAll (Arb.fromGen (Gen.listOf (Gen.zip (Gen.elements [ 1; -1 ]) byteCounts))) (fun steps ->
+                let mutable sum = ByteSum.Zero
+                let mutable expected = Int128.Zero
+                for sign, bytes in steps do
+                    sum <- if sign > 0 then sum + ByteSum.Of bytes else sum - ByteSum.Of bytes
+                    expected <- if sign > 0 then expected + Int128.op_Implicit bytes else expected - Int128.op_Implicit bytes
+                sum.ToInt128() = expected && sum.IsZero = (expected = Int128.Zero) && (-sum).ToInt128() = -expected))

@@ -203,9 +203,9 @@ let ``a store keeps only the totals of the seconds before its record horizon, la
         |> Store.addAll 10L [| at 10L |]
         |> Store.addSlices 11L [ ReadOnlyMemory [| at 11L; at 11L |] ]
     let bucket second = (Store.tryFind second store).Value
-    Assert.Equal((2L, Int128.op_Implicit 200L, 0), ((bucket 10L).Requests, (bucket 10L).Bytes, (bucket 10L).Chunks.Length))
-    Assert.Equal((2L, Int128.op_Implicit 200L, 0), ((bucket 11L).Requests, (bucket 11L).Bytes, (bucket 11L).Chunks.Length))
-    Assert.Equal((2L, Int128.op_Implicit 200L, 1), ((bucket 12L).Requests, (bucket 12L).Bytes, (bucket 12L).Chunks.Length))
+    Assert.Equal((2L, Int128.op_Implicit 200L, 0), ((bucket 10L).Requests, (bucket 10L).Bytes.ToInt128(), (bucket 10L).Chunks.Length))
+    Assert.Equal((2L, Int128.op_Implicit 200L, 0), ((bucket 11L).Requests, (bucket 11L).Bytes.ToInt128(), (bucket 11L).Chunks.Length))
+    Assert.Equal((2L, Int128.op_Implicit 200L, 1), ((bucket 12L).Requests, (bucket 12L).Bytes.ToInt128(), (bucket 12L).Chunks.Length))
     // The horizon never moves back.
     Assert.Same(store, Store.stripBefore 11L store)
 
