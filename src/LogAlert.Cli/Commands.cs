@@ -126,8 +126,14 @@ public sealed class RunCommand
                 : new TextEventWriter(new StreamWriter(buffered, new UTF8Encoding(false), 1 << 16) { AutoFlush = false },
                     UseColor(color));
 
+            // The fewest texts a label table holds before ids are given back (default 2^18): for tests
+            // and experiments, which want it to happen on small logs.
+            if (int.TryParse(Environment.GetEnvironmentVariable("LOGALERT_RECLAIM_FROM"), out var reclaimFrom))
+                Symbols.RetainFrom = reclaimFrom;
+            var sweep = new SweepPoint();
             var runner = new Runner(settings, writer, Console.Error, inputs)
             {
+                Sweep = sweep,
                 FollowClock = live,
                 IdleTimeout = idle,
                 // Events go out as they happen when someone may be watching: live, a pipe, a terminal.
@@ -157,7 +163,7 @@ public sealed class RunCommand
             });
 
             var reader = new AccessLogReader(inputs, follow, notice: line => Console.Error.WriteLine($"logalert: {line}"),
-                maxLineLength: maxLine);
+                maxLineLength: maxLine, sweep: sweep);
             var outcome = await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token);
             // `logalert ... | head`: the reader left, quietly, as cat and grep do.
             if (outcome == RunOutcome.OutputClosed) return StandardOutput.ClosedExitCode;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 using System.Threading.Channels;
 using LogAlert.Cli.Input;
 using LogAlert.Cli.Output;
@@ -64,8 +65,17 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     /// <summary>What is running now in the rule host (a rule, a rule file), for the report when it ends the process.</summary>
     public Func<string?>? Running { get; init; }
 
+    /// <summary>
+    /// Where the reader waits while label ids no state holds are given back (<see cref="Fold.ReclaimIds"/>):
+    /// asked for when the symbol tables have grown enough (<see cref="Fold.ReclaimDue"/>); null: never.
+    /// </summary>
+    public SweepPoint? Sweep { get; init; }
+
     /// <summary>Whether any alert fired during the run.</summary>
     public bool AnyFired { get; private set; }
+
+    /// <summary>Label ids given back during the run.</summary>
+    public long Reclaimed { get; private set; }
 
     /// <summary>The signal that stopped the run, if one did (set before the token is cancelled).</summary>
     public string? Signal { get; set; }
@@ -73,6 +83,15 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     /// <summary>How often the loop wakes without input: to notice a closed stdout and, live, to follow the clock.</summary>
     private static readonly TimeSpan Wake = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// Bytes allocated (by both stages) between two young collections. The runtime sizes its young
+    /// generation from the L3 cache: with 260 MB of L3, about 130 MB of dead batches and tallies
+    /// piled up between collections (5M lines: 151 MB peak RSS against 96 MB with 16 MB here), so
+    /// peak memory depended on the machine more than on the log. A young collection costs what
+    /// survives it, here the windows' newest seconds.
+    /// </summary>
+    private const long YoungBudget = 16 << 20;
+    private long _allocatedAtCollect;
     private readonly LineReporter _reporter = new(stderr);
     private readonly Lock _gate = new();
     private readonly List<Event> _pending = [];
@@ -134,6 +153,15 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             foreach (var e in _pending) Emit(e);
             _pending.Clear();
         }
+    }
+
+    /// <summary>A young collection once <see cref="YoungBudget"/> more bytes were allocated.</summary>
+    private void CollectYoung()
+    {
+        var allocated = GC.GetTotalAllocatedBytes();
+        if (allocated - _allocatedAtCollect < YoungBudget) return;
+        GC.Collect(0, GCCollectionMode.Forced, blocking: true);
+        _allocatedAtCollect = allocated;
     }
 
     /// <summary>
@@ -272,10 +300,24 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                 if (!more) break;
                 while (reader.TryRead(out var batch))
                 {
+                    if (ReferenceEquals(batch, InputBatch.SweepMarker))
+                    {
+                        // Every batch the reader made is in the state now, and the reader waits.
+                        Reclaimed += Fold.ReclaimIds(_state);
+                        // The tables just rebuilt left their old arrays on the large-object heap,
+                        // which only a full collection frees: freed now, while the reader waits
+                        // anyway, they do not add up to the peak.
+                        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+                        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                        Sweep!.Resume();
+                        continue;
+                    }
                     Absorb(batch);
                     if (batch.Count > 0)
                     {
                         Step((s, events) => Fold.PushInto(s, batch.Records, events), batch.Lines, batch.Bad.Count);
+                        if (Sweep is { Requested: false } && Fold.ReclaimDue) Sweep.Request();
+                        CollectYoung();
                         idleSince.Restart();
                         idleBase = null;
                     }
@@ -304,6 +346,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         finally
         {
             stopReading.Cancel();
+            Sweep?.Abandon();
         }
         await producer.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { });
 

@@ -532,8 +532,7 @@ module Engine =
                         set.Add entry.Key
             | _ -> ()
         state.Suspect |> ValueOption.iter addRecord
-        Symbols.Hosts.Retain hosts.Contains + Symbols.Users.Retain users.Contains
-        + Symbols.Methods.Retain methods.Contains + Symbols.Sections.Retain sections.Contains
+        Symbols.Hosts.Retain hosts + Symbols.Users.Retain users + Symbols.Methods.Retain methods + Symbols.Sections.Retain sections
 
     /// `step`, with the events appended to `events` as they are computed.
     let stepInto (events: List<Event>) (input: Input) (state: State) : State =

@@ -22,6 +22,26 @@ module internal Ipv4 =
         let value = int (d &&& 0xFFu) * 100 + int ((d >>> 8) &&& 0xFFu) * 10 + int (d >>> 16)
         if uint (n - 1) > 2u || (n > 1 && (d >>> shift) &&& 0xFFu = 0u) || value > 255 then -1 else value
 
+/// A set of ids, as bits: the ids of one label that the engine's state holds, for `Symbols.Retain`.
+[<Sealed>]
+type IdSet() =
+    let mutable words: uint64[] = Array.zeroCreate 64
+
+    /// Adds `id` (non-negative).
+    member _.Add(id: int) =
+        let w = id >>> 6
+        if w >= words.Length then
+            let grown = Array.zeroCreate (max (w + 1) (words.Length * 2))
+            Array.blit words 0 grown 0 words.Length
+            words <- grown
+        words[w] <- words[w] ||| (1UL <<< (id &&& 63))
+
+    /// Whether `id` was added.
+    [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
+    member _.Contains(id: int) =
+        let w = id >>> 6
+        w < words.Length && words[w] &&& (1UL <<< (id &&& 63)) <> 0UL
+
 /// Process-wide interning of the text of one label (hosts, users, methods or sections: one table
 /// each, so that each label's ids are dense from 0) to ids, so that a record holds no reference:
 /// an array of records is one object the garbage collector never scans, and windows, tallies and
@@ -51,7 +71,7 @@ type Symbols() =
     // an earlier epoch may name texts that have since been given back.
     static let mutable epoch = 0
     // Texts a table holds before `Retain` is worth a pause of the reader: below it, memory is small.
-    static let sweepFrom = 1 <<< 20
+    static let mutable sweepFrom = 1 <<< 19
 
     // A Lock, not a Monitor on an object: 756k distinct hosts take it once each.
     let gate = Threading.Lock()
@@ -418,68 +438,85 @@ type Symbols() =
         id
 
     /// Whether the table holds enough texts that were not held at the last `Retain` (as many again,
-    /// and at least a million) for another to pay.
+    /// and at least `RetainFrom`) for another to pay.
     member _.RetainDue = count - freeCount >= max sweepFrom (2 * keptAtSweep)
+
+    /// The fewest texts a table holds before `RetainDue` says yes: 2^18 (about 10 MB of hosts; the
+    /// tables indexed by id grow to about this many ids, 8 MB a window of `Totals`),
+    /// below which memory is small and a pause of the reader would not pay. Lower for tests.
+    static member RetainFrom
+        with get () = sweepFrom
+        and set (value: int) = sweepFrom <- max 1 value
 
     /// Keeps the texts of the ids `keep` says yes to (and the pinned ones), and gives every other
     /// id back, to be handed out again for a new text; returns how many it gave back. Only for a
     /// caller that knows nobody holds any other id and nobody interns meanwhile: the engine's state
     /// is all that holds ids while the reader waits at a sweep point (`Engine.reclaimIds`). Memos
     /// keyed by id must be dropped after it (`Symbols.Epoch`).
-    member _.Retain(keep: int -> bool) =
+    member this.Retain(keep: int -> bool) =
+        let kept = IdSet()
+        for id in 0 .. count - 1 do
+            if offsets[id] >= 0 && keep id then kept.Add id
+        this.Retain kept
+
+    /// `Retain` of the ids in `keep`.
+    member _.Retain(keep: IdSet) =
         gate.Enter()
         try
-            let alive id = keep id || pinned.Contains id
-            // Sizes first, from the two indexes: every held text is in one of them.
+            let pinnedAny = pinned.Count > 0
+            let inline alive id = keep.Contains id || (pinnedAny && pinned.Contains id)
+            // The arena is walked in order, twice: every text in it is held (`append` adds held texts,
+            // and each `Retain` leaves only the kept ones), and a walk reads memory in sequence where
+            // following the indexes to 380k texts missed the cache twice a text.
             let mutable bytes = 0
             let mutable keptIndexed = 0
             let mutable keptAddressed = 0
-            for slot in index do
-                if slot <> 0L then
-                    let at = int (slot &&& 0xFFFFFFFFL) - 1
-                    if alive (readInt arena at) then
-                        bytes <- bytes + 8 + readInt arena (at + 4)
-                        keptIndexed <- keptIndexed + 1
-            for slot in addresses do
-                if slot <> 0L then
-                    let id = int (slot &&& 0xFFFFFFFFL) - 1
-                    if alive id then
-                        bytes <- bytes + 8 + readInt arena (offsets[id] + 4)
-                        keptAddressed <- keptAddressed + 1
+            let mutable from = 0
+            let mutable kept = 0
+            while from < used do
+                let length = readInt arena (from + 4)
+                if alive (readInt arena from) then
+                    bytes <- bytes + 8 + length
+                    kept <- kept + 1
+                from <- from + 8 + length
             let newArena: byte[] = Array.zeroCreate (max 65536 (bytes + bytes / 2))
             let newIndex: int64[] =
-                Array.zeroCreate (max 4096 (int (Numerics.BitOperations.RoundUpToPowerOf2(uint (2 * keptIndexed + 2)))))
+                Array.zeroCreate (max 4096 (int (Numerics.BitOperations.RoundUpToPowerOf2(uint (2 * min kept indexed + 2)))))
             let newAddresses: int64[] =
-                Array.zeroCreate (max 1024 (int (Numerics.BitOperations.RoundUpToPowerOf2(uint (keptAddressed + keptAddressed / 3 + 2)))))
+                let most = min kept addressed
+                Array.zeroCreate (max 1024 (int (Numerics.BitOperations.RoundUpToPowerOf2(uint (most + most / 3 + 2)))))
             let newOffsets: int[] = Array.create offsets.Length -1
             let mutable at = 0
-            let move (id: int) (from: int) =
-                let size = 8 + readInt arena (from + 4)
-                Buffer.BlockCopy(arena, from, newArena, at, size)
-                newOffsets[id] <- at
-                at <- at + size
-            for slot in index do
-                if slot <> 0L then
-                    let from = int (slot &&& 0xFFFFFFFFL) - 1
-                    let id = readInt arena from
-                    if alive id then
-                        place newIndex (int (slot >>> 32)) at
-                        move id from
-            for slot in addresses do
-                if slot <> 0L then
-                    let id = int (slot &&& 0xFFFFFFFFL) - 1
-                    if alive id then
-                        placeAddress newAddresses ((slot >>> 32) &&& 0xFFFFFFFFL) id
-                        move id offsets[id]
+            from <- 0
+            while from < used do
+                let id = readInt arena from
+                let length = readInt arena (from + 4)
+                if alive id then
+                    let text = ReadOnlySpan(arena, from + 8, length)
+                    match addressOf text with
+                    | -1L ->
+                        place newIndex (hash text) at
+                        keptIndexed <- keptIndexed + 1
+                    | address ->
+                        placeAddress newAddresses address id
+                        keptAddressed <- keptAddressed + 1
+                    ReadOnlySpan(arena, from, 8 + length).CopyTo(Span(newArena, at, 8 + length))
+                    newOffsets[id] <- at
+                    at <- at + 8 + length
+                from <- from + 8 + length
             // Ids given back: the names made for them go; the largest ones shrink `count`.
             let mutable limit = count
             while limit > 0 && newOffsets[limit - 1] < 0 do
                 limit <- limit - 1
             let freed = List<int>()
-            for id in limit - 1 .. -1 .. 0 do
+            let mutable id = limit - 1
+            while id >= 0 do
                 if newOffsets[id] < 0 then freed.Add id
-            for id in 0 .. count - 1 do
-                if newOffsets[id] < 0 && offsets[id] >= 0 then named.TryRemove id |> ignore
+                id <- id - 1
+            // Few ids are named (a top-k's hosts, a summary's sections): their entries are looked
+            // over, not one removal tried per id given back (260k removals took 20 ms).
+            for KeyValue(id, _) in named do
+                if newOffsets[id] < 0 then named.TryRemove id |> ignore
             let given = count - freeCount - (keptIndexed + keptAddressed)
             arena <- newArena
             used <- at
@@ -508,22 +545,3 @@ type Symbols() =
     static member Methods = methods
     /// The sections.
     static member Sections = sections
-
-/// A set of ids, as bits: the ids of one label that the engine's state holds, for `Symbols.Retain`.
-[<Sealed>]
-type IdSet() =
-    let mutable words: uint64[] = Array.zeroCreate 64
-
-    /// Adds `id` (non-negative).
-    member _.Add(id: int) =
-        let w = id >>> 6
-        if w >= words.Length then
-            let grown = Array.zeroCreate (max (w + 1) (words.Length * 2))
-            Array.blit words 0 grown 0 words.Length
-            words <- grown
-        words[w] <- words[w] ||| (1UL <<< (id &&& 63))
-
-    /// Whether `id` was added.
-    member _.Contains(id: int) =
-        let w = id >>> 6
-        w < words.Length && words[w] &&& (1UL <<< (id &&& 63)) <> 0UL

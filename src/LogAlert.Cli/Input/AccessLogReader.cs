@@ -29,6 +29,12 @@ public sealed class InputBatch
     /// <summary>A batch with nothing in it: in follow mode, "still there, nothing new" at every poll.</summary>
     public static readonly InputBatch Heartbeat = new([], [], 0);
 
+    /// <summary>
+    /// Where the reader waits for the fold to give label ids back (see <see cref="SweepPoint"/>): every
+    /// batch before it has been handed out. Told apart from <see cref="Heartbeat"/> by reference.
+    /// </summary>
+    public static readonly InputBatch SweepMarker = new([], [], 0);
+
     /// <summary>Makes a batch; <paramref name="records"/> is kept, not copied.</summary>
     public InputBatch(Record[] records, IReadOnlyList<BadLine> bad, long lines)
     {
@@ -134,6 +140,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     private readonly TimeSpan _poll;
     private readonly int _batchSize;
     private readonly Func<Stream> _openStdin;
+    private readonly SweepPoint? _sweep;
     private readonly Action<string> _notice;
     private readonly int _maxLine;
 
@@ -148,13 +155,14 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     /// Hears what a user following a file should know that is not an error, one line each, e.g.
     /// <c>access.csv: no such file yet; waiting for it to appear</c>; default: nobody.
     /// </param>
+    /// <param name="sweep">Where to wait while the fold gives label ids back; null: never.</param>
     /// <param name="maxLineLength">
     /// The most bytes a line may have before its line feed, 1 to <see cref="MaxLineLengthLimit"/>: a
     /// longer line is one bad line, and its bytes are dropped as they are read; default 64 KiB.
     /// </param>
     public AccessLogReader(IReadOnlyList<string> inputs, bool follow = false, CancellationToken cancel = default,
                            TimeSpan? pollInterval = null, int batchSize = DefaultBatchSize, Func<Stream>? stdin = null,
-                           Action<string>? notice = null, int maxLineLength = DefaultMaxLineLength)
+                           Action<string>? notice = null, int maxLineLength = DefaultMaxLineLength, SweepPoint? sweep = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count == 0) throw new ArgumentException("at least one input is needed", nameof(inputs));
@@ -172,6 +180,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLineLength, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLineLength, MaxLineLengthLimit);
         _maxLine = maxLineLength;
+        _sweep = sweep;
     }
 
     /// <summary>The inputs, in the order they are read.</summary>
@@ -264,6 +273,14 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             Step? ahead = null; // a step read while looking for a second chunk
             while (true)
             {
+                if (_sweep is { Requested: true })
+                {
+                    // Between chunks: every id this reader handed out is in a batch before the marker.
+                    yield return InputBatch.SweepMarker;
+                    _sweep.WaitForResume(cancel);
+                    parser.ForgetIds();
+                    helper?.ForgetIds();
+                }
                 Memory<byte> chunk = default;
                 var step = ahead ?? Next(source, path, out chunk);
                 ahead = null;
@@ -938,6 +955,9 @@ internal sealed class SymbolCache
 
     private readonly Symbols _symbols;
 
+    /// <summary>Empties the cache (its ids may have been given back).</summary>
+    public void Clear() => Array.Clear(_slots);
+
     /// <param name="symbols">The table it fronts.</param>
     /// <param name="capacity">Slots, rounded up to a power of two.</param>
     public SymbolCache(Symbols symbols, int capacity)
@@ -1095,6 +1115,9 @@ internal sealed class ParseWorker : IDisposable
     }
 
     /// <summary>Ends the thread once it has finished the chunk in hand, if any.</summary>
+    /// <summary>Forgets the ids its parser's caches hold; only while no chunk is in hand.</summary>
+    public void ForgetIds() => _parser.ForgetIds();
+
     public void Dispose()
     {
         _stop = true;
@@ -1107,9 +1130,10 @@ internal sealed class BatchParser
 {
     private const int PoolCapacity = 1 << 16; // slots of each direct-mapped id cache
     private static readonly Symbols Hosts = Symbols.Hosts; // read for every line: not through F#'s static property
-    private static readonly int NoUser = Symbols.Users.Intern("-");
-    private static readonly int Get = Symbols.Methods.Intern("GET");
-    private static readonly int Post = Symbols.Methods.Intern("POST");
+    // Pinned: kept whatever the fold gives back, since these fields keep them for the process.
+    private static readonly int NoUser = Symbols.Users.Pin("-");
+    private static readonly int Get = Symbols.Methods.Pin("GET");
+    private static readonly int Post = Symbols.Methods.Pin("POST");
     private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
 
     private readonly int _batchSize;
@@ -1119,6 +1143,15 @@ internal sealed class BatchParser
     private readonly SymbolCache _hosts; // until hosts are deferred
     private readonly SymbolCache _methods = new(Symbols.Methods, PoolCapacity);
     private readonly SymbolCache _sections = new(Symbols.Sections, PoolCapacity);
+
+    /// <summary>Forgets the ids its caches hold: the fold has given ids back (<see cref="SweepPoint"/>).</summary>
+    public void ForgetIds()
+    {
+        _users.Clear();
+        _hosts.Clear();
+        _methods.Clear();
+        _sections.Clear();
+    }
     private readonly Queue<InputBatch> _ready = new();
     private readonly Queue<(long Line, CsvMalformedReason Reason)> _malformed = new();
 
