@@ -281,3 +281,27 @@ public sealed class ReclaimEndToEndTests : IDisposable
         Assert.Equal(kept.Stderr, swept.Stderr);
     }
 }
+
+/// <summary>A rule file whose own code ends the process while it loads.</summary>
+public sealed class RuleExitAtLoadTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("logalert-exit-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Fact]
+    public void Environment_Exit_in_a_rule_files_top_level_code_is_a_rule_error_for_check_and_run()
+    {
+        var rule = Path.Combine(_dir, "quit.csx");
+        File.WriteAllText(rule, "Environment.Exit(0);\nAlert(\"never\").When(q => 1).Above(0);\n");
+        var env = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache") };
+
+        foreach (var args in new[] { new[] { "check", rule }, ["--rules", rule, "-"] })
+        {
+            var r = CliRunner.Run(args, stdin: TestLogs.Header + "\n", env: env);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal("", r.Stdout);
+            Assert.Contains($"logalert: rule file {rule} ended the process (Environment.Exit) while the rules were loaded", r.Stderr);
+        }
+    }
+}

@@ -80,6 +80,29 @@ public sealed class RuleHost : IDisposable
     {
         ArgumentNullException.ThrowIfNull(files);
         RuleConsole.Install();
+        AppDomain.CurrentDomain.ProcessExit += OnExitWhileLoading;
+        try
+        {
+            return LoadFiles(files);
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.ProcessExit -= OnExitWhileLoading;
+        }
+    }
+
+    // A rule file's top-level code, or a rule called once at load time, that calls
+    // Environment.Exit ends the process before anything is read: that is said, and it is a rule
+    // error (exit 2), not whatever status the rule chose. (During a run, Runner reports it.)
+    private void OnExitWhileLoading(object? sender, EventArgs e)
+    {
+        if (Watchdog.Running is not { } what) return;
+        Console.Error.WriteLine($"logalert: {what} ended the process (Environment.Exit) while the rules were loaded; nothing was read");
+        Environment.ExitCode = ExitCodes.Usage;
+    }
+
+    private RuleLoadResult LoadFiles(IReadOnlyList<string> files)
+    {
         var units = files.Select(f => new Unit(f)).ToArray();
         foreach (var unit in units)
         {
