@@ -74,8 +74,6 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     /// <summary>Whether any alert fired during the run.</summary>
     public bool AnyFired { get; private set; }
 
-    /// <summary>Label ids given back during the run.</summary>
-    public long Reclaimed { get; private set; }
 
     /// <summary>The signal that stopped the run, if one did (set before the token is cancelled).</summary>
     public string? Signal { get; set; }
@@ -280,9 +278,11 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         {
             while (true)
             {
-                bool more;
-                using (var wait = CancellationTokenSource.CreateLinkedTokenSource(cancel))
+                bool more = true;
+                // A timed wait only when nothing is queued: a busy run does not make a timer a batch.
+                if (reader.Count == 0)
                 {
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancel);
                     wait.CancelAfter(Wake);
                     try
                     {
@@ -297,13 +297,14 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                         continue;
                     }
                 }
+                cancel.ThrowIfCancellationRequested();
                 if (!more) break;
                 while (reader.TryRead(out var batch))
                 {
                     if (ReferenceEquals(batch, InputBatch.SweepMarker))
                     {
                         // Every batch the reader made is in the state now, and the reader waits.
-                        Reclaimed += Fold.ReclaimIds(_state);
+                        Fold.ReclaimIds(_state);
                         // The tables just rebuilt left their old arrays on the large-object heap,
                         // which only a full collection frees: freed now, while the reader waits
                         // anyway, they do not add up to the peak.

@@ -92,13 +92,7 @@ type internal Dense<'V>() =
                 values <- [||]
                 present <- [||]
                 live <- 0
-            else
-                let grown = Array.zeroCreate (max (key + 1) (values.Length * 2))
-                Array.blit values 0 grown 0 values.Length
-                values <- grown
-                let bits = Array.zeroCreate ((grown.Length + 63) >>> 6)
-                Array.blit present 0 bits 0 present.Length
-                present <- bits
+            else this.Grow key
         match sparse with
         | null -> &this.Claim(key, &exists)
         | map -> &Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(map, key, &exists)
@@ -108,14 +102,17 @@ type internal Dense<'V>() =
     /// already in: a window built afresh 10 s into a busy log gets 30k hosts at once, and judged
     /// one key at a time against an almost empty table it turned into a dictionary for good (twice
     /// the memory of the array, with 350k hosts in a window: 34 MB).
-    member _.Reserve(maxKey: int, incoming: int) =
-        if isNull sparse && maxKey >= values.Length && maxKey < 8 * (live + incoming + 1024) then
-            let grown = Array.zeroCreate (max (maxKey + 1) (values.Length * 2))
-            Array.blit values 0 grown 0 values.Length
-            values <- grown
-            let bits = Array.zeroCreate ((grown.Length + 63) >>> 6)
-            Array.blit present 0 bits 0 present.Length
-            present <- bits
+    member this.Reserve(maxKey: int, incoming: int) =
+        if isNull sparse && maxKey >= values.Length && maxKey < 8 * (live + incoming + 1024) then this.Grow maxKey
+
+    // The arrays, dense, grown to hold `key` (at least doubled).
+    member private _.Grow(key: int) =
+        let grown = Array.zeroCreate (max (key + 1) (values.Length * 2))
+        Array.blit values 0 grown 0 values.Length
+        values <- grown
+        let bits = Array.zeroCreate ((grown.Length + 63) >>> 6)
+        Array.blit present 0 bits 0 present.Length
+        present <- bits
 
     member this.Set(key: int, value: 'V) =
         let mutable exists = false

@@ -33,11 +33,26 @@ public sealed class LongLineTests : IDisposable
         return new Result(records, bad, lines);
     }
 
+    /// <summary>A stream that can only be read, forward: what the reader gets from a pipe.</summary>
+    private abstract class ReadOnlyStream : Stream
+    {
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     /// <summary>
     /// A stream of <paramref name="before"/>, then <paramref name="length"/> bytes of one line made on
     /// the fly (no newline in them), then <paramref name="after"/>: a huge line without holding it.
     /// </summary>
-    private sealed class LongLineStream(string before, long length, string after) : Stream
+    private sealed class LongLineStream(string before, long length, string after) : ReadOnlyStream
     {
         private readonly byte[] _before = Encoding.UTF8.GetBytes(before);
         private readonly byte[] _after = Encoding.UTF8.GetBytes(after);
@@ -74,16 +89,6 @@ public sealed class LongLineTests : IDisposable
             return n;
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Theory]
@@ -124,7 +129,7 @@ public sealed class LongLineTests : IDisposable
     }
 
     /// <summary>A stream that hands out <paramref name="bytes"/> a few at a time, at random: every cut is tried.</summary>
-    private sealed class TrickleStream(byte[] bytes, int seed) : Stream
+    private sealed class TrickleStream(byte[] bytes, int seed) : ReadOnlyStream
     {
         private readonly Random _random = new(seed);
         private int _at;
@@ -137,18 +142,8 @@ public sealed class LongLineTests : IDisposable
             return n;
         }
 
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancel = default) =>
             ValueTask.FromResult(Read(buffer.Span));
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     [Theory]
