@@ -78,13 +78,13 @@ type Record private (time: int64, bytes: int64, line: int64, host: int, user: in
     /// What stands before the second `/` of the path, query removed: `/api/user?id=3` -> `/api`.
     member _.Section = Symbols.Sections.Name section
     /// The `Symbols.Hosts` id of `Host`.
-    member _.HostId = host
+    member internal _.HostId = host
     /// The `Symbols.Users` id of `User`.
-    member _.UserId = user
+    member internal _.UserId = user
     /// The `Symbols.Methods` id of `Method`.
-    member _.MethodId = method
+    member internal _.MethodId = method
     /// The `Symbols.Sections` id of `Section`.
-    member _.SectionId = section
+    member internal _.SectionId = section
     /// HTTP status, 100..599.
     member _.Status = status
     /// Response bytes, 0 for `-`; at most `Bounds.MaxBytes`.
@@ -109,7 +109,7 @@ type Record private (time: int64, bytes: int64, line: int64, host: int, user: in
 
     /// The record with another `Symbols.Hosts` id: the reader looks hosts up a run of lines at a
     /// time (see `Symbols.Prefetch`) and fills them in after.
-    member _.WithHostId(id: int) = Record(time, bytes, line, id, user, method, section, status, source)
+    member internal _.WithHostId(id: int) = Record(time, bytes, line, id, user, method, section, status, source)
 
     static member internal Make(time, host, user, method, section, status, bytes, source, line) =
         Record(time, bytes, line, host, user, method, section, status, source)
@@ -126,7 +126,7 @@ module Record =
     /// Length in bytes of the section of a UTF-8 `path`, always a prefix of it: what stands before
     /// the second `/`, query removed. `/api/user?id=3` -> 4 (`/api`), `/report` -> 7, `/` -> 1.
     [<CompiledName("SectionLength")>]
-    let sectionLength (path: ReadOnlySpan<byte>) =
+    let internal sectionLength (path: ReadOnlySpan<byte>) =
         // The section ends at whichever comes first after the leading `/`: the second `/`, or the
         // query (`?`, `#`), which is removed; one search finds both.
         if path.Length <= 1 then 1
@@ -138,7 +138,7 @@ module Record =
     /// in bytes, or methodLength = -1 when the request is malformed (no path, path not starting
     /// with `/`, more than three parts).
     [<CompiledName("RequestParts")>]
-    let requestParts (request: ReadOnlySpan<byte>) : struct (int * int * int) =
+    let internal requestParts (request: ReadOnlySpan<byte>) : struct (int * int * int) =
         let bad = struct (-1, 0, 0)
         let m = request.IndexOf(byte ' ')
         if m <= 0 then bad
@@ -188,7 +188,7 @@ module Record =
 
     /// `createWithSection` with the label texts as `Symbols` ids.
     [<CompiledName("CreateFromIds")>]
-    let createFromIds time (host: int) (user: int) (method: int) (section: int) status bytes source line =
+    let internal createFromIds time (host: int) (user: int) (method: int) (section: int) status bytes source line =
         if not (Bounds.isValidTime time) then Error(BadTime time)
         elif status < 100 || status > 599 then Error(BadStatus status)
         elif bytes < 0L || bytes > Bounds.MaxBytes then Error(BadBytes bytes)
@@ -198,7 +198,7 @@ module Record =
     /// true when the values are valid, false (and `record` untouched) when not, and
     /// `createWithSection` says why.
     [<CompiledName("TryCreateWithSection")>]
-    let tryCreateWithSection time (host: int) (user: int) (method: int) (section: int) status bytes source line (record: outref<Record>) =
+    let internal tryCreateWithSection time (host: int) (user: int) (method: int) (section: int) status bytes source line (record: outref<Record>) =
         if not (Bounds.isValidTime time) || status < 100 || status > 599 || bytes < 0L || bytes > Bounds.MaxBytes then false
         else
             record <- Record.Make(time, host, user, method, section, status, bytes, source, line)

@@ -73,7 +73,7 @@ module Label =
     /// The id of the value of `label` on `record`: its label's `Symbols` id for text labels, the
     /// status for `status`, its hundreds for `status_class`. Within one label, equal ids are equal
     /// values.
-    let inline idOf label (record: Record) =
+    let inline internal idOf label (record: Record) =
         match label with
         | Section -> record.SectionId
         | Method -> record.MethodId

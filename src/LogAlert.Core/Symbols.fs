@@ -441,8 +441,8 @@ type Symbols() =
     /// and at least `RetainFrom`) for another to pay.
     member _.RetainDue = count - freeCount >= max sweepFrom (2 * keptAtSweep)
 
-    /// The fewest texts a table holds before `RetainDue` says yes: 2^18 (about 10 MB of hosts; the
-    /// tables indexed by id grow to about this many ids, 8 MB a window of `Totals`),
+    /// The fewest texts a table holds before `RetainDue` says yes: 2^19 (about 20 MB of hosts; the
+    /// tables indexed by id grow to about this many ids, 12 MB a window of `Totals`),
     /// below which memory is small and a pause of the reader would not pay. Lower for tests.
     static member RetainFrom
         with get () = sweepFrom
