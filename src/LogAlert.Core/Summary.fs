@@ -35,7 +35,7 @@ module Summary =
     // Called every 10 s of log time, so it would run precompiled (ReadyToRun) code all along: it
     // loops over every record, so it is compiled fully optimised at once instead.
     [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)>]
-    let compute start endExclusive partial (store: Store) =
+    let internal compute start endExclusive partial (store: Store) =
         let buckets = Store.range start (endExclusive - 1L) store |> Array.ofSeq
         let sections = Dictionary<int, int64>(64)
         // Distinct hosts: 30k an interval on a busy site, as bits (see `IdBits`).
