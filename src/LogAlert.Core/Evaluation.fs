@@ -1,0 +1,110 @@
+namespace LogAlert.Core
+
+open System
+open System.Collections.Generic
+
+/// Closing seconds (docs/semantics.md §5, §8, §10): each second is evaluated once, in order, once
+/// the newest timestamp is past it by more than the lateness; a quiet stretch in which no window
+/// holds data is jumped over to the next second at which something can happen.
+[<RequireQualifiedAccess>]
+module internal Evaluation =
+
+    /// The seconds after `second` at which something could happen while no window holds data:
+    /// the next record, a pending alert's `For` running out, the end of a summary interval.
+    let nextInteresting (state: State) second =
+        let candidates = List<int64>()
+        Store.tryFirstSecond state.Open |> Option.iter candidates.Add
+        for rs in state.Rules do
+            if not rs.Failed then
+                for KeyValue(_, phase) in rs.Alerts do
+                    match phase with
+                    | Pending since -> candidates.Add(since + rs.Rule.For)
+                    | Firing _ -> ()
+        let interval = state.Config.SummaryInterval
+        if interval > 0L then
+            let start = Summary.intervalStart interval second
+            let last = start + interval - 1L
+            if last > second && not (Seq.isEmpty (Store.range start second state.Closed)) then candidates.Add last
+        candidates |> Seq.filter (fun s -> s > second) |> Seq.fold min Int64.MaxValue
+
+    /// Evaluates second `second` (closed): its bucket joins the closed store, every rule is
+    /// evaluated over the windows as they stand at `second`, windows no rule read for their width are
+    /// dropped, the summary is emitted if an interval ends here, and history older than every window
+    /// goes. The next second to evaluate is the next one, or, when no window held data, the next
+    /// second at which something can happen.
+    let closeSecond second (events: List<Event>) (state: State) =
+        let bucket, openStore = Store.take second state.Open
+        let closed =
+            match bucket with
+            | Some b -> Store.addBucket second b state.Closed
+            | None -> state.Closed
+        let view = QueryView(closed, state.Windows, second)
+        let rules = state.Rules |> List.map (Alerts.evaluate view second events)
+        let mutable windows = state.Windows
+        let mutable retention = state.Retention
+        let mutable closed = closed
+        for KeyValue(key, w) in view.Windows do
+            windows <- Map.add key w windows
+            retention <- max retention w.Width
+            // A window that selects or groups reads its series' tallies: every second that closes
+            // from now on is tallied for it.
+            if Window.needsRecords w.GroupBy w.Selector then closed <- Store.withSeries w.Series closed
+        if windows.Count > view.Windows.Count then
+            windows <- windows |> Map.filter (fun _ w -> w.At + w.Width >= second)
+            // A series no window reads any more, and no rule told at load time, is no longer tallied
+            // (a rule that builds selectors from data would otherwise add one every second). A window
+            // of it asked for again is built afresh from what the seconds hold.
+            let live = HashSet<string>(state.Config.Series |> Seq.map (fun s -> s.Key))
+            for KeyValue(_, w) in windows do
+                live.Add w.Series.Key |> ignore
+            closed <- Store.retainSeries live.Contains closed
+        let interval = state.Config.SummaryInterval
+        if interval > 0L && (second + 1L) % interval = 0L then
+            Summary.compute (second + 1L - interval) (second + 1L) false closed
+            |> Option.iter (SummaryReady >> events.Add)
+        let state =
+            { state with
+                Closed =
+                    closed
+                    |> Store.dropBefore (second - retention + 1L)
+                    |> Store.stripBefore (second - state.RecordRetention + 1L)
+                Open = openStore
+                Windows = windows
+                Rules = rules
+                Retention = retention
+                Evaluated = state.Evaluated + 1L }
+        let next = if view.SawData then second + 1L else max (second + 1L) (nextInteresting state second)
+        { state with Cursor = Some next }
+
+    /// Evaluates every closed second up to `limit`, in order.
+    let closeThrough limit (events: List<Event>) (state: State) =
+        let start =
+            match state.Cursor with
+            | Some c -> Some c
+            | None -> Store.tryFirstSecond state.Open
+        match start with
+        | Some first when first <= limit ->
+            let mutable st = { state with Cursor = Some first }
+            while st.Cursor.Value <= limit do
+                st <- closeSecond st.Cursor.Value events st
+            // Seconds skipped in a quiet stretch are closed too.
+            if st.Cursor.Value > limit + 1L then st <- { st with Cursor = Some(limit + 1L) }
+            st
+        | _ -> state
+
+    /// The last second the newest timestamp (or the live clock's `Tick`) closes: it minus the
+    /// lateness, minus one; `Int64.MinValue` before either.
+    let closeLimit (state: State) =
+        let newest = defaultArg state.Newest Int64.MinValue
+        let mark = max newest state.Watermark
+        if mark = Int64.MinValue then Int64.MinValue else mark - state.Config.Lateness - 1L
+
+    /// A late record: its second is closed. It joins the store and every window covering it.
+    let addLate (r: Record) (state: State) =
+        let cursor = state.Cursor.Value
+        if r.Time < cursor - state.Retention then state
+        else
+            let one = [| r |]
+            { state with
+                Closed = Store.addAll r.Time one state.Closed
+                Windows = state.Windows |> Map.map (fun _ w -> Window.addLate r.Time one w) }
