@@ -51,23 +51,10 @@ public sealed class AccessLogReaderTests : IDisposable
 
     private static Result ReadAll(params string[] inputs) => ReadAll(new AccessLogReader(inputs));
 
-    /// <summary>The repository's sibling data folder: ../shared/data from the repository root.</summary>
-    private static string? SharedLog()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "LogAlertFunctional.sln")))
-            {
-                var path = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data", "log.csv"));
-                return File.Exists(path) ? path : null;
-            }
-        return null;
-    }
-
-    [Fact]
+    [SharedLogFact]
     public void The_seed_log_reads_as_4829_records_and_loses_exactly_the_two_lines_of_its_split_record()
     {
-        // Skips (passes) where the shared data folder is absent; xunit 2 has no dynamic skip.
-        if (SharedLog() is not { } path) return;
+        var path = CliRunner.SharedLog()!;
 
         var result = ReadAll(path);
 

@@ -29,11 +29,10 @@ public sealed class EndToEndTests : IDisposable
     private static JsonElement[] Json(CliRunner.Result r) =>
         r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).ToArray();
 
-    [Fact]
+    [SharedLogFact]
     public void The_seed_log_fires_and_resolves_the_built_in_alert_twice()
     {
-        var log = CliRunner.SharedLog();
-        if (log is null) return; // shared/ is not beside this checkout
+        var log = CliRunner.SharedLog()!;
         var r = CliRunner.Run("--format", "jsonl", log);
         Assert.Equal(0, r.ExitCode);
         var alerts = Json(r).Where(e => e.GetProperty("type").GetString() == "alert")
@@ -229,7 +228,7 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("--only", "no_such_rule")]
     public void Usage_errors_exit_2_with_a_message_and_no_stack_trace(params string[] args)
     {
-        var r = CliRunner.Run(args.Append(CliRunner.SharedLog("example_log.csv") ?? "-"), stdin: "");
+        var r = CliRunner.Run(args.Append("-"), stdin: "");
         Assert.Equal(2, r.ExitCode);
         Assert.False(string.IsNullOrWhiteSpace(r.Stderr));
         Assert.DoesNotContain("   at ", r.Stderr);
