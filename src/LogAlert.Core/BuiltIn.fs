@@ -6,7 +6,7 @@ open System
 [<RequireQualifiedAccess>]
 module BuiltIn =
 
-    /// `high_traffic`: `Rate(requests, window) > threshold` (SPEC §4).
+    /// `high_traffic`: `Rate(requests, window) > threshold` (docs/semantics.md §9).
     let highTraffic (threshold: float) (window: TimeSpan) =
         let value (q: IQuery) = q.Rate("requests", window)
         Rule.create

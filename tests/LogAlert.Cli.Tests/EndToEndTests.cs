@@ -157,7 +157,7 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("second file")]
     public void Input_without_the_header_is_not_in_the_format_exit_2_with_one_line(string how)
     {
-        // Not an I/O failure: the bytes were read, they are not the format (SPEC §7: 2 is for the
+        // Not an I/O failure: the bytes were read, they are not the format (docs/semantics.md §13: 2 is for the
         // user's mistakes; 1 is kept for files that cannot be read).
         var headerless = Write("headerless.csv", Line(1000), Line(1001));
         var good = Write("good.csv", Header, Line(1000));

@@ -395,7 +395,7 @@ type ``The top-k of a window``(output: ITestOutputHelper) =
                     if (best |> Array.map (fun kv -> kv.Key, kv.Value) |> List.ofArray) <> expected then ok <- false
                 ok))
 
-/// SPEC §2's request grammar, written with strings only: the reference the byte grammar must equal.
+/// The request grammar of docs/semantics.md §1, written with strings only: the reference the byte grammar must equal.
 module private RequestReference =
     /// `METHOD SP PATH [SP PROTOCOL]`: method, then spaces, a path from `/` to the next space, then
     /// optionally one protocol word with spaces around it. (method, path) or None.

@@ -9,7 +9,7 @@ using LogAlert.Core;
 
 namespace LogAlert.Cli.Input;
 
-/// <summary>A line of input that did not yield a record (SPEC §2): where it is and why.</summary>
+/// <summary>A line of input that did not yield a record (docs/semantics.md §2): where it is and why.</summary>
 /// <param name="Source">Index of the input in the order given, 0-based.</param>
 /// <param name="Path">The input as the user named it; <c>&lt;stdin&gt;</c> for <c>-</c>.</param>
 /// <param name="Line">1-based physical line number in that input.</param>
@@ -82,7 +82,7 @@ public sealed class InputFormatException : InputException
 }
 
 /// <summary>
-/// Reads access-log CSV (SPEC §2) from files or stdin as one stream of <see cref="InputBatch"/>es.
+/// Reads access-log CSV (docs/semantics.md §1) from files or stdin as one stream of <see cref="InputBatch"/>es.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -1180,7 +1180,7 @@ internal sealed class BatchParser
         {
             Separator = ',',
             HasHeader = false,               // headers are read here, per input and after a restart
-            AllowLineBreaksInQuotes = false, // SPEC §2: a record is one physical line
+            AllowLineBreaksInQuotes = false, // docs/semantics.md §2: a record is one physical line
             SkipEmptyLines = false,          // every line comes back, so every line is counted
             TrackLineNumbers = true,
             TrimWhitespace = true,           // `, "GET / HTTP/1.1"` still opens a quoted field

@@ -37,7 +37,7 @@ public sealed record GeneratorOptions(int Seed, long Start, int DurationSeconds,
 }
 
 /// <summary>
-/// Writes a deterministic, realistic access log in the CSV format of SPEC §2, for trials, tests and
+/// Writes a deterministic, realistic access log in the CSV format of docs/semantics.md §1, for trials, tests and
 /// benchmarks (<c>logalert generate</c>).
 /// </summary>
 /// <remarks>

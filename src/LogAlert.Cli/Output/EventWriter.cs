@@ -43,7 +43,7 @@ internal static class Format
         return iso[(iso.IndexOf('T') + 1)..^1];
     }
 
-    /// <summary>Rounded to 2 decimals, away from zero, as SPEC §7 asks; null when not finite.</summary>
+    /// <summary>Rounded to 2 decimals, away from zero, as docs/semantics.md §13 asks; null when not finite.</summary>
     public static decimal? Round2(double value) =>
         double.IsFinite(value) && Math.Abs(value) < 7.9e27 ? Math.Round((decimal)value, 2, MidpointRounding.AwayFromZero) : null;
 
@@ -61,7 +61,7 @@ internal static class Format
         string.Join(",", labels.Select(l => $"{Terminal.Escape(l.Item1)}=\"{Terminal.Escape(l.Item2)}\""));
 }
 
-/// <summary><c>--format jsonl</c>: one JSON object per line, fields exactly as SPEC §7 lists them.</summary>
+/// <summary><c>--format jsonl</c>: one JSON object per line, fields exactly as docs/semantics.md §13 lists them.</summary>
 public sealed class JsonlEventWriter(Stream output) : IEventWriter
 {
     private readonly Utf8JsonWriter _json = new(output, new JsonWriterOptions
