@@ -98,7 +98,7 @@ type Symbols() =
     // never in `index`, and any other text never here, so each text has one place. A power of
     // two, at most three quarters full: a slot holds no text to compare, so a longer probe stays
     // in the same cache line or the next, and the smaller table leaves the caches to the rest
-    // (756k hosts: 8 MB, not 16; a 5M-line run 1.31 -> 1.285 s, peak RSS 174 -> 161 MB).
+    // (docs/performance.md, "Choices in the code and what they bought").
     [<VolatileField>]
     let mutable addresses: int64[] = Array.zeroCreate 1024
     let mutable used = 0 // arena bytes in use
@@ -161,8 +161,7 @@ type Symbols() =
     // `addressOf` of `line.Slice(start, length)` when the 16 bytes from `start` and the 3 before it
     // are in `line` (else -1 without an answer: ask `addressOf`). One compare of 16 bytes finds
     // the dots and the digits, and each number is read at once from the 4 bytes before its end: the
-    // loop of `addressOf` mispredicts a branch or two per number (in a micro-benchmark over 2M
-    // hosts of the high-cardinality log: 26 ns a host, this 16, a loop reading one byte 2.5).
+    // loop of `addressOf` mispredicts a branch or two per number.
     static let addressIn (line: ReadOnlySpan<byte>) (start: int) (length: int) =
         let at = &Runtime.InteropServices.MemoryMarshal.GetReference line
         let v = Runtime.Intrinsics.Vector128.LoadUnsafe(&at, unativeint start)

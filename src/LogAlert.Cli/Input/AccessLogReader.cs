@@ -116,8 +116,9 @@ public sealed class InputFormatException : InputException
 public sealed class AccessLogReader : IEnumerable<InputBatch>
 {
     /// <summary>Records per batch unless told otherwise.</summary>
-    // Each batch is one hand-over between the reader and the fold threads: 4096 records took 5M
-    // lines from 2.05 s to 1.75 s against 1024 (8192 was no better, 32768 worse). The batch array is
+    // Each batch is one hand-over between the reader and the fold threads, so a batch must be large
+    // enough that hand-overs cost little, and small enough to stay in the caches (docs/performance.md,
+    // "Choices in the code and what they bought"). The batch array is
     // 256 KB, under logalert's large-object threshold (1 MB, see LogAlert.Cli.csproj): the store
     // keeps it only as long as the windows that read records need it, so it usually dies young.
     public const int DefaultBatchSize = 4096;
@@ -930,9 +931,8 @@ internal static class FileIdentity
 /// <remarks>
 /// A direct-mapped cache: a span hashes to one slot, which either holds the same bytes (their id
 /// is returned) or is replaced by a new entry. Lookup is one hash and one compare whatever the
-/// cardinality, and the cache never grows or has to be cleared: with 2M distinct hosts the former
-/// dictionary pool filled, emptied and refilled, and reading took 0.75 s per 1.5M lines against
-/// 0.44 s for 40 hosts. Keys are the field's bytes as they stand in the line. A miss asks
+/// cardinality, and the cache never grows or has to be cleared, where a dictionary pool filled,
+/// emptied and refilled with many distinct hosts. Keys are the field's bytes as they stand in the line. A miss asks
 /// <see cref="Symbols"/>, which holds every text once.
 /// </remarks>
 internal sealed class SymbolCache
@@ -1434,11 +1434,10 @@ internal sealed class BatchParser
     // stands in the chunk, its Symbols.Key. Looked up HostRun at a time, in three passes (index
     // slots asked for as each line is read, then the texts they point at, then the look-ups), so
     // that the cache misses of a run of cold hosts overlap: 2M distinct hosts miss the caches on
-    // most lines. 32 lines, not 16: more misses in flight at once (reader CPU on 5M lines with
-    // 756k hosts 1.175 -> 1.13 s; 8: 1.21 s; 64: no better than 32).
+    // most lines. 32 lines: enough misses in flight at once, the measured best (docs/performance.md).
     private const int HostRun = 32;
     // Only once there are more hosts than the caches hold: with a few hundred, every look-up hits
-    // and the runs only cost (5M lines, 40 hosts: 0.73 -> 0.76 s; 2M hosts: 1.98 -> 1.72 s).
+    // and the runs only cost.
     private const int DeferHostsFrom = 16384;
     private readonly int _deferHostsFrom;
     private bool _deferHosts;
@@ -1489,9 +1488,9 @@ internal sealed class BatchParser
         if (methodLength < 0) return false;
         var path = request.Slice(pathStart, pathLength);
         // Up to DeferHostsFrom distinct hosts, a host is found in the front cache, as users and
-        // sections are. Past that, hosts go to Symbols without it: with 756k distinct hosts in 5M
-        // lines it missed most of the time and only added a cache miss of its own (reading
-        // 1.23-1.33 -> 1.06-1.10 s). They are looked up a run of lines at a time (ResolveHosts);
+        // sections are. Past that, hosts go to Symbols without it: with hundreds of thousands of
+        // distinct hosts it misses most of the time and only adds a cache miss of its own. They are
+        // looked up a run of lines at a time (ResolveHosts);
         // the record gets its host id then.
         if (!RecordModule.TryCreateWithSection(
                 time,
