@@ -2,6 +2,7 @@ namespace LogAlert.Core
 
 open System
 open System.Collections.Generic
+open System.Runtime.InteropServices
 
 /// The records of one batch that join the open seconds, gathered by second as slices of the batch
 /// (not copies): in a log in time order, each second of a batch is one slice. Records of one second
@@ -232,7 +233,9 @@ module Engine =
         if state.Ended then state
         else
             match input with
-            | Records records -> absorb records events state
+            | Records records when records.IsDefaultOrEmpty -> state
+            // The array behind the immutable one, read only: the store keeps slices of it.
+            | Records records -> absorb (ImmutableCollectionsMarshal.AsArray records |> nonNull) events state
             | Tick second ->
                 let second = Bounds.clampTime second
                 if second > state.Watermark then

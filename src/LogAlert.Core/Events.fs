@@ -3,6 +3,8 @@ namespace LogAlert.Core
 // What the engine takes and what it tells: its settings, its input and its events. The fold that
 // turns one into the other is in the files after this one: Admission, Alerts, State, Evaluation, Engine.
 
+open System.Collections.Immutable
+
 /// Engine settings, fixed for a run.
 type EngineConfig =
     { /// `L`: second `s` closes when the newest timestamp is past `s + L`.
@@ -67,10 +69,17 @@ type Event =
     | Finished of Report
 
 /// What the engine folds over.
+[<NoComparison; NoEquality>]
 type Input =
-    /// Records in input order. The store keeps slices of the array: it must not be written afterwards.
-    | Records of Record[]
+    /// Records in input order. Immutable, because the store keeps slices of them, not copies.
+    | Records of ImmutableArray<Record>
     /// Live mode: log time has reached this second without records (the wall clock moved); a
     /// second past `Bounds.MaxTime` is taken as `Bounds.MaxTime`.
     | Tick of int64
     | EndOfInput
+
+/// Building inputs.
+[<RequireQualifiedAccess>]
+module Input =
+    /// Records in input order, copied into an input of their own.
+    let ofSeq (records: Record seq) = Records(ImmutableArray.CreateRange records)

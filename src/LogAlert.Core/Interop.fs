@@ -2,6 +2,7 @@ namespace LogAlert.Core.Interop
 
 open System
 open System.Collections.Generic
+open System.Runtime.InteropServices
 open LogAlert.Core
 
 /// Engine settings as C# builds them.
@@ -71,7 +72,7 @@ type Fold =
     /// written afterwards.
     static member Push(state: State, records: Record[]) =
         ArgumentNullException.ThrowIfNull records
-        Fold.Result(Engine.step (Records records) state)
+        Fold.Result(Engine.step (Records(ImmutableCollectionsMarshal.AsImmutableArray records)) state)
 
     /// Live mode: log time has reached `second` without records.
     static member Tick(state: State, second: int64) = Fold.Result(Engine.step (Tick second) state)
@@ -84,7 +85,7 @@ type Fold =
     static member PushInto(state: State, records: Record[], events: List<Event>) =
         ArgumentNullException.ThrowIfNull records
         ArgumentNullException.ThrowIfNull events
-        Engine.stepInto events (Records records) state
+        Engine.stepInto events (Records(ImmutableCollectionsMarshal.AsImmutableArray records)) state
 
     /// `Tick`, with the events appended to `events` as they are computed.
     static member TickInto(state: State, second: int64, events: List<Event>) =

@@ -45,7 +45,7 @@ type ``Log time and bytes``(output: ITestOutputHelper) =
                     times |> List.mapi (fun i t -> Generators.record t (sprintf "10.0.0.%d" (i % 4)) "/api" 200 Bounds.MaxBytes (int64 i + 2L))
                 let config = { config (ruleSpecs 2 2L) with MaxSkew = Bounds.MaxDuration }
                 let state, events =
-                    [ Records(Array.ofList records); EndOfInput ]
+                    [ Input.ofSeq records; EndOfInput ]
                     |> List.fold (fun (st, acc) i -> let st', e = Engine.step i st in st', acc @ e) (Engine.init config, [])
                 let finished = events |> List.tryPick (function Finished r -> Some r | _ -> None)
                 // A record costs at most its windows, the lateness, For and a summary interval of

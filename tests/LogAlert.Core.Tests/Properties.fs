@@ -39,7 +39,7 @@ let config specs =
       RecordRetention = 0L; Series = [] }
 
 let runBatches specs (batches: Record list list) =
-    Engine.run (config specs) [ for b in batches -> Records(Array.ofList b)
+    Engine.run (config specs) [ for b in batches -> Input.ofSeq b
                                 yield EndOfInput ]
 
 let private tests =
@@ -129,11 +129,11 @@ type ``The streaming fold``(output: ITestOutputHelper) =
                 let specs = ruleSpecs 2 2L
                 let a, b = List.splitAt cut s.Arrival
                 let cfg = config specs
-                let afterA, eventsA = Engine.step (Records(Array.ofList a)) (Engine.init cfg)
+                let afterA, eventsA = Engine.step (Input.ofSeq a) (Engine.init cfg)
                 // The state after `a` is a value: using it twice gives the same result twice.
-                let once = Engine.step (Records(Array.ofList b)) afterA |> snd
-                let twice = Engine.step (Records(Array.ofList b)) afterA |> snd
-                let whole = Engine.step (Records(Array.ofList s.Arrival)) (Engine.init cfg) |> snd
+                let once = Engine.step (Input.ofSeq b) afterA |> snd
+                let twice = Engine.step (Input.ofSeq b) afterA |> snd
+                let whole = Engine.step (Input.ofSeq s.Arrival) (Engine.init cfg) |> snd
                 once = twice && eventsA @ once = whole))
 
     [<Fact; Trait("Category", "property")>]
@@ -145,7 +145,7 @@ type ``The streaming fold``(output: ITestOutputHelper) =
                 let shifted = s.Sorted |> List.map (fun r -> record (r.Time + span + gap) r.Host r.Section r.Status r.Bytes r.Line)
                 let stream = s.Sorted @ shifted
                 let state, events =
-                    [ Records(Array.ofList stream); EndOfInput ]
+                    [ Input.ofSeq stream; EndOfInput ]
                     |> List.fold (fun (st, acc) i -> let st', e = Engine.step i st in st', acc @ e) (Engine.init (config specs), [])
                 // A gap costs at most the longest window (6 s), the lateness, the longest For and a summary interval
                 // per data second.
@@ -163,7 +163,7 @@ type ``The streaming fold``(output: ITestOutputHelper) =
                 let run recordRetention =
                     let cfg = { config specs with SummaryInterval = summary; RecordRetention = recordRetention }
                     let state, events =
-                        [ Records(Array.ofList s.Arrival); EndOfInput ]
+                        [ Input.ofSeq s.Arrival; EndOfInput ]
                         |> List.fold (fun (st, acc) i -> let st', e = Engine.step i st in st', acc @ e) (Engine.init cfg, [])
                     state, events
                 // The windows that read records (errors, hosts, top; up to 5 s wide) read the tallies of
@@ -209,12 +209,12 @@ type ``The streaming fold``(output: ITestOutputHelper) =
                     { Name = "late"; Value = Scalar(fun q -> q.Sum("requests", TimeSpan.FromSeconds 60.0, "section=\"/late\""))
                       Above = 0.0; Recover = 0.0; For = 0L }
                 let specs = ruleSpecs 2 0L @ [ lateRule ]
-                let st, _ = Engine.step (Records(Array.ofList s.Arrival)) (Engine.init (config specs))
+                let st, _ = Engine.step (Input.ofSeq s.Arrival) (Engine.init (config specs))
                 (st.NextSecond.IsSome) ==> lazy (
                     let next = st.NextSecond.Value
                     let newest = st.NewestTime.Value
                     let late = record (newest - lateness - 1L - int64 back) "10.0.0.9" "/late" 500 5000L 999L
-                    let st2, after = Engine.step (Records [| late |]) st
+                    let st2, after = Engine.step (Input.ofSeq [ late ]) st
                     let _, final = Engine.step EndOfInput st2
                     let later = after @ final
                     let times = later |> List.choose (function Alert a -> Some a.Time | SummaryReady x when not x.Partial -> Some(x.End - 1L) | _ -> None)

@@ -91,7 +91,7 @@ let private fold reclaim (batches: RawLine list list) =
                    match Record.createWithSection l.Time l.Host "-" "GET" l.Section l.Status l.Bytes 0 l.Line with
                    | Ok r -> r
                    | Error e -> failwith (RecordError.describe e) |]
-        let next, emitted = Engine.step (Records records) state
+        let next, emitted = Engine.step (Input.ofSeq records) state
         state <- next
         events.AddRange emitted
         if reclaim then Engine.reclaimIds state |> ignore

@@ -130,7 +130,7 @@ let ``high traffic fires above 10 requests per second over 2 minutes and resolve
         [ for s in 0L .. 129L do for i in 1 .. 11 -> record (baseTime + s) "h" "/api" 200 1L (s * 100L + int64 i)
           for s in 130L .. 329L -> record (baseTime + s) "h" "/api" 200 1L (100_000L + s) ]
     let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
-    let alerts = Engine.run config [ Records(Array.ofList records); EndOfInput ] |> List.choose (function Alert a -> Some a | _ -> None)
+    let alerts = Engine.run config [ Input.ofSeq records; EndOfInput ] |> List.choose (function Alert a -> Some a | _ -> None)
     match alerts with
     | [ fired; resolved ] ->
         // Rate over (s−120, s] first exceeds 10 when 11·k/120 > 10, k = 110 seconds in: s = base + 109.
@@ -148,7 +148,7 @@ let ``a skewed record is reported and does not move time`` () =
     let a = record baseTime "h" "/a" 200 1L 2L
     let far = record (baseTime + 10_000L) "h" "/a" 200 1L 3L
     let b = record (baseTime + 1L) "h" "/a" 200 1L 4L
-    let state, events = Engine.step (Records [| a; far; b |]) (Engine.init config)
+    let state, events = Engine.step (Input.ofSeq [ a; far; b ]) (Engine.init config)
     Assert.Equal(Some(baseTime + 1L), state.NewestTime)
     Assert.Equal(1L, state.SkewedCount)
     Assert.Equal(2L, state.RecordCount)
@@ -159,7 +159,7 @@ let ``summaries are aligned, skip empty intervals and end with a partial one`` (
     let config = { Lateness = 5L; MaxSkew = 1_000_000L; SummaryInterval = 10L; Rules = []; Retention = 10L; RecordRetention = 0L; Series = [] }
     // baseTime is a multiple of 10: records at +3, +4, +15 and +1000.
     let rs = [ 3L; 4L; 15L; 1000L ] |> List.mapi (fun i t -> record (baseTime + t) "h" "/a" 200 1L (int64 i))
-    let summaries = Engine.run config [ Records(Array.ofList rs); EndOfInput ] |> List.choose (function SummaryReady s -> Some s | _ -> None)
+    let summaries = Engine.run config [ Input.ofSeq rs; EndOfInput ] |> List.choose (function SummaryReady s -> Some s | _ -> None)
     Assert.Equal<(int64 * int64 * int64 * bool) list>(
         [ baseTime, baseTime + 10L, 2L, false
           baseTime + 10L, baseTime + 20L, 1L, false
@@ -172,7 +172,7 @@ let ``a jump confirmed by the next record is time moving on, not skew`` () =
     let before = [ for t in 0L .. 5L -> record (baseTime + t) "h" "/a" 200 1L t ]
     // A weekend without traffic: far beyond --max-skew, and the records after it agree with each other.
     let after = [ for t in 0L .. 5L -> record (baseTime + 200_000L + t) "h" "/a" 200 1L (100L + t) ]
-    let state, events = Engine.step (Records(Array.ofList (before @ after))) (Engine.init config)
+    let state, events = Engine.step (Input.ofSeq (before @ after)) (Engine.init config)
     let _, final = Engine.step EndOfInput state
     Assert.Equal(0L, state.SkewedCount)
     Assert.Equal(12L, state.RecordCount)
@@ -184,7 +184,7 @@ let ``a jump confirmed by the next record is time moving on, not skew`` () =
 let ``a record too far ahead at the end of input is skewed`` () =
     let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
     let far = record (baseTime + 10_000L) "h" "/a" 200 1L 9L
-    let state, _ = Engine.step (Records [| record baseTime "h" "/a" 200 1L 1L; far |]) (Engine.init config)
+    let state, _ = Engine.step (Input.ofSeq [ record baseTime "h" "/a" 200 1L 1L; far ]) (Engine.init config)
     let _, final = Engine.step EndOfInput state
     Assert.Contains(Skewed(far, baseTime), final)
     match List.last final with
@@ -305,7 +305,7 @@ let ``a series no window reads any more is no longer tallied`` () =
     let told = Series.create (Some Section) Selector.all // told at load time: kept whatever the windows
     let config = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ Oracle.toRule spec ]; Retention = 3L; RecordRetention = 0L; Series = [ told ] }
     let records = [| for s in 0L .. 199L -> record (baseTime + s) (sprintf "h%d" ((baseTime + s) % 1000L)) "/a" 200 1L s |]
-    let state, _ = Engine.step (Records records) (Engine.init config)
+    let state, _ = Engine.step (Input.ofSeq records) (Engine.init config)
     // The told series and the windows of the last few seconds: not one per second evaluated.
     Assert.True(state.EvaluatedSeconds > 190L)
     Assert.InRange(state.TalliedSeries, 2, 6)
