@@ -110,6 +110,8 @@ module Engine =
                 if limit >= nextToClose then
                     st <- Evaluation.closeThrough limit events { st with Open = slices.Flush st.Open; Newest = newest }
                     nextToClose <- st.Cursor.Value
+        // An accepted record: `index` is its place in the batch, or -1 for a confirmed suspect, which
+        // stands elsewhere (earlier in this batch or in an earlier one) and joins as a slice of its own.
         let accept index (r: Record) =
             accepted <- accepted + 1L
             if Admission.isLate st.Cursor r.Time then
