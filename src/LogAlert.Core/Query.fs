@@ -69,6 +69,63 @@ type IQuery =
     /// The number of distinct values of `label` among the records in the window.
     abstract Distinct: label: string * width: TimeSpan * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> float
 
+/// How the arguments of a query are checked: by the engine (`QueryView`) as a rule asks, and by a
+/// rule host that calls each rule once at load time to learn what it asks for (`Interop.Queries`).
+/// One order (width, metric, label, then selector) and one wording, so that a mistake reads the
+/// same at load time and at run time.
+[<RequireQualifiedAccess>]
+module QueryCheck =
+    /// The width of a window in seconds: a whole number of at least 1.
+    let seconds (width: TimeSpan) =
+        if width.Ticks <= 0L || width.Ticks % TimeSpan.TicksPerSecond <> 0L then
+            Error(sprintf "window %O is not a whole number of seconds of at least 1s" width)
+        else Ok(width.Ticks / TimeSpan.TicksPerSecond)
+
+    /// The metric (`requests`, `bytes`).
+    let metric (name: string) : Result<Metric, string> = Metric.create name
+
+    /// The label a query groups by or counts (`section`, `host`...).
+    let label (name: string) : Result<Label, string> = Label.create name |> Result.mapError SelectorError.describe
+
+    /// The selector; null or empty picks every record.
+    let selector (text: string | null) : Result<Selector, string> =
+        Selector.create text |> Result.mapError SelectorError.describe
+
+    /// The width, metric and label of a query, checked in that order: the first that is wrong is
+    /// the error. `ValueNone` for an argument the query's function does not take (`Distinct` has
+    /// no metric, `Sum` and `Rate` no label). The selector comes last (`problem`): the engine
+    /// parses it only when it builds a window.
+    let arguments (width: TimeSpan) (metricName: ValueOption<string>) (labelName: ValueOption<string>) =
+        match seconds width with
+        | Error e -> Error e
+        | Ok w ->
+            let checkedMetric =
+                match metricName with
+                | ValueSome name ->
+                    match metric name with
+                    | Ok m -> Ok(ValueSome m)
+                    | Error e -> Error e
+                | ValueNone -> Ok ValueNone
+            match checkedMetric with
+            | Error e -> Error e
+            | Ok m ->
+                match labelName with
+                | ValueNone -> Ok(struct (w, m, None))
+                | ValueSome name ->
+                    match label name with
+                    | Ok l -> Ok(struct (w, m, Some l))
+                    | Error e -> Error e
+
+    /// What the engine would reject in a query, in its words (`arguments`, then the selector);
+    /// None when it would take it.
+    let problem (width: TimeSpan) (metricName: ValueOption<string>) (labelName: ValueOption<string>) (selectorText: string | null) =
+        match arguments width metricName labelName with
+        | Error e -> Some e
+        | Ok _ ->
+            match selector selectorText with
+            | Error e -> Some e
+            | Ok _ -> None
+
 /// The query a rule sees at one closed second: windows are moved to `now` on first use and
 /// remembered, so that the next second moves them by one second instead of rebuilding them.
 /// Lives for one evaluation second inside the engine; its cache is how the engine learns the
@@ -79,30 +136,27 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
     let selectors = Dictionary<string, Selector>()
     let mutable sawData = false
 
-    let seconds (width: TimeSpan) =
-        if width.Ticks <= 0L || width.Ticks % TimeSpan.TicksPerSecond <> 0L then
-            raise (QueryException(sprintf "window %O is not a whole number of seconds of at least 1s" width))
-        width.Ticks / TimeSpan.TicksPerSecond
-
-    let metricOf name =
-        match Metric.create name with
-        | Ok m -> m
+    // Every query's arguments go through `QueryCheck`, in its order: a rule host's load-time
+    // probe checks them with the same code and so gives the same message.
+    let check width metric label =
+        match QueryCheck.arguments width metric label with
+        | Ok checkedArgs -> checkedArgs
         | Error e -> raise (QueryException e)
 
-    let labelOf name =
-        match Label.create name with
-        | Ok l -> l
-        | Error e -> raise (QueryException(SelectorError.describe e))
+    let seconds width =
+        match QueryCheck.seconds width with
+        | Ok w -> w
+        | Error e -> raise (QueryException e)
 
     let selectorOf (text: string) =
         match selectors.TryGetValue text with
         | true, s -> s
         | _ ->
-            match Selector.create text with
+            match QueryCheck.selector text with
             | Ok s ->
                 selectors[text] <- s
                 s
-            | Error e -> raise (QueryException(SelectorError.describe e))
+            | Error e -> raise (QueryException e)
 
     let windowKey width (groupBy: Label option) (selector: string | null) =
         let selectorText = match selector with null -> "" | s -> s
@@ -134,26 +188,25 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
     interface IQuery with
         member _.Now = DateTimeOffset.FromUnixTimeSeconds now
         member _.Sum(metric, width, selector) =
-            let m = metricOf metric
-            (window (seconds width) None selector).Total.Of m
+            let struct (w, m, _) = check width (ValueSome metric) ValueNone
+            (window w None selector).Total.Of m.Value
         member this.Rate(metric, width, selector) =
             (this :> IQuery).Sum(metric, width, selector) / float (seconds width)
         member _.SumBy(metric, width, label, selector) =
-            let m = metricOf metric
-            let l = labelOf label
-            let w = window (seconds width) (Some l) selector
-            let entries = w.Groups.ToArray() |> Array.map (fun kv -> KeyValuePair(Label.nameOf l kv.Key, kv.Value.Of m))
+            let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
+            let m, l = m.Value, groupBy.Value
+            let win = window w groupBy selector
+            let entries = win.Groups.ToArray() |> Array.map (fun kv -> KeyValuePair(Label.nameOf l kv.Key, kv.Value.Of m))
             Array.sortInPlaceWith (fun (a: KeyValuePair<string, float>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
             grouped l entries
         member this.RateBy(metric, width, label, selector) =
             (this :> IQuery).SumBy(metric, width, label, selector) / float (seconds width)
         member _.TopK(k, metric, width, label, selector) =
-            let m = metricOf metric
-            let l = labelOf label
-            let w = window (seconds width) (Some l) selector
-            let best, remembered = Window.top (max k 0) m w
-            used[windowKey (seconds width) (Some l) selector] <- remembered
-            grouped l best
+            let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
+            let win = window w groupBy selector
+            let best, remembered = Window.top (max k 0) m.Value win
+            used[windowKey w groupBy selector] <- remembered
+            grouped groupBy.Value best
         member _.Distinct(label, width, selector) =
-            let l = labelOf label
-            float (window (seconds width) (Some l) selector).Groups.Count
+            let struct (w, _, groupBy) = check width ValueNone (ValueSome label)
+            float (window w groupBy selector).Groups.Count
