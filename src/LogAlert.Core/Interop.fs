@@ -145,3 +145,24 @@ type Rules =
 type LogTime =
     /// ISO-8601 UTC, second resolution: `2019-02-07T21:12:36Z`.
     static member Iso(second: int64) = Rule.isoTime second
+
+/// Queries as a rule writes them, checked the way the engine checks them (`QueryCheck`).
+[<AbstractClass; Sealed>]
+type Queries =
+    /// What the engine would reject in a call of `IQuery.<function>` (`Sum`, `Rate`, `SumBy`,
+    /// `RateBy`, `TopK`, `Distinct`) with these arguments, in the engine's words: the message of the
+    /// `QueryException` the rule would get. Null when the engine takes it. `metric` is ignored for
+    /// `Distinct`, `label` for `Sum` and `Rate`; a null one reads as empty, as in the engine.
+    static member Problem(``function``: string, metric: string | null, width: TimeSpan, label: string | null, selector: string | null) : string | null =
+        let text (s: string | null) = match s with null -> "" | s -> s
+        let takesMetric, takesLabel =
+            match ``function`` with
+            | "Sum" | "Rate" -> true, false
+            | "SumBy" | "RateBy" | "TopK" -> true, true
+            | "Distinct" -> false, true
+            | other -> invalidArg (nameof ``function``) (sprintf "\"%s\" is not a function of IQuery" other)
+        let metric = if takesMetric then ValueSome(text metric) else ValueNone
+        let label = if takesLabel then ValueSome(text label) else ValueNone
+        match QueryCheck.problem width metric label selector with
+        | Some problem -> problem
+        | None -> null

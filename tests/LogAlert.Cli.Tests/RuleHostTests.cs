@@ -253,6 +253,35 @@ public sealed class RuleHostTests : IDisposable
         Assert.StartsWith($"{path}:5: error: rule \"bad_label\": unknown label \"path\"", result.Errors[2]);
     }
 
+    [Theory]
+    [InlineData("q.Sum(\"reqests\", TimeSpan.FromMinutes(1))", "unknown metric \"reqests\"")]
+    [InlineData("q.Distinct(\"path\", TimeSpan.FromMinutes(1))", "unknown label \"path\"")]
+    [InlineData("q.TopK(1, \"bytes\", TimeSpan.FromMinutes(1), \"host\", \"status=~\\\"5..\").Count", "selector \"status=~\"5..\"")]
+    [InlineData("q.Rate(\"requests\", TimeSpan.FromMilliseconds(1500))", "window 00:00:01.5000000 is not")]
+    // Two mistakes: the same one is named first at load time and at run time.
+    [InlineData("q.SumBy(\"reqests\", TimeSpan.FromMilliseconds(500), \"path\")[\"/\"]", "window 00:00:00.5000000 is not")]
+    [InlineData("q.SumBy(\"reqests\", TimeSpan.FromMinutes(1), \"path\", \"x=\")[\"/\"]", "unknown metric \"reqests\"")]
+    public void A_rejected_query_reads_the_same_at_load_time_and_at_run_time(string query, string start)
+    {
+        // Asked at once, the load-time call rejects it; asked only once there is traffic (the load-time
+        // call sees none), the engine does, while the rules run.
+        var path = Write("rejected.csx", $$"""
+            Alert("at_load").When(q => {{query}}).Above(1);
+            """);
+        var deferred = Write("deferred.csx", $$"""
+            Alert("at_run").When(q => q.Sum("requests", TimeSpan.FromSeconds(1)) > 0 ? {{query}} : 0).Above(1);
+            """);
+        using var host = Host();
+
+        var atLoad = Assert.Single(host.Load([path]).Errors);
+        var loaded = host.Load([deferred]);
+        Assert.Empty(loaded.Errors);
+        var failed = Assert.Single(Run(loaded.Rules, Records(Start, 5, _ => 1)).OfType<Event.RuleFailed>());
+
+        Assert.StartsWith(start, failed.message);
+        Assert.Equal($"{path}:1: error: rule \"at_load\": {failed.message}", atLoad);
+    }
+
     [Fact]
     public void A_rule_file_that_throws_is_reported()
     {

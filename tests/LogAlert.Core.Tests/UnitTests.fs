@@ -309,3 +309,35 @@ let ``a series no window reads any more is no longer tallied`` () =
     // The told series and the windows of the last few seconds: not one per second evaluated.
     Assert.True(state.EvaluatedSeconds > 190L)
     Assert.InRange(state.TalliedSeries, 2, 6)
+
+[<Theory>]
+[<InlineData("Sum", "reqests", 60000, null, null, true)>]
+[<InlineData("Rate", "requests", 1500, null, null, true)>]
+[<InlineData("Sum", "bytes", 60000, null, "status=~\"5..", true)>]
+[<InlineData("SumBy", "requests", 60000, "path", null, true)>]
+[<InlineData("SumBy", "reqests", 500, "path", "x=", true)>] // several mistakes: the width is named first
+[<InlineData("RateBy", "reqests", 60000, "path", "x=", true)>] // then the metric
+[<InlineData("TopK", "bytes", 60000, "path", "x=", true)>] // then the label
+[<InlineData("TopK", "bytes", 60000, "host", "x=", true)>] // then the selector
+[<InlineData("Distinct", "reqests", 60000, "host", "status=~\"(\"", true)>] // Distinct has no metric
+[<InlineData("Rate", "requests", 60000, "path", "section=\"/a\"", false)>] // nor Rate a label: accepted
+let ``a query reads the same to the load-time check as to the engine`` (fn: string, metric: string, widthMs: int, label: string, selector: string, rejected: bool) =
+    let width = TimeSpan.FromMilliseconds(float widthMs)
+    let ask (q: IQuery) =
+        match fn with
+        | "Sum" -> q.Sum(metric, width, selector)
+        | "Rate" -> q.Rate(metric, width, selector)
+        | "SumBy" -> q.SumBy(metric, width, label, selector).Count |> float
+        | "RateBy" -> q.RateBy(metric, width, label, selector).Count |> float
+        | "TopK" -> q.TopK(1, metric, width, label, selector).Count |> float
+        | _ -> q.Distinct(label, width, selector)
+    let rule =
+        match Rule.create "r" (Scalar ask) 1e9 None 0L None None with
+        | Ok r -> r
+        | Error e -> failwith (RuleError.describe e)
+    let config = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ rule ]; Retention = 60L; RecordRetention = 0L; Series = [] }
+    let events = Engine.run config [ Records [| record baseTime "h" "/a" 200 1L 1L |]; EndOfInput ]
+    let atRunTime = events |> List.tryPick (function RuleFailed(_, _, message) -> Some message | _ -> None)
+    let atLoadTime = Interop.Queries.Problem(fn, metric, width, label, selector)
+    Assert.Equal(rejected, atRunTime.IsSome)
+    Assert.Equal(atRunTime, Option.ofObj atLoadTime)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using LogAlert.Core;
+using LogAlert.Core.Interop;
 
 namespace LogAlert.Cli.Rules;
 
@@ -53,15 +54,9 @@ internal sealed class ProbeQuery : IQuery
 
     private void Record(WindowUse use)
     {
-        // The same checks, in the same order and with the same words, as the engine's query (Query.fs).
-        if (use.Width.Ticks <= 0 || use.Width.Ticks % TimeSpan.TicksPerSecond != 0)
-            throw Reject($"window {use.Width} is not a whole number of seconds of at least 1s");
-        if (use.Function != "Distinct" && MetricModule.create(use.Metric ?? "") is { IsError: true } m)
-            throw Reject(m.ErrorValue);
-        if (use.Label is { } label && LabelModule.create(label) is { IsError: true } l)
-            throw Reject(SelectorErrorModule.describe(l.ErrorValue));
-        if (!string.IsNullOrEmpty(use.Selector) && SelectorModule.create(use.Selector) is { IsError: true } s)
-            throw Reject(SelectorErrorModule.describe(s.ErrorValue));
+        // The engine's own check (QueryCheck in Query.fs): the same message now as at run time.
+        if (Queries.Problem(use.Function, use.Metric, use.Width, use.Label, use.Selector) is { } problem)
+            throw Reject(problem);
         if (!_uses.Contains(use)) _uses.Add(use);
     }
 
