@@ -786,7 +786,7 @@ public sealed class RuleHostTests : IDisposable
 
         Assert.Equal(1, runaways);
         Assert.Equal(
-            $"logalert: rule \"spinner\" did not finish within 200ms at {RuleModule.isoTime(Start)}; is it stuck in a loop?\n",
+            $"logalert: rule \"spinner\" did not finish within 200ms at {LogTime.Iso(Start)}; is it stuck in a loop?\n",
             report.ToString().ReplaceLineEndings("\n"));
     }
 

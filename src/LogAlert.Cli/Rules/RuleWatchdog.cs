@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LogAlert.Core;
+using LogAlert.Core.Interop;
 
 namespace LogAlert.Cli.Rules;
 
@@ -116,7 +117,7 @@ public sealed class RuleWatchdog : IDisposable
             if (elapsed <= Timeout || !ReferenceEquals(rule, _running)) continue;
             _reported = true;
             var logTime = Volatile.Read(ref _logTime);
-            var at = logTime == LoadTime ? "load time" : RuleModule.isoTime(logTime);
+            var at = logTime == LoadTime ? "load time" : LogTime.Iso(logTime);
             RunawayMessage = $"{rule} did not finish within {Format(Timeout)} at {at}; is it stuck in a loop?";
             try
             {
