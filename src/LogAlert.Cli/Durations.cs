@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using LogAlert.Core;
+using LogAlert.Core.Interop;
 
 namespace LogAlert.Cli;
 
 /// <summary>
 /// Prometheus-style durations: <c>90s</c>, <c>2m</c>, <c>1h30m</c>, <c>1d</c>, <c>1w</c>, <c>1y</c> (365d);
-/// a bare number is seconds. At most <see cref="Bounds.MaxDuration"/> seconds (10000y): every
-/// duration the engine adds to a time then stays far inside 64 bits.
+/// a bare number is seconds. At most <see cref="LogTime.MaxDuration"/> (10000y): every duration
+/// the engine adds to a time then stays far inside 64 bits.
 /// </summary>
 public static partial class Durations
 {
@@ -17,7 +17,9 @@ public static partial class Durations
     private static readonly long[] UnitSeconds = [365 * 86400L, 7 * 86400L, 86400L, 3600L, 60L, 1L];
 
     /// <summary>The longest duration accepted.</summary>
-    public static readonly TimeSpan Max = TimeSpan.FromSeconds(Bounds.MaxDuration);
+    public static readonly TimeSpan Max = LogTime.MaxDuration;
+
+    private static readonly long MaxSeconds = Max.Ticks / TimeSpan.TicksPerSecond;
 
     /// <summary>Parses a duration; false with a reason when it is not one or is longer than <see cref="Max"/>.</summary>
     public static bool TryParse(string text, out TimeSpan value, out string reason)
@@ -44,7 +46,7 @@ public static partial class Durations
         {
             seconds = long.MaxValue;
         }
-        if (seconds > Bounds.MaxDuration)
+        if (seconds > MaxSeconds)
         {
             reason = "is longer than the longest duration, 10000y";
             return false;

@@ -146,6 +146,10 @@ type LogTime =
     /// ISO-8601 UTC, second resolution: `2019-02-07T21:12:36Z`.
     static member Iso(second: int64) = Rule.isoTime second
 
+    /// The longest duration the engine takes (lateness, skew, windows, `For`): 10000 years of 365
+    /// days (`Bounds.MaxDuration`). Every duration added to a time then stays far inside 64 bits.
+    static member MaxDuration = TimeSpan.FromSeconds(float Bounds.MaxDuration)
+
 /// Queries as a rule writes them, checked the way the engine checks them (`QueryCheck`).
 [<AbstractClass; Sealed>]
 type Queries =
