@@ -126,10 +126,10 @@ public sealed class RunCommand
                 : new TextEventWriter(new StreamWriter(buffered, new UTF8Encoding(false), 1 << 16) { AutoFlush = false },
                     UseColor(color));
 
-            // The fewest texts a label table holds before ids are given back (default 2^18): for tests
+            // The fewest texts a label table holds before ids are given back (default 2^19): for tests
             // and experiments, which want it to happen on small logs.
             if (int.TryParse(Environment.GetEnvironmentVariable("LOGALERT_RECLAIM_FROM"), out var reclaimFrom))
-                Symbols.RetainFrom = reclaimFrom;
+                Fold.ReclaimFrom = reclaimFrom;
             var sweep = new SweepPoint();
             var runner = new Runner(settings, writer, Console.Error, inputs)
             {

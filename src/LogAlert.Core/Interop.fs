@@ -103,6 +103,12 @@ type Fold =
     /// Whether `ReclaimIds` would pay: the label tables hold many ids no state may hold any more.
     static member ReclaimDue = Engine.reclaimDue ()
 
+    /// The fewest texts a label table holds before `ReclaimDue` says yes (`Symbols.RetainFrom`,
+    /// 2^19 by default): lower for tests and experiments, which want ids given back on small logs.
+    static member ReclaimFrom
+        with get () = Symbols.RetainFrom
+        and set (value: int) = Symbols.RetainFrom <- value
+
     /// Gives the label value ids `state` does not hold back, to be handed out again (see
     /// `Engine.reclaimIds`): only while nothing but `state` holds ids. Returns how many.
     static member ReclaimIds(state: State) = Engine.reclaimIds state
