@@ -93,9 +93,10 @@ public sealed class RunCommand
             List<Rule> ruleList;
             if (ruleFiles.Count == 0)
             {
-                ruleList = [LogAlert.Core.Interop.Rules.HighTraffic(threshold, windowSpan)];
-                settings.Retention = windowSpan;
-                settings.RecordRetention = TimeSpan.Zero; // it counts every request: totals suffice
+                var highTraffic = LogAlert.Core.Interop.Rules.HighTraffic(threshold, windowSpan);
+                ruleList = [highTraffic];
+                // Rate(requests, window): it counts every request, so totals suffice.
+                settings.Windows.Add(new RuleWindows(highTraffic.RuleName, [new QueryWindow(windowSpan)], complete: true));
             }
             else
             {
@@ -103,12 +104,8 @@ public sealed class RunCommand
                 foreach (var e in loaded.Errors) Console.Error.WriteLine(e);
                 if (!loaded.Ok) return ExitCodes.Usage; // nothing processed
                 ruleList = loaded.Rules.ToList();
-                settings.Retention = loaded.LongestWindow > TimeSpan.Zero ? loaded.LongestWindow : TimeSpan.FromSeconds(1);
-                // Records only for a rule that could not tell what it asks for (its load-time call
-                // threw); every other grouped or selecting query reads per-second tallies of its series.
-                settings.RecordRetention = loaded.LongestUntoldRecordWindow;
-                foreach (var use in loaded.Descriptions.Where(d => switches.IsOn(d.Name)).SelectMany(d => d.Windows).Where(w => w.NeedsRecords))
-                    settings.Series.Add((use.Label, use.Selector));
+                // The facts; the engine decides from them what it keeps (EngineSettings.Retention...).
+                settings.Windows.AddRange(loaded.Told);
             }
             switches.CheckKnown(ruleList.Select(r => r.RuleName));
             settings.Rules = ruleList.Where(r => switches.IsOn(r.RuleName)).ToList();

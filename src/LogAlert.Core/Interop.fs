@@ -5,26 +5,70 @@ open System.Collections.Generic
 open System.Runtime.InteropServices
 open LogAlert.Core
 
+/// A window a rule reads, as the rule told when it was called once at load time (a rule host's
+/// probe): the query's width, the label it groups by or counts (null: none) and its selector
+/// (null or empty: every record).
+[<Sealed>]
+type QueryWindow(width: TimeSpan,
+                 [<Optional; DefaultParameterValue(null: string | null)>] label: string | null,
+                 [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null) =
+    member _.Width = width
+    member _.Label = label
+    member _.Selector = selector
+    /// Whether the window reads more than each second's totals (it groups or selects): its
+    /// series is tallied per second, or its records kept.
+    member _.NeedsRecords = Window.queryNeedsRecords label selector
+
+/// What a rule told, when called once at load time, about the windows it reads.
+[<Sealed>]
+type RuleWindows(rule: string, windows: IEnumerable<QueryWindow>, complete: bool) =
+    let windows = Array.ofSeq windows
+    /// The rule's name.
+    member _.Rule = rule
+    /// The windows, in the order asked.
+    member _.Windows: IReadOnlyList<QueryWindow> = windows
+    /// Whether the call returned, so that the windows are all it reads; false when it threw part
+    /// way (it had no data to work with), and may read other windows later.
+    member _.Complete = complete
+    /// The widest of the windows; zero when none.
+    member _.Widest = if windows.Length = 0 then TimeSpan.Zero else windows |> Array.map (fun w -> w.Width) |> Array.max
+
 /// Engine settings as C# builds them.
 [<Sealed; AllowNullLiteral>]
 type EngineSettings() =
+    let told = List<RuleWindows>()
     /// `--lateness` (default 5s).
     member val Lateness = TimeSpan.FromSeconds 5.0 with get, set
     /// `--max-skew` (default 1h).
     member val MaxSkew = TimeSpan.FromHours 1.0 with get, set
     /// `--summary-interval` (default 10s); `TimeSpan.Zero` disables summaries.
     member val SummaryInterval = TimeSpan.FromSeconds 10.0 with get, set
-    /// Seconds of history kept at least; windows that rules ask for extend it.
-    member val Retention = TimeSpan.FromMinutes 2.0 with get, set
-    /// Seconds of records kept at least (`EngineConfig.RecordRetention`: the summaries extend it to
-    /// their interval; windows that select or group read per-second tallies of their `Series`).
-    /// Unset: `Retention`.
-    member val RecordRetention = Nullable<TimeSpan>() with get, set
     /// Rules in output order.
     member val Rules: IReadOnlyList<Rule> = [||] with get, set
-    /// The label (null: none) and selector (null or empty: all) of each grouped or selecting query
-    /// the rules told at load time they ask for (`EngineConfig.Series`).
-    member val Series = List<struct (string | null * string | null)>() with get
+    /// What the rules told at load time about the windows they read, one entry per loaded rule
+    /// (whether it runs or not): from these facts the engine decides how much it keeps
+    /// (`Retention`, `RecordRetention`, `Series`). A rule without an entry tells nothing: the
+    /// windows it asks for still keep their history once asked for.
+    member _.Windows = told
+    /// Seconds of history kept at least: the widest window told, at least 1s. (The windows the
+    /// rules ask for extend it as they run.)
+    member _.Retention =
+        told |> Seq.map (fun r -> r.Widest) |> Seq.fold max (TimeSpan.FromSeconds 1.0)
+    /// Seconds of records kept at least (`EngineConfig.RecordRetention`; the summaries extend it
+    /// to their interval): the widest window of a rule that did not tell all it reads, which may
+    /// ask for a series nobody tallied. Zero when every rule told: each window that groups or
+    /// selects reads its series' per-second tallies (`Series`), the others the totals.
+    member _.RecordRetention =
+        told |> Seq.filter (fun r -> not r.Complete) |> Seq.map (fun r -> r.Widest) |> Seq.fold max TimeSpan.Zero
+    /// The windows that group or select, told by the rules of `Rules`: their series are tallied
+    /// from the start (`EngineConfig.Series`), so that one first asked for later still reads its
+    /// whole width.
+    member this.Series: IReadOnlyList<QueryWindow> =
+        let running = HashSet<string>(this.Rules |> Seq.map (fun r -> r.RuleName), StringComparer.Ordinal)
+        [| for r in told do
+               if running.Contains r.Rule then
+                   for w in r.Windows do
+                       if w.NeedsRecords then yield w |]
 
 /// A rule definition was rejected.
 type RuleDefinitionException(message: string) =
@@ -55,16 +99,15 @@ type Fold =
               SummaryInterval = Fold.Seconds settings.SummaryInterval
               Rules = List.ofSeq settings.Rules
               Retention = Fold.Seconds settings.Retention
-              RecordRetention =
-                  Fold.Seconds(if settings.RecordRetention.HasValue then settings.RecordRetention.Value else settings.Retention)
+              RecordRetention = Fold.Seconds settings.RecordRetention
               Series =
-                  [ for struct (label, selector) in settings.Series do
+                  [ for w in settings.Series do
                         // The rule host checked them at load time; one that does not parse is not a series.
                         let groupBy =
-                            match label with
+                            match w.Label with
                             | null -> Ok None
                             | l -> Label.create l |> Result.map Some
-                        match groupBy, Selector.create selector with
+                        match groupBy, Selector.create w.Selector with
                         | Ok g, Ok sel when Window.needsRecords g sel -> yield Series.create g sel
                         | _ -> () ] }
 

@@ -64,9 +64,9 @@ public sealed class HostileInputProperties
                 CoreRules.PerGroup("hosts", q => q.TopK(2, "bytes", TimeSpan.FromSeconds(30), "host", "section=~\"/a.*|/r.*\""),
                     1e6, null, TimeSpan.Zero, null, null),
             ],
-            Retention = TimeSpan.FromSeconds(30),
         };
-        settings.Series.Add(("host", "section=~\"/a.*|/r.*\""));
+        settings.Windows.Add(new RuleWindows("high_traffic", [new QueryWindow(TimeSpan.FromSeconds(10))], complete: true));
+        settings.Windows.Add(new RuleWindows("hosts", [new QueryWindow(TimeSpan.FromSeconds(30), "host", "section=~\"/a.*|/r.*\"")], complete: true));
         var stdout = new MemoryStream();
         var stderr = new StringWriter();
         var writer = new TextEventWriter(new StreamWriter(stdout, new UTF8Encoding(false)), color: false);

@@ -324,7 +324,7 @@ public sealed class RuleHostTests : IDisposable
         Assert.NotNull(d[1].ProbeError);
         Assert.Equal("RateBy(requests, 90s, section, method!=\"GET\") > 5, per section", d[2].ToString());
         Assert.Equal("Distinct(host, 1h) > 100", d[3].ToString());
-        Assert.Equal(TimeSpan.FromHours(1), result.LongestWindow);
+        Assert.Equal(TimeSpan.FromHours(1), Settings(result).Retention);
         Assert.Equal(new WindowUse("Rate", "requests", TimeSpan.FromMinutes(1), null, "status_class=\"5xx\""), d[0].Windows[0]);
     }
 
@@ -347,19 +347,22 @@ public sealed class RuleHostTests : IDisposable
 
         Assert.Empty(result.Errors);
         var d = result.Descriptions;
-        Assert.Equal(TimeSpan.Zero, d[0].LongestRecordWindow); // counts everything: totals suffice
-        Assert.Equal(TimeSpan.FromMinutes(5), d[1].LongestRecordWindow);
-        Assert.Equal(TimeSpan.FromMinutes(3), d[2].LongestRecordWindow);
-        // The load-time call threw before asking everything: records for its widest window, to be safe.
+        Assert.All(d.Take(3), r => Assert.True(r.Told.Complete));
+        Assert.Equal(["1h", "1h"], d[0].Told.Windows.Select(w => Durations.Format(w.Width)));
+        // The load-time call threw before asking everything: it may read windows it did not tell.
         Assert.NotNull(d[3].ProbeError);
-        Assert.Equal(TimeSpan.FromMinutes(10), d[3].LongestRecordWindow);
-        Assert.Equal(TimeSpan.FromMinutes(10), result.LongestRecordWindow);
-        Assert.Equal(TimeSpan.FromHours(1), result.LongestWindow);
-        // Records only for the rule that could not tell; the others' windows read tallies.
-        Assert.Equal(TimeSpan.FromMinutes(10), result.LongestUntoldRecordWindow);
-        Assert.Equal(TimeSpan.Zero, Load(Write("told.csx", """
+        Assert.False(d[3].Told.Complete);
+        var settings = Settings(result);
+        Assert.Equal(TimeSpan.FromHours(1), settings.Retention);
+        // Records only for the rule that could not tell, for its widest window; the others' windows
+        // that select or group read the per-second tallies of their series.
+        Assert.Equal(TimeSpan.FromMinutes(10), settings.RecordRetention);
+        Assert.Equal(["|status_class=\"5xx\"", "section|"], settings.Series.Select(w => $"{w.Label}|{w.Selector}"));
+        // Only the series of the rules that run are tallied.
+        Assert.Equal(["section|"], Settings(result, "traffic", "hot").Series.Select(w => $"{w.Label}|{w.Selector}"));
+        Assert.Equal(TimeSpan.Zero, Settings(Load(Write("told.csx", """
             Alert("hot").WhenEach(q => q.RateBy("requests", TimeSpan.FromMinutes(3), "section")).Above(5);
-            """)).LongestUntoldRecordWindow);
+            """))).RecordRetention);
     }
 
     [Fact]
@@ -830,9 +833,11 @@ public sealed class RuleHostTests : IDisposable
         Assert.Equal(["dominant_host", "high_traffic", "hot_section", "server_errors"], result.Rules.Select(r => r.RuleName));
         Assert.All(result.Descriptions, d => Assert.NotEmpty(d.Windows));
         Assert.Equal("TopK(1, requests, 2m, host)", result.Descriptions[0].Windows[1].ToString());
-        Assert.Equal(TimeSpan.FromMinutes(2), result.LongestWindow);
-        Assert.Equal(TimeSpan.FromMinutes(2), result.LongestRecordWindow);
-        Assert.Equal(TimeSpan.Zero, result.Descriptions[1].LongestRecordWindow); // high_traffic
+        var settings = Settings(result);
+        Assert.Equal(TimeSpan.FromMinutes(2), settings.Retention);
+        Assert.Equal(TimeSpan.Zero, settings.RecordRetention); // every rule tells what it reads
+        // high_traffic counts every request: the totals suffice, no series.
+        Assert.Equal(["host|", "section|", "|status_class=\"5xx\""], settings.Series.Select(w => $"{w.Label}|{w.Selector}"));
     }
 
     [Fact]
@@ -897,8 +902,16 @@ public sealed class RuleHostTests : IDisposable
         return records.ToArray();
     }
 
+    /// <summary>The engine settings of a run of <paramref name="result"/>'s rules (or only those named): the rules, and what every loaded one told.</summary>
+    private static EngineSettings Settings(RuleLoadResult result, params string[] running)
+    {
+        var settings = new EngineSettings { Rules = result.Rules.Where(r => running.Length == 0 || running.Contains(r.RuleName)).ToList() };
+        settings.Windows.AddRange(result.Told);
+        return settings;
+    }
+
     private static List<Event> Run(IReadOnlyList<Rule> rules, Record[] records) =>
-        TestLogs.Fold(new EngineSettings { Rules = rules, Retention = TimeSpan.FromMinutes(2), SummaryInterval = TimeSpan.Zero }, records);
+        TestLogs.Fold(new EngineSettings { Rules = rules, SummaryInterval = TimeSpan.Zero }, records);
 
     private static List<AlertEvent> Alerts(List<Event> events) => events.OfType<Event.Alert>().Select(a => a.Item).ToList();
 }

@@ -42,7 +42,7 @@ public sealed class ScriptRuleProperties
     }
 
     private static List<Event> Run(Rule rule, Record[] records, int chunk) =>
-        TestLogs.Fold(new EngineSettings { Rules = [rule], Retention = TimeSpan.FromMinutes(2) }, records, chunk);
+        TestLogs.Fold(new EngineSettings { Rules = [rule] }, records, chunk);
 
     [Fact]
     [Trait("Category", "property")]

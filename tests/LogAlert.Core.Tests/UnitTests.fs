@@ -341,3 +341,52 @@ let ``a query reads the same to the load-time check as to the engine`` (fn: stri
     let atLoadTime = Interop.Queries.Problem(fn, metric, width, label, selector)
     Assert.Equal(rejected, atRunTime.IsSome)
     Assert.Equal(atRunTime, Option.ofObj atLoadTime)
+
+let private quietRule name =
+    match Rule.create name (Scalar(fun _ -> 0.0)) 1e9 None 0L None None with
+    | Ok r -> r
+    | Error e -> failwith (RuleError.describe e)
+
+let private seriesOf (settings: Interop.EngineSettings) =
+    [ for w in settings.Series -> sprintf "%s|%s" (string w.Label) (string w.Selector) ]
+
+[<Fact>]
+let ``what the engine keeps follows what the rules told at load time`` () =
+    let settings = Interop.EngineSettings(Rules = [| quietRule "a"; quietRule "b" |], SummaryInterval = TimeSpan.Zero)
+    // a told all it reads: a total over 2m, requests per section over 5m.
+    settings.Windows.Add(
+        Interop.RuleWindows("a", [ Interop.QueryWindow(TimeSpan.FromMinutes 2.0, null, null)
+                                   Interop.QueryWindow(TimeSpan.FromMinutes 5.0, "section", null) ], true))
+    // b threw part way: it told a selecting window over 10m, and may read others.
+    settings.Windows.Add(
+        Interop.RuleWindows("b", [ Interop.QueryWindow(TimeSpan.FromMinutes 10.0, null, "status_class=\"5xx\"") ], false))
+    // c was loaded but does not run: its window counts for the history kept, its series is not tallied.
+    settings.Windows.Add(Interop.RuleWindows("c", [ Interop.QueryWindow(TimeSpan.FromHours 1.0, "host", null) ], true))
+
+    Assert.Equal(TimeSpan.FromHours 1.0, settings.Retention)
+    Assert.Equal(TimeSpan.FromMinutes 10.0, settings.RecordRetention) // b's widest window
+    Assert.Equal<string list>([ "section|"; "|status_class=\"5xx\"" ], seriesOf settings)
+
+    // The engine keeps records for 10m, totals for the hour, and tallies the two series.
+    let records = [| for s in 0L .. 1799L -> record (baseTime + s) "h" "/a" 200 1L s |]
+    let state = Interop.Fold.PushInto(Interop.Fold.Start settings, records, Collections.Generic.List())
+    Assert.Equal(2, state.TalliedSeries)
+    Assert.InRange(state.StoredRecordSeconds, 600, 610)
+    Assert.InRange(state.StoredSeconds, 1795, 1800)
+
+[<Fact>]
+let ``rules that told nothing keep a second of history and no records`` () =
+    let settings = Interop.EngineSettings(Rules = [| quietRule "a" |], SummaryInterval = TimeSpan.Zero)
+    Assert.Equal(TimeSpan.FromSeconds 1.0, settings.Retention)
+    Assert.Equal(TimeSpan.Zero, settings.RecordRetention)
+    Assert.Empty(settings.Series)
+    // A rule that told all it reads, and reads totals only: no records either.
+    settings.Windows.Add(Interop.RuleWindows("a", [ Interop.QueryWindow(TimeSpan.FromMinutes 2.0, null, "") ], true))
+    Assert.Equal(TimeSpan.FromMinutes 2.0, settings.Retention)
+    Assert.Equal(TimeSpan.Zero, settings.RecordRetention)
+    Assert.Empty(settings.Series)
+    let records = [| for s in 0L .. 599L -> record (baseTime + s) "h" "/a" 200 1L s |]
+    let state = Interop.Fold.PushInto(Interop.Fold.Start settings, records, Collections.Generic.List())
+    Assert.Equal(0, state.TalliedSeries)
+    Assert.InRange(state.StoredRecordSeconds, 0, 7) // the open seconds (lateness 5s) and the last closed one
+    Assert.InRange(state.StoredSeconds, 115, 127)

@@ -27,11 +27,8 @@ public sealed record WindowUse(string Function, string? Metric, TimeSpan Width, 
         return $"{Function}({string.Join(", ", parts)})";
     }
 
-    /// <summary>
-    /// Whether the query reads the records of its window (it groups by a label or selects), not
-    /// only each second's totals: how long the engine must keep records.
-    /// </summary>
-    public bool NeedsRecords => WindowModule.QueryNeedsRecords(Label, Selector);
+    /// <summary>The window the query reads, as the engine is told it (<see cref="RuleWindows"/>).</summary>
+    public QueryWindow Window => new(Width, Label, Selector);
 
     internal static string FormatWidth(TimeSpan width) =>
         width.Ticks > 0 && width.Ticks % TimeSpan.TicksPerSecond == 0 ? Durations.Format(width) : width.ToString("c", CultureInfo.InvariantCulture);

@@ -1,9 +1,10 @@
 using System.Globalization;
 using LogAlert.Core;
+using LogAlert.Core.Interop;
 
 namespace LogAlert.Cli.Rules;
 
-/// <summary>What a loaded rule is, for <c>logalert check</c> and for the engine's retention.</summary>
+/// <summary>What a loaded rule is, for <c>logalert check</c> and for what the engine keeps.</summary>
 public sealed class RuleDescription
 {
     internal RuleDescription(Rule rule, string file, int line, IReadOnlyList<WindowUse> windows, string? groupLabel, string? probeError)
@@ -37,17 +38,11 @@ public sealed class RuleDescription
     /// <summary>What the load-time call threw, if anything (a rule may need data; this is not an error).</summary>
     public string? ProbeError { get; }
 
-    /// <summary>The widest window the rule asked for (zero when none).</summary>
-    public TimeSpan LongestWindow => Windows.Count == 0 ? TimeSpan.Zero : Windows.Max(w => w.Width);
-
     /// <summary>
-    /// The widest window the rule asked for that reads records, not only per-second totals (zero
-    /// when none). When the load-time call threw, the rule may ask for more than it told: its
-    /// widest window of any kind.
+    /// What the load-time call told about the windows the rule reads: all of them, unless it threw
+    /// (<see cref="ProbeError"/>). From these facts the engine decides how much history it keeps.
     /// </summary>
-    public TimeSpan LongestRecordWindow =>
-        ProbeError is not null ? LongestWindow
-        : Windows.Where(w => w.NeedsRecords).Select(w => w.Width).DefaultIfEmpty(TimeSpan.Zero).Max();
+    public RuleWindows Told => new(Name, Windows.Select(w => w.Window), complete: ProbeError is null);
 
     /// <summary>What the value is made of: the one query, <c>f(A, B)</c> for several, <c>?</c> when unknown.</summary>
     public string Expression => Windows.Count switch
@@ -98,16 +93,6 @@ public sealed class RuleLoadResult
     /// <summary>Whether there are no errors.</summary>
     public bool Ok => Errors.Count == 0;
 
-    /// <summary>The widest window any rule asked for: history the engine must keep (zero when none).</summary>
-    public TimeSpan LongestWindow => Descriptions.Count == 0 ? TimeSpan.Zero : Descriptions.Max(d => d.LongestWindow);
-
-    /// <summary>The widest window any rule asked for that reads records.</summary>
-    public TimeSpan LongestRecordWindow => Descriptions.Count == 0 ? TimeSpan.Zero : Descriptions.Max(d => d.LongestRecordWindow);
-
-    /// <summary>
-    /// The widest window of a rule whose load-time call threw (zero when none): it may ask for
-    /// series it did not tell, so the engine keeps records that long for it.
-    /// </summary>
-    public TimeSpan LongestUntoldRecordWindow =>
-        Descriptions.Where(d => d.ProbeError is not null).Select(d => d.LongestRecordWindow).DefaultIfEmpty(TimeSpan.Zero).Max();
+    /// <summary>What each rule told at load time about the windows it reads, in the same order.</summary>
+    public IEnumerable<RuleWindows> Told => Descriptions.Select(d => d.Told);
 }
