@@ -42,11 +42,11 @@ public enum RunOutcome
 
 /// <summary>The imperative shell's loop: batches in, engine steps, events out.</summary>
 /// <remarks>
-/// The engine appends each step's events to one list as it computes them (<see cref="Fold.PushInto"/>),
-/// and they are written when the step returns. A step that never returns (a rule stuck in a loop,
-/// which .NET cannot interrupt) or that ends the process (a rule calling <c>Environment.Exit</c>)
-/// is finished from another thread by <see cref="Abort"/>: the events computed so far, then the
-/// report of the last whole step, with the reason.
+/// The engine appends each step's events to one <see cref="NoticeBuffer"/> as it computes them
+/// (<see cref="Fold.PushInto"/>), and they are written when the step returns. A step that never
+/// returns (a rule stuck in a loop, which .NET cannot interrupt) or that ends the process (a rule
+/// calling <c>Environment.Exit</c>) is finished from another thread by <see cref="Abort"/>: the
+/// events computed so far, then the report of the last whole step, with the reason.
 /// </remarks>
 public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWriter stderr, IReadOnlyList<string> inputNames)
 {
@@ -92,7 +92,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     private long _allocatedAtCollect;
     private readonly LineReporter _reporter = new(stderr);
     private readonly Lock _gate = new();
-    private readonly List<Event> _pending = [];
+    private readonly NoticeBuffer _pending = new();
     private State _state = null!;
     private volatile bool _stepping;
     private bool _aborted;
@@ -105,32 +105,32 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     private string NameOf(int source) =>
         source >= 0 && source < inputNames.Count ? (inputNames[source] == "-" ? "<stdin>" : inputNames[source]) : "<input>";
 
-    private void Emit(Event e)
+    private void Emit(Notice notice)
     {
-        switch (e)
+        switch (notice)
         {
-            case Event.Alert a:
-                if (a.Item.Transition.IsFired) AnyFired = true;
-                writer.Alert(a.Item);
+            case AlertNotice a:
+                if (a.Transition == AlertTransition.Fired) AnyFired = true;
+                writer.Alert(a);
                 break;
-            case Event.SummaryReady s:
-                writer.Summary(s.Item);
+            case SummaryNotice s:
+                writer.Summary(s);
                 break;
-            case Event.RuleFailed f:
-                stderr.WriteLine($"logalert: rule \"{f.rule}\" failed at {LogTime.Iso(f.time)}: {f.message} (rule switched off; other rules go on)");
+            case RuleFailedNotice f:
+                stderr.WriteLine($"logalert: rule \"{f.Rule}\" failed at {LogTime.Iso(f.Time)}: {f.Message} (rule switched off; other rules go on)");
                 break;
-            case Event.Skewed k:
-                _reporter.Report(NameOf(k.record.Source), k.record.Line,
-                    $"timestamp {k.record.Time} is {k.record.Time - k.newest}s ahead of the newest accepted one ({k.newest}); skipped as skewed");
+            case SkewedNotice k:
+                _reporter.Report(NameOf(k.Record.Source), k.Record.Line,
+                    $"timestamp {k.Record.Time} is {k.Record.Time - k.Newest}s ahead of the newest accepted one ({k.Newest}); skipped as skewed");
                 break;
-            case Event.Finished f:
-                writer.Final(f.Item, new InputCounts(_lines, _bad), _end);
+            case FinishedNotice f:
+                writer.Final(f.Report, new InputCounts(_lines, _bad), _end);
                 break;
         }
     }
 
     /// <summary>One engine step; its events are written when it returns (unless the run was aborted meanwhile).</summary>
-    private void Step(Func<State, List<Event>, State> step, long lines = 0, long bad = 0)
+    private void Step(Func<State, NoticeBuffer, State> step, long lines = 0, long bad = 0)
     {
         _stepping = true;
         State next;
@@ -148,7 +148,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             _state = next;
             _lines += lines;
             _bad += bad;
-            foreach (var e in _pending) Emit(e);
+            for (var i = 0; i < _pending.Count; i++) Emit(_pending[i]);
             _pending.Clear();
         }
     }

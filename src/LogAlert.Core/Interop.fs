@@ -74,9 +74,187 @@ type EngineSettings() =
 type RuleDefinitionException(message: string) =
     inherit ArgumentException(message)
 
+/// A label of an alert's group, as in `section="/api"`.
+[<Struct>]
+type LabelPair = { Name: string; Value: string }
+
+/// Hits of one section in a summary.
+[<Struct>]
+type SectionHits = { Section: string; Hits: int64 }
+
+/// Requests of one status class (`2xx`...) in a summary.
+[<Struct>]
+type StatusCount = { StatusClass: string; Requests: int64 }
+
+/// Whether an alert fires or resolves.
+type AlertTransition =
+    | Fired = 0
+    | Resolved = 1
+
+/// Conversions from the core's F# values.
+module internal Convert =
+    let labels (labels: (string * string) list) : IReadOnlyList<LabelPair> =
+        if labels.IsEmpty then Array.Empty<LabelPair>()
+        else [| for name, value in labels -> { Name = name; Value = value } |]
+
+/// An alert still firing when a run stopped.
+[<Sealed>]
+type StillFiring internal (alert: FiringAlert) =
+    let labels = Convert.labels alert.Labels
+    /// The rule's name.
+    member _.Rule = alert.Rule
+    /// The group's labels for a per-group rule; empty otherwise.
+    member _.Labels = labels
+    /// When it fired.
+    member _.Since = alert.Since
+    /// Its value at the last evaluated second.
+    member _.Value = alert.Value
+
+/// What the engine reports at the end of a run (or of a run that stopped part way).
+[<Sealed>]
+type RunReport internal (report: Report) =
+    let firing: IReadOnlyList<StillFiring> = [| for f in report.Firing -> StillFiring f |]
+    /// Accepted records (late ones included).
+    member _.Records = report.Records
+    /// Records too far ahead of the newest accepted one: reported, not counted.
+    member _.Skewed = report.Skewed
+    /// Records that came after their second closed.
+    member _.Late = report.Late
+    /// The alerts still firing, in rule order.
+    member _.Firing = firing
+
+/// What the engine tells the shell, in output order: an `AlertNotice`, a `SummaryNotice`, a
+/// `RuleFailedNotice`, a `SkewedNotice`, and last a `FinishedNotice`. Two notices are equal when
+/// they say the same.
+[<AbstractClass>]
+type Notice internal (event: Event) =
+    /// The core's event.
+    member internal _.Event = event
+    override _.Equals(other: obj) =
+        match other with
+        | :? Notice as n -> event.Equals n.Event
+        | _ -> false
+    override _.GetHashCode() = event.GetHashCode()
+    override _.ToString() = sprintf "%A" event
+
+/// An alert fired or resolved.
+[<Sealed>]
+type AlertNotice internal (event: Event, alert: AlertEvent) =
+    inherit Notice(event)
+    let labels = Convert.labels alert.Labels
+    /// The rule's name.
+    member _.Rule = alert.Rule
+    /// The group's labels for a per-group rule (`section="/api"`); empty otherwise.
+    member _.Labels = labels
+    /// Whether it fired or resolved.
+    member _.Transition =
+        match alert.Transition with
+        | Fired -> AlertTransition.Fired
+        | Resolved -> AlertTransition.Resolved
+    /// The evaluated second.
+    member _.Time = alert.Time
+    /// The rule's value at that second.
+    member _.Value = alert.Value
+    /// The firing threshold.
+    member _.Threshold = alert.Threshold
+    /// When the alert fired (`Time` when it fires now).
+    member _.FiringSince = alert.FiringSince
+    /// The rendered message.
+    member _.Message = alert.Message
+
+/// Traffic over one summary interval `[Start, End)` of log time.
+[<Sealed>]
+type SummaryNotice internal (event: Event, summary: Summary) =
+    inherit Notice(event)
+    let sections: IReadOnlyList<SectionHits> = [| for name, hits in summary.Sections -> { Section = name; Hits = hits } |]
+    let status: IReadOnlyList<StatusCount> = [| for cls, n in summary.Status -> { StatusClass = cls; Requests = n } |]
+    member _.Start = summary.Start
+    member _.End = summary.End
+    member _.Requests = summary.Requests
+    /// Requests per second over the interval.
+    member _.Rps = summary.Rps
+    /// Bytes of every request: no input makes the sum wrap.
+    member _.Bytes = summary.Bytes
+    /// The sections with the most hits (top 3, ties by name, ordinal), most first.
+    member _.Sections = sections
+    /// Requests per status class present, in class order.
+    member _.Status = status
+    /// Distinct hosts.
+    member _.Hosts = summary.Hosts
+    /// Whether the interval was cut short by the end of input.
+    member _.Partial = summary.Partial
+
+/// A rule threw; it is switched off from this second on.
+[<Sealed>]
+type RuleFailedNotice internal (event: Event, rule: string, time: int64, message: string) =
+    inherit Notice(event)
+    member _.Rule = rule
+    /// The evaluated second.
+    member _.Time = time
+    /// What it threw.
+    member _.Message = message
+
+/// A record too far ahead of the newest accepted one: not counted.
+[<Sealed>]
+type SkewedNotice internal (event: Event, record: Record, newest: int64) =
+    inherit Notice(event)
+    /// The record (its `Source`, `Line` and `Time` say where and when).
+    member _.Record = record
+    /// The newest accepted timestamp.
+    member _.Newest = newest
+
+/// The end of input: every second closed, the partial summary written; the final report.
+[<Sealed>]
+type FinishedNotice internal (event: Event, report: Report) =
+    inherit Notice(event)
+    let report = RunReport report
+    member _.Report = report
+
+module internal Notices =
+    let ofEvent (event: Event) : Notice =
+        match event with
+        | Alert a -> AlertNotice(event, a)
+        | SummaryReady s -> SummaryNotice(event, s)
+        | RuleFailed(rule, time, message) -> RuleFailedNotice(event, rule, time, message)
+        | Skewed(record, newest) -> SkewedNotice(event, record, newest)
+        | Finished report -> FinishedNotice(event, report)
+
+    let ofList (events: Event list) : IReadOnlyList<Notice> =
+        if events.IsEmpty then Array.Empty<Notice>() else [| for e in events -> ofEvent e |]
+
+/// Where a step appends what it emits as the engine computes it (`Fold.PushInto`...), so that a
+/// shell that has to stop in mid-step (a rule stuck in a loop) can still write what came before.
+/// The engine appends its events; each is made a `Notice` when first read. Reused from step to
+/// step: `Clear` it once written. Not thread-safe: another thread may read it only while the
+/// engine's thread cannot append (it waits, or is stuck in a rule).
+[<Sealed>]
+type NoticeBuffer() =
+    let events = List<Event>()
+    let notices = List<Notice>()
+    /// Where the engine appends.
+    member internal _.Events = events
+    /// How many notices the engine has appended.
+    member _.Count = events.Count
+    /// The `index`th notice.
+    member _.Item
+        with get (index: int) =
+            if index < 0 || index >= events.Count then raise (ArgumentOutOfRangeException(nameof index))
+            while notices.Count <= index do
+                notices.Add(Notices.ofEvent events[notices.Count])
+            notices[index]
+    /// Empties the buffer for the next step.
+    member _.Clear() =
+        events.Clear()
+        notices.Clear()
+    interface IReadOnlyList<Notice> with
+        member this.Item with get index = this[index]
+        member this.Count = this.Count
+        member this.GetEnumerator() : IEnumerator<Notice> = (seq { for i in 0 .. this.Count - 1 -> this[i] }).GetEnumerator()
+        member this.GetEnumerator() : Collections.IEnumerator = (this :> IEnumerable<Notice>).GetEnumerator()
+
 /// The new state and what it emitted.
 [<Sealed>]
-type StepResult internal (state: State, events: IReadOnlyList<Event>) =
+type StepResult internal (state: State, events: IReadOnlyList<Notice>) =
     /// The state to pass to the next step.
     member _.State = state
     /// Events in output order.
@@ -87,8 +265,7 @@ type StepResult internal (state: State, events: IReadOnlyList<Event>) =
 type Fold =
     static member private Seconds(span: TimeSpan) = int64 (Math.Ceiling span.TotalSeconds)
 
-    static member private Result(state: State, events: Event list) =
-        StepResult(state, List.toArray events :> IReadOnlyList<_>)
+    static member private Result(state: State, events: Event list) = StepResult(state, Notices.ofList events)
 
     /// The state before any input.
     static member Start(settings: EngineSettings) =
@@ -123,25 +300,25 @@ type Fold =
     /// End of input: closes every second, emits the partial summary and the final report.
     static member End(state: State) = Fold.Result(Engine.step EndOfInput state)
 
-    /// `Push`, with the events appended to `events` as they are computed (see `Engine.stepInto`):
-    /// a shell that has to stop in mid-step (a rule stuck in a loop) can still write them.
-    static member PushInto(state: State, records: Record[], events: List<Event>) =
+    /// `Push`, with what it emits appended to `notices` as the engine computes it: a shell that has
+    /// to stop in mid-step (a rule stuck in a loop) can still write what came before.
+    static member PushInto(state: State, records: Record[], notices: NoticeBuffer) =
         ArgumentNullException.ThrowIfNull records
-        ArgumentNullException.ThrowIfNull events
-        Engine.stepInto events (Records(ImmutableCollectionsMarshal.AsImmutableArray records)) state
+        ArgumentNullException.ThrowIfNull notices
+        Engine.stepInto notices.Events (Records(ImmutableCollectionsMarshal.AsImmutableArray records)) state
 
-    /// `Tick`, with the events appended to `events` as they are computed.
-    static member TickInto(state: State, second: int64, events: List<Event>) =
-        ArgumentNullException.ThrowIfNull events
-        Engine.stepInto events (Tick second) state
+    /// `Tick`, with what it emits appended to `notices` as the engine computes it.
+    static member TickInto(state: State, second: int64, notices: NoticeBuffer) =
+        ArgumentNullException.ThrowIfNull notices
+        Engine.stepInto notices.Events (Tick second) state
 
-    /// `End`, with the events appended to `events` as they are computed.
-    static member EndInto(state: State, events: List<Event>) =
-        ArgumentNullException.ThrowIfNull events
-        Engine.stepInto events EndOfInput state
+    /// `End`, with what it emits appended to `notices` as the engine computes it.
+    static member EndInto(state: State, notices: NoticeBuffer) =
+        ArgumentNullException.ThrowIfNull notices
+        Engine.stepInto notices.Events EndOfInput state
 
     /// The report of `state` as it stands, without closing any second.
-    static member Report(state: State) = Engine.report state
+    static member Report(state: State) = RunReport(Engine.report state)
 
     /// Whether `ReclaimIds` would pay: the label tables hold many ids no state may hold any more.
     static member ReclaimDue = Engine.reclaimDue ()

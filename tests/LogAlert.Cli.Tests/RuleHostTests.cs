@@ -276,10 +276,10 @@ public sealed class RuleHostTests : IDisposable
         var atLoad = Assert.Single(host.Load([path]).Errors);
         var loaded = host.Load([deferred]);
         Assert.Empty(loaded.Errors);
-        var failed = Assert.Single(Run(loaded.Rules, Records(Start, 5, _ => 1)).OfType<Event.RuleFailed>());
+        var failed = Assert.Single(Run(loaded.Rules, Records(Start, 5, _ => 1)).OfType<RuleFailedNotice>());
 
-        Assert.StartsWith(start, failed.message);
-        Assert.Equal($"{path}:1: error: rule \"at_load\": {failed.message}", atLoad);
+        Assert.StartsWith(start, failed.Message);
+        Assert.Equal($"{path}:1: error: rule \"at_load\": {failed.Message}", atLoad);
     }
 
     [Fact]
@@ -804,9 +804,9 @@ public sealed class RuleHostTests : IDisposable
 
         var events = Run(result.Rules, Records(Start, 5, _ => 1));
 
-        var failed = Assert.Single(events.OfType<Event.RuleFailed>());
-        Assert.Equal("thrower", failed.rule);
-        Assert.Contains("no", failed.message);
+        var failed = Assert.Single(events.OfType<RuleFailedNotice>());
+        Assert.Equal("thrower", failed.Rule);
+        Assert.Contains("no", failed.Message);
     }
 
     // ---- The shipped rules ----
@@ -857,8 +857,8 @@ public sealed class RuleHostTests : IDisposable
         var fromScript = Alerts(Run([script], records));
         var fromBuiltIn = Alerts(Run([builtIn], records));
 
-        Assert.Contains(fromBuiltIn, a => a.Transition.IsFired);
-        Assert.Contains(fromBuiltIn, a => a.Transition.IsResolved);
+        Assert.Contains(fromBuiltIn, a => a.Transition == AlertTransition.Fired);
+        Assert.Contains(fromBuiltIn, a => a.Transition == AlertTransition.Resolved);
         Assert.Equal(fromBuiltIn, fromScript);
         Assert.StartsWith("High traffic generated an alert - hits = ", fromScript[0].Message);
     }
@@ -873,13 +873,13 @@ public sealed class RuleHostTests : IDisposable
         var alerts = Alerts(Run(result.Rules, records));
 
         var hot = alerts.First(a => a.Rule == "hot_section");
-        Assert.Equal([Tuple.Create("section", "/api")], hot.Labels);
+        Assert.Equal([new LabelPair("section", "/api")], hot.Labels);
         Assert.StartsWith("Section /api is hot - ", hot.Message);
         var dominant = alerts.First(a => a.Rule == "dominant_host");
-        Assert.Equal([Tuple.Create("host", "10.0.0.1")], dominant.Labels);
+        Assert.Equal([new LabelPair("host", "10.0.0.1")], dominant.Labels);
         Assert.StartsWith("Host 10.0.0.1 sends 100.00% of all requests over 2m", dominant.Message);
-        Assert.Contains(alerts, a => a.Rule == "hot_section" && a.Transition.IsResolved);
-        Assert.Contains(alerts, a => a.Rule == "dominant_host" && a.Transition.IsResolved);
+        Assert.Contains(alerts, a => a.Rule == "hot_section" && a.Transition == AlertTransition.Resolved);
+        Assert.Contains(alerts, a => a.Rule == "dominant_host" && a.Transition == AlertTransition.Resolved);
     }
 
     // ---- Driving the core ----
@@ -910,8 +910,8 @@ public sealed class RuleHostTests : IDisposable
         return settings;
     }
 
-    private static List<Event> Run(IReadOnlyList<Rule> rules, Record[] records) =>
+    private static List<Notice> Run(IReadOnlyList<Rule> rules, Record[] records) =>
         TestLogs.Fold(new EngineSettings { Rules = rules, SummaryInterval = TimeSpan.Zero }, records);
 
-    private static List<AlertEvent> Alerts(List<Event> events) => events.OfType<Event.Alert>().Select(a => a.Item).ToList();
+    private static List<AlertNotice> Alerts(List<Notice> events) => events.OfType<AlertNotice>().ToList();
 }

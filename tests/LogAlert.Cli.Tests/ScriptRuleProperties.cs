@@ -41,7 +41,7 @@ public sealed class ScriptRuleProperties
         return records.ToArray();
     }
 
-    private static List<Event> Run(Rule rule, Record[] records, int chunk) =>
+    private static List<Notice> Run(Rule rule, Record[] records, int chunk) =>
         TestLogs.Fold(new EngineSettings { Rules = [rule] }, records, chunk);
 
     [Fact]
@@ -61,7 +61,7 @@ public sealed class ScriptRuleProperties
             var records = Stream(profile, seed);
             var expected = Run(builtIn, records, chunk);
             var actual = Run(script, records, chunk);
-            var fired = expected.Any(e => e is Event.Alert);
+            var fired = expected.Any(e => e is AlertNotice);
             return Prop.Classify(expected.SequenceEqual(actual), fired, "an alert fired");
         });
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(n), property);

@@ -1,4 +1,3 @@
-using LogAlert.Core;
 using LogAlert.Core.Interop;
 
 namespace LogAlert.Cli.Tests;
@@ -10,10 +9,10 @@ public static class TestLogs
     public const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
 
     /// <summary>Folds <paramref name="records"/> through the engine in batches of <paramref name="chunk"/>: every event.</summary>
-    public static List<Event> Fold(EngineSettings settings, LogAlert.Core.Record[] records, int chunk = 97)
+    public static List<Notice> Fold(EngineSettings settings, LogAlert.Core.Record[] records, int chunk = 97)
     {
         var state = LogAlert.Core.Interop.Fold.Start(settings);
-        var events = new List<Event>();
+        var events = new List<Notice>();
         foreach (var c in records.Chunk(chunk))
         {
             var step = LogAlert.Core.Interop.Fold.Push(state, c);

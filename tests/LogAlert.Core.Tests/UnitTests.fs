@@ -369,7 +369,7 @@ let ``what the engine keeps follows what the rules told at load time`` () =
 
     // The engine keeps records for 10m, totals for the hour, and tallies the two series.
     let records = [| for s in 0L .. 1799L -> record (baseTime + s) "h" "/a" 200 1L s |]
-    let state = Interop.Fold.PushInto(Interop.Fold.Start settings, records, Collections.Generic.List())
+    let state = Interop.Fold.PushInto(Interop.Fold.Start settings, records, Interop.NoticeBuffer())
     Assert.Equal(2, state.TalliedSeries)
     Assert.InRange(state.StoredRecordSeconds, 600, 610)
     Assert.InRange(state.StoredSeconds, 1795, 1800)
@@ -386,7 +386,77 @@ let ``rules that told nothing keep a second of history and no records`` () =
     Assert.Equal(TimeSpan.Zero, settings.RecordRetention)
     Assert.Empty(settings.Series)
     let records = [| for s in 0L .. 599L -> record (baseTime + s) "h" "/a" 200 1L s |]
-    let state = Interop.Fold.PushInto(Interop.Fold.Start settings, records, Collections.Generic.List())
+    let state = Interop.Fold.PushInto(Interop.Fold.Start settings, records, Interop.NoticeBuffer())
     Assert.Equal(0, state.TalliedSeries)
     Assert.InRange(state.StoredRecordSeconds, 0, 7) // the open seconds (lateness 5s) and the last closed one
     Assert.InRange(state.StoredSeconds, 115, 127)
+
+[<Fact>]
+let ``notices say what the engine's events say`` () =
+    let perSection =
+        match Rule.create "hot" (PerGroup(fun q -> q.SumBy("requests", TimeSpan.FromSeconds 10.0, "section"))) 2.0 None 0L None None with
+        | Ok r -> r
+        | Error e -> failwith (RuleError.describe e)
+    let failing =
+        match Rule.create "broken" (Scalar(fun q -> if q.Now.ToUnixTimeSeconds() > baseTime + 3L then failwith "no" else 0.0)) 1.0 None 0L None None with
+        | Ok r -> r
+        | Error e -> failwith (RuleError.describe e)
+    let settings = Interop.EngineSettings(Rules = [| perSection; failing |], Lateness = TimeSpan.Zero, MaxSkew = TimeSpan.FromSeconds 100.0)
+    let records =
+        [| for s in 0L .. 14L do
+               for i in 0L .. 2L -> record (baseTime + s) "h" (if i = 0L then "/b" else "/a") (if i = 2L then 503 else 200) 10L (s * 3L + i)
+           yield record (baseTime + 1000L) "h" "/a" 200 1L 99L |]
+    let step = Interop.Fold.Push(Interop.Fold.Start settings, records)
+    let finish = Interop.Fold.End step.State
+    let notices = [ yield! step.Events; yield! finish.Events ]
+    let events =
+        let state, events = Engine.step (Records records) (Interop.Fold.Start settings)
+        events @ snd (Engine.step EndOfInput state)
+    Assert.Equal(events.Length, notices.Length)
+    for event, notice in List.zip events notices do
+        match event, notice with
+        | Alert a, (:? Interop.AlertNotice as n) ->
+            Assert.Equal(a.Rule, n.Rule)
+            Assert.Equal<Interop.LabelPair list>([ for k, v in a.Labels -> { Interop.LabelPair.Name = k; Interop.LabelPair.Value = v } ], List.ofSeq n.Labels)
+            Assert.Equal((if a.Transition = Fired then Interop.AlertTransition.Fired else Interop.AlertTransition.Resolved), n.Transition)
+            Assert.Equal((a.Time, a.Value, a.Threshold, a.FiringSince, a.Message), (n.Time, n.Value, n.Threshold, n.FiringSince, n.Message))
+        | SummaryReady s, (:? Interop.SummaryNotice as n) ->
+            Assert.Equal((s.Start, s.End, s.Requests, s.Bytes, s.Rps, s.Hosts, s.Partial), (n.Start, n.End, n.Requests, n.Bytes, n.Rps, n.Hosts, n.Partial))
+            Assert.Equal<(string * int64) list>(s.Sections, [ for x in n.Sections -> x.Section, x.Hits ])
+            Assert.Equal<(string * int64) list>(s.Status, [ for x in n.Status -> x.StatusClass, x.Requests ])
+        | RuleFailed(rule, time, message), (:? Interop.RuleFailedNotice as n) -> Assert.Equal((rule, time, message), (n.Rule, n.Time, n.Message))
+        | Skewed(r, newest), (:? Interop.SkewedNotice as n) -> Assert.Equal((r, newest), (n.Record, n.Newest))
+        | Finished r, (:? Interop.FinishedNotice as n) ->
+            Assert.Equal((r.Records, r.Skewed, r.Late), (n.Report.Records, n.Report.Skewed, n.Report.Late))
+            Assert.Equal<(string * (string * string) list * int64 * float) list>(
+                [ for f in r.Firing -> f.Rule, f.Labels, f.Since, f.Value ],
+                [ for f in n.Report.Firing -> f.Rule, [ for l in f.Labels -> l.Name, l.Value ], f.Since, f.Value ])
+        | e, n -> failwithf "%A became %O" e n
+        Assert.Equal(Interop.Notices.ofEvent event, notice) // equal when they say the same
+    // Every kind came up, alerts with their labels.
+    let kinds = notices |> List.map (fun n -> n.GetType().Name) |> List.distinct |> List.sort
+    Assert.Equal<string list>([ "AlertNotice"; "FinishedNotice"; "RuleFailedNotice"; "SkewedNotice"; "SummaryNotice" ], kinds)
+    Assert.Contains(notices, fun n -> match n with :? Interop.AlertNotice as a -> a.Labels.Count = 1 | _ -> false)
+    Assert.NotEmpty((List.last notices :?> Interop.FinishedNotice).Report.Firing)
+
+[<Fact>]
+let ``a step's notices are in the caller's buffer as soon as they are computed`` () =
+    // `seen` is what a second rule finds in the buffer while the engine evaluates it, in the same
+    // step as the first rule's alert: what a shell writes when a rule never returns.
+    let buffer = Interop.NoticeBuffer()
+    let mutable seen = []
+    let rule name value =
+        match Rule.create name (Scalar value) 0.5 None 0L None None with
+        | Ok r -> r
+        | Error e -> failwith (RuleError.describe e)
+    let first = rule "first" (fun _ -> 1.0)
+    let second = rule "second" (fun _ -> seen <- [ for i in 0 .. buffer.Count - 1 -> buffer[i] ]; 0.0)
+    let settings = Interop.EngineSettings(Rules = [| first; second |], Lateness = TimeSpan.Zero)
+    let records = [| record baseTime "h" "/a" 200 1L 1L; record (baseTime + 1L) "h" "/a" 200 1L 2L |]
+    Interop.Fold.PushInto(Interop.Fold.Start settings, records, buffer) |> ignore
+    match seen with
+    | [ :? Interop.AlertNotice as a ] -> Assert.Equal("first", a.Rule)
+    | other -> failwithf "the buffer held %A" other
+    Assert.Equal(1, buffer.Count)
+    buffer.Clear()
+    Assert.Equal(0, buffer.Count)

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
-using LogAlert.Core;
 using LogAlert.Core.Interop;
 
 namespace LogAlert.Cli.Output;
@@ -24,9 +23,9 @@ public sealed record RunEnd(string Reason)
 /// <summary>Writes engine events to stdout in one format.</summary>
 public interface IEventWriter
 {
-    void Alert(AlertEvent alert);
-    void Summary(Summary summary);
-    void Final(Report report, InputCounts counts, RunEnd end);
+    void Alert(AlertNotice alert);
+    void Summary(SummaryNotice summary);
+    void Final(RunReport report, InputCounts counts, RunEnd end);
     void Flush();
 }
 
@@ -57,8 +56,8 @@ internal static class Format
     }
 
     /// <summary><c>name="value",…</c> for text output, control characters escaped (<see cref="Terminal"/>).</summary>
-    public static string Labels(IEnumerable<Tuple<string, string>> labels) =>
-        string.Join(",", labels.Select(l => $"{Terminal.Escape(l.Item1)}=\"{Terminal.Escape(l.Item2)}\""));
+    public static string Labels(IEnumerable<LabelPair> labels) =>
+        string.Join(",", labels.Select(l => $"{Terminal.Escape(l.Name)}=\"{Terminal.Escape(l.Value)}\""));
 }
 
 /// <summary><c>--format jsonl</c>: one JSON object per line, fields exactly as docs/semantics.md §13 lists them.</summary>
@@ -83,10 +82,10 @@ public sealed class JsonlEventWriter(Stream output) : IEventWriter
         if (double.IsFinite(value)) _json.WriteNumber(name, value); else _json.WriteNull(name);
     }
 
-    private void Labels(IEnumerable<Tuple<string, string>> labels)
+    private void Labels(IEnumerable<LabelPair> labels)
     {
         _json.WriteStartObject("labels");
-        foreach (var (k, v) in labels) _json.WriteString(k, v);
+        foreach (var l in labels) _json.WriteString(l.Name, l.Value);
         _json.WriteEndObject();
     }
 
@@ -97,24 +96,25 @@ public sealed class JsonlEventWriter(Stream output) : IEventWriter
         _json.Reset(_output);
     }
 
-    public void Alert(AlertEvent a)
+    public void Alert(AlertNotice a)
     {
+        var fired = a.Transition == AlertTransition.Fired;
         _json.WriteStartObject();
         _json.WriteString("type", "alert");
         _json.WriteString("rule", a.Rule);
-        _json.WriteString("state", a.Transition.IsFired ? "firing" : "resolved");
+        _json.WriteString("state", fired ? "firing" : "resolved");
         _json.WriteNumber("ts", a.Time);
         _json.WriteString("time", Format.Time(a.Time));
         Number("value", a.Value);
         PlainNumber("threshold", a.Threshold);
         Labels(a.Labels);
         _json.WriteString("message", a.Message);
-        if (!a.Transition.IsFired) _json.WriteNumber("firing_since", a.FiringSince);
+        if (!fired) _json.WriteNumber("firing_since", a.FiringSince);
         _json.WriteEndObject();
         EndLine();
     }
 
-    public void Summary(Summary s)
+    public void Summary(SummaryNotice s)
     {
         _json.WriteStartObject();
         _json.WriteString("type", "summary");
@@ -126,16 +126,16 @@ public sealed class JsonlEventWriter(Stream output) : IEventWriter
         _json.WritePropertyName("bytes");
         _json.WriteRawValue(s.Bytes.ToString(Format.Invariant), skipInputValidation: true);
         _json.WriteStartArray("sections");
-        foreach (var (section, hits) in s.Sections)
+        foreach (var x in s.Sections)
         {
             _json.WriteStartObject();
-            _json.WriteString("section", section);
-            _json.WriteNumber("hits", hits);
+            _json.WriteString("section", x.Section);
+            _json.WriteNumber("hits", x.Hits);
             _json.WriteEndObject();
         }
         _json.WriteEndArray();
         _json.WriteStartObject("status");
-        foreach (var (cls, n) in s.Status) _json.WriteNumber(cls, n);
+        foreach (var x in s.Status) _json.WriteNumber(x.StatusClass, x.Requests);
         _json.WriteEndObject();
         _json.WriteNumber("hosts", s.Hosts);
         _json.WriteBoolean("partial", s.Partial);
@@ -143,7 +143,7 @@ public sealed class JsonlEventWriter(Stream output) : IEventWriter
         EndLine();
     }
 
-    public void Final(Report r, InputCounts counts, RunEnd end)
+    public void Final(RunReport r, InputCounts counts, RunEnd end)
     {
         _json.WriteStartObject();
         _json.WriteString("type", "stats");
@@ -184,15 +184,15 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
 {
     private string Paint(string code, string text) => color ? $"\u001b[{code}m{text}\u001b[0m" : text;
 
-    public void Alert(AlertEvent a)
+    public void Alert(AlertNotice a)
     {
-        var fired = a.Transition.IsFired;
+        var fired = a.Transition == AlertTransition.Fired;
         var tag = fired ? Paint("1;31", "FIRING  ") : Paint("1;32", "RESOLVED");
-        var labels = a.Labels.IsEmpty ? "" : "{" + Format.Labels(a.Labels) + "} ";
+        var labels = a.Labels.Count == 0 ? "" : "{" + Format.Labels(a.Labels) + "} ";
         output.Write($"{Format.Time(a.Time)}  {tag}  {Paint("1", Terminal.Escape(a.Rule))} {labels}{Terminal.Escape(a.Message)}\n");
     }
 
-    public void Summary(Summary s)
+    public void Summary(SummaryNotice s)
     {
         var sb = new StringBuilder();
         // Stamped with the interval's end, when it is emitted, so that lines stay in time order
@@ -201,27 +201,27 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         sb.Append("  ").Append(Format.TimeOfDay(s.Start)).Append('–').Append(Format.TimeOfDay(s.End)).Append("  ");
         sb.Append(s.Requests.ToString(Format.Invariant)).Append(" req ");
         sb.Append(Paint("2", "(" + s.Rps.ToString("0.00", Format.Invariant) + "/s)"));
-        sb.Append(" | top ").Append(string.Join(", ", s.Sections.Select(x => $"{Terminal.Escape(x.Item1)} {x.Item2}")));
+        sb.Append(" | top ").Append(string.Join(", ", s.Sections.Select(x => $"{Terminal.Escape(x.Section)} {x.Hits}")));
         sb.Append(" | ").Append(string.Join(" ", s.Status.Select(x =>
-            x.Item1 == "5xx" && x.Item2 > 0 ? Paint("31", $"{x.Item1} {x.Item2}") : $"{x.Item1} {x.Item2}")));
+            x.StatusClass == "5xx" && x.Requests > 0 ? Paint("31", $"{x.StatusClass} {x.Requests}") : $"{x.StatusClass} {x.Requests}")));
         sb.Append(" | ").Append(Format.Bytes(s.Bytes));
         sb.Append(" | ").Append(s.Hosts).Append(s.Hosts == 1 ? " host" : " hosts");
         if (s.Partial) sb.Append(Paint("33", " (partial)"));
         output.Write(sb.Append('\n').ToString());
     }
 
-    public void Final(Report r, InputCounts counts, RunEnd end)
+    public void Final(RunReport r, InputCounts counts, RunEnd end)
     {
         var why = end.IsEndOfInput ? "end of input" : $"stopped ({Terminal.Escape(end.Reason)})";
         output.Write(Paint("2", $"-- {why}: {counts.Lines} lines, {r.Records} records, {counts.Bad} bad, {r.Skewed} skewed, {r.Late} late") + "\n");
-        if (r.Firing.IsEmpty)
+        if (r.Firing.Count == 0)
         {
             output.Write(Paint("2", "-- no alert firing") + "\n");
             return;
         }
         foreach (var f in r.Firing)
         {
-            var labels = f.Labels.IsEmpty ? "" : " {" + Format.Labels(f.Labels) + "}";
+            var labels = f.Labels.Count == 0 ? "" : " {" + Format.Labels(f.Labels) + "}";
             output.Write($"-- {Paint("1;31", "still firing")}: {Terminal.Escape(f.Rule)}{labels} since {Format.Time(f.Since)}, value {f.Value.ToString("0.00", Format.Invariant)}\n");
         }
     }
