@@ -3,7 +3,6 @@ using System.Runtime;
 using System.Threading.Channels;
 using LogAlert.Cli.Input;
 using LogAlert.Cli.Output;
-using LogAlert.Core;
 using LogAlert.Core.Interop;
 
 namespace LogAlert.Cli;
@@ -93,7 +92,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     private readonly LineReporter _reporter = new(stderr);
     private readonly Lock _gate = new();
     private readonly NoticeBuffer _pending = new();
-    private State _state = null!;
+    private EngineState _state;
     private volatile bool _stepping;
     private bool _aborted;
     private bool _done;
@@ -130,10 +129,10 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     }
 
     /// <summary>One engine step; its events are written when it returns (unless the run was aborted meanwhile).</summary>
-    private void Step(Func<State, NoticeBuffer, State> step, long lines = 0, long bad = 0)
+    private void Step(Func<EngineState, NoticeBuffer, EngineState> step, long lines = 0, long bad = 0)
     {
         _stepping = true;
-        State next;
+        EngineState next;
         try
         {
             next = step(_state, _pending);
@@ -174,7 +173,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     {
         lock (_gate)
         {
-            if (_aborted || _done || _state is null) return false;
+            if (_aborted || _done || !_state.IsStarted) return false;
             _aborted = true;
             try
             {
@@ -268,7 +267,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         void FollowClockWhenIdle()
         {
             if (!FollowClock || idleSince.Elapsed < IdleTimeout || _state.NewestTime is not { } newest) return;
-            idleBase ??= newest.Value;
+            idleBase ??= newest;
             var second = idleBase.Value + (long)idleSince.Elapsed.TotalSeconds;
             Step((s, events) => Fold.TickInto(s, second, events));
         }

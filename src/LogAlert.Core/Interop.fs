@@ -252,9 +252,40 @@ type NoticeBuffer() =
         member this.GetEnumerator() : IEnumerator<Notice> = (seq { for i in 0 .. this.Count - 1 -> this[i] }).GetEnumerator()
         member this.GetEnumerator() : Collections.IEnumerator = (this :> IEnumerable<Notice>).GetEnumerator()
 
+/// The engine's state as the shell keeps it between steps. Immutable: a kept state keeps its
+/// meaning (the report of the last whole step, when a step cannot finish). A struct around the
+/// core's state, so that a step allocates nothing for it; `default` is no state.
+[<Struct; NoEquality; NoComparison>]
+type EngineState internal (state: State) =
+    /// The core's state.
+    member internal _.Core =
+        if obj.ReferenceEquals(state, null) then
+            invalidArg "state" "not a state of the engine (Fold.Start, or a step), but default"
+        state
+    /// Whether this is a state of the engine (`Fold.Start`, or a step); false for `default`.
+    member _.IsStarted = not (obj.ReferenceEquals(state, null))
+    /// The newest accepted timestamp; null before the first.
+    member this.NewestTime = Option.toNullable this.Core.NewestTime
+    /// The next second to be evaluated, once evaluation has started; null before.
+    member this.NextSecond = Option.toNullable this.Core.NextSecond
+    /// Accepted records (late ones included).
+    member this.RecordCount = this.Core.RecordCount
+    /// Skewed records.
+    member this.SkewedCount = this.Core.SkewedCount
+    /// Late records.
+    member this.LateCount = this.Core.LateCount
+    /// Seconds evaluated so far (quiet stretches are skipped, not evaluated).
+    member this.EvaluatedSeconds = this.Core.EvaluatedSeconds
+    /// Seconds held in the store (closed and open).
+    member this.StoredSeconds = this.Core.StoredSeconds
+    /// Seconds held with their records (the others keep totals only).
+    member this.StoredRecordSeconds = this.Core.StoredRecordSeconds
+    /// Series each closing second is tallied for.
+    member this.TalliedSeries = this.Core.TalliedSeries
+
 /// The new state and what it emitted.
 [<Sealed>]
-type StepResult internal (state: State, events: IReadOnlyList<Notice>) =
+type StepResult internal (state: EngineState, events: IReadOnlyList<Notice>) =
     /// The state to pass to the next step.
     member _.State = state
     /// Events in output order.
@@ -265,12 +296,12 @@ type StepResult internal (state: State, events: IReadOnlyList<Notice>) =
 type Fold =
     static member private Seconds(span: TimeSpan) = int64 (Math.Ceiling span.TotalSeconds)
 
-    static member private Result(state: State, events: Event list) = StepResult(state, Notices.ofList events)
+    static member private Result(state: State, events: Event list) = StepResult(EngineState state, Notices.ofList events)
 
     /// The state before any input.
     static member Start(settings: EngineSettings) =
         ArgumentNullException.ThrowIfNull settings
-        Engine.init
+        EngineState(Engine.init
             { Lateness = Fold.Seconds settings.Lateness
               MaxSkew = Fold.Seconds settings.MaxSkew
               SummaryInterval = Fold.Seconds settings.SummaryInterval
@@ -286,39 +317,39 @@ type Fold =
                             | l -> Label.create l |> Result.map Some
                         match groupBy, Selector.create w.Selector with
                         | Ok g, Ok sel when Window.needsRecords g sel -> yield Series.create g sel
-                        | _ -> () ] }
+                        | _ -> () ] })
 
     /// Adds records (in input order). The store keeps slices of `records`: the array must not be
     /// written afterwards.
-    static member Push(state: State, records: Record[]) =
+    static member Push(state: EngineState, records: Record[]) =
         ArgumentNullException.ThrowIfNull records
-        Fold.Result(Engine.step (Records(ImmutableCollectionsMarshal.AsImmutableArray records)) state)
+        Fold.Result(Engine.step (Records(ImmutableCollectionsMarshal.AsImmutableArray records)) state.Core)
 
     /// Live mode: log time has reached `second` without records.
-    static member Tick(state: State, second: int64) = Fold.Result(Engine.step (Tick second) state)
+    static member Tick(state: EngineState, second: int64) = Fold.Result(Engine.step (Tick second) state.Core)
 
     /// End of input: closes every second, emits the partial summary and the final report.
-    static member End(state: State) = Fold.Result(Engine.step EndOfInput state)
+    static member End(state: EngineState) = Fold.Result(Engine.step EndOfInput state.Core)
 
     /// `Push`, with what it emits appended to `notices` as the engine computes it: a shell that has
     /// to stop in mid-step (a rule stuck in a loop) can still write what came before.
-    static member PushInto(state: State, records: Record[], notices: NoticeBuffer) =
+    static member PushInto(state: EngineState, records: Record[], notices: NoticeBuffer) =
         ArgumentNullException.ThrowIfNull records
         ArgumentNullException.ThrowIfNull notices
-        Engine.stepInto notices.Events (Records(ImmutableCollectionsMarshal.AsImmutableArray records)) state
+        EngineState(Engine.stepInto notices.Events (Records(ImmutableCollectionsMarshal.AsImmutableArray records)) state.Core)
 
     /// `Tick`, with what it emits appended to `notices` as the engine computes it.
-    static member TickInto(state: State, second: int64, notices: NoticeBuffer) =
+    static member TickInto(state: EngineState, second: int64, notices: NoticeBuffer) =
         ArgumentNullException.ThrowIfNull notices
-        Engine.stepInto notices.Events (Tick second) state
+        EngineState(Engine.stepInto notices.Events (Tick second) state.Core)
 
     /// `End`, with what it emits appended to `notices` as the engine computes it.
-    static member EndInto(state: State, notices: NoticeBuffer) =
+    static member EndInto(state: EngineState, notices: NoticeBuffer) =
         ArgumentNullException.ThrowIfNull notices
-        Engine.stepInto notices.Events EndOfInput state
+        EngineState(Engine.stepInto notices.Events EndOfInput state.Core)
 
     /// The report of `state` as it stands, without closing any second.
-    static member Report(state: State) = RunReport(Engine.report state)
+    static member Report(state: EngineState) = RunReport(Engine.report state.Core)
 
     /// Whether `ReclaimIds` would pay: the label tables hold many ids no state may hold any more.
     static member ReclaimDue = Engine.reclaimDue ()
@@ -331,7 +362,7 @@ type Fold =
 
     /// Gives the label value ids `state` does not hold back, to be handed out again (see
     /// `Engine.reclaimIds`): only while nothing but `state` holds ids. Returns how many.
-    static member ReclaimIds(state: State) = Engine.reclaimIds state
+    static member ReclaimIds(state: EngineState) = Engine.reclaimIds state.Core
 
 /// Building rules from C#.
 [<AbstractClass; Sealed>]

@@ -410,7 +410,7 @@ let ``notices say what the engine's events say`` () =
     let finish = Interop.Fold.End step.State
     let notices = [ yield! step.Events; yield! finish.Events ]
     let events =
-        let state, events = Engine.step (Records records) (Interop.Fold.Start settings)
+        let state, events = Engine.step (Records records) (Interop.Fold.Start settings).Core
         events @ snd (Engine.step EndOfInput state)
     Assert.Equal(events.Length, notices.Length)
     for event, notice in List.zip events notices do
@@ -460,3 +460,14 @@ let ``a step's notices are in the caller's buffer as soon as they are computed``
     Assert.Equal(1, buffer.Count)
     buffer.Clear()
     Assert.Equal(0, buffer.Count)
+
+[<Fact>]
+let ``an engine state says what it holds, and default is none`` () =
+    let start = Interop.Fold.Start(Interop.EngineSettings(Lateness = TimeSpan.Zero))
+    Assert.True(start.IsStarted)
+    Assert.False(start.NewestTime.HasValue)
+    let step = Interop.Fold.Push(start, [| record baseTime "h" "/a" 200 1L 1L; record (baseTime + 2L) "h" "/a" 200 1L 2L |])
+    Assert.Equal(Nullable(baseTime + 2L), step.State.NewestTime)
+    Assert.Equal(2L, step.State.RecordCount)
+    Assert.False(Unchecked.defaultof<Interop.EngineState>.IsStarted)
+    Assert.Throws<ArgumentException>(fun () -> Interop.Fold.End(Unchecked.defaultof<Interop.EngineState>) |> ignore) |> ignore
