@@ -82,10 +82,10 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
 
     /// <summary>
     /// Bytes allocated (by both stages) between two young collections. The runtime sizes its young
-    /// generation from the L3 cache: with 260 MB of L3, about 130 MB of dead batches and tallies
-    /// piled up between collections (5M lines: 151 MB peak RSS against 96 MB with 16 MB here), so
-    /// peak memory depended on the machine more than on the log. A young collection costs what
-    /// survives it, here the windows' newest seconds.
+    /// generation from the L3 cache: with a large L3, over a hundred megabytes of dead batches and
+    /// tallies piled up between collections, so peak memory depended on the machine more than on the
+    /// log (docs/performance.md, "Choices in the code and what they bought"). A young collection
+    /// costs what survives it, here the windows' newest seconds.
     /// </summary>
     private const long YoungBudget = 16 << 20;
     private long _allocatedAtCollect;
@@ -238,8 +238,8 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     {
         // Parsing runs on its own threads, the fold on this one: two cores, two stages. Both go in
         // bursts (the reader parses two chunks at once; the fold closes seconds, summaries, top-k
-        // scans), so each needs room to run ahead of the other. 32 batches (128k records, 8 MB at
-        // most): with 8, a 100k-host run kept the cores 1.55 busy on average against 1.68 with 32.
+        // scans), so each needs room to run ahead of the other: 32 batches (128k records, 8 MB at
+        // most) keep both cores busier than 8 did (docs/performance.md).
         var channel = Channel.CreateBounded<InputBatch>(new BoundedChannelOptions(32) { SingleReader = true, SingleWriter = true });
         using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         Exception? readFailure = null;

@@ -2,6 +2,7 @@ namespace LogAlert.Core.Interop
 
 open System
 open System.Collections.Generic
+open System.Collections.Immutable
 open System.Runtime.InteropServices
 open LogAlert.Core
 
@@ -319,11 +320,9 @@ type Fold =
                         | Ok g, Ok sel when Window.needsRecords g sel -> yield Series.create g sel
                         | _ -> () ] })
 
-    /// Adds records (in input order). The store keeps slices of `records`: the array must not be
-    /// written afterwards.
-    static member Push(state: EngineState, records: Record[]) =
-        ArgumentNullException.ThrowIfNull records
-        Fold.Result(Engine.step (Records(ImmutableCollectionsMarshal.AsImmutableArray records)) state.Core)
+    /// Adds records (in input order). Immutable, because the store keeps slices of them.
+    static member Push(state: EngineState, records: ImmutableArray<Record>) =
+        Fold.Result(Engine.step (Records records) state.Core)
 
     /// Live mode: log time has reached `second` without records.
     static member Tick(state: EngineState, second: int64) = Fold.Result(Engine.step (Tick second) state.Core)
@@ -333,10 +332,9 @@ type Fold =
 
     /// `Push`, with what it emits appended to `notices` as the engine computes it: a shell that has
     /// to stop in mid-step (a rule stuck in a loop) can still write what came before.
-    static member PushInto(state: EngineState, records: Record[], notices: NoticeBuffer) =
-        ArgumentNullException.ThrowIfNull records
+    static member PushInto(state: EngineState, records: ImmutableArray<Record>, notices: NoticeBuffer) =
         ArgumentNullException.ThrowIfNull notices
-        EngineState(Engine.stepInto notices.Events (Records(ImmutableCollectionsMarshal.AsImmutableArray records)) state.Core)
+        EngineState(Engine.stepInto notices.Events (Records records) state.Core)
 
     /// `Tick`, with what it emits appended to `notices` as the engine computes it.
     static member TickInto(state: EngineState, second: int64, notices: NoticeBuffer) =

@@ -74,7 +74,7 @@ type IQuery =
 /// One order (width, metric, label, then selector) and one wording, so that a mistake reads the
 /// same at load time and at run time.
 [<RequireQualifiedAccess>]
-module QueryCheck =
+module internal QueryCheck =
     /// The width of a window in seconds: a whole number of at least 1.
     let seconds (width: TimeSpan) =
         if width.Ticks <= 0L || width.Ticks % TimeSpan.TicksPerSecond <> 0L then

@@ -15,7 +15,7 @@ public static class TestLogs
         var events = new List<Notice>();
         foreach (var c in records.Chunk(chunk))
         {
-            var step = LogAlert.Core.Interop.Fold.Push(state, c);
+            var step = LogAlert.Core.Interop.Fold.Push(state, [.. c]);
             events.AddRange(step.Events);
             state = step.State;
         }

@@ -1,6 +1,7 @@
 module LogAlert.Core.Tests.UnitTests
 
 open System
+open System.Collections.Immutable
 open Xunit
 open LogAlert.Core
 open LogAlert.Core.Tests.Generators
@@ -336,7 +337,7 @@ let ``a query reads the same to the load-time check as to the engine`` (fn: stri
         | Ok r -> r
         | Error e -> failwith (RuleError.describe e)
     let config = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ rule ]; Retention = 60L; RecordRetention = 0L; Series = [] }
-    let events = Engine.run config [ Records [| record baseTime "h" "/a" 200 1L 1L |]; EndOfInput ]
+    let events = Engine.run config [ Input.ofSeq [ record baseTime "h" "/a" 200 1L 1L ]; EndOfInput ]
     let atRunTime = events |> List.tryPick (function RuleFailed(_, _, message) -> Some message | _ -> None)
     let atLoadTime = Interop.Queries.Problem(fn, metric, width, label, selector)
     Assert.Equal(rejected, atRunTime.IsSome)
@@ -369,7 +370,7 @@ let ``what the engine keeps follows what the rules told at load time`` () =
 
     // The engine keeps records for 10m, totals for the hour, and tallies the two series.
     let records = [| for s in 0L .. 1799L -> record (baseTime + s) "h" "/a" 200 1L s |]
-    let state = Interop.Fold.PushInto(Interop.Fold.Start settings, records, Interop.NoticeBuffer())
+    let state = Interop.Fold.PushInto(Interop.Fold.Start settings, ImmutableArray.CreateRange records, Interop.NoticeBuffer())
     Assert.Equal(2, state.TalliedSeries)
     Assert.InRange(state.StoredRecordSeconds, 600, 610)
     Assert.InRange(state.StoredSeconds, 1795, 1800)
@@ -386,7 +387,7 @@ let ``rules that told nothing keep a second of history and no records`` () =
     Assert.Equal(TimeSpan.Zero, settings.RecordRetention)
     Assert.Empty(settings.Series)
     let records = [| for s in 0L .. 599L -> record (baseTime + s) "h" "/a" 200 1L s |]
-    let state = Interop.Fold.PushInto(Interop.Fold.Start settings, records, Interop.NoticeBuffer())
+    let state = Interop.Fold.PushInto(Interop.Fold.Start settings, ImmutableArray.CreateRange records, Interop.NoticeBuffer())
     Assert.Equal(0, state.TalliedSeries)
     Assert.InRange(state.StoredRecordSeconds, 0, 7) // the open seconds (lateness 5s) and the last closed one
     Assert.InRange(state.StoredSeconds, 115, 127)
@@ -406,11 +407,11 @@ let ``notices say what the engine's events say`` () =
         [| for s in 0L .. 14L do
                for i in 0L .. 2L -> record (baseTime + s) "h" (if i = 0L then "/b" else "/a") (if i = 2L then 503 else 200) 10L (s * 3L + i)
            yield record (baseTime + 1000L) "h" "/a" 200 1L 99L |]
-    let step = Interop.Fold.Push(Interop.Fold.Start settings, records)
+    let step = Interop.Fold.Push(Interop.Fold.Start settings, ImmutableArray.CreateRange records)
     let finish = Interop.Fold.End step.State
     let notices = [ yield! step.Events; yield! finish.Events ]
     let events =
-        let state, events = Engine.step (Records records) (Interop.Fold.Start settings).Core
+        let state, events = Engine.step (Input.ofSeq records) (Interop.Fold.Start settings).Core
         events @ snd (Engine.step EndOfInput state)
     Assert.Equal(events.Length, notices.Length)
     for event, notice in List.zip events notices do
@@ -453,7 +454,7 @@ let ``a step's notices are in the caller's buffer as soon as they are computed``
     let second = rule "second" (fun _ -> seen <- [ for i in 0 .. buffer.Count - 1 -> buffer[i] ]; 0.0)
     let settings = Interop.EngineSettings(Rules = [| first; second |], Lateness = TimeSpan.Zero)
     let records = [| record baseTime "h" "/a" 200 1L 1L; record (baseTime + 1L) "h" "/a" 200 1L 2L |]
-    Interop.Fold.PushInto(Interop.Fold.Start settings, records, buffer) |> ignore
+    Interop.Fold.PushInto(Interop.Fold.Start settings, ImmutableArray.CreateRange records, buffer) |> ignore
     match seen with
     | [ :? Interop.AlertNotice as a ] -> Assert.Equal("first", a.Rule)
     | other -> failwithf "the buffer held %A" other
@@ -466,7 +467,7 @@ let ``an engine state says what it holds, and default is none`` () =
     let start = Interop.Fold.Start(Interop.EngineSettings(Lateness = TimeSpan.Zero))
     Assert.True(start.IsStarted)
     Assert.False(start.NewestTime.HasValue)
-    let step = Interop.Fold.Push(start, [| record baseTime "h" "/a" 200 1L 1L; record (baseTime + 2L) "h" "/a" 200 1L 2L |])
+    let step = Interop.Fold.Push(start, ImmutableArray.Create(record baseTime "h" "/a" 200 1L 1L, record (baseTime + 2L) "h" "/a" 200 1L 2L))
     Assert.Equal(Nullable(baseTime + 2L), step.State.NewestTime)
     Assert.Equal(2L, step.State.RecordCount)
     Assert.False(Unchecked.defaultof<Interop.EngineState>.IsStarted)

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -35,18 +36,21 @@ public sealed class InputBatch
     /// </summary>
     public static readonly InputBatch SweepMarker = new([], [], 0);
 
-    /// <summary>Makes a batch; <paramref name="records"/> is kept, not copied.</summary>
+    /// <summary>
+    /// Makes a batch. <paramref name="records"/> is taken over, not copied: the reader fills an array
+    /// for each batch and never touches it again, so it can stand as the immutable one the engine needs.
+    /// </summary>
     public InputBatch(Record[] records, IReadOnlyList<BadLine> bad, long lines)
     {
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(bad);
-        Records = records;
+        Records = ImmutableCollectionsMarshal.AsImmutableArray(records);
         Bad = bad;
         Lines = lines;
     }
 
     /// <summary>The records, in input order; exactly <see cref="Count"/> long (never pooled or reused).</summary>
-    public Record[] Records { get; }
+    public ImmutableArray<Record> Records { get; }
 
     /// <summary>Number of records, <c>Records.Length</c>.</summary>
     public int Count => Records.Length;
