@@ -31,9 +31,10 @@ case "$cmd" in
   publish) publish ;;
   test)
     build
-    # Quiet build output, but a failing test still prints its message and stack trace.
+    # Quiet build output; the console logger at "normal" names each test and prints a skipped
+    # test's reason (at "minimal" only its name), and a failing test's message and stack trace.
     dotnet test LogAlertFunctional.sln -c Release --no-build --nologo -v quiet \
-      --logger "console;verbosity=minimal" "$@"
+      --logger "console;verbosity=normal" "$@"
     ;;
   proptest)
     n=${1:?usage: ./build.sh proptest N}
