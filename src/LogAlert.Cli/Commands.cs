@@ -219,6 +219,7 @@ public sealed class GenerateCommand
         [Option("hosts", Description = "Distinct client hosts.")] int hosts = 40,
         [Option("host-popularity", Description = "How hosts are picked: zipf (a few busy ones) or uniform (each about as often).")] string hostPopularity = "zipf",
         [Option("paths", Description = "Distinct paths.")] int paths = 60,
+        [Option("output-format", Description = "csv (the seed's CSV), common or combined (as nginx and Apache write them), or jsonl (nginx-style JSON lines). The same requests in each.")] string outputFormat = "csv",
         [Option("output", new[] { 'o' }, Description = "Output file (default stdout).")] string? output = null)
     {
         Commands.Started = true;
@@ -242,6 +243,14 @@ public sealed class GenerateCommand
                     "zipf" => false,
                     "uniform" => true,
                     _ => throw new UsageException($"--host-popularity: \"{hostPopularity}\" is not zipf or uniform"),
+                },
+                Format = outputFormat switch
+                {
+                    "csv" => GeneratorFormat.Csv,
+                    "common" => GeneratorFormat.Common,
+                    "combined" => GeneratorFormat.Combined,
+                    "jsonl" => GeneratorFormat.Jsonl,
+                    _ => throw new UsageException($"--output-format: \"{outputFormat}\" is not csv, common, combined or jsonl"),
                 },
             };
             using var stream = output is null ? Console.OpenStandardOutput() : File.Create(output);

@@ -163,4 +163,51 @@ public sealed class SampleGeneratorTests : IDisposable
         Assert.Equal(SampleGenerator.Header + "\n", text);
         Assert.Equal(1, lines);
     }
+
+    /// <summary>The request of each line of <paramref name="text"/> in <paramref name="format"/>, parsed with regular expressions written for this test.</summary>
+    private static List<(long Time, string Host, string User, string Request, int Status, long Bytes)> Requests(string text, GeneratorFormat format)
+    {
+        var clf = new System.Text.RegularExpressions.Regex(
+            "^(?<h>\\S+) - (?<u>\\S+) \\[(?<t>[^\\]]+)\\] \"(?<r>[^\"]*)\" (?<s>\\d{3}) (?<b>\\d+|-)(?<rest>.*)$");
+        var json = new System.Text.RegularExpressions.Regex(
+            "\"time_iso8601\":\"(?<t>[^\"]+)\",\"remote_addr\":\"(?<h>[^\"]+)\",\"remote_user\":\"(?<u>[^\"]+)\",\"request\":\"(?<r>[^\"]+)\",\"status\":(?<s>\\d+),\"body_bytes_sent\":(?<b>\\d+)");
+        var csv = new System.Text.RegularExpressions.Regex(
+            "^\"(?<h>[^\"]+)\",\"-\",\"(?<u>[^\"]+)\",(?<t>\\d+),\"(?<r>[^\"]+)\",(?<s>\\d+),(?<b>\\d+|-)$");
+        var result = new List<(long, string, string, string, int, long)>();
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (line == SampleGenerator.Header) continue;
+            var m = (format switch { GeneratorFormat.Csv => csv, GeneratorFormat.Jsonl => json, _ => clf }).Match(line);
+            Assert.True(m.Success, $"{format}: {line}");
+            var t = m.Groups["t"].Value;
+            var time = format switch
+            {
+                GeneratorFormat.Csv => long.Parse(t),
+                GeneratorFormat.Jsonl => DateTimeOffset.Parse(t, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeSeconds(),
+                _ => DateTimeOffset.ParseExact(t, "dd/MMM/yyyy:HH:mm:ss zzz", System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeSeconds(),
+            };
+            var b = m.Groups["b"].Value;
+            result.Add((time, m.Groups["h"].Value, m.Groups["u"].Value, m.Groups["r"].Value, int.Parse(m.Groups["s"].Value), b == "-" ? 0 : long.Parse(b)));
+            if (format == GeneratorFormat.Combined) Assert.Matches("^ \"[^\"]*\" \"[^\"]+\"$", m.Groups["rest"].Value);
+            if (format == GeneratorFormat.Common) Assert.Equal("", m.Groups["rest"].Value);
+        }
+        return result;
+    }
+
+    [Theory]
+    [InlineData(GeneratorFormat.Common)]
+    [InlineData(GeneratorFormat.Combined)]
+    [InlineData(GeneratorFormat.Jsonl)]
+    public void Every_output_format_writes_the_same_requests_as_the_csv(GeneratorFormat format)
+    {
+        var options = Options(seed: 11, duration: 300, rate: 20, bursts: [new Burst(60, 30, 80)]);
+        var (csvText, csvLines) = Generate(options);
+        var (text, lines) = Generate(options with { Format = format });
+
+        var expected = Requests(csvText, GeneratorFormat.Csv);
+        Assert.True(expected.Count > 5000);
+        Assert.Equal(expected, Requests(text, format));
+        Assert.Equal(csvLines - 1, lines); // no header line
+        Assert.Equal(text, Generate(options with { Format = format }).Text); // deterministic
+    }
 }

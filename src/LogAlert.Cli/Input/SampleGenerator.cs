@@ -34,11 +34,32 @@ public sealed record GeneratorOptions(int Seed, long Start, int DurationSeconds,
 
     /// <summary>How far behind the newest timestamp a late record may be (default 2 s).</summary>
     public int MaxDisorderSeconds { get; init; } = 2;
+
+    /// <summary>The format the lines are written in; the traffic is the same in each.</summary>
+    public GeneratorFormat Format { get; init; } = GeneratorFormat.Csv;
 }
 
 /// <summary>
-/// Writes a deterministic, realistic access log in the CSV format of docs/semantics.md §1, for trials, tests and
-/// benchmarks (<c>logalert generate</c>).
+/// The formats <c>logalert generate</c> writes. The requests are the same in each (the same times,
+/// hosts, users, requests, statuses and bytes, in the same order); the server formats add what a
+/// server logs besides, drawn from a generator of their own so that the requests do not change.
+/// </summary>
+public enum GeneratorFormat
+{
+    /// <summary>The seed project's CSV, header first (docs/semantics.md §1).</summary>
+    Csv,
+    /// <summary>Common Log Format, as nginx and Apache write it: <c>host - user [time] "request" status bytes</c>.</summary>
+    Common,
+    /// <summary>Combined Log Format: common, then <c>"referer" "user agent"</c>.</summary>
+    Combined,
+    /// <summary>One JSON object a line with nginx's variable names, request and upstream times included.</summary>
+    Jsonl,
+}
+
+/// <summary>
+/// Writes a deterministic, realistic access log, in the CSV format of docs/semantics.md §1 or in a
+/// web server's format (<see cref="GeneratorFormat"/>), for trials, tests and benchmarks
+/// (<c>logalert generate</c>).
 /// </summary>
 /// <remarks>
 /// Every random choice comes from SplitMix64 and every number is made with integer arithmetic or
@@ -55,7 +76,7 @@ public static class SampleGenerator
     /// <summary>The header line of the format.</summary>
     public const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
 
-    /// <summary>Writes the log, header first, and returns the number of lines written (header included).</summary>
+    /// <summary>Writes the log (CSV: header first) and returns the number of lines written (header included).</summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public static long Write(TextWriter output, GeneratorOptions options)
     {
@@ -112,7 +133,8 @@ public static class SampleGenerator
         private ulong _state;
 
         private readonly Zipf _hostPopularity;
-        private readonly string?[] _hostPrefixes; // `"10.a.b.c","-","user",`, made on first use
+        private readonly string?[] _hostPrefixes; // `"10.a.b.c","-","user",` (CSV) or `10.a.b.c - user` (server formats), made on first use
+        private ulong _extra; // what server formats add (referer, user agent, times): never drawn for CSV
         private readonly Zipf _pathPopularity;
         private readonly string[] _paths;
         private readonly string[] _pathSections;
@@ -126,6 +148,7 @@ public static class SampleGenerator
         {
             _o = options;
             _state = 0x5DEECE66DUL ^ ((ulong)(uint)options.Seed * 0x9E3779B97F4A7C15UL);
+            _extra = Mix(_state ^ 0xE7037ED1A0B428DBUL);
             // Uniform hosts are seen about twice each: neither an alias table nor a cache of their text pays.
             _hostPopularity = new Zipf(options.UniformHosts ? 1 : options.Hosts);
             _hostPrefixes = new string?[options.UniformHosts ? 1 : options.Hosts];
@@ -158,9 +181,13 @@ public static class SampleGenerator
 
         public long Write(TextWriter output)
         {
-            output.Write(Header);
-            output.Write('\n');
-            long lines = 1;
+            long lines = 0;
+            if (_o.Format == GeneratorFormat.Csv)
+            {
+                output.Write(Header);
+                output.Write('\n');
+                lines = 1;
+            }
             for (var second = 0; second < _o.DurationSeconds; second++)
             {
                 var count = Poisson(RateAt(second));
@@ -196,7 +223,13 @@ public static class SampleGenerator
             var protocol = Below(100) switch { < 80 => "HTTP/1.1", < 95 => "HTTP/1.0", _ => "HTTP/2.0" };
 
             var n = 0;
-            Append(ref n, _o.UniformHosts ? HostPrefix(host) : _hostPrefixes[host] ??= HostPrefix(host));
+            var prefix = _o.UniformHosts ? HostPrefix(host) : _hostPrefixes[host] ??= HostPrefix(host);
+            if (_o.Format != GeneratorFormat.Csv)
+            {
+                WriteServerLine(output, prefix, time, method, path, section, protocol, status);
+                return;
+            }
+            Append(ref n, prefix);
             n += Format(time, n);
             Append(ref n, ",\"");
             Append(ref n, method);
@@ -231,8 +264,78 @@ public static class SampleGenerator
                 < 80 => "apache",
                 _ => Names[(int)((mix >> 8) % (ulong)Names.Length)],
             };
-            return string.Create(CultureInfo.InvariantCulture,
-                $"\"10.{index / 254 >> 8}.{index / 254 & 0xFF}.{index % 254 + 1}\",\"-\",\"{user}\",");
+            var address = string.Create(CultureInfo.InvariantCulture, $"10.{index / 254 >> 8}.{index / 254 & 0xFF}.{index % 254 + 1}");
+            return _o.Format switch
+            {
+                GeneratorFormat.Csv => $"\"{address}\",\"-\",\"{user}\",",
+                GeneratorFormat.Jsonl => $"\"remote_addr\":\"{address}\",\"remote_user\":\"{user}\"",
+                _ => $"{address} - {user}",
+            };
+        }
+
+        private static readonly string[] Months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+        private static readonly string[] Agents =
+        [
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            "curl/8.5.0",
+            "Googlebot/2.1 (+http://www.google.com/bot.html)",
+            "python-requests/2.31.0",
+        ];
+
+        /// <summary>
+        /// A request in a server's format. Its status and bytes come from the main generator, as in CSV
+        /// (so the same options give the same requests in every format); the referer, user agent and
+        /// times come from <c>_extra</c>.
+        /// </summary>
+        private void WriteServerLine(TextWriter output, string prefix, long time, string method, int path, string section, string protocol, int status)
+        {
+            var query = (section == "/api" || section == "/search") && Below(100) < 15
+                ? (section == "/api" ? "?id=" : "?q=term") + Below(1000).ToString(CultureInfo.InvariantCulture)
+                : "";
+            var uri = _paths[path] + query;
+            var bytes = BytesFor(method, status, _pathSizes[path]);
+            var bytesText = bytes < 0 ? "-" : bytes.ToString(CultureInfo.InvariantCulture);
+            var x = NextExtra();
+            var referer = (x & 3) == 0 ? "-" : "https://example.com" + _paths[(int)((x >> 8) % (ulong)_paths.Length)];
+            var agent = Agents[(int)((x >> 32) % (ulong)Agents.Length)];
+            // Milliseconds, as nginx logs them: most answers fast, a tail of slow ones.
+            var y = NextExtra();
+            var millis = (long)(y % 50) + ((y >> 8) % 20 == 0 ? (long)((y >> 16) % 2000) : 0);
+            var requestTime = (millis / 1000.0).ToString("0.000", CultureInfo.InvariantCulture);
+            var upstream = section == "/static" ? "-" : (Math.Max(0, millis - 1) / 1000.0).ToString("0.000", CultureInfo.InvariantCulture);
+            var request = $"{method} {uri} {protocol}";
+            var statusText = status.ToString(CultureInfo.InvariantCulture);
+            var line = _o.Format switch
+            {
+                GeneratorFormat.Jsonl =>
+                    "{\"time_iso8601\":\"" + DateTimeOffset.FromUnixTimeSeconds(time).ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture)
+                    + "+00:00\"," + prefix + ",\"request\":\"" + request + "\",\"status\":" + statusText
+                    + ",\"body_bytes_sent\":" + (bytes < 0 ? "0" : bytesText) + ",\"request_time\":" + requestTime
+                    + ",\"upstream_response_time\":\"" + upstream + "\",\"http_referer\":\"" + referer
+                    + "\",\"http_user_agent\":\"" + agent + "\",\"host\":\"example.com\"}\n",
+                GeneratorFormat.Combined =>
+                    prefix + " [" + ClfTime(time) + "] \"" + request + "\" " + statusText + " " + bytesText
+                    + " \"" + referer + "\" \"" + agent + "\"\n",
+                _ => prefix + " [" + ClfTime(time) + "] \"" + request + "\" " + statusText + " " + bytesText + "\n",
+            };
+            output.Write(line);
+        }
+
+        /// <summary><c>07/Feb/2019:21:11:00 +0000</c>: nginx's <c>$time_local</c>, Apache's <c>%t</c>, in UTC.</summary>
+        private static string ClfTime(long time)
+        {
+            var t = DateTimeOffset.FromUnixTimeSeconds(time);
+            return t.Day.ToString("00", CultureInfo.InvariantCulture) + "/" + Months[t.Month - 1] + "/"
+                   + t.ToString("yyyy':'HH':'mm':'ss", CultureInfo.InvariantCulture) + " +0000";
+        }
+
+        private ulong NextExtra()
+        {
+            _extra += 0x9E3779B97F4A7C15UL;
+            return Mix(_extra);
         }
 
         private string MethodFor(string section)
