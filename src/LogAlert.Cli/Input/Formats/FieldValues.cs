@@ -1,0 +1,381 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
+using LogAlert.Core;
+
+namespace LogAlert.Cli.Input.Formats;
+
+/// <summary>How reading a time went: a malformed time and one outside log time get different reasons.</summary>
+internal enum TimeRead : byte
+{
+    Ok,
+    Malformed,
+    OutOfRange,
+}
+
+/// <summary>
+/// The values inside fields, read from UTF-8 without allocating: times, numbers, request lines, and
+/// the escapes web servers write into logged text. Shared by every format, so that a value means the
+/// same in a text line and in JSON.
+/// </summary>
+internal static class FieldValues
+{
+    /// <summary>Length of an nginx <c>$time_local</c> (Apache <c>%t</c> without its brackets): <c>07/Feb/2019:16:11:00 -0500</c>.</summary>
+    public const int TimeLocalLength = 26;
+
+    /// <summary>The text that stands for "nothing" in access logs.</summary>
+    public static ReadOnlySpan<byte> Dash => "-"u8;
+
+    /// <summary>A text is <c>-</c>.</summary>
+    public static bool IsDash(ReadOnlySpan<byte> text) => text.Length == 1 && text[0] == (byte)'-';
+
+    // ---------------------------------------------------------------- times
+
+    /// <summary>Reads <c>dd/Mon/yyyy:HH:MM:SS ±hhmm</c> from the first <see cref="TimeLocalLength"/> bytes of <paramref name="s"/>.</summary>
+    public static TimeRead TimeLocal(ReadOnlySpan<byte> s, out long time)
+    {
+        time = 0;
+        if (s.Length < TimeLocalLength
+            || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' || s[20] != ' '
+            || !Digits(s, 0, 2, out var day) || !Month(s.Slice(3, 3), out var month) || !Digits(s, 7, 4, out var year)
+            || !Digits(s, 12, 2, out var hour) || !Digits(s, 15, 2, out var minute) || !Digits(s, 18, 2, out var second)
+            || !Offset(s.Slice(21, 5), out var offset))
+            return TimeRead.Malformed;
+        return Compose(year, month, day, hour, minute, second, offset, out time);
+    }
+
+    /// <summary>
+    /// Reads all of <paramref name="s"/> as ISO 8601 with an offset: <c>2019-02-07T16:11:00-05:00</c>
+    /// (nginx's <c>$time_iso8601</c>), also with <c>Z</c>, <c>-0500</c>, or a fraction of a second
+    /// (dropped: log time is whole seconds). A time without an offset is malformed, not taken as UTC.
+    /// </summary>
+    public static TimeRead TimeIso(ReadOnlySpan<byte> s, out long time)
+    {
+        time = 0;
+        if (s.Length < 20
+            || s[4] != '-' || s[7] != '-' || (s[10] | 0x20) != 't' || s[13] != ':' || s[16] != ':'
+            || !Digits(s, 0, 4, out var year) || !Digits(s, 5, 2, out var month) || !Digits(s, 8, 2, out var day)
+            || !Digits(s, 11, 2, out var hour) || !Digits(s, 14, 2, out var minute) || !Digits(s, 17, 2, out var second))
+            return TimeRead.Malformed;
+        var zone = s[19..];
+        if (zone[0] == '.')
+        {
+            var digits = zone[1..].IndexOfAnyExceptInRange((byte)'0', (byte)'9');
+            if (digits <= 0) return TimeRead.Malformed;
+            zone = zone[(1 + digits)..];
+        }
+        int offset;
+        if (zone.Length == 1 && (zone[0] | 0x20) == 'z') offset = 0;
+        else if (zone.Length == 6 && zone[3] == ':')
+        {
+            Span<byte> compact = [zone[0], zone[1], zone[2], zone[4], zone[5]];
+            if (!Offset(compact, out offset)) return TimeRead.Malformed;
+        }
+        else if (zone.Length != 5 || !Offset(zone, out offset)) return TimeRead.Malformed;
+        return Compose(year, month, day, hour, minute, second, offset, out time);
+    }
+
+    /// <summary>
+    /// Reads all of <paramref name="s"/> as a count of <paramref name="perSecond"/>ths of a second since
+    /// 1970 (1 for seconds, 1000 for milliseconds), floored to whole seconds; with
+    /// <paramref name="fraction"/>, digits after a dot are allowed and dropped (<c>$msec</c>: <c>1549573860.123</c>).
+    /// </summary>
+    public static TimeRead Epoch(ReadOnlySpan<byte> s, long perSecond, bool fraction, out long time)
+    {
+        time = 0;
+        var dot = fraction ? s.IndexOf((byte)'.') : -1;
+        if (dot >= 0)
+        {
+            var after = s[(dot + 1)..];
+            if (after.IsEmpty || after.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0) return TimeRead.Malformed;
+            s = s[..dot];
+        }
+        if (!TryDigits(s, out var count)) return TimeRead.Malformed;
+        time = count / perSecond;
+        return Bounds.isValidTime(time) ? TimeRead.Ok : TimeRead.OutOfRange;
+    }
+
+    /// <summary>
+    /// Unix seconds of a civil time at a UTC offset in seconds. A date that does not exist (31 Feb, hour
+    /// 24) is malformed; second 60 (a leap second) is allowed and lands on the next second.
+    /// </summary>
+    public static TimeRead Compose(int year, int month, int day, int hour, int minute, int second, int offset, out long time)
+    {
+        time = 0;
+        if (month is < 1 or > 12 || day < 1 || day > DaysIn(year, month) || hour > 23 || minute > 59 || second > 60)
+            return TimeRead.Malformed;
+        time = DaysFromCivil(year, month, day) * 86400L + hour * 3600 + minute * 60 + second - offset;
+        return Bounds.isValidTime(time) ? TimeRead.Ok : TimeRead.OutOfRange;
+    }
+
+    private static int DaysIn(int year, int month) => month switch
+    {
+        2 => year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28,
+        4 or 6 or 9 or 11 => 30,
+        _ => 31,
+    };
+
+    /// <summary>Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).</summary>
+    private static long DaysFromCivil(int year, int month, int day)
+    {
+        var y = month <= 2 ? year - 1 : year;
+        var era = (y >= 0 ? y : y - 399) / 400;
+        var yearOfEra = y - era * 400;
+        var dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
+        var dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear;
+        return era * 146097L + dayOfEra - 719468;
+    }
+
+    /// <summary><c>±hhmm</c> as seconds east of UTC; hours up to 23.</summary>
+    public static bool Offset(ReadOnlySpan<byte> s, out int seconds)
+    {
+        seconds = 0;
+        if (s.Length != 5 || s[0] is not ((byte)'+' or (byte)'-')
+            || !Digits(s, 1, 2, out var hours) || !Digits(s, 3, 2, out var minutes) || hours > 23 || minutes > 59)
+            return false;
+        seconds = (hours * 3600 + minutes * 60) * (s[0] == '-' ? -1 : 1);
+        return true;
+    }
+
+    /// <summary>An English three-letter month name, any case: <c>Feb</c> is 2.</summary>
+    public static bool Month(ReadOnlySpan<byte> s, out int month)
+    {
+        month = 0;
+        if (s.Length != 3) return false;
+        // Lower-cased and packed into one number, so the twelve names are twelve integer compares.
+        var key = ((s[0] | 0x20) << 16) | ((s[1] | 0x20) << 8) | (s[2] | 0x20);
+        month = key switch
+        {
+            ('j' << 16) | ('a' << 8) | 'n' => 1,
+            ('f' << 16) | ('e' << 8) | 'b' => 2,
+            ('m' << 16) | ('a' << 8) | 'r' => 3,
+            ('a' << 16) | ('p' << 8) | 'r' => 4,
+            ('m' << 16) | ('a' << 8) | 'y' => 5,
+            ('j' << 16) | ('u' << 8) | 'n' => 6,
+            ('j' << 16) | ('u' << 8) | 'l' => 7,
+            ('a' << 16) | ('u' << 8) | 'g' => 8,
+            ('s' << 16) | ('e' << 8) | 'p' => 9,
+            ('o' << 16) | ('c' << 8) | 't' => 10,
+            ('n' << 16) | ('o' << 8) | 'v' => 11,
+            ('d' << 16) | ('e' << 8) | 'c' => 12,
+            _ => 0,
+        };
+        return month != 0;
+    }
+
+    /// <summary>Exactly <paramref name="count"/> ASCII digits at <paramref name="at"/>.</summary>
+    public static bool Digits(ReadOnlySpan<byte> s, int at, int count, out int value)
+    {
+        value = 0;
+        if (at + count > s.Length) return false;
+        for (var i = at; i < at + count; i++)
+        {
+            var digit = (uint)(s[i] - '0');
+            if (digit > 9) return false;
+            value = value * 10 + (int)digit;
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- numbers
+
+    /// <summary>1 to 18 ASCII digits, no sign: every such number fits a long, so none can wrap into range.</summary>
+    public static bool TryDigits(ReadOnlySpan<byte> s, out long value)
+    {
+        value = 0;
+        if (s.IsEmpty || s.Length > 18) return false;
+        foreach (var b in s)
+        {
+            var digit = (uint)(b - '0');
+            if (digit > 9) return false;
+            value = value * 10 + digit;
+        }
+        return true;
+    }
+
+    /// <summary>A non-negative decimal number of seconds such as <c>0.123</c>; <c>-</c> is NaN (not known).</summary>
+    public static bool TrySeconds(ReadOnlySpan<byte> s, out double seconds)
+    {
+        seconds = double.NaN;
+        if (IsDash(s)) return true;
+        // Utf8Parser alone would take a sign, an exponent or "NaN"; a duration has only digits and a dot.
+        if (s.IsEmpty || s.IndexOfAnyExcept(NumberBytes) >= 0 || s[0] == '.') return false;
+        return Utf8Parser.TryParse(s, out seconds, out var used) && used == s.Length;
+    }
+
+    private static readonly SearchValues<byte> NumberBytes = SearchValues.Create("0123456789."u8);
+
+    /// <summary>
+    /// nginx's <c>$upstream_response_time</c>: one entry per upstream tried, <c>, </c> between servers
+    /// of one upstream and <c> : </c> between upstreams (after an internal redirect), each a number of
+    /// seconds or <c>-</c>. The total time, or NaN when no entry is a number.
+    /// </summary>
+    public static bool TryUpstreamSeconds(ReadOnlySpan<byte> s, out double total)
+    {
+        total = double.NaN;
+        while (true)
+        {
+            var stop = s.IndexOfAny((byte)',', (byte)':');
+            var entry = (stop < 0 ? s : s[..stop]).Trim((byte)' ');
+            if (!TrySeconds(entry, out var seconds)) return false;
+            if (!double.IsNaN(seconds)) total = double.IsNaN(total) ? seconds : total + seconds;
+            if (stop < 0) return true;
+            s = s[(stop + 1)..];
+        }
+    }
+
+    /// <summary>
+    /// Where an <c>$upstream_response_time</c> list that starts at <paramref name="at"/> ends, when a
+    /// literal follows it: entries are words, joined by <c>, </c> or <c> : </c>. The list has spaces in
+    /// it, so the next literal (often a space) cannot tell where it ends.
+    /// </summary>
+    public static int UpstreamEnd(ReadOnlySpan<byte> line, int at)
+    {
+        var i = at;
+        while (true)
+        {
+            var word = line[i..].IndexOfAny((byte)' ', (byte)',');
+            if (word < 0) return line.Length;
+            i += word;
+            var rest = line[i..];
+            int separator = rest.StartsWith(", "u8) ? 2 : rest.StartsWith(" : "u8) ? 3 : 0;
+            if (separator == 0 || i + separator >= line.Length || line[i + separator] == ' ') return i;
+            i += separator;
+        }
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    /// <summary>Bytes of an HTTP token (RFC 9110 §5.6.2): what a method is made of.</summary>
+    private static readonly SearchValues<byte> TokenBytes =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    /// <summary>A method: one or more token bytes.</summary>
+    public static bool IsMethod(ReadOnlySpan<byte> s) => !s.IsEmpty && s.IndexOfAnyExcept(TokenBytes) < 0;
+
+    /// <summary>
+    /// Splits a request line <c>METHOD TARGET [HTTP/x]</c> (spaces between may be several). Anything
+    /// else — <c>-</c>, an empty request, the bytes of a TLS handshake, a third word that is not a
+    /// protocol — gives method and path <c>-</c>. The target may have spaces when a protocol ends
+    /// the line (nginx logs the line as the client sent it).
+    /// </summary>
+    public static void SplitRequest(ReadOnlySpan<byte> request, out ReadOnlySpan<byte> method, out ReadOnlySpan<byte> path)
+    {
+        method = Dash;
+        path = Dash;
+        var space = request.IndexOf((byte)' ');
+        if (space <= 0 || !IsMethod(request[..space])) return;
+        var target = request[(space + 1)..].Trim((byte)' ');
+        var last = target.LastIndexOf((byte)' ');
+        if (last >= 0)
+        {
+            if (!IsProtocol(target[(last + 1)..])) return;
+            target = target[..last].TrimEnd((byte)' ');
+        }
+        if (!TryPath(target, out var p)) return;
+        method = request[..space];
+        path = p;
+    }
+
+    /// <summary><c>HTTP/</c> and a version of digits and dots: <c>HTTP/1.1</c>, <c>HTTP/2.0</c>.</summary>
+    private static bool IsProtocol(ReadOnlySpan<byte> s) =>
+        s.Length > 5 && s.StartsWith("HTTP/"u8) && s[5..].IndexOfAnyExcept(NumberBytes) < 0;
+
+    /// <summary>
+    /// A request target as a path: an origin-form target (<c>/a/b?q</c>) as it is; an absolute URL
+    /// (<c>http://example.com/a/b</c>, what a proxy is sent) as the path after its authority, or
+    /// <c>/</c> when it has none. Any other target (<c>*</c>, <c>host:443</c> of CONNECT) is not a path.
+    /// </summary>
+    public static bool TryPath(ReadOnlySpan<byte> target, out ReadOnlySpan<byte> path)
+    {
+        path = target;
+        if (target.IsEmpty) return false;
+        if (target[0] == '/') return true;
+        var scheme = target.IndexOf("://"u8);
+        if (scheme <= 0 || !IsScheme(target[..scheme])) return false;
+        var afterScheme = target[(scheme + 3)..];
+        var authorityEnd = afterScheme.IndexOfAny((byte)'/', (byte)'?', (byte)'#');
+        path = authorityEnd >= 0 && afterScheme[authorityEnd] == '/' ? afterScheme[authorityEnd..] : "/"u8;
+        return true;
+    }
+
+    private static bool IsScheme(ReadOnlySpan<byte> s)
+    {
+        if (!char.IsAsciiLetter((char)s[0])) return false;
+        foreach (var b in s)
+            if (!char.IsAsciiLetterOrDigit((char)b) && b is not ((byte)'+' or (byte)'-' or (byte)'.')) return false;
+        return true;
+    }
+
+    // ---------------------------------------------------------------- text
+
+    /// <summary>
+    /// Undoes the escapes nginx and Apache write into logged text: <c>\xHH</c> (nginx writes every
+    /// <c>"</c>, <c>\</c> and non-printable byte so; Apache the non-printable ones), and Apache's
+    /// <c>\"</c>, <c>\\</c>, <c>\n</c>, <c>\r</c>, <c>\t</c>, <c>\b</c>, <c>\v</c>. Any other backslash
+    /// stays. Returns <paramref name="text"/> itself when it has no backslash; else a new array.
+    /// </summary>
+    public static ReadOnlySpan<byte> Unescape(ReadOnlySpan<byte> text)
+    {
+        var at = text.IndexOf((byte)'\\');
+        if (at < 0) return text;
+        var result = new byte[text.Length];
+        text[..at].CopyTo(result);
+        var w = at;
+        var i = at;
+        while (i < text.Length)
+        {
+            var b = text[i];
+            if (b != '\\' || i + 1 == text.Length)
+            {
+                result[w++] = b;
+                i++;
+                continue;
+            }
+            var c = text[i + 1];
+            byte? plain = c switch
+            {
+                (byte)'"' or (byte)'\\' => c,
+                (byte)'n' => (byte)'\n',
+                (byte)'r' => (byte)'\r',
+                (byte)'t' => (byte)'\t',
+                (byte)'b' => (byte)'\b',
+                (byte)'v' => (byte)'\v',
+                _ => null,
+            };
+            if (plain is { } p)
+            {
+                result[w++] = p;
+                i += 2;
+            }
+            else if ((c | 0x20) == 'x' && i + 3 < text.Length && Hex(text[i + 2]) >= 0 && Hex(text[i + 3]) >= 0)
+            {
+                result[w++] = (byte)(Hex(text[i + 2]) * 16 + Hex(text[i + 3]));
+                i += 4;
+            }
+            else
+            {
+                result[w++] = b;
+                i++;
+            }
+        }
+        return result.AsSpan(0, w);
+    }
+
+    private static int Hex(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
+
+    /// <summary>Longest excerpt of a field that a reason quotes: a 10 KB URI must not make a 10 KB message.</summary>
+    private const int ShowMax = 60;
+
+    /// <summary>A text for a reason, in double quotes, cut after <see cref="ShowMax"/> bytes with <c>…</c>.</summary>
+    public static string Show(ReadOnlySpan<byte> text) =>
+        text.Length <= ShowMax
+            ? $"\"{Encoding.UTF8.GetString(text)}\""
+            : $"\"{Encoding.UTF8.GetString(text[..ShowMax])}…\"";
+}
