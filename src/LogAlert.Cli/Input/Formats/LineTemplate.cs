@@ -1,0 +1,540 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text;
+
+namespace LogAlert.Cli.Input.Formats;
+
+/// <summary>Which web server's syntax a format string is in.</summary>
+public enum LogFormatSyntax
+{
+    /// <summary>Told from the string: a preset name, else nginx when it has a <c>$variable</c> before any <c>%</c>, else Apache.</summary>
+    Auto,
+
+    /// <summary>nginx <c>log_format</c>: <c>$name</c> or <c>${name}</c>.</summary>
+    Nginx,
+
+    /// <summary>Apache <c>LogFormat</c>: <c>%h</c>, <c>%>s</c>, <c>%{Referer}i</c>.</summary>
+    Apache,
+}
+
+/// <summary>
+/// A web server's log format, compiled once into literals and fields, that reads lines of that
+/// format (<see cref="IAccessLineParser"/>).
+/// </summary>
+/// <remarks>
+/// <para>
+/// A line is literal, field, literal, ..., field, literal: every literal must be there byte for byte.
+/// A field ends where the literal after it begins, found as follows. A field between double quotes
+/// ends at the first <c>"</c> that no backslash escapes (the servers escape quotes in logged text).
+/// A time that has a space in it (<c>$time_local</c>, Apache <c>%t</c> and <c>%{format}t</c>) ends
+/// where its shape does, and an <c>$upstream_response_time</c> list (<c>0.002, 0.003</c>) where its
+/// list does. Any other field ends at the first occurrence of the whole next literal (or, when there
+/// is none, of its first byte, so that the error names the byte that is wrong); the last field ends
+/// where the final literal ends the line, or at the end of the line. So a field that logalert does
+/// not use (<c>$http_x_forwarded_for</c>, <c>%l</c>) is read like any other text and ignored; if such a
+/// field can have the next literal inside it (a space-separated field with spaces in it), the line
+/// is misread, as it would be by any reader of that format.
+/// </para>
+/// <para>
+/// Texts have the server's escapes undone (<c>\x22</c>, Apache's <c>\"</c>): see <see cref="AccessFields"/>.
+/// A format string with <c>\"</c> (as written inside the quotes of an Apache or nginx config line)
+/// means <c>"</c>. Two fields with nothing between them cannot be told apart, so such a format is refused,
+/// except for a path followed by its query (<c>%U%q</c>, <c>$uri$is_args$args</c>), read as one path.
+/// </para>
+/// </remarks>
+public sealed class LineTemplate : IAccessLineParser
+{
+    /// <summary>Apache's (and NCSA's) Common Log Format: <c>%h %l %u %t "%r" %>s %b</c>.</summary>
+    public static LineTemplate Common { get; } = Preset("common", "%h %l %u %t \"%r\" %>s %b");
+
+    /// <summary>
+    /// The Combined Log Format: common, then <c>"%{Referer}i" "%{User-Agent}i"</c>. nginx's predefined
+    /// <c>combined</c> writes lines of the same shape.
+    /// </summary>
+    public static LineTemplate Combined { get; } =
+        Preset("combined", "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"");
+
+    private readonly byte[][] _literals; // one more than fields: before the first field, between, after the last
+    private readonly Field[] _fields;
+
+    private LineTemplate(string format, byte[][] literals, Field[] fields)
+    {
+        Format = format;
+        _literals = literals;
+        _fields = fields;
+    }
+
+    /// <summary>The format string as given (the preset's own string for <c>common</c> and <c>combined</c>).</summary>
+    public string Format { get; }
+
+    /// <inheritdoc cref="TryCompile(string, LogFormatSyntax, out LineTemplate?, out string?)"/>
+    public static bool TryCompile(string format, [NotNullWhen(true)] out LineTemplate? template, [NotNullWhen(false)] out string? error) =>
+        TryCompile(format, LogFormatSyntax.Auto, out template, out error);
+
+    /// <summary>
+    /// Compiles <paramref name="format"/>: a preset name (<c>common</c>, <c>combined</c>), an nginx
+    /// <c>log_format</c> string or an Apache <c>LogFormat</c> string. A format must give a time, a
+    /// status and a request (a request line, or a method and a path); a variable or directive that is
+    /// not one logalert uses is matched and ignored.
+    /// </summary>
+    /// <param name="format">The format, without the quotes around it in the server's config.</param>
+    /// <param name="syntax">The server's syntax, or <see cref="LogFormatSyntax.Auto"/> to tell it from the string.</param>
+    /// <param name="template">The compiled format, when it returns true.</param>
+    /// <param name="error">What is wrong with the format and where, when it returns false.</param>
+    public static bool TryCompile(string format, LogFormatSyntax syntax, [NotNullWhen(true)] out LineTemplate? template,
+        [NotNullWhen(false)] out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(format);
+        template = null;
+        switch (format.Trim().ToLowerInvariant())
+        {
+            case "common":
+                template = Common;
+                error = null;
+                return true;
+            case "combined":
+                template = Combined;
+                error = null;
+                return true;
+        }
+        if (syntax == LogFormatSyntax.Auto) syntax = Tell(format);
+        var builder = new Builder(syntax);
+        error = syntax == LogFormatSyntax.Nginx ? builder.ReadNginx(format) : builder.ReadApache(format);
+        error ??= builder.Check();
+        if (error is not null) return false;
+        template = new LineTemplate(format, [.. builder.Literals], [.. builder.Fields]);
+        return true;
+    }
+
+    private static LineTemplate Preset(string name, string format) =>
+        TryCompile(format, LogFormatSyntax.Apache, out var template, out var error)
+            ? template
+            : throw new InvalidOperationException($"preset {name}: {error}");
+
+    /// <summary>nginx when a <c>$name</c> or <c>${</c> comes before any <c>%</c>, else Apache.</summary>
+    private static LogFormatSyntax Tell(string format)
+    {
+        for (var i = 0; i < format.Length - 1; i++)
+        {
+            if (format[i] == '%') return LogFormatSyntax.Apache;
+            if (format[i] == '$' && (format[i + 1] == '{' || format[i + 1] == '_' || char.IsAsciiLetter(format[i + 1])))
+                return LogFormatSyntax.Nginx;
+        }
+        return LogFormatSyntax.Apache;
+    }
+
+    /// <summary>A field of the format: what it holds, its rank (see <see cref="FieldSet"/>), how it is named in the format.</summary>
+    private sealed record Field(FieldKind Kind, int Rank, string Name)
+    {
+        /// <summary>Between double quotes: ends at the first unescaped <c>"</c>.</summary>
+        public bool Quoted { get; set; }
+
+        /// <summary>The strftime format of an Apache <c>%{format}t</c> that gives log time.</summary>
+        public ClockFormat? Clock { get; init; }
+    }
+
+    /// <inheritdoc/>
+    public bool TryParse(ReadOnlySpan<byte> line, out AccessFields fields, [NotNullWhen(false)] out string? reason)
+    {
+        fields = default;
+        if (line.EndsWith("\n"u8)) line = line[..^1];
+        if (line.EndsWith("\r"u8)) line = line[..^1];
+        var set = new FieldSet();
+        var pos = 0;
+        if (!Literal(line, ref pos, _literals[0], out reason)) return false;
+        var all = _fields;
+        for (var i = 0; i < all.Length; i++)
+        {
+            var field = all[i];
+            var next = _literals[i + 1];
+            int end;
+            if (field.Kind == FieldKind.TimeLocal || field.Clock is not null)
+            {
+                var rest = line[pos..];
+                long time = 0;
+                var read = TimeRead.Malformed;
+                var used = 0;
+                if (field.Clock is { } clock) read = clock.Read(rest, out time, out used);
+                else if (FieldValues.TimeLocal(rest, out time) is var local && local != TimeRead.Malformed)
+                {
+                    read = local;
+                    used = FieldValues.TimeLocalLength;
+                }
+                if (read != TimeRead.Ok)
+                {
+                    reason = read == TimeRead.OutOfRange
+                        ? LogAlert.Core.RecordErrorModule.describe(LogAlert.Core.RecordError.NewBadTime(time))
+                        : $"time {FieldValues.Show(line[pos..FreeEnd(line, pos, next)])} is not {(field.Clock is null ? "dd/Mon/yyyy:HH:MM:SS ±hhmm" : $"in the format of {field.Name}")}";
+                    return false;
+                }
+                set.TakeTime(time, field.Rank);
+                end = pos + used;
+            }
+            else
+            {
+                end = field.Quoted ? QuotedEnd(line, pos)
+                    : field.Kind == FieldKind.Upstream && next.Length > 0 ? FieldValues.UpstreamEnd(line, pos)
+                    : i == all.Length - 1 ? LastEnd(line, pos, next)
+                    : FreeEnd(line, pos, next);
+                if (end < 0)
+                {
+                    reason = $"no closing quote for {field.Name}, which starts at column {pos + 1}";
+                    return false;
+                }
+                if (!set.TryTake(field.Kind, field.Rank, line[pos..end], unescape: true, out reason)) return false;
+            }
+            pos = end;
+            if (!Literal(line, ref pos, next, out reason)) return false;
+        }
+        if (pos < line.Length)
+        {
+            reason = $"unexpected text at column {pos + 1}: {FieldValues.Show(line[pos..])}";
+            return false;
+        }
+        fields = set.Finish();
+        return true;
+    }
+
+    /// <summary>Matches <paramref name="literal"/> at <paramref name="pos"/>; the reason names the first byte that differs.</summary>
+    private static bool Literal(ReadOnlySpan<byte> line, ref int pos, byte[] literal, [NotNullWhen(false)] out string? reason)
+    {
+        reason = null;
+        if (literal.Length == 0) return true;
+        var same = line[pos..].CommonPrefixLength(literal);
+        if (same == literal.Length)
+        {
+            pos += same;
+            return true;
+        }
+        var at = pos + same;
+        var expected = Encoding.UTF8.GetString(literal.AsSpan(same)).Replace("\"", "\\\"");
+        reason = at == line.Length
+            ? $"expected \"{expected}\" at column {at + 1}, found the end of the line"
+            : $"expected \"{expected}\" at column {at + 1}";
+        return false;
+    }
+
+    /// <summary>The first <c>"</c> at or after <paramref name="pos"/> that no backslash escapes; -1 when none.</summary>
+    private static int QuotedEnd(ReadOnlySpan<byte> line, int pos)
+    {
+        var i = pos;
+        while (true)
+        {
+            var stop = line[i..].IndexOfAny((byte)'"', (byte)'\\');
+            if (stop < 0) return -1;
+            i += stop;
+            if (line[i] == '"') return i;
+            i += 2; // the backslash and the byte it escapes
+            if (i >= line.Length) return -1;
+        }
+    }
+
+    /// <summary>The next occurrence of <paramref name="next"/>, else of its first byte, else the end of the line.</summary>
+    private static int FreeEnd(ReadOnlySpan<byte> line, int pos, ReadOnlySpan<byte> next)
+    {
+        if (next.IsEmpty) return line.Length;
+        var rest = line[pos..];
+        var at = rest.IndexOf(next);
+        if (at < 0) at = rest.IndexOf(next[0]);
+        return at < 0 ? line.Length : pos + at;
+    }
+
+    /// <summary>The last field ends where the final literal ends the line (so it may contain that literal).</summary>
+    private static int LastEnd(ReadOnlySpan<byte> line, int pos, ReadOnlySpan<byte> next) =>
+        line.Length - next.Length >= pos && line.EndsWith(next) ? line.Length - next.Length : FreeEnd(line, pos, next);
+
+    /// <summary>Reads a format string into literals and fields, and checks that it gives what a record needs.</summary>
+    private sealed class Builder(LogFormatSyntax syntax)
+    {
+        public readonly List<byte[]> Literals = [];
+        public readonly List<Field> Fields = [];
+        private readonly StringBuilder _literal = new();
+        private string? _clockNote;
+
+        public string? ReadNginx(string format)
+        {
+            for (var i = 0; i < format.Length; i++)
+            {
+                var c = format[i];
+                if (c == '\\')
+                {
+                    if (Escape(format, ref i) is { } bad) return bad;
+                    continue;
+                }
+                if (c != '$')
+                {
+                    _literal.Append(c);
+                    continue;
+                }
+                string name;
+                var start = i;
+                if (i + 1 < format.Length && format[i + 1] == '{')
+                {
+                    var close = format.IndexOf('}', i + 2);
+                    if (close < 0) return $"unclosed \"${{\" at column {start + 1}";
+                    name = format[(i + 2)..close];
+                    if (name.Length == 0 || !name.All(IsNameChar))
+                        return $"\"${{{name}}}\" at column {start + 1} is not a variable name (letters, digits and _)";
+                    i = close;
+                }
+                else
+                {
+                    var j = i + 1;
+                    while (j < format.Length && IsNameChar(format[j])) j++;
+                    if (j == i + 1) return $"\"$\" at column {start + 1} is not followed by a variable name";
+                    name = format[(i + 1)..j];
+                    i = j - 1;
+                }
+                // nginx variable names are not case-sensitive.
+                var (kind, rank) = name.ToLowerInvariant() switch
+                {
+                    "remote_addr" => (FieldKind.Host, 0),
+                    "remote_user" => (FieldKind.User, 0),
+                    "time_local" => (FieldKind.TimeLocal, 0),
+                    "time_iso8601" => (FieldKind.TimeIso, 0),
+                    "msec" => (FieldKind.Msec, 0),
+                    "request" => (FieldKind.Request, 0),
+                    "request_method" => (FieldKind.Method, 0),
+                    "request_uri" => (FieldKind.Path, 1),
+                    "uri" or "document_uri" => (FieldKind.Path, 0),
+                    "status" => (FieldKind.Status, 0),
+                    "body_bytes_sent" => (FieldKind.Bytes, 1),
+                    "bytes_sent" => (FieldKind.Bytes, 0),
+                    "request_time" => (FieldKind.Seconds, 0),
+                    "upstream_response_time" => (FieldKind.Upstream, 0),
+                    "http_referer" => (FieldKind.Referer, 0),
+                    "http_user_agent" => (FieldKind.UserAgent, 0),
+                    "host" => (FieldKind.VirtualHost, 1),
+                    "server_name" => (FieldKind.VirtualHost, 0),
+                    _ => (FieldKind.Skip, 0),
+                };
+                if (Add(new Field(kind, rank, "$" + name)) is { } error) return error;
+            }
+            return null;
+        }
+
+        private static bool IsNameChar(char c) => c == '_' || char.IsAsciiLetterOrDigit(c);
+
+        public string? ReadApache(string format)
+        {
+            for (var i = 0; i < format.Length; i++)
+            {
+                var c = format[i];
+                if (c == '\\')
+                {
+                    if (Escape(format, ref i) is { } bad) return bad;
+                    continue;
+                }
+                if (c != '%')
+                {
+                    _literal.Append(c);
+                    continue;
+                }
+                var start = i;
+                string? param = null;
+                var final = false;
+                // Between % and the letter: a {parameter}, < or > (original or final request), and
+                // status conditions such as !200,304: in any order, as Apache reads them.
+                while (true)
+                {
+                    if (++i == format.Length) return $"\"%\" at column {start + 1} is not followed by a directive";
+                    c = format[i];
+                    if (c == '%' && i == start + 1)
+                    {
+                        _literal.Append('%');
+                        break;
+                    }
+                    if (c == '{')
+                    {
+                        var close = format.IndexOf('}', i + 1);
+                        if (close < 0) return $"unclosed \"%{{\" at column {i + 1}";
+                        param = format[(i + 1)..close];
+                        i = close;
+                        continue;
+                    }
+                    if (c is '<' or '>' or '!' or ',' || char.IsAsciiDigit(c))
+                    {
+                        final |= c == '>';
+                        continue;
+                    }
+                    var directive = c.ToString();
+                    if (c == '^')
+                    {
+                        if (i + 2 >= format.Length || format.Substring(i + 1, 2) is not ("ti" or "to"))
+                            return $"unknown directive \"{format[start..Math.Min(format.Length, i + 3)]}\" at column {start + 1}";
+                        directive = "^" + format.Substring(i + 1, 2);
+                        i += 2;
+                    }
+                    var name = format[start..(i + 1)];
+                    var field = Directive(directive, param, final, name, out var error);
+                    if (error is not null) return $"{error} at column {start + 1}";
+                    if (field is not null && Add(field) is { } adjacent) return adjacent;
+                    break;
+                }
+            }
+            return null;
+        }
+
+        /// <summary>The field of an Apache directive; null for <c>%t</c>, which it adds itself (as <c>[</c>, time, <c>]</c>).</summary>
+        private Field? Directive(string directive, string? param, bool final, string name, out string? error)
+        {
+            error = null;
+            switch (directive)
+            {
+                case "h":
+                case "a":
+                    return new Field(FieldKind.Host, 0, name);
+                case "u": return new Field(FieldKind.User, 0, name);
+                case "r": return new Field(FieldKind.Request, 0, name);
+                case "m": return new Field(FieldKind.Method, 0, name);
+                case "U": return new Field(FieldKind.Path, 0, name);
+                case "s": return new Field(FieldKind.Status, final ? 1 : 0, name);
+                case "b":
+                case "B":
+                    return new Field(FieldKind.Bytes, 1, name);
+                case "O": return new Field(FieldKind.Bytes, 0, name);
+                case "D": return new Field(FieldKind.Micros, 1, name);
+                case "T":
+                    switch (param)
+                    {
+                        case null or "s": return new Field(FieldKind.Seconds, 0, name);
+                        case "ms": return new Field(FieldKind.Millis, 1, name);
+                        case "us": return new Field(FieldKind.Micros, 1, name);
+                        default:
+                            error = $"\"{name}\" has unit \"{param}\", not s, ms or us";
+                            return null;
+                    }
+                case "v":
+                case "V":
+                    return new Field(FieldKind.VirtualHost, 0, name);
+                case "i":
+                    if (param is null)
+                    {
+                        error = $"\"{name}\" names no header (as in %{{Referer}}i)";
+                        return null;
+                    }
+                    return param.ToLowerInvariant() switch
+                    {
+                        "referer" => new Field(FieldKind.Referer, 0, name),
+                        "user-agent" => new Field(FieldKind.UserAgent, 0, name),
+                        "host" => new Field(FieldKind.VirtualHost, 1, name),
+                        _ => new Field(FieldKind.Skip, 0, name),
+                    };
+                case "t":
+                    return Time(param, name, out error);
+                case "A" or "C" or "e" or "f" or "H" or "k" or "l" or "L" or "n" or "o" or "p" or "P" or "q" or "R"
+                    or "X" or "I" or "S" or "M" or "^ti" or "^to":
+                    return new Field(FieldKind.Skip, 0, name);
+                default:
+                    error = $"unknown directive \"{name}\"";
+                    return null;
+            }
+        }
+
+        private Field? Time(string? param, string name, out string? error)
+        {
+            error = null;
+            if (param is null)
+            {
+                // %t is [dd/Mon/yyyy:HH:MM:SS ±hhmm] with its brackets: as literals, they are checked as such.
+                _literal.Append('[');
+                if (Add(new Field(FieldKind.TimeLocal, 0, name)) is { } adjacent)
+                {
+                    error = adjacent;
+                    return null;
+                }
+                _literal.Append(']');
+                return null;
+            }
+            var format = param;
+            foreach (var prefix in new[] { "begin:", "end:" })
+                if (format.StartsWith(prefix, StringComparison.Ordinal)) format = format[prefix.Length..];
+            switch (format)
+            {
+                case "sec": return new Field(FieldKind.EpochSeconds, 0, name);
+                case "msec": return new Field(FieldKind.EpochMillis, 0, name);
+                case "usec": return new Field(FieldKind.EpochMicros, 0, name);
+                case "msec_frac" or "usec_frac": return new Field(FieldKind.Skip, 0, name);
+            }
+            if (ClockFormat.TryCompile(format, out var why) is { } clock)
+                return new Field(FieldKind.Clock, 0, name) { Clock = clock };
+            _clockNote ??= $"{name} cannot be read as log time: {why}";
+            return new Field(FieldKind.Skip, 0, name);
+        }
+
+        /// <summary><c>\"</c>, <c>\'</c>, <c>\\</c> and <c>\t</c> as the config file means them; a line break cannot be in a line.</summary>
+        private string? Escape(string format, ref int i)
+        {
+            if (i + 1 == format.Length)
+            {
+                _literal.Append('\\');
+                return null;
+            }
+            var c = format[i + 1];
+            switch (c)
+            {
+                case '"' or '\'' or '\\':
+                    _literal.Append(c);
+                    break;
+                case 't':
+                    _literal.Append('\t');
+                    break;
+                case 'n' or 'r':
+                    return $"\"\\{c}\" at column {i + 1} is a line break, which a line cannot contain";
+                default:
+                    _literal.Append('\\');
+                    return null;
+            }
+            i++;
+            return null;
+        }
+
+        private string? Add(Field field)
+        {
+            if (Fields.Count > 0 && _literal.Length == 0)
+            {
+                // The idioms %U%q and $uri$is_args$args log a path and its query as one text.
+                if (Fields[^1].Kind == FieldKind.Path
+                    && field.Name.ToLowerInvariant() is "%q" or "$is_args" or "$args" or "$query_string")
+                {
+                    Fields[^1] = Fields[^1] with { Name = Fields[^1].Name + field.Name };
+                    return null;
+                }
+                return $"{Fields[^1].Name} and {field.Name} have no text between them, so where one ends and the other begins is unknown";
+            }
+            Literals.Add(Encoding.UTF8.GetBytes(_literal.ToString()));
+            _literal.Clear();
+            Fields.Add(field);
+            return null;
+        }
+
+        /// <summary>Closes the last literal; says what the format lacks, if anything.</summary>
+        public string? Check()
+        {
+            Literals.Add(Encoding.UTF8.GetBytes(_literal.ToString()));
+            _literal.Clear();
+            var nginx = syntax == LogFormatSyntax.Nginx;
+            if (Fields.Count == 0)
+                return nginx
+                    ? "the format has no variables ($remote_addr, $status, ...)"
+                    : "the format has no directives (%h, %>s, ...)";
+            bool Has(params FieldKind[] kinds) => Fields.Any(f => kinds.Contains(f.Kind));
+            if (!Has(FieldKind.TimeLocal, FieldKind.TimeIso, FieldKind.Msec, FieldKind.EpochSeconds, FieldKind.EpochMillis,
+                    FieldKind.EpochMicros, FieldKind.Clock))
+                return (nginx
+                    ? "the format gives no time: it needs $time_local, $time_iso8601 or $msec"
+                    : "the format gives no time: it needs %t, %{sec}t, %{msec}t, %{usec}t or a %{format}t with a date, time and %z")
+                    + (_clockNote is null ? "" : $" ({_clockNote})");
+            if (!Has(FieldKind.Status))
+                return nginx ? "the format gives no status: it needs $status" : "the format gives no status: it needs %>s or %s";
+            if (!Has(FieldKind.Request) && !(Has(FieldKind.Method) && Has(FieldKind.Path)))
+                return nginx
+                    ? "the format gives no request: it needs $request, or $request_method with $request_uri or $uri"
+                    : "the format gives no request: it needs %r, or %m with %U";
+            // Quoted: the literal before ends with a quote and the one after starts with one.
+            for (var i = 0; i < Fields.Count; i++)
+                Fields[i].Quoted = Literals[i] is [.., (byte)'"'] && Literals[i + 1] is [(byte)'"', ..]
+                                   && Fields[i].Kind != FieldKind.TimeLocal && Fields[i].Clock is null;
+            return null;
+        }
+    }
+}

@@ -1,0 +1,586 @@
+using System.Text;
+using LogAlert.Cli.Input.Formats;
+using Xunit;
+
+namespace LogAlert.Cli.Tests;
+
+/// <summary>
+/// Web-server log formats: nginx and Apache format strings compiled into line templates. Fixture
+/// lines are written as the servers write them (nginx's <c>\xHH</c> escapes, Apache's <c>\"</c>).
+/// </summary>
+public sealed class FormatTests
+{
+    /// <summary>What a parser made of a line, as plain values (the spans cannot leave the call).</summary>
+    private sealed record Parsed(
+        long Time, string Host, string User, string Method, string Path, string Section, int Status, long Bytes,
+        double RequestTime, double Upstream, string VirtualHost, string Referer, string UserAgent);
+
+    private static string Text(ReadOnlySpan<byte> span) => Encoding.UTF8.GetString(span);
+
+    private static Parsed Parse(IAccessLineParser parser, string line)
+    {
+        var ok = parser.TryParse(Encoding.UTF8.GetBytes(line), out var f, out var reason);
+        Assert.True(ok, reason);
+        return new Parsed(f.Time, Text(f.Host), Text(f.User), Text(f.Method), Text(f.Path), Text(f.Section), f.Status,
+            f.Bytes, f.RequestTime, f.UpstreamResponseTime, Text(f.VirtualHost), Text(f.Referer), Text(f.UserAgent));
+    }
+
+    /// <summary>Seconds equal to 9 places, NaN (not logged) equal to NaN.</summary>
+    private static void Seconds(double expected, double actual)
+    {
+        if (double.IsNaN(expected)) Assert.True(double.IsNaN(actual), $"expected NaN, got {actual}");
+        else Assert.Equal(expected, actual, 9);
+    }
+
+    private static string Reason(IAccessLineParser parser, string line)
+    {
+        var ok = parser.TryParse(Encoding.UTF8.GetBytes(line), out _, out var reason);
+        Assert.False(ok, $"parsed: {line}");
+        Assert.NotNull(reason);
+        return reason;
+    }
+
+    private static LineTemplate Compile(string format, LogFormatSyntax syntax = LogFormatSyntax.Auto)
+    {
+        Assert.True(LineTemplate.TryCompile(format, syntax, out var template, out var error), error);
+        return template;
+    }
+
+    private static string CompileError(string format, LogFormatSyntax syntax = LogFormatSyntax.Auto)
+    {
+        Assert.False(LineTemplate.TryCompile(format, syntax, out _, out var error), $"compiled: {format}");
+        return error;
+    }
+
+    // The examples of Apache's log documentation, and an nginx line of today.
+    private const string CommonLine = """127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326""";
+    private const string CombinedLine = CommonLine + """ "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)" """;
+    private const long CommonTime = 971211336; // 2000-10-10T20:55:36Z
+
+    private const string NginxCombined =
+        """$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" """;
+    private const string NginxLine =
+        """203.0.113.7 - - [07/Feb/2019:16:11:00 -0500] "GET /api/user?id=3 HTTP/1.1" 200 612 "https://example.com/start" "Mozilla/5.0 (X11; Linux x86_64; rv:65.0) Gecko/20100101 Firefox/65.0" """;
+    private const long NginxTime = 1549573860; // 16:11:00 at -05:00 is 2019-02-07T21:11:00Z
+
+    // ---------------------------------------------------------------- presets
+
+    [Fact]
+    public void CommonPresetReadsApachesExample()
+    {
+        var p = Parse(LineTemplate.Common, CommonLine);
+        Assert.Equal(CommonTime, p.Time);
+        Assert.Equal("127.0.0.1", p.Host);
+        Assert.Equal("frank", p.User);
+        Assert.Equal("GET", p.Method);
+        Assert.Equal("/apache_pb.gif", p.Path);
+        Assert.Equal("/apache_pb.gif", p.Section);
+        Assert.Equal(200, p.Status);
+        Assert.Equal(2326, p.Bytes);
+        Assert.True(double.IsNaN(p.RequestTime));
+        Assert.True(double.IsNaN(p.Upstream));
+        Assert.Equal("", p.Referer);
+        Assert.Equal("", p.UserAgent);
+        Assert.Equal("", p.VirtualHost);
+    }
+
+    [Fact]
+    public void CombinedPresetReadsRefererAndAgent()
+    {
+        var p = Parse(LineTemplate.Combined, CombinedLine.TrimEnd());
+        Assert.Equal(CommonTime, p.Time);
+        Assert.Equal("frank", p.User);
+        Assert.Equal("http://www.example.com/start.html", p.Referer);
+        Assert.Equal("Mozilla/4.08 [en] (Win98; I ;Nav)", p.UserAgent);
+    }
+
+    [Theory]
+    [InlineData("common")]
+    [InlineData("COMBINED")]
+    [InlineData(" combined ")]
+    public void PresetNamesCompileToThePresets(string name)
+    {
+        var template = Compile(name);
+        Assert.Same(name.Trim().ToLowerInvariant() == "common" ? LineTemplate.Common : LineTemplate.Combined, template);
+    }
+
+    [Fact]
+    public void NginxCombinedFormatReadsNginxLines()
+    {
+        var template = Compile(NginxCombined.TrimEnd());
+        var p = Parse(template, NginxLine.TrimEnd());
+        Assert.Equal(NginxTime, p.Time);
+        Assert.Equal("203.0.113.7", p.Host);
+        Assert.Equal("-", p.User);
+        Assert.Equal("/api/user?id=3", p.Path);
+        Assert.Equal("/api", p.Section);
+        Assert.Equal(612, p.Bytes);
+        Assert.Equal("https://example.com/start", p.Referer);
+        Assert.StartsWith("Mozilla/5.0 (X11;", p.UserAgent);
+        // nginx's combined and Apache's are the same shape.
+        Assert.Equal(p, Parse(LineTemplate.Combined, NginxLine.TrimEnd()));
+    }
+
+    [Fact]
+    public void CommonDoesNotReadCombinedLines()
+    {
+        Assert.Contains("bytes", Reason(LineTemplate.Common, CombinedLine.TrimEnd()));
+        Assert.Contains("expected \" \\\"\" at column", Reason(LineTemplate.Combined, CommonLine));
+    }
+
+    [Fact]
+    public void TrailingLineEndIsIgnored()
+    {
+        Assert.Equal(CommonTime, Parse(LineTemplate.Common, CommonLine + "\r\n").Time);
+        Assert.Equal(CommonTime, Parse(LineTemplate.Common, CommonLine + "\r").Time);
+    }
+
+    // ---------------------------------------------------------------- times
+
+    [Theory]
+    [InlineData("07/Feb/2019:16:11:00 -0500", 1549573860)]
+    [InlineData("07/Feb/2019:21:11:00 +0000", 1549573860)]
+    [InlineData("07/Feb/2019:16:11:00 +0530", 1549536060)]
+    [InlineData("07/Feb/2019:16:11:00 -1200", 1549599060)]
+    [InlineData("29/Feb/2020:12:00:00 +1400", 1582927200)]
+    [InlineData("10/oct/2000:13:55:36 -0700", 971211336)] // month names in any case
+    [InlineData("01/Jan/1970:00:00:00 +0000", 0)]
+    [InlineData("31/Dec/9999:23:59:59 +0000", 253402300799)]
+    public void TimeLocalHonoursTheOffset(string time, long expected)
+    {
+        var line = $"10.0.0.1 - - [{time}] \"GET / HTTP/1.1\" 200 1";
+        Assert.Equal(expected, Parse(LineTemplate.Common, line).Time);
+    }
+
+    [Theory]
+    [InlineData("07/Feb/2019:16:11:00", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
+    [InlineData("07/Fev/2019:16:11:00 -0500", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
+    [InlineData("30/Feb/2019:16:11:00 -0500", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
+    [InlineData("07/Feb/2019:24:11:00 -0500", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
+    [InlineData("07/Feb/2019:16:11:00 0500", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
+    [InlineData("31/Dec/1969:23:59:59 +0000", "outside the valid range of log time")]
+    [InlineData("01/Jan/1970:00:00:00 +0100", "outside the valid range of log time")]
+    [InlineData("31/Dec/9999:23:59:59 -0100", "outside the valid range of log time")]
+    public void BadOrOutOfRangeTimesGiveReasons(string time, string reason)
+    {
+        var line = $"10.0.0.1 - - [{time}] \"GET / HTTP/1.1\" 200 1";
+        Assert.Contains(reason, Reason(LineTemplate.Common, line));
+    }
+
+    [Theory]
+    [InlineData("2019-02-07T16:11:00-05:00", 1549573860)]
+    [InlineData("2019-02-07T21:11:00+00:00", 1549573860)]
+    [InlineData("2019-02-07T21:11:00Z", 1549573860)]
+    [InlineData("2019-02-07T21:11:00.999Z", 1549573860)]
+    [InlineData("2019-02-08T02:41:00+0530", 1549573860)]
+    public void TimeIso8601(string time, long expected)
+    {
+        var template = Compile("$remote_addr [$time_iso8601] \"$request\" $status");
+        Assert.Equal(expected, Parse(template, $"10.0.0.1 [{time}] \"GET / HTTP/1.1\" 200").Time);
+    }
+
+    [Theory]
+    [InlineData("2019-02-07T16:11:00")] // no offset: not guessed
+    [InlineData("2019-02-07 16:11:00-05:00")]
+    [InlineData("2019-13-07T16:11:00-05:00")]
+    public void TimeIso8601Malformed(string time)
+    {
+        var template = Compile("$remote_addr [$time_iso8601] \"$request\" $status");
+        Assert.Contains("is not an ISO 8601 time", Reason(template, $"10.0.0.1 [{time}] \"GET / HTTP/1.1\" 200"));
+    }
+
+    [Theory]
+    [InlineData("1549573860.123", 1549573860)]
+    [InlineData("1549573860.999", 1549573860)]
+    [InlineData("1549573860", 1549573860)]
+    public void MsecIsFloored(string msec, long expected)
+    {
+        var template = Compile("$msec $remote_addr \"$request\" $status");
+        Assert.Equal(expected, Parse(template, $"{msec} 10.0.0.1 \"GET / HTTP/1.1\" 200").Time);
+    }
+
+    [Theory]
+    [InlineData("253402300800.000", "outside the valid range")]
+    [InlineData("-5.000", "is not Unix seconds")]
+    [InlineData("1549573860.", "is not Unix seconds")]
+    [InlineData("15495x3860.1", "is not Unix seconds")]
+    public void MsecMalformedOrOutOfRange(string msec, string reason)
+    {
+        var template = Compile("$msec $remote_addr \"$request\" $status");
+        Assert.Contains(reason, Reason(template, $"{msec} 10.0.0.1 \"GET / HTTP/1.1\" 200"));
+    }
+
+    // ---------------------------------------------------------------- hosts, bytes, escapes
+
+    [Fact]
+    public void Ipv6HostIsText()
+    {
+        var p = Parse(LineTemplate.Combined, """2001:db8::1 - - [07/Feb/2019:16:11:00 -0500] "GET /v6 HTTP/2.0" 200 5 "-" "curl/8.5.0" """.TrimEnd());
+        Assert.Equal("2001:db8::1", p.Host);
+        Assert.Equal("-", p.Referer);
+        Assert.Equal("curl/8.5.0", p.UserAgent);
+    }
+
+    [Fact]
+    public void DashBytesAreZero()
+    {
+        var p = Parse(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "HEAD /health HTTP/1.1" 304 -""");
+        Assert.Equal(0, p.Bytes);
+        Assert.Equal("HEAD", p.Method);
+        Assert.Equal(304, p.Status);
+    }
+
+    [Fact]
+    public void NginxHexEscapesInUserAgentAreUndone()
+    {
+        var template = Compile(NginxCombined.TrimEnd());
+        var line = """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0 \x22quoted\x22 back\x5Cslash caf\xC3\xA9" """;
+        Assert.Equal("Mozilla/5.0 \"quoted\" back\\slash café", Parse(template, line.TrimEnd()).UserAgent);
+    }
+
+    [Fact]
+    public void ApacheBackslashEscapesInRefererAreUndone()
+    {
+        var line = """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 200 1 "http://ex.com/?q=\"x\" \\d+" "Agent \"007\"" """;
+        var p = Parse(LineTemplate.Combined, line.TrimEnd());
+        Assert.Equal("http://ex.com/?q=\"x\" \\d+", p.Referer);
+        Assert.Equal("Agent \"007\"", p.UserAgent);
+    }
+
+    [Fact]
+    public void EscapedUserIsUndone()
+    {
+        var p = Parse(LineTemplate.Common, """10.0.0.1 - jo\x20e [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 200 1""");
+        Assert.Equal("jo e", p.User);
+    }
+
+    // ---------------------------------------------------------------- request lines
+
+    [Fact]
+    public void DashRequestIsARecordWithoutMethodOrSection()
+    {
+        // nginx, for a connection closed before it sent a request.
+        var p = Parse(LineTemplate.Combined, """198.51.100.4 - - [07/Feb/2019:16:11:00 -0500] "-" 400 0 "-" "-" """.TrimEnd());
+        Assert.Equal("-", p.Method);
+        Assert.Equal("-", p.Path);
+        Assert.Equal("-", p.Section);
+        Assert.Equal(400, p.Status);
+    }
+
+    [Fact]
+    public void TlsHandshakeRequestIsARecordWithoutMethodOrSection()
+    {
+        // A TLS ClientHello sent to port 80, as nginx logs it.
+        var line = """198.51.100.4 - - [07/Feb/2019:16:11:00 -0500] "\x16\x03\x01\x00\xCA\x01\x00\x00\xC6\x03\x03\xE1\xBA\x9C" 400 157 "-" "-" """;
+        var p = Parse(LineTemplate.Combined, line.TrimEnd());
+        Assert.Equal("-", p.Method);
+        Assert.Equal("-", p.Section);
+        Assert.Equal(157, p.Bytes);
+    }
+
+    [Theory]
+    [InlineData("GET /a/b HTTP/1.1", "GET", "/a/b", "/a")]
+    [InlineData("GET /a/b", "GET", "/a/b", "/a")] // HTTP/0.9 style: no protocol
+    [InlineData("POST  /two/spaces  HTTP/1.0", "POST", "/two/spaces", "/two")]
+    [InlineData("GET http://example.com/a/b HTTP/1.1", "GET", "/a/b", "/a")] // to a proxy: the URL's path
+    [InlineData("GET http://example.com HTTP/1.1", "GET", "/", "/")]
+    [InlineData("GET https://example.com:8443?x=1 HTTP/1.1", "GET", "/", "/")]
+    [InlineData("GET /a b HTTP/1.1", "GET", "/a b", "/a b")] // a space in the target, as sent
+    [InlineData("PROPFIND /dav/ HTTP/1.1", "PROPFIND", "/dav/", "/dav")]
+    [InlineData("GET /x?y=/z HTTP/2.0", "GET", "/x?y=/z", "/x")]
+    [InlineData("-", "-", "-", "-")]
+    [InlineData("", "-", "-", "-")]
+    [InlineData("GET", "-", "-", "-")]
+    [InlineData("GET nopath HTTP/1.1", "-", "-", "-")]
+    [InlineData("CONNECT example.com:443 HTTP/1.1", "-", "-", "-")]
+    [InlineData("OPTIONS * HTTP/1.1", "-", "-", "-")]
+    [InlineData("GET /a junk", "-", "-", "-")]
+    [InlineData("G(T /a HTTP/1.1", "-", "-", "-")]
+    public void RequestLines(string request, string method, string path, string section)
+    {
+        var p = Parse(LineTemplate.Common, $"10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"{request}\" 200 1");
+        Assert.Equal((method, path, section), (p.Method, p.Path, p.Section));
+    }
+
+    [Fact]
+    public void TenKilobyteUri()
+    {
+        var uri = "/search/" + new string('q', 10 * 1024) + "?x=" + new string('y', 500);
+        var p = Parse(LineTemplate.Combined, $"10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET {uri} HTTP/1.1\" 200 1 \"-\" \"-\"");
+        Assert.Equal(uri, p.Path);
+        Assert.Equal("/search", p.Section);
+        // A reason quotes only the start of a long field.
+        var reason = Reason(LineTemplate.Common, $"10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET {uri} HTTP/1.1\" 200 {uri}");
+        Assert.True(reason.Length < 200, reason);
+    }
+
+    // ---------------------------------------------------------------- malformed lines
+
+    [Fact]
+    public void MissingBracketNamesTheColumn() =>
+        Assert.Equal("expected \"[\" at column 19",
+            Reason(LineTemplate.Common, """127.0.0.1 - frank 10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"""));
+
+    [Fact]
+    public void BadStatus()
+    {
+        Assert.Equal("status \"abc\" is not an integer",
+            Reason(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" abc 1"""));
+        Assert.Equal("status 600 is not in 100..599",
+            Reason(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 600 1"""));
+        Assert.Equal("status 99 is not in 100..599",
+            Reason(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 99 1"""));
+        // 2^32 + 200: must not wrap into range.
+        Assert.Equal("status 4294967496 is not in 100..599",
+            Reason(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 4294967496 1"""));
+    }
+
+    [Fact]
+    public void BadBytes()
+    {
+        Assert.Equal("bytes \"12a\" is not an integer or '-'",
+            Reason(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 200 12a"""));
+        Assert.Contains("above the limit",
+            Reason(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 200 99999999999999999"""));
+    }
+
+    [Fact]
+    public void TruncatedQuote()
+    {
+        var reason = Reason(LineTemplate.Combined, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0 (X11""");
+        Assert.Equal("no closing quote for %{User-Agent}i, which starts at column 71", reason);
+        // An escaped quote at the very end does not close.
+        Assert.StartsWith("no closing quote", Reason(LineTemplate.Combined,
+            """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 200 1 "-" "agent\" """.TrimEnd()));
+    }
+
+    [Theory]
+    [InlineData("", "expected \" \" at column 1, found the end of the line")]
+    [InlineData("10.0.0.1", "expected \" \" at column 9, found the end of the line")]
+    [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] GET / HTTP/1.1 200 1", "expected \"\\\"\" at column 43")]
+    [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\" 200 1 extra", "bytes \"1 extra\" is not an integer or '-'")]
+    [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\"  200 1", "status \"\" is not an integer")]
+    public void MalformedCommonLines(string line, string reason) =>
+        Assert.Equal(reason, Reason(LineTemplate.Common, line));
+
+    [Fact]
+    public void TextAfterTheLastLiteral() =>
+        Assert.Equal($"unexpected text at column {CombinedLine.TrimEnd().Length + 1}: \" extra\"",
+            Reason(LineTemplate.Combined, CombinedLine.TrimEnd() + " extra"));
+
+    // ---------------------------------------------------------------- nginx variables
+
+    [Fact]
+    public void EveryNginxVariable()
+    {
+        var template = Compile(
+            "$remote_addr $remote_user [$time_local] $time_iso8601 $msec \"$request\" $request_method ${request_uri} $uri " +
+            "$status $body_bytes_sent $bytes_sent $request_time $upstream_response_time \"$http_referer\" \"$http_user_agent\" $host");
+        var p = Parse(template,
+            "2001:db8::7 alice [07/Feb/2019:16:11:00 -0500] 2019-02-07T16:11:00-05:00 1549573860.250 \"GET /old/path HTTP/1.1\" " +
+            "POST /api/v2/items?page=2 /api/v2/items 201 1024 1311 0.250 0.120, 0.100 : 0.025 \"https://ref.example/\" \"curl/8.5.0\" shop.example.com");
+        Assert.Equal(NginxTime, p.Time);
+        Assert.Equal("2001:db8::7", p.Host);
+        Assert.Equal("alice", p.User);
+        Assert.Equal("POST", p.Method); // $request_method wins over the request line's
+        Assert.Equal("/api/v2/items?page=2", p.Path); // $request_uri wins over $uri and the request line
+        Assert.Equal("/api", p.Section);
+        Assert.Equal(201, p.Status);
+        Assert.Equal(1024, p.Bytes); // $body_bytes_sent wins over $bytes_sent
+        Seconds(0.25, p.RequestTime);
+        Seconds(0.245, p.Upstream);
+        Assert.Equal("https://ref.example/", p.Referer);
+        Assert.Equal("curl/8.5.0", p.UserAgent);
+        Assert.Equal("shop.example.com", p.VirtualHost);
+    }
+
+    [Theory]
+    [InlineData("0.004 0.002", 0.004, 0.002)]
+    [InlineData("0.004 -", 0.004, double.NaN)]
+    [InlineData("- -", double.NaN, double.NaN)]
+    [InlineData("1.500 0.002, 0.003", 1.5, 0.005)]
+    [InlineData("1.500 0.002 : 0.003", 1.5, 0.005)]
+    [InlineData("1.500 -, 0.003 : -", 1.5, 0.003)]
+    public void RequestAndUpstreamTimes(string times, double request, double upstream)
+    {
+        var template = Compile(NginxCombined.TrimEnd() + " $request_time $upstream_response_time");
+        var p = Parse(template, NginxLine.TrimEnd() + " " + times);
+        Seconds(request, p.RequestTime);
+        Seconds(upstream, p.Upstream);
+    }
+
+    [Fact]
+    public void UpstreamListInTheMiddleOfTheLine()
+    {
+        var template = Compile("$remote_addr [$time_local] \"$request\" $status urt=$upstream_response_time rt=$request_time $host");
+        var p = Parse(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\" 502 urt=0.002, 0.003 : - rt=0.010 api.example");
+        Seconds(0.005, p.Upstream);
+        Seconds(0.01, p.RequestTime);
+        Assert.Equal("api.example", p.VirtualHost);
+    }
+
+    [Theory]
+    [InlineData("abc -", "request time \"abc\" is not seconds or '-'")]
+    [InlineData("-1 -", "request time \"-1\" is not seconds or '-'")]
+    [InlineData("0.1 0.2,,0.3", "upstream response time \"0.2,,0.3\" is not a list of seconds or '-'")]
+    public void BadDurations(string times, string reason)
+    {
+        var template = Compile(NginxCombined.TrimEnd() + " $request_time $upstream_response_time");
+        Assert.Equal(reason, Reason(template, NginxLine.TrimEnd() + " " + times));
+    }
+
+    [Fact]
+    public void SkippedVariablesAreMatchedAndIgnored()
+    {
+        // nginx's "main" format from its default nginx.conf.
+        var template = Compile(NginxCombined.TrimEnd() + " \"$http_x_forwarded_for\" $connection ${pipe}");
+        var p = Parse(template, NginxLine.TrimEnd() + " \"203.0.113.1, 10.0.0.1\" 88123 p");
+        Assert.Equal("203.0.113.7", p.Host);
+        Assert.StartsWith("Mozilla", p.UserAgent);
+        Assert.Equal($"expected \" \\\"\" at column {NginxLine.TrimEnd().Length + 1}, found the end of the line",
+            Reason(template, NginxLine.TrimEnd()));
+    }
+
+    [Fact]
+    public void NginxVariablesIgnoreCaseAndMayBeBraced()
+    {
+        var template = Compile("${REMOTE_ADDR}|${time_local}|${request}|${status}|${body_bytes_sent}");
+        var p = Parse(template, "10.0.0.1|07/Feb/2019:16:11:00 -0500|GET /x/y HTTP/1.1|200|5");
+        Assert.Equal(("10.0.0.1", NginxTime, "/x", 5L), (p.Host, p.Time, p.Section, p.Bytes));
+    }
+
+    [Fact]
+    public void NginxMethodAndUriWithoutRequest()
+    {
+        var template = Compile("$remote_addr [$time_iso8601] $request_method $uri $status");
+        var p = Parse(template, "10.0.0.1 [2019-02-07T16:11:00-05:00] DELETE /items/7 204");
+        Assert.Equal(("DELETE", "/items/7", "/items"), (p.Method, p.Path, p.Section));
+        // An empty method (a connection closed early) makes both '-'.
+        p = Parse(template, "10.0.0.1 [2019-02-07T16:11:00-05:00]  /items/7 400");
+        Assert.Equal(("-", "-"), (p.Method, p.Path));
+    }
+
+    [Fact]
+    public void NginxPathWithItsQueryIsOnePath()
+    {
+        var template = Compile("$remote_addr [$time_local] $request_method $uri$is_args$args $status");
+        var p = Parse(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] GET /find/x?q=1 200");
+        Assert.Equal(("/find/x?q=1", "/find"), (p.Path, p.Section));
+    }
+
+    // ---------------------------------------------------------------- Apache directives
+
+    [Fact]
+    public void EveryApacheDirective()
+    {
+        var template = Compile(
+            "%h %a %l %u %t %{%Y-%m-%dT%H:%M:%S%z}t \\\"%r\\\" %m %U%q %H %s %>s %b %B %D %T " +
+            "\\\"%{Referer}i\\\" \\\"%{User-Agent}i\\\" %{Host}i %v %V");
+        var p = Parse(template,
+            "192.0.2.10 10.1.1.1 - bob [10/Oct/2000:13:55:36 -0700] 2000-10-10T13:55:36-0700 \"GET /old HTTP/1.1\" PUT /files/a.txt?v=2 HTTP/1.1 " +
+            "302 201 - 0 12345 0 \"http://ref/\" \"Wget/1.21\" files.example:8080 www.example www.example");
+        Assert.Equal(CommonTime, p.Time);
+        Assert.Equal("10.1.1.1", p.Host); // %a after %h: the later of two equals
+        Assert.Equal("bob", p.User);
+        Assert.Equal(("PUT", "/files/a.txt?v=2"), (p.Method, p.Path)); // %m and %U%q win over %r
+        Assert.Equal(201, p.Status); // %>s wins over %s
+        Assert.Equal(0, p.Bytes);
+        Seconds(0.012345, p.RequestTime); // %D (microseconds) wins over %T
+        Assert.Equal("http://ref/", p.Referer);
+        Assert.Equal("Wget/1.21", p.UserAgent);
+        Assert.Equal("files.example:8080", p.VirtualHost); // the Host header wins over %v and %V
+    }
+
+    [Theory]
+    [InlineData("%D", "250000", 0.25)]
+    [InlineData("%T", "2", 2.0)]
+    [InlineData("%{ms}T", "250", 0.25)]
+    [InlineData("%{us}T", "250000", 0.25)]
+    [InlineData("%{s}T", "3", 3.0)]
+    [InlineData("%D", "-", double.NaN)]
+    public void ApacheRequestTimes(string directive, string value, double seconds)
+    {
+        var template = Compile($"%h %l %u %t \"%r\" %>s %b {directive}");
+        Seconds(seconds, Parse(template, CommonLine + " " + value).RequestTime);
+    }
+
+    [Theory]
+    [InlineData("%{sec}t", "971211336")]
+    [InlineData("%{msec}t", "971211336999")]
+    [InlineData("%{begin:usec}t", "971211336000001")]
+    [InlineData("%{end:%d/%b/%Y:%H:%M:%S %z}t", "10/Oct/2000:13:55:36 -0700")]
+    [InlineData("%{%d/%b/%Y:%T %z}t", "10/Oct/2000:13:55:36 -0700")]
+    [InlineData("%{%F %T %z}t", "2000-10-10 20:55:36 +0000")]
+    [InlineData("%{%e %b %y %R:%S %z}t", "10 Oct 00 13:55:36 -0700")]
+    [InlineData("%{%s}t", "971211336")]
+    public void ApacheTimeFormats(string directive, string value)
+    {
+        var template = Compile($"{directive} %h \"%r\" %>s");
+        Assert.Equal(CommonTime, Parse(template, $"{value} 10.0.0.1 \"GET / HTTP/1.1\" 200").Time);
+    }
+
+    [Fact]
+    public void ApacheTimeFormatWithoutOffsetIsAcceptedButGivesNoTime()
+    {
+        // Accepted beside %t, ignored.
+        var template = Compile("%h %t %{%Y-%m-%d %H:%M:%S}t \"%r\" %>s");
+        Assert.Equal(CommonTime, Parse(template, "10.0.0.1 [10/Oct/2000:13:55:36 -0700] 2000-10-10 13:55:36 \"GET / HTTP/1.1\" 200").Time);
+        Assert.Contains("has no offset (%z)", CompileError("%h %{%Y-%m-%d %H:%M:%S}t \"%r\" %>s"));
+        Assert.Contains("%a, which logalert does not read", CompileError("%h %{%a %d/%b/%Y:%T %z}t \"%r\" %>s"));
+        Assert.Contains("%{msec_frac}t", Compile("%h %t.%{msec_frac}t \"%r\" %>s").Format);
+    }
+
+    [Fact]
+    public void ApacheModifiersAndConditions()
+    {
+        var template = Compile("%h %l %u %t \"%r\" %<s %400,501{X-Debug}i %!200,304{Referer}i %%");
+        var p = Parse(template, "10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 404 - http://r/ %");
+        Assert.Equal((404, "http://r/"), (p.Status, p.Referer));
+    }
+
+    [Fact]
+    public void ApacheFormatAsPastedFromTheConfig()
+    {
+        // LogFormat "%h %l %u %t \"%r\" %>s %b" common — the string between the outer quotes.
+        var template = Compile("%h %l %u %t \\\"%r\\\" %>s %b");
+        Assert.Equal(Parse(LineTemplate.Common, CommonLine), Parse(template, CommonLine));
+    }
+
+    // ---------------------------------------------------------------- format errors
+
+    [Theory]
+    [InlineData("%h %l %u %t \"%r\" %>s %J", "unknown directive \"%J\" at column 22")]
+    [InlineData("%h %t \"%r\" %>s %{Referer", "unclosed \"%{\" at column 17")]
+    [InlineData("%h %t \"%r\" %>s %", "\"%\" at column 16 is not followed by a directive")]
+    [InlineData("%h %t \"%r\" %>s %{x}T", "\"%{x}T\" has unit \"x\", not s, ms or us at column 16")]
+    [InlineData("%h %t \"%r\" %>s %i", "\"%i\" names no header (as in %{Referer}i) at column 16")]
+    [InlineData("%h %t \"%r\" %>s %^tx", "unknown directive \"%^tx\" at column 16")]
+    [InlineData("$remote_addr [${time_local] \"$request\" $status", "unclosed \"${\" at column 15")]
+    [InlineData("$remote_addr [$time_local] \"$request\" $status ${}", "\"${}\" at column 47 is not a variable name (letters, digits and _)")]
+    [InlineData("$remote_addr [$time_local] \"$request\" $status $", "\"$\" at column 47 is not followed by a variable name")]
+    [InlineData("$remote_addr [$time_local] \"$request\" $status$body_bytes_sent",
+        "$status and $body_bytes_sent have no text between them, so where one ends and the other begins is unknown")]
+    [InlineData("$remote_addr \"$request\" $status", "the format gives no time: it needs $time_local, $time_iso8601 or $msec")]
+    [InlineData("$remote_addr [$time_local] \"$request\"", "the format gives no status: it needs $status")]
+    [InlineData("$remote_addr [$time_local] $request_method $status",
+        "the format gives no request: it needs $request, or $request_method with $request_uri or $uri")]
+    [InlineData("%h %t %>s", "the format gives no request: it needs %r, or %m with %U")]
+    [InlineData("%h \"%r\" %>s", "the format gives no time: it needs %t, %{sec}t, %{msec}t, %{usec}t or a %{format}t with a date, time and %z")]
+    [InlineData("%h %t \"%r\"", "the format gives no status: it needs %>s or %s")]
+    [InlineData("hello", "the format has no directives (%h, %>s, ...)")]
+    [InlineData("", "the format has no directives (%h, %>s, ...)")]
+    [InlineData("%h %t\\n\"%r\" %>s", "\"\\n\" at column 6 is a line break, which a line cannot contain")]
+    public void BadFormatsSayWhatIsWrong(string format, string error) => Assert.Equal(error, CompileError(format));
+
+    [Fact]
+    public void SyntaxIsToldOrGiven()
+    {
+        // A "$" that starts no variable name leaves an Apache format Apache's.
+        var apache = Compile("%h %t \"%r\" %>s $%b");
+        Assert.Equal(5, Parse(apache, "10.0.0.1 [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 $5").Bytes);
+        // Told: "%" in an nginx format is a literal.
+        var nginx = Compile("$remote_addr [$time_local] \"$request\" $status $body_bytes_sent 100%", LogFormatSyntax.Nginx);
+        Assert.Equal(7, Parse(nginx, "10.0.0.1 [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 7 100%").Bytes);
+        Assert.Equal("the format has no variables ($remote_addr, $status, ...)", CompileError("%h %t", LogFormatSyntax.Nginx));
+    }
+}
