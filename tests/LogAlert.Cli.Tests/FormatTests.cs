@@ -5,8 +5,8 @@ using Xunit;
 namespace LogAlert.Cli.Tests;
 
 /// <summary>
-/// Web-server log formats: nginx and Apache format strings compiled into line templates. Fixture
-/// lines are written as the servers write them (nginx's <c>\xHH</c> escapes, Apache's <c>\"</c>).
+/// Web-server log formats: nginx and Apache format strings compiled into line templates, and JSON
+/// lines. Fixture lines are written as the servers write them (nginx's <c>\xHH</c> escapes, Apache's <c>\"</c>).
 /// </summary>
 public sealed class FormatTests
 {
@@ -582,5 +582,147 @@ public sealed class FormatTests
         var nginx = Compile("$remote_addr [$time_local] \"$request\" $status $body_bytes_sent 100%", LogFormatSyntax.Nginx);
         Assert.Equal(7, Parse(nginx, "10.0.0.1 [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 7 100%").Bytes);
         Assert.Equal("the format has no variables ($remote_addr, $status, ...)", CompileError("%h %t", LogFormatSyntax.Nginx));
+    }
+
+    // ---------------------------------------------------------------- JSON lines
+
+    private const string JsonLine =
+        """{"time_iso8601":"2019-02-07T16:11:00-05:00","remote_addr":"2001:db8::1","remote_user":"","request":"GET /api/user?id=3 HTTP/1.1","status":"200","body_bytes_sent":"612","request_time":"0.004","upstream_response_time":"0.002, 0.001","http_referer":"","http_user_agent":"curl/8.5.0","host":"api.example"}""";
+
+    [Fact]
+    public void JsonWithStringNumbers()
+    {
+        var p = Parse(JsonLineParser.Instance, JsonLine);
+        Assert.Equal(NginxTime, p.Time);
+        Assert.Equal("2001:db8::1", p.Host);
+        Assert.Equal("-", p.User); // nginx's escape=json writes an empty string for no user
+        Assert.Equal(("GET", "/api/user?id=3", "/api"), (p.Method, p.Path, p.Section));
+        Assert.Equal((200, 612L), (p.Status, p.Bytes));
+        Seconds(0.004, p.RequestTime);
+        Seconds(0.003, p.Upstream);
+        Assert.Equal(("", "curl/8.5.0", "api.example"), (p.Referer, p.UserAgent, p.VirtualHost));
+    }
+
+    [Fact]
+    public void JsonWithNumbersEscapesAndUnknownKeys()
+    {
+        var p = Parse(JsonLineParser.Instance,
+            """ {"msec":1549573860.5,"extra":{"a":[1,{"b":null}]},"remote_addr":"10.0.0.1","request_method":"POST","request_uri":"/upload/x","status":201,"bytes_sent":77,"http_user_agent":"say \"hi\" \u00e9","upstream_response_time":null,"flag":true} """);
+        Assert.Equal(NginxTime, p.Time);
+        Assert.Equal(("POST", "/upload/x", "/upload"), (p.Method, p.Path, p.Section));
+        Assert.Equal((201, 77L), (p.Status, p.Bytes));
+        Assert.Equal("say \"hi\" é", p.UserAgent);
+        Assert.True(double.IsNaN(p.Upstream));
+    }
+
+    [Fact]
+    public void JsonWithSeedColumnNames()
+    {
+        var p = Parse(JsonLineParser.Instance,
+            """{"remotehost":"10.0.0.2","rfc931":"-","authuser":"apache","date":1549573860,"request":"GET /api/user HTTP/1.0","status":200,"bytes":1234}""");
+        Assert.Equal((NginxTime, "10.0.0.2", "apache", "/api", 200, 1234L), (p.Time, p.Host, p.User, p.Section, p.Status, p.Bytes));
+        p = Parse(JsonLineParser.Instance,
+            """{"remotehost":"10.0.0.2","authuser":"-","date":"1549573860","request":"-","status":"400","bytes":"-"}""");
+        Assert.Equal((NginxTime, "-", 400, 0L), (p.Time, p.Section, p.Status, p.Bytes));
+    }
+
+    [Fact]
+    public void JsonTimeKeys()
+    {
+        const string rest = """ "request":"GET / HTTP/1.1","status":200}""";
+        Assert.Equal(NginxTime, Parse(JsonLineParser.Instance, """{"time_local":"07/Feb/2019:16:11:00 -0500",""" + rest).Time);
+        // time_iso8601 wins over msec, whichever comes first.
+        Assert.Equal(NginxTime, Parse(JsonLineParser.Instance, """{"msec":"1.000","time_iso8601":"2019-02-07T21:11:00Z",""" + rest).Time);
+    }
+
+    [Theory]
+    [InlineData("""{"remote_addr":"10.0.0.1","status":200,"request":"GET / HTTP/1.1"}""", "no time: none of \"time_iso8601\", \"time_local\", \"msec\", \"date\"")]
+    [InlineData("""{"date":1549573860,"request":"GET / HTTP/1.1"}""", "no \"status\"")]
+    [InlineData("""{"date":1549573860,"status":200,"request_method":"GET"}""", "no request: no \"request\", nor \"request_method\" with \"request_uri\" or \"uri\"")]
+    [InlineData("""{"date":1549573860,"status":"2xx","request":"GET /"}""", "status \"2xx\" is not an integer")]
+    [InlineData("""{"date":1549573860,"status":200.0,"request":"GET /"}""", "status \"200.0\" is not an integer")]
+    [InlineData("""{"date":-1,"status":200,"request":"GET /"}""", "time \"-1\" is not whole Unix seconds")]
+    [InlineData("""{"date":253402300800,"status":200,"request":"GET /"}""", "outside the valid range of log time")]
+    [InlineData("""{"date":1549573860,"status":{"code":200},"request":"GET /"}""", "\"status\" is an object, not a string or a number")]
+    [InlineData("""{"date":1549573860,"status":200,"request":"GET /",""", "not valid JSON at column")]
+    [InlineData("""{"date":1549573860,"status":200,"request":"GET /"} x""", "not valid JSON at column")]
+    [InlineData("""{"date":1549573860,"status":200,"request":"GET /", "ua":"Mozilla \x22"}""", "not valid JSON at column")]
+    [InlineData("""[1,2]""", "not a JSON object")]
+    [InlineData("""127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 1""", "JSON")]
+    public void MalformedJson(string line, string reason) => Assert.Contains(reason, Reason(JsonLineParser.Instance, line));
+
+    // ---------------------------------------------------------------- hostile input
+
+    [Fact]
+    public void DamagedLinesGiveReasonsNotExceptions()
+    {
+        var custom = Compile(NginxCombined.TrimEnd() + " $request_time \"$upstream_response_time\" [$time_iso8601] $msec %{x}t");
+        var clock = Compile("%{%d/%b/%Y:%T %z}t %h \"%r\" %>s %D %{ms}T");
+        var samples = new (IAccessLineParser Parser, string Line)[]
+        {
+            (LineTemplate.Combined, CombinedLine.TrimEnd()),
+            (LineTemplate.Combined, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "\x16\x03 a\\\" b" 400 0 "-" "\x22x\x2" """.TrimEnd()),
+            (custom, NginxLine.TrimEnd() + " 0.004 \"0.002, - : 0.001\" [2019-02-07T16:11:00.5+05:30] 1549573860.123 %{x}t"),
+            (clock, "10/Oct/2000:13:55:36 -0700 10.0.0.1 \"GET / HTTP/1.1\" 200 1234 12"),
+            (JsonLineParser.Instance, JsonLine),
+        };
+        const string bytes = " \"\\[]{}:,-./0123456789x\r\n\0\u00ff%$";
+        var random = new Random(14);
+        for (var i = 0; i < 40_000; i++)
+        {
+            var (parser, line) = samples[i % samples.Length];
+            var text = new StringBuilder(line);
+            for (var edits = random.Next(1, 4); edits > 0 && text.Length > 0; edits--)
+            {
+                var at = random.Next(text.Length);
+                switch (random.Next(4))
+                {
+                    case 0: text.Remove(at, 1); break;
+                    case 1: text.Insert(at, bytes[random.Next(bytes.Length)]); break;
+                    case 2: text[at] = bytes[random.Next(bytes.Length)]; break;
+                    default: text.Length = at; break;
+                }
+            }
+            var damaged = Encoding.UTF8.GetBytes(text.ToString());
+            if (parser.TryParse(damaged, out var f, out var reason))
+            {
+                Assert.InRange(f.Status, 100, 599);
+                Assert.InRange(f.Time, 0, 253402300799);
+                Assert.True(f.Bytes >= 0);
+                Assert.False(f.Method.IsEmpty || f.Path.IsEmpty || f.Section.IsEmpty || f.Host.IsEmpty || f.User.IsEmpty);
+            }
+            else Assert.False(string.IsNullOrEmpty(reason));
+        }
+    }
+
+    // ---------------------------------------------------------------- allocation
+
+    [Fact]
+    public void ParsingAllocatesNothingForAPlainLine()
+    {
+        var template = Compile(NginxCombined.TrimEnd() + " $request_time \"$upstream_response_time\" $host");
+        var line = Encoding.UTF8.GetBytes(NginxLine.TrimEnd() + " 0.004 \"0.002, 0.001\" api.example");
+        var combined = Encoding.UTF8.GetBytes(NginxLine.TrimEnd());
+        var json = Encoding.UTF8.GetBytes(JsonLine);
+        Assert.Equal(0, Allocated(template, line));
+        Assert.Equal(0, Allocated(LineTemplate.Combined, combined));
+        Assert.Equal(0, Allocated(JsonLineParser.Instance, json));
+    }
+
+    /// <summary>Bytes allocated by 1000 parses of <paramref name="line"/>, after as many to warm up (JIT, statics).</summary>
+    private static long Allocated(IAccessLineParser parser, byte[] line)
+    {
+        long allocated = 0, sum = 0;
+        for (var round = 0; round < 2; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 1000; i++)
+            {
+                if (!parser.TryParse(line, out var f, out _)) return -1;
+                sum += f.Time + f.Section.Length + f.UserAgent.Length;
+            }
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+        return sum > 0 ? allocated : -1;
     }
 }

@@ -1,0 +1,137 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text;
+using System.Text.Json;
+
+namespace LogAlert.Cli.Input.Formats;
+
+/// <summary>
+/// Reads access logs written as one JSON object a line (nginx's <c>log_format ... escape=json</c>,
+/// log shippers), with nginx's variable names as keys, or the seed CSV's column names.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Keys read (others are skipped, whatever their value): <c>remote_addr</c> or <c>remotehost</c>;
+/// <c>remote_user</c> or <c>authuser</c>; a time, <c>time_iso8601</c>, <c>time_local</c>, <c>msec</c>
+/// (Unix seconds with a fraction) or <c>date</c> (whole Unix seconds), the first of those present in
+/// that order; <c>request</c>, or <c>request_method</c> with <c>request_uri</c> (or <c>uri</c>), which
+/// win over the request line's; <c>status</c>; <c>body_bytes_sent</c> or <c>bytes</c>, else
+/// <c>bytes_sent</c>; <c>request_time</c>; <c>upstream_response_time</c>; <c>http_referer</c>;
+/// <c>http_user_agent</c>; <c>host</c>. A number may be a JSON number or a string (<c>"status":"200"</c>,
+/// as nginx writes every variable); <c>null</c> is the same as a missing key.
+/// </para>
+/// <para>
+/// A line without a time, a status or a request is bad, and so is one that is not a JSON object.
+/// nginx's default escaping writes <c>\x22</c> for a quote, which is not JSON: such a log needs
+/// <c>escape=json</c>, and its lines are bad otherwise.
+/// </para>
+/// <para>Reads with <see cref="Utf8JsonReader"/>, building no document: nothing is allocated for a good
+/// line unless a string in it has escapes.</para>
+/// </remarks>
+public sealed class JsonLineParser : IAccessLineParser
+{
+    /// <summary>The parser: it keeps no state, so one serves every input.</summary>
+    public static JsonLineParser Instance { get; } = new();
+
+    private JsonLineParser() { }
+
+    /// <inheritdoc/>
+    public bool TryParse(ReadOnlySpan<byte> line, out AccessFields fields, [NotNullWhen(false)] out string? reason)
+    {
+        fields = default;
+        var set = new FieldSet();
+        try
+        {
+            var reader = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = 64 });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                reason = "not a JSON object";
+                return false;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var key = reader.ValueSpan;
+                var (kind, rank) = reader.ValueIsEscaped ? KeyOf(Unescaped(ref reader)) : KeyOf(key);
+                reader.Read();
+                if (kind == FieldKind.Skip)
+                {
+                    reader.Skip();
+                    continue;
+                }
+                ReadOnlySpan<byte> value;
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.Null:
+                        continue;
+                    case JsonTokenType.String:
+                        value = reader.ValueIsEscaped ? Unescaped(ref reader) : reader.ValueSpan;
+                        break;
+                    case JsonTokenType.Number:
+                        value = reader.ValueSpan;
+                        break;
+                    default:
+                        reason = $"\"{Encoding.UTF8.GetString(key)}\" is {Describe(reader.TokenType)}, not a string or a number";
+                        return false;
+                }
+                if (!set.TryTake(kind, rank, value, unescape: false, out reason)) return false;
+            }
+            // Past the object's end: nothing but white space may follow (the reader throws if anything does).
+            reader.Read();
+        }
+        catch (JsonException e)
+        {
+            var message = e.Message;
+            var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            reason = $"not valid JSON at column {(e.BytePositionInLine ?? 0) + 1}: {(cut >= 0 ? message[..cut] : message)}";
+            return false;
+        }
+        reason = !set.HasTime ? "no time: none of \"time_iso8601\", \"time_local\", \"msec\", \"date\""
+            : !set.HasStatus ? "no \"status\""
+            : !set.HasRequest ? "no request: no \"request\", nor \"request_method\" with \"request_uri\" or \"uri\""
+            : null;
+        if (reason is not null) return false;
+        fields = set.Finish();
+        return true;
+    }
+
+    /// <summary>A string or property name with its JSON escapes undone, in an array of its own.</summary>
+    private static ReadOnlySpan<byte> Unescaped(scoped ref Utf8JsonReader reader)
+    {
+        var buffer = new byte[reader.ValueSpan.Length];
+        return buffer.AsSpan(0, reader.CopyString(buffer));
+    }
+
+    private static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        _ => token.ToString(),
+    };
+
+    /// <summary>What a key holds, and its rank among keys that hold the same (see <see cref="FieldSet"/>).</summary>
+    private static (FieldKind Kind, int Rank) KeyOf(ReadOnlySpan<byte> key) => key.Length switch
+    {
+        3 when key.SequenceEqual("uri"u8) => (FieldKind.Path, 0),
+        4 when key.SequenceEqual("msec"u8) => (FieldKind.Msec, 1),
+        4 when key.SequenceEqual("date"u8) => (FieldKind.EpochSeconds, 0),
+        4 when key.SequenceEqual("host"u8) => (FieldKind.VirtualHost, 0),
+        5 when key.SequenceEqual("bytes"u8) => (FieldKind.Bytes, 1),
+        6 when key.SequenceEqual("status"u8) => (FieldKind.Status, 0),
+        7 when key.SequenceEqual("request"u8) => (FieldKind.Request, 0),
+        8 when key.SequenceEqual("authuser"u8) => (FieldKind.User, 0),
+        10 when key.SequenceEqual("remotehost"u8) => (FieldKind.Host, 0),
+        10 when key.SequenceEqual("time_local"u8) => (FieldKind.TimeLocal, 2),
+        10 when key.SequenceEqual("bytes_sent"u8) => (FieldKind.Bytes, 0),
+        11 when key.SequenceEqual("remote_addr"u8) => (FieldKind.Host, 0),
+        11 when key.SequenceEqual("remote_user"u8) => (FieldKind.User, 0),
+        11 when key.SequenceEqual("request_uri"u8) => (FieldKind.Path, 1),
+        12 when key.SequenceEqual("time_iso8601"u8) => (FieldKind.TimeIso, 3),
+        12 when key.SequenceEqual("request_time"u8) => (FieldKind.Seconds, 0),
+        12 when key.SequenceEqual("http_referer"u8) => (FieldKind.Referer, 0),
+        14 when key.SequenceEqual("request_method"u8) => (FieldKind.Method, 0),
+        15 when key.SequenceEqual("body_bytes_sent"u8) => (FieldKind.Bytes, 1),
+        15 when key.SequenceEqual("http_user_agent"u8) => (FieldKind.UserAgent, 0),
+        22 when key.SequenceEqual("upstream_response_time"u8) => (FieldKind.Upstream, 0),
+        _ => (FieldKind.Skip, 0),
+    };
+}
