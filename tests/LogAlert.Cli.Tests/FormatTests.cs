@@ -5,8 +5,9 @@ using Xunit;
 namespace LogAlert.Cli.Tests;
 
 /// <summary>
-/// Web-server log formats: nginx and Apache format strings compiled into line templates, and JSON
-/// lines. Fixture lines are written as the servers write them (nginx's <c>\xHH</c> escapes, Apache's <c>\"</c>).
+/// Web-server log formats: nginx and Apache format strings compiled into line templates, JSON lines,
+/// and telling a format from an input's first lines. Fixture lines are written as the servers write
+/// them (nginx's <c>\xHH</c> escapes, Apache's <c>\"</c>).
 /// </summary>
 public sealed class FormatTests
 {
@@ -724,5 +725,66 @@ public sealed class FormatTests
             allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         }
         return sum > 0 ? allocated : -1;
+    }
+
+    // ---------------------------------------------------------------- sniffing
+
+    private static SniffResult Sniff(params string[] lines) => FormatSniffer.Sniff(Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"));
+
+    [Fact]
+    public void SniffsCsv()
+    {
+        var result = Sniff("", TestLogs.Header, "\"10.0.0.1\",\"-\",\"apache\",1549573860,\"GET /api/user HTTP/1.0\",200,1234");
+        Assert.Equal("csv", result.Format);
+        Assert.Null(result.Parser);
+        Assert.Equal("csv", Sniff("RemoteHost, authuser,date,request,status,bytes").Format);
+    }
+
+    [Fact]
+    public void SniffsCombinedBeforeCommon()
+    {
+        var result = Sniff(NginxLine.TrimEnd(), CombinedLine.TrimEnd(), "", NginxLine.TrimEnd());
+        Assert.Equal("combined", result.Format);
+        Assert.Same(LineTemplate.Combined, result.Parser);
+        Assert.StartsWith("csv (line 1 is not the header", result.Tried);
+    }
+
+    [Fact]
+    public void SniffsCommon()
+    {
+        var result = Sniff(CommonLine, CommonLine.Replace("frank", "-"), "\r", CommonLine);
+        Assert.Equal("common", result.Format);
+        Assert.Same(LineTemplate.Common, result.Parser);
+        Assert.Contains($"combined (line 1: expected \" \\\"\" at column {CommonLine.Length + 1}, found the end of the line)", result.Tried);
+    }
+
+    [Fact]
+    public void SniffsJsonLines()
+    {
+        var result = Sniff(JsonLine, JsonLine);
+        Assert.Equal("jsonl", result.Format);
+        Assert.Same(JsonLineParser.Instance, result.Parser);
+    }
+
+    [Fact]
+    public void OneDamagedLineDoesNotHideTheFormat()
+    {
+        Assert.Equal("combined", Sniff(CombinedLine[..40], CombinedLine.TrimEnd(), CombinedLine.TrimEnd()).Format);
+        Assert.Null(Sniff(CombinedLine[..40], CombinedLine.TrimEnd()).Format); // not more than half
+    }
+
+    [Fact]
+    public void SniffingGarbageSaysWhatWasTried()
+    {
+        var result = Sniff("hello world", "this is not a log");
+        Assert.Null(result.Format);
+        Assert.Null(result.Parser);
+        Assert.Equal(
+            "csv (line 1 is not the header \"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"), " +
+            "combined (line 1: expected \" \" at column 12, found the end of the line), " +
+            "common (line 1: expected \" \" at column 12, found the end of the line), " +
+            "jsonl (line 1: not valid JSON at column 1: 'h' is an invalid start of a value.)",
+            result.Tried);
+        Assert.Null(Sniff("", " \t", "").Format);
     }
 }

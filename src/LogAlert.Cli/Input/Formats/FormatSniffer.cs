@@ -1,0 +1,89 @@
+using System.Text;
+
+namespace LogAlert.Cli.Input.Formats;
+
+/// <summary>What <see cref="FormatSniffer.Sniff"/> found.</summary>
+/// <param name="Format">
+/// <c>csv</c>, <c>combined</c>, <c>common</c> or <c>jsonl</c>; null when none fits (or there was no
+/// line to look at).
+/// </param>
+/// <param name="Parser">
+/// What reads lines of <paramref name="Format"/>: <see cref="LineTemplate.Combined"/>,
+/// <see cref="LineTemplate.Common"/> or <see cref="JsonLineParser.Instance"/>; null for <c>csv</c>
+/// (the CSV reader reads it) and when nothing fits.
+/// </param>
+/// <param name="Tried">
+/// The formats tried, in order, each with why it did not fit, for an error message: <c>csv (line 1
+/// is not the header "remotehost",...), combined (line 1: expected "[" at column 17), ...</c>.
+/// </param>
+public sealed record SniffResult(string? Format, IAccessLineParser? Parser, string Tried);
+
+/// <summary>Tells the format of an input from its first lines, so that a user need not say it.</summary>
+/// <remarks>
+/// The formats are tried in a fixed order, and the first that fits wins: <c>csv</c> (the first
+/// non-blank line is the seed's header, naming at least <c>remotehost</c>, <c>authuser</c>,
+/// <c>date</c>, <c>request</c>, <c>status</c> and <c>bytes</c>, in any order and case), then
+/// <c>combined</c>, <c>common</c> and <c>jsonl</c>, each of which fits when more than half of the
+/// lines looked at parse as it: one damaged line (a log rotated mid-write) does not hide the format,
+/// and a log of combined lines is never taken as common, whose lines end after the bytes.
+/// </remarks>
+public static class FormatSniffer
+{
+    /// <summary>How many non-blank lines are looked at, at most.</summary>
+    public const int SampleLines = 5;
+
+    private static readonly string[] CsvColumns = ["remotehost", "authuser", "date", "request", "status", "bytes"];
+
+    /// <summary>
+    /// Tells the format of the input that starts with <paramref name="head"/>: whole lines, separated
+    /// by <c>\n</c> (a last line without one counts as whole, so pass only complete lines).
+    /// </summary>
+    public static SniffResult Sniff(ReadOnlySpan<byte> head)
+    {
+        // Non-blank lines, with their 1-based line numbers in head.
+        var lines = new List<(int Number, byte[] Text)>();
+        var number = 0;
+        while (!head.IsEmpty && lines.Count < SampleLines)
+        {
+            var end = head.IndexOf((byte)'\n');
+            var line = end < 0 ? head : head[..end];
+            head = end < 0 ? default : head[(end + 1)..];
+            number++;
+            if (line.IndexOfAnyExcept(" \t\r"u8) >= 0) lines.Add((number, line.ToArray()));
+        }
+        if (lines.Count == 0) return new SniffResult(null, null, "nothing: there is no non-blank line to look at");
+
+        var tried = new StringBuilder();
+        if (IsCsvHeader(lines[0].Text)) return new SniffResult("csv", null, "csv");
+        tried.Append($"csv (line {lines[0].Number} is not the header \"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\")");
+        foreach (var (name, parser) in new (string, IAccessLineParser)[]
+                 {
+                     ("combined", LineTemplate.Combined), ("common", LineTemplate.Common), ("jsonl", JsonLineParser.Instance),
+                 })
+        {
+            var fits = 0;
+            string? firstReason = null;
+            foreach (var (lineNumber, text) in lines)
+            {
+                if (parser.TryParse(text, out _, out var reason)) fits++;
+                else firstReason ??= $"line {lineNumber}: {reason}";
+            }
+            tried.Append(", ").Append(name);
+            if (fits * 2 > lines.Count) return new SniffResult(name, parser, tried.ToString());
+            tried.Append($" ({firstReason})");
+        }
+        return new SniffResult(null, null, tried.ToString());
+    }
+
+    /// <summary>
+    /// The seed's CSV header: comma-separated names, each maybe quoted and spaced, among them every
+    /// column the CSV reader needs (it finds columns by name, ignoring case).
+    /// </summary>
+    private static bool IsCsvHeader(byte[] line)
+    {
+        var names = Encoding.UTF8.GetString(line).Split(',')
+            .Select(name => name.Trim().Trim('"').Trim().ToLowerInvariant())
+            .ToHashSet();
+        return CsvColumns.All(names.Contains);
+    }
+}
