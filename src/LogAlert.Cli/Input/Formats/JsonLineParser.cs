@@ -13,7 +13,7 @@ namespace LogAlert.Cli.Input.Formats;
 /// Keys read (others are skipped, whatever their value): <c>remote_addr</c> or <c>remotehost</c>;
 /// <c>remote_user</c> or <c>authuser</c>; a time, <c>time_iso8601</c>, <c>time_local</c>, <c>msec</c>
 /// (Unix seconds with a fraction) or <c>date</c> (whole Unix seconds), the first of those present in
-/// that order; <c>request</c>, or <c>request_method</c> with <c>request_uri</c> (or <c>uri</c>), which
+/// that order (each one present must be valid); <c>request</c>, or <c>request_method</c> with <c>request_uri</c> (or <c>uri</c>), which
 /// win over the request line's; <c>status</c>; <c>body_bytes_sent</c> or <c>bytes</c>, else
 /// <c>bytes_sent</c>; <c>request_time</c>; <c>upstream_response_time</c>; <c>http_referer</c>;
 /// <c>http_user_agent</c>; <c>host</c>. A number may be a JSON number or a string (<c>"status":"200"</c>,
