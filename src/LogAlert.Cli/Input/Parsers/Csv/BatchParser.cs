@@ -1,0 +1,568 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Text;
+using CsvHelper;
+using LogAlert.Core;
+
+namespace LogAlert.Cli.Input;
+
+/// <summary>Turns chunks of lines into records and bad lines, and those into batches.</summary>
+internal sealed class BatchParser
+{
+    private const int PoolCapacity = 1 << 16; // slots of each direct-mapped id cache
+    private static readonly Symbols Hosts = Symbols.Hosts; // read for every line: not through F#'s static property
+    // Pinned: kept whatever the fold gives back, since these fields keep them for the process.
+    private static readonly int NoUser = Symbols.Users.Pin("-");
+    private static readonly int Get = Symbols.Methods.Pin("GET");
+    private static readonly int Post = Symbols.Methods.Pin("POST");
+    private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
+
+    private readonly int _batchSize;
+    private readonly bool _plainLines;
+    private readonly CsvReaderOptions _options;
+    private readonly SymbolCache _users = new(Symbols.Users, PoolCapacity);
+    private readonly SymbolCache _hosts; // until hosts are deferred
+    private readonly SymbolCache _methods = new(Symbols.Methods, PoolCapacity);
+    private readonly SymbolCache _sections = new(Symbols.Sections, PoolCapacity);
+
+    /// <summary>Forgets the ids its caches hold: the fold has given ids back (<see cref="SweepPoint"/>).</summary>
+    public void ForgetIds()
+    {
+        _users.Clear();
+        _hosts.Clear();
+        _methods.Clear();
+        _sections.Clear();
+    }
+    private readonly Queue<InputBatch> _ready = new();
+    private readonly Queue<(long Line, CsvMalformedReason Reason)> _malformed = new();
+
+    private Record[] _records;
+    private int _count;
+    private List<BadLine>? _bad;
+    private long _lines;
+
+    private int _source;
+    private string _path = "";
+    private long _lineBase;       // lines of the current input before the current chunk
+    private bool _atStart;        // nothing of the current input parsed yet (byte order mark)
+    private Columns? _columns;
+
+    /// <param name="batchSize">Most records per batch.</param>
+    /// <param name="plainLines">Read lines of the plain shape without CsvHelper (tests compare the two ways).</param>
+    /// <param name="deferHostsFrom">Look hosts up a run of lines at a time once there are more than this many (tests: -1, always).</param>
+    public BatchParser(int batchSize, bool plainLines = true, int deferHostsFrom = DeferHostsFrom)
+    {
+        _batchSize = batchSize;
+        _plainLines = plainLines;
+        _deferHostsFrom = deferHostsFrom;
+        _hosts = new SymbolCache(Symbols.Hosts, Math.Clamp(deferHostsFrom, 16, DeferHostsFrom));
+        _records = new Record[batchSize];
+        _options = new CsvReaderOptions
+        {
+            Separator = ',',
+            HasHeader = false,               // headers are read here, per input and after a restart
+            AllowLineBreaksInQuotes = false, // docs/semantics.md §2: a record is one physical line
+            SkipEmptyLines = false,          // every line comes back, so every line is counted
+            TrackLineNumbers = true,
+            TrimWhitespace = true,           // `, "GET / HTTP/1.1"` still opens a quoted field
+            DetectSeparatorHint = false,
+            MalformedData = CsvMalformedDataHandling.Recover,
+            // Called while reading the malformed record (before Read returns it); queued by line
+            // number all the same, so the match does not depend on that.
+            OnMalformedRecord = m => _malformed.Enqueue((m.LineNumber, m.Reason)),
+        };
+    }
+
+    /// <summary>
+    /// Parses a chunk of whole lines (or an input's last line without its newline) that starts at
+    /// <paramref name="at"/>, into batches of its own: the last one holds what is left, and may be short.
+    /// </summary>
+    public ChunkResult ParseChunk(Memory<byte> chunk, ChunkStart at)
+    {
+        (_source, _path, _lineBase, _atStart, _columns) = (at.Source, at.Path, at.LineBase, at.AtStart, at.Columns);
+        Parse(chunk);
+        Seal();
+        var batches = _ready.ToArray();
+        _ready.Clear();
+        return new ChunkResult(batches, at with { LineBase = _lineBase, AtStart = _atStart, Columns = _columns });
+    }
+
+    /// <summary>Physical lines in a chunk, as <c>wc -l</c> counts them plus a last line without its newline.</summary>
+    public static long CountLines(ReadOnlySpan<byte> chunk) =>
+        chunk.IsEmpty ? 0 : chunk.Count((byte)'\n') + (chunk[^1] == (byte)'\n' ? 0 : 1);
+
+    /// <summary>Puts what is pending into a batch of its own (it may be smaller than the batch size).</summary>
+    private void Seal()
+    {
+        if (_count == 0 && _bad is null && _lines == 0) return;
+        var records = _count == _records.Length ? _records : _records[.._count];
+        _ready.Enqueue(new InputBatch(records, (IReadOnlyList<BadLine>?)_bad ?? [], _lines));
+        if (_count == _records.Length) _records = new Record[_batchSize];
+        _count = 0;
+        _bad = null;
+        _lines = 0;
+    }
+
+    /// <summary>
+    /// Reads a chunk line by line. A line of the plain shape (see <see cref="PlainFields"/>) that makes a
+    /// valid record, or is the header, is read here; any other line (a blank line, a bad line, escaped
+    /// quotes, a quote inside an unquoted field) goes to CsvHelper, one line at a time, and after
+    /// <see cref="CsvHelperAfter"/> such lines in a chunk the rest of the chunk goes to CsvHelper whole.
+    /// </summary>
+    private void Parse(Memory<byte> chunk)
+    {
+        if (_atStart)
+        {
+            _atStart = false;
+            if (chunk.Span.StartsWith(Bom)) chunk = chunk[Bom.Length..];
+        }
+        var span = chunk.Span;
+        if (span.IsEmpty) return;
+        _deferHosts = Symbols.Hosts.Count > _deferHostsFrom;
+        BlankLoneCarriageReturns(span);
+        if (!_plainLines)
+        {
+            ParseWithCsvHelper(chunk);
+            return;
+        }
+        var n = span.Length;
+        IndexStops(span);
+        var line = _lineBase;      // physical lines of the input up to and including the current one
+        var accounted = _lineBase; // lines already counted into a batch
+        var others = 0;
+        var at = 0;
+        while (at < n)
+        {
+            line++;
+            var lineEnd = NextStop(_breaks, at, n);
+            var next = lineEnd < n ? lineEnd + 1 : n;
+            if (_columns is { } columns ? TryPlainLine(span, at, lineEnd, line, columns) : TryPlainHeader(span, at, lineEnd, line))
+            {
+                PlainLines++;
+                at = next;
+                if (_count == _batchSize)
+                {
+                    ResolveHosts(span);
+                    _lines += line - accounted;
+                    accounted = line;
+                    Seal();
+                }
+                continue;
+            }
+            ResolveHosts(span); // CsvHelper may seal a batch
+            _lines += line - 1 - accounted;
+            _lineBase = line - 1;
+            if (++others > CsvHelperAfter)
+            {
+                ParseWithCsvHelper(chunk[at..]);
+                return;
+            }
+            ParseWithCsvHelper(chunk[at..next]);
+            accounted = line;
+            at = next;
+        }
+        ResolveHosts(span);
+        _lines += line - accounted;
+        _lineBase = line;
+    }
+
+    // One bit per byte of the chunk: where its quotes are, its line feeds, and every byte that can end
+    // an unquoted field (quote, comma, line feed). Finding the next of them is then a bit scan, not a
+    // search: found with 64-byte vector compares, the bits cost a fraction of a search per field.
+    private ulong[] _quotes = [];
+    private ulong[] _breaks = [];
+    private ulong[] _stops = [];
+    private int _words;
+
+    private void IndexStops(ReadOnlySpan<byte> span)
+    {
+        _words = (span.Length + 63) >> 6;
+        if (_quotes.Length < _words)
+        {
+            _quotes = new ulong[_words];
+            _breaks = new ulong[_words];
+            _stops = new ulong[_words];
+        }
+        ref var start = ref MemoryMarshal.GetReference(span);
+        var quote = Vector256.Create((byte)'"');
+        var comma = Vector256.Create((byte)',');
+        var feed = Vector256.Create((byte)'\n');
+        var full = span.Length >> 6;
+        for (var w = 0; w < full; w++)
+        {
+            var low = Vector256.LoadUnsafe(ref start, (nuint)(w << 6));
+            var high = Vector256.LoadUnsafe(ref start, (nuint)(w << 6) + 32);
+            var quotes = Vector256.Equals(low, quote).ExtractMostSignificantBits()
+                         | (ulong)Vector256.Equals(high, quote).ExtractMostSignificantBits() << 32;
+            var commas = Vector256.Equals(low, comma).ExtractMostSignificantBits()
+                         | (ulong)Vector256.Equals(high, comma).ExtractMostSignificantBits() << 32;
+            var breaks = Vector256.Equals(low, feed).ExtractMostSignificantBits()
+                         | (ulong)Vector256.Equals(high, feed).ExtractMostSignificantBits() << 32;
+            _quotes[w] = quotes;
+            _breaks[w] = breaks;
+            _stops[w] = quotes | commas | breaks;
+        }
+        if (full < _words)
+        {
+            ulong quotes = 0, commas = 0, breaks = 0;
+            for (var i = full << 6; i < span.Length; i++)
+            {
+                var bit = 1UL << (i & 63);
+                switch (span[i])
+                {
+                    case (byte)'"': quotes |= bit; break;
+                    case (byte)',': commas |= bit; break;
+                    case (byte)'\n': breaks |= bit; break;
+                }
+            }
+            _quotes[full] = quotes;
+            _breaks[full] = breaks;
+            _stops[full] = quotes | commas | breaks;
+        }
+    }
+
+    /// <summary>The first position at or after <paramref name="from"/> whose bit is set, or <paramref name="none"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int NextStop(ulong[] bits, int from, int none)
+    {
+        var w = from >> 6;
+        if (w >= _words) return none;
+        var word = bits[w] & (ulong.MaxValue << (from & 63));
+        while (word == 0)
+        {
+            if (++w >= _words) return none;
+            word = bits[w];
+        }
+        return (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(word);
+    }
+
+    /// <summary>Lines read without CsvHelper so far (tests check that both ways were taken).</summary>
+    public long PlainLines { get; private set; }
+
+    /// <summary>Lines per chunk that go to CsvHelper one by one before it gets the rest of the chunk.</summary>
+    private const int CsvHelperAfter = 64;
+
+    /// <summary>Most fields a plain line may have; an input with more columns goes to CsvHelper.</summary>
+    private const int MaxPlainFields = 32;
+
+    private readonly int[] _fieldStart = new int[MaxPlainFields];
+    private readonly int[] _fieldLength = new int[MaxPlainFields];
+
+    /// <summary>
+    /// Finds the fields of the line of <paramref name="span"/> from <paramref name="at"/> to
+    /// <paramref name="lineEnd"/> (its line feed, or the end) into <c>_fieldStart</c> and
+    /// <c>_fieldLength</c>, when the line has the plain shape: at most <see cref="MaxPlainFields"/> fields,
+    /// separated by commas, each with optional spaces or tabs around it and either quoted without a
+    /// quote inside or unquoted without a quote. Returns the number of fields, or 0 when the line is
+    /// not plain (CsvHelper reads it). Each field is what CsvHelper returns (it trims outside quotes
+    /// and keeps what is inside them): a test reads generated lines both ways and compares.
+    /// </summary>
+    private int PlainFields(ReadOnlySpan<byte> span, int at, int lineEnd)
+    {
+        // A CR is left only before a line feed or at the very end (BlankLoneCarriageReturns).
+        var end = lineEnd > at && span[lineEnd - 1] == (byte)'\r' ? lineEnd - 1 : lineEnd;
+        var starts = _fieldStart;
+        var lengths = _fieldLength;
+        var field = 0;
+        var i = at;
+        while (true)
+        {
+            while (i < end && span[i] is (byte)' ' or (byte)'\t') i++;
+            if (field == MaxPlainFields) return 0;
+            int start, stop;
+            if (i < end && span[i] == (byte)'"')
+            {
+                start = i + 1;
+                stop = NextStop(_quotes, start, span.Length);
+                if (stop >= end) return 0; // unclosed
+                i = stop + 1;
+                while (i < end && span[i] is (byte)' ' or (byte)'\t') i++;
+            }
+            else
+            {
+                start = i;
+                i = i < end ? Math.Min(NextStop(_stops, i, span.Length), end) : end;
+                if (i < end && span[i] == (byte)'"') return 0;
+                stop = i;
+                while (stop > start && span[stop - 1] is (byte)' ' or (byte)'\t') stop--;
+            }
+            starts[field] = start;
+            lengths[field] = stop - start;
+            field++;
+            if (i >= end) return field;
+            if (span[i] != (byte)',') return 0; // an escaped quote, or text after a closing quote
+            i++;
+        }
+    }
+
+    /// <summary>
+    /// Reads a plain header line (see <see cref="PlainFields"/>) into <c>_columns</c>, and says whether
+    /// it did; a header without a required column fails as CsvHelper's reading of it does. A blank line
+    /// or any other line goes to CsvHelper. (CsvHelper's first use costs 15-25 ms of start-up, which a
+    /// log of plain lines never pays now.)
+    /// </summary>
+    private bool TryPlainHeader(ReadOnlySpan<byte> span, int at, int lineEnd, long line)
+    {
+        var count = PlainFields(span, at, lineEnd);
+        if (count == 0 || (count == 1 && _fieldLength[0] == 0)) return false;
+        var names = new string[count];
+        for (var i = 0; i < count; i++) names[i] = Encoding.UTF8.GetString(span.Slice(_fieldStart[i], _fieldLength[i])).Trim();
+        _columns = Columns.Match(names, out var missing) ?? throw HeaderLacks(line, missing, names);
+        return true;
+    }
+
+    // Hosts of plain lines waiting for their id: the record (index in _records), where the host
+    // stands in the chunk, its Symbols.Key. Looked up HostRun at a time, in three passes (index
+    // slots asked for as each line is read, then the texts they point at, then the look-ups), so
+    // that the cache misses of a run of cold hosts overlap: 2M distinct hosts miss the caches on
+    // most lines. 32 lines: enough misses in flight at once, the measured best (docs/performance.md).
+    private const int HostRun = 32;
+    // Only once there are more hosts than the caches hold: with a few hundred, every look-up hits
+    // and the runs only cost.
+    private const int DeferHostsFrom = 16384;
+    private readonly int _deferHostsFrom;
+    private bool _deferHosts;
+    private readonly int[] _pendingRecord = new int[HostRun];
+    private readonly int[] _pendingStart = new int[HostRun];
+    private readonly int[] _pendingLength = new int[HostRun];
+    private readonly long[] _pendingKey = new long[HostRun];
+    private int _pending;
+
+    /// <summary>Gives the pending records their host ids. Called before a batch is sealed and before the chunk goes.</summary>
+    private void ResolveHosts(ReadOnlySpan<byte> span)
+    {
+        var hosts = Hosts;
+        for (var i = 0; i < _pending; i++) hosts.PrefetchText(_pendingKey[i]);
+        for (var i = 0; i < _pending; i++)
+        {
+            var id = hosts.Intern(span.Slice(_pendingStart[i], _pendingLength[i]), _pendingKey[i]);
+            ref var record = ref _records[_pendingRecord[i]];
+            record = record.WithHostId(id);
+        }
+        _pending = 0;
+    }
+
+    /// <summary>
+    /// Reads the line of <paramref name="span"/> from <paramref name="at"/> to <paramref name="lineEnd"/>
+    /// when it is plain (see <see cref="PlainFields"/>) with the header's number of fields, and makes a
+    /// valid record: the date, status and bytes are digits only (bytes may be <c>-</c>). Says whether it
+    /// did; otherwise it changes nothing, and CsvHelper reads the line.
+    /// </summary>
+    private bool TryPlainLine(ReadOnlySpan<byte> span, int at, int lineEnd, long line, Columns columns)
+    {
+        var count = PlainFields(span, at, lineEnd);
+        if (count != columns.Count) return false; // not plain, or a wrong number of fields
+        var starts = _fieldStart;
+        var lengths = _fieldLength;
+        var hostStart = starts[columns.Host];
+        var hostLength = lengths[columns.Host];
+        var date = span.Slice(starts[columns.Date], lengths[columns.Date]);
+        var statusField = span.Slice(starts[columns.Status], lengths[columns.Status]);
+        var bytesField = span.Slice(starts[columns.Bytes], lengths[columns.Bytes]);
+        if (!TryDigits(date, out var time) || !TryDigits(statusField, out var status)) return false;
+        long bytes = 0;
+        if (!(bytesField.Length == 1 && bytesField[0] == (byte)'-') && !TryDigits(bytesField, out bytes)) return false;
+        if (status is < 100 or > 599) return false; // on the long: up to 18 digits must not wrap into range as an int
+
+        var request = span.Slice(starts[columns.Request], lengths[columns.Request]);
+        var (methodLength, pathStart, pathLength) = RecordModule.RequestParts(request);
+        if (methodLength < 0) return false;
+        var path = request.Slice(pathStart, pathLength);
+        // Up to DeferHostsFrom distinct hosts, a host is found in the front cache, as users and
+        // sections are. Past that, hosts go to Symbols without it: with hundreds of thousands of
+        // distinct hosts it misses most of the time and only adds a cache miss of its own. They are
+        // looked up a run of lines at a time (ResolveHosts);
+        // the record gets its host id then.
+        if (!RecordModule.TryCreateWithSection(
+                time,
+                _deferHosts ? 0 : _hosts.Intern(span.Slice(hostStart, hostLength)),
+                User(span.Slice(starts[columns.User], lengths[columns.User])),
+                Method(request[..methodLength]),
+                _sections.Intern(path[..RecordModule.SectionLength(path)]),
+                (int)status, bytes, _source, line, out _records[_count]))
+            return false;
+        if (!_deferHosts)
+        {
+            _count++;
+            return true;
+        }
+        var hostKey = Symbols.Key(span, hostStart, hostLength);
+        Hosts.Prefetch(hostKey);
+        _pendingRecord[_pending] = _count;
+        _pendingStart[_pending] = hostStart;
+        _pendingLength[_pending] = hostLength;
+        _pendingKey[_pending] = hostKey;
+        _count++;
+        if (++_pending == HostRun) ResolveHosts(span);
+        return true;
+    }
+
+    /// <summary>The user: <c>-</c> (no user, most lines of most logs) without a look-up, else interned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int User(ReadOnlySpan<byte> field) =>
+        field.Length == 1 && field[0] == (byte)'-' ? NoUser : _users.Intern(field);
+
+    /// <summary>The method: the common ones by a compare of their bytes, else interned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Method(ReadOnlySpan<byte> method) => method.Length switch
+    {
+        3 when method.SequenceEqual("GET"u8) => Get,
+        4 when method.SequenceEqual("POST"u8) => Post,
+        _ => _methods.Intern(method),
+    };
+
+    /// <summary>A field of 1 to 18 ASCII digits (no sign, no space: anything else goes to CsvHelper).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryDigits(ReadOnlySpan<byte> field, out long value)
+    {
+        value = 0;
+        if (field.IsEmpty || field.Length > 18) return false;
+        foreach (var b in field)
+        {
+            var digit = (uint)(b - '0');
+            if (digit > 9) return false;
+            value = value * 10 + digit;
+        }
+        return true;
+    }
+
+    /// <summary>Reads a stretch of whole lines that starts at line <c>_lineBase + 1</c> with CsvHelper.</summary>
+    private void ParseWithCsvHelper(Memory<byte> chunk)
+    {
+        var span = chunk.Span;
+        // Lines are counted as `wc -l` does; the line numbers come from CsvHelper, which agrees now
+        // that no lone CR is left.
+        var chunkLines = CountLines(span);
+        var chunkEnd = _lineBase + chunkLines;
+        var accounted = _lineBase;
+        _malformed.Clear();
+        using (var csv = CsvReader.Create(chunk, _options))
+        {
+            while (csv.Read())
+            {
+                ParseLine(csv);
+                if (_count == _batchSize)
+                {
+                    var upTo = Math.Min(_lineBase + csv.LineNumber, chunkEnd);
+                    _lines += upTo - accounted;
+                    accounted = upTo;
+                    Seal();
+                }
+            }
+        }
+        _lines += chunkEnd - accounted;
+        _lineBase = chunkEnd;
+    }
+
+    /// <summary>
+    /// A physical line ends with LF (as <c>wc -l</c> and <c>sed -n</c> count), but CsvHelper also ends
+    /// a record at a CR that no LF follows: such a CR becomes a space, so that one line stays one record
+    /// and line numbers stay right. The CR of CRLF, and a CR that ends the input, stay line breaks.
+    /// </summary>
+    private static void BlankLoneCarriageReturns(Span<byte> chunk)
+    {
+        var at = chunk.IndexOf((byte)'\r');
+        while (at >= 0 && at + 1 < chunk.Length)
+        {
+            if (chunk[at + 1] != (byte)'\n') chunk[at] = (byte)' ';
+            var next = chunk[(at + 1)..].IndexOf((byte)'\r');
+            at = next < 0 ? -1 : at + 1 + next;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ParseLine(CsvReader csv)
+    {
+        var csvLine = csv.LineNumber;
+        var line = _lineBase + csvLine;
+        var fields = csv.FieldCount;
+
+        if (_malformed.Count > 0 && MalformedAt(csvLine) is { } reason)
+        {
+            if (_columns is null)
+                throw new InputFormatException($"{_path}:{line}: the header line is malformed: {reason}");
+            Bad(line, reason);
+            return;
+        }
+        if (fields == 1 && csv.RawRecord.IndexOfAnyExcept((byte)' ', (byte)'\t') < 0) return; // blank
+        var columns = _columns;
+        if (columns is null)
+        {
+            _columns = Columns.TryRead(csv, out var missing, out var names) ?? throw HeaderLacks(line, missing, names);
+            return;
+        }
+        if (fields != columns.Count)
+        {
+            if (!IsRepeatedHeader(csv)) Bad(line, $"expected {columns.Count} fields, found {fields}");
+            return;
+        }
+        if (!csv.TryParse<long>(columns.Date, out var time))
+        {
+            if (!IsRepeatedHeader(csv))
+                Bad(line, $"date \"{csv.GetString(columns.Date)}\" is not Unix time (whole seconds, {Bounds.MinTime} to {Bounds.MaxTime})");
+            return;
+        }
+        if (!csv.TryParse<int>(columns.Status, out var status))
+        {
+            Bad(line, $"status \"{csv.GetString(columns.Status)}\" is not an integer");
+            return;
+        }
+        long bytes = 0;
+        var bytesField = csv.GetSpan(columns.Bytes);
+        if (!(bytesField.Length == 1 && bytesField[0] == (byte)'-') && !csv.TryParse(columns.Bytes, out bytes))
+        {
+            Bad(line, $"bytes \"{csv.GetString(columns.Bytes)}\" is not an integer or '-'");
+            return;
+        }
+
+        var request = csv.GetSpan(columns.Request);
+        var (methodLength, pathStart, pathLength) = RecordModule.RequestParts(request);
+        if (methodLength < 0)
+        {
+            Bad(line, RecordErrorModule.describe(RecordError.NewBadRequest(Encoding.UTF8.GetString(request))));
+            return;
+        }
+        var method = _methods.Intern(request[..methodLength]);
+        var path = request.Slice(pathStart, pathLength);
+        var section = _sections.Intern(path[..RecordModule.SectionLength(path)]);
+        var host = Symbols.Hosts.Intern(csv.GetSpan(columns.Host));
+        var user = _users.Intern(csv.GetSpan(columns.User));
+
+        var result = RecordModule.CreateFromIds(time, host, user, method, section, status, bytes, _source, line);
+        if (result.IsOk) _records[_count++] = result.ResultValue;
+        else Bad(line, RecordErrorModule.describe(result.ErrorValue));
+    }
+
+    /// <summary>The first line of an input is not a header with the columns the format needs.</summary>
+    private InputFormatException HeaderLacks(long line, List<string> missing, string[] names) =>
+        new($"{_path}:{line}: the header lacks column{(missing.Count > 1 ? "s" : "")} " +
+            $"{string.Join(", ", missing.Select(m => $"\"{m}\""))} " +
+            $"(found {string.Join(", ", names.Select(n => $"\"{n}\""))})");
+
+    /// <summary>
+    /// A header line again in the middle of an input (<c>cat a.csv b.csv | logalert -</c>): it becomes
+    /// the header from here on instead of a bad line. Only asked of lines that are bad anyway.
+    /// </summary>
+    private bool IsRepeatedHeader(CsvReader csv)
+    {
+        if (Columns.TryRead(csv, out _, out _) is not { } columns) return false;
+        _columns = columns;
+        return true;
+    }
+
+    private string? MalformedAt(long csvLine)
+    {
+        while (_malformed.TryPeek(out var m) && m.Line < csvLine) _malformed.Dequeue();
+        if (!_malformed.TryPeek(out var at) || at.Line != csvLine) return null;
+        _malformed.Dequeue();
+        return at.Reason switch
+        {
+            CsvMalformedReason.LineBreakInQuotes or CsvMalformedReason.UnterminatedQuote => "unclosed quote",
+            CsvMalformedReason.TextAfterClosingQuote => "text after a closing quote",
+            _ => null, // a stray quote inside an unquoted field is kept as text, as RFC 4180 readers do
+        };
+    }
+
+    private void Bad(long line, string reason) => (_bad ??= []).Add(new BadLine(_source, _path, line, reason));
+}
