@@ -1,0 +1,179 @@
+namespace LogAlert.Cli.Input;
+
+/// <summary>A file followed like <c>tail -F</c>: appended lines, rotation, truncation, a file yet to come.</summary>
+/// <param name="path">The path followed.</param>
+/// <param name="file">The file it names now; null when there is none yet (it is waited for).</param>
+/// <param name="poll">How long to wait when nothing is new.</param>
+/// <param name="cancel">Ends the following.</param>
+/// <param name="notice">Hears the wait for a missing file and its arrival.</param>
+/// <param name="maxLine">The most bytes a line may have (see <see cref="LineBuffer"/>).</param>
+internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll, CancellationToken cancel,
+                                  Action<string> notice, int maxLine) : ChunkSource
+{
+    private const int BufferSize = 1 << 20;
+
+    /// <summary>
+    /// How much of the start of the file is kept to tell whether it still holds what was read: a file
+    /// emptied and written again past the point read to looks, by its length, like one appended to.
+    /// </summary>
+    internal const int HeadSize = 4096;
+
+    private readonly LineBuffer _lines = new(BufferSize, maxLine);
+    private FileStream? _file = file; // null until the path names a file
+    private bool _waiting;            // the wait for the file has been announced
+    private long _position;           // bytes read from _file
+    private bool _sleep;              // the last read found nothing new: wait a poll before the next
+    private FileStream? _successor;   // the file the path names now, once the old one is read to its end
+    private bool _restart;            // hand out the old file's last partial line, then start afresh
+    private bool _truncated;
+    private readonly byte[] _head = new byte[HeadSize];    // the file's first bytes, as read
+    private int _headLength;                               // how many: min(HeadSize, _position)
+    private readonly byte[] _headNow = new byte[HeadSize]; // the same bytes as the file holds them now
+
+    public override Step Next(out Memory<byte> chunk)
+    {
+        while (true)
+        {
+            // When the old content is finished, its unterminated last line will never be completed.
+            if (TryTake(_lines, final: _restart, out var step, out chunk)) return step;
+            if (_restart)
+            {
+                StartAfresh();
+                return Step.Restart;
+            }
+            if (cancel.IsCancellationRequested) return Step.End; // a partial line stays unread
+            if (_sleep)
+            {
+                _sleep = false;
+                if (cancel.WaitHandle.WaitOne(poll)) return Step.End;
+            }
+            if (_file is null && !TryOpenFirst())
+            {
+                _sleep = true;
+                return Step.Idle;
+            }
+            if (ReplacedInPlace())
+            {
+                _truncated = true;
+                _restart = true;
+                continue;
+            }
+            var room = _lines.Free();
+            var read = _file!.Read(room.Span);
+            if (read > 0)
+            {
+                RememberHead(room.Span[..read]);
+                _lines.Advance(read);
+                _position += read;
+                continue;
+            }
+            if (_successor is not null)
+            {
+                // Rotated, and the old file has now been read to its end.
+                _restart = true;
+                continue;
+            }
+            if (_file.Length < _position)
+            {
+                _truncated = true;
+                _restart = true;
+                continue;
+            }
+            if (TryOpenSuccessor() is { } successor)
+            {
+                _successor = successor;
+                continue; // one more read of the old file: what was written before the switch
+            }
+            _sleep = true;
+            return Step.Idle;
+        }
+    }
+
+    /// <summary>
+    /// Whether the file no longer holds what was read from it: it is shorter than the point read to,
+    /// or its first bytes changed (emptied and written again, <c>copytruncate</c>, within one poll).
+    /// Asked before every read, so the reader does not go on reading new content from an old offset.
+    /// Still unseen: new content that starts with the same first bytes as the old (a regrowth of the
+    /// same header and lines), and a replacement between this look and the read after it.
+    /// </summary>
+    private bool ReplacedInPlace()
+    {
+        if (_position == 0) return false;
+        if (_file!.Length < _position) return true;
+        var now = _headNow.AsSpan(0, _headLength);
+        var got = 0;
+        while (got < now.Length && RandomAccess.Read(_file.SafeFileHandle, now[got..], got) is var n and > 0) got += n;
+        return got < now.Length || !now.SequenceEqual(_head.AsSpan(0, _headLength));
+    }
+
+    /// <summary>Keeps what of <paramref name="read"/>, read at the current position, falls in the file's first bytes.</summary>
+    private void RememberHead(ReadOnlySpan<byte> read)
+    {
+        if (_position >= HeadSize) return;
+        var kept = (int)Math.Min(read.Length, HeadSize - _position);
+        read[..kept].CopyTo(_head.AsSpan((int)_position));
+        _headLength = (int)_position + kept;
+    }
+
+    /// <summary>
+    /// Opens the file the path names, when it was missing so far; says once that it is waited for
+    /// (<c>tail -F</c> does the same) and once that it came.
+    /// </summary>
+    private bool TryOpenFirst()
+    {
+        _file = AccessLogReader.TryOpenFile(path);
+        if (_file is null)
+        {
+            if (!_waiting) notice($"{path}: no such file yet; waiting for it to appear");
+            _waiting = true;
+            return false;
+        }
+        if (_waiting) notice($"{path}: has appeared; following it");
+        return true;
+    }
+
+    private void StartAfresh()
+    {
+        _restart = false;
+        _lines.Clear();
+        _position = 0;
+        _headLength = 0;
+        if (_truncated)
+        {
+            _truncated = false;
+            _file!.Seek(0, SeekOrigin.Begin);
+        }
+        else if (_successor is not null)
+        {
+            _file!.Dispose();
+            _file = _successor;
+            _successor = null;
+        }
+    }
+
+    /// <summary>The file the path names now, when it is not the one being read (rotation).</summary>
+    private FileStream? TryOpenSuccessor()
+    {
+        FileStream now;
+        try
+        {
+            now = AccessLogReader.OpenFile(path);
+        }
+        catch (InputException)
+        {
+            return null; // between a rename and the new file's creation: keep reading the old one
+        }
+        if (FileIdentity.Same(_file!, now))
+        {
+            now.Dispose();
+            return null;
+        }
+        return now;
+    }
+
+    public override void Dispose()
+    {
+        _successor?.Dispose();
+        _file?.Dispose();
+    }
+}

@@ -1,0 +1,64 @@
+namespace LogAlert.Cli.Input;
+
+/// <summary>A file read to its end, or stdin.</summary>
+/// <remarks>
+/// With <c>prompt</c> (stdin), reads run as tasks: when one is not done at once, the source says
+/// <see cref="Step.Idle"/> so the batch in hand goes out before the wait, and again every poll interval
+/// while the pipe stays quiet. A plain file is read synchronously.
+/// </remarks>
+internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, CancellationToken cancel, int maxLine)
+    : ChunkSource
+{
+    private const int BufferSize = 1 << 20;
+    private const int ChunkTarget = BufferSize / 2;
+    private static readonly TimeSpan Moment = TimeSpan.FromMilliseconds(2);
+
+    private readonly LineBuffer _lines = new(BufferSize, maxLine);
+    private Task<int>? _pending;
+    private bool _idleSaid;
+    private bool _eof;
+
+    public override Step Next(out Memory<byte> chunk)
+    {
+        while (true)
+        {
+            // Lines go out in chunks of half a megabyte or more (a pipe hands out 64 KB a read), or
+            // as soon as no more input is ready; a line over the cap goes out at once, in its place.
+            chunk = default;
+            Step step;
+            if ((_lines.Held >= ChunkTarget || _lines.HasLongLine || _eof) && TryTake(_lines, final: _eof, out step, out chunk))
+                return step;
+            if (_eof || cancel.IsCancellationRequested) return Step.End;
+            int read;
+            if (prompt)
+            {
+                _pending ??= stream.ReadAsync(_lines.Free()).AsTask();
+                if (!_pending.IsCompleted && !Wait(_pending, _idleSaid ? poll : Moment))
+                {
+                    // The read in flight writes after what is held, so the lines held can go out.
+                    if (TryTake(_lines, final: false, out step, out chunk)) return step;
+                    _idleSaid = true;
+                    return Step.Idle;
+                }
+                read = _pending.GetAwaiter().GetResult();
+                _pending = null;
+                _idleSaid = false;
+            }
+            else read = stream.Read(_lines.Free().Span);
+            if (read == 0) _eof = true;
+            else _lines.Advance(read);
+        }
+    }
+
+    private bool Wait(Task task, TimeSpan timeout)
+    {
+        try { return task.Wait(timeout, cancel); }
+        catch (OperationCanceledException) { return false; }
+    }
+
+    public override void Dispose()
+    {
+        // A read still pending on stdin cannot be cancelled; it ends with the process.
+        if (_pending is null || _pending.IsCompleted) stream.Dispose();
+    }
+}
