@@ -13,7 +13,7 @@ namespace LogAlert.Cli.Input;
 /// after a <c>\n</c>, so a chunk boundary is always a record boundary): CsvHelper would fill its
 /// whole buffer from a stream before returning a record, holding back the lines of a slow pipe or a
 /// followed file. A line of the plain shape (fields quoted without a quote inside, or unquoted) is read
-/// by the reader itself (<see cref="BatchParser"/>); every other line goes to CsvHelper, in place, as
+/// by the reader itself (<see cref="CsvParser"/>); every other line goes to CsvHelper, in place, as
 /// memory, with line breaks inside quotes switched off, so an unclosed quote ends at its line and the
 /// next line is read afresh. A line longer than the cap (<c>maxLineLength</c>) never reaches them: its
 /// bytes are dropped as they are read (<see cref="LineBuffer"/>) and it is one bad line.
@@ -182,7 +182,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancel, extra);
         var cancel = linked.Token;
-        var parser = new BatchParser(_batchSize);
+        var parser = new CsvParser(_batchSize);
         // Parsing is most of the reading: with two cores, two chunks are parsed at once, the first on
         // a helper thread and the second here, and their batches go out in input order.
         using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(_batchSize) : null;
@@ -215,7 +215,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                         // A chunk stays as it is while the source reads one more (LineBuffer), so the
                         // helper parses it in place while the next one is read and parsed here.
                         helper.Start(chunk, at);
-                        var next = at with { LineBase = at.LineBase + BatchParser.CountLines(chunk.Span) };
+                        var next = at with { LineBase = at.LineBase + CsvParser.CountLines(chunk.Span) };
                         ChunkResult? second = null;
                         var step2 = Next(source, path, out var chunk2);
                         if (step2 == Step.Chunk) second = parser.ParseChunk(chunk2, next);

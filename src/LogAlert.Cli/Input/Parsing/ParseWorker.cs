@@ -3,7 +3,7 @@ namespace LogAlert.Cli.Input;
 /// <summary>A second thread that parses one chunk while the reader parses the next.</summary>
 internal sealed class ParseWorker : IDisposable
 {
-    private readonly BatchParser _parser;
+    private readonly CsvParser _parser;
     private readonly SemaphoreSlim _start = new(0);
     private readonly SemaphoreSlim _done = new(0);
     private Memory<byte> _chunk;
@@ -14,7 +14,7 @@ internal sealed class ParseWorker : IDisposable
 
     public ParseWorker(int batchSize)
     {
-        _parser = new BatchParser(batchSize);
+        _parser = new CsvParser(batchSize);
         new Thread(Run) { IsBackground = true, Name = "logalert parse" }.Start();
     }
 

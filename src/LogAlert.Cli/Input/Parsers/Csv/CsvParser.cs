@@ -8,7 +8,7 @@ using LogAlert.Core;
 namespace LogAlert.Cli.Input;
 
 /// <summary>Turns chunks of lines into records and bad lines, and those into batches.</summary>
-internal sealed class BatchParser
+internal sealed class CsvParser
 {
     private const int PoolCapacity = 1 << 16; // slots of each direct-mapped id cache
     private static readonly Symbols Hosts = Symbols.Hosts; // read for every line: not through F#'s static property
@@ -51,7 +51,7 @@ internal sealed class BatchParser
     /// <param name="batchSize">Most records per batch.</param>
     /// <param name="plainLines">Read lines of the plain shape without CsvHelper (tests compare the two ways).</param>
     /// <param name="deferHostsFrom">Look hosts up a run of lines at a time once there are more than this many (tests: -1, always).</param>
-    public BatchParser(int batchSize, bool plainLines = true, int deferHostsFrom = DeferHostsFrom)
+    public CsvParser(int batchSize, bool plainLines = true, int deferHostsFrom = DeferHostsFrom)
     {
         _batchSize = batchSize;
         _plainLines = plainLines;
