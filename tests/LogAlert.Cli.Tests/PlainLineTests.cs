@@ -92,7 +92,7 @@ public sealed class PlainLineTests
     /// </summary>
     private static Read ReadWith(bool plainLines, string text, int batchSize, int seed, bool deferHosts = false)
     {
-        var parser = new CsvParser(batchSize, plainLines, deferHostsFrom: deferHosts ? -1 : int.MaxValue);
+        var parser = new CsvParser(new BatchBuilder(batchSize, deferHostsFrom: deferHosts ? -1 : int.MaxValue), plainLines);
         var bytes = Encoding.UTF8.GetBytes(text); // a copy each: the parser blanks lone CRs in place
         var random = new Random(seed);
         var at = new ChunkStart(0, "t.csv", LineBase: 0, AtStart: true, Columns: null);

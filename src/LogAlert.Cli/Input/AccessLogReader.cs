@@ -182,7 +182,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancel, extra);
         var cancel = linked.Token;
-        var parser = new CsvParser(_batchSize);
+        var parser = new CsvParser(new BatchBuilder(_batchSize));
         // Parsing is most of the reading: with two cores, two chunks are parsed at once, the first on
         // a helper thread and the second here, and their batches go out in input order.
         using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(_batchSize) : null;
@@ -215,7 +215,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                         // A chunk stays as it is while the source reads one more (LineBuffer), so the
                         // helper parses it in place while the next one is read and parsed here.
                         helper.Start(chunk, at);
-                        var next = at with { LineBase = at.LineBase + CsvParser.CountLines(chunk.Span) };
+                        var next = at with { LineBase = at.LineBase + BatchBuilder.CountLines(chunk.Span) };
                         ChunkResult? second = null;
                         var step2 = Next(source, path, out var chunk2);
                         if (step2 == Step.Chunk) second = parser.ParseChunk(chunk2, next);

@@ -14,7 +14,7 @@ internal sealed class ParseWorker : IDisposable
 
     public ParseWorker(int batchSize)
     {
-        _parser = new CsvParser(batchSize);
+        _parser = new CsvParser(new BatchBuilder(batchSize));
         new Thread(Run) { IsBackground = true, Name = "logalert parse" }.Start();
     }
 

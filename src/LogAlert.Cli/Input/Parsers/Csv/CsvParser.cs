@@ -7,57 +7,30 @@ using LogAlert.Core;
 
 namespace LogAlert.Cli.Input;
 
-/// <summary>Turns chunks of lines into records and bad lines, and those into batches.</summary>
+/// <summary>Turns chunks of access-log CSV lines into records and bad lines, through a <see cref="BatchBuilder"/>.</summary>
 internal sealed class CsvParser
 {
-    private const int PoolCapacity = 1 << 16; // slots of each direct-mapped id cache
-    private static readonly Symbols Hosts = Symbols.Hosts; // read for every line: not through F#'s static property
-    // Pinned: kept whatever the fold gives back, since these fields keep them for the process.
-    private static readonly int NoUser = Symbols.Users.Pin("-");
-    private static readonly int Get = Symbols.Methods.Pin("GET");
-    private static readonly int Post = Symbols.Methods.Pin("POST");
     private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
 
-    private readonly int _batchSize;
+    private readonly BatchBuilder _builder;
     private readonly bool _plainLines;
     private readonly CsvReaderOptions _options;
-    private readonly SymbolCache _users = new(Symbols.Users, PoolCapacity);
-    private readonly SymbolCache _hosts; // until hosts are deferred
-    private readonly SymbolCache _methods = new(Symbols.Methods, PoolCapacity);
-    private readonly SymbolCache _sections = new(Symbols.Sections, PoolCapacity);
 
-    /// <summary>Forgets the ids its caches hold: the fold has given ids back (<see cref="SweepPoint"/>).</summary>
-    public void ForgetIds()
-    {
-        _users.Clear();
-        _hosts.Clear();
-        _methods.Clear();
-        _sections.Clear();
-    }
-    private readonly Queue<InputBatch> _ready = new();
+    /// <summary>Forgets the ids its builder's caches hold: the fold has given ids back (<see cref="SweepPoint"/>).</summary>
+    public void ForgetIds() => _builder.ForgetIds();
     private readonly Queue<(long Line, CsvMalformedReason Reason)> _malformed = new();
 
-    private Record[] _records;
-    private int _count;
-    private List<BadLine>? _bad;
-    private long _lines;
-
-    private int _source;
     private string _path = "";
     private long _lineBase;       // lines of the current input before the current chunk
     private bool _atStart;        // nothing of the current input parsed yet (byte order mark)
     private Columns? _columns;
 
-    /// <param name="batchSize">Most records per batch.</param>
+    /// <param name="builder">Makes the records and batches; this parser's alone.</param>
     /// <param name="plainLines">Read lines of the plain shape without CsvHelper (tests compare the two ways).</param>
-    /// <param name="deferHostsFrom">Look hosts up a run of lines at a time once there are more than this many (tests: -1, always).</param>
-    public CsvParser(int batchSize, bool plainLines = true, int deferHostsFrom = DeferHostsFrom)
+    public CsvParser(BatchBuilder builder, bool plainLines = true)
     {
-        _batchSize = batchSize;
+        _builder = builder;
         _plainLines = plainLines;
-        _deferHostsFrom = deferHostsFrom;
-        _hosts = new SymbolCache(Symbols.Hosts, Math.Clamp(deferHostsFrom, 16, DeferHostsFrom));
-        _records = new Record[batchSize];
         _options = new CsvReaderOptions
         {
             Separator = ',',
@@ -80,28 +53,11 @@ internal sealed class CsvParser
     /// </summary>
     public ChunkResult ParseChunk(Memory<byte> chunk, ChunkStart at)
     {
-        (_source, _path, _lineBase, _atStart, _columns) = (at.Source, at.Path, at.LineBase, at.AtStart, at.Columns);
+        (_path, _lineBase, _atStart, _columns) = (at.Path, at.LineBase, at.AtStart, at.Columns);
+        _builder.Begin(at);
         Parse(chunk);
-        Seal();
-        var batches = _ready.ToArray();
-        _ready.Clear();
+        var batches = _builder.Finish();
         return new ChunkResult(batches, at with { LineBase = _lineBase, AtStart = _atStart, Columns = _columns });
-    }
-
-    /// <summary>Physical lines in a chunk, as <c>wc -l</c> counts them plus a last line without its newline.</summary>
-    public static long CountLines(ReadOnlySpan<byte> chunk) =>
-        chunk.IsEmpty ? 0 : chunk.Count((byte)'\n') + (chunk[^1] == (byte)'\n' ? 0 : 1);
-
-    /// <summary>Puts what is pending into a batch of its own (it may be smaller than the batch size).</summary>
-    private void Seal()
-    {
-        if (_count == 0 && _bad is null && _lines == 0) return;
-        var records = _count == _records.Length ? _records : _records[.._count];
-        _ready.Enqueue(new InputBatch(records, (IReadOnlyList<BadLine>?)_bad ?? [], _lines));
-        if (_count == _records.Length) _records = new Record[_batchSize];
-        _count = 0;
-        _bad = null;
-        _lines = 0;
     }
 
     /// <summary>
@@ -119,7 +75,6 @@ internal sealed class CsvParser
         }
         var span = chunk.Span;
         if (span.IsEmpty) return;
-        _deferHosts = Symbols.Hosts.Count > _deferHostsFrom;
         BlankLoneCarriageReturns(span);
         if (!_plainLines)
         {
@@ -128,8 +83,8 @@ internal sealed class CsvParser
         }
         var n = span.Length;
         IndexStops(span);
+        var builder = _builder;
         var line = _lineBase;      // physical lines of the input up to and including the current one
-        var accounted = _lineBase; // lines already counted into a batch
         var others = 0;
         var at = 0;
         while (at < n)
@@ -141,29 +96,27 @@ internal sealed class CsvParser
             {
                 PlainLines++;
                 at = next;
-                if (_count == _batchSize)
+                if (builder.Full)
                 {
-                    ResolveHosts(span);
-                    _lines += line - accounted;
-                    accounted = line;
-                    Seal();
+                    builder.ResolveHosts(span);
+                    builder.LinesTo(line);
+                    builder.Seal();
                 }
                 continue;
             }
-            ResolveHosts(span); // CsvHelper may seal a batch
-            _lines += line - 1 - accounted;
+            builder.ResolveHosts(span); // CsvHelper may seal a batch
+            builder.LinesTo(line - 1);
             _lineBase = line - 1;
             if (++others > CsvHelperAfter)
             {
                 ParseWithCsvHelper(chunk[at..]);
                 return;
             }
-            ParseWithCsvHelper(chunk[at..next]);
-            accounted = line;
+            ParseWithCsvHelper(chunk[at..next]); // counts its line
             at = next;
         }
-        ResolveHosts(span);
-        _lines += line - accounted;
+        builder.ResolveHosts(span);
+        builder.LinesTo(line);
         _lineBase = line;
     }
 
@@ -312,37 +265,6 @@ internal sealed class CsvParser
         return true;
     }
 
-    // Hosts of plain lines waiting for their id: the record (index in _records), where the host
-    // stands in the chunk, its Symbols.Key. Looked up HostRun at a time, in three passes (index
-    // slots asked for as each line is read, then the texts they point at, then the look-ups), so
-    // that the cache misses of a run of cold hosts overlap: 2M distinct hosts miss the caches on
-    // most lines. 32 lines: enough misses in flight at once, the measured best (docs/performance.md).
-    private const int HostRun = 32;
-    // Only once there are more hosts than the caches hold: with a few hundred, every look-up hits
-    // and the runs only cost.
-    private const int DeferHostsFrom = 16384;
-    private readonly int _deferHostsFrom;
-    private bool _deferHosts;
-    private readonly int[] _pendingRecord = new int[HostRun];
-    private readonly int[] _pendingStart = new int[HostRun];
-    private readonly int[] _pendingLength = new int[HostRun];
-    private readonly long[] _pendingKey = new long[HostRun];
-    private int _pending;
-
-    /// <summary>Gives the pending records their host ids. Called before a batch is sealed and before the chunk goes.</summary>
-    private void ResolveHosts(ReadOnlySpan<byte> span)
-    {
-        var hosts = Hosts;
-        for (var i = 0; i < _pending; i++) hosts.PrefetchText(_pendingKey[i]);
-        for (var i = 0; i < _pending; i++)
-        {
-            var id = hosts.Intern(span.Slice(_pendingStart[i], _pendingLength[i]), _pendingKey[i]);
-            ref var record = ref _records[_pendingRecord[i]];
-            record = record.WithHostId(id);
-        }
-        _pending = 0;
-    }
-
     /// <summary>
     /// Reads the line of <paramref name="span"/> from <paramref name="at"/> to <paramref name="lineEnd"/>
     /// when it is plain (see <see cref="PlainFields"/>) with the header's number of fields, and makes a
@@ -365,52 +287,12 @@ internal sealed class CsvParser
         if (!(bytesField.Length == 1 && bytesField[0] == (byte)'-') && !TryDigits(bytesField, out bytes)) return false;
         if (status is < 100 or > 599) return false; // on the long: up to 18 digits must not wrap into range as an int
 
-        var request = span.Slice(starts[columns.Request], lengths[columns.Request]);
-        var (methodLength, pathStart, pathLength) = RecordModule.RequestParts(request);
-        if (methodLength < 0) return false;
-        var path = request.Slice(pathStart, pathLength);
-        // Up to DeferHostsFrom distinct hosts, a host is found in the front cache, as users and
-        // sections are. Past that, hosts go to Symbols without it: with hundreds of thousands of
-        // distinct hosts it misses most of the time and only adds a cache miss of its own. They are
-        // looked up a run of lines at a time (ResolveHosts);
-        // the record gets its host id then.
-        if (!RecordModule.TryCreateWithSection(
-                time,
-                _deferHosts ? 0 : _hosts.Intern(span.Slice(hostStart, hostLength)),
-                User(span.Slice(starts[columns.User], lengths[columns.User])),
-                Method(request[..methodLength]),
-                _sections.Intern(path[..RecordModule.SectionLength(path)]),
-                (int)status, bytes, _source, line, out _records[_count]))
-            return false;
-        if (!_deferHosts)
-        {
-            _count++;
-            return true;
-        }
-        var hostKey = Symbols.Key(span, hostStart, hostLength);
-        Hosts.Prefetch(hostKey);
-        _pendingRecord[_pending] = _count;
-        _pendingStart[_pending] = hostStart;
-        _pendingLength[_pending] = hostLength;
-        _pendingKey[_pending] = hostKey;
-        _count++;
-        if (++_pending == HostRun) ResolveHosts(span);
-        return true;
+        return _builder.TryAdd(
+            time, span, hostStart, hostLength,
+            span.Slice(starts[columns.User], lengths[columns.User]),
+            span.Slice(starts[columns.Request], lengths[columns.Request]),
+            (int)status, bytes, line);
     }
-
-    /// <summary>The user: <c>-</c> (no user, most lines of most logs) without a look-up, else interned.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int User(ReadOnlySpan<byte> field) =>
-        field.Length == 1 && field[0] == (byte)'-' ? NoUser : _users.Intern(field);
-
-    /// <summary>The method: the common ones by a compare of their bytes, else interned.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Method(ReadOnlySpan<byte> method) => method.Length switch
-    {
-        3 when method.SequenceEqual("GET"u8) => Get,
-        4 when method.SequenceEqual("POST"u8) => Post,
-        _ => _methods.Intern(method),
-    };
 
     /// <summary>A field of 1 to 18 ASCII digits (no sign, no space: anything else goes to CsvHelper).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -433,25 +315,23 @@ internal sealed class CsvParser
         var span = chunk.Span;
         // Lines are counted as `wc -l` does; the line numbers come from CsvHelper, which agrees now
         // that no lone CR is left.
-        var chunkLines = CountLines(span);
+        var chunkLines = BatchBuilder.CountLines(span);
         var chunkEnd = _lineBase + chunkLines;
-        var accounted = _lineBase;
+        var builder = _builder; // its lines are counted up to _lineBase
         _malformed.Clear();
         using (var csv = CsvReader.Create(chunk, _options))
         {
             while (csv.Read())
             {
                 ParseLine(csv);
-                if (_count == _batchSize)
+                if (builder.Full)
                 {
-                    var upTo = Math.Min(_lineBase + csv.LineNumber, chunkEnd);
-                    _lines += upTo - accounted;
-                    accounted = upTo;
-                    Seal();
+                    builder.LinesTo(Math.Min(_lineBase + csv.LineNumber, chunkEnd));
+                    builder.Seal();
                 }
             }
         }
-        _lines += chunkEnd - accounted;
+        builder.LinesTo(chunkEnd);
         _lineBase = chunkEnd;
     }
 
@@ -516,22 +396,9 @@ internal sealed class CsvParser
             return;
         }
 
-        var request = csv.GetSpan(columns.Request);
-        var (methodLength, pathStart, pathLength) = RecordModule.RequestParts(request);
-        if (methodLength < 0)
-        {
-            Bad(line, RecordErrorModule.describe(RecordError.NewBadRequest(Encoding.UTF8.GetString(request))));
-            return;
-        }
-        var method = _methods.Intern(request[..methodLength]);
-        var path = request.Slice(pathStart, pathLength);
-        var section = _sections.Intern(path[..RecordModule.SectionLength(path)]);
-        var host = Symbols.Hosts.Intern(csv.GetSpan(columns.Host));
-        var user = _users.Intern(csv.GetSpan(columns.User));
-
-        var result = RecordModule.CreateFromIds(time, host, user, method, section, status, bytes, _source, line);
-        if (result.IsOk) _records[_count++] = result.ResultValue;
-        else Bad(line, RecordErrorModule.describe(result.ErrorValue));
+        // Each span stays valid until the next Read.
+        _builder.Add(time, csv.GetSpan(columns.Host), csv.GetSpan(columns.User), csv.GetSpan(columns.Request),
+                     status, bytes, line);
     }
 
     /// <summary>The first line of an input is not a header with the columns the format needs.</summary>
@@ -564,5 +431,5 @@ internal sealed class CsvParser
         };
     }
 
-    private void Bad(long line, string reason) => (_bad ??= []).Add(new BadLine(_source, _path, line, reason));
+    private void Bad(long line, string reason) => _builder.Bad(line, reason);
 }
