@@ -95,7 +95,7 @@ public sealed class PlainLineTests
         var parser = new CsvParser(new BatchBuilder(batchSize, deferHostsFrom: deferHosts ? -1 : int.MaxValue), plainLines);
         var bytes = Encoding.UTF8.GetBytes(text); // a copy each: the parser blanks lone CRs in place
         var random = new Random(seed);
-        var at = new ChunkStart(0, "t.csv", LineBase: 0, AtStart: true, Columns: null);
+        var at = new ChunkStart(0, "t.csv", LineBase: 0, AtStart: true, State: null);
         var batches = new List<InputBatch>();
         for (var start = 0; start < bytes.Length;)
         {

@@ -19,6 +19,13 @@ namespace LogAlert.Cli.Input;
 /// bytes are dropped as they are read (<see cref="LineBuffer"/>) and it is one bad line.
 /// </para>
 /// <para>
+/// The parts: a source per input (<see cref="StreamSource"/>, <see cref="FollowSource"/>, in
+/// Sources/) cuts it into chunks; a parser per format (<see cref="IChunkParser"/>; CSV is
+/// <see cref="CsvParser"/>, in Parsers/Csv/) reads the lines of a chunk and makes records through a
+/// <see cref="BatchBuilder"/> (Parsing/). This class opens the inputs, hands the chunks to two parsing
+/// threads, and hands the batches out in input order.
+/// </para>
+/// <para>
 /// Follow mode (<c>tail -F</c>): the last input, when it is a file, is read from its start and then
 /// polled for what is appended; a rotated file (the path names another file) is read to its end before
 /// the new one is read from its start; a truncated file, or one emptied and written again (its first
@@ -106,6 +113,12 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         _sweep = sweep;
     }
 
+    /// <summary>
+    /// Makes the parser of one parsing thread (the reader's, and its helper's) around that thread's own
+    /// <see cref="BatchBuilder"/>: the format of the inputs. Default: CSV (<see cref="CsvParser"/>).
+    /// </summary>
+    internal Func<BatchBuilder, IChunkParser> NewParser { get; init; } = builder => new CsvParser(builder);
+
     /// <summary>The inputs, in the order they are read.</summary>
     public IReadOnlyList<string> Inputs => _inputs;
 
@@ -182,17 +195,17 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancel, extra);
         var cancel = linked.Token;
-        var parser = new CsvParser(new BatchBuilder(_batchSize));
+        var parser = NewParser(new BatchBuilder(_batchSize));
         // Parsing is most of the reading: with two cores, two chunks are parsed at once, the first on
         // a helper thread and the second here, and their batches go out in input order.
-        using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(_batchSize) : null;
+        using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(NewParser(new BatchBuilder(_batchSize))) : null;
         for (var i = 0; i < _inputs.Length && !cancel.IsCancellationRequested; i++)
         {
             var name = _inputs[i];
             var stdin = name == "-";
             var path = stdin ? StdinName : name;
             using var source = OpenSource(name, follow: IsFollowed(i), cancel);
-            var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, Columns: null);
+            var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, State: null);
             Step? ahead = null; // a step read while looking for a second chunk
             while (true)
             {
@@ -210,7 +223,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                 if (step == Step.End) break;
                 switch (step)
                 {
-                    case Step.Chunk when helper is not null && at is { AtStart: false, Columns: not null }
+                    case Step.Chunk when helper is not null && !at.AtStart && parser.Awaits(at) is null
                                          && chunk.Length >= ParallelChunk:
                         // A chunk stays as it is while the source reads one more (LineBuffer), so the
                         // helper parses it in place while the next one is read and parsed here.
@@ -225,10 +238,10 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                         at = done.After;
                         if (second is { } parsed)
                         {
-                            // The second chunk was parsed with the columns the first one started with;
-                            // if a header inside the first changed them, it is parsed again.
-                            if (!ReferenceEquals(done.After.Columns, next.Columns))
-                                parsed = parser.ParseChunk(chunk2, next with { Columns = done.After.Columns });
+                            // The second chunk was parsed with the state the first one started with;
+                            // if the first changed it (CSV: a header inside it), it is parsed again.
+                            if (!ReferenceEquals(done.After.State, next.State))
+                                parsed = parser.ParseChunk(chunk2, next with { State = done.After.State });
                             foreach (var batch in parsed.Batches) yield return batch;
                             at = parsed.After;
                         }
@@ -239,7 +252,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                         at = result.After;
                         break;
                     case Step.LongLine:
-                        var (bad, after) = LongLine(at, source.LongLineLength);
+                        var (bad, after) = LongLine(at, source.LongLineLength, parser);
                         yield return bad;
                         at = after;
                         break;
@@ -256,20 +269,21 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
 
     /// <summary>
     /// A line longer than the cap, at <paramref name="at"/>: one bad line of its own (its bytes are
-    /// gone), or, where the header should be, an input that is not in the format.
+    /// gone), or, where the header should be (<see cref="IChunkParser.Awaits"/>), an input that is
+    /// not in the format.
     /// </summary>
-    private (InputBatch Bad, ChunkStart After) LongLine(ChunkStart at, long length)
+    private (InputBatch Bad, ChunkStart After) LongLine(ChunkStart at, long length, IChunkParser parser)
     {
         var line = at.LineBase + 1;
-        if (at.Columns is null)
+        if (parser.Awaits(at) is { } expected)
             throw new InputFormatException(
-                $"{at.Path}:{line}: expected the header, found a line longer than {_maxLine} bytes ({length} bytes)");
+                $"{at.Path}:{line}: expected {expected}, found a line longer than {_maxLine} bytes ({length} bytes)");
         var bad = new BadLine(at.Source, at.Path, line, $"line longer than {_maxLine} bytes ({length} bytes skipped)");
         return (new InputBatch([], [bad], 1), at with { LineBase = line, AtStart = false });
     }
 
     /// <summary>
-    /// Where the new content of a rotated or truncated file starts: line 1, with the columns in force.
+    /// Where the new content of a rotated or truncated file starts: line 1, with the state in force (CSV: the columns).
     /// A writer goes on after <c>copytruncate</c> without writing a header again, and most rotations
     /// give the new file none; a header line at the start still takes over, as one does anywhere.
     /// </summary>

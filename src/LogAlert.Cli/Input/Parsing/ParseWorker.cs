@@ -3,7 +3,7 @@ namespace LogAlert.Cli.Input;
 /// <summary>A second thread that parses one chunk while the reader parses the next.</summary>
 internal sealed class ParseWorker : IDisposable
 {
-    private readonly CsvParser _parser;
+    private readonly IChunkParser _parser;
     private readonly SemaphoreSlim _start = new(0);
     private readonly SemaphoreSlim _done = new(0);
     private Memory<byte> _chunk;
@@ -12,9 +12,10 @@ internal sealed class ParseWorker : IDisposable
     private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _error;
     private volatile bool _stop;
 
-    public ParseWorker(int batchSize)
+    /// <param name="parser">The parser the thread runs; its own, not the reader's.</param>
+    public ParseWorker(IChunkParser parser)
     {
-        _parser = new CsvParser(new BatchBuilder(batchSize));
+        _parser = parser;
         new Thread(Run) { IsBackground = true, Name = "logalert parse" }.Start();
     }
 

@@ -8,7 +8,8 @@ using LogAlert.Core;
 namespace LogAlert.Cli.Input;
 
 /// <summary>Turns chunks of access-log CSV lines into records and bad lines, through a <see cref="BatchBuilder"/>.</summary>
-internal sealed class CsvParser
+/// <remarks>Its state in <see cref="ChunkStart.State"/> is the <see cref="Columns"/> of the header in force.</remarks>
+internal sealed class CsvParser : IChunkParser
 {
     private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
 
@@ -16,8 +17,6 @@ internal sealed class CsvParser
     private readonly bool _plainLines;
     private readonly CsvReaderOptions _options;
 
-    /// <summary>Forgets the ids its builder's caches hold: the fold has given ids back (<see cref="SweepPoint"/>).</summary>
-    public void ForgetIds() => _builder.ForgetIds();
     private readonly Queue<(long Line, CsvMalformedReason Reason)> _malformed = new();
 
     private string _path = "";
@@ -47,18 +46,21 @@ internal sealed class CsvParser
         };
     }
 
-    /// <summary>
-    /// Parses a chunk of whole lines (or an input's last line without its newline) that starts at
-    /// <paramref name="at"/>, into batches of its own: the last one holds what is left, and may be short.
-    /// </summary>
+    /// <inheritdoc/>
     public ChunkResult ParseChunk(Memory<byte> chunk, ChunkStart at)
     {
-        (_path, _lineBase, _atStart, _columns) = (at.Path, at.LineBase, at.AtStart, at.Columns);
+        (_path, _lineBase, _atStart, _columns) = (at.Path, at.LineBase, at.AtStart, (Columns?)at.State);
         _builder.Begin(at);
         Parse(chunk);
         var batches = _builder.Finish();
-        return new ChunkResult(batches, at with { LineBase = _lineBase, AtStart = _atStart, Columns = _columns });
+        return new ChunkResult(batches, at with { LineBase = _lineBase, AtStart = _atStart, State = _columns });
     }
+
+    /// <summary>The header, until it is read.</summary>
+    public string? Awaits(ChunkStart at) => at.State is null ? "the header" : null;
+
+    /// <summary>Forgets the ids its builder's caches hold: the fold has given ids back (<see cref="SweepPoint"/>).</summary>
+    public void ForgetIds() => _builder.ForgetIds();
 
     /// <summary>
     /// Reads a chunk line by line. A line of the plain shape (see <see cref="PlainFields"/>) that makes a
