@@ -53,10 +53,10 @@ internal sealed class ParseWorker : IDisposable
         }
     }
 
-    /// <summary>Ends the thread once it has finished the chunk in hand, if any.</summary>
     /// <summary>Forgets the ids its parser's caches hold; only while no chunk is in hand.</summary>
     public void ForgetIds() => _parser.ForgetIds();
 
+    /// <summary>Ends the thread once it has finished the chunk in hand, if any.</summary>
     public void Dispose()
     {
         _stop = true;
