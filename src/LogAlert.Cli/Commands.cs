@@ -31,7 +31,7 @@ public sealed class RunCommand
     [PrimaryCommand]
     [Command(Description = "Stream access logs, print 10-second summaries and alerts. Other commands: 'logalert check RULES...', 'logalert generate'.")]
     public async Task<int> Run(
-        [Argument(Description = "Access log files (CSV), read in order as one stream; '-' or none for stdin. *.csx arguments are rule files.")] string[]? files = null,
+        [Argument(Description = "Access log files (CSV, nginx/Apache common or combined, a server's own format, JSON lines), read in order as one stream; '-' or none for stdin. *.csx arguments are rule files.")] string[]? files = null,
         [Option("rules", Description = "Rule file (.csx) or quoted glob; repeatable. Without it the built-in high_traffic rule runs. Rules are C# code that runs with your rights (it can read and write your files and start programs): use only rule files you trust.")] string[]? rules = null,
         [Option("format", Description = "Output format: text or jsonl.")] string format = "text",
         [Option("follow", new[] { 'f' }, Description = "Live mode: keep reading what is appended to the file, like tail -F (or a pipe, with '-'); when no line comes for --idle-timeout, log time follows the clock.")] bool follow = false,
@@ -46,7 +46,10 @@ public sealed class RunCommand
         [Option("only", Description = "Run only these rules (and 'summary' if named); repeatable.")] string[]? only = null,
         [Option("fail-on-alert", Description = "Exit 3 when any alert fired.")] bool failOnAlert = false,
         [Option("color", Description = "Colour text output: auto, always or never (NO_COLOR is honoured).")] string color = "auto",
-        [Option("rule-timeout", Description = "A rule evaluation running longer than this is reported and logalert exits (2).")] string ruleTimeout = "5s")
+        [Option("rule-timeout", Description = "A rule evaluation running longer than this is reported and logalert exits (2).")] string ruleTimeout = "5s",
+        [Option("input-format", Description = "Input format: auto (found from each input's first lines), csv (the seed's CSV), common or combined (nginx's and Apache's), jsonl (one JSON object a line, nginx-style keys).")] string inputFormat = "auto",
+        [Option("log-format", Description = "The server's own log format, pasted from its config: an nginx log_format ('$remote_addr - $remote_user [$time_local] \"$request\" ...') or an Apache LogFormat ('%h %l %u %t \\\"%r\\\" %>s %b').")] string? logFormat = null,
+        [Option("verbose", new[] { 'v' }, Description = "Say on stderr what logalert found out, e.g. each input's format.")] bool verbose = false)
     {
         Commands.Started = true;
         try
@@ -84,6 +87,7 @@ public sealed class RunCommand
                 SummaryInterval = interval,
             };
             var maxLine = Sizes.Parse("--max-line-length", maxLineLength, 1, AccessLogReader.MaxLineLengthLimit);
+            var inputsFormat = InputFormat.TryCreate(inputFormat, logFormat, out var formatError) ?? throw new UsageException(formatError!);
             var windowSpan = Durations.Parse("--window", window);
             if (windowSpan < TimeSpan.FromSeconds(1)) throw new UsageException("--window must be at least 1s");
 
@@ -160,7 +164,12 @@ public sealed class RunCommand
             });
 
             var reader = new AccessLogReader(inputs, follow, notice: line => Console.Error.WriteLine($"logalert: {line}"),
-                maxLineLength: maxLine, sweep: sweep);
+                maxLineLength: maxLine, sweep: sweep)
+            {
+                Format = inputsFormat,
+                FormatFound = verbose ? (path, name) => Console.Error.WriteLine($"logalert: {Terminal.Escape(path)}: format {name}") : null,
+            };
+            runner.Formats = () => reader.Formats;
             var outcome = await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token);
             // `logalert ... | head`: the reader left, quietly, as cat and grep do.
             if (outcome == RunOutcome.OutputClosed) return StandardOutput.ClosedExitCode;

@@ -70,6 +70,9 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     /// </summary>
     public SweepPoint? Sweep { get; init; }
 
+    /// <summary>Each input's format so far, for the final report (<see cref="InputCounts.Formats"/>); null: none told.</summary>
+    public Func<IReadOnlyList<(string Path, string Format)>>? Formats { get; set; }
+
     /// <summary>Whether any alert fired during the run.</summary>
     public bool AnyFired { get; private set; }
 
@@ -123,7 +126,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                     $"timestamp {k.Record.Time} is {k.Record.Time - k.Newest}s ahead of the newest accepted one ({k.Newest}); skipped as skewed");
                 break;
             case FinishedNotice f:
-                writer.Final(f.Report, new InputCounts(_lines, _bad), _end);
+                writer.Final(f.Report, new InputCounts(_lines, _bad) { Formats = Formats?.Invoke() ?? [] }, _end);
                 break;
         }
     }
@@ -180,7 +183,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                 // Only the fold thread adds, and it is stuck in a rule: the first Count are written.
                 var computed = _pending.Count;
                 for (var i = 0; i < computed; i++) Emit(_pending[i]);
-                writer.Final(Fold.Report(_state), new InputCounts(_lines, _bad), new RunEnd(reason));
+                writer.Final(Fold.Report(_state), new InputCounts(_lines, _bad) { Formats = Formats?.Invoke() ?? [] }, new RunEnd(reason));
                 writer.Flush();
                 _reporter.Finish();
             }

@@ -67,7 +67,8 @@ public sealed class EndToEndTests : IDisposable
         var text2 = CliRunner.Run(new[] { file }, env: new Dictionary<string, string> { ["TZ"] = "America/St_Johns", ["LC_ALL"] = "fr_FR.UTF-8" });
         Assert.Contains("\"state\":\"firing\"", first.Stdout);
         Assert.Equal(first.Stdout, again.Stdout);
-        Assert.Equal(first.Stdout, stdin.Stdout);
+        // The same but for the input's name in the report's "inputs".
+        Assert.Equal(first.Stdout.Replace(JsonEncodedText.Encode(file).ToString(), "<stdin>"), stdin.Stdout);
         Assert.Equal(first.Stdout, tokyo.Stdout);
         Assert.Equal(text1.Stdout, text2.Stdout);
     }
@@ -170,8 +171,21 @@ public sealed class EndToEndTests : IDisposable
 
         Assert.Equal(2, r.ExitCode);
         var name = how == "stdin" ? "<stdin>" : headerless;
+        // Found from the first lines (auto): no format fits, and the message says what CSV lacks.
+        var message = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"logalert: {name}:1: no format logalert knows fits \"{Line(1000).Replace("\"", "\"")}\"", message);
+        Assert.Contains("csv (line 1 is not the header \"remotehost\"", message);
+
+        // Named: the CSV reader says which columns the header lacks.
+        var named = how switch
+        {
+            "file" => CliRunner.Run("--format", "jsonl", "--input-format", "csv", headerless),
+            "stdin" => CliRunner.Run(["--format", "jsonl", "--input-format", "csv", "-"], stdin: Line(1000) + "\n"),
+            _ => CliRunner.Run("--format", "jsonl", "--input-format", "csv", good, headerless),
+        };
+        Assert.Equal(2, named.ExitCode);
         Assert.Equal($"logalert: {name}:1: the header lacks columns \"remotehost\", \"authuser\", \"date\", \"request\", \"status\", \"bytes\"",
-            Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)).Split(" (found ")[0]);
+            Assert.Single(named.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)).Split(" (found ")[0]);
     }
 
     [Fact]

@@ -209,6 +209,8 @@ public sealed class LongLineTests : IDisposable
 
         var e = Assert.Throws<InputFormatException>(() => ReadAll(new AccessLogReader([path], maxLineLength: 100)));
 
-        Assert.Equal($"{path}:1: expected the header, found a line longer than 100 bytes (300 bytes)", e.Message);
+        Assert.Equal($"{path}:1: expected a line in a format logalert reads, found a line longer than 100 bytes (300 bytes)", e.Message);
+        var csv = Assert.Throws<InputFormatException>(() => ReadAll(new AccessLogReader([path], maxLineLength: 100) { Format = InputFormat.Csv }));
+        Assert.Equal($"{path}:1: expected the header, found a line longer than 100 bytes (300 bytes)", csv.Message);
     }
 }

@@ -113,11 +113,33 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         _sweep = sweep;
     }
 
+    /// <summary>The format of the inputs (<c>--input-format</c>, <c>--log-format</c>); default: found from each input's first lines.</summary>
+    public InputFormat Format { get; init; } = InputFormat.Auto;
+
     /// <summary>
     /// Makes the parser of one parsing thread (the reader's, and its helper's) around that thread's own
-    /// <see cref="BatchBuilder"/>: the format of the inputs. Default: CSV (<see cref="CsvParser"/>).
+    /// <see cref="BatchBuilder"/>. Default: a <see cref="FormatParser"/> for <see cref="Format"/>.
     /// </summary>
-    internal Func<BatchBuilder, IChunkParser> NewParser { get; init; } = builder => new CsvParser(builder);
+    internal Func<BatchBuilder, IChunkParser>? NewParser { get; init; }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, (string Path, string Format)> _formats = new();
+
+    /// <summary>
+    /// The format of each input read so far, in input order (for a followed file, the format of its
+    /// latest content): what <c>auto</c> found, or what was named.
+    /// </summary>
+    public IReadOnlyList<(string Path, string Format)> Formats =>
+        [.. _formats.OrderBy(kv => kv.Key).Select(kv => kv.Value)];
+
+    /// <summary>Whom to tell, besides <see cref="Formats"/>, when an input's format is known: (path, format).</summary>
+    public Action<string, string>? FormatFound { get; init; }
+
+    private IChunkParser MakeParser(BatchBuilder builder) =>
+        NewParser?.Invoke(builder) ?? new FormatParser(builder, Format, (source, path, format) =>
+        {
+            _formats[source] = (path, format);
+            FormatFound?.Invoke(path, format);
+        });
 
     /// <summary>The inputs, in the order they are read.</summary>
     public IReadOnlyList<string> Inputs => _inputs;
@@ -195,10 +217,10 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancel, extra);
         var cancel = linked.Token;
-        var parser = NewParser(new BatchBuilder(_batchSize));
+        var parser = MakeParser(new BatchBuilder(_batchSize));
         // Parsing is most of the reading: with two cores, two chunks are parsed at once, the first on
         // a helper thread and the second here, and their batches go out in input order.
-        using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(NewParser(new BatchBuilder(_batchSize))) : null;
+        using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(MakeParser(new BatchBuilder(_batchSize))) : null;
         for (var i = 0; i < _inputs.Length && !cancel.IsCancellationRequested; i++)
         {
             var name = _inputs[i];

@@ -6,8 +6,15 @@ using LogAlert.Core.Interop;
 
 namespace LogAlert.Cli.Output;
 
-/// <summary>What the shell adds to the engine's report: it counts lines and bad lines itself.</summary>
-public sealed record InputCounts(long Lines, long Bad);
+/// <summary>
+/// What the shell adds to the engine's report: it counts lines and bad lines itself, and knows each
+/// input's format (named, or found from its first lines).
+/// </summary>
+public sealed record InputCounts(long Lines, long Bad)
+{
+    /// <summary>Each input read, in order, with its format.</summary>
+    public IReadOnlyList<(string Path, string Format)> Formats { get; init; } = [];
+}
 
 /// <summary>Why a run stopped, as the final report says it.</summary>
 /// <param name="Reason"><c>end of input</c>, <c>SIGINT</c>, <c>SIGTERM</c>, or what went wrong.</param>
@@ -161,6 +168,15 @@ public sealed class JsonlEventWriter(Stream output) : IEventWriter
             _json.WriteNumber("since", f.Since);
             _json.WriteString("time", Format.Time(f.Since));
             Number("value", f.Value);
+            _json.WriteEndObject();
+        }
+        _json.WriteEndArray();
+        _json.WriteStartArray("inputs");
+        foreach (var (path, format) in counts.Formats)
+        {
+            _json.WriteStartObject();
+            _json.WriteString("path", path);
+            _json.WriteString("format", format);
             _json.WriteEndObject();
         }
         _json.WriteEndArray();

@@ -209,6 +209,24 @@ internal sealed class BatchBuilder
         else Bad(line, RecordErrorModule.describe(result.ErrorValue));
     }
 
+    /// <summary>
+    /// Adds the record that the fields of a server's line make (<see cref="Formats.AccessFields"/>: the
+    /// request already split, its section found; <c>-</c> for both when the request was not a request
+    /// line), or, when their values are out of range, a bad line that says why.
+    /// </summary>
+    public void AddFields(long time, ReadOnlySpan<byte> host, ReadOnlySpan<byte> user, ReadOnlySpan<byte> method,
+                          ReadOnlySpan<byte> section, int status, long bytes, long line)
+    {
+        if (RecordModule.TryCreateWithSection(time, _hosts.Intern(host), User(user), Method(method), _sections.Intern(section),
+                status, bytes, _source, line, out _records[_count]))
+        {
+            _count++;
+            return;
+        }
+        var result = RecordModule.CreateFromIds(time, 0, 0, 0, 0, status, bytes, _source, line);
+        Bad(line, result.IsError ? RecordErrorModule.describe(result.ErrorValue) : "not a valid record");
+    }
+
     /// <summary>The user: <c>-</c> (no user, most lines of most logs) without a look-up, else interned.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int User(ReadOnlySpan<byte> field) =>

@@ -1,0 +1,46 @@
+using LogAlert.Cli.Input.Formats;
+
+namespace LogAlert.Cli.Input;
+
+/// <summary>
+/// Turns chunks of web-server access-log lines (common, combined, a server's own <c>log_format</c> or
+/// <c>LogFormat</c>, JSON lines) into records and bad lines, through a <see cref="BatchBuilder"/>.
+/// The line format itself is an <see cref="IAccessLineParser"/>, which the input's state names.
+/// </summary>
+internal sealed class AccessParser(BatchBuilder builder)
+{
+    private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
+
+    /// <summary>
+    /// Reads the whole lines of <paramref name="chunk"/> (the first being line <paramref name="lineBase"/> + 1
+    /// of its input) with <paramref name="format"/>; returns the number of the last line read. Blank lines
+    /// are skipped (and counted), every other line is a record or a bad line with its reason.
+    /// </summary>
+    public long Parse(ReadOnlySpan<byte> chunk, long lineBase, bool atStart, IAccessLineParser format)
+    {
+        if (atStart && chunk.StartsWith(Bom)) chunk = chunk[Bom.Length..];
+        var line = lineBase;
+        var at = 0;
+        while (at < chunk.Length)
+        {
+            line++;
+            var end = chunk[at..].IndexOf((byte)'\n');
+            var next = end < 0 ? chunk.Length : at + end + 1;
+            var text = chunk[at..(end < 0 ? chunk.Length : at + end)];
+            at = next;
+            if (text.IndexOfAnyExcept((byte)' ', (byte)'\t', (byte)'\r') < 0) continue; // blank
+            if (format.TryParse(text, out var fields, out var reason))
+                builder.AddFields(fields.Time, fields.Host, fields.User, fields.Method, fields.Section,
+                    fields.Status, fields.Bytes, line);
+            else
+                builder.Bad(line, reason);
+            if (builder.Full)
+            {
+                builder.LinesTo(line);
+                builder.Seal();
+            }
+        }
+        builder.LinesTo(line);
+        return line;
+    }
+}

@@ -1,0 +1,115 @@
+using System.Text;
+using LogAlert.Cli.Input.Formats;
+
+namespace LogAlert.Cli.Input;
+
+/// <summary>
+/// The format an input is in, as the parsers carry it from chunk to chunk (<see cref="ChunkStart.State"/>).
+/// </summary>
+/// <param name="Name"><c>csv</c>, <c>common</c>, <c>combined</c>, <c>jsonl</c> or <c>log-format</c>.</param>
+/// <param name="Line">What reads its lines; null for CSV, which <see cref="CsvParser"/> reads.</param>
+/// <param name="CsvState">The CSV parser's own state (the header's columns); null for other formats.</param>
+internal sealed record FormatState(string Name, IAccessLineParser? Line, object? CsvState);
+
+/// <summary>
+/// The parser of one parsing thread, for every format: it finds an input's format (the one named, or
+/// with <c>auto</c> from the input's first lines, and again from the first lines after a rotation)
+/// and hands each chunk to the parser of that format.
+/// </summary>
+internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Action<int, string, string>? found = null)
+    : IChunkParser
+{
+    private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
+
+    private readonly CsvParser _csv = new(builder);
+    private readonly AccessParser _access = new(builder);
+
+    /// <inheritdoc/>
+    public ChunkResult ParseChunk(Memory<byte> chunk, ChunkStart at)
+    {
+        var state = at.State as FormatState;
+        // An input's start, or a followed file's new content (line 1 again, the format kept): with
+        // auto, the new lines may be in another format.
+        if (state is null || (format.IsAuto && at.AtStart && at.LineBase == 0))
+        {
+            var decided = Decide(chunk.Span, at, state);
+            if (decided is null) return Blank(chunk.Span, at);
+            if (!ReferenceEquals(decided, state)) found?.Invoke(at.Source, at.Path, decided.Name);
+            state = decided;
+        }
+        if (state.Line is null)
+        {
+            var csv = _csv.ParseChunk(chunk, at with { State = state.CsvState });
+            // The same state object while the columns stay: the reader compares states by reference.
+            var after = ReferenceEquals(csv.After.State, state.CsvState) ? state : state with { CsvState = csv.After.State };
+            return csv with { After = csv.After with { State = after } };
+        }
+        builder.Begin(at);
+        var last = _access.Parse(chunk.Span, at.LineBase, at.AtStart, state.Line);
+        return new ChunkResult(builder.Finish(), at with { LineBase = last, AtStart = false, State = state });
+    }
+
+    /// <inheritdoc/>
+    public string? Awaits(ChunkStart at) => at.State switch
+    {
+        FormatState { Line: null } csv => csv.CsvState is null ? "the header" : null,
+        FormatState => null,
+        _ when format.IsAuto => "a line in a format logalert reads",
+        _ when format.Line is null => "the header",
+        _ => null,
+    };
+
+    /// <inheritdoc/>
+    public void ForgetIds() => builder.ForgetIds();
+
+    /// <summary>
+    /// The format of the input whose lines from <paramref name="at"/> on start <paramref name="chunk"/>:
+    /// the one named, or the one its first lines fit. Null when the chunk holds only blank lines (the
+    /// next chunk decides); <paramref name="before"/> when the new content of a followed file fits no
+    /// format (a rotated CSV without a header of its own keeps the columns in force).
+    /// </summary>
+    /// <exception cref="InputFormatException">With auto, no format fits the input's first lines.</exception>
+    private FormatState? Decide(ReadOnlySpan<byte> chunk, ChunkStart at, FormatState? before)
+    {
+        if (!format.IsAuto) return new FormatState(format.Name, format.Line, null);
+        if (at.AtStart && chunk.StartsWith(Bom)) chunk = chunk[Bom.Length..];
+        var sniffed = FormatSniffer.Sniff(chunk);
+        if (sniffed.Format is null)
+        {
+            if (chunk.IndexOfAnyExcept(" \t\r\n"u8) < 0) return before;
+            if (before is not null) return before;
+            var (number, text) = FirstLine(chunk);
+            throw new InputFormatException(
+                $"{at.Path}:{at.LineBase + number}: no format logalert knows fits \"{Quote(text)}\" "
+                + $"(tried {sniffed.Tried}); name it with --input-format, or give the server's log format with --log-format");
+        }
+        if (before is not null && before.Name == sniffed.Format) return before;
+        return new FormatState(sniffed.Format, sniffed.Parser, null);
+    }
+
+    /// <summary>A chunk of blank lines before the format is known: counted, nothing else.</summary>
+    private ChunkResult Blank(ReadOnlySpan<byte> chunk, ChunkStart at)
+    {
+        builder.Begin(at);
+        var last = at.LineBase + BatchBuilder.CountLines(chunk);
+        builder.LinesTo(last);
+        return new ChunkResult(builder.Finish(), at with { LineBase = last });
+    }
+
+    private static (int Number, string Text) FirstLine(ReadOnlySpan<byte> chunk)
+    {
+        var number = 0;
+        while (!chunk.IsEmpty)
+        {
+            var end = chunk.IndexOf((byte)'\n');
+            var line = end < 0 ? chunk : chunk[..end];
+            chunk = end < 0 ? default : chunk[(end + 1)..];
+            number++;
+            if (line.IndexOfAnyExcept(" \t\r"u8) >= 0) return (number, Encoding.UTF8.GetString(line.TrimEnd((byte)'\r')));
+        }
+        return (1, "");
+    }
+
+    /// <summary>The line as a message quotes it: at most 100 characters.</summary>
+    private static string Quote(string line) => line.Length <= 100 ? line : line[..100] + "…";
+}
