@@ -229,6 +229,7 @@ public sealed class GenerateCommand
         [Option("host-popularity", Description = "How hosts are picked: zipf (a few busy ones) or uniform (each about as often).")] string hostPopularity = "zipf",
         [Option("paths", Description = "Distinct paths.")] int paths = 60,
         [Option("output-format", Description = "csv (the seed's CSV), common or combined (as nginx and Apache write them), or jsonl (nginx-style JSON lines). The same requests in each.")] string outputFormat = "csv",
+        [Option("log-format", Description = "Write the lines in this nginx log_format instead, e.g. '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent $request_time'.")] string? logFormat = null,
         [Option("output", new[] { 'o' }, Description = "Output file (default stdout).")] string? output = null)
     {
         Commands.Started = true;
@@ -253,7 +254,8 @@ public sealed class GenerateCommand
                     "uniform" => true,
                     _ => throw new UsageException($"--host-popularity: \"{hostPopularity}\" is not zipf or uniform"),
                 },
-                Format = outputFormat switch
+                LogFormat = logFormat,
+                Format = logFormat is not null ? GeneratorFormat.LogFormat : outputFormat switch
                 {
                     "csv" => GeneratorFormat.Csv,
                     "common" => GeneratorFormat.Common,

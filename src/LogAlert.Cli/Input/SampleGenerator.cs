@@ -37,6 +37,12 @@ public sealed record GeneratorOptions(int Seed, long Start, int DurationSeconds,
 
     /// <summary>The format the lines are written in; the traffic is the same in each.</summary>
     public GeneratorFormat Format { get; init; } = GeneratorFormat.Csv;
+
+    /// <summary>
+    /// With <see cref="GeneratorFormat.LogFormat"/>: an nginx <c>log_format</c> string to write the lines
+    /// in, e.g. nginx's combined followed by <c>$request_time</c>. Variables it does not know are written as <c>-</c>.
+    /// </summary>
+    public string? LogFormat { get; init; }
 }
 
 /// <summary>
@@ -54,6 +60,8 @@ public enum GeneratorFormat
     Combined,
     /// <summary>One JSON object a line with nginx's variable names, request and upstream times included.</summary>
     Jsonl,
+    /// <summary>A server's own format: nginx's <c>log_format</c> syntax (<see cref="GeneratorOptions.LogFormat"/>).</summary>
+    LogFormat,
 }
 
 /// <summary>
@@ -269,6 +277,7 @@ public static class SampleGenerator
             {
                 GeneratorFormat.Csv => $"\"{address}\",\"-\",\"{user}\",",
                 GeneratorFormat.Jsonl => $"\"remote_addr\":\"{address}\",\"remote_user\":\"{user}\"",
+                GeneratorFormat.LogFormat => $"{address} {user}",
                 _ => $"{address} - {user}",
             };
         }
@@ -308,6 +317,11 @@ public static class SampleGenerator
             var upstream = section == "/static" ? "-" : (Math.Max(0, millis - 1) / 1000.0).ToString("0.000", CultureInfo.InvariantCulture);
             var request = $"{method} {uri} {protocol}";
             var statusText = status.ToString(CultureInfo.InvariantCulture);
+            if (_o.Format == GeneratorFormat.LogFormat)
+            {
+                output.Write(Render(prefix, time, method, uri, _paths[path], protocol, statusText, bytes, requestTime, upstream, referer, agent));
+                return;
+            }
             var line = _o.Format switch
             {
                 GeneratorFormat.Jsonl =>
@@ -322,6 +336,38 @@ public static class SampleGenerator
                 _ => prefix + " [" + ClfTime(time) + "] \"" + request + "\" " + statusText + " " + bytesText + "\n",
             };
             output.Write(line);
+        }
+
+        private static readonly System.Text.RegularExpressions.Regex Variable = new(@"\$(?:\{(\w+)\}|(\w+))");
+
+        /// <summary>A line in <see cref="GeneratorOptions.LogFormat"/>: each nginx variable replaced by its value.</summary>
+        private string Render(string prefix, long time, string method, string uri, string path, string protocol, string status,
+                              int bytes, string requestTime, string upstream, string referer, string agent)
+        {
+            var space = prefix.IndexOf(' ');
+            var (address, user) = (prefix[..space], prefix[(space + 1)..]);
+            var body = bytes < 0 ? "0" : bytes.ToString(CultureInfo.InvariantCulture);
+            return Variable.Replace(_o.LogFormat!, m => (m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value) switch
+            {
+                "remote_addr" => address,
+                "remote_user" => user,
+                "time_local" => ClfTime(time),
+                "time_iso8601" => DateTimeOffset.FromUnixTimeSeconds(time).ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture) + "+00:00",
+                "msec" => time.ToString(CultureInfo.InvariantCulture) + ".000",
+                "request" => $"{method} {uri} {protocol}",
+                "request_method" => method,
+                "request_uri" => uri,
+                "uri" => path,
+                "status" => status,
+                "body_bytes_sent" => body,
+                "bytes_sent" => (Math.Max(bytes, 0) + 180).ToString(CultureInfo.InvariantCulture),
+                "request_time" => requestTime,
+                "upstream_response_time" => upstream,
+                "http_referer" => referer,
+                "http_user_agent" => agent,
+                "host" => "example.com",
+                _ => "-",
+            }) + "\n";
         }
 
         /// <summary><c>07/Feb/2019:21:11:00 +0000</c>: nginx's <c>$time_local</c>, Apache's <c>%t</c>, in UTC.</summary>
