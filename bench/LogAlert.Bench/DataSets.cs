@@ -15,10 +15,28 @@ public sealed record LogSpec(string Label, int Seed, string Duration, int Rate, 
     /// <summary>Hosts equally likely (<c>--host-popularity uniform</c>) instead of Zipf.</summary>
     public bool UniformHosts { get; init; }
 
+    /// <summary><c>--output-format</c> (<c>common</c>, <c>combined</c>, <c>jsonl</c>); null: CSV.</summary>
+    public string? OutputFormat { get; init; }
+
+    /// <summary><c>--log-format</c>: an nginx log_format to write the lines in; null: none.</summary>
+    public string? LogFormat { get; init; }
+
+    /// <summary>Whether the log starts with a header line (CSV does; the server formats do not).</summary>
+    public bool HasHeader => OutputFormat is null && LogFormat is null;
+
     /// <summary>The cache file name, made of every parameter, so changed parameters make a new file.</summary>
     public string FileName =>
         $"access-seed{Seed}-d{Duration}-r{Rate}{string.Concat(Bursts.Select(b => "-b" + b.Replace(':', '_')))}-h{Hosts}" +
-        $"{(UniformHosts ? "u" : "")}-p{Paths}.csv";
+        $"{(UniformHosts ? "u" : "")}-p{Paths}" +
+        (OutputFormat is { } f ? $"-{f}.log" : LogFormat is { } l ? $"-logformat{(uint)StableHash(l):x8}.log" : ".csv");
+
+    /// <summary>FNV-1a of the text: the same on every run and machine (string.GetHashCode is not).</summary>
+    private static uint StableHash(string text)
+    {
+        var hash = 2166136261u;
+        foreach (var c in text) hash = (hash ^ c) * 16777619u;
+        return hash;
+    }
 
     /// <summary>The <c>logalert generate</c> arguments that write this log to <paramref name="output"/>.</summary>
     public IReadOnlyList<string> GenerateArguments(string output)
@@ -31,6 +49,8 @@ public sealed record LogSpec(string Label, int Seed, string Duration, int Rate, 
         foreach (var burst in Bursts) args.AddRange(["--burst", burst]);
         args.AddRange(["--hosts", Hosts.ToString(CultureInfo.InvariantCulture), "--paths", Paths.ToString(CultureInfo.InvariantCulture)]);
         if (UniformHosts) args.AddRange(["--host-popularity", "uniform"]);
+        if (OutputFormat is not null) args.AddRange(["--output-format", OutputFormat]);
+        if (LogFormat is not null) args.AddRange(["--log-format", LogFormat]);
         args.AddRange(["-o", output]);
         return args;
     }
@@ -70,6 +90,16 @@ public static class DataSets
     /// </summary>
     public static readonly LogSpec Churn = new("20M churn", 1, "20000s", 1000, [], 10_000_000, 60) { UniformHosts = true };
 
+    /// <summary>The same requests as <paramref name="like"/>, as nginx writes them in its default <c>combined</c> format.</summary>
+    public static LogSpec Combined(LogSpec like) => like with { Label = like.Label + " combined", OutputFormat = "combined" };
+
+    /// <summary>nginx's combined with the request and upstream times after it: what many sites log.</summary>
+    public const string TimedFormat =
+        "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time $upstream_response_time";
+
+    /// <summary>The same requests as <paramref name="like"/>, in <see cref="TimedFormat"/>.</summary>
+    public static LogSpec Timed(LogSpec like) => like with { Label = like.Label + " log_format", LogFormat = TimedFormat };
+
     /// <summary>Returns the log of <paramref name="spec"/>, generating it first when it is not cached.</summary>
     /// <exception cref="InvalidOperationException"><c>logalert generate</c> failed.</exception>
     public static LogFile Ensure(LogSpec spec, string dataDir, string logalert)
@@ -89,7 +119,7 @@ public static class DataSets
             }
             File.Move(partial, path, overwrite: true);
         }
-        return Describe(spec.Label, path, description);
+        return Describe(spec.Label, path, description, spec.HasHeader);
     }
 
     /// <summary>
@@ -108,10 +138,10 @@ public static class DataSets
         return Describe($"{lines} lines", path, $"the first {lines} lines of the {source.Label} log");
     }
 
-    private static LogFile Describe(string label, string path, string description)
+    private static LogFile Describe(string label, string path, string description, bool header = true)
     {
         var (newlines, bytes) = CountLines(path);
-        return new LogFile(label, path, Math.Max(0, newlines - 1), bytes, description);
+        return new LogFile(label, path, Math.Max(0, newlines - (header ? 1 : 0)), bytes, description);
     }
 
     /// <summary>Counts the line feeds of a file (each line, the header included, ends with one).</summary>

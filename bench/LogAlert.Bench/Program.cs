@@ -137,6 +137,9 @@ public static partial class Program
         var highCard = DataSets.Ensure(DataSets.HighCardinality(options.Quick ? DataSets.Small : DataSets.Large), dataDir, logalert);
         var tiny = DataSets.Head(small, 5);
         var churn = options.Quick ? null : DataSets.Ensure(DataSets.Churn, dataDir, logalert);
+        // The main log's requests as nginx writes them: its default combined, and a log_format with times.
+        var combined = DataSets.Ensure(DataSets.Combined(options.Quick ? DataSets.Small : DataSets.Large), dataDir, logalert);
+        var timed = DataSets.Ensure(DataSets.Timed(options.Quick ? DataSets.Small : DataSets.Large), dataDir, logalert);
         generation.Stop();
 
         // rules/*.csx as the shell expands it: the file names in ordinal order.
@@ -161,8 +164,8 @@ public static partial class Program
             // Every logalert run but the start-up ones shares one rule cache, filled before timing.
             var cache = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(scratch.FullName, "cache") };
             Command Floor(LogFile log) => new(self, ["floor", log.Path], root);
-            Command LogAlert(string[] rules, LogFile log) =>
-                new(measured, ["--format", "jsonl", .. rules.Length > 0 ? ["--rules", .. rules] : Array.Empty<string>(), log.Path], root, cache);
+            Command LogAlert(string[] rules, LogFile log, params string[] more) =>
+                new(measured, ["--format", "jsonl", .. more, .. rules.Length > 0 ? ["--rules", .. rules] : Array.Empty<string>(), log.Path], root, cache);
             string ColdCache(int run) => Path.Combine(scratch.FullName, $"start-{run}");
             Command Launcher(int run) =>
                 new(launcher, ["--rules", .. allRules, tiny.Path], root, new Dictionary<string, string> { ["XDG_CACHE_HOME"] = ColdCache(run) });
@@ -181,6 +184,20 @@ public static partial class Program
             }
             Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, highCard, $"rules:{main.Label}", $"low-card {main.Label}");
             if (churn is not null) Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, churn);
+            // Server formats: the same requests as the main CSV log, so the floor is that log's, and the
+            // CSV run of the same command is what each is held to.
+            cases.Add(new Case($"high_traffic:{combined.Label}", "`logalert --format jsonl --rules rules/high_traffic.csx` (auto: combined)",
+                combined, _ => LogAlert(highTraffic, combined), $"floor:{main.Label}", $"high_traffic:{main.Label}", "CSV"));
+            cases.Add(new Case($"high_traffic:{timed.Label}", "`logalert --format jsonl --log-format '…$request_time…' --rules rules/high_traffic.csx`",
+                timed, _ => LogAlert(highTraffic, timed, "--log-format", DataSets.TimedFormat), $"floor:{main.Label}", $"high_traffic:{main.Label}", "CSV"));
+            // The peer users would pick for nginx logs: GoAccess (Debian's package), on the combined file.
+            var goaccess = new[] { "/usr/bin/goaccess", "/usr/local/bin/goaccess" }.FirstOrDefault(File.Exists);
+            if (goaccess is not null)
+                cases.Add(new Case($"goaccess:{combined.Label}", "GoAccess `--log-format=COMBINED -o report.json` (the peer)", combined,
+                    _ => new Command(goaccess, [combined.Path, "--log-format=COMBINED", "--no-global-config", "-o",
+                        Path.Combine(scratch.FullName, "goaccess.json")], root), $"floor:{main.Label}",
+                    $"high_traffic:{combined.Label}", "logalert on it"));
+            else problems.Add("GoAccess is not installed (Debian package goaccess): its row is missing");
             Add("rate2m", "`logalert --format jsonl --rules bench/rules/rate_2m.csx`", rate2m, main);
             Add("rate1h", "`logalert --format jsonl --rules bench/rules/rate_1h.csx`", rate1h, main, $"rate2m:{main.Label}", "2m window");
             cases.Add(new Case("start:cold", "`./logalert --rules rules/*.csx`, empty rule cache (cold start)", tiny,
@@ -227,7 +244,7 @@ public static partial class Program
 
             total.Stop();
             Report.Print(Console.Out, new ReportInput(
-                options, [.. logs], main, large is not null, [.. cases.Select(c => results[c.Id])], problems,
+                options, [.. logs, combined, timed], main, large is not null, [.. cases.Select(c => results[c.Id])], problems,
                 total.Elapsed, generation.Elapsed, Revision(root)));
             return 0;
         }

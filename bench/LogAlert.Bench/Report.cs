@@ -143,6 +143,23 @@ public static class Report
         }
         else yield return [$"(f) {DataSets.Churn.Label}: 10M hosts seen about twice each", "—", "< 250 MB", "n/a (--quick)"];
 
+        foreach (var (label, limit, what) in new[] { ($"{main} combined", 1.25, "combined"), ($"{main} log_format", 1.4, "`--log-format` with `$request_time`") })
+        {
+            if (!r.TryGetValue($"high_traffic:{label}", out var server)) continue;
+            var ratio = server.WallSeconds / ht.WallSeconds;
+            yield return
+            [
+                $"(g) {what} vs the CSV of the same requests, `high_traffic.csx`", $"{ratio:F2}× time", $"≤ {limit:F2}×",
+                Verdict(ratio <= limit, server.Case.Id, ht.Case.Id),
+            ];
+        }
+        if (r.TryGetValue($"goaccess:{main} combined", out var peer) && r.TryGetValue($"high_traffic:{main} combined", out var ours))
+            yield return
+            [
+                $"(g) GoAccess on the same combined file vs logalert", $"{peer.WallSeconds / ours.WallSeconds:F2}× logalert's time",
+                "(reported)", peer.Failed ? "FAIL (a run failed)" : "—",
+            ];
+
         var hour = r[$"rate1h:{main}"];
         var twoMinutes = r[$"rate2m:{main}"];
         var window = hour.WallSeconds / twoMinutes.WallSeconds;
