@@ -142,6 +142,39 @@ public sealed class FollowTests : IDisposable
         Assert.DoesNotContain("   at ", stderr);
     }
 
+    /// <summary>Combined lines, n a second, for each second in [from, to).</summary>
+    private static string CombinedLines(long from, long to, int perSecond) => string.Concat(
+        Enumerable.Range(0, (int)(to - from)).SelectMany(i => Enumerable.Repeat(
+            $"10.0.0.1 - - [{DateTimeOffset.FromUnixTimeSeconds(from + i).ToString("dd/MMM/yyyy:HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)} +0000] \"GET /api/x HTTP/1.1\" 200 100 \"-\" \"curl\"\n",
+            perSecond)));
+
+    /// <summary>JSON lines with nginx's names, n a second, for each second in [from, to).</summary>
+    private static string JsonLines(long from, long to, int perSecond) => string.Concat(
+        Enumerable.Range(0, (int)(to - from)).SelectMany(i => Enumerable.Repeat(
+            $"{{\"msec\":\"{from + i}.250\",\"remote_addr\":\"10.0.0.2\",\"request\":\"GET /b/y HTTP/1.1\",\"status\":\"404\",\"body_bytes_sent\":\"5\"}}\n",
+            perSecond)));
+
+    [Fact]
+    public async Task A_rotated_file_in_another_format_is_read_in_its_own()
+    {
+        // auto: the first lines tell combined; the new file after the rotation starts afresh and is JSON.
+        var log = Path.Combine(_dir, "access.log");
+        File.WriteAllText(log, CombinedLines(1000, 1004, 5));
+        using var run = new Following(log, "1h", "-v");
+        await run.WaitForStderr("format combined");
+
+        File.Move(log, log + ".1");
+        File.WriteAllText(log, JsonLines(1004, 1010, 1));
+        await run.WaitForStderr("format jsonl");
+
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal(0, exit);
+        Assert.Equal(20 + 6, stats.GetProperty("records").GetInt64());
+        Assert.Equal(0, stats.GetProperty("bad").GetInt64());
+        Assert.Equal("jsonl", Assert.Single(stats.GetProperty("inputs").EnumerateArray()).GetProperty("format").GetString());
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
     /// <summary>
     /// logrotate's <c>copytruncate</c>: the file is copied away, then emptied in place (same inode),
     /// and the writer goes on appending to it, without a header.
