@@ -298,18 +298,7 @@ internal sealed class CsvParser : IChunkParser
 
     /// <summary>A field of 1 to 18 ASCII digits (no sign, no space: anything else goes to CsvHelper).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryDigits(ReadOnlySpan<byte> field, out long value)
-    {
-        value = 0;
-        if (field.IsEmpty || field.Length > 18) return false;
-        foreach (var b in field)
-        {
-            var digit = (uint)(b - '0');
-            if (digit > 9) return false;
-            value = value * 10 + digit;
-        }
-        return true;
-    }
+    private static bool TryDigits(ReadOnlySpan<byte> field, out long value) => Formats.FieldValues.TryDigits(field, out value);
 
     /// <summary>Reads a stretch of whole lines that starts at line <c>_lineBase + 1</c> with CsvHelper.</summary>
     private void ParseWithCsvHelper(Memory<byte> chunk)
