@@ -32,8 +32,6 @@ public static class FormatSniffer
     /// <summary>How many non-blank lines are looked at, at most.</summary>
     public const int SampleLines = 5;
 
-    private static readonly string[] CsvColumns = ["remotehost", "authuser", "date", "request", "status", "bytes"];
-
     /// <summary>
     /// Tells the format of the input that starts with <paramref name="head"/>: whole lines, separated
     /// by <c>\n</c> (a last line without one counts as whole, so pass only complete lines).
@@ -77,13 +75,11 @@ public static class FormatSniffer
 
     /// <summary>
     /// The seed's CSV header: comma-separated names, each maybe quoted and spaced, among them every
-    /// column the CSV reader needs (it finds columns by name, ignoring case).
+    /// column the CSV reader needs, matched as the CSV reader matches them (<see cref="Columns.Match"/>).
     /// </summary>
     private static bool IsCsvHeader(byte[] line)
     {
-        var names = Encoding.UTF8.GetString(line).Split(',')
-            .Select(name => name.Trim().Trim('"').Trim().ToLowerInvariant())
-            .ToHashSet();
-        return CsvColumns.All(names.Contains);
+        var names = Encoding.UTF8.GetString(line).Split(',').Select(name => name.Trim().Trim('"').Trim()).ToArray();
+        return Columns.Match(names, out _) is not null;
     }
 }
