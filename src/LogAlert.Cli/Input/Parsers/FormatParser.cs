@@ -19,8 +19,6 @@ internal sealed record FormatState(string Name, IAccessLineParser? Line, object?
 internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Action<int, string, string>? found = null)
     : IChunkParser
 {
-    private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
-
     private readonly CsvParser _csv = new(builder);
     private readonly AccessParser _access = new(builder);
 
@@ -72,7 +70,7 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
     private FormatState? Decide(ReadOnlySpan<byte> chunk, ChunkStart at, FormatState? before)
     {
         if (!format.IsAuto) return new FormatState(format.Name, format.Line, null);
-        if (at.AtStart && chunk.StartsWith(Bom)) chunk = chunk[Bom.Length..];
+        if (at.AtStart && chunk.StartsWith(BatchBuilder.Bom)) chunk = chunk[BatchBuilder.Bom.Length..];
         var sniffed = FormatSniffer.Sniff(chunk);
         if (sniffed.Format is null)
         {

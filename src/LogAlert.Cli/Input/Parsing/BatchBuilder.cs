@@ -69,6 +69,9 @@ internal sealed class BatchBuilder
         return batches;
     }
 
+    /// <summary>UTF-8's byte order mark, which an input may start with: every parser skips it.</summary>
+    public static ReadOnlySpan<byte> Bom => [0xEF, 0xBB, 0xBF];
+
     /// <summary>Physical lines in a chunk, as <c>wc -l</c> counts them plus a last line without its newline.</summary>
     public static long CountLines(ReadOnlySpan<byte> chunk) =>
         chunk.IsEmpty ? 0 : chunk.Count((byte)'\n') + (chunk[^1] == (byte)'\n' ? 0 : 1);

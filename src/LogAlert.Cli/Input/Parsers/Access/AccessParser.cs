@@ -9,8 +9,6 @@ namespace LogAlert.Cli.Input;
 /// </summary>
 internal sealed class AccessParser(BatchBuilder builder)
 {
-    private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
-
     /// <summary>
     /// Reads the whole lines of <paramref name="chunk"/> (the first being line <paramref name="lineBase"/> + 1
     /// of its input) with <paramref name="format"/>; returns the number of the last line read. Blank lines
@@ -18,7 +16,7 @@ internal sealed class AccessParser(BatchBuilder builder)
     /// </summary>
     public long Parse(ReadOnlySpan<byte> chunk, long lineBase, bool atStart, IAccessLineParser format)
     {
-        if (atStart && chunk.StartsWith(Bom)) chunk = chunk[Bom.Length..];
+        if (atStart && chunk.StartsWith(BatchBuilder.Bom)) chunk = chunk[BatchBuilder.Bom.Length..];
         var line = lineBase;
         var at = 0;
         while (at < chunk.Length)

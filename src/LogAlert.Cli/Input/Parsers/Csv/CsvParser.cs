@@ -11,8 +11,6 @@ namespace LogAlert.Cli.Input;
 /// <remarks>Its state in <see cref="ChunkStart.State"/> is the <see cref="Columns"/> of the header in force.</remarks>
 internal sealed class CsvParser : IChunkParser
 {
-    private static readonly byte[] Bom = [0xEF, 0xBB, 0xBF];
-
     private readonly BatchBuilder _builder;
     private readonly bool _plainLines;
     private readonly CsvReaderOptions _options;
@@ -73,7 +71,7 @@ internal sealed class CsvParser : IChunkParser
         if (_atStart)
         {
             _atStart = false;
-            if (chunk.Span.StartsWith(Bom)) chunk = chunk[Bom.Length..];
+            if (chunk.Span.StartsWith(BatchBuilder.Bom)) chunk = chunk[BatchBuilder.Bom.Length..];
         }
         var span = chunk.Span;
         if (span.IsEmpty) return;
