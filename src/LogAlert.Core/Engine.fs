@@ -181,6 +181,7 @@ module Engine =
     /// `reclaimIds` to pay (see `Symbols.RetainDue`).
     let reclaimDue () =
         Symbols.Hosts.RetainDue || Symbols.Users.RetainDue || Symbols.Methods.RetainDue || Symbols.Sections.RetainDue
+        || Symbols.VirtualHosts.RetainDue || Symbols.Referers.RetainDue || Symbols.UserAgents.RetainDue
 
     /// Gives every label value id that `state` does not hold back to its symbol table (`Symbols.Retain`);
     /// returns how many. The ids `state` holds: those of its records (open seconds, the closed
@@ -190,18 +191,25 @@ module Engine =
     /// keeps no other state.
     let reclaimIds (state: State) =
         let hosts, users, methods, sections = IdSet(), IdSet(), IdSet(), IdSet()
+        let virtualHosts, referers, userAgents = IdSet(), IdSet(), IdSet()
         let setOf label =
             match label with
             | Host -> ValueSome hosts
             | User -> ValueSome users
             | Method -> ValueSome methods
             | Section -> ValueSome sections
+            | VirtualHost -> ValueSome virtualHosts
+            | Referer -> ValueSome referers
+            | UserAgent -> ValueSome userAgents
             | Status | StatusClass -> ValueNone // numbers, not Symbols ids
         let addRecord (r: Record) =
             hosts.Add r.HostId
             users.Add r.UserId
             methods.Add r.MethodId
             sections.Add r.SectionId
+            virtualHosts.Add r.VirtualHostId
+            referers.Add r.RefererId
+            userAgents.Add r.UserAgentId
         let addKeys (label: Label option) (keys: int[]) =
             match label |> Option.map setOf with
             | Some(ValueSome set) ->
@@ -229,6 +237,7 @@ module Engine =
             | _ -> ()
         state.Suspect |> ValueOption.iter addRecord
         Symbols.Hosts.Retain hosts + Symbols.Users.Retain users + Symbols.Methods.Retain methods + Symbols.Sections.Retain sections
+        + Symbols.VirtualHosts.Retain virtualHosts + Symbols.Referers.Retain referers + Symbols.UserAgents.Retain userAgents
 
     /// `step`, with the events appended to `events` as they are computed.
     let stepInto (events: List<Event>) (input: Input) (state: State) : State =

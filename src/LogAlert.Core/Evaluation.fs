@@ -46,9 +46,9 @@ module internal Evaluation =
         for KeyValue(key, w) in view.Windows do
             windows <- Map.add key w windows
             retention <- max retention w.Width
-            // A window that selects or groups reads its series' tallies: every second that closes
-            // from now on is tallied for it.
-            if Window.needsRecords w.GroupBy w.Selector then closed <- Store.withSeries w.Series closed
+            // A window that selects, groups or sums a duration reads its series' tallies: every
+            // second that closes from now on is tallied for it.
+            if Window.needsRecords w.GroupBy w.Selector w.Series.Summed then closed <- Store.withSeries w.Series closed
         if windows.Count > view.Windows.Count then
             windows <- windows |> Map.filter (fun _ w -> w.At + w.Width >= second)
             // A series no window reads any more, and no rule told at load time, is no longer tallied

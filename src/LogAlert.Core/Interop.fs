@@ -7,18 +7,29 @@ open System.Runtime.InteropServices
 open LogAlert.Core
 
 /// A window a rule reads, as the rule told when it was called once at load time (a rule host's
-/// probe): the query's width, the label it groups by or counts (null: none) and its selector
-/// (null or empty: every record).
+/// probe): the query's width, the label it groups by or counts (null: none), its selector
+/// (null or empty: every record) and the metric it sums (null: `requests`, or none).
 [<Sealed>]
 type QueryWindow(width: TimeSpan,
                  [<Optional; DefaultParameterValue(null: string | null)>] label: string | null,
-                 [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null) =
+                 [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null,
+                 [<Optional; DefaultParameterValue(null: string | null)>] metric: string | null) =
     member _.Width = width
     member _.Label = label
     member _.Selector = selector
-    /// Whether the window reads more than each second's totals (it groups or selects): its
-    /// series is tallied per second, or its records kept.
-    member _.NeedsRecords = Window.queryNeedsRecords label selector
+    member _.Metric = metric
+    /// Whether the window reads more than each second's totals (it groups, selects or sums a
+    /// duration): its series is tallied per second, or its records kept.
+    member _.NeedsRecords = Window.queryNeedsRecords label selector metric
+    /// Whether the query reads `field`, a metric or label name (`request_time`, `referer`): its
+    /// metric, the label it groups by or counts, or a label its selector matches. A selector that
+    /// does not parse reads nothing (the query fails before it reads).
+    member _.Reads(field: string) =
+        metric = field
+        || label = field
+        || (match Selector.create selector with
+            | Ok s -> Selector.labels s |> List.exists (fun l -> Label.name l = field)
+            | Error _ -> false)
 
 /// What a rule told, when called once at load time, about the windows it reads.
 [<Sealed>]
@@ -61,6 +72,12 @@ type EngineSettings() =
     /// selects reads its series' per-second tallies (`Series`), the others the totals.
     member _.RecordRetention =
         told |> Seq.filter (fun r -> not r.Complete) |> Seq.map (fun r -> r.Widest) |> Seq.fold max TimeSpan.Zero
+    /// Whether any rule may read `field`, a metric or label name (`request_time`, `referer`): one of
+    /// the windows told reads it (`QueryWindow.Reads`), or a rule did not tell all it reads. The
+    /// reader fills the fields only some formats log (durations, virtual host, referer, agent) only
+    /// for a rule that reads them, so that a field nobody reads costs nothing.
+    member _.Reads(field: string) =
+        told |> Seq.exists (fun r -> not r.Complete || r.Windows |> Seq.exists (fun w -> w.Reads field))
     /// The windows that group or select, told by the rules of `Rules`: their series are tallied
     /// from the start (`EngineConfig.Series`), so that one first asked for later still reads its
     /// whole width.
@@ -316,8 +333,9 @@ type Fold =
                             match w.Label with
                             | null -> Ok None
                             | l -> Label.create l |> Result.map Some
-                        match groupBy, Selector.create w.Selector with
-                        | Ok g, Ok sel when Window.needsRecords g sel -> yield Series.create g sel
+                        let metric = Metric.create (match w.Metric with null -> "requests" | m -> m)
+                        match groupBy, Selector.create w.Selector, metric with
+                        | Ok g, Ok sel, Ok m when Window.needsRecords g sel m -> yield Series.create g sel m
                         | _ -> () ] })
 
     /// Adds records (in input order). Immutable, because the store keeps slices of them.

@@ -56,7 +56,8 @@ type Grouped(label: string, values: KeyValuePair<string, float>[]) =
 type IQuery =
     /// The evaluated second, UTC. For messages and labels: a rule's value must not depend on it.
     abstract Now: DateTimeOffset
-    /// Sum of `metric` (`requests` or `bytes`) over the window, of the records `selector` picks.
+    /// Sum of `metric` over the window, of the records `selector` picks: `requests`, `bytes`, or
+    /// `request_time` or `upstream_response_time` in seconds (0 for a record whose format does not log it).
     abstract Sum: metric: string * width: TimeSpan * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> float
     /// `Sum / width` in seconds.
     abstract Rate: metric: string * width: TimeSpan * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> float
@@ -158,13 +159,17 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
                 s
             | Error e -> raise (QueryException e)
 
-    let windowKey width (groupBy: Label option) (selector: string | null) =
+    // Requests and bytes share a window, as they share a series (`Metric.summed`).
+    let windowKey width (groupBy: Label option) (selector: string | null) (metric: Metric) =
         let selectorText = match selector with null -> "" | s -> s
-        String.Join('\u001f', string width, (match groupBy with Some l -> Label.name l | None -> ""), selectorText)
+        let key = String.Join('\u001f', string width, (match groupBy with Some l -> Label.name l | None -> ""), selectorText)
+        match Metric.summed metric with
+        | Bytes | Requests -> key
+        | summed -> key + "\u001f" + Metric.name summed
 
-    let window width (groupBy: Label option) (selector: string | null) =
+    let window width (groupBy: Label option) (selector: string | null) (metric: Metric) =
         let selectorText = match selector with null -> "" | s -> s
-        let key = windowKey width groupBy selector
+        let key = windowKey width groupBy selector metric
         let w =
             match used.TryGetValue key with
             | true, w -> w
@@ -172,7 +177,7 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
                 let w =
                     match Map.tryFind key windows with
                     | Some w -> Window.advanceTo now store w
-                    | None -> Window.build width groupBy (selectorOf selectorText) now store
+                    | None -> Window.build width groupBy (selectorOf selectorText) metric now store
                 used[key] <- w
                 w
         if not (Window.isEmpty w) then sawData <- true
@@ -189,13 +194,13 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
         member _.Now = DateTimeOffset.FromUnixTimeSeconds now
         member _.Sum(metric, width, selector) =
             let struct (w, m, _) = check width (ValueSome metric) ValueNone
-            (window w None selector).Total.Of m.Value
+            (window w None selector m.Value).Total.Of m.Value
         member this.Rate(metric, width, selector) =
             (this :> IQuery).Sum(metric, width, selector) / float (seconds width)
         member _.SumBy(metric, width, label, selector) =
             let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
             let m, l = m.Value, groupBy.Value
-            let win = window w groupBy selector
+            let win = window w groupBy selector m
             let entries = win.Groups.ToArray() |> Array.map (fun kv -> KeyValuePair(Label.nameOf l kv.Key, kv.Value.Of m))
             Array.sortInPlaceWith (fun (a: KeyValuePair<string, float>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
             grouped l entries
@@ -203,10 +208,10 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
             (this :> IQuery).SumBy(metric, width, label, selector) / float (seconds width)
         member _.TopK(k, metric, width, label, selector) =
             let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
-            let win = window w groupBy selector
+            let win = window w groupBy selector m.Value
             let best, remembered = Window.top (max k 0) m.Value win
-            used[windowKey w groupBy selector] <- remembered
+            used[windowKey w groupBy selector m.Value] <- remembered
             grouped groupBy.Value best
         member _.Distinct(label, width, selector) =
             let struct (w, _, groupBy) = check width ValueNone (ValueSome label)
-            float (window w groupBy selector).Groups.Count
+            float (window w groupBy selector Requests).Groups.Count

@@ -26,6 +26,11 @@ module Bounds =
     [<Literal>]
     let MaxBytes = 1125899906842624L
 
+    /// The longest request or upstream time a record holds, in microseconds: ten years. A larger
+    /// value is a corrupt field; it is held as this much, so sums stay far inside 128 bits.
+    [<Literal>]
+    let MaxDurationMicros = 315360000000000000L
+
     /// Whether `second` is valid log time.
     let isValidTime (second: int64) = second >= MinTime && second <= MaxTime
 
@@ -65,8 +70,9 @@ module RecordError =
 /// is a `Symbols` id): the store keeps records for the longest window, and an array of them is
 /// one object the GC neither traces nor card-scans, whatever it holds.
 [<Struct; CustomEquality; NoComparison>]
-type Record private (time: int64, bytes: int64, line: int64, host: int, user: int, method: int, section: int,
-                     status: int, source: int) =
+type Record private (time: int64, bytes: int64, line: int64, requestTime: int64, upstreamTime: int64,
+                     host: int, user: int, method: int, section: int, status: int, source: int,
+                     virtualHost: int, referer: int, userAgent: int) =
     /// Log time, Unix epoch seconds, within `Bounds.MinTime .. Bounds.MaxTime`.
     member _.Time = time
     /// The `remotehost` field.
@@ -77,6 +83,12 @@ type Record private (time: int64, bytes: int64, line: int64, host: int, user: in
     member _.Method = Symbols.Methods.Name method
     /// What stands before the second `/` of the path, query removed: `/api/user?id=3` -> `/api`.
     member _.Section = Symbols.Sections.Name section
+    /// The virtual host the request was for (`$host`, `%v`); `-` when the format does not log it.
+    member _.VirtualHost = Symbols.VirtualHosts.Name virtualHost
+    /// The Referer header as sent; `-` when the format does not log it.
+    member _.Referer = Symbols.Referers.Name referer
+    /// The User-Agent header as sent; `-` when the format does not log it.
+    member _.UserAgent = Symbols.UserAgents.Name userAgent
     /// The `Symbols.Hosts` id of `Host`.
     member internal _.HostId = host
     /// The `Symbols.Users` id of `User`.
@@ -85,10 +97,23 @@ type Record private (time: int64, bytes: int64, line: int64, host: int, user: in
     member internal _.MethodId = method
     /// The `Symbols.Sections` id of `Section`.
     member internal _.SectionId = section
+    /// The `Symbols.VirtualHosts` id of `VirtualHost`.
+    member internal _.VirtualHostId = virtualHost
+    /// The `Symbols.Referers` id of `Referer`.
+    member internal _.RefererId = referer
+    /// The `Symbols.UserAgents` id of `UserAgent`.
+    member internal _.UserAgentId = userAgent
     /// HTTP status, 100..599.
     member _.Status = status
     /// Response bytes, 0 for `-`; at most `Bounds.MaxBytes`.
     member _.Bytes = bytes
+    /// Microseconds the request took (`$request_time`, `%D`), 0 when the format does not log it;
+    /// at most `Bounds.MaxDurationMicros`. Whole microseconds, so that sums are exact whatever the
+    /// order records are added in.
+    member _.RequestMicros = requestTime
+    /// Microseconds spent waiting for upstream servers (`$upstream_response_time`, summed over its
+    /// list), 0 when not logged; at most `Bounds.MaxDurationMicros`.
+    member _.UpstreamMicros = upstreamTime
     /// Index of the input (file) the record came from, 0-based, in the order given.
     member _.Source = source
     /// 1-based physical line number in that input.
@@ -100,6 +125,8 @@ type Record private (time: int64, bytes: int64, line: int64, host: int, user: in
             // Equal ids are equal texts: each label's table is process-wide.
             r.Time = time && r.HostId = host && r.UserId = user && r.MethodId = method && r.SectionId = section
             && r.Status = status && r.Bytes = bytes && r.Source = source && r.Line = line
+            && r.RequestMicros = requestTime && r.UpstreamMicros = upstreamTime
+            && r.VirtualHostId = virtualHost && r.RefererId = referer && r.UserAgentId = userAgent
         | _ -> false
 
     override _.GetHashCode() = System.HashCode.Combine(time, host, section, status, bytes, line)
@@ -109,10 +136,20 @@ type Record private (time: int64, bytes: int64, line: int64, host: int, user: in
 
     /// The record with another `Symbols.Hosts` id: the reader looks hosts up a run of lines at a
     /// time (see `Symbols.Prefetch`) and fills them in after.
-    member internal _.WithHostId(id: int) = Record(time, bytes, line, id, user, method, section, status, source)
+    member internal _.WithHostId(id: int) =
+        Record(time, bytes, line, requestTime, upstreamTime, id, user, method, section, status, source,
+               virtualHost, referer, userAgent)
+
+    /// The record with the fields only some formats log: durations in microseconds (clamped to
+    /// `0 .. Bounds.MaxDurationMicros`) and `Symbols` ids of the virtual host, referer and agent.
+    member internal _.WithExtras(requestMicros: int64, upstreamMicros: int64, virtualHostId: int, refererId: int, userAgentId: int) =
+        let clamp (micros: int64) = max 0L (min Bounds.MaxDurationMicros micros)
+        Record(time, bytes, line, clamp requestMicros, clamp upstreamMicros, host, user, method, section, status,
+               source, virtualHostId, refererId, userAgentId)
 
     static member internal Make(time, host, user, method, section, status, bytes, source, line) =
-        Record(time, bytes, line, host, user, method, section, status, source)
+        // Ids 0 of the tables of the optional texts are `-`.
+        Record(time, bytes, line, 0L, 0L, host, user, method, section, status, source, 0, 0, 0)
 
 /// Building records.
 [<RequireQualifiedAccess>]

@@ -11,10 +11,17 @@ type Label =
     | StatusClass
     | Host
     | User
+    /// The virtual host (`$host`), as `vhost`.
+    | VirtualHost
+    /// The Referer header, as `referer`.
+    | Referer
+    /// The User-Agent header, as `user_agent`.
+    | UserAgent
 
 /// Why a label name or selector text is not valid.
 type SelectorError =
-    /// The label is not one of `section`, `method`, `status`, `status_class`, `host`, `user`.
+    /// The label is not one of `section`, `method`, `status`, `status_class`, `host`, `user`, `vhost`,
+    /// `referer`, `user_agent`.
     | UnknownLabel of name: string
     /// The selector text does not parse; `position` is 0-based.
     | Syntax of text: string * position: int * reason: string
@@ -31,7 +38,7 @@ module SelectorError =
     let describe error =
         match error with
         | UnknownLabel name ->
-            sprintf "unknown label \"%s\" (labels: section, method, status, status_class, host, user)" name
+            sprintf "unknown label \"%s\" (labels: section, method, status, status_class, host, user, vhost, referer, user_agent)" name
         | Syntax(text, position, reason) -> sprintf "selector \"%s\": %s at column %d" text reason (position + 1)
         | BadRegex(pattern, reason) -> sprintf "regex \"%s\": %s" pattern reason
         | UnsupportedRegex(pattern, construct) ->
@@ -55,6 +62,9 @@ module Label =
         | "status_class" -> Ok StatusClass
         | "host" -> Ok Host
         | "user" -> Ok User
+        | "vhost" -> Ok VirtualHost
+        | "referer" -> Ok Referer
+        | "user_agent" -> Ok UserAgent
         | other -> Error(UnknownLabel other)
 
     /// The name as written in queries and events.
@@ -66,6 +76,9 @@ module Label =
         | StatusClass -> "status_class"
         | Host -> "host"
         | User -> "user"
+        | VirtualHost -> "vhost"
+        | Referer -> "referer"
+        | UserAgent -> "user_agent"
 
     // Not sprintf "%dxx": F#'s format machinery cost several milliseconds of a short run's first summary.
     let private statusClasses = [| ""; "1xx"; "2xx"; "3xx"; "4xx"; "5xx" |]
@@ -81,6 +94,9 @@ module Label =
         | StatusClass -> record.Status / 100
         | Host -> record.HostId
         | User -> record.UserId
+        | VirtualHost -> record.VirtualHostId
+        | Referer -> record.RefererId
+        | UserAgent -> record.UserAgentId
 
     /// The value an `idOf label` id stands for.
     let nameOf label id =
@@ -91,6 +107,9 @@ module Label =
         | Method -> Symbols.Methods.Name id
         | Host -> Symbols.Hosts.Name id
         | User -> Symbols.Users.Name id
+        | VirtualHost -> Symbols.VirtualHosts.Name id
+        | Referer -> Symbols.Referers.Name id
+        | UserAgent -> Symbols.UserAgents.Name id
 
     /// The value of `label` on `record`.
     let valueOf label (record: Record) = nameOf label (idOf label record)
@@ -287,3 +306,6 @@ module Selector =
 
     /// Whether the selector selects every record.
     let isAll (selector: Selector) = List.isEmpty selector.Matchers
+
+    /// The labels the selector's matchers read, in order.
+    let labels (selector: Selector) = selector.Matchers |> List.map (fun m -> m.Label)

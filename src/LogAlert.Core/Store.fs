@@ -3,10 +3,13 @@ namespace LogAlert.Core
 open System
 open System.Collections.Generic
 
-/// What a window counts: each record adds 1 to `requests` and its bytes to `bytes`.
+/// What a window counts: each record adds 1 to `requests`, its bytes to `bytes`, and its durations
+/// to `request_time` and `upstream_response_time` (read in seconds, summed in microseconds).
 type Metric =
     | Requests
     | Bytes
+    | RequestTime
+    | UpstreamTime
 
 /// Helpers for `Metric`.
 [<RequireQualifiedAccess>]
@@ -16,7 +19,32 @@ module Metric =
         match name with
         | "requests" -> Ok Requests
         | "bytes" -> Ok Bytes
-        | other -> Error(sprintf "unknown metric \"%s\" (metrics: requests, bytes)" other)
+        | "request_time" -> Ok RequestTime
+        | "upstream_response_time" -> Ok UpstreamTime
+        | other ->
+            Error(sprintf "unknown metric \"%s\" (metrics: requests, bytes, request_time, upstream_response_time)" other)
+
+    /// The name as written in queries.
+    let name metric =
+        match metric with
+        | Requests -> "requests"
+        | Bytes -> "bytes"
+        | RequestTime -> "request_time"
+        | UpstreamTime -> "upstream_response_time"
+
+    /// The metric whose sum a series keeps beside the count of requests: `Bytes` for `requests` and
+    /// `bytes` (one series serves both, as it always has), the duration itself for a duration.
+    let summed metric =
+        match metric with
+        | Requests | Bytes -> Bytes
+        | RequestTime | UpstreamTime -> metric
+
+    /// The value `record` adds to a sum of `metric` (`summed`): bytes, or microseconds.
+    let internal valueOf metric (record: inref<Record>) =
+        match metric with
+        | RequestTime -> record.RequestMicros
+        | UpstreamTime -> record.UpstreamMicros
+        | Requests | Bytes -> record.Bytes
 
 /// A sum of bytes that no input can make wrap: 128 bits, as two words. A record holds at most
 /// `Bounds.MaxBytes` (2^50), so an `int64` sum wraps after 8192 such records, and a window of them
@@ -61,23 +89,25 @@ type ByteSum =
 
     override this.GetHashCode() = HashCode.Combine(this.Low, this.High)
 
-/// Request and byte totals.
+/// Requests and the sum of one more metric: bytes, or (for a series of a duration,
+/// `Metric.summed`) its microseconds.
 [<Struct>]
 type Totals =
     { Requests: int64
-      Bytes: ByteSum }
+      Sum: ByteSum }
 
-    /// The total of `metric`, as a rule reads it.
+    /// The total of `metric`, as a rule reads it: of totals that sum `Metric.summed metric`.
     member this.Of metric =
         match metric with
         | Requests -> float this.Requests
-        | Bytes -> this.Bytes.ToFloat()
+        | Bytes -> this.Sum.ToFloat()
+        | RequestTime | UpstreamTime -> this.Sum.ToFloat() / 1e6
 
-    /// No requests, no bytes.
-    static member Zero = { Requests = 0L; Bytes = ByteSum.Zero }
+    /// No requests, nothing summed.
+    static member Zero = { Requests = 0L; Sum = ByteSum.Zero }
 
     /// The sum of two totals.
-    static member Add (a: Totals) (b: Totals) = { Requests = a.Requests + b.Requests; Bytes = a.Bytes + b.Bytes }
+    static member Add (a: Totals) (b: Totals) = { Requests = a.Requests + b.Requests; Sum = a.Sum + b.Sum }
 
 
 /// Totals as a window's groups sum them: a group whose totals are zero has no records and leaves
@@ -87,16 +117,19 @@ type TotalsGroup =
     interface IGroup<Totals> with
         member _.Zero = Totals.Zero
         member _.Add(a, b) = Totals.Add a b
-        member _.Negate t = { Requests = -t.Requests; Bytes = -t.Bytes }
-        member _.IsZero t = t.Requests = 0L && t.Bytes.IsZero
+        member _.Negate t = { Requests = -t.Requests; Sum = -t.Sum }
+        member _.IsZero t = t.Requests = 0L && t.Sum.IsZero
 
-/// What a grouped or selecting window reads from each second: the records a selector picks,
-/// grouped by a label or not. Windows with the same label and selector share one series.
+/// What a grouped or selecting window (or one summing a duration) reads from each second: the
+/// records a selector picks, grouped by a label or not, counted and summed by one metric. Windows
+/// with the same label, selector and summed metric share one series.
 type Series =
-    { /// `Series.key`: the label's name and the selector's, one string.
+    { /// `Series.key`: the label's name, the selector's and the summed metric's, one string.
       Key: string
       GroupBy: Label option
-      Selector: Selector }
+      Selector: Selector
+      /// What `Totals.Sum` sums (`Metric.summed`): `Bytes`, or a duration.
+      Summed: Metric }
 
 /// The totals of one second's records that a series picks: per label value id (`Label.idOf`),
 /// each id once, for a grouped series, and all together.
@@ -109,12 +142,20 @@ type SecondTally =
 /// Building series and their per-second tallies.
 [<RequireQualifiedAccess>]
 module Series =
-    /// The key of the series of a window grouped by `groupBy` over the records `selector` picks.
-    let key (groupBy: Label option) (selector: Selector) =
-        (match groupBy with Some l -> Label.name l | None -> "") + "\u001f" + selector.Key
+    /// The key of the series of a window grouped by `groupBy` over the records `selector` picks,
+    /// summing `summed` (`Metric.summed`).
+    let key (groupBy: Label option) (selector: Selector) (summed: Metric) =
+        let series = (match groupBy with Some l -> Label.name l | None -> "") + "\u001f" + selector.Key
+        // The series of bytes keeps the key it always had.
+        match summed with
+        | Requests | Bytes -> series
+        | RequestTime | UpstreamTime -> series + "\u001f" + Metric.name summed
 
-    /// The series of a window grouped by `groupBy` over the records `selector` picks.
-    let create groupBy selector = { Key = key groupBy selector; GroupBy = groupBy; Selector = selector }
+    /// The series of a window grouped by `groupBy` over the records `selector` picks, summing
+    /// `Metric.summed metric`.
+    let create groupBy selector metric =
+        let summed = Metric.summed metric
+        { Key = key groupBy selector summed; GroupBy = groupBy; Selector = selector; Summed = summed }
 
     /// The tally of `records` (one second's) for `series`, added to `existing` if any.
     let tally (series: Series) (chunks: ReadOnlyMemory<Record> seq) (existing: SecondTally option) =
@@ -126,24 +167,25 @@ module Series =
             for i in 0 .. t.Keys.Length - 1 do
                 sums[t.Keys[i]] <- t.Totals[i]
             requests <- t.Total.Requests
-            bytes <- t.Total.Bytes
+            bytes <- t.Total.Sum
         | None -> ()
         for chunk in chunks do
             let span = chunk.Span
             for i in 0 .. span.Length - 1 do
                 let r = &span[i]
                 if Selector.isMatch r series.Selector then
+                    let value = ByteSum.Of(Metric.valueOf series.Summed &r)
                     requests <- requests + 1L
-                    bytes <- bytes + ByteSum.Of r.Bytes
+                    bytes <- bytes + value
                     match series.GroupBy with
                     | Some label ->
-                        Dictionaries.accumulate sums (Label.idOf label r) Totals.Zero { Requests = 1L; Bytes = ByteSum.Of r.Bytes } Totals.Add
+                        Dictionaries.accumulate sums (Label.idOf label r) Totals.Zero { Requests = 1L; Sum = value } Totals.Add
                     | None -> ()
         let keys = Array.zeroCreate sums.Count
         let totals = Array.zeroCreate sums.Count
         sums.Keys.CopyTo(keys, 0)
         sums.Values.CopyTo(totals, 0)
-        { Series = series; Keys = keys; Totals = totals; Total = { Requests = requests; Bytes = bytes } }
+        { Series = series; Keys = keys; Totals = totals; Total = { Requests = requests; Sum = bytes } }
 
 /// The records of one second of log time, with their totals and, once the second is closed, a tally
 /// for each series the windows read. Immutable: adding records makes a new bucket that shares the

@@ -1,16 +1,29 @@
 namespace LogAlert.Core
 
-/// What a window counts: each record adds 1 to `requests` and its bytes to `bytes`.
-type internal Metric =
+/// What a window counts: each record adds 1 to `requests`, its bytes to `bytes`, and its durations
+/// to `request_time` and `upstream_response_time` (read in seconds, summed in microseconds).
+type Metric =
     | Requests
     | Bytes
+    | RequestTime
+    | UpstreamTime
 
 /// Helpers for `Metric`.
 [<RequireQualifiedAccess>]
-module internal Metric =
+module Metric =
 
     /// The metric for a name as written in a query.
     val create: name: string -> Result<Metric,string>
+
+    /// The name as written in queries.
+    val name: metric: Metric -> string
+
+    /// The metric whose sum a series keeps beside the count of requests: `Bytes` for `requests` and
+    /// `bytes` (one series serves both), the duration itself for a duration.
+    val summed: metric: Metric -> Metric
+
+    /// The value `record` adds to a sum of `metric` (`summed`): bytes, or microseconds.
+    val internal valueOf: metric: Metric -> record: inref<Record> -> int64
 
 /// A sum of bytes that no input can make wrap: 128 bits, as two words. A record holds at most
 /// `Bounds.MaxBytes` (2^50), so an `int64` sum wraps after 8192 such records, and a window of them
@@ -51,21 +64,22 @@ type ByteSum =
     /// No bytes.
     static member Zero: ByteSum
 
-/// Request and byte totals.
+/// Requests and the sum of one more metric: bytes, or (for a series of a duration,
+/// `Metric.summed`) its microseconds.
 [<NoComparison; Struct>]
 type internal Totals =
     {
       Requests: int64
-      Bytes: ByteSum
+      Sum: ByteSum
     }
 
     /// The sum of two totals.
     static member Add: a: Totals -> b: Totals -> Totals
 
-    /// The total of `metric`, as a rule reads it.
+    /// The total of `metric`, as a rule reads it: of totals that sum `Metric.summed metric`.
     member Of: metric: Metric -> float
 
-    /// No requests, no bytes.
+    /// No requests, nothing summed.
     static member Zero: Totals
 
 /// Totals as a window's groups sum them: a group whose totals are zero has no records and leaves
@@ -74,15 +88,19 @@ type internal Totals =
 type internal TotalsGroup =
     interface IGroup<Totals>
 
-/// What a grouped or selecting window reads from each second: the records a selector picks,
-/// grouped by a label or not. Windows with the same label and selector share one series.
+/// What a grouped or selecting window (or one summing a duration) reads from each second: the
+/// records a selector picks, grouped by a label or not, counted and summed by one metric. Windows
+/// with the same label, selector and summed metric share one series.
 type Series =
     {
 
-      /// `Series.key`: the label's name and the selector's, one string.
+      /// `Series.key`: the label's name, the selector's and the summed metric's, one string.
       Key: string
       GroupBy: Label option
       Selector: Selector
+
+      /// What `Totals.Sum` sums (`Metric.summed`): `Bytes`, or a duration.
+      Summed: Metric
     }
 
 /// The totals of one second's records that a series picks: per label value id (`Label.idOf`),
@@ -99,11 +117,13 @@ type internal SecondTally =
 [<RequireQualifiedAccess>]
 module Series =
 
-    /// The key of the series of a window grouped by `groupBy` over the records `selector` picks.
-    val key: groupBy: Label option -> selector: Selector -> string
+    /// The key of the series of a window grouped by `groupBy` over the records `selector` picks,
+    /// summing `summed` (`Metric.summed`).
+    val key: groupBy: Label option -> selector: Selector -> summed: Metric -> string
 
-    /// The series of a window grouped by `groupBy` over the records `selector` picks.
-    val create: groupBy: Label option -> selector: Selector -> Series
+    /// The series of a window grouped by `groupBy` over the records `selector` picks, summing
+    /// `Metric.summed metric`.
+    val create: groupBy: Label option -> selector: Selector -> metric: Metric -> Series
 
     /// The tally of `records` (one second's) for `series`, added to `existing` if any.
     val internal tally:

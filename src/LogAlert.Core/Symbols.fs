@@ -72,6 +72,17 @@ type Symbols() =
     static let mutable epoch = 0
     // Texts a table holds before `Retain` is worth a pause of the reader: below it, memory is small.
     static let mutable sweepFrom = 1 <<< 19
+    // The texts a record has only when its format logs them: `-`, pinned first so that it is id 0
+    // and a record that never set them (`default`, a CSV line) reads `-`. Lazy: a table cannot be
+    // written while the type's statics are still being initialised.
+    static let dashFirst () =
+        lazy
+            (let table = Symbols()
+             if table.Pin "-" <> 0 then invalidOp "the first text of a new table is not id 0"
+             table)
+    static let virtualHosts = dashFirst ()
+    static let referers = dashFirst ()
+    static let userAgents = dashFirst ()
 
     // A Lock, not a Monitor on an object: 756k distinct hosts take it once each.
     let gate = Threading.Lock()
@@ -544,3 +555,9 @@ type Symbols() =
     static member Methods = methods
     /// The sections.
     static member Sections = sections
+    /// The virtual hosts (`$host`, `%v`); `-` (id 0) when not logged.
+    static member VirtualHosts = virtualHosts.Value
+    /// The Referer headers; `-` (id 0) when not logged.
+    static member Referers = referers.Value
+    /// The User-Agent headers; `-` (id 0) when not logged.
+    static member UserAgents = userAgents.Value

@@ -114,3 +114,12 @@ type internal Symbols =
     
     /// The users (`authuser`).
     static member Users: Symbols
+
+    /// The virtual hosts (`$host`, `%v`); `-` (id 0) when not logged.
+    static member VirtualHosts: Symbols
+
+    /// The Referer headers; `-` (id 0) when not logged.
+    static member Referers: Symbols
+
+    /// The User-Agent headers; `-` (id 0) when not logged.
+    static member UserAgents: Symbols

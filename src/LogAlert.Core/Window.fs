@@ -44,16 +44,21 @@ type Window =
 [<RequireQualifiedAccess>]
 module Window =
 
-    /// Whether a window reads more than its seconds' totals: one that selects or groups reads their
-    /// records, or their tallies for its series; one that counts everything reads the totals only.
-    let needsRecords (groupBy: Label option) (selector: Selector) = groupBy.IsSome || not (Selector.isAll selector)
+    /// Whether a window reads more than its seconds' totals: one that selects, groups or sums a
+    /// duration reads their records, or their tallies for its series; one that counts the requests
+    /// and bytes of everything reads the totals only.
+    let needsRecords (groupBy: Label option) (selector: Selector) (summed: Metric) =
+        groupBy.IsSome || not (Selector.isAll selector) || Metric.summed summed <> Bytes
 
     /// `needsRecords` for a query as a rule writes it: the label it groups by (null: none) and its
     /// selector's text (null or empty: every record). A selector that does not parse counts as one
     /// that selects.
     [<CompiledName("QueryNeedsRecords")>]
-    let queryNeedsRecords (label: string | null) (selector: string | null) =
+    let queryNeedsRecords (label: string | null) (selector: string | null) (metric: string | null) =
         not (isNull label)
+        || (match Metric.create (match metric with null -> "requests" | m -> m) with
+            | Ok m -> Metric.summed m <> Bytes
+            | Error _ -> false)
         || (match Selector.create selector with
             | Ok s -> not (Selector.isAll s)
             | Error _ -> true)
@@ -62,12 +67,12 @@ module Window =
     /// version of the group table per move.
     let private apply (changes: struct (int64 * Bucket) list) (window: Window) =
         if changes.IsEmpty then window
-        elif not (needsRecords window.GroupBy window.Selector) then
+        elif not (needsRecords window.GroupBy window.Selector window.Series.Summed) then
             let mutable total = window.Total
             for struct (sign, bucket) in changes do
                 total <-
                     { Requests = total.Requests + sign * bucket.Requests
-                      Bytes = if sign > 0L then total.Bytes + bucket.Bytes else total.Bytes - bucket.Bytes }
+                      Sum = if sign > 0L then total.Sum + bucket.Bytes else total.Sum - bucket.Bytes }
             { window with Total = total }
         else
             // Each second's tally for this window's series: closed seconds have one once the series
@@ -85,20 +90,20 @@ module Window =
             let mutable bytes = ByteSum.Zero
             for struct (sign, t) in tallies do
                 requests <- requests + sign * t.Total.Requests
-                bytes <- if sign > 0L then bytes + t.Total.Bytes else bytes - t.Total.Bytes
+                bytes <- if sign > 0L then bytes + t.Total.Sum else bytes - t.Total.Sum
             let parts =
                 if window.GroupBy.IsNone then [||]
                 else [| for struct (sign, t) in tallies do if t.Keys.Length > 0 then yield struct (int sign, t.Keys, t.Totals) |]
             { window with
-                Total = { Requests = window.Total.Requests + requests; Bytes = window.Total.Bytes + bytes }
+                Total = { Requests = window.Total.Requests + requests; Sum = window.Total.Sum + bytes }
                 Groups = if parts.Length = 0 then window.Groups else window.Groups.Accumulate(parts, TotalsGroup())
                 Moves = window.Moves + 1L
                 Changed = parts |> Array.map (fun struct (_, keys, _) -> keys) }
 
-    /// A window of `width` seconds at second `at`, computed from the store.
-    let build width groupBy selector at (store: Store) =
+    /// A window of `width` seconds at second `at`, summing `Metric.summed summed`, computed from the store.
+    let build width groupBy selector summed at (store: Store) =
         let empty =
-            { Width = width; Series = Series.create groupBy selector; At = at
+            { Width = width; Series = Series.create groupBy selector summed; At = at
               Total = Totals.Zero; Groups = Table<Totals>.Empty
               Moves = 0L; Changed = [||]; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
@@ -107,7 +112,7 @@ module Window =
     /// The window moved forward to second `at` (never backwards).
     let advanceTo at (store: Store) (window: Window) =
         if at <= window.At then window
-        elif at - window.At >= window.Width then build window.Width window.GroupBy window.Selector at store
+        elif at - window.At >= window.Width then build window.Width window.GroupBy window.Selector window.Series.Summed at store
         else
             let changes =
                 [ for s in window.At + 1L .. at do

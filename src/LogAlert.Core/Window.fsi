@@ -51,23 +51,24 @@ type internal Window =
 [<RequireQualifiedAccess>]
 module internal Window =
 
-    /// Whether a window reads more than its seconds' totals: one that selects or groups reads their
-    /// records, or their tallies for its series; one that counts everything reads the totals only.
-    val needsRecords: groupBy: Label option -> selector: Selector -> bool
+    /// Whether a window reads more than its seconds' totals: one that selects, groups or sums a
+    /// duration reads their records, or their tallies for its series; one that counts the requests
+    /// and bytes of everything reads the totals only.
+    val needsRecords: groupBy: Label option -> selector: Selector -> summed: Metric -> bool
 
-    /// `needsRecords` for a query as a rule writes it: the label it groups by (null: none) and its
-    /// selector's text (null or empty: every record). A selector that does not parse counts as one
-    /// that selects.
+    /// `needsRecords` for a query as a rule writes it: the label it groups by (null: none), its
+    /// selector's text (null or empty: every record) and its metric (null: `requests`). A selector
+    /// that does not parse counts as one that selects.
     [<CompiledName ("QueryNeedsRecords")>]
     val queryNeedsRecords:
-      label: (string | null) -> selector: (string | null) -> bool
+      label: (string | null) -> selector: (string | null) -> metric: (string | null) -> bool
 
     
-    /// A window of `width` seconds at second `at`, computed from the store.
+    /// A window of `width` seconds at second `at`, summing `Metric.summed summed`, computed from the store.
     val build:
       width: int64 ->
         groupBy: Label option ->
-        selector: Selector -> at: int64 -> store: Store -> Window
+        selector: Selector -> summed: Metric -> at: int64 -> store: Store -> Window
 
     /// The window moved forward to second `at` (never backwards).
     val advanceTo: at: int64 -> store: Store -> window: Window -> Window

@@ -36,7 +36,17 @@ let private recordAt time line =
         let! section = Gen.elements [ "/api"; "/report"; "/help" ]
         let! status = Gen.frequency [ 6, Gen.constant 200; 2, Gen.constant 404; 2, Gen.constant 500 ]
         let! bytes = Gen.choose (0, 2000)
-        return record time host section status (int64 bytes) line
+        // The fields only some formats log: durations in whole microseconds (0: not logged), and
+        // texts (id 0: `-`, not logged).
+        let! requestMicros = Gen.frequency [ 1, Gen.constant 0; 4, Gen.choose (1, 3_000_000) ]
+        let! upstreamMicros = Gen.frequency [ 2, Gen.constant 0; 3, Gen.choose (1, 2_000_000) ]
+        let! vhost = Gen.elements [ "-"; "a.example"; "b.example" ]
+        let! referer = Gen.elements [ "-"; "https://a.example/"; "https://search.example/?q=x" ]
+        let! agent = Gen.elements [ "-"; "curl/8.5.0"; "Mozilla/5.0 (X11; Linux x86_64)" ]
+        return
+            (record time host section status (int64 bytes) line)
+                .WithExtras(int64 requestMicros, int64 upstreamMicros, Symbols.VirtualHosts.Intern vhost,
+                            Symbols.Referers.Intern referer, Symbols.UserAgents.Intern agent)
     }
 
 /// Sorted times, then an arrival order by `time + jitter` with jitter in [0, maxJitter]: when a record

@@ -28,7 +28,13 @@ type NaiveQuery(records: Record[], now: int64) =
         let sel = selectorOf (match selector with null -> "" | s -> s)
         records[lowerBound (now - seconds w + 1L) .. lowerBound (now + 1L) - 1]
         |> Array.filter (fun r -> Selector.isMatch r sel)
-    let metricOf m (r: Record) = if m = "bytes" then float r.Bytes else 1.0
+    // Durations are summed in whole microseconds, as the engine sums them: exact in any order.
+    let sumOf m (records: Record[]) =
+        match m with
+        | "bytes" -> records |> Array.sumBy (fun r -> float r.Bytes)
+        | "request_time" -> float (records |> Array.sumBy (fun r -> r.RequestMicros)) / 1e6
+        | "upstream_response_time" -> float (records |> Array.sumBy (fun r -> r.UpstreamMicros)) / 1e6
+        | _ -> float records.Length
     let labelOf l =
         match Label.create l with
         | Ok l -> l
@@ -37,11 +43,11 @@ type NaiveQuery(records: Record[], now: int64) =
         let l = labelOf label
         inWindow w selector
         |> Array.groupBy (Label.valueOf l)
-        |> Array.map (fun (k, rs) -> k, rs |> Array.sumBy (metricOf m))
+        |> Array.map (fun (k, rs) -> k, sumOf m rs)
         |> Array.sortWith (fun (a, _) (b, _) -> String.CompareOrdinal(a, b))
     interface IQuery with
         member _.Now = DateTimeOffset.FromUnixTimeSeconds now
-        member _.Sum(m, w, selector) = inWindow w selector |> Array.sumBy (metricOf m)
+        member _.Sum(m, w, selector) = inWindow w selector |> sumOf m
         member this.Rate(m, w, selector) = (this :> IQuery).Sum(m, w, selector) / float (seconds w)
         member _.SumBy(m, w, label, selector) =
             Grouped(label, sumBy m w label selector |> Array.map KeyValuePair)

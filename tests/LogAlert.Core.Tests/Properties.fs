@@ -27,7 +27,14 @@ let ruleSpecs (busyAbove: int) (busyFor: int64) =
         Above = 2500.0; Recover = 1500.0; For = 0L }
       // The runner-up's share of requests: order and truncation of TopK both matter here.
       { Name = "second"; Value = Scalar(fun q -> let t = q.TopK(2, "requests", sec 5, "host") in if t.Count < 2 then 0.0 else t.Entries[1].Value)
-        Above = 1.0; Recover = 1.0; For = 0L } ]
+        Above = 1.0; Recover = 1.0; For = 0L }
+      // Durations and the labels only some formats log: a mean latency (its own series, beside the
+      // requests of the same selector), upstream time per virtual host, agents per referer.
+      { Name = "latency"
+        Value = Scalar(fun q -> q.Sum("request_time", sec 4, "status!=\"404\"") / max 1.0 (q.Sum("requests", sec 4, "status!=\"404\"")))
+        Above = 1.5; Recover = 1.2; For = 1L }
+      { Name = "upstream"; Value = PerGroup(fun q -> q.SumBy("upstream_response_time", sec 3, "vhost")); Above = 2.0; Recover = 1.0; For = 0L }
+      { Name = "agents"; Value = Scalar(fun q -> q.Distinct("user_agent", sec 5, "referer!=\"-\"")); Above = 1.0; Recover = 1.0; For = 0L } ]
 
 let config specs =
     { Lateness = lateness
@@ -378,7 +385,7 @@ type ``The top-k of a window``(output: ITestOutputHelper) =
                     |> List.mapi (fun i (t, h) -> record (baseTime + t) h "/a" 200 1L (int64 i))
                     |> List.groupBy (fun r -> r.Time)
                     |> List.fold (fun st (t, rs) -> Store.addAll t (Array.ofList rs) st) Store.empty
-                let mutable w = Window.build (int64 width) (Some Host) Selector.all (baseTime - 1L) store
+                let mutable w = Window.build (int64 width) (Some Host) Selector.all Requests (baseTime - 1L) store
                 let mutable ok = true
                 for s in baseTime .. baseTime + 40L do
                     w <- Window.advanceTo s store w

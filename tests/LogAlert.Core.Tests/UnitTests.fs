@@ -226,8 +226,8 @@ let ``a remembered top-k is exact when another grouped window moved in between``
         records
         |> List.groupBy (fun r -> r.Time)
         |> List.fold (fun st (t, rs) -> Store.addAll t (Array.ofList rs) st) Store.empty
-    let mutable hosts = Window.build 2L (Some Host) Selector.all (baseTime - 1L) store
-    let mutable sections = Window.build 2L (Some Section) Selector.all (baseTime - 1L) store
+    let mutable hosts = Window.build 2L (Some Host) Selector.all Requests (baseTime - 1L) store
+    let mutable sections = Window.build 2L (Some Section) Selector.all Requests (baseTime - 1L) store
     let ranking second =
         hosts <- Window.advanceTo second store hosts
         sections <- Window.advanceTo second store sections
@@ -303,7 +303,7 @@ let ``a series no window reads any more is no longer tallied`` () =
     let spec =
         { Oracle.RuleSpec.Name = "moving"; Oracle.RuleSpec.Above = 1e9; Oracle.RuleSpec.Recover = 1e9; Oracle.RuleSpec.For = 0L
           Oracle.RuleSpec.Value = Scalar(fun q -> q.Sum("requests", TimeSpan.FromSeconds 3.0, sprintf "host=\"h%d\"" (q.Now.ToUnixTimeSeconds() % 1000L))) }
-    let told = Series.create (Some Section) Selector.all // told at load time: kept whatever the windows
+    let told = Series.create (Some Section) Selector.all Requests // told at load time: kept whatever the windows
     let config = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ Oracle.toRule spec ]; Retention = 3L; RecordRetention = 0L; Series = [ told ] }
     let records = [| for s in 0L .. 199L -> record (baseTime + s) (sprintf "h%d" ((baseTime + s) % 1000L)) "/a" 200 1L s |]
     let state, _ = Engine.step (Input.ofSeq records) (Engine.init config)
