@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Cocona;
 using LogAlert.Cli.Input;
+using LogAlert.Cli.Input.Formats;
 using LogAlert.Cli.Output;
 using LogAlert.Cli.Rules;
 using LogAlert.Core;
@@ -167,6 +168,8 @@ public sealed class RunCommand
                 maxLineLength: maxLine, sweep: sweep)
             {
                 Format = inputsFormat,
+                // Durations and the texts only some formats log are read for the rules that read them.
+                Extras = AccessExtrasNames.Read(settings.Reads),
                 FormatFound = verbose ? (path, name) => Console.Error.WriteLine($"logalert: {Terminal.Escape(path)}: format {name}") : null,
             };
             runner.Formats = () => reader.Formats;

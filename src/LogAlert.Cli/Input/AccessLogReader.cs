@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Threading.Channels;
+using LogAlert.Cli.Input.Formats;
 
 namespace LogAlert.Cli.Input;
 
@@ -117,6 +118,12 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     public InputFormat Format { get; init; } = InputFormat.Auto;
 
     /// <summary>
+    /// The fields only some formats log that records are to hold (durations, virtual host, referer,
+    /// agent); default all. A run reads those its rules read (<c>EngineSettings.Reads</c>).
+    /// </summary>
+    public AccessExtras Extras { get; init; } = AccessExtras.All;
+
+    /// <summary>
     /// Makes the parser of one parsing thread (the reader's, and its helper's) around that thread's own
     /// <see cref="BatchBuilder"/>. Default: a <see cref="FormatParser"/> for <see cref="Format"/>.
     /// </summary>
@@ -217,10 +224,10 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancel, extra);
         var cancel = linked.Token;
-        var parser = MakeParser(new BatchBuilder(_batchSize));
+        var parser = MakeParser(new BatchBuilder(_batchSize, extras: Extras));
         // Parsing is most of the reading: with two cores, two chunks are parsed at once, the first on
         // a helper thread and the second here, and their batches go out in input order.
-        using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(MakeParser(new BatchBuilder(_batchSize))) : null;
+        using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(MakeParser(new BatchBuilder(_batchSize, extras: Extras))) : null;
         for (var i = 0; i < _inputs.Length && !cancel.IsCancellationRequested; i++)
         {
             var name = _inputs[i];

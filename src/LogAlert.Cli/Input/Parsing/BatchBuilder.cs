@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using LogAlert.Cli.Input.Formats;
 using LogAlert.Core;
 
 namespace LogAlert.Cli.Input;
@@ -23,6 +24,10 @@ internal sealed class BatchBuilder
     private readonly SymbolCache _hosts; // until hosts are deferred
     private readonly SymbolCache _methods = new(Symbols.Methods, PoolCapacity);
     private readonly SymbolCache _sections = new(Symbols.Sections, PoolCapacity);
+    private readonly AccessExtras _extras;
+    private readonly SymbolCache _virtualHosts = new(Symbols.VirtualHosts, PoolCapacity);
+    private readonly SymbolCache _referers = new(Symbols.Referers, PoolCapacity);
+    private readonly SymbolCache _userAgents = new(Symbols.UserAgents, PoolCapacity);
 
     /// <summary>Forgets the ids its caches hold: the fold has given ids back (<see cref="SweepPoint"/>).</summary>
     public void ForgetIds()
@@ -31,6 +36,9 @@ internal sealed class BatchBuilder
         _hosts.Clear();
         _methods.Clear();
         _sections.Clear();
+        _virtualHosts.Clear();
+        _referers.Clear();
+        _userAgents.Clear();
     }
     private readonly Queue<InputBatch> _ready = new();
 
@@ -45,9 +53,11 @@ internal sealed class BatchBuilder
 
     /// <param name="batchSize">Most records per batch.</param>
     /// <param name="deferHostsFrom">Look hosts up a run of lines at a time once there are more than this many (tests: -1, always).</param>
-    public BatchBuilder(int batchSize, int deferHostsFrom = DeferHostsFrom)
+    /// <param name="extras">The fields only some formats log that records are to hold (<see cref="AddFields(in AccessFields, long)"/>).</param>
+    public BatchBuilder(int batchSize, int deferHostsFrom = DeferHostsFrom, AccessExtras extras = AccessExtras.All)
     {
         _batchSize = batchSize;
+        _extras = extras;
         _deferHostsFrom = deferHostsFrom;
         _hosts = new SymbolCache(Symbols.Hosts, Math.Clamp(deferHostsFrom, 16, DeferHostsFrom));
         _records = new Record[batchSize];
@@ -217,18 +227,40 @@ internal sealed class BatchBuilder
     /// request already split, its section found; <c>-</c> for both when the request was not a request
     /// line), or, when their values are out of range, a bad line that says why.
     /// </summary>
-    public void AddFields(long time, ReadOnlySpan<byte> host, ReadOnlySpan<byte> user, ReadOnlySpan<byte> method,
-                          ReadOnlySpan<byte> section, int status, long bytes, long line)
+    /// <remarks>
+    /// Of the fields only some formats log, the record holds those the builder was made for
+    /// (<see cref="AccessExtras"/>): 0 for a duration and <c>-</c> for a text that it was not, or that
+    /// the line does not have.
+    /// </remarks>
+    public void AddFields(scoped in AccessFields fields, long line)
     {
-        if (RecordModule.TryCreateWithSection(time, _hosts.Intern(host), User(user), Method(method), _sections.Intern(section),
-                status, bytes, _source, line, out _records[_count]))
+        var time = fields.Time;
+        var status = fields.Status;
+        var bytes = fields.Bytes;
+        ref var record = ref _records[_count];
+        if (!RecordModule.TryCreateWithSection(time, _hosts.Intern(fields.Host), User(fields.User), Method(fields.Method),
+                _sections.Intern(fields.Section), status, bytes, _source, line, out record))
         {
-            _count++;
+            var result = RecordModule.CreateFromIds(time, 0, 0, 0, 0, status, bytes, _source, line);
+            Bad(line, result.IsError ? RecordErrorModule.describe(result.ErrorValue) : "not a valid record");
             return;
         }
-        var result = RecordModule.CreateFromIds(time, 0, 0, 0, 0, status, bytes, _source, line);
-        Bad(line, result.IsError ? RecordErrorModule.describe(result.ErrorValue) : "not a valid record");
+        if (_extras != AccessExtras.None)
+            record = record.WithExtras(
+                (_extras & AccessExtras.RequestTime) != 0 ? Micros(fields.RequestTime) : 0,
+                (_extras & AccessExtras.UpstreamTime) != 0 ? Micros(fields.UpstreamResponseTime) : 0,
+                (_extras & AccessExtras.VirtualHost) != 0 ? Text(_virtualHosts, fields.VirtualHost) : 0,
+                (_extras & AccessExtras.Referer) != 0 ? Text(_referers, fields.Referer) : 0,
+                (_extras & AccessExtras.UserAgent) != 0 ? Text(_userAgents, fields.UserAgent) : 0);
+        _count++;
     }
+
+    /// <summary>Seconds as whole microseconds (a parser reads at most six decimals); 0 for NaN (not logged).</summary>
+    private static long Micros(double seconds) =>
+        double.IsNaN(seconds) || seconds <= 0 ? 0 : seconds >= 1e12 ? long.MaxValue : (long)Math.Round(seconds * 1e6);
+
+    /// <summary>The id of an optional text: id 0 (<c>-</c>) when the line has none.</summary>
+    private static int Text(SymbolCache cache, ReadOnlySpan<byte> text) => text.IsEmpty ? 0 : cache.Intern(text);
 
     /// <summary>The user: <c>-</c> (no user, most lines of most logs) without a look-up, else interned.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

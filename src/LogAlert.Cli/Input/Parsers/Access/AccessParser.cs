@@ -28,8 +28,7 @@ internal sealed class AccessParser(BatchBuilder builder)
             at = next;
             if (text.IndexOfAnyExcept((byte)' ', (byte)'\t', (byte)'\r') < 0) continue; // blank
             if (format.TryParse(text, out var fields, out var reason))
-                builder.AddFields(fields.Time, fields.Host, fields.User, fields.Method, fields.Section,
-                    fields.Status, fields.Bytes, line);
+                builder.AddFields(fields, line);
             else
                 builder.Bad(line, reason);
             if (builder.Full)
