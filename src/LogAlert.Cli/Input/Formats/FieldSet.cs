@@ -216,7 +216,9 @@ internal ref struct FieldSet
         if (Has(Role.Request)) FieldValues.SplitRequest(_request, out method, out path);
         if (Has(Role.Method)) method = _method;
         if (Has(Role.Path)) path = _path;
-        if (FieldValues.IsDash(method) || !FieldValues.IsMethod(method) || !FieldValues.TryPath(path, out path))
+        // SplitRequest gives a method and path both checked, or both '-': only fields of their own need checking.
+        var own = Has(Role.Method) || Has(Role.Path);
+        if (FieldValues.IsDash(method) || (own && (!FieldValues.IsMethod(method) || !FieldValues.TryPath(path, out path))))
         {
             method = FieldValues.Dash;
             path = FieldValues.Dash;

@@ -199,10 +199,29 @@ internal static class FieldValues
     public static bool TrySeconds(ReadOnlySpan<byte> s, out double seconds)
     {
         seconds = double.NaN;
-        if (IsDash(s)) return true;
         // Utf8Parser alone would take a sign, an exponent or "NaN"; a duration has only digits and a dot.
-        if (s.IsEmpty || s.IndexOfAnyExcept(NumberBytes) >= 0 || s[0] == '.') return false;
+        if (!IsSeconds(s)) return false;
+        if (IsDash(s)) return true;
         return Utf8Parser.TryParse(s, out seconds, out var used) && used == s.Length;
+    }
+
+    /// <summary>
+    /// Whether <see cref="TrySeconds"/> takes <paramref name="s"/>, without converting it: <c>-</c>, or
+    /// digits with at most one dot after the first (<c>1.</c> is one second, as Utf8Parser reads it).
+    /// </summary>
+    public static bool IsSeconds(ReadOnlySpan<byte> s)
+    {
+        if (s.IsEmpty) return false;
+        if ((uint)(s[0] - '0') > 9) return s.Length == 1 && s[0] == (byte)'-';
+        var dot = false;
+        for (var i = 1; i < s.Length; i++)
+        {
+            var b = s[i];
+            if ((uint)(b - '0') <= 9) continue;
+            if (b != (byte)'.' || dot) return false;
+            dot = true;
+        }
+        return true;
     }
 
     private static readonly SearchValues<byte> NumberBytes = SearchValues.Create("0123456789."u8);
@@ -212,14 +231,21 @@ internal static class FieldValues
     /// of one upstream and <c> : </c> between upstreams (after an internal redirect), each a number of
     /// seconds or <c>-</c>. The total time, or NaN when no entry is a number.
     /// </summary>
-    public static bool TryUpstreamSeconds(ReadOnlySpan<byte> s, out double total)
+    public static bool TryUpstreamSeconds(ReadOnlySpan<byte> s, out double total) => TryUpstreamSeconds(s, convert: true, out total);
+
+    /// <summary>
+    /// <see cref="TryUpstreamSeconds(ReadOnlySpan{byte}, out double)"/>; without <paramref name="convert"/>
+    /// it only checks the list (the total is NaN), for a reader that does not want the time.
+    /// </summary>
+    public static bool TryUpstreamSeconds(ReadOnlySpan<byte> s, bool convert, out double total)
     {
         total = double.NaN;
         while (true)
         {
             var stop = s.IndexOfAny((byte)',', (byte)':');
             var entry = (stop < 0 ? s : s[..stop]).Trim((byte)' ');
-            if (!TrySeconds(entry, out var seconds)) return false;
+            var seconds = double.NaN;
+            if (convert ? !TrySeconds(entry, out seconds) : !IsSeconds(entry)) return false;
             if (!double.IsNaN(seconds)) total = double.IsNaN(total) ? seconds : total + seconds;
             if (stop < 0) return true;
             s = s[(stop + 1)..];
@@ -263,6 +289,7 @@ internal static class FieldValues
     /// </summary>
     public static void SplitRequest(ReadOnlySpan<byte> request, out ReadOnlySpan<byte> method, out ReadOnlySpan<byte> path)
     {
+        if (TrySplitPlain(request, out method, out path)) return;
         method = Dash;
         path = Dash;
         var space = request.IndexOf((byte)' ');
@@ -278,6 +305,36 @@ internal static class FieldValues
         method = request[..space];
         path = p;
     }
+
+    /// <summary>
+    /// <see cref="SplitRequest"/> for the line nearly every request is, <c>METHOD /path HTTP/x</c> with
+    /// single spaces, in one pass over the method and one back over the protocol; false (and nothing
+    /// decided) for any other shape, which the general reading handles.
+    /// </summary>
+    private static bool TrySplitPlain(ReadOnlySpan<byte> request, out ReadOnlySpan<byte> method, out ReadOnlySpan<byte> path)
+    {
+        method = default;
+        path = default;
+        var space = 0;
+        while (space < request.Length && IsTokenByte(request[space])) space++;
+        // The method, one space, a path that starts with '/', and no space at the end.
+        if (space == 0 || space + 1 >= request.Length || request[space] != (byte)' ' || request[space + 1] != (byte)'/'
+            || request[^1] == (byte)' ')
+            return false;
+        var last = request.Length - 1;
+        while (request[last] != (byte)' ') last--;
+        if (last > space)
+        {
+            // One space before the protocol (several would be trimmed: the general reading does that).
+            if (request[last - 1] == (byte)' ' || !IsProtocol(request[(last + 1)..])) return false;
+            path = request[(space + 1)..last];
+        }
+        else path = request[(space + 1)..];
+        method = request[..space];
+        return true;
+    }
+
+    private static bool IsTokenByte(byte b) => TokenBytes.Contains(b);
 
     /// <summary><c>HTTP/</c> and a version of digits and dots: <c>HTTP/1.1</c>, <c>HTTP/2.0</c>.</summary>
     private static bool IsProtocol(ReadOnlySpan<byte> s) =>
