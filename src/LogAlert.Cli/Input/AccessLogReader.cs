@@ -119,7 +119,8 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
 
     /// <summary>
     /// The fields only some formats log that records are to hold (durations, virtual host, referer,
-    /// agent); default all. A run reads those its rules read (<c>EngineSettings.Reads</c>).
+    /// agent); default all. A run reads those its rules read (<c>EngineSettings.Reads</c>): the
+    /// others are checked but not converted, unescaped or interned.
     /// </summary>
     public AccessExtras Extras { get; init; } = AccessExtras.All;
 
@@ -146,7 +147,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         {
             _formats[source] = (path, format);
             FormatFound?.Invoke(path, format);
-        });
+        }, Extras);
 
     /// <summary>The inputs, in the order they are read.</summary>
     public IReadOnlyList<string> Inputs => _inputs;

@@ -3,7 +3,9 @@ namespace LogAlert.Cli.Input.Formats;
 /// <summary>
 /// The fields of <see cref="AccessFields"/> that only some formats log and only some rules read:
 /// which of them a run puts into its records. A field no rule reads is left out, so that reading it
-/// (interning a user agent, converting a duration) costs nothing.
+/// (interning a user agent, converting a duration) costs nothing: a template told which are wanted
+/// (<see cref="LineTemplate.Wanting"/>) leaves the others at their "not logged" value (NaN, an empty
+/// text). It still checks them, so which lines are bad does not depend on what is wanted.
 /// </summary>
 [Flags]
 public enum AccessExtras

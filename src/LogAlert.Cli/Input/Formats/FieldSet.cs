@@ -83,9 +83,21 @@ internal ref struct FieldSet
     /// not one. With <paramref name="unescape"/>, texts have the server's escapes undone (text
     /// formats); JSON has already undone its own.
     /// </summary>
-    public bool TryTake(FieldKind kind, int rank, ReadOnlySpan<byte> value, bool unescape, [NotNullWhen(false)] out string? reason)
+    public bool TryTake(FieldKind kind, int rank, ReadOnlySpan<byte> value, bool unescape, [NotNullWhen(false)] out string? reason) =>
+        TryTake(kind, rank, value, unescape, keep: true, out reason);
+
+    /// <summary>
+    /// <see cref="TryTake(FieldKind, int, ReadOnlySpan{byte}, bool, out string?)"/>; without
+    /// <paramref name="keep"/>, an extra (<see cref="AccessExtras"/>) that no reader wants is checked
+    /// as usual but not kept: a text is neither unescaped nor kept, a time not converted, and
+    /// <see cref="Finish"/> gives it as not logged. Whether a line is bad does not depend on it.
+    /// The values a record needs are always kept.
+    /// </summary>
+    public bool TryTake(FieldKind kind, int rank, ReadOnlySpan<byte> value, bool unescape, bool keep,
+        [NotNullWhen(false)] out string? reason)
     {
         reason = null;
+        if (!keep && kind is FieldKind.VirtualHost or FieldKind.Referer or FieldKind.UserAgent) return true;
         switch (kind)
         {
             case FieldKind.Skip:
@@ -161,20 +173,21 @@ internal ref struct FieldSet
                 double seconds;
                 if (kind == FieldKind.Seconds)
                 {
+                    if (!keep) return FieldValues.IsSeconds(value) || NotDuration(value, "seconds", out reason);
                     if (!FieldValues.TrySeconds(value, out seconds)) return NotDuration(value, "seconds", out reason);
                 }
                 else if (FieldValues.IsDash(value)) seconds = double.NaN;
                 else if (FieldValues.TryDigits(value, out var count)) seconds = count / (kind == FieldKind.Millis ? 1e3 : 1e6);
                 else return NotDuration(value, kind == FieldKind.Millis ? "milliseconds" : "microseconds", out reason);
-                if (Claim(Role.RequestTime, rank)) _requestTime = seconds;
+                if (keep && Claim(Role.RequestTime, rank)) _requestTime = seconds;
                 return true;
             case FieldKind.Upstream:
-                if (!FieldValues.TryUpstreamSeconds(value, out var upstream))
+                if (!FieldValues.TryUpstreamSeconds(value, convert: keep, out var upstream))
                 {
                     reason = $"upstream response time {FieldValues.Show(value)} is not a list of seconds or '-'";
                     return false;
                 }
-                if (Claim(Role.Upstream, rank)) _upstream = upstream;
+                if (keep && Claim(Role.Upstream, rank)) _upstream = upstream;
                 return true;
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, "a time read by a clock format goes to TakeTime");

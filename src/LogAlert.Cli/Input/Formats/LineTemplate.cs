@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace LogAlert.Cli.Input.Formats;
@@ -55,13 +56,53 @@ public sealed class LineTemplate : IAccessLineParser
 
     private readonly byte[][] _literals; // one more than fields: before the first field, between, after the last
     private readonly Field[] _fields;
+    private readonly Step[] _steps;
+    // The templates of one compiled format, by the extras they keep; shared by all of them.
+    private readonly LineTemplate?[] _family;
 
-    private LineTemplate(string format, byte[][] literals, Field[] fields)
+    private LineTemplate(string format, byte[][] literals, Field[] fields, AccessExtras extras, LineTemplate?[]? family)
     {
         Format = format;
         _literals = literals;
         _fields = fields;
+        Extras = extras;
+        _steps = new Step[fields.Length];
+        for (var i = 0; i < fields.Length; i++)
+            _steps[i] = new Step(fields[i], literals[i + 1], StopOf(fields[i], literals[i + 1], last: i == fields.Length - 1),
+                Keeps(fields[i].Kind, extras));
+        // A new family's first template is its compiled one (All), not yet seen by any other thread.
+        _family = family ?? new LineTemplate?[(int)AccessExtras.All + 1];
+        if (family is null) _family[(int)extras] = this;
     }
+
+    /// <summary>The extras its lines give (<see cref="Wanting"/>); a compiled format and the presets give all.</summary>
+    public AccessExtras Extras { get; }
+
+    /// <summary>
+    /// The same format, reading lines into <see cref="AccessFields"/> whose extras other than
+    /// <paramref name="extras"/> are left as not logged (NaN, an empty text): what is not wanted is
+    /// not converted or unescaped. Those fields are still read and checked, so the same lines are
+    /// bad whatever is wanted: a <c>$request_time</c> of <c>abc</c> makes a line bad even when no
+    /// rule reads request times. Made once per format and set of extras.
+    /// </summary>
+    public LineTemplate Wanting(AccessExtras extras)
+    {
+        extras &= AccessExtras.All;
+        ref var slot = ref _family[(int)extras];
+        if (Volatile.Read(ref slot) is { } made) return made;
+        var template = new LineTemplate(Format, _literals, _fields, extras, _family);
+        return Interlocked.CompareExchange(ref slot, template, null) ?? template;
+    }
+
+    private static bool Keeps(FieldKind kind, AccessExtras extras) => kind switch
+    {
+        FieldKind.Seconds or FieldKind.Millis or FieldKind.Micros => extras.HasFlag(AccessExtras.RequestTime),
+        FieldKind.Upstream => extras.HasFlag(AccessExtras.UpstreamTime),
+        FieldKind.VirtualHost => extras.HasFlag(AccessExtras.VirtualHost),
+        FieldKind.Referer => extras.HasFlag(AccessExtras.Referer),
+        FieldKind.UserAgent => extras.HasFlag(AccessExtras.UserAgent),
+        _ => true,
+    };
 
     /// <summary>The format string as given (the preset's own string for <c>common</c> and <c>combined</c>).</summary>
     public string Format { get; }
@@ -101,7 +142,7 @@ public sealed class LineTemplate : IAccessLineParser
         error = syntax == LogFormatSyntax.Nginx ? builder.ReadNginx(format) : builder.ReadApache(format);
         error ??= builder.Check();
         if (error is not null) return false;
-        template = new LineTemplate(format, [.. builder.Literals], [.. builder.Fields]);
+        template = new LineTemplate(format, [.. builder.Literals], [.. builder.Fields], AccessExtras.All, null);
         return true;
     }
 
@@ -132,29 +173,64 @@ public sealed class LineTemplate : IAccessLineParser
         public ClockFormat? Clock { get; init; }
     }
 
+    /// <summary>How the end of a field is found (see the remarks on <see cref="LineTemplate"/>).</summary>
+    private enum Stop : byte
+    {
+        /// <summary>At the next literal, else its first byte, else the end of the line.</summary>
+        Free,
+        /// <summary>The last field: where the final literal ends the line, else as <see cref="Free"/>.</summary>
+        Last,
+        /// <summary>Between double quotes: at the first unescaped <c>"</c>.</summary>
+        Quoted,
+        /// <summary>An <c>$upstream_response_time</c> list followed by a literal.</summary>
+        Upstream,
+        /// <summary><c>dd/Mon/yyyy:HH:MM:SS ±hhmm</c>, of fixed length.</summary>
+        TimeLocal,
+        /// <summary>A time read by its <see cref="ClockFormat"/>, which says where it ends.</summary>
+        Clock,
+    }
+
+    private static Stop StopOf(Field field, byte[] next, bool last) =>
+        field.Clock is not null ? Stop.Clock
+        : field.Kind == FieldKind.TimeLocal ? Stop.TimeLocal
+        : field.Quoted ? Stop.Quoted
+        : field.Kind == FieldKind.Upstream && next.Length > 0 ? Stop.Upstream
+        : last ? Stop.Last
+        : Stop.Free;
+
+    /// <summary>A field as the line loop reads it: decided once, when the template is made.</summary>
+    private readonly struct Step(Field field, byte[] next, Stop stop, bool keep)
+    {
+        public readonly Field Field = field;
+        public readonly byte[] Next = next; // the literal after the field
+        public readonly Stop Stop = stop;
+        public readonly bool Keep = keep;   // its value is wanted (see Wanting)
+    }
+
     /// <inheritdoc/>
     public bool TryParse(ReadOnlySpan<byte> line, out AccessFields fields, [NotNullWhen(false)] out string? reason)
     {
         fields = default;
-        if (line.EndsWith("\n"u8)) line = line[..^1];
-        if (line.EndsWith("\r"u8)) line = line[..^1];
+        if (!line.IsEmpty && line[^1] == (byte)'\n') line = line[..^1];
+        if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
         var set = new FieldSet();
         var pos = 0;
         if (!Literal(line, ref pos, _literals[0], out reason)) return false;
-        var all = _fields;
-        for (var i = 0; i < all.Length; i++)
+        var steps = _steps;
+        for (var i = 0; i < steps.Length; i++)
         {
-            var field = all[i];
-            var next = _literals[i + 1];
+            ref readonly var step = ref steps[i];
+            var field = step.Field;
+            var next = step.Next;
             int end;
-            if (field.Kind == FieldKind.TimeLocal || field.Clock is not null)
+            if (step.Stop is Stop.TimeLocal or Stop.Clock)
             {
                 var rest = line[pos..];
                 long time = 0;
                 var read = TimeRead.Malformed;
                 var used = 0;
                 if (field.Clock is { } clock) read = clock.Read(rest, out time, out used);
-                else if (FieldValues.TimeLocal(rest, out time) is var local && local != TimeRead.Malformed)
+                else if (MinuteCache.TimeLocal(rest, out time) is var local && local != TimeRead.Malformed)
                 {
                     read = local;
                     used = FieldValues.TimeLocalLength;
@@ -163,7 +239,7 @@ public sealed class LineTemplate : IAccessLineParser
                 {
                     reason = read == TimeRead.OutOfRange
                         ? LogAlert.Core.RecordErrorModule.describe(LogAlert.Core.RecordError.NewBadTime(time))
-                        : $"time {FieldValues.Show(line[pos..FreeEnd(line, pos, next)])} is not {(field.Clock is null ? "dd/Mon/yyyy:HH:MM:SS ±hhmm" : $"in the format of {field.Name}")}";
+                        : $"time {FieldValues.Show(line[pos..FreeEnd(line, pos, next, out _)])} is not {(field.Clock is null ? "dd/Mon/yyyy:HH:MM:SS ±hhmm" : $"in the format of {field.Name}")}";
                     return false;
                 }
                 set.TakeTime(time, field.Rank);
@@ -171,16 +247,30 @@ public sealed class LineTemplate : IAccessLineParser
             }
             else
             {
-                end = field.Quoted ? QuotedEnd(line, pos)
-                    : field.Kind == FieldKind.Upstream && next.Length > 0 ? FieldValues.UpstreamEnd(line, pos)
-                    : i == all.Length - 1 ? LastEnd(line, pos, next)
-                    : FreeEnd(line, pos, next);
-                if (end < 0)
+                // escaped: the field may have a backslash in it, so its text may have escapes to undo.
+                bool escaped;
+                switch (step.Stop)
                 {
-                    reason = $"no closing quote for {field.Name}, which starts at column {pos + 1}";
-                    return false;
+                    case Stop.Quoted:
+                        end = QuotedEnd(line, pos, out escaped);
+                        if (end < 0)
+                        {
+                            reason = $"no closing quote for {field.Name}, which starts at column {pos + 1}";
+                            return false;
+                        }
+                        break;
+                    case Stop.Upstream:
+                        end = FieldValues.UpstreamEnd(line, pos);
+                        escaped = true;
+                        break;
+                    case Stop.Last:
+                        end = LastEnd(line, pos, next, out escaped);
+                        break;
+                    default:
+                        end = FreeEnd(line, pos, next, out escaped);
+                        break;
                 }
-                if (!set.TryTake(field.Kind, field.Rank, line[pos..end], unescape: true, out reason)) return false;
+                if (!set.TryTake(field.Kind, field.Rank, line[pos..end], unescape: escaped, step.Keep, out reason)) return false;
             }
             pos = end;
             if (!Literal(line, ref pos, next, out reason)) return false;
@@ -195,27 +285,45 @@ public sealed class LineTemplate : IAccessLineParser
     }
 
     /// <summary>Matches <paramref name="literal"/> at <paramref name="pos"/>; the reason names the first byte that differs.</summary>
+    // Literals are a few bytes: compared in place, without a call, on every line.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Literal(ReadOnlySpan<byte> line, ref int pos, byte[] literal, [NotNullWhen(false)] out string? reason)
     {
         reason = null;
-        if (literal.Length == 0) return true;
-        var same = line[pos..].CommonPrefixLength(literal);
-        if (same == literal.Length)
+        var n = literal.Length;
+        if (n == 0) return true;
+        var at = pos;
+        if ((uint)(at + n) <= (uint)line.Length)
         {
-            pos += same;
-            return true;
+            var k = 0;
+            while (k < n && line[at + k] == literal[k]) k++;
+            if (k == n)
+            {
+                pos = at + n;
+                return true;
+            }
         }
-        var at = pos + same;
-        var expected = Encoding.UTF8.GetString(literal.AsSpan(same)).Replace("\"", "\\\"");
-        reason = at == line.Length
-            ? $"expected \"{expected}\" at column {at + 1}, found the end of the line"
-            : $"expected \"{expected}\" at column {at + 1}";
+        reason = Mismatch(line, at, literal);
         return false;
     }
 
-    /// <summary>The first <c>"</c> at or after <paramref name="pos"/> that no backslash escapes; -1 when none.</summary>
-    private static int QuotedEnd(ReadOnlySpan<byte> line, int pos)
+    private static string Mismatch(ReadOnlySpan<byte> line, int pos, byte[] literal)
     {
+        var same = line[pos..].CommonPrefixLength(literal);
+        var at = pos + same;
+        var expected = Encoding.UTF8.GetString(literal.AsSpan(same)).Replace("\"", "\\\"");
+        return at == line.Length
+            ? $"expected \"{expected}\" at column {at + 1}, found the end of the line"
+            : $"expected \"{expected}\" at column {at + 1}";
+    }
+
+    /// <summary>
+    /// The first <c>"</c> at or after <paramref name="pos"/> that no backslash escapes; -1 when none.
+    /// <paramref name="escaped"/>: whether a backslash came before it.
+    /// </summary>
+    private static int QuotedEnd(ReadOnlySpan<byte> line, int pos, out bool escaped)
+    {
+        escaped = false;
         var i = pos;
         while (true)
         {
@@ -223,24 +331,45 @@ public sealed class LineTemplate : IAccessLineParser
             if (stop < 0) return -1;
             i += stop;
             if (line[i] == '"') return i;
+            escaped = true;
             i += 2; // the backslash and the byte it escapes
             if (i >= line.Length) return -1;
         }
     }
 
-    /// <summary>The next occurrence of <paramref name="next"/>, else of its first byte, else the end of the line.</summary>
-    private static int FreeEnd(ReadOnlySpan<byte> line, int pos, ReadOnlySpan<byte> next)
+    /// <summary>
+    /// The next occurrence of <paramref name="next"/>, else of its first byte, else the end of the line.
+    /// <paramref name="escaped"/>: whether a backslash may come before it.
+    /// </summary>
+    private static int FreeEnd(ReadOnlySpan<byte> line, int pos, byte[] next, out bool escaped)
     {
-        if (next.IsEmpty) return line.Length;
-        var rest = line[pos..];
-        var at = rest.IndexOf(next);
-        if (at < 0) at = rest.IndexOf(next[0]);
-        return at < 0 ? line.Length : pos + at;
+        escaped = true;
+        if (next.Length == 0) return line.Length;
+        // The fields that end at a literal are short (a host, a status, a byte count): a loop over
+        // their bytes finds the end sooner than a vectorised search would start.
+        escaped = false;
+        var first = next[0];
+        var firstAt = -1;
+        for (var i = pos; i < line.Length; i++)
+        {
+            var b = line[i];
+            if (b == first)
+            {
+                if (next.Length == 1 || line[i..].StartsWith(next)) return i;
+                if (firstAt < 0) firstAt = i;
+            }
+            if (b == (byte)'\\') escaped = true;
+        }
+        escaped = true;
+        return firstAt < 0 ? line.Length : firstAt;
     }
 
     /// <summary>The last field ends where the final literal ends the line (so it may contain that literal).</summary>
-    private static int LastEnd(ReadOnlySpan<byte> line, int pos, ReadOnlySpan<byte> next) =>
-        line.Length - next.Length >= pos && line.EndsWith(next) ? line.Length - next.Length : FreeEnd(line, pos, next);
+    private static int LastEnd(ReadOnlySpan<byte> line, int pos, byte[] next, out bool escaped)
+    {
+        escaped = true;
+        return line.Length - next.Length >= pos && line.EndsWith(next) ? line.Length - next.Length : FreeEnd(line, pos, next, out escaped);
+    }
 
     /// <summary>Reads a format string into literals and fields, and checks that it gives what a record needs.</summary>
     private sealed class Builder(LogFormatSyntax syntax)

@@ -16,11 +16,12 @@ internal sealed record FormatState(string Name, IAccessLineParser? Line, object?
 /// with <c>auto</c> from the input's first lines, and again from the first lines after a rotation)
 /// and hands each chunk to the parser of that format.
 /// </summary>
-internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Action<int, string, string>? found = null)
+internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Action<int, string, string>? found = null,
+    AccessExtras extras = AccessExtras.None)
     : IChunkParser
 {
     private readonly CsvParser _csv = new(builder);
-    private readonly AccessParser _access = new(builder);
+    private readonly AccessParser _access = new(builder, extras);
 
     /// <inheritdoc/>
     public ChunkResult ParseChunk(Memory<byte> chunk, ChunkStart at)

@@ -7,7 +7,12 @@ namespace LogAlert.Cli.Input;
 /// <c>LogFormat</c>, JSON lines) into records and bad lines, through a <see cref="BatchBuilder"/>.
 /// The line format itself is an <see cref="IAccessLineParser"/>, which the input's state names.
 /// </summary>
-internal sealed class AccessParser(BatchBuilder builder)
+/// <param name="builder">Makes the records and batches; this parser's alone.</param>
+/// <param name="extras">
+/// The extras something reads: a <see cref="LineTemplate"/> reads lines <see cref="LineTemplate.Wanting"/>
+/// only those, so that the others cost no conversion or unescaping.
+/// </param>
+internal sealed class AccessParser(BatchBuilder builder, AccessExtras extras = AccessExtras.None)
 {
     /// <summary>
     /// Reads the whole lines of <paramref name="chunk"/> (the first being line <paramref name="lineBase"/> + 1
@@ -17,6 +22,7 @@ internal sealed class AccessParser(BatchBuilder builder)
     public long Parse(ReadOnlySpan<byte> chunk, long lineBase, bool atStart, IAccessLineParser format)
     {
         if (atStart && chunk.StartsWith(BatchBuilder.Bom)) chunk = chunk[BatchBuilder.Bom.Length..];
+        if (format is LineTemplate template) format = template.Wanting(extras);
         var line = lineBase;
         var at = 0;
         while (at < chunk.Length)
