@@ -127,7 +127,7 @@ internal ref struct FieldSet
                 if (Claim(Role.UserAgent, rank)) _userAgent = Text(value, unescape);
                 return true;
             case FieldKind.TimeLocal:
-                var read = MinuteCache.TimeLocal(value, out var local);
+                var read = MinuteCache.Current.Read(value, out var local);
                 if (value.Length != FieldValues.TimeLocalLength) read = TimeRead.Malformed;
                 return Time(read, local, rank, value, "dd/Mon/yyyy:HH:MM:SS ±hhmm", out reason);
             case FieldKind.TimeIso:

@@ -208,7 +208,11 @@ public sealed class LineTemplate : IAccessLineParser
     }
 
     /// <inheritdoc/>
-    public bool TryParse(ReadOnlySpan<byte> line, out AccessFields fields, [NotNullWhen(false)] out string? reason)
+    public bool TryParse(ReadOnlySpan<byte> line, out AccessFields fields, [NotNullWhen(false)] out string? reason) =>
+        TryParse(line, MinuteCache.Current, out fields, out reason);
+
+    /// <summary><see cref="TryParse(ReadOnlySpan{byte}, out AccessFields, out string?)"/> with the caller's own <see cref="MinuteCache"/>.</summary>
+    internal bool TryParse(ReadOnlySpan<byte> line, MinuteCache minutes, out AccessFields fields, [NotNullWhen(false)] out string? reason)
     {
         fields = default;
         if (!line.IsEmpty && line[^1] == (byte)'\n') line = line[..^1];
@@ -230,7 +234,7 @@ public sealed class LineTemplate : IAccessLineParser
                 var read = TimeRead.Malformed;
                 var used = 0;
                 if (field.Clock is { } clock) read = clock.Read(rest, out time, out used);
-                else if (MinuteCache.TimeLocal(rest, out time) is var local && local != TimeRead.Malformed)
+                else if (minutes.Read(rest, out time) is var local && local != TimeRead.Malformed)
                 {
                     read = local;
                     used = FieldValues.TimeLocalLength;

@@ -8,7 +8,8 @@ namespace LogAlert.Cli.Input.Formats;
 /// Reads <c>dd/Mon/yyyy:HH:MM:SS ±hhmm</c> (<see cref="FieldValues.TimeLocal"/>) through the last
 /// minute and offset it read: a log is nearly in order, so most lines share the previous line's
 /// <c>dd/Mon/yyyy:HH:MM</c> and offset, and their time is that minute's plus two digits, found with
-/// three word compares instead of a date computation. One per thread (the parsers are shared).
+/// three word compares instead of a date computation. One per thread (the line parsers are shared):
+/// a chunk parser holds its own, others use <see cref="Current"/>.
 /// </summary>
 internal sealed class MinuteCache
 {
@@ -21,10 +22,8 @@ internal sealed class MinuteCache
     private long _minute;
     private bool _filled;
 
-    /// <summary>The same as <see cref="FieldValues.TimeLocal"/>, through this thread's cache.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TimeRead TimeLocal(ReadOnlySpan<byte> s, out long time) =>
-        (t_current ??= new MinuteCache()).Read(s, out time);
+    /// <summary>This thread's cache, for a reader that has none of its own.</summary>
+    public static MinuteCache Current => t_current ??= new MinuteCache();
 
     /// <summary>The same as <see cref="FieldValues.TimeLocal"/>: on the minute and offset of the last call, without a date computation.</summary>
     public TimeRead Read(ReadOnlySpan<byte> s, out long time)

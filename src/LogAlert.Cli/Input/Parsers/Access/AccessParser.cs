@@ -14,6 +14,8 @@ namespace LogAlert.Cli.Input;
 /// </param>
 internal sealed class AccessParser(BatchBuilder builder, AccessExtras extras = AccessExtras.None)
 {
+    private readonly MinuteCache _minutes = new();
+
     /// <summary>
     /// Reads the whole lines of <paramref name="chunk"/> (the first being line <paramref name="lineBase"/> + 1
     /// of its input) with <paramref name="format"/>; returns the number of the last line read. Blank lines
@@ -22,7 +24,8 @@ internal sealed class AccessParser(BatchBuilder builder, AccessExtras extras = A
     public long Parse(ReadOnlySpan<byte> chunk, long lineBase, bool atStart, IAccessLineParser format)
     {
         if (atStart && chunk.StartsWith(BatchBuilder.Bom)) chunk = chunk[BatchBuilder.Bom.Length..];
-        if (format is LineTemplate template) format = template.Wanting(extras);
+        // A template is called directly, with this thread's cache of minutes: no interface call or thread-static a line.
+        var template = (format as LineTemplate)?.Wanting(extras);
         var line = lineBase;
         var at = 0;
         while (at < chunk.Length)
@@ -33,7 +36,7 @@ internal sealed class AccessParser(BatchBuilder builder, AccessExtras extras = A
             var text = chunk[at..(end < 0 ? chunk.Length : at + end)];
             at = next;
             if (text.IndexOfAnyExcept((byte)' ', (byte)'\t', (byte)'\r') < 0) continue; // blank
-            if (format.TryParse(text, out var fields, out var reason))
+            if (template is not null ? template.TryParse(text, _minutes, out var fields, out var reason) : format.TryParse(text, out fields, out reason))
                 builder.AddFields(fields, line);
             else
                 builder.Bad(line, reason);
