@@ -116,6 +116,8 @@ public sealed class RunCommand
             settings.Rules = ruleList.Where(r => switches.IsOn(r.RuleName)).ToList();
             if (!switches.IsOn("summary")) settings.SummaryInterval = TimeSpan.Zero;
 
+            if (inputs.Count > Bounds.MaxSource + 1)
+                throw new UsageException($"{inputs.Count} inputs: at most {Bounds.MaxSource + 1} can be read in one run");
             // A followed file that does not exist yet is waited for, as `tail -F` does (the reader says so).
             foreach (var input in inputs)
                 if (input != "-" && !File.Exists(input) && (Directory.Exists(input) || !follow))

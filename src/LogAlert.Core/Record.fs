@@ -31,6 +31,14 @@ module Bounds =
     [<Literal>]
     let MaxDurationMicros = 315360000000000000L
 
+    /// The largest line number a record holds: 2^48 - 1 (it shares a word with the input's index).
+    [<Literal>]
+    let MaxLine = 281474976710655L
+
+    /// The largest index of an input a record holds: 2^15 - 1 inputs.
+    [<Literal>]
+    let MaxSource = 32767
+
     /// Whether `second` is valid log time.
     let isValidTime (second: int64) = second >= MinTime && second <= MaxTime
 
@@ -70,9 +78,14 @@ module RecordError =
 /// is a `Symbols` id): the store keeps records for the longest window, and an array of them is
 /// one object the GC neither traces nor card-scans, whatever it holds.
 [<Struct; CustomEquality; NoComparison>]
-type Record private (time: int64, bytes: int64, line: int64, requestTime: int64, upstreamTime: int64,
-                     host: int, user: int, method: int, section: int, status: int, source: int,
+// 64 bytes, a cache line: the durations are `float32`s of whole microseconds (exact up to 2^24 µs,
+// about 16 s, and within 1e-7 beyond), and the input's index shares a word with the line number
+// (`Bounds.MaxLine`, `Bounds.MaxSource`). At 80 bytes, with two `int64` durations and a word of
+// its own for the index, a run that read none of them was measurably slower (docs/performance.md).
+type Record private (time: int64, bytes: int64, lineAndSource: int64, requestTime: float32, upstreamTime: float32,
+                     host: int, user: int, method: int, section: int, status: int,
                      virtualHost: int, referer: int, userAgent: int) =
+    static let micros (value: float32) = int64 value
     /// Log time, Unix epoch seconds, within `Bounds.MinTime .. Bounds.MaxTime`.
     member _.Time = time
     /// The `remotehost` field.
@@ -109,47 +122,47 @@ type Record private (time: int64, bytes: int64, line: int64, requestTime: int64,
     member _.Bytes = bytes
     /// Microseconds the request took (`$request_time`, `%D`), 0 when the format does not log it;
     /// at most `Bounds.MaxDurationMicros`. Whole microseconds, so that sums are exact whatever the
-    /// order records are added in.
-    member _.RequestMicros = requestTime
+    /// order records are added in (as kept: exact up to about 16 s, within 1e-7 beyond).
+    member _.RequestMicros = micros requestTime
     /// Microseconds spent waiting for upstream servers (`$upstream_response_time`, summed over its
     /// list), 0 when not logged; at most `Bounds.MaxDurationMicros`.
-    member _.UpstreamMicros = upstreamTime
-    /// Index of the input (file) the record came from, 0-based, in the order given.
-    member _.Source = source
-    /// 1-based physical line number in that input.
-    member _.Line = line
+    member _.UpstreamMicros = micros upstreamTime
+    /// Index of the input (file) the record came from, 0-based, in the order given; at most `Bounds.MaxSource`.
+    member _.Source = int (lineAndSource >>> 48)
+    /// 1-based physical line number in that input; at most `Bounds.MaxLine`.
+    member _.Line = lineAndSource &&& Bounds.MaxLine
 
     override this.Equals(other: obj) =
         match other with
         | :? Record as r ->
             // Equal ids are equal texts: each label's table is process-wide.
             r.Time = time && r.HostId = host && r.UserId = user && r.MethodId = method && r.SectionId = section
-            && r.Status = status && r.Bytes = bytes && r.Source = source && r.Line = line
-            && r.RequestMicros = requestTime && r.UpstreamMicros = upstreamTime
+            && r.Status = status && r.Bytes = bytes && r.Source = this.Source && r.Line = this.Line
+            && r.RequestMicros = this.RequestMicros && r.UpstreamMicros = this.UpstreamMicros
             && r.VirtualHostId = virtualHost && r.RefererId = referer && r.UserAgentId = userAgent
         | _ -> false
 
-    override _.GetHashCode() = System.HashCode.Combine(time, host, section, status, bytes, line)
+    override _.GetHashCode() = System.HashCode.Combine(time, host, section, status, bytes, lineAndSource)
 
     override this.ToString() =
-        sprintf "%d %s %s %s %d %d (line %d)" time this.Host this.Method this.Section status bytes line
+        sprintf "%d %s %s %s %d %d (line %d)" time this.Host this.Method this.Section status bytes this.Line
 
     /// The record with another `Symbols.Hosts` id: the reader looks hosts up a run of lines at a
     /// time (see `Symbols.Prefetch`) and fills them in after.
     member internal _.WithHostId(id: int) =
-        Record(time, bytes, line, requestTime, upstreamTime, id, user, method, section, status, source,
+        Record(time, bytes, lineAndSource, requestTime, upstreamTime, id, user, method, section, status,
                virtualHost, referer, userAgent)
 
     /// The record with the fields only some formats log: durations in microseconds (clamped to
     /// `0 .. Bounds.MaxDurationMicros`) and `Symbols` ids of the virtual host, referer and agent.
     member internal _.WithExtras(requestMicros: int64, upstreamMicros: int64, virtualHostId: int, refererId: int, userAgentId: int) =
-        let clamp (micros: int64) = max 0L (min Bounds.MaxDurationMicros micros)
-        Record(time, bytes, line, clamp requestMicros, clamp upstreamMicros, host, user, method, section, status,
-               source, virtualHostId, refererId, userAgentId)
+        let clamp (micros: int64) = float32 (max 0L (min Bounds.MaxDurationMicros micros))
+        Record(time, bytes, lineAndSource, clamp requestMicros, clamp upstreamMicros, host, user, method, section, status,
+               virtualHostId, refererId, userAgentId)
 
-    static member internal Make(time, host, user, method, section, status, bytes, source, line) =
+    static member internal Make(time, host, user, method, section, status, bytes, source: int, line: int64) =
         // Ids 0 of the tables of the optional texts are `-`.
-        Record(time, bytes, line, 0L, 0L, host, user, method, section, status, source, 0, 0, 0)
+        Record(time, bytes, (int64 source <<< 48) ||| line, 0.0f, 0.0f, host, user, method, section, status, 0, 0, 0)
 
 /// Building records.
 [<RequireQualifiedAccess>]
@@ -216,6 +229,10 @@ module Record =
     /// come from `sectionOfPath`.
     [<CompiledName("CreateWithSection")>]
     let createWithSection time (host: string) (user: string) (method: string) (section: string) status bytes source line =
+        if source < 0 || source > Bounds.MaxSource then
+            raise (ArgumentOutOfRangeException("source", source, sprintf "an input index is 0 to %d" Bounds.MaxSource))
+        if line < 0L || line > Bounds.MaxLine then
+            raise (ArgumentOutOfRangeException("line", line, sprintf "a line number is 0 to %d" Bounds.MaxLine))
         if not (Bounds.isValidTime time) then Error(BadTime time)
         elif status < 100 || status > 599 then Error(BadStatus status)
         elif bytes < 0L || bytes > Bounds.MaxBytes then Error(BadBytes bytes)

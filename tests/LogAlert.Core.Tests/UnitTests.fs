@@ -472,3 +472,18 @@ let ``an engine state says what it holds, and default is none`` () =
     Assert.Equal(2L, step.State.RecordCount)
     Assert.False(Unchecked.defaultof<Interop.EngineState>.IsStarted)
     Assert.Throws<ArgumentException>(fun () -> Interop.Fold.End(Unchecked.defaultof<Interop.EngineState>) |> ignore) |> ignore
+
+[<Fact>]
+let ``a record is one cache line, and keeps its line, input and durations`` () =
+    Assert.Equal(64, Runtime.CompilerServices.Unsafe.SizeOf<Record>())
+    let r =
+        (record baseTime "h" "/a" 200 1L Bounds.MaxLine)
+            .WithExtras(16_777_216L, Bounds.MaxDurationMicros * 2L, 0, 0, 0)
+    Assert.Equal((Bounds.MaxLine, 0), (r.Line, r.Source))
+    Assert.Equal(16_777_216L, r.RequestMicros) // 2^24 µs: exact
+    Assert.InRange(float r.UpstreamMicros / float Bounds.MaxDurationMicros, 1.0 - 1e-7, 1.0 + 1e-7) // clamped, then within 1e-7
+    match Record.createWithSection baseTime "h" "-" "GET" "/a" 200 1L Bounds.MaxSource 7L with
+    | Ok r -> Assert.Equal((7L, Bounds.MaxSource), (r.Line, r.Source))
+    | Error e -> failwith (RecordError.describe e)
+    Assert.Throws<ArgumentOutOfRangeException>(fun () ->
+        Record.createWithSection baseTime "h" "-" "GET" "/a" 200 1L (Bounds.MaxSource + 1) 7L |> ignore) |> ignore

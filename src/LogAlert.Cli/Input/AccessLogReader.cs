@@ -97,6 +97,9 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     {
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count == 0) throw new ArgumentException("at least one input is needed", nameof(inputs));
+        // A record keeps its input's index in a few bits (Bounds.MaxSource).
+        if (inputs.Count > LogAlert.Core.Bounds.MaxSource + 1)
+            throw new ArgumentException($"at most {LogAlert.Core.Bounds.MaxSource + 1} inputs can be read in one run", nameof(inputs));
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         _inputs = [.. inputs];
         foreach (var input in _inputs)
