@@ -72,6 +72,27 @@ internal ref struct FieldSet
         return true;
     }
 
+    /// <summary>
+    /// Sets the values of a line's first fields, as <see cref="TryTake(FieldKind, int, ReadOnlySpan{byte}, bool, out string?)"/>
+    /// would from plain texts (no escapes): for a reader that checked them itself, before any other field.
+    /// </summary>
+    public void TakePrefix(ReadOnlySpan<byte> host, int hostRank, ReadOnlySpan<byte> user, int userRank, long time, int timeRank,
+        ReadOnlySpan<byte> request, int requestRank, int status, int statusRank, long bytes, int bytesRank)
+    {
+        Claim(Role.Host, hostRank);
+        Claim(Role.User, userRank);
+        Claim(Role.Time, timeRank);
+        Claim(Role.Request, requestRank);
+        Claim(Role.Status, statusRank);
+        Claim(Role.Bytes, bytesRank);
+        _host = host;
+        _user = user;
+        _time = time;
+        _request = request;
+        _status = status;
+        _bytes = bytes;
+    }
+
     /// <summary>Sets the time from a field that read it itself (the times whose text has spaces).</summary>
     public void TakeTime(long time, int rank)
     {

@@ -57,10 +57,12 @@ public sealed class LineTemplate : IAccessLineParser
     private readonly byte[][] _literals; // one more than fields: before the first field, between, after the last
     private readonly Field[] _fields;
     private readonly Step[] _steps;
+    private readonly Prefix _prefix;
     // The templates of one compiled format, by the extras they keep; shared by all of them.
     private readonly LineTemplate?[] _family;
 
-    private LineTemplate(string format, byte[][] literals, Field[] fields, AccessExtras extras, LineTemplate?[]? family)
+    private LineTemplate(string format, byte[][] literals, Field[] fields, AccessExtras extras, LineTemplate?[]? family,
+                         bool prefix = true)
     {
         Format = format;
         _literals = literals;
@@ -70,6 +72,7 @@ public sealed class LineTemplate : IAccessLineParser
         for (var i = 0; i < fields.Length; i++)
             _steps[i] = new Step(fields[i], literals[i + 1], StopOf(fields[i], literals[i + 1], last: i == fields.Length - 1),
                 Keeps(fields[i].Kind, extras));
+        _prefix = prefix ? Prefix.Of(_literals, _steps) : default;
         // A new family's first template is its compiled one (All), not yet seen by any other thread.
         _family = family ?? new LineTemplate?[(int)AccessExtras.All + 1];
         if (family is null) _family[(int)extras] = this;
@@ -93,6 +96,12 @@ public sealed class LineTemplate : IAccessLineParser
         var template = new LineTemplate(Format, _literals, _fields, extras, _family);
         return Interlocked.CompareExchange(ref slot, template, null) ?? template;
     }
+
+    /// <summary>How many leading fields the prefix reader reads (see <see cref="Prefix"/>); 0 when it does not apply.</summary>
+    internal int PrefixSteps => _prefix.Steps;
+
+    /// <summary>The same format read by the general loop alone: what the prefix reader must agree with (tests).</summary>
+    internal LineTemplate WithoutPrefix() => new(Format, _literals, _fields, Extras, new LineTemplate?[(int)AccessExtras.All + 1], prefix: false);
 
     private static bool Keeps(FieldKind kind, AccessExtras extras) => kind switch
     {
@@ -219,9 +228,16 @@ public sealed class LineTemplate : IAccessLineParser
         if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
         var set = new FieldSet();
         var pos = 0;
-        if (!Literal(line, ref pos, _literals[0], out reason)) return false;
+        var first = 0;
+        if (_prefix.Steps > 0 && _prefix.TryRead(line, minutes, ref set, out pos)) first = _prefix.Steps;
+        else
+        {
+            pos = 0;
+            if (!Literal(line, ref pos, _literals[0], out reason)) return false;
+        }
+        reason = null;
         var steps = _steps;
-        for (var i = 0; i < steps.Length; i++)
+        for (var i = first; i < steps.Length; i++)
         {
             ref readonly var step = ref steps[i];
             var field = step.Field;
@@ -286,6 +302,138 @@ public sealed class LineTemplate : IAccessLineParser
         }
         fields = set.Finish();
         return true;
+    }
+
+    /// <summary>
+    /// The start that nginx's and Apache's common and combined formats share, and most formats
+    /// pasted from a config begin with: <c>%h %l %u %t "%r" %>s %b</c> or <c>$remote_addr -
+    /// $remote_user [$time_local] "$request" $status $body_bytes_sent</c>, then the literal after
+    /// the bytes. Read for the usual line without the general loop: it reads only a line whose
+    /// fields are plain (no backslash, a 3-digit status, digits or <c>-</c> for the bytes) and
+    /// otherwise says no, and the general loop reads the line from its start, so every line gets the
+    /// values and reasons the general loop gives.
+    /// </summary>
+    private readonly struct Prefix
+    {
+        /// <summary>How many steps it reads; 0 when the format does not start this way.</summary>
+        public readonly int Steps;
+        private readonly bool _identity;   // Apache's %l: a field of its own, between spaces
+        private readonly byte[] _after;    // the literal after the bytes ("" when the line ends there)
+        private readonly bool _bytesLast;  // the bytes end the line
+        private readonly int _hostRank, _userRank, _timeRank, _requestRank, _statusRank, _bytesRank;
+
+        private Prefix(bool identity, byte[] after, bool bytesLast, Step[] steps)
+        {
+            Steps = identity ? 7 : 6;
+            _identity = identity;
+            _after = after;
+            _bytesLast = bytesLast;
+            var at = 0;
+            _hostRank = steps[at++].Field.Rank;
+            if (identity) at++;
+            _userRank = steps[at++].Field.Rank;
+            _timeRank = steps[at++].Field.Rank;
+            _requestRank = steps[at++].Field.Rank;
+            _statusRank = steps[at++].Field.Rank;
+            _bytesRank = steps[at].Field.Rank;
+        }
+
+        public static Prefix Of(byte[][] literals, Step[] steps)
+        {
+            if (literals[0].Length != 0 || steps.Length < 6) return default;
+            var at = 0;
+            bool Is(FieldKind kind, ReadOnlySpan<byte> next, Stop stop = Stop.Free)
+            {
+                if (at >= steps.Length || steps[at].Field.Kind != kind || steps[at].Stop != stop || steps[at].Field.Clock is not null
+                    || !steps[at].Next.AsSpan().SequenceEqual(next))
+                    return false;
+                at++;
+                return true;
+            }
+            bool identity;
+            if (Is(FieldKind.Host, " - "u8)) identity = false;
+            else if (Is(FieldKind.Host, " "u8) && Is(FieldKind.Skip, " "u8)) identity = true;
+            else return default;
+            if (!(Is(FieldKind.User, " ["u8) && Is(FieldKind.TimeLocal, "] \""u8, Stop.TimeLocal)
+                  && Is(FieldKind.Request, "\" "u8, Stop.Quoted) && Is(FieldKind.Status, " "u8))
+                || at >= steps.Length || steps[at].Field.Kind != FieldKind.Bytes)
+                return default;
+            var bytes = steps[at];
+            // The bytes end where the literal after them begins: found after the digits only when it
+            // cannot start with a digit or '-' (else the general loop's first occurrence could differ).
+            var last = bytes.Stop == Stop.Last && bytes.Next.Length == 0;
+            if (!last && (bytes.Stop != Stop.Free || bytes.Next.Length == 0 || char.IsAsciiDigit((char)bytes.Next[0])
+                          || bytes.Next[0] == (byte)'-'))
+                return default;
+            return new Prefix(identity, bytes.Next, last, steps);
+        }
+
+        /// <summary>Reads the prefix of a plain line into <paramref name="set"/>; <paramref name="pos"/> is where the next step starts.</summary>
+        public bool TryRead(ReadOnlySpan<byte> line, MinuteCache minutes, ref FieldSet set, out int pos)
+        {
+            pos = 0;
+            var hostEnd = line.IndexOfAny((byte)' ', (byte)'\\');
+            if (hostEnd <= 0 || line[hostEnd] != (byte)' ') return false;
+            var at = hostEnd + 1;
+            if (_identity)
+            {
+                var skip = line[at..].IndexOfAny((byte)' ', (byte)'\\');
+                if (skip < 0 || line[at + skip] != (byte)' ') return false;
+                at += skip + 1;
+            }
+            else
+            {
+                if (at + 1 >= line.Length || line[at] != (byte)'-' || line[at + 1] != (byte)' ') return false;
+                at += 2;
+            }
+            var userStart = at;
+            var userLength = line[at..].IndexOfAny((byte)' ', (byte)'\\');
+            if (userLength < 0 || line[at + userLength] != (byte)' ') return false;
+            at += userLength + 1;
+            if (at >= line.Length || line[at] != (byte)'[') return false;
+            at++;
+            if (minutes.Read(line[at..], out var time) != TimeRead.Ok) return false;
+            at += FieldValues.TimeLocalLength;
+            if (at + 3 > line.Length || line[at] != (byte)']' || line[at + 1] != (byte)' ' || line[at + 2] != (byte)'"') return false;
+            at += 3;
+            var requestStart = at;
+            var requestLength = line[at..].IndexOfAny((byte)'"', (byte)'\\');
+            if (requestLength < 0 || line[at + requestLength] != (byte)'"') return false;
+            at += requestLength + 1;
+            if (at + 5 > line.Length || line[at] != (byte)' ' || line[at + 4] != (byte)' ') return false;
+            var d0 = (uint)(line[at + 1] - '1');
+            var d1 = (uint)(line[at + 2] - '0');
+            var d2 = (uint)(line[at + 3] - '0');
+            if (d0 > 4 || d1 > 9 || d2 > 9) return false; // 100..599
+            var status = (int)((d0 + 1) * 100 + d1 * 10 + d2);
+            at += 5;
+            long bytes = 0;
+            var bytesStart = at;
+            if (at < line.Length && line[at] == (byte)'-') at++;
+            else
+            {
+                while (at < line.Length && (uint)(line[at] - '0') <= 9)
+                {
+                    bytes = bytes * 10 + (line[at] - '0');
+                    at++;
+                }
+                // 15 digits stay below Bounds.MaxBytes (2^50); more are for the general loop to judge.
+                if (at == bytesStart || at - bytesStart > 15) return false;
+            }
+            if (_bytesLast)
+            {
+                if (at != line.Length) return false;
+            }
+            else
+            {
+                if (!line[at..].StartsWith(_after)) return false;
+                at += _after.Length;
+            }
+            set.TakePrefix(line[..hostEnd], _hostRank, line.Slice(userStart, userLength), _userRank, time, _timeRank,
+                line.Slice(requestStart, requestLength), _requestRank, status, _statusRank, bytes, _bytesRank);
+            pos = at;
+            return true;
+        }
     }
 
     /// <summary>Matches <paramref name="literal"/> at <paramref name="pos"/>; the reason names the first byte that differs.</summary>
