@@ -52,8 +52,10 @@ public sealed class PrefixProperties
         from status in Piece(odd, ["200", "404", "503", "100", "599"], "600", "099", "2000", "20", "abc", "-", "")
         from space in Piece(odd, [" "], "  ", "")
         from bytes in Piece(odd, ["0", "612", "-", "123456789012345"], "-5", "1125899906842624", "99999999999999999", "12a", "", "0x10", "--")
-        from tail in Piece(odd, ["", " \"-\" \"curl/8.5.0\"", " \"https://a.example/\" \"Mozilla/5.0 (X11)\" 0.094 0.093, 0.001",
-            " \"-\" \"-\" 0.001 -", " 1234"], " \"unclosed", " x", "\"-\" \"-\"", " \"-\" \"-\" 1234", " ")
+        from oddTail in Gen.Elements(false, true) // on its own: an odd end of an otherwise plain line
+        from tail in Piece(oddTail, ["", " \"-\" \"curl/8.5.0\"", " \"https://a.example/\" \"Mozilla/5.0 (X11)\" 0.094 0.093, 0.001",
+            " \"-\" \"-\" 0.001 -", " 1234"], " \"unclosed", " x", "\"-\" \"-\"", " \"-\" \"-\" 1234", " ",
+            " \"-\" \"-\" abc -", " \"-\" \"-\" 0.1 1.2.3", " \"-\" \"-\" -1 0.1", " \"-\" \"-\" 0.1 0.2 : x", " 12x", " -")
         select host + identity + user + open + time + close + request + afterRequest + status + space + bytes + tail;
 
     private static string Read(LineTemplate template, string line)
@@ -71,6 +73,10 @@ public sealed class PrefixProperties
         Assert.Equal([7, 7, 6, 6, 7], Templates.Select(t => t.PrefixSteps));
         Assert.Equal(0, Compile("$time_local $remote_addr \"$request\" $status").PrefixSteps);
         Assert.Equal(0, Templates[2].WithoutPrefix().PrefixSteps);
+        // Straight to records when nothing after the prefix is wanted; through the fields otherwise.
+        Assert.All(Templates, t => Assert.True(t.Wanting(AccessExtras.None).Direct, t.Format));
+        Assert.Equal([true, false, false, false, false], Templates.Select(t => t.Direct));
+        Assert.False(Templates[3].Wanting(AccessExtras.RequestTime).Direct);
     }
 
     [Fact]
@@ -91,6 +97,39 @@ public sealed class PrefixProperties
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(Tests), property);
         // Both good and bad lines were compared, for every template.
         Assert.All(good, count => Assert.InRange(count, Tests / 50, Tests - Tests / 50));
+    }
+
+    private static (List<string> Records, List<string> Bad) Parse(LineTemplate template, string chunk)
+    {
+        var builder = new Input.BatchBuilder(64);
+        builder.Begin(new Input.ChunkStart(0, "t.log", 0, AtStart: true, State: null));
+        new Input.AccessParser(builder).Parse(Encoding.UTF8.GetBytes(chunk), 0, atStart: true, template);
+        var batches = builder.Finish();
+        return ([.. batches.SelectMany(b => b.Records).Select(r => $"{r.Line} {r.Time} {r.Host} {r.User} {r.Method} {r.Section} {r.Status} {r.Bytes}")],
+                [.. batches.SelectMany(b => b.Bad).Select(b => $"{b.Line}: {b.Reason}")]);
+    }
+
+    [Fact]
+    [Trait("Category", "property")]
+    public void A_chunk_makes_the_same_records_and_bad_lines_with_the_prefix_reader_and_without_it()
+    {
+        // Common and combined, wanting nothing extra, go straight to records; the others through fields.
+        var templates = Templates.Select(t => t.Wanting(AccessExtras.None)).Concat(Templates).ToArray();
+        var general = templates.Select(t => t.WithoutPrefix()).ToArray();
+        var records = 0;
+        var property = Prop.ForAll(Gen.ListOf(Lines).Select(l => string.Join("\n", l) + (l.Count % 2 == 0 ? "\r\n" : "")).ToArbitrary(), chunk =>
+        {
+            for (var i = 0; i < templates.Length; i++)
+            {
+                var (expected, expectedBad) = Parse(general[i], chunk);
+                var (got, gotBad) = Parse(templates[i], chunk);
+                Assert.Equal(expected, got);
+                Assert.Equal(expectedBad, gotBad);
+                records += got.Count;
+            }
+        });
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(Tests / 10), property);
+        Assert.True(records > Tests / 10, $"only {records} records compared");
     }
 
     [Fact]

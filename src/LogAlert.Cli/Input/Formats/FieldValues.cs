@@ -311,7 +311,7 @@ internal static class FieldValues
     /// single spaces, in one pass over the method and one back over the protocol; false (and nothing
     /// decided) for any other shape, which the general reading handles.
     /// </summary>
-    private static bool TrySplitPlain(ReadOnlySpan<byte> request, out ReadOnlySpan<byte> method, out ReadOnlySpan<byte> path)
+    internal static bool TrySplitPlain(ReadOnlySpan<byte> request, out ReadOnlySpan<byte> method, out ReadOnlySpan<byte> path)
     {
         method = default;
         path = default;

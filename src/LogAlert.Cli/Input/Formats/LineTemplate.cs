@@ -58,6 +58,7 @@ public sealed class LineTemplate : IAccessLineParser
     private readonly Field[] _fields;
     private readonly Step[] _steps;
     private readonly Prefix _prefix;
+    private readonly bool _usePrefix; // false: the general loop alone, in this template and those made from it (tests)
     // The templates of one compiled format, by the extras they keep; shared by all of them.
     private readonly LineTemplate?[] _family;
 
@@ -72,6 +73,7 @@ public sealed class LineTemplate : IAccessLineParser
         for (var i = 0; i < fields.Length; i++)
             _steps[i] = new Step(fields[i], literals[i + 1], StopOf(fields[i], literals[i + 1], last: i == fields.Length - 1),
                 Keeps(fields[i].Kind, extras));
+        _usePrefix = prefix;
         _prefix = prefix ? Prefix.Of(_literals, _steps) : default;
         // A new family's first template is its compiled one (All), not yet seen by any other thread.
         _family = family ?? new LineTemplate?[(int)AccessExtras.All + 1];
@@ -93,12 +95,15 @@ public sealed class LineTemplate : IAccessLineParser
         extras &= AccessExtras.All;
         ref var slot = ref _family[(int)extras];
         if (Volatile.Read(ref slot) is { } made) return made;
-        var template = new LineTemplate(Format, _literals, _fields, extras, _family);
+        var template = new LineTemplate(Format, _literals, _fields, extras, _family, _usePrefix);
         return Interlocked.CompareExchange(ref slot, template, null) ?? template;
     }
 
     /// <summary>How many leading fields the prefix reader reads (see <see cref="Prefix"/>); 0 when it does not apply.</summary>
     internal int PrefixSteps => _prefix.Steps;
+
+    /// <summary>Whether plain lines go straight to records (see <c>Prefix.Direct</c>).</summary>
+    internal bool Direct => _prefix.Direct;
 
     /// <summary>The same format read by the general loop alone: what the prefix reader must agree with (tests).</summary>
     internal LineTemplate WithoutPrefix() => new(Format, _literals, _fields, Extras, new LineTemplate?[(int)AccessExtras.All + 1], prefix: false);
@@ -317,10 +322,19 @@ public sealed class LineTemplate : IAccessLineParser
     {
         /// <summary>How many steps it reads; 0 when the format does not start this way.</summary>
         public readonly int Steps;
+
+        /// <summary>
+        /// Whether the format is the prefix and then only quoted texts and times no reader wants
+        /// (common, combined, and combined with request and upstream times, when no rule reads them):
+        /// a plain line goes straight to a record (<see cref="TryAdd"/>), without the values every
+        /// format can have.
+        /// </summary>
+        public readonly bool Direct;
         private readonly bool _identity;   // Apache's %l: a field of its own, between spaces
         private readonly byte[] _after;    // the literal after the bytes ("" when the line ends there)
         private readonly bool _bytesLast;  // the bytes end the line
         private readonly int _hostRank, _userRank, _timeRank, _requestRank, _statusRank, _bytesRank;
+        private readonly Step[] _steps;
 
         private Prefix(bool identity, byte[] after, bool bytesLast, Step[] steps)
         {
@@ -328,6 +342,13 @@ public sealed class LineTemplate : IAccessLineParser
             _identity = identity;
             _after = after;
             _bytesLast = bytesLast;
+            _steps = steps;
+            Direct = steps.Skip(Steps).All(s =>
+                (s.Stop == Stop.Quoted && (!s.Keep || s.Field.Kind == FieldKind.Skip)
+                 && s.Field.Kind is FieldKind.Skip or FieldKind.Referer or FieldKind.UserAgent or FieldKind.VirtualHost
+                 && s.Next.Length > 0 && s.Next[0] == (byte)'"')
+                || (!s.Keep && s.Stop is Stop.Free or Stop.Last or Stop.Upstream
+                    && s.Field.Kind is FieldKind.Seconds or FieldKind.Millis or FieldKind.Micros or FieldKind.Upstream));
             var at = 0;
             _hostRank = steps[at++].Field.Rank;
             if (identity) at++;
@@ -372,6 +393,67 @@ public sealed class LineTemplate : IAccessLineParser
         public bool TryRead(ReadOnlySpan<byte> line, MinuteCache minutes, ref FieldSet set, out int pos)
         {
             pos = 0;
+            if (!TryScan(line, minutes, out var v)) return false;
+            set.TakePrefix(line[..v.HostEnd], _hostRank, line.Slice(v.UserStart, v.UserLength), _userRank, v.Time, _timeRank,
+                line.Slice(v.RequestStart, v.RequestLength), _requestRank, v.Status, _statusRank, v.Bytes, _bytesRank);
+            pos = v.End;
+            return true;
+        }
+
+        /// <summary>
+        /// <see cref="TryRead"/> for a format that is this prefix and quoted texts no reader wants
+        /// (<see cref="Direct"/>), straight to a record: true when the line was plain and made one.
+        /// </summary>
+        public bool TryAdd(ReadOnlySpan<byte> line, MinuteCache minutes, BatchBuilder builder, long number)
+        {
+            if (!TryScan(line, minutes, out var v)) return false;
+            var at = v.End;
+            for (var step = Steps; step < _steps.Length; step++)
+            {
+                ref readonly var s = ref _steps[step];
+                var next = s.Next;
+                int end;
+                if (s.Stop == Stop.Quoted)
+                {
+                    // A quoted text, to the first quote with no backslash before it.
+                    end = line[at..].IndexOfAny((byte)'"', (byte)'\\');
+                    if (end < 0 || line[at + end] != (byte)'"') return false;
+                    end += at;
+                }
+                else
+                {
+                    // A time no reader wants: ended and checked as the general loop does, not converted.
+                    end = s.Stop == Stop.Upstream ? FieldValues.UpstreamEnd(line, at)
+                        : s.Stop == Stop.Last ? LastEnd(line, at, next, out _)
+                        : FreeEnd(line, at, next, out _);
+                    var value = line[at..end];
+                    var valid = s.Field.Kind switch
+                    {
+                        FieldKind.Seconds => FieldValues.IsSeconds(value),
+                        FieldKind.Upstream => FieldValues.TryUpstreamSeconds(value, convert: false, out _),
+                        _ => FieldValues.IsDash(value) || FieldValues.TryDigits(value, out _), // milli- or microseconds
+                    };
+                    if (!valid) return false;
+                }
+                if (!line[end..].StartsWith(next)) return false;
+                at = end + next.Length;
+            }
+            if (at != line.Length) return false;
+            if (!FieldValues.TrySplitPlain(line.Slice(v.RequestStart, v.RequestLength), out var method, out var path)) return false;
+            return builder.AddPlain(v.Time, line[..v.HostEnd], v.UserLength == 0 ? FieldValues.Dash : line.Slice(v.UserStart, v.UserLength),
+                method, path[..LogAlert.Core.RecordModule.SectionLength(path)], v.Status, v.Bytes, number);
+        }
+
+        /// <summary>What <see cref="TryScan"/> found: where the texts stand in the line, and the values.</summary>
+        private struct Values
+        {
+            public int HostEnd, UserStart, UserLength, RequestStart, RequestLength, Status, End;
+            public long Time, Bytes;
+        }
+
+        private bool TryScan(ReadOnlySpan<byte> line, MinuteCache minutes, out Values v)
+        {
+            v = default;
             var hostEnd = line.IndexOfAny((byte)' ', (byte)'\\');
             if (hostEnd <= 0 || line[hostEnd] != (byte)' ') return false;
             var at = hostEnd + 1;
@@ -429,11 +511,29 @@ public sealed class LineTemplate : IAccessLineParser
                 if (!line[at..].StartsWith(_after)) return false;
                 at += _after.Length;
             }
-            set.TakePrefix(line[..hostEnd], _hostRank, line.Slice(userStart, userLength), _userRank, time, _timeRank,
-                line.Slice(requestStart, requestLength), _requestRank, status, _statusRank, bytes, _bytesRank);
-            pos = at;
+            v.HostEnd = hostEnd;
+            v.UserStart = userStart;
+            v.UserLength = userLength;
+            v.Time = time;
+            v.RequestStart = requestStart;
+            v.RequestLength = requestLength;
+            v.Status = status;
+            v.Bytes = bytes;
+            v.End = at;
             return true;
         }
+    }
+
+    /// <summary>
+    /// Adds the record of a plain line straight to <paramref name="builder"/>, when the format allows
+    /// it (see <c>Prefix.Direct</c>); false when it did not (the format, or a line that is not
+    /// plain), and the line is for <see cref="TryParse(ReadOnlySpan{byte}, MinuteCache, out AccessFields, out string?)"/>.
+    /// </summary>
+    internal bool TryAddPlain(ReadOnlySpan<byte> line, MinuteCache minutes, BatchBuilder builder, long number)
+    {
+        if (!_prefix.Direct) return false;
+        if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
+        return _prefix.TryAdd(line, minutes, builder, number);
     }
 
     /// <summary>Matches <paramref name="literal"/> at <paramref name="pos"/>; the reason names the first byte that differs.</summary>

@@ -255,6 +255,21 @@ internal sealed class BatchBuilder
         _count++;
     }
 
+    /// <summary>
+    /// <see cref="AddFields"/> for a plain line whose fields a reader checked itself (a request
+    /// line already split), with none of the fields only some formats log: true when it made a
+    /// record, false (and nothing added) when the values are out of range.
+    /// </summary>
+    public bool AddPlain(long time, ReadOnlySpan<byte> host, ReadOnlySpan<byte> user, ReadOnlySpan<byte> method,
+                         ReadOnlySpan<byte> section, int status, long bytes, long line)
+    {
+        if (!RecordModule.TryCreateWithSection(time, _hosts.Intern(host), User(user), Method(method), _sections.Intern(section),
+                status, bytes, _source, line, out _records[_count]))
+            return false;
+        _count++;
+        return true;
+    }
+
     /// <summary>Seconds as whole microseconds (a parser reads at most six decimals); 0 for NaN (not logged).</summary>
     private static long Micros(double seconds) =>
         double.IsNaN(seconds) || seconds <= 0 ? 0 : seconds >= 1e12 ? long.MaxValue : (long)Math.Round(seconds * 1e6);

@@ -36,7 +36,9 @@ internal sealed class AccessParser(BatchBuilder builder, AccessExtras extras = A
             var text = chunk[at..(end < 0 ? chunk.Length : at + end)];
             at = next;
             if (text.IndexOfAnyExcept((byte)' ', (byte)'\t', (byte)'\r') < 0) continue; // blank
-            if (template is not null ? template.TryParse(text, _minutes, out var fields, out var reason) : format.TryParse(text, out fields, out reason))
+            // A plain line of common or combined goes straight to a record; any other, through the fields.
+            if (template is not null && template.TryAddPlain(text, _minutes, builder, line)) { }
+            else if (template is not null ? template.TryParse(text, _minutes, out var fields, out var reason) : format.TryParse(text, out fields, out reason))
                 builder.AddFields(fields, line);
             else
                 builder.Bad(line, reason);
