@@ -30,7 +30,7 @@ public sealed class RunCommand
     private static int Fail(int code, string message) => Commands.Fail(code, message);
 
     [PrimaryCommand]
-    [Command(Description = "Stream access logs, print 10-second summaries and alerts. Other commands: 'logalert check RULES...', 'logalert generate'.")]
+    [Command(Description = "Stream access logs, print 10-second summaries and alerts. Other commands: 'logalert check RULES...', 'logalert test [CASES...]', 'logalert generate'.")]
     public async Task<int> Run(
         [Argument(Description = "Access log files (CSV, nginx/Apache common or combined, a server's own format, JSON lines), read in order as one stream; '-' or none for stdin. *.csx arguments are rule files.")] string[]? files = null,
         [Option("rules", Description = "Rule file (.csx) or quoted glob; repeatable. Without it the built-in high_traffic rule runs. Rules are C# code that runs with your rights (it can read and write your files and start programs): use only rule files you trust.")] string[]? rules = null,
@@ -240,25 +240,8 @@ public sealed class GenerateCommand
         Commands.Started = true;
         try
         {
-            var bursts = new List<Burst>();
-            foreach (var b in burst ?? [])
+            var options = GeneratorArgs.Build(seed, start, duration, rate, burst, hosts, hostPopularity, paths) with
             {
-                var parts = b.Split(':');
-                if (parts.Length != 3 || !double.TryParse(parts[2], NumberStyles.Float, CultureInfo.InvariantCulture, out var r))
-                    throw new UsageException($"--burst: \"{b}\" is not AT:DURATION:RATE (e.g. 3m:2m:25)");
-                bursts.Add(new Burst(Durations.ParseSeconds("--burst", parts[0], int.MaxValue),
-                    Durations.ParseSeconds("--burst", parts[1], int.MaxValue), r));
-            }
-            var options = new GeneratorOptions(seed, start, Durations.ParseSeconds("--duration", duration, int.MaxValue), rate, bursts)
-            {
-                Hosts = hosts,
-                Paths = paths,
-                UniformHosts = hostPopularity switch
-                {
-                    "zipf" => false,
-                    "uniform" => true,
-                    _ => throw new UsageException($"--host-popularity: \"{hostPopularity}\" is not zipf or uniform"),
-                },
                 LogFormat = logFormat,
                 Format = logFormat is not null ? GeneratorFormat.LogFormat : outputFormat switch
                 {
