@@ -17,7 +17,7 @@ try
     // Cocona cannot give a primary command positional arguments next to sub-commands, and
     // `logalert log.csv` needs them: pick the command here, then let Cocona parse its options.
     var command = args.Length > 0 ? args[0] : "";
-    var rest = command is "check" or "generate" or "run" ? args[1..] : args;
+    var rest = command is "check" or "generate" or "run" or "test" ? args[1..] : args;
     // The host's defaults add appsettings.json with reload on change, which watches the current
     // directory and every directory under it (inotify, one watch each) before the sources below are
     // cleared: `logalert --version` took 1.4 s from `/` and 0.3 s from a busy /tmp.
@@ -36,6 +36,7 @@ try
     {
         case "check": app.AddCommands<CheckCommand>(); break;
         case "generate": app.AddCommands<GenerateCommand>(); break;
+        case "test": app.AddCommands<TestCommand>(); break;
         default: app.AddCommands<RunCommand>(); break;
     }
     await app.RunAsync();
@@ -65,6 +66,8 @@ namespace LogAlert.Cli
     {
         public const int Ok = 0;
         public const int IoFailure = 1;
+        /// <summary><c>logalert test</c> and <c>check --properties</c>: a case or property failed.</summary>
+        public const int Failed = 1;
         public const int Usage = 2;
         public const int AlertFired = 3;
     }

@@ -1,0 +1,93 @@
+using Cocona;
+using LogAlert.Cli.Output;
+using LogAlert.Cli.Rules;
+using LogAlert.Cli.Testing;
+
+namespace LogAlert.Cli;
+
+/// <summary><c>logalert test [CASES…]</c>: replay test cases of rules and compare their alert transitions.</summary>
+public sealed class TestCommand
+{
+    [PrimaryCommand]
+    [Command(Description = "Run test cases of rules (NAME.case.json files, or folders of them; default: tests/ and rules/tests/): replay each input and compare the alert transitions with NAME.expect.jsonl. Exit 0 when all pass, 1 when any fails, 2 when a case cannot be loaded. Rules run with your rights.")]
+    public int Test(
+        [Argument(Description = "Case files (*.case.json) or folders to search for them.")] string[]? cases = null,
+        [Option("rules", Description = "One-off case: rule file (.csx); repeatable. Needs --input and --expect.")] string[]? rules = null,
+        [Option("input", Description = "One-off case: the recorded log to replay.")] string? input = null,
+        [Option("expect", Description = "One-off case: the expected transitions, as --format jsonl prints them (other fields and event types are ignored).")] string? expect = null,
+        [Option("lateness", Description = "One-off case: --lateness.")] string lateness = "5s",
+        [Option("input-format", Description = "One-off case: --input-format.")] string inputFormat = "auto",
+        [Option("log-format", Description = "One-off case: --log-format.")] string? logFormat = null,
+        [Option("update", Description = "Rewrite each case's expected transitions from its replay, and print what changed.")] bool update = false,
+        [Option("junit", Description = "Also write the results as JUnit XML to this file.")] string? junit = null)
+    {
+        Commands.Started = true;
+        try
+        {
+            List<Func<TestCase>> found;
+            if (rules is { Length: > 0 } || input is not null || expect is not null)
+            {
+                if (cases is { Length: > 0 }) throw new UsageException("give case files, or --rules with --input and --expect, not both");
+                if (rules is not { Length: > 0 } || input is null || expect is null)
+                    throw new UsageException("a one-off case needs --rules, --input and --expect");
+                var oneOff = new TestCase
+                {
+                    Name = input,
+                    Rules = [.. RuleHost.ExpandRuleArguments(rules)],
+                    Log = input,
+                    InputFormat = inputFormat,
+                    LogFormat = logFormat,
+                    Lateness = Durations.Parse("--lateness", lateness),
+                    ExpectFile = expect,
+                };
+                found = [() => oneOff];
+            }
+            else found = [.. Discover(cases ?? []).Select(path => (Func<TestCase>)(() => TestCase.Load(path)))];
+
+            using var host = new RuleHost();
+            var run = new TestRun(new CaseRunner(host), Console.Out, update);
+            host.Watchdog.OnRunaway = () =>
+            {
+                Console.Out.Flush();
+                Console.Error.WriteLine($"logalert: {run.Current}: {host.Watchdog.RunawayMessage ?? "a rule did not finish"}");
+                Environment.Exit(ExitCodes.Failed);
+            };
+            var code = run.RunAll(found);
+            if (junit is not null) JUnitReport.Write(junit, run.Results);
+            foreach (var rule in run.NeverFired()) Console.Error.WriteLine($"logalert: warning: rule {rule} fires in no case");
+            return code;
+        }
+        catch (UsageException e)
+        {
+            return Commands.Fail(ExitCodes.Usage, e.Message);
+        }
+        catch (IOException e) when (StandardOutput.IsBrokenPipe(e))
+        {
+            return StandardOutput.ClosedExitCode;
+        }
+        catch (IOException e)
+        {
+            return Commands.Fail(ExitCodes.IoFailure, e.Message);
+        }
+    }
+
+    /// <summary>The case files named, and those under the folders named; with nothing named, under <c>tests/</c> and <c>rules/tests/</c>.</summary>
+    private static List<string> Discover(IReadOnlyList<string> args)
+    {
+        var roots = args.Count > 0 ? args : new[] { "tests", Path.Combine("rules", "tests") }.Where(Directory.Exists).ToArray();
+        if (roots.Count == 0) throw new UsageException("no test cases: name case files or folders, or put NAME.case.json files in tests/ or rules/tests/");
+        var files = new List<string>();
+        foreach (var root in roots)
+        {
+            if (File.Exists(root)) files.Add(root);
+            else if (Directory.Exists(root))
+            {
+                var inside = Directory.EnumerateFiles(root, "*.case.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+                if (inside.Count == 0 && args.Count > 0) throw new UsageException($"{root}: no *.case.json files in it");
+                files.AddRange(inside);
+            }
+            else throw new UsageException($"{root}: no such file or folder");
+        }
+        return files;
+    }
+}

@@ -1,0 +1,91 @@
+using System.Text;
+using LogAlert.Cli.Input;
+using LogAlert.Cli.Input.Formats;
+using LogAlert.Cli.Rules;
+using LogAlert.Core.Interop;
+
+namespace LogAlert.Cli.Testing;
+
+/// <summary>What a case's replay gave: its transitions, the input's first second, and the rules that ran.</summary>
+public sealed record Replay(IReadOnlyList<Transition> Transitions, long? Origin, IReadOnlyList<string> Rules, long Records, long BadLines);
+
+/// <summary>
+/// Replays a case as <c>logalert --format jsonl</c> would run it (the same reader, rules and fold; no
+/// summaries): log time only, so the same case gives the same transitions on every machine.
+/// </summary>
+public sealed class CaseRunner(RuleHost host)
+{
+    /// <summary>The case's rules, its input and its options, run to the end of the input.</summary>
+    public Replay Run(TestCase testCase)
+    {
+        var settings = new EngineSettings
+        {
+            Lateness = testCase.Lateness,
+            MaxSkew = testCase.MaxSkew,
+            SummaryInterval = TimeSpan.Zero,
+        };
+        host.RuleTimeout = testCase.RuleTimeout;
+        if (testCase.Rules.Count == 0)
+        {
+            var builtIn = LogAlert.Core.Interop.Rules.HighTraffic(testCase.Threshold, testCase.Window);
+            settings.Rules = [builtIn];
+            settings.Windows.Add(new RuleWindows(builtIn.RuleName, [new QueryWindow(testCase.Window)], complete: true));
+        }
+        else
+        {
+            foreach (var file in testCase.Rules)
+                if (!File.Exists(file)) throw new CaseException($"{testCase.Name}: rule file {file}: no such file");
+            var loaded = host.Load(testCase.Rules);
+            if (!loaded.Ok) throw new CaseException(string.Join(Environment.NewLine, loaded.Errors));
+            settings.Rules = [.. loaded.Rules];
+            settings.Windows.AddRange(loaded.Told);
+        }
+        var format = InputFormat.TryCreate(testCase.InputFormat, testCase.LogFormat, out var formatError)
+                     ?? throw new CaseException($"{testCase.Name}: {formatError}");
+        AccessLogReader reader;
+        if (testCase.Log is { } log)
+        {
+            if (!File.Exists(log)) throw new CaseException($"{testCase.Name}: input {log}: no such file");
+            reader = new AccessLogReader([log]) { Format = format, Extras = AccessExtrasNames.Read(settings.Reads) };
+        }
+        else
+        {
+            var text = new MemoryStream();
+            using (var writer = new StreamWriter(text, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
+                SampleGenerator.Write(writer, testCase.Generate!);
+            text.Position = 0;
+            reader = new AccessLogReader(["-"], stdin: () => text) { Format = format, Extras = AccessExtrasNames.Read(settings.Reads) };
+        }
+
+        var transitions = new List<Transition>();
+        long? origin = null;
+        long records = 0, bad = 0;
+        void Take(IEnumerable<Notice> notices)
+        {
+            foreach (var n in notices)
+                if (n is AlertNotice a)
+                    transitions.Add(new Transition(a.Rule, [.. a.Labels.Select(l => new KeyValuePair<string, string>(l.Name, l.Value))],
+                        a.Transition == AlertTransition.Fired, a.Time, a.Value));
+        }
+        var state = Fold.Start(settings);
+        try
+        {
+            foreach (var batch in reader.ReadBatches())
+            {
+                bad += batch.Bad.Count;
+                if (batch.Records.IsEmpty) continue;
+                origin ??= batch.Records[0].Time;
+                records += batch.Records.Length;
+                var step = Fold.Push(state, batch.Records);
+                Take(step.Events);
+                state = step.State;
+            }
+        }
+        catch (InputException e)
+        {
+            throw new CaseException($"{testCase.Name}: {e.Message}");
+        }
+        Take(Fold.End(state).Events);
+        return new Replay(transitions, origin, [.. settings.Rules.Select(r => r.RuleName)], records, bad);
+    }
+}

@@ -1,0 +1,321 @@
+using System.Globalization;
+using System.Text.Json;
+using LogAlert.Cli.Input;
+
+namespace LogAlert.Cli.Testing;
+
+/// <summary>A case file, a transition file or a case's option that cannot be used: <c>file:line: reason</c>, exit 2.</summary>
+public sealed class CaseException(string message) : Exception(message);
+
+/// <summary>
+/// One test case of rules: the rule files, the input (a recorded log, or traffic that
+/// <c>logalert generate</c> describes), the options of the run, and the file of the alert transitions
+/// the replay must produce (rules/README.md, "Testing rules").
+/// </summary>
+/// <remarks>
+/// A case is a <c>NAME.case.json</c> file (comments and trailing commas allowed); its transitions are in
+/// <c>NAME.expect.jsonl</c> beside it unless it names another file. Paths in it are relative to it.
+/// </remarks>
+public sealed class TestCase
+{
+    /// <summary>The case's name as the report shows it: its path as given or found.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The rule files, as paths from the current folder.</summary>
+    public required IReadOnlyList<string> Rules { get; init; }
+
+    /// <summary>The recorded log, as a path from the current folder; null when the case generates its input.</summary>
+    public string? Log { get; init; }
+
+    /// <summary>The generated input, when the case has no recorded log.</summary>
+    public GeneratorOptions? Generate { get; init; }
+
+    /// <summary>The generate options as written, for the report.</summary>
+    public string? GenerateText { get; init; }
+
+    /// <summary><c>--input-format</c> of the recorded log.</summary>
+    public string InputFormat { get; init; } = "auto";
+
+    /// <summary><c>--log-format</c> of the recorded log.</summary>
+    public string? LogFormat { get; init; }
+
+    /// <summary><c>--lateness</c>.</summary>
+    public TimeSpan Lateness { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary><c>--max-skew</c>.</summary>
+    public TimeSpan MaxSkew { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary><c>--threshold</c> of the built-in rule (a case without rule files).</summary>
+    public double Threshold { get; init; } = 10;
+
+    /// <summary><c>--window</c> of the built-in rule.</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary><c>--rule-timeout</c>.</summary>
+    public TimeSpan RuleTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The file of expected transitions.</summary>
+    public required string ExpectFile { get; init; }
+
+    private static readonly JsonDocumentOptions Lenient = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    /// <summary>Reads a case file; a mistake in it is a <see cref="CaseException"/> naming the line.</summary>
+    public static TestCase Load(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CaseException($"{path}: {e.Message}");
+        }
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(text, Lenient);
+        }
+        catch (JsonException e)
+        {
+            throw new CaseException($"{path}:{(e.LineNumber ?? 0) + 1}: not valid JSON: {FirstSentence(e.Message)}");
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new CaseException($"{path}:1: a case is a JSON object");
+            var folder = Path.GetDirectoryName(path) ?? "";
+            string Relative(string p) => Path.IsPathRooted(p) ? p : Path.Combine(folder, p);
+            CaseException Bad(string key, string reason) => new($"{path}:{LineOf(text, key)}: \"{key}\" {reason}");
+
+            var known = new HashSet<string>(StringComparer.Ordinal)
+                { "description", "rules", "input", "generate", "input_format", "log_format", "options", "expect" };
+            foreach (var p in root.EnumerateObject())
+                if (!known.Contains(p.Name))
+                    throw new CaseException($"{path}:{LineOf(text, p.Name)}: unknown key \"{p.Name}\" (keys: {string.Join(", ", known)})");
+
+            var rules = new List<string>();
+            if (root.TryGetProperty("rules", out var r))
+            {
+                if (r.ValueKind == JsonValueKind.String) rules.Add(Relative(r.GetString()!));
+                else if (r.ValueKind == JsonValueKind.Array && r.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
+                    rules.AddRange(r.EnumerateArray().Select(e => Relative(e.GetString()!)));
+                else throw Bad("rules", "is not a rule file or a list of them");
+            }
+            string? log = null;
+            GeneratorOptions? generate = null;
+            string? generateText = null;
+            var hasInput = root.TryGetProperty("input", out var input);
+            var hasGenerate = root.TryGetProperty("generate", out var gen);
+            if (hasInput == hasGenerate)
+                throw new CaseException($"{path}:1: a case needs one input: \"input\" (a recorded log) or \"generate\" (traffic as logalert generate's options)");
+            if (hasInput)
+            {
+                if (input.ValueKind != JsonValueKind.String) throw Bad("input", "is not a file name");
+                log = Relative(input.GetString()!);
+            }
+            else
+            {
+                if (gen.ValueKind != JsonValueKind.String) throw Bad("generate", "is not logalert generate's options, e.g. \"--rate 5 --burst 5m:3m:20 --duration 15m\"");
+                generateText = gen.GetString()!;
+                try
+                {
+                    generate = GeneratorArgs.Parse(generateText);
+                }
+                catch (UsageException mistake)
+                {
+                    throw Bad("generate", $"has a mistake: {mistake.Message}");
+                }
+            }
+            string? Text(string key)
+            {
+                if (!root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+                return v.ValueKind == JsonValueKind.String ? v.GetString() : throw Bad(key, "is not a string");
+            }
+            var expect = Text("expect") is { } e ? Relative(e) : DefaultExpectFile(path);
+            var testCase = new TestCase
+            {
+                Name = path,
+                Rules = rules,
+                Log = log,
+                Generate = generate,
+                GenerateText = generateText,
+                InputFormat = Text("input_format") ?? "auto",
+                LogFormat = Text("log_format"),
+                ExpectFile = expect,
+            };
+            if (root.TryGetProperty("options", out var options))
+            {
+                if (options.ValueKind != JsonValueKind.Object) throw Bad("options", "is not an object");
+                foreach (var o in options.EnumerateObject())
+                {
+                    CaseException BadOption(string reason) => new($"{path}:{LineOf(text, o.Name)}: option \"{o.Name}\" {reason}");
+                    TimeSpan Duration()
+                    {
+                        var s = o.Value.ValueKind == JsonValueKind.String ? o.Value.GetString()! : o.Value.ToString();
+                        return Durations.TryParse(s, out var d, out var why) ? d : throw BadOption(why);
+                    }
+                    testCase = o.Name switch
+                    {
+                        "lateness" => testCase.With(lateness: Duration()),
+                        "max_skew" => testCase.With(maxSkew: Duration()),
+                        "window" => testCase.With(window: Duration()),
+                        "rule_timeout" => testCase.With(ruleTimeout: Duration()),
+                        "threshold" => o.Value.ValueKind == JsonValueKind.Number ? testCase.With(threshold: o.Value.GetDouble()) : throw BadOption("is not a number"),
+                        _ => throw BadOption("is not one of lateness, max_skew, threshold, window, rule_timeout"),
+                    };
+                }
+            }
+            return testCase;
+        }
+    }
+
+    private TestCase With(TimeSpan? lateness = null, TimeSpan? maxSkew = null, TimeSpan? window = null, TimeSpan? ruleTimeout = null,
+        double? threshold = null) => new()
+    {
+        Name = Name, Rules = Rules, Log = Log, Generate = Generate, GenerateText = GenerateText, InputFormat = InputFormat,
+        LogFormat = LogFormat, ExpectFile = ExpectFile,
+        Lateness = lateness ?? Lateness, MaxSkew = maxSkew ?? MaxSkew, Window = window ?? Window,
+        RuleTimeout = ruleTimeout ?? RuleTimeout, Threshold = threshold ?? Threshold,
+    };
+
+    /// <summary><c>NAME.expect.jsonl</c> beside <c>NAME.case.json</c>.</summary>
+    public static string DefaultExpectFile(string casePath)
+    {
+        var name = Path.GetFileName(casePath);
+        var stem = name.EndsWith(".case.json", StringComparison.OrdinalIgnoreCase) ? name[..^".case.json".Length] : Path.GetFileNameWithoutExtension(name);
+        return Path.Combine(Path.GetDirectoryName(casePath) ?? "", stem + ".expect.jsonl");
+    }
+
+    /// <summary>The 1-based line of the first <c>"key"</c> in the text (1 when it is not there).</summary>
+    private static int LineOf(string text, string key)
+    {
+        var at = text.IndexOf($"\"{key}\"", StringComparison.Ordinal);
+        return at < 0 ? 1 : text.AsSpan(0, at).Count('\n') + 1;
+    }
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return (cut > 0 ? message[..cut] : message).TrimEnd('.', ' ');
+    }
+}
+
+/// <summary>
+/// One alert transition: a rule's alert (for a group, by its labels) fired or resolved at a second of
+/// log time, with its value. An expected one may leave the value out.
+/// </summary>
+public sealed record Transition(string Rule, IReadOnlyList<KeyValuePair<string, string>> Labels, bool Fired, long Time, double? Value)
+{
+    /// <summary><c>{section="/api"}</c>, or empty.</summary>
+    public string LabelText => Labels.Count == 0 ? "" : "{" + string.Join(",", Labels.Select(l => $"{l.Key}=\"{l.Value}\"")) + "}";
+
+    /// <summary>Whether <paramref name="got"/> is this transition: the same rule, labels, state and second, and the value within 0.01 when this one has one.</summary>
+    public bool Matches(Transition got) =>
+        Rule == got.Rule && Fired == got.Fired && Time == got.Time
+        && Labels.Count == got.Labels.Count && Labels.Zip(got.Labels).All(p => p.First.Key == p.Second.Key && p.First.Value == p.Second.Value)
+        && (Value is not { } v || (got.Value is { } g && Math.Abs(v - g) <= 0.01 + 1e-9));
+
+    /// <summary><c>+5m12s</c>: a second as an offset from <paramref name="origin"/>.</summary>
+    public static string Offset(long second, long origin)
+    {
+        var d = second - origin;
+        var sign = d < 0 ? "-" : "+";
+        d = Math.Abs(d);
+        var parts = new List<string>();
+        if (d >= 86400) { parts.Add($"{d / 86400}d"); d %= 86400; }
+        if (d >= 3600) { parts.Add($"{d / 3600}h"); d %= 3600; }
+        if (d >= 60) { parts.Add($"{d / 60}m"); d %= 60; }
+        if (d > 0 || parts.Count == 0) parts.Add($"{d}s");
+        return sign + string.Concat(parts);
+    }
+
+    /// <summary>Reads transitions from <c>--format jsonl</c> lines (lines of other types are skipped), or lines written by <c>--update</c>.</summary>
+    /// <param name="path">The file, for messages.</param>
+    /// <param name="lines">Its lines.</param>
+    /// <param name="origin">The input's first second, for times written as offsets (<c>"at":"+5m12s"</c>); null when it has none.</param>
+    public static List<Transition> Read(string path, IEnumerable<string> lines, long? origin)
+    {
+        var result = new List<Transition>();
+        var number = 0;
+        foreach (var line in lines)
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            CaseException Bad(string reason) => new($"{path}:{number}: {reason}");
+            JsonDocument doc;
+            try
+            {
+                doc = JsonDocument.Parse(line);
+            }
+            catch (JsonException)
+            {
+                throw Bad("not a JSON object");
+            }
+            using (doc)
+            {
+                var e = doc.RootElement;
+                if (e.ValueKind != JsonValueKind.Object) throw Bad("not a JSON object");
+                if (e.TryGetProperty("type", out var type) && type.GetString() != "alert") continue; // summaries, stats
+                var rule = e.TryGetProperty("rule", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : throw Bad("no \"rule\"");
+                var state = e.TryGetProperty("state", out var s) ? s.GetString() : null;
+                var fired = state switch
+                {
+                    "firing" => true,
+                    "resolved" => false,
+                    _ => throw Bad("\"state\" is not \"firing\" or \"resolved\""),
+                };
+                long time;
+                if (e.TryGetProperty("at", out var at))
+                {
+                    var text = at.GetString() ?? "";
+                    if (origin is not { } o) throw Bad("\"at\" needs an input with records to count from");
+                    var negative = text.StartsWith('-');
+                    var body = text.TrimStart('+', '-');
+                    if (!Durations.TryParse(body, out var offset, out var why)) throw Bad($"\"at\": {why}");
+                    time = o + (negative ? -1 : 1) * (long)offset.TotalSeconds;
+                }
+                else if (e.TryGetProperty("ts", out var ts) && ts.TryGetInt64(out var t)) time = t;
+                else if (e.TryGetProperty("time", out var iso) && DateTimeOffset.TryParse(iso.GetString(), CultureInfo.InvariantCulture,
+                             DateTimeStyles.AssumeUniversal, out var when))
+                    time = when.ToUnixTimeSeconds();
+                else throw Bad("no time: \"at\" (+5m12s from the input's first second), \"time\" (ISO 8601) or \"ts\" (Unix seconds)");
+                double? value = null;
+                if (e.TryGetProperty("value", out var v) && v.ValueKind != JsonValueKind.Null)
+                    value = v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Bad("\"value\" is not a number");
+                var labels = new List<KeyValuePair<string, string>>();
+                if (e.TryGetProperty("labels", out var l))
+                {
+                    if (l.ValueKind != JsonValueKind.Object) throw Bad("\"labels\" is not an object");
+                    foreach (var p in l.EnumerateObject()) labels.Add(new(p.Name, p.Value.GetString() ?? ""));
+                }
+                result.Add(new Transition(rule, labels, fired, time, value));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>The line <c>--update</c> writes: rule, state, offset, value, labels.</summary>
+    public string ToJsonLine(long origin)
+    {
+        using var buffer = new MemoryStream();
+        // Relaxed: an offset reads +5m12s, not \u002B5m12s (control characters are still escaped).
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteString("rule", Rule);
+            json.WriteString("state", Fired ? "firing" : "resolved");
+            json.WriteString("at", Offset(Time, origin));
+            if (Value is { } v && Output.Format.Round2(v) is { } rounded) json.WriteNumber("value", rounded);
+            json.WriteStartObject("labels");
+            foreach (var p in Labels) json.WriteString(p.Key, p.Value);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+}

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using LogAlert.Cli.Output;
+
+namespace LogAlert.Cli.Testing;
+
+/// <summary>How one case ended, for the summary line and the JUnit report.</summary>
+public sealed record CaseResult(string Name, bool Passed, bool Broken, string Detail, TimeSpan Elapsed);
+
+/// <summary>
+/// Runs cases one after another and reports each as a test runner does: <c>ok</c>, or <c>FAIL</c> with
+/// the first differing transitions side by side (times in ISO and as offsets from the input's first
+/// second), then <c>N passed, M failed</c>. With <c>--update</c> it writes each case's transitions
+/// from its replay instead, and prints what changed.
+/// </summary>
+public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
+{
+    private readonly List<CaseResult> _results = [];
+    private readonly HashSet<string> _rules = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _fired = new(StringComparer.Ordinal);
+
+    /// <summary>Every case's result, in order.</summary>
+    public IReadOnlyList<CaseResult> Results => _results;
+
+    /// <summary>The case being run, for a message about a rule stuck in it.</summary>
+    public string Current { get; private set; } = "";
+
+    /// <summary>The rules that ran in some case and fired in none (rule coverage), in name order.</summary>
+    public IEnumerable<string> NeverFired() => _rules.Except(_fired).Order(StringComparer.Ordinal);
+
+    /// <summary>Runs every case; the exit code: 0 all passed, 1 some failed, 2 some could not be loaded.</summary>
+    public int RunAll(IEnumerable<Func<TestCase>> cases)
+    {
+        foreach (var load in cases) RunOne(load);
+        var passed = _results.Count(r => r.Passed);
+        var failed = _results.Count - passed;
+        var broken = _results.Count(r => r.Broken);
+        var couldNot = broken > 0 ? $" ({broken} could not be run)" : "";
+        output.WriteLine(update ? $"{_results.Count - broken} updated{couldNot}" : $"{passed} passed, {failed} failed{couldNot}");
+        output.Flush();
+        return _results.Any(r => r.Broken) ? ExitCodes.Usage : failed > 0 ? ExitCodes.Failed : ExitCodes.Ok;
+    }
+
+    private void RunOne(Func<TestCase> load)
+    {
+        var clock = Stopwatch.StartNew();
+        TestCase? testCase = null;
+        try
+        {
+            testCase = load();
+            Current = testCase.Name;
+            var replay = runner.Run(testCase);
+            _rules.UnionWith(replay.Rules);
+            _fired.UnionWith(replay.Transitions.Where(t => t.Fired).Select(t => t.Rule));
+            if (update)
+            {
+                Update(testCase, replay);
+                _results.Add(new CaseResult(testCase.Name, true, false, "updated", clock.Elapsed));
+                return;
+            }
+            if (!File.Exists(testCase.ExpectFile))
+                throw new CaseException($"{testCase.Name}: no expected transitions in {testCase.ExpectFile} (write them with logalert test --update)");
+            var expected = Transition.Read(testCase.ExpectFile, File.ReadLines(testCase.ExpectFile), replay.Origin);
+            var diff = Compare(expected, replay);
+            if (diff is null)
+            {
+                output.WriteLine($"ok    {Terminal.Escape(testCase.Name)}  ({Count(replay.Transitions.Count)})");
+                _results.Add(new CaseResult(testCase.Name, true, false, "", clock.Elapsed));
+            }
+            else
+            {
+                output.WriteLine($"FAIL  {Terminal.Escape(testCase.Name)}");
+                foreach (var line in diff.Split('\n')) output.WriteLine("      " + Terminal.Escape(line));
+                _results.Add(new CaseResult(testCase.Name, false, false, diff, clock.Elapsed));
+            }
+        }
+        catch (CaseException e)
+        {
+            var name = testCase?.Name ?? Current;
+            output.WriteLine($"ERROR {Terminal.Escape(e.Message)}");
+            _results.Add(new CaseResult(name, false, true, e.Message, clock.Elapsed));
+        }
+    }
+
+    private static string Count(int n) => n == 1 ? "1 transition" : $"{n} transitions";
+
+    /// <summary>Null when the replay gave exactly the expected transitions; else the report of the first difference.</summary>
+    private static string? Compare(IReadOnlyList<Transition> expected, Replay replay)
+    {
+        var got = replay.Transitions;
+        var first = 0;
+        while (first < expected.Count && first < got.Count && expected[first].Matches(got[first])) first++;
+        if (first == expected.Count && first == got.Count) return null;
+        var origin = replay.Origin ?? 0;
+        var at = first < got.Count ? got[first] : expected[first];
+        var rows = new List<(int Number, string Expected, string Got)>();
+        for (var i = first; i < Math.Min(first + 3, Math.Max(expected.Count, got.Count)); i++)
+            rows.Add((i + 1, i < expected.Count ? Describe(expected[i], origin) : "(none)", i < got.Count ? Describe(got[i], origin) : "(none)"));
+        var width = Math.Max("expected".Length, rows.Max(r => r.Expected.Length));
+        var lines = new List<string>
+        {
+            $"rule {at.Rule}{at.LabelText}: transition {first + 1} differs ({Count(expected.Count)} expected, {got.Count} got)",
+            $"   #  {"expected".PadRight(width)}  got",
+        };
+        lines.AddRange(rows.Select(r => $"{r.Number,4}  {r.Expected.PadRight(width)}  {r.Got}"));
+        return string.Join('\n', lines);
+    }
+
+    /// <summary><c>resolved hot_section{section="/api"} +5m12s 2019-02-07T21:16:12Z 3.98</c>.</summary>
+    private static string Describe(Transition t, long origin) =>
+        $"{(t.Fired ? "firing" : "resolved")} {t.Rule}{t.LabelText} {Transition.Offset(t.Time, origin)} {Format.Time(t.Time)}"
+        + (t.Value is { } v && Format.Round2(v) is { } r ? $" {r.ToString(Format.Invariant)}" : "");
+
+    private void Update(TestCase testCase, Replay replay)
+    {
+        var origin = replay.Origin ?? 0;
+        var lines = replay.Transitions.Select(t => t.ToJsonLine(origin)).ToList();
+        var before = File.Exists(testCase.ExpectFile) ? File.ReadAllLines(testCase.ExpectFile).Where(l => l.Length > 0).ToList() : [];
+        if (File.Exists(testCase.ExpectFile) && before.SequenceEqual(lines))
+        {
+            output.WriteLine($"same  {Terminal.Escape(testCase.Name)}  ({Count(lines.Count)})");
+            return;
+        }
+        File.WriteAllLines(testCase.ExpectFile, lines);
+        output.WriteLine($"wrote {Terminal.Escape(testCase.ExpectFile)}  ({Count(lines.Count)}, was {before.Count})");
+        foreach (var gone in before.Except(lines)) output.WriteLine("      - " + Terminal.Escape(gone));
+        foreach (var added in lines.Except(before)) output.WriteLine("      + " + Terminal.Escape(added));
+    }
+}

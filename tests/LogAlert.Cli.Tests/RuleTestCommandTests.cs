@@ -1,0 +1,202 @@
+using System.Xml.Linq;
+using Xunit;
+
+namespace LogAlert.Cli.Tests;
+
+/// <summary><c>logalert test</c> as a user meets it: cases that pass, fail, are updated, reported as JUnit, or cannot be loaded.</summary>
+public sealed class RuleTestCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("logalert-test-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private const string Busy = """
+        Alert("busy").When(q => q.Rate("requests", TimeSpan.FromMinutes(1))).Above(10).Message("busy {value}");
+        """;
+
+    private const string Never = """
+        Alert("never").When(q => q.Sum("requests", TimeSpan.FromMinutes(1), "status=\"599\"")).Above(1).Message("never");
+        """;
+
+    /// <summary>A case of <c>busy</c> (and <c>never</c>) on generated traffic with a burst, and its transitions written by --update.</summary>
+    private string Case(string name = "busy")
+    {
+        Write("busy.csx", Busy);
+        Write("never.csx", Never);
+        var path = Write($"cases/{name}.case.json", """
+            {
+              // a burst of 30 req/s from minute 2 to minute 5
+              "rules": ["../busy.csx", "../never.csx"],
+              "generate": "--rate 4 --burst 2m:3m:30 --duration 8m",
+              "options": { "lateness": "5s" },
+            }
+            """);
+        var update = CliRunner.Run("test", "--update", path);
+        Assert.True(update.ExitCode == 0, update.Stdout + update.Stderr);
+        return path;
+    }
+
+    private static string ExpectFile(string casePath) => casePath.Replace(".case.json", ".expect.jsonl");
+
+    [Fact]
+    public void A_case_whose_replay_gives_its_transitions_passes()
+    {
+        var path = Case();
+        var expected = File.ReadAllLines(ExpectFile(path));
+        Assert.Equal(2, expected.Length);
+        Assert.Matches("""^\{"rule":"busy","state":"firing","at":"\+2m\d+s","value":1\d\.\d+,"labels":\{\}\}$""", expected[0]);
+        Assert.Contains("\"state\":\"resolved\"", expected[1]);
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains($"ok    {path}  (2 transitions)", r.Stdout);
+        Assert.EndsWith("1 passed, 0 failed", r.Stdout.TrimEnd());
+        Assert.Contains("warning: rule never fires in no case", r.Stderr); // coverage
+        Assert.DoesNotContain("warning: rule busy", r.Stderr);
+    }
+
+    [Fact]
+    public void A_changed_rule_fails_with_the_first_differing_transitions_side_by_side()
+    {
+        var path = Case();
+        Write("busy.csx", Busy.Replace("Above(10)", "Above(12)")); // the rule changed its behaviour
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"FAIL  {path}", r.Stdout);
+        Assert.Contains("rule busy: transition 1 differs (2 transitions expected, 2 got)", r.Stdout);
+        // Each side: state, rule, offset from the first second, ISO time, value.
+        Assert.Matches(@"   1  firing busy \+2m\d+s 2019-02-07T21:1\d:\d\dZ 1\d\.\d+ +firing busy \+2m\d+s 2019-02-07T21:1\d:\d\dZ 1\d\.\d+", r.Stdout);
+        Assert.EndsWith("0 passed, 1 failed", r.Stdout.TrimEnd());
+    }
+
+    [Fact]
+    public void Update_rewrites_the_transitions_and_prints_what_changed()
+    {
+        var path = Case();
+        var before = File.ReadAllLines(ExpectFile(path));
+        Write("busy.csx", Busy.Replace("Above(10)", "Above(12)"));
+
+        var update = CliRunner.Run("test", "--update", path);
+
+        Assert.Equal(0, update.ExitCode);
+        Assert.Contains($"wrote {ExpectFile(path)}  (2 transitions, was 2)", update.Stdout);
+        Assert.Contains("      - " + before[0], update.Stdout);
+        var after = File.ReadAllLines(ExpectFile(path));
+        Assert.Contains("      + " + after[0], update.Stdout);
+        Assert.NotEqual(before[0], after[0]);
+        Assert.Equal(0, CliRunner.Run("test", path).ExitCode);
+        Assert.Contains($"same  {path}", CliRunner.Run("test", "--update", path).Stdout);
+    }
+
+    [Fact]
+    public void JUnit_xml_names_each_case_and_its_failure()
+    {
+        var good = Case("good");
+        var bad = Case("bad");
+        File.WriteAllLines(ExpectFile(bad), File.ReadAllLines(ExpectFile(bad)).Take(1)); // one transition missing
+        var report = Path.Combine(_dir, "junit.xml");
+
+        var r = CliRunner.Run("test", "--junit", report, Path.Combine(_dir, "cases"));
+
+        Assert.Equal(1, r.ExitCode);
+        var suite = XDocument.Load(report).Root!.Element("testsuite")!;
+        Assert.Equal(("logalert", "2", "1", "0"), ((string)suite.Attribute("name")!, (string)suite.Attribute("tests")!,
+            (string)suite.Attribute("failures")!, (string)suite.Attribute("errors")!));
+        var cases = suite.Elements("testcase").ToDictionary(c => (string)c.Attribute("name")!);
+        Assert.Null(cases[good].Element("failure"));
+        var failure = cases[bad].Element("failure")!;
+        Assert.StartsWith("rule busy: transition 2 differs (1 transition expected, 2 got)", (string)failure.Attribute("message")!);
+        Assert.Contains("(none)", failure.Value);
+    }
+
+    [Theory]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"colour\": 1 }", ":3: unknown key \"colour\"")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\"\n  \"options\": {} }", ":3: not valid JSON")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"] }", ":1: a case needs one input")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate four\" }", ":2: \"generate\" has a mistake: --rate: \"four\" is not a number")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"options\": { \"lateness\": \"soon\" } }", ":3: option \"lateness\"")]
+    [InlineData("{ \"rules\": [\"../missing.csx\"], \"generate\": \"--rate 4\" }", "rule file")]
+    public void A_case_that_cannot_be_loaded_exits_2_naming_the_file_and_line(string text, string message)
+    {
+        Write("busy.csx", Busy);
+        var path = Write("cases/broken.case.json", text);
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("ERROR " + path, r.Stdout);
+        Assert.Contains(message, r.Stdout);
+        Assert.DoesNotContain("   at ", r.Stdout + r.Stderr); // no stack trace
+    }
+
+    [Fact]
+    public void A_rule_that_does_not_compile_is_reported_with_its_file_and_line()
+    {
+        var path = Case();
+        Write("busy.csx", "Alert(\"busy\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(10)\n  .Mesage(\"x\");");
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("busy.csx:2:", r.Stdout);
+    }
+
+    [Fact]
+    public void A_missing_transition_file_says_how_to_write_it()
+    {
+        var path = Case();
+        File.Delete(ExpectFile(path));
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("no expected transitions in", r.Stdout);
+        Assert.Contains("logalert test --update", r.Stdout);
+    }
+
+    [Fact]
+    public void A_one_off_case_compares_a_recorded_log_with_the_jsonl_a_run_printed()
+    {
+        Write("busy.csx", Busy);
+        var log = Path.Combine(_dir, "access.log");
+        Assert.Equal(0, CliRunner.Run("generate", "--rate", "4", "--burst", "2m:3m:30", "--duration", "8m", "--output-format", "combined", "-o", log).ExitCode);
+        var run = CliRunner.Run("--format", "jsonl", "--rules", Path.Combine(_dir, "busy.csx"), log);
+        var expect = Write("expected.jsonl", run.Stdout); // summaries and stats are in it: ignored
+        Assert.Contains("\"type\":\"summary\"", run.Stdout);
+
+        var pass = CliRunner.Run("test", "--rules", Path.Combine(_dir, "busy.csx"), "--input", log, "--expect", expect);
+
+        Assert.True(pass.ExitCode == 0, pass.Stdout + pass.Stderr);
+        Assert.Contains("1 passed, 0 failed", pass.Stdout);
+
+        // Times may be absolute ("time", "ts") or offsets ("at"); a wrong one fails.
+        var alerts = run.StdoutLines.Where(l => l.Contains("\"type\":\"alert\"")).ToArray();
+        Write("shifted.jsonl", string.Join('\n', alerts.Select(a => a.Replace("\"ts\":", "\"ts\":1").Replace("\"time\":", "\"ignored\":"))));
+        var fail = CliRunner.Run("test", "--rules", Path.Combine(_dir, "busy.csx"), "--input", log, "--expect", Path.Combine(_dir, "shifted.jsonl"));
+        Assert.Equal(1, fail.ExitCode);
+    }
+
+    [Fact]
+    public void With_no_arguments_it_runs_the_cases_beside_the_rules()
+    {
+        // From the repository root: rules/tests holds a case per shipped rule.
+        var r = CliRunner.Run("test");
+
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        var shipped = Directory.GetFiles(Path.Combine(CliRunner.RepoRoot, "rules", "tests"), "*.case.json").Length;
+        Assert.True(shipped >= 4);
+        Assert.EndsWith($"{shipped} passed, 0 failed", r.Stdout.TrimEnd());
+        Assert.Equal("", r.Stderr); // every shipped rule fires in some case
+    }
+}
