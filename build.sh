@@ -35,6 +35,9 @@ case "$cmd" in
     # test's reason (at "minimal" only its name), and a failing test's message and stack trace.
     dotnet test LogAlertFunctional.sln -c Release --no-build --nologo -v quiet \
       --logger "console;verbosity=normal" "$@"
+    # The shipped rules' own test cases, through logalert test as a user runs them.
+    echo "logalert test rules/tests:"
+    dotnet src/LogAlert.Cli/bin/Release/net10.0/logalert.dll test rules/tests
     ;;
   proptest)
     n=${1:?usage: ./build.sh proptest N}
