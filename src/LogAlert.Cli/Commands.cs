@@ -50,7 +50,12 @@ public sealed class RunCommand
         [Option("rule-timeout", Description = "A rule evaluation running longer than this is reported and logalert exits (2).")] string ruleTimeout = "5s",
         [Option("input-format", Description = "Input format: auto (found from each input's first lines), csv (the seed's CSV), common or combined (nginx's and Apache's), jsonl (one JSON object a line, nginx-style keys).")] string inputFormat = "auto",
         [Option("log-format", Description = "The server's own log format, pasted from its config: an nginx log_format ('$remote_addr - $remote_user [$time_local] \"$request\" ...') or an Apache LogFormat ('%h %l %u %t \\\"%r\\\" %>s %b').")] string? logFormat = null,
-        [Option("verbose", new[] { 'v' }, Description = "Say on stderr what logalert found out, e.g. each input's format.")] bool verbose = false)
+        [Option("verbose", new[] { 'v' }, Description = "Say on stderr what logalert found out, e.g. each input's format.")] bool verbose = false,
+        [Option("alertmanager", Description = "Send alerts to this Alertmanager (its base URL, e.g. http://127.0.0.1:9093), as Prometheus does; repeatable (an HA pair).")] string[]? alertmanager = null,
+        [Option("alertmanager-replay", Description = "What a run that is not live (no --follow) sends to Alertmanager: skip (default: its alerts are past) or send (with their log times).")] string alertmanagerReplay = "skip",
+        [Option("webhook", Description = "POST each alert event, as the JSON object --format jsonl prints, to this URL; repeatable.")] string[]? webhook = null,
+        [Option("webhook-header", Description = "A header for every webhook request, 'Name: value' (e.g. a token); repeatable.")] string[]? webhookHeader = null,
+        [Option("delivery-timeout", Description = "At the end of input or on SIGINT/SIGTERM, how long pending deliveries may take before they are counted as not delivered.")] string deliveryTimeout = "10s")
     {
         Commands.Started = true;
         try
@@ -123,6 +128,11 @@ public sealed class RunCommand
                 if (input != "-" && !File.Exists(input) && (Directory.Exists(input) || !follow))
                     return Fail(ExitCodes.IoFailure, Directory.Exists(input) ? $"{input}: is a directory" : $"{input}: no such file");
 
+            var hub = new Delivery.DeliveryHub(Destinations(alertmanager, alertmanagerReplay, webhook, webhookHeader, live,
+                rule => host.DeliveryOf(rule)));
+            await using var deliveries = hub;
+            var deliveryDeadline = Durations.Parse("--delivery-timeout", deliveryTimeout);
+
             var stdout = StandardOutput.Open();
             var buffered = new BufferedStream(stdout, 1 << 16);
             IEventWriter writer = jsonl
@@ -144,6 +154,8 @@ public sealed class RunCommand
                 Prompt = live || inputs.Contains("-") || !Console.IsOutputRedirected,
                 OutputClosed = StandardOutput.IsClosed,
                 Running = () => host.Watchdog.Running,
+                OnAlert = hub.Any ? hub.Publish : null,
+                FinishDelivery = hub.Any ? () => { hub.Flush(deliveryDeadline); return hub.Counts; } : null,
             };
             // A rule stuck in a loop cannot be stopped: what it interrupted is written, then logalert exits 2.
             host.Watchdog.OnRunaway = () =>
@@ -215,6 +227,46 @@ public sealed class RunCommand
         _ => throw new UsageException($"--color: \"{color}\" is not auto, always or never"),
     };
 
+
+    /// <summary>The destinations the options name; a malformed URL or header is a usage error (exit 2).</summary>
+    private static List<Delivery.Destination> Destinations(string[]? alertmanagers, string replay, string[]? webhooks, string[]? headers,
+        bool live, Func<string, Delivery.RuleDelivery> rules)
+    {
+        if (replay is not ("skip" or "send")) throw new UsageException($"--alertmanager-replay: \"{replay}\" is not skip or send");
+        var parsedHeaders = new List<(string, string)>();
+        foreach (var h in headers ?? [])
+        {
+            var colon = h.IndexOf(':');
+            var name = colon > 0 ? h[..colon].Trim() : "";
+            if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)))
+                throw new UsageException($"--webhook-header: \"{h}\" is not 'Name: value'");
+            parsedHeaders.Add((name, h[(colon + 1)..].Trim()));
+        }
+        if (parsedHeaders.Count > 0 && webhooks is not { Length: > 0 }) throw new UsageException("--webhook-header needs a --webhook");
+        var result = new List<Delivery.Destination>();
+        if ((alertmanagers?.Length ?? 0) + (webhooks?.Length ?? 0) == 0) return result;
+        // One client for all: its timeout bounds one attempt; retries and the deadline bound the rest.
+        var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var log = new Delivery.DeliveryLog(Console.Error);
+        foreach (var url in alertmanagers ?? [])
+        {
+            var uri = Url("--alertmanager", url);
+            if (!live && replay == "skip")
+            {
+                Console.Error.WriteLine($"logalert: --alertmanager {url}: not live (no --follow): nothing is sent, as the alerts of a replayed log are past; --alertmanager-replay send sends them with their log times");
+                continue;
+            }
+            result.Add(new Delivery.AlertmanagerDestination(uri, http, log, rules) { Resend = live });
+        }
+        foreach (var url in webhooks ?? [])
+            result.Add(new Delivery.WebhookDestination(Url("--webhook", url), http, log) { Headers = parsedHeaders });
+        return result;
+    }
+
+    private static Uri Url(string option, string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0
+            ? uri
+            : throw new UsageException($"{option}: \"{text}\" is not an http:// or https:// URL");
 }
 
 /// <summary><c>logalert generate</c>: a deterministic sample log.</summary>

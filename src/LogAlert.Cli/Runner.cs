@@ -73,6 +73,18 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     /// <summary>Each input's format so far, for the final report (<see cref="InputCounts.Formats"/>); null: none told.</summary>
     public Func<IReadOnlyList<(string Path, string Format)>>? Formats { get; set; }
 
+    /// <summary>Hears every alert event as it is written (delivery to Alertmanager and webhooks); must not block.</summary>
+    public Action<AlertNotice>? OnAlert { get; init; }
+
+    /// <summary>
+    /// Called before the final report is written: delivers what is pending (within its deadline) and
+    /// says what each destination did, for the report. Null: no destinations.
+    /// </summary>
+    public Func<IReadOnlyList<Delivery.DeliveryCount>>? FinishDelivery { get; init; }
+
+    private InputCounts Counts() =>
+        new(_lines, _bad) { Formats = Formats?.Invoke() ?? [], Delivery = FinishDelivery?.Invoke() ?? [] };
+
     /// <summary>Whether any alert fired during the run.</summary>
     public bool AnyFired { get; private set; }
 
@@ -114,6 +126,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             case AlertNotice a:
                 if (a.Transition == AlertTransition.Fired) AnyFired = true;
                 writer.Alert(a);
+                OnAlert?.Invoke(a);
                 break;
             case SummaryNotice s:
                 writer.Summary(s);
@@ -126,7 +139,8 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                     $"timestamp {k.Record.Time} is {k.Record.Time - k.Newest}s ahead of the newest accepted one ({k.Newest}); skipped as skewed");
                 break;
             case FinishedNotice f:
-                writer.Final(f.Report, new InputCounts(_lines, _bad) { Formats = Formats?.Invoke() ?? [] }, _end);
+                writer.Flush(); // the events are out before a delivery deadline is waited for
+                writer.Final(f.Report, Counts(), _end);
                 break;
         }
     }
@@ -183,7 +197,8 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                 // Only the fold thread adds, and it is stuck in a rule: the first Count are written.
                 var computed = _pending.Count;
                 for (var i = 0; i < computed; i++) Emit(_pending[i]);
-                writer.Final(Fold.Report(_state), new InputCounts(_lines, _bad) { Formats = Formats?.Invoke() ?? [] }, new RunEnd(reason));
+                writer.Flush();
+                writer.Final(Fold.Report(_state), Counts(), new RunEnd(reason));
                 writer.Flush();
                 _reporter.Finish();
             }

@@ -14,6 +14,9 @@ public sealed record InputCounts(long Lines, long Bad)
 {
     /// <summary>Each input read, in order, with its format.</summary>
     public IReadOnlyList<(string Path, string Format)> Formats { get; init; } = [];
+
+    /// <summary>What each alert destination did (<c>--alertmanager</c>, <c>--webhook</c>); empty without any.</summary>
+    public IReadOnlyList<Delivery.DeliveryCount> Delivery { get; init; } = [];
 }
 
 /// <summary>Why a run stopped, as the final report says it.</summary>
@@ -180,6 +183,21 @@ public sealed class JsonlEventWriter(Stream output) : IEventWriter
             _json.WriteEndObject();
         }
         _json.WriteEndArray();
+        if (counts.Delivery.Count > 0)
+        {
+            _json.WriteStartArray("delivery");
+            foreach (var d in counts.Delivery)
+            {
+                _json.WriteStartObject();
+                _json.WriteString("destination", d.Destination);
+                _json.WriteString("kind", d.Kind);
+                _json.WriteNumber("delivered", d.Delivered);
+                _json.WriteNumber("failed", d.Failed);
+                _json.WriteNumber("dropped", d.Dropped);
+                _json.WriteEndObject();
+            }
+            _json.WriteEndArray();
+        }
         _json.WriteString("stopped", end.Reason);
         _json.WriteEndObject();
         EndLine();
@@ -230,6 +248,8 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
     {
         var why = end.IsEndOfInput ? "end of input" : $"stopped ({Terminal.Escape(end.Reason)})";
         output.Write(Paint("2", $"-- {why}: {counts.Lines} lines, {r.Records} records, {counts.Bad} bad, {r.Skewed} skewed, {r.Late} late") + "\n");
+        foreach (var d in counts.Delivery)
+            output.Write(Paint("2", $"-- {d.Kind} {Terminal.Escape(d.Destination)}: {d.Delivered} delivered, {d.Failed} failed, {d.Dropped} dropped") + "\n");
         if (r.Firing.Count == 0)
         {
             output.Write(Paint("2", "-- no alert firing") + "\n");

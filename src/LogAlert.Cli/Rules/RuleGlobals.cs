@@ -71,6 +71,8 @@ public sealed class AlertBuilder
     internal string? FiringMessage { get; private set; }
     internal string? ResolvedMessage { get; private set; }
     internal IReadOnlyList<string> Problems => _problems;
+    internal List<(string Name, string Value)> DeliveryLabels { get; } = [];
+    internal List<(string Name, string Value)> DeliveryAnnotations { get; } = [];
 
     private bool HasValue => ScalarValue is not null || GroupedValue is not null;
 
@@ -152,4 +154,39 @@ public sealed class AlertBuilder
         ResolvedMessage = template;
         return this;
     }
+
+    /// <summary>
+    /// Labels the alert carries when it is sent to Alertmanager (<c>--alertmanager</c>), beside
+    /// <c>alertname</c> and the group's label, for routing, silences and inhibition. Names as in
+    /// Prometheus: letters, digits and <c>_</c>, not starting with a digit.
+    /// </summary>
+    /// <example><c>.Labels(("severity", "page"), ("team", "web"))</c></example>
+    public AlertBuilder Labels(params (string Name, string Value)[] labels)
+    {
+        foreach (var (name, value) in labels ?? [])
+        {
+            if (!IsLabelName(name)) _problems.Add($"rule \"{Name}\": label name \"{name}\" is not letters, digits and _ (not starting with a digit)");
+            else if (name is "alertname") _problems.Add($"rule \"{Name}\": the label alertname is the rule's name");
+            else DeliveryLabels.Add((name, value ?? ""));
+        }
+        return this;
+    }
+
+    /// <summary>
+    /// Annotations the alert carries to Alertmanager, beside <c>message</c>, <c>value</c> and
+    /// <c>threshold</c>: text for the people it reaches, e.g. a runbook link.
+    /// </summary>
+    /// <example><c>.Annotations(("runbook", "https://wiki/runbooks/5xx"))</c></example>
+    public AlertBuilder Annotations(params (string Name, string Value)[] annotations)
+    {
+        foreach (var (name, value) in annotations ?? [])
+        {
+            if (!IsLabelName(name)) _problems.Add($"rule \"{Name}\": annotation name \"{name}\" is not letters, digits and _ (not starting with a digit)");
+            else DeliveryAnnotations.Add((name, value ?? ""));
+        }
+        return this;
+    }
+
+    private static bool IsLabelName(string? name) =>
+        !string.IsNullOrEmpty(name) && !char.IsAsciiDigit(name[0]) && name.All(c => c == '_' || char.IsAsciiLetterOrDigit(c));
 }

@@ -71,6 +71,12 @@ public sealed class RuleHost : IDisposable
         public List<string> Errors { get; } = [];
     }
 
+    private readonly Dictionary<string, Delivery.RuleDelivery> _delivery = new(StringComparer.Ordinal);
+
+    /// <summary>The labels and annotations a loaded rule declares for Alertmanager (<c>.Labels</c>, <c>.Annotations</c>).</summary>
+    public Delivery.RuleDelivery DeliveryOf(string rule) =>
+        _delivery.TryGetValue(rule, out var d) ? d : Delivery.RuleDelivery.None;
+
     /// <summary>
     /// Compiles (or takes from the cache), runs and probes the rule files (paths, not patterns: see
     /// <see cref="ExpandRuleArguments"/>). Rules come in file order, then registration order; errors
@@ -164,6 +170,7 @@ public sealed class RuleHost : IDisposable
                 }
                 names[description.Name] = where;
                 descriptions.Add(description);
+                _delivery[description.Name] = new Delivery.RuleDelivery([.. alert.DeliveryLabels], [.. alert.DeliveryAnnotations]);
             }
         }
         _cache.PruneIfDue();

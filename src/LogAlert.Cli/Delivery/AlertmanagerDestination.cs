@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Text.Json;
+using LogAlert.Cli.Output;
+using LogAlert.Core.Interop;
+
+namespace LogAlert.Cli.Delivery;
+
+/// <summary>
+/// <c>--alertmanager URL</c>: alerts go to Alertmanager's API v2 (<c>POST /api/v2/alerts</c>) the way
+/// Prometheus sends them. Labels: <c>alertname</c> (the rule), the group's labels, and the labels the
+/// rule declares; annotations: the message, the value, the threshold, and the rule's own. A firing
+/// alert has its <c>startsAt</c> and an <c>endsAt</c> <see cref="Lifetime"/> ahead, and is sent again
+/// every <see cref="ResendInterval"/> while it fires, so that Alertmanager neither drops a live alert
+/// nor keeps a dead one; a resolved one is sent with <c>endsAt</c> at its resolution.
+/// </summary>
+/// <remarks>Times are the events' log times, which in <c>--follow</c> mode follow the wall clock.</remarks>
+public sealed class AlertmanagerDestination : Destination
+{
+    private readonly Dictionary<string, Firing> _firing = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+    private readonly Func<string, RuleDelivery> _rules;
+    private DateTimeOffset _lastSent = DateTimeOffset.MinValue;
+
+    private sealed record Firing(AlertNotice Alert, DateTimeOffset StartsAt);
+
+    /// <param name="url">Alertmanager's base URL (<c>http://127.0.0.1:9093</c>); <c>/api/v2/alerts</c> is added.</param>
+    /// <param name="http">The client.</param>
+    /// <param name="log">Where failures are told.</param>
+    /// <param name="rules">The labels and annotations each rule declares.</param>
+    /// <param name="retry">Retries, for tests.</param>
+    public AlertmanagerDestination(Uri url, HttpClient http, DeliveryLog log, Func<string, RuleDelivery> rules,
+        Polly.Retry.RetryStrategyOptions<HttpResponseMessage>? retry = null)
+        : base(new Uri(url, url.AbsolutePath.TrimEnd('/') + "/api/v2/alerts"), http, log, retry)
+    {
+        BaseUrl = url;
+        _rules = rules;
+    }
+
+    /// <summary>The URL as given.</summary>
+    public Uri BaseUrl { get; }
+
+    /// <summary>How often a firing alert is sent again (Prometheus: 1m).</summary>
+    public TimeSpan ResendInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How far ahead of its last sending a firing alert ends unless sent again: four re-sends, as Prometheus.</summary>
+    public TimeSpan Lifetime => 4 * ResendInterval;
+
+    /// <summary>Whether firing alerts are sent again as wall time passes (live runs; a replay's times are past).</summary>
+    public bool Resend { get; init; } = true;
+
+    /// <inheritdoc/>
+    public override string Kind => "alertmanager";
+
+    private static string Key(AlertNotice a) => a.Rule + "\u001f" + string.Join("\u001f", a.Labels.Select(l => l.Name + "=" + l.Value));
+
+    /// <inheritdoc/>
+    public override void Publish(AlertNotice alert)
+    {
+        var at = DateTimeOffset.FromUnixTimeSeconds(alert.Time);
+        Firing entry;
+        lock (_gate)
+        {
+            if (alert.Transition == AlertTransition.Fired)
+            {
+                entry = new Firing(alert, at);
+                _firing[Key(alert)] = entry;
+            }
+            else
+            {
+                _firing.Remove(Key(alert), out var was);
+                entry = new Firing(alert, was?.StartsAt ?? DateTimeOffset.FromUnixTimeSeconds(alert.FiringSince));
+            }
+        }
+        var endsAt = alert.Transition == AlertTransition.Fired ? Later(at, Lifetime) : at;
+        Enqueue(new Payload(Body([(entry, endsAt)]), WebhookDestination.About(alert)));
+    }
+
+    /// <inheritdoc/>
+    public override void Tick(DateTimeOffset now)
+    {
+        if (!Resend || now - _lastSent < ResendInterval) return;
+        _lastSent = now;
+        List<Firing> firing;
+        lock (_gate) firing = [.. _firing.Values];
+        if (firing.Count == 0) return;
+        Enqueue(new Payload(Body([.. firing.Select(f => (f, Later(now, Lifetime)))]), $"{firing.Count} firing alert(s), sent again"));
+    }
+
+    // Log time ends in 9999: an alert firing in its last minutes ends with it.
+    private static DateTimeOffset Later(DateTimeOffset at, TimeSpan by) =>
+        at > DateTimeOffset.MaxValue - by ? DateTimeOffset.MaxValue : at + by;
+
+    private byte[] Body(IReadOnlyList<(Firing Alert, DateTimeOffset EndsAt)> alerts)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            foreach (var (f, endsAt) in alerts)
+            {
+                var a = f.Alert;
+                var rule = _rules(a.Rule);
+                json.WriteStartObject();
+                json.WriteStartObject("labels");
+                var written = new HashSet<string>(StringComparer.Ordinal) { "alertname" };
+                json.WriteString("alertname", a.Rule);
+                foreach (var l in a.Labels)
+                    if (written.Add(l.Name)) json.WriteString(l.Name, l.Value);
+                foreach (var (name, value) in rule.Labels)
+                    if (written.Add(name)) json.WriteString(name, value);
+                json.WriteEndObject();
+                json.WriteStartObject("annotations");
+                json.WriteString("message", a.Message);
+                json.WriteString("value", Format.Round2(a.Value)?.ToString(CultureInfo.InvariantCulture) ?? "NaN");
+                json.WriteString("threshold", a.Threshold.ToString(CultureInfo.InvariantCulture));
+                foreach (var (name, value) in rule.Annotations)
+                    if (name is not ("message" or "value" or "threshold")) json.WriteString(name, value);
+                json.WriteEndObject();
+                json.WriteString("startsAt", f.StartsAt.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+                json.WriteString("endsAt", endsAt.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+                json.WriteString("generatorURL", "logalert://" + Uri.EscapeDataString(a.Rule));
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        return buffer.ToArray();
+    }
+}
+
+/// <summary>What a rule declares for delivery: labels (<c>severity="page"</c>) and annotations.</summary>
+public sealed record RuleDelivery(IReadOnlyList<(string Name, string Value)> Labels, IReadOnlyList<(string Name, string Value)> Annotations)
+{
+    /// <summary>None.</summary>
+    public static readonly RuleDelivery None = new([], []);
+}

@@ -1,0 +1,226 @@
+using System.Net;
+using System.Threading.Channels;
+using Polly;
+using Polly.Retry;
+
+namespace LogAlert.Cli.Delivery;
+
+/// <summary>What one destination did with the alerts given to it, for the final <c>stats</c>.</summary>
+/// <param name="Destination">The URL, as given.</param>
+/// <param name="Kind"><c>alertmanager</c> or <c>webhook</c>.</param>
+/// <param name="Delivered">Requests the destination accepted (2xx).</param>
+/// <param name="Failed">Requests given up on: refused (4xx), or still failing when the retries or the deadline ran out.</param>
+/// <param name="Dropped">Requests never sent: the queue was full, or they were still waiting at the deadline.</param>
+public sealed record DeliveryCount(string Destination, string Kind, long Delivered, long Failed, long Dropped);
+
+/// <summary>One request a destination is to make: a JSON body and what it is about (for messages).</summary>
+public sealed record Payload(byte[] Body, string About);
+
+/// <summary>
+/// A receiver of alerts over HTTP: a bounded queue that the fold only ever writes to without waiting,
+/// and a worker that posts what is in it, in order, retrying network errors and 5xx answers with
+/// backoff (Polly), never a 4xx. The fold is never held up by a slow or dead receiver: a full queue
+/// drops, and counts what it dropped.
+/// </summary>
+public abstract class Destination : IAsyncDisposable
+{
+    /// <summary>Requests waiting, at most: a receiver that is down for long loses the oldest news, not the run.</summary>
+    public const int QueueCapacity = 10_000;
+
+    private readonly Channel<Payload> _queue = Channel.CreateBounded<Payload>(
+        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly HttpClient _http;
+    private readonly ResiliencePipeline<HttpResponseMessage> _retry;
+    private readonly DeliveryLog _log;
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _worker;
+    private long _delivered, _failed, _dropped;
+
+    /// <param name="url">Where to post.</param>
+    /// <param name="http">The client (shared; its timeout bounds one attempt).</param>
+    /// <param name="log">Where failures are told, rate-limited.</param>
+    /// <param name="retry">Retries; <see cref="DefaultRetry"/> unless a test wants faster ones.</param>
+    protected Destination(Uri url, HttpClient http, DeliveryLog log, RetryStrategyOptions<HttpResponseMessage>? retry = null)
+    {
+        Url = url;
+        _http = http;
+        _log = log;
+        _retry = new ResiliencePipelineBuilder<HttpResponseMessage>().AddRetry(retry ?? DefaultRetry()).Build();
+    }
+
+    /// <summary>The URL posted to.</summary>
+    public Uri Url { get; }
+
+    /// <summary><c>alertmanager</c> or <c>webhook</c>.</summary>
+    public abstract string Kind { get; }
+
+    /// <summary>Headers every request carries (<c>--webhook-header</c>).</summary>
+    public IReadOnlyList<(string Name, string Value)> Headers { get; init; } = [];
+
+    /// <summary>
+    /// Exponential backoff from 250 ms with jitter, at most 5 s apart, 8 retries (about half a minute):
+    /// network errors, timeouts and 5xx answers (and 429) are retried; other answers are final.
+    /// </summary>
+    public static RetryStrategyOptions<HttpResponseMessage> DefaultRetry() => new()
+    {
+        MaxRetryAttempts = 8,
+        BackoffType = DelayBackoffType.Exponential,
+        Delay = TimeSpan.FromMilliseconds(250),
+        MaxDelay = TimeSpan.FromSeconds(5),
+        UseJitter = true,
+        ShouldHandle = new PredicateBuilder<HttpResponseMessage>()
+            .Handle<HttpRequestException>()
+            .Handle<TaskCanceledException>(e => !e.CancellationToken.IsCancellationRequested) // an attempt's timeout
+            .HandleResult(r => (int)r.StatusCode >= 500 || r.StatusCode == HttpStatusCode.TooManyRequests),
+    };
+
+    /// <summary>The counts so far.</summary>
+    public DeliveryCount Count => new(Url.OriginalString, Kind, Interlocked.Read(ref _delivered), Interlocked.Read(ref _failed),
+        Interlocked.Read(ref _dropped));
+
+    /// <summary>Starts the worker.</summary>
+    public void Start() => _worker ??= Task.Run(Work);
+
+    /// <summary>Queues a request without waiting; false (and counted as dropped) when the queue is full.</summary>
+    protected bool Enqueue(Payload payload)
+    {
+        if (_queue.Writer.TryWrite(payload)) return true;
+        Interlocked.Increment(ref _dropped);
+        _log.Tell(this, $"queue full ({QueueCapacity} waiting): {payload.About} dropped");
+        return false;
+    }
+
+    /// <summary>Takes the news of one alert event (what to post is the destination's to decide).</summary>
+    public abstract void Publish(LogAlert.Core.Interop.AlertNotice alert);
+
+    /// <summary>A second of wall time passed: a destination that re-sends what is firing may do so now.</summary>
+    public virtual void Tick(DateTimeOffset now) { }
+
+    /// <summary>
+    /// Stops taking news and sends what is queued, until <paramref name="deadline"/>: what is not
+    /// delivered by then is counted (failed if it was being tried, dropped if it was still waiting).
+    /// </summary>
+    public async Task FlushAsync(DateTimeOffset deadline)
+    {
+        _queue.Writer.TryComplete();
+        if (_worker is null) Start();
+        var left = deadline - DateTimeOffset.UtcNow;
+        if (left > TimeSpan.Zero) await Task.WhenAny(_worker!, Task.Delay(left));
+        if (!_worker!.IsCompleted)
+        {
+            var droppedBefore = Interlocked.Read(ref _dropped);
+            _stop.Cancel();
+            try
+            {
+                await _worker;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            var unsent = Interlocked.Read(ref _dropped) - droppedBefore;
+            if (unsent > 0) _log.Tell(this, $"{unsent} more not sent by the delivery deadline", always: true);
+        }
+        var waiting = 0L;
+        while (_queue.Reader.TryRead(out _)) waiting++;
+        if (waiting > 0)
+        {
+            Interlocked.Add(ref _dropped, waiting);
+            _log.Tell(this, $"{waiting} not sent by the delivery deadline", always: true);
+        }
+    }
+
+
+    private async Task Work()
+    {
+        await foreach (var payload in _queue.Reader.ReadAllAsync(CancellationToken.None))
+        {
+            if (_stop.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _dropped);
+                continue;
+            }
+            try
+            {
+                using var answer = await _retry.ExecuteAsync(async token =>
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Post, Url)
+                    {
+                        Content = new ByteArrayContent(payload.Body) { Headers = { { "Content-Type", "application/json" } } },
+                    };
+                    foreach (var (name, value) in Headers) request.Headers.TryAddWithoutValidation(name, value);
+                    return await _http.SendAsync(request, token);
+                }, _stop.Token);
+                if (answer.IsSuccessStatusCode) Interlocked.Increment(ref _delivered);
+                else
+                {
+                    Interlocked.Increment(ref _failed);
+                    _log.Tell(this, $"{payload.About}: HTTP {(int)answer.StatusCode} {answer.ReasonPhrase}");
+                }
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _failed);
+                _log.Tell(this, $"{payload.About}: not delivered by the delivery deadline", always: true);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                Interlocked.Increment(ref _failed);
+                _log.Tell(this, $"{payload.About}: {Describe(e)} (gave up after retries)");
+            }
+        }
+    }
+
+    private static string Describe(Exception e) => e switch
+    {
+        TaskCanceledException => "no answer in time",
+        HttpRequestException h when h.InnerException is { } inner => $"{h.Message} ({inner.Message})",
+        _ => e.Message,
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _queue.Writer.TryComplete();
+        if (_worker is not null)
+        {
+            try
+            {
+                await _worker;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        _stop.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>
+/// Delivery failures on stderr, one line each, at most one a destination every few seconds (with the
+/// count of those not shown), so a dead receiver cannot flood the terminal.
+/// </summary>
+public sealed class DeliveryLog(TextWriter stderr, TimeSpan? every = null)
+{
+    private readonly TimeSpan _every = every ?? TimeSpan.FromSeconds(5);
+    private readonly Dictionary<Destination, (DateTimeOffset Last, int Quiet)> _state = [];
+    private readonly Lock _gate = new();
+
+    /// <summary>Tells <paramref name="message"/> about <paramref name="destination"/> unless one was told lately (<paramref name="always"/>: in any case).</summary>
+    public void Tell(Destination destination, string message, bool always = false)
+    {
+        lock (_gate)
+        {
+            var now = DateTimeOffset.UtcNow;
+            _state.TryGetValue(destination, out var s);
+            if (!always && s.Last != default && now - s.Last < _every)
+            {
+                _state[destination] = (s.Last, s.Quiet + 1);
+                return;
+            }
+            var more = s.Quiet > 0 ? $" ({s.Quiet} more not shown)" : "";
+            stderr.WriteLine($"logalert: {destination.Kind} {destination.Url.OriginalString}: {message}{more}");
+            _state[destination] = (now, 0);
+        }
+    }
+}

@@ -1,0 +1,269 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Xunit;
+
+namespace LogAlert.Cli.Tests;
+
+/// <summary>
+/// <c>--webhook</c> and <c>--alertmanager</c>: every event arrives once and in order, failures are
+/// retried or counted, a dead receiver costs at most the delivery deadline, stdout does not change,
+/// and a real Alertmanager shows the rule's alert while it fires and drops it once resolved.
+/// </summary>
+public sealed class DeliveryTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("logalert-delivery-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>A log whose burst makes the built-in rule (threshold 10, 2m) fire and resolve: 2 events.</summary>
+    private string Log()
+    {
+        var path = Path.Combine(_dir, "access.csv");
+        if (!File.Exists(path))
+            Assert.Equal(0, CliRunner.Run("generate", "--rate", "5", "--burst", "2m:3m:20", "--duration", "10m", "-o", path).ExitCode);
+        return path;
+    }
+
+    private static JsonElement Stats(CliRunner.Result r) => JsonDocument.Parse(r.StdoutLines[^1]).RootElement;
+
+    private static JsonElement Delivery(CliRunner.Result r, int index = 0) => Stats(r).GetProperty("delivery")[index];
+
+    private static (long Delivered, long Failed, long Dropped) Counts(JsonElement d) =>
+        (d.GetProperty("delivered").GetInt64(), d.GetProperty("failed").GetInt64(), d.GetProperty("dropped").GetInt64());
+
+    private static string[] AlertLines(CliRunner.Result r) => [.. r.StdoutLines.Where(l => l.Contains("\"type\":\"alert\""))];
+
+    [Fact]
+    public void A_webhook_gets_every_event_once_in_order_with_its_headers()
+    {
+        using var receiver = new WebhookReceiver();
+
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", receiver.Url + "/hook", "--webhook-header", "Authorization: Bearer s3cret",
+            "--webhook-header", "X-Team: web", Log());
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var alerts = AlertLines(r);
+        Assert.Equal(2, alerts.Length);
+        var requests = receiver.Requests;
+        Assert.Equal(alerts, requests.Select(q => q.Body)); // the jsonl objects, in order, once each
+        Assert.All(requests, q =>
+        {
+            Assert.Equal(("POST", "/hook"), (q.Method, q.Path));
+            Assert.Equal("Bearer s3cret", q.Header("Authorization"));
+            Assert.Equal("web", q.Header("X-Team"));
+            Assert.StartsWith("application/json", q.Header("Content-Type"));
+        });
+        Assert.Equal((2L, 0L, 0L), Counts(Delivery(r)));
+        Assert.Equal("webhook", Delivery(r).GetProperty("kind").GetString());
+    }
+
+    [Fact]
+    public void A_receiver_that_fails_twice_then_accepts_gets_the_event_once()
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.FailThenAccept(2);
+
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", receiver.Url, Log());
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var requests = receiver.Requests;
+        Assert.Equal([500, 500, 200, 200], requests.Select(q => q.Status));
+        Assert.Equal(AlertLines(r), requests.Where(q => q.Status == 200).Select(q => q.Body));
+        Assert.Equal((2L, 0L, 0L), Counts(Delivery(r)));
+    }
+
+    [Fact]
+    public void A_4xx_is_not_retried_and_is_counted_as_failed_with_one_line_on_stderr()
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.AnswerWith(403);
+
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", receiver.Url, Log());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(2, receiver.Requests.Count); // one each, no retry
+        Assert.Equal((0L, 2L, 0L), Counts(Delivery(r)));
+        // Rate-limited: the second failure came within seconds of the first.
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith($"logalert: webhook {receiver.Url}: high_traffic firing at 2019-02-07T21:13:42Z: HTTP 403", lines[0]);
+    }
+
+    [Fact]
+    public void A_receiver_that_never_answers_costs_at_most_the_deadline_and_is_counted()
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.NeverAnswer();
+        var log = Log();
+        var plain = Stopwatch.StartNew();
+        Assert.Equal(0, CliRunner.Run("--format", "jsonl", log).ExitCode);
+        plain.Stop();
+
+        var clock = Stopwatch.StartNew();
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", receiver.Url, "--delivery-timeout", "2s", log);
+        clock.Stop();
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.InRange(clock.Elapsed - plain.Elapsed, TimeSpan.Zero - TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2 + 2.5));
+        var (delivered, failed, dropped) = Counts(Delivery(r));
+        Assert.Equal(0, delivered);
+        Assert.Equal(2, failed + dropped);
+        Assert.True(failed >= 1, "the request in flight at the deadline is failed");
+        Assert.Contains("not delivered by the delivery deadline", r.Stderr);
+    }
+
+    [Fact]
+    public void A_destination_down_at_the_start_is_not_an_error_and_stdout_does_not_change()
+    {
+        var log = Log();
+        var plain = CliRunner.Run("--format", "jsonl", log);
+        using var receiver = new WebhookReceiver();
+        var closedPort = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closedPort.Start();
+        var dead = $"http://127.0.0.1:{((System.Net.IPEndPoint)closedPort.LocalEndpoint).Port}/";
+        closedPort.Stop();
+
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", dead, "--webhook", receiver.Url, "--delivery-timeout", "3s", log);
+
+        Assert.Equal(0, r.ExitCode);
+        // Every event and summary byte-identical; only the final stats say what delivery did.
+        Assert.Equal(plain.StdoutLines[..^1], r.StdoutLines[..^1]);
+        Assert.Equal(plain.StdoutLines[^1], r.StdoutLines[^1].Replace(
+            r.StdoutLines[^1][r.StdoutLines[^1].IndexOf(",\"delivery\":", StringComparison.Ordinal)..r.StdoutLines[^1].IndexOf(",\"stopped\":", StringComparison.Ordinal)], ""));
+        Assert.Equal(0, Counts(Delivery(r, 0)).Delivered);
+        Assert.Equal((2L, 0L, 0L), Counts(Delivery(r, 1)));
+        // Text output says it too.
+        var text = CliRunner.Run("--webhook", receiver.Url, log);
+        Assert.Contains($"-- webhook {receiver.Url}: 2 delivered, 0 failed, 0 dropped", text.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--webhook", "ftp://example.com/x", "--webhook: \"ftp://example.com/x\" is not an http:// or https:// URL")]
+    [InlineData("--alertmanager", "localhost:9093", "--alertmanager: \"localhost:9093\" is not an http:// or https:// URL")]
+    [InlineData("--webhook-header", "no colon", "--webhook-header: \"no colon\" is not 'Name: value'")]
+    [InlineData("--alertmanager-replay", "maybe", "--alertmanager-replay: \"maybe\" is not skip or send")]
+    public void A_malformed_destination_is_a_usage_error(string option, string value, string message)
+    {
+        var r = CliRunner.Run(option, value, "--webhook", "http://127.0.0.1:9/", Log());
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"logalert: {message}", r.Stderr.Trim());
+        Assert.Equal("", r.Stdout);
+    }
+
+    // ---- Alertmanager ----
+
+    /// <summary>A rule with a short window, so that a live run fires and resolves within seconds.</summary>
+    private string BusyRule()
+    {
+        var path = Path.Combine(_dir, "busy.csx");
+        File.WriteAllText(path, """
+            Alert("busy5")
+                .When(q => q.Rate("requests", TimeSpan.FromSeconds(5)))
+                .Above(3)
+                .Labels(("severity", "page"), ("team", "web"))
+                .Annotations(("runbook", "https://wiki.example/busy"))
+                .Message("busy at {value} req/s");
+            Alert("per_section")
+                .WhenEach(q => q.RateBy("requests", TimeSpan.FromSeconds(5), "section"))
+                .Above(0.5)
+                .Message("{section} busy");
+            """);
+        return path;
+    }
+
+    /// <summary>Lines of the seed's CSV with timestamps of the last <paramref name="seconds"/> seconds of wall time, 10 a second.</summary>
+    private static string RecentLines(int seconds)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var sb = new StringBuilder();
+        for (var s = now - seconds; s <= now; s++)
+            for (var i = 0; i < 10; i++)
+                sb.Append($"\"10.0.0.{i}\",\"-\",\"-\",{s},\"GET /{(i % 2 == 0 ? "api" : "web")}/x HTTP/1.1\",200,100\n");
+        return sb.ToString();
+    }
+
+    private static async Task<T> Eventually<T>(Func<T> read, Func<T, bool> done, TimeSpan timeout, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var value = read();
+            if (done(value)) return value;
+            if (clock.Elapsed > timeout) throw new TimeoutException($"{what} within {timeout.TotalSeconds}s");
+            await Task.Delay(100);
+        }
+    }
+
+    [AlertmanagerFact]
+    public async Task A_live_alert_is_in_Alertmanager_while_it_fires_and_gone_once_resolved()
+    {
+        using var alertmanager = new AlertmanagerServer();
+        var log = Path.Combine(_dir, "live.csv");
+        File.WriteAllText(log, TestLogs.Header + "\n");
+        using var run = Process.Start(CliRunner.StartInfo(["--follow", log, "--idle-timeout", "1s", "--format", "jsonl",
+            "--summary-interval", "off", "--rules", BusyRule(), "--alertmanager", alertmanager.Url]))!;
+        var stdout = new StringBuilder();
+        run.OutputDataReceived += (_, e) => { lock (stdout) stdout.AppendLine(e.Data); };
+        run.BeginOutputReadLine();
+        var stderr = run.StandardError.ReadToEndAsync();
+        try
+        {
+            await Task.Delay(1500); // the rule compiles, the file is followed
+            File.AppendAllText(log, RecentLines(8));
+
+            // Firing: the rule's alert with its labels and annotations, and one alert per section.
+            var firing = await Eventually(alertmanager.GetAlerts, a => a.Count >= 3, TimeSpan.FromSeconds(30), "3 alerts in Alertmanager");
+            var busy = firing.Single(a => a.Labels["alertname"] == "busy5");
+            Assert.Equal(new Dictionary<string, string> { ["alertname"] = "busy5", ["severity"] = "page", ["team"] = "web" }, busy.Labels);
+            Assert.Equal("https://wiki.example/busy", busy.Annotations["runbook"]);
+            Assert.StartsWith("busy at ", busy.Annotations["message"]);
+            Assert.Equal("3", busy.Annotations["threshold"]);
+            Assert.Equal("active", busy.State);
+            Assert.True(busy.EndsAt > DateTimeOffset.UtcNow, "a firing alert ends in the future");
+            var sections = firing.Where(a => a.Labels["alertname"] == "per_section").Select(a => a.Labels["section"]).Order().ToArray();
+            Assert.Equal(["/api", "/web"], sections);
+            string firedLine;
+            lock (stdout) firedLine = stdout.ToString().Split('\n').First(l => l.Contains("\"rule\":\"busy5\""));
+            var firedAt = DateTimeOffset.FromUnixTimeSeconds(JsonDocument.Parse(firedLine).RootElement.GetProperty("ts").GetInt64());
+            Assert.Equal(firedAt, busy.StartsAt);
+
+            // Traffic stops: log time follows the clock, the 5s windows empty, the alerts resolve.
+            await Eventually(alertmanager.GetAlerts, a => a.Count == 0, TimeSpan.FromSeconds(30), "no alert left in Alertmanager");
+            Assert.True(alertmanager.ReceivedAlerts("resolved") >= 3);
+            Assert.Equal(0, alertmanager.InvalidAlerts());
+        }
+        finally
+        {
+            Process.Start("kill", ["-INT", run.Id.ToString()])!.WaitForExit();
+            Assert.True(run.WaitForExit(30_000), "did not exit on SIGINT");
+        }
+        Assert.Equal(0, run.ExitCode);
+        string last;
+        lock (stdout) last = stdout.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        var delivery = JsonDocument.Parse(last).RootElement.GetProperty("delivery")[0];
+        Assert.Equal("alertmanager", delivery.GetProperty("kind").GetString());
+        Assert.Equal(0, delivery.GetProperty("failed").GetInt64() + delivery.GetProperty("dropped").GetInt64());
+        Assert.True(delivery.GetProperty("delivered").GetInt64() >= 6, await stderr); // 3 fired, 3 resolved
+    }
+
+    [AlertmanagerFact]
+    public void A_replay_sends_nothing_to_Alertmanager_unless_asked()
+    {
+        using var alertmanager = new AlertmanagerServer();
+
+        var skip = CliRunner.Run("--format", "jsonl", "--alertmanager", alertmanager.Url, Log());
+
+        Assert.Equal(0, skip.ExitCode);
+        Assert.Contains("not live (no --follow): nothing is sent", skip.Stderr);
+        Assert.Equal(0, alertmanager.ReceivedAlerts("firing") + alertmanager.ReceivedAlerts("resolved"));
+
+        var send = CliRunner.Run("--format", "jsonl", "--alertmanager", alertmanager.Url, "--alertmanager-replay", "send", Log());
+
+        Assert.True(send.ExitCode == 0, send.Stderr);
+        Assert.Equal((2L, 0L, 0L), Counts(Delivery(send)));
+        Assert.Equal(0, alertmanager.InvalidAlerts());
+        Assert.Empty(alertmanager.GetAlerts()); // they are past: already ended
+    }
+}
