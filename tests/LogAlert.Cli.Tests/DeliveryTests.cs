@@ -213,6 +213,13 @@ public sealed class DeliveryTests : IDisposable
             await Task.Delay(1500); // the rule compiles, the file is followed
             File.AppendAllText(log, RecentLines(8));
 
+            // The event on stdout, then the alert in Alertmanager within a second of it.
+            string Out() { lock (stdout) return stdout.ToString(); }
+            await Eventually(Out, o => o.Contains("\"rule\":\"busy5\""), TimeSpan.FromSeconds(30), "the firing event on stdout");
+            var seen = Stopwatch.StartNew();
+            await Eventually(alertmanager.GetAlerts, a => a.Any(x => x.Labels["alertname"] == "busy5"), TimeSpan.FromSeconds(10), "busy5 in Alertmanager");
+            Assert.True(seen.Elapsed < TimeSpan.FromSeconds(1), $"in Alertmanager {seen.Elapsed.TotalMilliseconds:0} ms after the event");
+
             // Firing: the rule's alert with its labels and annotations, and one alert per section.
             var firing = await Eventually(alertmanager.GetAlerts, a => a.Count >= 3, TimeSpan.FromSeconds(30), "3 alerts in Alertmanager");
             var busy = firing.Single(a => a.Labels["alertname"] == "busy5");
