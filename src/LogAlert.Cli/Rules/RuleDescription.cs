@@ -7,8 +7,10 @@ namespace LogAlert.Cli.Rules;
 /// <summary>What a loaded rule is, for <c>logalert check</c> and for what the engine keeps.</summary>
 public sealed class RuleDescription
 {
-    internal RuleDescription(Rule rule, string file, int line, IReadOnlyList<WindowUse> windows, string? groupLabel, string? probeError)
+    internal RuleDescription(Rule rule, string file, int line, IReadOnlyList<WindowUse> windows, string? groupLabel, string? probeError,
+        bool monotonic = false)
     {
+        Monotonic = monotonic;
         Rule = rule;
         File = file;
         Line = line;
@@ -34,6 +36,9 @@ public sealed class RuleDescription
 
     /// <summary>For <c>WhenEach</c> rules: the label the groups are keyed by, when the load-time call told.</summary>
     public string? GroupLabel { get; }
+
+    /// <summary>Whether the rule declared <c>.Monotonic()</c>: its value never decreases when records are added.</summary>
+    public bool Monotonic { get; }
 
     /// <summary>What the load-time call threw, if anything (a rule may need data; this is not an error).</summary>
     public string? ProbeError { get; }
@@ -61,6 +66,7 @@ public sealed class RuleDescription
             if (Rule.Recover != Rule.Threshold) parts.Add($"resolves < {Number(Rule.Recover)}");
             if (Rule.For > 0) parts.Add($"for {Durations.Format(TimeSpan.FromSeconds(Rule.For))}");
             if (Rule.IsPerGroup) parts.Add(GroupLabel is null ? "per group" : $"per {GroupLabel}");
+            if (Monotonic) parts.Add("monotonic");
             return string.Join(", ", parts);
         }
     }

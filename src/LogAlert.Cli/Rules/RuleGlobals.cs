@@ -70,6 +70,7 @@ public sealed class AlertBuilder
     internal TimeSpan ForTime { get; private set; } = TimeSpan.Zero;
     internal string? FiringMessage { get; private set; }
     internal string? ResolvedMessage { get; private set; }
+    internal bool IsMonotonic { get; private set; }
     internal IReadOnlyList<string> Problems => _problems;
     internal List<(string Name, string Value)> DeliveryLabels { get; } = [];
     internal List<(string Name, string Value)> DeliveryAnnotations { get; } = [];
@@ -142,6 +143,18 @@ public sealed class AlertBuilder
     public AlertBuilder Message(string template)
     {
         FiringMessage = template;
+        return this;
+    }
+
+    /// <summary>
+    /// Declares that the value never decreases when records are added to the log (for a
+    /// <see cref="WhenEach"/> rule: no group's value does), as for a count or a rate of requests:
+    /// then more traffic never resolves an alert that less traffic fires. It changes no event;
+    /// <c>logalert check --properties</c> checks it on generated traffic.
+    /// </summary>
+    public AlertBuilder Monotonic()
+    {
+        IsMonotonic = true;
         return this;
     }
 

@@ -299,7 +299,7 @@ public sealed class RuleHost : IDisposable
             return null;
         }
         label ??= grouped is not null ? probe.Uses.FirstOrDefault(u => u.Function is "SumBy" or "RateBy" or "TopK")?.Label : null;
-        return new RuleDescription(rule, file, alert.Line, probe.Uses, label, probeError);
+        return new RuleDescription(rule, file, alert.Line, probe.Uses, label, probeError, alert.IsMonotonic);
     }
 
     /// <summary>
