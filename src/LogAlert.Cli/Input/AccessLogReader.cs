@@ -145,6 +145,13 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     /// <summary>Whom to tell, besides <see cref="Formats"/>, when an input's format is known: (path, format).</summary>
     public Action<string, string>? FormatFound { get; init; }
 
+    /// <summary>
+    /// Whether a second thread may parse (with two cores or more); default true. Off for many small
+    /// inputs read one after another (<c>check --properties</c>), where starting the thread costs more
+    /// than it saves. The batches are the same either way.
+    /// </summary>
+    internal bool ParseInParallel { get; init; } = true;
+
     private IChunkParser MakeParser(BatchBuilder builder) =>
         NewParser?.Invoke(builder) ?? new FormatParser(builder, Format, (source, path, format) =>
         {
@@ -231,7 +238,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         var parser = MakeParser(new BatchBuilder(_batchSize, extras: Extras));
         // Parsing is most of the reading: with two cores, two chunks are parsed at once, the first on
         // a helper thread and the second here, and their batches go out in input order.
-        using var helper = Environment.ProcessorCount > 1 ? new ParseWorker(MakeParser(new BatchBuilder(_batchSize, extras: Extras))) : null;
+        using var helper = ParseInParallel && Environment.ProcessorCount > 1 ? new ParseWorker(MakeParser(new BatchBuilder(_batchSize, extras: Extras))) : null;
         for (var i = 0; i < _inputs.Length && !cancel.IsCancellationRequested; i++)
         {
             var name = _inputs[i];
