@@ -1,18 +1,34 @@
 using Cocona;
+using LogAlert.Cli.Properties;
+using LogAlert.Cli.Rules;
 
 namespace LogAlert.Cli;
 
-/// <summary><c>logalert check RULES...</c>: compile rule files, list their rules.</summary>
+/// <summary>
+/// <c>logalert check RULES...</c>: compile rule files, list their rules; with <c>--properties</c>, check
+/// each rule's properties on generated traffic (<see cref="PropertyChecker"/>).
+/// </summary>
 public sealed class CheckCommand
 {
     [PrimaryCommand]
-    [Command(Description = "Compile rule files and list their rules; exit 0 when all compile, 2 otherwise. Listing runs the files' code with your rights: check only rule files you trust.")]
-    public int Check([Argument(Description = "Rule files (.csx) or quoted globs.")] string[] rules)
+    [Command(Description = "Compile rule files and list their rules; exit 0 when all compile, 2 otherwise. With --properties, check each rule on generated traffic instead (exit 0 all hold, 1 one fails, 2 rule errors). Listing runs the files' code with your rights: check only rule files you trust.")]
+    public int Check(
+        [Argument(Description = "Rule files (.csx) or quoted globs.")] string[] rules,
+        [Option("properties", Description = "Check properties of each rule on generated traffic (never throws, determinism, alternation, .Monotonic()); print each failure shrunk to a small CSV log.")] bool properties = false,
+        [Option("cases", Description = "--properties: generated logs per property and rule.")] int? cases = null,
+        [Option("seed", Description = "--properties: the seed of the generated logs (printed at the end of every run), to run the same cases again.")] ulong? seed = null,
+        [Option("rule-timeout", Description = "--properties: a rule evaluation running longer than this fails the check.")] string? ruleTimeout = null)
     {
         Commands.Started = true;
         try
         {
-            return LogAlert.Cli.Rules.RuleHost.Check(rules, Console.Out, Console.Error);
+            if (!properties)
+            {
+                if (cases is not null || seed is not null || ruleTimeout is not null)
+                    throw new UsageException("--cases, --seed and --rule-timeout go with --properties");
+                return RuleHost.Check(rules, Console.Out, Console.Error);
+            }
+            return CheckProperties(rules, cases ?? 100, seed ?? (ulong)Random.Shared.NextInt64(1, 1_000_000_000), ruleTimeout ?? "5s");
         }
         catch (UsageException e)
         {
@@ -27,5 +43,27 @@ public sealed class CheckCommand
             // `logalert check rules/*.csx > /dev/full`: the listing could not be written.
             return Commands.Fail(ExitCodes.IoFailure, $"cannot write the listing: {e.Message}");
         }
+    }
+
+    private static int CheckProperties(string[] rules, int cases, ulong seed, string ruleTimeout)
+    {
+        if (cases < 1) throw new UsageException($"--cases: {cases} is not a positive number");
+        var timeout = Durations.Parse("--rule-timeout", ruleTimeout);
+        var files = RuleHost.ExpandRuleArguments(rules);
+        if (files.Count == 0) throw new UsageException("check: no rule files given");
+        // Loading sends Console.Out to stderr (what rule code prints goes there): the report goes to the real stdout.
+        var stdout = Console.Out;
+        using var host = new RuleHost { RuleTimeout = timeout };
+        var loaded = host.Load(files);
+        foreach (var e in loaded.Errors) Console.Error.WriteLine(e);
+        if (!loaded.Ok) return ExitCodes.Usage;
+        var checker = new PropertyChecker(loaded, stdout, cases, seed);
+        // A rule stuck in a loop cannot be stopped: the case it is stuck on is printed, then logalert exits 1.
+        host.Watchdog.OnRunaway = () =>
+        {
+            checker.ReportRunaway(host.Watchdog.RunawayMessage ?? "a rule did not finish");
+            Environment.Exit(1);
+        };
+        return checker.Run();
     }
 }

@@ -1,0 +1,453 @@
+using System.Globalization;
+using System.Text;
+using FsCheck;
+using FsCheck.Fluent;
+using LogAlert.Cli.Input;
+using LogAlert.Cli.Input.Formats;
+using LogAlert.Cli.Rules;
+using LogAlert.Core.Interop;
+using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
+
+namespace LogAlert.Cli.Properties;
+
+/// <summary>Why a case fails a property: what differed, and the logs that show it (name, CSV).</summary>
+internal sealed record Failure(IReadOnlyList<string> Detail, IReadOnlyList<(string Name, string Csv)> Logs, string? Note = null);
+
+/// <summary>One property of one rule: its name and its check of a case (null when it holds).</summary>
+internal sealed record RuleProperty(string Name, Func<TrafficCase, Failure?> Check);
+
+/// <summary>
+/// <c>logalert check --properties</c>: checks each loaded rule on generated traffic (<see cref="Traffic"/>)
+/// with FsCheck, one property at a time, and prints each failure shrunk to a small log as CSV.
+/// </summary>
+/// <remarks>
+/// Each run of a case reads its CSV with <see cref="AccessLogReader"/> and folds it through the engine
+/// (<see cref="Fold"/>) exactly as <c>logalert --rules FILE case.csv</c> would, with the default
+/// lateness and skew limit and no summaries: bad lines and skewed records are what they are in a real run.
+/// </remarks>
+internal sealed class PropertyChecker
+{
+    private readonly RuleLoadResult _loaded;
+    private readonly TextWriter _out;
+    private readonly int _cases;
+    private readonly ulong _seed;
+    private readonly Traffic.Limits _limits;
+    private readonly TimeSpan _lateness = TimeSpan.FromSeconds(5);
+    private readonly TimeSpan _maxSkew = TimeSpan.FromHours(1);
+
+    // What runs now, for a rule stuck past the timeout: the watchdog's thread reports it.
+    private volatile string? _runningProperty;
+    private volatile RuleDescription? _runningRule;
+    private volatile string? _runningCsv;
+
+    public PropertyChecker(RuleLoadResult loaded, TextWriter output, int cases, ulong seed)
+    {
+        _loaded = loaded;
+        _out = output;
+        _cases = cases;
+        _seed = seed;
+        _limits = new Traffic.Limits((long)_lateness.TotalSeconds, (long)_maxSkew.TotalSeconds);
+    }
+
+    /// <summary>The property names, in the order they are checked.</summary>
+    public const string NeverThrows = "never throws";
+    public const string Rebatching = "determinism under re-batching";
+    public const string Reordering = "determinism under reordering within the lateness";
+    public const string Translation = "determinism under time translation";
+    public const string Alternation = "fire and resolve alternate, thresholds strict";
+    public const string MonotonicName = "monotonic: more traffic never resolves what less traffic fires";
+    public const string Timeout = "evaluation exceeded the rule timeout";
+
+    /// <summary>Checks every property of every rule; returns the exit code (0 all pass, 1 any failed).</summary>
+    public int Run()
+    {
+        _out.WriteLine($"logalert check --properties: {_loaded.Descriptions.Count} rule{(_loaded.Descriptions.Count == 1 ? "" : "s")}, {_cases} cases per property, seed {_seed}");
+        var passed = 0;
+        var failed = 0;
+        foreach (var rule in _loaded.Descriptions)
+        {
+            foreach (var property in Properties(rule))
+            {
+                if (CheckOne(rule, property)) passed++;
+                else failed++;
+                _out.Flush();
+            }
+        }
+        _out.WriteLine($"{passed} passed, {failed} failed");
+        _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
+        return failed == 0 ? ExitCodes.Ok : 1;
+    }
+
+    /// <summary>Reports a rule stuck past the timeout with the log it was running on; the caller then ends the process.</summary>
+    public void ReportRunaway(string message)
+    {
+        var rule = _runningRule;
+        lock (_out)
+        {
+            _out.WriteLine();
+            _out.WriteLine($"FAIL  {Timeout}: {rule?.Name ?? "?"}{Where(rule)}, while checking \"{_runningProperty}\"");
+            _out.WriteLine($"  {message}");
+            if (_runningCsv is { } csv) WriteLog("case.csv", csv);
+            if (rule is not null) WriteReplay(rule, "case.csv");
+            _out.WriteLine("0 passed, 1 failed (the run stops: a stuck rule cannot be resumed)");
+            _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
+            _out.Flush();
+        }
+    }
+
+    private static string Where(RuleDescription? rule) =>
+        rule is null ? "" : rule.Line > 0 ? $" ({rule.File}:{rule.Line})" : $" ({rule.File})";
+
+    private sealed class ResultRunner : IRunner
+    {
+        public TestResult? Result { get; private set; }
+        public void OnStartFixture(Type t) { }
+        public void OnArguments(int ntest, FSharpList<object> args, FSharpFunc<int, FSharpFunc<FSharpList<object>, string>> every) { }
+        public void OnShrink(FSharpList<object> args, FSharpFunc<FSharpList<object>, string> everyShrink) { }
+        public void OnFinished(string name, TestResult testResult) => Result = testResult;
+    }
+
+    /// <summary>A stable 64-bit mix of the seed and a name (FNV-1a), so each property of each rule has its own cases.</summary>
+    private ulong SeedFor(string property, string rule)
+    {
+        var h = 14695981039346656037UL ^ _seed;
+        foreach (var ch in property + "\0" + rule)
+        {
+            h ^= ch;
+            h *= 1099511628211UL;
+        }
+        return h;
+    }
+
+    private bool CheckOne(RuleDescription rule, RuleProperty property)
+    {
+        _runningProperty = property.Name;
+        _runningRule = rule;
+        var arb = Traffic.Arbitrary(InterestingCounts(rule), _limits);
+        var runner = new ResultRunner();
+        var config = Config.Quick
+            .WithMaxTest(_cases)
+            .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(SeedFor(property.Name, rule.Name)), FSharpOption<int>.None)))
+            .WithRunner(runner);
+        Check.One(config, Prop.ForAll(arb, (TrafficCase c) => property.Check(c) is null));
+        switch (runner.Result)
+        {
+            case TestResult.Passed passed:
+                _out.WriteLine($"ok    {property.Name}: {rule.Name}  ({passed.Item1.NumberOfTests} cases)");
+                return true;
+            case TestResult.Failed f:
+                _out.WriteLine();
+                _out.WriteLine($"FAIL  {property.Name}: {rule.Name}{Where(rule)}  (case {f.Item1.NumberOfTests} of {_cases}, shrunk {f.Item1.NumberOfShrinks} times)");
+                var shrunk = f.Item3.OfType<TrafficCase>().FirstOrDefault();
+                Failure? failure;
+                try
+                {
+                    failure = shrunk is null ? null : property.Check(shrunk);
+                }
+                catch (Exception e)
+                {
+                    // A fault of this checker, not of the rule (the engine catches what a rule throws).
+                    _out.WriteLine($"  the check itself failed: {e.GetType().Name}: {e.Message}");
+                    return false;
+                }
+                if (failure is null)
+                {
+                    // Only a rule that depends on something outside the log (the wall clock, state kept
+                    // between calls) fails a case once and passes it the next time.
+                    _out.WriteLine("  the shrunk case passed when run again: the rule depends on something besides the log (the clock, state kept between calls)");
+                    if (shrunk is not null) WriteLog("case.csv", Traffic.Csv(Traffic.Lines(shrunk, _limits)));
+                    return false;
+                }
+                foreach (var line in failure.Detail) _out.WriteLine($"  {line}");
+                foreach (var (name, csv) in failure.Logs) WriteLog(name, csv);
+                if (failure.Note is { } note) _out.WriteLine($"  {note}");
+                WriteReplay(rule, failure.Logs.Count > 0 ? failure.Logs[0].Name : "case.csv");
+                _out.WriteLine();
+                return false;
+            default:
+                _out.WriteLine($"FAIL  {property.Name}: {rule.Name}  (no case could be generated)");
+                return false;
+        }
+    }
+
+    private void WriteLog(string name, string csv)
+    {
+        var lines = csv.Count(ch => ch == '\n');
+        _out.WriteLine($"----- 8< ----- {name} ({lines} lines)");
+        _out.Write(csv);
+        _out.WriteLine("----- >8 -----");
+    }
+
+    private void WriteReplay(RuleDescription rule, string file)
+    {
+        var only = _loaded.Descriptions.Count(d => d.File == rule.File) > 1 ? $" --only {rule.Name}" : "";
+        _out.WriteLine($"  save the log between the marks as {file} and replay it with: logalert --rules {Quote(rule.File)}{only} --summary-interval off {file}");
+    }
+
+    private static string Quote(string path) => path.Any(ch => char.IsWhiteSpace(ch) || ch is '\'' or '"' or '$' or '*' or '?') ? $"'{path.Replace("'", "'\\''")}'" : path;
+
+    /// <summary>
+    /// Request counts that bring the rule's value to a threshold exactly, where its windows count
+    /// requests: <c>T</c>, <c>T·w</c> (a rate over <c>w</c> seconds), <c>R</c>, <c>R·w</c>, and one on either side.
+    /// </summary>
+    internal static int[] InterestingCounts(RuleDescription rule)
+    {
+        var counts = new SortedSet<int>();
+        var widths = rule.Windows.Select(w => (long)w.Width.TotalSeconds).Append(1L).Distinct();
+        foreach (var threshold in new[] { rule.Rule.Threshold, rule.Rule.Recover })
+            foreach (var w in widths)
+            {
+                var v = threshold * w;
+                if (double.IsFinite(v) && v >= 1 && v <= 20_000 && Math.Abs(v - Math.Round(v)) < 1e-9)
+                    for (var d = -1; d <= 1; d++)
+                        if (Math.Round(v) + d >= 1) counts.Add((int)Math.Round(v) + d);
+            }
+        return [.. counts];
+    }
+
+    private IEnumerable<RuleProperty> Properties(RuleDescription rule)
+    {
+        var settings = new EngineSettings { Lateness = _lateness, MaxSkew = _maxSkew, SummaryInterval = TimeSpan.Zero, Rules = [rule.Rule] };
+        settings.Windows.Add(rule.Told);
+        var extras = AccessExtrasNames.Read(settings.Reads);
+
+        List<Notice> Run(string csv, int batchSize = AccessLogReader.DefaultBatchSize)
+        {
+            _runningCsv = csv;
+            var bytes = Encoding.UTF8.GetBytes(csv);
+            var reader = new AccessLogReader(["-"], stdin: () => new MemoryStream(bytes), batchSize: batchSize)
+            {
+                Extras = extras,
+                ParseInParallel = false,
+            };
+            var state = Fold.Start(settings);
+            var events = new List<Notice>();
+            foreach (var batch in reader.ReadBatches())
+            {
+                if (batch.Count == 0) continue;
+                var step = Fold.Push(state, batch.Records);
+                events.AddRange(step.Events);
+                state = step.State;
+            }
+            events.AddRange(Fold.End(state).Events);
+            return events;
+        }
+
+        string Csv(TrafficCase c, long shift = 0, bool extra = false) => Traffic.Csv(Traffic.Lines(c, _limits, shift, extra));
+
+        yield return new RuleProperty(NeverThrows, c =>
+        {
+            var csv = Csv(c);
+            var thrown = Run(csv).OfType<RuleFailedNotice>().FirstOrDefault();
+            return thrown is null ? null : new Failure(
+                [$"at {LogTime.Iso(thrown.Time)} the rule threw: {thrown.Message}"], [("case.csv", csv)]);
+        });
+
+        yield return new RuleProperty(Rebatching, c =>
+        {
+            var csv = Csv(c);
+            var whole = Describe(Run(csv), 0, message: true);
+            var split = Describe(Run(csv, c.BatchSize), 0, message: true);
+            return Differ(whole, split) is { } diff
+                ? new Failure([$"read in batches of {c.BatchSize} record{(c.BatchSize == 1 ? "" : "s")} instead of all at once, the same log gives other events:", .. diff], [("case.csv", csv)])
+                : null;
+        });
+
+        yield return new RuleProperty(Reordering, c =>
+        {
+            var lines = Traffic.Lines(c, _limits);
+            var csv = Traffic.Csv(lines);
+            var sortedCsv = Traffic.Csv(Traffic.Sorted(lines));
+            var given = Describe(Run(csv), 0, message: true);
+            var sorted = Describe(Run(sortedCsv), 0, message: true);
+            return Differ(given, sorted) is { } diff
+                ? new Failure(["the same records sorted by time (each within the lateness of the newest) give other events:", .. diff],
+                    [("case.csv", csv), ("sorted.csv", sortedCsv)], "both logs hold the same records; no record is late in either")
+                : null;
+        });
+
+        yield return new RuleProperty(Translation, c =>
+        {
+            var csv = Csv(c);
+            var shiftedCsv = Csv(c, c.Shift);
+            // The log's own events moved by the shift, against the shifted log's: times move, values and labels stay.
+            var expected = Describe(Run(csv), c.Shift, message: false);
+            var got = Describe(Run(shiftedCsv), 0, message: false);
+            var seconds = $"{(c.Shift >= 0 ? "+" : "")}{c.Shift.ToString(CultureInfo.InvariantCulture)}s";
+            var readable = $"{(c.Shift >= 0 ? "+" : "-")}{Durations.Format(TimeSpan.FromSeconds(Math.Abs((long)c.Shift)))}";
+            var by = readable == seconds ? seconds : $"{seconds} ({readable})";
+            return Differ(expected, got) is { } diff
+                ? new Failure([$"the same log shifted by {by} gives events that are not the log's own shifted by as much:", .. diff,
+                        "a rule's value must depend only on what its queries return, not on q.Now or the clock"],
+                    [("case.csv", csv), ("shifted.csv", shiftedCsv)])
+                : null;
+        });
+
+        yield return new RuleProperty(Alternation, c =>
+        {
+            var csv = Csv(c);
+            var problem = AlternationProblem(Run(csv), rule);
+            return problem is null ? null : new Failure([problem], [("case.csv", csv)]);
+        });
+
+        if (rule.Monotonic)
+            yield return new RuleProperty(MonotonicName, c =>
+            {
+                var lessCsv = Csv(c);
+                var moreCsv = Csv(c, extra: true);
+                if (lessCsv == moreCsv) return null;
+                var problem = MonotonicProblem(Run(lessCsv), Run(moreCsv));
+                return problem is null ? null : new Failure([.. problem, "the rule declares .Monotonic(): its value must not decrease when records are added"],
+                    [("less.csv", lessCsv), ("more.csv", moreCsv)], "more.csv is less.csv with requests added at seconds it already has");
+            });
+    }
+
+    private static string Labels(IReadOnlyList<LabelPair> labels) =>
+        labels.Count == 0 ? "" : "{" + string.Join(",", labels.Select(l => $"{l.Name}=\"{l.Value}\"")) + "}";
+
+    private static string Number(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>The events as lines to compare, times moved by <paramref name="shift"/>; messages only when asked (they name times).</summary>
+    private static List<string> Describe(List<Notice> events, long shift, bool message)
+    {
+        var lines = new List<string>();
+        foreach (var e in events)
+            switch (e)
+            {
+                case AlertNotice a:
+                    var what = a.Transition == AlertTransition.Fired
+                        ? $"fired     value {Number(a.Value)} > {Number(a.Threshold)}"
+                        : $"resolved  value {Number(a.Value)}, firing since {LogTime.Iso(a.FiringSince + shift)}";
+                    lines.Add($"{LogTime.Iso(a.Time + shift)}  {a.Rule}{Labels(a.Labels)}  {what}{(message ? $"  \"{a.Message}\"" : "")}");
+                    break;
+                case RuleFailedNotice f:
+                    lines.Add($"{LogTime.Iso(f.Time + shift)}  {f.Rule}  threw: {f.Message}");
+                    break;
+                case FinishedNotice end:
+                    var r = end.Report;
+                    lines.Add($"end: {r.Records} record{(r.Records == 1 ? "" : "s")}, {r.Skewed} skewed, {r.Late} late");
+                    foreach (var s in r.Firing)
+                        lines.Add($"end: {s.Rule}{Labels(s.Labels)} still firing since {LogTime.Iso(s.Since + shift)}, value {Number(s.Value)}");
+                    break;
+            }
+        return lines;
+    }
+
+    /// <summary>Null when equal; else the first difference and a few lines after it, expected against got.</summary>
+    private static List<string>? Differ(List<string> expected, List<string> got)
+    {
+        var i = 0;
+        while (i < expected.Count && i < got.Count && expected[i] == got[i]) i++;
+        if (i == expected.Count && i == got.Count) return null;
+        var result = new List<string> { $"  from event {i + 1} on:" };
+        const int show = 4;
+        result.Add("  expected:");
+        result.AddRange(expected.Skip(i).Take(show).Select(l => "    " + l));
+        if (i >= expected.Count) result.Add("    (no more events)");
+        else if (expected.Count - i > show) result.Add($"    ... {expected.Count - i - show} more");
+        result.Add("  got:");
+        result.AddRange(got.Skip(i).Take(show).Select(l => "    " + l));
+        if (i >= got.Count) result.Add("    (no more events)");
+        else if (got.Count - i > show) result.Add($"    ... {got.Count - i - show} more");
+        return result;
+    }
+
+    /// <summary>
+    /// Per alert (rule and labels): events alternate fired, resolved, fired..., starting with fired; a
+    /// fired value is strictly above the threshold and a resolved one strictly below the recovery
+    /// threshold (so a value equal to either never flips the state); the alerts still firing at the end
+    /// are those whose last event fired.
+    /// </summary>
+    private static string? AlternationProblem(List<Notice> events, RuleDescription rule)
+    {
+        var firing = new Dictionary<string, AlertNotice>(StringComparer.Ordinal);
+        foreach (var e in events)
+        {
+            if (e is FinishedNotice end)
+            {
+                var still = end.Report.Firing.Select(f => f.Rule + Labels(f.Labels)).Order(StringComparer.Ordinal).ToList();
+                var expected = firing.Keys.Order(StringComparer.Ordinal).ToList();
+                if (!still.SequenceEqual(expected))
+                    return $"the final report lists as firing [{string.Join(", ", still)}], but the events leave [{string.Join(", ", expected)}] firing";
+                continue;
+            }
+            if (e is not AlertNotice a) continue;
+            var key = a.Rule + Labels(a.Labels);
+            var at = LogTime.Iso(a.Time);
+            if (a.Transition == AlertTransition.Fired)
+            {
+                if (firing.TryGetValue(key, out var before))
+                    return $"{key} fired at {at} while firing since {LogTime.Iso(before.Time)} (no resolve in between)";
+                if (!(a.Value > rule.Rule.Threshold))
+                    return $"{key} fired at {at} with value {Number(a.Value)}, not above the threshold {Number(rule.Rule.Threshold)}";
+                firing[key] = a;
+            }
+            else
+            {
+                if (!firing.Remove(key))
+                    return $"{key} resolved at {at} without having fired";
+                if (!(a.Value < rule.Rule.Recover))
+                    return $"{key} resolved at {at} with value {Number(a.Value)}, not below the recovery threshold {Number(rule.Rule.Recover)}";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// With less traffic and more: every second at which an alert of the rule is firing with less
+    /// traffic, the same alert (rule and labels) is firing with more. (For a value that never decreases
+    /// when records are added this holds whatever <c>For</c> and the thresholds are: above the threshold
+    /// for <c>For</c> seconds with less traffic is above it with more, and a value that stays at or above
+    /// the recovery threshold with less stays there with more.)
+    /// </summary>
+    private static List<string>? MonotonicProblem(List<Notice> less, List<Notice> more)
+    {
+        static Dictionary<string, List<(long From, long To, AlertNotice Fired)>> Intervals(List<Notice> events)
+        {
+            var result = new Dictionary<string, List<(long, long, AlertNotice)>>(StringComparer.Ordinal);
+            var open = new Dictionary<string, AlertNotice>(StringComparer.Ordinal);
+            foreach (var a in events.OfType<AlertNotice>())
+            {
+                var key = a.Rule + Labels(a.Labels);
+                if (a.Transition == AlertTransition.Fired) open[key] = a;
+                else if (open.Remove(key, out var fired))
+                {
+                    if (!result.TryGetValue(key, out var list)) result[key] = list = [];
+                    list.Add((fired.Time, a.Time, fired));
+                }
+            }
+            foreach (var (key, fired) in open)
+            {
+                if (!result.TryGetValue(key, out var list)) result[key] = list = [];
+                list.Add((fired.Time, long.MaxValue, fired));
+            }
+            return result;
+        }
+
+        static string Span(long from, long to) =>
+            to == long.MaxValue ? $"from {LogTime.Iso(from)} to the end" : $"from {LogTime.Iso(from)} until {LogTime.Iso(to)}";
+
+        var small = Intervals(less);
+        var large = Intervals(more);
+        foreach (var (key, intervals) in small.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            var cover = large.TryGetValue(key, out var l) ? l.OrderBy(i => i.From).ToList() : [];
+            foreach (var (from, to, fired) in intervals)
+            {
+                var x = from;
+                foreach (var (cf, ct, _) in cover)
+                    if (cf <= x && x < ct) x = ct;
+                if (x >= to) continue;
+                var moreSpans = cover.Count == 0 ? "never fires" : "fires " + string.Join(", ", cover.Select(i => Span(i.From, i.To)));
+                return
+                [
+                    $"{key} is firing at {LogTime.Iso(x)} with less traffic but not with more:",
+                    $"  less.csv: fires {Span(from, to)} (fired with value {Number(fired.Value)})",
+                    $"  more.csv: {moreSpans}",
+                ];
+            }
+        }
+        return null;
+    }
+}
