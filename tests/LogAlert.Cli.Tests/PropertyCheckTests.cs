@@ -1,0 +1,180 @@
+using System.Text.Json;
+using Xunit;
+
+namespace LogAlert.Cli.Tests;
+
+/// <summary><c>logalert check --properties</c> through the real CLI: shipped rules pass, planted bugs are found and shrunk.</summary>
+public sealed class PropertyCheckTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("logalert-props-").FullName;
+    private readonly Dictionary<string, string> _env;
+
+    public PropertyCheckTests() => _env = new() { ["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache") };
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private CliRunner.Result Run(params string[] args) => CliRunner.Run(args, env: _env);
+
+    private static CliRunner.Result Check(Func<string[], CliRunner.Result> run, string rules, int cases, int seed = 7) =>
+        run(["check", "--properties", rules, "--cases", cases.ToString(), "--seed", seed.ToString()]);
+
+    /// <summary>The lines between the marks that follow the line naming <paramref name="name"/>.</summary>
+    private static string[] Log(string stdout, string name)
+    {
+        var lines = stdout.Split('\n');
+        var start = Array.FindIndex(lines, l => l.StartsWith($"----- 8< ----- {name} "));
+        Assert.True(start >= 0, stdout);
+        var end = Array.FindIndex(lines, start + 1, l => l == "----- >8 -----");
+        return lines[(start + 1)..end];
+    }
+
+    private const string Planted = """
+        // The value reads the clock of the evaluated second: a hidden dependence on time.
+        Alert("planted_now")
+            .When(q => q.Sum("requests", TimeSpan.FromMinutes(1)) + q.Now.Second)
+            .Above(30);
+        """;
+
+    [Fact]
+    public void The_shipped_rules_hold_every_property()
+    {
+        var r = Check(Run, Path.Combine(CliRunner.RepoRoot, "rules", "*.csx"), cases: 30);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        var results = r.StdoutLines.Where(l => l.StartsWith("ok ") || l.StartsWith("FAIL ")).ToArray();
+        // 4 rules, 5 properties each (none declares .Monotonic()).
+        Assert.Equal(20, results.Length);
+        Assert.All(results, l => Assert.Matches(@"^ok    .+: \w+  \(30 cases\)$", l));
+        Assert.Contains("20 passed, 0 failed", r.StdoutLines);
+        Assert.Contains("seed 7 (the same run: --seed 7)", r.StdoutLines);
+    }
+
+    [Fact]
+    public void A_value_that_reads_q_Now_fails_time_translation_with_a_small_log_that_shows_it()
+    {
+        var rules = Write("planted.csx", Planted);
+        var r = Check(Run, rules, cases: 20);
+        Assert.True(r.ExitCode == 1, r.Stdout + r.Stderr);
+        Assert.Contains("FAIL  determinism under time translation: planted_now", r.Stdout);
+        Assert.Contains("ok    never throws: planted_now", r.Stdout);
+        Assert.Contains("save the log between the marks as case.csv and replay it with: logalert --rules", r.Stdout);
+        Assert.Matches(@"\n\d passed, [1-9] failed\n", r.Stdout);
+
+        // The shrunk log and its shifted copy: small, and replayed they give other values.
+        var translation = r.Stdout[r.Stdout.IndexOf("FAIL  determinism under time translation", StringComparison.Ordinal)..];
+        var log = Log(translation, "case.csv");
+        var shifted = Log(translation, "shifted.csv");
+        Assert.InRange(log.Length, 2, 20);
+        Assert.Equal(TestLogs.Header, log[0]);
+        Assert.Equal(log.Length, shifted.Length);
+        var a = Write("case.csv", string.Join('\n', log) + "\n");
+        var b = Write("shifted.csv", string.Join('\n', shifted) + "\n");
+        var values = (string path) => Run("--format", "jsonl", "--summary-interval", "off", "--rules", rules, path).StdoutLines
+            .Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.GetProperty("type").GetString() == "alert")
+            .Select(e => (e.GetProperty("state").GetString(), e.GetProperty("value").GetDouble()))
+            .ToArray();
+        Assert.NotEqual(values(a), values(b));
+    }
+
+    [Fact]
+    public void A_rule_that_throws_on_some_traffic_fails_never_throws()
+    {
+        var rules = Write("throws.csx", """
+            Alert("admin_ratio")
+                .When(q =>
+                {
+                    var admin = q.Sum("requests", TimeSpan.FromMinutes(1), "section=\"/admin\"");
+                    if (admin > 0) throw new InvalidOperationException("no admin traffic expected");
+                    return q.Rate("requests", TimeSpan.FromMinutes(1));
+                })
+                .Above(5);
+            """);
+        var r = Check(Run, rules, cases: 30);
+        Assert.True(r.ExitCode == 1, r.Stdout + r.Stderr);
+        Assert.Contains("FAIL  never throws: admin_ratio", r.Stdout);
+        Assert.Contains("the rule threw: no admin traffic expected", r.Stdout);
+        var log = Log(r.Stdout, "case.csv");
+        Assert.InRange(log.Length, 2, 5);
+        Assert.Contains(log, l => l.Contains("/admin"));
+        Assert.DoesNotContain("   at ", r.Stdout + r.Stderr); // no stack trace
+    }
+
+    [Fact]
+    public void A_Monotonic_rule_whose_value_falls_with_traffic_fails_and_a_true_one_passes()
+    {
+        var falls = Write("falls.csx", """
+            Alert("quiet")
+                .When(q => 100 - q.Sum("requests", TimeSpan.FromMinutes(1)))
+                .Above(90)
+                .Monotonic();
+            """);
+        var rises = Write("rises.csx", """
+            Alert("busy_sections")
+                .WhenEach(q => q.SumBy("requests", TimeSpan.FromMinutes(1), "section"))
+                .Above(20)
+                .RecoverBelow(10)
+                .For(TimeSpan.FromSeconds(5))
+                .Monotonic();
+            """);
+        var bad = Check(Run, falls, cases: 25);
+        Assert.True(bad.ExitCode == 1, bad.Stdout + bad.Stderr);
+        Assert.Contains("FAIL  monotonic: more traffic never resolves what less traffic fires: quiet", bad.Stdout);
+        Assert.Contains("5 passed, 1 failed", bad.StdoutLines);
+        Assert.InRange(Log(bad.Stdout, "less.csv").Length, 2, 20);
+        Assert.InRange(Log(bad.Stdout, "more.csv").Length, 2, 30);
+
+        var good = Check(Run, rises, cases: 25);
+        Assert.True(good.ExitCode == 0, good.Stdout + good.Stderr);
+        Assert.Contains("ok    monotonic: more traffic never resolves what less traffic fires: busy_sections  (25 cases)", good.StdoutLines);
+        Assert.Contains("6 passed, 0 failed", good.StdoutLines);
+    }
+
+    [Fact]
+    public void The_same_seed_gives_the_same_report_and_rule_errors_exit_2()
+    {
+        var rules = Write("planted.csx", Planted);
+        var first = Check(Run, rules, cases: 10, seed: 123);
+        var second = Check(Run, rules, cases: 10, seed: 123);
+        Assert.Equal(1, first.ExitCode);
+        Assert.Equal(first.Stdout, second.Stdout);
+        Assert.Contains("seed 123 (the same run: --seed 123)", first.StdoutLines);
+
+        var broken = Write("broken.csx", "Alert(\"x\").When(q => q.Rate(\"reqests\", TimeSpan.FromMinutes(1))).Above(1);\n");
+        var r = Check(Run, broken, cases: 5);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        Assert.Contains("broken.csx:1: error: rule \"x\": unknown metric \"reqests\"", r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stderr);
+
+        var usage = Run("check", rules, "--seed", "3");
+        Assert.Equal(2, usage.ExitCode);
+        Assert.Contains("--cases, --seed and --rule-timeout go with --properties", usage.Stderr);
+    }
+
+    [Fact]
+    public void A_rule_stuck_past_the_timeout_fails_with_the_case_it_was_stuck_on()
+    {
+        var rules = Write("stuck.csx", """
+            Alert("stuck")
+                .When(q =>
+                {
+                    var n = q.Sum("requests", TimeSpan.FromMinutes(1));
+                    while (n > 100) { }
+                    return n;
+                })
+                .Above(50);
+            """);
+        var r = Run("check", "--properties", rules, "--cases", "100", "--seed", "7", "--rule-timeout", "1s");
+        Assert.True(r.ExitCode == 1, r.Stdout + r.Stderr);
+        Assert.Contains("FAIL  evaluation exceeded the rule timeout: stuck", r.Stdout);
+        Assert.Contains("rule \"stuck\" did not finish within 1s", r.Stderr);
+        Assert.Contains(TestLogs.Header, Log(r.Stdout, "case.csv")[0]);
+    }
+}
