@@ -3,6 +3,7 @@
 // 0.5 does not flap).
 Alert("server_errors")
     .When(q => q.Rate("requests", TimeSpan.FromMinutes(1), "status_class=\"5xx\""))
+    .Monotonic() // more requests never lower a rate (logalert check --properties verifies it)
     .Above(0.5)
     .RecoverBelow(0.2)
     .For(TimeSpan.FromSeconds(30))
