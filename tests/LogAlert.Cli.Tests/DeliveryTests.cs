@@ -274,3 +274,95 @@ public sealed class DeliveryTests : IDisposable
         Assert.Empty(alertmanager.GetAlerts()); // they are past: already ended
     }
 }
+
+/// <summary>The Alertmanager destination on its own: what it posts, and when it posts a firing alert again.</summary>
+public sealed class AlertmanagerDestinationTests
+{
+    private static List<LogAlert.Core.Interop.AlertNotice> Alerts()
+    {
+        var dir = Directory.CreateTempSubdirectory("logalert-am-").FullName;
+        try
+        {
+            var log = Path.Combine(dir, "a.csv");
+            Assert.Equal(0, CliRunner.Run("generate", "--rate", "5", "--burst", "2m:3m:20", "--duration", "10m", "-o", log).ExitCode);
+            var records = new LogAlert.Cli.Input.AccessLogReader([log]).SelectMany(b => b.Records).ToArray();
+            var settings = new LogAlert.Core.Interop.EngineSettings { Rules = [LogAlert.Core.Interop.Rules.HighTraffic(10, TimeSpan.FromMinutes(2))] };
+            return [.. TestLogs.Fold(settings, records).OfType<LogAlert.Core.Interop.AlertNotice>()];
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_firing_alert_is_sent_again_each_interval_with_endsAt_ahead_and_a_resolved_one_with_its_end()
+    {
+        using var receiver = new WebhookReceiver();
+        var alerts = Alerts();
+        Assert.Equal(2, alerts.Count);
+        var (fired, resolved) = (alerts[0], alerts[1]);
+        var destination = new LogAlert.Cli.Delivery.AlertmanagerDestination(new Uri(receiver.Url), new HttpClient(),
+            new LogAlert.Cli.Delivery.DeliveryLog(TextWriter.Null), _ => new([("severity", "page")], [("runbook", "r")]))
+        {
+            ResendInterval = TimeSpan.FromSeconds(10),
+        };
+        destination.Start();
+        var t0 = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        destination.Publish(fired);
+        destination.Tick(t0);                       // first tick: sent again
+        destination.Tick(t0.AddSeconds(5));         // within the interval: not
+        destination.Tick(t0.AddSeconds(10));        // an interval later: again
+        destination.Publish(resolved);
+        destination.Tick(t0.AddSeconds(20));        // nothing fires any more: nothing
+        await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(10));
+
+        var bodies = receiver.Requests.Select(q => JsonDocument.Parse(q.Body).RootElement).ToArray();
+        Assert.All(receiver.Requests, q => Assert.Equal("/api/v2/alerts", q.Path));
+        Assert.Equal(4, bodies.Length);
+        Assert.All(bodies, b => Assert.Equal(1, b.GetArrayLength()));
+        var sent = bodies.Select(b => b[0]).ToArray();
+        string Time(long s) => DateTimeOffset.FromUnixTimeSeconds(s).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+        Assert.All(sent, a => Assert.Equal(Time(fired.Time), a.GetProperty("startsAt").GetString()));
+        Assert.Equal(Time(fired.Time + 40), sent[0].GetProperty("endsAt").GetString());           // 4 intervals after the event
+        Assert.Equal("2030-01-01T00:00:40Z", sent[1].GetProperty("endsAt").GetString());
+        Assert.Equal("2030-01-01T00:00:50Z", sent[2].GetProperty("endsAt").GetString());
+        Assert.Equal(Time(resolved.Time), sent[3].GetProperty("endsAt").GetString());             // resolved: its end
+        var labels = sent[0].GetProperty("labels");
+        Assert.Equal(("high_traffic", "page"), (labels.GetProperty("alertname").GetString(), labels.GetProperty("severity").GetString()));
+        var annotations = sent[0].GetProperty("annotations");
+        Assert.Equal(("10.05", "10", "r"), (annotations.GetProperty("value").GetString(), annotations.GetProperty("threshold").GetString(),
+            annotations.GetProperty("runbook").GetString()));
+        Assert.Equal(fired.Message, annotations.GetProperty("message").GetString());
+        Assert.Equal((4L, 0L, 0L), (destination.Count.Delivered, destination.Count.Failed, destination.Count.Dropped));
+    }
+
+    [AlertmanagerFact]
+    public void Every_Alertmanager_of_an_HA_pair_gets_the_alerts()
+    {
+        using var first = new AlertmanagerServer();
+        using var second = new AlertmanagerServer();
+        var dir = Directory.CreateTempSubdirectory("logalert-am-").FullName;
+        try
+        {
+            var log = Path.Combine(dir, "a.csv");
+            Assert.Equal(0, CliRunner.Run("generate", "--rate", "5", "--burst", "2m:3m:20", "--duration", "10m", "-o", log).ExitCode);
+
+            var r = CliRunner.Run("--format", "jsonl", "--alertmanager", first.Url, "--alertmanager", second.Url,
+                "--alertmanager-replay", "send", log);
+
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            var delivery = JsonDocument.Parse(r.StdoutLines[^1]).RootElement.GetProperty("delivery");
+            Assert.Equal([first.Url, second.Url], delivery.EnumerateArray().Select(d => d.GetProperty("destination").GetString()));
+            Assert.All(delivery.EnumerateArray(), d => Assert.Equal(2, d.GetProperty("delivered").GetInt64()));
+            // A replay's alerts are past: Alertmanager takes both as already resolved.
+            Assert.Equal((0L, 2L), (first.ReceivedAlerts("firing"), first.ReceivedAlerts("resolved")));
+            Assert.Equal((0L, 2L), (second.ReceivedAlerts("firing"), second.ReceivedAlerts("resolved")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

@@ -39,6 +39,9 @@ public sealed class AlertmanagerDestination : Destination
     /// <summary>The URL as given.</summary>
     public Uri BaseUrl { get; }
 
+    /// <inheritdoc/>
+    public override string Name => BaseUrl.OriginalString;
+
     /// <summary>How often a firing alert is sent again (Prometheus: 1m).</summary>
     public TimeSpan ResendInterval { get; init; } = TimeSpan.FromMinutes(1);
 

@@ -51,6 +51,9 @@ public abstract class Destination : IAsyncDisposable
     /// <summary>The URL posted to.</summary>
     public Uri Url { get; }
 
+    /// <summary>The destination as the user named it, for messages and the final counts.</summary>
+    public virtual string Name => Url.OriginalString;
+
     /// <summary><c>alertmanager</c> or <c>webhook</c>.</summary>
     public abstract string Kind { get; }
 
@@ -75,7 +78,7 @@ public abstract class Destination : IAsyncDisposable
     };
 
     /// <summary>The counts so far.</summary>
-    public DeliveryCount Count => new(Url.OriginalString, Kind, Interlocked.Read(ref _delivered), Interlocked.Read(ref _failed),
+    public DeliveryCount Count => new(Name, Kind, Interlocked.Read(ref _delivered), Interlocked.Read(ref _failed),
         Interlocked.Read(ref _dropped));
 
     /// <summary>Starts the worker.</summary>
@@ -219,7 +222,7 @@ public sealed class DeliveryLog(TextWriter stderr, TimeSpan? every = null)
                 return;
             }
             var more = s.Quiet > 0 ? $" ({s.Quiet} more not shown)" : "";
-            stderr.WriteLine($"logalert: {destination.Kind} {destination.Url.OriginalString}: {message}{more}");
+            stderr.WriteLine($"logalert: {destination.Kind} {destination.Name}: {message}{more}");
             _state[destination] = (now, 0);
         }
     }
