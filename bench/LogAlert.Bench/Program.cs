@@ -140,6 +140,7 @@ public static partial class Program
         // The main log's requests as nginx writes them: its default combined, and a log_format with times.
         var combined = DataSets.Ensure(DataSets.Combined(options.Quick ? DataSets.Small : DataSets.Large), dataDir, logalert);
         var timed = DataSets.Ensure(DataSets.Timed(options.Quick ? DataSets.Small : DataSets.Large), dataDir, logalert);
+        var sparse = DataSets.Ensure(options.Quick ? DataSets.SparseQuick : DataSets.Sparse, dataDir, logalert);
         generation.Stop();
 
         // rules/*.csx as the shell expands it: the file names in ordinal order.
@@ -171,7 +172,7 @@ public static partial class Program
                 new(launcher, ["--rules", .. allRules, tiny.Path], root, new Dictionary<string, string> { ["XDG_CACHE_HOME"] = ColdCache(run) });
 
             var cases = new List<Case>();
-            var logs = new[] { tiny, small, large, highCard, churn }.OfType<LogFile>().ToArray();
+            var logs = new[] { tiny, small, large, highCard, churn, sparse }.OfType<LogFile>().ToArray();
             foreach (var log in logs)
                 cases.Add(new Case($"floor:{log.Label}", "floor (CsvHelper span API)", log, _ => Floor(log), null));
             void Add(string kind, string name, string[] rules, LogFile log, string? compareId = null, string? compareLabel = null) =>
@@ -183,6 +184,10 @@ public static partial class Program
                 Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, log);
             }
             Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, highCard, $"rules:{main.Label}", $"low-card {main.Label}");
+            // An ordinary site's rate: the cost of a second of log time (issue 17).
+            Add("builtin", "`logalert --format jsonl` (built-in rule)", [], sparse);
+            Add("high_traffic", "`logalert --format jsonl --rules rules/high_traffic.csx`", highTraffic, sparse);
+            Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, sparse);
             if (churn is not null) Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, churn);
             // Server formats: the same requests as the main CSV log, so the floor is that log's, and the
             // CSV run of the same command is what each is held to.

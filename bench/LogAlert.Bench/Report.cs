@@ -160,6 +160,19 @@ public static class Report
                 "(reported)", peer.Failed ? "FAIL (a run failed)" : "—",
             ];
 
+        // (h) issue 17: an ordinary site, where the cost of a second of log time shows.
+        var sparseLabel = r.Keys.Select(k => k.Split(':', 2)[1]).FirstOrDefault(l => l.EndsWith(" sparse", StringComparison.Ordinal));
+        if (sparseLabel is not null)
+            foreach (var (kind, name, limit) in new[] { ("builtin", "built-in rule", 2.0), ("high_traffic", "`high_traffic.csx`", 2.0), ("rules", "`rules/*.csx`", 3.0) })
+            {
+                var row = r[$"{kind}:{sparseLabel}"];
+                var ratio = row.WallSeconds / r[$"floor:{sparseLabel}"].WallSeconds;
+                yield return
+                [
+                    $"(h) {sparseLabel} (10 req/s) {name} vs floor", $"{ratio:F2}×", $"≤ {limit:F1}×", Verdict(ratio <= limit, row.Case.Id),
+                ];
+            }
+
         var hour = r[$"rate1h:{main}"];
         var twoMinutes = r[$"rate2m:{main}"];
         var window = hour.WallSeconds / twoMinutes.WallSeconds;
