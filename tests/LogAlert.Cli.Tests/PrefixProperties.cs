@@ -47,7 +47,7 @@ public sealed class PrefixProperties
             "01/Jan/1970:00:00:00 -0100"], "07/Feb/2019:16:11:61 -0500", "7/Feb/2019:16:11:00 -0500", "07/Feb/2019:16:11:00",
             "31/Dec/9999:23:59:59 -0100", "01/Jan/1970:00:00:00 +0100")
         from close in Piece(odd, ["] \""], "]\"", "] ", "]  \"")
-        from request in Piece(odd, ["GET /api/user?id=3 HTTP/1.1", "POST /a HTTP/1.0", "-", "GET /", "\\x16\\x03\\x01"], Odd)
+        from request in Piece(odd, ["GET /api/user?id=3 HTTP/1.1", "POST /a HTTP/1.0", "-", "GET /", "\\x16\\x03\\x01", "GET /a\\x2Fb HTTP/1.1"], Odd)
         from afterRequest in Piece(odd, ["\" "], "\"  ", "\"", " ")
         from status in Piece(odd, ["200", "404", "503", "100", "599"], "600", "099", "2000", "20", "abc", "-", "")
         from space in Piece(odd, [" "], "  ", "")

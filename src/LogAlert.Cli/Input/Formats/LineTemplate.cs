@@ -404,9 +404,10 @@ public sealed class LineTemplate : IAccessLineParser
         /// <see cref="TryRead"/> for a format that is this prefix and quoted texts no reader wants
         /// (<see cref="Direct"/>), straight to a record: true when the line was plain and made one.
         /// </summary>
-        public bool TryAdd(ReadOnlySpan<byte> line, MinuteCache minutes, BatchBuilder builder, long number)
+        public bool TryAdd(ReadOnlySpan<byte> line, MinuteCache minutes, BatchBuilder builder, long number,
+            QuoteMap? quotes = null, int offset = 0)
         {
-            if (!TryScan(line, minutes, out var v)) return false;
+            if (!TryScan(line, minutes, out var v, quotes, offset)) return false;
             var at = v.End;
             for (var step = Steps; step < _steps.Length; step++)
             {
@@ -416,9 +417,8 @@ public sealed class LineTemplate : IAccessLineParser
                 if (s.Stop == Stop.Quoted)
                 {
                     // A quoted text, to the first quote with no backslash before it.
-                    end = line[at..].IndexOfAny((byte)'"', (byte)'\\');
-                    if (end < 0 || line[at + end] != (byte)'"') return false;
-                    end += at;
+                    end = QuoteOrBackslash(line, at, quotes, offset);
+                    if (end < 0 || line[end] != (byte)'"') return false;
                 }
                 else
                 {
@@ -451,7 +451,20 @@ public sealed class LineTemplate : IAccessLineParser
             public long Time, Bytes;
         }
 
-        private bool TryScan(ReadOnlySpan<byte> line, MinuteCache minutes, out Values v)
+        /// <summary>The first quote or backslash of <paramref name="line"/> at or after <paramref name="at"/>, -1 when none: from the chunk's map when there is one.</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        private static int QuoteOrBackslash(ReadOnlySpan<byte> line, int at, QuoteMap? quotes, int offset)
+        {
+            if (quotes is not null)
+            {
+                var found = quotes.NextQuote(offset + at, offset + line.Length);
+                return found < 0 ? -1 : found - offset;
+            }
+            var i = line[at..].IndexOfAny((byte)'"', (byte)'\\');
+            return i < 0 ? -1 : at + i;
+        }
+
+        private bool TryScan(ReadOnlySpan<byte> line, MinuteCache minutes, out Values v, QuoteMap? quotes = null, int offset = 0)
         {
             v = default;
             var hostEnd = line.IndexOfAny((byte)' ', (byte)'\\');
@@ -479,8 +492,9 @@ public sealed class LineTemplate : IAccessLineParser
             if (at + 3 > line.Length || line[at] != (byte)']' || line[at + 1] != (byte)' ' || line[at + 2] != (byte)'"') return false;
             at += 3;
             var requestStart = at;
-            var requestLength = line[at..].IndexOfAny((byte)'"', (byte)'\\');
-            if (requestLength < 0 || line[at + requestLength] != (byte)'"') return false;
+            var requestEnd = QuoteOrBackslash(line, at, quotes, offset);
+            if (requestEnd < 0 || line[requestEnd] != (byte)'"') return false;
+            var requestLength = requestEnd - at;
             at += requestLength + 1;
             if (at + 5 > line.Length || line[at] != (byte)' ' || line[at + 4] != (byte)' ') return false;
             var d0 = (uint)(line[at + 1] - '1');
@@ -535,6 +549,20 @@ public sealed class LineTemplate : IAccessLineParser
         if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
         return _prefix.TryAdd(line, minutes, builder, number);
     }
+
+    /// <summary>
+    /// <see cref="TryAddPlain(ReadOnlySpan{byte}, MinuteCache, BatchBuilder, long)"/> for a line that
+    /// stands at <paramref name="offset"/> in a chunk indexed by <paramref name="quotes"/>.
+    /// </summary>
+    internal bool TryAddPlain(ReadOnlySpan<byte> line, MinuteCache minutes, BatchBuilder builder, long number, QuoteMap quotes, int offset)
+    {
+        if (!_prefix.Direct) return false;
+        if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
+        return _prefix.TryAdd(line, minutes, builder, number, quotes, offset);
+    }
+
+    /// <summary>Whether plain lines of this template go straight to records, so that a chunk is worth indexing (<see cref="QuoteMap"/>).</summary>
+    internal bool ReadsDirect => _prefix.Direct;
 
     /// <summary>Matches <paramref name="literal"/> at <paramref name="pos"/>; the reason names the first byte that differs.</summary>
     // Literals are a few bytes: compared in place, without a call, on every line.

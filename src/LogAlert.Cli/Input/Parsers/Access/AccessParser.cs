@@ -15,6 +15,7 @@ namespace LogAlert.Cli.Input;
 internal sealed class AccessParser(BatchBuilder builder, AccessExtras extras = AccessExtras.None)
 {
     private readonly MinuteCache _minutes = new();
+    private readonly QuoteMap _quotes = new();
 
     /// <summary>
     /// Reads the whole lines of <paramref name="chunk"/> (the first being line <paramref name="lineBase"/> + 1
@@ -26,18 +27,23 @@ internal sealed class AccessParser(BatchBuilder builder, AccessExtras extras = A
         if (atStart && chunk.StartsWith(BatchBuilder.Bom)) chunk = chunk[BatchBuilder.Bom.Length..];
         // A template is called directly, with this thread's cache of minutes: no interface call or thread-static a line.
         var template = (format as LineTemplate)?.Wanting(extras);
+        // Line feeds, quotes and backslashes found once for the chunk when its lines may go straight to records.
+        var quotes = template is { ReadsDirect: true } ? _quotes : null;
+        quotes?.Index(chunk);
         var line = lineBase;
         var at = 0;
         while (at < chunk.Length)
         {
             line++;
-            var end = chunk[at..].IndexOf((byte)'\n');
-            var next = end < 0 ? chunk.Length : at + end + 1;
-            var text = chunk[at..(end < 0 ? chunk.Length : at + end)];
+            var end = quotes is not null ? quotes.NextBreak(at) : chunk[at..].IndexOf((byte)'\n') is var e and >= 0 ? at + e : chunk.Length;
+            var next = end < chunk.Length ? end + 1 : chunk.Length;
+            var text = chunk[at..end];
+            var start = at;
             at = next;
             if (text.IndexOfAnyExcept((byte)' ', (byte)'\t', (byte)'\r') < 0) continue; // blank
             // A plain line of common or combined goes straight to a record; any other, through the fields.
-            if (template is not null && template.TryAddPlain(text, _minutes, builder, line)) { }
+            if (quotes is not null && template!.TryAddPlain(text, _minutes, builder, line, quotes, start)) { }
+            else if (quotes is null && template is not null && template.TryAddPlain(text, _minutes, builder, line)) { }
             else if (template is not null ? template.TryParse(text, _minutes, out var fields, out var reason) : format.TryParse(text, out fields, out reason))
                 builder.AddFields(fields, line);
             else
