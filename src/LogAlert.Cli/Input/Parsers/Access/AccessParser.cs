@@ -40,7 +40,8 @@ internal sealed class AccessParser(BatchBuilder builder, AccessExtras extras = A
             var text = chunk[at..end];
             var start = at;
             at = next;
-            if (text.IndexOfAnyExcept((byte)' ', (byte)'\t', (byte)'\r') < 0) continue; // blank
+            // Blank: a line that starts with a printable byte (nearly all) is not, without a search.
+            if ((text.IsEmpty || text[0] <= (byte)' ') && text.IndexOfAnyExcept((byte)' ', (byte)'\t', (byte)'\r') < 0) continue;
             // A plain line of common or combined goes straight to a record; any other, through the fields.
             if (quotes is not null && template!.TryAddPlain(text, _minutes, builder, line, quotes, start)) { }
             else if (quotes is null && template is not null && template.TryAddPlain(text, _minutes, builder, line)) { }
