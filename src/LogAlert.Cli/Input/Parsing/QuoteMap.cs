@@ -37,10 +37,8 @@ internal sealed class QuoteMap
         {
             var low = Vector256.LoadUnsafe(ref start, (nuint)(w << 6));
             var high = Vector256.LoadUnsafe(ref start, (nuint)(w << 6) + 32);
-            _breaks[w] = Vector256.Equals(low, feed).ExtractMostSignificantBits()
-                         | (ulong)Vector256.Equals(high, feed).ExtractMostSignificantBits() << 32;
-            _quotes[w] = (Vector256.Equals(low, quote) | Vector256.Equals(low, backslash)).ExtractMostSignificantBits()
-                         | (ulong)(Vector256.Equals(high, quote) | Vector256.Equals(high, backslash)).ExtractMostSignificantBits() << 32;
+            _breaks[w] = BitScan.Equal(low, high, feed);
+            _quotes[w] = BitScan.Equal(low, high, quote) | BitScan.Equal(low, high, backslash);
         }
         if (full < _words)
         {
@@ -58,26 +56,13 @@ internal sealed class QuoteMap
 
     /// <summary>The first line feed at or after <paramref name="from"/>; the chunk's length when none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int NextBreak(int from) => Next(_breaks, from, _length);
+    public int NextBreak(int from) => BitScan.Next(_breaks, _words, from, _length);
 
     /// <summary>The first quote or backslash at or after <paramref name="from"/> and before <paramref name="limit"/>; -1 when none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int NextQuote(int from, int limit)
     {
-        var at = Next(_quotes, from, int.MaxValue);
+        var at = BitScan.Next(_quotes, _words, from, int.MaxValue);
         return at < limit ? at : -1;
-    }
-
-    private int Next(ulong[] bits, int from, int none)
-    {
-        var w = from >> 6;
-        if (w >= _words) return none;
-        var word = bits[w] & (ulong.MaxValue << (from & 63));
-        while (word == 0)
-        {
-            if (++w >= _words) return none;
-            word = bits[w];
-        }
-        return (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(word);
     }
 }

@@ -146,12 +146,9 @@ internal sealed class CsvParser : IChunkParser
         {
             var low = Vector256.LoadUnsafe(ref start, (nuint)(w << 6));
             var high = Vector256.LoadUnsafe(ref start, (nuint)(w << 6) + 32);
-            var quotes = Vector256.Equals(low, quote).ExtractMostSignificantBits()
-                         | (ulong)Vector256.Equals(high, quote).ExtractMostSignificantBits() << 32;
-            var commas = Vector256.Equals(low, comma).ExtractMostSignificantBits()
-                         | (ulong)Vector256.Equals(high, comma).ExtractMostSignificantBits() << 32;
-            var breaks = Vector256.Equals(low, feed).ExtractMostSignificantBits()
-                         | (ulong)Vector256.Equals(high, feed).ExtractMostSignificantBits() << 32;
+            var quotes = BitScan.Equal(low, high, quote);
+            var commas = BitScan.Equal(low, high, comma);
+            var breaks = BitScan.Equal(low, high, feed);
             _quotes[w] = quotes;
             _breaks[w] = breaks;
             _stops[w] = quotes | commas | breaks;
@@ -177,18 +174,7 @@ internal sealed class CsvParser : IChunkParser
 
     /// <summary>The first position at or after <paramref name="from"/> whose bit is set, or <paramref name="none"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int NextStop(ulong[] bits, int from, int none)
-    {
-        var w = from >> 6;
-        if (w >= _words) return none;
-        var word = bits[w] & (ulong.MaxValue << (from & 63));
-        while (word == 0)
-        {
-            if (++w >= _words) return none;
-            word = bits[w];
-        }
-        return (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(word);
-    }
+    private int NextStop(ulong[] bits, int from, int none) => BitScan.Next(bits, _words, from, none);
 
     /// <summary>Lines read without CsvHelper so far (tests check that both ways were taken).</summary>
     public long PlainLines { get; private set; }
