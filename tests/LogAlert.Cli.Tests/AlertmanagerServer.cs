@@ -110,7 +110,7 @@ public sealed class AlertmanagerServer : IDisposable
         // The port is free when picked and may be taken before Alertmanager binds it: then try another.
         for (var attempt = 1; ; attempt++)
         {
-            Port = FreePort();
+            Port = Loopback.FreePort();
             var data = Path.Combine(_dir, $"data-{attempt}");
             var sw = Stopwatch.StartNew();
             _process = Start(configFile, data);
@@ -154,13 +154,6 @@ public sealed class AlertmanagerServer : IDisposable
         p.BeginErrorReadLine();
         p.BeginOutputReadLine();
         return p;
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     /// <summary>True once <c>/-/ready</c> answers 200; false when the process exited first.</summary>

@@ -119,10 +119,7 @@ public sealed class DeliveryTests : IDisposable
         var log = Log();
         var plain = CliRunner.Run("--format", "jsonl", log);
         using var receiver = new WebhookReceiver();
-        var closedPort = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        closedPort.Start();
-        var dead = $"http://127.0.0.1:{((System.Net.IPEndPoint)closedPort.LocalEndpoint).Port}/";
-        closedPort.Stop();
+        var dead = $"http://127.0.0.1:{Loopback.FreePort()}/";
 
         var r = CliRunner.Run("--format", "jsonl", "--webhook", dead, "--webhook", receiver.Url, "--delivery-timeout", "3s", log);
 

@@ -41,7 +41,7 @@ public sealed class NginxServer : IDisposable
 
     public NginxServer()
     {
-        Port = FreePort();
+        Port = Loopback.FreePort();
         foreach (var d in new[] { "logs", "body", "proxy", "fastcgi", "uwsgi", "scgi" }) Directory.CreateDirectory(Path.Combine(_dir, d));
         // The log_format exactly as a user pastes it into logalert, with nginx's own quoting around it.
         var config = $$"""
@@ -75,13 +75,6 @@ public sealed class NginxServer : IDisposable
             UseShellExecute = false,
         })!;
         WaitUntilListening();
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private void WaitUntilListening()
