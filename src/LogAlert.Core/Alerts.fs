@@ -58,6 +58,54 @@ module internal Alerts =
             None, Some e
         | Some(Firing(since, _)) -> Some(Firing(since, v)), None
 
+    /// A `WhenEach` result's values, by group in ordinal order, each group once (the last value
+    /// given for it counts): the entries as they are when they are in that order already, as
+    /// `SumBy` and `RateBy` give them.
+    let private ordered (grouped: Grouped) =
+        let entries = grouped.Entries
+        let mutable sorted = true
+        for i in 1 .. entries.Count - 1 do
+            if sorted && String.CompareOrdinal(entries[i - 1].Key, entries[i].Key) >= 0 then sorted <- false
+        if sorted then entries
+        else
+            let values = Dictionary<string, float>(StringComparer.Ordinal)
+            for kv in entries do
+                values[kv.Key] <- kv.Value
+            let pairs = Array.ofSeq values
+            Array.sortInPlaceWith (fun (a: KeyValuePair<string, float>) b -> String.CompareOrdinal(a.Key, b.Key)) pairs
+            pairs :> IReadOnlyList<_>
+
+    /// The alerts of a `WhenEach` rule moved by its result at `second`, their events appended in
+    /// group order. The groups are those of the result and those alerting (absent: 0); an inactive
+    /// group at or below the threshold stays inactive, so only the others are looked at: one pass
+    /// over the result merged with the alerting groups, both in ordinal order.
+    let private evaluateGroups (rule: Rule) (grouped: Grouped) second (events: List<Event>) (alerts: Map<string, AlertPhase>) =
+        let entries = ordered grouped
+        let mutable alerts = alerts
+        let step key v (phase: AlertPhase option) =
+            let next, e = transition rule (labelsOf rule grouped.Label key) second v phase
+            e |> Option.iter (Alert >> events.Add)
+            alerts <-
+                match next, phase with
+                | Some p, _ -> Map.add key p alerts
+                | None, Some _ -> Map.remove key alerts
+                | None, None -> alerts
+        // The alerting groups, in ordinal order (a `Map` of strings is), read before any changes.
+        let alerting = Array.ofSeq alerts
+        let mutable a = 0
+        for kv in entries do
+            while a < alerting.Length && String.CompareOrdinal(alerting[a].Key, kv.Key) < 0 do
+                step alerting[a].Key 0.0 (Some alerting[a].Value)
+                a <- a + 1
+            if a < alerting.Length && alerting[a].Key = kv.Key then
+                step kv.Key kv.Value (Some alerting[a].Value)
+                a <- a + 1
+            elif kv.Value > rule.Threshold then step kv.Key kv.Value None
+        while a < alerting.Length do
+            step alerting[a].Key 0.0 (Some alerting[a].Value)
+            a <- a + 1
+        alerts
+
     /// Evaluates one rule at `second` and moves each of its alerts, appending their events. A rule
     /// that throws is switched off from this second on. A group that is alerting but absent from a
     /// `WhenEach` result reads as 0.
@@ -75,26 +123,9 @@ module internal Alerts =
                 | PerGroup f ->
                     let grouped = f query
                     if isNull grouped then raise (NullReferenceException "WhenEach returned null")
-                    let values = Dictionary<string, float>(StringComparer.Ordinal)
-                    for kv in grouped.Entries do
-                        values[kv.Key] <- kv.Value
-                    // Groups that are alerting but absent from the result read as 0.
-                    let keys =
-                        Seq.append values.Keys (rs.Alerts |> Seq.map (fun kv -> kv.Key))
-                        |> Seq.distinct
-                        |> Seq.sortWith (fun a b -> String.CompareOrdinal(a, b))
-                        |> Array.ofSeq
-                    let mutable alerts = rs.Alerts
-                    for key in keys do
-                        let v = match values.TryGetValue key with | true, v -> v | _ -> 0.0
-                        let labels = labelsOf rs.Rule grouped.Label key
-                        let phase, e = transition rs.Rule labels second v (Map.tryFind key alerts)
-                        e |> Option.iter (Alert >> events.Add)
-                        alerts <-
-                            match phase with
-                            | Some p -> Map.add key p alerts
-                            | None -> if alerts.ContainsKey key then Map.remove key alerts else alerts
-                    { rs with Alerts = alerts; GroupLabel = grouped.Label }
+                    let alerts = evaluateGroups rs.Rule grouped second events rs.Alerts
+                    if obj.ReferenceEquals(alerts, rs.Alerts) && rs.GroupLabel = grouped.Label then rs
+                    else { rs with Alerts = alerts; GroupLabel = grouped.Label }
             with e ->
                 events.Add(RuleFailed(rs.Rule.RuleName, second, e.Message))
                 { rs with Failed = true }
