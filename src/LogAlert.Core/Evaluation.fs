@@ -73,7 +73,19 @@ module internal Evaluation =
                 Rules = rules
                 Retention = retention
                 Evaluated = state.Evaluated + 1L }
-        let next = if view.SawData then second + 1L else max (second + 1L) (nextInteresting state second)
+        let next =
+            match Store.tryFirstSecond openStore with
+            | Some s when s = second + 1L -> s // the usual case: records in the next second
+            | _ ->
+                // Otherwise only a record, a pending alert's `For`, a summary, or a second with
+                // records leaving a window the rules read can change what follows (§8).
+                let mutable next = nextInteresting state second
+                if view.SawData then
+                    for KeyValue(_, w) in view.Windows do
+                        match Store.tryCeiling (second - w.Width + 1L) state.Closed with
+                        | ValueSome oldest when oldest <= second -> next <- min next (oldest + w.Width)
+                        | _ -> ()
+                max (second + 1L) next
         { state with Cursor = Some next }
 
     /// Evaluates every closed second up to `limit`, in order.

@@ -264,7 +264,7 @@ module Bucket =
 /// rule that could not say what it asks for) need, and an hour of tallies for an hour-wide window.
 type Store =
     private
-        { Buckets: Map<int64, Bucket>
+        { Buckets: SecondMap<Bucket>
           RecordsFrom: int64
           /// The series whose tallies a bucket keeps when its records go.
           Series: Map<string, Series> }
@@ -273,7 +273,7 @@ type Store =
 [<RequireQualifiedAccess>]
 module Store =
     /// A store with no records.
-    let empty = { Buckets = Map.empty; RecordsFrom = Int64.MinValue; Series = Map.empty }
+    let empty = { Buckets = SecondMap.empty; RecordsFrom = Int64.MinValue; Series = Map.empty }
 
     /// The store keeping tallies for `series` too, from the next second whose records go (seconds
     /// already without records have none for it).
@@ -291,24 +291,30 @@ module Store =
         if kept.Count = store.Series.Count then store else { store with Series = kept }
 
     /// The bucket of second `second`, if it has records.
-    let tryFind second (store: Store) = Map.tryFind second store.Buckets
+    let tryFind second (store: Store) = SecondMap.tryFind second store.Buckets
 
     // How records join second `second`: as they are, or before `RecordsFrom` as totals and tallies.
     let private adder second (store: Store) =
         if second < store.RecordsFrom then Bucket.addTotals store.Series.Values else Bucket.addSlice
 
+    let private bucketOf second (store: Store) =
+        match SecondMap.tryFind second store.Buckets with
+        | ValueSome b -> b
+        | ValueNone -> Bucket.empty
+
     /// The store with `records` (all of second `second`) added; the slice is kept, not copied
     /// (before `RecordsFrom`, only its totals and tallies are).
     let addSlice second (records: ReadOnlyMemory<Record>) (store: Store) =
-        let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
-        { store with Buckets = Map.add second (adder second store records bucket) store.Buckets }
+        { store with Buckets = SecondMap.add second (adder second store records (bucketOf second store)) store.Buckets }
 
     /// The store with `slices` (all of second `second`) added, in order; they are kept, not copied
     /// (before `RecordsFrom`, only their totals and tallies are).
     let addSlices second (slices: ReadOnlyMemory<Record> seq) (store: Store) =
-        let bucket = Map.tryFind second store.Buckets |> Option.defaultValue Bucket.empty
         let add = adder second store
-        { store with Buckets = Map.add second (Seq.fold (fun b s -> add s b) bucket slices) store.Buckets }
+        let mutable bucket = bucketOf second store
+        for slice in slices do
+            bucket <- add slice bucket
+        { store with Buckets = SecondMap.add second bucket store.Buckets }
 
     /// The store with `records` (all of second `second`) added. `records` must not be written later.
     let addAll second (records: Record[]) (store: Store) = addSlice second (ReadOnlyMemory records) store
@@ -317,65 +323,64 @@ module Store =
     let dropBefore second (store: Store) =
         let mutable buckets = store.Buckets
         let mutable go = true
-        while go && not buckets.IsEmpty do
-            let first, _ = Map.minKeyValue buckets
-            if first < second then buckets <- Map.remove first buckets else go <- false
-        if obj.ReferenceEquals(buckets, store.Buckets) then store else { store with Buckets = buckets }
+        while go do
+            match SecondMap.tryMin buckets with
+            | ValueSome first when first.Key < second -> buckets <- SecondMap.removeFirst buckets
+            | _ -> go <- false
+        if obj.ReferenceEquals(buckets.Root, store.Buckets.Root) then store else { store with Buckets = buckets }
 
     /// The number of seconds that have records.
     let count (store: Store) = store.Buckets.Count
 
     /// Calls `action` with every bucket, in time order.
     let iterBuckets (action: Bucket -> unit) (store: Store) =
-        for KeyValue(_, bucket) in store.Buckets do
-            action bucket
+        store.Buckets |> SecondMap.iter (fun _ bucket -> action bucket)
 
-    /// Seconds in `[first, last]` that have records, in order, with their buckets.
+    /// Seconds in `[first, last]` that have records, in order, with their buckets: costs the
+    /// seconds that have records, not the seconds in the range.
     let range first last (store: Store) : (int64 * Bucket) seq =
-        if last - first < 64L then
-            seq {
-                for s in first..last do
-                    match Map.tryFind s store.Buckets with
-                    | Some b -> yield s, b
-                    | None -> ()
-            }
-        else
-            store.Buckets
-            |> Seq.skipWhile (fun (KeyValue(s, _)) -> s < first)
-            |> Seq.takeWhile (fun (KeyValue(s, _)) -> s <= last)
-            |> Seq.map (fun (KeyValue(s, b)) -> s, b)
+        let found = List<int64 * Bucket>()
+        store.Buckets |> SecondMap.iterRange first last (fun s b -> found.Add((s, b)))
+        found
+
+    /// The earliest second at or after `second` that has records, if any.
+    let tryCeiling second (store: Store) = SecondMap.ceiling second store.Buckets
 
     /// The store with `bucket` merged into second `second`, tallied for the store's series (before
     /// `RecordsFrom`, its totals and tallies only).
     let addBucket second (bucket: Bucket) (store: Store) =
-        match Map.tryFind second store.Buckets with
-        | None ->
+        match SecondMap.tryFind second store.Buckets with
+        | ValueNone ->
             // A second joining the closed store is tallied once for every series the windows read:
             // they read the tally, entering and leaving, instead of its records.
             let bucket =
                 if second < store.RecordsFrom then Bucket.strip store.Series.Values bucket
                 else Bucket.withTallies store.Series.Values bucket
-            { store with Buckets = Map.add second bucket store.Buckets }
-        | Some existing ->
+            { store with Buckets = SecondMap.add second bucket store.Buckets }
+        | ValueSome existing ->
             let merged =
                 if second < store.RecordsFrom then
                     List.foldBack (Bucket.addTotals store.Series.Values) bucket.Chunks existing
                 else List.foldBack Bucket.addSlice bucket.Chunks existing
-            { store with Buckets = Map.add second merged store.Buckets }
+            { store with Buckets = SecondMap.add second merged store.Buckets }
 
     /// The earliest second with records, if any.
     let tryFirstSecond (store: Store) =
-        if store.Buckets.IsEmpty then None else Some(fst (Map.minKeyValue store.Buckets))
+        match SecondMap.tryMin store.Buckets with
+        | ValueSome kv -> Some kv.Key
+        | ValueNone -> None
 
     /// The store without second `second`, and that second's bucket.
     let take second (store: Store) =
-        match Map.tryFind second store.Buckets with
-        | None -> None, store
-        | Some b -> Some b, { store with Buckets = Map.remove second store.Buckets }
+        match SecondMap.tryFind second store.Buckets with
+        | ValueNone -> None, store
+        | ValueSome b -> Some b, { store with Buckets = SecondMap.remove second store.Buckets }
 
     /// The number of seconds that hold records (not only totals and tallies).
     let recordCount (store: Store) =
-        store.Buckets |> Seq.sumBy (fun (KeyValue(_, b)) -> if b.Chunks.IsEmpty then 0 else 1)
+        let n = ref 0
+        store.Buckets |> SecondMap.iter (fun _ b -> if not b.Chunks.IsEmpty then n.Value <- n.Value + 1)
+        n.Value
 
     /// The store with only the totals and tallies of the seconds before `second` (they can no
     /// longer be given records either). Never moves back; costs the buckets it strips.
@@ -384,6 +389,6 @@ module Store =
         else
             let mutable buckets = store.Buckets
             let first = match tryFirstSecond store with Some s -> max s store.RecordsFrom | None -> second
-            for s, b in range first (second - 1L) store |> Array.ofSeq do
-                if not b.Chunks.IsEmpty then buckets <- Map.add s (Bucket.strip store.Series.Values b) buckets
+            for s, b in range first (second - 1L) store do
+                if not b.Chunks.IsEmpty then buckets <- SecondMap.add s (Bucket.strip store.Series.Values b) buckets
             { store with Buckets = buckets; RecordsFrom = second }

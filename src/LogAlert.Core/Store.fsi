@@ -191,7 +191,7 @@ module internal Bucket =
 type internal Store =
     private
       {
-        Buckets: Map<int64,Bucket>
+        Buckets: SecondMap<Bucket>
         RecordsFrom: int64
 
         /// The series whose tallies a bucket keeps when its records go.
@@ -218,7 +218,7 @@ module internal Store =
     val retainSeries: keep: (string -> bool) -> store: Store -> Store
 
     /// The bucket of second `second`, if it has records.
-    val tryFind: second: int64 -> store: Store -> Bucket option
+    val tryFind: second: int64 -> store: Store -> Bucket voption
 
     
     /// The store with `records` (all of second `second`) added; the slice is kept, not copied
@@ -252,6 +252,9 @@ module internal Store =
 
     /// The store with `bucket` merged into second `second`, tallied for the store's series (before
     /// `RecordsFrom`, its totals and tallies only).
+    /// The earliest second at or after `second` that has records, if any.
+    val tryCeiling: second: int64 -> store: Store -> int64 voption
+
     val addBucket: second: int64 -> bucket: Bucket -> store: Store -> Store
 
     /// The earliest second with records, if any.

@@ -113,16 +113,34 @@ module Window =
     let advanceTo at (store: Store) (window: Window) =
         if at <= window.At then window
         elif at - window.At >= window.Width then build window.Width window.GroupBy window.Selector window.Series.Summed at store
-        else
+        elif at - window.At <= 64L then
             let changes =
                 [ for s in window.At + 1L .. at do
                       match Store.tryFind s store with
-                      | Some b -> yield struct (1L, b)
-                      | None -> ()
+                      | ValueSome b -> yield struct (1L, b)
+                      | ValueNone -> ()
                       match Store.tryFind (s - window.Width) store with
-                      | Some b -> yield struct (-1L, b)
-                      | None -> () ]
+                      | ValueSome b -> yield struct (-1L, b)
+                      | ValueNone -> () ]
             { apply changes window with At = at }
+        else
+            // A long move (evaluation jumped over seconds where nothing changes): the seconds that
+            // enter and those that leave are found in the store, not looked up one by one, and
+            // applied in the order the second-by-second loop above gives: by the second at which
+            // each enters or leaves, entering first.
+            let entering = Store.range (window.At + 1L) at store |> Array.ofSeq
+            let leaving = Store.range (window.At + 1L - window.Width) (at - window.Width) store |> Array.ofSeq
+            let changes = List<struct (int64 * Bucket)>(entering.Length + leaving.Length)
+            let mutable e = 0
+            for (left, b) in leaving do
+                while e < entering.Length && fst entering[e] <= left + window.Width do
+                    changes.Add(struct (1L, snd entering[e]))
+                    e <- e + 1
+                changes.Add(struct (-1L, b))
+            while e < entering.Length do
+                changes.Add(struct (1L, snd entering[e]))
+                e <- e + 1
+            { apply (List.ofSeq changes) window with At = at }
 
     /// The window with late `records` (of one second, already closed) counted, if it covers them.
     let addLate second (records: Record[]) (window: Window) =

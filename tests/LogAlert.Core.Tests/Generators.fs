@@ -49,12 +49,23 @@ let private recordAt time line =
                             Symbols.Referers.Intern referer, Symbols.UserAgents.Intern agent)
     }
 
-/// Sorted times, then an arrival order by `time + jitter` with jitter in [0, maxJitter]: when a record
-/// arrives, no record more than `maxJitter` seconds newer has arrived before it.
-let streamWith (maxJitter: int) =
+/// Steps for windows minutes wide: bursts, short gaps, gaps longer than 64 s that stay inside
+/// the windows, and gaps longer than all of them.
+let wideTimeSteps =
+    Gen.frequency
+        [ 4, Gen.constant 0L
+          5, Gen.constant 1L
+          3, Gen.choose (2, 6) |> Gen.map int64
+          3, Gen.choose (65, 250) |> Gen.map int64
+          1, Gen.constant 1_000L ]
+
+/// Sorted times `steps` apart, then an arrival order by `time + jitter` with jitter in
+/// [0, maxJitter]: when a record arrives, no record more than `maxJitter` seconds newer has arrived
+/// before it.
+let streamOf (steps: Gen<int64>) (maxJitter: int) =
     gen {
         let! n = Gen.sized (fun size -> Gen.choose (0, 10 + 3 * size))
-        let! steps = Gen.listOfLength n timeSteps
+        let! steps = Gen.listOfLength n steps
         let times = steps |> List.scan (+) baseTime |> List.tail
         let! records = times |> List.mapi (fun i t -> recordAt t (int64 i + 2L)) |> Gen.sequenceToList
         let! jitters = Gen.listOfLength n (Gen.choose (0, maxJitter))
@@ -65,6 +76,9 @@ let streamWith (maxJitter: int) =
             |> List.map snd
         return { Arrival = arrival; Sorted = records }
     }
+
+/// `streamOf` with the usual steps: seconds apart, and gaps longer than windows seconds wide.
+let streamWith (maxJitter: int) = streamOf timeSteps maxJitter
 
 /// Splits a list at random points.
 let chunks (items: 'a list) =

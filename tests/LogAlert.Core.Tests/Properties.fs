@@ -163,6 +163,38 @@ type ``The streaming fold``(output: ITestOutputHelper) =
                 .&. (naive |@ "differs from per-second evaluation")))
 
     [<Fact; Trait("Category", "property")>]
+    member _.``evaluates windows minutes wide only where a value can change, exactly as every second``() =
+        // Windows of 2 to 7 minutes, and gaps of 65 to 250 s inside them: the engine evaluates the
+        // seconds a record enters or leaves a window, a For ends or a summary is due, and moves a
+        // window across the seconds between at once (docs/semantics.md §8).
+        let minutes (n: int) = TimeSpan.FromMinutes(float n)
+        let specs =
+            [ { Name = "busy"; Value = Scalar(fun q -> q.Sum("requests", minutes 5)); Above = 6.0; Recover = 3.0; For = 40L }
+              { Name = "sections"; Value = PerGroup(fun q -> q.RateBy("requests", minutes 3, "section", "status!~\"4..\"") * 60.0)
+                Above = 2.0; Recover = 1.0; For = 0L }
+              { Name = "quiet"; Value = Scalar(fun q -> 2.0 - q.Sum("requests", minutes 7)); Above = 0.0; Recover = 0.0; For = 30L }
+              { Name = "hosts"; Value = Scalar(fun q -> q.Distinct("host", minutes 2, "status_class=\"5xx\"")); Above = 1.0; Recover = 1.0; For = 0L }
+              { Name = "top"; Value = Scalar(fun q -> let t = q.TopK(1, "bytes", minutes 4, "host") in if t.Count = 0 then 0.0 else t.Entries[0].Value)
+                Above = 4000.0; Recover = 2500.0; For = 0L } ]
+        let stream = Gen.zip (streamOf wideTimeSteps (int lateness)) (Gen.elements [ 1; 3 ]) |> Arb.fromGen
+        Check.One(
+            Config.QuickThrowOnFailure.WithMaxTest(tests).WithRunner(FsCheck.Xunit.TestOutputRunner output),
+            Prop.forAll stream (fun (s, batches) ->
+                let expected = Oracle.events 10L specs s.Sorted
+                let state, actual =
+                    [ yield! s.Arrival |> List.splitInto (max 1 (min batches s.Arrival.Length)) |> List.map Input.ofSeq
+                      EndOfInput ]
+                    |> List.fold (fun (st, acc) i -> let st', e = Engine.step i st in st', acc @ e) (Engine.init (config specs), [])
+                // Each second with records is evaluated itself, as each of the five windows lets it
+                // go, at the end of a For (two rules) and of a summary, and once more per batch.
+                let seconds = s.Sorted |> List.map (fun r -> r.Time) |> List.distinct |> List.length
+                let bound = int64 seconds * (1L + 5L + 2L + 1L) + int64 batches + 1L
+                (actual = expected |@ sprintf "expected %A\nactual %A" expected actual)
+                .&. (state.EvaluatedSeconds <= bound |@ sprintf "evaluated %d seconds, bound %d" state.EvaluatedSeconds bound)
+                |> Prop.classify (hasGap s) "gap > 10s"
+                |> Prop.classify (s.Sorted |> List.pairwise |> List.exists (fun (a, b) -> b.Time - a.Time > 64L)) "gap > 64s"))
+
+    [<Fact; Trait("Category", "property")>]
     member _.``keeps records only as long as the summaries need, windows read tallies, with the same events``() =
         check output (fun (AnyDisorder s) ->
             Prop.forAll (Arb.fromGen (Gen.elements [ 0L; 10L ])) (fun summary ->
@@ -453,3 +485,40 @@ type ``The request grammar``(output: ITestOutputHelper) =
                 (actual = expected |@ sprintf "%A: expected %A, got %A" request expected actual)
                 |> Prop.classify expected.IsSome "well-formed"
                 |> Prop.classify (request.Contains "  ") "double space"))
+
+type ``A map from seconds``(output: ITestOutputHelper) =
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``agrees with Map on finds, ceilings, ranges and removals, and stays balanced``() =
+        // Keys from a small range, so that adds replace, removals hit and ceilings land between keys.
+        let op = Gen.zip3 (Gen.choose (0, 3)) (Gen.choose (-50, 50)) (Gen.choose (0, 30))
+        Check.One(
+            Config.QuickThrowOnFailure.WithMaxTest(tests).WithRunner(FsCheck.Xunit.TestOutputRunner output),
+            Prop.forAll (Arb.fromGen (Gen.listOf op)) (fun ops ->
+                let mutable map = SecondMap.empty<int>
+                let mutable model = Map.empty<int64, int>
+                let mutable ok = true
+                for (kind, k, n) in ops do
+                    let key = int64 k
+                    match kind with
+                    | 0 | 1 ->
+                        map <- SecondMap.add key n map
+                        model <- Map.add key n model
+                    | 2 ->
+                        map <- SecondMap.remove key map
+                        model <- Map.remove key model
+                    | _ ->
+                        map <- SecondMap.removeFirst map
+                        if not model.IsEmpty then model <- Map.remove (Seq.head model).Key model
+                    let ranged = ResizeArray()
+                    map |> SecondMap.iterRange key (key + int64 n) (fun s v -> ranged.Add((s, v)))
+                    let rec depth (node: SecondNode<int>) = if isNull node then 0 else 1 + max (depth node.Left) (depth node.Right)
+                    ok <-
+                        ok
+                        && map.Count = model.Count
+                        && SecondMap.tryFind key map = (match Map.tryFind key model with Some v -> ValueSome v | None -> ValueNone)
+                        && SecondMap.ceiling key map = (match model |> Seq.tryFind (fun kv -> kv.Key >= key) with Some kv -> ValueSome kv.Key | None -> ValueNone)
+                        && List.ofSeq ranged = [ for KeyValue(s, v) in model do if s >= key && s <= key + int64 n then yield s, v ]
+                        // AVL: at most 1.44 log2(n + 2) levels.
+                        && float (depth map.Root) <= 1.45 * Math.Log2(float map.Count + 2.0)
+                ok))
