@@ -169,10 +169,13 @@ public sealed class AlertmanagerServer : IDisposable
             }
             try
             {
-                using var r = _http.Send(new HttpRequestMessage(HttpMethod.Get, $"{Url}/-/ready"));
+                // A short wait per request: on a loaded machine a request sent while Alertmanager
+                // starts can go unanswered, and the next one is answered.
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                using var r = _http.Send(new HttpRequestMessage(HttpMethod.Get, $"{Url}/-/ready"), wait.Token);
                 if (r.StatusCode == HttpStatusCode.OK) return true;
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
             {
             }
             Thread.Sleep(20);
