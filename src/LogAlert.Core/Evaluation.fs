@@ -4,13 +4,14 @@ open System
 open System.Collections.Generic
 
 /// Closing seconds (docs/semantics.md §5, §8, §10): each second is evaluated once, in order, once
-/// the newest timestamp is past it by more than the lateness; a quiet stretch in which no window
-/// holds data is jumped over to the next second at which something can happen.
+/// the newest timestamp is past it by more than the lateness; seconds at which no value can change
+/// (no records, no window letting records go, no `For` ending, no summary) are jumped over.
 [<RequireQualifiedAccess>]
 module internal Evaluation =
 
-    /// The seconds after `second` at which something could happen while no window holds data:
-    /// the next record, a pending alert's `For` running out, the end of a summary interval.
+    /// The first second after `second` at which something other than a window letting records go
+    /// can change a value: the next record, a pending alert's `For` running out, the end of a summary
+    /// interval that holds records.
     let nextInteresting (state: State) second =
         let candidates = List<int64>()
         Store.tryFirstSecond state.Open |> Option.iter candidates.Add
@@ -30,8 +31,8 @@ module internal Evaluation =
     /// Evaluates second `second` (closed): its bucket joins the closed store, every rule is
     /// evaluated over the windows as they stand at `second`, windows no rule read for their width are
     /// dropped, the summary is emitted if an interval ends here, and history older than every window
-    /// goes. The next second to evaluate is the next one, or, when no window held data, the next
-    /// second at which something can happen.
+    /// goes. The next second to evaluate is the next one when it has records, else the first at
+    /// which something can change.
     let closeSecond second (events: List<Event>) (state: State) =
         let bucket, openStore = Store.take second state.Open
         let closed =

@@ -292,7 +292,7 @@ type EngineState internal (state: State) =
     member this.SkewedCount = this.Core.SkewedCount
     /// Late records.
     member this.LateCount = this.Core.LateCount
-    /// Seconds evaluated so far (quiet stretches are skipped, not evaluated).
+    /// Seconds evaluated so far (seconds at which no value can change are skipped, not evaluated).
     member this.EvaluatedSeconds = this.Core.EvaluatedSeconds
     /// Seconds held in the store (closed and open).
     member this.StoredSeconds = this.Core.StoredSeconds

@@ -40,7 +40,7 @@ type State =
     member this.SkewedCount = this.Skewed
     /// Late records.
     member this.LateCount = this.Late
-    /// Seconds evaluated so far (quiet stretches are skipped, not evaluated).
+    /// Seconds evaluated so far (seconds at which no value can change are skipped, not evaluated).
     member this.EvaluatedSeconds = this.Evaluated
     /// Seconds held in the store (closed and open).
     member this.StoredSeconds = Store.count this.Closed + Store.count this.Open
