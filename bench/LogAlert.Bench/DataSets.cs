@@ -21,12 +21,15 @@ public sealed record LogSpec(string Label, int Seed, string Duration, int Rate, 
     /// <summary><c>--log-format</c>: an nginx log_format to write the lines in; null: none.</summary>
     public string? LogFormat { get; init; }
 
+    /// <summary><c>--start</c>: the first second, Unix time; null: <c>logalert generate</c>'s default.</summary>
+    public long? Start { get; init; }
+
     /// <summary>Whether the log starts with a header line (CSV does; the server formats do not).</summary>
     public bool HasHeader => OutputFormat is null && LogFormat is null;
 
     /// <summary>The cache file name, made of every parameter, so changed parameters make a new file.</summary>
     public string FileName =>
-        $"access-seed{Seed}-d{Duration}-r{Rate}{string.Concat(Bursts.Select(b => "-b" + b.Replace(':', '_')))}-h{Hosts}" +
+        $"access-seed{Seed}{(Start is { } st ? $"-s{st}" : "")}-d{Duration}-r{Rate}{string.Concat(Bursts.Select(b => "-b" + b.Replace(':', '_')))}-h{Hosts}" +
         $"{(UniformHosts ? "u" : "")}-p{Paths}" +
         (OutputFormat is { } f ? $"-{f}.log" : LogFormat is { } l ? $"-logformat{(uint)StableHash(l):x8}.log" : ".csv");
 
@@ -46,6 +49,7 @@ public sealed record LogSpec(string Label, int Seed, string Duration, int Rate, 
             "generate", "--seed", Seed.ToString(CultureInfo.InvariantCulture), "--duration", Duration,
             "--rate", Rate.ToString(CultureInfo.InvariantCulture),
         };
+        if (Start is { } start) args.AddRange(["--start", start.ToString(CultureInfo.InvariantCulture)]);
         foreach (var burst in Bursts) args.AddRange(["--burst", burst]);
         args.AddRange(["--hosts", Hosts.ToString(CultureInfo.InvariantCulture), "--paths", Paths.ToString(CultureInfo.InvariantCulture)]);
         if (UniformHosts) args.AddRange(["--host-popularity", "uniform"]);
@@ -99,6 +103,27 @@ public static class DataSets
     /// <summary><see cref="Sparse"/>'s shape at a tenth of its length, for <c>--quick</c>.</summary>
     public static readonly LogSpec SparseQuick = new("0.5M sparse", 1, "50000s", 10, [], 40, 60);
 
+    /// <summary>generate's default first second, where the logs above start.</summary>
+    private const long DefaultStart = 1549573860;
+
+    /// <summary>Ten years of 365 days, in seconds.</summary>
+    private const long TenYears = 10 * 365 * 86400L;
+
+    /// <summary>
+    /// Two halves of an ordinary site (10 req/s, 30000 s each, 0.6M lines in all) ten years apart: a
+    /// window a year wide drains across the gap (issue 17: within 1.2× of a 2-minute window).
+    /// </summary>
+    public static readonly (LogSpec First, LogSpec Second) Gap =
+        (new("gap first", 1, "30000s", 10, [], 40, 60),
+         new("gap second", 2, "30000s", 10, [], 40, 60) { Start = DefaultStart + TenYears + 30000 });
+
+    /// <summary>
+    /// 1000 req/s for 330 s, each request from a new host (10M hosts, picked uniformly): a 5-minute
+    /// window grouped by host holds 300k live groups, 1000 new a second (issue 17). With
+    /// <paramref name="hosts"/> = 60, the same requests from 60 hosts.
+    /// </summary>
+    public static LogSpec Groups(int hosts) => new($"{(hosts > 1000 ? "300k" : hosts.ToString(CultureInfo.InvariantCulture))} groups", 1, "330s", 1000, [], hosts, 60) { UniformHosts = true };
+
     /// <summary>The same requests as <paramref name="like"/>, as nginx writes them in its default <c>combined</c> format.</summary>
     public static LogSpec Combined(LogSpec like) => like with { Label = like.Label + " combined", OutputFormat = "combined" };
 
@@ -129,6 +154,26 @@ public static class DataSets
             File.Move(partial, path, overwrite: true);
         }
         return Describe(spec.Label, path, description, spec.HasHeader);
+    }
+
+    /// <summary>
+    /// Returns one CSV log of <paramref name="parts"/>' lines in order (one header), made once from
+    /// their generated files.
+    /// </summary>
+    public static LogFile Joined(string label, string description, string dataDir, string logalert, params LogSpec[] parts)
+    {
+        var files = parts.Select(p => Ensure(p, dataDir, logalert)).ToArray();
+        var path = Path.Combine(dataDir, "joined-" + string.Join("+", parts.Select(p => Path.GetFileNameWithoutExtension(p.FileName))) + ".csv");
+        if (!File.Exists(path))
+        {
+            var partial = path + ".partial";
+            using (var output = File.CreateText(partial))
+                for (var i = 0; i < files.Length; i++)
+                    foreach (var line in File.ReadLines(files[i].Path).Skip(i == 0 ? 0 : 1))
+                        output.WriteLine(line);
+            File.Move(partial, path, overwrite: true);
+        }
+        return Describe(label, path, description);
     }
 
     /// <summary>

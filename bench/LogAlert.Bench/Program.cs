@@ -141,6 +141,10 @@ public static partial class Program
         var combined = DataSets.Ensure(DataSets.Combined(options.Quick ? DataSets.Small : DataSets.Large), dataDir, logalert);
         var timed = DataSets.Ensure(DataSets.Timed(options.Quick ? DataSets.Small : DataSets.Large), dataDir, logalert);
         var sparse = DataSets.Ensure(options.Quick ? DataSets.SparseQuick : DataSets.Sparse, dataDir, logalert);
+        var gap = DataSets.Joined("gap 10y", "two halves of 30000 s at 10 req/s, ten years apart", dataDir, logalert,
+            DataSets.Gap.First, DataSets.Gap.Second);
+        var manyGroups = DataSets.Ensure(DataSets.Groups(10_000_000), dataDir, logalert);
+        var fewGroups = DataSets.Ensure(DataSets.Groups(60), dataDir, logalert);
         generation.Stop();
 
         // rules/*.csx as the shell expands it: the file names in ordinal order.
@@ -151,6 +155,7 @@ public static partial class Program
         string[] highTraffic = ["rules/high_traffic.csx"];
         string[] rate2m = ["bench/rules/rate_2m.csx"];
         string[] rate1h = ["bench/rules/rate_1h.csx"];
+        string[] perHost = ["bench/rules/per_host_5m.csx"];
 
         var scratch = Directory.CreateTempSubdirectory("logalert-bench-");
         try
@@ -172,7 +177,7 @@ public static partial class Program
                 new(launcher, ["--rules", .. allRules, tiny.Path], root, new Dictionary<string, string> { ["XDG_CACHE_HOME"] = ColdCache(run) });
 
             var cases = new List<Case>();
-            var logs = new[] { tiny, small, large, highCard, churn, sparse }.OfType<LogFile>().ToArray();
+            var logs = new[] { tiny, small, large, highCard, churn, sparse, gap, fewGroups, manyGroups }.OfType<LogFile>().ToArray();
             foreach (var log in logs)
                 cases.Add(new Case($"floor:{log.Label}", "floor (CsvHelper span API)", log, _ => Floor(log), null));
             void Add(string kind, string name, string[] rules, LogFile log, string? compareId = null, string? compareLabel = null) =>
@@ -189,6 +194,16 @@ public static partial class Program
             Add("high_traffic", "`logalert --format jsonl --rules rules/high_traffic.csx`", highTraffic, sparse);
             Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, sparse);
             if (churn is not null) Add("rules", "`logalert --format jsonl --rules rules/*.csx`", allRules, churn);
+            // A year-wide window draining across a 10-year gap, against a 2-minute one (issue 17).
+            cases.Add(new Case($"window2m:{gap.Label}", "`logalert --format jsonl --window 2m`", gap,
+                _ => LogAlert([], gap, "--window", "2m"), $"floor:{gap.Label}"));
+            cases.Add(new Case($"window1y:{gap.Label}", "`logalert --format jsonl --window 1y`", gap,
+                _ => LogAlert([], gap, "--window", "1y"), $"floor:{gap.Label}", $"window2m:{gap.Label}", "2m window"));
+            // A WhenEach rule over 300k live groups, 1000 new a second, against 60 groups (issue 17).
+            cases.Add(new Case($"per_host:{fewGroups.Label}", "`logalert --format jsonl --rules bench/rules/per_host_5m.csx`", fewGroups,
+                _ => LogAlert(perHost, fewGroups), $"floor:{fewGroups.Label}"));
+            cases.Add(new Case($"per_host:{manyGroups.Label}", "`logalert --format jsonl --rules bench/rules/per_host_5m.csx`", manyGroups,
+                _ => LogAlert(perHost, manyGroups), $"floor:{manyGroups.Label}", $"per_host:{fewGroups.Label}", "60 groups"));
             // Server formats: the same requests as the main CSV log, so the floor is that log's, and the
             // CSV run of the same command is what each is held to.
             cases.Add(new Case($"high_traffic:{combined.Label}", "`logalert --format jsonl --rules rules/high_traffic.csx` (auto: combined)",
@@ -217,7 +232,7 @@ public static partial class Program
             cases.Add(new Case("start:warm", "`./logalert --rules rules/*.csx`, rule cache filled (warm start)", tiny,
                 Launcher, $"floor:{tiny.Label}", "start:cold", "cold start"));
 
-            Prepare(problems, root, logs, Floor, [highTraffic, allRules, rate2m, rate1h], rules => LogAlert(rules, tiny));
+            Prepare(problems, root, logs, Floor, [highTraffic, allRules, rate2m, rate1h, perHost], rules => LogAlert(rules, tiny));
 
             // Round robin: every case once per run, so that a slow spell of the machine hits all alike.
             var results = cases.ToDictionary(c => c.Id, c => new CaseResult(c));

@@ -173,6 +173,26 @@ public static class Report
                 ];
             }
 
+        if (r.TryGetValue("window1y:gap 10y", out var year) && r.TryGetValue("window2m:gap 10y", out var minutes))
+        {
+            var ratio = year.WallSeconds / minutes.WallSeconds;
+            yield return
+            [
+                "(h) `--window 1y` vs `--window 2m` across a 10-year gap", $"{ratio:F2}× time", "≤ 1.2×",
+                Verdict(ratio <= 1.2, year.Case.Id, minutes.Case.Id),
+            ];
+        }
+        if (r.TryGetValue("per_host:300k groups", out var many) && r.TryGetValue("per_host:60 groups", out var few))
+        {
+            // Both logs hold the same number of records: the ratio of times is the ratio per record.
+            var ratio = many.WallSeconds / few.WallSeconds;
+            yield return
+            [
+                "(h) `WhenEach` over 300k live groups (1000 new/s) vs 60 groups, per record", $"{ratio:F2}× time", "≤ 3.0×",
+                Verdict(ratio <= 3.0, many.Case.Id, few.Case.Id),
+            ];
+        }
+
         var hour = r[$"rate1h:{main}"];
         var twoMinutes = r[$"rate2m:{main}"];
         var window = hour.WallSeconds / twoMinutes.WallSeconds;
