@@ -14,6 +14,8 @@ type internal RuleState =
       Alerts: Map<string, AlertPhase>
       /// The label a `WhenEach` rule groups by, once known.
       GroupLabel: string
+      /// What the last result of a `WhenEach` rule followed (`GroupedSource`: key, built, moves).
+      Follows: struct (string * int64 * int64) voption
       Failed: bool }
 
 /// The alert state machine (docs/semantics.md §9): per rule, and per group of a `WhenEach` rule, an
@@ -106,6 +108,53 @@ module internal Alerts =
             a <- a + 1
         alerts
 
+    /// The symbol table of a label whose values are texts: the id of an alerting group's name.
+    let private symbolsOf label =
+        match label with
+        | Host -> ValueSome Symbols.Hosts
+        | User -> ValueSome Symbols.Users
+        | Method -> ValueSome Symbols.Methods
+        | Section -> ValueSome Symbols.Sections
+        | VirtualHost -> ValueSome Symbols.VirtualHosts
+        | Referer -> ValueSome Symbols.Referers
+        | UserAgent -> ValueSome Symbols.UserAgents
+        | Status | StatusClass -> ValueNone
+
+    /// `evaluateGroups` for a result that follows the same window as the rule's last result did, at
+    /// most one move on (`GroupedSource`): a group the move did not touch has the value it had, so
+    /// an inactive one stays inactive, and only the groups the move touched and the alerting ones
+    /// are looked at, in ordinal order. On a window of 300k hosts, 1000 new a second, that is some
+    /// 2000 groups a second instead of 300k.
+    let private evaluateChanged (rule: Rule) (source: GroupedSource) (symbols: Symbols) (moved: bool) second
+                                (events: List<Event>) (alerts: Map<string, AlertPhase>) =
+        let ids = Dictionary<string, int>(StringComparer.Ordinal)
+        if moved then
+            for keys in source.Changed do
+                for id in keys do
+                    ids.TryAdd(Label.nameOf source.Label id, id) |> ignore
+        for KeyValue(name, _) in alerts do
+            if not (ids.ContainsKey name) then ids[name] <- symbols.Intern name
+        let names = Array.ofSeq ids.Keys
+        Array.sortInPlaceWith (fun (a: string) b -> String.CompareOrdinal(a, b)) names
+        let label = Label.name source.Label
+        let mutable alerts = alerts
+        for name in names do
+            let value = source.ValueOf ids[name]
+            let phase = Map.tryFind name alerts
+            match phase, value with
+            | None, ValueNone -> ()
+            | None, ValueSome v when not (v > rule.Threshold) -> ()
+            | _ ->
+                let v = match value with ValueSome v -> v | ValueNone -> 0.0
+                let next, e = transition rule (labelsOf rule label name) second v phase
+                e |> Option.iter (Alert >> events.Add)
+                alerts <-
+                    match next, phase with
+                    | Some p, _ -> Map.add name p alerts
+                    | None, Some _ -> Map.remove name alerts
+                    | None, None -> alerts
+        alerts
+
     /// Evaluates one rule at `second` and moves each of its alerts, appending their events. A rule
     /// that throws is switched off from this second on. A group that is alerting but absent from a
     /// `WhenEach` result reads as 0.
@@ -123,9 +172,19 @@ module internal Alerts =
                 | PerGroup f ->
                     let grouped = f query
                     if isNull grouped then raise (NullReferenceException "WhenEach returned null")
-                    let alerts = evaluateGroups rs.Rule grouped second events rs.Alerts
-                    if obj.ReferenceEquals(alerts, rs.Alerts) && rs.GroupLabel = grouped.Label then rs
-                    else { rs with Alerts = alerts; GroupLabel = grouped.Label }
+                    let follows = grouped.Source |> ValueOption.map (fun s -> struct (s.Key, s.Built, s.Moves))
+                    let alerts =
+                        match grouped.Source, rs.Follows with
+                        | ValueSome source, ValueSome(struct (key, built, moves)) when
+                            key = source.Key && built = source.Built && (moves = source.Moves || moves = source.Moves - 1L)
+                            && rs.GroupLabel = grouped.Label ->
+                            match symbolsOf source.Label with
+                            | ValueSome symbols ->
+                                evaluateChanged rs.Rule source symbols (moves <> source.Moves) second events rs.Alerts
+                            | ValueNone -> evaluateGroups rs.Rule grouped second events rs.Alerts
+                        | _ -> evaluateGroups rs.Rule grouped second events rs.Alerts
+                    if obj.ReferenceEquals(alerts, rs.Alerts) && rs.GroupLabel = grouped.Label && rs.Follows = follows then rs
+                    else { rs with Alerts = alerts; GroupLabel = grouped.Label; Follows = follows }
             with e ->
                 events.Add(RuleFailed(rs.Rule.RuleName, second, e.Message))
                 { rs with Failed = true }

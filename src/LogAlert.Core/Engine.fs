@@ -70,7 +70,7 @@ module Engine =
           Closed = config.Series |> List.fold (fun store series -> Store.withSeries series store) Store.empty
           Open = Store.empty
           Windows = Map.empty
-          Rules = config.Rules |> List.map (fun r -> { Rule = r; Alerts = Map.empty; GroupLabel = ""; Failed = false })
+          Rules = config.Rules |> List.map (fun r -> { Rule = r; Alerts = Map.empty; GroupLabel = ""; Follows = ValueNone; Failed = false })
           Newest = None
           Watermark = Int64.MinValue
           Cursor = None

@@ -10,18 +10,64 @@ open System.Runtime.InteropServices
 type QueryException(message: string) =
     inherit ArgumentException(message)
 
+/// What a `SumBy` or `RateBy` result follows from one second to the next, so that a `WhenEach`
+/// rule returning it can be re-evaluated for the groups that changed only: the window (its key in
+/// the view, the second it was built, how often it moved), the groups its last move touched, and the
+/// exact arithmetic from a group's totals to its value (`Ops`, in order: the metric, then each
+/// division or multiplication by a number).
+[<NoEquality; NoComparison>]
+type internal GroupedSource =
+    { /// The window's key, with `Ops` written out: two results with the same key compute alike.
+      Key: string
+      Built: int64
+      Moves: int64
+      Label: Label
+      Table: Table<Totals>
+      Metric: Metric
+      /// `(true, d)`: divided by `d`; `(false, m)`: multiplied by `m`.
+      Ops: struct (bool * float) list
+      Changed: int[][] }
+
+    /// A group's value now, `ValueNone` when it has no records in the window.
+    member this.ValueOf(id: int) =
+        match this.Table.TryFind id with
+        | ValueSome t ->
+            let mutable v = t.Of this.Metric
+            for struct (divide, x) in this.Ops do
+                v <- if divide then v / x else v * x
+            ValueSome v
+        | ValueNone -> ValueNone
+
+    /// The source with one more operation.
+    member this.Then(divide: bool, x: float) =
+        let op = struct (divide, x)
+        { this with
+            Ops = this.Ops @ [ op ]
+            Key = this.Key + (if divide then "/" else "*") + string (BitConverter.DoubleToInt64Bits x) }
+
 /// Values per label value, from `SumBy`, `RateBy` or `TopK`: a read-only dictionary that also
 /// knows which label it is grouped by. Missing keys read as 0.
 [<Sealed; AllowNullLiteral>]
-type Grouped(label: string, values: KeyValuePair<string, float>[]) =
-    let index = lazy (Dictionary<string, float>(values, StringComparer.Ordinal))
+type Grouped private (label: string, entries: Lazy<KeyValuePair<string, float>[]>, source: GroupedSource voption) =
+    let index = lazy (Dictionary<string, float>(entries.Value, StringComparer.Ordinal))
+
+    /// Values per label value, `values` as given.
+    new(label: string, values: KeyValuePair<string, float>[]) = Grouped(label, Lazy<_>.CreateFromValue values, ValueNone)
+
+    /// A result read from a window when first enumerated, following `source` (see `GroupedSource`).
+    static member internal Following(label: string, entries: unit -> KeyValuePair<string, float>[], source: GroupedSource) =
+        Grouped(label, Lazy<KeyValuePair<string, float>[]>(Func<_>(entries)), ValueSome source)
+
+    /// What the result follows, when it is a `SumBy` or `RateBy` result, as it is or divided or
+    /// multiplied by numbers.
+    member internal _.Source = source
 
     /// The label the values are grouped by, e.g. `section`.
     member _.Label = label
     /// The entries, in order (by label value, or by value for `TopK`).
-    member _.Entries: IReadOnlyList<KeyValuePair<string, float>> = values
+    member _.Entries: IReadOnlyList<KeyValuePair<string, float>> = entries.Value
     /// Number of groups.
-    member _.Count = values.Length
+    member _.Count = entries.Value.Length
     /// The value of a group, 0 when absent.
     member _.Item
         with get (key: string) =
@@ -30,27 +76,36 @@ type Grouped(label: string, values: KeyValuePair<string, float>[]) =
             | _ -> 0.0
     /// The group values with `f` applied to each value.
     member _.Select(f: Func<float, float>) =
-        Grouped(label, values |> Array.map (fun kv -> KeyValuePair(kv.Key, f.Invoke kv.Value)))
+        Grouped(label, entries.Value |> Array.map (fun kv -> KeyValuePair(kv.Key, f.Invoke kv.Value)))
     /// The groups for which `predicate` holds.
     member _.Where(predicate: Func<string, float, bool>) =
-        Grouped(label, values |> Array.filter (fun kv -> predicate.Invoke(kv.Key, kv.Value)))
+        Grouped(label, entries.Value |> Array.filter (fun kv -> predicate.Invoke(kv.Key, kv.Value)))
     /// Per group `a / b`, over the groups of `a`; a group whose divisor is 0 or absent is left out.
     static member (/)(a: Grouped, b: Grouped) =
         Grouped(a.Label, a.Entries |> Seq.choose (fun kv -> let d = b[kv.Key] in if d = 0.0 then None else Some(KeyValuePair(kv.Key, kv.Value / d))) |> Array.ofSeq)
     /// Every group value divided by a number.
-    static member (/)(a: Grouped, d: float) = a.Select(fun v -> v / d)
+    static member (/)(a: Grouped, d: float) = a.Scaled(true, d)
     /// Every group value multiplied by a number.
-    static member (*)(a: Grouped, m: float) = a.Select(fun v -> v * m)
+    static member (*)(a: Grouped, m: float) = a.Scaled(false, m)
+
+    // Division or multiplication by a number keeps what the result follows: the values stay a
+    // function of each group's totals alone.
+    member private _.Scaled(divide: bool, x: float) =
+        let op = if divide then (fun v -> v / x) else (fun v -> v * x)
+        let mapped () = entries.Value |> Array.map (fun kv -> KeyValuePair(kv.Key, op kv.Value))
+        match source with
+        | ValueSome s -> Grouped(label, Lazy<KeyValuePair<string, float>[]>(Func<_>(mapped)), ValueSome(s.Then(divide, x)))
+        | ValueNone -> Grouped(label, mapped ())
 
     interface IReadOnlyDictionary<string, float> with
         member this.Item with get key = this[key]
-        member _.Keys = values |> Seq.map (fun kv -> kv.Key)
-        member _.Values = values |> Seq.map (fun kv -> kv.Value)
+        member _.Keys = entries.Value |> Seq.map (fun kv -> kv.Key)
+        member _.Values = entries.Value |> Seq.map (fun kv -> kv.Value)
         member _.ContainsKey key = index.Value.ContainsKey key
         member _.TryGetValue(key, value) = index.Value.TryGetValue(key, &value)
-        member _.Count = values.Length
-        member _.GetEnumerator() : IEnumerator<KeyValuePair<string, float>> = (values :> seq<_>).GetEnumerator()
-        member _.GetEnumerator() : IEnumerator = values.GetEnumerator()
+        member _.Count = entries.Value.Length
+        member _.GetEnumerator() : IEnumerator<KeyValuePair<string, float>> = (entries.Value :> seq<_>).GetEnumerator()
+        member _.GetEnumerator() : IEnumerator = entries.Value.GetEnumerator()
 
 /// What a rule can ask, over the closed window `(Now − width, Now]` of log time.
 type IQuery =
@@ -201,9 +256,15 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
             let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
             let m, l = m.Value, groupBy.Value
             let win = window w groupBy selector m
-            let entries = win.Groups.ToArray() |> Array.map (fun kv -> KeyValuePair(Label.nameOf l kv.Key, kv.Value.Of m))
-            Array.sortInPlaceWith (fun (a: KeyValuePair<string, float>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
-            grouped l entries
+            let groups = win.Groups
+            let entries () =
+                let entries = groups.ToArray() |> Array.map (fun kv -> KeyValuePair(Label.nameOf l kv.Key, kv.Value.Of m))
+                Array.sortInPlaceWith (fun (a: KeyValuePair<string, float>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
+                entries
+            let source =
+                { Key = windowKey w groupBy selector m + "\u001f" + Metric.name m; Built = win.Built; Moves = win.Moves
+                  Label = l; Table = groups; Metric = m; Ops = []; Changed = win.Changed }
+            Grouped.Following(Label.name l, entries, source)
         member this.RateBy(metric, width, label, selector) =
             (this :> IQuery).SumBy(metric, width, label, selector) / float (seconds width)
         member _.TopK(k, metric, width, label, selector) =

@@ -24,6 +24,9 @@ type Window =
       Series: Series
       /// The second the totals are for.
       At: int64
+      /// The second it was built at: with `Moves`, which version of which window it is (a window
+      /// built again, after a jump of its width or more, starts its moves again).
+      Built: int64
       Total: Totals
       /// Totals per label value id (`Label.idOf`), for grouped windows; a value is present while it
       /// has records.
@@ -103,7 +106,7 @@ module Window =
     /// A window of `width` seconds at second `at`, summing `Metric.summed summed`, computed from the store.
     let build width groupBy selector summed at (store: Store) =
         let empty =
-            { Width = width; Series = Series.create groupBy selector summed; At = at
+            { Width = width; Series = Series.create groupBy selector summed; At = at; Built = at
               Total = Totals.Zero; Groups = Table<Totals>.Empty
               Moves = 0L; Changed = [||]; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq

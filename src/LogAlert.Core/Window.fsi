@@ -26,6 +26,10 @@ type internal Window =
 
       /// The second the totals are for.
       At: int64
+
+      /// The second it was built at: with `Moves`, which version of which window it is (a window
+      /// built again, after a jump of its width or more, starts its moves again).
+      Built: int64
       Total: Totals
 
       /// Totals per label value id (`Label.idOf`), for grouped windows; a value is present while it

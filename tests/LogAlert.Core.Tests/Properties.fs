@@ -33,7 +33,7 @@ let ruleSpecs (busyAbove: int) (busyFor: int64) =
       { Name = "latency"
         Value = Scalar(fun q -> q.Sum("request_time", sec 4, "status!=\"404\"") / max 1.0 (q.Sum("requests", sec 4, "status!=\"404\"")))
         Above = 1.5; Recover = 1.2; For = 1L }
-      { Name = "upstream"; Value = PerGroup(fun q -> q.SumBy("upstream_response_time", sec 3, "vhost")); Above = 2.0; Recover = 1.0; For = 0L }
+      { Name = "upstream"; Value = PerGroup(fun q -> q.SumBy("upstream_response_time", sec 3, "vhost")); Above = 2.0; Recover = 1.0; For = 2L }
       { Name = "agents"; Value = Scalar(fun q -> q.Distinct("user_agent", sec 5, "referer!=\"-\"")); Above = 1.0; Recover = 1.0; For = 0L } ]
 
 let config specs =
@@ -173,6 +173,14 @@ type ``The streaming fold``(output: ITestOutputHelper) =
               { Name = "sections"; Value = PerGroup(fun q -> q.RateBy("requests", minutes 3, "section", "status!~\"4..\"") * 60.0)
                 Above = 2.0; Recover = 1.0; For = 0L }
               { Name = "quiet"; Value = Scalar(fun q -> 2.0 - q.Sum("requests", minutes 7)); Above = 0.0; Recover = 0.0; For = 30L }
+              // A scale that another window decides: the result follows the same window with another
+              // multiplier, so each group's value changes although the window did not move.
+              { Name = "weighted"
+                Value = PerGroup(fun q -> q.SumBy("requests", minutes 3, "section") * (if q.Sum("requests", minutes 1) > 2.0 then 2.0 else 1.0))
+                Above = 4.0; Recover = 4.0; For = 0L }
+              // A group pending for 20 s fires with no record in between: the end of its For changes it.
+              { Name = "failing"; Value = PerGroup(fun q -> q.SumBy("requests", minutes 4, "host", "status_class=\"5xx\""))
+                Above = 1.0; Recover = 1.0; For = 20L }
               { Name = "hosts"; Value = Scalar(fun q -> q.Distinct("host", minutes 2, "status_class=\"5xx\"")); Above = 1.0; Recover = 1.0; For = 0L }
               { Name = "top"; Value = Scalar(fun q -> let t = q.TopK(1, "bytes", minutes 4, "host") in if t.Count = 0 then 0.0 else t.Entries[0].Value)
                 Above = 4000.0; Recover = 2500.0; For = 0L } ]
@@ -185,10 +193,10 @@ type ``The streaming fold``(output: ITestOutputHelper) =
                     [ yield! s.Arrival |> List.splitInto (max 1 (min batches s.Arrival.Length)) |> List.map Input.ofSeq
                       EndOfInput ]
                     |> List.fold (fun (st, acc) i -> let st', e = Engine.step i st in st', acc @ e) (Engine.init (config specs), [])
-                // Each second with records is evaluated itself, as each of the five windows lets it
-                // go, at the end of a For (two rules) and of a summary, and once more per batch.
+                // Each second with records is evaluated itself, as each of the eight windows lets it
+                // go, at the end of a For (three rules) and of a summary, and once more per batch.
                 let seconds = s.Sorted |> List.map (fun r -> r.Time) |> List.distinct |> List.length
-                let bound = int64 seconds * (1L + 5L + 2L + 1L) + int64 batches + 1L
+                let bound = int64 seconds * (1L + 8L + 3L + 1L) + int64 batches + 1L
                 (actual = expected |@ sprintf "expected %A\nactual %A" expected actual)
                 .&. (state.EvaluatedSeconds <= bound |@ sprintf "evaluated %d seconds, bound %d" state.EvaluatedSeconds bound)
                 |> Prop.classify (hasGap s) "gap > 10s"
