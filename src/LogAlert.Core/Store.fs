@@ -386,6 +386,14 @@ module Store =
     /// longer be given records either). Never moves back; costs the buckets it strips.
     let stripBefore second (store: Store) =
         if second <= store.RecordsFrom then store
+        elif second = store.RecordsFrom + 1L then
+            // The usual step, a second at a time: one bucket to strip, if that second has one.
+            match SecondMap.tryFind store.RecordsFrom store.Buckets with
+            | ValueSome b when not b.Chunks.IsEmpty ->
+                { store with
+                    Buckets = SecondMap.add store.RecordsFrom (Bucket.strip store.Series.Values b) store.Buckets
+                    RecordsFrom = second }
+            | _ -> { store with RecordsFrom = second }
         else
             let mutable buckets = store.Buckets
             let first = match tryFirstSecond store with Some s -> max s store.RecordsFrom | None -> second

@@ -57,14 +57,20 @@ module Summary =
         let distinctHosts = hosts.Count() // empties the set
         if requests = 0L then None
         else
-            let top =
-                sections
-                |> Seq.map (fun (KeyValue(k, v)) -> Symbols.Sections.Name k, v)
-                |> Seq.sortWith (fun (ka, va) (kb, vb) ->
-                    let c = compare vb va
-                    if c <> 0 then c else String.CompareOrdinal(ka, kb))
-                |> Seq.truncate 3
-                |> List.ofSeq
+            // The best three by hits, ties by name (ordinal): one pass, not a sort of every section.
+            let best = ResizeArray<struct (string * int64)>(4)
+            let before (ka: string, va: int64) (struct (kb: string, vb: int64)) =
+                va > vb || (va = vb && String.CompareOrdinal(ka, kb) < 0)
+            for KeyValue(k, v) in sections do
+                if best.Count < 3 || v >= (let struct (_, last) = best[best.Count - 1] in last) then
+                    let name = Symbols.Sections.Name k
+                    let mutable i = best.Count
+                    while i > 0 && before (name, v) best[i - 1] do
+                        i <- i - 1
+                    if i < 3 then
+                        best.Insert(i, struct (name, v))
+                        if best.Count > 3 then best.RemoveAt 3
+            let top = [ for struct (name, v) in best -> name, v ]
             Some
                 { Start = start
                   End = endExclusive
