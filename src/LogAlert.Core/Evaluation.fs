@@ -40,7 +40,16 @@ module internal Evaluation =
             | Some b -> Store.addBucket second b state.Closed
             | None -> state.Closed
         let view = QueryView(closed, state.Windows, second)
-        let rules = state.Rules |> List.map (Alerts.evaluate view second events)
+        // In rule order (their events are in that order); the same list when no rule's state
+        // changed, as on most seconds: no new list a second.
+        let rec evaluateAll (rules: RuleState list) =
+            match rules with
+            | [] -> rules
+            | rs :: rest ->
+                let evaluated = Alerts.evaluate view second events rs
+                let others = evaluateAll rest
+                if obj.ReferenceEquals(evaluated, rs) && obj.ReferenceEquals(others, rest) then rules else evaluated :: others
+        let rules = evaluateAll state.Rules
         let mutable windows = state.Windows
         let mutable retention = state.Retention
         let mutable closed = closed
@@ -63,31 +72,32 @@ module internal Evaluation =
         if interval > 0L && (second + 1L) % interval = 0L then
             Summary.compute (second + 1L - interval) (second + 1L) false closed
             |> Option.iter (SummaryReady >> events.Add)
-        let state =
+        let closed =
+            closed
+            |> Store.dropBefore (second - retention + 1L)
+            |> Store.stripBefore (second - state.RecordRetention + 1L)
+        let after cursor =
             { state with
-                Closed =
-                    closed
-                    |> Store.dropBefore (second - retention + 1L)
-                    |> Store.stripBefore (second - state.RecordRetention + 1L)
+                Closed = closed
                 Open = openStore
                 Windows = windows
                 Rules = rules
                 Retention = retention
-                Evaluated = state.Evaluated + 1L }
-        let next =
-            match Store.tryFirstSecond openStore with
-            | Some s when s = second + 1L -> s // the usual case: records in the next second
-            | _ ->
-                // Otherwise only a record, a pending alert's `For`, a summary, or a second with
-                // records leaving a window the rules read can change what follows (§8).
-                let mutable next = nextInteresting state second
-                if view.SawData then
-                    for KeyValue(_, w) in view.Windows do
-                        match Store.tryCeiling (second - w.Width + 1L) state.Closed with
-                        | ValueSome oldest when oldest <= second -> next <- min next (oldest + w.Width)
-                        | _ -> ()
-                max (second + 1L) next
-        { state with Cursor = Some next }
+                Evaluated = state.Evaluated + 1L
+                Cursor = cursor }
+        match Store.tryFirstSecond openStore with
+        | Some s when s = second + 1L -> after (Some s) // the usual case: records in the next second
+        | _ ->
+            // Otherwise only a record, a pending alert's `For`, a summary, or a second with
+            // records leaving a window the rules read can change what follows (§8).
+            let state = after state.Cursor
+            let mutable next = nextInteresting state second
+            if view.SawData then
+                for KeyValue(_, w) in view.Windows do
+                    match Store.tryCeiling (second - w.Width + 1L) state.Closed with
+                    | ValueSome oldest when oldest <= second -> next <- min next (oldest + w.Width)
+                    | _ -> ()
+            { state with Cursor = Some(max (second + 1L) next) }
 
     /// Evaluates every closed second up to `limit`, in order.
     let closeThrough limit (events: List<Event>) (state: State) =

@@ -182,6 +182,46 @@ module internal QueryCheck =
             | Error e -> Some e
             | Ok _ -> None
 
+/// The key of each window a rule asks for, by its width, label, selector and summed metric: the same
+/// query every second finds its string here instead of joining it again.
+[<RequireQualifiedAccess>]
+module internal WindowKeys =
+    let private keys = System.Collections.Concurrent.ConcurrentDictionary<struct (int64 * int * string * int), string>()
+
+    let private make width (groupBy: Label option) (selectorText: string) (summed: Metric) =
+        let key = String.Join('\u001f', string width, (match groupBy with Some l -> Label.name l | None -> ""), selectorText)
+        match summed with
+        | Bytes | Requests -> key
+        | _ -> key + "\u001f" + Metric.name summed
+
+    /// The key of the window of `width` seconds grouped by `groupBy` over `selector`, summing
+    /// `Metric.summed metric`.
+    let get width (groupBy: Label option) (selector: string | null) (metric: Metric) =
+        let selectorText = match selector with null -> "" | s -> s
+        let summed = Metric.summed metric
+        let labelCode =
+            match groupBy with
+            | None -> 0
+            | Some Section -> 1
+            | Some Method -> 2
+            | Some Status -> 3
+            | Some StatusClass -> 4
+            | Some Host -> 5
+            | Some User -> 6
+            | Some VirtualHost -> 7
+            | Some Referer -> 8
+            | Some UserAgent -> 9
+        let metricCode = match summed with Requests | Bytes -> 0 | RequestTime -> 1 | UpstreamTime -> 2
+        let id = struct (width, labelCode, selectorText, metricCode)
+        match keys.TryGetValue id with
+        | true, key -> key
+        | _ ->
+            // Rules that build selectors from data would make a new key every second: bounded.
+            if keys.Count > 4096 then keys.Clear()
+            let key = make width groupBy selectorText summed
+            keys[id] <- key
+            key
+
 /// The query a rule sees at one closed second: windows are moved to `now` on first use and
 /// remembered, so that the next second moves them by one second instead of rebuilding them.
 /// Lives for one evaluation second inside the engine; its cache is how the engine learns the
@@ -189,7 +229,8 @@ module internal QueryCheck =
 [<Sealed>]
 type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) =
     let used = Dictionary<string, Window>()
-    let selectors = Dictionary<string, Selector>()
+    // Selectors are parsed only when a window is built, not every second: made on first use.
+    let mutable selectors: Dictionary<string, Selector> | null = null
     let mutable sawData = false
 
     // Every query's arguments go through `QueryCheck`, in its order: a rule host's load-time
@@ -205,22 +246,25 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
         | Error e -> raise (QueryException e)
 
     let selectorOf (text: string) =
-        match selectors.TryGetValue text with
+        let cache =
+            match selectors with
+            | null ->
+                let d = Dictionary<string, Selector>()
+                selectors <- d
+                d
+            | d -> d
+        match cache.TryGetValue text with
         | true, s -> s
         | _ ->
             match QueryCheck.selector text with
             | Ok s ->
-                selectors[text] <- s
+                cache[text] <- s
                 s
             | Error e -> raise (QueryException e)
 
     // Requests and bytes share a window, as they share a series (`Metric.summed`).
     let windowKey width (groupBy: Label option) (selector: string | null) (metric: Metric) =
-        let selectorText = match selector with null -> "" | s -> s
-        let key = String.Join('\u001f', string width, (match groupBy with Some l -> Label.name l | None -> ""), selectorText)
-        match Metric.summed metric with
-        | Bytes | Requests -> key
-        | summed -> key + "\u001f" + Metric.name summed
+        WindowKeys.get width groupBy selector metric
 
     let window width (groupBy: Label option) (selector: string | null) (metric: Metric) =
         let selectorText = match selector with null -> "" | s -> s
