@@ -72,9 +72,15 @@ module internal Evaluation =
         if interval > 0L && (second + 1L) % interval = 0L then
             Summary.compute (second + 1L - interval) (second + 1L) false closed
             |> Option.iter (SummaryReady >> events.Add)
+        // A window kept but not read at this second still holds its seconds back to At - Width + 1,
+        // and takes them away when it is read again: the store keeps them until then.
+        let mutable keepFrom = second - retention + 1L
+        if windows.Count > view.Windows.Count then
+            for KeyValue(_, w) in windows do
+                keepFrom <- min keepFrom (w.At - w.Width + 1L)
         let closed =
             closed
-            |> Store.dropBefore (second - retention + 1L)
+            |> Store.dropBefore keepFrom
             |> Store.stripBefore (second - state.RecordRetention + 1L)
         let after cursor =
             { state with

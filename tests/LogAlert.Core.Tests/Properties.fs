@@ -203,6 +203,21 @@ type ``The streaming fold``(output: ITestOutputHelper) =
                 |> Prop.classify (s.Sorted |> List.pairwise |> List.exists (fun (a, b) -> b.Time - a.Time > 64L)) "gap > 64s"))
 
     [<Fact; Trait("Category", "property")>]
+    member _.``keeps the seconds a window not read for a while will let go``() =
+        // The widest window is read only while a narrow one holds records: between reads, the store
+        // must keep every second that window still holds, or they are never taken away from it.
+        let specs =
+            [ { Name = "sometimes"
+                Value = Scalar(fun q -> if q.Sum("requests", TimeSpan.FromSeconds 10.0) > 0.0 then q.Sum("requests", TimeSpan.FromMinutes 3.0) else 0.0)
+                Above = 5.0; Recover = 5.0; For = 0L } ]
+        Check.One(
+            Config.QuickThrowOnFailure.WithMaxTest(tests).WithRunner(FsCheck.Xunit.TestOutputRunner output),
+            Prop.forAll (streamOf wideTimeSteps (int lateness) |> Arb.fromGen) (fun s ->
+                let expected = Oracle.events 10L specs s.Sorted
+                let actual = runBatches specs [ s.Arrival ]
+                actual = expected |@ sprintf "expected %A\nactual %A" expected actual))
+
+    [<Fact; Trait("Category", "property")>]
     member _.``keeps records only as long as the summaries need, windows read tallies, with the same events``() =
         check output (fun (AnyDisorder s) ->
             Prop.forAll (Arb.fromGen (Gen.elements [ 0L; 10L ])) (fun summary ->
