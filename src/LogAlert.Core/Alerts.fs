@@ -165,10 +165,15 @@ module internal Alerts =
                 match Rule.value rs.Rule with
                 | Scalar f ->
                     let v = f query
-                    let phase, e = transition rs.Rule [] second v (Map.tryFind "" rs.Alerts)
+                    let before = Map.tryFind "" rs.Alerts
+                    let phase, e = transition rs.Rule [] second v before
                     e |> Option.iter (Alert >> events.Add)
-                    let alerts = match phase with Some p -> Map.add "" p rs.Alerts | None -> Map.remove "" rs.Alerts
-                    if obj.ReferenceEquals(alerts, rs.Alerts) then rs else { rs with Alerts = alerts }
+                    // Most seconds leave the alert as it was: the same state, not a copy.
+                    match phase, before with
+                    | None, None -> rs
+                    | Some p, Some b when p = b -> rs
+                    | Some p, _ -> { rs with Alerts = Map.add "" p rs.Alerts }
+                    | None, Some _ -> { rs with Alerts = Map.remove "" rs.Alerts }
                 | PerGroup f ->
                     let grouped = f query
                     if isNull grouped then raise (NullReferenceException "WhenEach returned null")

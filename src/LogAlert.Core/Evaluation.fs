@@ -25,7 +25,8 @@ module internal Evaluation =
         if interval > 0L then
             let start = Summary.intervalStart interval second
             let last = start + interval - 1L
-            if last > second && not (Seq.isEmpty (Store.range start second state.Closed)) then candidates.Add last
+            let holdsRecords = match Store.tryCeiling start state.Closed with ValueSome s -> s <= second | ValueNone -> false
+            if last > second && holdsRecords then candidates.Add last
         candidates |> Seq.filter (fun s -> s > second) |> Seq.fold min Int64.MaxValue
 
     /// Evaluates second `second` (closed): its bucket joins the closed store, every rule is

@@ -250,11 +250,11 @@ module internal Store =
     val range:
       first: int64 -> last: int64 -> store: Store -> (int64 * Bucket) seq
 
-    /// The store with `bucket` merged into second `second`, tallied for the store's series (before
-    /// `RecordsFrom`, its totals and tallies only).
     /// The earliest second at or after `second` that has records, if any.
     val tryCeiling: second: int64 -> store: Store -> int64 voption
 
+    /// The store with `bucket` merged into second `second`, tallied for the store's series (before
+    /// `RecordsFrom`, its totals and tallies only).
     val addBucket: second: int64 -> bucket: Bucket -> store: Store -> Store
 
     /// The earliest second with records, if any.
