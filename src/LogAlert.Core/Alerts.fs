@@ -127,13 +127,22 @@ module internal Alerts =
     /// 2000 groups a second instead of 300k.
     let private evaluateChanged (rule: Rule) (source: GroupedSource) (symbols: Symbols) (moved: bool) second
                                 (events: List<Event>) (alerts: Map<string, AlertPhase>) =
+        // The groups to look at, by id: the alerting ones (their ids from their names), and those the
+        // move touched whose value is now above the threshold. A touched group that is inactive and
+        // at or below it stays inactive: not named, not sorted.
         let ids = Dictionary<string, int>(StringComparer.Ordinal)
+        let alerting = HashSet<int>()
+        for KeyValue(name, _) in alerts do
+            let id = symbols.Intern name
+            ids[name] <- id
+            alerting.Add id |> ignore
         if moved then
             for keys in source.Changed do
                 for id in keys do
-                    ids.TryAdd(Label.nameOf source.Label id, id) |> ignore
-        for KeyValue(name, _) in alerts do
-            if not (ids.ContainsKey name) then ids[name] <- symbols.Intern name
+                    if not (alerting.Contains id) then
+                        match source.ValueOf id with
+                        | ValueSome v when v > rule.Threshold -> ids.TryAdd(Label.nameOf source.Label id, id) |> ignore
+                        | _ -> ()
         let names = Array.ofSeq ids.Keys
         Array.sortInPlaceWith (fun (a: string) b -> String.CompareOrdinal(a, b)) names
         let label = Label.name source.Label
