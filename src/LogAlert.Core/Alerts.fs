@@ -60,6 +60,16 @@ module internal Alerts =
             None, Some e
         | Some(Firing(since, _)) -> Some(Firing(since, v)), None
 
+    /// One group of a `WhenEach` rule moved at `second` by value `v` from `phase`, its event
+    /// appended: `alerts` with the group's new phase.
+    let private moveGroup (rule: Rule) label key second v (phase: AlertPhase option) (events: List<Event>) alerts =
+        let next, e = transition rule (labelsOf rule label key) second v phase
+        e |> Option.iter (Alert >> events.Add)
+        match next, phase with
+        | Some p, _ -> Map.add key p alerts
+        | None, Some _ -> Map.remove key alerts
+        | None, None -> alerts
+
     /// A `WhenEach` result's values, by group in ordinal order, each group once (the last value
     /// given for it counts): the entries as they are when they are in that order already, as
     /// `SumBy` and `RateBy` give them.
@@ -84,14 +94,7 @@ module internal Alerts =
     let private evaluateGroups (rule: Rule) (grouped: Grouped) second (events: List<Event>) (alerts: Map<string, AlertPhase>) =
         let entries = ordered grouped
         let mutable alerts = alerts
-        let step key v (phase: AlertPhase option) =
-            let next, e = transition rule (labelsOf rule grouped.Label key) second v phase
-            e |> Option.iter (Alert >> events.Add)
-            alerts <-
-                match next, phase with
-                | Some p, _ -> Map.add key p alerts
-                | None, Some _ -> Map.remove key alerts
-                | None, None -> alerts
+        let step key v phase = alerts <- moveGroup rule grouped.Label key second v phase events alerts
         // The alerting groups, in ordinal order (a `Map` of strings is), read before any changes.
         let alerting = Array.ofSeq alerts
         let mutable a = 0
@@ -155,13 +158,7 @@ module internal Alerts =
             | None, ValueSome v when not (v > rule.Threshold) -> ()
             | _ ->
                 let v = match value with ValueSome v -> v | ValueNone -> 0.0
-                let next, e = transition rule (labelsOf rule label name) second v phase
-                e |> Option.iter (Alert >> events.Add)
-                alerts <-
-                    match next, phase with
-                    | Some p, _ -> Map.add name p alerts
-                    | None, Some _ -> Map.remove name alerts
-                    | None, None -> alerts
+                alerts <- moveGroup rule label name second v phase events alerts
         alerts
 
     /// Evaluates one rule at `second` and moves each of its alerts, appending their events. A rule
