@@ -130,6 +130,8 @@ module internal Alerts =
     /// 2000 groups a second instead of 300k.
     let private evaluateChanged (rule: Rule) (source: GroupedSource) (symbols: Symbols) (moved: bool) second
                                 (events: List<Event>) (alerts: Map<string, AlertPhase>) =
+        // No move and no alert: nothing can change.
+        if not moved && alerts.IsEmpty then alerts else
         // The groups to look at, by id: the alerting ones (their ids from their names), and those the
         // move touched whose value is now above the threshold. A touched group that is inactive and
         // at or below it stays inactive: not named, not sorted.
