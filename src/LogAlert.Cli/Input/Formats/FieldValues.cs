@@ -240,6 +240,8 @@ internal static class FieldValues
     public static bool TryUpstreamSeconds(ReadOnlySpan<byte> s, bool convert, out double total)
     {
         total = double.NaN;
+        // The usual list: one number (or `-`), checked without looking for separators.
+        if (!convert && IsSeconds(s)) return true;
         while (true)
         {
             var stop = s.IndexOfAny((byte)',', (byte)':');
@@ -259,6 +261,10 @@ internal static class FieldValues
     /// </summary>
     public static int UpstreamEnd(ReadOnlySpan<byte> line, int at)
     {
+        // The usual list ends the line as one number: no search for separators.
+        var j = at;
+        while (j < line.Length && ((uint)(line[j] - '0') <= 9 || line[j] == (byte)'.' || line[j] == (byte)'-')) j++;
+        if (j == line.Length) return j;
         var i = at;
         while (true)
         {
