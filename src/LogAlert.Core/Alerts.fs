@@ -14,8 +14,9 @@ type internal RuleState =
       Alerts: Map<string, AlertPhase>
       /// The label a `WhenEach` rule groups by, once known.
       GroupLabel: string
-      /// What the last result of a `WhenEach` rule followed (`GroupedSource`: key, built, moves).
-      Follows: struct (string * int64 * int64) voption
+      /// What the last result of a `WhenEach` rule followed (`GroupedSource.Follow`: window key,
+      /// metric, arithmetic, built, moves).
+      Follows: struct (string * Metric * struct (bool * float) list * int64 * int64) voption
       Failed: bool }
 
 /// The alert state machine (docs/semantics.md §9): per rule, and per group of a `WhenEach` rule, an
@@ -185,11 +186,12 @@ module internal Alerts =
                 | PerGroup f ->
                     let grouped = f query
                     if isNull grouped then raise (NullReferenceException "WhenEach returned null")
-                    let follows = grouped.Source |> ValueOption.map (fun s -> struct (s.Key, s.Built, s.Moves))
+                    let follows = grouped.Source |> ValueOption.map (fun s -> s.Follow)
                     let alerts =
                         match grouped.Source, rs.Follows with
-                        | ValueSome source, ValueSome(struct (key, built, moves)) when
-                            key = source.Key && built = source.Built && (moves = source.Moves || moves = source.Moves - 1L)
+                        | ValueSome source, ValueSome(struct (key, metric, ops, built, moves)) when
+                            key = source.Key && metric = source.Metric && ops = source.Ops && built = source.Built
+                            && (moves = source.Moves || moves = source.Moves - 1L)
                             && rs.GroupLabel = grouped.Label ->
                             match symbolsOf source.Label with
                             | ValueSome symbols ->

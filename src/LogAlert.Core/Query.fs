@@ -17,7 +17,8 @@ type QueryException(message: string) =
 /// division or multiplication by a number).
 [<NoEquality; NoComparison>]
 type internal GroupedSource =
-    { /// The window's key, with `Ops` written out: two results with the same key compute alike.
+    { /// The window's key in the view (`WindowKeys`): with `Metric` and `Ops`, two results that
+      /// compute alike.
       Key: string
       Built: int64
       Moves: int64
@@ -39,11 +40,10 @@ type internal GroupedSource =
         | ValueNone -> ValueNone
 
     /// The source with one more operation.
-    member this.Then(divide: bool, x: float) =
-        let op = struct (divide, x)
-        { this with
-            Ops = this.Ops @ [ op ]
-            Key = this.Key + (if divide then "/" else "*") + string (BitConverter.DoubleToInt64Bits x) }
+    member this.Then(divide: bool, x: float) = { this with Ops = this.Ops @ [ struct (divide, x) ] }
+
+    /// What a rule remembers of the result it returned: which window version, and the arithmetic.
+    member this.Follow = struct (this.Key, this.Metric, this.Ops, this.Built, this.Moves)
 
 /// Values per label value, from `SumBy`, `RateBy` or `TopK`: a read-only dictionary that also
 /// knows which label it is grouped by. Missing keys read as 0.
@@ -306,7 +306,7 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
                 Array.sortInPlaceWith (fun (a: KeyValuePair<string, float>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
                 entries
             let source =
-                { Key = windowKey w groupBy selector m + "\u001f" + Metric.name m; Built = win.Built; Moves = win.Moves
+                { Key = windowKey w groupBy selector m; Built = win.Built; Moves = win.Moves
                   Label = l; Table = groups; Metric = m; Ops = []; Changed = win.Changed }
             Grouped.Following(Label.name l, entries, source)
         member this.RateBy(metric, width, label, selector) =
