@@ -9,23 +9,18 @@ open System.Runtime.InteropServices
 /// that stand next to each other extend one run; `Flush` hands every slice to the store.
 [<Sealed>]
 type private BatchSlices(records: Record[]) =
-    let bySecond = Dictionary<int64, List<ReadOnlyMemory<Record>>>()
+    // The runs ended so far, in order. Usually each of its own second, in time order, and each goes
+    // to the store as it is; grouped by second first (`addSlices`, one store update a second) only
+    // when a second comes back, as in interleaved logs.
+    let pending = List<struct (int64 * ReadOnlyMemory<Record>)>(4)
     let mutable runStart = 0
     let mutable runEnd = 0 // exclusive; no run when equal to runStart
     let mutable runTime = 0L
 
-    member _.Keep(second, slice: ReadOnlyMemory<Record>) =
-        match bySecond.TryGetValue second with
-        | true, l -> l.Add slice
-        | _ ->
-            let l = List<ReadOnlyMemory<Record>>(2)
-            l.Add slice
-            bySecond[second] <- l
-
     /// Ends the current run, keeping it as one slice.
     member this.EndRun() =
         if runEnd > runStart then
-            this.Keep(runTime, ReadOnlyMemory<Record>(records, runStart, runEnd - runStart))
+            pending.Add(struct (runTime, ReadOnlyMemory<Record>(records, runStart, runEnd - runStart)))
             runStart <- runEnd
 
     /// The record at `index` extends the run it follows when it has the run's second, else starts one.
@@ -40,15 +35,29 @@ type private BatchSlices(records: Record[]) =
     /// A record from elsewhere (a confirmed suspect), kept as a slice of its own.
     member this.KeepOne(record: Record) =
         this.EndRun()
-        this.Keep(record.Time, ReadOnlyMemory [| record |])
+        pending.Add(struct (record.Time, ReadOnlyMemory [| record |]))
 
     /// `store` with every slice kept so far added; empties the batch's slices.
     member this.Flush(store: Store) =
         this.EndRun()
         let mutable store = store
-        for KeyValue(second, slices) in bySecond do
-            store <- Store.addSlices second slices store
-        bySecond.Clear()
+        let mutable ascending = true
+        for i in 1 .. pending.Count - 1 do
+            let struct (second, _) = pending[i]
+            let struct (before, _) = pending[i - 1]
+            if second <= before then ascending <- false
+        if ascending then
+            for struct (second, slice) in pending do
+                store <- Store.addSlice second slice store
+        else
+            let bySecond = Dictionary<int64, List<ReadOnlyMemory<Record>>>()
+            for struct (second, slice) in pending do
+                match bySecond.TryGetValue second with
+                | true, l -> l.Add slice
+                | _ -> bySecond[second] <- List<ReadOnlyMemory<Record>>([ slice ])
+            for KeyValue(second, slices) in bySecond do
+                store <- Store.addSlices second slices store
+        pending.Clear()
         store
 
 /// The engine: a pure step function folded over the input.

@@ -114,7 +114,7 @@ module internal Evaluation =
             | None -> Store.tryFirstSecond state.Open
         match start with
         | Some first when first <= limit ->
-            let mutable st = { state with Cursor = Some first }
+            let mutable st = if state.Cursor.IsSome then state else { state with Cursor = Some first }
             while st.Cursor.Value <= limit do
                 st <- closeSecond st.Cursor.Value events st
             // Seconds skipped in a quiet stretch are closed too.

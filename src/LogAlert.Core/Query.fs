@@ -228,7 +228,23 @@ module internal WindowKeys =
 /// moved windows (`Windows`) and whether any window saw a record (`SawData`).
 [<Sealed>]
 type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) =
-    let used = Dictionary<string, Window>()
+    // The windows read at this second: a rule reads a few, by keys `WindowKeys` hands out (the same
+    // string each second), so a list searched by reference first costs less than a dictionary made
+    // and hashed into every second.
+    let used = List<KeyValuePair<string, Window>>(4)
+    let find (key: string) =
+        let mutable i = 0
+        while i < used.Count && not (obj.ReferenceEquals(used[i].Key, key)) do
+            i <- i + 1
+        if i = used.Count then
+            i <- 0
+            while i < used.Count && not (String.Equals(used[i].Key, key)) do
+                i <- i + 1
+        if i = used.Count then -1 else i
+    let remember key w =
+        match find key with
+        | -1 -> used.Add(KeyValuePair(key, w))
+        | i -> used[i] <- KeyValuePair(key, w)
     // Selectors are parsed only when a window is built, not every second: made on first use.
     let mutable selectors: Dictionary<string, Selector> | null = null
     let mutable sawData = false
@@ -270,15 +286,15 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
         let selectorText = match selector with null -> "" | s -> s
         let key = windowKey width groupBy selector metric
         let w =
-            match used.TryGetValue key with
-            | true, w -> w
-            | _ ->
+            match find key with
+            | -1 ->
                 let w =
                     match Map.tryFind key windows with
                     | Some w -> Window.advanceTo now store w
                     | None -> Window.build width groupBy (selectorOf selectorText) metric now store
-                used[key] <- w
+                used.Add(KeyValuePair(key, w))
                 w
+            | i -> used[i].Value
         if not (Window.isEmpty w) then sawData <- true
         w
 
@@ -315,7 +331,7 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
             let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
             let win = window w groupBy selector m.Value
             let best, remembered = Window.top (max k 0) m.Value win
-            used[windowKey w groupBy selector m.Value] <- remembered
+            remember (windowKey w groupBy selector m.Value) remembered
             grouped groupBy.Value best
         member _.Distinct(label, width, selector) =
             let struct (w, _, groupBy) = check width ValueNone (ValueSome label)

@@ -267,35 +267,41 @@ type Store =
         { Buckets: SecondMap<Bucket>
           RecordsFrom: int64
           /// The series whose tallies a bucket keeps when its records go.
-          Series: Map<string, Series> }
+          Series: Map<string, Series>
+          /// `Series`' values, as every closing second reads them: a map's value collection is a
+          /// new enumerator and iterator each time.
+          SeriesList: Series[] }
 
 /// Reading and writing the store.
 [<RequireQualifiedAccess>]
 module Store =
     /// A store with no records.
-    let empty = { Buckets = SecondMap.empty; RecordsFrom = Int64.MinValue; Series = Map.empty }
+    let empty = { Buckets = SecondMap.empty; RecordsFrom = Int64.MinValue; Series = Map.empty; SeriesList = [||] }
+
+    let private withSeriesMap (series: Map<string, Series>) (store: Store) =
+        { store with Series = series; SeriesList = Array.ofSeq series.Values }
 
     /// The store keeping tallies for `series` too, from the next second whose records go (seconds
     /// already without records have none for it).
     let withSeries (series: Series) (store: Store) =
         if store.Series.ContainsKey series.Key then store
-        else { store with Series = Map.add series.Key series store.Series }
+        else withSeriesMap (Map.add series.Key series store.Series) store
 
     /// The series the store keeps tallies for.
-    let series (store: Store) = store.Series.Values
+    let series (store: Store) : ICollection<Series> = store.SeriesList
 
     /// The store tallying only the series `keep` says yes to (by `Series.key`); the tallies already
     /// made stay with their seconds.
     let retainSeries (keep: string -> bool) (store: Store) =
         let kept = store.Series |> Map.filter (fun key _ -> keep key)
-        if kept.Count = store.Series.Count then store else { store with Series = kept }
+        if kept.Count = store.Series.Count then store else withSeriesMap kept store
 
     /// The bucket of second `second`, if it has records.
     let tryFind second (store: Store) = SecondMap.tryFind second store.Buckets
 
     // How records join second `second`: as they are, or before `RecordsFrom` as totals and tallies.
     let private adder second (store: Store) =
-        if second < store.RecordsFrom then Bucket.addTotals store.Series.Values else Bucket.addSlice
+        if second < store.RecordsFrom then Bucket.addTotals store.SeriesList else Bucket.addSlice
 
     let private bucketOf second (store: Store) =
         match SecondMap.tryFind second store.Buckets with
@@ -354,13 +360,13 @@ module Store =
             // A second joining the closed store is tallied once for every series the windows read:
             // they read the tally, entering and leaving, instead of its records.
             let bucket =
-                if second < store.RecordsFrom then Bucket.strip store.Series.Values bucket
-                else Bucket.withTallies store.Series.Values bucket
+                if second < store.RecordsFrom then Bucket.strip store.SeriesList bucket
+                else Bucket.withTallies store.SeriesList bucket
             { store with Buckets = SecondMap.add second bucket store.Buckets }
         | ValueSome existing ->
             let merged =
                 if second < store.RecordsFrom then
-                    List.foldBack (Bucket.addTotals store.Series.Values) bucket.Chunks existing
+                    List.foldBack (Bucket.addTotals store.SeriesList) bucket.Chunks existing
                 else List.foldBack Bucket.addSlice bucket.Chunks existing
             { store with Buckets = SecondMap.add second merged store.Buckets }
 
@@ -391,12 +397,12 @@ module Store =
             match SecondMap.tryFind store.RecordsFrom store.Buckets with
             | ValueSome b when not b.Chunks.IsEmpty ->
                 { store with
-                    Buckets = SecondMap.add store.RecordsFrom (Bucket.strip store.Series.Values b) store.Buckets
+                    Buckets = SecondMap.add store.RecordsFrom (Bucket.strip store.SeriesList b) store.Buckets
                     RecordsFrom = second }
             | _ -> { store with RecordsFrom = second }
         else
             let mutable buckets = store.Buckets
             let first = match tryFirstSecond store with Some s -> max s store.RecordsFrom | None -> second
             for s, b in range first (second - 1L) store do
-                if not b.Chunks.IsEmpty then buckets <- SecondMap.add s (Bucket.strip store.Series.Values b) buckets
+                if not b.Chunks.IsEmpty then buckets <- SecondMap.add s (Bucket.strip store.SeriesList b) buckets
             { store with Buckets = buckets; RecordsFrom = second }

@@ -196,6 +196,9 @@ type internal Store =
 
         /// The series whose tallies a bucket keeps when its records go.
         Series: Map<string,Series>
+
+        /// `Series`' values, in key order.
+        SeriesList: Series[]
       }
 
 /// Reading and writing the store.

@@ -37,7 +37,7 @@ module Summary =
     [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)>]
     let internal compute start endExclusive partial (store: Store) =
         let buckets = Store.range start (endExclusive - 1L) store |> Array.ofSeq
-        let sections = Dictionary<int, int64>(64)
+        let sections = Scratch<int64>.Take() // emptied; no other user of this type's scratch
         // Distinct hosts: 30k an interval on a busy site, as bits (see `IdBits`).
         let hosts = IdBits.Take()
         let status = Array.zeroCreate<int64> 6
