@@ -228,22 +228,40 @@ module internal WindowKeys =
 /// moved windows (`Windows`) and whether any window saw a record (`SawData`).
 [<Sealed>]
 type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) =
-    // The windows read at this second: a rule reads a few, by keys `WindowKeys` hands out (the same
-    // string each second), so a list searched by reference first costs less than a dictionary made
-    // and hashed into every second.
+    // The windows read at this second. A rule usually reads a few, by keys `WindowKeys` hands out
+    // (the same string each second): a short list searched by reference first costs less than a
+    // dictionary made and hashed into every second. A rule that reads many (selectors built from
+    // data) gets the dictionary once it passes `ListedWindows`, so its look-ups stay constant.
     let used = List<KeyValuePair<string, Window>>(4)
+    let mutable index: Dictionary<string, int> | null = null
     let find (key: string) =
-        let mutable i = 0
-        while i < used.Count && not (obj.ReferenceEquals(used[i].Key, key)) do
-            i <- i + 1
-        if i = used.Count then
-            i <- 0
-            while i < used.Count && not (String.Equals(used[i].Key, key)) do
+        match index with
+        | null ->
+            let mutable i = 0
+            while i < used.Count && not (obj.ReferenceEquals(used[i].Key, key)) do
                 i <- i + 1
-        if i = used.Count then -1 else i
+            if i = used.Count then
+                i <- 0
+                while i < used.Count && not (String.Equals(used[i].Key, key)) do
+                    i <- i + 1
+            if i = used.Count then -1 else i
+        | d ->
+            match d.TryGetValue key with
+            | true, i -> i
+            | _ -> -1
+    let add key w =
+        used.Add(KeyValuePair(key, w))
+        match index with
+        | null when used.Count > QueryView.ListedWindows ->
+            let d = Dictionary<string, int>(used.Count * 2)
+            for i in 0 .. used.Count - 1 do
+                d[used[i].Key] <- i
+            index <- d
+        | null -> ()
+        | d -> d[key] <- used.Count - 1
     let remember key w =
         match find key with
-        | -1 -> used.Add(KeyValuePair(key, w))
+        | -1 -> add key w
         | i -> used[i] <- KeyValuePair(key, w)
     // Selectors are parsed only when a window is built, not every second: made on first use.
     let mutable selectors: Dictionary<string, Selector> | null = null
@@ -292,7 +310,7 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
                     match Map.tryFind key windows with
                     | Some w -> Window.advanceTo now store w
                     | None -> Window.build width groupBy (selectorOf selectorText) metric now store
-                used.Add(KeyValuePair(key, w))
+                add key w
                 w
             | i -> used[i].Value
         if not (Window.isEmpty w) then sawData <- true
@@ -304,6 +322,8 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
     member _.Windows = used
     /// Whether any window asked for held a record.
     member _.SawData = sawData
+    /// How many windows a second's reads are searched in a list before a dictionary indexes them.
+    static member ListedWindows = 8
 
     interface IQuery with
         member _.Now = DateTimeOffset.FromUnixTimeSeconds now
