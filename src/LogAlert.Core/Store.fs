@@ -266,42 +266,41 @@ type Store =
     private
         { Buckets: SecondMap<Bucket>
           RecordsFrom: int64
-          /// The series whose tallies a bucket keeps when its records go.
-          Series: Map<string, Series>
-          /// `Series`' values, as every closing second reads them: a map's value collection is a
-          /// new enumerator and iterator each time.
-          SeriesList: Series[] }
+          /// The series whose tallies a bucket keeps when its records go, by key (ordinal). An
+          /// array: every closing second reads it, and a map's value collection was a new
+          /// enumerator chain each time; a store tallies a handful.
+          Series: Series[] }
 
 /// Reading and writing the store.
 [<RequireQualifiedAccess>]
 module Store =
     /// A store with no records.
-    let empty = { Buckets = SecondMap.empty; RecordsFrom = Int64.MinValue; Series = Map.empty; SeriesList = [||] }
-
-    let private withSeriesMap (series: Map<string, Series>) (store: Store) =
-        { store with Series = series; SeriesList = Array.ofSeq series.Values }
+    let empty = { Buckets = SecondMap.empty; RecordsFrom = Int64.MinValue; Series = [||] }
 
     /// The store keeping tallies for `series` too, from the next second whose records go (seconds
     /// already without records have none for it).
     let withSeries (series: Series) (store: Store) =
-        if store.Series.ContainsKey series.Key then store
-        else withSeriesMap (Map.add series.Key series store.Series) store
+        if store.Series |> Array.exists (fun s -> s.Key = series.Key) then store
+        else
+            let added = Array.append store.Series [| series |]
+            Array.sortInPlaceWith (fun (a: Series) b -> String.CompareOrdinal(a.Key, b.Key)) added
+            { store with Series = added }
 
     /// The series the store keeps tallies for.
-    let series (store: Store) : ICollection<Series> = store.SeriesList
+    let series (store: Store) : ICollection<Series> = store.Series
 
     /// The store tallying only the series `keep` says yes to (by `Series.key`); the tallies already
     /// made stay with their seconds.
     let retainSeries (keep: string -> bool) (store: Store) =
-        let kept = store.Series |> Map.filter (fun key _ -> keep key)
-        if kept.Count = store.Series.Count then store else withSeriesMap kept store
+        let kept = store.Series |> Array.filter (fun s -> keep s.Key)
+        if kept.Length = store.Series.Length then store else { store with Series = kept }
 
     /// The bucket of second `second`, if it has records.
     let tryFind second (store: Store) = SecondMap.tryFind second store.Buckets
 
     // How records join second `second`: as they are, or before `RecordsFrom` as totals and tallies.
     let private adder second (store: Store) =
-        if second < store.RecordsFrom then Bucket.addTotals store.SeriesList else Bucket.addSlice
+        if second < store.RecordsFrom then Bucket.addTotals store.Series else Bucket.addSlice
 
     let private bucketOf second (store: Store) =
         match SecondMap.tryFind second store.Buckets with
@@ -360,13 +359,13 @@ module Store =
             // A second joining the closed store is tallied once for every series the windows read:
             // they read the tally, entering and leaving, instead of its records.
             let bucket =
-                if second < store.RecordsFrom then Bucket.strip store.SeriesList bucket
-                else Bucket.withTallies store.SeriesList bucket
+                if second < store.RecordsFrom then Bucket.strip store.Series bucket
+                else Bucket.withTallies store.Series bucket
             { store with Buckets = SecondMap.add second bucket store.Buckets }
         | ValueSome existing ->
             let merged =
                 if second < store.RecordsFrom then
-                    List.foldBack (Bucket.addTotals store.SeriesList) bucket.Chunks existing
+                    List.foldBack (Bucket.addTotals store.Series) bucket.Chunks existing
                 else List.foldBack Bucket.addSlice bucket.Chunks existing
             { store with Buckets = SecondMap.add second merged store.Buckets }
 
@@ -397,12 +396,12 @@ module Store =
             match SecondMap.tryFind store.RecordsFrom store.Buckets with
             | ValueSome b when not b.Chunks.IsEmpty ->
                 { store with
-                    Buckets = SecondMap.add store.RecordsFrom (Bucket.strip store.SeriesList b) store.Buckets
+                    Buckets = SecondMap.add store.RecordsFrom (Bucket.strip store.Series b) store.Buckets
                     RecordsFrom = second }
             | _ -> { store with RecordsFrom = second }
         else
             let mutable buckets = store.Buckets
             let first = match tryFirstSecond store with Some s -> max s store.RecordsFrom | None -> second
             for s, b in range first (second - 1L) store do
-                if not b.Chunks.IsEmpty then buckets <- SecondMap.add s (Bucket.strip store.SeriesList b) buckets
+                if not b.Chunks.IsEmpty then buckets <- SecondMap.add s (Bucket.strip store.Series b) buckets
             { store with Buckets = buckets; RecordsFrom = second }

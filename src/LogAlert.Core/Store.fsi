@@ -194,11 +194,8 @@ type internal Store =
         Buckets: SecondMap<Bucket>
         RecordsFrom: int64
 
-        /// The series whose tallies a bucket keeps when its records go.
-        Series: Map<string,Series>
-
-        /// `Series`' values, in key order.
-        SeriesList: Series[]
+        /// The series whose tallies a bucket keeps when its records go, by key (ordinal).
+        Series: Series[]
       }
 
 /// Reading and writing the store.
