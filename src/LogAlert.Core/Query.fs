@@ -48,15 +48,36 @@ type internal GroupedSource =
 /// Values per label value, from `SumBy`, `RateBy` or `TopK`: a read-only dictionary that also
 /// knows which label it is grouped by. Missing keys read as 0.
 [<Sealed; AllowNullLiteral>]
-type Grouped private (label: string, entries: Lazy<KeyValuePair<string, float>[]>, source: GroupedSource voption) =
-    let index = lazy (Dictionary<string, float>(entries.Value, StringComparer.Ordinal))
+type Grouped private (label: string, given: KeyValuePair<string, float>[] | null,
+                      make: (unit -> KeyValuePair<string, float>[]) | null, source: GroupedSource voption) =
+    // The entries and their index, made when first read. Not `Lazy`: a grouped rule returns one
+    // of these every second, and two lazies cost a helper, a delegate and a closure each. A rule
+    // reads its result on one thread; were two to race, both would compute the same array.
+    let mutable entries = given
+    let mutable index: Dictionary<string, float> | null = null
 
     /// Values per label value, `values` as given.
-    new(label: string, values: KeyValuePair<string, float>[]) = Grouped(label, Lazy<_>.CreateFromValue values, ValueNone)
+    new(label: string, values: KeyValuePair<string, float>[]) = Grouped(label, values, null, ValueNone)
 
     /// A result read from a window when first enumerated, following `source` (see `GroupedSource`).
     static member internal Following(label: string, entries: unit -> KeyValuePair<string, float>[], source: GroupedSource) =
-        Grouped(label, Lazy<KeyValuePair<string, float>[]>(Func<_>(entries)), ValueSome source)
+        Grouped(label, null, entries, ValueSome source)
+
+    member private _.Values: KeyValuePair<string, float>[] =
+        match entries with
+        | null ->
+            let made = (nonNull make) ()
+            entries <- made
+            made
+        | e -> e
+
+    member private this.Index: Dictionary<string, float> =
+        match index with
+        | null ->
+            let d = Dictionary<string, float>(this.Values, StringComparer.Ordinal)
+            index <- d
+            d
+        | d -> d
 
     /// What the result follows, when it is a `SumBy` or `RateBy` result, as it is or divided or
     /// multiplied by numbers.
@@ -65,21 +86,21 @@ type Grouped private (label: string, entries: Lazy<KeyValuePair<string, float>[]
     /// The label the values are grouped by, e.g. `section`.
     member _.Label = label
     /// The entries, in order (by label value, or by value for `TopK`).
-    member _.Entries: IReadOnlyList<KeyValuePair<string, float>> = entries.Value
+    member this.Entries: IReadOnlyList<KeyValuePair<string, float>> = this.Values
     /// Number of groups.
-    member _.Count = entries.Value.Length
+    member this.Count = this.Values.Length
     /// The value of a group, 0 when absent.
-    member _.Item
+    member this.Item
         with get (key: string) =
-            match index.Value.TryGetValue key with
+            match this.Index.TryGetValue key with
             | true, v -> v
             | _ -> 0.0
     /// The group values with `f` applied to each value.
-    member _.Select(f: Func<float, float>) =
-        Grouped(label, entries.Value |> Array.map (fun kv -> KeyValuePair(kv.Key, f.Invoke kv.Value)))
+    member this.Select(f: Func<float, float>) =
+        Grouped(label, this.Values |> Array.map (fun kv -> KeyValuePair(kv.Key, f.Invoke kv.Value)))
     /// The groups for which `predicate` holds.
-    member _.Where(predicate: Func<string, float, bool>) =
-        Grouped(label, entries.Value |> Array.filter (fun kv -> predicate.Invoke(kv.Key, kv.Value)))
+    member this.Where(predicate: Func<string, float, bool>) =
+        Grouped(label, this.Values |> Array.filter (fun kv -> predicate.Invoke(kv.Key, kv.Value)))
     /// Per group `a / b`, over the groups of `a`; a group whose divisor is 0 or absent is left out.
     static member (/)(a: Grouped, b: Grouped) =
         Grouped(a.Label, a.Entries |> Seq.choose (fun kv -> let d = b[kv.Key] in if d = 0.0 then None else Some(KeyValuePair(kv.Key, kv.Value / d))) |> Array.ofSeq)
@@ -90,22 +111,22 @@ type Grouped private (label: string, entries: Lazy<KeyValuePair<string, float>[]
 
     // Division or multiplication by a number keeps what the result follows: the values stay a
     // function of each group's totals alone.
-    member private _.Scaled(divide: bool, x: float) =
+    member private this.Scaled(divide: bool, x: float) =
         let op = if divide then (fun v -> v / x) else (fun v -> v * x)
-        let mapped () = entries.Value |> Array.map (fun kv -> KeyValuePair(kv.Key, op kv.Value))
+        let mapped () = this.Values |> Array.map (fun kv -> KeyValuePair(kv.Key, op kv.Value))
         match source with
-        | ValueSome s -> Grouped(label, Lazy<KeyValuePair<string, float>[]>(Func<_>(mapped)), ValueSome(s.Then(divide, x)))
+        | ValueSome s -> Grouped(label, null, mapped, ValueSome(s.Then(divide, x)))
         | ValueNone -> Grouped(label, mapped ())
 
     interface IReadOnlyDictionary<string, float> with
         member this.Item with get key = this[key]
-        member _.Keys = entries.Value |> Seq.map (fun kv -> kv.Key)
-        member _.Values = entries.Value |> Seq.map (fun kv -> kv.Value)
-        member _.ContainsKey key = index.Value.ContainsKey key
-        member _.TryGetValue(key, value) = index.Value.TryGetValue(key, &value)
-        member _.Count = entries.Value.Length
-        member _.GetEnumerator() : IEnumerator<KeyValuePair<string, float>> = (entries.Value :> seq<_>).GetEnumerator()
-        member _.GetEnumerator() : IEnumerator = entries.Value.GetEnumerator()
+        member this.Keys = this.Values |> Seq.map (fun kv -> kv.Key)
+        member this.Values = this.Values |> Seq.map (fun kv -> kv.Value)
+        member this.ContainsKey key = this.Index.ContainsKey key
+        member this.TryGetValue(key, value) = this.Index.TryGetValue(key, &value)
+        member this.Count = this.Values.Length
+        member this.GetEnumerator() : IEnumerator<KeyValuePair<string, float>> = (this.Values :> seq<_>).GetEnumerator()
+        member this.GetEnumerator() : IEnumerator = this.Values.GetEnumerator()
 
 /// What a rule can ask, over the closed window `(Now − width, Now]` of log time.
 type IQuery =

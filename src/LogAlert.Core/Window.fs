@@ -190,8 +190,13 @@ module Window =
                 let ranked = List<KeyValuePair<int, float>>(k + 3)
                 let offer (kv: KeyValuePair<int, float>) =
                     // A key may come twice (in a tally added and one taken away): ranked once.
-                    if (ranked.Count < k + 2 || better kv ranked[ranked.Count - 1])
-                       && not (ranked.Exists(fun r -> r.Key = kv.Key)) then
+                    // Searched by a loop, not `Exists`: a predicate and its closure per offer.
+                    let isNew () =
+                        let mutable i = 0
+                        while i < ranked.Count && ranked[i].Key <> kv.Key do
+                            i <- i + 1
+                        i = ranked.Count
+                    if (ranked.Count < k + 2 || better kv ranked[ranked.Count - 1]) && isNew () then
                         let mutable i = ranked.Count
                         while i > 0 && better kv ranked[i - 1] do
                             i <- i - 1
