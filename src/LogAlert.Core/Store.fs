@@ -264,7 +264,12 @@ module Bucket =
 /// rule that could not say what it asks for) need, and an hour of tallies for an hour-wide window.
 type Store =
     private
-        { Buckets: SecondMap<Bucket>
+        { /// The seconds from `RecordsFrom` on: they hold records, and records still join them.
+          Recent: SecondMap<Bucket>
+          /// The seconds before `RecordsFrom`, totals and tallies only: each closing second appends
+          /// one and drops the oldest, which a `SecondLog` does without copying (a `SecondMap`
+          /// copied a path of the tree for each, three a second).
+          History: SecondLog<Bucket>
           RecordsFrom: int64
           /// The series whose tallies a bucket keeps when its records go, by key (ordinal). An
           /// array: every closing second reads it, and a map's value collection was a new
@@ -275,7 +280,7 @@ type Store =
 [<RequireQualifiedAccess>]
 module Store =
     /// A store with no records.
-    let empty = { Buckets = SecondMap.empty; RecordsFrom = Int64.MinValue; Series = [||] }
+    let empty = { Recent = SecondMap.empty; History = SecondLog.empty; RecordsFrom = Int64.MinValue; Series = [||] }
 
     /// The store keeping tallies for `series` too, from the next second whose records go (seconds
     /// already without records have none for it).
@@ -296,112 +301,122 @@ module Store =
         if kept.Length = store.Series.Length then store else { store with Series = kept }
 
     /// The bucket of second `second`, if it has records.
-    let tryFind second (store: Store) = SecondMap.tryFind second store.Buckets
+    let tryFind second (store: Store) =
+        if second >= store.RecordsFrom then SecondMap.tryFind second store.Recent
+        else SecondLog.tryFind second store.History
 
-    // How records join second `second`: as they are, or before `RecordsFrom` as totals and tallies.
-    let private adder second (store: Store) =
-        if second < store.RecordsFrom then Bucket.addTotals store.Series else Bucket.addSlice
+    // The bucket of `second` (`ValueNone` when absent) made anew by `update`: in `Recent` from
+    // `RecordsFrom` on, else, as totals and tallies, in `History`.
+    let private update second (update: Bucket voption -> Bucket) (store: Store) =
+        if second >= store.RecordsFrom then
+            { store with Recent = SecondMap.add second (update (SecondMap.tryFind second store.Recent)) store.Recent }
+        else { store with History = SecondLog.upsert second update store.History }
 
-    let private bucketOf second (store: Store) =
-        match SecondMap.tryFind second store.Buckets with
-        | ValueSome b -> b
-        | ValueNone -> Bucket.empty
+    let inline private orEmpty (bucket: Bucket voption) = match bucket with ValueSome b -> b | ValueNone -> Bucket.empty
 
     /// The store with `records` (all of second `second`) added; the slice is kept, not copied
     /// (before `RecordsFrom`, only its totals and tallies are).
     let addSlice second (records: ReadOnlyMemory<Record>) (store: Store) =
-        { store with Buckets = SecondMap.add second (adder second store records (bucketOf second store)) store.Buckets }
+        if second >= store.RecordsFrom then update second (orEmpty >> Bucket.addSlice records) store
+        else update second (orEmpty >> Bucket.addTotals store.Series records) store
 
     /// The store with `slices` (all of second `second`) added, in order; they are kept, not copied
     /// (before `RecordsFrom`, only their totals and tallies are).
     let addSlices second (slices: ReadOnlyMemory<Record> seq) (store: Store) =
-        let add = adder second store
-        let mutable bucket = bucketOf second store
-        for slice in slices do
-            bucket <- add slice bucket
-        { store with Buckets = SecondMap.add second bucket store.Buckets }
+        let series = store.Series
+        let recent = second >= store.RecordsFrom
+        update second (fun existing ->
+            let mutable bucket = orEmpty existing
+            for slice in slices do
+                bucket <- if recent then Bucket.addSlice slice bucket else Bucket.addTotals series slice bucket
+            bucket) store
 
     /// The store with `records` (all of second `second`) added. `records` must not be written later.
     let addAll second (records: Record[]) (store: Store) = addSlice second (ReadOnlyMemory records) store
 
     /// The store without the buckets of seconds before `second`.
     let dropBefore second (store: Store) =
-        let mutable buckets = store.Buckets
-        let mutable go = true
+        let history = SecondLog.dropBefore second store.History
+        let mutable recent = store.Recent
+        let mutable go = second > store.RecordsFrom
         while go do
-            match SecondMap.tryMin buckets with
-            | ValueSome first when first.Key < second -> buckets <- SecondMap.removeFirst buckets
+            match SecondMap.tryMin recent with
+            | ValueSome first when first.Key < second -> recent <- SecondMap.removeFirst recent
             | _ -> go <- false
-        if obj.ReferenceEquals(buckets.Root, store.Buckets.Root) then store else { store with Buckets = buckets }
+        if history.Count = store.History.Count && obj.ReferenceEquals(recent.Root, store.Recent.Root) then store
+        else { store with History = history; Recent = recent }
 
     /// The number of seconds that have records.
-    let count (store: Store) = store.Buckets.Count
+    let count (store: Store) = store.History.Count + store.Recent.Count
 
     /// Calls `action` with every bucket, in time order.
     let iterBuckets (action: Bucket -> unit) (store: Store) =
-        store.Buckets |> SecondMap.iter (fun _ bucket -> action bucket)
+        store.History |> SecondLog.iter (fun _ bucket -> action bucket)
+        store.Recent |> SecondMap.iter (fun _ bucket -> action bucket)
 
     /// Seconds in `[first, last]` that have records, in order, with their buckets: costs the
     /// seconds that have records, not the seconds in the range.
     let range first last (store: Store) : (int64 * Bucket) seq =
         let found = List<int64 * Bucket>()
-        store.Buckets |> SecondMap.iterRange first last (fun s b -> found.Add((s, b)))
+        store.History |> SecondLog.iterRange first last (fun s b -> found.Add((s, b)))
+        store.Recent |> SecondMap.iterRange first last (fun s b -> found.Add((s, b)))
         found
 
     /// The earliest second at or after `second` that has records, if any.
-    let tryCeiling second (store: Store) = SecondMap.ceiling second store.Buckets
+    let tryCeiling second (store: Store) =
+        match (if second < store.RecordsFrom then SecondLog.ceiling second store.History else ValueNone) with
+        | ValueSome s -> ValueSome s
+        | ValueNone -> SecondMap.ceiling second store.Recent
 
     /// The store with `bucket` merged into second `second`, tallied for the store's series (before
     /// `RecordsFrom`, its totals and tallies only).
     let addBucket second (bucket: Bucket) (store: Store) =
-        match SecondMap.tryFind second store.Buckets with
-        | ValueNone ->
-            // A second joining the closed store is tallied once for every series the windows read:
-            // they read the tally, entering and leaving, instead of its records.
-            let bucket =
-                if second < store.RecordsFrom then Bucket.strip store.Series bucket
-                else Bucket.withTallies store.Series bucket
-            { store with Buckets = SecondMap.add second bucket store.Buckets }
-        | ValueSome existing ->
-            let merged =
-                if second < store.RecordsFrom then
-                    List.foldBack (Bucket.addTotals store.Series) bucket.Chunks existing
-                else List.foldBack Bucket.addSlice bucket.Chunks existing
-            { store with Buckets = SecondMap.add second merged store.Buckets }
+        let series = store.Series
+        let recent = second >= store.RecordsFrom
+        update second (fun existing ->
+            match existing with
+            | ValueNone ->
+                // A second joining the closed store is tallied once for every series the windows
+                // read: they read the tally, entering and leaving, instead of its records.
+                if recent then Bucket.withTallies series bucket else Bucket.strip series bucket
+            | ValueSome existing when recent -> List.foldBack Bucket.addSlice bucket.Chunks existing
+            | ValueSome existing -> List.foldBack (Bucket.addTotals series) bucket.Chunks existing) store
 
     /// The earliest second with records, if any.
     let tryFirstSecond (store: Store) =
-        match SecondMap.tryMin store.Buckets with
-        | ValueSome kv -> Some kv.Key
-        | ValueNone -> None
+        match SecondLog.tryFirst store.History with
+        | ValueSome s -> Some s
+        | ValueNone ->
+            match SecondMap.tryMin store.Recent with
+            | ValueSome kv -> Some kv.Key
+            | ValueNone -> None
 
     /// The store without second `second`, and that second's bucket.
     let take second (store: Store) =
-        match SecondMap.tryFind second store.Buckets with
+        match tryFind second store with
         | ValueNone -> None, store
-        | ValueSome b -> Some b, { store with Buckets = SecondMap.remove second store.Buckets }
+        | ValueSome b when second >= store.RecordsFrom -> Some b, { store with Recent = SecondMap.remove second store.Recent }
+        | ValueSome b -> Some b, { store with History = SecondLog.remove second store.History }
 
     /// The number of seconds that hold records (not only totals and tallies).
     let recordCount (store: Store) =
         let n = ref 0
-        store.Buckets |> SecondMap.iter (fun _ b -> if not b.Chunks.IsEmpty then n.Value <- n.Value + 1)
+        store |> iterBuckets (fun b -> if not b.Chunks.IsEmpty then n.Value <- n.Value + 1)
         n.Value
 
     /// The store with only the totals and tallies of the seconds before `second` (they can no
-    /// longer be given records either). Never moves back; costs the buckets it strips.
+    /// longer be given records either): they move from `Recent` to the end of `History`. Never
+    /// moves back; costs the buckets it strips.
     let stripBefore second (store: Store) =
         if second <= store.RecordsFrom then store
-        elif second = store.RecordsFrom + 1L then
-            // The usual step, a second at a time: one bucket to strip, if that second has one.
-            match SecondMap.tryFind store.RecordsFrom store.Buckets with
-            | ValueSome b when not b.Chunks.IsEmpty ->
-                { store with
-                    Buckets = SecondMap.add store.RecordsFrom (Bucket.strip store.Series b) store.Buckets
-                    RecordsFrom = second }
-            | _ -> { store with RecordsFrom = second }
         else
-            let mutable buckets = store.Buckets
-            let first = match tryFirstSecond store with Some s -> max s store.RecordsFrom | None -> second
-            for s, b in range first (second - 1L) store do
-                if not b.Chunks.IsEmpty then buckets <- SecondMap.add s (Bucket.strip store.Series b) buckets
-            { store with Buckets = buckets; RecordsFrom = second }
+            let mutable recent = store.Recent
+            let mutable history = store.History
+            let mutable go = true
+            while go do
+                match SecondMap.tryMin recent with
+                | ValueSome first when first.Key < second ->
+                    recent <- SecondMap.removeFirst recent
+                    history <- SecondLog.append first.Key (Bucket.strip store.Series first.Value) history
+                | _ -> go <- false
+            { store with Recent = recent; History = history; RecordsFrom = second }

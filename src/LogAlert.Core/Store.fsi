@@ -191,7 +191,11 @@ module internal Bucket =
 type internal Store =
     private
       {
-        Buckets: SecondMap<Bucket>
+        /// The seconds from `RecordsFrom` on: they hold records, and records still join them.
+        Recent: SecondMap<Bucket>
+
+        /// The seconds before `RecordsFrom`, totals and tallies only, appended as they are stripped.
+        History: SecondLog<Bucket>
         RecordsFrom: int64
 
         /// The series whose tallies a bucket keeps when its records go, by key (ordinal).

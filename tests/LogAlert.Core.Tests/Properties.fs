@@ -509,6 +509,59 @@ type ``The request grammar``(output: ITestOutputHelper) =
                 |> Prop.classify expected.IsSome "well-formed"
                 |> Prop.classify (request.Contains "  ") "double space"))
 
+type ``A log of seconds``(output: ITestOutputHelper) =
+
+    [<Fact; Trait("Category", "property")>]
+    member _.``agrees with Map, and every version kept reads as it did when made``() =
+        // 0-2 append after the last key, 3 sets or inserts any key, 4 removes, 5 drops the oldest
+        // keys, 6 goes back to an earlier version and goes on from it (an older state used again).
+        let op = Gen.zip3 (Gen.choose (0, 6)) (Gen.choose (-20, 120)) (Gen.choose (1, 30))
+        Check.One(
+            Config.QuickThrowOnFailure.WithMaxTest(tests).WithRunner(FsCheck.Xunit.TestOutputRunner output),
+            Prop.forAll (Arb.fromGen (Gen.listOf op)) (fun ops ->
+                let contents (log: SecondLog<int>) =
+                    let items = ResizeArray()
+                    log |> SecondLog.iter (fun s v -> items.Add((s, v)))
+                    List.ofSeq items
+                let versions = ResizeArray<SecondLog<int> * Map<int64, int>>()
+                let mutable log = SecondLog.empty<int>
+                let mutable model = Map.empty<int64, int>
+                let mutable ok = true
+                for (kind, k, n) in ops do
+                    let key = int64 k
+                    match kind with
+                    | 0 | 1 | 2 ->
+                        let next = (if model.IsEmpty then key else (Seq.last model).Key + int64 n)
+                        log <- SecondLog.append next n log
+                        model <- Map.add next n model
+                    | 3 ->
+                        log <- SecondLog.upsert key (function ValueSome v -> v + n | ValueNone -> n) log
+                        model <- Map.add key (match Map.tryFind key model with Some v -> v + n | None -> n) model
+                    | 4 ->
+                        log <- SecondLog.remove key log
+                        model <- Map.remove key model
+                    | 5 ->
+                        log <- SecondLog.dropBefore key log
+                        model <- model |> Map.filter (fun s _ -> s >= key)
+                    | _ ->
+                        if versions.Count > 0 then
+                            let kept, keptModel = versions[n % versions.Count]
+                            log <- kept
+                            model <- keptModel
+                    versions.Add((log, model))
+                    let ranged = ResizeArray()
+                    log |> SecondLog.iterRange key (key + int64 n) (fun s v -> ranged.Add((s, v)))
+                    ok <-
+                        ok
+                        && log.Count = model.Count
+                        && SecondLog.tryFind key log = (match Map.tryFind key model with Some v -> ValueSome v | None -> ValueNone)
+                        && SecondLog.ceiling key log = (match model |> Seq.tryFind (fun kv -> kv.Key >= key) with Some kv -> ValueSome kv.Key | None -> ValueNone)
+                        && SecondLog.tryFirst log = (if model.IsEmpty then ValueNone else ValueSome (Seq.head model).Key)
+                        && List.ofSeq ranged = [ for KeyValue(s, v) in model do if s >= key && s <= key + int64 n then yield s, v ]
+                        // Every version made so far still holds what it held.
+                        && versions |> Seq.forall (fun (v, m) -> contents v = [ for KeyValue(s, x) in m -> s, x ])
+                ok))
+
 type ``A map from seconds``(output: ITestOutputHelper) =
 
     [<Fact; Trait("Category", "property")>]
