@@ -40,6 +40,11 @@ type private BatchSlices(records: Record[]) =
     /// `store` with every slice kept so far added; empties the batch's slices.
     member this.Flush(store: Store) =
         this.EndRun()
+        this.FlushEnded store
+
+    /// `store` with the runs ended so far added: the current run stays open, to take the rest of
+    /// its second's records (one slice a second, not two, when a newer record closes seconds).
+    member _.FlushEnded(store: Store) =
         let mutable store = store
         let mutable ascending = true
         for i in 1 .. pending.Count - 1 do
@@ -117,7 +122,9 @@ module Engine =
             if newLimit > limit then
                 limit <- newLimit
                 if limit >= nextToClose then
-                    st <- Evaluation.closeThrough limit events { st with Open = slices.Flush st.Open; Newest = newest }
+                    // The current run is of second `time`, after every second this closes: it
+                    // joins the open seconds later, in one slice with the rest of its second.
+                    st <- Evaluation.closeThrough limit events { st with Open = slices.FlushEnded st.Open; Newest = newest }
                     nextToClose <- st.Cursor.Value
         // An accepted record: `index` is its place in the batch, or -1 for a confirmed suspect, which
         // stands elsewhere (earlier in this batch or in an earlier one) and joins as a slice of its own.
