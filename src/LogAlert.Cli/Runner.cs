@@ -256,9 +256,11 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     {
         // Parsing runs on its own threads, the fold on this one: two cores, two stages. Both go in
         // bursts (the reader parses two chunks at once; the fold closes seconds, summaries, top-k
-        // scans), so each needs room to run ahead of the other: 32 batches (128k records, 8 MB at
-        // most) keep both cores busier than 8 did (docs/performance.md).
-        var channel = Channel.CreateBounded<InputBatch>(new BoundedChannelOptions(32) { SingleReader = true, SingleWriter = true });
+        // scans), so each needs room to run ahead of the other: 16 batches (64k records, 4 MB at
+        // most) keep both cores busier than 8 did. Not 32: where the fold is the slow stage (a
+        // sparse log) the queue stays full, and every young collection copied its 8 MB of batches
+        // to the next generation (docs/performance.md).
+        var channel = Channel.CreateBounded<InputBatch>(new BoundedChannelOptions(16) { SingleReader = true, SingleWriter = true });
         using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         Exception? readFailure = null;
         var producer = Task.Factory.StartNew(() =>
