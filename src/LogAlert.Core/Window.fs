@@ -68,15 +68,15 @@ module Window =
 
     /// The window with each bucket's records added (sign 1) or taken away (sign -1), in one new
     /// version of the group table per move.
-    let private apply (changes: struct (int64 * Bucket) list) (window: Window) =
-        if changes.IsEmpty then window
+    let private apply (changes: struct (int64 * Bucket) list) at (window: Window) =
+        if changes.IsEmpty then (if at = window.At then window else { window with At = at })
         elif not (needsRecords window.GroupBy window.Selector window.Series.Summed) then
             let mutable total = window.Total
             for struct (sign, bucket) in changes do
                 total <-
                     { Requests = total.Requests + sign * bucket.Requests
                       Sum = if sign > 0L then total.Sum + bucket.Bytes else total.Sum - bucket.Bytes }
-            { window with Total = total }
+            { window with Total = total; At = at }
         else
             // Each second's tally for this window's series: closed seconds have one once the series
             // is known; a second still holding records is tallied from them here (a series asked for
@@ -84,10 +84,9 @@ module Window =
             // for this series: it counted nothing entering, nor does it leaving.
             let tallies =
                 [ for struct (sign, bucket) in changes do
-                      match bucket.Tallies.TryFind window.Series.Key with
-                      | Some t -> yield struct (sign, t)
-                      | None when not bucket.Chunks.IsEmpty -> yield struct (sign, Series.tally window.Series bucket.Chunks None)
-                      | None -> () ]
+                      let mutable t = Unchecked.defaultof<SecondTally>
+                      if bucket.Tallies.TryGetValue(window.Series.Key, &t) then yield struct (sign, t)
+                      elif not bucket.Chunks.IsEmpty then yield struct (sign, Series.tally window.Series bucket.Chunks None) ]
             // The tallies go to the table as they are, signed: one version per move, and no copy.
             let mutable requests = 0L
             let mutable bytes = ByteSum.Zero
@@ -98,6 +97,7 @@ module Window =
                 if window.GroupBy.IsNone then [||]
                 else [| for struct (sign, t) in tallies do if t.Keys.Length > 0 then yield struct (int sign, t.Keys, t.Totals) |]
             { window with
+                At = at
                 Total = { Requests = window.Total.Requests + requests; Sum = window.Total.Sum + bytes }
                 Groups = if parts.Length = 0 then window.Groups else window.Groups.Accumulate(parts, TotalsGroup())
                 Moves = window.Moves + 1L
@@ -110,7 +110,7 @@ module Window =
               Total = Totals.Zero; Groups = Table<Totals>.Empty
               Moves = 0L; Changed = [||]; TopCaches = [] }
         let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
-        apply buckets empty
+        apply buckets at empty
 
     /// The window moved forward to second `at` (never backwards).
     let advanceTo at (store: Store) (window: Window) =
@@ -127,6 +127,11 @@ module Window =
             | ValueSome b -> total <- { Requests = total.Requests - b.Requests; Sum = total.Sum - b.Bytes }
             | ValueNone -> ()
             { window with Total = total; At = at }
+        elif at = window.At + 1L then
+            // One second in, one out, in that order, as the loop below would list them.
+            let leaving = match Store.tryFind (at - window.Width) store with ValueSome b -> [ struct (-1L, b) ] | ValueNone -> []
+            let changes = match Store.tryFind at store with ValueSome b -> struct (1L, b) :: leaving | ValueNone -> leaving
+            apply changes at window
         elif at - window.At <= 64L then
             let changes =
                 [ for s in window.At + 1L .. at do
@@ -136,7 +141,7 @@ module Window =
                       match Store.tryFind (s - window.Width) store with
                       | ValueSome b -> yield struct (-1L, b)
                       | ValueNone -> () ]
-            { apply changes window with At = at }
+            apply changes at window
         else
             // A long move (evaluation jumped over seconds where nothing changes): the seconds that
             // enter and those that leave are found in the store, not looked up one by one, and
@@ -154,12 +159,12 @@ module Window =
             while e < entering.Length do
                 changes.Add(struct (1L, snd entering[e]))
                 e <- e + 1
-            { apply (List.ofSeq changes) window with At = at }
+            apply (List.ofSeq changes) at window
 
     /// The window with late `records` (of one second, already closed) counted, if it covers them.
     let addLate second (records: Record[]) (window: Window) =
         if second > window.At - window.Width && second <= window.At then
-            apply [ struct (1L, Bucket.addAll records Bucket.empty) ] window
+            apply [ struct (1L, Bucket.addAll records Bucket.empty) ] window.At window
         else window
 
     let private better label (a: KeyValuePair<int, float>) (b: KeyValuePair<int, float>) =
