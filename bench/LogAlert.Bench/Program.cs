@@ -80,6 +80,21 @@ public sealed class CaseResult(Case @case)
 
     /// <summary>Median peak RSS in MB (MiB, 2^20 bytes).</summary>
     public double RssMb => Measure.Median(Counted.Select(s => s.PeakRssKb / 1024.0));
+
+    /// <summary>
+    /// This row's wall time over <paramref name="other"/>'s, as the median of the ratios of the runs
+    /// made side by side (the same run number; the bench runs a compared row right after the row it
+    /// is compared with): a slow spell of the machine then hits both sides of a ratio alike, where
+    /// the ratio of medians mixed runs minutes apart.
+    /// </summary>
+    public double WallRatioTo(CaseResult other)
+    {
+        var ratios = Samples.Zip(other.Samples)
+            .Where(p => p.First.ExitCode == 0 && p.Second.ExitCode == 0)
+            .Select(p => p.First.Wall.TotalSeconds / p.Second.Wall.TotalSeconds)
+            .ToList();
+        return ratios.Count > 0 ? Measure.Median(ratios) : WallSeconds / other.WallSeconds;
+    }
 }
 
 /// <summary>Entry point: <c>floor FILE</c> runs the floor; anything else runs the benchmark.</summary>
@@ -234,11 +249,13 @@ public static partial class Program
 
             Prepare(problems, root, logs, Floor, [highTraffic, allRules, rate2m, rate1h, perHost], rules => LogAlert(rules, tiny));
 
-            // Round robin: every case once per run, so that a slow spell of the machine hits all alike.
+            // Round robin: every case once per run, so that a slow spell of the machine hits all alike;
+            // a row compared with another runs right after it (`SideBySide`).
             var results = cases.ToDictionary(c => c.Id, c => new CaseResult(c));
+            var order = SideBySide(cases);
             for (var run = 1; run <= options.Runs; run++)
             {
-                foreach (var c in cases)
+                foreach (var c in order)
                 {
                     var command = c.CommandFor(run);
                     var sample = Measure.Run(command, Timeout);
@@ -272,6 +289,33 @@ public static partial class Program
         {
             scratch.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// <paramref name="cases"/> in their order, but each case compared with another
+    /// (<see cref="Case.CompareId"/>) moved to run right after it, so that their ratio is taken
+    /// over runs made side by side (<see cref="CaseResult.WallRatioTo"/>).
+    /// </summary>
+    private static List<Case> SideBySide(List<Case> cases)
+    {
+        var ids = cases.Select(c => c.Id).ToHashSet();
+        var followers = cases.Where(c => c.CompareId is { } id && ids.Contains(id)).ToLookup(c => c.CompareId!);
+        var ordered = new List<Case>(cases.Count);
+        // All the rows compared with one row first, then theirs: combined and log_format both follow
+        // the CSV row, and GoAccess (compared with combined) comes after both, not between them.
+        void PlaceFollowers(Case c)
+        {
+            var direct = followers[c.Id].ToList();
+            ordered.AddRange(direct);
+            foreach (var f in direct) PlaceFollowers(f);
+        }
+        foreach (var c in cases)
+            if (c.CompareId is not { } id || !ids.Contains(id))
+            {
+                ordered.Add(c);
+                PlaceFollowers(c);
+            }
+        return ordered;
     }
 
     /// <summary>

@@ -71,7 +71,7 @@ public static class Report
         var floor = c.FloorId is null ? 1.0 : wall / all[c.FloorId].WallSeconds;
         var notes = new List<string>();
         if (c.CompareId is not null && all.TryGetValue(c.CompareId, out var other))
-            notes.Add($"{wall / other.WallSeconds:F2}× the {c.CompareLabel} time, {result.RssMb / other.RssMb:F2}× its RSS");
+            notes.Add($"{result.WallRatioTo(other):F2}× the {c.CompareLabel} time, {result.RssMb / other.RssMb:F2}× its RSS");
         if (result.Failed)
         {
             var failed = result.Samples.Where(s => s.ExitCode != 0).ToList();
@@ -126,7 +126,7 @@ public static class Report
 
         var high = r[$"rules:{main} high-card"];
         var low = r[$"rules:{main}"];
-        var cardinality = high.WallSeconds / low.WallSeconds;
+        var cardinality = high.WallRatioTo(low);
         yield return
         [
             $"(d) high-cardinality {main} vs low, `rules/*.csx`", $"{cardinality:F2}× time, {high.RssMb:F0} MB",
@@ -146,7 +146,7 @@ public static class Report
         foreach (var (label, limit, what) in new[] { ($"{main} combined", 1.25, "combined"), ($"{main} log_format", 1.4, "`--log-format` with `$request_time`") })
         {
             if (!r.TryGetValue($"high_traffic:{label}", out var server)) continue;
-            var ratio = server.WallSeconds / ht.WallSeconds;
+            var ratio = server.WallRatioTo(ht);
             yield return
             [
                 $"(g) {what} vs the CSV of the same requests, `high_traffic.csx`", $"{ratio:F2}× time", $"≤ {limit:F2}×",
@@ -156,7 +156,7 @@ public static class Report
         if (r.TryGetValue($"goaccess:{main} combined", out var peer) && r.TryGetValue($"high_traffic:{main} combined", out var ours))
             yield return
             [
-                $"(g) GoAccess on the same combined file vs logalert", $"{peer.WallSeconds / ours.WallSeconds:F2}× logalert's time",
+                $"(g) GoAccess on the same combined file vs logalert", $"{peer.WallRatioTo(ours):F2}× logalert's time",
                 "(reported)", peer.Failed ? "FAIL (a run failed)" : "—",
             ];
 
@@ -175,7 +175,7 @@ public static class Report
 
         if (r.TryGetValue("window1y:gap 10y", out var year) && r.TryGetValue("window2m:gap 10y", out var minutes))
         {
-            var ratio = year.WallSeconds / minutes.WallSeconds;
+            var ratio = year.WallRatioTo(minutes);
             yield return
             [
                 "(h) `--window 1y` vs `--window 2m` across a 10-year gap", $"{ratio:F2}× time", "≤ 1.2×",
@@ -185,7 +185,7 @@ public static class Report
         if (r.TryGetValue("per_host:300k groups", out var many) && r.TryGetValue("per_host:60 groups", out var few))
         {
             // Both logs hold the same number of records: the ratio of times is the ratio per record.
-            var ratio = many.WallSeconds / few.WallSeconds;
+            var ratio = many.WallRatioTo(few);
             yield return
             [
                 "(h) `WhenEach` over 300k live groups (1000 new/s) vs 60 groups, per record", $"{ratio:F2}× time", "≤ 3.0×",
@@ -195,7 +195,7 @@ public static class Report
 
         var hour = r[$"rate1h:{main}"];
         var twoMinutes = r[$"rate2m:{main}"];
-        var window = hour.WallSeconds / twoMinutes.WallSeconds;
+        var window = hour.WallRatioTo(twoMinutes);
         yield return
         [
             $"(e) 1h window vs 2m window, {main}", $"{window:F2}× time, {hour.RssMb / twoMinutes.RssMb:F2}× RSS", "≤ 1.2× time",
