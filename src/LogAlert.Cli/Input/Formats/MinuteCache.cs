@@ -35,17 +35,8 @@ internal sealed class MinuteCache
         // Bytes 16..17 (the minute's last digit and the colon) in place of the seconds, then 20..25.
         var tail = (Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref b, 18)) & ~0xFFFFUL)
                    | Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref b, 16));
-        if (!_filled || head != _head || middle != _middle || tail != _tail)
-        {
-            // The minute and offset are read (and checked) as FieldValues does; the seconds below.
-            Span<byte> zero = stackalloc byte[FieldValues.TimeLocalLength];
-            s[..FieldValues.TimeLocalLength].CopyTo(zero);
-            zero[18] = (byte)'0';
-            zero[19] = (byte)'0';
-            if (FieldValues.TimeLocal(zero, out var minute) == TimeRead.Malformed)
-                return FieldValues.TimeLocal(s, out time);
-            (_head, _middle, _tail, _minute, _filled) = (head, middle, tail, minute, true);
-        }
+        if ((!_filled || head != _head || middle != _middle || tail != _tail) && !Fill(s, head, middle, tail))
+            return FieldValues.TimeLocal(s, out time);
         var tens = (uint)(Unsafe.Add(ref b, 18) - '0');
         var ones = (uint)(Unsafe.Add(ref b, 19) - '0');
         var second = tens * 10 + ones;
@@ -56,5 +47,20 @@ internal sealed class MinuteCache
         }
         time = _minute + second;
         return time is >= Bounds.MinTime and <= Bounds.MaxTime ? TimeRead.Ok : TimeRead.OutOfRange;
+    }
+
+    // A new minute or offset, once a minute: apart from `Read`, whose every call would otherwise
+    // pay for this buffer on its stack (and its overrun check).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool Fill(ReadOnlySpan<byte> s, ulong head, ulong middle, ulong tail)
+    {
+        // The minute and offset are read (and checked) as FieldValues does; the seconds in `Read`.
+        Span<byte> zero = stackalloc byte[FieldValues.TimeLocalLength];
+        s[..FieldValues.TimeLocalLength].CopyTo(zero);
+        zero[18] = (byte)'0';
+        zero[19] = (byte)'0';
+        if (FieldValues.TimeLocal(zero, out var minute) == TimeRead.Malformed) return false;
+        (_head, _middle, _tail, _minute, _filled) = (head, middle, tail, minute, true);
+        return true;
     }
 }
