@@ -509,6 +509,18 @@ type ``The request grammar``(output: ITestOutputHelper) =
                 |> Prop.classify expected.IsSome "well-formed"
                 |> Prop.classify (request.Contains "  ") "double space"))
 
+/// What a map from seconds (`SecondMap`, `SecondLog`) must answer as F#'s `Map` does at `key`: its
+/// count, the value of `key`, the first key at or after it, and the keys in `[key, key + n]`.
+module private SecondsModel =
+    let agrees (count: int) (tryFind: int64 -> int voption) (ceiling: int64 -> int64 voption)
+               (iterRange: int64 -> int64 -> (int64 -> int -> unit) -> unit) (model: Map<int64, int>) (key: int64) (n: int) =
+        let ranged = ResizeArray()
+        iterRange key (key + int64 n) (fun s v -> ranged.Add((s, v)))
+        count = model.Count
+        && tryFind key = (match Map.tryFind key model with Some v -> ValueSome v | None -> ValueNone)
+        && ceiling key = (match model |> Seq.tryFind (fun kv -> kv.Key >= key) with Some kv -> ValueSome kv.Key | None -> ValueNone)
+        && List.ofSeq ranged = [ for KeyValue(s, v) in model do if s >= key && s <= key + int64 n then yield s, v ]
+
 type ``A log of seconds``(output: ITestOutputHelper) =
 
     [<Fact; Trait("Category", "property")>]
@@ -549,15 +561,12 @@ type ``A log of seconds``(output: ITestOutputHelper) =
                             log <- kept
                             model <- keptModel
                     versions.Add((log, model))
-                    let ranged = ResizeArray()
-                    log |> SecondLog.iterRange key (key + int64 n) (fun s v -> ranged.Add((s, v)))
+                    let current = log
                     ok <-
                         ok
-                        && log.Count = model.Count
-                        && SecondLog.tryFind key log = (match Map.tryFind key model with Some v -> ValueSome v | None -> ValueNone)
-                        && SecondLog.ceiling key log = (match model |> Seq.tryFind (fun kv -> kv.Key >= key) with Some kv -> ValueSome kv.Key | None -> ValueNone)
+                        && SecondsModel.agrees current.Count (fun k -> SecondLog.tryFind k current) (fun k -> SecondLog.ceiling k current)
+                            (fun a b f -> SecondLog.iterRange a b f current) model key n
                         && SecondLog.tryFirst log = (if model.IsEmpty then ValueNone else ValueSome (Seq.head model).Key)
-                        && List.ofSeq ranged = [ for KeyValue(s, v) in model do if s >= key && s <= key + int64 n then yield s, v ]
                         // Every version made so far still holds what it held.
                         && versions |> Seq.forall (fun (v, m) -> contents v = [ for KeyValue(s, x) in m -> s, x ])
                 ok))
@@ -586,15 +595,12 @@ type ``A map from seconds``(output: ITestOutputHelper) =
                     | _ ->
                         map <- SecondMap.removeFirst map
                         if not model.IsEmpty then model <- Map.remove (Seq.head model).Key model
-                    let ranged = ResizeArray()
-                    map |> SecondMap.iterRange key (key + int64 n) (fun s v -> ranged.Add((s, v)))
                     let rec depth (node: SecondNode<int>) = if isNull node then 0 else 1 + max (depth node.Left) (depth node.Right)
+                    let current = map
                     ok <-
                         ok
-                        && map.Count = model.Count
-                        && SecondMap.tryFind key map = (match Map.tryFind key model with Some v -> ValueSome v | None -> ValueNone)
-                        && SecondMap.ceiling key map = (match model |> Seq.tryFind (fun kv -> kv.Key >= key) with Some kv -> ValueSome kv.Key | None -> ValueNone)
-                        && List.ofSeq ranged = [ for KeyValue(s, v) in model do if s >= key && s <= key + int64 n then yield s, v ]
+                        && SecondsModel.agrees current.Count (fun k -> SecondMap.tryFind k current) (fun k -> SecondMap.ceiling k current)
+                            (fun a b f -> SecondMap.iterRange a b f current) model key n
                         // AVL: at most 1.44 log2(n + 2) levels.
                         && float (depth map.Root) <= 1.45 * Math.Log2(float map.Count + 2.0)
                 ok))
