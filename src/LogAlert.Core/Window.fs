@@ -116,19 +116,9 @@ module Window =
     let advanceTo at (store: Store) (window: Window) =
         if at <= window.At then window
         elif at - window.At >= window.Width then build window.Width window.GroupBy window.Selector window.Series.Summed at store
-        elif at = window.At + 1L && not (needsRecords window.GroupBy window.Selector window.Series.Summed) then
-            // The usual move of a window that reads totals only: one second in, one out, added
-            // here rather than listed for `apply` (a list, a range and a closure a second).
-            let mutable total = window.Total
-            match Store.tryFind at store with
-            | ValueSome b -> total <- { Requests = total.Requests + b.Requests; Sum = total.Sum + b.Bytes }
-            | ValueNone -> ()
-            match Store.tryFind (at - window.Width) store with
-            | ValueSome b -> total <- { Requests = total.Requests - b.Requests; Sum = total.Sum - b.Bytes }
-            | ValueNone -> ()
-            { window with Total = total; At = at }
         elif at = window.At + 1L then
-            // One second in, one out, in that order, as the loop below would list them.
+            // The usual move: one second in, one out, in that order, as the loop below would list
+            // them, without its range, cells and enumerator.
             let leaving = match Store.tryFind (at - window.Width) store with ValueSome b -> [ struct (-1L, b) ] | ValueNone -> []
             let changes = match Store.tryFind at store with ValueSome b -> struct (1L, b) :: leaving | ValueNone -> leaving
             apply changes at window
