@@ -16,7 +16,7 @@ type internal RuleState =
       GroupLabel: string
       /// What the last result of a `WhenEach` rule followed (`GroupedSource.Follow`: window key,
       /// metric, arithmetic, built, moves).
-      Follows: struct (string * Metric * struct (bool * float) list * int64 * int64) voption
+      Follows: Followed voption
       Failed: bool }
 
 /// The alert state machine (docs/semantics.md §9): per rule, and per group of a `WhenEach` rule, an
@@ -131,8 +131,22 @@ module internal Alerts =
     /// 2000 groups a second instead of 300k.
     let private evaluateChanged (rule: Rule) (source: GroupedSource) (symbols: Symbols) (moved: bool) second
                                 (events: List<Event>) (alerts: Map<string, AlertPhase>) =
-        // No move and no alert: nothing can change.
-        if not moved && alerts.IsEmpty then alerts else
+        // No alert, and no group the move touched above the threshold (most seconds of most
+        // rules): nothing can change, and nothing is made to find out.
+        let anyAbove () =
+            let mutable found = false
+            let mutable i = 0
+            while not found && i < source.Changed.Length do
+                let keys = source.Changed[i]
+                let mutable j = 0
+                while not found && j < keys.Length do
+                    match source.ValueOf keys[j] with
+                    | ValueSome v when v > rule.Threshold -> found <- true
+                    | _ -> ()
+                    j <- j + 1
+                i <- i + 1
+            found
+        if alerts.IsEmpty && not (moved && anyAbove ()) then alerts else
         // The groups to look at, by id: the alerting ones (their ids from their names), and those the
         // move touched whose value is now above the threshold. A touched group that is inactive and
         // at or below it stays inactive: not named, not sorted.
@@ -186,20 +200,26 @@ module internal Alerts =
                 | PerGroup f ->
                     let grouped = f query
                     if isNull grouped then raise (NullReferenceException "WhenEach returned null")
-                    let follows = grouped.Source |> ValueOption.map (fun s -> s.Follow)
                     let alerts =
                         match grouped.Source, rs.Follows with
-                        | ValueSome source, ValueSome(struct (key, metric, ops, built, moves)) when
-                            key = source.Key && metric = source.Metric && ops = source.Ops && built = source.Built
-                            && (moves = source.Moves || moves = source.Moves - 1L)
+                        | ValueSome source, ValueSome followed when
+                            source.ComputesLike followed
+                            && (followed.Moves = source.Moves || followed.Moves = source.Moves - 1L)
                             && rs.GroupLabel = grouped.Label ->
                             match symbolsOf source.Label with
                             | ValueSome symbols ->
-                                evaluateChanged rs.Rule source symbols (moves <> source.Moves) second events rs.Alerts
+                                evaluateChanged rs.Rule source symbols (followed.Moves <> source.Moves) second events rs.Alerts
                             | ValueNone -> evaluateGroups rs.Rule grouped second events rs.Alerts
                         | _ -> evaluateGroups rs.Rule grouped second events rs.Alerts
-                    if obj.ReferenceEquals(alerts, rs.Alerts) && rs.GroupLabel = grouped.Label && rs.Follows = follows then rs
-                    else { rs with Alerts = alerts; GroupLabel = grouped.Label; Follows = follows }
+                    let same =
+                        match grouped.Source, rs.Follows with
+                        | ValueSome source, ValueSome followed -> source.ComputesLike followed && followed.Moves = source.Moves
+                        | ValueNone, ValueNone -> true
+                        | _ -> false
+                    if obj.ReferenceEquals(alerts, rs.Alerts) && rs.GroupLabel = grouped.Label && same then rs
+                    else
+                        let follows = grouped.Source |> ValueOption.map (fun s -> s.Follow)
+                        { rs with Alerts = alerts; GroupLabel = grouped.Label; Follows = follows }
             with e ->
                 events.Add(RuleFailed(rs.Rule.RuleName, second, e.Message))
                 { rs with Failed = true }
