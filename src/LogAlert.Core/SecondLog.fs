@@ -10,12 +10,13 @@ type internal LogBuffer<'T>(capacity: int) =
     /// Slots written: `[0, Used)`.
     member val Used = 0 with get, set
 
-/// A persistent sequence of seconds and values in ascending order, for the store's seconds whose
-/// records are gone: each closing second appends one at the end, and the oldest are dropped from the
-/// front. Both cost no copy: a version is a window `[Start, Start + Count)` of a shared buffer, an
-/// append writes the next slot in place when this version ends where the buffer does (the usual
-/// case: the newest state appends), and a drop moves `Start`. A version that appends after another
-/// already did (an older state used again) copies its window to a new buffer first. A `SecondMap`
+/// A persistent sequence of seconds and values in ascending order, for the store's seconds: each
+/// new second is appended at the end (records come in time order, and seconds close in order), and
+/// the oldest are dropped from the front. Both cost no copy: a version is a window
+/// `[Start, Start + Count)` of a shared buffer, an append writes the next slot in place when this
+/// version ends where the buffer does (the usual case: the newest state appends), and a drop moves
+/// `Start`. A version that appends after another
+/// already did (an older state used again) copies its window to a new buffer first. A balanced tree
 /// paid a path copy (eight nodes for two minutes) for each of those steps.
 [<Struct; NoEquality; NoComparison>]
 type internal SecondLog<'T> =
@@ -65,6 +66,10 @@ module internal SecondLog =
     let tryFirst (log: SecondLog<'T>) =
         if log.Count = 0 then ValueNone else ValueSome log.Buffer.Keys[log.Start]
 
+    /// The earliest key and its value, if any.
+    let tryFirstEntry (log: SecondLog<'T>) =
+        if log.Count = 0 then ValueNone else ValueSome(struct (log.Buffer.Keys[log.Start], log.Buffer.Values[log.Start]))
+
     /// The latest key, if any.
     let tryLast (log: SecondLog<'T>) =
         if log.Count = 0 then ValueNone else ValueSome log.Buffer.Keys[log.Start + log.Count - 1]
@@ -104,10 +109,12 @@ module internal SecondLog =
                 { copy with Count = copy.Count + 1 }
         | _ -> append key (update ValueNone) log
 
-    /// The log without `key` (a copy when it was present).
+    /// The log without `key`: the first key goes by moving `Start` (the open seconds close from
+    /// the front), any other by a copy.
     let remove key (log: SecondLog<'T>) =
         match tryFind key log with
         | ValueNone -> log
+        | ValueSome _ when log.Buffer.Keys[log.Start] = key -> { log with Start = log.Start + 1; Count = log.Count - 1 }
         | ValueSome _ ->
             let copy = copied log 0
             let i = lowerBound key copy

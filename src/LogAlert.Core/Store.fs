@@ -265,10 +265,15 @@ module Bucket =
 type Store =
     private
         { /// The seconds from `RecordsFrom` on: they hold records, and records still join them.
-          Recent: SecondMap<Bucket>
+          /// A `SecondLog`, like `History`: a new second is appended (records come in time order,
+          /// seconds close in order) and the oldest leave from the front, neither with a copy; the
+          /// balanced tree it replaced copied a path of nodes for each, in the open store and the
+          /// closed one: 0.8 kB a second of a sparse log. A second that takes more records after
+          /// the next one arrived (a log out of order, a late record) costs a copy of the log.
+          Recent: SecondLog<Bucket>
           /// The seconds before `RecordsFrom`, totals and tallies only: each closing second appends
-          /// one and drops the oldest, which a `SecondLog` does without copying (a `SecondMap`
-          /// copied a path of the tree for each, three a second).
+          /// one and drops the oldest, which a `SecondLog` does without copying (a balanced tree
+          /// copied a path of nodes for each, three a second).
           History: SecondLog<Bucket>
           RecordsFrom: int64
           /// The series whose tallies a bucket keeps when its records go, by key (ordinal). An
@@ -280,7 +285,7 @@ type Store =
 [<RequireQualifiedAccess>]
 module Store =
     /// A store with no records.
-    let empty = { Recent = SecondMap.empty; History = SecondLog.empty; RecordsFrom = Int64.MinValue; Series = [||] }
+    let empty = { Recent = SecondLog.empty; History = SecondLog.empty; RecordsFrom = Int64.MinValue; Series = [||] }
 
     /// The store keeping tallies for `series` too, from the next second whose records go (seconds
     /// already without records have none for it).
@@ -302,14 +307,14 @@ module Store =
 
     /// The bucket of second `second`, if it has records.
     let tryFind second (store: Store) =
-        if second >= store.RecordsFrom then SecondMap.tryFind second store.Recent
+        if second >= store.RecordsFrom then SecondLog.tryFind second store.Recent
         else SecondLog.tryFind second store.History
 
     // The bucket of `second` (`ValueNone` when absent) made anew by `update`: in `Recent` from
     // `RecordsFrom` on, else, as totals and tallies, in `History`.
     let private update second (update: Bucket voption -> Bucket) (store: Store) =
         if second >= store.RecordsFrom then
-            { store with Recent = SecondMap.add second (update (SecondMap.tryFind second store.Recent)) store.Recent }
+            { store with Recent = SecondLog.upsert second update store.Recent }
         else { store with History = SecondLog.upsert second update store.History }
 
     let inline private orEmpty (bucket: Bucket voption) = match bucket with ValueSome b -> b | ValueNone -> Bucket.empty
@@ -337,13 +342,8 @@ module Store =
     /// The store without the buckets of seconds before `second`.
     let dropBefore second (store: Store) =
         let history = SecondLog.dropBefore second store.History
-        let mutable recent = store.Recent
-        let mutable go = second > store.RecordsFrom
-        while go do
-            match SecondMap.tryMin recent with
-            | ValueSome first when first.Key < second -> recent <- SecondMap.removeFirst recent
-            | _ -> go <- false
-        if history.Count = store.History.Count && obj.ReferenceEquals(recent.Root, store.Recent.Root) then store
+        let recent = if second > store.RecordsFrom then SecondLog.dropBefore second store.Recent else store.Recent
+        if history.Count = store.History.Count && recent.Count = store.Recent.Count then store
         else { store with History = history; Recent = recent }
 
     /// The number of seconds that have records.
@@ -352,21 +352,21 @@ module Store =
     /// Calls `action` with every bucket, in time order.
     let iterBuckets (action: Bucket -> unit) (store: Store) =
         store.History |> SecondLog.iter (fun _ bucket -> action bucket)
-        store.Recent |> SecondMap.iter (fun _ bucket -> action bucket)
+        store.Recent |> SecondLog.iter (fun _ bucket -> action bucket)
 
     /// Seconds in `[first, last]` that have records, in order, with their buckets: costs the
     /// seconds that have records, not the seconds in the range.
     let range first last (store: Store) : (int64 * Bucket) seq =
         let found = List<int64 * Bucket>()
         store.History |> SecondLog.iterRange first last (fun s b -> found.Add((s, b)))
-        store.Recent |> SecondMap.iterRange first last (fun s b -> found.Add((s, b)))
+        store.Recent |> SecondLog.iterRange first last (fun s b -> found.Add((s, b)))
         found
 
     /// The earliest second at or after `second` that has records, if any.
     let tryCeiling second (store: Store) =
         match (if second < store.RecordsFrom then SecondLog.ceiling second store.History else ValueNone) with
         | ValueSome s -> ValueSome s
-        | ValueNone -> SecondMap.ceiling second store.Recent
+        | ValueNone -> SecondLog.ceiling second store.Recent
 
     /// The store with `bucket` merged into second `second`, tallied for the store's series (before
     /// `RecordsFrom`, its totals and tallies only).
@@ -387,15 +387,15 @@ module Store =
         match SecondLog.tryFirst store.History with
         | ValueSome s -> Some s
         | ValueNone ->
-            match SecondMap.tryMin store.Recent with
-            | ValueSome kv -> Some kv.Key
+            match SecondLog.tryFirst store.Recent with
+            | ValueSome s -> Some s
             | ValueNone -> None
 
     /// The store without second `second`, and that second's bucket.
     let take second (store: Store) =
         match tryFind second store with
         | ValueNone -> None, store
-        | ValueSome b when second >= store.RecordsFrom -> Some b, { store with Recent = SecondMap.remove second store.Recent }
+        | ValueSome b when second >= store.RecordsFrom -> Some b, { store with Recent = SecondLog.remove second store.Recent }
         | ValueSome b -> Some b, { store with History = SecondLog.remove second store.History }
 
     /// The number of seconds that hold records (not only totals and tallies).
@@ -414,9 +414,9 @@ module Store =
             let mutable history = store.History
             let mutable go = true
             while go do
-                match SecondMap.tryMin recent with
-                | ValueSome first when first.Key < second ->
-                    recent <- SecondMap.removeFirst recent
-                    history <- SecondLog.append first.Key (Bucket.strip store.Series first.Value) history
+                match SecondLog.tryFirstEntry recent with
+                | ValueSome(struct (s, bucket)) when s < second ->
+                    recent <- SecondLog.remove s recent
+                    history <- SecondLog.append s (Bucket.strip store.Series bucket) history
                 | _ -> go <- false
             { store with Recent = recent; History = history; RecordsFrom = second }

@@ -192,7 +192,7 @@ type internal Store =
     private
       {
         /// The seconds from `RecordsFrom` on: they hold records, and records still join them.
-        Recent: SecondMap<Bucket>
+        Recent: SecondLog<Bucket>
 
         /// The seconds before `RecordsFrom`, totals and tallies only, appended as they are stripped.
         History: SecondLog<Bucket>
