@@ -30,6 +30,9 @@ type internal Dense<'V>() =
     /// be a zero that is present, which an undo by negated deltas would not put back.
     member val SetDirectly = false with get, set
 
+    /// How many versions `Table.Accumulate` has chained to this dictionary in a row.
+    member val Chained = 0 with get, set
+
     /// Scratch space for `Table.Accumulate`: keys whose value came to zero in the current batch.
     member _.Emptied = emptied
 
@@ -118,6 +121,28 @@ type internal Dense<'V>() =
         let mutable exists = false
         let v = &this.GetValueRefOrAdd(key, &exists)
         v <- value
+
+    /// How many slots a copy costs: the array's length while dense, else the entries.
+    member _.Footprint =
+        match sparse with
+        | null -> values.Length
+        | map -> map.Count
+
+    /// A copy that no version shares: same entries, its own arrays.
+    member this.Clone() =
+        let copy = Dense<'V>()
+        copy.Restore(Array.copy values, Array.copy present, live,
+                     (match sparse with
+                      | null -> null
+                      | map -> Dictionary<int, 'V>(map)))
+        copy.SetDirectly <- this.SetDirectly
+        copy
+
+    member private _.Restore(v: 'V[], p: uint64[], l: int, s: Dictionary<int, 'V> | null) =
+        values <- v
+        present <- p
+        live <- l
+        sparse <- s
 
     /// Removes `key` if present.
     member _.Remove(key: int) =
@@ -272,6 +297,14 @@ type Table<'V> private (node: TableNode<'V>) =
     /// A table with no entries.
     static member Empty = Table<'V>(TableNode(Current(Dense<'V>())))
 
+    /// How many versions in a row `Accumulate` chains before it copies (see there). Settable so
+    /// that tests can make chains short; the versions read the same either way.
+    static member val ChainAtMost = 64 with get, set
+
+    /// The most slots (`Dense.Footprint`) a table copies to start a new chain: 48 KB of sums every
+    /// 64 versions; a larger one always chains.
+    static member CopyAtMost = 2048
+
     /// Number of entries.
     member _.Count = (reroot node).Count
 
@@ -327,6 +360,20 @@ type Table<'V> private (node: TableNode<'V>) =
         if parts |> Array.forall (fun struct (_, keys, _) -> keys.Length = 0) then Table<'V>(node)
         else
             let dict = reroot node
+            // Every `ChainAtMost` versions in a row, a small table starts a new chain: the next
+            // version gets a copy of the dictionary instead of a diff from this one. A collection
+            // keeps whatever an object that survived an earlier one points to, and a version
+            // points to every version made after it: a window moving once a second kept, through
+            // one old version, the thousands made since the last collection, 1.2 MB a collection
+            // for one window grouped by host. In chains of 64 an old version holds on to 63 at
+            // most. The older versions keep their meaning: the last of a chain keeps its own
+            // dictionary.
+            dict.Chained <- dict.Chained + 1
+            if dict.Chained >= Table<'V>.ChainAtMost && dict.Footprint <= Table<'V>.CopyAtMost then
+                let copy = dict.Clone()
+                Accumulate.Into(copy, parts, 1, group)
+                Table<'V>(TableNode(Current copy))
+            else
             let undo =
                 if dict.SetDirectly then
                     // Each touch records its key's value before the batch (absent: removed again).

@@ -29,6 +29,10 @@ type internal Table<'V> =
     /// A table with no entries.
     static member Empty: Table<'V>
 
+    /// How many versions in a row `Accumulate` chains before it gives the next one a copy of the
+    /// dictionary (a small table only): settable so that tests can make chains short.
+    static member ChainAtMost: int with get, set
+
     /// Number of entries.
     member Count: int
 
