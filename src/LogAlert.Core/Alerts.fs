@@ -137,7 +137,7 @@ module internal Alerts =
             let mutable found = false
             let mutable i = 0
             while not found && i < source.Changed.Length do
-                let keys = source.Changed[i]
+                let struct (_, keys, _) = source.Changed[i]
                 let mutable j = 0
                 while not found && j < keys.Length do
                     match source.ValueOf keys[j] with
@@ -157,7 +157,7 @@ module internal Alerts =
             ids[name] <- id
             alerting.Add id |> ignore
         if moved then
-            for keys in source.Changed do
+            for struct (_, keys, _) in source.Changed do
                 for id in keys do
                     if not (alerting.Contains id) then
                         match source.ValueOf id with

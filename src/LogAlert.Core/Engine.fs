@@ -236,7 +236,7 @@ module Engine =
             for chunk in bucket.Chunks do
                 for r in chunk.Span do
                     addRecord r
-            for KeyValue(_, tally) in bucket.Tallies do
+            for tally in bucket.Tallies do
                 addKeys tally.Series.GroupBy tally.Keys
         Store.iterBuckets addBucket state.Open
         Store.iterBuckets addBucket state.Closed
@@ -244,7 +244,7 @@ module Engine =
             match window.GroupBy |> Option.map setOf with
             | Some(ValueSome set) ->
                 window.Groups.IterKeys set.Add
-                for keys in window.Changed do
+                for struct (_, keys, _) in window.Changed do
                     for key in keys do
                         set.Add key
                 for cache in window.TopCaches do

@@ -37,7 +37,7 @@ type internal GroupedSource =
       Metric: Metric
       /// `(true, d)`: divided by `d`; `(false, m)`: multiplied by `m`.
       Ops: struct (bool * float) list
-      Changed: int[][] }
+      Changed: struct (int * int[] * Totals[])[] }
 
     /// A group's value now, `ValueNone` when it has no records in the window.
     member this.ValueOf(id: int) =

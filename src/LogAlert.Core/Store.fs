@@ -158,7 +158,7 @@ module Series =
         { Key = key groupBy selector summed; GroupBy = groupBy; Selector = selector; Summed = summed }
 
     /// The tally of `records` (one second's) for `series`, added to `existing` if any.
-    let tally (series: Series) (chunks: ReadOnlyMemory<Record> seq) (existing: SecondTally option) =
+    let tally (series: Series) (chunks: ReadOnlyMemory<Record> list) (existing: SecondTally option) =
         let sums = Scratch<Totals>.Take() // emptied; not in use: windows tally inside a move only
         let mutable requests = 0L
         let mutable bytes = ByteSum.Zero
@@ -193,15 +193,28 @@ module Series =
 /// there is one, its records when not. Once no window or summary needs the records of its second any
 /// more, a bucket keeps only its totals and tallies (see `Store.stripBefore`).
 [<Sealed>]
-type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: ByteSum, tallies: Map<string, SecondTally>) =
+type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes: ByteSum, tallies: SecondTally[]) =
     /// Record chunks, newest first: slices of arrays that nobody writes once they are in a bucket.
     member _.Chunks = chunks
     /// Number of records.
     member _.Requests = requests
     /// Sum of bytes.
     member _.Bytes = bytes
-    /// The tally of each series (by `Series.key`) made for this second, with every record in it.
+    /// The tally of each series made for this second, with every record in it: an array, one
+    /// entry per series (a handful), searched by key. A map of them was made anew, node by node,
+    /// for every closing second, and searched by comparing strings.
     member _.Tallies = tallies
+
+    /// The tally of the series with key `key` (`Series.key`), if the bucket has one.
+    member _.TryTally(key: string, tally: outref<SecondTally>) =
+        let mutable i = 0
+        // The keys are the series' own strings: found by reference, nearly always.
+        while i < tallies.Length && not (obj.ReferenceEquals(tallies[i].Series.Key, key) || String.Equals(tallies[i].Series.Key, key)) do
+            i <- i + 1
+        if i < tallies.Length then
+            tally <- tallies[i]
+            true
+        else false
 
     static member internal Make(chunks, requests, bytes, tallies) = Bucket(chunks, requests, bytes, tallies)
 
@@ -209,7 +222,7 @@ type Bucket private (chunks: ReadOnlyMemory<Record> list, requests: int64, bytes
 [<RequireQualifiedAccess>]
 module Bucket =
     /// A bucket with no records.
-    let empty = Bucket.Make([], 0L, ByteSum.Zero, Map.empty)
+    let empty = Bucket.Make([], 0L, ByteSum.Zero, [||])
 
     let private bytesOf (records: ReadOnlyMemory<Record>) =
         let mutable bytes = ByteSum.Zero
@@ -217,35 +230,49 @@ module Bucket =
             bytes <- bytes + ByteSum.Of r.Bytes
         bytes
 
+    let private has (key: string) (bucket: Bucket) =
+        let mutable t = Unchecked.defaultof<SecondTally>
+        bucket.TryTally(key, &t)
+
     // The tallies with `records` added to each (and, for each of `series` not among them, a new one).
-    let private tallyInto (series: Series seq) (records: ReadOnlyMemory<Record>) (tallies: Map<string, SecondTally>) =
-        let mutable result = tallies |> Map.map (fun _ t -> Series.tally t.Series [ records ] (Some t))
+    let private tallyInto (series: Series[]) (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
+        let result = List<SecondTally>(bucket.Tallies.Length + series.Length)
+        for t in bucket.Tallies do
+            result.Add(Series.tally t.Series [ records ] (Some t))
         for s in series do
-            if not (result.ContainsKey s.Key) then result <- Map.add s.Key (Series.tally s [ records ] None) result
-        result
+            if not (has s.Key bucket) then result.Add(Series.tally s [ records ] None)
+        result.ToArray()
 
     /// The bucket with `records` (all of the same second) added, as they are: a slice of the input
     /// batch is kept, not copied, so the batch must not be written later. Its tallies count them too.
     let addSlice (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
         if records.IsEmpty then bucket
         else
-            let tallies = if bucket.Tallies.IsEmpty then bucket.Tallies else tallyInto [] records bucket.Tallies
+            let tallies = if bucket.Tallies.Length = 0 then bucket.Tallies else tallyInto [||] records bucket
             Bucket.Make(records :: bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytesOf records, tallies)
 
     /// The bucket with `records` (all of the same second) added. `records` must not be written later.
     let addAll (records: Record[]) (bucket: Bucket) = addSlice (ReadOnlyMemory records) bucket
 
     /// The bucket with a tally, from its records, for each of `series` it has none for.
-    let withTallies (series: Series seq) (bucket: Bucket) =
-        let mutable tallies = bucket.Tallies
+    let withTallies (series: Series[]) (bucket: Bucket) =
+        let mutable missing = 0
         for s in series do
-            if not (tallies.ContainsKey s.Key) then tallies <- Map.add s.Key (Series.tally s bucket.Chunks None) tallies
-        if obj.ReferenceEquals(tallies, bucket.Tallies) then bucket
-        else Bucket.Make(bucket.Chunks, bucket.Requests, bucket.Bytes, tallies)
+            if not (has s.Key bucket) then missing <- missing + 1
+        if missing = 0 then bucket
+        else
+            let tallies = Array.zeroCreate (bucket.Tallies.Length + missing)
+            Array.blit bucket.Tallies 0 tallies 0 bucket.Tallies.Length
+            let mutable i = bucket.Tallies.Length
+            for s in series do
+                if not (has s.Key bucket) then
+                    tallies[i] <- Series.tally s bucket.Chunks None
+                    i <- i + 1
+            Bucket.Make(bucket.Chunks, bucket.Requests, bucket.Bytes, tallies)
 
     /// The bucket without its records: its totals, and its tally for each of `series` and every
     /// series it has a tally for already.
-    let strip (series: Series seq) (bucket: Bucket) =
+    let strip (series: Series[]) (bucket: Bucket) =
         if bucket.Chunks.IsEmpty then bucket
         else
             let b = withTallies series bucket
@@ -253,9 +280,9 @@ module Bucket =
 
     /// The bucket (without records) with the totals of `records` added, and their tally to each of
     /// its tallies and of `series`: late records for a second whose records are gone.
-    let addTotals (series: Series seq) (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
+    let addTotals (series: Series[]) (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
         Bucket.Make(bucket.Chunks, bucket.Requests + int64 records.Length, bucket.Bytes + bytesOf records,
-                    tallyInto series records bucket.Tallies)
+                    tallyInto series records bucket)
 
 /// The time-series store: one bucket per second that has records. Immutable. The buckets of
 /// seconds before `RecordsFrom` hold totals, and a tally per series the windows read, only: a

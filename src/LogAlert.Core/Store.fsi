@@ -128,7 +128,7 @@ module Series =
     /// The tally of `records` (one second's) for `series`, added to `existing` if any.
     val internal tally:
       series: Series ->
-        chunks: System.ReadOnlyMemory<Record> seq ->
+        chunks: System.ReadOnlyMemory<Record> list ->
         existing: SecondTally option -> SecondTally
 
 /// The records of one second of log time, with their totals and, once the second is closed, a tally
@@ -150,8 +150,11 @@ type internal Bucket =
     /// Number of records.
     member Requests: int64
 
-    /// The tally of each series (by `Series.key`) made for this second, with every record in it.
-    member Tallies: Map<string,SecondTally>
+    /// The tally of each series made for this second, with every record in it.
+    member Tallies: SecondTally array
+
+    /// The tally of the series with key `key` (`Series.key`), if the bucket has one.
+    member TryTally: key: string * tally: outref<SecondTally> -> bool
 
 /// Building and reading buckets.
 [<RequireQualifiedAccess>]
@@ -171,16 +174,16 @@ module internal Bucket =
     val addAll: records: Record array -> bucket: Bucket -> Bucket
 
     /// The bucket with a tally, from its records, for each of `series` it has none for.
-    val withTallies: series: Series seq -> bucket: Bucket -> Bucket
+    val withTallies: series: Series array -> bucket: Bucket -> Bucket
 
     /// The bucket without its records: its totals, and its tally for each of `series` and every
     /// series it has a tally for already.
-    val strip: series: Series seq -> bucket: Bucket -> Bucket
+    val strip: series: Series array -> bucket: Bucket -> Bucket
 
     /// The bucket (without records) with the totals of `records` added, and their tally to each of
     /// its tallies and of `series`: late records for a second whose records are gone.
     val addTotals:
-      series: Series seq ->
+      series: Series array ->
         records: System.ReadOnlyMemory<Record> -> bucket: Bucket -> Bucket
 
 /// The time-series store: one bucket per second that has records. Immutable. The buckets of

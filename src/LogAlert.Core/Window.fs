@@ -33,9 +33,10 @@ type Window =
       Groups: Table<Totals>
       /// How many times the window moved (or took late records): versions its top-k caches.
       Moves: int64
-      /// The group keys (`Label.idOf`) the last move touched: the keys of each tally it added or
-      /// took away (a key may be in more than one).
-      Changed: int[][]
+      /// The tallies the last move added (sign 1) or took away (sign -1), as it gave them to the
+      /// group table: their keys (`Label.idOf`) are the groups it touched (a key may be in more
+      /// than one).
+      Changed: struct (int * int[] * Totals[])[]
       TopCaches: TopCache list }
 
     /// The label the window groups by, if any.
@@ -81,27 +82,33 @@ module Window =
             // Each second's tally for this window's series: closed seconds have one once the series
             // is known; a second still holding records is tallied from them here (a series asked for
             // after the second closed). A second without either lost its records before anyone asked
-            // for this series: it counted nothing entering, nor does it leaving.
-            let tallies =
-                [ for struct (sign, bucket) in changes do
-                      let mutable t = Unchecked.defaultof<SecondTally>
-                      if bucket.Tallies.TryGetValue(window.Series.Key, &t) then yield struct (sign, t)
-                      elif not bucket.Chunks.IsEmpty then yield struct (sign, Series.tally window.Series bucket.Chunks None) ]
-            // The tallies go to the table as they are, signed: one version per move, and no copy.
+            // for this series: it counted nothing entering, nor does it leaving. The tallies go to
+            // the table as they are, signed: one version per move, and no copy.
+            let grouped = window.GroupBy.IsSome
+            let parts = Array.zeroCreate (if grouped then List.length changes else 0)
+            let mutable count = 0
             let mutable requests = 0L
             let mutable bytes = ByteSum.Zero
-            for struct (sign, t) in tallies do
-                requests <- requests + sign * t.Total.Requests
-                bytes <- if sign > 0L then bytes + t.Total.Sum else bytes - t.Total.Sum
-            let parts =
-                if window.GroupBy.IsNone then [||]
-                else [| for struct (sign, t) in tallies do if t.Keys.Length > 0 then yield struct (int sign, t.Keys, t.Totals) |]
+            for struct (sign, bucket) in changes do
+                let mutable t = Unchecked.defaultof<SecondTally>
+                let found =
+                    bucket.TryTally(window.Series.Key, &t)
+                    || (not bucket.Chunks.IsEmpty
+                        && (t <- Series.tally window.Series bucket.Chunks None
+                            true))
+                if found then
+                    requests <- requests + sign * t.Total.Requests
+                    bytes <- if sign > 0L then bytes + t.Total.Sum else bytes - t.Total.Sum
+                    if grouped && t.Keys.Length > 0 then
+                        parts[count] <- struct (int sign, t.Keys, t.Totals)
+                        count <- count + 1
+            let parts = if count = parts.Length then parts else Array.sub parts 0 count
             { window with
                 At = at
                 Total = { Requests = window.Total.Requests + requests; Sum = window.Total.Sum + bytes }
                 Groups = if parts.Length = 0 then window.Groups else window.Groups.Accumulate(parts, TotalsGroup())
                 Moves = window.Moves + 1L
-                Changed = parts |> Array.map (fun struct (_, keys, _) -> keys) }
+                Changed = parts }
 
     /// A window of `width` seconds at second `at`, summing `Metric.summed summed`, computed from the store.
     let build width groupBy selector summed at (store: Store) =
@@ -198,7 +205,7 @@ module Window =
                         ranked.Insert(i, kv)
                         if ranked.Count > k + 2 then ranked.RemoveAt(k + 2)
                 let groups = window.Groups.Reader // `offer` reads no table: valid for both loops
-                for keys in window.Changed do
+                for struct (_, keys, _) in window.Changed do
                     for key in keys do
                         let mutable t = Totals.Zero
                         // Absent: it left the window. Most of 100k hosts are far below the last of

@@ -39,9 +39,10 @@ type internal Window =
       /// How many times the window moved (or took late records): versions its top-k caches.
       Moves: int64
 
-      /// The group keys (`Label.idOf`) the last move touched: the keys of each tally it added or
-      /// took away (a key may be in more than one).
-      Changed: int array array
+      /// The tallies the last move added (sign 1) or took away (sign -1), as it gave them to the
+      /// group table: their keys (`Label.idOf`) are the groups it touched (a key may be in more
+      /// than one).
+      Changed: struct (int * int array * Totals array) array
       TopCaches: TopCache list
     }
 
