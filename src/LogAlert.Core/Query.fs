@@ -360,7 +360,6 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
         if not (Window.isEmpty w) then sawData <- true
         w
 
-    let grouped (label: Label) (pairs: seq<KeyValuePair<string, float>>) = Grouped(Label.name label, Array.ofSeq pairs)
 
     /// The windows this evaluation moved or built, by key.
     member _.Windows = used
@@ -396,7 +395,7 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
             let win = window w groupBy selector m.Value
             let best, remembered = Window.top (max k 0) m.Value win
             remember (windowKey w groupBy selector m.Value) remembered
-            grouped groupBy.Value best
+            Grouped(Label.name groupBy.Value, best) // a new array, owned by the result
         member _.Distinct(label, width, selector) =
             let struct (w, _, groupBy) = check width ValueNone (ValueSome label)
             float (window w groupBy selector Requests).Groups.Count

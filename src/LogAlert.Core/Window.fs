@@ -168,42 +168,47 @@ module Window =
         a.Value > b.Value
         || (a.Value = b.Value && System.String.CompareOrdinal(Label.nameOf label a.Key, Label.nameOf label b.Key) < 0)
 
+    /// Offers `kv` to `ranked`, the best `size` so far, best first: a key already ranked is not
+    /// ranked twice (a key may come in a tally added and in one taken away). Module functions,
+    /// not closures inside `top`: those were a few objects a call, and `top` runs every second.
+    let private offer (ranked: List<KeyValuePair<int, float>>) size label (kv: KeyValuePair<int, float>) =
+        if ranked.Count < size || better label kv ranked[ranked.Count - 1] then
+            let mutable i = 0
+            while i < ranked.Count && ranked[i].Key <> kv.Key do
+                i <- i + 1
+            if i = ranked.Count then
+                let mutable at = ranked.Count
+                while at > 0 && better label kv ranked[at - 1] do
+                    at <- at - 1
+                ranked.Insert(at, kv)
+                if ranked.Count > size then ranked.RemoveAt size
+
+    let rec private cacheFor k metric (caches: TopCache list) =
+        match caches with
+        | [] -> ValueNone
+        | c :: rest -> if c.K = k && c.Metric = metric then ValueSome c else cacheFor k metric rest
+
     /// The `k` groups with the largest totals of `metric` (ties by key, ordinal), best first, and the
     /// window remembering them. A scan of every group costs the number of groups (100k hosts); when
     /// the window moved once since the last answer, only the remembered groups and the groups that
     /// move touched can have overtaken, unless a remembered one fell to the bound of the rest.
     let top k metric (window: Window) =
-        let score (t: Totals) = t.Of metric
         let label = match window.GroupBy with Some l -> l | None -> Host // no groups: never named
-        let better = better label
         let fullScan () =
             // k + 2 best: k + 1 to remember, and the next one bounds all the others.
-            let best = window.Groups.Top(k + 2, score, Label.nameOf label)
+            let best = window.Groups.Top(k + 2, (fun t -> t.Of metric), Label.nameOf label)
             let kept = Array.truncate (k + 1) best
             let bound = if best.Length > k + 1 then best[k + 1].Value else System.Double.NegativeInfinity
             kept, bound
-        let cached = window.TopCaches |> List.tryFind (fun c -> c.K = k && c.Metric = metric)
+        let cached = cacheFor k metric window.TopCaches
         let entries, bound =
             match cached with
-            | Some c when c.Moves = window.Moves -> c.Entries, c.Bound
-            | Some c when c.Moves = window.Moves - 1L ->
+            | ValueSome c when c.Moves = window.Moves -> c.Entries, c.Bound
+            | ValueSome c when c.Moves = window.Moves - 1L ->
                 // The candidates: every group the move touched and the remembered groups, each at
                 // its total now (one look-up each, of a slot the move has just brought into the cache).
-                let ranked = List<KeyValuePair<int, float>>(k + 3)
-                let offer (kv: KeyValuePair<int, float>) =
-                    // A key may come twice (in a tally added and one taken away): ranked once.
-                    // Searched by a loop, not `Exists`: a predicate and its closure per offer.
-                    let isNew () =
-                        let mutable i = 0
-                        while i < ranked.Count && ranked[i].Key <> kv.Key do
-                            i <- i + 1
-                        i = ranked.Count
-                    if (ranked.Count < k + 2 || better kv ranked[ranked.Count - 1]) && isNew () then
-                        let mutable i = ranked.Count
-                        while i > 0 && better kv ranked[i - 1] do
-                            i <- i - 1
-                        ranked.Insert(i, kv)
-                        if ranked.Count > k + 2 then ranked.RemoveAt(k + 2)
+                let size = k + 2
+                let ranked = List<KeyValuePair<int, float>>(size + 1)
                 let groups = window.Groups.Reader // `offer` reads no table: valid for both loops
                 for struct (_, keys, _) in window.Changed do
                     for key in keys do
@@ -211,14 +216,13 @@ module Window =
                         // Absent: it left the window. Most of 100k hosts are far below the last of
                         // the k + 2: one compare each.
                         if groups.TryGetValue(key, &t) then
-                            let v = score t
-                            if ranked.Count < k + 2 || v >= ranked[k + 1].Value then offer (KeyValuePair(key, v))
+                            let v = t.Of metric
+                            if ranked.Count < size || v >= ranked[size - 1].Value then offer ranked size label (KeyValuePair(key, v))
                 for e in c.Entries do
                     let mutable t = Totals.Zero
-                    if groups.TryGetValue(e.Key, &t) then offer (KeyValuePair(e.Key, score t))
-                let ranked = ranked.ToArray()
-                let kept = Array.truncate (k + 1) ranked
-                let bound = if ranked.Length > k + 1 then max c.Bound ranked[k + 1].Value else c.Bound
+                    if groups.TryGetValue(e.Key, &t) then offer ranked size label (KeyValuePair(e.Key, t.Of metric))
+                let kept = Array.init (min (k + 1) ranked.Count) (fun i -> ranked[i])
+                let bound = if ranked.Count > k + 1 then max c.Bound ranked[k + 1].Value else c.Bound
                 // Exact when the k-th kept group is strictly above everything outside.
                 let exact =
                     if kept.Length >= k then k = 0 || kept[k - 1].Value > bound
@@ -226,9 +230,13 @@ module Window =
                 if exact then kept, bound else fullScan ()
             | _ -> fullScan ()
         let cache = { K = k; Metric = metric; Moves = window.Moves; Entries = entries; Bound = bound }
-        let others = window.TopCaches |> List.filter (fun c -> not (c.K = k && c.Metric = metric))
-        let best = Array.truncate k entries |> Array.map (fun kv -> KeyValuePair(Label.nameOf label kv.Key, kv.Value))
-        best, { window with TopCaches = cache :: others }
+        let caches =
+            match window.TopCaches with
+            | [] -> [ cache ]
+            | [ only ] when only.K = k && only.Metric = metric -> [ cache ] // the usual: one TopK a window
+            | caches -> cache :: (caches |> List.filter (fun c -> not (c.K = k && c.Metric = metric)))
+        let best = Array.init (min k entries.Length) (fun i -> KeyValuePair(Label.nameOf label entries[i].Key, entries[i].Value))
+        best, { window with TopCaches = caches }
 
     /// Whether the window holds no record.
     let isEmpty (window: Window) = window.Total.Requests = 0L
