@@ -114,7 +114,11 @@ module Engine =
         let mutable plain = 0L
         let mutable accepted, skewed, late = 0L, 0L, 0L
         let mutable limit = Evaluation.closeLimit st
-        let mutable nextToClose = st.Cursor |> Option.orElseWith (fun () -> Store.tryFirstSecond st.Open) |> Option.defaultValue Int64.MaxValue
+        let mutable nextToClose =
+            match st.Cursor, Store.tryFirstSecond st.Open with
+            | Some c, _ -> c
+            | None, ValueSome s -> s
+            | None, ValueNone -> Int64.MaxValue
         // A newer timestamp can close seconds, and every second it closes is evaluated here.
         let advanceTo (time: int64) =
             newest <- Some time

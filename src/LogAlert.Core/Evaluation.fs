@@ -14,7 +14,7 @@ module internal Evaluation =
     /// interval that holds records.
     let nextInteresting (state: State) second =
         let candidates = List<int64>()
-        Store.tryFirstSecond state.Open |> Option.iter candidates.Add
+        Store.tryFirstSecond state.Open |> ValueOption.iter candidates.Add
         for rs in state.Rules do
             if not rs.Failed then
                 for KeyValue(_, phase) in rs.Alerts do
@@ -35,11 +35,11 @@ module internal Evaluation =
     /// goes. The next second to evaluate is the next one when it has records, else the first at
     /// which something can change.
     let closeSecond second (events: List<Event>) (state: State) =
-        let bucket, openStore = Store.take second state.Open
+        let struct (bucket, openStore) = Store.take second state.Open
         let closed =
             match bucket with
-            | Some b -> Store.addBucket second b state.Closed
-            | None -> state.Closed
+            | ValueSome b -> Store.addBucket second b state.Closed
+            | ValueNone -> state.Closed
         let view = QueryView(closed, state.Windows, second)
         // In rule order (their events are in that order); the same list when no rule's state
         // changed, as on most seconds: no new list a second.
@@ -83,6 +83,8 @@ module internal Evaluation =
             closed
             |> Store.dropBefore keepFrom
             |> Store.stripBefore (second - state.RecordRetention + 1L)
+        // Immutable from here: a closure that captured the mutable ones made each a heap cell.
+        let windows, retention = windows, retention
         let after cursor =
             { state with
                 Closed = closed
@@ -93,7 +95,7 @@ module internal Evaluation =
                 Evaluated = state.Evaluated + 1L
                 Cursor = cursor }
         match Store.tryFirstSecond openStore with
-        | Some s when s = second + 1L -> after (Some s) // the usual case: records in the next second
+        | ValueSome s when s = second + 1L -> after (Some s) // the usual case: records in the next second
         | _ ->
             // Otherwise only a record, a pending alert's `For`, a summary, or a second with
             // records leaving a window the rules read can change what follows (§8).
@@ -111,7 +113,7 @@ module internal Evaluation =
         let start =
             match state.Cursor with
             | Some c -> Some c
-            | None -> Store.tryFirstSecond state.Open
+            | None -> Store.tryFirstSecond state.Open |> ValueOption.toOption
         match start with
         | Some first when first <= limit ->
             let mutable st = if state.Cursor.IsSome then state else { state with Cursor = Some first }

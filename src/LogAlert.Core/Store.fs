@@ -412,18 +412,15 @@ module Store =
     /// The earliest second with records, if any.
     let tryFirstSecond (store: Store) =
         match SecondLog.tryFirst store.History with
-        | ValueSome s -> Some s
-        | ValueNone ->
-            match SecondLog.tryFirst store.Recent with
-            | ValueSome s -> Some s
-            | ValueNone -> None
+        | ValueSome s -> ValueSome s
+        | ValueNone -> SecondLog.tryFirst store.Recent
 
     /// The store without second `second`, and that second's bucket.
     let take second (store: Store) =
         match tryFind second store with
-        | ValueNone -> None, store
-        | ValueSome b when second >= store.RecordsFrom -> Some b, { store with Recent = SecondLog.remove second store.Recent }
-        | ValueSome b -> Some b, { store with History = SecondLog.remove second store.History }
+        | ValueNone -> struct (ValueNone, store)
+        | ValueSome b when second >= store.RecordsFrom -> struct (ValueSome b, { store with Recent = SecondLog.remove second store.Recent })
+        | ValueSome b -> struct (ValueSome b, { store with History = SecondLog.remove second store.History })
 
     /// The number of seconds that hold records (not only totals and tallies).
     let recordCount (store: Store) =

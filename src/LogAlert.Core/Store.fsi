@@ -265,10 +265,10 @@ module internal Store =
     val addBucket: second: int64 -> bucket: Bucket -> store: Store -> Store
 
     /// The earliest second with records, if any.
-    val tryFirstSecond: store: Store -> int64 option
+    val tryFirstSecond: store: Store -> int64 voption
 
     /// The store without second `second`, and that second's bucket.
-    val take: second: int64 -> store: Store -> Bucket option * Store
+    val take: second: int64 -> store: Store -> struct (Bucket voption * Store)
 
     /// The number of seconds that hold records (not only totals and tallies).
     val recordCount: store: Store -> int
