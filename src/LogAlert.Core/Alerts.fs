@@ -200,10 +200,16 @@ module internal Alerts =
                 | PerGroup f ->
                     let grouped = f query
                     if isNull grouped then raise (NullReferenceException "WhenEach returned null")
+                    // Whether this result computes like the last one: then only the groups the
+                    // moves between touched can have changed.
+                    let alike =
+                        match grouped.Source, rs.Follows with
+                        | ValueSome source, ValueSome followed -> source.ComputesLike followed
+                        | _ -> false
                     let alerts =
                         match grouped.Source, rs.Follows with
                         | ValueSome source, ValueSome followed when
-                            source.ComputesLike followed
+                            alike
                             && (followed.Moves = source.Moves || followed.Moves = source.Moves - 1L)
                             && rs.GroupLabel = grouped.Label ->
                             match symbolsOf source.Label with
@@ -213,7 +219,7 @@ module internal Alerts =
                         | _ -> evaluateGroups rs.Rule grouped second events rs.Alerts
                     let same =
                         match grouped.Source, rs.Follows with
-                        | ValueSome source, ValueSome followed -> source.ComputesLike followed && followed.Moves = source.Moves
+                        | ValueSome source, ValueSome followed -> alike && followed.Moves = source.Moves
                         | ValueNone, ValueNone -> true
                         | _ -> false
                     if obj.ReferenceEquals(alerts, rs.Alerts) && rs.GroupLabel = grouped.Label && same then rs

@@ -360,7 +360,6 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
         if not (Window.isEmpty w) then sawData <- true
         w
 
-
     /// The windows this evaluation moved or built, by key.
     member _.Windows = used
     /// Whether any window asked for held a record.

@@ -230,11 +230,7 @@ module Window =
                 if exact then kept, bound else fullScan ()
             | _ -> fullScan ()
         let cache = { K = k; Metric = metric; Moves = window.Moves; Entries = entries; Bound = bound }
-        let caches =
-            match window.TopCaches with
-            | [] -> [ cache ]
-            | [ only ] when only.K = k && only.Metric = metric -> [ cache ] // the usual: one TopK a window
-            | caches -> cache :: (caches |> List.filter (fun c -> not (c.K = k && c.Metric = metric)))
+        let caches = cache :: (window.TopCaches |> List.filter (fun c -> not (c.K = k && c.Metric = metric)))
         let best = Array.init (min k entries.Length) (fun i -> KeyValuePair(Label.nameOf label entries[i].Key, entries[i].Value))
         best, { window with TopCaches = caches }
 
