@@ -83,7 +83,7 @@ module Engine =
         { Config = config
           Closed = config.Series |> List.fold (fun store series -> Store.withSeries series store) Store.empty
           Open = Store.empty
-          Windows = Map.empty
+          Windows = [||]
           Rules = config.Rules |> List.map (fun r -> { Rule = r; Alerts = Map.empty; GroupLabel = ""; Follows = ValueNone; Failed = false })
           Newest = None
           Watermark = Int64.MinValue

@@ -51,17 +51,27 @@ module internal Evaluation =
                 let others = evaluateAll rest
                 if obj.ReferenceEquals(evaluated, rs) && obj.ReferenceEquals(others, rest) then rules else evaluated :: others
         let rules = evaluateAll state.Rules
-        let mutable windows = state.Windows
+        let read = view.Windows
         let mutable retention = state.Retention
         let mutable closed = closed
-        for KeyValue(key, w) in view.Windows do
-            windows <- Map.add key w windows
+        for KeyValue(_, w) in read do
             retention <- max retention w.Width
             // A window that selects, groups or sums a duration reads its series' tallies: every
             // second that closes from now on is tallied for it.
             if Window.needsRecords w.GroupBy w.Selector w.Series.Summed then closed <- Store.withSeries w.Series closed
-        if windows.Count > view.Windows.Count then
-            windows <- windows |> Map.filter (fun _ w -> w.At + w.Width >= second)
+        // The windows read at this second, and those not read that still cover it (the next read
+        // moves them). Usually the rules read every window every second: then the list is the state's.
+        let mutable unread = 0
+        for kv in state.Windows do
+            if not (view.Reads kv.Key) then unread <- unread + 1
+        let windows =
+            if unread = 0 then read.ToArray()
+            else
+                let kept = List<KeyValuePair<string, Window>>(read)
+                for kv in state.Windows do
+                    if not (view.Reads kv.Key) && kv.Value.At + kv.Value.Width >= second then kept.Add kv
+                kept.ToArray()
+        if unread > 0 then
             // A series no window reads any more, and no rule told at load time, is no longer tallied
             // (a rule that builds selectors from data would otherwise add one every second). A window
             // of it asked for again is built afresh from what the seconds hold.
@@ -76,15 +86,15 @@ module internal Evaluation =
         // A window kept but not read at this second still holds its seconds back to At - Width + 1,
         // and takes them away when it is read again: the store keeps them until then.
         let mutable keepFrom = second - retention + 1L
-        if windows.Count > view.Windows.Count then
+        if windows.Length > read.Count then
             for KeyValue(_, w) in windows do
                 keepFrom <- min keepFrom (w.At - w.Width + 1L)
         let closed =
             closed
             |> Store.dropBefore keepFrom
             |> Store.stripBefore (second - state.RecordRetention + 1L)
-        // Immutable from here: a closure that captured the mutable ones made each a heap cell.
-        let windows, retention = windows, retention
+        // Immutable from here: a closure that captured a mutable one made it a heap cell.
+        let retention = retention
         let after cursor =
             { state with
                 Closed = closed
@@ -139,4 +149,4 @@ module internal Evaluation =
             let one = [| r |]
             { state with
                 Closed = Store.addAll r.Time one state.Closed
-                Windows = state.Windows |> Map.map (fun _ w -> Window.addLate r.Time one w) }
+                Windows = state.Windows |> Array.map (fun kv -> KeyValuePair(kv.Key, Window.addLate r.Time one kv.Value)) }

@@ -271,7 +271,7 @@ module internal WindowKeys =
 /// Lives for one evaluation second inside the engine; its cache is how the engine learns the
 /// moved windows (`Windows`) and whether any window saw a record (`SawData`).
 [<Sealed>]
-type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) =
+type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], now: int64) =
     // The windows read at this second. A rule usually reads a few, by keys `WindowKeys` hands out
     // (the same string each second): a short list searched by reference first costs less than a
     // dictionary made and hashed into every second. A rule that reads many (selectors built from
@@ -307,6 +307,32 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
         match find key with
         | -1 -> add key w
         | i -> used[i] <- KeyValuePair(key, w)
+    // The window of `key` as the state has it: searched like `used` (a few, by reference first),
+    // through a dictionary made once a second when there are many.
+    let mutable previousIndex: Dictionary<string, Window> | null = null
+    let previous (key: string) =
+        if windows.Length <= QueryView.ListedWindows then
+            let mutable i = 0
+            while i < windows.Length && not (obj.ReferenceEquals(windows[i].Key, key)) do
+                i <- i + 1
+            if i = windows.Length then
+                i <- 0
+                while i < windows.Length && not (String.Equals(windows[i].Key, key)) do
+                    i <- i + 1
+            if i < windows.Length then ValueSome windows[i].Value else ValueNone
+        else
+            let index =
+                match previousIndex with
+                | null ->
+                    let d = Dictionary<string, Window>(windows.Length * 2)
+                    for kv in windows do
+                        d[kv.Key] <- kv.Value
+                    previousIndex <- d
+                    d
+                | d -> d
+            match index.TryGetValue key with
+            | true, w -> ValueSome w
+            | _ -> ValueNone
     // Selectors are parsed only when a window is built, not every second: made on first use.
     let mutable selectors: Dictionary<string, Selector> | null = null
     let mutable sawData = false
@@ -351,9 +377,9 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
             match find key with
             | -1 ->
                 let w =
-                    match Map.tryFind key windows with
-                    | Some w -> Window.advanceTo now store w
-                    | None -> Window.build width groupBy (selectorOf selectorText) metric now store
+                    match previous key with
+                    | ValueSome w -> Window.advanceTo now store w
+                    | ValueNone -> Window.build width groupBy (selectorOf selectorText) metric now store
                 add key w
                 w
             | i -> used[i].Value
@@ -362,6 +388,8 @@ type internal QueryView(store: Store, windows: Map<string, Window>, now: int64) 
 
     /// The windows this evaluation moved or built, by key.
     member _.Windows = used
+    /// Whether this evaluation read the window of `key`.
+    member _.Reads(key: string) = find key >= 0
     /// Whether any window asked for held a record.
     member _.SawData = sawData
     /// How many windows a second's reads are searched in a list before a dictionary indexes them.

@@ -14,7 +14,9 @@ type State =
           Closed: Store
           /// Seconds not yet closed (>= Cursor).
           Open: Store
-          Windows: Map<string, Window>
+          /// The windows the rules read, by key (`WindowKeys`), in the order they were read: a few,
+          /// all read every second, so a new array a second (a `Map` made a path of nodes for each).
+          Windows: System.Collections.Generic.KeyValuePair<string, Window>[]
           Rules: RuleState list
           Newest: int64 option
           Watermark: int64
