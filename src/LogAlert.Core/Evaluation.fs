@@ -60,7 +60,8 @@ module internal Evaluation =
             // second that closes from now on is tallied for it.
             if Window.needsRecords w.GroupBy w.Selector w.Series.Summed then closed <- Store.withSeries w.Series closed
         // The windows read at this second, and those not read that still cover it (the next read
-        // moves them). Usually the rules read every window every second: then the list is the state's.
+        // moves them). Usually the rules read every window every second: then the new state's
+        // windows are the ones read, in the order read.
         let mutable unread = 0
         for kv in state.Windows do
             if not (view.Reads kv.Key) then unread <- unread + 1
