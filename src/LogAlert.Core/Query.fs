@@ -280,15 +280,7 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
     let mutable index: Dictionary<string, int> | null = null
     let find (key: string) =
         match index with
-        | null ->
-            let mutable i = 0
-            while i < used.Count && not (obj.ReferenceEquals(used[i].Key, key)) do
-                i <- i + 1
-            if i = used.Count then
-                i <- 0
-                while i < used.Count && not (String.Equals(used[i].Key, key)) do
-                    i <- i + 1
-            if i = used.Count then -1 else i
+        | null -> QueryView.IndexOf(CollectionsMarshal.AsSpan used, key)
         | d ->
             match d.TryGetValue key with
             | true, i -> i
@@ -312,14 +304,9 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
     let mutable previousIndex: Dictionary<string, Window> | null = null
     let previous (key: string) =
         if windows.Length <= QueryView.ListedWindows then
-            let mutable i = 0
-            while i < windows.Length && not (obj.ReferenceEquals(windows[i].Key, key)) do
-                i <- i + 1
-            if i = windows.Length then
-                i <- 0
-                while i < windows.Length && not (String.Equals(windows[i].Key, key)) do
-                    i <- i + 1
-            if i < windows.Length then ValueSome windows[i].Value else ValueNone
+            match QueryView.IndexOf(windows.AsSpan(), key) with
+            | -1 -> ValueNone
+            | i -> ValueSome windows[i].Value
         else
             let index =
                 match previousIndex with
@@ -394,6 +381,18 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
     member _.SawData = sawData
     /// How many windows a second's reads are searched in a list before a dictionary indexes them.
     static member ListedWindows = 8
+
+    /// The index of `key` among `windows`, -1 when absent: by reference first (a rule's queries get
+    /// the same key string from `WindowKeys` every second), then by value.
+    static member private IndexOf(windows: Span<KeyValuePair<string, Window>>, key: string) =
+        let mutable i = 0
+        while i < windows.Length && not (obj.ReferenceEquals(windows[i].Key, key)) do
+            i <- i + 1
+        if i = windows.Length then
+            i <- 0
+            while i < windows.Length && not (String.Equals(windows[i].Key, key)) do
+                i <- i + 1
+        if i = windows.Length then -1 else i
 
     interface IQuery with
         member _.Now = DateTimeOffset.FromUnixTimeSeconds now
