@@ -389,6 +389,11 @@ module Store =
         store.Recent |> SecondLog.iterRange first last (fun s b -> found.Add((s, b)))
         found
 
+    /// `range` without the list: `action` with each second that has records and its bucket, in order.
+    let iterRange first last (action: int64 -> Bucket -> unit) (store: Store) =
+        store.History |> SecondLog.iterRange first last action
+        store.Recent |> SecondLog.iterRange first last action
+
     /// The earliest second at or after `second` that has records, if any.
     let tryCeiling second (store: Store) =
         match (if second < store.RecordsFrom then SecondLog.ceiling second store.History else ValueNone) with

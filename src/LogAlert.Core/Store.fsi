@@ -257,6 +257,10 @@ module internal Store =
     val range:
       first: int64 -> last: int64 -> store: Store -> (int64 * Bucket) seq
 
+    /// Calls `action` with every second in `[first, last]` that has records, in order, and its
+    /// bucket: `range` without the list.
+    val iterRange: first: int64 -> last: int64 -> action: (int64 -> Bucket -> unit) -> store: Store -> unit
+
     /// The earliest second at or after `second` that has records, if any.
     val tryCeiling: second: int64 -> store: Store -> int64 voption
 

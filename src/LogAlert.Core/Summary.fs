@@ -31,29 +31,35 @@ module Summary =
         let r = second % interval
         if r < 0L then second - r - interval else second - r
 
-    /// The summary of `[start, endExclusive)`, or None when it holds no records.
-    // Called every 10 s of log time, so it would run precompiled (ReadyToRun) code all along: it
-    // loops over every record, so it is compiled fully optimised at once instead.
+    /// Counts the records of `bucket` into `status` (by class), `hosts` and `sections`.
+    // Called for every second with records, so it would run precompiled (ReadyToRun) code for its
+    // first 200 calls: it loops over every record, so it is compiled fully optimised at once instead.
     [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)>]
+    let private countRecords (bucket: Bucket) (status: int64[]) (hosts: IdBits) (sections: IdCounts) =
+        for chunk in bucket.Chunks do
+            let span = chunk.Span
+            for i in 0 .. span.Length - 1 do
+                let r = &span[i] // not a copy of the record
+                let c = r.Status / 100
+                status[c] <- status[c] + 1L
+                hosts.Add r.HostId
+                sections.Add r.SectionId
+
+    /// The summary of `[start, endExclusive)`, or None when it holds no records.
     let internal compute start endExclusive partial (store: Store) =
-        let buckets = Store.range start (endExclusive - 1L) store |> Array.ofSeq
-        let sections = Scratch<int64>.Take() // emptied; no other user of this type's scratch
+        // Sections by id in an array, not a dictionary: no hash a record (see `IdCounts`).
+        let sections = IdCounts.Take()
         // Distinct hosts: 30k an interval on a busy site, as bits (see `IdBits`).
         let hosts = IdBits.Take()
         let status = Array.zeroCreate<int64> 6
-        let mutable requests = 0L
-        let mutable bytes = Int128.Zero
-        for _, bucket in buckets do
-            requests <- requests + bucket.Requests
-            bytes <- bytes + bucket.Bytes.ToInt128()
-            for chunk in bucket.Chunks do
-                let span = chunk.Span
-                for i in 0 .. span.Length - 1 do
-                    let r = &span[i] // not a copy of the record
-                    let c = r.Status / 100
-                    status[c] <- status[c] + 1L
-                    hosts.Add r.HostId
-                    Dictionaries.accumulate sections r.SectionId 0L 1L (+)
+        let requests = ref 0L
+        let bytes = ref Int128.Zero
+        store
+        |> Store.iterRange start (endExclusive - 1L) (fun _ bucket ->
+            requests.Value <- requests.Value + bucket.Requests
+            bytes.Value <- bytes.Value + bucket.Bytes.ToInt128()
+            countRecords bucket status hosts sections)
+        let requests, bytes = requests.Value, bytes.Value
         let distinctHosts = hosts.Count() // empties the set
         if requests = 0L then None
         else
@@ -61,7 +67,8 @@ module Summary =
             let best = ResizeArray<struct (string * int64)>(4)
             let before (ka: string, va: int64) (struct (kb: string, vb: int64)) =
                 va > vb || (va = vb && String.CompareOrdinal(ka, kb) < 0)
-            for KeyValue(k, v) in sections do
+            for k in sections.Ids do
+                let v = sections[k]
                 if best.Count < 3 || v >= (let struct (_, last) = best[best.Count - 1] in last) then
                     let name = Symbols.Sections.Name k
                     let mutable i = best.Count

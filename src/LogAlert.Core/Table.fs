@@ -472,6 +472,52 @@ type internal IdBits private () =
         count <- 0
         n
 
+/// A count for each label value id (dense from 0), for the sections of a summary: an array indexed
+/// by id, where a dictionary hashed every record of the interval. Each thread reuses one; `Take`
+/// empties it by zeroing only the ids counted, so a use costs the records counted, not the ids
+/// ever seen.
+[<Sealed>]
+type internal IdCounts private () =
+    [<System.ThreadStatic; DefaultValue>]
+    static val mutable private mine: IdCounts | null
+    let mutable counts: int64[] = Array.zeroCreate 1024
+    let counted = List<int>()
+
+    /// This thread's counts, all zero.
+    static member Take() =
+        match IdCounts.mine with
+        | null ->
+            let c = IdCounts()
+            IdCounts.mine <- c
+            c
+        | c ->
+            c.Clear()
+            c
+
+    member private _.Grow(id: int) =
+        let grown = Array.zeroCreate (max (id + 1) (counts.Length * 2))
+        Array.blit counts 0 grown 0 counts.Length
+        counts <- grown
+
+    member private _.Clear() =
+        for id in counted do
+            counts[id] <- 0L
+        counted.Clear()
+
+    /// Counts one more of `id` (non-negative).
+    [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
+    member this.Add(id: int) =
+        if id >= counts.Length then this.Grow id
+        let c = counts[id]
+        if c = 0L then counted.Add id
+        counts[id] <- c + 1L
+
+    /// The ids counted at least once, in the order first counted.
+    member _.Ids = counted
+
+    /// The count of `id`, one of `Ids`.
+    member _.Item with get (id: int) = counts[id]
+
 /// Dictionary helpers the windows' hot path needs.
 module internal Dictionaries =
     /// Adds `delta` to the value of `key` (absent: `zero`) with one hash lookup.

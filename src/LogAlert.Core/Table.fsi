@@ -77,6 +77,19 @@ type internal IdBits =
     /// How many distinct ids were added; the set is empty again.
     member Count: unit -> int
 
+/// A count for each label value id (dense from 0), for the sections of a summary; each thread
+/// reuses one.
+[<Sealed>]
+type internal IdCounts =
+    /// This thread's counts, all zero.
+    static member Take: unit -> IdCounts
+    /// Counts one more of `id` (non-negative).
+    member Add: id: int -> unit
+    /// The ids counted at least once, in the order first counted.
+    member Ids: List<int>
+    /// The count of `id`, one of `Ids`.
+    member Item: id: int -> int64 with get
+
 /// Dictionary helpers the windows' hot path needs.
 module internal Dictionaries =
     /// Adds `delta` to the value of `key` (absent: `zero`) with one hash lookup.
