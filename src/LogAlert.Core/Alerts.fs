@@ -178,57 +178,68 @@ module internal Alerts =
                 alerts <- moveGroup rule label name second v phase events alerts
         alerts
 
+    /// `evaluate` for a rule that is on.
+    let private evaluateIn (query: IQuery) second (events: List<Event>) (rs: RuleState) =
+        try
+            match Rule.value rs.Rule with
+            | Scalar f ->
+                let v = f query
+                let before = Map.tryFind "" rs.Alerts
+                let phase, e = transition rs.Rule [] second v before
+                e |> Option.iter (Alert >> events.Add)
+                // Most seconds leave the alert as it was: the same state, not a copy.
+                match phase, before with
+                | None, None -> rs
+                | Some p, Some b when p = b -> rs
+                | Some p, _ -> { rs with Alerts = Map.add "" p rs.Alerts }
+                | None, Some _ -> { rs with Alerts = Map.remove "" rs.Alerts }
+            | PerGroup f ->
+                let grouped = f query
+                if isNull grouped then raise (NullReferenceException "WhenEach returned null")
+                // Whether this result computes like the last one: then only the groups the
+                // moves between touched can have changed.
+                let alike =
+                    match grouped.Source, rs.Follows with
+                    | ValueSome source, ValueSome followed -> source.ComputesLike followed
+                    | _ -> false
+                let alerts =
+                    match grouped.Source, rs.Follows with
+                    | ValueSome source, ValueSome followed when
+                        alike
+                        && (followed.Moves = source.Moves || followed.Moves = source.Moves - 1L)
+                        && rs.GroupLabel = grouped.Label ->
+                        match symbolsOf source.Label with
+                        | ValueSome symbols ->
+                            evaluateChanged rs.Rule source symbols (followed.Moves <> source.Moves) second events rs.Alerts
+                        | ValueNone -> evaluateGroups rs.Rule grouped second events rs.Alerts
+                    | _ -> evaluateGroups rs.Rule grouped second events rs.Alerts
+                let same =
+                    match grouped.Source, rs.Follows with
+                    | ValueSome source, ValueSome followed -> alike && followed.Moves = source.Moves
+                    | ValueNone, ValueNone -> true
+                    | _ -> false
+                if obj.ReferenceEquals(alerts, rs.Alerts) && rs.GroupLabel = grouped.Label && same then rs
+                else
+                    let follows = grouped.Source |> ValueOption.map (fun s -> s.Follow)
+                    { rs with Alerts = alerts; GroupLabel = grouped.Label; Follows = follows }
+        with e ->
+            events.Add(RuleFailed(rs.Rule.RuleName, second, e.Message))
+            { rs with Failed = true }
+
     /// Evaluates one rule at `second` and moves each of its alerts, appending their events. A rule
     /// that throws is switched off from this second on. A group that is alerting but absent from a
     /// `WhenEach` result reads as 0.
     let evaluate (query: IQuery) second (events: List<Event>) (rs: RuleState) =
         if rs.Failed then rs
         else
-            try
-                match Rule.value rs.Rule with
-                | Scalar f ->
-                    let v = f query
-                    let before = Map.tryFind "" rs.Alerts
-                    let phase, e = transition rs.Rule [] second v before
-                    e |> Option.iter (Alert >> events.Add)
-                    // Most seconds leave the alert as it was: the same state, not a copy.
-                    match phase, before with
-                    | None, None -> rs
-                    | Some p, Some b when p = b -> rs
-                    | Some p, _ -> { rs with Alerts = Map.add "" p rs.Alerts }
-                    | None, Some _ -> { rs with Alerts = Map.remove "" rs.Alerts }
-                | PerGroup f ->
-                    let grouped = f query
-                    if isNull grouped then raise (NullReferenceException "WhenEach returned null")
-                    // Whether this result computes like the last one: then only the groups the
-                    // moves between touched can have changed.
-                    let alike =
-                        match grouped.Source, rs.Follows with
-                        | ValueSome source, ValueSome followed -> source.ComputesLike followed
-                        | _ -> false
-                    let alerts =
-                        match grouped.Source, rs.Follows with
-                        | ValueSome source, ValueSome followed when
-                            alike
-                            && (followed.Moves = source.Moves || followed.Moves = source.Moves - 1L)
-                            && rs.GroupLabel = grouped.Label ->
-                            match symbolsOf source.Label with
-                            | ValueSome symbols ->
-                                evaluateChanged rs.Rule source symbols (followed.Moves <> source.Moves) second events rs.Alerts
-                            | ValueNone -> evaluateGroups rs.Rule grouped second events rs.Alerts
-                        | _ -> evaluateGroups rs.Rule grouped second events rs.Alerts
-                    let same =
-                        match grouped.Source, rs.Follows with
-                        | ValueSome source, ValueSome followed -> alike && followed.Moves = source.Moves
-                        | ValueNone, ValueNone -> true
-                        | _ -> false
-                    if obj.ReferenceEquals(alerts, rs.Alerts) && rs.GroupLabel = grouped.Label && same then rs
-                    else
-                        let follows = grouped.Source |> ValueOption.map (fun s -> s.Follow)
-                        { rs with Alerts = alerts; GroupLabel = grouped.Label; Follows = follows }
-            with e ->
-                events.Add(RuleFailed(rs.Rule.RuleName, second, e.Message))
-                { rs with Failed = true }
+            match query with
+            | :? QueryView as view ->
+                // The rule's wrappers stay in force while its result is read (`IEvaluationScope`).
+                try
+                    evaluateIn query second events rs
+                finally
+                    view.Evaluated()
+            | _ -> evaluateIn query second events rs
 
     /// The alerts firing, rule by rule in rule order, groups in ordinal order.
     let firing (rules: RuleState list) =

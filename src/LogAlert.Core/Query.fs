@@ -10,21 +10,33 @@ open System.Runtime.InteropServices
 type QueryException(message: string) =
     inherit ArgumentException(message)
 
+/// One step from a group's value to the value a grouped result holds for it: a step that reads
+/// nothing but that value (and the group's name), so that the result stays a function of each
+/// group's totals alone.
+[<NoEquality; NoComparison>]
+type internal GroupOp =
+    /// Divided (`true`) or multiplied by a number.
+    | Scale of divide: bool * x: float
+    /// `Select`: the value mapped.
+    | Map of Func<float, float>
+    /// `Where`: the group kept when the predicate holds of its name and value, else left out.
+    | Keep of Func<string, float, bool>
+
 /// What a rule remembers of the `SumBy` or `RateBy` result it returned (`GroupedSource.Follow`):
-/// which window version, and the arithmetic from a group's totals to its value.
+/// which window version, and the steps from a group's totals to its value.
 [<Struct; NoEquality; NoComparison>]
 type internal Followed =
     { Key: string
       Metric: Metric
-      Ops: struct (bool * float) list
+      Ops: GroupOp list
       Built: int64
       Moves: int64 }
 
 /// What a `SumBy` or `RateBy` result follows from one second to the next, so that a `WhenEach`
 /// rule returning it can be re-evaluated for the groups that changed only: the window (its key in
 /// the view, the second it was built, how often it moved), the groups its last move touched, and the
-/// exact arithmetic from a group's totals to its value (`Ops`, in order: the metric, then each
-/// division or multiplication by a number).
+/// steps from a group's totals to its value (`Ops`, in order after the metric: each division or
+/// multiplication by a number, `Select` and `Where`).
 [<NoEquality; NoComparison>]
 type internal GroupedSource =
     { /// The window's key in the view (`WindowKeys`): with `Metric` and `Ops`, two results that
@@ -35,35 +47,51 @@ type internal GroupedSource =
       Label: Label
       Table: Table<Totals>
       Metric: Metric
-      /// `(true, d)`: divided by `d`; `(false, m)`: multiplied by `m`.
-      Ops: struct (bool * float) list
+      Ops: GroupOp list
       Changed: struct (int * int[] * Totals[])[] }
 
-    /// A group's value now, `ValueNone` when it has no records in the window.
+    /// A group's value now, `ValueNone` when it has no records in the window or a `Where` left it out.
     member this.ValueOf(id: int) =
         match this.Table.TryFind id with
         | ValueSome t ->
-            let mutable v = t.Of this.Metric
-            for struct (divide, x) in this.Ops do
-                v <- if divide then v / x else v * x
-            ValueSome v
+            let mutable v = ValueSome(t.Of this.Metric)
+            for op in this.Ops do
+                match v with
+                | ValueSome x ->
+                    v <-
+                        match op with
+                        | Scale(divide, y) -> ValueSome(if divide then x / y else x * y)
+                        | Map f -> ValueSome(f.Invoke x)
+                        | Keep predicate -> if predicate.Invoke(Label.nameOf this.Label id, x) then v else ValueNone
+                | ValueNone -> ()
+            v
         | ValueNone -> ValueNone
 
-    /// The source with one more operation.
-    member this.Then(divide: bool, x: float) = { this with Ops = this.Ops @ [ struct (divide, x) ] }
+    /// The source with one more step.
+    member this.Then(op: GroupOp) = { this with Ops = this.Ops @ [ op ] }
 
     /// What a rule remembers of the result it returned: which window version, and the arithmetic.
     member this.Follow = { Key = this.Key; Metric = this.Metric; Ops = this.Ops; Built = this.Built; Moves = this.Moves }
 
-    /// Whether `followed` reads the same window, built at the same second, by the same arithmetic:
-    /// then its values differ from this source's only in the groups the moves between touched.
-    /// Compared field by field: F#'s structural equality on the tuple and its list went through
-    /// generic comparers and slow tail calls, 5% of a grouped rule's second.
+    /// Whether `followed` reads the same window, built at the same second, by the same steps: then
+    /// its values differ from this source's only in the groups the moves between touched. A
+    /// `Select` or `Where` step is the same when it is the same delegate: a lambda that captures
+    /// nothing is one delegate for the life of its script, and a value depends only on what the
+    /// queries return (docs/semantics.md §8); one that captures makes a new delegate a call, and
+    /// its result is evaluated whole. Compared field by field: F#'s structural equality on the
+    /// tuple and its list went through generic comparers and slow tail calls, 5% of a grouped
+    /// rule's second.
     member this.ComputesLike(followed: Followed) =
-        let rec sameOps (a: struct (bool * float) list) (b: struct (bool * float) list) =
+        let rec sameOps (a: GroupOp list) (b: GroupOp list) =
             match a, b with
             | [], [] -> true
-            | struct (d1, x1) :: r1, struct (d2, x2) :: r2 -> d1 = d2 && x1 = x2 && sameOps r1 r2
+            | op1 :: r1, op2 :: r2 ->
+                (match op1, op2 with
+                 | Scale(d1, x1), Scale(d2, x2) -> d1 = d2 && x1 = x2
+                 | Map f1, Map f2 -> obj.ReferenceEquals(f1, f2)
+                 | Keep p1, Keep p2 -> obj.ReferenceEquals(p1, p2)
+                 | _ -> false)
+                && sameOps r1 r2
             | _ -> false
         String.Equals(followed.Key, this.Key) && followed.Built = this.Built && followed.Metric = this.Metric
         && sameOps followed.Ops this.Ops
@@ -102,9 +130,16 @@ type Grouped private (label: string, given: KeyValuePair<string, float>[] | null
             d
         | d -> d
 
-    /// What the result follows, when it is a `SumBy` or `RateBy` result, as it is or divided or
-    /// multiplied by numbers.
+    /// What the result follows, when it is a `SumBy` or `RateBy` result, as it is or through steps
+    /// that read each group's value alone (divided or multiplied by numbers, `Select`, `Where`).
     member internal _.Source = source
+
+    /// Whether the engine calls functions of the rule's (`Select`, `Where`) when it reads this
+    /// result, after the rule returned it: a result that follows a window through them.
+    member internal _.CallsRuleCode =
+        match source with
+        | ValueSome s -> s.Ops |> List.exists (fun op -> match op with Map _ | Keep _ -> true | Scale _ -> false)
+        | ValueNone -> false
 
     /// The label the values are grouped by, e.g. `section`.
     member _.Label = label
@@ -120,10 +155,12 @@ type Grouped private (label: string, given: KeyValuePair<string, float>[] | null
             | _ -> 0.0
     /// The group values with `f` applied to each value.
     member this.Select(f: Func<float, float>) =
-        Grouped(label, this.Values |> Array.map (fun kv -> KeyValuePair(kv.Key, f.Invoke kv.Value)))
+        let mapped () = this.Values |> Array.map (fun kv -> KeyValuePair(kv.Key, f.Invoke kv.Value))
+        this.Step(Map f, mapped)
     /// The groups for which `predicate` holds.
     member this.Where(predicate: Func<string, float, bool>) =
-        Grouped(label, this.Values |> Array.filter (fun kv -> predicate.Invoke(kv.Key, kv.Value)))
+        let kept () = this.Values |> Array.filter (fun kv -> predicate.Invoke(kv.Key, kv.Value))
+        this.Step(Keep predicate, kept)
     /// Per group `a / b`, over the groups of `a`; a group whose divisor is 0 or absent is left out.
     static member (/)(a: Grouped, b: Grouped) =
         Grouped(a.Label, a.Entries |> Seq.choose (fun kv -> let d = b[kv.Key] in if d = 0.0 then None else Some(KeyValuePair(kv.Key, kv.Value / d))) |> Array.ofSeq)
@@ -132,14 +169,17 @@ type Grouped private (label: string, given: KeyValuePair<string, float>[] | null
     /// Every group value multiplied by a number.
     static member (*)(a: Grouped, m: float) = a.Scaled(false, m)
 
-    // Division or multiplication by a number keeps what the result follows: the values stay a
-    // function of each group's totals alone.
     member private this.Scaled(divide: bool, x: float) =
         let op = if divide then (fun v -> v / x) else (fun v -> v * x)
-        let mapped () = this.Values |> Array.map (fun kv -> KeyValuePair(kv.Key, op kv.Value))
+        this.Step(Scale(divide, x), fun () -> this.Values |> Array.map (fun kv -> KeyValuePair(kv.Key, op kv.Value)))
+
+    // A step that reads each group's value alone (a number, `Select`, `Where`) keeps what the result
+    // follows, and its entries are made when first read; without a source they are made at once,
+    // as they always were.
+    member private _.Step(op: GroupOp, entries: unit -> KeyValuePair<string, float>[]) =
         match source with
-        | ValueSome s -> Grouped(label, null, mapped, ValueSome(s.Then(divide, x)))
-        | ValueNone -> Grouped(label, mapped ())
+        | ValueSome s -> Grouped(label, null, entries, ValueSome(s.Then op))
+        | ValueNone -> Grouped(label, entries ())
 
     interface IReadOnlyDictionary<string, float> with
         member this.Item with get key = this[key]
@@ -168,6 +208,15 @@ type IQuery =
     abstract TopK: k: int * metric: string * width: TimeSpan * label: string * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> Grouped
     /// The number of distinct values of `label` among the records in the window.
     abstract Distinct: label: string * width: TimeSpan * [<Optional; DefaultParameterValue(null: string | null)>] selector: string | null -> float
+
+/// The query of one evaluation, for the shell's code that wraps a rule (its watchdog, the
+/// attribution of what a rule prints): the engine reads a `WhenEach` result after the rule returned
+/// it, and calls the rule's `Select` and `Where` functions then, for the groups it looks at
+/// (`Grouped.CallsRuleCode`). Such code holds its scope open until the engine has evaluated the result.
+type internal IEvaluationScope =
+    /// Calls `leave` once the engine has evaluated what the rule returns from this call, whether
+    /// it returned or threw; the last registered is called first.
+    abstract OnEvaluated: leave: Action -> unit
 
 /// How the arguments of a query are checked: by the engine (`QueryView`) as a rule asks, and by a
 /// rule host that calls each rule once at load time to learn what it asks for (`Interop.Queries`).
@@ -320,6 +369,8 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
             match index.TryGetValue key with
             | true, w -> ValueSome w
             | _ -> ValueNone
+    // What wrappers of the rule being evaluated left to do once its result is evaluated.
+    let mutable leaves: List<Action> | null = null
     // Selectors are parsed only when a window is built, not every second: made on first use.
     let mutable selectors: Dictionary<string, Selector> | null = null
     let mutable sawData = false
@@ -382,6 +433,15 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
     /// How many windows a second's reads are searched in a list before a dictionary indexes them.
     static member ListedWindows = 8
 
+    /// Ends the evaluation of one rule: calls what its wrappers registered, last first.
+    member _.Evaluated() =
+        match leaves with
+        | null -> ()
+        | l ->
+            for i in l.Count - 1 .. -1 .. 0 do
+                l[i].Invoke()
+            l.Clear()
+
     /// The index of `key` among `windows`, -1 when absent: by reference first (a rule's queries get
     /// the same key string from `WindowKeys` every second), then by value.
     static member private IndexOf(windows: Span<KeyValuePair<string, Window>>, key: string) =
@@ -393,6 +453,15 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
             while i < windows.Length && not (String.Equals(windows[i].Key, key)) do
                 i <- i + 1
         if i = windows.Length then -1 else i
+
+    interface IEvaluationScope with
+        member _.OnEvaluated(leave) =
+            match leaves with
+            | null ->
+                let l = List<Action>(2) // one for the seconds' rules, one after the other
+                l.Add leave
+                leaves <- l
+            | l -> l.Add leave
 
     interface IQuery with
         member _.Now = DateTimeOffset.FromUnixTimeSeconds now

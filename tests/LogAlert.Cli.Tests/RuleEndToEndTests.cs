@@ -248,6 +248,24 @@ public sealed class RuleEndToEndTests : IDisposable
     }
 
     [Fact]
+    public void What_a_Where_function_prints_is_under_its_rule_name_though_the_engine_calls_it_later()
+    {
+        // The engine calls a WhenEach result's Where function after the rule returned the result,
+        // for the groups it looks at: what it prints is still the rule's.
+        var rules = Write("picky.csx", """
+            Alert("picky").WhenEach(q => q.SumBy("requests", TimeSpan.FromSeconds(10), "section")
+                .Where((section, v) => { Console.Write("kept "); Console.WriteLine(section); return true; })).Above(1e9);
+            """);
+
+        var r = Run("--format", "jsonl", "--rules", rules, Log());
+
+        Assert.Equal(0, r.ExitCode);
+        var stderr = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(stderr);
+        Assert.All(stderr, l => Assert.Matches("^logalert: rule \"picky\": kept /", l));
+    }
+
+    [Fact]
     [UnsupportedOSPlatform("windows")] // file modes
     public void A_cache_root_others_can_write_turns_the_cache_off_with_one_warning()
     {

@@ -794,6 +794,45 @@ public sealed class RuleHostTests : IDisposable
     }
 
     [Fact]
+    public void A_runaway_Select_function_is_reported_by_its_rule_name()
+    {
+        // The engine calls a WhenEach result's Select function after the rule returned the result
+        // (only for the groups it looks at): the watchdog still names the rule. Loops for 0.7s
+        // only on real data, not when probed.
+        var path = Write("select.csx", """
+            Alert("selecting")
+                .WhenEach(q => q.SumBy("requests", TimeSpan.FromSeconds(10), "section").Select(v =>
+                {
+                    if (v > 0)
+                    {
+                        var sw = System.Diagnostics.Stopwatch.StartNew();
+                        while (sw.ElapsedMilliseconds < 700) { }
+                    }
+                    return v;
+                }))
+                .Above(1000);
+            """);
+        using var host = Host();
+        var report = new StringWriter();
+        var runaways = 0;
+        host.RuleTimeout = TimeSpan.FromMilliseconds(200);
+        host.Watchdog.Error = report;
+        host.Watchdog.OnRunaway = () => Interlocked.Increment(ref runaways);
+
+        var result = host.Load([path]);
+        Assert.Empty(result.Errors);
+        Assert.Equal(0, runaways);
+
+        Run(result.Rules, Records(Start, 1, _ => 1));
+
+        Assert.Equal(1, runaways);
+        Assert.Equal(
+            $"logalert: rule \"selecting\" did not finish within 200ms at {LogTime.Iso(Start)}; is it stuck in a loop?\n",
+            report.ToString().ReplaceLineEndings("\n"));
+        Assert.Null(host.Watchdog.Running); // and nothing is left running once the result is read
+    }
+
+    [Fact]
     public void A_rule_that_throws_reaches_the_engine()
     {
         var path = Write("throwing.csx", """

@@ -13,6 +13,11 @@ open LogAlert.Core.Tests.Oracle
 /// Labels a property (FsCheck 3 dropped the operator; the label shows in a failure report).
 let inline private (|@) property (label: string) = Prop.label label property
 
+// One delegate each for the life of the tests, as a lambda that captures nothing is in a script:
+// a result through them is looked at again only in the groups a move touched.
+let private tripled = Func<float, float>(fun v -> v * 3.0)
+let private notFirstHost = Func<string, float, bool>(fun host v -> host <> "10.0.0.1" || v > 1.0)
+
 /// The rules every property runs: scalar and per-group, selectors, TopK and Distinct, `For`,
 /// hysteresis, and a rule that fires on silence (so gaps have something to do).
 let ruleSpecs (busyAbove: int) (busyFor: int64) =
@@ -34,7 +39,15 @@ let ruleSpecs (busyAbove: int) (busyFor: int64) =
         Value = Scalar(fun q -> q.Sum("request_time", sec 4, "status!=\"404\"") / max 1.0 (q.Sum("requests", sec 4, "status!=\"404\"")))
         Above = 1.5; Recover = 1.2; For = 1L }
       { Name = "upstream"; Value = PerGroup(fun q -> q.SumBy("upstream_response_time", sec 3, "vhost")); Above = 2.0; Recover = 1.0; For = 2L }
-      { Name = "agents"; Value = Scalar(fun q -> q.Distinct("user_agent", sec 5, "referer!=\"-\"")); Above = 1.0; Recover = 1.0; For = 0L } ]
+      { Name = "agents"; Value = Scalar(fun q -> q.Distinct("user_agent", sec 5, "referer!=\"-\"")); Above = 1.0; Recover = 1.0; For = 0L }
+      // Steps on each group's value alone: `Select` and `Where` (a group left out while alerting
+      // reads as 0), and a `Select` whose lambda captures another window's sum: a new delegate
+      // each second, so its result is evaluated whole.
+      { Name = "steps"; Value = PerGroup(fun q -> q.RateBy("requests", sec 4, "host").Select(tripled).Where(notFirstHost))
+        Above = 1.0; Recover = 0.5; For = 1L }
+      { Name = "captured"
+        Value = PerGroup(fun q -> let all = q.Sum("requests", sec 2) in q.SumBy("requests", sec 4, "section").Select(Func<float, float>(fun v -> v - all)))
+        Above = 0.0; Recover = 0.0; For = 0L } ]
 
 let config specs =
     { Lateness = lateness

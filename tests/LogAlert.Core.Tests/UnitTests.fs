@@ -393,6 +393,35 @@ let ``rules that told nothing keep a second of history and no records`` () =
     Assert.InRange(state.StoredSeconds, 115, 127)
 
 [<Fact>]
+let ``a WhenEach result through Select and Where is looked at again only where a move touched it`` () =
+    // 400 hosts in the first second, then one record a second from one of them for 100 seconds.
+    let records =
+        [| for i in 0L .. 399L -> record baseTime (sprintf "10.1.%d.%d" (i / 256L) (i % 256L)) "/a" 200 1L i
+           for s in 1L .. 100L -> record (baseTime + s) "10.1.0.7" "/a" 200 1L (400L + s) |]
+    let calls = ref 0
+    // One delegate for the whole run, as a lambda that captures nothing is in a script.
+    let counted = Func<float, float>(fun v -> calls.Value <- calls.Value + 1; v)
+    let kept = Func<string, float, bool>(fun _ v -> v > 0.0)
+    let events value =
+        match Rule.create "hosts" (PerGroup value) 5.0 (Some 5.0) 0L None None with
+        | Error e -> failwith (RuleError.describe e)
+        | Ok rule ->
+            let cfg = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ rule ]; Retention = 0L; RecordRetention = 0L; Series = [] }
+            let state, events = Engine.step (Input.ofSeq records) (Engine.init cfg)
+            events @ snd (Engine.step EndOfInput state)
+    let window = TimeSpan.FromMinutes 10.0
+    let followed = events (fun q -> q.SumBy("requests", window, "host").Select(counted).Where(kept))
+    let followedCalls = calls.Value
+    // The same values through a new delegate each second: evaluated whole every second.
+    let whole = events (fun q -> q.SumBy("requests", window, "host").Select(Func<float, float>(fun v -> calls.Value <- calls.Value + 1; v)).Where(kept))
+    let wholeCalls = calls.Value - followedCalls
+    Assert.Equal<Event list>(whole, followed)
+    Assert.Contains(followed, fun e -> match e with Alert a -> a.Transition = Fired && a.Labels = [ "host", "10.1.0.7" ] | _ -> false)
+    // 400 groups over 101 seconds: some 40k calls evaluated whole; a few a second followed.
+    Assert.InRange(wholeCalls, 400 * 100, Int32.MaxValue)
+    Assert.InRange(followedCalls, 1, 400 + 3 * 100)
+
+[<Fact>]
 let ``notices say what the engine's events say`` () =
     let perSection =
         match Rule.create "hot" (PerGroup(fun q -> q.SumBy("requests", TimeSpan.FromSeconds 10.0, "section"))) 2.0 None 0L None None with

@@ -1,4 +1,5 @@
 using System.Text;
+using LogAlert.Core;
 
 namespace LogAlert.Cli.Rules;
 
@@ -60,18 +61,28 @@ internal static class RuleConsole
     /// <summary><c>logalert: rules/x.csx: </c>.</summary>
     public static string FilePrefix(string displayPath) => $"logalert: {displayPath}: ";
 
-    /// <summary>Wraps a rule's value so that what it prints is attributed to it.</summary>
+    /// <summary>
+    /// Wraps a rule's value so that what it prints is attributed to it: for a WhenEach result whose
+    /// Select and Where functions the engine calls when it reads it, until it has read it.
+    /// </summary>
     public static Func<T, TResult> Attribute<T, TResult>(string prefix, Func<T, TResult> body) =>
         arg =>
         {
             var previous = Enter(prefix);
+            var held = false;
             try
             {
-                return body(arg);
+                var result = body(arg);
+                if (result is Grouped { CallsRuleCode: true } && arg is IEvaluationScope scope)
+                {
+                    scope.OnEvaluated(() => Leave(previous));
+                    held = true;
+                }
+                return result;
             }
             finally
             {
-                Leave(previous);
+                if (!held) Leave(previous);
             }
         };
 

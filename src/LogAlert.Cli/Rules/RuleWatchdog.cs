@@ -60,16 +60,30 @@ public sealed class RuleWatchdog : IDisposable
         return q =>
         {
             Enter(what, NowOf(q));
+            var held = false;
             try
             {
-                return value(q);
+                var result = value(q);
+                // The engine calls a WhenEach result's Select and Where functions after the rule
+                // returned it: such a rule is watched until the engine has read its result.
+                if (result is Grouped { CallsRuleCode: true } && q is IEvaluationScope scope)
+                {
+                    scope.OnEvaluated(_leave);
+                    held = true;
+                }
+                return result;
             }
             finally
             {
-                _running = null; // Exceptions go on to the engine, which reports the rule and switches it off.
+                if (!held) _running = null; // Exceptions go on to the engine, which reports the rule and switches it off.
             }
         };
     }
+
+    private readonly Action _leave;
+
+    /// <summary>A watchdog; its thread starts with the first rule it watches.</summary>
+    public RuleWatchdog() => _leave = () => _running = null;
 
     /// <summary>Runs a rule file's top-level code (where <c>Alert</c> is called) under the watchdog.</summary>
     internal T Run<T>(string file, Func<T> body)
