@@ -93,7 +93,7 @@ module Engine =
           Records = 0L
           Skewed = 0L
           Late = 0L
-          Suspect = ValueNone
+          Suspect = None
           Evaluated = 0L
           Ended = false }
 
@@ -108,7 +108,7 @@ module Engine =
         let maxSkew = state.Config.MaxSkew
         let mutable st = state
         let mutable newest = st.Newest
-        let mutable suspect = st.Suspect
+        let mutable suspect = ValueOption.ofOption st.Suspect
         // Records taken by the fast path (`plain`) are counted apart from the others: the closures below
         // capture the other counters, which makes them heap cells.
         let mutable plain = 0L
@@ -168,7 +168,7 @@ module Engine =
         { st with
             Open = slices.Flush st.Open
             Newest = newest
-            Suspect = suspect
+            Suspect = ValueOption.toOption suspect
             Records = st.Records + plain + accepted
             Skewed = st.Skewed + skewed
             Late = st.Late + late }
@@ -177,9 +177,9 @@ module Engine =
         // A suspect nothing came to confirm was one corrupt timestamp.
         let state =
             match state.Suspect, state.Newest with
-            | ValueSome s, Some n ->
+            | Some s, Some n ->
                 events.Add(Skewed(s, n))
-                { state with Suspect = ValueNone; Skewed = state.Skewed + 1L }
+                { state with Suspect = None; Skewed = state.Skewed + 1L }
             | _ -> state
         let limit =
             match state.Newest with
@@ -255,7 +255,7 @@ module Engine =
                     for entry in cache.Entries do
                         set.Add entry.Key
             | _ -> ()
-        state.Suspect |> ValueOption.iter addRecord
+        state.Suspect |> Option.iter addRecord
         Symbols.Hosts.Retain hosts + Symbols.Users.Retain users + Symbols.Methods.Retain methods + Symbols.Sections.Retain sections
         + Symbols.VirtualHosts.Retain virtualHosts + Symbols.Referers.Retain referers + Symbols.UserAgents.Retain userAgents
 

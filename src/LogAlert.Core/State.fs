@@ -28,7 +28,9 @@ type State =
           Skewed: int64
           Late: int64
           /// A record too far ahead, held until the next record tells a jump from a corrupt timestamp.
-          Suspect: Record voption
+          /// An option object, not a struct in place: nearly always none, and the state is copied
+          /// a few times every second of log.
+          Suspect: Record option
           Evaluated: int64
           Ended: bool }
 
