@@ -70,7 +70,7 @@ type internal GroupedSource =
     /// The source with one more step.
     member this.Then(op: GroupOp) = { this with Ops = this.Ops @ [ op ] }
 
-    /// What a rule remembers of the result it returned: which window version, and the arithmetic.
+    /// What a rule remembers of the result it returned: which window version, and the steps.
     member this.Follow = { Key = this.Key; Metric = this.Metric; Ops = this.Ops; Built = this.Built; Moves = this.Moves }
 
     /// Whether `followed` reads the same window, built at the same second, by the same steps: then
@@ -433,14 +433,22 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
     /// How many windows a second's reads are searched in a list before a dictionary indexes them.
     static member ListedWindows = 8
 
-    /// Ends the evaluation of one rule: calls what its wrappers registered, last first.
+    /// Ends the evaluation of one rule: calls what its wrappers registered, last first, each even
+    /// if one before it threw.
     member _.Evaluated() =
         match leaves with
         | null -> ()
         | l ->
-            for i in l.Count - 1 .. -1 .. 0 do
-                l[i].Invoke()
-            l.Clear()
+            let rec leave i =
+                if i >= 0 then
+                    try
+                        l[i].Invoke()
+                    finally
+                        leave (i - 1)
+            try
+                leave (l.Count - 1)
+            finally
+                l.Clear()
 
     /// The index of `key` among `windows`, -1 when absent: by reference first (a rule's queries get
     /// the same key string from `WindowKeys` every second), then by value.
@@ -458,7 +466,7 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
         member _.OnEvaluated(leave) =
             match leaves with
             | null ->
-                let l = List<Action>(2) // one for the seconds' rules, one after the other
+                let l = List<Action>(2) // a rule's watchdog and console, one rule at a time
                 l.Add leave
                 leaves <- l
             | l -> l.Add leave

@@ -1,6 +1,7 @@
 module LogAlert.Core.Tests.UnitTests
 
 open System
+open System.Collections.Generic
 open System.Collections.Immutable
 open Xunit
 open LogAlert.Core
@@ -420,6 +421,19 @@ let ``a WhenEach result through Select and Where is looked at again only where a
     // 400 groups over 101 seconds: some 40k calls evaluated whole; a few a second followed.
     Assert.InRange(wholeCalls, 400 * 100, Int32.MaxValue)
     Assert.InRange(followedCalls, 1, 400 + 3 * 100)
+
+[<Fact>]
+let ``a rule's wrappers all leave once its result is read, last first, even when one throws`` () =
+    let view = QueryView(Store.empty, [||], baseTime)
+    let scope = view :> IEvaluationScope
+    let left = List<string>()
+    scope.OnEvaluated(Action(fun () -> left.Add "watchdog"))
+    scope.OnEvaluated(Action(fun () -> left.Add "console"; failwith "stderr is gone"))
+    let e = Assert.Throws<Exception>(fun () -> view.Evaluated())
+    Assert.Equal("stderr is gone", e.Message)
+    Assert.Equal<string list>([ "console"; "watchdog" ], List.ofSeq left)
+    view.Evaluated() // nothing left to call
+    Assert.Equal(2, left.Count)
 
 [<Fact>]
 let ``notices say what the engine's events say`` () =
