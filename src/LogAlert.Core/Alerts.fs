@@ -39,32 +39,33 @@ module internal Alerts =
             | Resolved, _, None -> "{rule} resolved - value = {value}, recovered at {time}"
         Rule.render template rule labels second since value
 
-    /// One alert's transition at `second` with value `v`.
+    /// One alert's transition at `second` with value `v`: its new phase and its event. A struct
+    /// pair: every rule makes one every second.
     let transition (rule: Rule) labels second v (phase: AlertPhase option) =
         let fired () =
             let e =
                 { Rule = rule.RuleName; Labels = labels; Transition = Fired; Time = second; Value = v
                   Threshold = rule.Threshold; FiringSince = second
                   Message = message rule labels Fired second second v }
-            Some(Firing(second, v)), Some e
+            struct (Some(Firing(second, v)), Some e)
         match phase with
-        | None when v > rule.Threshold -> if rule.For = 0L then fired () else Some(Pending second), None
-        | None -> None, None
+        | None when v > rule.Threshold -> if rule.For = 0L then fired () else struct (Some(Pending second), None)
+        | None -> struct (None, None)
         | Some(Pending since) when v > rule.Threshold ->
-            if second - since >= rule.For then fired () else phase, None
-        | Some(Pending _) -> None, None
+            if second - since >= rule.For then fired () else struct (phase, None)
+        | Some(Pending _) -> struct (None, None)
         | Some(Firing(since, _)) when v < rule.Recover ->
             let e =
                 { Rule = rule.RuleName; Labels = labels; Transition = Resolved; Time = second; Value = v
                   Threshold = rule.Threshold; FiringSince = since
                   Message = message rule labels Resolved second since v }
-            None, Some e
-        | Some(Firing(since, _)) -> Some(Firing(since, v)), None
+            struct (None, Some e)
+        | Some(Firing(since, _)) -> struct (Some(Firing(since, v)), None)
 
     /// One group of a `WhenEach` rule moved at `second` by value `v` from `phase`, its event
     /// appended: `alerts` with the group's new phase.
     let private moveGroup (rule: Rule) label key second v (phase: AlertPhase option) (events: List<Event>) alerts =
-        let next, e = transition rule (labelsOf rule label key) second v phase
+        let struct (next, e) = transition rule (labelsOf rule label key) second v phase
         e |> Option.iter (Alert >> events.Add)
         match next, phase with
         | Some p, _ -> Map.add key p alerts
@@ -94,21 +95,24 @@ module internal Alerts =
     /// over the result merged with the alerting groups, both in ordinal order.
     let private evaluateGroups (rule: Rule) (grouped: Grouped) second (events: List<Event>) (alerts: Map<string, AlertPhase>) =
         let entries = ordered grouped
-        let mutable alerts = alerts
-        let step key v phase = alerts <- moveGroup rule grouped.Label key second v phase events alerts
+        let label = grouped.Label
         // The alerting groups, in ordinal order (a `Map` of strings is), read before any changes.
-        let alerting = Array.ofSeq alerts
+        let alerting = if alerts.IsEmpty then [||] else Array.ofSeq alerts
+        // By index, and without a closure over `alerts`: a rule returning a `TopK` result (no
+        // window to follow) comes here every second.
+        let mutable alerts = alerts
         let mutable a = 0
-        for kv in entries do
+        for i in 0 .. entries.Count - 1 do
+            let kv = entries[i]
             while a < alerting.Length && String.CompareOrdinal(alerting[a].Key, kv.Key) < 0 do
-                step alerting[a].Key 0.0 (Some alerting[a].Value)
+                alerts <- moveGroup rule label alerting[a].Key second 0.0 (Some alerting[a].Value) events alerts
                 a <- a + 1
             if a < alerting.Length && alerting[a].Key = kv.Key then
-                step kv.Key kv.Value (Some alerting[a].Value)
+                alerts <- moveGroup rule label kv.Key second kv.Value (Some alerting[a].Value) events alerts
                 a <- a + 1
-            elif kv.Value > rule.Threshold then step kv.Key kv.Value None
+            elif kv.Value > rule.Threshold then alerts <- moveGroup rule label kv.Key second kv.Value None events alerts
         while a < alerting.Length do
-            step alerting[a].Key 0.0 (Some alerting[a].Value)
+            alerts <- moveGroup rule label alerting[a].Key second 0.0 (Some alerting[a].Value) events alerts
             a <- a + 1
         alerts
 
@@ -185,7 +189,7 @@ module internal Alerts =
             | Scalar f ->
                 let v = f query
                 let before = Map.tryFind "" rs.Alerts
-                let phase, e = transition rs.Rule [] second v before
+                let struct (phase, e) = transition rs.Rule [] second v before
                 e |> Option.iter (Alert >> events.Add)
                 // Most seconds leave the alert as it was: the same state, not a copy.
                 match phase, before with

@@ -128,7 +128,7 @@ module Engine =
                 if limit >= nextToClose then
                     // The current run is of second `time`, after every second this closes: it
                     // joins the open seconds later, in one slice with the rest of its second.
-                    st <- Evaluation.closeThrough limit events { st with Open = slices.FlushEnded st.Open; Newest = newest }
+                    st <- Evaluation.closeThroughWith limit events (slices.FlushEnded st.Open) newest st
                     nextToClose <- st.Cursor.Value
         // An accepted record: `index` is its place in the batch, or -1 for a confirmed suspect, which
         // stands elsewhere (earlier in this batch or in an earlier one) and joins as a slice of its own.

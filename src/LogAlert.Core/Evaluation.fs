@@ -34,8 +34,11 @@ module internal Evaluation =
     /// dropped, the summary is emitted if an interval ends here, and history older than every window
     /// goes. The next second to evaluate is the next one when it has records, else the first at
     /// which something can change.
-    let closeSecond second (events: List<Event>) (state: State) =
-        let struct (bucket, openStore) = Store.take second state.Open
+    /// `openStore` and `newest` stand for the state's open seconds and newest timestamp, which the
+    /// new state takes: a newer record closes seconds after it joined the open ones, and a state
+    /// made for that alone was 144 bytes a second of a sparse log.
+    let closeSecond second (events: List<Event>) (openStore: Store) (newest: int64 option) (state: State) =
+        let struct (bucket, openStore) = Store.take second openStore
         let closed =
             match bucket with
             | ValueSome b -> Store.addBucket second b state.Closed
@@ -90,16 +93,14 @@ module internal Evaluation =
         if windows.Length > read.Count then
             for KeyValue(_, w) in windows do
                 keepFrom <- min keepFrom (w.At - w.Width + 1L)
-        let closed =
-            closed
-            |> Store.dropBefore keepFrom
-            |> Store.stripBefore (second - state.RecordRetention + 1L)
+        let closed = Store.expire keepFrom (second - state.RecordRetention + 1L) closed
         // Immutable from here: a closure that captured a mutable one made it a heap cell.
         let retention = retention
         let after cursor =
             { state with
                 Closed = closed
                 Open = openStore
+                Newest = newest
                 Windows = windows
                 Rules = rules
                 Retention = retention
@@ -119,21 +120,27 @@ module internal Evaluation =
                     | _ -> ()
             { state with Cursor = Some(max (second + 1L) next) }
 
-    /// Evaluates every closed second up to `limit`, in order.
-    let closeThrough limit (events: List<Event>) (state: State) =
+    /// Evaluates every closed second up to `limit`, in order, of `state` with `openStore` as its
+    /// open seconds and `newest` as its newest timestamp.
+    let closeThroughWith limit (events: List<Event>) (openStore: Store) (newest: int64 option) (state: State) =
         let start =
             match state.Cursor with
-            | Some c -> Some c
-            | None -> Store.tryFirstSecond state.Open |> ValueOption.toOption
+            | Some c -> ValueSome c
+            | None -> Store.tryFirstSecond openStore
         match start with
-        | Some first when first <= limit ->
-            let mutable st = if state.Cursor.IsSome then state else { state with Cursor = Some first }
+        | ValueSome first when first <= limit ->
+            let mutable st = closeSecond first events openStore newest state
             while st.Cursor.Value <= limit do
-                st <- closeSecond st.Cursor.Value events st
+                st <- closeSecond st.Cursor.Value events st.Open st.Newest st
             // Seconds skipped in a quiet stretch are closed too.
             if st.Cursor.Value > limit + 1L then st <- { st with Cursor = Some(limit + 1L) }
             st
-        | _ -> state
+        | _ when obj.ReferenceEquals(openStore, state.Open) && newest = state.Newest -> state
+        | _ -> { state with Open = openStore; Newest = newest }
+
+    /// Evaluates every closed second up to `limit`, in order.
+    let closeThrough limit (events: List<Event>) (state: State) =
+        closeThroughWith limit events state.Open state.Newest state
 
     /// The last second the newest timestamp (or the live clock's `Tick`) closes: it minus the
     /// lateness, minus one; `Int64.MinValue` before either.

@@ -170,12 +170,17 @@ type Grouped private (label: string, given: KeyValuePair<string, float>[] | null
     static member (*)(a: Grouped, m: float) = a.Scaled(false, m)
 
     member private this.Scaled(divide: bool, x: float) =
-        let op = if divide then (fun v -> v / x) else (fun v -> v * x)
-        this.Step(Scale(divide, x), fun () -> this.Values |> Array.map (fun kv -> KeyValuePair(kv.Key, op kv.Value)))
+        let scaled () =
+            this.Values |> Array.map (fun kv -> KeyValuePair(kv.Key, (if divide then kv.Value / x else kv.Value * x)))
+        match source with
+        | ValueSome s -> Grouped(label, null, scaled, ValueSome(s.Then(Scale(divide, x))))
+        // Made at once, as a result without a source always was, and with no step to remember:
+        // `dominant_host` divides and multiplies a `TopK` result every second.
+        | ValueNone -> Grouped(label, scaled ())
 
-    // A step that reads each group's value alone (a number, `Select`, `Where`) keeps what the result
-    // follows, and its entries are made when first read; without a source they are made at once,
-    // as they always were.
+    // A step that reads each group's value alone (`Select`, `Where`) keeps what the result follows,
+    // and its entries are made when first read; without a source they are made at once, as they
+    // always were.
     member private _.Step(op: GroupOp, entries: unit -> KeyValuePair<string, float>[]) =
         match source with
         | ValueSome s -> Grouped(label, null, entries, ValueSome(s.Then op))
@@ -240,6 +245,22 @@ module internal QueryCheck =
     let selector (text: string | null) : Result<Selector, string> =
         Selector.create text |> Result.mapError SelectorError.describe
 
+    // `Some label`, one object per label: a grouped query asks every second.
+    let private someLabels =
+        [| Some Section; Some Method; Some Status; Some StatusClass; Some Host; Some User; Some VirtualHost; Some Referer; Some UserAgent |]
+
+    let private someLabel (l: Label) =
+        someLabels[match l with
+                   | Section -> 0
+                   | Method -> 1
+                   | Status -> 2
+                   | StatusClass -> 3
+                   | Host -> 4
+                   | User -> 5
+                   | VirtualHost -> 6
+                   | Referer -> 7
+                   | UserAgent -> 8]
+
     /// The width, metric and label of a query, checked in that order: the first that is wrong is
     /// the error. `ValueNone` for an argument the query's function does not take (`Distinct` has
     /// no metric, `Sum` and `Rate` no label). The selector comes last (`problem`): the engine
@@ -262,7 +283,7 @@ module internal QueryCheck =
                 | ValueNone -> Ok(struct (w, m, None))
                 | ValueSome name ->
                     match label name with
-                    | Ok l -> Ok(struct (w, m, Some l))
+                    | Ok l -> Ok(struct (w, m, someLabel l))
                     | Error e -> Error e
 
     /// What the engine would reject in a query, in its words (`arguments`, then the selector);
@@ -424,6 +445,26 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
         if not (Window.isEmpty w) then sawData <- true
         w
 
+    // `SumBy`, and `RateBy` (`rate`) as the sums divided by the width in seconds: one result, not a
+    // result of sums and another of their quotients, made every second of a grouped rule.
+    let sumBy metric width label selector (rate: bool) =
+        let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
+        let m, l = m.Value, groupBy.Value
+        let win = window w groupBy selector m
+        let groups = win.Groups
+        let divisor = float w
+        let entries () =
+            let entries =
+                groups.ToArray()
+                |> Array.map (fun kv -> KeyValuePair(Label.nameOf l kv.Key, (let v = kv.Value.Of m in if rate then v / divisor else v)))
+            Array.sortInPlaceWith (fun (a: KeyValuePair<string, float>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
+            entries
+        let source =
+            { Key = windowKey w groupBy selector m; Built = win.Built; Moves = win.Moves
+              Label = l; Table = groups; Metric = m; Ops = (if rate then [ Scale(true, divisor) ] else [])
+              Changed = win.Changed }
+        Grouped.Following(Label.name l, entries, source)
+
     /// The windows this evaluation moved or built, by key.
     member _.Windows = used
     /// Whether this evaluation read the window of `key`.
@@ -478,21 +519,8 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
             (window w None selector m.Value).Total.Of m.Value
         member this.Rate(metric, width, selector) =
             (this :> IQuery).Sum(metric, width, selector) / float (seconds width)
-        member _.SumBy(metric, width, label, selector) =
-            let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
-            let m, l = m.Value, groupBy.Value
-            let win = window w groupBy selector m
-            let groups = win.Groups
-            let entries () =
-                let entries = groups.ToArray() |> Array.map (fun kv -> KeyValuePair(Label.nameOf l kv.Key, kv.Value.Of m))
-                Array.sortInPlaceWith (fun (a: KeyValuePair<string, float>) b -> String.CompareOrdinal(a.Key, b.Key)) entries
-                entries
-            let source =
-                { Key = windowKey w groupBy selector m; Built = win.Built; Moves = win.Moves
-                  Label = l; Table = groups; Metric = m; Ops = []; Changed = win.Changed }
-            Grouped.Following(Label.name l, entries, source)
-        member this.RateBy(metric, width, label, selector) =
-            (this :> IQuery).SumBy(metric, width, label, selector) / float (seconds width)
+        member _.SumBy(metric, width, label, selector) = sumBy metric width label selector false
+        member _.RateBy(metric, width, label, selector) = sumBy metric width label selector true
         member _.TopK(k, metric, width, label, selector) =
             let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
             let win = window w groupBy selector m.Value

@@ -339,18 +339,24 @@ module Store =
 
     // The bucket of `second` (`ValueNone` when absent) made anew by `update`: in `Recent` from
     // `RecordsFrom` on, else, as totals and tallies, in `History`.
-    let private update second (update: Bucket voption -> Bucket) (store: Store) =
-        if second >= store.RecordsFrom then
-            { store with Recent = SecondLog.upsert second update store.Recent }
-        else { store with History = SecondLog.upsert second update store.History }
+    // Inline, and a second after the last (nearly every second) appended here: then `update` is
+    // called in place, not made a closure for `SecondLog.upsert`, 64 bytes a second.
+    let inline private update second ([<InlineIfLambda>] update: Bucket voption -> Bucket) (store: Store) =
+        let recent = second >= store.RecordsFrom
+        let log = if recent then store.Recent else store.History
+        let log =
+            match SecondLog.tryLast log with
+            | ValueSome last when last >= second -> SecondLog.upsert second update log
+            | _ -> SecondLog.append second (update ValueNone) log
+        if recent then { store with Recent = log } else { store with History = log }
 
     let inline private orEmpty (bucket: Bucket voption) = match bucket with ValueSome b -> b | ValueNone -> Bucket.empty
 
     /// The store with `records` (all of second `second`) added; the slice is kept, not copied
     /// (before `RecordsFrom`, only its totals and tallies are).
     let addSlice second (records: ReadOnlyMemory<Record>) (store: Store) =
-        if second >= store.RecordsFrom then update second (orEmpty >> Bucket.addSlice records) store
-        else update second (orEmpty >> Bucket.addTotals store.Series records) store
+        if second >= store.RecordsFrom then update second (fun b -> Bucket.addSlice records (orEmpty b)) store
+        else update second (fun b -> Bucket.addTotals store.Series records (orEmpty b)) store
 
     /// The store with `slices` (all of second `second`) added, in order; they are kept, not copied
     /// (before `RecordsFrom`, only their totals and tallies are).
@@ -365,13 +371,6 @@ module Store =
 
     /// The store with `records` (all of second `second`) added. `records` must not be written later.
     let addAll second (records: Record[]) (store: Store) = addSlice second (ReadOnlyMemory records) store
-
-    /// The store without the buckets of seconds before `second`.
-    let dropBefore second (store: Store) =
-        let history = SecondLog.dropBefore second store.History
-        let recent = if second > store.RecordsFrom then SecondLog.dropBefore second store.Recent else store.Recent
-        if history.Count = store.History.Count && recent.Count = store.Recent.Count then store
-        else { store with History = history; Recent = recent }
 
     /// The number of seconds that have records.
     let count (store: Store) = store.History.Count + store.Recent.Count
@@ -433,19 +432,24 @@ module Store =
         store |> iterBuckets (fun b -> if not b.Chunks.IsEmpty then n.Value <- n.Value + 1)
         n.Value
 
-    /// The store with only the totals and tallies of the seconds before `second` (they can no
-    /// longer be given records either): they move from `Recent` to the end of `History`. Never
-    /// moves back; costs the buckets it strips.
-    let stripBefore second (store: Store) =
-        if second <= store.RecordsFrom then store
-        else
-            let mutable recent = store.Recent
-            let mutable history = store.History
+    /// The store without the buckets of seconds before `keepFrom`, and with only the totals and
+    /// tallies of those before `stripFrom` (they can no longer be given records either: they move
+    /// from `Recent` to the end of `History`), as one new store: a closing second does both.
+    /// `RecordsFrom` never moves back; costs the buckets it drops and strips.
+    let expire keepFrom stripFrom (store: Store) =
+        let mutable history = SecondLog.dropBefore keepFrom store.History
+        let mutable recent = if keepFrom > store.RecordsFrom then SecondLog.dropBefore keepFrom store.Recent else store.Recent
+        let strip = stripFrom > store.RecordsFrom
+        if strip then
             let mutable go = true
             while go do
                 match SecondLog.tryFirstEntry recent with
-                | ValueSome(struct (s, bucket)) when s < second ->
+                | ValueSome(struct (s, bucket)) when s < stripFrom ->
                     recent <- SecondLog.remove s recent
                     history <- SecondLog.append s (Bucket.strip store.Series bucket) history
                 | _ -> go <- false
-            { store with Recent = recent; History = history; RecordsFrom = second }
+        if not strip && history.Count = store.History.Count && recent.Count = store.Recent.Count then store
+        else { store with Recent = recent; History = history; RecordsFrom = (if strip then stripFrom else store.RecordsFrom) }
+
+    /// The store with only the totals and tallies of the seconds before `second` (`expire`).
+    let stripBefore second (store: Store) = expire Int64.MinValue second store

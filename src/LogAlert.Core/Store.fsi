@@ -244,9 +244,6 @@ module internal Store =
     val addAll:
       second: int64 -> records: Record array -> store: Store -> Store
 
-    /// The store without the buckets of seconds before `second`.
-    val dropBefore: second: int64 -> store: Store -> Store
-
     /// The number of seconds that have records.
     val count: store: Store -> int
 
@@ -280,3 +277,7 @@ module internal Store =
     /// The store with only the totals and tallies of the seconds before `second` (they can no
     /// longer be given records either). Never moves back; costs the buckets it strips.
     val stripBefore: second: int64 -> store: Store -> Store
+
+    /// The store without the buckets of seconds before `keepFrom`, and then `stripBefore
+    /// stripFrom`, as one new store: a closing second does both.
+    val expire: keepFrom: int64 -> stripFrom: int64 -> store: Store -> Store

@@ -44,6 +44,25 @@ type Window =
     /// The records it counts.
     member this.Selector = this.Series.Selector
 
+/// The seconds a window move adds (sign 1) and takes away (sign -1), in order, as `Window.apply`
+/// reads them: one list each thread reuses. Every window moves every second, and a list of cells
+/// for each move was 64 bytes a window a second.
+[<Sealed>]
+type private Moves() =
+    [<System.ThreadStatic; DefaultValue>]
+    static val mutable private list: List<struct (int64 * Bucket)> | null
+
+    /// This thread's list, emptied: valid until the next `Take` on this thread.
+    static member Take() =
+        match Moves.list with
+        | null ->
+            let l = List<struct (int64 * Bucket)>(4)
+            Moves.list <- l
+            l
+        | l ->
+            l.Clear()
+            l
+
 /// Building and moving windows.
 [<RequireQualifiedAccess>]
 module Window =
@@ -69,8 +88,8 @@ module Window =
 
     /// The window with each bucket's records added (sign 1) or taken away (sign -1), in one new
     /// version of the group table per move.
-    let private apply (changes: struct (int64 * Bucket) list) at (window: Window) =
-        if changes.IsEmpty then (if at = window.At then window else { window with At = at })
+    let private apply (changes: List<struct (int64 * Bucket)>) at (window: Window) =
+        if changes.Count = 0 then (if at = window.At then window else { window with At = at })
         elif not (needsRecords window.GroupBy window.Selector window.Series.Summed) then
             let mutable total = window.Total
             for struct (sign, bucket) in changes do
@@ -85,7 +104,7 @@ module Window =
             // for this series: it counted nothing entering, nor does it leaving. The tallies go to
             // the table as they are, signed: one version per move, and no copy.
             let grouped = window.GroupBy.IsSome
-            let parts = Array.zeroCreate (if grouped then List.length changes else 0)
+            let parts = Array.zeroCreate (if grouped then changes.Count else 0)
             let mutable count = 0
             let mutable requests = 0L
             let mutable bytes = ByteSum.Zero
@@ -116,7 +135,8 @@ module Window =
             { Width = width; Series = Series.create groupBy selector summed; At = at; Built = at
               Total = Totals.Zero; Groups = Table<Totals>.Empty
               Moves = 0L; Changed = [||]; TopCaches = [] }
-        let buckets = Store.range (at - width + 1L) at store |> Seq.map (fun (_, b) -> struct (1L, b)) |> List.ofSeq
+        let buckets = Moves.Take()
+        store |> Store.iterRange (at - width + 1L) at (fun _ b -> buckets.Add(struct (1L, b)))
         apply buckets at empty
 
     /// The window moved forward to second `at` (never backwards).
@@ -126,18 +146,23 @@ module Window =
         elif at = window.At + 1L then
             // The usual move: one second in, one out, in that order, as the loop below would list
             // them, without its range, cells and enumerator.
-            let leaving = match Store.tryFind (at - window.Width) store with ValueSome b -> [ struct (-1L, b) ] | ValueNone -> []
-            let changes = match Store.tryFind at store with ValueSome b -> struct (1L, b) :: leaving | ValueNone -> leaving
+            let changes = Moves.Take()
+            match Store.tryFind at store with
+            | ValueSome b -> changes.Add(struct (1L, b))
+            | ValueNone -> ()
+            match Store.tryFind (at - window.Width) store with
+            | ValueSome b -> changes.Add(struct (-1L, b))
+            | ValueNone -> ()
             apply changes at window
         elif at - window.At <= 64L then
-            let changes =
-                [ for s in window.At + 1L .. at do
-                      match Store.tryFind s store with
-                      | ValueSome b -> yield struct (1L, b)
-                      | ValueNone -> ()
-                      match Store.tryFind (s - window.Width) store with
-                      | ValueSome b -> yield struct (-1L, b)
-                      | ValueNone -> () ]
+            let changes = Moves.Take()
+            for s in window.At + 1L .. at do
+                match Store.tryFind s store with
+                | ValueSome b -> changes.Add(struct (1L, b))
+                | ValueNone -> ()
+                match Store.tryFind (s - window.Width) store with
+                | ValueSome b -> changes.Add(struct (-1L, b))
+                | ValueNone -> ()
             apply changes at window
         else
             // A long move (evaluation jumped over seconds where nothing changes): the seconds that
@@ -146,7 +171,7 @@ module Window =
             // each enters or leaves, entering first.
             let entering = Store.range (window.At + 1L) at store |> Array.ofSeq
             let leaving = Store.range (window.At + 1L - window.Width) (at - window.Width) store |> Array.ofSeq
-            let changes = List<struct (int64 * Bucket)>(entering.Length + leaving.Length)
+            let changes = Moves.Take()
             let mutable e = 0
             for (left, b) in leaving do
                 while e < entering.Length && fst entering[e] <= left + window.Width do
@@ -156,12 +181,14 @@ module Window =
             while e < entering.Length do
                 changes.Add(struct (1L, snd entering[e]))
                 e <- e + 1
-            apply (List.ofSeq changes) at window
+            apply changes at window
 
     /// The window with late `records` (of one second, already closed) counted, if it covers them.
     let addLate second (records: Record[]) (window: Window) =
         if second > window.At - window.Width && second <= window.At then
-            apply [ struct (1L, Bucket.addAll records Bucket.empty) ] window.At window
+            let changes = Moves.Take()
+            changes.Add(struct (1L, Bucket.addAll records Bucket.empty))
+            apply changes window.At window
         else window
 
     let private better label (a: KeyValuePair<int, float>) (b: KeyValuePair<int, float>) =
