@@ -296,6 +296,46 @@ module internal QueryCheck =
             | Error e -> Some e
             | Ok _ -> None
 
+/// The window keys this thread handed out last, by width, label code, selector text (the same
+/// string object: a rule's literal) and metric code: searched by reference before `WindowKeys`
+/// hashes the selector's text into its dictionary, which a rule's every query did every second.
+[<Sealed>]
+type private RecentKeys() =
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private entries: struct (int64 * int * string * int * string)[] | null
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private next: int
+
+    /// How many keys a thread remembers: more than the queries of a few rules.
+    static member Size = 16
+
+    /// The key remembered for these arguments, or null.
+    static member Find(width: int64, labelCode: int, selector: string, metricCode: int) : string | null =
+        match RecentKeys.entries with
+        | null -> null
+        | entries ->
+            let mutable found: string | null = null
+            let mutable i = 0
+            // An empty slot's selector is null, and a query's never is ("" for none).
+            while isNull found && i < entries.Length do
+                let struct (w, l, s, m, key) = entries[i]
+                if obj.ReferenceEquals(s, selector) && w = width && l = labelCode && m = metricCode then
+                    found <- key
+                i <- i + 1
+            found
+
+    /// Remembers `key` for these arguments, in place of the oldest.
+    static member Add(width: int64, labelCode: int, selector: string, metricCode: int, key: string) =
+        let entries =
+            match RecentKeys.entries with
+            | null ->
+                let e = Array.zeroCreate RecentKeys.Size
+                RecentKeys.entries <- e
+                e
+            | e -> e
+        entries[RecentKeys.next] <- struct (width, labelCode, selector, metricCode, key)
+        RecentKeys.next <- (RecentKeys.next + 1) % entries.Length
+
 /// The key of each window a rule asks for, by its width, label, selector and summed metric: the same
 /// query every second finds its string here instead of joining it again.
 [<RequireQualifiedAccess>]
@@ -326,15 +366,21 @@ module internal WindowKeys =
             | Some Referer -> 8
             | Some UserAgent -> 9
         let metricCode = match summed with Requests | Bytes -> 0 | RequestTime -> 1 | UpstreamTime -> 2
-        let id = struct (width, labelCode, selectorText, metricCode)
-        match keys.TryGetValue id with
-        | true, key -> key
-        | _ ->
-            // Rules that build selectors from data would make a new key every second: bounded.
-            if keys.Count > 4096 then keys.Clear()
-            let key = make width groupBy selectorText summed
-            keys[id] <- key
+        match RecentKeys.Find(width, labelCode, selectorText, metricCode) with
+        | null ->
+            let id = struct (width, labelCode, selectorText, metricCode)
+            let key =
+                match keys.TryGetValue id with
+                | true, key -> key
+                | _ ->
+                    // Rules that build selectors from data would make a new key every second: bounded.
+                    if keys.Count > 4096 then keys.Clear()
+                    let key = make width groupBy selectorText summed
+                    keys[id] <- key
+                    key
+            RecentKeys.Add(width, labelCode, selectorText, metricCode, key)
             key
+        | key -> key
 
 /// The query a rule sees at one closed second: windows are moved to `now` on first use and
 /// remembered, so that the next second moves them by one second instead of rebuilding them.

@@ -530,3 +530,22 @@ let ``a record is one cache line, and keeps its line, input and durations`` () =
     | Error e -> failwith (RecordError.describe e)
     Assert.Throws<ArgumentOutOfRangeException>(fun () ->
         Record.createWithSection baseTime "h" "-" "GET" "/a" 200 1L (Bounds.MaxSource + 1) 7L |> ignore) |> ignore
+
+[<Fact>]
+let ``a window's key depends on its arguments only, however often and in what order it is asked`` () =
+    let selectors: (string | null)[] = [| null; "status_class=\"5xx\""; "method=\"GET\"" |]
+    let queries =
+        [ for width in [ 60L; 120L; 3600L ] do
+              for label in [ None; Some Section; Some Host ] do
+                  for selector in selectors do
+                      for metric in [ Requests; RequestTime ] -> (width, label, selector, metric) ]
+    // 54 queries: more than a thread remembers, asked three times, in two orders, with selectors
+    // of the same text but other string objects on the last pass.
+    let first = queries |> List.map (fun (w, l, s, m) -> WindowKeys.get w l s m)
+    let again = queries |> List.rev |> List.map (fun (w, l, s, m) -> WindowKeys.get w l s m) |> List.rev
+    let copies = queries |> List.map (fun (w, l, s, m) -> WindowKeys.get w l (match s with null -> null | s -> String(s.ToCharArray())) m)
+    Assert.Equal<string>(first, again)
+    Assert.Equal<string>(first, copies)
+    // Requests and bytes share a window; any other difference is another window.
+    Assert.Equal(WindowKeys.get 60L None null Requests, WindowKeys.get 60L None null Bytes)
+    Assert.Equal(queries.Length, first |> List.distinct |> List.length)
