@@ -143,26 +143,19 @@ module Window =
     let advanceTo at (store: Store) (window: Window) =
         if at <= window.At then window
         elif at - window.At >= window.Width then build window.Width window.GroupBy window.Selector window.Series.Summed at store
-        elif at = window.At + 1L then
-            // The usual move: one second in, one out, in that order, as the loop below would list
-            // them, without its range, cells and enumerator.
-            let changes = Moves.Take()
-            match Store.tryFind at store with
-            | ValueSome b -> changes.Add(struct (1L, b))
-            | ValueNone -> ()
-            match Store.tryFind (at - window.Width) store with
-            | ValueSome b -> changes.Add(struct (-1L, b))
-            | ValueNone -> ()
-            apply changes at window
         elif at - window.At <= 64L then
+            // For each second moved (usually one), the second entering and the one leaving, in
+            // that order, counted in a loop: no range, list cells or enumerator.
             let changes = Moves.Take()
-            for s in window.At + 1L .. at do
+            let mutable s = window.At + 1L
+            while s <= at do
                 match Store.tryFind s store with
                 | ValueSome b -> changes.Add(struct (1L, b))
                 | ValueNone -> ()
                 match Store.tryFind (s - window.Width) store with
                 | ValueSome b -> changes.Add(struct (-1L, b))
                 | ValueNone -> ()
+                s <- s + 1L
             apply changes at window
         else
             // A long move (evaluation jumped over seconds where nothing changes): the seconds that
