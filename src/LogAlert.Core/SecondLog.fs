@@ -31,12 +31,21 @@ module internal SecondLog =
     let empty<'T> : SecondLog<'T> = { Buffer = null; Start = 0; Count = 0 }
 
     /// The index in the buffer of the first key at or after `key` (`Start + Count` when none).
+    /// The store asks mostly for its first or last second (the second closing, the one entering a
+    /// window, the one leaving it): those are checked before the search. Keys are distinct.
     let private lowerBound key (log: SecondLog<'T>) =
         let mutable lo = log.Start
         let mutable hi = log.Start + log.Count
-        while lo < hi do
-            let mid = lo + (hi - lo) / 2
-            if log.Buffer.Keys[mid] < key then lo <- mid + 1 else hi <- mid
+        if lo < hi then
+            let keys = log.Buffer.Keys
+            if key <= keys[lo] then hi <- lo
+            elif key > keys[hi - 1] then lo <- hi
+            elif key = keys[hi - 1] then
+                lo <- hi - 1
+                hi <- lo
+            while lo < hi do
+                let mid = lo + (hi - lo) / 2
+                if keys[mid] < key then lo <- mid + 1 else hi <- mid
         lo
 
     /// A new buffer holding `keys` and `values` (`count` of each, from `from`), with room to grow.
