@@ -44,26 +44,67 @@ internal static class Format
 {
     public static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public static string Time(long second) => LogTime.Iso(second);
-
-    /// <summary><c>21:12:36</c>, UTC.</summary>
-    public static string TimeOfDay(long second)
+    /// <summary><c>2019-02-07T21:12:36Z</c>: <see cref="LogTime.Iso"/>'s text, written digit by digit
+    /// for the years 1 to 9999 (a summary's end is stamped 50k times in 5.6 days of log).</summary>
+    public static string Time(long second)
     {
-        var iso = LogTime.Iso(second); // the year may have five digits (an interval ending in 10000)
-        return iso[(iso.IndexOf('T') + 1)..^1];
+        if (second < MinIsoSecond || second > LogAlert.Core.Bounds.MaxTime) return LogTime.Iso(second);
+        return string.Create(20, second, static (chars, second) =>
+        {
+            var (year, month, day) = new DateTime(DateTime.UnixEpoch.Ticks + second * TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+            var inDay = (int)(((second % 86400) + 86400) % 86400);
+            Digits(chars[..4], year);
+            chars[4] = '-';
+            Digits(chars.Slice(5, 2), month);
+            chars[7] = '-';
+            Digits(chars.Slice(8, 2), day);
+            chars[10] = 'T';
+            Digits(chars.Slice(11, 2), inDay / 3600);
+            chars[13] = ':';
+            Digits(chars.Slice(14, 2), inDay / 60 % 60);
+            chars[16] = ':';
+            Digits(chars.Slice(17, 2), inDay % 60);
+            chars[19] = 'Z';
+        });
     }
+
+    /// <summary>0001-01-01T00:00:00Z, the first second <see cref="DateTime"/> holds.</summary>
+    private const long MinIsoSecond = -62135596800L;
+
+    /// <summary>Writes <paramref name="n"/> into all of <paramref name="into"/>, zero-padded.</summary>
+    private static void Digits(Span<char> into, int n)
+    {
+        for (var i = into.Length - 1; i >= 0; i--, n /= 10) into[i] = (char)('0' + n % 10);
+    }
+
+    /// <summary>Appends <c>21:12:36</c>, the UTC time of day of <paramref name="second"/>: what follows
+    /// the 'T' of <see cref="Time"/>, for any second (before 1970 too: the day is floored the same way).</summary>
+    public static void AppendTimeOfDay(StringBuilder sb, long second)
+    {
+        var inDay = (int)(((second % 86400) + 86400) % 86400);
+        Append2(sb, inDay / 3600).Append(':');
+        Append2(sb, inDay / 60 % 60).Append(':');
+        Append2(sb, inDay % 60);
+    }
+
+    private static StringBuilder Append2(StringBuilder sb, int n) => sb.Append((char)('0' + n / 10)).Append((char)('0' + n % 10));
 
     /// <summary>Rounded to 2 decimals, away from zero, as docs/semantics.md §13 asks; null when not finite.</summary>
     public static decimal? Round2(double value) =>
         double.IsFinite(value) && Math.Abs(value) < 7.9e27 ? Math.Round((decimal)value, 2, MidpointRounding.AwayFromZero) : null;
 
-    public static string Bytes(Int128 bytes)
+    private static readonly string[] ByteUnits = ["B", "KB", "MB", "GB", "TB", "PB", "EB"];
+
+    /// <summary>Appends <c>381.6 KB</c>: bytes below 1 KB as they are, larger sums in the largest binary
+    /// unit under them, one decimal.</summary>
+    public static StringBuilder AppendBytes(StringBuilder sb, Int128 bytes)
     {
-        string[] units = ["B", "KB", "MB", "GB", "TB", "PB", "EB"];
         var v = (double)bytes;
         var u = 0;
-        while (v >= 1024 && u < units.Length - 1) { v /= 1024; u++; }
-        return u == 0 ? $"{bytes} B" : v.ToString("0.0", Invariant) + " " + units[u];
+        while (v >= 1024 && u < ByteUnits.Length - 1) { v /= 1024; u++; }
+        return u == 0
+            ? sb.Append(Invariant, $"{bytes} B")
+            : sb.Append(Invariant, $"{v:0.0}").Append(' ').Append(ByteUnits[u]);
     }
 
     /// <summary><c>name="value",…</c> for text output, control characters escaped (<see cref="Terminal"/>).</summary>
@@ -237,22 +278,56 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         output.Write($"{Format.Time(a.Time)}  {tag}  {Paint("1", Terminal.Escape(a.Rule))} {labels}{Terminal.Escape(a.Message)}\n");
     }
 
+    // One summary per interval: 50k lines for 5.6 days of log. The line is built in one reused
+    // builder and written from it, with no LINQ, joins or interpolated pieces in between
+    // (docs/performance.md, 2026-12-04).
+    private readonly StringBuilder _line = new(256);
+
     public void Summary(SummaryNotice s)
     {
-        var sb = new StringBuilder();
+        var sb = _line.Clear();
         // Stamped with the interval's end, when it is emitted, so that lines stay in time order
         // among alerts; the interval itself follows as start–end (time of day, UTC).
-        sb.Append(Format.Time(s.End)).Append("  ").Append(Paint("36", "summary "));
-        sb.Append("  ").Append(Format.TimeOfDay(s.Start)).Append('–').Append(Format.TimeOfDay(s.End)).Append("  ");
-        sb.Append(s.Requests.ToString(Format.Invariant)).Append(" req ");
-        sb.Append(Paint("2", "(" + s.Rps.ToString("0.00", Format.Invariant) + "/s)"));
-        sb.Append(" | top ").Append(string.Join(", ", s.Sections.Select(x => $"{Terminal.Escape(x.Section)} {x.Hits}")));
-        sb.Append(" | ").Append(string.Join(" ", s.Status.Select(x =>
-            x.StatusClass == "5xx" && x.Requests > 0 ? Paint("31", $"{x.StatusClass} {x.Requests}") : $"{x.StatusClass} {x.Requests}")));
-        sb.Append(" | ").Append(Format.Bytes(s.Bytes));
+        sb.Append(Format.Time(s.End)).Append("  ");
+        PaintInto(sb, "36", "summary ");
+        sb.Append("  ");
+        Format.AppendTimeOfDay(sb, s.Start);
+        sb.Append('–');
+        Format.AppendTimeOfDay(sb, s.End);
+        sb.Append("  ");
+        sb.Append(s.Requests).Append(" req ");
+        if (color) sb.Append("\u001b[2m");
+        sb.Append('(').Append(Format.Invariant, $"{s.Rps:0.00}").Append("/s)");
+        if (color) sb.Append("\u001b[0m");
+        sb.Append(" | top ");
+        var sections = s.Sections;
+        for (var i = 0; i < sections.Count; i++)
+        {
+            if (i > 0) sb.Append(", ");
+            sb.Append(Terminal.Escape(sections[i].Section)).Append(' ').Append(sections[i].Hits);
+        }
+        sb.Append(" | ");
+        var status = s.Status;
+        for (var i = 0; i < status.Count; i++)
+        {
+            if (i > 0) sb.Append(' ');
+            var x = status[i];
+            var red = color && x.StatusClass == "5xx" && x.Requests > 0;
+            if (red) sb.Append("\u001b[31m");
+            sb.Append(x.StatusClass).Append(' ').Append(x.Requests);
+            if (red) sb.Append("\u001b[0m");
+        }
+        sb.Append(" | ");
+        Format.AppendBytes(sb, s.Bytes);
         sb.Append(" | ").Append(s.Hosts).Append(s.Hosts == 1 ? " host" : " hosts");
-        if (s.Partial) sb.Append(Paint("33", " (partial)"));
-        output.Write(sb.Append('\n').ToString());
+        if (s.Partial) PaintInto(sb, "33", " (partial)");
+        output.Write(sb.Append('\n'));
+    }
+
+    private void PaintInto(StringBuilder sb, string code, string text)
+    {
+        if (color) sb.Append("\u001b[").Append(code).Append('m').Append(text).Append("\u001b[0m");
+        else sb.Append(text);
     }
 
     public void Final(RunReport r, InputCounts counts, RunEnd end)
