@@ -16,6 +16,8 @@ type private BatchSlices(records: Record[]) =
     let mutable runStart = 0
     let mutable runEnd = 0 // exclusive; no run when equal to runStart
     let mutable runTime = 0L
+    // The slices of one second when it has several, handed to `Store.addSlices`.
+    let group = List<ReadOnlyMemory<Record>>(4)
 
     /// Ends the current run, keeping it as one slice.
     member this.EndRun() =
@@ -51,17 +53,34 @@ type private BatchSlices(records: Record[]) =
             let struct (second, _) = pending[i]
             let struct (before, _) = pending[i - 1]
             if second <= before then ascending <- false
-        if ascending then
-            for struct (second, slice) in pending do
-                store <- Store.addSlice second slice store
-        else
-            let bySecond = Dictionary<int64, List<ReadOnlyMemory<Record>>>()
-            for struct (second, slice) in pending do
-                match bySecond.TryGetValue second with
-                | true, l -> l.Add slice
-                | _ -> bySecond[second] <- List<ReadOnlyMemory<Record>>([ slice ])
-            for KeyValue(second, slices) in bySecond do
-                store <- Store.addSlices second slices store
+        if not ascending then
+            // A second came back (a jittered log: a record a second or two behind the newest):
+            // the runs are put in order of second, each second's in the order they came (a stable
+            // insertion sort of a few), and each second goes to the store once, in time order, so
+            // that it is appended rather than inserted before a later one (which copies the log).
+            // A dictionary of lists per second made 80 bytes a flush and more for every second.
+            for i in 1 .. pending.Count - 1 do
+                let run = pending[i]
+                let struct (second, _) = run
+                let mutable j = i - 1
+                while j >= 0 && (let struct (s, _) = pending[j] in s > second) do
+                    pending[j + 1] <- pending[j]
+                    j <- j - 1
+                pending[j + 1] <- run
+        let mutable i = 0
+        while i < pending.Count do
+            let struct (second, slice) = pending[i]
+            let mutable next = i + 1
+            while next < pending.Count && (let struct (s, _) = pending[next] in s = second) do
+                next <- next + 1
+            if next = i + 1 then store <- Store.addSlice second slice store
+            else
+                group.Clear()
+                for k in i .. next - 1 do
+                    let struct (_, s) = pending[k]
+                    group.Add s
+                store <- Store.addSlices second group store
+            i <- next
         pending.Clear()
         store
 
