@@ -133,6 +133,9 @@ type Series =
 
 /// The totals of one second's records that a series picks: per label value id (`Label.idOf`),
 /// each id once, for a grouped series, and all together.
+// A struct, held in its bucket's array: every closing second makes one per series (four with the
+// shipped rules), and as objects they were 48 bytes more each (docs/performance.md, 2026-12-06).
+[<Struct>]
 type SecondTally =
     { Series: Series
       Keys: int[]
@@ -158,17 +161,17 @@ module Series =
         { Key = key groupBy selector summed; GroupBy = groupBy; Selector = selector; Summed = summed }
 
     /// The tally of `records` (one second's) for `series`, added to `existing` if any.
-    let tally (series: Series) (chunks: ReadOnlyMemory<Record> list) (existing: SecondTally option) =
+    let tally (series: Series) (chunks: ReadOnlyMemory<Record> list) (existing: SecondTally voption) =
         let sums = Scratch<Totals>.Take() // emptied; not in use: windows tally inside a move only
         let mutable requests = 0L
         let mutable bytes = ByteSum.Zero
         match existing with
-        | Some t ->
+        | ValueSome t ->
             for i in 0 .. t.Keys.Length - 1 do
                 sums[t.Keys[i]] <- t.Totals[i]
             requests <- t.Total.Requests
             bytes <- t.Total.Sum
-        | None -> ()
+        | ValueNone -> ()
         for chunk in chunks do
             let span = chunk.Span
             for i in 0 .. span.Length - 1 do
@@ -181,8 +184,9 @@ module Series =
                     | Some label ->
                         Dictionaries.accumulate sums (Label.idOf label r) Totals.Zero { Requests = 1L; Sum = value } Totals.Add
                     | None -> ()
-        let keys = Array.zeroCreate sums.Count
-        let totals = Array.zeroCreate sums.Count
+        // An ungrouped series (a selector, or a duration) has no keys: the shared empty arrays.
+        let keys = if sums.Count = 0 then Array.Empty() else Array.zeroCreate sums.Count
+        let totals = if sums.Count = 0 then Array.Empty() else Array.zeroCreate sums.Count
         sums.Keys.CopyTo(keys, 0)
         sums.Values.CopyTo(totals, 0)
         { Series = series; Keys = keys; Totals = totals; Total = { Requests = requests; Sum = bytes } }
@@ -238,9 +242,9 @@ module Bucket =
     let private tallyInto (series: Series[]) (records: ReadOnlyMemory<Record>) (bucket: Bucket) =
         let result = List<SecondTally>(bucket.Tallies.Length + series.Length)
         for t in bucket.Tallies do
-            result.Add(Series.tally t.Series [ records ] (Some t))
+            result.Add(Series.tally t.Series [ records ] (ValueSome t))
         for s in series do
-            if not (has s.Key bucket) then result.Add(Series.tally s [ records ] None)
+            if not (has s.Key bucket) then result.Add(Series.tally s [ records ] ValueNone)
         result.ToArray()
 
     /// The bucket with `records` (all of the same second) added, as they are: a slice of the input
@@ -266,7 +270,7 @@ module Bucket =
             let mutable i = bucket.Tallies.Length
             for s in series do
                 if not (has s.Key bucket) then
-                    tallies[i] <- Series.tally s bucket.Chunks None
+                    tallies[i] <- Series.tally s bucket.Chunks ValueNone
                     i <- i + 1
             Bucket.Make(bucket.Chunks, bucket.Requests, bucket.Bytes, tallies)
 

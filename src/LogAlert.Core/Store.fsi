@@ -105,6 +105,7 @@ type Series =
 
 /// The totals of one second's records that a series picks: per label value id (`Label.idOf`),
 /// each id once, for a grouped series, and all together.
+[<Struct>]
 type internal SecondTally =
     {
       Series: Series
@@ -129,7 +130,7 @@ module Series =
     val internal tally:
       series: Series ->
         chunks: System.ReadOnlyMemory<Record> list ->
-        existing: SecondTally option -> SecondTally
+        existing: SecondTally voption -> SecondTally
 
 /// The records of one second of log time, with their totals and, once the second is closed, a tally
 /// for each series the windows read. Immutable: adding records makes a new bucket that shares the

@@ -113,7 +113,7 @@ module Window =
                 let found =
                     bucket.TryTally(window.Series.Key, &t)
                     || (not bucket.Chunks.IsEmpty
-                        && (t <- Series.tally window.Series bucket.Chunks None
+                        && (t <- Series.tally window.Series bucket.Chunks ValueNone
                             true))
                 if found then
                     requests <- requests + sign * t.Total.Requests
