@@ -304,4 +304,23 @@ public sealed class RuleExitAtLoadTests : IDisposable
             Assert.Contains($"logalert: rule file {rule} ended the process (Environment.Exit) while the rules were loaded", r.Stderr);
         }
     }
+
+    [Fact]
+    public void A_rule_stuck_at_load_time_is_reported_as_stuck_and_nothing_else()
+    {
+        // The probe calls each rule once at load time: this one never returns. The watchdog ends
+        // the process; that is not the rule calling Environment.Exit.
+        var rule = Path.Combine(_dir, "stuck.csx");
+        File.WriteAllText(rule, "Alert(\"stuck\").When(q => { while (q.Now.Year > 0) { } return 1; }).Above(0);\n");
+        var env = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache") };
+
+        // `check` takes --rule-timeout only with --properties: it waits the default 5s.
+        foreach (var (args, timeout) in new[] { (new[] { "check", rule }, "5s"), (["--rule-timeout", "1s", "--rules", rule, "-"], "1s") })
+        {
+            var r = CliRunner.Run(args, stdin: TestLogs.Header + "\n", env: env);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal("", r.Stdout);
+            Assert.Equal($"logalert: rule \"stuck\" did not finish within {timeout} at load time; is it stuck in a loop?\n", r.Stderr);
+        }
+    }
 }

@@ -102,6 +102,8 @@ public sealed class RuleHost : IDisposable
     // error (exit 2), not whatever status the rule chose. (During a run, Runner reports it.)
     private void OnExitWhileLoading(object? sender, EventArgs e)
     {
+        // A rule stuck past --rule-timeout is ended by the watchdog, which said so already.
+        if (Watchdog.RunawayMessage is not null) return;
         if (Watchdog.Running is not { } what) return;
         Console.Error.WriteLine($"logalert: {what} ended the process (Environment.Exit) while the rules were loaded; nothing was read");
         Environment.ExitCode = ExitCodes.Usage;
