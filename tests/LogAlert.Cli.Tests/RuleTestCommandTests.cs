@@ -153,6 +153,25 @@ public sealed class RuleTestCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_rule_with_several_compiler_errors_is_reported_under_its_case_one_error_a_line()
+    {
+        var path = Case();
+        // A missing ')': the compiler reports two errors, at 3:6 and 3:14.
+        Write("busy.csx", "Alert(\"busy\")\n    .When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))\n    .Above(1);\n");
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(2, r.ExitCode);
+        var lines = r.StdoutLines;
+        var at = Array.IndexOf(lines, $"ERROR {path}: its rules do not load");
+        Assert.True(at >= 0, r.Stdout);
+        var errors = lines[(at + 1)..].TakeWhile(l => l.StartsWith("      ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, errors.Length);
+        Assert.All(errors, e => Assert.Matches(@"^      \S*busy\.csx:3:\d+: error CS\d+: ", e));
+        Assert.DoesNotContain("\\x0a", r.Stdout);
+    }
+
+    [Fact]
     public void A_missing_transition_file_says_how_to_write_it()
     {
         var path = Case();

@@ -36,7 +36,9 @@ public sealed class CaseRunner(RuleHost host)
             foreach (var file in testCase.Rules)
                 if (!File.Exists(file)) throw new CaseException($"{testCase.Name}: rule file {file}: no such file");
             var loaded = host.Load(testCase.Rules);
-            if (!loaded.Ok) throw new CaseException(string.Join(Environment.NewLine, loaded.Errors));
+            // The case first, then each of its rules' errors on a line of its own (as `check` prints them).
+            if (!loaded.Ok)
+                throw new CaseException(string.Join('\n', [$"{testCase.Name}: its rules do not load", .. loaded.Errors]));
             settings.Rules = [.. loaded.Rules];
             settings.Windows.AddRange(loaded.Told);
         }

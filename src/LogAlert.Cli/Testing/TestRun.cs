@@ -76,7 +76,11 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         catch (CaseException e)
         {
             var name = testCase?.Name ?? Current;
-            output.WriteLine($"ERROR {Terminal.Escape(e.Message)}");
+            // A message of several lines (a rule file's compiler errors) is written as FAIL writes a
+            // diff: each line escaped on its own, the ones after the first indented.
+            var lines = e.Message.Split('\n');
+            output.WriteLine($"ERROR {Terminal.Escape(lines[0])}");
+            foreach (var line in lines.Skip(1)) output.WriteLine("      " + Terminal.Escape(line));
             _results.Add(new CaseResult(name, false, true, e.Message, clock.Elapsed));
         }
     }
