@@ -83,7 +83,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     public Func<IReadOnlyList<Delivery.DeliveryCount>>? FinishDelivery { get; init; }
 
     private InputCounts Counts() =>
-        new(_lines, _bad) { Formats = Formats?.Invoke() ?? [], Delivery = FinishDelivery?.Invoke() ?? [] };
+        new(_lines + _stepLines, _bad + _stepBad) { Formats = Formats?.Invoke() ?? [], Delivery = FinishDelivery?.Invoke() ?? [] };
 
     /// <summary>Whether any alert fired during the run.</summary>
     public bool AnyFired { get; private set; }
@@ -115,6 +115,11 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     // Lines and bad lines of the batches the state has taken in: the report counts what it covers.
     private long _lines;
     private long _bad;
+    // The lines of the batch being folded: read (its bad lines reported) though its step has not
+    // returned. A run stopped inside the step (a stuck rule) counts them; its records are the
+    // engine's, of the steps that returned.
+    private long _stepLines;
+    private long _stepBad;
 
     private string NameOf(int source) =>
         source >= 0 && source < inputNames.Count ? (inputNames[source] == "-" ? "<stdin>" : inputNames[source]) : "<input>";
@@ -148,6 +153,11 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     /// <summary>One engine step; its events are written when it returns (unless the run was aborted meanwhile).</summary>
     private void Step(Func<EngineState, NoticeBuffer, EngineState> step, long lines = 0, long bad = 0)
     {
+        lock (_gate)
+        {
+            _stepLines = lines;
+            _stepBad = bad;
+        }
         _stepping = true;
         EngineState next;
         try
@@ -164,6 +174,8 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             _state = next;
             _lines += lines;
             _bad += bad;
+            _stepLines = 0;
+            _stepBad = 0;
             for (var i = 0; i < _pending.Count; i++) Emit(_pending[i]);
             _pending.Clear();
         }
@@ -180,7 +192,8 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
 
     /// <summary>
     /// Ends the run from another thread while a step cannot finish: writes the events the step has
-    /// computed so far and the report of the last whole step, saying <paramref name="reason"/>.
+    /// computed so far and the report of the last whole step (with the lines of the step's batch
+    /// counted: they were read), saying <paramref name="reason"/>.
     /// Later events of that step are dropped. Does nothing once the run is over.
     /// </summary>
     public void Abort(string reason) => TryAbort(reason);

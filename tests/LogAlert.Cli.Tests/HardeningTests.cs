@@ -232,6 +232,17 @@ public sealed class HardeningTests : IDisposable
         Assert.StartsWith("rule \"stuck\" did not finish within 1s at 1970-01-01T00:17:30Z", stopped);
         Assert.Contains("rule \"stuck\" did not finish within 1s", r.Stderr);
         Assert.DoesNotContain("   at ", r.Stderr);
+        AssertCountsOfAStepThatDidNotReturn(Stats(r));
+    }
+
+    // The log is one batch, and the rule stopped the run inside its step: its lines were read (its
+    // bad ones would have been reported) and count; its records were not all folded, and the
+    // engine's count is of the steps that returned (none).
+    private void AssertCountsOfAStepThatDidNotReturn(JsonElement stats)
+    {
+        Assert.Equal(File.ReadAllLines(Waves()).Length, stats.GetProperty("lines").GetInt64());
+        Assert.Equal(0, stats.GetProperty("bad").GetInt64());
+        Assert.Equal(0, stats.GetProperty("records").GetInt64());
     }
 
     [Fact]
@@ -245,6 +256,7 @@ public sealed class HardeningTests : IDisposable
         Assert.Equal(expected, r.StdoutLines[..^1]);
         Assert.Equal("rule \"quitter\" ended the process (Environment.Exit)", Stats(r).GetProperty("stopped").GetString());
         Assert.Contains("logalert: rule \"quitter\" ended the process (Environment.Exit)", r.Stderr);
+        AssertCountsOfAStepThatDidNotReturn(Stats(r));
     }
 }
 
