@@ -58,12 +58,57 @@ public sealed class InputFormatTests : IDisposable
     [InlineData("--input-format", "xml", "--input-format: \"xml\" is not auto, csv, common, combined, jsonl")]
     [InlineData("--log-format", "$remote_addr [$time_local]", "--log-format: ")]
     [InlineData("--log-format", "%h %Z %t \"%r\" %>s", "--log-format: ")]
+    [InlineData("--log-format", "log_format main '$remote_addr [$time_local] \"$request\" $status", "--log-format: the quote before ")]
+    [InlineData("--log-format", "log_format '$remote_addr'", "--log-format: log_format needs a name")]
+    [InlineData("--log-format", "LogFormat %h common", "--log-format: LogFormat's format is one double-quoted string")]
     public void A_format_logalert_cannot_read_is_a_one_line_usage_error(string option, string value, string start)
     {
         var r = CliRunner.Run([option, value, "-"], stdin: "");
         Assert.Equal(2, r.ExitCode);
         Assert.StartsWith($"logalert: {start}", Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    // nginx's stock `main` format, as nginx.conf writes it, and what a user may copy of it.
+    private const string Main = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent " +
+                                "\"$http_referer\" \"$http_user_agent\" \"$http_x_forwarded_for\"";
+
+    [Theory]
+    [InlineData("log_format  main  '$remote_addr - $remote_user [$time_local] \"$request\" '\n" +
+                "                  '$status $body_bytes_sent \"$http_referer\" '\n" +
+                "                  '\"$http_user_agent\" \"$http_x_forwarded_for\"';")]
+    [InlineData("log_format main escape=default '$remote_addr - $remote_user [$time_local] \"$request\" $status ' " +
+                "'$body_bytes_sent \"$http_referer\" \"$http_user_agent\" \"$http_x_forwarded_for\"';")]
+    [InlineData("'$remote_addr - $remote_user [$time_local] \"$request\" ' '$status $body_bytes_sent \"$http_referer\" ' " +
+                "'\"$http_user_agent\" \"$http_x_forwarded_for\"'")]
+    [InlineData("\"$remote_addr - $remote_user [$time_local] \\\"$request\\\" $status $body_bytes_sent " +
+                "\\\"$http_referer\\\" \\\"$http_user_agent\\\" \\\"$http_x_forwarded_for\\\"\";")]
+    public void An_nginx_log_format_pasted_with_its_directive_and_quotes_reads_as_the_bare_string(string pasted)
+    {
+        var path = Generate("main.log", "--log-format", Main);
+        var bare = CliRunner.Run("--format", "jsonl", "--log-format", Main, path);
+        Assert.True(bare.ExitCode == 0, bare.Stderr);
+        Assert.Equal(0, Stats(bare).GetProperty("bad").GetInt64());
+        Assert.True(Stats(bare).GetProperty("records").GetInt64() > 500);
+
+        var r = CliRunner.Run("--format", "jsonl", "--log-format", pasted, path);
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(bare.Stdout, r.Stdout);
+    }
+
+    [Fact]
+    public void An_apache_logformat_line_pasted_whole_reads_as_its_format_string()
+    {
+        var path = Generate("common.log", "--output-format", "common");
+        var bare = CliRunner.Run("--format", "jsonl", "--log-format", "%h %l %u %t \\\"%r\\\" %>s %b", path);
+        Assert.True(bare.ExitCode == 0, bare.Stderr);
+        Assert.Equal(0, Stats(bare).GetProperty("bad").GetInt64());
+
+        var r = CliRunner.Run("--format", "jsonl", "--log-format", "LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b\" common", path);
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(bare.Stdout, r.Stdout);
     }
 
     [Fact]

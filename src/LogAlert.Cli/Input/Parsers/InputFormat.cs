@@ -35,8 +35,8 @@ public sealed class InputFormat
     /// <summary>
     /// The format <c>--input-format</c> and <c>--log-format</c> name, or an error. A log format may be a
     /// preset's name (<c>common</c>, <c>combined</c>) or a format string pasted from nginx's
-    /// <c>log_format</c> or Apache's <c>LogFormat</c>; with it, <c>--input-format</c> may only be
-    /// <c>auto</c> (the default).
+    /// <c>log_format</c> or Apache's <c>LogFormat</c>, with or without the directive and quotes around
+    /// it (<see cref="ConfigFormat"/>); with it, <c>--input-format</c> may only be <c>auto</c> (the default).
     /// </summary>
     public static InputFormat? TryCreate(string inputFormat, string? logFormat, out string? error)
     {
@@ -48,6 +48,9 @@ public sealed class InputFormat
                 error = $"--log-format and --input-format {inputFormat} cannot go together: the log format names the format";
                 return null;
             }
+            // As pasted from the server's config: the whole directive, or its quoted pieces.
+            if (ConfigFormat.Unwrap(logFormat, out error) is not { } unwrapped) return null;
+            logFormat = unwrapped;
             switch (logFormat.Trim())
             {
                 case "common": return new InputFormat("common", LineTemplate.Common);
