@@ -69,6 +69,24 @@ public sealed class InputFormatTests : IDisposable
         Assert.DoesNotContain("   at ", r.Stderr);
     }
 
+    [Fact]
+    public void A_json_line_with_half_a_surrogate_pair_is_one_bad_line_and_the_rest_is_read()
+    {
+        var path = Generate("g.jsonl", "--output-format", "jsonl");
+        var lines = File.ReadAllLines(path).ToList();
+        var good = CliRunner.Run("--format", "jsonl", "--summary-interval", "off", path);
+        lines.Insert(300, """{"time_iso8601":"2019-02-07T21:12:00+00:00","remote_addr":"10.0.0.9","request":"GET /g\udc00 HTTP/1.1","status":200}""");
+        File.WriteAllLines(path, lines);
+
+        var r = CliRunner.Run("--format", "jsonl", "--summary-interval", "off", path);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal($"logalert: {path}:301: not valid JSON at column 80: a \\u escape is half of a UTF-16 surrogate pair (\\ud800-\\udfff) without the other half\n", r.Stderr);
+        Assert.Equal(Stats(good).GetProperty("records").GetInt64(), Stats(r).GetProperty("records").GetInt64());
+        Assert.Equal(lines.Count, Stats(r).GetProperty("lines").GetInt64());
+        Assert.Equal(1, Stats(r).GetProperty("bad").GetInt64());
+    }
+
     // nginx's stock `main` format, as nginx.conf writes it, and what a user may copy of it.
     private const string Main = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent " +
                                 "\"$http_referer\" \"$http_user_agent\" \"$http_x_forwarded_for\"";

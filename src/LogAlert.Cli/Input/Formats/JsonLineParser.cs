@@ -50,7 +50,12 @@ public sealed class JsonLineParser : IAccessLineParser
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var key = reader.ValueSpan;
-                var (kind, rank) = reader.ValueIsEscaped ? KeyOf(Unescaped(ref reader)) : KeyOf(key);
+                if (reader.ValueIsEscaped && !TryUnescape(ref reader, out key))
+                {
+                    reason = LoneSurrogate(reader);
+                    return false;
+                }
+                var (kind, rank) = KeyOf(key);
                 reader.Read();
                 if (kind == FieldKind.Skip)
                 {
@@ -63,7 +68,12 @@ public sealed class JsonLineParser : IAccessLineParser
                     case JsonTokenType.Null:
                         continue;
                     case JsonTokenType.String:
-                        value = reader.ValueIsEscaped ? Unescaped(ref reader) : reader.ValueSpan;
+                        value = reader.ValueSpan;
+                        if (reader.ValueIsEscaped && !TryUnescape(ref reader, out value))
+                        {
+                            reason = LoneSurrogate(reader);
+                            return false;
+                        }
                         break;
                     case JsonTokenType.Number:
                         value = reader.ValueSpan;
@@ -93,12 +103,28 @@ public sealed class JsonLineParser : IAccessLineParser
         return true;
     }
 
-    /// <summary>A string or property name with its JSON escapes undone, in an array of its own.</summary>
-    private static ReadOnlySpan<byte> Unescaped(scoped ref Utf8JsonReader reader)
+    /// <summary>
+    /// A string or property name with its JSON escapes undone, in an array of its own; false when an
+    /// escape is half of a UTF-16 pair without the other half (<c>\udc00</c>), which is no text: the
+    /// reader throws for it, and one such line stopped the whole run.
+    /// </summary>
+    private static bool TryUnescape(scoped ref Utf8JsonReader reader, out ReadOnlySpan<byte> value)
     {
         var buffer = new byte[reader.ValueSpan.Length];
-        return buffer.AsSpan(0, reader.CopyString(buffer));
+        try
+        {
+            value = buffer.AsSpan(0, reader.CopyString(buffer));
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            value = default;
+            return false;
+        }
     }
+
+    private static string LoneSurrogate(in Utf8JsonReader reader) =>
+        $"not valid JSON at column {reader.TokenStartIndex + 1}: a \\u escape is half of a UTF-16 surrogate pair (\\ud800-\\udfff) without the other half";
 
     private static string Describe(JsonTokenType token) => token switch
     {
