@@ -37,6 +37,28 @@ public sealed class HardeningTests : IDisposable
 
     private static JsonElement Stats(CliRunner.Result r) => Json(r).Last(e => e.GetProperty("type").GetString() == "stats");
 
+    [Fact]
+    public async Task A_named_pipe_given_as_a_file_is_read_once_whole()
+    {
+        // The inputs' check opened the pipe and closed it, which killed its writer (SIGPIPE), and the
+        // read then waited for a second writer that never came.
+        var fifo = Path.Combine(_dir, "access.fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        var text = Header + "\n" + string.Concat(Enumerable.Range(0, 3000).Select(i => Line(1549573860 + i / 10)));
+        var writer = Task.Run(() => File.WriteAllText(fifo, text)); // opens when the reader does
+
+        var r = CliRunner.Run(["--format", "jsonl", "--summary-interval", "off", fifo], env: _env, timeoutMs: 30_000);
+
+        await writer.WaitAsync(TimeSpan.FromSeconds(10)); // throws if it failed (a broken pipe) or hangs
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(3001, Stats(r).GetProperty("lines").GetInt64());
+        Assert.Equal(3000, Stats(r).GetProperty("records").GetInt64());
+    }
+
     [Theory]
     [InlineData(long.MaxValue)]
     [InlineData(long.MaxValue - 1800)] // within the skew of the int64 limit: once "0s ahead", by overflow

@@ -170,9 +170,18 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     public void CheckInputs()
     {
         for (var i = 0; i < _inputs.Length; i++)
-            if (_inputs[i] != "-")
-                (IsFollowed(i) ? TryOpenFile(_inputs[i]) : OpenFile(_inputs[i]))?.Dispose();
+        {
+            if (_inputs[i] == "-" || _pipes.ContainsKey(i)) continue;
+            var stream = IsFollowed(i) ? TryOpenFile(_inputs[i]) : OpenFile(_inputs[i]);
+            if (stream is { CanSeek: false }) _pipes[i] = stream;
+            else stream?.Dispose();
+        }
     }
+
+    // Inputs that are pipes (a named pipe, a /dev/fd of the shell's <(...)), kept open from the
+    // check for the read: opening a named pipe again waited for a second writer, and closing the
+    // first open had killed the writer that was there (SIGPIPE), so its lines were lost.
+    private readonly Dictionary<int, FileStream> _pipes = [];
 
     /// <summary>Whether input <paramref name="index"/> is followed: the last one, a file, in follow mode.</summary>
     private bool IsFollowed(int index) => _follow && index == _inputs.Length - 1 && _inputs[index] != "-";
@@ -244,7 +253,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             var name = _inputs[i];
             var stdin = name == "-";
             var path = stdin ? StdinName : name;
-            using var source = OpenSource(name, follow: IsFollowed(i), cancel);
+            using var source = OpenSource(i, follow: IsFollowed(i), cancel);
             var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, State: null);
             Step? ahead = null; // a step read while looking for a second chunk
             while (true)
@@ -341,8 +350,12 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         }
     }
 
-    private ChunkSource OpenSource(string name, bool follow, CancellationToken cancel)
+    private ChunkSource OpenSource(int index, bool follow, CancellationToken cancel)
     {
+        var name = _inputs[index];
+        // A pipe is read from the open the check made; followed, it is live like stdin (it cannot
+        // be rotated: its end is the end of the input).
+        if (_pipes.Remove(index, out var pipe)) return new StreamSource(pipe, prompt: follow, _poll, cancel, _maxLine);
         if (name == "-")
         {
             Stream stream;
