@@ -289,16 +289,14 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         // Stamped with the interval's end, when it is emitted, so that lines stay in time order
         // among alerts; the interval itself follows as start–end (time of day, UTC).
         sb.Append(Format.Time(s.End)).Append("  ");
-        PaintInto(sb, "36", "summary ");
+        Close(Open(sb, "36").Append("summary "));
         sb.Append("  ");
         Format.AppendTimeOfDay(sb, s.Start);
         sb.Append('–');
         Format.AppendTimeOfDay(sb, s.End);
         sb.Append("  ");
         sb.Append(s.Requests).Append(" req ");
-        if (color) sb.Append("\u001b[2m");
-        sb.Append('(').Append(Format.Invariant, $"{s.Rps:0.00}").Append("/s)");
-        if (color) sb.Append("\u001b[0m");
+        Close(Open(sb, "2").Append('(').Append(Format.Invariant, $"{s.Rps:0.00}").Append("/s)"));
         sb.Append(" | top ");
         var sections = s.Sections;
         for (var i = 0; i < sections.Count; i++)
@@ -312,23 +310,20 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         {
             if (i > 0) sb.Append(' ');
             var x = status[i];
-            var red = color && x.StatusClass == "5xx" && x.Requests > 0;
-            if (red) sb.Append("\u001b[31m");
-            sb.Append(x.StatusClass).Append(' ').Append(x.Requests);
-            if (red) sb.Append("\u001b[0m");
+            if (x.StatusClass == "5xx" && x.Requests > 0) Close(Open(sb, "31").Append(x.StatusClass).Append(' ').Append(x.Requests));
+            else sb.Append(x.StatusClass).Append(' ').Append(x.Requests);
         }
         sb.Append(" | ");
         Format.AppendBytes(sb, s.Bytes);
         sb.Append(" | ").Append(s.Hosts).Append(s.Hosts == 1 ? " host" : " hosts");
-        if (s.Partial) PaintInto(sb, "33", " (partial)");
+        if (s.Partial) Close(Open(sb, "33").Append(" (partial)"));
         output.Write(sb.Append('\n'));
     }
 
-    private void PaintInto(StringBuilder sb, string code, string text)
-    {
-        if (color) sb.Append("\u001b[").Append(code).Append('m').Append(text).Append("\u001b[0m");
-        else sb.Append(text);
-    }
+    // `Paint` for a builder: what is appended between Open and Close is in colour `code` (when on).
+    private StringBuilder Open(StringBuilder sb, string code) => color ? sb.Append("\u001b[").Append(code).Append('m') : sb;
+
+    private StringBuilder Close(StringBuilder sb) => color ? sb.Append("\u001b[0m") : sb;
 
     public void Final(RunReport r, InputCounts counts, RunEnd end)
     {
