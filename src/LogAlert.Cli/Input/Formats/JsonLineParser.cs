@@ -49,12 +49,7 @@ public sealed class JsonLineParser : IAccessLineParser
             }
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var key = reader.ValueSpan;
-                if (reader.ValueIsEscaped && !TryUnescape(ref reader, out key))
-                {
-                    reason = LoneSurrogate(reader);
-                    return false;
-                }
+                if (!TryText(ref reader, out var key, out reason)) return false;
                 var (kind, rank) = KeyOf(key);
                 reader.Read();
                 if (kind == FieldKind.Skip)
@@ -68,12 +63,7 @@ public sealed class JsonLineParser : IAccessLineParser
                     case JsonTokenType.Null:
                         continue;
                     case JsonTokenType.String:
-                        value = reader.ValueSpan;
-                        if (reader.ValueIsEscaped && !TryUnescape(ref reader, out value))
-                        {
-                            reason = LoneSurrogate(reader);
-                            return false;
-                        }
+                        if (!TryText(ref reader, out value, out reason)) return false;
                         break;
                     case JsonTokenType.Number:
                         value = reader.ValueSpan;
@@ -104,27 +94,27 @@ public sealed class JsonLineParser : IAccessLineParser
     }
 
     /// <summary>
-    /// A string or property name with its JSON escapes undone, in an array of its own; false when an
-    /// escape is half of a UTF-16 pair without the other half (<c>\udc00</c>), which is no text: the
-    /// reader throws for it, and one such line stopped the whole run.
+    /// A string or property name as text: as it stands, or with its JSON escapes undone in an array of
+    /// its own. False, with the reason, when an escape is half of a UTF-16 pair without the other half
+    /// (<c>\udc00</c>), which is no text: the reader throws for it, and one such line stopped the run.
     /// </summary>
-    private static bool TryUnescape(scoped ref Utf8JsonReader reader, out ReadOnlySpan<byte> value)
+    private static bool TryText(scoped ref Utf8JsonReader reader, out ReadOnlySpan<byte> text, [NotNullWhen(false)] out string? reason)
     {
-        var buffer = new byte[reader.ValueSpan.Length];
+        reason = null;
+        text = reader.ValueSpan;
+        if (!reader.ValueIsEscaped) return true;
+        var buffer = new byte[text.Length];
         try
         {
-            value = buffer.AsSpan(0, reader.CopyString(buffer));
+            text = buffer.AsSpan(0, reader.CopyString(buffer));
             return true;
         }
         catch (InvalidOperationException)
         {
-            value = default;
+            reason = $"not valid JSON at column {reader.TokenStartIndex + 1}: a \\u escape is half of a UTF-16 surrogate pair (\\ud800-\\udfff) without the other half";
             return false;
         }
     }
-
-    private static string LoneSurrogate(in Utf8JsonReader reader) =>
-        $"not valid JSON at column {reader.TokenStartIndex + 1}: a \\u escape is half of a UTF-16 surrogate pair (\\ud800-\\udfff) without the other half";
 
     private static string Describe(JsonTokenType token) => token switch
     {
