@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using Cocona;
+using Cocona.Application;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using LogAlert.Cli;
 using LogAlert.Cli.Input;
@@ -31,6 +33,8 @@ try
     // without these the host starts a file watcher and a logger thread on every run.
     ((IConfigurationBuilder)builder.Configuration).Sources.Clear();
     builder.Logging.ClearProviders();
+    // Cocona's own parse errors worded as logalert's other usage errors ("logalert: --x: ...").
+    builder.Services.AddSingleton<ICoconaConsoleProvider, CommandLineConsole>();
     var app = builder.Build();
     switch (command)
     {

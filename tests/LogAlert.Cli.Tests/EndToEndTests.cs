@@ -248,6 +248,22 @@ public sealed class EndToEndTests : IDisposable
         Assert.DoesNotContain("   at ", r.Stderr);
     }
 
+    [Theory]
+    [InlineData("logalert: --threshold: 'abc' is not a number", "--threshold", "abc", "-")]
+    [InlineData("logalert: unknown option --no-such-option (see 'logalert --help')", "--no-such-option", "-")]
+    [InlineData("logalert: unknown option -x (see 'logalert --help')", "-x", "-")]
+    [InlineData("logalert: --threshold: needs a value (see 'logalert --help')", "-", "--threshold")]
+    [InlineData("logalert: --seed: '1.5' is not a whole number", "generate", "--seed", "1.5")]
+    [InlineData("logalert: unknown option --nope (see 'logalert --help')", "check", "--nope", "rules/high_traffic.csx")]
+    public void Option_errors_the_parser_finds_read_as_every_other_usage_error(string expected, params string[] args)
+    {
+        var r = CliRunner.Run(args, stdin: "");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal(expected, Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal("", r.Stdout);
+    }
+
     [Fact]
     public void Summary_interval_off_only_and_disable_switch_output()
     {

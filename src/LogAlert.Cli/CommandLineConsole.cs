@@ -1,0 +1,73 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Cocona.Application;
+
+namespace LogAlert.Cli;
+
+/// <summary>
+/// The console Cocona writes to. Its own parse errors (an unknown option, an option without its
+/// value, a value that is not a number) came out as <c>Error: Option 'threshold' requires Double
+/// value. 'abc' cannot be converted to Double value.</c>, unlike every other usage error of
+/// logalert (<c>logalert: --lateness: ...</c>). Here they are said as logalert says the others;
+/// anything else Cocona writes (help, version) passes as it is.
+/// </summary>
+public sealed class CommandLineConsole : ICoconaConsoleProvider
+{
+    public TextWriter Output => Console.Out;
+
+    public TextWriter Error { get; } = new ErrorWriter();
+
+    /// <summary>Cocona's message without its <c>Error: </c>, as logalert words it (without the <c>logalert: </c>).</summary>
+    public static string Reword(string message)
+    {
+        if (NotConverted.Match(message) is { Success: true } bad)
+            return $"{OptionName(bad.Groups["name"].Value)}: '{bad.Groups["value"].Value}' is not {Kind(bad.Groups["type"].Value)}";
+        if (Unknown.Match(message) is { Success: true } unknown)
+            return $"unknown option {OptionName(unknown.Groups["name"].Value)} (see 'logalert --help')";
+        if (NoValue.Match(message) is { Success: true } bare)
+            return $"{OptionName(bare.Groups["name"].Value)}: needs a value (see 'logalert --help')";
+        return message;
+    }
+
+    // Cocona names an option without its dashes ("threshold", "f") or with them ("--threshold").
+    private static string OptionName(string name) =>
+        name.StartsWith('-') ? name : name.Length == 1 ? "-" + name : "--" + name;
+
+    private static string Kind(string type) => type switch
+    {
+        "Double" or "Single" or "Decimal" => "a number",
+        "Int32" or "Int64" or "Int16" or "UInt32" or "UInt64" or "Byte" => "a whole number",
+        "Boolean" => "true or false",
+        _ => "a " + type,
+    };
+
+    private static readonly Regex NotConverted = new(
+        @"^Option '(?<name>[^']+)' requires (?<type>\w+) value\. '(?<value>.*)' cannot be converted to \w+ value\.$",
+        RegexOptions.CultureInvariant | RegexOptions.Singleline);
+
+    private static readonly Regex Unknown = new(@"^Unknown option '(?<name>[^']+)'$", RegexOptions.CultureInvariant);
+
+    private static readonly Regex NoValue = new(
+        @"^Option '(?<name>[^']+)' requires a value\..*$", RegexOptions.CultureInvariant);
+
+    /// <summary>Standard error, with a line that starts <c>Error: </c> reworded (Cocona writes each in one call).</summary>
+    private sealed class ErrorWriter : TextWriter
+    {
+        private const string Prefix = "Error: ";
+
+        public override Encoding Encoding => Console.Error.Encoding;
+
+        public override void Write(char value) => Console.Error.Write(value);
+
+        public override void Write(string? value) => Console.Error.Write(value);
+
+        public override void WriteLine(string? value)
+        {
+            if (value is not null && value.StartsWith(Prefix, StringComparison.Ordinal))
+                value = "logalert: " + Reword(value[Prefix.Length..].TrimEnd());
+            Console.Error.WriteLine(value);
+        }
+
+        public override void Flush() => Console.Error.Flush();
+    }
+}
