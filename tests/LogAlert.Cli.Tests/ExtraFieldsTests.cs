@@ -105,6 +105,37 @@ public sealed class ExtraFieldsTests : IDisposable
         Assert.Equal(0.25, alerts.First(a => a.GetProperty("rule").GetString() == "up").GetProperty("value").GetDouble(), 9);
     }
 
+    // nginx with `escape=json` writes a variable that has no value as "" (text formats write "-"):
+    // a request no upstream served has "upstream_response_time":"".
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("jsonl")]
+    [InlineData("log_format")]
+    public void Json_lines_from_nginx_escape_json_read_an_empty_duration_as_not_recorded(string how)
+    {
+        var jsonl = Write("escaped.jsonl",
+            """{"time_iso8601":"2019-02-07T21:11:00+00:00","remote_addr":"10.0.0.1","remote_user":"","request":"GET /static/a.css HTTP/1.1","status":"200","body_bytes_sent":"10","request_time":"0.500","upstream_response_time":"","http_referer":"","http_user_agent":"curl","host":"h"}""",
+            """{"time_iso8601":"2019-02-07T21:11:01+00:00","remote_addr":"10.0.0.1","remote_user":"","request":"GET /api/a HTTP/1.1","status":"200","body_bytes_sent":"10","request_time":"","upstream_response_time":"0.250","http_referer":"","http_user_agent":"curl","host":"h"}""");
+        var rule = Write("up.csx",
+            "Alert(\"up\").When(q => q.Sum(\"upstream_response_time\", TimeSpan.FromSeconds(5)) + q.Sum(\"request_time\", TimeSpan.FromSeconds(5))).Above(0.6).Message(\"{value}\");");
+        string[] format = how switch
+        {
+            "jsonl" => ["--input-format", "jsonl"],
+            "log_format" => ["--log-format",
+                """log_format j escape=json '{"time_iso8601":"$time_iso8601","remote_addr":"$remote_addr","remote_user":"$remote_user","request":"$request","status":"$status","body_bytes_sent":"$body_bytes_sent","request_time":"$request_time","upstream_response_time":"$upstream_response_time","http_referer":"$http_referer","http_user_agent":"$http_user_agent","host":"$host"}';"""],
+            _ => [],
+        };
+
+        var r = CliRunner.Run([.. format, "--format", "jsonl", "--summary-interval", "off", "--rules", rule, jsonl]);
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("", r.Stderr);
+        var stats = JsonDocument.Parse(r.StdoutLines[^1]).RootElement;
+        Assert.Equal(2, stats.GetProperty("records").GetInt64());
+        Assert.Equal(0, stats.GetProperty("bad").GetInt64());
+        Assert.Equal(0.75, Alerts(r).Single().GetProperty("value").GetDouble(), 9);
+    }
+
     [Fact]
     public void A_format_without_the_fields_reads_as_zero_and_dash()
     {

@@ -192,7 +192,10 @@ internal ref struct FieldSet
             case FieldKind.Millis:
             case FieldKind.Micros:
                 double seconds;
-                if (kind == FieldKind.Seconds)
+                // nginx's `escape=json` writes a variable with no value as "" where text formats have
+                // `-` (`$upstream_response_time` of a request no upstream served): not recorded.
+                if (value.IsEmpty) seconds = double.NaN;
+                else if (kind == FieldKind.Seconds)
                 {
                     if (!keep) return FieldValues.IsSeconds(value) || NotDuration(value, "seconds", out reason);
                     if (!FieldValues.TrySeconds(value, out seconds)) return NotDuration(value, "seconds", out reason);
@@ -203,7 +206,8 @@ internal ref struct FieldSet
                 if (keep && Claim(Role.RequestTime, rank)) _requestTime = seconds;
                 return true;
             case FieldKind.Upstream:
-                if (!FieldValues.TryUpstreamSeconds(value, convert: keep, out var upstream))
+                var upstream = double.NaN; // "" as for a duration above
+                if (!value.IsEmpty && !FieldValues.TryUpstreamSeconds(value, convert: keep, out upstream))
                 {
                     reason = $"upstream response time {FieldValues.Show(value)} is not a list of seconds or '-'";
                     return false;
