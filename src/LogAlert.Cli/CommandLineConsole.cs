@@ -17,6 +17,9 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
 
     public TextWriter Error { get; } = new ErrorWriter();
 
+    /// <summary>Whether Cocona wrote an error (it exits 129 after an error and after help alike).</summary>
+    public static bool ErrorWritten { get; private set; }
+
     /// <summary>Cocona's message without its <c>Error: </c>, as logalert words it (without the <c>logalert: </c>).</summary>
     public static string Reword(string message)
     {
@@ -57,12 +60,21 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
 
         public override Encoding Encoding => Console.Error.Encoding;
 
-        public override void Write(char value) => Console.Error.Write(value);
+        public override void Write(char value)
+        {
+            ErrorWritten = true;
+            Console.Error.Write(value);
+        }
 
-        public override void Write(string? value) => Console.Error.Write(value);
+        public override void Write(string? value)
+        {
+            ErrorWritten = true;
+            Console.Error.Write(value);
+        }
 
         public override void WriteLine(string? value)
         {
+            ErrorWritten = true;
             if (value is not null && value.StartsWith(Prefix, StringComparison.Ordinal))
                 value = "logalert: " + Reword(value[Prefix.Length..].TrimEnd());
             Console.Error.WriteLine(value);

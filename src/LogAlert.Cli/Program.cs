@@ -44,9 +44,11 @@ try
         default: app.AddCommands<RunCommand>(); break;
     }
     await app.RunAsync();
-    // Cocona reports its own parse errors (unknown option, missing value) with exit code 1;
-    // they are usage errors, so they become 2 unless a command body decided the code.
-    if (Environment.ExitCode != 0 && !Commands.Started) Environment.ExitCode = ExitCodes.Usage;
+    // Cocona reports its own parse errors (unknown option, missing value) with exit code 129;
+    // they are usage errors, so they become 2 unless a command body decided the code. Help exits
+    // with 129 too, having written no error: that is 0, as for --version.
+    if (Environment.ExitCode != 0 && !Commands.Started)
+        Environment.ExitCode = CommandLineConsole.ErrorWritten ? ExitCodes.Usage : ExitCodes.Ok;
     return Environment.ExitCode;
 }
 catch (UsageException e)

@@ -264,6 +264,21 @@ public sealed class EndToEndTests : IDisposable
         Assert.Equal("", r.Stdout);
     }
 
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    [InlineData("check", "--help")]
+    [InlineData("test", "--help")]
+    [InlineData("generate", "--help")]
+    public void Help_is_printed_on_stdout_and_exits_0(params string[] args)
+    {
+        var r = CliRunner.Run(args, stdin: "");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.StartsWith("Usage: ", r.Stdout);
+        Assert.Equal("", r.Stderr);
+    }
+
     [Fact]
     public void Summary_interval_off_only_and_disable_switch_output()
     {
