@@ -265,6 +265,22 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Theory]
+    [InlineData("logalert: --hosts: 0 is not from 1 to 16646144", "--hosts", "0")]
+    [InlineData("logalert: --paths: 0 is not from 1 to 16777216", "--paths", "0")]
+    [InlineData("logalert: --rate: -5 is not a number from 0 to 1e8", "--rate", "-5")]
+    [InlineData("logalert: --burst: the rate 1000000000 is not a number from 0 to 1e8", "--burst", "1m:1m:1e9")]
+    [InlineData("logalert: --start: the log's seconds -100 to 499 are not all from 0 to 253402300799 (years 1970 to 9999)", "--start", "-100")]
+    [InlineData("logalert: --start: the log's seconds 253402300200 to 253402300800 are not all from 0 to 253402300799 (years 1970 to 9999)", "--start", "253402300200", "--duration", "601s")]
+    public void Generate_values_out_of_range_are_usage_errors_before_a_line_is_written(string expected, params string[] args)
+    {
+        var r = CliRunner.Run(["generate", .. args]);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal(expected, Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal("", r.Stdout);
+    }
+
+    [Theory]
     [InlineData("--help")]
     [InlineData("-h")]
     [InlineData("check", "--help")]

@@ -125,6 +125,9 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\"\n  \"options\": {} }", ":3: not valid JSON")]
     [InlineData("{ \"rules\": [\"../busy.csx\"] }", ":1: a case needs one input")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate four\" }", ":2: \"generate\" has a mistake: --rate: \"four\" is not a number")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--duration 10m --hosts 0\" }", ":2: \"generate\" has a mistake: --hosts: 0 is not from 1 to 16646144")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 1e9\" }", ":2: \"generate\" has a mistake: --rate: 1000000000 is not a number from 0 to 1e8")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--start -100\" }", ":2: \"generate\" has a mistake: --start: ")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"options\": { \"lateness\": \"soon\" } }", ":3: option \"lateness\"")]
     [InlineData("{ \"rules\": [\"../missing.csx\"], \"generate\": \"--rate 4\" }", "rule file")]
     public void A_case_that_cannot_be_loaded_exits_2_naming_the_file_and_line(string text, string message)

@@ -23,7 +23,7 @@ public static class GeneratorArgs
             parsed.Add(new Burst(Durations.ParseSeconds("--burst", parts[0], int.MaxValue),
                 Durations.ParseSeconds("--burst", parts[1], int.MaxValue), r));
         }
-        return new GeneratorOptions(seed, start, Durations.ParseSeconds("--duration", duration, int.MaxValue), rate, parsed)
+        var options = new GeneratorOptions(seed, start, Durations.ParseSeconds("--duration", duration, int.MaxValue), rate, parsed)
         {
             Hosts = hosts,
             Paths = paths,
@@ -34,6 +34,7 @@ public static class GeneratorArgs
                 _ => throw new UsageException($"--host-popularity: \"{hostPopularity}\" is not zipf or uniform"),
             },
         };
+        return SampleGenerator.Problem(options) is { } problem ? throw new UsageException(problem) : options;
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LogAlert.Core;
 
 namespace LogAlert.Cli.Input;
 
@@ -85,34 +86,41 @@ public static class SampleGenerator
     public const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
 
     /// <summary>Writes the log (CSV: header first) and returns the number of lines written (header included).</summary>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (<see cref="Problem"/>).</exception>
     public static long Write(TextWriter output, GeneratorOptions options)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(options);
-        Validate(options);
+        if (Problem(options) is { } problem) throw new ArgumentOutOfRangeException(nameof(options), problem);
         return new Generation(options).Write(output);
     }
 
-    private static void Validate(GeneratorOptions o)
+    /// <summary>
+    /// What is out of range in <paramref name="o"/>, said as the command's option (<c>--hosts: 0 is
+    /// not from 1 to …</c>), or null. The command and a test case's <c>"generate"</c> check with it
+    /// before writing, so that a bad value is a usage error, not an exception.
+    /// </summary>
+    public static string? Problem(GeneratorOptions o)
     {
-        static void Check(bool ok, string name, string what)
-        {
-            if (!ok) throw new ArgumentOutOfRangeException(name, what);
-        }
+        ArgumentNullException.ThrowIfNull(o);
         static bool Rate(double r) => double.IsFinite(r) && r >= 0 && r <= 1e8;
-        Check(o.DurationSeconds >= 0, nameof(o.DurationSeconds), "the duration must not be negative");
-        Check(Rate(o.BaseRate), nameof(o.BaseRate), "the rate must be a number from 0 to 1e8");
-        Check(o.Bursts is not null, nameof(o.Bursts), "bursts must be given (may be empty)");
-        foreach (var b in o.Bursts!)
+        static string Number(double r) => r.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        if (o.DurationSeconds < 0) return "--duration: must not be negative";
+        var last = o.Start + Math.Max(0, o.DurationSeconds - 1);
+        if (!Bounds.isValidTime(o.Start) || !Bounds.isValidTime(last))
+            return $"--start: the log's seconds {o.Start} to {last} are not all from {Bounds.MinTime} to {Bounds.MaxTime} (years 1970 to 9999)";
+        if (!Rate(o.BaseRate)) return $"--rate: {Number(o.BaseRate)} is not a number from 0 to 1e8";
+        if (o.Bursts is null) return "--burst: bursts must be given (may be empty)";
+        foreach (var b in o.Bursts)
         {
-            Check(b is not null && Rate(b.Rate), nameof(o.Bursts), "a burst rate must be a number from 0 to 1e8");
-            Check(b!.DurationSeconds >= 0, nameof(o.Bursts), "a burst duration must not be negative");
+            if (b is null || !Rate(b.Rate)) return $"--burst: the rate {(b is null ? "" : Number(b.Rate))} is not a number from 0 to 1e8";
+            if (b.DurationSeconds < 0) return "--burst: a duration must not be negative";
         }
-        Check(o.Hosts is >= 1 and <= MaxHosts, nameof(o.Hosts), $"hosts must be from 1 to {MaxHosts}");
-        Check(o.Paths is >= 1 and <= 1 << 24, nameof(o.Paths), "paths must be from 1 to 16777216");
-        Check(o.DisorderFraction is >= 0 and <= 1, nameof(o.DisorderFraction), "the disorder fraction must be from 0 to 1");
-        Check(o.MaxDisorderSeconds >= 0, nameof(o.MaxDisorderSeconds), "the disorder must not be negative");
+        if (o.Hosts is < 1 or > MaxHosts) return $"--hosts: {o.Hosts} is not from 1 to {MaxHosts}";
+        if (o.Paths is < 1 or > 1 << 24) return $"--paths: {o.Paths} is not from 1 to {1 << 24}";
+        if (o.DisorderFraction is < 0 or > 1) return "the disorder fraction must be from 0 to 1";
+        if (o.MaxDisorderSeconds < 0) return "the disorder must not be negative";
+        return null;
     }
 
     /// <summary>One run of the generator: its PRNG, its host and path tables.</summary>
