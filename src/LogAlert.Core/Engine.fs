@@ -200,10 +200,10 @@ module Engine =
                 events.Add(Skewed(s, n))
                 { state with Suspect = None; Skewed = state.Skewed + 1L }
             | _ -> state
-        let limit =
-            match state.Newest with
-            | Some n -> max n (Evaluation.closeLimit state)
-            | None -> Evaluation.closeLimit state
+        // Every second up to `max` closes: the newest timestamp, or, live, the later time the clock
+        // drove log time to (`Tick`), so that stopping a run in a quiet spell resolves what the
+        // quiet resolved (docs/semantics.md §5).
+        let limit = max (defaultArg state.Newest Int64.MinValue) state.Watermark
         let st = if limit = Int64.MinValue then state else Evaluation.closeThrough limit events state
         let interval = st.Config.SummaryInterval
         if interval > 0L && limit <> Int64.MinValue && (limit + 1L) % interval <> 0L then

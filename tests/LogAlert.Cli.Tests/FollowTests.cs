@@ -324,4 +324,23 @@ public sealed class FollowTests : IDisposable
         Assert.Equal(20, stats.GetProperty("records").GetInt64());
         Assert.DoesNotContain("   at ", stderr);
     }
+
+    [Fact]
+    public async Task Sigterm_in_a_quiet_spell_closes_every_second_up_to_where_the_clock_drove_log_time()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        // Lateness 5 s: the clock closes second s once log time passes s + 5, so firing@1001 shows
+        // when the clock has driven log time to 1007 (4 s after the last line), and the clock alone
+        // would resolve at 1005 only at 1011, 4 s later. SIGTERM right after firing@1001 must close
+        // every second up to where the clock is (semantics §5), 1005 among them.
+        using var run = new Following(log, idleTimeout: "1s", "--lateness", "5s");
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        var (exit, stats, _) = await run.Terminate();
+
+        Assert.Equal(0, exit);
+        Assert.True(run.Transitions().SequenceEqual(["firing@1001", "resolved@1005"]), run.Output);
+        Assert.Equal(0, stats.GetProperty("firing").GetArrayLength());
+    }
 }
