@@ -324,7 +324,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     private (InputBatch Bad, ChunkStart After) LongLine(ChunkStart at, long length, IChunkParser parser)
     {
         var line = at.LineBase + 1;
-        if (parser.Awaits(at) is { } expected)
+        if (parser.LongLineIsFatal(at) && parser.Awaits(at) is { } expected)
             throw new InputFormatException(
                 $"{at.Path}:{line}: expected {expected}, found a line longer than {_maxLine} bytes ({length} bytes)");
         var bad = new BadLine(at.Source, at.Path, line, $"line longer than {_maxLine} bytes ({length} bytes skipped)");

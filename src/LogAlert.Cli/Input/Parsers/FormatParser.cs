@@ -59,6 +59,13 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
     };
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Before auto has found the format, an over-long line is one bad line and the lines after it
+    /// decide (a scanner's 70 KB URL at the top of a fresh log); a CSV still needs its header first.
+    /// </remarks>
+    public bool LongLineIsFatal(ChunkStart at) => (at.State is not null || !format.IsAuto) && Awaits(at) is not null;
+
+    /// <inheritdoc/>
     public void ForgetIds() => builder.ForgetIds();
 
     /// <summary>

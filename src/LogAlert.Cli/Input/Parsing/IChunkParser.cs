@@ -26,6 +26,12 @@ internal interface IChunkParser
     /// </summary>
     string? Awaits(ChunkStart at);
 
+    /// <summary>
+    /// Whether a line too long to read, at <paramref name="at"/>, makes the input not in the format:
+    /// where a header must come (<see cref="Awaits"/>). Otherwise it is one bad line.
+    /// </summary>
+    bool LongLineIsFatal(ChunkStart at) => Awaits(at) is not null;
+
     /// <summary>Forgets the ids its caches hold: the fold has given ids back (<see cref="SweepPoint"/>).</summary>
     void ForgetIds();
 }
