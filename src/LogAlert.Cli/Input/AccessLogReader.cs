@@ -256,6 +256,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             using var source = OpenSource(i, follow: IsFollowed(i), cancel);
             var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, State: null);
             Step? ahead = null; // a step read while looking for a second chunk
+            byte[]? held = null; // whole lines the parser wants more lines after (IChunkParser.NeedsMore)
             while (true)
             {
                 if (_sweep is { Requested: true })
@@ -269,6 +270,22 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                 Memory<byte> chunk = default;
                 var step = ahead ?? Next(source, path, out chunk);
                 ahead = null;
+                if (step == Step.Chunk && (held is not null || parser.NeedsMore(chunk.Span, at)))
+                {
+                    // Copied: the source reuses its buffer. At most SampleLines lines, each capped.
+                    held = held is null ? chunk.ToArray() : [.. held, .. chunk.Span];
+                    if (parser.NeedsMore(held, at)) continue;
+                    chunk = held;
+                    held = null;
+                }
+                else if (held is not null && step != Step.Idle)
+                {
+                    // The input ends or turns to something else: what was held is parsed as it is.
+                    var result = parser.ParseChunk(held, at);
+                    held = null;
+                    foreach (var batch in result.Batches) yield return batch;
+                    at = result.After;
+                }
                 if (step == Step.End) break;
                 switch (step)
                 {

@@ -32,6 +32,20 @@ public static class FormatSniffer
     /// <summary>How many non-blank lines are looked at, at most.</summary>
     public const int SampleLines = 5;
 
+    /// <summary>The non-blank lines of <paramref name="head"/>, counted up to <see cref="SampleLines"/>.</summary>
+    public static int NonBlankLines(ReadOnlySpan<byte> head)
+    {
+        var count = 0;
+        while (!head.IsEmpty && count < SampleLines)
+        {
+            var end = head.IndexOf((byte)'\n');
+            var line = end < 0 ? head : head[..end];
+            head = end < 0 ? default : head[(end + 1)..];
+            if (line.IndexOfAnyExcept(" \t\r"u8) >= 0) count++;
+        }
+        return count;
+    }
+
     /// <summary>
     /// Tells the format of the input that starts with <paramref name="head"/>: whole lines, separated
     /// by <c>\n</c> (a last line without one counts as whole, so pass only complete lines).

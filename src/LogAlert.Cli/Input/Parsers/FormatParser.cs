@@ -66,6 +66,21 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
     public bool LongLineIsFatal(ChunkStart at) => (at.State is not null || !format.IsAuto) && Awaits(at) is not null;
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// With auto, the format is found from the first <see cref="FormatSniffer.SampleLines"/> non-blank
+    /// lines (semantics §1). A pipe or a followed file may give fewer at first: when those fit a
+    /// format it is taken at once (a live log shows its first events without waiting for five
+    /// requests), and when they fit none the reader waits for the rest, so that one junk line at
+    /// the start is outvoted as it is in a file, however the writer's lines arrive.
+    /// </remarks>
+    public bool NeedsMore(ReadOnlySpan<byte> head, ChunkStart at)
+    {
+        if (!format.IsAuto || at.State is not null) return false;
+        if (at.AtStart && head.StartsWith(BatchBuilder.Bom)) head = head[BatchBuilder.Bom.Length..];
+        return FormatSniffer.NonBlankLines(head) < FormatSniffer.SampleLines && FormatSniffer.Sniff(head).Format is null;
+    }
+
+    /// <inheritdoc/>
     public void ForgetIds() => builder.ForgetIds();
 
     /// <summary>

@@ -32,6 +32,13 @@ internal interface IChunkParser
     /// </summary>
     bool LongLineIsFatal(ChunkStart at) => Awaits(at) is not null;
 
+    /// <summary>
+    /// Whether the parser would rather see more lines than <paramref name="head"/> (whole lines from
+    /// <paramref name="at"/>) before it parses them: the reader then holds them and reads on, until
+    /// this says no or the input ends (or turns to something other than lines).
+    /// </summary>
+    bool NeedsMore(ReadOnlySpan<byte> head, ChunkStart at) => false;
+
     /// <summary>Forgets the ids its caches hold: the fold has given ids back (<see cref="SweepPoint"/>).</summary>
     void ForgetIds();
 }
