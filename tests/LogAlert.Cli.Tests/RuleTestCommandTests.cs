@@ -95,8 +95,11 @@ public sealed class RuleTestCommandTests : IDisposable
         var after = File.ReadAllLines(ExpectFile(path));
         Assert.Contains("      + " + after[0], update.Stdout);
         Assert.NotEqual(before[0], after[0]);
+        Assert.EndsWith("\n1 updated", update.Stdout.TrimEnd());
         Assert.Equal(0, CliRunner.Run("test", path).ExitCode);
-        Assert.Contains($"same  {path}", CliRunner.Run("test", "--update", path).Stdout);
+        var again = CliRunner.Run("test", "--update", path);
+        Assert.Contains($"same  {path}", again.Stdout);
+        Assert.EndsWith("\n0 updated, 1 unchanged", again.Stdout.TrimEnd()); // it said "1 updated"
     }
 
     [Fact]

@@ -35,7 +35,14 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         var failed = _results.Count - passed;
         var broken = _results.Count(r => r.Broken);
         var couldNot = broken > 0 ? $" ({broken} could not be run)" : "";
-        output.WriteLine(update ? $"{_results.Count - broken} updated{couldNot}" : $"{passed} passed, {failed} failed{couldNot}");
+        if (update)
+        {
+            // Only the cases whose file was written count as updated; the others were already right.
+            var written = _results.Count(r => r.Detail == Written);
+            var same = _results.Count(r => r.Detail == Same);
+            output.WriteLine($"{written} updated{(same > 0 ? $", {same} unchanged" : "")}{couldNot}");
+        }
+        else output.WriteLine($"{passed} passed, {failed} failed{couldNot}");
         output.Flush();
         return _results.Any(r => r.Broken) ? ExitCodes.Usage : failed > 0 ? ExitCodes.Failed : ExitCodes.Ok;
     }
@@ -53,8 +60,8 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
             _fired.UnionWith(replay.Transitions.Where(t => t.Fired).Select(t => t.Rule));
             if (update)
             {
-                Update(testCase, replay);
-                _results.Add(new CaseResult(testCase.Name, true, false, "updated", clock.Elapsed));
+                var detail = Update(testCase, replay) ? Written : Same;
+                _results.Add(new CaseResult(testCase.Name, true, false, detail, clock.Elapsed));
                 return;
             }
             if (!File.Exists(testCase.ExpectFile))
@@ -114,7 +121,11 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         $"{(t.Fired ? "firing" : "resolved")} {t.Rule}{t.LabelText} {Transition.Offset(t.Time, origin)} {Format.Time(t.Time)}"
         + (t.Value is { } v && Format.Round2(v) is { } r ? $" {r.ToString(Format.Invariant)}" : "");
 
-    private void Update(TestCase testCase, Replay replay)
+    private const string Written = "updated";
+    private const string Same = "unchanged";
+
+    /// <summary>Writes the case's expected transitions from its replay; false when they were already those.</summary>
+    private bool Update(TestCase testCase, Replay replay)
     {
         var origin = replay.Origin ?? 0;
         var lines = replay.Transitions.Select(t => t.ToJsonLine(origin)).ToList();
@@ -122,11 +133,12 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         if (File.Exists(testCase.ExpectFile) && before.SequenceEqual(lines))
         {
             output.WriteLine($"same  {Terminal.Escape(testCase.Name)}  ({Count(lines.Count)})");
-            return;
+            return false;
         }
         File.WriteAllLines(testCase.ExpectFile, lines);
         output.WriteLine($"wrote {Terminal.Escape(testCase.ExpectFile)}  ({Count(lines.Count)}, was {before.Count})");
         foreach (var gone in before.Except(lines)) output.WriteLine("      - " + Terminal.Escape(gone));
         foreach (var added in lines.Except(before)) output.WriteLine("      + " + Terminal.Escape(added));
+        return true;
     }
 }
