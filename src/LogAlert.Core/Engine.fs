@@ -163,15 +163,22 @@ module Engine =
         let skew (r: Record) =
             skewed <- skewed + 1L
             events.Add(Skewed(r, newest.Value))
+        // Skew is measured from `max` (§4): live, after a quiet spell the clock has driven log time
+        // past the newest record, and the next request, as far ahead as the quiet was long, is no
+        // jump. Batch runs have no clock (the watermark is the minimum): the newest timestamp.
+        let inline skewFrom () =
+            match newest with
+            | Some n when st.Watermark > n -> Some st.Watermark
+            | n -> n
         for index in 0 .. records.Length - 1 do
             let time = records[index].Time
-            if Admission.isPlain newest st.Cursor suspect maxSkew time then
+            if Admission.isPlain (skewFrom ()) st.Cursor suspect maxSkew time then
                 // Nearly every record: it only joins or starts a run, reading no more than its time.
                 plain <- plain + 1L
                 slices.Join(index, time)
                 if time > newest.Value then advanceTo time
             else
-                match Admission.decide newest suspect maxSkew time with
+                match Admission.decide (skewFrom ()) suspect maxSkew time with
                 | Accept -> accept index records[index]
                 | Hold disproved ->
                     disproved |> ValueOption.iter skew

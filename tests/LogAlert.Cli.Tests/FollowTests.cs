@@ -326,6 +326,28 @@ public sealed class FollowTests : IDisposable
     }
 
     [Fact]
+    public async Task After_a_quiet_spell_the_next_request_is_no_skew_since_the_clock_drove_log_time_on()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, idleTimeout: "1s", "--max-skew", "3s", "--summary-interval", "1s");
+        // resolved@1005 shows once the clock has driven log time to 1006 or later.
+        Assert.Equal(["firing@1001", "resolved@1005"], await run.WaitForTransitions(2));
+
+        // 5 s after the newest record, but within 3 s of where the clock is: an ordinary request,
+        // not a suspect held for the next one to confirm (and skewed when none comes). Its
+        // second's summary shows when the clock closes it; a held suspect has none.
+        File.AppendAllText(log, Lines(1008, 1009, 1));
+        var sw = Stopwatch.StartNew();
+        while (!run.Output.Contains("\"start\":1008,") && sw.Elapsed < TimeSpan.FromMinutes(1)) await Task.Delay(50);
+        var (exit, stats, stderr) = await run.Terminate();
+
+        Assert.Equal(0, exit);
+        Assert.Equal((21, 0), (stats.GetProperty("records").GetInt64(), stats.GetProperty("skewed").GetInt64()));
+        Assert.DoesNotContain("skewed", stderr);
+    }
+
+    [Fact]
     public async Task Sigterm_in_a_quiet_spell_closes_every_second_up_to_where_the_clock_drove_log_time()
     {
         var log = Path.Combine(_dir, "access.csv");
