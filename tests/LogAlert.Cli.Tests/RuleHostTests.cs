@@ -311,6 +311,10 @@ public sealed class RuleHostTests : IDisposable
                 .Above(0.5);
             Alert("hot").WhenEach(q => q.RateBy("requests", TimeSpan.FromSeconds(90), "section", "method!=\"GET\"")).Above(5);
             Alert("hosts").When(q => q.Distinct("host", TimeSpan.FromHours(1))).Above(100);
+            Alert("per_minute").When(q => q.Rate("requests", TimeSpan.FromMinutes(1)) * 60).Above(500);
+            Alert("idle").When(q => 100 - q.Rate("requests", TimeSpan.FromMinutes(1))).Above(95);
+            Alert("scaled").WhenEach(q => q.TopK(3, "requests", TimeSpan.FromMinutes(1), "host") / 60).Above(1);
+            Alert("top").WhenEach(q => q.TopK(3, "requests", TimeSpan.FromMinutes(1), "host")).Above(1);
             """);
 
         var result = Load(path);
@@ -324,6 +328,12 @@ public sealed class RuleHostTests : IDisposable
         Assert.NotNull(d[1].ProbeError);
         Assert.Equal("RateBy(requests, 90s, section, method!=\"GET\") > 5, per section", d[2].ToString());
         Assert.Equal("Distinct(host, 1h) > 100", d[3].ToString());
+        // A function of one query is not shown as the bare query: "Rate(requests, 1m) > 500" said a
+        // condition the rule does not test.
+        Assert.Equal("f(Rate(requests, 1m)) > 500", d[4].ToString());
+        Assert.Equal("f(Rate(requests, 1m)) > 95", d[5].ToString());
+        Assert.Equal("f(TopK(3, requests, 1m, host)) > 1, per host", d[6].ToString());
+        Assert.Equal("TopK(3, requests, 1m, host) > 1, per host", d[7].ToString());
         Assert.Equal(TimeSpan.FromHours(1), Settings(result).Retention);
         Assert.Equal(new WindowUse("Rate", "requests", TimeSpan.FromMinutes(1), null, "status_class=\"5xx\""), d[0].Windows[0]);
     }

@@ -36,13 +36,38 @@ public sealed record WindowUse(string Function, string? Metric, TimeSpan Width, 
 
 /// <summary>
 /// The <see cref="IQuery"/> a rule is called with once at load time: it records what the rule asks for
-/// (so <c>logalert check</c> can list it and the engine knows how much history to keep), answers 0 and
+/// (so <c>logalert check</c> can list it and the engine knows how much history to keep), answers 0 (or, for <see cref="ValueIsTheQuery"/>, another number) and
 /// empty groups, and rejects what the engine would reject (unknown metric or label, bad selector,
 /// a window that is not a whole number of seconds) with the engine's message.
 /// </summary>
-internal sealed class ProbeQuery : IQuery
+internal sealed class ProbeQuery(double answer = 0) : IQuery
 {
     private readonly List<WindowUse> _uses = [];
+
+    /// <summary>The last group result handed out: a grouped rule whose value is its query returns it as it is.</summary>
+    public Grouped? LastGroups { get; private set; }
+
+    private Grouped Groups(string? label) => LastGroups = new Grouped(label ?? "", []);
+
+    /// <summary>
+    /// Whether a scalar rule's value is its one query's value, as it is: called with every query
+    /// answering an odd number (its output muted), it gives that number back. <c>Rate(...) * 60</c>
+    /// does not, and <c>logalert check</c> then shows <c>f(Rate(requests, 1m))</c>, not a condition
+    /// the rule does not test.
+    /// </summary>
+    public static bool ValueIsTheQuery(Func<IQuery, double> scalar)
+    {
+        const double Odd = 7.3125; // exact in binary, and no threshold anyone writes
+        try
+        {
+            var probe = new ProbeQuery(Odd);
+            return scalar(probe) == Odd && probe.Rejected is null;
+        }
+        catch (Exception)
+        {
+            return false; // it needs data to say more: not shown as the bare query
+        }
+    }
 
     /// <summary>The queries asked for, in order, without repeats.</summary>
     public IReadOnlyList<WindowUse> Uses => _uses;
@@ -69,36 +94,36 @@ internal sealed class ProbeQuery : IQuery
     public double Sum(string metric, TimeSpan width, string? selector = null)
     {
         Record(new WindowUse("Sum", metric, width, null, selector));
-        return 0;
+        return answer;
     }
 
     public double Rate(string metric, TimeSpan width, string? selector = null)
     {
         Record(new WindowUse("Rate", metric, width, null, selector));
-        return 0;
+        return answer;
     }
 
     public Grouped SumBy(string metric, TimeSpan width, string label, string? selector = null)
     {
         Record(new WindowUse("SumBy", metric, width, label ?? "", selector));
-        return new Grouped(label ?? "", []);
+        return Groups(label);
     }
 
     public Grouped RateBy(string metric, TimeSpan width, string label, string? selector = null)
     {
         Record(new WindowUse("RateBy", metric, width, label ?? "", selector));
-        return new Grouped(label ?? "", []);
+        return Groups(label);
     }
 
     public Grouped TopK(int k, string metric, TimeSpan width, string label, string? selector = null)
     {
         Record(new WindowUse("TopK", metric, width, label ?? "", selector, k));
-        return new Grouped(label ?? "", []);
+        return Groups(label);
     }
 
     public double Distinct(string label, TimeSpan width, string? selector = null)
     {
         Record(new WindowUse("Distinct", null, width, label ?? "", selector));
-        return 0;
+        return answer;
     }
 }

@@ -55,6 +55,9 @@ internal static class RuleConsole
         }
     }
 
+    /// <summary>A prefix under which what a rule prints is dropped: a second load-time call of it.</summary>
+    public static readonly string Mute = new('\0', 1);
+
     /// <summary><c>logalert: rule "name": </c>.</summary>
     public static string RulePrefix(string rule) => $"logalert: rule \"{rule}\": ";
 
@@ -184,7 +187,7 @@ internal static class RuleConsole
         {
             if (t_speaker is { Prefix: { } prefix } speaker)
             {
-                Append(buffer, prefix, speaker.Pending);
+                if (!ReferenceEquals(prefix, Mute)) Append(buffer, prefix, speaker.Pending);
                 return;
             }
             if (passThrough)

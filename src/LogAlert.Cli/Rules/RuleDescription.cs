@@ -8,9 +8,10 @@ namespace LogAlert.Cli.Rules;
 public sealed class RuleDescription
 {
     internal RuleDescription(Rule rule, string file, int line, IReadOnlyList<WindowUse> windows, string? groupLabel, string? probeError,
-        bool monotonic = false)
+        bool monotonic = false, bool bare = true)
     {
         Monotonic = monotonic;
+        Bare = bare;
         Rule = rule;
         File = file;
         Line = line;
@@ -49,11 +50,17 @@ public sealed class RuleDescription
     /// </summary>
     public RuleWindows Told => new(Name, Windows.Select(w => w.Window), complete: ProbeError is null);
 
-    /// <summary>What the value is made of: the one query, <c>f(A, B)</c> for several, <c>?</c> when unknown.</summary>
+    /// <summary>Whether the value is the one query's value as it is (not <c>Rate(...) * 60</c>).</summary>
+    public bool Bare { get; }
+
+    /// <summary>
+    /// What the value is made of: the one query, <c>f(A)</c> for a function of it, <c>f(A, B)</c> for
+    /// several, <c>?</c> when unknown.
+    /// </summary>
     public string Expression => Windows.Count switch
     {
         0 => ProbeError is null ? "constant" : "?",
-        1 => Windows[0].ToString(),
+        1 => Bare ? Windows[0].ToString() : $"f({Windows[0]})",
         _ => $"f({string.Join(", ", Windows)})",
     };
 

@@ -286,10 +286,11 @@ public sealed class RuleHost : IDisposable
         var probe = new ProbeQuery();
         string? label = null;
         string? probeError = null;
+        Grouped? groups = null;
         try
         {
             if (scalar is not null) scalar(probe);
-            else label = grouped!(probe)?.Label;
+            else label = (groups = grouped!(probe))?.Label;
         }
         catch (Exception e)
         {
@@ -301,7 +302,13 @@ public sealed class RuleHost : IDisposable
             return null;
         }
         label ??= grouped is not null ? probe.Uses.FirstOrDefault(u => u.Function is "SumBy" or "RateBy" or "TopK")?.Label : null;
-        return new RuleDescription(rule, file, alert.Line, probe.Uses, label, probeError, alert.IsMonotonic);
+        // Whether the value is the one query as it is (for check's line): a grouped rule returns the
+        // very result the probe gave; a scalar one is called once more, muted, with another answer.
+        var bare = probeError is null && probe.Uses.Count == 1
+                   && (grouped is not null
+                       ? ReferenceEquals(groups, probe.LastGroups)
+                       : ProbeQuery.ValueIsTheQuery(Watchdog.Watch(alert.Name, RuleConsole.Attribute(RuleConsole.Mute, alert.ScalarValue!))));
+        return new RuleDescription(rule, file, alert.Line, probe.Uses, label, probeError, alert.IsMonotonic, bare);
     }
 
     /// <summary>
