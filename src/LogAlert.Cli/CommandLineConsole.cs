@@ -38,14 +38,15 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
 
     private static string Kind(string type) => type switch
     {
-        "Double" or "Single" or "Decimal" => "a number",
+        // Cocona names a double? as Nullable`1: logalert's nullable options that convert are numbers.
+        "Double" or "Single" or "Decimal" or "Nullable`1" => "a number",
         "Int32" or "Int64" or "Int16" or "UInt32" or "UInt64" or "Byte" => "a whole number",
         "Boolean" => "true or false",
         _ => "a " + type,
     };
 
     private static readonly Regex NotConverted = new(
-        @"^Option '(?<name>[^']+)' requires (?<type>\w+) value\. '(?<value>.*)' cannot be converted to \w+ value\.$",
+        @"^Option '(?<name>[^']+)' requires (?<type>[\w`]+) value\. '(?<value>.*)' cannot be converted to [\w`]+ value\.$",
         RegexOptions.CultureInvariant | RegexOptions.Singleline);
 
     private static readonly Regex Unknown = new(@"^Unknown option '(?<name>[^']+)'$", RegexOptions.CultureInvariant);

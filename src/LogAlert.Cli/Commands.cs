@@ -36,8 +36,8 @@ public sealed class RunCommand
         [Option("rules", Description = "Rule file (.csx) or quoted glob; repeatable. Without it the built-in high_traffic rule runs. Rules are C# code that runs with your rights (it can read and write your files and start programs): use only rule files you trust.")] string[]? rules = null,
         [Option("format", Description = "Output format: text or jsonl.")] string format = "text",
         [Option("follow", new[] { 'f' }, Description = "Live mode: keep reading what is appended to the file, like tail -F (or a pipe, with '-'); when no line comes for --idle-timeout, log time follows the clock.")] bool follow = false,
-        [Option("threshold", Description = "high_traffic: fire above this many requests per second.")] double threshold = 10,
-        [Option("window", Description = "high_traffic: the rate's window.")] string window = "2m",
+        [Option("threshold", Description = "high_traffic: fire above this many requests per second (default 10; the built-in rule only).")] double? threshold = null,
+        [Option("window", Description = "high_traffic: the rate's window (default 2m; the built-in rule only).")] string? window = null,
         [Option("lateness", Description = "How late (log time) a record may arrive and still count as if sorted.")] string lateness = "5s",
         [Option("max-skew", Description = "A record this far ahead of the newest one is skewed: reported, not counted.")] string maxSkew = "1h",
         [Option("summary-interval", Description = "Summary every this much log time, or 'off'.")] string summaryInterval = "10s",
@@ -72,8 +72,12 @@ public sealed class RunCommand
             if (inputs.Count == 0) inputs.Add("-");
             if (follow && inputs.Count != 1)
                 throw new UsageException("--follow takes one input: a file, or - for stdin");
-            if (!double.IsFinite(threshold))
-                throw new UsageException($"--threshold: \"{threshold.ToString(CultureInfo.InvariantCulture)}\" is not a finite number");
+            if (threshold is { } t && !double.IsFinite(t))
+                throw new UsageException($"--threshold: \"{t.ToString(CultureInfo.InvariantCulture)}\" is not a finite number");
+            // They set the built-in rule, which rule files replace: said, not silently ignored.
+            if (ruleFiles.Count > 0 && (threshold is not null || window is not null))
+                Console.Error.WriteLine("logalert: " + (threshold is null ? "--window is" : window is null ? "--threshold is" : "--threshold and --window are")
+                                        + " for the built-in rule, which does not run with rule files; ignored");
             // Live mode is asked for, never guessed from what stdin or stdout is: without it, time is
             // log time only, and the same input gives the same output on a terminal too.
             var live = follow || idleTimeout is not null;
@@ -94,7 +98,7 @@ public sealed class RunCommand
             };
             var maxLine = Sizes.Parse("--max-line-length", maxLineLength, 1, AccessLogReader.MaxLineLengthLimit);
             var inputsFormat = InputFormat.TryCreate(inputFormat, logFormat, out var formatError) ?? throw new UsageException(formatError!);
-            var windowSpan = Durations.Parse("--window", window);
+            var windowSpan = Durations.Parse("--window", window ?? "2m");
             if (windowSpan < TimeSpan.FromSeconds(1)) throw new UsageException("--window must be at least 1s");
 
             var switches = new RuleSwitches(only ?? [], disable ?? []);
@@ -103,7 +107,7 @@ public sealed class RunCommand
             List<Rule> ruleList;
             if (ruleFiles.Count == 0)
             {
-                var highTraffic = LogAlert.Core.Interop.Rules.HighTraffic(threshold, windowSpan);
+                var highTraffic = LogAlert.Core.Interop.Rules.HighTraffic(threshold ?? 10, windowSpan);
                 ruleList = [highTraffic];
                 // Rate(requests, window): it counts every request, so totals suffice.
                 settings.Windows.Add(new RuleWindows(highTraffic.RuleName, [new QueryWindow(windowSpan)], complete: true));

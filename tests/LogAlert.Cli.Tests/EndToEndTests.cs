@@ -281,6 +281,23 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Theory]
+    [InlineData("--threshold is", "--threshold", "5")]
+    [InlineData("--window is", "--window", "1m")]
+    [InlineData("--threshold and --window are", "--threshold", "5", "--window", "1m")]
+    public void Built_in_rule_options_with_rule_files_are_said_to_be_ignored(string what, params string[] args)
+    {
+        var rule = Path.Combine(CliRunner.RepoRoot, "rules", "high_traffic.csx");
+        var log = Path.Combine(CliRunner.RepoRoot, "samples", "access.csv");
+        var plain = CliRunner.Run(["--format", "jsonl", "--rules", rule, log]);
+
+        var r = CliRunner.Run([.. args, "--format", "jsonl", "--rules", rule, log]);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal($"logalert: {what} for the built-in rule, which does not run with rule files; ignored", r.Stderr.Trim());
+        Assert.Equal(plain.Stdout, r.Stdout);
+    }
+
+    [Theory]
     [InlineData("--help")]
     [InlineData("-h")]
     [InlineData("check", "--help")]

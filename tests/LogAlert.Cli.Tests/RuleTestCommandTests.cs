@@ -132,6 +132,7 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 1e9\" }", ":2: \"generate\" has a mistake: --rate: 1000000000 is not a number from 0 to 1e8")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--start -100\" }", ":2: \"generate\" has a mistake: --start: ")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"options\": { \"lateness\": \"soon\" } }", ":3: option \"lateness\"")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"options\": { \"threshold\": 8 } }", ":3: option \"threshold\" sets the built-in rule, which a case with rules does not run")]
     [InlineData("{ \"rules\": [\"../missing.csx\"], \"generate\": \"--rate 4\" }", "rule file")]
     public void A_case_that_cannot_be_loaded_exits_2_naming_the_file_and_line(string text, string message)
     {

@@ -159,6 +159,8 @@ public sealed class TestCase
                         var s = o.Value.ValueKind == JsonValueKind.String ? o.Value.GetString()! : o.Value.ToString();
                         return Durations.TryParse(s, out var d, out var why) ? d : throw BadOption(why);
                     }
+                    if (o.Name is "threshold" or "window" && rules.Count > 0)
+                        throw BadOption("sets the built-in rule, which a case with rules does not run");
                     testCase = o.Name switch
                     {
                         "lateness" => testCase.With(lateness: Duration()),
