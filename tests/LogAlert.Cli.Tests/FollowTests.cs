@@ -232,8 +232,11 @@ public sealed class FollowTests : IDisposable
         Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
         Assert.Equal($"logalert: {log}: has appeared; following it", await run.WaitForStderr("appeared"));
 
-        // Deleted, then created again without a header: the new file is followed with the columns it had.
+        // Deleted (said once, as tail -F does), then created again without a header: the new file is
+        // followed with the columns it had, and its arrival said.
         File.Delete(log);
+        Assert.Equal($"logalert: {log}: no longer there; waiting for it to appear again",
+            await run.WaitForStderr("no longer there"));
         File.WriteAllText(log, Lines(1004, 1010, 1));
         Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
 
@@ -241,7 +244,9 @@ public sealed class FollowTests : IDisposable
         Assert.Equal(0, exit);
         Assert.Equal(20 + 6, stats.GetProperty("records").GetInt64());
         Assert.Equal(21 + 6, stats.GetProperty("lines").GetInt64());
-        Assert.Equal(2, stderr.Split('\n').Length); // the wait and the arrival, nothing else
+        // The wait, the arrival, the deletion, the arrival again, nothing else.
+        Assert.Equal(4, stderr.Split('\n').Length);
+        Assert.Equal($"logalert: {log}: has appeared; following it", stderr.Split('\n')[^1]);
     }
 
     [Fact]

@@ -21,6 +21,8 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
     private readonly LineBuffer _lines = new(BufferSize, maxLine);
     private FileStream? _file = file; // null until the path names a file
     private bool _waiting;            // the wait for the file has been announced
+    private bool _gone;               // the path named no file any more, and that was said
+    private System.Diagnostics.Stopwatch? _missingSince; // since when the path names no file
     private long _position;           // bytes read from _file
     private bool _sleep;              // the last read found nothing new: wait a poll before the next
     private FileStream? _successor;   // the file the path names now, once the old one is read to its end
@@ -161,13 +163,26 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
         }
         catch (InputException)
         {
-            return null; // between a rename and the new file's creation: keep reading the old one
+            // Deleted, or between a rename and the new file's creation: the old one is read on. Said
+            // once, as tail -F does, and the new file's arrival once too; not for the moment a
+            // rename rotation takes to create the new file (missing for under a second).
+            if (File.Exists(path)) return null;
+            _missingSince ??= System.Diagnostics.Stopwatch.StartNew();
+            if (!_gone && _missingSince.Elapsed >= TimeSpan.FromSeconds(1))
+            {
+                notice($"{path}: no longer there; waiting for it to appear again");
+                _gone = true;
+            }
+            return null;
         }
+        _missingSince = null;
         if (FileIdentity.Same(_file!, now))
         {
             now.Dispose();
             return null;
         }
+        if (_gone) notice($"{path}: has appeared; following it");
+        _gone = false;
         return now;
     }
 
