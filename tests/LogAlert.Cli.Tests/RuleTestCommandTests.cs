@@ -125,7 +125,7 @@ public sealed class RuleTestCommandTests : IDisposable
 
     [Theory]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"colour\": 1 }", ":3: unknown key \"colour\"")]
-    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\"\n  \"options\": {} }", ":3: not valid JSON")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\"\n  \"options\": {} }", ":3:3: not valid JSON: '\"' is invalid after a value. Expected either ',', '}', or ']'\n")]
     [InlineData("{ \"rules\": [\"../busy.csx\"] }", ":1: a case needs one input")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate four\" }", ":2: \"generate\" has a mistake: --rate: \"four\" is not a number")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--duration 10m --hosts 0\" }", ":2: \"generate\" has a mistake: --hosts: 0 is not from 1 to 16646144")]

@@ -82,7 +82,7 @@ public sealed class TestCase
         }
         catch (JsonException e)
         {
-            throw new CaseException($"{path}:{(e.LineNumber ?? 0) + 1}: not valid JSON: {FirstSentence(e.Message)}");
+            throw new CaseException($"{path}:{(e.LineNumber ?? 0) + 1}:{(e.BytePositionInLine ?? 0) + 1}: not valid JSON: {FirstSentence(e.Message)}");
         }
         using (doc)
         {
@@ -202,7 +202,10 @@ public sealed class TestCase
 
     private static string FirstSentence(string message)
     {
+        // System.Text.Json ends its message with where, 0-based (" LineNumber: 2 | BytePositionInLine: 2."
+        // or " Path: $ | LineNumber: ..."): the case's message says it once, 1-based, as file:line:column.
         var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        if (cut < 0) cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
         return (cut > 0 ? message[..cut] : message).TrimEnd('.', ' ');
     }
 }
