@@ -67,6 +67,25 @@ public sealed class RuleHostTests : IDisposable
         Assert.Null(rule.RecoveryMessage);
     }
 
+    [Theory]
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).Message(\"hits {vaule}\");",
+        "message placeholder {vaule} is not one of {value}, {time}, {threshold}, {rule}, {since}")]
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).RecoveryMessage(\"{section} calm\");",
+        "message placeholder {section} is not one of {value}, {time}, {threshold}, {rule}, {since}")]
+    [InlineData("Alert(\"a\").WhenEach(q => q.RateBy(\"requests\", TimeSpan.FromMinutes(1), \"section\")).Above(1).Message(\"{host} is hot\");",
+        "message placeholder {host} is not one of {value}, {time}, {threshold}, {rule}, {since}, {label}, {section}")]
+    [InlineData("Alert(\"a\").WhenEach(q => q.RateBy(\"requests\", TimeSpan.FromMinutes(1), \"section\")).Above(1).Message(\"{section} {label} {value} {time} {threshold} {rule} {since} {not a placeholder}\");",
+        null)]
+    public void A_message_placeholder_nothing_fills_is_a_load_error(string rule, string? error)
+    {
+        var path = Write("msg.csx", rule);
+
+        var result = Load(path);
+
+        if (error is null) Assert.Empty(result.Errors);
+        else Assert.Equal($"{path}:1: error: rule \"a\": {error}", Assert.Single(result.Errors));
+    }
+
     [Fact]
     public void Rules_come_in_file_order_then_registration_order()
     {

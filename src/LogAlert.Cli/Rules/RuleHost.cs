@@ -302,6 +302,12 @@ public sealed class RuleHost : IDisposable
             return null;
         }
         label ??= grouped is not null ? probe.Uses.FirstOrDefault(u => u.Function is "SumBy" or "RateBy" or "TopK")?.Label : null;
+        if ((PlaceholderProblem(alert.FiringMessage, grouped is not null, label)
+             ?? PlaceholderProblem(alert.ResolvedMessage, grouped is not null, label)) is { } placeholder)
+        {
+            errors.Add($"{where}: error: rule \"{alert.Name}\": {placeholder}");
+            return null;
+        }
         // Whether the value is the one query as it is (for check's line): a grouped rule returns the
         // very result the probe gave; a scalar one is called once more, muted, with another answer.
         var bare = probeError is null && probe.Uses.Count == 1
@@ -309,6 +315,31 @@ public sealed class RuleHost : IDisposable
                        ? ReferenceEquals(groups, probe.LastGroups)
                        : ProbeQuery.ValueIsTheQuery(Watchdog.Watch(alert.Name, RuleConsole.Attribute(RuleConsole.Mute, alert.ScalarValue!))));
         return new RuleDescription(rule, file, alert.Line, probe.Uses, label, probeError, alert.IsMonotonic, bare);
+    }
+
+    private static readonly string[] Placeholders = ["value", "time", "threshold", "rule", "since"];
+
+    private static readonly string[] LabelNames =
+        ["section", "method", "status", "status_class", "host", "user", "vhost", "referer", "user_agent"];
+
+    /// <summary>
+    /// A <c>{name}</c> in a message template that nothing fills, which would be printed as it is
+    /// (a typo, or a group's label in a rule without groups); null when every one is filled. A
+    /// per-group rule may name its label (any label when the load-time call could not tell which).
+    /// </summary>
+    internal static string? PlaceholderProblem(string? template, bool perGroup, string? label)
+    {
+        if (template is null) return null;
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(template, @"\{([A-Za-z_][A-Za-z0-9_]*)\}"))
+        {
+            var name = m.Groups[1].Value;
+            if (Placeholders.Contains(name)) continue;
+            if (perGroup && (name == "label" || (label is null ? LabelNames.Contains(name) : name == label))) continue;
+            var known = string.Join(", ", Placeholders.Select(p => $"{{{p}}}"))
+                        + (perGroup ? $", {{label}}, {(label is null ? "a label's name" : $"{{{label}}}")}" : "");
+            return $"message placeholder {{{name}}} is not one of {known}";
+        }
+        return null;
     }
 
     /// <summary>
