@@ -104,7 +104,7 @@ public static class SampleGenerator
     {
         ArgumentNullException.ThrowIfNull(o);
         static bool Rate(double r) => double.IsFinite(r) && r >= 0 && r <= 1e8;
-        static string Number(double r) => r.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        static string Number(double r) => r.ToString("R", CultureInfo.InvariantCulture);
         if (o.DurationSeconds < 0) return "--duration: must not be negative";
         var last = o.Start + Math.Max(0, o.DurationSeconds - 1);
         if (!Bounds.isValidTime(o.Start) || !Bounds.isValidTime(last))

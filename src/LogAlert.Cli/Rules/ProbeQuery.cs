@@ -36,9 +36,10 @@ public sealed record WindowUse(string Function, string? Metric, TimeSpan Width, 
 
 /// <summary>
 /// The <see cref="IQuery"/> a rule is called with once at load time: it records what the rule asks for
-/// (so <c>logalert check</c> can list it and the engine knows how much history to keep), answers 0 (or, for <see cref="ValueIsTheQuery"/>, another number) and
-/// empty groups, and rejects what the engine would reject (unknown metric or label, bad selector,
-/// a window that is not a whole number of seconds) with the engine's message.
+/// (so <c>logalert check</c> can list it and the engine knows how much history to keep), answers 0
+/// (or, for <see cref="ValueIsTheQuery"/>, another number) and empty groups, and rejects what the
+/// engine would reject (unknown metric or label, bad selector, a window that is not a whole number
+/// of seconds) with the engine's message.
 /// </summary>
 internal sealed class ProbeQuery(double answer = 0) : IQuery
 {
