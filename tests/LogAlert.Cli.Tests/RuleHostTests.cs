@@ -86,6 +86,25 @@ public sealed class RuleHostTests : IDisposable
         else Assert.Equal($"{path}:1: error: rule \"a\": {error}", Assert.Single(result.Errors));
     }
 
+    [Theory]
+    [InlineData("Alert(\"a\").WhenEach(q => q.RateBy(\"requests\", TimeSpan.FromMinutes(1), \"section\")).Above(1).Labels((\"section\", \"web\"));",
+        "label \"section\" is the label this rule groups by: each group's alert carries its own value; give the label another name")]
+    [InlineData("Alert(\"a\").WhenEach(q => q.TopK(3, \"requests\", TimeSpan.FromMinutes(1), \"host\")).Above(1).Labels((\"team\", \"web\"), (\"host\", \"x\"));",
+        "label \"host\" is the label this rule groups by: each group's alert carries its own value; give the label another name")]
+    [InlineData("Alert(\"a\").WhenEach(q => q.RateBy(\"requests\", TimeSpan.FromMinutes(1), \"section\")).Above(1).Labels((\"host\", \"x\"), (\"severity\", \"page\"));",
+        null)]
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).Labels((\"section\", \"/api\"));",
+        null)]
+    public void A_label_a_per_group_rule_groups_by_cannot_be_set_to_one_value(string rule, string? error)
+    {
+        var path = Write("labels.csx", rule);
+
+        var result = Load(path);
+
+        if (error is null) Assert.Empty(result.Errors);
+        else Assert.Equal($"{path}:1: error: rule \"a\": {error}", Assert.Single(result.Errors));
+    }
+
     [Fact]
     public void Rules_come_in_file_order_then_registration_order()
     {

@@ -308,6 +308,11 @@ public sealed class RuleHost : IDisposable
             errors.Add($"{where}: error: rule \"{alert.Name}\": {placeholder}");
             return null;
         }
+        if (grouped is not null && GroupLabelProblem(alert.DeliveryLabels, label) is { } relabel)
+        {
+            errors.Add($"{where}: error: rule \"{alert.Name}\": {relabel}");
+            return null;
+        }
         // Whether the value is the one query as it is (for check's line): a grouped rule returns the
         // very result the probe gave; a scalar one is called once more, muted, with another answer.
         var bare = probeError is null && probe.Uses.Count == 1
@@ -321,6 +326,20 @@ public sealed class RuleHost : IDisposable
 
     private static readonly string[] LabelNames =
         ["section", "method", "status", "status_class", "host", "user", "vhost", "referer", "user_agent"];
+
+    /// <summary>
+    /// A <c>.Labels</c> name that is the per-group rule's own label, which each group's alert already
+    /// carries with its own value: one fixed value would make every group's alert the same alert in
+    /// Alertmanager (Prometheus refuses such a rule at evaluation). When the load-time call could not
+    /// tell the label, any record label's name is refused, as it may be the one.
+    /// </summary>
+    internal static string? GroupLabelProblem(IEnumerable<(string Name, string Value)> labels, string? groupLabel)
+    {
+        foreach (var (name, _) in labels)
+            if (groupLabel is null ? LabelNames.Contains(name) : name == groupLabel)
+                return $"label \"{name}\" is {(groupLabel is null ? "a label this rule may group by" : "the label this rule groups by")}: each group's alert carries its own value; give the label another name";
+        return null;
+    }
 
     /// <summary>
     /// A <c>{name}</c> in a message template that nothing fills, which would be printed as it is
