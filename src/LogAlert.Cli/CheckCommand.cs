@@ -40,8 +40,8 @@ public sealed class CheckCommand
         }
         catch (IOException e)
         {
-            // `logalert check rules/*.csx > /dev/full`: the listing could not be written.
-            return Commands.Fail(ExitCodes.IoFailure, $"cannot write the listing: {e.Message}");
+            // `logalert check rules/*.csx > /dev/full`: the listing could not be written ("stdout: ...").
+            return Commands.Fail(ExitCodes.IoFailure, e.Message);
         }
     }
 

@@ -13,9 +13,16 @@ namespace LogAlert.Cli;
 /// </summary>
 public sealed class CommandLineConsole : ICoconaConsoleProvider
 {
-    public TextWriter Output => Console.Out;
+    /// <summary>
+    /// Standard output, for help and version. A write that fails (<c>--version &gt; /dev/full</c>) is
+    /// said in one line and ends the command with exit 1: Cocona would print the exception's trace.
+    /// </summary>
+    public TextWriter Output { get; } = new OutputWriter();
 
     public TextWriter Error { get; } = new ErrorWriter();
+
+    /// <summary>Whether help or version could not be written to stdout (exit 1).</summary>
+    public static bool OutputFailed { get; private set; }
 
     /// <summary>Whether Cocona wrote an error (it exits 129 after an error and after help alike).</summary>
     public static bool ErrorWritten { get; private set; }
@@ -53,6 +60,27 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
 
     private static readonly Regex NoValue = new(
         @"^Option '(?<name>[^']+)' requires a value\..*$", RegexOptions.CultureInvariant);
+
+    private sealed class OutputWriter : TextWriter
+    {
+        public override Encoding Encoding => Console.Out.Encoding;
+
+        private static void Guard(Action write)
+        {
+            try { write(); }
+            catch (IOException e)
+            {
+                OutputFailed = true;
+                Console.Error.WriteLine($"logalert: {e.Message}");
+                throw new Cocona.CommandExitedException(ExitCodes.IoFailure);
+            }
+        }
+
+        public override void Write(char value) => Guard(() => Console.Out.Write(value));
+        public override void Write(string? value) => Guard(() => Console.Out.Write(value));
+        public override void WriteLine(string? value) => Guard(() => Console.Out.WriteLine(value));
+        public override void Flush() => Guard(Console.Out.Flush);
+    }
 
     /// <summary>Standard error, with a line that starts <c>Error: </c> reworded (Cocona writes each in one call).</summary>
     private sealed class ErrorWriter : TextWriter

@@ -132,26 +132,77 @@ public sealed class HardeningTests : IDisposable
         Assert.StartsWith($"logalert: {option}: \"{value}\" ", line);
     }
 
-    [Fact]
-    public void Check_with_stdout_on_a_full_disk_says_so_in_one_line_and_exits_1()
+    /// <summary>
+    /// logalert run by /bin/sh with <paramref name="redirect"/> after its arguments, so that a test can
+    /// give it a full disk or a closed descriptor; killed if it has not ended in 60 s.
+    /// </summary>
+    private (int ExitCode, string Stdout, string Stderr, bool Ended) Shell(string redirect, params string[] args)
     {
-        if (!File.Exists("/dev/full")) return; // Linux only; the suite runs there
         var psi = new ProcessStartInfo("/bin/sh")
         {
+            RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = CliRunner.RepoRoot,
         };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("exec dotnet \"$0\" check rules/high_traffic.csx > /dev/full");
+        psi.ArgumentList.Add($"exec dotnet \"$0\" \"$@\" {redirect}");
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "logalert.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache");
         using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEnd();
-        Assert.True(p.WaitForExit(60_000));
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        var ended = p.WaitForExit(60_000);
+        if (!ended) p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+        return (p.ExitCode, stdout.Result, stderr.Result, ended);
+    }
 
-        Assert.Equal(1, p.ExitCode);
-        Assert.Equal("logalert: cannot write the listing: No space left on device", stderr.Trim());
+    [Theory]
+    [InlineData("> /dev/full", "check", "No space left on device")]
+    [InlineData("> /dev/full", "--version", "No space left on device")]
+    [InlineData("> /dev/full", "run", "No space left on device")]
+    [InlineData(">&-", "run", "not open for writing (closed, or opened for reading)")]
+    [InlineData(">&-", "--version", "not open for writing (closed, or opened for reading)")]
+    public void Stdout_that_cannot_be_written_is_said_in_one_line_with_exit_1(string redirect, string command, string reason)
+    {
+        if (!File.Exists("/dev/full")) return; // Linux only; the suite runs there
+        var log = Write("access.csv", Header + "\n" + Line(1000));
+        string[] args = command switch
+        {
+            "check" => ["check", "rules/high_traffic.csx"],
+            "--version" => ["--version"],
+            _ => [log],
+        };
+
+        var r = Shell(redirect, args);
+
+        Assert.True(r.Ended, "logalert did not end");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"logalert: stdout: {reason}", r.Stderr.Trim());
+    }
+
+    [Theory]
+    [InlineData("2> /dev/full")]
+    [InlineData("2>&-")]
+    public void Stderr_that_cannot_be_written_loses_its_messages_but_not_the_run(string redirect)
+    {
+        if (!File.Exists("/dev/full")) return; // Linux only; the suite runs there
+        // Before, the first message to such a stderr (a missing file, a bad line) hung logalert for good.
+        var log = Write("access.csv", Header + "\n" + Line(1000) + "not,a,line\n" + Line(1001));
+
+        var missing = Shell(redirect, Path.Combine(_dir, "missing.csv"));
+        var bad = Shell(redirect, "--format", "jsonl", log);
+
+        Assert.True(missing.Ended, "logalert did not end on a missing file");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Equal("", missing.Stdout);
+        Assert.True(bad.Ended, "logalert did not end on a bad line");
+        Assert.Equal(0, bad.ExitCode);
+        var stats = JsonDocument.Parse(bad.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
+        Assert.Equal(2, stats.GetProperty("records").GetInt64());
+        Assert.Equal(1, stats.GetProperty("bad").GetInt64());
     }
 
     [Fact]

@@ -20,14 +20,19 @@ public static class Terminal
         || c is '\u061c' or '\u200e' or '\u200f' || (c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069');
 
     /// <summary><paramref name="text"/> with every control character escaped (newlines and tabs too: one event is one line).</summary>
-    public static string Escape(string text)
+    public static string Escape(string text) => Escape(text, keepLineFeedAndTab: false);
+
+    private static string Escape(string text, bool keepLineFeedAndTab)
     {
+        bool Escaped(char c) => NeedsEscape(c) && !(keepLineFeedAndTab && c is '\n' or '\t');
         var i = 0;
-        while (i < text.Length && !NeedsEscape(text[i])) i++;
+        while (i < text.Length && !Escaped(text[i])) i++;
         if (i == text.Length) return text;
         var sb = new StringBuilder(text.Length + 8);
         sb.Append(text, 0, i);
-        for (; i < text.Length; i++) Append(sb, text[i]);
+        for (; i < text.Length; i++)
+            if (Escaped(text[i])) Append(sb, text[i]);
+            else sb.Append(text[i]);
         return sb.ToString();
     }
 
@@ -41,42 +46,58 @@ public static class Terminal
     /// <summary>
     /// A writer that escapes control characters on their way to <paramref name="inner"/>, except the
     /// line feed (each message is its own line) and the tab: for stderr, where messages quote data.
+    /// A write that fails (<c>2&gt;/dev/full</c>, a closed descriptor) is dropped, as are those after
+    /// it: there is nowhere else to say it, and an exception from the message of another failure
+    /// used to leave logalert hung for good (the host waits for a Main that had thrown).
     /// </summary>
     public sealed class EscapingWriter(TextWriter inner) : TextWriter
     {
         public override Encoding Encoding => inner.Encoding;
 
+        /// <summary>Whether a write to <c>inner</c> failed; nothing is written to it after that.</summary>
+        public bool Lost { get; private set; }
+
         private static bool Passes(char c) => c is '\n' or '\t' || !NeedsEscape(c);
+
+        private void Put(string text)
+        {
+            if (Lost) return;
+            try { inner.Write(text); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Lost = true; }
+        }
 
         public override void Write(char value)
         {
-            if (Passes(value)) inner.Write(value);
+            if (Passes(value)) Put(value.ToString());
             else
             {
                 var sb = new StringBuilder(6);
                 Append(sb, value);
-                inner.Write(sb.ToString());
+                Put(sb.ToString());
             }
         }
 
         public override void Write(string? value)
         {
             if (value is null) return;
-            if (value.AsSpan().IndexOfAnyExcept(Plain) < 0 || value.All(Passes)) inner.Write(value);
-            else foreach (var c in value) Write(c);
+            if (value.AsSpan().IndexOfAnyExcept(Plain) < 0 || value.All(Passes)) Put(value);
+            else Put(Escape(value, keepLineFeedAndTab: true));
         }
 
         public override void Write(char[] buffer, int index, int count) => Write(new string(buffer, index, count));
 
         public override void Write(ReadOnlySpan<char> buffer) => Write(new string(buffer));
 
-        public override void WriteLine(string? value)
-        {
-            Write(value);
-            inner.WriteLine();
-        }
+        public override void WriteLine(string? value) => Write(value + "\n");
 
-        public override void Flush() => inner.Flush();
+        public override void WriteLine() => Put("\n");
+
+        public override void Flush()
+        {
+            if (Lost) return;
+            try { inner.Flush(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Lost = true; }
+        }
 
         // Printable ASCII and the line feed: the common case, checked with one vectorised search.
         private static readonly System.Buffers.SearchValues<char> Plain =
@@ -97,17 +118,89 @@ public static class StandardOutput
     /// <summary>The exit status when stdout is closed under logalert: 128 + SIGPIPE, what a shell reports for <c>cat</c> or <c>grep</c> there.</summary>
     public const int ClosedExitCode = 141;
 
-    /// <summary>Opens descriptor 1 for writing (unbuffered; the caller buffers).</summary>
+    /// <summary>Opens descriptor 1 for writing (unbuffered; the caller buffers); its failures say <c>stdout:</c>.</summary>
     public static Stream Open()
     {
-        if (OperatingSystem.IsWindows()) return Console.OpenStandardOutput();
-        var stream = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
-        if (!stream.CanSeek) return stream; // a pipe, socket or terminal: write(2), which fails with EPIPE
+        if (OperatingSystem.IsWindows()) return new Guarded(Console.OpenStandardOutput());
+        FileStream stream;
+        try { stream = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { throw Failure(e); }
+        if (!stream.CanSeek) return new Guarded(stream); // a pipe, socket or terminal: write(2), which fails with EPIPE
         // A regular file: FileStream would write at offsets of its own (pwrite) and leave the shared
         // descriptor's offset behind, so `(logalert …; echo done) > out` overwrote the first bytes.
         // A file has no reader to lose; Console's stream writes at the descriptor's offset.
         stream.Dispose();
-        return Console.OpenStandardOutput();
+        return new Guarded(Console.OpenStandardOutput());
+    }
+
+    /// <summary>
+    /// <c>Console.Out</c> for what is not a run's output (help, version, <c>check</c>, <c>test</c>), with
+    /// the same failures as <see cref="Open"/>: <c>logalert --version &gt; /dev/full</c> printed a
+    /// stack trace.
+    /// </summary>
+    public static TextWriter Writer(TextWriter inner) => TextWriter.Synchronized(new GuardedWriter(inner));
+
+    /// <summary>
+    /// A failed write to stdout as logalert says it: <c>stdout: No space left on device</c>. .NET
+    /// reports a closed descriptor (EBADF) as "Access to the path is denied"; that is said as it is.
+    /// A write to a pipe nobody reads (EPIPE) passes unchanged: logalert then stops quietly.
+    /// </summary>
+    public static Exception Failure(Exception e) => e switch
+    {
+        IOException io when IsBrokenPipe(io) => io,
+        IOException { Message: var m } when m.StartsWith("stdout: ", StringComparison.Ordinal) => e,
+        UnauthorizedAccessException or ArgumentException => new IOException("stdout: not open for writing (closed, or opened for reading)", e),
+        _ => new IOException($"stdout: {e.Message}", e),
+    };
+
+    private sealed class Guarded(Stream inner) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            try { inner.Write(buffer); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Failure(e); }
+        }
+
+        public override void Flush()
+        {
+            try { inner.Flush(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Failure(e); }
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    private sealed class GuardedWriter(TextWriter inner) : TextWriter
+    {
+        public override Encoding Encoding => inner.Encoding;
+
+        private static void Guard(Action write)
+        {
+            try { write(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Failure(e); }
+        }
+
+        public override void Write(char value) => Guard(() => inner.Write(value));
+        public override void Write(string? value) => Guard(() => inner.Write(value));
+        public override void Write(char[] buffer, int index, int count) => Guard(() => inner.Write(buffer, index, count));
+        public override void WriteLine(string? value) => Guard(() => inner.WriteLine(value));
+        public override void WriteLine() => Guard(() => inner.WriteLine());
+        public override void Flush() => Guard(inner.Flush);
     }
 
     /// <summary>Whether stdout is a pipe or socket whose reader has gone (POLLERR, POLLHUP), or no descriptor at all.</summary>
