@@ -147,6 +147,27 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.DoesNotContain("   at ", r.Stdout + r.Stderr); // no stack trace
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_rule_that_throws_during_the_replay_is_an_error_of_its_case_not_a_pass(bool update)
+    {
+        var path = Case();
+        var expected = File.ReadAllText(ExpectFile(path));
+        // The same values, but above 20 (in the burst) it throws, as a rule with a bug on some input
+        // does: a run switches it off and goes on, and its transitions after that are not the rule's.
+        Write("busy.csx", Busy.Replace("q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))",
+            "q => { var r = q.Rate(\"requests\", TimeSpan.FromMinutes(1)); if (r > 20) throw new InvalidOperationException(\"kaput\"); return r; }"));
+
+        var r = update ? CliRunner.Run("test", "--update", path) : CliRunner.Run("test", path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"ERROR {path}: a rule failed during the replay", r.Stdout);
+        Assert.Matches(@"      rule ""busy"" threw at \+2m\d+s 2019-02-07T\d\d:\d\d:\d\dZ: kaput", r.Stdout);
+        Assert.EndsWith("(1 could not be run)", r.Stdout.TrimEnd());
+        Assert.Equal(expected, File.ReadAllText(ExpectFile(path))); // --update wrote nothing
+    }
+
     [Fact]
     public void A_rule_that_does_not_compile_is_reported_with_its_file_and_line()
     {

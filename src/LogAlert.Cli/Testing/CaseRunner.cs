@@ -1,6 +1,7 @@
 using System.Text;
 using LogAlert.Cli.Input;
 using LogAlert.Cli.Input.Formats;
+using LogAlert.Cli.Output;
 using LogAlert.Cli.Rules;
 using LogAlert.Core.Interop;
 
@@ -60,6 +61,7 @@ public sealed class CaseRunner(RuleHost host)
         }
 
         var transitions = new List<Transition>();
+        var failures = new List<string>();
         long? origin = null;
         long records = 0, bad = 0;
         void Take(IEnumerable<Notice> notices)
@@ -68,6 +70,8 @@ public sealed class CaseRunner(RuleHost host)
                 if (n is AlertNotice a)
                     transitions.Add(new Transition(a.Rule, [.. a.Labels.Select(l => new KeyValuePair<string, string>(l.Name, l.Value))],
                         a.Transition == AlertTransition.Fired, a.Time, a.Value));
+                else if (n is RuleFailedNotice f)
+                    failures.Add($"rule \"{f.Rule}\" threw at {Transition.Offset(f.Time, origin ?? f.Time)} {Format.Time(f.Time)}: {f.Message}");
         }
         var state = Fold.Start(settings);
         try
@@ -88,6 +92,10 @@ public sealed class CaseRunner(RuleHost host)
             throw new CaseException($"{testCase.Name}: {e.Message}");
         }
         Take(Fold.End(state).Events);
+        // A rule that throws is switched off and the replay goes on, as in a run; but its transitions
+        // after that are not the rule's, so the case cannot pass (nor be written with --update).
+        if (failures.Count > 0)
+            throw new CaseException(string.Join('\n', [$"{testCase.Name}: a rule failed during the replay", .. failures]));
         return new Replay(transitions, origin, [.. settings.Rules.Select(r => r.RuleName)], records, bad);
     }
 }
