@@ -64,6 +64,16 @@ public sealed class CheckCommand
             checker.ReportRunaway(host.Watchdog.RunawayMessage ?? "a rule did not finish");
             Environment.Exit(1);
         };
-        return checker.Run();
+        // Environment.Exit runs this on another thread while the rule that called it waits: the
+        // property fails with the case, and the exit code is 1, not the rule's.
+        EventHandler exited = (_, _) =>
+        {
+            if (host.Watchdog.RunawayMessage is not null || host.Watchdog.Running is not { } what) return;
+            checker.ReportEndedProcess($"{what} called Environment.Exit; nothing after it can be checked");
+            Environment.ExitCode = ExitCodes.Failed;
+        };
+        AppDomain.CurrentDomain.ProcessExit += exited;
+        try { return checker.Run(); }
+        finally { AppDomain.CurrentDomain.ProcessExit -= exited; }
     }
 }

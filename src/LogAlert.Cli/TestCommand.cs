@@ -46,13 +46,28 @@ public sealed class TestCommand
 
             using var host = new RuleHost();
             var run = new TestRun(new CaseRunner(host), Console.Out, update);
+            // A rule that cannot be resumed ends the run; the case it was in is an ERROR, and the
+            // report so far (summary, JUnit) is written before the process ends, with exit code 2.
+            void Stop(string reason)
+            {
+                Environment.ExitCode = run.Stop(reason);
+                if (junit is not null) WriteJUnit(junit, run.Results);
+            }
             host.Watchdog.OnRunaway = () =>
             {
-                Console.Out.Flush();
-                Console.Error.WriteLine($"logalert: {run.Current}: {host.Watchdog.RunawayMessage ?? "a rule did not finish"}");
-                Environment.Exit(ExitCodes.Failed);
+                Stop(host.Watchdog.RunawayMessage ?? "a rule did not finish");
+                Environment.Exit(ExitCodes.Usage);
             };
-            var code = run.RunAll(found);
+            // Environment.Exit runs this on another thread while the rule that called it waits.
+            EventHandler exited = (_, _) =>
+            {
+                if (host.Watchdog.RunawayMessage is null && host.Watchdog.Running is { } what)
+                    Stop($"{what} ended the process (Environment.Exit)");
+            };
+            AppDomain.CurrentDomain.ProcessExit += exited;
+            int code;
+            try { code = run.RunAll(found); }
+            finally { AppDomain.CurrentDomain.ProcessExit -= exited; }
             if (junit is not null) JUnitReport.Write(junit, run.Results);
             foreach (var rule in run.NeverFired()) Console.Error.WriteLine($"logalert: warning: rule {rule} fires in no case");
             return code;
@@ -68,6 +83,16 @@ public sealed class TestCommand
         catch (IOException e)
         {
             return Commands.Fail(ExitCodes.IoFailure, e.Message);
+        }
+    }
+
+    /// <summary>The report of a run that is stopping: a failure to write it is said, and does not change the exit code.</summary>
+    private static void WriteJUnit(string path, IReadOnlyList<CaseResult> results)
+    {
+        try { JUnitReport.Write(path, results); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"logalert: --junit {path}: {e.Message}");
         }
     }
 

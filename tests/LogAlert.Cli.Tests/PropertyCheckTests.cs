@@ -178,4 +178,30 @@ public sealed class PropertyCheckTests : IDisposable
         Assert.Contains("rule \"stuck\" did not finish within 1s", r.Stderr);
         Assert.Contains(TestLogs.Header, Log(r.Stdout, "case.csv")[0]);
     }
+
+    [Fact]
+    public void A_rule_that_ends_the_process_fails_with_the_case_and_the_properties_before_it_counted()
+    {
+        // Before, the process ended with the rule's own code (0 here) and no word on stdout or stderr.
+        var rules = Write("quits.csx", """
+            Alert("calm").When(q => q.Rate("requests", TimeSpan.FromMinutes(1))).Above(50);
+            Alert("quits")
+                .When(q =>
+                {
+                    var n = q.Sum("requests", TimeSpan.FromMinutes(1));
+                    if (n > 100) Environment.Exit(0);
+                    return n;
+                })
+                .Above(50);
+            """);
+        var r = Run("check", "--properties", rules, "--cases", "100", "--seed", "7");
+        Assert.True(r.ExitCode == 1, r.Stdout + r.Stderr);
+        Assert.Contains("FAIL  the rule ended the process (Environment.Exit): quits", r.Stdout);
+        Assert.Contains("rule \"quits\" called Environment.Exit; nothing after it can be checked", r.Stdout);
+        Assert.Contains(TestLogs.Header, Log(r.Stdout, "case.csv")[0]);
+        // calm's properties ran first and held: the count says so.
+        var passed = r.Stdout.Split('\n').Count(l => l.StartsWith("ok ", StringComparison.Ordinal));
+        Assert.True(passed >= 5, r.Stdout);
+        Assert.Contains($"{passed} passed, 1 failed (the run stops", r.Stdout);
+    }
 }

@@ -123,6 +123,52 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Contains("(none)", failure.Value);
     }
 
+    [Fact]
+    public void JUnit_xml_holds_a_case_name_with_control_characters()
+    {
+        // XmlWriter threw on the U+0001 (a stack trace, and half a report written).
+        var path = Case("odd\u0001<&>");
+        File.WriteAllLines(ExpectFile(path), File.ReadAllLines(ExpectFile(path)).Take(1));
+        var report = Path.Combine(_dir, "junit.xml");
+
+        var r = CliRunner.Run("test", "--junit", report, path);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.DoesNotContain("   at ", r.Stdout + r.Stderr);
+        var testCase = XDocument.Load(report).Root!.Element("testsuite")!.Element("testcase")!;
+        Assert.Equal(path.Replace("\u0001", "\\x01"), (string)testCase.Attribute("name")!);
+        Assert.NotNull(testCase.Element("failure"));
+    }
+
+    [Theory]
+    [InlineData("Environment.Exit(7)", "rule \"stop\" ended the process (Environment.Exit)")]
+    [InlineData("while (r > 0) { }", "rule \"stop\" did not finish within 1s")]
+    public void A_rule_that_ends_the_process_or_never_returns_stops_the_run_with_its_report(string act, string reason)
+    {
+        // Before, Environment.Exit(7) in a rule ended `logalert test` with the rule's code and no
+        // word; a stuck rule ended it with exit 1 and no summary or JUnit report.
+        var first = Case("a");
+        var last = Case("c");
+        Write("stop.csx", $$"""
+            Alert("stop").When(q => { var r = q.Rate("requests", TimeSpan.FromMinutes(1)); if (r > 20) {{act}}; return r; }).Above(10);
+            """);
+        var stopping = Write("cases/b.case.json", """
+            { "rules": ["../stop.csx"], "generate": "--rate 4 --burst 2m:3m:30 --duration 8m", "options": { "rule_timeout": "1s" } }
+            """);
+        var report = Path.Combine(_dir, "junit.xml");
+
+        var r = CliRunner.Run("test", "--junit", report, Path.Combine(_dir, "cases"));
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"ok    {first}", r.Stdout);
+        Assert.Contains($"ERROR {stopping}: {reason}", r.Stdout);
+        Assert.DoesNotContain(last, r.Stdout);
+        Assert.EndsWith("1 passed, 1 failed (1 could not be run, 1 not run)", r.Stdout.TrimEnd());
+        var suite = XDocument.Load(report).Root!.Element("testsuite")!;
+        Assert.Equal(("2", "0", "1"), ((string)suite.Attribute("tests")!, (string)suite.Attribute("failures")!, (string)suite.Attribute("errors")!));
+        Assert.StartsWith(reason, (string)suite.Elements("testcase").Last().Element("error")!.Attribute("message")!);
+    }
+
     [Theory]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"colour\": 1 }", ":3: unknown key \"colour\"")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\"\n  \"options\": {} }", ":3:3: not valid JSON: '\"' is invalid after a value. Expected either ',', '}', or ']'\n")]

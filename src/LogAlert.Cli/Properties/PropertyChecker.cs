@@ -58,39 +58,50 @@ internal sealed class PropertyChecker
     public const string Alternation = "fire and resolve alternate, thresholds strict";
     public const string MonotonicName = "monotonic: more traffic never resolves what less traffic fires";
     public const string Timeout = "evaluation exceeded the rule timeout";
+    public const string EndedProcess = "the rule ended the process (Environment.Exit)";
+
+    private int _passed;
+    private int _failed;
 
     /// <summary>Checks every property of every rule; returns the exit code (0 all pass, 1 any failed).</summary>
     public int Run()
     {
         _out.WriteLine($"logalert check --properties: {_loaded.Descriptions.Count} rule{(_loaded.Descriptions.Count == 1 ? "" : "s")}, {_cases} cases per property, seed {_seed}");
-        var passed = 0;
-        var failed = 0;
         foreach (var rule in _loaded.Descriptions)
         {
             foreach (var property in Properties(rule))
             {
-                if (CheckOne(rule, property)) passed++;
-                else failed++;
+                if (CheckOne(rule, property)) Interlocked.Increment(ref _passed);
+                else Interlocked.Increment(ref _failed);
                 _out.Flush();
             }
         }
-        _out.WriteLine($"{passed} passed, {failed} failed");
+        _out.WriteLine($"{_passed} passed, {_failed} failed");
         _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
-        return failed == 0 ? ExitCodes.Ok : 1;
+        return _failed == 0 ? ExitCodes.Ok : 1;
     }
 
     /// <summary>Reports a rule stuck past the timeout with the log it was running on; the caller then ends the process.</summary>
-    public void ReportRunaway(string message)
+    public void ReportRunaway(string message) => ReportStop(Timeout, message);
+
+    /// <summary>Reports a rule that called <c>Environment.Exit</c>, with the log it was running on; the process is ending.</summary>
+    public void ReportEndedProcess(string message) => ReportStop(EndedProcess, message);
+
+    /// <summary>
+    /// A failure the run cannot go on from: the property being checked fails with the case it was on,
+    /// and the count covers the properties checked before it.
+    /// </summary>
+    private void ReportStop(string heading, string message)
     {
         var rule = _runningRule;
         lock (_out)
         {
             _out.WriteLine();
-            _out.WriteLine($"FAIL  {Timeout}: {rule?.Name ?? "?"}{Where(rule)}, while checking \"{_runningProperty}\"");
+            _out.WriteLine($"FAIL  {heading}: {rule?.Name ?? "?"}{Where(rule)}, while checking \"{_runningProperty}\"");
             _out.WriteLine($"  {message}");
             if (_runningCsv is { } csv) WriteLog("case.csv", csv);
             if (rule is not null) WriteReplay(rule, "case.csv");
-            _out.WriteLine("0 passed, 1 failed (the run stops: a stuck rule cannot be resumed)");
+            _out.WriteLine($"{_passed} passed, {_failed + 1} failed (the run stops: a rule held in a loop or ending the process cannot be resumed)");
             _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
             _out.Flush();
         }

@@ -28,13 +28,13 @@ public static class JUnitReport
         {
             xml.WriteStartElement("testcase");
             xml.WriteAttributeString("classname", "logalert.rules");
-            xml.WriteAttributeString("name", r.Name);
+            xml.WriteAttributeString("name", Text(r.Name));
             xml.WriteAttributeString("time", Seconds(r.Elapsed));
             if (!r.Passed)
             {
                 xml.WriteStartElement(r.Broken ? "error" : "failure");
-                xml.WriteAttributeString("message", r.Detail.Split('\n')[0]);
-                xml.WriteString(Clean(r.Detail));
+                xml.WriteAttributeString("message", Text(r.Detail.Split('\n')[0]));
+                xml.WriteString(string.Join('\n', r.Detail.Split('\n').Select(Text)));
                 xml.WriteEndElement();
             }
             xml.WriteEndElement();
@@ -43,6 +43,23 @@ public static class JUnitReport
         xml.WriteEndElement();
     }
 
-    /// <summary>The text without the characters XML 1.0 cannot hold (a control character quoted from a log).</summary>
-    private static string Clean(string text) => new([.. text.Where(c => c == '\n' || c == '\t' || c >= ' ')]);
+    /// <summary>
+    /// One line as the terminal shows it: control characters escaped (<c>\x01</c>), as are the others
+    /// XML 1.0 cannot hold (a lone surrogate, U+FFFE), which a case's name or a rule's message can
+    /// carry: XmlWriter threw on them, leaving half a file.
+    /// </summary>
+    private static string Text(string line)
+    {
+        var escaped = Output.Terminal.Escape(line);
+        if (escaped.All(XmlConvert.IsXmlChar)) return escaped;
+        var sb = new System.Text.StringBuilder(escaped.Length + 8);
+        for (var i = 0; i < escaped.Length; i++)
+        {
+            var c = escaped[i];
+            if (XmlConvert.IsXmlChar(c)) sb.Append(c);
+            else if (i + 1 < escaped.Length && XmlConvert.IsXmlSurrogatePair(escaped[i + 1], c)) sb.Append(c).Append(escaped[++i]);
+            else sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+        }
+        return sb.ToString();
+    }
 }

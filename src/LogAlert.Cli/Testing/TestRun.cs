@@ -27,14 +27,43 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     /// <summary>The rules that ran in some case and fired in none (rule coverage), in name order.</summary>
     public IEnumerable<string> NeverFired() => _rules.Except(_fired).Order(StringComparer.Ordinal);
 
+    private int _total;
+    private int _stopped;
+    private long _caseStarted;
+
     /// <summary>Runs every case; the exit code: 0 all passed, 1 some failed, 2 some could not be loaded.</summary>
-    public int RunAll(IEnumerable<Func<TestCase>> cases)
+    public int RunAll(IReadOnlyList<Func<TestCase>> cases)
     {
+        _total = cases.Count;
         foreach (var load in cases) RunOne(load);
+        return Finish(notRun: 0);
+    }
+
+    /// <summary>
+    /// Ends the run in the case being run, for a rule that cannot be resumed (stuck past its timeout,
+    /// or ending the process with <c>Environment.Exit</c>): that case is an <c>ERROR</c> with
+    /// <paramref name="reason"/>, the summary line counts the cases not run, and the exit code is 2.
+    /// Called from another thread while the run's own is held in the rule; once.
+    /// </summary>
+    public int Stop(string reason)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return ExitCodes.Usage;
+        output.WriteLine($"ERROR {Terminal.Escape(Current)}: {Terminal.Escape(reason)}");
+        output.WriteLine("      the run stops here: a rule held in a loop or ending the process cannot be resumed");
+        _results.Add(new CaseResult(Current, false, true, reason, Stopwatch.GetElapsedTime(_caseStarted)));
+        Finish(notRun: _total - _results.Count);
+        return ExitCodes.Usage;
+    }
+
+    private int Finish(int notRun)
+    {
         var passed = _results.Count(r => r.Passed);
         var failed = _results.Count - passed;
         var broken = _results.Count(r => r.Broken);
-        var couldNot = broken > 0 ? $" ({broken} could not be run)" : "";
+        var notes = new List<string>();
+        if (broken > 0) notes.Add($"{broken} could not be run");
+        if (notRun > 0) notes.Add($"{notRun} not run");
+        var couldNot = notes.Count > 0 ? $" ({string.Join(", ", notes)})" : "";
         if (update)
         {
             // Only the cases whose file was written count as updated; the others were already right.
@@ -50,6 +79,7 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     private void RunOne(Func<TestCase> load)
     {
         var clock = Stopwatch.StartNew();
+        _caseStarted = Stopwatch.GetTimestamp();
         TestCase? testCase = null;
         try
         {
