@@ -211,7 +211,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                 var computed = _pending.Count;
                 for (var i = 0; i < computed; i++) Emit(_pending[i]);
                 writer.Flush();
-                writer.Final(Fold.Report(_state), Counts(), new RunEnd(reason));
+                writer.Final(Fold.Report(_state, _pending, computed), Counts(), new RunEnd(reason));
                 writer.Flush();
                 _reporter.Finish();
             }

@@ -223,6 +223,28 @@ module Engine =
     and report (state: State) =
         { Records = state.Records; Skewed = state.Skewed; Late = state.Late; Firing = Alerts.firing state.Rules }
 
+    /// `report state` with the alert events of a step that did not return applied (the first `count`
+    /// of `events`): an alert that step fired and did not resolve is firing, one it resolved is not.
+    /// Counts stay those of `state`; a value is that of its last transition or of `state`.
+    let reportAfter (events: List<Event>) (count: int) (state: State) =
+        let before = report state
+        let mutable firing = before.Firing
+        for i in 0 .. count - 1 do
+            match events[i] with
+            | Alert a ->
+                firing <- firing |> List.filter (fun f -> not (f.Rule = a.Rule && f.Labels = a.Labels))
+                if a.Transition = Fired then
+                    firing <- firing @ [ { Rule = a.Rule; Labels = a.Labels; Since = a.Time; Value = a.Value } ]
+            | _ -> ()
+        // In `report`'s order: rule by rule in rule order, groups in ordinal order.
+        let rank = state.Rules |> List.mapi (fun i rs -> rs.Rule.RuleName, i) |> Map.ofList
+        let order (f: FiringAlert) = (Map.tryFind f.Rule rank |> Option.defaultValue Int32.MaxValue), f.Labels |> List.map snd
+        let byOrder (a: FiringAlert) (b: FiringAlert) =
+            let (ra, ga), (rb, gb) = order a, order b
+            if ra <> rb then compare ra rb
+            else Seq.compareWith (fun (x: string) y -> String.CompareOrdinal(x, y)) ga gb
+        { before with Firing = List.sortWith byOrder firing }
+
     /// Whether a label's symbol table holds enough ids no state may hold any more for
     /// `reclaimIds` to pay (see `Symbols.RetainDue`).
     let reclaimDue () =

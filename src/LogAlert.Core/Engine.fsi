@@ -22,6 +22,10 @@ module Engine =
     /// on (a rule stuck in a loop) reports.
     val report: state: State -> Report
 
+    /// `report state` with the alert events of a step that did not return applied (the first
+    /// `count` of `events`): what was firing where a stuck rule stopped the run.
+    val reportAfter: events: List<Event> -> count: int -> state: State -> Report
+
     /// Whether the symbol tables hold enough ids that no state may hold any more for `reclaimIds` to pay.
     val reclaimDue: unit -> bool
 

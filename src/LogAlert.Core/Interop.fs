@@ -367,6 +367,13 @@ type Fold =
     /// The report of `state` as it stands, without closing any second.
     static member Report(state: EngineState) = RunReport(Engine.report state.Core)
 
+    /// The report of `state` with the alert events of a step that did not return applied (the first
+    /// `count` of `notices`, which that step appended): what a run stopped inside a step reports.
+    static member Report(state: EngineState, notices: NoticeBuffer, count: int) =
+        ArgumentNullException.ThrowIfNull notices
+        if count < 0 || count > notices.Count then raise (ArgumentOutOfRangeException(nameof count))
+        RunReport(Engine.reportAfter notices.Events count state.Core)
+
     /// Whether `ReclaimIds` would pay: the label tables hold many ids no state may hold any more.
     static member ReclaimDue = Engine.reclaimDue ()
 

@@ -334,6 +334,7 @@ public sealed class HardeningTests : IDisposable
         Assert.Contains("rule \"stuck\" did not finish within 1s", r.Stderr);
         Assert.DoesNotContain("   at ", r.Stderr);
         AssertCountsOfAStepThatDidNotReturn(Stats(r));
+        AssertFiringAsTheEventsLeftIt(r, "stuck");
     }
 
     // The log is one batch, and the rule stopped the run inside its step: its lines were read (its
@@ -344,6 +345,17 @@ public sealed class HardeningTests : IDisposable
         Assert.Equal(File.ReadAllLines(Waves()).Length, stats.GetProperty("lines").GetInt64());
         Assert.Equal(0, stats.GetProperty("bad").GetInt64());
         Assert.Equal(0, stats.GetProperty("records").GetInt64());
+    }
+
+    // What fired before the rule stopped the run and did not resolve is firing in the report (it
+    // said none: the report was of the last step that returned, before any record).
+    private static void AssertFiringAsTheEventsLeftIt(CliRunner.Result r, string rule)
+    {
+        var alerts = Json(r).Where(e => e.GetProperty("type").GetString() == "alert").ToArray();
+        Assert.Equal("firing", alerts[^1].GetProperty("state").GetString());
+        var firing = Assert.Single(Stats(r).GetProperty("firing").EnumerateArray());
+        Assert.Equal(rule, firing.GetProperty("rule").GetString());
+        Assert.Equal(alerts[^1].GetProperty("ts").GetInt64(), firing.GetProperty("since").GetInt64());
     }
 
     [Fact]
@@ -358,6 +370,7 @@ public sealed class HardeningTests : IDisposable
         Assert.Equal("rule \"quitter\" ended the process (Environment.Exit)", Stats(r).GetProperty("stopped").GetString());
         Assert.Contains("logalert: rule \"quitter\" ended the process (Environment.Exit)", r.Stderr);
         AssertCountsOfAStepThatDidNotReturn(Stats(r));
+        AssertFiringAsTheEventsLeftIt(r, "quitter");
     }
 }
 
