@@ -353,6 +353,8 @@ public sealed class RuleHostTests : IDisposable
             Alert("idle").When(q => 100 - q.Rate("requests", TimeSpan.FromMinutes(1))).Above(95);
             Alert("scaled").WhenEach(q => q.TopK(3, "requests", TimeSpan.FromMinutes(1), "host") / 60).Above(1);
             Alert("top").WhenEach(q => q.TopK(3, "requests", TimeSpan.FromMinutes(1), "host")).Above(1);
+            Alert("nodata").When(q => { var r = q.Rate("requests", TimeSpan.FromMinutes(1)); return r == 0 ? 100 : r; }).Above(50);
+            Alert("floor").When(q => Math.Max(q.Rate("requests", TimeSpan.FromMinutes(1)), 5)).Above(1);
             """);
 
         var result = Load(path);
@@ -372,6 +374,9 @@ public sealed class RuleHostTests : IDisposable
         Assert.Equal("f(Rate(requests, 1m)) > 95", d[5].ToString());
         Assert.Equal("f(TopK(3, requests, 1m, host)) > 1, per host", d[6].ToString());
         Assert.Equal("TopK(3, requests, 1m, host) > 1, per host", d[7].ToString());
+        // Equal to the query on the odd answer but not on 0 (no traffic): it said "Rate(...) > 50".
+        Assert.Equal("f(Rate(requests, 1m)) > 50", d[8].ToString());
+        Assert.Equal("f(Rate(requests, 1m)) > 1", d[9].ToString());
         Assert.Equal(TimeSpan.FromHours(1), Settings(result).Retention);
         Assert.Equal(new WindowUse("Rate", "requests", TimeSpan.FromMinutes(1), null, "status_class=\"5xx\""), d[0].Windows[0]);
     }

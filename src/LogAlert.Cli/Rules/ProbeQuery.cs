@@ -52,9 +52,11 @@ internal sealed class ProbeQuery(double answer = 0) : IQuery
 
     /// <summary>
     /// Whether a scalar rule's value is its one query's value, as it is: called with every query
-    /// answering an odd number (its output muted), it gives that number back. <c>Rate(...) * 60</c>
-    /// does not, and <c>logalert check</c> then shows <c>f(Rate(requests, 1m))</c>, not a condition
-    /// the rule does not test.
+    /// answering an odd number (its output muted), it gives that number back; the load-time call,
+    /// whose queries answer 0, must have given 0 too (the caller knows). <c>Rate(...) * 60</c> does
+    /// not, nor does <c>r == 0 ? 100 : r</c>, and <c>logalert check</c> then shows
+    /// <c>f(Rate(requests, 1m))</c>, not a condition the rule does not test. The answer stays small:
+    /// a rule that loops or exits above some rate would do so here, at load time.
     /// </summary>
     public static bool ValueIsTheQuery(Func<IQuery, double> scalar)
     {

@@ -287,9 +287,10 @@ public sealed class RuleHost : IDisposable
         string? label = null;
         string? probeError = null;
         Grouped? groups = null;
+        double? atZero = null;
         try
         {
-            if (scalar is not null) scalar(probe);
+            if (scalar is not null) atZero = scalar(probe);
             else label = (groups = grouped!(probe))?.Label;
         }
         catch (Exception e)
@@ -314,11 +315,12 @@ public sealed class RuleHost : IDisposable
             return null;
         }
         // Whether the value is the one query as it is (for check's line): a grouped rule returns the
-        // very result the probe gave; a scalar one is called once more, muted, with another answer.
+        // very result the probe gave; a scalar one gave the probe's 0 back, and is called again,
+        // muted, with other answers.
         var bare = probeError is null && probe.Uses.Count == 1
                    && (grouped is not null
                        ? ReferenceEquals(groups, probe.LastGroups)
-                       : ProbeQuery.ValueIsTheQuery(Watchdog.Watch(alert.Name, RuleConsole.Attribute(RuleConsole.Mute, alert.ScalarValue!))));
+                       : atZero == 0 && ProbeQuery.ValueIsTheQuery(Watchdog.Watch(alert.Name, RuleConsole.Attribute(RuleConsole.Mute, alert.ScalarValue!))));
         return new RuleDescription(rule, file, alert.Line, probe.Uses, label, probeError, alert.IsMonotonic, bare);
     }
 
