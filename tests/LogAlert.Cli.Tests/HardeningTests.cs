@@ -293,6 +293,35 @@ public sealed class HardeningTests : IDisposable
         Assert.StartsWith("logalert: <stdin>:1: ", await stderr);
     }
 
+    [Fact]
+    public async Task The_same_bytes_find_the_same_format_from_a_file_or_a_slow_pipe()
+    {
+        // A common-format line, then combined ones: in a file combined wins (4 of the first 5), and
+        // one bad line. On a pipe the first line came alone and decided "common" at once: 4 bad
+        // lines, and other output for the same bytes (semantics §13).
+        var lines = new[] { "10.0.0.9 - - [07/Feb/2019:21:11:00 +0000] \"GET /a HTTP/1.1\" 200 5\n" }
+            .Concat(Enumerable.Range(0, 5).Select(i => $"10.0.0.{i} - - [07/Feb/2019:21:11:0{i} +0000] \"GET /a HTTP/1.1\" 200 5 \"-\" \"x\"\n"))
+            .ToArray();
+        var fromFile = CliRunner.Run(["--format", "jsonl", Write("mixed.log", string.Concat(lines))], env: _env);
+
+        using var p = Start("--format", "jsonl", "-");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        foreach (var line in lines)
+        {
+            p.StandardInput.Write(line);
+            p.StandardInput.Flush();
+            await Task.Delay(300); // each line alone on the pipe
+        }
+        p.StandardInput.Close();
+        Assert.True(p.WaitForExit(30_000));
+
+        var piped = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var stats = JsonDocument.Parse(piped[^1]).RootElement;
+        Assert.Equal("combined", stats.GetProperty("inputs")[0].GetProperty("format").GetString());
+        Assert.Equal((5, 1), (stats.GetProperty("records").GetInt64(), stats.GetProperty("bad").GetInt64()));
+        Assert.Equal(fromFile.StdoutLines[..^1], piped[..^1]);
+    }
+
     /// <summary>Rates that fire, resolve and fire again before second 1050, and go on after it.</summary>
     private string Waves() => Write("waves.csv", Header + "\n" + string.Concat(Enumerable.Range(1000, 100).SelectMany(t =>
         Enumerable.Repeat(Line(t, t % 10 == 0 ? "/a" : "/b"), t is >= 1020 and < 1040 ? 1 : 5))));

@@ -157,7 +157,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         {
             _formats[source] = (path, format);
             FormatFound?.Invoke(path, format);
-        }, Extras);
+        }, Extras) { IsLive = index => _follow && index == _inputs.Length - 1 };
 
     /// <summary>The inputs, in the order they are read.</summary>
     public IReadOnlyList<string> Inputs => _inputs;

@@ -20,6 +20,12 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
     AccessExtras extras = AccessExtras.None)
     : IChunkParser
 {
+    /// <summary>
+    /// Whether the input of this index is followed (live): there, lines that fit a format decide at
+    /// once. Null: none is.
+    /// </summary>
+    public Func<int, bool>? IsLive { get; init; }
+
     private readonly CsvParser _csv = new(builder);
     private readonly AccessParser _access = new(builder, extras);
 
@@ -68,16 +74,19 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
     /// <inheritdoc/>
     /// <remarks>
     /// With auto, the format is found from the first <see cref="FormatSniffer.SampleLines"/> non-blank
-    /// lines (semantics §1). A pipe or a followed file may give fewer at first: when those fit a
-    /// format it is taken at once (a live log shows its first events without waiting for five
-    /// requests), and when they fit none the reader waits for the rest, so that one junk line at
-    /// the start is outvoted as it is in a file, however the writer's lines arrive.
+    /// lines (semantics §1). A pipe or a followed file may give fewer at first. Not live, the reader
+    /// waits for the rest (or the end of input), so the same bytes find the same format from a file
+    /// or a pipe however they arrive: a common-format line before combined ones decided "common"
+    /// on a slow pipe and "combined" in a file. Live, lines that fit a format decide at once (a live
+    /// log shows its first events without waiting for five requests), and when they fit none the
+    /// reader waits for the rest, so that one junk line at the start is outvoted as it is in a file.
     /// </remarks>
     public bool NeedsMore(ReadOnlySpan<byte> head, ChunkStart at)
     {
         if (!format.IsAuto || at.State is not null) return false;
         if (at.AtStart && head.StartsWith(BatchBuilder.Bom)) head = head[BatchBuilder.Bom.Length..];
-        return FormatSniffer.NonBlankLines(head) < FormatSniffer.SampleLines && FormatSniffer.Sniff(head).Format is null;
+        if (FormatSniffer.NonBlankLines(head) >= FormatSniffer.SampleLines) return false;
+        return IsLive?.Invoke(at.Source) != true || FormatSniffer.Sniff(head).Format is null;
     }
 
     /// <inheritdoc/>
