@@ -105,6 +105,33 @@ public sealed class RuleHostTests : IDisposable
         else Assert.Equal($"{path}:1: error: rule \"a\": {error}", Assert.Single(result.Errors));
     }
 
+    // Each was taken before, the later call or name silently winning or dropped.
+    [Theory]
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).Above(5);",
+        "rule \"a\": Above is given more than once")]
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5).For(TimeSpan.FromMinutes(1)).For(TimeSpan.FromMinutes(2));",
+        "rule \"a\": For is given more than once")]
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5).Labels((\"team\", \"web\"), (\"team\", \"db\"));",
+        "rule \"a\": label \"team\" is given more than once")]
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5).Annotations((\"value\", \"high\"));",
+        "rule \"a\": annotation \"value\" is logalert's own (message, value, threshold); give it another name")]
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5).Annotations((\"runbook\", \"x\")).Annotations((\"runbook\", \"y\"));",
+        "rule \"a\": annotation \"runbook\" is given more than once")]
+    [InlineData("Alert(\"summary\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5);",
+        "rule \"summary\": the name is the summaries' in --only and --disable; give the rule another name")]
+    [InlineData("Alert(\"a\\nb\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5);",
+        "rule \"a\\x0ab\": a rule's name cannot hold a control character")]
+    [InlineData("Alert(\"a\").WhenEach(q => q.TopK(0, \"requests\", TimeSpan.FromMinutes(1), \"host\")).Above(5);",
+        "rule \"a\": TopK(0, ...): k must be at least 1")]
+    public void A_setting_given_twice_or_a_name_that_cannot_work_is_a_load_error(string rule, string error)
+    {
+        var path = Write("twice.csx", rule);
+
+        var result = Load(path);
+
+        Assert.Equal($"{path}:1: error: {error}", Assert.Single(result.Errors));
+    }
+
     [Fact]
     public void Rules_come_in_file_order_then_registration_order()
     {

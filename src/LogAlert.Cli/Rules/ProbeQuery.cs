@@ -121,6 +121,8 @@ internal sealed class ProbeQuery(double answer = 0) : IQuery
     public Grouped TopK(int k, string metric, TimeSpan width, string label, string? selector = null)
     {
         Record(new WindowUse("TopK", metric, width, label ?? "", selector, k));
+        // The engine reads k < 1 as no group at all: such a rule can never fire.
+        if (k < 1) throw Reject($"TopK({k}, ...): k must be at least 1");
         return Groups(label);
     }
 

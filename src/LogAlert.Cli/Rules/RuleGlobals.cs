@@ -56,6 +56,11 @@ public sealed class AlertBuilder
     {
         Name = name ?? "";
         if (name is null) _problems.Add("Alert(null): a rule needs a non-empty name");
+        // The name is printed in every event, on a terminal too, and given to --only and --disable.
+        else if (name.Any(Output.Terminal.NeedsEscape))
+            _problems.Add($"rule \"{Output.Terminal.Escape(name)}\": a rule's name cannot hold a control character");
+        else if (name == "summary")
+            _problems.Add("rule \"summary\": the name is the summaries' in --only and --disable; give the rule another name");
         File = file;
         Line = line;
     }
@@ -110,8 +115,17 @@ public sealed class AlertBuilder
     /// </summary>
     public AlertBuilder Above(double threshold)
     {
+        Once(nameof(Above));
         Threshold = threshold;
         return this;
+    }
+
+    // A second call of a setting replaced the first without a word: a copy-paste slip, refused.
+    private readonly HashSet<string> _given = [];
+
+    private void Once(string method)
+    {
+        if (!_given.Add(method)) _problems.Add($"rule \"{Name}\": {method} is given more than once");
     }
 
     /// <summary>
@@ -121,6 +135,7 @@ public sealed class AlertBuilder
     /// </summary>
     public AlertBuilder RecoverBelow(double threshold)
     {
+        Once(nameof(RecoverBelow));
         Recover = threshold;
         return this;
     }
@@ -131,6 +146,7 @@ public sealed class AlertBuilder
     /// </summary>
     public AlertBuilder For(TimeSpan duration)
     {
+        Once(nameof(For));
         ForTime = duration;
         return this;
     }
@@ -142,6 +158,7 @@ public sealed class AlertBuilder
     /// </summary>
     public AlertBuilder Message(string template)
     {
+        Once(nameof(Message));
         FiringMessage = template;
         return this;
     }
@@ -164,6 +181,7 @@ public sealed class AlertBuilder
     /// </summary>
     public AlertBuilder RecoveryMessage(string template)
     {
+        Once(nameof(RecoveryMessage));
         ResolvedMessage = template;
         return this;
     }
@@ -180,6 +198,7 @@ public sealed class AlertBuilder
         {
             if (!IsLabelName(name)) _problems.Add($"rule \"{Name}\": label name \"{name}\" is not letters, digits and _ (not starting with a digit)");
             else if (name is "alertname") _problems.Add($"rule \"{Name}\": the label alertname is the rule's name");
+            else if (DeliveryLabels.Any(l => l.Name == name)) _problems.Add($"rule \"{Name}\": label \"{name}\" is given more than once");
             else DeliveryLabels.Add((name, value ?? ""));
         }
         return this;
@@ -195,6 +214,9 @@ public sealed class AlertBuilder
         foreach (var (name, value) in annotations ?? [])
         {
             if (!IsLabelName(name)) _problems.Add($"rule \"{Name}\": annotation name \"{name}\" is not letters, digits and _ (not starting with a digit)");
+            else if (name is "message" or "value" or "threshold")
+                _problems.Add($"rule \"{Name}\": annotation \"{name}\" is logalert's own (message, value, threshold); give it another name");
+            else if (DeliveryAnnotations.Any(a => a.Name == name)) _problems.Add($"rule \"{Name}\": annotation \"{name}\" is given more than once");
             else DeliveryAnnotations.Add((name, value ?? ""));
         }
         return this;
