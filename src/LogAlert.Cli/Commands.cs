@@ -47,7 +47,7 @@ public sealed class RunCommand
         [Option("only", Description = "Run only these rules (and 'summary' if named); repeatable.")] string[]? only = null,
         [Option("fail-on-alert", Description = "Exit 3 when any alert fired.")] bool failOnAlert = false,
         [Option("color", Description = "Colour text output: auto, always or never (NO_COLOR is honoured).")] string color = "auto",
-        [Option("rule-timeout", Description = "A rule evaluation running longer than this is reported and logalert exits (2).")] string ruleTimeout = "5s",
+        [Option("rule-timeout", Description = "A rule evaluation running longer than this is reported and logalert exits (2); 0: no limit.")] string ruleTimeout = "5s",
         [Option("input-format", Description = "Input format: auto (found from each input's first lines), csv (the seed's CSV), common or combined (nginx's and Apache's), jsonl (one JSON object a line, nginx-style keys).")] string inputFormat = "auto",
         [Option("log-format", Description = "The server's own log format, pasted from its config: an nginx log_format ('$remote_addr - $remote_user [$time_local] \"$request\" ...') or an Apache LogFormat ('%h %l %u %t \\\"%r\\\" %>s %b'); the whole log_format directive or LogFormat line works too.")] string? logFormat = null,
         [Option("verbose", new[] { 'v' }, Description = "Say on stderr what logalert found out, e.g. each input's format.")] bool verbose = false,
