@@ -246,6 +246,10 @@ public sealed class AccessLogReaderTests : IDisposable
     [InlineData("bytes", "-5", "bytes -5 is negative")]
     [InlineData("bytes", "1125899906842625", "bytes 1125899906842625 is above the limit of 1125899906842624 (1 PiB)")]
     [InlineData("bytes", "lots", "bytes \"lots\" is not an integer or '-'")]
+    // Too long for the number type: out of range, not "not an integer" (as they were said before).
+    [InlineData("status", "99999999999", "status 99999999999 is not in 100..599")]
+    [InlineData("bytes", "99999999999999999999", "bytes 99999999999999999999 is above the limit of 1125899906842624 (1 PiB)")]
+    [InlineData("bytes", "-99999999999999999999", "bytes -99999999999999999999 is negative")]
     [InlineData("request", "GET", "request \"GET\" is not 'METHOD /path [PROTOCOL]'")]
     [InlineData("request", "GET api HTTP/1.0", "request \"GET api HTTP/1.0\" is not 'METHOD /path [PROTOCOL]'")]
     [InlineData("request", "GET /a b c", "request \"GET /a b c\" is not 'METHOD /path [PROTOCOL]'")]

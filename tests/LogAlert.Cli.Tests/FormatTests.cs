@@ -361,6 +361,8 @@ public sealed class FormatTests
     [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] GET / HTTP/1.1 200 1", "expected \"\\\"\" at column 43")]
     [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\" 200 1 extra", "bytes \"1 extra\" is not an integer or '-'")]
     [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\"  200 1", "status \"\" is not an integer")]
+    [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\" 2000000000000000000000 1", "status \"2000000000000000000000\" is not in 100..599")]
+    [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\" 200 99999999999999999999", "bytes \"99999999999999999999\" is above the limit of 1125899906842624 (1 PiB)")]
     public void MalformedCommonLines(string line, string reason) =>
         Assert.Equal(reason, Reason(LineTemplate.Common, line));
 

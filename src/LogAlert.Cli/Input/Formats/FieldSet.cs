@@ -164,7 +164,9 @@ internal ref struct FieldSet
             case FieldKind.Status:
                 if (!FieldValues.TryDigits(value, out var status))
                 {
-                    reason = $"status {FieldValues.Show(value)} is not an integer";
+                    reason = FieldValues.IsLongNumber(value)
+                        ? $"status {FieldValues.Show(value)} is not in 100..599"
+                        : $"status {FieldValues.Show(value)} is not an integer";
                     return false;
                 }
                 if (status is < 100 or > 599)
@@ -178,7 +180,9 @@ internal ref struct FieldSet
                 long bytes = 0;
                 if (!FieldValues.IsDash(value) && !FieldValues.TryDigits(value, out bytes))
                 {
-                    reason = $"bytes {FieldValues.Show(value)} is not an integer or '-'";
+                    reason = FieldValues.IsLongNumber(value)
+                        ? $"bytes {FieldValues.Show(value)} is {(value[0] == (byte)'-' ? "negative" : $"above the limit of {Bounds.MaxBytes} (1 PiB)")}"
+                        : $"bytes {FieldValues.Show(value)} is not an integer or '-'";
                     return false;
                 }
                 if (bytes > Bounds.MaxBytes)

@@ -360,14 +360,17 @@ internal sealed class CsvParser : IChunkParser
         }
         if (!csv.TryParse<int>(columns.Status, out var status))
         {
-            Bad(line, $"status \"{csv.GetString(columns.Status)}\" is not an integer");
+            var text = csv.GetString(columns.Status);
+            Bad(line, IsWholeNumber(text) ? $"status {text} is not in 100..599" : $"status \"{text}\" is not an integer");
             return;
         }
         long bytes = 0;
         var bytesField = csv.GetSpan(columns.Bytes);
         if (!(bytesField.Length == 1 && bytesField[0] == (byte)'-') && !csv.TryParse(columns.Bytes, out bytes))
         {
-            Bad(line, $"bytes \"{csv.GetString(columns.Bytes)}\" is not an integer or '-'");
+            var text = csv.GetString(columns.Bytes);
+            Bad(line, !IsWholeNumber(text) ? $"bytes \"{text}\" is not an integer or '-'"
+                : text.StartsWith('-') ? $"bytes {text} is negative" : $"bytes {text} is above the limit of {Bounds.MaxBytes} (1 PiB)");
             return;
         }
 
@@ -407,4 +410,11 @@ internal sealed class CsvParser : IChunkParser
     }
 
     private void Bad(long line, string reason) => _builder.Bad(line, reason);
+
+    /// <summary>A whole number, with an optional minus: one that did not parse is out of range, not "not an integer".</summary>
+    private static bool IsWholeNumber(string text)
+    {
+        var digits = text.StartsWith('-') ? text.AsSpan(1) : text.AsSpan();
+        return !digits.IsEmpty && !digits.ContainsAnyExceptInRange('0', '9');
+    }
 }
