@@ -133,6 +133,24 @@ public sealed class RuleHostTests : IDisposable
     }
 
     [Fact]
+    public void A_rule_file_that_is_not_UTF8_is_an_error_at_its_line_and_column()
+    {
+        // Saved as Latin-1: the é was read as U+FFFD, and the rule was named "caf\uFFFD" without a word.
+        var path = Path.Combine(_dir, "latin1.csx");
+        var text = "// a comment\nAlert(\"café\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1);\n";
+        File.WriteAllBytes(path, System.Text.Encoding.Latin1.GetBytes(text));
+        var utf8 = Path.Combine(_dir, "utf8.csx");
+        File.WriteAllBytes(utf8, [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(text)]);
+
+        var latin1 = Load(path);
+        var good = Load(utf8);
+
+        Assert.Equal($"{path}:2:11: error: byte 0xE9 is not UTF-8; save the rule file as UTF-8", Assert.Single(latin1.Errors));
+        Assert.Empty(good.Errors);
+        Assert.Equal("café", Assert.Single(good.Descriptions).Name);
+    }
+
+    [Fact]
     public void Rules_come_in_file_order_then_registration_order()
     {
         var a = Write("a.csx", """

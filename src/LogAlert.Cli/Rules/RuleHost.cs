@@ -122,6 +122,7 @@ public sealed class RuleHost : IDisposable
             {
                 unit.Errors.Add(e is FileNotFoundException or DirectoryNotFoundException
                     ? $"{unit.DisplayPath}: no such file"
+                    : e is RuleSource.NotUtf8Exception ? e.Message
                     : $"{unit.DisplayPath}: {e.Message}");
                 continue;
             }

@@ -40,7 +40,7 @@ internal sealed partial class RuleSource
     public static RuleSource Read(string displayPath)
     {
         var fullPath = Path.GetFullPath(displayPath);
-        var text = File.ReadAllText(fullPath);
+        var text = ReadText(fullPath, displayPath);
         var loads = new List<(string, string?)>();
         var seen = new HashSet<string>(StringComparer.Ordinal) { fullPath };
         var pending = new Queue<(string Path, string Text)>();
@@ -55,10 +55,10 @@ internal sealed partial class RuleSource
                 string? loaded = null;
                 try
                 {
-                    loaded = File.ReadAllText(target);
+                    loaded = ReadText(target, target);
                     pending.Enqueue((target, loaded));
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is (IOException and not NotUtf8Exception) or UnauthorizedAccessException)
                 {
                     // The compiler reports it; the key just records that it was missing.
                 }
@@ -66,6 +66,29 @@ internal sealed partial class RuleSource
             }
         }
         return new RuleSource(displayPath, fullPath, text, loads);
+    }
+
+    /// <summary>A rule file's bytes that are not UTF-8: where, so that the user can fix them.</summary>
+    public sealed class NotUtf8Exception(string path, int line, int column, byte value)
+        : IOException($"{path}:{line}:{column}: error: byte 0x{value:X2} is not UTF-8; save the rule file as UTF-8");
+
+    /// <summary>
+    /// The file's text, read as UTF-8 (a BOM is skipped). Bytes that are not UTF-8 (a file saved as
+    /// Latin-1) were read as U+FFFD, which changed a rule's name or a string in it without a word.
+    /// </summary>
+    private static string ReadText(string path, string shownAs)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var span = bytes.AsSpan();
+        if (span.StartsWith("\xEF\xBB\xBF"u8)) span = span[3..];
+        var chars = new char[span.Length];
+        var status = System.Text.Unicode.Utf8.ToUtf16(span, chars, out var read, out var written, replaceInvalidSequences: false);
+        if (status == System.Buffers.OperationStatus.Done) return new string(chars, 0, written);
+        var before = span[..read];
+        var line = before.Count((byte)'\n') + 1;
+        var lineStart = before.LastIndexOf((byte)'\n') + 1;
+        var column = System.Text.Encoding.UTF8.GetCharCount(before[lineStart..]) + 1;
+        throw new NotUtf8Exception(shownAs, line, column, span[read]);
     }
 
     /// <summary>
