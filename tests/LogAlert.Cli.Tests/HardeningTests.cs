@@ -322,6 +322,23 @@ public sealed class HardeningTests : IDisposable
         Assert.Equal(fromFile.StdoutLines[..^1], piped[..^1]);
     }
 
+    [Fact]
+    public void NUL_bytes_a_crash_left_before_a_line_are_not_part_of_it()
+    {
+        // After an unclean shutdown a log can hold a run of NULs where writes were lost, and the next
+        // line right after them. The host was read as "\0\0\0\0127.0.0.1", a second host.
+        static string Request(int second) => $"127.0.0.1 - - [07/Feb/2019:21:11:0{second} +0000] \"GET /a HTTP/1.1\" 200 5 \"-\" \"x\"\n";
+        var log = Write("crashed.log", Request(0) + new string('\0', 4096) + Request(1) + new string('\0', 512) + "\n" + Request(2));
+
+        var r = CliRunner.Run(["--format", "jsonl", "--summary-interval", "1m", log], env: _env);
+
+        Assert.Equal(0, r.ExitCode);
+        var summary = Json(r).Single(e => e.GetProperty("type").GetString() == "summary");
+        Assert.Equal((3, 1), (summary.GetProperty("requests").GetInt32(), summary.GetProperty("hosts").GetInt32()));
+        Assert.Equal((3, 1), (Stats(r).GetProperty("records").GetInt32(), Stats(r).GetProperty("bad").GetInt32()));
+        Assert.Contains("crashed.log:3: 512 NUL bytes and nothing else (a log's lost writes after a crash)", r.Stderr);
+    }
+
     /// <summary>Rates that fire, resolve and fire again before second 1050, and go on after it.</summary>
     private string Waves() => Write("waves.csv", Header + "\n" + string.Concat(Enumerable.Range(1000, 100).SelectMany(t =>
         Enumerable.Repeat(Line(t, t % 10 == 0 ? "/a" : "/b"), t is >= 1020 and < 1040 ? 1 : 5))));

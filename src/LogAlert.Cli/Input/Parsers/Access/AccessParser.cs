@@ -42,6 +42,20 @@ internal sealed class AccessParser(BatchBuilder builder, AccessExtras extras = A
             at = next;
             // Blank: a line that starts with a printable byte (nearly all) is not, without a search.
             if ((text.IsEmpty || text[0] <= (byte)' ') && text.IndexOfAnyExcept((byte)' ', (byte)'\t', (byte)'\r') < 0) continue;
+            // NUL bytes before a line are what a crash leaves where a log's last writes were lost
+            // (the file's length was saved, its data not): the line after them is whole, and its
+            // host is not "\0\0\0…10.0.0.1".
+            if (text[0] == 0)
+            {
+                var pad = text.IndexOfAnyExcept((byte)0);
+                if (pad < 0)
+                {
+                    builder.Bad(line, $"{text.Length} NUL bytes and nothing else (a log's lost writes after a crash)");
+                    continue;
+                }
+                text = text[pad..];
+                start += pad;
+            }
             // A plain line of common or combined goes straight to a record; any other, through the fields.
             if (quotes is not null && template!.TryAddPlain(text, _minutes, builder, line, quotes, start)) { }
             else if (quotes is null && template is not null && template.TryAddPlain(text, _minutes, builder, line)) { }
