@@ -366,16 +366,27 @@ public sealed class RuleHostTests : IDisposable
     }
 
     [Fact]
-    public void A_rule_file_that_throws_is_reported()
+    public void A_rule_file_that_throws_is_reported_at_the_line_that_threw()
     {
         var path = Write("throws.csx", """
             Alert("fine").When(q => 1).Above(0);
             throw new InvalidOperationException("boom");
             """);
+        var nested = Write("nested.csx", """
+            Alert("fine").When(q => 1).Above(0);
+            Check(2);
+
+            static void Check(int n)
+            {
+                if (n > 1) throw new ArgumentException("n is " + n);
+            }
+            """);
 
         var result = Load(path);
+        var inner = Load(nested);
 
-        Assert.Equal($"{path}: error: the rule file threw InvalidOperationException: boom", Assert.Single(result.Errors));
+        Assert.Equal($"{path}:2: error: the rule file threw InvalidOperationException: boom", Assert.Single(result.Errors));
+        Assert.Equal($"{nested}:6: error: the rule file threw ArgumentException: n is 2", Assert.Single(inner.Errors));
     }
 
     [Fact]

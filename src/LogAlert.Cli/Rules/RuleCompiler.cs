@@ -39,7 +39,12 @@ internal static class RuleCompiler
             typeof(RuleGlobals).Assembly)
         .WithImports("System", "System.Linq", "System.Collections.Generic", "LogAlert.Core")
         .WithOptimizationLevel(OptimizationLevel.Release)
-        .WithEmitDebugInformation(false);
+        .WithEmitDebugInformation(false)
+        // The source's encoding, which the embedded debug information needs (CS8055 without it).
+        .WithFileEncoding(new System.Text.UTF8Encoding(false));
+
+    private static readonly Microsoft.CodeAnalysis.Emit.EmitOptions EmbeddedPdb =
+        new(debugInformationFormat: Microsoft.CodeAnalysis.Emit.DebugInformationFormat.Embedded);
 
     /// <summary>Checks the directives, then compiles and emits one rule file.</summary>
     public static CompileOutcome Compile(RuleSource source)
@@ -50,7 +55,9 @@ internal static class RuleCompiler
         var script = CSharpScript.Create(source.Text, Options.WithFilePath(source.FullPath), typeof(RuleGlobals));
         var compilation = script.GetCompilation();
         using var image = new MemoryStream();
-        var result = compilation.Emit(image);
+        // The debug information inside the image (a few KB): an exception from the rule file then
+        // has its line, which the error names ("rules/x.csx:3: error: the rule file threw ...").
+        var result = compilation.Emit(image, options: EmbeddedPdb);
         var lines = result.Diagnostics
             .Where(d => d.Severity == DiagnosticSeverity.Error && !Suppressed.Contains(d.Id))
             .Select(d => (Diagnostic: d, Span: d.Location.GetMappedLineSpan()))

@@ -239,10 +239,23 @@ public sealed class RuleHost : IDisposable
             }
             catch (Exception e)
             {
-                errors.Add($"{source.DisplayPath}: error: the rule file threw {e.GetType().Name}: {e.Message}");
+                errors.Add($"{source.DisplayPath}{LineIn(e, source.FullPath)}: error: the rule file threw {e.GetType().Name}: {e.Message}");
                 return null;
             }
         }
+    }
+
+    /// <summary>
+    /// <c>:line</c> of the innermost frame of <paramref name="e"/> in the file at <paramref name="path"/>
+    /// (the rule image carries its debug information), or nothing when no frame is there.
+    /// </summary>
+    private static string LineIn(Exception e, string path)
+    {
+        var frames = new System.Diagnostics.StackTrace(e, fNeedFileInfo: true).GetFrames();
+        foreach (var frame in frames)
+            if (frame.GetFileName() == path && frame.GetFileLineNumber() > 0)
+                return $":{frame.GetFileLineNumber()}";
+        return "";
     }
 
     /// <summary>Validates one registration, builds the core rule around watched delegates and probes it.</summary>
