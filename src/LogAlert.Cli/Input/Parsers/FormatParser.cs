@@ -74,8 +74,8 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
     /// <inheritdoc/>
     /// <remarks>
     /// With auto, the format is found from the first <see cref="FormatSniffer.SampleLines"/> non-blank
-    /// lines (semantics §1). A pipe or a followed file may give fewer at first. Not live, the reader
-    /// waits for the rest (or the end of input), so the same bytes find the same format from a file
+    /// lines (semantics §1). A pipe or a followed file may give fewer at first. A CSV header first
+    /// decides at once, as in a file. Otherwise, not live, the reader waits for the rest (or the end of input), so the same bytes find the same format from a file
     /// or a pipe however they arrive: a common-format line before combined ones decided "common"
     /// on a slow pipe and "combined" in a file. Live, lines that fit a format decide at once (a live
     /// log shows its first events without waiting for five requests), and when they fit none the
@@ -86,7 +86,10 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
         if (!format.IsAuto || at.State is not null) return false;
         if (at.AtStart && head.StartsWith(BatchBuilder.Bom)) head = head[BatchBuilder.Bom.Length..];
         if (FormatSniffer.NonBlankLines(head) >= FormatSniffer.SampleLines) return false;
-        return IsLive?.Invoke(at.Source) != true || FormatSniffer.Sniff(head).Format is null;
+        var found = FormatSniffer.Sniff(head).Format;
+        // A header first decides CSV whatever follows it, in a file too: nothing to wait for.
+        if (found == "csv") return false;
+        return IsLive?.Invoke(at.Source) != true || found is null;
     }
 
     /// <inheritdoc/>
