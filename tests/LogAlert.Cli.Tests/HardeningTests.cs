@@ -339,6 +339,20 @@ public sealed class HardeningTests : IDisposable
         Assert.Contains("crashed.log:3: 512 NUL bytes and nothing else (a log's lost writes after a crash)", r.Stderr);
     }
 
+    [Fact]
+    public void NUL_bytes_a_crash_left_before_a_CSV_line_are_not_part_of_it()
+    {
+        var log = Write("crashed.csv", Header + "\n" + Line(1000) + new string('\0', 4096) + Line(1001) + new string('\0', 512) + "\n" + Line(1002));
+
+        var r = CliRunner.Run(["--format", "jsonl", "--summary-interval", "1m", log], env: _env);
+
+        Assert.Equal(0, r.ExitCode);
+        var summary = Json(r).Single(e => e.GetProperty("type").GetString() == "summary");
+        Assert.Equal((3, 1), (summary.GetProperty("requests").GetInt32(), summary.GetProperty("hosts").GetInt32()));
+        Assert.Equal((3, 1), (Stats(r).GetProperty("records").GetInt32(), Stats(r).GetProperty("bad").GetInt32()));
+        Assert.Contains("crashed.csv:4: ", r.Stderr);
+    }
+
     /// <summary>Rates that fire, resolve and fire again before second 1050, and go on after it.</summary>
     private string Waves() => Write("waves.csv", Header + "\n" + string.Concat(Enumerable.Range(1000, 100).SelectMany(t =>
         Enumerable.Repeat(Line(t, t % 10 == 0 ? "/a" : "/b"), t is >= 1020 and < 1040 ? 1 : 5))));

@@ -73,6 +73,7 @@ internal sealed class CsvParser : IChunkParser
             _atStart = false;
             if (chunk.Span.StartsWith(BatchBuilder.Bom)) chunk = chunk[BatchBuilder.Bom.Length..];
         }
+        chunk = DropNulPadding(chunk);
         var span = chunk.Span;
         if (span.IsEmpty) return;
         BlankLoneCarriageReturns(span);
@@ -308,6 +309,35 @@ internal sealed class CsvParser : IChunkParser
         }
         builder.LinesTo(chunkEnd);
         _lineBase = chunkEnd;
+    }
+
+    /// <summary>
+    /// NUL bytes before a line's text, what a crash leaves where a log's last writes were lost, are
+    /// taken out (in place; the chunk gets shorter): the host was read as <c>\0\0\0"10.0.0.1"</c>.
+    /// A line of NULs alone stays, and is a bad line. One search for a NUL a chunk when there is none.
+    /// </summary>
+    private static Memory<byte> DropNulPadding(Memory<byte> chunk)
+    {
+        var span = chunk.Span;
+        var first = span.IndexOf((byte)0);
+        if (first < 0) return chunk;
+        var read = span[..first].LastIndexOf((byte)'\n') + 1;
+        var write = read;
+        while (read < span.Length)
+        {
+            var lf = span[read..].IndexOf((byte)'\n');
+            var end = lf < 0 ? span.Length : read + lf + 1;
+            var start = read;
+            if (span[start] == 0)
+            {
+                var pad = span[start..end].IndexOfAnyExcept((byte)0);
+                if (pad >= 0 && span[start + pad] is not ((byte)'\n' or (byte)'\r')) start += pad;
+            }
+            if (write != start) span[start..end].CopyTo(span[write..]);
+            write += end - start;
+            read = end;
+        }
+        return chunk[..write];
     }
 
     /// <summary>
