@@ -69,6 +69,13 @@ public sealed class CheckCommand
         EventHandler exited = (_, _) =>
         {
             if (host.Watchdog.RunawayMessage is not null || host.Watchdog.Running is not { } what) return;
+            // A signal (a kill, a CI job's timeout) ends the process by this path too: not the rule's doing.
+            if (Signals.Received is { } signal)
+            {
+                checker.ReportInterrupted($"{signal} while {what} was running");
+                Environment.ExitCode = Signals.ExitCode;
+                return;
+            }
             checker.ReportEndedProcess($"{what} called Environment.Exit; nothing after it can be checked");
             Environment.ExitCode = ExitCodes.Failed;
         };

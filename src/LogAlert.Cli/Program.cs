@@ -15,6 +15,7 @@ using LogAlert.Cli.Input;
 // on the way, so that no log line can send escape sequences to the operator's terminal.
 Console.SetError(new LogAlert.Cli.Output.Terminal.EscapingWriter(Console.Error));
 Console.SetOut(LogAlert.Cli.Output.StandardOutput.Writer(Console.Out));
+Signals.Watch();
 try
 {
     // Cocona cannot give a primary command positional arguments next to sub-commands, and

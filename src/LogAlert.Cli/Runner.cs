@@ -230,10 +230,13 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     {
         if (!_stepping) return;
         var what = Running?.Invoke() ?? "a rule";
-        var reason = $"{what} ended the process (Environment.Exit)";
-        if (!TryAbort(reason)) return; // ended by logalert itself (a runaway rule), already reported
+        // A signal ends the process by this path too: then the rule is not to blame (exit 0, as
+        // after any SIGTERM), only interrupted.
+        var signal = Signals.Received;
+        var reason = signal is null ? $"{what} ended the process (Environment.Exit)" : $"{signal} while {what} was running";
+        if (!TryAbort(signal ?? reason)) return; // ended by logalert itself (a runaway rule), already reported
         stderr.WriteLine($"logalert: {reason}; the run stopped there");
-        Environment.ExitCode = ExitCodes.Usage;
+        Environment.ExitCode = signal is null ? ExitCodes.Usage : ExitCodes.Ok;
     }
 
     private void Absorb(InputBatch batch)

@@ -48,9 +48,9 @@ public sealed class TestCommand
             var run = new TestRun(new CaseRunner(host), Console.Out, update);
             // A rule that cannot be resumed ends the run; the case it was in is an ERROR, and the
             // report so far (summary, JUnit) is written before the process ends, with exit code 2.
-            void Stop(string reason)
+            void Stop(string reason, bool signalled = false)
             {
-                Environment.ExitCode = run.Stop(reason);
+                Environment.ExitCode = run.Stop(reason, signalled);
                 if (junit is not null) WriteJUnit(junit, run.Results);
             }
             host.Watchdog.OnRunaway = () =>
@@ -61,8 +61,14 @@ public sealed class TestCommand
             // Environment.Exit runs this on another thread while the rule that called it waits.
             EventHandler exited = (_, _) =>
             {
-                if (host.Watchdog.RunawayMessage is null && host.Watchdog.Running is { } what)
-                    Stop($"{what} ended the process (Environment.Exit)");
+                if (host.Watchdog.RunawayMessage is not null || host.Watchdog.Running is not { } what) return;
+                // A signal (a kill, a CI job's timeout) ends the process by this path too: not the rule's doing.
+                if (Signals.Received is { } signal)
+                {
+                    Stop($"{signal} while {what} was running", signalled: true);
+                    Environment.ExitCode = Signals.ExitCode;
+                }
+                else Stop($"{what} ended the process (Environment.Exit)");
             };
             AppDomain.CurrentDomain.ProcessExit += exited;
             int code;

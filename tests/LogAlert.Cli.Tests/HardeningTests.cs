@@ -353,6 +353,51 @@ public sealed class HardeningTests : IDisposable
         Assert.Contains("crashed.csv:4: ", r.Stderr);
     }
 
+    [Theory]
+    [InlineData("run")]
+    [InlineData("test")]
+    [InlineData("check")]
+    public async Task SIGTERM_while_a_rule_runs_is_said_as_the_signal_not_charged_to_the_rule(string command)
+    {
+        // The runtime ends the process on SIGTERM through ProcessExit, the path Environment.Exit
+        // takes: a kill (a CI job's timeout) while a rule ran was reported as the rule ending the
+        // process, exit 2 (run, test) or a FAIL with a case log (check).
+        var rule = Write("slow.csx", """
+            Alert("slow").When(q =>
+            {
+                var n = q.Sum("requests", TimeSpan.FromMinutes(1));
+                if (n > 20) { Console.Error.WriteLine("sleeping"); System.Threading.Thread.Sleep(60_000); }
+                return n;
+            }).Above(100);
+            """);
+        var log = Write("access.csv", Header + "\n" + string.Concat(Enumerable.Range(0, 40).Select(i => Line(1000 + i))));
+        Write("slow.case.json", $$"""{ "rules": ["slow.csx"], "input": "access.csv", "options": { "rule_timeout": "120s" } }""");
+        string[] args = command switch
+        {
+            "run" => ["--rule-timeout", "120s", "--format", "jsonl", "--rules", rule, log],
+            "test" => ["test", Path.Combine(_dir, "slow.case.json")],
+            _ => ["check", "--properties", "--rule-timeout", "120s", "--seed", "1", rule],
+        };
+        using var p = Process.Start(CliRunner.StartInfo(args, _env))!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = new StringBuilder();
+        string? line;
+        while ((line = await p.StandardError.ReadLineAsync()) is not null && !line.EndsWith("sleeping", StringComparison.Ordinal))
+            stderr.AppendLine(line);
+        Assert.NotNull(line); // the rule is asleep now
+
+        Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        stderr.Append(await p.StandardError.ReadToEndAsync());
+        Assert.True(p.WaitForExit(30_000));
+
+        var said = await stdout + stderr;
+        Assert.DoesNotContain("Environment.Exit", said);
+        Assert.Contains("SIGTERM while rule \"slow\" was running", said);
+        Assert.Equal(command == "run" ? 0 : 143, p.ExitCode);
+        if (command == "run") Assert.Equal("SIGTERM", Stats(new CliRunner.Result(p.ExitCode, await stdout, stderr.ToString())).GetProperty("stopped").GetString());
+        if (command == "check") Assert.DoesNotContain("FAIL", await stdout);
+    }
+
     /// <summary>Rates that fire, resolve and fire again before second 1050, and go on after it.</summary>
     private string Waves() => Write("waves.csv", Header + "\n" + string.Concat(Enumerable.Range(1000, 100).SelectMany(t =>
         Enumerable.Repeat(Line(t, t % 10 == 0 ? "/a" : "/b"), t is >= 1020 and < 1040 ? 1 : 5))));

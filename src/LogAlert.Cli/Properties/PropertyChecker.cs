@@ -87,6 +87,19 @@ internal sealed class PropertyChecker
     /// <summary>Reports a rule that called <c>Environment.Exit</c>, with the log it was running on; the process is ending.</summary>
     public void ReportEndedProcess(string message) => ReportStop(EndedProcess, message);
 
+    /// <summary>A signal stopped the run: said with the counts so far; no property is charged with it.</summary>
+    public void ReportInterrupted(string message)
+    {
+        lock (_out)
+        {
+            _out.WriteLine();
+            _out.WriteLine($"stopped: {message}, checking \"{_runningProperty}\"");
+            _out.WriteLine($"{_passed} passed, {_failed} failed (the run was stopped)");
+            _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
+            _out.Flush();
+        }
+    }
+
     /// <summary>
     /// A failure the run cannot go on from: the property being checked fails with the case it was on,
     /// and the count covers the properties checked before it.

@@ -105,6 +105,12 @@ public sealed class RuleHost : IDisposable
         // A rule stuck past --rule-timeout is ended by the watchdog, which said so already.
         if (Watchdog.RunawayMessage is not null) return;
         if (Watchdog.Running is not { } what) return;
+        if (Signals.Received is { } signal)
+        {
+            Console.Error.WriteLine($"logalert: {signal} while {what} was loaded; nothing was read");
+            Environment.ExitCode = Signals.ExitCode;
+            return;
+        }
         Console.Error.WriteLine($"logalert: {what} ended the process (Environment.Exit) while the rules were loaded; nothing was read");
         Environment.ExitCode = ExitCodes.Usage;
     }

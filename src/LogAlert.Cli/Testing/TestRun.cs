@@ -45,11 +45,13 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     /// <paramref name="reason"/>, the summary line counts the cases not run, and the exit code is 2.
     /// Called from another thread while the run's own is held in the rule; once.
     /// </summary>
-    public int Stop(string reason)
+    public int Stop(string reason, bool signalled = false)
     {
         if (Interlocked.Exchange(ref _stopped, 1) == 1) return ExitCodes.Usage;
         output.WriteLine($"ERROR {Terminal.Escape(Current)}: {Terminal.Escape(reason)}");
-        output.WriteLine("      the run stops here: a rule held in a loop or ending the process cannot be resumed");
+        output.WriteLine(signalled
+            ? "      the run stops here: it was asked to stop"
+            : "      the run stops here: a rule held in a loop or ending the process cannot be resumed");
         _results.Add(new CaseResult(Current, false, true, reason, Stopwatch.GetElapsedTime(_caseStarted)));
         Finish(notRun: _total - _results.Count);
         return ExitCodes.Usage;
