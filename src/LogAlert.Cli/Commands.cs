@@ -186,6 +186,7 @@ public sealed class RunCommand
                 maxLineLength: maxLine, sweep: sweep)
             {
                 Format = inputsFormat,
+                Live = live,
                 // Durations and the texts only some formats log are read for the rules that read them.
                 Extras = AccessExtrasNames.Read(settings.Reads),
                 FormatFound = verbose ? (path, name) => Console.Error.WriteLine($"logalert: {Terminal.Escape(path)}: format {name}") : null,

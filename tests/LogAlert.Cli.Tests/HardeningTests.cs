@@ -398,6 +398,23 @@ public sealed class HardeningTests : IDisposable
         if (command == "check") Assert.DoesNotContain("FAIL", await stdout);
     }
 
+    [Fact]
+    public async Task A_live_pipe_finds_its_format_from_its_first_line()
+    {
+        // --idle-timeout makes a pipe live as --follow does; the format waited for 5 lines there
+        // (c360e31), so a quiet live pipe showed nothing and its clock did not run.
+        using var p = Start("-v", "--idle-timeout", "1s", "--format", "jsonl", "-");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        p.StandardInput.Write("10.0.0.1 - - [07/Feb/2019:21:11:00 +0000] \"GET /a HTTP/1.1\" 200 5 \"-\" \"x\"\n");
+        var said = await p.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(20)); // before the pipe closes
+        p.StandardInput.Close();
+        Assert.True(p.WaitForExit(30_000));
+
+        Assert.Equal("logalert: <stdin>: format combined", said);
+        Assert.Equal(0, p.ExitCode);
+        Assert.Contains("\"records\":1,", await stdout);
+    }
+
     /// <summary>Rates that fire, resolve and fire again before second 1050, and go on after it.</summary>
     private string Waves() => Write("waves.csv", Header + "\n" + string.Concat(Enumerable.Range(1000, 100).SelectMany(t =>
         Enumerable.Repeat(Line(t, t % 10 == 0 ? "/a" : "/b"), t is >= 1020 and < 1040 ? 1 : 5))));

@@ -157,7 +157,14 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         {
             _formats[source] = (path, format);
             FormatFound?.Invoke(path, format);
-        }, Extras) { IsLive = index => _follow && index == _inputs.Length - 1 };
+        }, Extras) { IsLive = index => (Live ?? _follow) && index == _inputs.Length - 1 };
+
+    /// <summary>
+    /// Whether the last input is read live (log time following the clock: <c>--follow</c>, or
+    /// <c>--idle-timeout</c> on a pipe): there, lines that fit a format decide it at once, without
+    /// waiting for five. Default: whether it is followed.
+    /// </summary>
+    public bool? Live { get; init; }
 
     /// <summary>The inputs, in the order they are read.</summary>
     public IReadOnlyList<string> Inputs => _inputs;
