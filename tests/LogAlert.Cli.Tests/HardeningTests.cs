@@ -340,6 +340,21 @@ public sealed class HardeningTests : IDisposable
     }
 
     [Fact]
+    public void Lines_of_NULs_at_the_start_do_not_hide_the_format_and_are_bad_lines()
+    {
+        // They were taken as sample lines: "no format logalert knows fits \x00\x00\x00\x00", exit 2.
+        static string Request(int second) => $"127.0.0.1 - - [07/Feb/2019:21:11:0{second} +0000] \"GET /a HTTP/1.1\" 200 5 \"-\" \"x\"\n";
+        var log = Write("zeros.log", "\0\0\0\0\n\0\0\n\0\0\0\r\n" + Request(0) + Request(1) + Request(2));
+
+        var r = CliRunner.Run(["--format", "jsonl", log], env: _env);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal((3, 3), (Stats(r).GetProperty("records").GetInt32(), Stats(r).GetProperty("bad").GetInt32()));
+        Assert.Equal("combined", Stats(r).GetProperty("inputs")[0].GetProperty("format").GetString());
+        Assert.Contains("zeros.log:3: 3 NUL bytes and nothing else", r.Stderr); // the CRLF one too
+    }
+
+    [Fact]
     public void NUL_bytes_a_crash_left_before_a_CSV_line_are_not_part_of_it()
     {
         var log = Write("crashed.csv", Header + "\n" + Line(1000) + new string('\0', 4096) + Line(1001) + new string('\0', 512) + "\n" + Line(1002));

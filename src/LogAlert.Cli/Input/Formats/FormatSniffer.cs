@@ -29,6 +29,9 @@ public sealed record SniffResult(string? Format, IAccessLineParser? Parser, stri
 /// </remarks>
 public static class FormatSniffer
 {
+    /// <summary>What a line made only of is not looked at: blanks, and the NULs a crash leaves.</summary>
+    public static ReadOnlySpan<byte> Blank => " \t\r\0"u8;
+
     /// <summary>How many non-blank lines are looked at, at most.</summary>
     public const int SampleLines = 5;
 
@@ -41,7 +44,7 @@ public static class FormatSniffer
             var end = head.IndexOf((byte)'\n');
             var line = end < 0 ? head : head[..end];
             head = end < 0 ? default : head[(end + 1)..];
-            if (line.IndexOfAnyExcept(" \t\r"u8) >= 0) count++;
+            if (line.IndexOfAnyExcept(Blank) >= 0) count++;
         }
         return count;
     }
@@ -61,7 +64,9 @@ public static class FormatSniffer
             var line = end < 0 ? head : head[..end];
             head = end < 0 ? default : head[(end + 1)..];
             number++;
-            if (line.IndexOfAnyExcept(" \t\r"u8) >= 0) lines.Add((number, line.ToArray()));
+            // NULs before a line (a crash's lost writes) are not part of it, and a line of them
+            // alone says nothing of the format: the parsers skip the one and report the other.
+            if (line.IndexOfAnyExcept(Blank) >= 0) lines.Add((number, line.TrimStart((byte)0).ToArray()));
         }
         if (lines.Count == 0) return new SniffResult(null, null, "nothing: there is no non-blank line to look at");
 

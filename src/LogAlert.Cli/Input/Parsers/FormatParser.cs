@@ -109,7 +109,7 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
         var sniffed = FormatSniffer.Sniff(chunk);
         if (sniffed.Format is null)
         {
-            if (chunk.IndexOfAnyExcept(" \t\r\n"u8) < 0) return before;
+            if (chunk.IndexOfAnyExcept(" \t\r\n\0"u8) < 0) return before;
             if (before is not null) return before;
             var (number, text) = FirstLine(chunk);
             throw new InputFormatException(

@@ -48,9 +48,9 @@ internal sealed class AccessParser(BatchBuilder builder, AccessExtras extras = A
             if (text[0] == 0)
             {
                 var pad = text.IndexOfAnyExcept((byte)0);
-                if (pad < 0)
+                if (pad < 0 || text[pad..].IndexOfAnyExcept(" \t\r"u8) < 0)
                 {
-                    builder.Bad(line, $"{text.Length} NUL bytes and nothing else (a log's lost writes after a crash)");
+                    builder.Bad(line, $"{(pad < 0 ? text.Length : pad)} NUL bytes and nothing else (a log's lost writes after a crash)");
                     continue;
                 }
                 text = text[pad..];
