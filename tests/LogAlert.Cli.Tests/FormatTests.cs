@@ -363,6 +363,8 @@ public sealed class FormatTests
     [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\"  200 1", "status \"\" is not an integer")]
     [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\" 2000000000000000000000 1", "status \"2000000000000000000000\" is not in 100..599")]
     [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\" 200 99999999999999999999", "bytes \"99999999999999999999\" is above the limit of 1125899906842624 (1 PiB)")]
+    [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\" 200 -5", "bytes \"-5\" is negative")]
+    [InlineData("10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\" -200 5", "status \"-200\" is not in 100..599")]
     public void MalformedCommonLines(string line, string reason) =>
         Assert.Equal(reason, Reason(LineTemplate.Common, line));
 

@@ -164,7 +164,7 @@ internal ref struct FieldSet
             case FieldKind.Status:
                 if (!FieldValues.TryDigits(value, out var status))
                 {
-                    reason = FieldValues.IsLongNumber(value)
+                    reason = FieldValues.IsWholeNumber(value)
                         ? $"status {FieldValues.Show(value)} is not in 100..599"
                         : $"status {FieldValues.Show(value)} is not an integer";
                     return false;
@@ -180,7 +180,7 @@ internal ref struct FieldSet
                 long bytes = 0;
                 if (!FieldValues.IsDash(value) && !FieldValues.TryDigits(value, out bytes))
                 {
-                    reason = FieldValues.IsLongNumber(value)
+                    reason = FieldValues.IsWholeNumber(value)
                         ? $"bytes {FieldValues.Show(value)} is {(value[0] == (byte)'-' ? "negative" : $"above the limit of {Bounds.MaxBytes} (1 PiB)")}"
                         : $"bytes {FieldValues.Show(value)} is not an integer or '-'";
                     return false;

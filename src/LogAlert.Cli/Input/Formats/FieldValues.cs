@@ -196,13 +196,13 @@ internal static class FieldValues
     }
 
     /// <summary>
-    /// Whether <paramref name="s"/> is a whole number too long for <see cref="TryDigits"/> (more than
-    /// 18 digits, after an optional minus): a number out of range, not "not an integer".
+    /// Whether <paramref name="s"/> is a whole number, with an optional minus: one that
+    /// <see cref="TryDigits"/> refused is negative or too long, out of range rather than "not an integer".
     /// </summary>
-    public static bool IsLongNumber(ReadOnlySpan<byte> s)
+    public static bool IsWholeNumber(ReadOnlySpan<byte> s)
     {
         if (!s.IsEmpty && s[0] == (byte)'-') s = s[1..];
-        return s.Length > 18 && s.IndexOfAnyExceptInRange((byte)'0', (byte)'9') < 0;
+        return !s.IsEmpty && s.IndexOfAnyExceptInRange((byte)'0', (byte)'9') < 0;
     }
 
     /// <summary>A non-negative decimal number of seconds such as <c>0.123</c>; <c>-</c> is NaN (not known).</summary>
