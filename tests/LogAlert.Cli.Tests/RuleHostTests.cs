@@ -151,6 +151,19 @@ public sealed class RuleHostTests : IDisposable
     }
 
     [Fact]
+    public void A_rule_file_in_UTF16_with_its_BOM_loads()
+    {
+        // What Windows PowerShell 5's `>` writes; it loaded before the strict UTF-8 reading, which refused it.
+        var path = Path.Combine(_dir, "utf16.csx");
+        File.WriteAllText(path, "Alert(\"café\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1);\n", System.Text.Encoding.Unicode);
+
+        var result = Load(path);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal("café", Assert.Single(result.Descriptions).Name);
+    }
+
+    [Fact]
     public void Rules_come_in_file_order_then_registration_order()
     {
         var a = Write("a.csx", """

@@ -73,14 +73,24 @@ internal sealed partial class RuleSource
         : IOException($"{path}:{line}:{column}: error: byte 0x{value:X2} is not UTF-8; save the rule file as UTF-8");
 
     /// <summary>
-    /// The file's text, read as UTF-8 (a BOM is skipped). Bytes that are not UTF-8 (a file saved as
+    /// The file's text, read as UTF-8 (a BOM is skipped), or as UTF-16 when it starts with that BOM. Bytes that are not UTF-8 (a file saved as
     /// Latin-1) were read as U+FFFD, which changed a rule's name or a string in it without a word.
     /// </summary>
     private static string ReadText(string path, string shownAs)
     {
         var bytes = File.ReadAllBytes(path);
         var span = bytes.AsSpan();
-        if (span.StartsWith("\xEF\xBB\xBF"u8)) span = span[3..];
+        // UTF-16 with its BOM (what Windows PowerShell 5's `>` writes) loaded before, as .NET reads it.
+        if (span.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xFE]) || span.StartsWith((ReadOnlySpan<byte>)[0xFE, 0xFF]))
+        {
+            var utf16 = new System.Text.UnicodeEncoding(bigEndian: span[0] == 0xFE, byteOrderMark: false, throwOnInvalidBytes: true);
+            try { return utf16.GetString(span[2..]); }
+            catch (System.Text.DecoderFallbackException)
+            {
+                throw new IOException($"{shownAs}: error: not valid UTF-16 after its byte order mark; save the rule file as UTF-8");
+            }
+        }
+        if (span.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) span = span[3..];
         var chars = new char[span.Length];
         var status = System.Text.Unicode.Utf8.ToUtf16(span, chars, out var read, out var written, replaceInvalidSequences: false);
         if (status == System.Buffers.OperationStatus.Done) return new string(chars, 0, written);
