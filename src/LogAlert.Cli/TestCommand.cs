@@ -24,7 +24,7 @@ public sealed class TestCommand
         Commands.Started = true;
         try
         {
-            List<Func<TestCase>> found;
+            List<(string Name, Func<TestCase> Load)> found;
             if (rules is { Length: > 0 } || input is not null || expect is not null)
             {
                 if (cases is { Length: > 0 }) throw new UsageException("give case files, or --rules with --input and --expect, not both");
@@ -40,9 +40,9 @@ public sealed class TestCommand
                     Lateness = Durations.Parse("--lateness", lateness),
                     ExpectFile = expect,
                 };
-                found = [() => oneOff];
+                found = [(oneOff.Name, () => oneOff)];
             }
-            else found = [.. Discover(cases ?? []).Select(path => (Func<TestCase>)(() => TestCase.Load(path)))];
+            else found = [.. Discover(cases ?? []).Select(path => (path, (Func<TestCase>)(() => TestCase.Load(path))))];
 
             using var host = new RuleHost();
             var run = new TestRun(new CaseRunner(host), Console.Out, update);

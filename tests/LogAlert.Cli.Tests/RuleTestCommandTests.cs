@@ -165,8 +165,27 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.DoesNotContain(last, r.Stdout);
         Assert.EndsWith("1 passed, 1 failed (1 could not be run, 1 not run)", r.Stdout.TrimEnd());
         var suite = XDocument.Load(report).Root!.Element("testsuite")!;
-        Assert.Equal(("2", "0", "1"), ((string)suite.Attribute("tests")!, (string)suite.Attribute("failures")!, (string)suite.Attribute("errors")!));
-        Assert.StartsWith(reason, (string)suite.Elements("testcase").Last().Element("error")!.Attribute("message")!);
+        Assert.Equal(("3", "0", "1", "1"), ((string)suite.Attribute("tests")!, (string)suite.Attribute("failures")!,
+            (string)suite.Attribute("errors")!, (string)suite.Attribute("skipped")!));
+        var cases = suite.Elements("testcase").ToDictionary(c => (string)c.Attribute("name")!);
+        Assert.StartsWith(reason, (string)cases[stopping].Element("error")!.Attribute("message")!);
+        Assert.NotNull(cases[last].Element("skipped")); // CI shows it as not run
+    }
+
+    [Fact]
+    public void JUnit_names_a_case_that_cannot_be_loaded_by_its_file()
+    {
+        // It was named after the case before it (or "" when first).
+        var good = Case("a");
+        var broken = Write("cases/b.case.json", "{ \"rules\": [\"../busy.csx\"] }");
+        var report = Path.Combine(_dir, "junit.xml");
+
+        var r = CliRunner.Run("test", "--junit", report, Path.Combine(_dir, "cases"));
+
+        Assert.Equal(2, r.ExitCode);
+        var cases = XDocument.Load(report).Root!.Element("testsuite")!.Elements("testcase").ToDictionary(c => (string)c.Attribute("name")!);
+        Assert.Null(cases[good].Element("error"));
+        Assert.NotNull(cases[broken].Element("error"));
     }
 
     [Theory]

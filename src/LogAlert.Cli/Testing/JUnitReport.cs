@@ -21,8 +21,9 @@ public static class JUnitReport
         xml.WriteStartElement("testsuite");
         xml.WriteAttributeString("name", "logalert");
         xml.WriteAttributeString("tests", results.Count.ToString(CultureInfo.InvariantCulture));
-        xml.WriteAttributeString("failures", results.Count(r => !r.Passed && !r.Broken).ToString(CultureInfo.InvariantCulture));
+        xml.WriteAttributeString("failures", results.Count(r => !r.Passed && !r.Broken && !r.Skipped).ToString(CultureInfo.InvariantCulture));
         xml.WriteAttributeString("errors", results.Count(r => r.Broken).ToString(CultureInfo.InvariantCulture));
+        xml.WriteAttributeString("skipped", results.Count(r => r.Skipped).ToString(CultureInfo.InvariantCulture));
         xml.WriteAttributeString("time", Seconds(total));
         foreach (var r in results)
         {
@@ -30,7 +31,13 @@ public static class JUnitReport
             xml.WriteAttributeString("classname", "logalert.rules");
             xml.WriteAttributeString("name", Text(r.Name));
             xml.WriteAttributeString("time", Seconds(r.Elapsed));
-            if (!r.Passed)
+            if (r.Skipped)
+            {
+                xml.WriteStartElement("skipped");
+                xml.WriteAttributeString("message", Text(r.Detail));
+                xml.WriteEndElement();
+            }
+            else if (!r.Passed)
             {
                 xml.WriteStartElement(r.Broken ? "error" : "failure");
                 xml.WriteAttributeString("message", Text(r.Detail.Split('\n')[0]));

@@ -4,7 +4,7 @@ using LogAlert.Cli.Output;
 namespace LogAlert.Cli.Testing;
 
 /// <summary>How one case ended, for the summary line and the JUnit report.</summary>
-public sealed record CaseResult(string Name, bool Passed, bool Broken, string Detail, TimeSpan Elapsed);
+public sealed record CaseResult(string Name, bool Passed, bool Broken, string Detail, TimeSpan Elapsed, bool Skipped = false);
 
 /// <summary>
 /// Runs cases one after another and reports each as a test runner does: <c>ok</c>, or <c>FAIL</c> with
@@ -27,16 +27,16 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     /// <summary>The rules that ran in some case and fired in none (rule coverage), in name order.</summary>
     public IEnumerable<string> NeverFired() => _rules.Except(_fired).Order(StringComparer.Ordinal);
 
-    private int _total;
+    private IReadOnlyList<(string Name, Func<TestCase> Load)> _cases = [];
     private int _stopped;
     private long _caseStarted;
 
     /// <summary>Runs every case; the exit code: 0 all passed, 1 some failed, 2 some could not be loaded.</summary>
-    public int RunAll(IReadOnlyList<Func<TestCase>> cases)
+    public int RunAll(IReadOnlyList<(string Name, Func<TestCase> Load)> cases)
     {
-        _total = cases.Count;
-        foreach (var load in cases) RunOne(load);
-        return Finish(notRun: 0);
+        _cases = cases;
+        foreach (var (name, load) in cases) RunOne(name, load);
+        return Finish();
     }
 
     /// <summary>
@@ -53,14 +53,18 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
             ? "      the run stops here: it was asked to stop"
             : "      the run stops here: a rule held in a loop or ending the process cannot be resumed");
         _results.Add(new CaseResult(Current, false, true, reason, Stopwatch.GetElapsedTime(_caseStarted)));
-        Finish(notRun: _total - _results.Count);
+        // The cases after it are in the report as skipped, so that CI shows them as not run.
+        foreach (var (name, _) in _cases.Skip(_results.Count))
+            _results.Add(new CaseResult(name, false, false, $"not run: the run stopped in {Current}", TimeSpan.Zero, Skipped: true));
+        Finish();
         return ExitCodes.Usage;
     }
 
-    private int Finish(int notRun)
+    private int Finish()
     {
         var passed = _results.Count(r => r.Passed);
-        var failed = _results.Count - passed;
+        var notRun = _results.Count(r => r.Skipped);
+        var failed = _results.Count - passed - notRun;
         var broken = _results.Count(r => r.Broken);
         var notes = new List<string>();
         if (broken > 0) notes.Add($"{broken} could not be run");
@@ -78,11 +82,12 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         return _results.Any(r => r.Broken) ? ExitCodes.Usage : failed > 0 ? ExitCodes.Failed : ExitCodes.Ok;
     }
 
-    private void RunOne(Func<TestCase> load)
+    private void RunOne(string name, Func<TestCase> load)
     {
         var clock = Stopwatch.StartNew();
         _caseStarted = Stopwatch.GetTimestamp();
         TestCase? testCase = null;
+        Current = name; // a case that cannot be loaded is reported under its file's name
         try
         {
             testCase = load();
@@ -114,7 +119,7 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         }
         catch (CaseException e)
         {
-            var name = testCase?.Name ?? Current;
+            name = testCase?.Name ?? name;
             // A message of several lines (a rule file's compiler errors) is written as FAIL writes a
             // diff: each line escaped on its own, the ones after the first indented.
             var lines = e.Message.Split('\n');
