@@ -309,10 +309,19 @@ public sealed class GenerateCommand
                     _ => throw new UsageException($"--output-format: \"{outputFormat}\" is not csv, common, combined or jsonl"),
                 },
             };
-            using var stream = output is null ? Console.OpenStandardOutput() : File.Create(output);
+            // stdout as the run opens it: a failure says "stdout:", and `generate | head` stops at once.
+            using var stream = output is null ? StandardOutput.Open() : File.Create(output);
             using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16);
             SampleGenerator.Write(writer, options);
             return ExitCodes.Ok;
+        }
+        catch (IOException e) when (StandardOutput.IsBrokenPipe(e))
+        {
+            return StandardOutput.ClosedExitCode;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            return Fail(ExitCodes.IoFailure, $"--output {output}: {e.Message}");
         }
         catch (UsageException e)
         {

@@ -165,6 +165,7 @@ public sealed class HardeningTests : IDisposable
     [InlineData("> /dev/full", "run", "No space left on device")]
     [InlineData(">&-", "run", "not open for writing (closed, or opened for reading)")]
     [InlineData(">&-", "--version", "not open for writing (closed, or opened for reading)")]
+    [InlineData("> /dev/full", "generate", "No space left on device")]
     public void Stdout_that_cannot_be_written_is_said_in_one_line_with_exit_1(string redirect, string command, string reason)
     {
         if (!File.Exists("/dev/full")) return; // Linux only; the suite runs there
@@ -173,6 +174,7 @@ public sealed class HardeningTests : IDisposable
         {
             "check" => ["check", "rules/high_traffic.csx"],
             "--version" => ["--version"],
+            "generate" => ["generate", "--duration", "1h"],
             _ => [log],
         };
 
