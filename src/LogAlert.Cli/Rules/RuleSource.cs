@@ -55,7 +55,7 @@ internal sealed partial class RuleSource
                 string? loaded = null;
                 try
                 {
-                    loaded = ReadText(target, target);
+                    loaded = ReadText(target, ShownAs(target));
                     pending.Enqueue((target, loaded));
                 }
                 catch (Exception e) when (e is (IOException and not NotUtf8Exception) or UnauthorizedAccessException)
@@ -188,7 +188,12 @@ internal sealed partial class RuleSource
     {
         if (string.IsNullOrEmpty(path) || path == FullPath || path == DisplayPath) return DisplayPath;
         var full = Path.GetFullPath(path);
-        if (full == FullPath) return DisplayPath;
+        return full == FullPath ? DisplayPath : ShownAs(full);
+    }
+
+    /// <summary>A loaded file's path as messages show it: relative to the working directory when under it.</summary>
+    private static string ShownAs(string full)
+    {
         var relative = Path.GetRelativePath(Environment.CurrentDirectory, full);
         return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? full : relative;
     }
