@@ -228,7 +228,7 @@ public sealed class RuleTestCommandTests : IDisposable
 
         Assert.Equal(2, r.ExitCode);
         Assert.Contains($"ERROR {path}: a rule failed during the replay", r.Stdout);
-        Assert.Matches(@"      rule ""busy"" threw at \+2m\d+s 2019-02-07T\d\d:\d\d:\d\dZ: kaput", r.Stdout);
+        Assert.Matches(@"      rule ""busy"" threw at \+2m\d+s 2019-02-07T\d\d:\d\d:\d\dZ: InvalidOperationException at \S*busy\.csx:1: kaput", r.Stdout);
         Assert.EndsWith("(1 could not be run)", r.Stdout.TrimEnd());
         Assert.Equal(expected, File.ReadAllText(ExpectFile(path))); // --update wrote nothing
     }

@@ -252,6 +252,34 @@ public sealed class RuleHost : IDisposable
     }
 
     /// <summary>
+    /// The rule's value, whose exceptions say what they are and where in the rule files they came
+    /// from: the engine reports only the message, and "Object reference not set to an instance of an
+    /// object" alone does not tell a rule's author which line to fix. A query's own refusal is said
+    /// as it is.
+    /// </summary>
+    private static Func<IQuery, T> Located<T>(Func<IQuery, T> value) => q =>
+    {
+        try
+        {
+            return value(q);
+        }
+        catch (Exception e) when (e is not (QueryException or RuleCodeException))
+        {
+            var at = "";
+            foreach (var frame in new System.Diagnostics.StackTrace(e, fNeedFileInfo: true).GetFrames())
+                if (frame.GetFileName() is { } path && path.EndsWith(".csx", StringComparison.Ordinal) && frame.GetFileLineNumber() > 0)
+                {
+                    at = $" at {RuleSource.ShownAs(path)}:{frame.GetFileLineNumber()}";
+                    break;
+                }
+            throw new RuleCodeException($"{e.GetType().Name}{at}: {e.Message}", e);
+        }
+    };
+
+    /// <summary>An exception from a rule's code, with its type and place in the message.</summary>
+    private sealed class RuleCodeException(string message, Exception inner) : Exception(message, inner);
+
+    /// <summary>
     /// <c>:line</c> of the innermost frame of <paramref name="e"/> in the file at <paramref name="path"/>
     /// (the rule image carries its debug information), or nothing when no frame is there.
     /// </summary>
@@ -284,8 +312,8 @@ public sealed class RuleHost : IDisposable
 
         // What the rule prints goes to stderr under its name, never into the events on stdout.
         var prefix = RuleConsole.RulePrefix(alert.Name);
-        Func<IQuery, double>? scalar = alert.ScalarValue is { } s ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, s)) : null;
-        Func<IQuery, Grouped>? grouped = alert.GroupedValue is { } g ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, g)) : null;
+        Func<IQuery, double>? scalar = alert.ScalarValue is { } s ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, Located(s))) : null;
+        Func<IQuery, Grouped>? grouped = alert.GroupedValue is { } g ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, Located(g))) : null;
         Rule rule;
         try
         {
@@ -315,7 +343,7 @@ public sealed class RuleHost : IDisposable
         }
         catch (Exception e)
         {
-            probeError = $"{e.GetType().Name}: {e.Message}";
+            probeError = e is RuleCodeException ? e.Message : $"{e.GetType().Name}: {e.Message}";
         }
         if (probe.Rejected is { } rejected)
         {

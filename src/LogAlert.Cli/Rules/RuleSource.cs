@@ -192,7 +192,7 @@ internal sealed partial class RuleSource
     }
 
     /// <summary>A loaded file's path as messages show it: relative to the working directory when under it.</summary>
-    private static string ShownAs(string full)
+    internal static string ShownAs(string full)
     {
         var relative = Path.GetRelativePath(Environment.CurrentDirectory, full);
         return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? full : relative;
