@@ -42,7 +42,7 @@ public sealed class RunCommand
         [Option("max-skew", Description = "A record this far ahead of the newest one is skewed: reported, not counted.")] string maxSkew = "1h",
         [Option("summary-interval", Description = "Summary every this much log time, or 'off'.")] string summaryInterval = "10s",
         [Option("idle-timeout", Description = "Live mode: wall time without input after which log time follows the clock (default 10s; giving it turns live mode on).")] string? idleTimeout = null,
-        [Option("max-line-length", Description = "A line longer than this many bytes (e.g. 65536, 64k, 1m) is one bad line; its bytes are not kept.")] string maxLineLength = "64k",
+        [Option("max-line-length", Description = "A line longer than this many bytes (e.g. 65536, 64k, 1m; its LF or CRLF not counted) is one bad line; its bytes are not kept.")] string maxLineLength = "64k",
         [Option("disable", Description = "Switch a rule (or 'summary') off; repeatable.")] string[]? disable = null,
         [Option("only", Description = "Run only these rules (and 'summary' if named); repeatable.")] string[]? only = null,
         [Option("fail-on-alert", Description = "Exit 3 when any alert fired.")] bool failOnAlert = false,

@@ -88,7 +88,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     /// </param>
     /// <param name="sweep">Where to wait while the fold gives label ids back; null: never.</param>
     /// <param name="maxLineLength">
-    /// The most bytes a line may have before its line feed, 1 to <see cref="MaxLineLengthLimit"/>: a
+    /// The most bytes a line may have before its line ending (LF or CRLF), 1 to <see cref="MaxLineLengthLimit"/>: a
     /// longer line is one bad line, and its bytes are dropped as they are read; default 64 KiB.
     /// </param>
     public AccessLogReader(IReadOnlyList<string> inputs, bool follow = false, CancellationToken cancel = default,

@@ -19,7 +19,7 @@ namespace LogAlert.Cli.Input;
 internal sealed class LineBuffer
 {
     private readonly int _maxLine;
-    private readonly int _limit;     // the most an array grows to: the base size plus the cap
+    private readonly int _limit;     // the most an array grows to: the base size, the cap and a CR
     private byte[] _buffer;
     private byte[] _other;
     private int _start;              // the first byte not taken
@@ -29,14 +29,14 @@ internal sealed class LineBuffer
     private readonly Queue<(int At, long Length)> _long = new(); // over-long lines, where they stood
 
     /// <param name="size">The base size of each of the two arrays.</param>
-    /// <param name="maxLine">The cap: the most bytes a line may have before its line feed.</param>
+    /// <param name="maxLine">The cap: the most bytes a line may have before its line ending (LF or CRLF).</param>
     public LineBuffer(int size, int maxLine)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLine, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLine, Array.MaxLength - size);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLine, Array.MaxLength - size - 1);
         (_buffer, _other) = (new byte[size], new byte[size]);
         _maxLine = maxLine;
-        _limit = size + maxLine;
+        _limit = size + maxLine + 1;
     }
 
     /// <summary>Takes every whole line held up to the next over-long line, if there is one.</summary>
@@ -97,7 +97,8 @@ internal sealed class LineBuffer
             MoveBack(_start);
         }
         // What is held is under the base size in whole lines (the sources take them before it gets
-        // there) plus at most the cap in a line without its newline, so the limit always leaves room.
+        // there) plus at most the cap and a carriage return in a line without its newline, so the
+        // limit always leaves room.
         if (_end == _buffer.Length)
         {
             if (_buffer.Length >= _limit) throw new InvalidOperationException("the line buffer is full");
@@ -150,16 +151,24 @@ internal sealed class LineBuffer
                 _lineStart = kept;
                 continue;
             }
-            // The line from _lineStart may have `room` more bytes; if the next room + 1 hold no line
-            // feed, it is over the cap.
+            // The line from _lineStart may have `room` more bytes before its line feed, or room + 1
+            // when the last is a carriage return: a CRLF line's length is that of the same LF line.
+            // So the next room + 2 bytes end it, or it is over the cap. `room` is -1 when the line
+            // holds the cap and a carriage return, and only its line feed may follow.
             var room = _maxLine - (kept - _lineStart);
-            var window = _buffer.AsSpan(from, (int)Math.Min(to - from, room + 1L));
+            var window = _buffer.AsSpan(from, (int)Math.Min(to - from, room + 2L));
             var last = window.LastIndexOf((byte)'\n');
-            if (last < 0 && window.Length > room)
+            // Only the window's first line can be over: a line feed at room + 1 with none before it.
+            var endsLate = last == room + 1 && window.IndexOf((byte)'\n') == last;
+            var over = last < 0
+                ? window.Length > room + 1 || (window.Length == room + 1 && window[room] != (byte)'\r')
+                : endsLate && (last > 0 ? window[last - 1] : _buffer[kept - 1]) != (byte)'\r';
+            if (over)
             {
-                _dropping = kept - _lineStart + window.Length;
+                var length = last < 0 ? window.Length : last;
+                _dropping = kept - _lineStart + length;
                 kept = _lineStart;
-                from += window.Length;
+                from += length;
                 continue;
             }
             var keep = last < 0 ? window.Length : last + 1;
