@@ -227,6 +227,7 @@ module internal Alerts =
                     let follows = grouped.Source |> ValueOption.map (fun s -> s.Follow)
                     { rs with Alerts = alerts; GroupLabel = grouped.Label; Follows = follows }
         with e ->
+            let e = match query with :? QueryView as view -> view.Describe e | _ -> e
             events.Add(RuleFailed(rs.Rule.RuleName, second, e.Message))
             { rs with Failed = true }
 

@@ -222,6 +222,10 @@ type internal IEvaluationScope =
     /// Calls `leave` once the engine has evaluated what the rule returns from this call, whether
     /// it returned or threw; the last registered is called first.
     abstract OnEvaluated: leave: Action -> unit
+    /// Has an exception that the rule's functions throw while the engine evaluates what the rule
+    /// returns from this call go through `describe` before it is reported (the shell names the
+    /// exception's type and its line in the rule file, as it does for the rule's own call).
+    abstract OnFailure: describe: Func<exn, exn> -> unit
 
 /// How the arguments of a query are checked: by the engine (`QueryView`) as a rule asks, and by a
 /// rule host that calls each rule once at load time to learn what it asks for (`Interop.Queries`).
@@ -438,6 +442,7 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
             | _ -> ValueNone
     // What wrappers of the rule being evaluated left to do once its result is evaluated.
     let mutable leaves: List<Action> | null = null
+    let mutable describe: Func<exn, exn> | null = null
     // Selectors are parsed only when a window is built, not every second: made on first use.
     let mutable selectors: Dictionary<string, Selector> | null = null
     let mutable sawData = false
@@ -523,6 +528,7 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
     /// Ends the evaluation of one rule: calls what its wrappers registered, last first, each even
     /// if one before it threw.
     member _.Evaluated() =
+        describe <- null
         match leaves with
         | null -> ()
         | l ->
@@ -549,7 +555,14 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
                 i <- i + 1
         if i = windows.Length then -1 else i
 
+    /// `e` as the rule's wrapper describes it (`IEvaluationScope.OnFailure`), or as it is.
+    member _.Describe(e: exn) =
+        match describe with
+        | null -> e
+        | d -> d.Invoke e
+
     interface IEvaluationScope with
+        member _.OnFailure(d) = describe <- d
         member _.OnEvaluated(leave) =
             match leaves with
             | null ->

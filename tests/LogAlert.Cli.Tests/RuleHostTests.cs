@@ -962,7 +962,31 @@ public sealed class RuleHostTests : IDisposable
 
         var failed = Assert.Single(events.OfType<RuleFailedNotice>());
         Assert.Equal("thrower", failed.Rule);
-        Assert.Contains("no", failed.Message);
+        Assert.Matches(@"^InvalidOperationException at \S*throwing\.csx:1: no$", failed.Message);
+    }
+
+    // The engine calls a WhenEach result's Select and Where functions after the rule returned:
+    // what they throw is named and placed as the rule's own exceptions are.
+    [Theory]
+    [InlineData(".Select(v => v > 0 ? throw new InvalidOperationException(\"no\") : v)", "InvalidOperationException", ": no")]
+    [InlineData(".Where((k, v) => v > 0 && ((string)null!).Length > 0)", "NullReferenceException", ": Object reference")]
+    public void What_Select_and_Where_throw_is_named_with_its_line(string call, string type, string message)
+    {
+        var path = Write("grouped.csx", $$"""
+            Alert("grouped")
+                .WhenEach(q => q.RateBy("requests", TimeSpan.FromSeconds(10), "host")
+                    {{call}})
+                .Above(100);
+            """);
+        using var host = Host();
+        var result = host.Load([path]);
+        Assert.Empty(result.Errors);
+
+        var failed = Assert.Single(Run(result.Rules, Records(Start, 5, _ => 1)).OfType<RuleFailedNotice>());
+
+        Assert.Equal("grouped", failed.Rule);
+        Assert.StartsWith($"{type} at ", failed.Message);
+        Assert.Matches(@"^\w+ at \S*grouped\.csx:3" + message, failed.Message);
     }
 
     // ---- The shipped rules ----

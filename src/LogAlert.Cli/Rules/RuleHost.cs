@@ -255,26 +255,42 @@ public sealed class RuleHost : IDisposable
     /// The rule's value, whose exceptions say what they are and where in the rule files they came
     /// from: the engine reports only the message, and "Object reference not set to an instance of an
     /// object" alone does not tell a rule's author which line to fix. A query's own refusal is said
-    /// as it is.
+    /// as it is. The same goes for a WhenEach result's Select and Where functions, which the engine
+    /// calls after the rule returned.
     /// </summary>
     private static Func<IQuery, T> Located<T>(Func<IQuery, T> value) => q =>
     {
+        T result;
         try
         {
-            return value(q);
+            result = value(q);
         }
         catch (Exception e) when (e is not (QueryException or RuleCodeException))
         {
-            var at = "";
-            foreach (var frame in new System.Diagnostics.StackTrace(e, fNeedFileInfo: true).GetFrames())
-                if (frame.GetFileName() is { } path && path.EndsWith(".csx", StringComparison.Ordinal) && frame.GetFileLineNumber() > 0)
-                {
-                    at = $" at {RuleSource.ShownAs(path)}:{frame.GetFileLineNumber()}";
-                    break;
-                }
-            throw new RuleCodeException($"{e.GetType().Name}{at}: {e.Message}", e);
+            throw Describe(e);
         }
+        if (result is Grouped { CallsRuleCode: true } && q is IEvaluationScope scope) scope.OnFailure(DescribeOnce);
+        return result;
     };
+
+    private static readonly Func<Exception, Exception> DescribeOnce = Describe;
+
+    /// <summary>
+    /// <paramref name="e"/> from a rule's code with its type and the first line of a rule file on
+    /// its stack in the message; a query's refusal, or one described already, as it is.
+    /// </summary>
+    private static Exception Describe(Exception e)
+    {
+        if (e is QueryException or RuleCodeException) return e;
+        var at = "";
+        foreach (var frame in new System.Diagnostics.StackTrace(e, fNeedFileInfo: true).GetFrames())
+            if (frame.GetFileName() is { } path && path.EndsWith(".csx", StringComparison.Ordinal) && frame.GetFileLineNumber() > 0)
+            {
+                at = $" at {RuleSource.ShownAs(path)}:{frame.GetFileLineNumber()}";
+                break;
+            }
+        return new RuleCodeException($"{e.GetType().Name}{at}: {e.Message}", e);
+    }
 
     /// <summary>An exception from a rule's code, with its type and place in the message.</summary>
     private sealed class RuleCodeException(string message, Exception inner) : Exception(message, inner);
