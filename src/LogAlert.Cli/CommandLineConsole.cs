@@ -24,6 +24,9 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
     /// <summary>Whether help or version could not be written to stdout (exit 1).</summary>
     public static bool OutputFailed { get; private set; }
 
+    /// <summary>Whether stdout's reader went away before help or version was written (exit 141, quietly).</summary>
+    public static bool OutputClosed { get; private set; }
+
     /// <summary>Whether Cocona wrote an error (it exits 129 after an error and after help alike).</summary>
     public static bool ErrorWritten { get; private set; }
 
@@ -68,6 +71,11 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
         private static void Guard(Action write)
         {
             try { write(); }
+            catch (IOException e) when (LogAlert.Cli.Output.StandardOutput.IsBrokenPipe(e))
+            {
+                OutputClosed = true;
+                throw new Cocona.CommandExitedException(LogAlert.Cli.Output.StandardOutput.ClosedExitCode);
+            }
             catch (IOException e)
             {
                 OutputFailed = true;

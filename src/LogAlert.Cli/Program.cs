@@ -14,7 +14,7 @@ using LogAlert.Cli.Input;
 // Messages on stderr quote log data (a bad line's field, a path): control characters are escaped
 // on the way, so that no log line can send escape sequences to the operator's terminal.
 Console.SetError(new LogAlert.Cli.Output.Terminal.EscapingWriter(Console.Error));
-Console.SetOut(LogAlert.Cli.Output.StandardOutput.Writer(Console.Out));
+Console.SetOut(LogAlert.Cli.Output.StandardOutput.Writer());
 Signals.Watch();
 try
 {
@@ -50,7 +50,8 @@ try
     // they are usage errors, so they become 2 unless a command body decided the code. Help exits
     // with 129 too, having written no error: that is 0, as for --version.
     if (Environment.ExitCode != 0 && !Commands.Started)
-        Environment.ExitCode = CommandLineConsole.OutputFailed ? ExitCodes.IoFailure
+        Environment.ExitCode = CommandLineConsole.OutputClosed ? LogAlert.Cli.Output.StandardOutput.ClosedExitCode
+            : CommandLineConsole.OutputFailed ? ExitCodes.IoFailure
             : CommandLineConsole.ErrorWritten ? ExitCodes.Usage : ExitCodes.Ok;
     return Environment.ExitCode;
 }

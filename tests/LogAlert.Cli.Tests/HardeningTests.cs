@@ -247,6 +247,30 @@ public sealed class HardeningTests : IDisposable
         Assert.Equal("", await stderr);
     }
 
+    // Help, version, check and test wrote through Console's stream, which drops a write to a pipe
+    // nobody reads: `logalert check rules/*.csx | head -0` lost the report and exited 0. They stop
+    // as a run does: quietly, with 128 + SIGPIPE.
+    [Theory]
+    [InlineData("check", "rules/high_traffic.csx")]
+    [InlineData("check", "--properties", "--cases", "3", "rules/high_traffic.csx")]
+    [InlineData("test", "rules/tests")]
+    [InlineData("--help")]
+    [InlineData("--version")]
+    public async Task A_stdout_pipe_nobody_reads_ends_every_command_with_status_141(params string[] args)
+    {
+        using var p = Start(args);
+        // Closed before logalert's first write (its start alone takes a tenth of a second).
+        p.StandardOutput.Close();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.StandardInput.Close();
+        var exited = p.WaitForExit(60_000);
+        if (!exited) p.Kill(true);
+
+        Assert.True(exited, "logalert did not end");
+        Assert.Equal(141, p.ExitCode);
+        Assert.Equal("", await stderr);
+    }
+
     [Fact]
     public void Live_mode_on_a_pipe_follows_the_clock_when_the_pipe_goes_quiet()
     {

@@ -134,11 +134,29 @@ public static class StandardOutput
     }
 
     /// <summary>
-    /// <c>Console.Out</c> for what is not a run's output (help, version, <c>check</c>, <c>test</c>), with
-    /// the same failures as <see cref="Open"/>: <c>logalert --version &gt; /dev/full</c> printed a
-    /// stack trace.
+    /// <c>Console.Out</c> for what is not a run's output (help, version, <c>check</c>, <c>test</c>): a
+    /// writer on <see cref="Open"/>, with its failures: <c>logalert --version &gt; /dev/full</c>
+    /// printed a stack trace, and over <c>Console</c>'s own stream <c>logalert check … | head -1</c>
+    /// lost the report and exited 0. Opened at the first write, so that a command that writes
+    /// nothing there does not need a stdout.
     /// </summary>
-    public static TextWriter Writer(TextWriter inner) => TextWriter.Synchronized(new GuardedWriter(inner));
+    public static TextWriter Writer() =>
+        TextWriter.Synchronized(new GuardedWriter(new LazyWriter(() =>
+            new StreamWriter(Open(), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), bufferSize: 4096) { AutoFlush = true })));
+
+    /// <summary>A writer made at its first use.</summary>
+    private sealed class LazyWriter(Func<TextWriter> open) : TextWriter
+    {
+        private TextWriter? _inner;
+        private TextWriter Inner => _inner ??= open();
+        public override Encoding Encoding => Encoding.UTF8;
+        public override void Write(char value) => Inner.Write(value);
+        public override void Write(string? value) => Inner.Write(value);
+        public override void Write(char[] buffer, int index, int count) => Inner.Write(buffer, index, count);
+        public override void WriteLine(string? value) => Inner.WriteLine(value);
+        public override void WriteLine() => Inner.WriteLine();
+        public override void Flush() => _inner?.Flush();
+    }
 
     /// <summary>
     /// A failed write to stdout as logalert says it: <c>stdout: No space left on device</c>. .NET
