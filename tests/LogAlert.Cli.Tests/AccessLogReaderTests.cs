@@ -496,11 +496,12 @@ public sealed class AccessLogReaderTests : IDisposable
         public List<BadLine> Bad { get; } = [];
         public long Lines { get; private set; }
         public int Heartbeats { get; private set; }
+        public ConcurrentQueue<string> Notices { get; } = new();
 
         public Follower(string path, int pollMs = 20)
         {
             var reader = new AccessLogReader([path], follow: true, cancel: _cancel.Token,
-                pollInterval: TimeSpan.FromMilliseconds(pollMs));
+                pollInterval: TimeSpan.FromMilliseconds(pollMs), notice: Notices.Enqueue);
             var batches = reader.ReadBatches();
             _task = Task.Run(() =>
             {
@@ -583,6 +584,26 @@ public sealed class AccessLogReaderTests : IDisposable
         Assert.True(follower.Stop(), "cancelling ends the follow");
         Assert.Equal(["h1", "h2", "h3", "h4"], follower.Records.Select(r => r.Host));
         Assert.Equal(6, follower.Lines);
+        Assert.Empty(follower.Notices); // stopped between lines: nothing left unread
+    }
+
+    [Fact]
+    public void Follow_stopped_in_the_middle_of_a_line_leaves_it_unread_and_says_so()
+    {
+        var path = WriteLines("cut.csv", Header, Line(host: "h1"));
+        using var follower = new Follower(path);
+        follower.WaitUntil(f => f.Records.Count == 1);
+        var unfinished = Line(host: "h2", bytes: "12"); // "12" may yet become "1234"
+        Append(path, unfinished);
+        follower.Drain(TimeSpan.FromMilliseconds(150)); // several polls: it is held, not read
+
+        Assert.True(follower.Stop(), "cancelling ends the follow");
+
+        Assert.Equal(["h1"], follower.Records.Select(r => r.Host));
+        Assert.Empty(follower.Bad);
+        Assert.Equal(
+            [$"{path}: stopped in the middle of a line; its {Encoding.UTF8.GetByteCount(unfinished)} bytes after the last newline were not read"],
+            follower.Notices);
     }
 
     [Fact]

@@ -28,6 +28,7 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
     private FileStream? _successor;   // the file the path names now, once the old one is read to its end
     private bool _restart;            // hand out the old file's last partial line, then start afresh
     private bool _truncated;
+    private bool _stopSaid;           // an unfinished line at the stop was said
     private readonly byte[] _head = new byte[HeadSize];    // the file's first bytes, as read
     private int _headLength;                               // how many: min(HeadSize, _position)
     private readonly byte[] _headNow = new byte[HeadSize]; // the same bytes as the file holds them now
@@ -43,11 +44,11 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
                 StartAfresh();
                 return Step.Restart;
             }
-            if (cancel.IsCancellationRequested) return Step.End; // a partial line stays unread
+            if (cancel.IsCancellationRequested) return Stopped();
             if (_sleep)
             {
                 _sleep = false;
-                if (cancel.WaitHandle.WaitOne(poll)) return Step.End;
+                if (cancel.WaitHandle.WaitOne(poll)) return Stopped();
             }
             if (_file is null && !TryOpenFirst())
             {
@@ -89,6 +90,19 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
             _sleep = true;
             return Step.Idle;
         }
+    }
+
+    /// <summary>
+    /// The end of a follow that was stopped. A line the server had not finished writing stays unread:
+    /// its end may still come, and a cut line can parse as a wrong record (a status or size cut
+    /// short). It is said, so that the bytes are not left behind unseen.
+    /// </summary>
+    private Step Stopped()
+    {
+        if (_lines.Held > 0 && !_stopSaid)
+            notice($"{path}: stopped in the middle of a line; its {_lines.Held} bytes after the last newline were not read");
+        _stopSaid = true;
+        return Step.End;
     }
 
     /// <summary>
