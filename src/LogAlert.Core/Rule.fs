@@ -107,11 +107,19 @@ module Rule =
             String.Format(CultureInfo.InvariantCulture, "{0:0000}-{1:00}-{2:00}T{3:00}:{4:00}:{5:00}Z",
                           year, month, day, inDay / 3600L, inDay / 60L % 60L, inDay % 60L)
 
+    /// `value` with 2 decimals, rounded half away from zero as the events' `value` is (semantics
+    /// §13): "F2" alone rounds an exact half to even, and 1/8 read 0.12 in a message whose event
+    /// said 0.13.
+    let valueText (value: float) =
+        if Double.IsFinite value && abs value < 7.9e27 then
+            Math.Round(decimal value, 2, MidpointRounding.AwayFromZero).ToString("F2", CultureInfo.InvariantCulture)
+        else value.ToString("F2", CultureInfo.InvariantCulture)
+
     /// Fills `{value}` (2 decimals), `{time}`, `{threshold}`, `{rule}`, `{since}` and `{label}` /
     /// `{<label name>}` (the group's label value) in a message template.
     let render (template: string) (rule: Rule) (labels: (string * string) list) (second: int64) (since: int64) (value: float) =
         let sb = Text.StringBuilder(template)
-        sb.Replace("{value}", value.ToString("F2", CultureInfo.InvariantCulture))
+        sb.Replace("{value}", valueText value)
           .Replace("{time}", isoTime second)
           .Replace("{since}", isoTime since)
           .Replace("{threshold}", rule.Above.ToString("G", CultureInfo.InvariantCulture))

@@ -144,6 +144,17 @@ let ``high traffic fires above 10 requests per second over 2 minutes and resolve
         Assert.Equal(fired.Time, resolved.FiringSince)
     | other -> failwithf "expected one firing and one resolve, got %A" other
 
+[<Theory>]
+[<InlineData(0.125, "0.13")>]
+[<InlineData(0.375, "0.38")>]
+[<InlineData(2.625, "2.63")>]
+[<InlineData(-0.125, "-0.13")>]
+[<InlineData(10.0833333, "10.08")>]
+[<InlineData(1e30, "1000000000000000019884624838656.00")>]
+let ``a message's value has 2 decimals rounded half away from zero, as the event's value`` (value: float, text: string) =
+    // Halves that a double holds exactly: "F2" alone rounded them to even (0.125 read 0.12).
+    Assert.Equal("v=" + text, Rule.render "v={value}" highTraffic [] baseTime baseTime value)
+
 [<Fact>]
 let ``a skewed record is reported and does not move time`` () =
     let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
