@@ -15,8 +15,8 @@ public sealed class TestCommand
         [Option("rules", Description = "One-off case: rule file (.csx); repeatable. Needs --input and --expect.")] string[]? rules = null,
         [Option("input", Description = "One-off case: the recorded log to replay.")] string? input = null,
         [Option("expect", Description = "One-off case: the expected transitions, as --format jsonl prints them (other fields and event types are ignored).")] string? expect = null,
-        [Option("lateness", Description = "One-off case: --lateness.")] string lateness = "5s",
-        [Option("input-format", Description = "One-off case: --input-format.")] string inputFormat = "auto",
+        [Option("lateness", Description = "One-off case: --lateness (default 5s).")] string? lateness = null,
+        [Option("input-format", Description = "One-off case: --input-format (default auto).")] string? inputFormat = null,
         [Option("log-format", Description = "One-off case: --log-format.")] string? logFormat = null,
         [Option("update", Description = "Rewrite each case's expected transitions from its replay, and print what changed.")] bool update = false,
         [Option("junit", Description = "Also write the results as JUnit XML to this file.")] string? junit = null)
@@ -24,6 +24,9 @@ public sealed class TestCommand
         Commands.Started = true;
         try
         {
+            // Said before any case runs, not after all of them.
+            if (junit is not null && Directory.Exists(junit))
+                throw new UsageException($"--junit {junit}: is a folder; name the report's file, e.g. {Path.Combine(junit, "junit.xml")}");
             List<(string Name, Func<TestCase> Load)> found;
             if (rules is { Length: > 0 } || input is not null || expect is not null)
             {
@@ -35,14 +38,23 @@ public sealed class TestCommand
                     Name = input,
                     Rules = [.. RuleHost.ExpandRuleArguments(rules)],
                     Log = input,
-                    InputFormat = inputFormat,
+                    InputFormat = inputFormat ?? "auto",
                     LogFormat = logFormat,
-                    Lateness = Durations.Parse("--lateness", lateness),
+                    Lateness = Durations.Parse("--lateness", lateness ?? "5s"),
                     ExpectFile = expect,
                 };
                 found = [(oneOff.Name, () => oneOff)];
             }
-            else found = [.. Discover(cases ?? []).Select(path => (path, (Func<TestCase>)(() => TestCase.Load(path))))];
+            else
+            {
+                // A case file carries its own settings: these, given with it, were ignored without a word.
+                var oneOffOnly = new[] { ("--lateness", lateness), ("--input-format", inputFormat), ("--log-format", logFormat) }
+                    .Where(o => o.Item2 is not null).Select(o => o.Item1).ToList();
+                if (oneOffOnly.Count > 0)
+                    throw new UsageException($"{string.Join(", ", oneOffOnly)}: only for a one-off case (--rules, --input, --expect); "
+                                             + "a case file has its own (\"input_format\", \"log_format\", and \"lateness\" in \"options\")");
+                found = [.. Discover(cases ?? []).Select(path => (path, (Func<TestCase>)(() => TestCase.Load(path))))];
+            }
 
             using var host = new RuleHost();
             var run = new TestRun(new CaseRunner(host), Console.Out, update);
@@ -74,8 +86,15 @@ public sealed class TestCommand
             int code;
             try { code = run.RunAll(found); }
             finally { AppDomain.CurrentDomain.ProcessExit -= exited; }
-            if (junit is not null) JUnitReport.Write(junit, run.Results);
             foreach (var rule in run.NeverFired()) Console.Error.WriteLine($"logalert: warning: rule {rule} fires in no case");
+            if (junit is not null)
+            {
+                try { JUnitReport.Write(junit, run.Results); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    return Commands.Fail(ExitCodes.IoFailure, $"--junit {junit}: {e.Message}");
+                }
+            }
             return code;
         }
         catch (UsageException e)

@@ -264,6 +264,75 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.DoesNotContain("\\x0a", r.Stdout);
     }
 
+    // A field of the wrong JSON type ended the whole run with a stack trace (System.Text.Json's
+    // InvalidOperationException), before the other cases and the JUnit report.
+    [Theory]
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":1}", "\"at\" is not a string such as \"+5m12s\"")]
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"ts\":\"1001\"}", "\"ts\" is not a whole number of Unix seconds")]
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"time\":1001}", "\"time\" is not an ISO 8601 time")]
+    [InlineData("{\"rule\":\"busy\",\"state\":1,\"at\":\"+1s\"}", "\"state\" is not \"firing\" or \"resolved\"")]
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"labels\":{\"a\":1}}", "label \"a\" is not a string")]
+    [InlineData("{\"type\":7,\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\"}", "\"type\" is not a string")]
+    public void An_expected_transition_of_the_wrong_type_is_an_error_of_its_case_and_the_others_run(string line, string message)
+    {
+        var good = Case("a");
+        var bad = Case("b");
+        File.WriteAllText(ExpectFile(bad), "\n" + line + "\n");
+        var report = Path.Combine(_dir, "junit.xml");
+
+        var r = CliRunner.Run("test", "--junit", report, Path.Combine(_dir, "cases"));
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("ok    " + good, r.Stdout);
+        Assert.Contains($"ERROR {ExpectFile(bad)}:2: {message}", r.Stdout);
+        Assert.DoesNotContain("   at ", r.Stdout + r.Stderr); // no stack trace
+        var cases = XDocument.Load(report).Root!.Element("testsuite")!.Elements("testcase").ToDictionary(c => (string)c.Attribute("name")!);
+        Assert.NotNull(cases[bad].Element("error"));
+    }
+
+    [Fact]
+    public void A_junit_report_named_by_a_folder_is_refused_before_any_case_runs()
+    {
+        var path = Case();
+
+        var r = CliRunner.Run("test", "--junit", _dir, path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("", r.Stdout); // no case ran
+        Assert.Equal($"logalert: --junit {_dir}: is a folder; name the report's file, e.g. {Path.Combine(_dir, "junit.xml")}", r.Stderr.Trim());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Expected_transitions_named_by_a_folder_are_an_error_of_the_case(bool update)
+    {
+        Write("busy.csx", Busy);
+        var path = Write("cases/dir.case.json", "{ \"rules\": [\"../busy.csx\"], \"generate\": \"--rate 4 --duration 1m\", \"expect\": \".\" }");
+        string[] args = update ? ["test", "--update", path] : ["test", path];
+
+        var r = CliRunner.Run(args);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"ERROR {path}: expected transitions {Path.Combine(_dir, "cases")}", r.Stdout);
+        Assert.Contains(": is a folder, not a file", r.Stdout);
+        Assert.DoesNotContain("   at ", r.Stdout + r.Stderr);
+    }
+
+    [Theory]
+    [InlineData("--lateness", "10s")]
+    [InlineData("--input-format", "csv")]
+    [InlineData("--log-format", "%h %t")]
+    public void A_one_off_option_with_case_files_is_a_usage_error_not_ignored(string option, string value)
+    {
+        var path = Case();
+
+        var r = CliRunner.Run("test", option, value, path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith($"logalert: {option}: only for a one-off case", r.Stderr.Trim());
+    }
+
     [Fact]
     public void A_missing_transition_file_says_how_to_write_it()
     {

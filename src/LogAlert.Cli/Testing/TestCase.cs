@@ -265,9 +265,15 @@ public sealed record Transition(string Rule, IReadOnlyList<KeyValuePair<string, 
             {
                 var e = doc.RootElement;
                 if (e.ValueKind != JsonValueKind.Object) throw Bad("not a JSON object");
-                if (e.TryGetProperty("type", out var type) && type.GetString() != "alert") continue; // summaries, stats
+                // Each field of the type it must have: a number where a string belongs (or the
+                // reverse) is the file's mistake, said with its line, not an exception.
+                if (e.TryGetProperty("type", out var type))
+                {
+                    if (type.ValueKind != JsonValueKind.String) throw Bad("\"type\" is not a string");
+                    if (type.GetString() != "alert") continue; // summaries, stats
+                }
                 var rule = e.TryGetProperty("rule", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : throw Bad("no \"rule\"");
-                var state = e.TryGetProperty("state", out var s) ? s.GetString() : null;
+                var state = e.TryGetProperty("state", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
                 var fired = state switch
                 {
                     "firing" => true,
@@ -277,17 +283,22 @@ public sealed record Transition(string Rule, IReadOnlyList<KeyValuePair<string, 
                 long time;
                 if (e.TryGetProperty("at", out var at))
                 {
-                    var text = at.GetString() ?? "";
+                    if (at.ValueKind != JsonValueKind.String) throw Bad("\"at\" is not a string such as \"+5m12s\"");
+                    var text = at.GetString()!;
                     if (origin is not { } o) throw Bad("\"at\" needs an input with records to count from");
                     var negative = text.StartsWith('-');
                     var body = text.TrimStart('+', '-');
                     if (!Durations.TryParse(body, out var offset, out var why)) throw Bad($"\"at\": {why}");
                     time = o + (negative ? -1 : 1) * (long)offset.TotalSeconds;
                 }
-                else if (e.TryGetProperty("ts", out var ts) && ts.TryGetInt64(out var t)) time = t;
-                else if (e.TryGetProperty("time", out var iso) && DateTimeOffset.TryParse(iso.GetString(), CultureInfo.InvariantCulture,
-                             DateTimeStyles.AssumeUniversal, out var when))
-                    time = when.ToUnixTimeSeconds();
+                else if (e.TryGetProperty("ts", out var ts))
+                    time = ts.ValueKind == JsonValueKind.Number && ts.TryGetInt64(out var t) ? t
+                        : throw Bad("\"ts\" is not a whole number of Unix seconds");
+                else if (e.TryGetProperty("time", out var iso))
+                    time = iso.ValueKind == JsonValueKind.String
+                           && DateTimeOffset.TryParse(iso.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when)
+                        ? when.ToUnixTimeSeconds()
+                        : throw Bad("\"time\" is not an ISO 8601 time such as \"2019-02-07T21:12:49Z\"");
                 else throw Bad("no time: \"at\" (+5m12s from the input's first second), \"time\" (ISO 8601) or \"ts\" (Unix seconds)");
                 double? value = null;
                 if (e.TryGetProperty("value", out var v) && v.ValueKind != JsonValueKind.Null)
@@ -296,7 +307,9 @@ public sealed record Transition(string Rule, IReadOnlyList<KeyValuePair<string, 
                 if (e.TryGetProperty("labels", out var l))
                 {
                     if (l.ValueKind != JsonValueKind.Object) throw Bad("\"labels\" is not an object");
-                    foreach (var p in l.EnumerateObject()) labels.Add(new(p.Name, p.Value.GetString() ?? ""));
+                    foreach (var p in l.EnumerateObject())
+                        labels.Add(new(p.Name, p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()!
+                            : throw Bad($"label \"{p.Name}\" is not a string")));
                 }
                 result.Add(new Transition(rule, labels, fired, time, value));
             }

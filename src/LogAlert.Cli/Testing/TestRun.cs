@@ -102,8 +102,10 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
                 return;
             }
             if (!File.Exists(testCase.ExpectFile))
-                throw new CaseException($"{testCase.Name}: no expected transitions in {testCase.ExpectFile} (write them with logalert test --update)");
-            var expected = Transition.Read(testCase.ExpectFile, File.ReadLines(testCase.ExpectFile), replay.Origin);
+                throw new CaseException(Directory.Exists(testCase.ExpectFile)
+                    ? $"{testCase.Name}: expected transitions {testCase.ExpectFile}: is a folder, not a file"
+                    : $"{testCase.Name}: no expected transitions in {testCase.ExpectFile} (write them with logalert test --update)");
+            var expected = Transition.Read(testCase.ExpectFile, ReadExpectations(testCase), replay.Origin);
             var diff = Compare(expected, replay);
             if (diff is null)
             {
@@ -161,18 +163,35 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     private const string Written = "updated";
     private const string Same = "unchanged";
 
+    /// <summary>The lines of the case's expected transitions; one that cannot be read is an error of the case.</summary>
+    private static string[] ReadExpectations(TestCase testCase)
+    {
+        try { return File.ReadAllLines(testCase.ExpectFile); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CaseException($"{testCase.Name}: expected transitions {testCase.ExpectFile}: {e.Message}");
+        }
+    }
+
     /// <summary>Writes the case's expected transitions from its replay; false when they were already those.</summary>
     private bool Update(TestCase testCase, Replay replay)
     {
         var origin = replay.Origin ?? 0;
         var lines = replay.Transitions.Select(t => t.ToJsonLine(origin)).ToList();
-        var before = File.Exists(testCase.ExpectFile) ? File.ReadAllLines(testCase.ExpectFile).Where(l => l.Length > 0).ToList() : [];
-        if (File.Exists(testCase.ExpectFile) && before.SequenceEqual(lines))
+        if (Directory.Exists(testCase.ExpectFile))
+            throw new CaseException($"{testCase.Name}: expected transitions {testCase.ExpectFile}: is a folder, not a file");
+        var exists = File.Exists(testCase.ExpectFile);
+        var before = exists ? ReadExpectations(testCase).Where(l => l.Length > 0).ToList() : [];
+        if (exists && before.SequenceEqual(lines))
         {
             output.WriteLine($"same  {Terminal.Escape(testCase.Name)}  ({Count(lines.Count)})");
             return false;
         }
-        File.WriteAllLines(testCase.ExpectFile, lines);
+        try { File.WriteAllLines(testCase.ExpectFile, lines); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CaseException($"{testCase.Name}: cannot write {testCase.ExpectFile}: {e.Message}");
+        }
         output.WriteLine($"wrote {Terminal.Escape(testCase.ExpectFile)}  ({Count(lines.Count)}, was {before.Count})");
         foreach (var gone in before.Except(lines)) output.WriteLine("      - " + Terminal.Escape(gone));
         foreach (var added in lines.Except(before)) output.WriteLine("      + " + Terminal.Escape(added));
