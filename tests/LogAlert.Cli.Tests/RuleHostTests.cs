@@ -989,6 +989,56 @@ public sealed class RuleHostTests : IDisposable
         Assert.Matches(@"^\w+ at \S*grouped\.csx:3" + message, failed.Message);
     }
 
+    // Its alerts are kept by label value and named by the label: a rule that switched from status
+    // to section resolved status "503" as {section="503"}, and printed {status} as it is.
+    [Fact]
+    public void A_WhenEach_rule_that_changes_its_label_fails_and_no_alert_is_mislabelled()
+    {
+        var path = Write("switch.csx", """
+            Alert("switch")
+                .WhenEach(q => q.Sum("requests", TimeSpan.FromSeconds(1)) > 2
+                    ? q.SumBy("requests", TimeSpan.FromSeconds(1), "section")
+                    : q.SumBy("requests", TimeSpan.FromSeconds(1), "status"))
+                .Above(0.5)
+                .Message("{status} {value}");
+            """);
+        using var host = Host();
+        var result = host.Load([path]);
+        Assert.Empty(result.Errors);
+
+        var events = Run(result.Rules, Records(Start, 6, s => s < 3 ? 1 : 3));
+
+        var failed = Assert.Single(events.OfType<RuleFailedNotice>());
+        Assert.Equal(Start + 3, failed.Time);
+        Assert.Equal("WhenEach returned groups by section, not by status as before: a rule's groups are of one label", failed.Message);
+        Assert.All(Alerts(events), a => Assert.Equal("status", Assert.Single(a.Labels).Name));
+        Assert.NotEmpty(Alerts(events));
+    }
+
+    // When the load-time call throws, it tells no label: the first result tells it, and the
+    // message's placeholders are checked against it then.
+    [Fact]
+    public void A_WhenEach_rule_whose_label_shows_only_at_run_time_has_its_placeholders_checked_then()
+    {
+        var path = Write("late.csx", """
+            Alert("late")
+                .WhenEach(q => q.Sum("requests", TimeSpan.FromSeconds(1)) == 0
+                    ? throw new InvalidOperationException("no traffic")
+                    : q.SumBy("requests", TimeSpan.FromSeconds(1), "status"))
+                .Above(0.5)
+                .Message("{section} {value}");
+            """);
+        using var host = Host();
+        var result = host.Load([path]);
+        Assert.Empty(result.Errors);
+
+        var events = Run(result.Rules, Records(Start, 3, _ => 1));
+
+        Assert.Empty(Alerts(events));
+        var failed = Assert.Single(events.OfType<RuleFailedNotice>());
+        Assert.Equal("WhenEach returned groups by status, and message placeholder {section} is not one of {value}, {time}, {threshold}, {rule}, {since}, {label}, {status}", failed.Message);
+    }
+
     // ---- The shipped rules ----
 
     private static string RepoRoot()

@@ -293,7 +293,7 @@ public sealed class RuleHost : IDisposable
     }
 
     /// <summary>An exception from a rule's code, with its type and place in the message.</summary>
-    private sealed class RuleCodeException(string message, Exception inner) : Exception(message, inner);
+    private sealed class RuleCodeException(string message, Exception? inner) : Exception(message, inner);
 
     /// <summary>
     /// <c>:line</c> of the innermost frame of <paramref name="e"/> in the file at <paramref name="path"/>
@@ -329,7 +329,10 @@ public sealed class RuleHost : IDisposable
         // What the rule prints goes to stderr under its name, never into the events on stdout.
         var prefix = RuleConsole.RulePrefix(alert.Name);
         Func<IQuery, double>? scalar = alert.ScalarValue is { } s ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, Located(s))) : null;
-        Func<IQuery, Grouped>? grouped = alert.GroupedValue is { } g ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, Located(g))) : null;
+        var labelLock = new LabelLock(alert.FiringMessage, alert.ResolvedMessage);
+        Func<IQuery, Grouped>? grouped = alert.GroupedValue is { } g
+            ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, labelLock.Wrap(Located(g))))
+            : null;
         Rule rule;
         try
         {
@@ -366,6 +369,8 @@ public sealed class RuleHost : IDisposable
             errors.Add($"{where}: error: rule \"{alert.Name}\": {rejected}");
             return null;
         }
+        // The label of the result itself, when the call returned one, is the rule's from now on.
+        labelLock.Arm(label);
         label ??= grouped is not null ? probe.Uses.FirstOrDefault(u => u.Function is "SumBy" or "RateBy" or "TopK")?.Label : null;
         if ((PlaceholderProblem(alert.FiringMessage, grouped is not null, label)
              ?? PlaceholderProblem(alert.ResolvedMessage, grouped is not null, label)) is { } placeholder)
@@ -386,6 +391,37 @@ public sealed class RuleHost : IDisposable
                        ? ReferenceEquals(groups, probe.LastGroups)
                        : atZero == 0 && ProbeQuery.ValueIsTheQuery(Watchdog.Watch(alert.Name, RuleConsole.Attribute(RuleConsole.Mute, alert.ScalarValue!))));
         return new RuleDescription(rule, file, alert.Line, probe.Uses, label, probeError, alert.IsMonotonic, bare);
+    }
+
+    /// <summary>
+    /// Holds a WhenEach rule to one label. Its alerts are kept by label value and carry the label's
+    /// name, and its messages were checked against it: a rule that grouped by status and then by
+    /// section resolved status "500" as <c>{section="500"}</c> and printed <c>{status}</c> as it is.
+    /// A result grouped by another label is the rule's failure. The label is the one the load-time
+    /// call returned, or, when that call returned none (it threw), the first one returned after,
+    /// whose message placeholders are checked then.
+    /// </summary>
+    private sealed class LabelLock(string? firing, string? resolved)
+    {
+        private string? _label;
+        private bool _armed; // not during the load-time call, whose label and placeholders the load checks
+
+        public void Arm(string? label) => (_label, _armed) = (label, true);
+
+        public Func<IQuery, Grouped> Wrap(Func<IQuery, Grouped> value) => q =>
+        {
+            var result = value(q);
+            if (!_armed || result is null) return result!; // the engine reports a null result
+            if (_label is null)
+            {
+                if ((PlaceholderProblem(firing, true, result.Label) ?? PlaceholderProblem(resolved, true, result.Label)) is { } problem)
+                    throw new RuleCodeException($"WhenEach returned groups by {result.Label}, and {problem}", null);
+                _label = result.Label;
+            }
+            else if (!string.Equals(result.Label, _label, StringComparison.Ordinal))
+                throw new RuleCodeException($"WhenEach returned groups by {result.Label}, not by {_label} as before: a rule's groups are of one label", null);
+            return result;
+        };
     }
 
     private static readonly string[] Placeholders = ["value", "time", "threshold", "rule", "since"];
