@@ -154,8 +154,8 @@ public sealed class LongLineTests : IDisposable
     {
         // Lines of every length around a cap of 200 bytes, some over it several in a row, a quarter
         // of them ended by CRLF (the CR is not counted: such a line of 200 bytes and a CR is within
-        // the cap, as the same line ended by LF is; an over-long one skips its CR too), blank ones,
-        // and a last line without its newline.
+        // the cap, as the same line ended by LF is, and an over-long one is said with the length the
+        // cap counts), blank ones, and a last line without its newline.
         const int cap = 200;
         var random = new Random(seed);
         var lines = new List<string> { Header };
@@ -183,7 +183,7 @@ public sealed class LongLineTests : IDisposable
         {
             var length = Encoding.UTF8.GetByteCount(lines[i]);
             var counted = lines[i].EndsWith('\r') ? length - 1 : length;
-            if (counted > cap) expectedBad.Add((i + 1, $"line longer than {cap} bytes ({length} bytes skipped)"));
+            if (counted > cap) expectedBad.Add((i + 1, $"line longer than {cap} bytes ({counted} bytes skipped)"));
             else if (length > 0) expectedRecords.Add((i + 1, lines[i].Split('"')[1]));
         }
         Assert.True(expectedBad.Count > 100 && expectedRecords.Count > 100);

@@ -26,6 +26,7 @@ internal sealed class LineBuffer
     private int _end;                // after the last byte held
     private int _lineStart;          // the start of the line not yet ended by a newline
     private long _dropping = -1;     // bytes so far of the over-long line being dropped; -1: none
+    private bool _droppedCr;         // the last of them is a carriage return
     private readonly Queue<(int At, long Length)> _long = new(); // over-long lines, where they stood
 
     /// <param name="size">The base size of each of the two arrays.</param>
@@ -143,9 +144,12 @@ internal sealed class LineBuffer
                 if (newline < 0)
                 {
                     _dropping += to - from;
+                    _droppedCr = _buffer[to - 1] == (byte)'\r';
                     break;
                 }
-                _long.Enqueue((kept, _dropping + newline));
+                // Its length, as the cap counts it: without a CR before the line feed.
+                var cr = newline > 0 ? _buffer[from + newline - 1] == (byte)'\r' : _droppedCr;
+                _long.Enqueue((kept, _dropping + newline - (cr ? 1 : 0)));
                 _dropping = -1;
                 from += newline + 1;
                 _lineStart = kept;
@@ -167,6 +171,7 @@ internal sealed class LineBuffer
             {
                 var length = last < 0 ? window.Length : last;
                 _dropping = kept - _lineStart + length;
+                _droppedCr = window[length - 1] == (byte)'\r';
                 kept = _lineStart;
                 from += length;
                 continue;
