@@ -36,7 +36,7 @@ public sealed class RunCommand
         [Option("rules", Description = "Rule file (.csx) or quoted glob; repeatable. Without it the built-in high_traffic rule runs. Rules are C# code that runs with your rights (it can read and write your files and start programs): use only rule files you trust.")] string[]? rules = null,
         [Option("format", Description = "Output format: text or jsonl.")] string format = "text",
         [Option("follow", new[] { 'f' }, Description = "Live mode: keep reading what is appended to the file, like tail -F (or a pipe, with '-'); when no line comes for --idle-timeout, log time follows the clock.")] bool follow = false,
-        [Option("threshold", Description = "high_traffic: fire above this many requests per second (default 10; the built-in rule only).")] double? threshold = null,
+        [Option("threshold", Description = "high_traffic: fire above this many requests per second (default 10; the built-in rule only).")] string? thresholdText = null,
         [Option("window", Description = "high_traffic: the rate's window (default 2m; the built-in rule only).")] string? window = null,
         [Option("lateness", Description = "How late (log time) a record may arrive and still count as if sorted.")] string lateness = "5s",
         [Option("max-skew", Description = "A record this far ahead of the newest one is skewed: reported, not counted.")] string maxSkew = "1h",
@@ -72,8 +72,16 @@ public sealed class RunCommand
             if (inputs.Count == 0) inputs.Add("-");
             if (follow && inputs.Count != 1)
                 throw new UsageException("--follow takes one input: a file, or - for stdin");
-            if (threshold is { } t && !double.IsFinite(t))
-                throw new UsageException($"--threshold: \"{t.ToString(CultureInfo.InvariantCulture)}\" is not a finite number");
+            // Read here, not by the parser: it took an empty value for none (the default 10 ran), and
+            // would read the number in the machine's culture ("2,5" in some).
+            double? threshold = null;
+            if (thresholdText is not null)
+            {
+                if (!double.TryParse(thresholdText, NumberStyles.Float, CultureInfo.InvariantCulture, out var t) || string.IsNullOrWhiteSpace(thresholdText))
+                    throw new UsageException($"--threshold: '{thresholdText}' is not a number");
+                if (!double.IsFinite(t)) throw new UsageException($"--threshold: '{thresholdText}' is not a finite number");
+                threshold = t;
+            }
             // They set the built-in rule, which rule files replace: said, not silently ignored.
             if (ruleFiles.Count > 0 && (threshold is not null || window is not null))
                 Console.Error.WriteLine("logalert: " + (threshold is null ? "--window is" : window is null ? "--threshold is" : "--threshold and --window are")
@@ -99,7 +107,7 @@ public sealed class RunCommand
             var maxLine = Sizes.Parse("--max-line-length", maxLineLength, 1, AccessLogReader.MaxLineLengthLimit);
             var inputsFormat = InputFormat.TryCreate(inputFormat, logFormat, out var formatError) ?? throw new UsageException(formatError!);
             var windowSpan = Durations.Parse("--window", window ?? "2m");
-            if (windowSpan < TimeSpan.FromSeconds(1)) throw new UsageException("--window must be at least 1s");
+            if (windowSpan < TimeSpan.FromSeconds(1)) throw new UsageException($"--window: \"{window}\" is shorter than 1s");
 
             var switches = new RuleSwitches(only ?? [], disable ?? []);
             // The host lives for the whole run: its watchdog stops a rule stuck in a loop.
