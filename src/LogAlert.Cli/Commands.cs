@@ -287,6 +287,15 @@ public sealed class GenerateCommand
 {
     private static int Fail(int code, string message) => Commands.Fail(code, message);
 
+    /// <summary>The file <c>--output</c> names, created; why not, said with the option.</summary>
+    private static FileStream CreateOutput(string path)
+    {
+        if (Directory.Exists(path)) throw new IOException($"--output {path}: is a folder");
+        try { return File.Create(path); }
+        catch (DirectoryNotFoundException) { throw new IOException($"--output {path}: no such folder: {Path.GetDirectoryName(Path.GetFullPath(path))}"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new IOException($"--output {path}: {e.Message}", e); }
+    }
+
     [PrimaryCommand]
     [Command(Description = "Write a deterministic sample access log.")]
     public int Generate(
@@ -317,8 +326,11 @@ public sealed class GenerateCommand
                     _ => throw new UsageException($"--output-format: \"{outputFormat}\" is not csv, common, combined or jsonl"),
                 },
             };
+            // A format the run would refuse is refused here too: a log written in it could not be read.
+            if (logFormat is not null && InputFormat.TryCreate("auto", logFormat, out var formatError) is null)
+                throw new UsageException(formatError!);
             // stdout as the run opens it: a failure says "stdout:", and `generate | head` stops at once.
-            using var stream = output is null ? StandardOutput.Open() : File.Create(output);
+            using var stream = output is null ? StandardOutput.Open() : CreateOutput(output);
             using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16);
             SampleGenerator.Write(writer, options);
             return ExitCodes.Ok;

@@ -280,8 +280,26 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("logalert: --burst: the rate 1000000000 is not a number from 0 to 1e8", "--burst", "1m:1m:1e9")]
     [InlineData("logalert: --start: the log's seconds -100 to 499 are not all from 0 to 253402300799 (years 1970 to 9999)", "--start", "-100")]
     [InlineData("logalert: --start: the log's seconds 253402300200 to 253402300800 are not all from 0 to 253402300799 (years 1970 to 9999)", "--start", "253402300200", "--duration", "601s")]
+    // A format the run refuses: the log generate wrote in it could not be read back.
+    [InlineData("logalert: --log-format: the format has no directives (%h, %>s, ...)", "--log-format", "nothing")]
     public void Generate_values_out_of_range_are_usage_errors_before_a_line_is_written(string expected, params string[] args) =>
         AssertUsageError(expected, ["generate", .. args]);
+
+    [Fact]
+    public void Generate_names_an_output_it_cannot_create_with_the_option()
+    {
+        var dir = Directory.CreateTempSubdirectory("logalert-gen-").FullName;
+        try
+        {
+            var missing = Path.Combine(dir, "no", "x.csv");
+            var inMissing = CliRunner.Run("generate", "--duration", "1s", "--output", missing);
+            var folder = CliRunner.Run("generate", "--duration", "1s", "--output", dir);
+
+            Assert.Equal((1, $"logalert: --output {missing}: no such folder: {Path.Combine(dir, "no")}"), (inMissing.ExitCode, inMissing.Stderr.Trim()));
+            Assert.Equal((1, $"logalert: --output {dir}: is a folder"), (folder.ExitCode, folder.Stderr.Trim()));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 
     [Theory]
     [InlineData("--threshold is", "--threshold", "5")]
