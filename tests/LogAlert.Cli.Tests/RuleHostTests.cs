@@ -395,11 +395,23 @@ public sealed class RuleHostTests : IDisposable
             }
             """);
 
+        // Thrown by the top-level code of a file it #loads: that file's line.
+        var helper = Write("lib/throws.csx", """
+            var ready = true;
+            throw new InvalidOperationException("lib boom");
+            """);
+        var loads = Write("loads.csx", """
+            #load "lib/throws.csx"
+            Alert("fine").When(q => 1).Above(0);
+            """);
+
         var result = Load(path);
         var inner = Load(nested);
+        var loaded = Load(loads);
 
         Assert.Equal($"{path}:2: error: the rule file threw InvalidOperationException: boom", Assert.Single(result.Errors));
         Assert.Equal($"{nested}:6: error: the rule file threw ArgumentException: n is 2", Assert.Single(inner.Errors));
+        Assert.Equal($"{helper}:2: error: the rule file threw InvalidOperationException: lib boom", Assert.Single(loaded.Errors));
     }
 
     [Fact]

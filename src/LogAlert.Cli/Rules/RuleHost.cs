@@ -245,7 +245,7 @@ public sealed class RuleHost : IDisposable
             }
             catch (Exception e)
             {
-                errors.Add($"{source.DisplayPath}{LineIn(e, source.FullPath)}: error: the rule file threw {e.GetType().Name}: {e.Message}");
+                errors.Add($"{ThrownAt(e, source)}: error: the rule file threw {e.GetType().Name}: {e.Message}");
                 return null;
             }
         }
@@ -296,16 +296,16 @@ public sealed class RuleHost : IDisposable
     private sealed class RuleCodeException(string message, Exception? inner) : Exception(message, inner);
 
     /// <summary>
-    /// <c>:line</c> of the innermost frame of <paramref name="e"/> in the file at <paramref name="path"/>
-    /// (the rule image carries its debug information), or nothing when no frame is there.
+    /// <c>file:line</c> of the innermost frame of <paramref name="e"/> in a rule file (the rule image
+    /// carries its debug information): the file run, or one it <c>#load</c>s; the file run alone
+    /// when no frame is in one.
     /// </summary>
-    private static string LineIn(Exception e, string path)
+    private static string ThrownAt(Exception e, RuleSource source)
     {
-        var frames = new System.Diagnostics.StackTrace(e, fNeedFileInfo: true).GetFrames();
-        foreach (var frame in frames)
-            if (frame.GetFileName() == path && frame.GetFileLineNumber() > 0)
-                return $":{frame.GetFileLineNumber()}";
-        return "";
+        foreach (var frame in new System.Diagnostics.StackTrace(e, fNeedFileInfo: true).GetFrames())
+            if (frame.GetFileName() is { } path && path.EndsWith(".csx", StringComparison.Ordinal) && frame.GetFileLineNumber() > 0)
+                return $"{(path == source.FullPath ? source.DisplayPath : RuleSource.ShownAs(path))}:{frame.GetFileLineNumber()}";
+        return source.DisplayPath;
     }
 
     /// <summary>Validates one registration, builds the core rule around watched delegates and probes it.</summary>
