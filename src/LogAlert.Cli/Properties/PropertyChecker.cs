@@ -66,7 +66,7 @@ internal sealed class PropertyChecker
     /// <summary>Checks every property of every rule; returns the exit code (0 all pass, 1 any failed).</summary>
     public int Run()
     {
-        _out.WriteLine($"logalert check --properties: {_loaded.Descriptions.Count} rule{(_loaded.Descriptions.Count == 1 ? "" : "s")}, {_cases} cases per property, seed {_seed}");
+        _out.WriteLine($"logalert check --properties: {_loaded.Descriptions.Count} rule{(_loaded.Descriptions.Count == 1 ? "" : "s")}, {_cases} case{(_cases == 1 ? "" : "s")} per property, seed {_seed}");
         foreach (var rule in _loaded.Descriptions)
         {
             foreach (var property in Properties(rule))
@@ -158,11 +158,11 @@ internal sealed class PropertyChecker
         switch (runner.Result)
         {
             case TestResult.Passed passed:
-                _out.WriteLine($"ok    {property.Name}: {rule.Name}  ({passed.Item1.NumberOfTests} cases)");
+                _out.WriteLine($"ok    {property.Name}: {rule.Name}  ({passed.Item1.NumberOfTests} case{(passed.Item1.NumberOfTests == 1 ? "" : "s")})");
                 return true;
             case TestResult.Failed f:
                 _out.WriteLine();
-                _out.WriteLine($"FAIL  {property.Name}: {rule.Name}{Where(rule)}  (case {f.Item1.NumberOfTests} of {_cases}, shrunk {f.Item1.NumberOfShrinks} times)");
+                _out.WriteLine($"FAIL  {property.Name}: {rule.Name}{Where(rule)}  (case {f.Item1.NumberOfTests} of {_cases}, shrunk {f.Item1.NumberOfShrinks} time{(f.Item1.NumberOfShrinks == 1 ? "" : "s")})");
                 var shrunk = f.Item3.OfType<TrafficCase>().FirstOrDefault();
                 Failure? failure;
                 try
