@@ -110,7 +110,7 @@ module Rule =
     /// `value` with 2 decimals, rounded half away from zero as the events' `value` is (semantics
     /// §13): "F2" alone rounds an exact half to even, and 1/8 read 0.12 in a message whose event
     /// said 0.13.
-    let valueText (value: float) =
+    let private valueText (value: float) =
         if Double.IsFinite value && abs value < 7.9e27 then
             Math.Round(decimal value, 2, MidpointRounding.AwayFromZero).ToString("F2", CultureInfo.InvariantCulture)
         else value.ToString("F2", CultureInfo.InvariantCulture)
