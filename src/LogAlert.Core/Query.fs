@@ -163,6 +163,10 @@ type Grouped private (label: string, given: KeyValuePair<string, float>[] | null
         this.Step(Keep predicate, kept)
     /// Per group `a / b`, over the groups of `a`; a group whose divisor is 0 or absent is left out.
     static member (/)(a: Grouped, b: Grouped) =
+        // Groups of two labels share no key but by chance (a host named like a section): the quotient
+        // was empty, or worse, without a word.
+        if a.Label <> b.Label then
+            raise (QueryException(sprintf "a / b: groups by %s divided by groups by %s; both must group by the same label" a.Label b.Label))
         Grouped(a.Label, a.Entries |> Seq.choose (fun kv -> let d = b[kv.Key] in if d = 0.0 then None else Some(KeyValuePair(kv.Key, kv.Value / d))) |> Array.ofSeq)
     /// Every group value divided by a number.
     static member (/)(a: Grouped, d: float) = a.Scaled(true, d)

@@ -354,6 +354,9 @@ public sealed class RuleHostTests : IDisposable
     [InlineData("q.Distinct(\"path\", TimeSpan.FromMinutes(1))", "unknown label \"path\"")]
     [InlineData("q.TopK(1, \"bytes\", TimeSpan.FromMinutes(1), \"host\", \"status=~\\\"5..\").Count", "selector \"status=~\"5..\"")]
     [InlineData("q.Rate(\"requests\", TimeSpan.FromMilliseconds(1500))", "window 00:00:01.5000000 is not")]
+    // Groups of two labels divided: they share no key but by chance (the quotient was empty).
+    [InlineData("(q.SumBy(\"requests\", TimeSpan.FromMinutes(1), \"host\") / q.SumBy(\"requests\", TimeSpan.FromMinutes(1), \"section\")).Count",
+                "a / b: groups by host divided by groups by section; both must group by the same label")]
     // Two mistakes: the same one is named first at load time and at run time.
     [InlineData("q.SumBy(\"reqests\", TimeSpan.FromMilliseconds(500), \"path\")[\"/\"]", "window 00:00:00.5000000 is not")]
     [InlineData("q.SumBy(\"reqests\", TimeSpan.FromMinutes(1), \"path\", \"x=\")[\"/\"]", "unknown metric \"reqests\"")]

@@ -360,6 +360,13 @@ public sealed class RuleHost : IDisposable
             if (scalar is not null) atZero = scalar(probe);
             else label = (groups = grouped!(probe))?.Label;
         }
+        catch (QueryException e) when (probe.Rejected is null)
+        {
+            // Refused by a result, not by a query's arguments (a / b of two labels): the same at
+            // every second, so a load error as a refused query is.
+            errors.Add($"{where}: error: rule \"{alert.Name}\": {e.Message}");
+            return null;
+        }
         catch (Exception e)
         {
             probeError = e is RuleCodeException ? e.Message : $"{e.GetType().Name}: {e.Message}";
