@@ -554,6 +554,12 @@ public sealed class RuleHostTests : IDisposable
         Assert.Equal($"{rules}/nope.csx: no such file", missing.Message);
         var none = Assert.Throws<UsageException>(() => RuleHost.ExpandRuleArguments([$"{rules}/*.cs"]));
         Assert.Equal($"{rules}/*.cs: no file matches", none.Message);
+
+        // A glob picks rule files only; a file named as it is is taken as named.
+        Assert.Equal([$"{rules}/B.csx", $"{rules}/a.csx", $"{rules}/b.csx"], RuleHost.ExpandRuleArguments([$"{rules}/*"]));
+        var other = Assert.Throws<UsageException>(() => RuleHost.ExpandRuleArguments([$"{rules}/*.md"]));
+        Assert.Equal($"{rules}/*.md: no .csx file matches (1 other file does)", other.Message);
+        Assert.Equal([$"{rules}/notes.md"], RuleHost.ExpandRuleArguments([$"{rules}/notes.md"]));
     }
 
     [Fact]
