@@ -73,6 +73,25 @@ public sealed class EndToEndTests : IDisposable
         Assert.Equal(text1.Stdout, text2.Stdout);
     }
 
+    // An input with nothing but blank lines is no error: with a named format the report lists it
+    // with that format (an empty one was left out, one of blank lines listed); auto finds none.
+    [Theory]
+    [InlineData("csv")]
+    [InlineData("auto")]
+    public void Inputs_with_nothing_to_read_are_listed_when_their_format_is_named(string format)
+    {
+        var empty = Write("empty.csv", []);
+        var blank = Write("blank.csv", ["", "  "]);
+        var log = Write("a.csv", new[] { Header }.Concat(Traffic(1000, 1002, 1)).ToArray());
+
+        var r = CliRunner.Run("--format", "jsonl", "--input-format", format, empty, blank, log);
+
+        Assert.Equal(0, r.ExitCode);
+        var stats = JsonDocument.Parse(r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
+        var inputs = stats.GetProperty("inputs").EnumerateArray().Select(i => (i.GetProperty("path").GetString(), i.GetProperty("format").GetString()));
+        Assert.Equal(format == "csv" ? [(empty, "csv"), (blank, "csv"), (log, "csv")] : [(log, "csv")], inputs);
+    }
+
     [Fact]
     public void Bad_lines_are_reported_with_line_and_reason_and_change_no_count()
     {

@@ -293,7 +293,13 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                     foreach (var batch in result.Batches) yield return batch;
                     at = result.After;
                 }
-                if (step == Step.End) break;
+                if (step == Step.End)
+                {
+                    // An input with nothing to parse has the format named for it all the same (auto
+                    // finds none in it): the final report lists every input whose format is known.
+                    if (!Format.IsAuto && !_formats.ContainsKey(i)) _formats[i] = (path, Format.Name);
+                    break;
+                }
                 switch (step)
                 {
                     case Step.Chunk when helper is not null && !at.AtStart && parser.Awaits(at) is null
