@@ -64,7 +64,8 @@ module Rule =
         let recover = defaultArg recoverBelow above
         if String.IsNullOrWhiteSpace name then Error EmptyName
         elif Double.IsNaN above then Error(BadThreshold(name, "Above must be a number"))
-        elif Double.IsNaN recover || recover > above then
+        elif Double.IsNaN recover then Error(BadThreshold(name, "RecoverBelow must be a number"))
+        elif recover > above then
             Error(BadThreshold(name, sprintf "RecoverBelow (%g) must not be above the firing threshold (%g)" recover above))
         elif forSeconds < 0L then Error(NegativeFor name)
         else

@@ -113,6 +113,11 @@ public sealed class RuleHostTests : IDisposable
         "rule \"a\": For is given more than once")]
     [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5).Labels((\"team\", \"web\"), (\"team\", \"db\"));",
         "rule \"a\": label \"team\" is given more than once")]
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5).Monotonic().Monotonic();",
+        "rule \"a\": Monotonic is given more than once")]
+    // NaN is no threshold: it said "RecoverBelow (NaN) must not be above the firing threshold (1)".
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).RecoverBelow(double.NaN);",
+        "rule \"a\": RecoverBelow must be a number")]
     [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5).Annotations((\"value\", \"high\"));",
         "rule \"a\": annotation \"value\" is logalert's own (message, value, threshold); give it another name")]
     [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5).Annotations((\"runbook\", \"x\")).Annotations((\"runbook\", \"y\"));",

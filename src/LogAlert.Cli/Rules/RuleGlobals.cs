@@ -171,6 +171,7 @@ public sealed class AlertBuilder
     /// </summary>
     public AlertBuilder Monotonic()
     {
+        Once(nameof(Monotonic));
         IsMonotonic = true;
         return this;
     }
