@@ -198,15 +198,19 @@ module Selector =
                 { Label = label; Op = op; Value = value; Regex = Some regex; Verdicts = Array.zeroCreate 64; Epoch = Symbols.Epoch })
 
     let private parse (text: string) : Result<Selector, SelectorError> =
-        let s = text.Trim()
-        let s = if s.StartsWith('{') && s.EndsWith('}') then s.Substring(1, s.Length - 2) else s
+        let trimmed = text.Trim()
+        let braced = trimmed.Length >= 2 && trimmed.StartsWith('{') && trimmed.EndsWith('}')
+        let s = if braced then trimmed.Substring(1, trimmed.Length - 2) else trimmed
+        // Columns are counted in the text as given: `i` is in `s`, after the spaces and brace cut.
+        let offset = (text.Length - text.TrimStart().Length) + (if braced then 1 else 0)
         let n = s.Length
         let mutable i = 0
         let mutable error = None
         let matchers = ResizeArray()
-        let fail reason = error <- Some(Syntax(text, i, reason))
+        let fail reason = error <- Some(Syntax(text, offset + i, reason))
         let skipSpace () =
             while i < n && Char.IsWhiteSpace s[i] do i <- i + 1
+        if not braced && trimmed.StartsWith('{') then fail "unclosed {"
         skipSpace ()
         while error.IsNone && i < n do
             let start = i
@@ -227,6 +231,7 @@ module Selector =
                 | Some _ when i >= n || (s[i] <> '"' && s[i] <> '\'') -> fail "expected a quoted value"
                 | Some op ->
                     let quote = s[i]
+                    let opened = i
                     i <- i + 1
                     let value = Text.StringBuilder()
                     while i < n && s[i] <> quote do
@@ -235,7 +240,9 @@ module Selector =
                             value.Append(match s[i] with 'n' -> '\n' | 't' -> '\t' | c -> c) |> ignore
                         else value.Append(s[i]) |> ignore
                         i <- i + 1
-                    if i >= n then fail "unclosed quote"
+                    if i >= n then
+                        i <- opened // said where it opens
+                        fail "unclosed quote"
                     else
                         i <- i + 1
                         match Label.create name with

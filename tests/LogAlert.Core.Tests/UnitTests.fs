@@ -66,6 +66,19 @@ let ``a bad selector is an error that says why`` (text: string) =
     | Ok _ -> failwith "accepted"
     | Error e -> Assert.False(String.IsNullOrWhiteSpace(SelectorError.describe e))
 
+// Columns of the text as the rule gives it: they were counted after its spaces and braces were cut,
+// and an unclosed quote was placed at the end, not where it opens.
+[<Theory>]
+[<InlineData("section=\"/a", "unclosed quote at column 9")>]
+[<InlineData("{section=\"/a\"}x", "unclosed { at column 1")>]
+[<InlineData("  {section=\"/a\"", "unclosed { at column 3")>]
+[<InlineData("{ status=\"500\" section=\"/a\" }", "expected ',' at column 16")>]
+[<InlineData("  status 500", "expected =, !=, =~ or !~ at column 10")>]
+let ``a selector's syntax error names the column in the text as given`` (text: string, reason: string) =
+    match Selector.create text with
+    | Ok _ -> failwith "accepted"
+    | Error e -> Assert.Equal(sprintf "selector \"%s\": %s" text reason, SelectorError.describe e)
+
 [<Theory>]
 [<InlineData("section=~\"/api\"", "/api", true)>]
 [<InlineData("section=~\"/api\"", "/api2", false)>] // anchored at the end
