@@ -320,6 +320,20 @@ public sealed class RuleTestCommandTests : IDisposable
     }
 
     [Theory]
+    [InlineData("{ \"rules\": [\".\"], \"generate\": \"--rate 4 --duration 1m\" }", "rule file")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"], \"input\": \".\" }", "input")]
+    public void A_rule_file_or_input_named_by_a_folder_is_said_to_be_one(string text, string what)
+    {
+        Write("busy.csx", Busy);
+        var path = Write("cases/folder.case.json", text);
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"ERROR {path}: {what} {Path.Combine(_dir, "cases", ".")}: is a folder", r.Stdout);
+    }
+
+    [Theory]
     [InlineData("--lateness", "10s")]
     [InlineData("--input-format", "csv")]
     [InlineData("--log-format", "%h %t")]

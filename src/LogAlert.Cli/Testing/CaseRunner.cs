@@ -35,7 +35,8 @@ public sealed class CaseRunner(RuleHost host)
         else
         {
             foreach (var file in testCase.Rules)
-                if (!File.Exists(file)) throw new CaseException($"{testCase.Name}: rule file {file}: no such file");
+                if (!File.Exists(file))
+                    throw new CaseException($"{testCase.Name}: rule file {file}: {(Directory.Exists(file) ? "is a folder" : "no such file")}");
             var loaded = host.Load(testCase.Rules);
             // The case first, then each of its rules' errors on a line of its own (as `check` prints them).
             if (!loaded.Ok)
@@ -48,7 +49,8 @@ public sealed class CaseRunner(RuleHost host)
         AccessLogReader reader;
         if (testCase.Log is { } log)
         {
-            if (!File.Exists(log)) throw new CaseException($"{testCase.Name}: input {log}: no such file");
+            if (!File.Exists(log))
+                throw new CaseException($"{testCase.Name}: input {log}: {(Directory.Exists(log) ? "is a folder" : "no such file")}");
             reader = new AccessLogReader([log]) { Format = format, Extras = AccessExtrasNames.Read(settings.Reads) };
         }
         else
