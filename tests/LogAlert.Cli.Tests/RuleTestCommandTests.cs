@@ -78,6 +78,19 @@ public sealed class RuleTestCommandTests : IDisposable
         // Each side: state, rule, offset from the first second, ISO time, value.
         Assert.Matches(@"   1  firing busy \+2m\d+s 2019-02-07T21:1\d:\d\dZ 1\d\.\d+ +firing busy \+2m\d+s 2019-02-07T21:1\d:\d\dZ 1\d\.\d+", r.Stdout);
         Assert.EndsWith("0 passed, 1 failed", r.Stdout.TrimEnd());
+        Assert.DoesNotContain("the case runs no rule named", r.Stdout);
+    }
+
+    [Fact]
+    public void An_expected_transition_of_a_rule_the_case_does_not_run_is_named()
+    {
+        var path = Case();
+        File.WriteAllText(ExpectFile(path), File.ReadAllText(ExpectFile(path)).Replace("\"rule\":\"busy\"", "\"rule\":\"bussy\""));
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("      the case runs no rule named bussy (its rules: busy, never)", r.Stdout);
     }
 
     [Fact]

@@ -152,6 +152,11 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
             $"   #  {"expected".PadRight(width)}  got",
         };
         lines.AddRange(rows.Select(r => $"{r.Number,4}  {r.Expected.PadRight(width)}  {r.Got}"));
+        // An expected transition of a rule the case does not run (a renamed rule, a typo) can never
+        // match: said by name, not left to the table.
+        var unknown = expected.Select(t => t.Rule).Distinct(StringComparer.Ordinal).Where(r => !replay.Rules.Contains(r)).ToList();
+        if (unknown.Count > 0)
+            lines.Add($"the case runs no rule named {string.Join(", ", unknown)} (its rules: {string.Join(", ", replay.Rules)})");
         return string.Join('\n', lines);
     }
 
