@@ -49,14 +49,20 @@ public sealed class CheckCommand
     {
         if (cases < 1) throw new UsageException($"--cases: {cases} is not a positive number");
         var timeout = Durations.Parse("--rule-timeout", ruleTimeout);
-        var files = RuleHost.ExpandRuleArguments(rules);
-        if (files.Count == 0) throw new UsageException("check: no rule files given");
+        var problems = new List<string>();
+        var files = RuleHost.ExpandRuleArguments(rules, problems);
+        foreach (var problem in problems) Console.Error.WriteLine($"logalert: {problem}");
+        if (files.Count == 0)
+        {
+            if (problems.Count == 0) throw new UsageException("check: no rule files given");
+            return ExitCodes.Usage;
+        }
         // Loading sends Console.Out to stderr (what rule code prints goes there): the report goes to the real stdout.
         var stdout = Console.Out;
         using var host = new RuleHost { RuleTimeout = timeout };
         var loaded = host.Load(files);
         foreach (var e in loaded.Errors) Console.Error.WriteLine(e);
-        if (!loaded.Ok) return ExitCodes.Usage;
+        if (!loaded.Ok || problems.Count > 0) return ExitCodes.Usage;
         var checker = new PropertyChecker(loaded, stdout, cases, seed);
         // A rule stuck in a loop cannot be stopped: the case it is stuck on is printed, then logalert exits 1.
         host.Watchdog.OnRunaway = () =>

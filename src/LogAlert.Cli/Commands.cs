@@ -122,9 +122,14 @@ public sealed class RunCommand
             }
             else
             {
-                var loaded = host.Load(RuleHost.ExpandRuleArguments(ruleFiles));
+                // Every problem, the arguments' and the files' found, before exiting (rules/README.md).
+                var problems = new List<string>();
+                var ruleFilesFound = RuleHost.ExpandRuleArguments(ruleFiles, problems);
+                foreach (var problem in problems) Console.Error.WriteLine($"logalert: {problem}");
+                if (ruleFilesFound.Count == 0) return ExitCodes.Usage;
+                var loaded = host.Load(ruleFilesFound);
                 foreach (var e in loaded.Errors) Console.Error.WriteLine(e);
-                if (!loaded.Ok) return ExitCodes.Usage; // nothing processed
+                if (!loaded.Ok || problems.Count > 0) return ExitCodes.Usage; // nothing processed
                 ruleList = loaded.Rules.ToList();
                 // The facts; the engine decides from them what it keeps (EngineSettings.Retention...).
                 settings.Windows.AddRange(loaded.Told);

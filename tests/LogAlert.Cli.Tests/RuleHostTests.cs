@@ -567,6 +567,25 @@ public sealed class RuleHostTests : IDisposable
         Assert.Equal([$"{rules}/notes.md"], RuleHost.ExpandRuleArguments([$"{rules}/notes.md"]));
     }
 
+    // "Every problem is printed, all of them": a glob that matched nothing hid the errors of the files found.
+    [Fact]
+    public void A_missing_rule_argument_and_the_errors_of_the_files_found_are_all_said()
+    {
+        var bad = Write("metric.csx", "Alert(\"m\").When(q => q.Sum(\"reqests\", TimeSpan.FromSeconds(1))).Above(1);");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        var code = RuleHost.Check([bad, $"{_dir}/nomatch*.csx", $"{_dir}/nope.csx"], stdout, stderr);
+
+        Assert.Equal(ExitCodes.Usage, code);
+        var lines = stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal($"logalert: {_dir}/nomatch*.csx: no file matches", lines[0]);
+        Assert.Equal($"logalert: {_dir}/nope.csx: no such file", lines[1]);
+        Assert.StartsWith($"{bad}:1: error: rule \"m\": unknown metric \"reqests\"", lines[2]);
+        Assert.Equal(3, lines.Length);
+        Assert.Equal("", stdout.ToString());
+    }
+
     [Fact]
     public void Relative_globs_keep_the_spelling_of_the_pattern()
     {

@@ -79,7 +79,7 @@ public sealed class RuleHost : IDisposable
 
     /// <summary>
     /// Compiles (or takes from the cache), runs and probes the rule files (paths, not patterns: see
-    /// <see cref="ExpandRuleArguments"/>). Rules come in file order, then registration order; errors
+    /// <see cref="ExpandRuleArguments(IEnumerable{string})"/>). Rules come in file order, then registration order; errors
     /// are lines to print before exiting with code 2. Compiler warnings are not reported.
     /// </summary>
     public RuleLoadResult Load(IReadOnlyList<string> files)
@@ -488,24 +488,18 @@ public sealed class RuleHost : IDisposable
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
         Warnings = stderr;
-        IReadOnlyList<string> paths;
-        try
-        {
-            paths = expand ? ExpandRuleArguments(files) : files;
-        }
-        catch (UsageException e)
-        {
-            stderr.WriteLine($"logalert: {e.Message}");
-            return ExitCodes.Usage;
-        }
+        // Every problem, the arguments' and the files' found, before exiting (rules/README.md).
+        var problems = new List<string>();
+        var paths = expand ? ExpandRuleArguments(files, problems) : files;
+        foreach (var problem in problems) stderr.WriteLine($"logalert: {problem}");
         if (paths.Count == 0)
         {
-            stderr.WriteLine("logalert: check: no rule files given");
+            if (problems.Count == 0) stderr.WriteLine("logalert: check: no rule files given");
             return ExitCodes.Usage;
         }
         var result = Load(paths);
         foreach (var error in result.Errors) stderr.WriteLine(error);
-        if (!result.Ok) return ExitCodes.Usage;
+        if (!result.Ok || problems.Count > 0) return ExitCodes.Usage;
         var width = result.Descriptions.Count == 0 ? 0 : result.Descriptions.Max(d => d.Name.Length);
         foreach (var d in result.Descriptions) stdout.WriteLine($"{d.Name.PadRight(width)}  {d}");
         return ExitCodes.Ok;
@@ -519,10 +513,30 @@ public sealed class RuleHost : IDisposable
     /// </summary>
     public static IReadOnlyList<string> ExpandRuleArguments(IEnumerable<string> args)
     {
+        var problems = new List<string>();
+        var found = ExpandRuleArguments(args, problems);
+        return problems.Count > 0 ? throw new UsageException(problems[0]) : found;
+    }
+
+    /// <summary>
+    /// <see cref="ExpandRuleArguments(IEnumerable{string})"/>, with every argument's problem added to
+    /// <paramref name="problems"/> (without <c>logalert: </c>) and the files of the others returned:
+    /// so that the files found can be loaded and their errors shown with these.
+    /// </summary>
+    public static IReadOnlyList<string> ExpandRuleArguments(IEnumerable<string> args, List<string> problems)
+    {
         ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(problems);
         var result = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var arg in args)
+        {
+            try { AddMatches(arg); }
+            catch (UsageException e) { problems.Add(e.Message); }
+        }
+        return result;
+
+        void AddMatches(string arg)
         {
             IEnumerable<string> matches;
             if (File.Exists(arg)) matches = [arg];
@@ -542,7 +556,6 @@ public sealed class RuleHost : IDisposable
             foreach (var m in matches)
                 if (seen.Add(Path.GetFullPath(m))) result.Add(m);
         }
-        return result;
     }
 
     /// <summary>Stops the watchdog thread. Rules loaded by this host keep working, unwatched.</summary>
