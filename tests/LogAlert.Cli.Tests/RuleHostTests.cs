@@ -115,6 +115,9 @@ public sealed class RuleHostTests : IDisposable
         "rule \"a\": label \"team\" is given more than once")]
     [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(5).Monotonic().Monotonic();",
         "rule \"a\": Monotonic is given more than once")]
+    // One error, not two: it was followed by 'rule "a" has no When/WhenEach'.
+    [InlineData("Alert(\"a\").When(null!).Above(5);",
+        "rule \"a\": When(null): give it the rule's value, e.g. q => q.Rate(...)")]
     // NaN is no threshold: it said "RecoverBelow (NaN) must not be above the firing threshold (1)".
     [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).RecoverBelow(double.NaN);",
         "rule \"a\": RecoverBelow must be a number")]

@@ -82,6 +82,15 @@ public sealed class AlertBuilder
 
     private bool HasValue => ScalarValue is not null || GroupedValue is not null;
 
+    /// <summary>Whether <c>When</c> or <c>WhenEach</c> was given null (said once, as that).</summary>
+    internal bool GivenNullValue { get; private set; }
+
+    private void NullValue(string method, string what)
+    {
+        GivenNullValue = true;
+        _problems.Add($"rule \"{Name}\": {method}(null): give it {what}");
+    }
+
     /// <summary>
     /// The rule's value, computed at every closed second of log time: one alert for the rule.
     /// <c>q</c> answers <c>Sum</c>, <c>Rate</c>, <c>SumBy</c>, <c>RateBy</c>, <c>TopK</c>, <c>Distinct</c> and <c>Now</c>
@@ -90,7 +99,7 @@ public sealed class AlertBuilder
     /// <example><c>.When(q => q.Rate("requests", TimeSpan.FromMinutes(2)))</c></example>
     public AlertBuilder When(Func<IQuery, double> value)
     {
-        if (value is null) _problems.Add($"rule \"{Name}\": When(null)");
+        if (value is null) NullValue(nameof(When), "the rule's value, e.g. q => q.Rate(...)");
         else if (HasValue) _problems.Add($"rule \"{Name}\" has more than one When/WhenEach");
         else ScalarValue = value;
         return this;
@@ -103,7 +112,7 @@ public sealed class AlertBuilder
     /// <example><c>.WhenEach(q => q.RateBy("requests", TimeSpan.FromMinutes(2), "section"))</c></example>
     public AlertBuilder WhenEach(Func<IQuery, Grouped> values)
     {
-        if (values is null) _problems.Add($"rule \"{Name}\": WhenEach(null)");
+        if (values is null) NullValue(nameof(WhenEach), "the rule's groups, e.g. q => q.RateBy(...)");
         else if (HasValue) _problems.Add($"rule \"{Name}\" has more than one When/WhenEach");
         else GroupedValue = values;
         return this;

@@ -316,7 +316,8 @@ public sealed class RuleHost : IDisposable
         else
         {
             problems.AddRange(alert.Problems);
-            if (alert.ScalarValue is null && alert.GroupedValue is null)
+            // Not said again after When(null), which is the same mistake.
+            if (alert.ScalarValue is null && alert.GroupedValue is null && !alert.GivenNullValue)
                 problems.Add($"rule \"{alert.Name}\" has no When/WhenEach");
             if (alert.Threshold is null) problems.Add($"rule \"{alert.Name}\" has no Above(threshold)");
         }
