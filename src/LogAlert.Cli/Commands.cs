@@ -79,7 +79,7 @@ public sealed class RunCommand
             {
                 if (!double.TryParse(thresholdText, NumberStyles.Float, CultureInfo.InvariantCulture, out var t) || string.IsNullOrWhiteSpace(thresholdText))
                     throw new UsageException($"--threshold: '{thresholdText}' is not a number");
-                if (!double.IsFinite(t)) throw new UsageException($"--threshold: '{thresholdText}' is not a finite number");
+                if (!double.IsFinite(t)) throw new UsageException($"--threshold: \"{thresholdText}\" is not a finite number");
                 threshold = t;
             }
             // They set the built-in rule, which rule files replace: said, not silently ignored.

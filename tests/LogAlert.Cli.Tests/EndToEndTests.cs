@@ -272,7 +272,7 @@ public sealed class EndToEndTests : IDisposable
     // Read by logalert, not the parser, which took an empty value for none and ran the default 10.
     [InlineData("logalert: --threshold: '' is not a number", "--threshold", "", "-")]
     [InlineData("logalert: --threshold: '' is not a number", "--threshold=", "-")]
-    [InlineData("logalert: --threshold: '1e400' is not a finite number", "--threshold", "1e400", "-")]
+    [InlineData("logalert: --threshold: \"1e400\" is not a finite number", "--threshold", "1e400", "-")]
     [InlineData("logalert: --window: \"0\" is shorter than 1s", "--window", "0", "-")]
     [InlineData("logalert: unknown option --no-such-option (see 'logalert --help')", "--no-such-option", "-")]
     [InlineData("logalert: unknown option -x (see 'logalert --help')", "-x", "-")]
