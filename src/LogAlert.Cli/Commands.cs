@@ -17,6 +17,9 @@ public static class Commands
     /// <summary>Set once a command body runs, so Cocona's own parse errors can be told apart.</summary>
     public static bool Started { get; set; }
 
+    /// <summary>The host's options, whose shutdown timeout a command may lengthen (set by Program).</summary>
+    public static Microsoft.Extensions.Hosting.HostOptions? HostOptions { get; set; }
+
     public static int Fail(int code, string message)
     {
         Console.Error.WriteLine($"logalert: {message}");
@@ -149,6 +152,13 @@ public sealed class RunCommand
                 rule => host.DeliveryOf(rule)));
             await using var deliveries = hub;
             var deliveryDeadline = Durations.Parse("--delivery-timeout", deliveryTimeout);
+            // On SIGINT or SIGTERM the host waited 5 s for the run and then ended the process: with a
+            // destination down, the deliveries' deadline (10 s by default) was never reached and the
+            // final report never written. The run bounds its own stop: the deadline, and some time
+            // for the report.
+            if (Commands.HostOptions is { } hostOptions)
+                hostOptions.ShutdownTimeout = deliveryDeadline + TimeSpan.FromSeconds(15) > hostOptions.ShutdownTimeout
+                    ? deliveryDeadline + TimeSpan.FromSeconds(15) : hostOptions.ShutdownTimeout;
 
             var stdout = StandardOutput.Open();
             var buffered = new BufferedStream(stdout, 1 << 16);

@@ -38,6 +38,9 @@ try
     // Cocona's own parse errors worded as logalert's other usage errors ("logalert: --x: ...").
     builder.Services.AddSingleton<ICoconaConsoleProvider, CommandLineConsole>();
     var app = builder.Build();
+    // The host gives a command this long to finish once a signal asked it to stop, then returns
+    // and the process ends: the run lengthens it to its --delivery-timeout (RunCommand).
+    Commands.HostOptions = app.Services.GetService<Microsoft.Extensions.Options.IOptions<Microsoft.Extensions.Hosting.HostOptions>>()?.Value;
     switch (command)
     {
         case "check": app.AddCommands<CheckCommand>(); break;

@@ -142,6 +142,32 @@ public sealed class FollowTests : IDisposable
         Assert.DoesNotContain("   at ", stderr);
     }
 
+    // The host gave a stopping command 5 s and then ended the process: with a destination down,
+    // the deliveries' deadline (10 s by default) was never reached, and the final report was lost.
+    [Fact]
+    public async Task SIGTERM_with_a_delivery_pending_waits_for_its_deadline_and_writes_the_report()
+    {
+        var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // nothing listens there: every attempt is refused and retried
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, "1h", "--webhook", $"http://127.0.0.1:{port}/hook", "--delivery-timeout", "7s");
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        var clock = Stopwatch.StartNew();
+        var (exit, stats, stderr) = await run.Terminate();
+
+        Assert.Equal(0, exit);
+        Assert.Equal("SIGTERM", stats.GetProperty("stopped").GetString());
+        var delivery = Assert.Single(stats.GetProperty("delivery").EnumerateArray());
+        Assert.Equal(0, delivery.GetProperty("delivered").GetInt64());
+        Assert.Equal(1, delivery.GetProperty("failed").GetInt64() + delivery.GetProperty("dropped").GetInt64());
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(6), $"stopped after {clock.Elapsed}, before the 7 s deadline");
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
     /// <summary>Combined lines, n a second, for each second in [from, to).</summary>
     private static string CombinedLines(long from, long to, int perSecond) => string.Concat(
         Enumerable.Range(0, (int)(to - from)).SelectMany(i => Enumerable.Repeat(
