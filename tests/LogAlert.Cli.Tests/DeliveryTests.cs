@@ -113,6 +113,28 @@ public sealed class DeliveryTests : IDisposable
         Assert.Contains("not delivered by the delivery deadline", r.Stderr);
     }
 
+    // An attempt that timed out was never retried (HttpClient's timeout is a cancellation whose token
+    // is cancelled, which the retry's test took for the deadline's), and it was said "gave up after retries".
+    [Fact]
+    public async Task An_attempt_that_times_out_is_retried()
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.HangThenAccept(1);
+        var said = new StringWriter();
+        var destination = new LogAlert.Cli.Delivery.WebhookDestination(new Uri(receiver.Url),
+            new HttpClient { Timeout = TimeSpan.FromMilliseconds(500) }, new LogAlert.Cli.Delivery.DeliveryLog(said));
+        destination.Start();
+        var alert = AlertmanagerDestinationTests.FirstAlert();
+
+        destination.Publish(alert);
+        await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(20));
+
+        Assert.Equal(2, receiver.Requests.Count);
+        Assert.Equal((1L, 0L, 0L), (destination.Count.Delivered, destination.Count.Failed, destination.Count.Dropped));
+        Assert.Equal("", said.ToString());
+        await destination.DisposeAsync();
+    }
+
     [Fact]
     public void A_destination_down_at_the_start_is_not_an_error_and_stdout_does_not_change()
     {
@@ -275,6 +297,9 @@ public sealed class DeliveryTests : IDisposable
 /// <summary>The Alertmanager destination on its own: what it posts, and when it posts a firing alert again.</summary>
 public sealed class AlertmanagerDestinationTests
 {
+    /// <summary>The firing event of a generated burst, for destinations tested on their own.</summary>
+    internal static LogAlert.Core.Interop.AlertNotice FirstAlert() => Alerts()[0];
+
     private static List<LogAlert.Core.Interop.AlertNotice> Alerts()
     {
         var dir = Directory.CreateTempSubdirectory("logalert-am-").FullName;

@@ -85,6 +85,16 @@ public sealed class WebhookReceiver : IDisposable
     /// <summary>Answers no request from now on: each is recorded, and its connection held open until dispose closes it.</summary>
     public void NeverAnswer() => SetAnswer(_ => null);
 
+    /// <summary>Leaves the next <paramref name="hangs"/> requests unanswered (held open), and answers 200 to every one after.</summary>
+    public void HangThenAccept(int hangs)
+    {
+        lock (_requests)
+        {
+            var first = _requests.Count;
+            _answer = i => i - first < hangs ? null : 200;
+        }
+    }
+
     private void SetAnswer(Func<int, int?> answer)
     {
         lock (_requests) _answer = answer;

@@ -73,7 +73,10 @@ public abstract class Destination : IAsyncDisposable
         UseJitter = true,
         ShouldHandle = new PredicateBuilder<HttpResponseMessage>()
             .Handle<HttpRequestException>()
-            .Handle<TaskCanceledException>(e => !e.CancellationToken.IsCancellationRequested) // an attempt's timeout
+            // An attempt's timeout: HttpClient says it as a cancellation whose token is cancelled (its
+            // own timer's), with a TimeoutException inside; the test of the token alone let no timed-out
+            // attempt be retried. The delivery deadline's cancellation has no TimeoutException.
+            .Handle<TaskCanceledException>(e => e.InnerException is TimeoutException || !e.CancellationToken.IsCancellationRequested)
             .HandleResult(r => (int)r.StatusCode >= 500 || r.StatusCode == HttpStatusCode.TooManyRequests),
     };
 
