@@ -297,6 +297,44 @@ public sealed class DeliveryTests : IDisposable
 /// <summary>The Alertmanager destination on its own: what it posts, and when it posts a firing alert again.</summary>
 public sealed class AlertmanagerDestinationTests
 {
+    // Live, log time and Alertmanager's clock can differ. A log ahead of the clock made a re-send end
+    // (clock + 4 intervals) before it started, which Alertmanager refuses with 400; a log behind it
+    // sent a firing alert whose end (its time + 4 intervals) had passed, so it never showed.
+    [Theory]
+    [InlineData(600)]
+    [InlineData(-300)]
+    public async Task Live_an_alert_never_ends_before_it_starts_nor_arrives_ended_when_the_log_and_the_clock_differ(int logAhead)
+    {
+        using var receiver = new WebhookReceiver();
+        var (fired, resolved) = (Alerts()[0], Alerts()[1]);
+        var clock = DateTimeOffset.FromUnixTimeSeconds(fired.Time - logAhead);
+        var destination = new LogAlert.Cli.Delivery.AlertmanagerDestination(new Uri(receiver.Url), new HttpClient(),
+            new LogAlert.Cli.Delivery.DeliveryLog(TextWriter.Null), _ => new([], []))
+        {
+            ResendInterval = TimeSpan.FromSeconds(10),
+            Clock = () => clock,
+        };
+        destination.Start();
+
+        destination.Publish(fired);
+        clock = clock.AddSeconds(5);
+        destination.Tick(clock);
+        clock = DateTimeOffset.FromUnixTimeSeconds(resolved.Time - logAhead);
+        destination.Publish(resolved);
+        await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(10));
+
+        var sent = receiver.Requests.Select(q => JsonDocument.Parse(q.Body).RootElement[0]).ToArray();
+        Assert.Equal(3, sent.Length);
+        DateTimeOffset At(JsonElement a, string name) => DateTimeOffset.Parse(a.GetProperty(name).GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.All(sent, a => Assert.True(At(a, "endsAt") >= At(a, "startsAt"), a.ToString()));
+        // The firing sends end after the clock they reach; the resolved one not after it.
+        Assert.True(At(sent[0], "endsAt") > DateTimeOffset.FromUnixTimeSeconds(fired.Time - logAhead));
+        Assert.True(At(sent[1], "endsAt") > DateTimeOffset.FromUnixTimeSeconds(fired.Time - logAhead + 5));
+        Assert.True(At(sent[2], "endsAt") <= Max(clock, At(sent[2], "startsAt")));
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
     /// <summary>The firing event of a generated burst, for destinations tested on their own.</summary>
     internal static LogAlert.Core.Interop.AlertNotice FirstAlert() => Alerts()[0];
 
@@ -324,10 +362,12 @@ public sealed class AlertmanagerDestinationTests
         var alerts = Alerts();
         Assert.Equal(2, alerts.Count);
         var (fired, resolved) = (alerts[0], alerts[1]);
+        var clock = fired.Time; // live: log time follows the clock
         var destination = new LogAlert.Cli.Delivery.AlertmanagerDestination(new Uri(receiver.Url), new HttpClient(),
             new LogAlert.Cli.Delivery.DeliveryLog(TextWriter.Null), _ => new([("severity", "page")], [("runbook", "r")]))
         {
             ResendInterval = TimeSpan.FromSeconds(10),
+            Clock = () => DateTimeOffset.FromUnixTimeSeconds(clock),
         };
         destination.Start();
         var t0 = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -336,6 +376,7 @@ public sealed class AlertmanagerDestinationTests
         destination.Tick(t0);                       // first tick: sent again
         destination.Tick(t0.AddSeconds(5));         // within the interval: not
         destination.Tick(t0.AddSeconds(10));        // an interval later: again
+        clock = resolved.Time;
         destination.Publish(resolved);
         destination.Tick(t0.AddSeconds(20));        // nothing fires any more: nothing
         await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(10));

@@ -74,9 +74,28 @@ public sealed class AlertmanagerDestination : Destination
                 entry = new Firing(alert, was?.StartsAt ?? DateTimeOffset.FromUnixTimeSeconds(alert.FiringSince));
             }
         }
-        var endsAt = alert.Transition == AlertTransition.Fired ? Later(at, Lifetime) : at;
-        Enqueue(new Payload(Body([(entry, endsAt)]), WebhookDestination.About(alert)));
+        Enqueue(new Payload(Body([(entry, EndsAt(entry.StartsAt, at, alert.Transition == AlertTransition.Fired))]), WebhookDestination.About(alert)));
     }
+
+    /// <summary>
+    /// When an alert sent at log time <paramref name="at"/> ends. A replay's times are its log's. Live,
+    /// log time and Alertmanager's clock can differ (a server's clock, buffered logs): a firing alert
+    /// ends a lifetime after the later of the two, so that it is neither over on arrival (a log
+    /// behind the clock) nor ending before it starts (one ahead, which Alertmanager refuses with 400);
+    /// a resolved one at the earlier, never before it started.
+    /// </summary>
+    private DateTimeOffset EndsAt(DateTimeOffset startsAt, DateTimeOffset at, bool firing)
+    {
+        if (!Resend) return firing ? Later(at, Lifetime) : at;
+        var now = Clock();
+        if (firing) return Later(Max(Max(at, now), startsAt), Lifetime);
+        return Max(startsAt, at < now ? at : now);
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    /// <summary>Alertmanager's clock, as far as logalert can tell: the wall clock (tests set their own).</summary>
+    public Func<DateTimeOffset> Clock { get; init; } = () => DateTimeOffset.UtcNow;
 
     /// <inheritdoc/>
     public override void Tick(DateTimeOffset now)
@@ -86,7 +105,7 @@ public sealed class AlertmanagerDestination : Destination
         List<Firing> firing;
         lock (_gate) firing = [.. _firing.Values];
         if (firing.Count == 0) return;
-        Enqueue(new Payload(Body([.. firing.Select(f => (f, Later(now, Lifetime)))]), $"{firing.Count} firing alert(s), sent again"));
+        Enqueue(new Payload(Body([.. firing.Select(f => (f, Later(Max(now, f.StartsAt), Lifetime)))]), $"{firing.Count} firing alert(s), sent again"));
     }
 
     // Log time ends in 9999: an alert firing in its last minutes ends with it.
