@@ -55,7 +55,7 @@ public sealed class RunCommand
         [Option("log-format", Description = "The server's own log format, pasted from its config: an nginx log_format ('$remote_addr - $remote_user [$time_local] \"$request\" ...') or an Apache LogFormat ('%h %l %u %t \\\"%r\\\" %>s %b'); the whole log_format directive or LogFormat line works too.")] string? logFormat = null,
         [Option("verbose", new[] { 'v' }, Description = "Say on stderr what logalert found out, e.g. each input's format.")] bool verbose = false,
         [Option("alertmanager", Description = "Send alerts to this Alertmanager (its base URL, e.g. http://127.0.0.1:9093), as Prometheus does; repeatable (an HA pair).")] string[]? alertmanager = null,
-        [Option("alertmanager-replay", Description = "What a run that is not live (no --follow) sends to Alertmanager: skip (default: its alerts are past) or send (with their log times).")] string alertmanagerReplay = "skip",
+        [Option("alertmanager-replay", Description = "What a run that is not live (no --follow) sends to Alertmanager: skip (default: its alerts are past) or send (with their log times).")] string? alertmanagerReplay = null,
         [Option("webhook", Description = "POST each alert event, as the JSON object --format jsonl prints, to this URL; repeatable.")] string[]? webhook = null,
         [Option("webhook-header", Description = "A header for every webhook request, 'Name: value' (e.g. a token); repeatable.")] string[]? webhookHeader = null,
         [Option("delivery-timeout", Description = "At the end of input or on SIGINT/SIGTERM, how long pending deliveries may take before they are counted as not delivered.")] string deliveryTimeout = "10s")
@@ -257,10 +257,13 @@ public sealed class RunCommand
 
 
     /// <summary>The destinations the options name; a malformed URL or header is a usage error (exit 2).</summary>
-    private static List<Delivery.Destination> Destinations(string[]? alertmanagers, string replay, string[]? webhooks, string[]? headers,
+    private static List<Delivery.Destination> Destinations(string[]? alertmanagers, string? replayGiven, string[]? webhooks, string[]? headers,
         bool live, Func<string, Delivery.RuleDelivery> rules)
     {
+        var replay = replayGiven ?? "skip";
         if (replay is not ("skip" or "send")) throw new UsageException($"--alertmanager-replay: \"{replay}\" is not skip or send");
+        // Said, as --webhook-header without a --webhook is: it was accepted and did nothing.
+        if (replayGiven is not null && alertmanagers is not { Length: > 0 }) throw new UsageException("--alertmanager-replay needs an --alertmanager");
         var parsedHeaders = new List<(string, string)>();
         foreach (var h in headers ?? [])
         {

@@ -162,6 +162,8 @@ public sealed class DeliveryTests : IDisposable
     [InlineData("--alertmanager", "localhost:9093", "--alertmanager: \"localhost:9093\" is not an http:// or https:// URL")]
     [InlineData("--webhook-header", "no colon", "--webhook-header: \"no colon\" is not 'Name: value'")]
     [InlineData("--alertmanager-replay", "maybe", "--alertmanager-replay: \"maybe\" is not skip or send")]
+    // Only a --webhook: it did nothing, without a word.
+    [InlineData("--alertmanager-replay", "send", "--alertmanager-replay needs an --alertmanager")]
     public void A_malformed_destination_is_a_usage_error(string option, string value, string message)
     {
         var r = CliRunner.Run(option, value, "--webhook", "http://127.0.0.1:9/", Log());
