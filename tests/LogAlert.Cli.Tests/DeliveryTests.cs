@@ -135,6 +135,26 @@ public sealed class DeliveryTests : IDisposable
         await destination.DisposeAsync();
     }
 
+    // The user information of a URL was ignored (the request went out without credentials), and
+    // its password printed on stderr and in the final report.
+    [Fact]
+    public void A_webhook_url_with_credentials_sends_them_as_basic_auth_and_never_prints_the_password()
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.AnswerWith(500);
+        var url = receiver.Url.Replace("http://", "http://ops:s%40cret@") + "/hook";
+
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", url, "--delivery-timeout", "2s", Log());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.NotEmpty(receiver.Requests);
+        Assert.All(receiver.Requests, q => Assert.Equal("Basic " + Convert.ToBase64String("ops:s@cret"u8.ToArray()), q.Header("Authorization")));
+        var shown = receiver.Url.Replace("http://", "http://ops:xxxxx@") + "/hook";
+        Assert.Equal(shown, Delivery(r).GetProperty("destination").GetString());
+        Assert.Contains($"logalert: webhook {shown}: ", r.Stderr);
+        Assert.DoesNotContain("cret", r.Stdout + r.Stderr);
+    }
+
     [Fact]
     public void A_destination_down_at_the_start_is_not_an_error_and_stdout_does_not_change()
     {

@@ -40,7 +40,7 @@ public sealed class AlertmanagerDestination : Destination
     public Uri BaseUrl { get; }
 
     /// <inheritdoc/>
-    public override string Name => BaseUrl.OriginalString;
+    public override string Name => Redacted(BaseUrl);
 
     /// <summary>How often a firing alert is sent again (Prometheus: 1m).</summary>
     public TimeSpan ResendInterval { get; init; } = TimeSpan.FromMinutes(1);

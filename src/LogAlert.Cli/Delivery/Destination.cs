@@ -51,8 +51,31 @@ public abstract class Destination : IAsyncDisposable
     /// <summary>The URL posted to.</summary>
     public Uri Url { get; }
 
-    /// <summary>The destination as the user named it, for messages and the final counts.</summary>
-    public virtual string Name => Url.OriginalString;
+    /// <summary>The destination as the user named it, for messages and the final counts (a password hidden).</summary>
+    public virtual string Name => Redacted(Url);
+
+    /// <summary>
+    /// <paramref name="url"/> as given, with the password of its user information shown as
+    /// <c>xxxxx</c> (as Go's <c>url.Redacted</c> does): stderr and the final report are no place for it.
+    /// </summary>
+    public static string Redacted(Uri url)
+    {
+        var text = url.OriginalString;
+        var info = url.UserInfo;
+        var colon = info.IndexOf(':');
+        if (colon < 0) return text;
+        var at = text.IndexOf(info + "@", StringComparison.Ordinal);
+        return at < 0 ? text : text[..(at + colon + 1)] + "xxxxx" + text[(at + info.Length)..];
+    }
+
+    /// <summary>
+    /// The <c>Authorization</c> header of the URL's user information (<c>http://user:pass@host/</c>),
+    /// Basic, as curl sends it; null when it has none. HttpClient sends nothing for it by itself: the
+    /// credentials were ignored, and the request went out unauthenticated.
+    /// </summary>
+    private static string? BasicAuth(Uri url) =>
+        url.UserInfo.Length == 0 ? null
+        : "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(url.UserInfo)));
 
     /// <summary><c>alertmanager</c> or <c>webhook</c>.</summary>
     public abstract string Kind { get; }
@@ -153,6 +176,8 @@ public abstract class Destination : IAsyncDisposable
                     {
                         Content = new ByteArrayContent(payload.Body) { Headers = { { "Content-Type", "application/json" } } },
                     };
+                    if (BasicAuth(Url) is { } auth && !Headers.Any(h => h.Name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)))
+                        request.Headers.TryAddWithoutValidation("Authorization", auth);
                     foreach (var (name, value) in Headers) request.Headers.TryAddWithoutValidation(name, value);
                     return await _http.SendAsync(request, token);
                 }, _stop.Token);
