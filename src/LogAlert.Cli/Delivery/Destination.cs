@@ -156,6 +156,7 @@ public abstract class Destination : IAsyncDisposable
             Interlocked.Add(ref _dropped, waiting);
             _log.Tell(this, $"{waiting} not sent by the delivery deadline", always: true);
         }
+        _log.TellUnsaid(this);
     }
 
 
@@ -252,6 +253,20 @@ public sealed class DeliveryLog(TextWriter stderr, TimeSpan? every = null)
             var more = s.Quiet > 0 ? $" ({s.Quiet} more not shown)" : "";
             stderr.WriteLine($"logalert: {destination.Kind} {destination.Name}: {message}{more}");
             _state[destination] = (now, 0);
+        }
+    }
+
+    /// <summary>
+    /// Says how many of <paramref name="destination"/>'s messages the limit held back since the last
+    /// one told, if any: at the end, when no later line carries the count.
+    /// </summary>
+    public void TellUnsaid(Destination destination)
+    {
+        lock (_gate)
+        {
+            if (!_state.TryGetValue(destination, out var s) || s.Quiet == 0) return;
+            stderr.WriteLine($"logalert: {destination.Kind} {destination.Name}: {s.Quiet} more not shown");
+            _state[destination] = (s.Last, 0);
         }
     }
 }
