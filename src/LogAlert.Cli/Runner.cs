@@ -385,6 +385,24 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             Sweep?.Abandon();
         }
         await producer.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { });
+        if (cancel.IsCancellationRequested)
+        {
+            // What was read before the signal is counted: the batches already queued (16 at most)
+            // are folded, not dropped. A rotated file's first lines, their format just told with
+            // -v, were left out of a report made a moment later.
+            while (reader.TryRead(out var queued))
+            {
+                if (ReferenceEquals(queued, InputBatch.SweepMarker)) continue;
+                Absorb(queued);
+                if (queued.Count > 0) Step((s, events) => Fold.PushInto(s, queued.Records, events), queued.Lines, queued.Bad.Count);
+                else if (queued.Lines > 0 || queued.Bad.Count > 0)
+                    lock (_gate)
+                    {
+                        _lines += queued.Lines;
+                        _bad += queued.Bad.Count;
+                    }
+            }
+        }
 
         // Even when an input fails part-way, what was read is reported before the error.
         _end = cancel.IsCancellationRequested ? new RunEnd(Signal ?? "interrupted")
