@@ -244,6 +244,24 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         foreach (var b in batch.Bad) _reporter.Report(b.Path, b.Line, b.Reason);
     }
 
+    /// <summary>Reports the batch's bad lines and folds its records, or counts its lines when it has none; whether it had records.</summary>
+    private bool FoldBatch(InputBatch batch)
+    {
+        Absorb(batch);
+        if (batch.Count > 0)
+        {
+            Step((s, events) => Fold.PushInto(s, batch.Records, events), batch.Lines, batch.Bad.Count);
+            return true;
+        }
+        if (batch.Lines > 0 || batch.Bad.Count > 0)
+            lock (_gate)
+            {
+                _lines += batch.Lines;
+                _bad += batch.Bad.Count;
+            }
+        return false;
+    }
+
     /// <summary>
     /// Runs to the end of <paramref name="batches"/> (or until cancelled), then ends the fold and writes
     /// the final report; a read failure is rethrown after the report. Stops at once, writing nothing
@@ -348,22 +366,12 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                         Sweep!.Resume();
                         continue;
                     }
-                    Absorb(batch);
-                    if (batch.Count > 0)
+                    if (FoldBatch(batch))
                     {
-                        Step((s, events) => Fold.PushInto(s, batch.Records, events), batch.Lines, batch.Bad.Count);
                         if (Sweep is { Requested: false } && Fold.ReclaimDue) Sweep.Request();
                         CollectYoung();
                         idleSince.Restart();
                         idleBase = null;
-                    }
-                    else if (batch.Lines > 0 || batch.Bad.Count > 0)
-                    {
-                        lock (_gate)
-                        {
-                            _lines += batch.Lines;
-                            _bad += batch.Bad.Count;
-                        }
                     }
                 }
                 // Once a batch (a poll syscall): `logalert big.csv | head` stops within a batch.
@@ -391,17 +399,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             // are folded, not dropped. A rotated file's first lines, their format just told with
             // -v, were left out of a report made a moment later.
             while (reader.TryRead(out var queued))
-            {
-                if (ReferenceEquals(queued, InputBatch.SweepMarker)) continue;
-                Absorb(queued);
-                if (queued.Count > 0) Step((s, events) => Fold.PushInto(s, queued.Records, events), queued.Lines, queued.Bad.Count);
-                else if (queued.Lines > 0 || queued.Bad.Count > 0)
-                    lock (_gate)
-                    {
-                        _lines += queued.Lines;
-                        _bad += queued.Bad.Count;
-                    }
-            }
+                if (!ReferenceEquals(queued, InputBatch.SweepMarker)) FoldBatch(queued);
         }
 
         // Even when an input fails part-way, what was read is reported before the error.

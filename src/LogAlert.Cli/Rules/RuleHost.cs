@@ -282,14 +282,20 @@ public sealed class RuleHost : IDisposable
     private static Exception Describe(Exception e)
     {
         if (e is QueryException or RuleCodeException) return e;
-        var at = "";
+        var at = RuleFrame(e) is { } f ? $" at {RuleSource.ShownAs(f.Path)}:{f.Line}" : "";
+        return new RuleCodeException($"{e.GetType().Name}{at}: {e.Message}", e);
+    }
+
+    /// <summary>
+    /// The file and line of the innermost frame of <paramref name="e"/> in a rule file (the rule image
+    /// carries its debug information); null when no frame is in one.
+    /// </summary>
+    private static (string Path, int Line)? RuleFrame(Exception e)
+    {
         foreach (var frame in new System.Diagnostics.StackTrace(e, fNeedFileInfo: true).GetFrames())
             if (frame.GetFileName() is { } path && path.EndsWith(".csx", StringComparison.Ordinal) && frame.GetFileLineNumber() > 0)
-            {
-                at = $" at {RuleSource.ShownAs(path)}:{frame.GetFileLineNumber()}";
-                break;
-            }
-        return new RuleCodeException($"{e.GetType().Name}{at}: {e.Message}", e);
+                return (path, frame.GetFileLineNumber());
+        return null;
     }
 
     /// <summary>An exception from a rule's code, with its type and place in the message.</summary>
@@ -300,13 +306,10 @@ public sealed class RuleHost : IDisposable
     /// carries its debug information): the file run, or one it <c>#load</c>s; the file run alone
     /// when no frame is in one.
     /// </summary>
-    private static string ThrownAt(Exception e, RuleSource source)
-    {
-        foreach (var frame in new System.Diagnostics.StackTrace(e, fNeedFileInfo: true).GetFrames())
-            if (frame.GetFileName() is { } path && path.EndsWith(".csx", StringComparison.Ordinal) && frame.GetFileLineNumber() > 0)
-                return $"{(path == source.FullPath ? source.DisplayPath : RuleSource.ShownAs(path))}:{frame.GetFileLineNumber()}";
-        return source.DisplayPath;
-    }
+    private static string ThrownAt(Exception e, RuleSource source) =>
+        RuleFrame(e) is { } f
+            ? $"{(f.Path == source.FullPath ? source.DisplayPath : RuleSource.ShownAs(f.Path))}:{f.Line}"
+            : source.DisplayPath;
 
     /// <summary>Validates one registration, builds the core rule around watched delegates and probes it.</summary>
     private RuleDescription? Define(AlertBuilder alert, string file, string where, List<string> errors)
