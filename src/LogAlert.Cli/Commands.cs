@@ -277,7 +277,9 @@ public sealed class RunCommand
         var result = new List<Delivery.Destination>();
         if ((alertmanagers?.Length ?? 0) + (webhooks?.Length ?? 0) == 0) return result;
         // One client for all: its timeout bounds one attempt; retries and the deadline bound the rest.
-        var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        // Redirects are not followed: a 301/302/303 followed turns the POST into a GET without the
+        // alert, and a receiver that moved should be named where it is now (the failure says where).
+        var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = TimeSpan.FromSeconds(5) };
         var log = new Delivery.DeliveryLog(Console.Error);
         foreach (var url in alertmanagers ?? [])
         {

@@ -92,6 +92,27 @@ public sealed class DeliveryTests : IDisposable
         Assert.Equal($"logalert: webhook {receiver.Url}: 1 more not shown", lines[1]);
     }
 
+    [Theory]
+    [InlineData(302)]
+    [InlineData(307)]
+    public void A_redirect_is_not_followed_and_says_where_it_points(int status)
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.RedirectTo(receiver.Url + "/moved", status);
+
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", receiver.Url + "/hook", Log());
+
+        Assert.Equal(0, r.ExitCode);
+        // One POST an event to the URL given: a 302 followed turned the POST into a GET without the
+        // alert, and a receiver that moved is the user's to point at, as curl without -L leaves it.
+        Assert.Equal(["/hook", "/hook"], receiver.Requests.Select(q => q.Path));
+        Assert.All(receiver.Requests, q => Assert.Equal("POST", q.Method));
+        Assert.Equal((0L, 2L, 0L), Counts(Delivery(r)));
+        var first = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0];
+        Assert.Equal($"logalert: webhook {receiver.Url}/hook: high_traffic firing at 2019-02-07T21:13:42Z: HTTP {status} " +
+            $"{(status == 302 ? "Found" : "Status")}: redirects are not followed; it points to {receiver.Url}/moved", first);
+    }
+
     [Fact]
     public void A_receiver_that_never_answers_costs_at_most_the_deadline_and_is_counted()
     {

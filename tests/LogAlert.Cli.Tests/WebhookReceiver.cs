@@ -49,6 +49,7 @@ public sealed class WebhookReceiver : IDisposable
     private readonly List<Thread> _threads = [];
     private readonly Thread _accept;
     private Func<int, int?> _answer = _ => 200;
+    private string? _location;
     private bool _disposed;
 
     public int Port { get; }
@@ -68,6 +69,16 @@ public sealed class WebhookReceiver : IDisposable
 
     /// <summary>Answers every request from now on with <paramref name="status"/>.</summary>
     public void AnswerWith(int status) => SetAnswer(_ => status);
+
+    /// <summary>Answers every request from now on with <paramref name="status"/> (a 3xx) and a <c>Location</c> header.</summary>
+    public void RedirectTo(string location, int status = 302)
+    {
+        lock (_requests)
+        {
+            _location = location;
+            _answer = _ => status;
+        }
+    }
 
     /// <summary>
     /// Answers the next <paramref name="failures"/> requests with <paramref name="failStatus"/>, and every one
@@ -196,8 +207,10 @@ public sealed class WebhookReceiver : IDisposable
                 }
 
                 int? status;
+                string? location;
                 lock (_requests)
                 {
+                    location = _location;
                     var index = _requests.Count;
                     status = _answer(index);
                     _requests.Add(new WebhookRequest(index, parts[0], parts[1], headers, Encoding.UTF8.GetString(body.ToArray()), status,
@@ -206,9 +219,10 @@ public sealed class WebhookReceiver : IDisposable
                 }
                 if (status is not { } s) return; // held: the connection stays open until dispose closes it
                 var close = Get("Connection") is { } c && c.Equals("close", StringComparison.OrdinalIgnoreCase);
-                var reason = s switch { 200 => "OK", 500 => "Internal Server Error", _ => "Status" };
+                var reason = s switch { 200 => "OK", 302 => "Found", 500 => "Internal Server Error", _ => "Status" };
+                var redirect = s is >= 300 and < 400 && location is not null ? $"Location: {location}\r\n" : "";
                 stream.Write(Encoding.ASCII.GetBytes(
-                    $"HTTP/1.1 {s} {reason}\r\nContent-Length: 0\r\n{(close ? "Connection: close\r\n" : "")}\r\n"));
+                    $"HTTP/1.1 {s} {reason}\r\nContent-Length: 0\r\n{redirect}{(close ? "Connection: close\r\n" : "")}\r\n"));
                 if (close) break;
             }
         }

@@ -9,7 +9,7 @@ namespace LogAlert.Cli.Delivery;
 /// <param name="Destination">The URL, as given.</param>
 /// <param name="Kind"><c>alertmanager</c> or <c>webhook</c>.</param>
 /// <param name="Delivered">Requests the destination accepted (2xx).</param>
-/// <param name="Failed">Requests given up on: refused (4xx), or still failing when the retries or the deadline ran out.</param>
+/// <param name="Failed">Requests given up on: refused (4xx) or redirected (3xx, not followed), or still failing when the retries or the deadline ran out.</param>
 /// <param name="Dropped">Requests never sent: the queue was full, or they were still waiting at the deadline.</param>
 public sealed record DeliveryCount(string Destination, string Kind, long Delivered, long Failed, long Dropped);
 
@@ -186,7 +186,10 @@ public abstract class Destination : IAsyncDisposable
                 else
                 {
                     Interlocked.Increment(ref _failed);
-                    _log.Tell(this, $"{payload.About}: HTTP {(int)answer.StatusCode} {answer.ReasonPhrase}");
+                    var moved = (int)answer.StatusCode is >= 300 and < 400
+                        ? $": redirects are not followed; it points to {answer.Headers.Location?.OriginalString ?? "nowhere (no Location)"}"
+                        : "";
+                    _log.Tell(this, $"{payload.About}: HTTP {(int)answer.StatusCode} {answer.ReasonPhrase}{moved}");
                 }
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
