@@ -329,6 +329,7 @@ public sealed class DeliveryTests : IDisposable
         Assert.Equal(0, skip.ExitCode);
         Assert.Contains("not live (no --follow): nothing is sent", skip.Stderr);
         Assert.Equal(0, alertmanager.ReceivedAlerts("firing") + alertmanager.ReceivedAlerts("resolved"));
+        Assert.False(Stats(skip).TryGetProperty("delivery", out _)); // not sent to: not listed (semantics §13)
 
         var send = CliRunner.Run("--format", "jsonl", "--alertmanager", alertmanager.Url, "--alertmanager-replay", "send", Log());
 
