@@ -51,7 +51,7 @@ public sealed class RunCommand
         [Option("fail-on-alert", Description = "Exit 3 when any alert fired.")] bool failOnAlert = false,
         [Option("color", Description = "Colour text output: auto, always or never (NO_COLOR is honoured).")] string color = "auto",
         [Option("rule-timeout", Description = "A rule evaluation running longer than this is reported and logalert exits (2); 0: no limit.")] string ruleTimeout = "5s",
-        [Option("input-format", Description = "Input format: auto (found from each input's first lines), csv (the seed's CSV), common or combined (nginx's and Apache's), jsonl (one JSON object a line, nginx-style keys).")] string inputFormat = "auto",
+        [Option("input-format", Description = "Input format: auto (found from each input's first lines), csv (the seed's CSV), common or combined (nginx's and Apache's), vhost_combined (Apache's, virtual host first), jsonl (one JSON object a line, nginx-style keys).")] string inputFormat = "auto",
         [Option("log-format", Description = "The server's own log format, pasted from its config: an nginx log_format ('$remote_addr - $remote_user [$time_local] \"$request\" ...') or an Apache LogFormat ('%h %l %u %t \\\"%r\\\" %>s %b'); the whole log_format directive or LogFormat line works too.")] string? logFormat = null,
         [Option("verbose", new[] { 'v' }, Description = "Say on stderr what logalert found out, e.g. each input's format.")] bool verbose = false,
         [Option("alertmanager", Description = "Send alerts to this Alertmanager (its base URL, e.g. http://127.0.0.1:9093), as Prometheus does; repeatable (an HA pair).")] string[]? alertmanager = null,

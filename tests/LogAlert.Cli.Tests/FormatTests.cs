@@ -765,6 +765,41 @@ public sealed class FormatTests
         Assert.Contains($"combined (line 1: expected \" \\\"\" at column {CommonLine.Length + 1}, found the end of the line)", result.Tried);
     }
 
+    // Apache's stock vhost_combined (Debian's other_vhosts_access.log), and nginx's common
+    // "$host $remote_addr - $remote_user [...]": a field before the client's address.
+    private const string VhostLine = """www.example.com:443 203.0.113.5 - - [10/Oct/2000:13:55:36 -0700] "GET /a/b HTTP/1.1" 200 123 "-" "curl/8" """;
+    private const string NginxHostFirst = """example.com 203.0.113.5 - bob [10/Oct/2000:13:55:36 -0700] "GET /a/b HTTP/1.1" 200 123 "-" "curl/8" """;
+
+    [Fact]
+    public void SniffsVhostCombinedAndReadsTheClientNotTheVirtualHost()
+    {
+        var result = Sniff(VhostLine.TrimEnd(), VhostLine.TrimEnd());
+        Assert.Equal("vhost_combined", result.Format);
+        Assert.Same(LineTemplate.VhostCombined, result.Parser);
+        var parsed = Parse(LineTemplate.VhostCombined, VhostLine.TrimEnd());
+        Assert.Equal(("203.0.113.5", "-", "www.example.com", "/a", 200, 123L, CommonTime),
+            (parsed.Host, parsed.User, parsed.VirtualHost, parsed.Section, parsed.Status, parsed.Bytes, parsed.Time));
+        Assert.Same(LineTemplate.VhostCombined, Compile("vhost_combined"));
+    }
+
+    [Fact]
+    public void A_field_before_the_client_makes_a_common_or_combined_line_bad_not_misread()
+    {
+        // Read as combined, the virtual host was the client, the address the ident, and "- -" the user.
+        foreach (var parser in new[] { LineTemplate.Combined, LineTemplate.Common })
+        {
+            Assert.StartsWith("\"203.0.113.5\" stands where the ident (%l) should, and the user would be \"- -\"",
+                Reason(parser, parser == LineTemplate.Common ? VhostLine[..VhostLine.IndexOf(" \"-\"", StringComparison.Ordinal)] : VhostLine.TrimEnd()));
+            Assert.Contains("--input-format vhost_combined", Reason(parser, NginxHostFirst.TrimEnd()));
+        }
+        // nginx's host-first lines fit none of the presets: the error says to give the format.
+        Assert.Null(Sniff(NginxHostFirst.TrimEnd(), NginxHostFirst.TrimEnd()).Format);
+        // An ident that is not "-" (Apache's IdentityCheck on) with a user without a space is still a line,
+        // and so is a user with a space after the "-" nginx writes.
+        Assert.Equal(("127.0.0.1", "frank"), Parse(LineTemplate.Combined, CombinedLine.Replace("127.0.0.1 - frank", "127.0.0.1 root frank").TrimEnd()) is var p ? (p.Host, p.User) : default);
+        Assert.Equal("frank smith", Parse(LineTemplate.Combined, CombinedLine.Replace("frank", "frank smith").TrimEnd()).User);
+    }
+
     [Fact]
     public void SniffsJsonLines()
     {
@@ -790,6 +825,7 @@ public sealed class FormatTests
             "csv (line 1 is not the header \"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"), " +
             "combined (line 1: expected \" \" at column 12, found the end of the line), " +
             "common (line 1: expected \" \" at column 12, found the end of the line), " +
+            "vhost_combined (line 1: expected \":\" at column 12, found the end of the line), " +
             "jsonl (line 1: not valid JSON at column 1: 'h' is an invalid start of a value.)",
             result.Tried);
         Assert.Null(Sniff("", " \t", "").Format);

@@ -55,7 +55,7 @@ public sealed class InputFormatTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--input-format", "xml", "--input-format: \"xml\" is not auto, csv, common, combined, jsonl")]
+    [InlineData("--input-format", "xml", "--input-format: \"xml\" is not auto, csv, common, combined, vhost_combined, jsonl")]
     [InlineData("--log-format", "$remote_addr [$time_local]", "--log-format: ")]
     [InlineData("--log-format", "%h %Z %t \"%r\" %>s", "--log-format: ")]
     [InlineData("--log-format", "log_format main '$remote_addr [$time_local] \"$request\" $status", "--log-format: the quote before ")]

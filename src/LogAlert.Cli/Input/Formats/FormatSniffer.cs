@@ -4,12 +4,12 @@ namespace LogAlert.Cli.Input.Formats;
 
 /// <summary>What <see cref="FormatSniffer.Sniff"/> found.</summary>
 /// <param name="Format">
-/// <c>csv</c>, <c>combined</c>, <c>common</c> or <c>jsonl</c>; null when none fits (or there was no
+/// <c>csv</c>, <c>combined</c>, <c>common</c>, <c>vhost_combined</c> or <c>jsonl</c>; null when none fits (or there was no
 /// line to look at).
 /// </param>
 /// <param name="Parser">
 /// What reads lines of <paramref name="Format"/>: <see cref="LineTemplate.Combined"/>,
-/// <see cref="LineTemplate.Common"/> or <see cref="JsonLineParser.Instance"/>; null for <c>csv</c>
+/// <see cref="LineTemplate.Common"/>, <see cref="LineTemplate.VhostCombined"/> or <see cref="JsonLineParser.Instance"/>; null for <c>csv</c>
 /// (the CSV reader reads it) and when nothing fits.
 /// </param>
 /// <param name="Tried">
@@ -23,7 +23,7 @@ public sealed record SniffResult(string? Format, IAccessLineParser? Parser, stri
 /// The formats are tried in a fixed order, and the first that fits wins: <c>csv</c> (the first
 /// non-blank line is the seed's header, naming at least <c>remotehost</c>, <c>authuser</c>,
 /// <c>date</c>, <c>request</c>, <c>status</c> and <c>bytes</c>, in any order and case), then
-/// <c>combined</c>, <c>common</c> and <c>jsonl</c>, each of which fits when more than half of the
+/// <c>combined</c>, <c>common</c>, <c>vhost_combined</c> and <c>jsonl</c>, each of which fits when more than half of the
 /// lines looked at parse as it: one damaged line (a log rotated mid-write) does not hide the format,
 /// and a log of combined lines is never taken as common, whose lines end after the bytes.
 /// </remarks>
@@ -75,7 +75,8 @@ public static class FormatSniffer
         tried.Append($"csv (line {lines[0].Number} is not the header \"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\")");
         foreach (var (name, parser) in new (string, IAccessLineParser)[]
                  {
-                     ("combined", LineTemplate.Combined), ("common", LineTemplate.Common), ("jsonl", JsonLineParser.Instance),
+                     ("combined", LineTemplate.Combined), ("common", LineTemplate.Common),
+                     ("vhost_combined", LineTemplate.VhostCombined), ("jsonl", JsonLineParser.Instance),
                  })
         {
             var fits = 0;

@@ -54,6 +54,14 @@ public sealed class LineTemplate : IAccessLineParser
     public static LineTemplate Combined { get; } =
         Preset("combined", "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"");
 
+    /// <summary>
+    /// Apache's <c>vhost_combined</c> (its stock config's format for the log of every virtual host,
+    /// Debian's <c>other_vhosts_access.log</c>): the virtual host and port, then combined with the bytes
+    /// sent (<c>%O</c>).
+    /// </summary>
+    public static LineTemplate VhostCombined { get; } =
+        Preset("vhost_combined", "%v:%p %h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"");
+
     private readonly byte[][] _literals; // one more than fields: before the first field, between, after the last
     private readonly Field[] _fields;
     private readonly Step[] _steps;
@@ -61,6 +69,11 @@ public sealed class LineTemplate : IAccessLineParser
     private readonly bool _usePrefix; // false: the general loop alone, in this template and those made from it (tests)
     // The templates of one compiled format, by the extras they keep; shared by all of them.
     private readonly LineTemplate?[] _family;
+    // The step of an Apache %l (ident) followed by " %u", or -1: a line whose ident is not "-" and
+    // whose user has a space in it has a field before the client's address (Apache's
+    // vhost_combined, nginx's "$host $remote_addr - $remote_user"), and read as it stands its virtual
+    // host would be taken for the client and its address for the ident: it is bad, not misread.
+    private readonly int _identAt;
 
     private LineTemplate(string format, byte[][] literals, Field[] fields, AccessExtras extras, LineTemplate?[]? family,
                          bool prefix = true)
@@ -75,6 +88,10 @@ public sealed class LineTemplate : IAccessLineParser
                 Keeps(fields[i].Kind, extras));
         _usePrefix = prefix;
         _prefix = prefix ? Prefix.Of(_literals, _steps) : default;
+        _identAt = -1;
+        for (var i = 0; i + 1 < fields.Length; i++)
+            if (fields[i] is { Kind: FieldKind.Skip, Name: "%l" } && fields[i + 1].Kind == FieldKind.User && literals[i + 1] is [(byte)' '])
+                _identAt = i;
         // A new family's first template is its compiled one (All), not yet seen by any other thread.
         _family = family ?? new LineTemplate?[(int)AccessExtras.All + 1];
         if (family is null) _family[(int)extras] = this;
@@ -126,7 +143,7 @@ public sealed class LineTemplate : IAccessLineParser
         TryCompile(format, LogFormatSyntax.Auto, out template, out error);
 
     /// <summary>
-    /// Compiles <paramref name="format"/>: a preset name (<c>common</c>, <c>combined</c>), an nginx
+    /// Compiles <paramref name="format"/>: a preset name (<c>common</c>, <c>combined</c>, <c>vhost_combined</c>), an nginx
     /// <c>log_format</c> string or an Apache <c>LogFormat</c> string. A format must give a time, a
     /// status and a request (a request line, or a method and a path); a variable or directive that is
     /// not one logalert uses is matched and ignored.
@@ -148,6 +165,10 @@ public sealed class LineTemplate : IAccessLineParser
                 return true;
             case "combined":
                 template = Combined;
+                error = null;
+                return true;
+            case "vhost_combined":
+                template = VhostCombined;
                 error = null;
                 return true;
         }
@@ -175,6 +196,20 @@ public sealed class LineTemplate : IAccessLineParser
                 return LogFormatSyntax.Nginx;
         }
         return LogFormatSyntax.Apache;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="ident"/> is not <c>-</c> while <paramref name="user"/>, after it, has a
+    /// space in it: see <c>_identAt</c>.
+    /// </summary>
+    private static bool ShiftedByAField(ReadOnlySpan<byte> ident, ReadOnlySpan<byte> user, [NotNullWhen(true)] out string? reason)
+    {
+        reason = null;
+        if (ident is [(byte)'-'] || user.IndexOf((byte)' ') < 0) return false;
+        reason = $"{FieldValues.Show(ident)} stands where the ident (%l) should, and the user would be {FieldValues.Show(user)}: "
+                 + "the line has a field before the client's address (a virtual host?): name its format with --input-format vhost_combined "
+                 + "(Apache's) or --log-format";
+        return true;
     }
 
     /// <summary>A field of the format: what it holds, its rank (see <see cref="FieldSet"/>), how it is named in the format.</summary>
@@ -242,6 +277,7 @@ public sealed class LineTemplate : IAccessLineParser
         }
         reason = null;
         var steps = _steps;
+        int identStart = 0, identEnd = -1;
         for (var i = first; i < steps.Length; i++)
         {
             ref readonly var step = ref steps[i];
@@ -296,6 +332,8 @@ public sealed class LineTemplate : IAccessLineParser
                         break;
                 }
                 if (!set.TryTake(field.Kind, field.Rank, line[pos..end], unescape: escaped, step.Keep, out reason)) return false;
+                if (i == _identAt) (identStart, identEnd) = (pos, end);
+                else if (i == _identAt + 1 && identEnd >= 0 && ShiftedByAField(line[identStart..identEnd], line[pos..end], out reason)) return false;
             }
             pos = end;
             if (!Literal(line, ref pos, next, out reason)) return false;

@@ -15,7 +15,7 @@ public sealed class InputFormat
     }
 
     /// <summary>The names <c>--input-format</c> takes.</summary>
-    public static readonly string[] Names = ["auto", "csv", "common", "combined", "jsonl"];
+    public static readonly string[] Names = ["auto", "csv", "common", "combined", "vhost_combined", "jsonl"];
 
     /// <summary>Each input's format found from its first lines (docs/semantics.md §1).</summary>
     public static InputFormat Auto { get; } = new("auto", null);
@@ -23,7 +23,7 @@ public sealed class InputFormat
     /// <summary>The seed project's CSV, header first.</summary>
     public static InputFormat Csv { get; } = new("csv", null);
 
-    /// <summary><c>auto</c>, <c>csv</c>, <c>common</c>, <c>combined</c>, <c>jsonl</c>, or <c>log-format</c> for a server's own format string.</summary>
+    /// <summary><c>auto</c>, <c>csv</c>, <c>common</c>, <c>combined</c>, <c>vhost_combined</c>, <c>jsonl</c>, or <c>log-format</c> for a server's own format string.</summary>
     public string Name { get; }
 
     /// <summary>Whether each input's format is found from its first lines.</summary>
@@ -34,7 +34,7 @@ public sealed class InputFormat
 
     /// <summary>
     /// The format <c>--input-format</c> and <c>--log-format</c> name, or an error. A log format may be a
-    /// preset's name (<c>common</c>, <c>combined</c>) or a format string pasted from nginx's
+    /// preset's name (<c>common</c>, <c>combined</c>, <c>vhost_combined</c>) or a format string pasted from nginx's
     /// <c>log_format</c> or Apache's <c>LogFormat</c>, with or without the directive and quotes around
     /// it (<see cref="ConfigFormat"/>); with it, <c>--input-format</c> may only be <c>auto</c> (the default).
     /// </summary>
@@ -55,6 +55,7 @@ public sealed class InputFormat
             {
                 case "common": return new InputFormat("common", LineTemplate.Common);
                 case "combined": return new InputFormat("combined", LineTemplate.Combined);
+                case "vhost_combined": return new InputFormat("vhost_combined", LineTemplate.VhostCombined);
             }
             if (!LineTemplate.TryCompile(logFormat, out var template, out var why))
             {
@@ -69,6 +70,7 @@ public sealed class InputFormat
             "csv" => Csv,
             "common" => new InputFormat("common", LineTemplate.Common),
             "combined" => new InputFormat("combined", LineTemplate.Combined),
+            "vhost_combined" => new InputFormat("vhost_combined", LineTemplate.VhostCombined),
             "jsonl" or "json" => new InputFormat("jsonl", JsonLineParser.Instance),
             _ => Fail($"--input-format: \"{inputFormat}\" is not {string.Join(", ", Names)}", out error),
         };
