@@ -424,6 +424,25 @@ public sealed class FormatTests
         Assert.Equal("api.example", p.VirtualHost);
     }
 
+    // nginx logs an upstream tried more than once, and each internal redirect's, as a list; a proxy
+    // chain's X-Forwarded-For is one too. Unquoted in mid-line, their ", " and " : " once ended them.
+    [Theory]
+    [InlineData("$upstream_status $upstream_addr", "502, 200 : 404", "10.0.0.1:80, 10.0.0.2:80 : 10.0.0.3:80")]
+    [InlineData("$upstream_connect_time $upstream_header_time", "0.001, 0.002", "-, 0.004 : 0.005")]
+    [InlineData("$upstream_bytes_received $upstream_response_length", "120, 340", "0, 12")]
+    [InlineData("$http_x_forwarded_for $proxy_add_x_forwarded_for", "198.51.100.1, 10.0.0.9", "198.51.100.1, 10.0.0.9, 203.0.113.7")]
+    [InlineData("$upstream_status $http_x_forwarded_for", "200", "-")]
+    public void UnquotedListsInTheMiddleOfTheLineAreOneField(string variables, string first, string second)
+    {
+        var template = Compile("$remote_addr [$time_local] \"$request\" $status " + variables + " $request_time $upstream_response_time $host");
+        var p = Parse(template, $"10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 502 {first} {second} 0.010 0.002, 0.003 api.example");
+        Assert.Equal((502, "/a", "api.example"), (p.Status, p.Path, p.VirtualHost));
+        Seconds(0.01, p.RequestTime);
+        Seconds(0.005, p.Upstream);
+        var apache = Compile("%h %t \"%r\" %>s %{X-Forwarded-For}i %D");
+        Assert.Equal(1.5, Parse(apache, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 198.51.100.1, 10.0.0.9 1500000").RequestTime, 9);
+    }
+
     [Theory]
     [InlineData("abc -", "request time \"abc\" is not seconds or '-'")]
     [InlineData("-1 -", "request time \"-1\" is not seconds or '-'")]

@@ -28,7 +28,8 @@ public enum LogFormatSyntax
 /// ends at the first <c>"</c> that no backslash escapes (the servers escape quotes in logged text).
 /// A time that has a space in it (<c>$time_local</c>, Apache <c>%t</c> and <c>%{format}t</c>) ends
 /// where its shape does, and an <c>$upstream_response_time</c> list (<c>0.002, 0.003</c>) where its
-/// list does. Any other field ends at the first occurrence of the whole next literal (or, when there
+/// list does, as do nginx's other lists (<c>$upstream_status</c>, <c>$upstream_addr</c>, …) and
+/// X-Forwarded-For chains when a space follows them. Any other field ends at the first occurrence of the whole next literal (or, when there
 /// is none, of its first byte, so that the error names the byte that is wrong); the last field ends
 /// where the final literal ends the line, or at the end of the line. So a field that logalert does
 /// not use (<c>$http_x_forwarded_for</c>, <c>%l</c>) is read like any other text and ignored; if such a
@@ -220,6 +221,12 @@ public sealed class LineTemplate : IAccessLineParser
 
         /// <summary>The strftime format of an Apache <c>%{format}t</c> that gives log time.</summary>
         public ClockFormat? Clock { get; init; }
+
+        /// <summary>
+        /// A list as nginx logs it, <c>a, b : c</c> (each upstream tried, each internal redirect's), or an
+        /// X-Forwarded-For chain (<c>a, b</c>): unquoted, its separators must not end it at their space.
+        /// </summary>
+        public bool List { get; init; }
     }
 
     /// <summary>How the end of a field is found (see the remarks on <see cref="LineTemplate"/>).</summary>
@@ -231,7 +238,7 @@ public sealed class LineTemplate : IAccessLineParser
         Last,
         /// <summary>Between double quotes: at the first unescaped <c>"</c>.</summary>
         Quoted,
-        /// <summary>An <c>$upstream_response_time</c> list followed by a literal.</summary>
+        /// <summary>An <c>$upstream_response_time</c> list followed by a literal, or another list (<see cref="Field.List"/>) followed by a space.</summary>
         Upstream,
         /// <summary><c>dd/Mon/yyyy:HH:MM:SS ±hhmm</c>, of fixed length.</summary>
         TimeLocal,
@@ -244,6 +251,7 @@ public sealed class LineTemplate : IAccessLineParser
         : field.Kind == FieldKind.TimeLocal ? Stop.TimeLocal
         : field.Quoted ? Stop.Quoted
         : field.Kind == FieldKind.Upstream && next.Length > 0 ? Stop.Upstream
+        : field.List && next is [(byte)' ', ..] ? Stop.Upstream
         : last ? Stop.Last
         : Stop.Free;
 
@@ -773,7 +781,10 @@ public sealed class LineTemplate : IAccessLineParser
                     "server_name" => (FieldKind.VirtualHost, 0),
                     _ => (FieldKind.Skip, 0),
                 };
-                if (Add(new Field(kind, rank, "$" + name)) is { } error) return error;
+                var list = name.ToLowerInvariant() is "upstream_addr" or "upstream_status" or "upstream_connect_time"
+                    or "upstream_header_time" or "upstream_queue_time" or "upstream_response_length" or "upstream_bytes_received"
+                    or "upstream_bytes_sent" or "http_x_forwarded_for" or "proxy_add_x_forwarded_for";
+                if (Add(new Field(kind, rank, "$" + name) { List = list }) is { } error) return error;
             }
             return null;
         }
@@ -883,6 +894,7 @@ public sealed class LineTemplate : IAccessLineParser
                         "referer" => new Field(FieldKind.Referer, 0, name),
                         "user-agent" => new Field(FieldKind.UserAgent, 0, name),
                         "host" => new Field(FieldKind.VirtualHost, 1, name),
+                        "x-forwarded-for" => new Field(FieldKind.Skip, 0, name) { List = true },
                         _ => new Field(FieldKind.Skip, 0, name),
                     };
                 case "t":
