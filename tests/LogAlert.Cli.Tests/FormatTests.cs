@@ -443,6 +443,19 @@ public sealed class FormatTests
         Assert.Equal(1.5, Parse(apache, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 198.51.100.1, 10.0.0.9 1500000").RequestTime, 9);
     }
 
+    // nginx writes an IPv6 client without brackets: its port is after the last colon.
+    [Theory]
+    [InlineData("::1:37216", "::1")]
+    [InlineData("2001:db8::7:54321", "2001:db8::7")]
+    [InlineData("10.0.0.1:5000", "10.0.0.1")]
+    public void A_client_address_before_a_colon_and_port_ends_at_the_last_colon(string logged, string host)
+    {
+        var template = Compile("$remote_addr:$remote_port - $remote_user [$time_local] \"$request\" $status $body_bytes_sent");
+        var p = Parse(template, $"{logged} - - [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 5");
+        Assert.Equal((host, 200, 5L), (p.Host, p.Status, p.Bytes));
+        Assert.Equal(host, Parse(Compile("%h:%{remote}p %t \"%r\" %>s %b"), $"{logged} [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 5").Host);
+    }
+
     [Theory]
     [InlineData("abc -", "request time \"abc\" is not seconds or '-'")]
     [InlineData("-1 -", "request time \"-1\" is not seconds or '-'")]

@@ -240,6 +240,11 @@ public sealed class LineTemplate : IAccessLineParser
         Quoted,
         /// <summary>An <c>$upstream_response_time</c> list followed by a literal, or another list (<see cref="Field.List"/>) followed by a space.</summary>
         Upstream,
+        /// <summary>
+        /// A client address followed by a literal that starts with a colon (<c>$remote_addr:$remote_port</c>):
+        /// an IPv6 address has colons of its own, so at the last colon before the next space.
+        /// </summary>
+        HostColon,
         /// <summary><c>dd/Mon/yyyy:HH:MM:SS ±hhmm</c>, of fixed length.</summary>
         TimeLocal,
         /// <summary>A time read by its <see cref="ClockFormat"/>, which says where it ends.</summary>
@@ -252,6 +257,7 @@ public sealed class LineTemplate : IAccessLineParser
         : field.Quoted ? Stop.Quoted
         : field.Kind == FieldKind.Upstream && next.Length > 0 ? Stop.Upstream
         : field.List && next is [(byte)' ', ..] ? Stop.Upstream
+        : field.Kind == FieldKind.Host && next is [(byte)':', ..] ? Stop.HostColon
         : last ? Stop.Last
         : Stop.Free;
 
@@ -334,6 +340,12 @@ public sealed class LineTemplate : IAccessLineParser
                         break;
                     case Stop.Last:
                         end = LastEnd(line, pos, next, out escaped);
+                        break;
+                    case Stop.HostColon:
+                        var word = line[pos..].IndexOf((byte)' ');
+                        var colon = line[pos..(word < 0 ? line.Length : pos + word)].LastIndexOf((byte)':');
+                        end = colon < 0 ? FreeEnd(line, pos, next, out escaped) : pos + colon;
+                        escaped = line[pos..end].Contains((byte)'\\');
                         break;
                     default:
                         end = FreeEnd(line, pos, next, out escaped);
