@@ -652,6 +652,21 @@ public sealed class FormatTests
         Assert.True(double.IsNaN(p.Upstream));
     }
 
+    // nginx's escape=json writes bytes from 0x80 as they are and control bytes as \u00XX: a TLS
+    // handshake sent to a plain-HTTP port has both, and was a bad line blaming a surrogate pair.
+    [Fact]
+    public void JsonWithEscapesAndRawBytesThatAreNotUtf8()
+    {
+        byte[] line =
+        [
+            .. """{"date":1549573860,"status":400,"request":"\u0016\u0003\u0001"""u8, 0xFC, 0x80,
+            .. "\",\"http_user_agent\":\"caf\\u00e9 \\ud83d\\ude00 \\\\ \\/ \\t"u8, 0xFF, .. "\"}"u8,
+        ];
+        Assert.True(JsonLineParser.Instance.TryParse(line, out var f, out var reason), reason);
+        Assert.Equal((NginxTime, 400, "-"), (f.Time, f.Status, Text(f.Section)));
+        Assert.Equal("caf\u00e9 \U0001F600 \\ / \t\uFFFD", Text(f.UserAgent));
+    }
+
     [Fact]
     public void JsonWithSeedColumnNames()
     {

@@ -103,17 +103,70 @@ public sealed class JsonLineParser : IAccessLineParser
         reason = null;
         text = reader.ValueSpan;
         if (!reader.ValueIsEscaped) return true;
+        // Undone here, not by the reader's CopyString, which refuses a string whose raw bytes are not
+        // UTF-8: nginx's escape=json writes bytes from 0x80 as they are (a TLS handshake sent to a
+        // plain-HTTP port) and control bytes as \u00XX, and such a line is a record.
         var buffer = new byte[text.Length];
-        try
-        {
-            text = buffer.AsSpan(0, reader.CopyString(buffer));
-            return true;
-        }
-        catch (InvalidOperationException)
+        var length = Unescape(text, buffer);
+        if (length < 0)
         {
             reason = $"not valid JSON at column {reader.TokenStartIndex + 1}: a \\u escape is half of a UTF-16 surrogate pair (\\ud800-\\udfff) without the other half";
             return false;
         }
+        text = buffer.AsSpan(0, length);
+        return true;
+    }
+
+    /// <summary>
+    /// <paramref name="escaped"/> (a string's bytes between its quotes, which the reader has checked are
+    /// valid JSON escapes) with its escapes undone into <paramref name="into"/>, which is as long (an
+    /// escape is never shorter than what it stands for); its other bytes as they are. The length written,
+    /// or -1 for a <c>\u</c> escape that is half of a surrogate pair without the other half.
+    /// </summary>
+    private static int Unescape(ReadOnlySpan<byte> escaped, Span<byte> into)
+    {
+        var n = 0;
+        for (var i = 0; i < escaped.Length; i++)
+        {
+            var b = escaped[i];
+            if (b != (byte)'\\')
+            {
+                into[n++] = b;
+                continue;
+            }
+            var c = escaped[++i];
+            switch (c)
+            {
+                case (byte)'b': into[n++] = (byte)'\b'; break;
+                case (byte)'f': into[n++] = (byte)'\f'; break;
+                case (byte)'n': into[n++] = (byte)'\n'; break;
+                case (byte)'r': into[n++] = (byte)'\r'; break;
+                case (byte)'t': into[n++] = (byte)'\t'; break;
+                case (byte)'u':
+                    int code = Hex(escaped.Slice(i + 1, 4));
+                    i += 4;
+                    if (code is >= 0xD800 and <= 0xDBFF)
+                    {
+                        if (i + 6 >= escaped.Length || escaped[i + 1] != (byte)'\\' || escaped[i + 2] != (byte)'u') return -1;
+                        var low = Hex(escaped.Slice(i + 3, 4));
+                        if (low is < 0xDC00 or > 0xDFFF) return -1;
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                        i += 6;
+                    }
+                    else if (code is >= 0xDC00 and <= 0xDFFF) return -1;
+                    n += new Rune(code).EncodeToUtf8(into[n..]);
+                    break;
+                default: into[n++] = c; break; // " \ /
+            }
+        }
+        return n;
+    }
+
+    private static int Hex(ReadOnlySpan<byte> four)
+    {
+        var value = 0;
+        foreach (var h in four) value = (value << 4) | (h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10);
+        return value;
     }
 
     private static string Describe(JsonTokenType token) => token switch
