@@ -239,6 +239,18 @@ public sealed class FormatTests
         Assert.Equal("Mozilla/5.0 \"quoted\" back\\slash café", Parse(template, line.TrimEnd()).UserAgent);
     }
 
+    // log_format ... escape=json writes \" \\ and control bytes as \u00XX; they were left in labels.
+    [Fact]
+    public void NginxJsonEscapesAreUndone()
+    {
+        var template = Compile(NginxCombined.TrimEnd());
+        var line = """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET /a\u0001 HTTP/1.1" 200 1 "http:\/\/ex.com\/" "esc\u001B[0m \"q\" \\ \ud83d\ude00 \ud800x" """;
+        var p = Parse(template, line.TrimEnd());
+        Assert.Equal("http://ex.com/", p.Referer);
+        Assert.Equal("esc\u001B[0m \"q\" \\ \U0001F600 \\ud800x", p.UserAgent); // half a pair stays as it stands
+        Assert.Equal("/a\u0001", p.Path);
+    }
+
     [Fact]
     public void ApacheBackslashEscapesInRefererAreUndone()
     {

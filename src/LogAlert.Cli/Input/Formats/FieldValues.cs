@@ -387,8 +387,10 @@ internal static class FieldValues
     /// <summary>
     /// Undoes the escapes nginx and Apache write into logged text: <c>\xHH</c> (nginx writes every
     /// <c>"</c>, <c>\</c> and non-printable byte so; Apache the non-printable ones), and Apache's
-    /// <c>\"</c>, <c>\\</c>, <c>\n</c>, <c>\r</c>, <c>\t</c>, <c>\b</c>, <c>\v</c>. Any other backslash
-    /// stays. Returns <paramref name="text"/> itself when it has no backslash; else a new array.
+    /// <c>\"</c>, <c>\\</c>, <c>\n</c>, <c>\r</c>, <c>\t</c>, <c>\b</c>, <c>\v</c>, and those of nginx's
+    /// <c>escape=json</c> (<c>\u001b</c>, <c>\/</c>, <c>\f</c>; neither server writes a backslash
+    /// before <c>u</c> or <c>/</c> otherwise: its own backslash is <c>\x5C</c> or <c>\\</c>). Any
+    /// other backslash stays. Returns <paramref name="text"/> itself when it has no backslash; else a new array.
     /// </summary>
     public static ReadOnlySpan<byte> Unescape(ReadOnlySpan<byte> text)
     {
@@ -428,6 +430,16 @@ internal static class FieldValues
                 result[w++] = (byte)(Hex(text[i + 2]) * 16 + Hex(text[i + 3]));
                 i += 4;
             }
+            else if (c == 'u' && JsonEscape(text[i..], out var rune, out var used))
+            {
+                w += rune.EncodeToUtf8(result.AsSpan(w));
+                i += used;
+            }
+            else if (c is (byte)'/' or (byte)'f')
+            {
+                result[w++] = c == '/' ? (byte)'/' : (byte)'\f';
+                i += 2;
+            }
             else
             {
                 result[w++] = b;
@@ -435,6 +447,42 @@ internal static class FieldValues
             }
         }
         return result.AsSpan(0, w);
+    }
+
+    /// <summary>
+    /// nginx's <c>escape=json</c>: <c>\uXXXX</c> at the start of <paramref name="text"/> (a pair for a
+    /// character beyond the first plane), as the character, and the bytes it took. Never shorter in
+    /// UTF-8 than escaped. Half of a pair alone is no character: left as it stands.
+    /// </summary>
+    private static bool JsonEscape(ReadOnlySpan<byte> text, out System.Text.Rune rune, out int used)
+    {
+        rune = default;
+        used = 6;
+        var code = Hex4(text);
+        if (code < 0 || code is >= 0xDC00 and <= 0xDFFF) return false;
+        if (code is >= 0xD800 and <= 0xDBFF)
+        {
+            var low = text.Length >= 12 && text[6] == '\\' ? Hex4(text[6..]) : -1;
+            if (low is < 0xDC00 or > 0xDFFF) return false;
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+            used = 12;
+        }
+        rune = new System.Text.Rune(code);
+        return true;
+    }
+
+    /// <summary>The four hex digits of <c>\uXXXX</c> at the start of <paramref name="text"/>, or -1.</summary>
+    private static int Hex4(ReadOnlySpan<byte> text)
+    {
+        if (text.Length < 6 || text[1] != 'u') return -1;
+        var value = 0;
+        for (var k = 2; k < 6; k++)
+        {
+            var h = Hex(text[k]);
+            if (h < 0) return -1;
+            value = value * 16 + h;
+        }
+        return value;
     }
 
     private static int Hex(byte b) => b switch
