@@ -455,6 +455,17 @@ public sealed class FormatTests
         Assert.Equal(1.5, Parse(apache, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 198.51.100.1, 10.0.0.9 1500000").RequestTime, 9);
     }
 
+    [Fact]
+    public void A_host_and_request_uri_with_nothing_between_split_at_the_slash()
+    {
+        var template = Compile("$remote_addr [$time_local] \"$request_method $scheme://$host$request_uri\" $status");
+        var p = Parse(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET https://api.example:8443/v1/x?y=1\" 200");
+        Assert.Equal(("api.example:8443", "/v1/x?y=1", "/v1", "GET"), (p.VirtualHost, p.Path, p.Section, p.Method));
+        Assert.Equal("api.example", Parse(Compile("%t %>s \"%m %{Host}i%U%q\""), "[07/Feb/2019:16:11:00 -0500] 200 \"GET api.example/a?b\"").VirtualHost);
+        Assert.StartsWith("no \"/\" after column", Reason(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET https://api.example\" 200"));
+        Assert.Contains("have no text between them", CompileError("$remote_addr$request_uri [$time_local] \"$request\" $status"));
+    }
+
     // nginx writes an IPv6 client without brackets: its port is after the last colon.
     [Theory]
     [InlineData("::1:37216", "::1")]

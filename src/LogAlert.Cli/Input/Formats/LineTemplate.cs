@@ -40,7 +40,8 @@ public enum LogFormatSyntax
 /// Texts have the server's escapes undone (<c>\x22</c>, Apache's <c>\"</c>): see <see cref="AccessFields"/>.
 /// A format string with <c>\"</c> (as written inside the quotes of an Apache or nginx config line)
 /// means <c>"</c>. Two fields with nothing between them cannot be told apart, so such a format is refused,
-/// except for a path followed by its query (<c>%U%q</c>, <c>$uri$is_args$args</c>), read as one path.
+/// except for a path followed by its query (<c>%U%q</c>, <c>$uri$is_args$args</c>), read as one path,
+/// and a host followed by a request URI (<c>$host$request_uri</c>), which starts with <c>/</c>.
 /// </para>
 /// </remarks>
 public sealed class LineTemplate : IAccessLineParser
@@ -227,6 +228,9 @@ public sealed class LineTemplate : IAccessLineParser
         /// X-Forwarded-For chain (<c>a, b</c>): unquoted, its separators must not end it at their space.
         /// </summary>
         public bool List { get; init; }
+
+        /// <summary>Followed by a request URI with nothing between: ends before the first <c>/</c>.</summary>
+        public bool EndsAtSlash { get; init; }
     }
 
     /// <summary>How the end of a field is found (see the remarks on <see cref="LineTemplate"/>).</summary>
@@ -245,6 +249,8 @@ public sealed class LineTemplate : IAccessLineParser
         /// an IPv6 address has colons of its own, so at the last colon before the next space.
         /// </summary>
         HostColon,
+        /// <summary>A host followed at once by a request URI: before the first <c>/</c>.</summary>
+        Slash,
         /// <summary><c>dd/Mon/yyyy:HH:MM:SS ±hhmm</c>, of fixed length.</summary>
         TimeLocal,
         /// <summary>A time read by its <see cref="ClockFormat"/>, which says where it ends.</summary>
@@ -252,7 +258,8 @@ public sealed class LineTemplate : IAccessLineParser
     }
 
     private static Stop StopOf(Field field, byte[] next, bool last) =>
-        field.Clock is not null ? Stop.Clock
+        field.EndsAtSlash ? Stop.Slash
+        : field.Clock is not null ? Stop.Clock
         : field.Kind == FieldKind.TimeLocal ? Stop.TimeLocal
         : field.Quoted ? Stop.Quoted
         : field.Kind == FieldKind.Upstream && next.Length > 0 ? Stop.Upstream
@@ -340,6 +347,16 @@ public sealed class LineTemplate : IAccessLineParser
                         break;
                     case Stop.Last:
                         end = LastEnd(line, pos, next, out escaped);
+                        break;
+                    case Stop.Slash:
+                        var slash = line[pos..].IndexOf((byte)'/');
+                        if (slash < 0)
+                        {
+                            reason = $"no \"/\" after column {pos + 1}, where {field.Name} ends and the request URI begins";
+                            return false;
+                        }
+                        end = pos + slash;
+                        escaped = line[pos..end].Contains((byte)'\\');
                         break;
                     case Stop.HostColon:
                         var word = line[pos..].IndexOf((byte)' ');
@@ -987,6 +1004,15 @@ public sealed class LineTemplate : IAccessLineParser
                     && field.Name.ToLowerInvariant() is "%q" or "$is_args" or "$args" or "$query_string")
                 {
                     Fields[^1] = Fields[^1] with { Name = Fields[^1].Name + field.Name };
+                    return null;
+                }
+                // $scheme://$host$request_uri: a request URI starts with "/", which a host has not.
+                if (field.Kind == FieldKind.Path && (field.Name == "%U" || field.Name.ToLowerInvariant() is "$request_uri" or "$uri" or "$document_uri")
+                    && Fields[^1].Kind is FieldKind.VirtualHost or FieldKind.Skip && !Fields[^1].List)
+                {
+                    Fields[^1] = Fields[^1] with { EndsAtSlash = true };
+                    Literals.Add([]);
+                    Fields.Add(field);
                     return null;
                 }
                 return $"{Fields[^1].Name} and {field.Name} have no text between them, so where one ends and the other begins is unknown";
