@@ -95,6 +95,10 @@ public sealed class InputFormatTests : IDisposable
     [InlineData("log_format  main  '$remote_addr - $remote_user [$time_local] \"$request\" '\n" +
                 "                  '$status $body_bytes_sent \"$http_referer\" '\n" +
                 "                  '\"$http_user_agent\" \"$http_x_forwarded_for\"';")]
+    [InlineData("log_format  main  '$remote_addr - $remote_user [$time_local] \"$request\" '  # the request\n" +
+                "                  # then what the server answered\n" +
+                "                  '$status $body_bytes_sent \"$http_referer\" '\n" +
+                "                  '\"$http_user_agent\" \"$http_x_forwarded_for\"'; # as main")]
     [InlineData("log_format main escape=default '$remote_addr - $remote_user [$time_local] \"$request\" $status ' " +
                 "'$body_bytes_sent \"$http_referer\" \"$http_user_agent\" \"$http_x_forwarded_for\"';")]
     [InlineData("'$remote_addr - $remote_user [$time_local] \"$request\" ' '$status $body_bytes_sent \"$http_referer\" ' " +
@@ -113,6 +117,24 @@ public sealed class InputFormatTests : IDisposable
 
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal(bare.Stdout, r.Stdout);
+    }
+
+    [Theory]
+    [InlineData("CustomLog ${APACHE_LOG_DIR}/access.log \"%h %l %u %t \\\"%r\\\" %>s %b\"")]
+    [InlineData("CustomLog \"|/usr/bin/rotatelogs /var/log/access.%Y 86400\" common env=!dontlog")]
+    public void An_apache_customlog_line_reads_as_its_format(string pasted)
+    {
+        var path = Generate("common.log", "--output-format", "common");
+        var bare = CliRunner.Run("--format", "jsonl", "--log-format", "%h %l %u %t \\\"%r\\\" %>s %b", path);
+        Assert.True(bare.ExitCode == 0, bare.Stderr);
+
+        var r = CliRunner.Run("--format", "jsonl", "--log-format", pasted, path);
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(bare.Stdout.Replace("\"log-format\"", "\"common\""), r.Stdout.Replace("\"log-format\"", "\"common\""));
+        var own = CliRunner.Run("--log-format", "CustomLog logs/access.log mine", path);
+        Assert.Equal((2, "logalert: --log-format: CustomLog names the format \"mine\" that a LogFormat line defines: give that line instead\n"),
+            (own.ExitCode, own.Stderr));
     }
 
     [Fact]

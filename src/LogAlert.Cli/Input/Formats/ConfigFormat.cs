@@ -4,7 +4,8 @@ namespace LogAlert.Cli.Input.Formats;
 /// A <c>--log-format</c> pasted as the server's config writes it, unwrapped to the format string:
 /// nginx's whole directive (<c>log_format main '$remote_addr - … "$request" '</c> then
 /// <c>'$status …';</c> on the next line) or only its quoted pieces, and Apache's
-/// <c>LogFormat "%h %l %u %t \"%r\" %>s %b" common</c>. The pieces' text is kept as the config has
+/// <c>LogFormat "%h %l %u %t \"%r\" %>s %b" common</c>, and the format of a <c>CustomLog</c> line
+/// (its quoted string, or a preset's nickname). The pieces' text is kept as the config has
 /// it, escapes and all (<see cref="LineTemplate.TryCompile(string, out LineTemplate?, out string?)"/>
 /// reads them as the config means them), and nginx's pieces are joined as nginx joins them, with
 /// nothing between. Anything else is a bare format string and is left alone.
@@ -22,6 +23,7 @@ internal static class ConfigFormat
         var t = text.Trim();
         if (StartsWithWord(t, "log_format")) return Nginx(t["log_format".Length..], out error);
         if (StartsWithWord(t, "LogFormat")) return Apache(t["LogFormat".Length..], out error);
+        if (StartsWithWord(t, "CustomLog")) return CustomLog(t["CustomLog".Length..], out error);
         if (t.Length > 0 && t[0] is '\'' or '"')
         {
             // Only quoted pieces (what is between log_format's name and its ';'), or Apache's
@@ -75,6 +77,23 @@ internal static class ConfigFormat
         return format;
     }
 
+    // CustomLog FILE|"|PIPE" "STRING"|NICKNAME [env=…|expr=…]: the format, or a preset's nickname.
+    private static string? CustomLog(string rest, out string? error)
+    {
+        var i = SkipSpace(rest, 0);
+        if (i < rest.Length && rest[i] == '"') Quoted(rest, i, out i); // "|/usr/bin/rotatelogs …"
+        else Word(rest, ref i);
+        i = SkipSpace(rest, i);
+        error = null;
+        if (i < rest.Length && rest[i] == '"' && Quoted(rest, i, out _) is { } format) return format;
+        var nickname = Word(rest, ref i);
+        if (nickname is "common" or "combined" or "vhost_combined") return nickname;
+        error = nickname.Length == 0
+            ? "--log-format: CustomLog names a file and then a format, and this one has no format"
+            : $"--log-format: CustomLog names the format \"{nickname}\" that a LogFormat line defines: give that line instead";
+        return null;
+    }
+
     // Quoted strings (and, in a directive, bare words) from `i`, joined, up to an optional ';' and
     // the end: `end` is where the reading stopped.
     private static string? Pieces(string s, int i, out int end, out string? error, bool unquotedToo = false)
@@ -89,7 +108,13 @@ internal static class ConfigFormat
             if (s[i] == ';')
             {
                 i = SkipSpace(s, i + 1);
+                while (i < s.Length && s[i] == '#') i = SkipSpace(s, AfterComment(s, i));
                 break;
+            }
+            if (s[i] == '#')
+            {
+                i = AfterComment(s, i);
+                continue;
             }
             if (s[i] is '\'' or '"')
             {
@@ -107,6 +132,13 @@ internal static class ConfigFormat
         }
         end = i;
         return joined.ToString();
+    }
+
+    // A comment, as in the config: from `#` to the end of its line.
+    private static int AfterComment(string s, int i)
+    {
+        var eol = s.IndexOf('\n', i);
+        return eol < 0 ? s.Length : eol + 1;
     }
 
     // The text between the quote at `start` and the next one of the same kind that no backslash
