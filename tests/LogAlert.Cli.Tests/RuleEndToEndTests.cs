@@ -248,6 +248,25 @@ public sealed class RuleEndToEndTests : IDisposable
     }
 
     [Fact]
+    public void A_label_value_with_quotes_or_backslashes_is_escaped_in_text_as_Prometheus_does()
+    {
+        // Sections /a"b and /a\x1b (a backslash, then "x1b"): written as they stand, the first ended its
+        // quotes early and the second read as the escape of an ESC byte.
+        var log = Write("quotes.csv", Header + "\n" + string.Concat(Enumerable.Range(0, 30).Select(s =>
+            $"\"10.0.0.1\",\"-\",\"-\",{1549573860 + s},\"GET /a\"\"b/x HTTP/1.0\",200,1\n" +
+            $"\"10.0.0.1\",\"-\",\"-\",{1549573860 + s},\"GET /a\\x1b/y HTTP/1.0\",200,1\n")));
+        var rules = Write("each.csx", """Alert("each").WhenEach(q => q.SumBy("requests", TimeSpan.FromSeconds(10), "section")).Above(5);""");
+
+        var r = Run("--summary-interval", "off", "--rules", rules, log);
+
+        Assert.Equal(0, r.ExitCode);
+        var firing = r.StdoutLines.Where(l => l.Contains("FIRING")).ToArray();
+        Assert.Equal(2, firing.Length);
+        Assert.Contains(firing, l => l.Contains("each {section=\"/a\\\"b\"} "));
+        Assert.Contains(firing, l => l.Contains("each {section=\"/a\\\\x1b\"} "));
+    }
+
+    [Fact]
     public void What_a_Where_function_prints_is_under_its_rule_name_though_the_engine_calls_it_later()
     {
         // The engine calls a WhenEach result's Where function after the rule returned the result,

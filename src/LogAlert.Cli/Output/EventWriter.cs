@@ -109,7 +109,15 @@ internal static class Format
 
     /// <summary><c>name="value",…</c> for text output, control characters escaped (<see cref="Terminal"/>).</summary>
     public static string Labels(IEnumerable<LabelPair> labels) =>
-        string.Join(",", labels.Select(l => $"{Terminal.Escape(l.Name)}=\"{Terminal.Escape(l.Value)}\""));
+        string.Join(",", labels.Select(l => $"{Terminal.Escape(l.Name)}=\"{LabelValue(l.Value)}\""));
+
+    /// <summary>
+    /// A label's value between its quotes as Prometheus writes one: <c>\</c> and <c>"</c> escaped by
+    /// a backslash, so that a value from the log (a section <c>/a"b</c>) cannot end the quotes early
+    /// or pass for an escape; then control characters as <see cref="Terminal.Escape(string)"/> does.
+    /// </summary>
+    private static string LabelValue(string value) =>
+        Terminal.Escape(value.AsSpan().IndexOfAny('\\', '"') < 0 ? value : value.Replace("\\", "\\\\").Replace("\"", "\\\""));
 }
 
 /// <summary><c>--format jsonl</c>: one JSON object per line, fields exactly as docs/semantics.md §13 lists them.</summary>
