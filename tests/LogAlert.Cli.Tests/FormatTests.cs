@@ -239,6 +239,19 @@ public sealed class FormatTests
         Assert.Equal("Mozilla/5.0 \"quoted\" back\\slash café", Parse(template, line.TrimEnd()).UserAgent);
     }
 
+    // log_format ... escape=none writes texts as they are: a backslash is a backslash, and a quote
+    // may stand inside a quoted field. They were unescaped, and such a quote made the line bad.
+    [Fact]
+    public void NginxEscapeNoneTextsAreAsLogged()
+    {
+        var template = Compile(NginxCombined.TrimEnd()).Literally();
+        var line = """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET /lit"quote\x22 HTTP/1.1" 200 1 "-" "agent "x" \x41\" """;
+        var p = Parse(template, line.TrimEnd());
+        Assert.Equal(("/lit\"quote\\x22", "agent \"x\" \\x41\\"), (p.Path, p.UserAgent));
+        Assert.NotNull(Reason(Compile(NginxCombined.TrimEnd()), line.TrimEnd())); // with nginx's default escaping it is not a line
+        Assert.StartsWith("no closing quote", Reason(template, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 200 1 "-" "agent"x"""));
+    }
+
     // log_format ... escape=json writes \" \\ and control bytes as \u00XX; they were left in labels.
     [Fact]
     public void NginxJsonEscapesAreUndone()

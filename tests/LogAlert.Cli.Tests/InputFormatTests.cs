@@ -138,6 +138,20 @@ public sealed class InputFormatTests : IDisposable
     }
 
     [Fact]
+    public void An_nginx_directive_with_escape_none_reads_texts_as_logged_and_a_wrong_escape_is_an_error()
+    {
+        var path = Path.Combine(_dir, "none.log");
+        File.WriteAllText(path, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET /a\"b HTTP/1.1\" 200\n");
+        var r = CliRunner.Run("--format", "jsonl", "--log-format", "log_format raw escape=none '$remote_addr [$time_local] \"$request\" $status';", path);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(1, Stats(r).GetProperty("records").GetInt64());
+        Assert.Contains("\"section\":\"/a\\\"b\"", r.Stdout);
+
+        var bad = CliRunner.Run("--log-format", "log_format raw escape=xml '$remote_addr [$time_local] \"$request\" $status';", path);
+        Assert.Equal((2, "logalert: --log-format: log_format's escape=xml is not escape=default, escape=json or escape=none\n"), (bad.ExitCode, bad.Stderr));
+    }
+
+    [Fact]
     public void An_apache_logformat_line_pasted_whole_reads_as_its_format_string()
     {
         var path = Generate("common.log", "--output-format", "common");

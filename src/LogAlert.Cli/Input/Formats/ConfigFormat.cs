@@ -17,11 +17,18 @@ internal static class ConfigFormat
     /// config syntax. Null, with <paramref name="error"/>, when it starts as a directive or a quoted
     /// piece but is not a whole one.
     /// </summary>
-    public static string? Unwrap(string text, out string? error)
+    public static string? Unwrap(string text, out string? error) => Unwrap(text, out error, out _);
+
+    /// <inheritdoc cref="Unwrap(string, out string?)"/>
+    /// <param name="text">The pasted text.</param>
+    /// <param name="error">What is wrong, when it returns null.</param>
+    /// <param name="literally">Whether an nginx directive says <c>escape=none</c>: its texts are as logged (<see cref="LineTemplate.Literally"/>).</param>
+    public static string? Unwrap(string text, out string? error, out bool literally)
     {
         error = null;
+        literally = false;
         var t = text.Trim();
-        if (StartsWithWord(t, "log_format")) return Nginx(t["log_format".Length..], out error);
+        if (StartsWithWord(t, "log_format")) return Nginx(t["log_format".Length..], out error, out literally);
         if (StartsWithWord(t, "LogFormat")) return Apache(t["LogFormat".Length..], out error);
         if (StartsWithWord(t, "CustomLog")) return CustomLog(t["CustomLog".Length..], out error);
         if (t.Length > 0 && t[0] is '\'' or '"')
@@ -35,8 +42,9 @@ internal static class ConfigFormat
     }
 
     // log_format NAME [escape=default|json|none] STRING...;
-    private static string? Nginx(string rest, out string? error)
+    private static string? Nginx(string rest, out string? error, out bool literally)
     {
+        literally = false;
         var i = SkipSpace(rest, 0);
         var name = Word(rest, ref i);
         if (name.Length == 0 || name[0] is '\'' or '"')
@@ -46,7 +54,17 @@ internal static class ConfigFormat
         }
         i = SkipSpace(rest, i);
         var at = i;
-        if (Word(rest, ref at).StartsWith("escape=", StringComparison.Ordinal)) i = SkipSpace(rest, at);
+        var word = Word(rest, ref at);
+        if (word.StartsWith("escape=", StringComparison.Ordinal))
+        {
+            if (word is not ("escape=default" or "escape=json" or "escape=none"))
+            {
+                error = $"--log-format: log_format's {word} is not escape=default, escape=json or escape=none";
+                return null;
+            }
+            literally = word == "escape=none";
+            i = SkipSpace(rest, at);
+        }
         var format = Pieces(rest, i, out var end, out error, unquotedToo: true);
         if (format is null) return null;
         if (end != rest.Length || format.Length == 0)

@@ -76,10 +76,16 @@ public sealed class LineTemplate : IAccessLineParser
     // vhost_combined, nginx's "$host $remote_addr - $remote_user"), and read as it stands its virtual
     // host would be taken for the client and its address for the ident: it is bad, not misread.
     private readonly int _identAt;
+    // nginx's escape=none: texts are as logged (a backslash is a backslash, a quote may stand inside
+    // a quoted field), so nothing is unescaped and a quoted field ends at a quote that the literal
+    // after it follows. Read by the general loop alone (the prefix reader takes \" as an escape).
+    private readonly bool _literalText;
 
     private LineTemplate(string format, byte[][] literals, Field[] fields, AccessExtras extras, LineTemplate?[]? family,
-                         bool prefix = true)
+                         bool prefix = true, bool literalText = false)
     {
+        _literalText = literalText;
+        prefix &= !literalText;
         Format = format;
         _literals = literals;
         _fields = fields;
@@ -114,9 +120,17 @@ public sealed class LineTemplate : IAccessLineParser
         extras &= AccessExtras.All;
         ref var slot = ref _family[(int)extras];
         if (Volatile.Read(ref slot) is { } made) return made;
-        var template = new LineTemplate(Format, _literals, _fields, extras, _family, _usePrefix);
+        var template = new LineTemplate(Format, _literals, _fields, extras, _family, _usePrefix, _literalText);
         return Interlocked.CompareExchange(ref slot, template, null) ?? template;
     }
+
+    /// <summary>
+    /// The same format with its texts as logged, for nginx's <c>log_format … escape=none</c>: nothing
+    /// is unescaped, and a quoted field ends at the first quote that the text after it in the format
+    /// follows (for the last field, that ends the line), so a quote logged inside it stays in it.
+    /// </summary>
+    public LineTemplate Literally() =>
+        _literalText ? this : new(Format, _literals, _fields, Extras, new LineTemplate?[(int)AccessExtras.All + 1], prefix: false, literalText: true);
 
     /// <summary>How many leading fields the prefix reader reads (see <see cref="Prefix"/>); 0 when it does not apply.</summary>
     internal int PrefixSteps => _prefix.Steps;
@@ -334,7 +348,8 @@ public sealed class LineTemplate : IAccessLineParser
                 switch (step.Stop)
                 {
                     case Stop.Quoted:
-                        end = QuotedEnd(line, pos, out escaped);
+                        escaped = false;
+                        end = _literalText ? LiteralQuotedEnd(line, pos, next, last: i == steps.Length - 1) : QuotedEnd(line, pos, out escaped);
                         if (end < 0)
                         {
                             reason = $"no closing quote for {field.Name}, which starts at column {pos + 1}";
@@ -368,7 +383,7 @@ public sealed class LineTemplate : IAccessLineParser
                         end = FreeEnd(line, pos, next, out escaped);
                         break;
                 }
-                if (!set.TryTake(field.Kind, field.Rank, line[pos..end], unescape: escaped, step.Keep, out reason)) return false;
+                if (!set.TryTake(field.Kind, field.Rank, line[pos..end], unescape: escaped && !_literalText, step.Keep, out reason)) return false;
                 if (i == _identAt) (identStart, identEnd) = (pos, end);
                 else if (i == _identAt + 1 && identEnd >= 0 && ShiftedByAField(line[identStart..identEnd], line[pos..end], out reason)) return false;
             }
@@ -670,6 +685,23 @@ public sealed class LineTemplate : IAccessLineParser
         return at == line.Length
             ? $"expected \"{expected}\" at column {at + 1}, found the end of the line"
             : $"expected \"{expected}\" at column {at + 1}";
+    }
+
+    /// <summary>
+    /// Where a quoted field of text as logged ends (<see cref="Literally"/>): the first <c>"</c> from
+    /// <paramref name="pos"/> at which <paramref name="next"/> (which starts with that quote) stands,
+    /// ending the line when the field is the <paramref name="last"/>; -1 when there is none.
+    /// </summary>
+    private static int LiteralQuotedEnd(ReadOnlySpan<byte> line, int pos, byte[] next, bool last)
+    {
+        for (var i = pos; i < line.Length; i++)
+        {
+            var quote = line[i..].IndexOf((byte)'"');
+            if (quote < 0) return -1;
+            i += quote;
+            if (line[i..].StartsWith(next) && (!last || i + next.Length == line.Length)) return i;
+        }
+        return -1;
     }
 
     /// <summary>

@@ -49,7 +49,7 @@ public sealed class InputFormat
                 return null;
             }
             // As pasted from the server's config: the whole directive, or its quoted pieces.
-            if (ConfigFormat.Unwrap(logFormat, out error) is not { } unwrapped) return null;
+            if (ConfigFormat.Unwrap(logFormat, out error, out var literally) is not { } unwrapped) return null;
             logFormat = unwrapped;
             switch (logFormat.Trim())
             {
@@ -62,7 +62,7 @@ public sealed class InputFormat
                 error = $"--log-format: {why}";
                 return null;
             }
-            return new InputFormat("log-format", template);
+            return new InputFormat("log-format", literally ? template.Literally() : template);
         }
         return inputFormat switch
         {
