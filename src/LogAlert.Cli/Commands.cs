@@ -20,6 +20,18 @@ public static class Commands
     /// <summary>The host's options, whose shutdown timeout a command may lengthen (set by Program).</summary>
     public static Microsoft.Extensions.Hosting.HostOptions? HostOptions { get; set; }
 
+    /// <summary>
+    /// A repeatable option given last with no value arrives as a null element (Cocona's binder says
+    /// "needs a value" only for single-valued ones), which was a NullReferenceException and exit 1:
+    /// the usage error the others give instead.
+    /// </summary>
+    public static void NeedValues(params (string Name, string?[]? Values)[] options)
+    {
+        foreach (var (name, values) in options)
+            if (values is not null && values.Any(v => v is null))
+                throw new UsageException($"--{name}: needs a value (see 'logalert --help')");
+    }
+
     public static int Fail(int code, string message)
     {
         Console.Error.WriteLine($"logalert: {message}");
@@ -63,6 +75,8 @@ public sealed class RunCommand
         Commands.Started = true;
         try
         {
+            Commands.NeedValues(("rules", rules), ("disable", disable), ("only", only), ("alertmanager", alertmanager),
+                ("webhook", webhook), ("webhook-header", webhookHeader));
             var inputs = new List<string>();
             var ruleFiles = new List<string>(rules ?? []);
             foreach (var f in files ?? [])
@@ -334,6 +348,7 @@ public sealed class GenerateCommand
         Commands.Started = true;
         try
         {
+            Commands.NeedValues(("burst", burst));
             var options = GeneratorArgs.Build(seed, start, duration, rate, burst, hosts, hostPopularity, paths) with
             {
                 LogFormat = logFormat,

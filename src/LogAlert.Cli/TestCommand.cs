@@ -28,6 +28,7 @@ public sealed class TestCommand
             if (junit is not null && Directory.Exists(junit))
                 throw new UsageException($"--junit {junit}: is a folder; name the report's file, e.g. {Path.Combine(junit, "junit.xml")}");
             List<(string Name, Func<TestCase> Load)> found;
+            Commands.NeedValues(("rules", rules));
             if (rules is { Length: > 0 } || input is not null || expect is not null)
             {
                 if (cases is { Length: > 0 }) throw new UsageException("give case files, or --rules with --input and --expect, not both");

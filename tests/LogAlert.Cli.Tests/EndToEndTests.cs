@@ -277,6 +277,15 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("logalert: unknown option --no-such-option (see 'logalert --help')", "--no-such-option", "-")]
     [InlineData("logalert: unknown option -x (see 'logalert --help')", "-x", "-")]
     [InlineData("logalert: --threshold: needs a value (see 'logalert --help')", "-", "--threshold")]
+    // Repeatable options given last without a value: a NullReferenceException's stack trace, exit 1.
+    [InlineData("logalert: --rules: needs a value (see 'logalert --help')", "-", "--rules")]
+    [InlineData("logalert: --webhook-header: needs a value (see 'logalert --help')", "-", "--webhook-header")]
+    [InlineData("logalert: --webhook: needs a value (see 'logalert --help')", "-", "--webhook")]
+    [InlineData("logalert: --alertmanager: needs a value (see 'logalert --help')", "-", "--alertmanager")]
+    [InlineData("logalert: --disable: needs a value (see 'logalert --help')", "-", "--disable")]
+    [InlineData("logalert: --only: needs a value (see 'logalert --help')", "-", "--only")]
+    [InlineData("logalert: --burst: needs a value (see 'logalert --help')", "generate", "--burst")]
+    [InlineData("logalert: --rules: needs a value (see 'logalert --help')", "test", "--rules")]
     [InlineData("logalert: --seed: '1.5' is not a whole number", "generate", "--seed", "1.5")]
     [InlineData("logalert: unknown option --nope (see 'logalert --help')", "check", "--nope", "rules/high_traffic.csx")]
     public void Option_errors_the_parser_finds_read_as_every_other_usage_error(string expected, params string[] args) =>
