@@ -114,7 +114,7 @@ type Grouped private (label: string, given: KeyValuePair<string, float>[] | null
     static member internal Following(label: string, entries: unit -> KeyValuePair<string, float>[], source: GroupedSource) =
         Grouped(label, null, entries, ValueSome source)
 
-    member private _.Values: KeyValuePair<string, float>[] =
+    member private _.Pairs: KeyValuePair<string, float>[] =
         match entries with
         | null ->
             let made = (nonNull make) ()
@@ -125,7 +125,7 @@ type Grouped private (label: string, given: KeyValuePair<string, float>[] | null
     member private this.Index: Dictionary<string, float> =
         match index with
         | null ->
-            let d = Dictionary<string, float>(this.Values, StringComparer.Ordinal)
+            let d = Dictionary<string, float>(this.Pairs, StringComparer.Ordinal)
             index <- d
             d
         | d -> d
@@ -144,22 +144,30 @@ type Grouped private (label: string, given: KeyValuePair<string, float>[] | null
     /// The label the values are grouped by, e.g. `section`.
     member _.Label = label
     /// The entries, in order (by label value, or by value for `TopK`).
-    member this.Entries: IReadOnlyList<KeyValuePair<string, float>> = this.Values
+    member this.Entries: IReadOnlyList<KeyValuePair<string, float>> = this.Pairs
     /// Number of groups.
-    member this.Count = this.Values.Length
+    member this.Count = this.Pairs.Length
     /// The value of a group, 0 when absent.
     member this.Item
         with get (key: string) =
             match this.Index.TryGetValue key with
             | true, v -> v
             | _ -> 0.0
+    /// Whether a group of that label value is present.
+    member this.ContainsKey(key: string) = this.Index.ContainsKey key
+    /// The value of a group, when it is present.
+    member this.TryGetValue(key: string, [<Out>] value: byref<float>) = this.Index.TryGetValue(key, &value)
+    /// The groups' label values, in order.
+    member this.Keys: IEnumerable<string> = this.Pairs |> Seq.map (fun kv -> kv.Key)
+    /// The groups' values, in order.
+    member this.Values: IEnumerable<float> = this.Pairs |> Seq.map (fun kv -> kv.Value)
     /// The group values with `f` applied to each value.
     member this.Select(f: Func<float, float>) =
-        let mapped () = this.Values |> Array.map (fun kv -> KeyValuePair(kv.Key, f.Invoke kv.Value))
+        let mapped () = this.Pairs |> Array.map (fun kv -> KeyValuePair(kv.Key, f.Invoke kv.Value))
         this.Step(Map f, mapped)
     /// The groups for which `predicate` holds.
     member this.Where(predicate: Func<string, float, bool>) =
-        let kept () = this.Values |> Array.filter (fun kv -> predicate.Invoke(kv.Key, kv.Value))
+        let kept () = this.Pairs |> Array.filter (fun kv -> predicate.Invoke(kv.Key, kv.Value))
         this.Step(Keep predicate, kept)
     /// Per group `a / b`, over the groups of `a`; a group whose divisor is 0 or absent is left out.
     static member (/)(a: Grouped, b: Grouped) =
@@ -175,7 +183,7 @@ type Grouped private (label: string, given: KeyValuePair<string, float>[] | null
 
     member private this.Scaled(divide: bool, x: float) =
         let scaled () =
-            this.Values |> Array.map (fun kv -> KeyValuePair(kv.Key, (if divide then kv.Value / x else kv.Value * x)))
+            this.Pairs |> Array.map (fun kv -> KeyValuePair(kv.Key, (if divide then kv.Value / x else kv.Value * x)))
         match source with
         | ValueSome s -> Grouped(label, null, scaled, ValueSome(s.Then(Scale(divide, x))))
         // Made at once, as a result without a source always was, and with no step to remember:
@@ -192,13 +200,13 @@ type Grouped private (label: string, given: KeyValuePair<string, float>[] | null
 
     interface IReadOnlyDictionary<string, float> with
         member this.Item with get key = this[key]
-        member this.Keys = this.Values |> Seq.map (fun kv -> kv.Key)
-        member this.Values = this.Values |> Seq.map (fun kv -> kv.Value)
-        member this.ContainsKey key = this.Index.ContainsKey key
-        member this.TryGetValue(key, value) = this.Index.TryGetValue(key, &value)
-        member this.Count = this.Values.Length
-        member this.GetEnumerator() : IEnumerator<KeyValuePair<string, float>> = (this.Values :> seq<_>).GetEnumerator()
-        member this.GetEnumerator() : IEnumerator = this.Values.GetEnumerator()
+        member this.Keys = this.Keys
+        member this.Values = this.Values
+        member this.ContainsKey key = this.ContainsKey key
+        member this.TryGetValue(key, value) = this.TryGetValue(key, &value)
+        member this.Count = this.Pairs.Length
+        member this.GetEnumerator() : IEnumerator<KeyValuePair<string, float>> = (this.Pairs :> seq<_>).GetEnumerator()
+        member this.GetEnumerator() : IEnumerator = this.Pairs.GetEnumerator()
 
 /// What a rule can ask, over the closed window `(Now − width, Now]` of log time.
 type IQuery =

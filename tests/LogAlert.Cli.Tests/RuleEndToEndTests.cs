@@ -248,6 +248,27 @@ public sealed class RuleEndToEndTests : IDisposable
     }
 
     [Fact]
+    public void A_Grouped_is_a_read_only_dictionary_a_rule_can_call_directly()
+    {
+        // rules/README.md calls it one: ContainsKey, TryGetValue, Keys and Values were reachable only
+        // through a cast to IReadOnlyDictionary (CS1061 without it).
+        var rules = Write("dict.csx", """
+            Alert("dict").When(q =>
+            {
+                var g = q.SumBy("requests", TimeSpan.FromSeconds(10), "section");
+                if (!g.ContainsKey("/api") || g.ContainsKey("/none") || !g.TryGetValue("/api", out var v)) return -1;
+                return g.Keys.Single() == "/api" && g.Values.Single() == v ? v : -2;
+            }).Above(100);
+            """);
+
+        var r = Run("--format", "jsonl", "--rules", rules, Log());
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var fired = r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).First(e => e.GetProperty("type").GetString() == "alert");
+        Assert.Equal(112, fired.GetProperty("value").GetDouble()); // first above 100: 8 s of 14 requests a second
+    }
+
+    [Fact]
     public void A_label_value_with_quotes_or_backslashes_is_escaped_in_text_as_Prometheus_does()
     {
         // Sections /a"b and /a\x1b (a backslash, then "x1b"): written as they stand, the first ended its
