@@ -54,6 +54,10 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
     {
         try { return task.Wait(timeout, cancel); }
         catch (OperationCanceledException) { return false; }
+        // A read that failed (stdin a directory: EISDIR): done, and GetResult throws its IOException
+        // as a read that failed at once does, which the reader says in one line. Wait wrapped it, and
+        // a stack trace came out whenever the read had not failed before the wait began.
+        catch (AggregateException) { return true; }
     }
 
     public override void Dispose()
