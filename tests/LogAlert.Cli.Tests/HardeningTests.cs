@@ -114,6 +114,19 @@ public sealed class HardeningTests : IDisposable
         Assert.Contains($"bytes {PiB + 1} is above the limit of {PiB} (1 PiB)", over.Stderr);
     }
 
+    // Durations go up to 10000y; a delivery deadline of 50 days or more aborted the process at the
+    // end of the run (exit 134: a timer of more than 49.7 days), and 10000y overflowed the clock.
+    [Theory]
+    [InlineData("50d")]
+    [InlineData("10000y")]
+    public void The_longest_delivery_deadline_ends_the_run_as_any_other(string deadline)
+    {
+        var r = CliRunner.Run(["--format", "jsonl", "--delivery-timeout", deadline, "-"], stdin: Header + "\n" + Line(1000), env: _env);
+
+        Assert.Equal((0, ""), (r.ExitCode, r.Stderr));
+        Assert.EndsWith("\"stopped\":\"end of input\"}\n", r.Stdout);
+    }
+
     [Theory]
     [InlineData("--lateness", "99999999999999")]
     [InlineData("--lateness", "99999999999999999999s")]
