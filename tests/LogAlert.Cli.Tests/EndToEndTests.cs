@@ -380,6 +380,22 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Fact]
+    public void A_text_summary_of_a_day_or_more_has_dates_and_sizes_round_into_the_next_unit()
+    {
+        // 2019-02-07T00:00:00Z and the day after, 1,048,575 bytes in all.
+        var file = Write("d.csv", Header, "\"h\",\"-\",\"-\",1549497600,\"GET /a HTTP/1.1\",200,1048574",
+            "\"h\",\"-\",\"-\",1549584000,\"GET /a HTTP/1.1\",200,1");
+        var r = CliRunner.Run("--summary-interval", "1d", "--max-skew", "1d", file);
+
+        var summaries = r.StdoutLines.Where(l => l.Contains(" summary ")).ToArray();
+        // Before, "00:00:00–00:00:00": an interval's start and end a day apart are the same time of day.
+        Assert.Contains("  2019-02-07T00:00:00Z–2019-02-08T00:00:00Z  1 req ", summaries[0]);
+        Assert.Contains(" | 1.0 MB | ", summaries[0]); // 1,048,574 bytes, 1023.998 KB: was "1024.0 KB"
+        // Shorter intervals keep the times of day.
+        Assert.Contains("  00:00:00–00:00:10  1 req ", CliRunner.Run("--max-skew", "1d", file).StdoutLines[0]);
+    }
+
+    [Fact]
     public void Threshold_and_window_options_drive_the_built_in_rule_and_fail_on_alert_exits_3()
     {
         var file = Write("t.csv", new[] { Header }.Concat(Traffic(1000, 1100, 3)).ToArray());

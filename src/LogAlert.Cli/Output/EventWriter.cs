@@ -101,7 +101,8 @@ internal static class Format
     {
         var v = (double)bytes;
         var u = 0;
-        while (v >= 1024 && u < ByteUnits.Length - 1) { v /= 1024; u++; }
+        // Also when it would round to 1024.0 (1,048,575 bytes is 1.0 MB, not 1024.0 KB).
+        while (Math.Round(v, 1) >= 1024 && u < ByteUnits.Length - 1) { v /= 1024; u++; }
         return u == 0
             ? sb.Append(Invariant, $"{bytes} B")
             : sb.Append(Invariant, $"{v:0.0}").Append(' ').Append(ByteUnits[u]);
@@ -299,9 +300,15 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         sb.Append(Format.Time(s.End)).Append("  ");
         Close(Open(sb, "36").Append("summary "));
         sb.Append("  ");
-        Format.AppendTimeOfDay(sb, s.Start);
-        sb.Append('–');
-        Format.AppendTimeOfDay(sb, s.End);
+        // An interval of a day or more (--summary-interval 1d) has its dates: as times of day its
+        // start and end read the same (00:00:00–00:00:00).
+        if (s.End - s.Start >= 86400) sb.Append(Format.Time(s.Start)).Append('–').Append(Format.Time(s.End));
+        else
+        {
+            Format.AppendTimeOfDay(sb, s.Start);
+            sb.Append('–');
+            Format.AppendTimeOfDay(sb, s.End);
+        }
         sb.Append("  ");
         sb.Append(s.Requests).Append(" req ");
         Close(Open(sb, "2").Append('(').Append(Format.Invariant, $"{s.Rps:0.00}").Append("/s)"));
