@@ -11,6 +11,7 @@ namespace LogAlert.Cli;
 public sealed class CheckCommand
 {
     [PrimaryCommand]
+    [UsageLine("check")]
     [Command(Description = "Compile rule files and list their rules; exit 0 when all compile, 2 otherwise. With --properties, check each rule on generated traffic instead (exit 0 all hold, 1 one fails, 2 rule errors). Listing runs the files' code with your rights: check only rule files you trust.")]
     public int Check(
         [Argument(Description = "Rule files (.csx) or quoted globs.")] string[] rules,

@@ -30,15 +30,23 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
     /// <summary>Whether Cocona wrote an error (it exits 129 after an error and after help alike).</summary>
     public static bool ErrorWritten { get; private set; }
 
+    /// <summary>
+    /// The command being run, <c>check</c>, <c>generate</c> or <c>test</c> (set by Program), or null for the
+    /// main one: a usage error points at that command's help.
+    /// </summary>
+    public static string? Subcommand { get; set; }
+
+    private static string Help => Subcommand is null ? "see 'logalert --help'" : $"see 'logalert {Subcommand} --help'";
+
     /// <summary>Cocona's message without its <c>Error: </c>, as logalert words it (without the <c>logalert: </c>).</summary>
     public static string Reword(string message)
     {
         if (NotConverted.Match(message) is { Success: true } bad)
             return $"{OptionName(bad.Groups["name"].Value)}: '{bad.Groups["value"].Value}' is not {Kind(bad.Groups["type"].Value)}";
         if (Unknown.Match(message) is { Success: true } unknown)
-            return $"unknown option {OptionName(unknown.Groups["name"].Value)} (see 'logalert --help')";
+            return $"unknown option {OptionName(unknown.Groups["name"].Value)} ({Help})";
         if (NoValue.Match(message) is { Success: true } bare)
-            return $"{OptionName(bare.Groups["name"].Value)}: needs a value (see 'logalert --help')";
+            return $"{OptionName(bare.Groups["name"].Value)}: needs a value ({Help})";
         return message;
     }
 

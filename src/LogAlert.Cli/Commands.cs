@@ -29,7 +29,7 @@ public static class Commands
     {
         foreach (var (name, values) in options)
             if (values is not null && values.Any(v => v is null))
-                throw new UsageException($"--{name}: needs a value (see 'logalert --help')");
+                throw new UsageException($"--{name}: needs a value (see 'logalert {(CommandLineConsole.Subcommand is { } sub ? sub + " " : "")}--help')");
     }
 
     public static int Fail(int code, string message)
@@ -45,6 +45,7 @@ public sealed class RunCommand
     private static int Fail(int code, string message) => Commands.Fail(code, message);
 
     [PrimaryCommand]
+    [UsageLine]
     [Command(Description = "Stream access logs, print 10-second summaries and alerts. Other commands: 'logalert check RULES...', 'logalert test [CASES...]', 'logalert generate'.")]
     public async Task<int> Run(
         [Argument(Description = "Access log files (CSV, nginx/Apache common or combined, a server's own format, JSON lines), read in order as one stream; '-' or none for stdin. *.csx arguments are rule files.")] string[]? files = null,
@@ -335,6 +336,7 @@ public sealed class GenerateCommand
     }
 
     [PrimaryCommand]
+    [UsageLine("generate")]
     [Command(Description = "Write a deterministic sample access log.")]
     public int Generate(
         [Option("seed", Description = "PRNG seed.")] int seed = 1,
@@ -347,12 +349,17 @@ public sealed class GenerateCommand
         [Option("paths", Description = "Distinct paths.")] int paths = 60,
         [Option("output-format", Description = "csv (the seed's CSV), common or combined (as nginx and Apache write them), or jsonl (nginx-style JSON lines). The same requests in each.")] string outputFormat = "csv",
         [Option("log-format", Description = "Write the lines in this nginx log_format instead, e.g. '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent $request_time'.")] string? logFormat = null,
-        [Option("output", new[] { 'o' }, Description = "Output file (default stdout).")] string? output = null)
+        [Option("output", new[] { 'o' }, Description = "Output file, or - for stdout (the default).")] string? output = null,
+        // Hidden: generate takes no file argument, and one given was ignored (the log went to stdout).
+        [Argument, Hidden] string[]? rest = null)
     {
         Commands.Started = true;
         try
         {
+            if (rest is { Length: > 0 })
+                throw new UsageException($"generate takes no argument, but was given \"{rest[0]}\": to write the log to a file, -o {rest[0]}");
             Commands.NeedValues(("burst", burst));
+            if (output == "-") output = null;
             var options = GeneratorArgs.Build(seed, start, duration, rate, burst, hosts, hostPopularity, paths) with
             {
                 LogFormat = logFormat,
@@ -389,6 +396,13 @@ public sealed class GenerateCommand
         catch (ArgumentOutOfRangeException e)
         {
             return Fail(ExitCodes.Usage, e.Message);
+        }
+        catch (IOException e) when (output is not null && !e.Message.StartsWith("--output ", StringComparison.Ordinal))
+        {
+            // The runtime's message ends with " : '/dev/full'"; the file is named once, in front.
+            var suffix = $" : '{output}'";
+            var message = e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
+            return Fail(ExitCodes.IoFailure, $"--output {output}: {message}");
         }
         catch (IOException e)
         {

@@ -22,6 +22,7 @@ try
     // `logalert log.csv` needs them: pick the command here, then let Cocona parse its options.
     var command = args.Length > 0 ? args[0] : "";
     var rest = command is "check" or "generate" or "run" or "test" ? args[1..] : args;
+    if (command is "check" or "generate" or "test") LogAlert.Cli.CommandLineConsole.Subcommand = command;
     // The host's defaults add appsettings.json with reload on change, which watches the current
     // directory and every directory under it (inotify, one watch each) before the sources below are
     // cleared: `logalert --version` took 1.4 s from `/` and 0.3 s from a busy /tmp.

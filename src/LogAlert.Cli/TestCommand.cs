@@ -9,6 +9,7 @@ namespace LogAlert.Cli;
 public sealed class TestCommand
 {
     [PrimaryCommand]
+    [UsageLine("test")]
     [Command(Description = "Run test cases of rules (NAME.case.json files, or folders of them; default: tests/ and rules/tests/): replay each input and compare the alert transitions with NAME.expect.jsonl. Exit 0 when all pass, 1 when any fails, 2 when a case cannot be loaded. Rules run with your rights.")]
     public int Test(
         [Argument(Description = "Case files (*.case.json) or folders to search for them.")] string[]? cases = null,

@@ -284,10 +284,13 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("logalert: --alertmanager: needs a value (see 'logalert --help')", "-", "--alertmanager")]
     [InlineData("logalert: --disable: needs a value (see 'logalert --help')", "-", "--disable")]
     [InlineData("logalert: --only: needs a value (see 'logalert --help')", "-", "--only")]
-    [InlineData("logalert: --burst: needs a value (see 'logalert --help')", "generate", "--burst")]
-    [InlineData("logalert: --rules: needs a value (see 'logalert --help')", "test", "--rules")]
+    [InlineData("logalert: --burst: needs a value (see 'logalert generate --help')", "generate", "--burst")]
+    [InlineData("logalert: --rules: needs a value (see 'logalert test --help')", "test", "--rules")]
     [InlineData("logalert: --seed: '1.5' is not a whole number", "generate", "--seed", "1.5")]
-    [InlineData("logalert: unknown option --nope (see 'logalert --help')", "check", "--nope", "rules/high_traffic.csx")]
+    [InlineData("logalert: unknown option --nope (see 'logalert check --help')", "check", "--nope", "rules/high_traffic.csx")]
+    [InlineData("logalert: --seed: needs a value (see 'logalert generate --help')", "generate", "--seed")]
+    // generate takes no file: one given was ignored, and the log went to stdout.
+    [InlineData("logalert: generate takes no argument, but was given \"out.csv\": to write the log to a file, -o out.csv", "generate", "out.csv")]
     public void Option_errors_the_parser_finds_read_as_every_other_usage_error(string expected, params string[] args) =>
         AssertUsageError(expected, args);
 
@@ -325,6 +328,15 @@ public sealed class EndToEndTests : IDisposable
 
             Assert.Equal((1, $"logalert: --output {missing}: no such folder: {Path.Combine(dir, "no")}"), (inMissing.ExitCode, inMissing.Stderr.Trim()));
             Assert.Equal((1, $"logalert: --output {dir}: is a folder"), (folder.ExitCode, folder.Stderr.Trim()));
+            // "-" is stdout, as everywhere else (it made a file named "-"); a full disk is said as the others.
+            var dash = CliRunner.Run("generate", "--duration", "2s", "-o", "-");
+            Assert.Equal((0, CliRunner.Run("generate", "--duration", "2s").Stdout), (dash.ExitCode, dash.Stdout));
+            Assert.False(File.Exists(Path.Combine(CliRunner.RepoRoot, "-")));
+            if (File.Exists("/dev/full"))
+            {
+                var full = CliRunner.Run("generate", "--duration", "1s", "-o", "/dev/full");
+                Assert.Equal((1, "logalert: --output /dev/full: No space left on device"), (full.ExitCode, full.Stderr.Trim()));
+            }
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
@@ -357,7 +369,10 @@ public sealed class EndToEndTests : IDisposable
         var r = CliRunner.Run(args, stdin: "");
 
         Assert.Equal(0, r.ExitCode);
-        Assert.StartsWith("Usage: ", r.Stdout);
+        // The usage line as typed: a subcommand's was "Usage: logalert [...]" (or "dotnet"), and a
+        // line copied from it ran the main command.
+        Assert.StartsWith(args[0].StartsWith('-') ? "Usage: logalert [--rules " : $"Usage: logalert {args[0]} [--", r.Stdout);
+        Assert.DoesNotContain("rest0", r.Stdout);
         Assert.Equal("", r.Stderr);
     }
 
