@@ -42,7 +42,7 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
     public static string Reword(string message)
     {
         if (NotConverted.Match(message) is { Success: true } bad)
-            return $"{OptionName(bad.Groups["name"].Value)}: '{bad.Groups["value"].Value}' is not {Kind(bad.Groups["type"].Value)}";
+            return $"{OptionName(bad.Groups["name"].Value)}: '{bad.Groups["value"].Value}' is not {Kind(bad.Groups["type"].Value)}{Range(bad.Groups["type"].Value)}";
         if (Unknown.Match(message) is { Success: true } unknown)
             return $"unknown option {OptionName(unknown.Groups["name"].Value)} ({Help})";
         if (NoValue.Match(message) is { Success: true } bare)
@@ -61,6 +61,15 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
         "Int32" or "Int64" or "Int16" or "UInt32" or "UInt64" or "Byte" => "a whole number",
         "Boolean" => "true or false",
         _ => "a " + type,
+    };
+
+    // A whole number too large for its type is "not a whole number" too: the range says why.
+    private static string Range(string type) => type switch
+    {
+        "Int32" => $" from {int.MinValue} to {int.MaxValue}",
+        "Int64" => $" from {long.MinValue} to {long.MaxValue}",
+        "UInt64" => $" from 0 to {ulong.MaxValue}",
+        _ => "",
     };
 
     private static readonly Regex NotConverted = new(

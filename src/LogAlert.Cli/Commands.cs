@@ -55,7 +55,7 @@ public sealed class RunCommand
         [Option("threshold", Description = "high_traffic: fire above this many requests per second (default 10; the built-in rule only).")] string? thresholdText = null,
         [Option("window", Description = "high_traffic: the rate's window (default 2m; the built-in rule only).")] string? window = null,
         [Option("lateness", Description = "How late (log time) a record may arrive and still count as if sorted.")] string lateness = "5s",
-        [Option("max-skew", Description = "A record this far ahead of the newest one is skewed: reported, not counted.")] string maxSkew = "1h",
+        [Option("max-skew", Description = "A record further ahead of the newest one than this is skewed (reported, not counted) unless the next record confirms it.")] string maxSkew = "1h",
         [Option("summary-interval", Description = "Summary every this much log time, or 'off'.")] string summaryInterval = "10s",
         [Option("idle-timeout", Description = "Live mode: wall time without input after which log time follows the clock (default 10s; giving it turns live mode on).")] string? idleTimeout = null,
         [Option("max-line-length", Description = "A line longer than this many bytes (e.g. 65536, 64k, 1m; its LF or CRLF not counted) is one bad line; its bytes are not kept.")] string maxLineLength = "64k",
@@ -115,7 +115,8 @@ public sealed class RunCommand
                 "jsonl" or "json" => true,
                 _ => throw new UsageException($"--format: \"{format}\" is not text or jsonl"),
             };
-            var interval = summaryInterval is "off" or "0" ? TimeSpan.Zero : Durations.Parse("--summary-interval", summaryInterval);
+            var interval = summaryInterval.Equals("off", StringComparison.OrdinalIgnoreCase) || summaryInterval == "0"
+                ? TimeSpan.Zero : Durations.Parse("--summary-interval", summaryInterval);
             var settings = new EngineSettings
             {
                 Lateness = Durations.Parse("--lateness", lateness),
@@ -421,8 +422,9 @@ public sealed class RuleSwitches(IReadOnlyCollection<string> only, IReadOnlyColl
     public void CheckKnown(IEnumerable<string> ruleNames)
     {
         var known = new HashSet<string>(ruleNames, StringComparer.Ordinal) { "summary" };
-        foreach (var n in only.Concat(disable))
-            if (!known.Contains(n))
-                throw new UsageException($"no rule named \"{n}\" (rules: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
+        foreach (var (option, names) in new[] { ("--only", only), ("--disable", disable) })
+            foreach (var n in names)
+                if (!known.Contains(n))
+                    throw new UsageException($"{option}: no rule named \"{n}\" (rules: {string.Join(", ", known.Order(StringComparer.Ordinal))})");
     }
 }

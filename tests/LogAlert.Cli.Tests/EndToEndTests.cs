@@ -286,7 +286,11 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("logalert: --only: needs a value (see 'logalert --help')", "-", "--only")]
     [InlineData("logalert: --burst: needs a value (see 'logalert generate --help')", "generate", "--burst")]
     [InlineData("logalert: --rules: needs a value (see 'logalert test --help')", "test", "--rules")]
-    [InlineData("logalert: --seed: '1.5' is not a whole number", "generate", "--seed", "1.5")]
+    [InlineData("logalert: --seed: '1.5' is not a whole number from -2147483648 to 2147483647", "generate", "--seed", "1.5")]
+    [InlineData("logalert: --seed: '99999999999' is not a whole number from -2147483648 to 2147483647", "generate", "--seed", "99999999999")]
+    [InlineData("logalert: --disable: no rule named \"nosuch\" (rules: high_traffic, summary)", "--disable", "nosuch", "-")]
+    [InlineData("logalert: --only: no rule named \"nosuch\" (rules: high_traffic, summary)", "--only", "nosuch", "-")]
+    [InlineData("logalert: --rules: '' names no rule file", "--rules", "", "-")]
     [InlineData("logalert: unknown option --nope (see 'logalert check --help')", "check", "--nope", "rules/high_traffic.csx")]
     [InlineData("logalert: --seed: needs a value (see 'logalert generate --help')", "generate", "--seed")]
     // generate takes no file: one given was ignored, and the log went to stdout.
@@ -382,6 +386,7 @@ public sealed class EndToEndTests : IDisposable
         var file = Write("t.csv", new[] { Header }.Concat(Traffic(1000, 1200, 12)).ToArray());
         var off = CliRunner.Run("--format", "jsonl", "--summary-interval", "off", file);
         Assert.DoesNotContain("\"summary\"", off.Stdout);
+        Assert.Equal(off.Stdout, CliRunner.Run("--format", "jsonl", "--summary-interval", "OFF", file).Stdout); // was "not a duration"
         Assert.Contains("\"alert\"", off.Stdout);
         var onlySummary = CliRunner.Run("--format", "jsonl", "--only", "summary", file);
         Assert.DoesNotContain("\"alert\"", onlySummary.Stdout);
