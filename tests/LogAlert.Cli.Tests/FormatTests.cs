@@ -479,6 +479,15 @@ public sealed class FormatTests
         Assert.Contains("have no text between them", CompileError("$remote_addr$request_uri [$time_local] \"$request\" $status"));
     }
 
+    // %a is the client (behind a proxy, as mod_remoteip sees it), %{c}a and %h the proxy: the last
+    // of them logged was taken, whichever it was.
+    [Theory]
+    [InlineData("%{c}a %a %t \"%r\" %>s", "198.51.100.7")]
+    [InlineData("%a %{c}a %t \"%r\" %>s", "10.0.0.1")]
+    [InlineData("%a %h %t \"%r\" %>s", "10.0.0.1")]
+    public void Apache_a_is_the_client_whichever_other_address_is_logged(string format, string host) =>
+        Assert.Equal(host, Parse(Compile(format), "10.0.0.1 198.51.100.7 [07/Feb/2019:16:11:00 -0500] \"GET / HTTP/1.1\" 200").Host);
+
     // nginx writes an IPv6 client without brackets: its port is after the last colon.
     [Theory]
     [InlineData("::1:37216", "::1")]

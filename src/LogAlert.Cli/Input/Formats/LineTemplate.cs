@@ -919,8 +919,11 @@ public sealed class LineTemplate : IAccessLineParser
             switch (directive)
             {
                 case "h":
-                case "a":
                     return new Field(FieldKind.Host, 0, name);
+                // %a is the client (as mod_remoteip sees it, behind a proxy); %{c}a the connection's
+                // peer, the proxy: with both, or with %h, the client is %a.
+                case "a":
+                    return new Field(FieldKind.Host, param is null ? 1 : 0, name);
                 case "u": return new Field(FieldKind.User, 0, name);
                 case "r": return new Field(FieldKind.Request, 0, name);
                 case "m": return new Field(FieldKind.Method, 0, name);
