@@ -479,6 +479,19 @@ public sealed class FormatTests
         Assert.Contains("have no text between them", CompileError("$remote_addr$request_uri [$time_local] \"$request\" $status"));
     }
 
+    // Apache's documentation logs milliseconds as [%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t]: one time in
+    // three directives, none a time with an offset alone. The format was refused ("no offset (%z)").
+    [Theory]
+    [InlineData("%h [%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t] \"%r\" %>s", "127.0.0.1 [10/Oct/2000 13:55:36.123 -0700] \"GET / HTTP/1.0\" 200")]
+    [InlineData("%h %{%Y-%m-%dT%H:%M:%S}t.%{usec_frac}t%{%z}t \"%r\" %>s", "127.0.0.1 2000-10-10T13:55:36.123456-0700 \"GET / HTTP/1.0\" 200")]
+    [InlineData("%h %{begin:%Y-%m-%dT%H:%M:%S}t.%{begin:msec_frac}t%{begin:%z}t \"%r\" %>s", "127.0.0.1 2000-10-10T13:55:36.999-0700 \"GET / HTTP/1.0\" 200")]
+    public void An_apache_time_in_several_directives_is_one_time(string format, string line)
+    {
+        var template = Compile(format);
+        Assert.Equal(CommonTime, Parse(template, line).Time); // whole seconds: the fraction is read and dropped
+        Assert.Contains("is not in the format of %{", Reason(template, line.Replace(":36.", ":3x.")));
+    }
+
     // %a is the client (behind a proxy, as mod_remoteip sees it), %{c}a and %h the proxy: the last
     // of them logged was taken, whichever it was.
     [Theory]

@@ -10,7 +10,14 @@ namespace LogAlert.Cli.Input.Formats;
 /// </summary>
 internal sealed class ClockFormat
 {
-    // A conversion letter (Y y m d e b H M S z s), or '\0' for a literal byte.
+    /// <summary>In a format, three digits of a second's fraction, skipped (Apache's <c>%{msec_frac}t</c> within a time).</summary>
+    public const string Millis = "%\u0001";
+
+    /// <summary>Six digits of a second's fraction, skipped (<c>%{usec_frac}t</c>).</summary>
+    public const string Micros = "%\u0002";
+
+    // A conversion letter (Y y m d e b H M S z s), 'f' for digits of a fraction (as many as the
+    // literal byte says), or '\0' for a literal byte.
     private readonly (char Conversion, byte Literal)[] _steps;
 
     private ClockFormat((char, byte)[] steps) => _steps = steps;
@@ -36,6 +43,11 @@ internal sealed class ClockFormat
             {
                 why = "it ends with a lone %";
                 return null;
+            }
+            if (format[i] is '\u0001' or '\u0002')
+            {
+                steps.Add(('f', (byte)(format[i] == '\u0001' ? 3 : 6)));
+                continue;
             }
             var expanded = format[i] switch
             {
@@ -110,6 +122,10 @@ internal sealed class ClockFormat
                 case 'z':
                     if (at + 5 > s.Length || !FieldValues.Offset(s.Slice(at, 5), out offset)) return TimeRead.Malformed;
                     at += 5;
+                    continue;
+                case 'f':
+                    if (!FieldValues.Digits(s, at, literal, out _)) return TimeRead.Malformed;
+                    at += literal;
                     continue;
                 case 's':
                     var digits = s[at..].IndexOfAnyExceptInRange((byte)'0', (byte)'9');

@@ -852,8 +852,45 @@ public sealed class LineTemplate : IAccessLineParser
 
         private static bool IsNameChar(char c) => c == '_' || char.IsAsciiLetterOrDigit(c);
 
+        // Apache's own example of a time with milliseconds, %{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t, is one
+        // time in three directives: none of them alone is a time with an offset. A run of %{…}t
+        // directives with at most a few bytes of text between them is read as one (the merged one
+        // named in messages as written).
+        private static readonly System.Text.RegularExpressions.Regex TimeRun = new(
+            @"%[<>]?\{[^}]*\}t(?:[^%\\""]{0,3}%[<>]?\{[^}]*\}t)+", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+        private static readonly System.Text.RegularExpressions.Regex TimePiece = new(
+            @"(?<text>[^%\\""]{0,3})%[<>]?\{(?:begin:|end:)?(?<p>[^}]*)\}t", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+        private readonly Dictionary<string, string> _mergedTimes = [];
+
+        private string MergeTimes(string format) => TimeRun.Replace(format, run =>
+        {
+            var merged = new StringBuilder();
+            var strftime = false;
+            foreach (System.Text.RegularExpressions.Match piece in TimePiece.Matches(run.Value))
+            {
+                merged.Append(piece.Groups["text"].Value);
+                switch (piece.Groups["p"].Value)
+                {
+                    case "sec" or "msec" or "usec": return run.Value; // a whole time of its own
+                    case "msec_frac": merged.Append(ClockFormat.Millis); break;
+                    case "usec_frac": merged.Append(ClockFormat.Micros); break;
+                    case var p:
+                        merged.Append(p);
+                        strftime = true;
+                        break;
+                }
+            }
+            if (!strftime) return run.Value;
+            var directive = "%{" + merged + "}t";
+            _mergedTimes[directive] = run.Value;
+            return directive;
+        });
+
         public string? ReadApache(string format)
         {
+            format = MergeTimes(format);
             for (var i = 0; i < format.Length; i++)
             {
                 var c = format[i];
@@ -903,6 +940,7 @@ public sealed class LineTemplate : IAccessLineParser
                         i += 2;
                     }
                     var name = format[start..(i + 1)];
+                    if (_mergedTimes.TryGetValue(name, out var written)) name = written;
                     var field = Directive(directive, param, final, name, out var error);
                     if (error is not null) return $"{error} at column {start + 1}";
                     if (field is not null && Add(field) is { } adjacent) return adjacent;
