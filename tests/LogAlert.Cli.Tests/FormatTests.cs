@@ -457,8 +457,13 @@ public sealed class FormatTests
     [InlineData("$upstream_bytes_received $upstream_response_length", "120, 340", "0, 12")]
     [InlineData("$http_x_forwarded_for $proxy_add_x_forwarded_for", "198.51.100.1, 10.0.0.9", "198.51.100.1, 10.0.0.9, 203.0.113.7")]
     [InlineData("$upstream_status $http_x_forwarded_for", "200", "-")]
+    [InlineData("$upstream_status $http_x_forwarded_for", "502, 200", "1.1.1.1,2.2.2.2")] // a client's own, without spaces
     public void UnquotedListsInTheMiddleOfTheLineAreOneField(string variables, string first, string second)
     {
+        // Before a longer literal, a list ends at that literal, whatever it has in it.
+        foreach (var xff in new[] { "1.1.1.1,2.2.2.2", "1.1.1.1, 2.2.2.2", "1.1.1.1," })
+            Assert.Equal(200, Parse(Compile("$remote_addr $http_x_forwarded_for [$time_local] \"$request\" $status"),
+                $"10.0.0.1 {xff} [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200").Status);
         var template = Compile("$remote_addr [$time_local] \"$request\" $status " + variables + " $request_time $upstream_response_time $host");
         var p = Parse(template, $"10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 502 {first} {second} 0.010 0.002, 0.003 api.example");
         Assert.Equal((502, "/a", "api.example"), (p.Status, p.Path, p.VirtualHost));
@@ -476,6 +481,12 @@ public sealed class FormatTests
         Assert.Equal(("api.example:8443", "/v1/x?y=1", "/v1", "GET"), (p.VirtualHost, p.Path, p.Section, p.Method));
         Assert.Equal("api.example", Parse(Compile("%t %>s \"%m %{Host}i%U%q\""), "[07/Feb/2019:16:11:00 -0500] 200 \"GET api.example/a?b\"").VirtualHost);
         Assert.StartsWith("no \"/\" after column", Reason(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET https://api.example\" 200"));
+        // nginx's request URI is "-" for a request it could not read, "*" for OPTIONS *: still records.
+        Assert.Equal(("api.example", "-"), Parse(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET http://api.example-\" 400") is var dash ? (dash.VirtualHost, dash.Path) : default);
+        Assert.Equal(("api.example", 200), Parse(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"OPTIONS http://api.example*\" 200") is var star ? (star.VirtualHost, star.Status) : default);
+        // The slash is looked for only up to the text after the URI, not in later fields.
+        var later = Compile("$remote_addr \"$host$request_uri\" [$time_local] \"$request\" $status");
+        Assert.StartsWith("no \"/\" after column", Reason(later, "10.0.0.1 \"api.example\" [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200"));
         Assert.Contains("have no text between them", CompileError("$remote_addr$request_uri [$time_local] \"$request\" $status"));
     }
 
@@ -506,8 +517,14 @@ public sealed class FormatTests
     [InlineData("::1:37216", "::1")]
     [InlineData("2001:db8::7:54321", "2001:db8::7")]
     [InlineData("10.0.0.1:5000", "10.0.0.1")]
+    [InlineData("cafe:5000", "cafe")]
     public void A_client_address_before_a_colon_and_port_ends_at_the_last_colon(string logged, string host)
     {
+        // More colons after the port ($server_port, a time's offset): the port is still the first number.
+        var ports = Compile("$remote_addr:$remote_port:$server_port [$time_local] \"$request\" $status");
+        Assert.Equal(host, Parse(ports, $"{logged}:80 [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200").Host);
+        var piped = Compile("$remote_addr:$remote_port|$time_iso8601|$request|$status");
+        Assert.Equal(host, Parse(piped, $"{logged}|2019-02-07T16:11:00-05:00|GET /a HTTP/1.1|200").Host);
         var template = Compile("$remote_addr:$remote_port - $remote_user [$time_local] \"$request\" $status $body_bytes_sent");
         var p = Parse(template, $"{logged} - - [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 5");
         Assert.Equal((host, 200, 5L), (p.Host, p.Status, p.Bytes));

@@ -256,13 +256,18 @@ public sealed class LineTemplate : IAccessLineParser
         Last,
         /// <summary>Between double quotes: at the first unescaped <c>"</c>.</summary>
         Quoted,
-        /// <summary>An <c>$upstream_response_time</c> list followed by a literal, or another list (<see cref="Field.List"/>) followed by a space.</summary>
+        /// <summary>An <c>$upstream_response_time</c> list followed by a literal.</summary>
         Upstream,
         /// <summary>
         /// A client address followed by a literal that starts with a colon (<c>$remote_addr:$remote_port</c>):
         /// an IPv6 address has colons of its own, so at the last colon before the next space.
         /// </summary>
         HostColon,
+        /// <summary>
+        /// A list (<see cref="Field.List"/>) followed by a single space: at the first space that is not
+        /// part of a list's <c>", "</c> or <c>" : "</c>.
+        /// </summary>
+        List,
         /// <summary>A host followed at once by a request URI: before the first <c>/</c>.</summary>
         Slash,
         /// <summary><c>dd/Mon/yyyy:HH:MM:SS ±hhmm</c>, of fixed length.</summary>
@@ -277,7 +282,7 @@ public sealed class LineTemplate : IAccessLineParser
         : field.Kind == FieldKind.TimeLocal ? Stop.TimeLocal
         : field.Quoted ? Stop.Quoted
         : field.Kind == FieldKind.Upstream && next.Length > 0 ? Stop.Upstream
-        : field.List && next is [(byte)' ', ..] ? Stop.Upstream
+        : field.List && next is [(byte)' '] ? Stop.List
         : field.Kind == FieldKind.Host && next is [(byte)':', ..] ? Stop.HostColon
         : last ? Stop.Last
         : Stop.Free;
@@ -364,20 +369,20 @@ public sealed class LineTemplate : IAccessLineParser
                         end = LastEnd(line, pos, next, out escaped);
                         break;
                     case Stop.Slash:
-                        var slash = line[pos..].IndexOf((byte)'/');
-                        if (slash < 0)
+                        end = SlashEnd(line, pos, i + 1 < steps.Length ? steps[i + 1].Next : []);
+                        if (end < 0)
                         {
                             reason = $"no \"/\" after column {pos + 1}, where {field.Name} ends and the request URI begins";
                             return false;
                         }
-                        end = pos + slash;
                         escaped = line[pos..end].Contains((byte)'\\');
                         break;
                     case Stop.HostColon:
-                        var word = line[pos..].IndexOf((byte)' ');
-                        var colon = line[pos..(word < 0 ? line.Length : pos + word)].LastIndexOf((byte)':');
-                        end = colon < 0 ? FreeEnd(line, pos, next, out escaped) : pos + colon;
-                        escaped = line[pos..end].Contains((byte)'\\');
+                        end = HostColonEnd(line, pos, next, out escaped);
+                        break;
+                    case Stop.List:
+                        end = ListEnd(line, pos);
+                        escaped = true;
                         break;
                     default:
                         end = FreeEnd(line, pos, next, out escaped);
@@ -685,6 +690,67 @@ public sealed class LineTemplate : IAccessLineParser
         return at == line.Length
             ? $"expected \"{expected}\" at column {at + 1}, found the end of the line"
             : $"expected \"{expected}\" at column {at + 1}";
+    }
+
+    /// <summary>
+    /// Where a list followed by a single space ends (<see cref="Stop.List"/>): a space after a comma
+    /// (<c>502, 200</c>) or around a colon (<c>a : b</c>) separates its entries. An entry list
+    /// without spaces (<c>1.1.1.1,2.2.2.2</c>, as a client may send X-Forwarded-For) ends at the space.
+    /// </summary>
+    private static int ListEnd(ReadOnlySpan<byte> line, int pos)
+    {
+        var i = pos;
+        while (true)
+        {
+            var space = line[i..].IndexOf((byte)' ');
+            if (space < 0) return line.Length;
+            i += space;
+            if (i > pos && line[i - 1] == ',') i++;
+            else if (line[i..].StartsWith(" : "u8)) i += 3;
+            else return i;
+        }
+    }
+
+    /// <summary>
+    /// Where a host followed by a literal that starts with a colon ends (<see cref="Stop.HostColon"/>):
+    /// at the next literal, as any field, unless the host is an IPv6 address (nginx writes it without
+    /// brackets, <c>2001:db8::7:54321</c>): then at the last colon whose text before it is one.
+    /// </summary>
+    private static int HostColonEnd(ReadOnlySpan<byte> line, int pos, byte[] next, out bool escaped)
+    {
+        var free = FreeEnd(line, pos, next, out escaped);
+        // A name or an IPv4 address has no colon: its first colon ends it. An IPv6 address has hex
+        // digits before its first colon (or none: ::1), and more colons after it.
+        var before = line[pos..free];
+        if (free >= line.Length || before.IndexOfAnyExcept("0123456789abcdefABCDEF"u8) >= 0) return free;
+        var word = line[pos..].IndexOfAny((byte)' ', (byte)'"');
+        var text = line[pos..(word < 0 ? line.Length : pos + word)];
+        Span<char> chars = stackalloc char[Math.Min(text.Length, 64)];
+        var end = free;
+        for (var c = 1; c < text.Length && c <= 64; c++)
+        {
+            if (text[c] != ':' || c + 1 >= text.Length || !char.IsAsciiDigit((char)text[c + 1])) continue;
+            for (var k = 0; k < c; k++) chars[k] = (char)text[k];
+            if (System.Net.IPAddress.TryParse(chars[..c], out var address)
+                && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+                end = pos + c;
+        }
+        return end;
+    }
+
+    /// <summary>
+    /// Where a host followed at once by a request URI ends (<see cref="Stop.Slash"/>): at the first
+    /// <c>/</c> before the text that follows the URI (<paramref name="afterUri"/>); with none, before a
+    /// URI of <c>-</c> or <c>*</c> (a request nginx could not read, <c>OPTIONS *</c>) that ends there;
+    /// -1 when neither.
+    /// </summary>
+    private static int SlashEnd(ReadOnlySpan<byte> line, int pos, byte[] afterUri)
+    {
+        var region = afterUri.Length == 0 ? line.Length - pos : line[pos..].IndexOf(afterUri);
+        if (region < 0) region = line.Length - pos;
+        var slash = line.Slice(pos, region).IndexOf((byte)'/');
+        if (slash >= 0) return pos + slash;
+        return region > 0 && line[pos + region - 1] is (byte)'-' or (byte)'*' ? pos + region - 1 : -1;
     }
 
     /// <summary>
