@@ -15,6 +15,21 @@ internal sealed class UsageLineAttribute(string? subcommand = null) : TransformH
 {
     public override void TransformHelp(HelpMessage helpMessage, CommandDescriptor command)
     {
+        var hiddenArguments = command.Method.GetParameters()
+            .Where(p => p.IsDefined(typeof(Cocona.HiddenAttribute), false)).Select(p => p.Name!).ToHashSet();
+        // The Arguments section lists a hidden argument too ("0: rest"): without it, and without the
+        // section when nothing is left in it.
+        if (hiddenArguments.Count > 0)
+        {
+            foreach (var section in helpMessage.Children.OfType<HelpSection>().Where(s => s.Id == HelpSectionId.Arguments).ToList())
+            {
+                foreach (var list in section.Children.OfType<HelpSection>().SelectMany(s => s.Children).Concat(section.Children).OfType<HelpLabelDescriptionList>())
+                    list.Items.RemoveAll(item => hiddenArguments.Any(name => item.Label.EndsWith(": " + name, StringComparison.Ordinal)));
+                if (!section.Children.OfType<HelpSection>().SelectMany(s => s.Children).Concat(section.Children)
+                        .OfType<HelpLabelDescriptionList>().Any(l => l.Items.Count > 0))
+                    helpMessage.Children.Remove(section);
+            }
+        }
         foreach (var section in helpMessage.Children.OfType<HelpSection>())
         {
             if (section.Id != HelpSectionId.Usage) continue;
@@ -26,8 +41,8 @@ internal sealed class UsageLineAttribute(string? subcommand = null) : TransformH
                 if (text.StartsWith(prefix, StringComparison.Ordinal)) text = text[prefix.Length..];
                 var space = text.IndexOf(' ');
                 var rest = space < 0 ? "" : text[space..];
-                foreach (var hidden in command.Method.GetParameters().Where(p => p.IsDefined(typeof(Cocona.HiddenAttribute), false)))
-                    rest = rest.Replace($" {hidden.Name}0 ... {hidden.Name}N", "", StringComparison.Ordinal);
+                foreach (var hidden in hiddenArguments)
+                    rest = rest.Replace($" {hidden}0 ... {hidden}N", "", StringComparison.Ordinal);
                 section.Children[i] = new HelpUsage(prefix + "logalert" + (subcommand is null ? "" : " " + subcommand) + rest);
             }
         }

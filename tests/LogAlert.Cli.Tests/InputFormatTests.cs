@@ -132,6 +132,10 @@ public sealed class InputFormatTests : IDisposable
 
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal(bare.Stdout.Replace("\"log-format\"", "\"common\""), r.Stdout.Replace("\"log-format\"", "\"common\""));
+        Assert.Equal("{\"path\":\"" + path.Replace("\\", "\\\\") + "\",\"format\":\"" + (pasted.Contains(" common ") ? "common" : "log-format") + "\"}",
+            JsonDocument.Parse(r.StdoutLines[^1]).RootElement.GetProperty("inputs")[0].GetRawText());
+        var unclosed = CliRunner.Run("--log-format", "CustomLog logs/access.log \"%h %t", path);
+        Assert.Equal((2, "logalert: --log-format: CustomLog's format has no closing quote\n"), (unclosed.ExitCode, unclosed.Stderr));
         var own = CliRunner.Run("--log-format", "CustomLog logs/access.log mine", path);
         Assert.Equal((2, "logalert: --log-format: CustomLog names the format \"mine\" that a LogFormat line defines: give that line instead\n"),
             (own.ExitCode, own.Stderr));

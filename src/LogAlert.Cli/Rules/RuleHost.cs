@@ -543,7 +543,7 @@ public sealed class RuleHost : IDisposable
         void AddMatches(string arg)
         {
             IEnumerable<string> matches;
-            if (arg.Length == 0) throw new UsageException("--rules: '' names no rule file");
+            if (arg.Length == 0) throw new UsageException("a rule file argument is empty ('')");
             if (File.Exists(arg)) matches = [arg];
             else if (Directory.Exists(arg)) throw new UsageException($"{arg}: is a directory (try {arg.TrimEnd('/')}/*.csx)");
             else if (RuleGlob.IsPattern(arg))

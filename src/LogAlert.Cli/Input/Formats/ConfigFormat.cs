@@ -99,11 +99,23 @@ internal static class ConfigFormat
     private static string? CustomLog(string rest, out string? error)
     {
         var i = SkipSpace(rest, 0);
-        if (i < rest.Length && rest[i] == '"') Quoted(rest, i, out i); // "|/usr/bin/rotatelogs …"
+        error = null;
+        if (i < rest.Length && rest[i] == '"') // "|/usr/bin/rotatelogs …"
+        {
+            if (Quoted(rest, i, out i) is null)
+            {
+                error = "--log-format: CustomLog's file (or piped program) has no closing quote";
+                return null;
+            }
+        }
         else Word(rest, ref i);
         i = SkipSpace(rest, i);
-        error = null;
-        if (i < rest.Length && rest[i] == '"' && Quoted(rest, i, out _) is { } format) return format;
+        if (i < rest.Length && rest[i] == '"')
+        {
+            if (Quoted(rest, i, out _) is { } format) return format;
+            error = "--log-format: CustomLog's format has no closing quote";
+            return null;
+        }
         var nickname = Word(rest, ref i);
         if (nickname is "common" or "combined" or "vhost_combined") return nickname;
         error = nickname.Length == 0
