@@ -186,6 +186,16 @@ public sealed class HardeningTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Stdin_closed_when_logalert_starts_is_said_not_waited_on()
+    {
+        // The runtime took descriptor 0 for a pipe of its own, and the run read it for ever.
+        var r = Shell("<&-", "--format", "jsonl", "-");
+
+        Assert.True(r.Ended);
+        Assert.Equal((1, "logalert: <stdin>: cannot read: not open (closed when logalert started)\n"), (r.ExitCode, r.Stderr));
+    }
+
     [Theory]
     [InlineData("> /dev/full", "check", "No space left on device")]
     [InlineData("> /dev/full", "--version", "No space left on device")]

@@ -109,7 +109,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         _poll = pollInterval ?? DefaultPollInterval;
         if (_poll <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(pollInterval));
         _batchSize = batchSize;
-        _openStdin = stdin ?? Console.OpenStandardInput;
+        _openStdin = stdin ?? OpenStdin;
         _notice = notice ?? (_ => { });
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLineLength, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxLineLength, MaxLineLengthLimit);
@@ -378,6 +378,34 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         {
             throw new InputException($"{path}: cannot read: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// stdin, unless it was closed when logalert started (<c>logalert - &lt;&amp;-</c>): the runtime then
+    /// took descriptor 0 for a pipe of its own, and reading it waited for ever. Linux tells it by
+    /// /proc: this process holds the pipe's write end too (stdin's own writer is another process;
+    /// the runtime's dup of stdin is another read end).
+    /// </summary>
+    private static Stream OpenStdin()
+    {
+        try
+        {
+            var target = new FileInfo("/proc/self/fd/0").LinkTarget;
+            if (target is not null && target.StartsWith("pipe:", StringComparison.Ordinal))
+                foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+                    if (new FileInfo(fd).LinkTarget == target && WriteOnly(Path.GetFileName(fd)))
+                        throw new IOException("not open (closed when logalert started)");
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or DirectoryNotFoundException or FileNotFoundException)
+        {
+            // No /proc (not Linux, or a sandbox): stdin as it is.
+        }
+        return Console.OpenStandardInput();
+
+        // fdinfo's "flags:" are octal open flags; their access mode 1 is O_WRONLY.
+        static bool WriteOnly(string fd) =>
+            File.ReadLines($"/proc/self/fdinfo/{fd}").FirstOrDefault(l => l.StartsWith("flags:", StringComparison.Ordinal)) is { } flags
+            && (Convert.ToInt32(flags["flags:".Length..].Trim(), 8) & 3) == 1;
     }
 
     private ChunkSource OpenSource(int index, bool follow, CancellationToken cancel)
