@@ -248,6 +248,26 @@ public sealed class RuleEndToEndTests : IDisposable
     }
 
     [Fact]
+    public void Values_that_round_to_zero_read_as_zero_in_jsonl_and_text()
+    {
+        // Rounded to 2 decimals, 0.004 was written "0.00" and an exact 0 "0"; -0.004 "-0.00" in text.
+        var rules = Write("tiny.csx", """Alert("tiny").When(q => q.Sum("requests", TimeSpan.FromSeconds(1)) > 0 ? -0.004 : -5).Above(-1);""");
+        var log = Log();
+
+        var jsonl = Run("--format", "jsonl", "--summary-interval", "1h", "--rules", rules, log);
+        var text = Run("--summary-interval", "off", "--rules", rules, log);
+
+        Assert.Equal(0, jsonl.ExitCode);
+        var fired = jsonl.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).First(e => e.GetProperty("type").GetString() == "alert");
+        Assert.Equal("0", fired.GetProperty("value").GetRawText());
+        var sparse = Write("sparse.csv", Header + "\n\"h\",\"-\",\"-\",1549573860,\"GET / HTTP/1.1\",200,1\n");
+        var summary = JsonDocument.Parse(Run("--format", "jsonl", "--summary-interval", "1000s", sparse).StdoutLines[0]).RootElement;
+        Assert.Equal("0", summary.GetProperty("rps").GetRawText()); // 1 request in 1000 s: was 0.00
+        Assert.Contains("still firing: tiny since 2019-02-07T21:11:00Z, value 0.00", text.Stdout);
+        Assert.DoesNotContain("-0.00", text.Stdout);
+    }
+
+    [Fact]
     public void A_Grouped_is_a_read_only_dictionary_a_rule_can_call_directly()
     {
         // rules/README.md calls it one: ContainsKey, TryGetValue, Keys and Values were reachable only

@@ -90,8 +90,14 @@ internal static class Format
     private static StringBuilder Append2(StringBuilder sb, int n) => sb.Append((char)('0' + n / 10)).Append((char)('0' + n % 10));
 
     /// <summary>Rounded to 2 decimals, away from zero, as docs/semantics.md §13 asks; null when not finite.</summary>
-    public static decimal? Round2(double value) =>
-        double.IsFinite(value) && Math.Abs(value) < 7.9e27 ? Math.Round((decimal)value, 2, MidpointRounding.AwayFromZero) : null;
+    /// <remarks>Without trailing zeros, so that a value written as JSON reads the same whichever way it got
+    /// there: 0.004 and 0 are both 0 (0.004 was "0.00"), 5.80 is 5.8; and never a negative zero.</remarks>
+    public static decimal? Round2(double value)
+    {
+        if (!double.IsFinite(value) || Math.Abs(value) >= 7.9e27) return null;
+        var rounded = Math.Round((decimal)value, 2, MidpointRounding.AwayFromZero) / 1.0000000000000000000000000000m;
+        return rounded == 0 ? 0m : rounded;
+    }
 
     private static readonly string[] ByteUnits = ["B", "KB", "MB", "GB", "TB", "PB", "EB"];
 
@@ -354,7 +360,7 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         foreach (var f in r.Firing)
         {
             var labels = f.Labels.Count == 0 ? "" : " {" + Format.Labels(f.Labels) + "}";
-            output.Write($"-- {Paint("1;31", "still firing")}: {Terminal.Escape(f.Rule)}{labels} since {Format.Time(f.Since)}, value {f.Value.ToString("0.00", Format.Invariant)}\n");
+            output.Write($"-- {Paint("1;31", "still firing")}: {Terminal.Escape(f.Rule)}{labels} since {Format.Time(f.Since)}, value {(Format.Round2(f.Value) is { } v ? v.ToString("0.00", Format.Invariant) : f.Value.ToString(Format.Invariant))}\n");
         }
     }
 
