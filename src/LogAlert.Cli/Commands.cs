@@ -224,6 +224,14 @@ public sealed class RunCommand
                 runner.Signal ??= "SIGTERM";
                 cancel.Cancel();
             });
+            // A signal that came before these handlers (while the rules compiled, a second or more)
+            // reached only the host's: live, the run went on until the host gave up on it 5 s later,
+            // with no final report; not live, the whole input was read. It stops the run now.
+            if (Signals.Received is { } early and ("SIGINT" or "SIGTERM"))
+            {
+                runner.Signal ??= early;
+                cancel.Cancel();
+            }
 
             var reader = new AccessLogReader(inputs, follow, notice: line => Console.Error.WriteLine($"logalert: {line}"),
                 maxLineLength: maxLine, sweep: sweep)

@@ -42,6 +42,10 @@ try
     // The host gives a command this long to finish once a signal asked it to stop, then returns
     // and the process ends: the run lengthens it to its --delivery-timeout (RunCommand).
     Commands.HostOptions = app.Services.GetService<Microsoft.Extensions.Options.IOptions<Microsoft.Extensions.Hosting.HostOptions>>()?.Value;
+    // Not the default 5 s: a signal that comes before the run lengthens it (while the rules compile)
+    // starts the host's wait with what it is then, and the run's own stop takes the delivery deadline
+    // (10 s by default) and its report.
+    if (Commands.HostOptions is { } hostOptions) hostOptions.ShutdownTimeout = TimeSpan.FromSeconds(30);
     switch (command)
     {
         case "check": app.AddCommands<CheckCommand>(); break;
