@@ -498,10 +498,10 @@ public sealed class AccessLogReaderTests : IDisposable
         public int Heartbeats { get; private set; }
         public ConcurrentQueue<string> Notices { get; } = new();
 
-        public Follower(string path, int pollMs = 20)
+        public Follower(string path, int pollMs = 20, int maxLineLength = AccessLogReader.DefaultMaxLineLength)
         {
             var reader = new AccessLogReader([path], follow: true, cancel: _cancel.Token,
-                pollInterval: TimeSpan.FromMilliseconds(pollMs), notice: Notices.Enqueue);
+                pollInterval: TimeSpan.FromMilliseconds(pollMs), notice: Notices.Enqueue, maxLineLength: maxLineLength);
             var batches = reader.ReadBatches();
             _task = Task.Run(() =>
             {
@@ -604,6 +604,23 @@ public sealed class AccessLogReaderTests : IDisposable
         Assert.Equal(
             [$"{path}: stopped in the middle of a line; its {Encoding.UTF8.GetByteCount(unfinished)} bytes after the last newline were not read"],
             follower.Notices);
+    }
+
+    [Theory]
+    [InlineData(1500)]
+    [InlineData(100_000)]
+    public void Follow_stopped_in_an_over_long_line_says_so_too(int length)
+    {
+        // Over the cap, the line's bytes are dropped as they come: none was held, and nothing was said.
+        var path = WriteLines("long.csv", Header, Line(host: "h1"));
+        using var follower = new Follower(path, maxLineLength: 1024);
+        follower.WaitUntil(f => f.Records.Count == 1);
+        Append(path, new string('q', length));
+        follower.Drain(TimeSpan.FromMilliseconds(150));
+
+        Assert.True(follower.Stop(), "cancelling ends the follow");
+
+        Assert.Equal([$"{path}: stopped in the middle of a line; its {length} bytes after the last newline were not read"], follower.Notices);
     }
 
     [Fact]

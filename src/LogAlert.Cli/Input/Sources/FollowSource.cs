@@ -99,8 +99,9 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
     /// </summary>
     private Step Stopped()
     {
-        if (_lines.Held > 0 && !_stopSaid)
-            notice($"{path}: stopped in the middle of a line; its {_lines.Held} bytes after the last newline were not read");
+        // Over the cap, the line's bytes were dropped as they came, and none is held: said all the same.
+        if (_lines.Unfinished > 0 && !_stopSaid)
+            notice($"{path}: stopped in the middle of a line; its {_lines.Unfinished} bytes after the last newline were not read");
         _stopSaid = true;
         return Step.End;
     }

@@ -124,6 +124,9 @@ internal sealed class LineBuffer
     /// <summary>Bytes held: read and not yet taken.</summary>
     public int Held => _end - _start;
 
+    /// <summary>Bytes of a line without its newline yet, whether held or, over the cap, dropped as they came.</summary>
+    public long Unfinished => _dropping >= 0 ? _dropping + (_end - _lineStart) : _end - _lineStart;
+
     /// <summary>Whether an over-long line waits to be taken (the sources hand it out at once).</summary>
     public bool HasLongLine => _long.Count > 0;
 
