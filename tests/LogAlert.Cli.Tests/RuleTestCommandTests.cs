@@ -82,6 +82,29 @@ public sealed class RuleTestCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_case_whose_input_gives_no_record_says_so()
+    {
+        // Read in the wrong format every line is bad, and the case looked like a rule that stopped
+        // firing, its expected times shown from 1970 (+17934d...).
+        var path = Case();
+        File.WriteAllText(path, File.ReadAllText(path).Replace("\"options\"", "\"input_format\": \"jsonl\", \"options\""));
+
+        var r = CliRunner.Run("test", path);
+
+        // Its expected times count from the input's first record ("at"): that there is none is said with why.
+        Assert.Equal(2, r.ExitCode);
+        Assert.Matches(@"ERROR .*busy.expect.jsonl:1: ""at"" needs an input with records to count from; the input gave no record \(\d+ bad lines\): is ""input_format"" or ""log_format"" the input's format\?", r.Stdout);
+
+        // Expected at absolute times ("ts"), the replay is compared: the same hint, and times from the first expected.
+        File.WriteAllLines(ExpectFile(path), ["{\"rule\":\"busy\",\"state\":\"firing\",\"ts\":1549574000}"]);
+        r = CliRunner.Run("test", path);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("rule busy: transition 1 differs (1 transition expected, 0 got)", r.Stdout);
+        Assert.Matches(@"the input gave no record \(\d+ bad lines\): is ""input_format"" or ""log_format"" the input's format\?", r.Stdout);
+        Assert.Contains("   1  firing busy +0s 2019-02-07T21:13:20Z", r.Stdout);
+    }
+
+    [Fact]
     public void An_expected_transition_of_a_rule_the_case_does_not_run_is_named()
     {
         var path = Case();

@@ -105,7 +105,13 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
                 throw new CaseException(Directory.Exists(testCase.ExpectFile)
                     ? $"{testCase.Name}: expected transitions {testCase.ExpectFile}: is a folder, not a file"
                     : $"{testCase.Name}: no expected transitions in {testCase.ExpectFile} (write them with logalert test --update)");
-            var expected = Transition.Read(testCase.ExpectFile, ReadExpectations(testCase), replay.Origin);
+            IReadOnlyList<Transition> expected;
+            try { expected = Transition.Read(testCase.ExpectFile, ReadExpectations(testCase), replay.Origin); }
+            catch (CaseException e) when (replay.Records == 0)
+            {
+                // "at" counts from the input's first record: without one, why there is none.
+                throw new CaseException($"{e.Message}; {NoRecord(replay)}");
+            }
             var diff = Compare(expected, replay);
             if (diff is null)
             {
@@ -140,7 +146,9 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         var first = 0;
         while (first < expected.Count && first < got.Count && expected[first].Matches(got[first])) first++;
         if (first == expected.Count && first == got.Count) return null;
-        var origin = replay.Origin ?? 0;
+        // Offsets are from the input's first record; with none, from the first expected transition
+        // (from 1970 they read +17934d21h11m).
+        var origin = replay.Origin ?? (expected.Count > 0 ? expected[0].Time : 0);
         var at = first < got.Count ? got[first] : expected[first];
         var rows = new List<(int Number, string Expected, string Got)>();
         for (var i = first; i < Math.Min(first + 3, Math.Max(expected.Count, got.Count)); i++)
@@ -157,8 +165,18 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         var unknown = expected.Select(t => t.Rule).Distinct(StringComparer.Ordinal).Where(r => !replay.Rules.Contains(r)).ToList();
         if (unknown.Count > 0)
             lines.Add($"the case runs no rule named {string.Join(", ", unknown)} (its rules: {string.Join(", ", replay.Rules)})");
+        // Bad lines are not reported one by one in a test: an input read in the wrong format (its
+        // "input_format" or "log_format") looked like a rule that stopped firing.
+        if (replay.Records == 0) lines.Add(NoRecord(replay));
+        else if (replay.BadLines > 0) lines.Add($"the input had {BadLines(replay)} besides its {replay.Records} records");
         return string.Join('\n', lines);
     }
+
+    private static string BadLines(Replay replay) => replay.BadLines == 1 ? "1 bad line" : $"{replay.BadLines} bad lines";
+
+    private static string NoRecord(Replay replay) =>
+        replay.BadLines == 0 ? "the input gave no record"
+        : $"the input gave no record ({BadLines(replay)}): is \"input_format\" or \"log_format\" the input's format?";
 
     /// <summary><c>resolved hot_section{section="/api"} +5m12s 2019-02-07T21:16:12Z 3.98</c>.</summary>
     private static string Describe(Transition t, long origin) =>
