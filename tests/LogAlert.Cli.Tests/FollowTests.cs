@@ -304,6 +304,27 @@ public sealed class FollowTests : IDisposable
     }
 
     [Fact]
+    public async Task A_followed_file_replaced_by_a_directory_is_said_to_be_one()
+    {
+        // It was said to be "no longer there", though the path is there, as a directory.
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, idleTimeout: "1h");
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        File.Delete(log);
+        Directory.CreateDirectory(log);
+        Assert.Equal($"logalert: {log}: is a directory now; waiting for a file to appear again",
+            await run.WaitForStderr("is a directory now"));
+        Directory.Delete(log);
+        File.WriteAllText(log, Lines(1004, 1010, 1));
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+
+        var (exit, stats, _) = await run.Terminate();
+        Assert.Equal((0, 26L), (exit, stats.GetProperty("records").GetInt64()));
+    }
+
+    [Fact]
     public async Task Sigterm_while_waiting_for_the_file_prints_the_final_report_and_exits_0()
     {
         var log = Path.Combine(_dir, "not-yet", "access.csv"); // its directory does not exist either

@@ -185,7 +185,10 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
             _missingSince ??= System.Diagnostics.Stopwatch.StartNew();
             if (!_gone && _missingSince.Elapsed >= TimeSpan.FromSeconds(1))
             {
-                notice($"{path}: no longer there; waiting for it to appear again");
+                // tail -F: "has been replaced with an untailable file" when a directory took its place.
+                notice(Directory.Exists(path)
+                    ? $"{path}: is a directory now; waiting for a file to appear again"
+                    : $"{path}: no longer there; waiting for it to appear again");
                 _gone = true;
             }
             return null;
