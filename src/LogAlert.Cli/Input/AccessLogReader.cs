@@ -388,18 +388,19 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     /// </summary>
     private static Stream OpenStdin()
     {
+        var closed = false;
         try
         {
             var target = new FileInfo("/proc/self/fd/0").LinkTarget;
             if (target is not null && target.StartsWith("pipe:", StringComparison.Ordinal))
                 foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
-                    if (new FileInfo(fd).LinkTarget == target && WriteOnly(Path.GetFileName(fd)))
-                        throw new IOException("not open (closed when logalert started)");
+                    closed |= new FileInfo(fd).LinkTarget == target && WriteOnly(Path.GetFileName(fd));
         }
-        catch (Exception e) when (e is UnauthorizedAccessException or DirectoryNotFoundException or FileNotFoundException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
         {
-            // No /proc (not Linux, or a sandbox): stdin as it is.
+            // No /proc (not Linux, or a sandbox), or a descriptor closed while looked at: stdin as it is.
         }
+        if (closed) throw new IOException("not open (closed when logalert started)");
         return Console.OpenStandardInput();
 
         // fdinfo's "flags:" are octal open flags; their access mode 1 is O_WRONLY.

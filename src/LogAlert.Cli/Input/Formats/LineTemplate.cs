@@ -260,7 +260,7 @@ public sealed class LineTemplate : IAccessLineParser
         Upstream,
         /// <summary>
         /// A client address followed by a literal that starts with a colon (<c>$remote_addr:$remote_port</c>):
-        /// an IPv6 address has colons of its own, so at the last colon before the next space.
+        /// at that literal, unless the address is IPv6, which has colons of its own (<see cref="HostColonEnd"/>).
         /// </summary>
         HostColon,
         /// <summary>
