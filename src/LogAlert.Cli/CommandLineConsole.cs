@@ -42,7 +42,11 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
     public static string Reword(string message)
     {
         if (NotConverted.Match(message) is { Success: true } bad)
-            return $"{OptionName(bad.Groups["name"].Value)}: '{bad.Groups["value"].Value}' is not {Kind(bad.Groups["type"].Value)}{Range(bad.Groups["type"].Value)}";
+        {
+            // Cocona names a nullable option's type Nullable`1: the option's own parameter says which.
+            var type = bad.Groups["type"].Value is "Nullable`1" && OptionType(bad.Groups["name"].Value) is { } t ? t.Name : bad.Groups["type"].Value;
+            return $"{OptionName(bad.Groups["name"].Value)}: '{bad.Groups["value"].Value}' is not {Kind(type)}{Range(type)}";
+        }
         if (Unknown.Match(message) is { Success: true } unknown)
             return $"unknown option {OptionName(unknown.Groups["name"].Value)} ({Help})";
         if (NoValue.Match(message) is { Success: true } bare)
@@ -53,6 +57,25 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
     // Cocona names an option without its dashes ("threshold", "f") or with them ("--threshold").
     private static string OptionName(string name) =>
         name.StartsWith('-') ? name : name.Length == 1 ? "-" + name : "--" + name;
+
+    /// <summary>The type under a nullable option's <c>Nullable&lt;T&gt;</c>, from the running command's parameters.</summary>
+    private static Type? OptionType(string name)
+    {
+        var command = Subcommand switch
+        {
+            "check" => typeof(CheckCommand),
+            "test" => typeof(TestCommand),
+            "generate" => typeof(GenerateCommand),
+            _ => typeof(RunCommand),
+        };
+        var bare = name.TrimStart('-');
+        return command.GetMethods()
+            .SelectMany(m => m.GetParameters())
+            .Where(p => p.GetCustomAttributes(typeof(Cocona.OptionAttribute), false) is [Cocona.OptionAttribute o]
+                        && (o.Name == bare || o.ShortNames.Contains(bare.Length == 1 ? bare[0] : '\0')))
+            .Select(p => Nullable.GetUnderlyingType(p.ParameterType))
+            .FirstOrDefault(t => t is not null);
+    }
 
     private static string Kind(string type) => type switch
     {

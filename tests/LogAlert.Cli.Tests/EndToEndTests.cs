@@ -288,6 +288,9 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("logalert: --rules: needs a value (see 'logalert test --help')", "test", "--rules")]
     [InlineData("logalert: --seed: '1.5' is not a whole number from -2147483648 to 2147483647", "generate", "--seed", "1.5")]
     [InlineData("logalert: --seed: '99999999999' is not a whole number from -2147483648 to 2147483647", "generate", "--seed", "99999999999")]
+    // Nullable options: Cocona names their type Nullable`1, which read "is not a number".
+    [InlineData("logalert: --cases: '99999999999' is not a whole number from -2147483648 to 2147483647", "check", "--cases", "99999999999", "rules/high_traffic.csx")]
+    [InlineData("logalert: --seed: '-1' is not a whole number from 0 to 18446744073709551615", "check", "--seed", "-1", "rules/high_traffic.csx")]
     [InlineData("logalert: --disable: no rule named \"nosuch\" (rules: high_traffic, summary)", "--disable", "nosuch", "-")]
     [InlineData("logalert: --only: no rule named \"nosuch\" (rules: high_traffic, summary)", "--only", "nosuch", "-")]
     [InlineData("logalert: a rule file argument is empty ('')", "--rules", "", "-")]
