@@ -185,7 +185,7 @@ public sealed class RunCommand
             IEventWriter writer = jsonl
                 ? new JsonlEventWriter(buffered)
                 : new TextEventWriter(new StreamWriter(buffered, new UTF8Encoding(false), 1 << 16) { AutoFlush = false },
-                    UseColor(color));
+                    UseColor(color), settings.SummaryInterval);
 
             // The fewest texts a label table holds before ids are given back (default 2^19): for tests
             // and experiments, which want it to happen on small logs.

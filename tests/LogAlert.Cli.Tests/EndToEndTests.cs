@@ -416,6 +416,9 @@ public sealed class EndToEndTests : IDisposable
         // Before, "00:00:00–00:00:00": an interval's start and end a day apart are the same time of day.
         Assert.Contains("  2019-02-07T00:00:00Z–2019-02-08T00:00:00Z  1 req ", summaries[0]);
         Assert.Contains(" | 1.0 MB | ", summaries[0]); // 1,048,574 bytes, 1023.998 KB: was "1024.0 KB"
+        // The final, partial day (one second of it here) has its dates too: it read "00:00:00–00:00:01".
+        Assert.Contains("  2019-02-08T00:00:00Z–2019-02-08T00:00:01Z  1 req ", summaries[1]);
+        Assert.Contains("(partial)", summaries[1]);
         // Shorter intervals keep the times of day.
         Assert.Contains("  00:00:00–00:00:10  1 req ", CliRunner.Run("--max-skew", "1d", file).StdoutLines[0]);
     }

@@ -281,7 +281,11 @@ public sealed class JsonlEventWriter : IEventWriter
 /// <c>--format text</c>: one readable line per event; ANSI colour only when asked to. Text from the
 /// log or a rule is written with its control characters escaped (<see cref="Terminal"/>).
 /// </summary>
-public sealed class TextEventWriter(TextWriter output, bool color) : IEventWriter
+/// <param name="output">Where the lines go.</param>
+/// <param name="color">Whether to write ANSI colour.</param>
+/// <param name="summaryInterval">The run's summary interval: of a day or more, every summary (a final
+/// partial one too) shows full times.</param>
+public sealed class TextEventWriter(TextWriter output, bool color, TimeSpan summaryInterval = default) : IEventWriter
 {
     private string Paint(string code, string text) => color ? $"\u001b[{code}m{text}\u001b[0m" : text;
 
@@ -307,8 +311,9 @@ public sealed class TextEventWriter(TextWriter output, bool color) : IEventWrite
         Close(Open(sb, "36").Append("summary "));
         sb.Append("  ");
         // An interval of a day or more (--summary-interval 1d) has its dates: as times of day its
-        // start and end read the same (00:00:00–00:00:00).
-        if (s.End - s.Start >= 86400) sb.Append(Format.Time(s.Start)).Append('–').Append(Format.Time(s.End));
+        // start and end read the same (00:00:00–00:00:00). So does the final, partial one of such a
+        // run, which is shorter but would otherwise be the only summary without them.
+        if (s.End - s.Start >= 86400 || summaryInterval >= TimeSpan.FromDays(1)) sb.Append(Format.Time(s.Start)).Append('–').Append(Format.Time(s.End));
         else
         {
             Format.AppendTimeOfDay(sb, s.Start);
