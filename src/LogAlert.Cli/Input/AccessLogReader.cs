@@ -255,13 +255,17 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         // Parsing is most of the reading: with two cores, two chunks are parsed at once, the first on
         // a helper thread and the second here, and their batches go out in input order.
         using var helper = ParseInParallel && Environment.ProcessorCount > 1 ? new ParseWorker(MakeParser(new BatchBuilder(_batchSize, extras: Extras))) : null;
+        // Inputs are one stream (semantics §1): a CSV input without a header of its own, after one
+        // with a header (a log split in parts, `split -l`), is read with the columns in force, as
+        // `cat a.csv b.csv | logalert -` reads it. Other formats describe every line themselves.
+        object? carried = null;
         for (var i = 0; i < _inputs.Length && !cancel.IsCancellationRequested; i++)
         {
             var name = _inputs[i];
             var stdin = name == "-";
             var path = stdin ? StdinName : name;
             using var source = OpenSource(i, follow: IsFollowed(i), cancel);
-            var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, State: null);
+            var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, State: carried);
             Step? ahead = null; // a step read while looking for a second chunk
             byte[]? held = null; // whole lines the parser wants more lines after (IChunkParser.NeedsMore)
             while (true)
@@ -298,6 +302,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                     // An input with nothing to parse has the format named for it all the same (auto
                     // finds none in it): the final report lists every input whose format is known.
                     if (!Format.IsAuto && !_formats.ContainsKey(i)) _formats[i] = (path, Format.Name);
+                    carried = at.State is FormatState { Line: null, CsvState: not null } ? at.State : null;
                     break;
                 }
                 switch (step)

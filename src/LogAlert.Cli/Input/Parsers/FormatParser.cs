@@ -28,6 +28,7 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
 
     private readonly CsvParser _csv = new(builder);
     private readonly AccessParser _access = new(builder, extras);
+    private int _decidedSource = -1;
 
     /// <inheritdoc/>
     public ChunkResult ParseChunk(Memory<byte> chunk, ChunkStart at)
@@ -39,7 +40,9 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
         {
             var decided = Decide(chunk.Span, at, state);
             if (decided is null) return Blank(chunk.Span, at);
-            if (!ReferenceEquals(decided, state)) found?.Invoke(at.Source, at.Path, decided.Name);
+            // A new input that goes on with the columns of the one before is in a format of its own too.
+            if (!ReferenceEquals(decided, state) || at.Source != _decidedSource) found?.Invoke(at.Source, at.Path, decided.Name);
+            _decidedSource = at.Source;
             state = decided;
         }
         if (state.Line is null)
@@ -98,8 +101,9 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
     /// <summary>
     /// The format of the input whose lines from <paramref name="at"/> on start <paramref name="chunk"/>:
     /// the one named, or the one its first lines fit. Null when the chunk holds only blank lines (the
-    /// next chunk decides); <paramref name="before"/> when the new content of a followed file fits no
-    /// format (a rotated CSV without a header of its own keeps the columns in force).
+    /// next chunk decides); <paramref name="before"/> when the new content of a followed file, or an
+    /// input after a CSV one, fits no format (a rotated CSV, or the second part of a split one,
+    /// without a header of its own keeps the columns in force).
     /// </summary>
     /// <exception cref="InputFormatException">With auto, no format fits the input's first lines.</exception>
     private FormatState? Decide(ReadOnlySpan<byte> chunk, ChunkStart at, FormatState? before)
@@ -110,14 +114,45 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
         if (sniffed.Format is null)
         {
             if (chunk.IndexOfAnyExcept(" \t\r\n\0"u8) < 0) return before;
-            if (before is not null) return before;
+            // A followed file's new content keeps the format whatever it holds; a new input goes on
+            // with the CSV columns before it only when its lines have that many fields, so that a
+            // file named by mistake (an error log) is still an error, not a stream of bad lines.
+            var columns = (before?.CsvState as Columns)?.Count;
+            if (before is not null && (at.Source == _decidedSource || columns is { } n && HasFields(chunk, n))) return before;
             var (number, text) = FirstLine(chunk);
+            var carried = columns is { } count ? $", the {count} columns of the CSV input before it" : "";
             throw new InputFormatException(
                 $"{at.Path}:{at.LineBase + number}: no format logalert knows fits \"{Quote(text)}\" "
-                + $"(tried {sniffed.Tried}); name it with --input-format, or give the server's log format with --log-format");
+                + $"(tried {sniffed.Tried}{carried}); name it with --input-format, or give the server's log format with --log-format");
         }
         if (before is not null && before.Name == sniffed.Format) return before;
         return new FormatState(sniffed.Format, sniffed.Parser, null);
+    }
+
+    /// <summary>
+    /// Whether more than half of the first <see cref="FormatSniffer.SampleLines"/> non-blank lines of
+    /// <paramref name="chunk"/> have <paramref name="count"/> CSV fields (commas outside quotes, plus one).
+    /// </summary>
+    private static bool HasFields(ReadOnlySpan<byte> chunk, int count)
+    {
+        int lines = 0, fit = 0;
+        while (!chunk.IsEmpty && lines < FormatSniffer.SampleLines)
+        {
+            var end = chunk.IndexOf((byte)'\n');
+            var line = end < 0 ? chunk : chunk[..end];
+            chunk = end < 0 ? default : chunk[(end + 1)..];
+            if (line.IndexOfAnyExcept(FormatSniffer.Blank) < 0) continue;
+            lines++;
+            int fields = 1;
+            var quoted = false;
+            foreach (var b in line)
+            {
+                if (b == (byte)'"') quoted = !quoted;
+                else if (b == (byte)',' && !quoted) fields++;
+            }
+            if (fields == count) fit++;
+        }
+        return fit * 2 > lines;
     }
 
     /// <summary>A chunk of blank lines before the format is known: counted, nothing else.</summary>
