@@ -377,9 +377,54 @@ public sealed class AlertmanagerDestinationTests
         Assert.True(At(sent[0], "endsAt") > DateTimeOffset.FromUnixTimeSeconds(fired.Time - logAhead));
         Assert.True(At(sent[1], "endsAt") > DateTimeOffset.FromUnixTimeSeconds(fired.Time - logAhead + 5));
         Assert.True(At(sent[2], "endsAt") <= Max(clock, At(sent[2], "startsAt")));
+        // Nor stays active once resolved: with the log ahead, startsAt was the log's time, in the
+        // future, and the resolution's endsAt (never before it) kept the alert active until then.
+        Assert.All(sent, a => Assert.True(At(a, "startsAt") <= DateTimeOffset.FromUnixTimeSeconds(fired.Time - logAhead + 5), a.ToString()));
+        Assert.True(At(sent[2], "endsAt") <= clock, sent[2].ToString());
+    }
+
+    // A query on an --alertmanager URL (a token for a proxy) was dropped; a value that is not finite
+    // (a ratio over no requests) was sent as "NaN" whatever its sign.
+    [Fact]
+    public async Task The_url_keeps_its_query_and_an_infinite_value_is_written_as_Prometheus_does()
+    {
+        using var receiver = new WebhookReceiver();
+        var alert = FirstAlert();
+        var destination = new LogAlert.Cli.Delivery.AlertmanagerDestination(new Uri(receiver.Url + "/prefix/?token=x"), new HttpClient(),
+            new LogAlert.Cli.Delivery.DeliveryLog(TextWriter.Null), _ => new([], [])) { Resend = false };
+        destination.Start();
+
+        destination.Publish(alert);
+        destination.Publish(Infinite());
+        await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(10));
+
+        Assert.Equal(["/prefix/api/v2/alerts?token=x", "/prefix/api/v2/alerts?token=x"], receiver.Requests.Select(q => q.Path));
+        var values = receiver.Requests.Select(q => JsonDocument.Parse(q.Body).RootElement[0].GetProperty("annotations").GetProperty("value").GetString());
+        Assert.Equal([Math.Round(alert.Value, 2).ToString(System.Globalization.CultureInfo.InvariantCulture), "+Inf"], values);
+        await destination.DisposeAsync();
     }
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    /// <summary>The firing event of a rule whose value is +Inf from its first record on.</summary>
+    private static LogAlert.Core.Interop.AlertNotice Infinite()
+    {
+        var rule = LogAlert.Core.Interop.Rules.Scalar("inf", q => q.Sum("requests", TimeSpan.FromSeconds(1)) > 0 ? double.PositiveInfinity : 0,
+            1, null, TimeSpan.Zero, null, null);
+        var dir = Directory.CreateTempSubdirectory("logalert-am-").FullName;
+        try
+        {
+            var log = Path.Combine(dir, "a.csv");
+            File.WriteAllLines(log, ["\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"",
+                "\"10.0.0.1\",\"-\",\"-\",1549573860,\"GET /a HTTP/1.1\",200,10"]);
+            var records = new LogAlert.Cli.Input.AccessLogReader([log]).SelectMany(b => b.Records).ToArray();
+            return TestLogs.Fold(new LogAlert.Core.Interop.EngineSettings { Rules = [rule] }, records).OfType<LogAlert.Core.Interop.AlertNotice>().First();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 
     /// <summary>The firing event of a generated burst, for destinations tested on their own.</summary>
     internal static LogAlert.Core.Interop.AlertNotice FirstAlert() => Alerts()[0];

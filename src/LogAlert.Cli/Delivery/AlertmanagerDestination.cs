@@ -30,7 +30,7 @@ public sealed class AlertmanagerDestination : Destination
     /// <param name="retry">Retries, for tests.</param>
     public AlertmanagerDestination(Uri url, HttpClient http, DeliveryLog log, Func<string, RuleDelivery> rules,
         Polly.Retry.RetryStrategyOptions<HttpResponseMessage>? retry = null)
-        : base(new Uri(url, url.AbsolutePath.TrimEnd('/') + "/api/v2/alerts"), http, log, retry)
+        : base(new Uri(url, url.AbsolutePath.TrimEnd('/') + "/api/v2/alerts" + url.Query), http, log, retry)
     {
         BaseUrl = url;
         _rules = rules;
@@ -65,13 +65,13 @@ public sealed class AlertmanagerDestination : Destination
         {
             if (alert.Transition == AlertTransition.Fired)
             {
-                entry = new Firing(alert, at);
+                entry = new Firing(alert, StartsAt(at));
                 _firing[Key(alert)] = entry;
             }
             else
             {
                 _firing.Remove(Key(alert), out var was);
-                entry = new Firing(alert, was?.StartsAt ?? DateTimeOffset.FromUnixTimeSeconds(alert.FiringSince));
+                entry = new Firing(alert, was?.StartsAt ?? StartsAt(DateTimeOffset.FromUnixTimeSeconds(alert.FiringSince)));
             }
         }
         Enqueue(new Payload(Body([(entry, EndsAt(entry.StartsAt, at, alert.Transition == AlertTransition.Fired))]), WebhookDestination.About(alert)));
@@ -93,6 +93,18 @@ public sealed class AlertmanagerDestination : Destination
     }
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    /// <summary>
+    /// When an alert that fired at log time <paramref name="at"/> starts for Alertmanager. Live, not
+    /// after the clock: a log ahead of it (a server's clock) made an alert that starts in the future,
+    /// and as a resolution never ends before the start, its resolution kept it active until then.
+    /// </summary>
+    private DateTimeOffset StartsAt(DateTimeOffset at)
+    {
+        if (!Resend) return at;
+        var now = Clock();
+        return at > now ? now : at;
+    }
 
     /// <summary>Alertmanager's clock, as far as logalert can tell: the wall clock (tests set their own).</summary>
     public Func<DateTimeOffset> Clock { get; init; } = () => DateTimeOffset.UtcNow;
@@ -133,7 +145,9 @@ public sealed class AlertmanagerDestination : Destination
                 json.WriteEndObject();
                 json.WriteStartObject("annotations");
                 json.WriteString("message", a.Message);
-                json.WriteString("value", Format.Round2(a.Value)?.ToString(CultureInfo.InvariantCulture) ?? "NaN");
+                // As Prometheus writes a value that is not finite (a ratio over no requests).
+                json.WriteString("value", Format.Round2(a.Value)?.ToString(CultureInfo.InvariantCulture)
+                    ?? (double.IsPositiveInfinity(a.Value) ? "+Inf" : double.IsNegativeInfinity(a.Value) ? "-Inf" : "NaN"));
                 json.WriteString("threshold", a.Threshold.ToString(CultureInfo.InvariantCulture));
                 foreach (var (name, value) in rule.Annotations)
                     if (name is not ("message" or "value" or "threshold")) json.WriteString(name, value);
