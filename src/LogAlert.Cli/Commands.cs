@@ -298,8 +298,16 @@ public sealed class RunCommand
             var colon = h.IndexOf(':');
             var name = colon > 0 ? h[..colon].Trim() : "";
             if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)))
-                throw new UsageException($"--webhook-header: \"{h}\" is not 'Name: value'");
-            parsedHeaders.Add((name, h[(colon + 1)..].Trim()));
+                throw new UsageException($"--webhook-header: \"{Terminal.Escape(h)}\" is not 'Name: value'");
+            var value = h[(colon + 1)..].Trim();
+            // HTTP/1.1 sends header values as ASCII: a value the client cannot send failed every
+            // request at the receiver's door, retried for half a minute; a line break would write a
+            // header of its own.
+            if (!value.All(c => c is '\t' or >= ' ' and <= '~'))
+                throw new UsageException($"--webhook-header: the value of {name} has a character HTTP cannot send (a line break, a control or non-ASCII character)");
+            if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                throw new UsageException("--webhook-header: Content-Length is the body's, set by logalert");
+            parsedHeaders.Add((name, value));
         }
         if (parsedHeaders.Count > 0 && webhooks is not { Length: > 0 }) throw new UsageException("--webhook-header needs a --webhook");
         var result = new List<Delivery.Destination>();
@@ -314,7 +322,7 @@ public sealed class RunCommand
             var uri = Url("--alertmanager", url);
             if (!live && replay == "skip")
             {
-                Console.Error.WriteLine($"logalert: --alertmanager {url}: not live (no --follow): nothing is sent, as the alerts of a replayed log are past; --alertmanager-replay send sends them with their log times");
+                Console.Error.WriteLine($"logalert: --alertmanager {Delivery.Destination.Redacted(url)}: not live (no --follow): nothing is sent, as the alerts of a replayed log are past; --alertmanager-replay send sends them with their log times");
                 continue;
             }
             result.Add(new Delivery.AlertmanagerDestination(uri, http, log, rules) { Resend = live });
@@ -327,7 +335,7 @@ public sealed class RunCommand
     private static Uri Url(string option, string text) =>
         Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0
             ? uri
-            : throw new UsageException($"{option}: \"{text}\" is not an http:// or https:// URL");
+            : throw new UsageException($"{option}: \"{Terminal.Escape(Delivery.Destination.Redacted(text))}\" is not an http:// or https:// URL");
 }
 
 /// <summary><c>logalert generate</c>: a deterministic sample log.</summary>

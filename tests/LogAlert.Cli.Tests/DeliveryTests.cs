@@ -178,6 +178,94 @@ public sealed class DeliveryTests : IDisposable
         Assert.DoesNotContain("cret", r.Stdout + r.Stderr);
     }
 
+    // The password was found by matching the URL's normalised user information against the text
+    // typed, so an escape (%7E, %65) or a character the parser changes showed it in full.
+    [Theory]
+    [InlineData("http://user:p%7Es@127.0.0.1:18999/", "http://user:xxxxx@127.0.0.1:18999/")]
+    [InlineData("http://user:s%65cret@127.0.0.1:18999/x?q=1", "http://user:xxxxx@127.0.0.1:18999/x?q=1")]
+    [InlineData("http://user:sec ret@127.0.0.1:18999/", "http://user:xxxxx@127.0.0.1:18999/")]
+    [InlineData("http://user:SéCRET@127.0.0.1:18999", "http://user:xxxxx@127.0.0.1:18999")]
+    [InlineData("http://user:p@ss@127.0.0.1:18999/a@b", "http://user:xxxxx@127.0.0.1:18999/a@b")]
+    [InlineData("http://user@127.0.0.1:18999/", "http://user@127.0.0.1:18999/")]
+    [InlineData("http://127.0.0.1:18999/a:b@c", "http://127.0.0.1:18999/a:b@c")]
+    public void A_password_is_hidden_however_it_is_written(string typed, string shown)
+    {
+        Assert.Equal(shown, LogAlert.Cli.Delivery.Destination.Redacted(typed));
+        if (Uri.TryCreate(typed, UriKind.Absolute, out var uri)) Assert.Equal(shown, LogAlert.Cli.Delivery.Destination.Redacted(uri));
+    }
+
+    // A replay skips Alertmanager with a line on stderr, which printed the URL as typed, password and all.
+    [Fact]
+    public void The_line_saying_a_replay_skips_Alertmanager_hides_the_password()
+    {
+        var r = CliRunner.Run("--format", "jsonl", "--alertmanager", "http://admin:hunter2@127.0.0.1:9/", Log());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("logalert: --alertmanager http://admin:xxxxx@127.0.0.1:9/: not live", r.Stderr);
+        Assert.DoesNotContain("hunter2", r.Stderr + r.Stdout);
+    }
+
+    // --webhook-header Content-Type was dropped without a word: it is a header of the body, which
+    // the request's own headers refuse.
+    [Fact]
+    public void A_content_type_header_replaces_logalerts_own()
+    {
+        using var receiver = new WebhookReceiver();
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", receiver.Url, "--webhook-header", "Content-Type: application/vnd.example+json", Log());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(2, receiver.Requests.Count);
+        Assert.All(receiver.Requests, q => Assert.Equal("application/vnd.example+json", q.Header("Content-Type")));
+    }
+
+    // With the default deadline (10 s) the retries (about half a minute) never ran out, and a
+    // receiver answering 503 was only ever "not delivered by the delivery deadline".
+    [Fact]
+    public void A_request_cut_short_by_the_deadline_says_what_its_last_try_got()
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.AnswerWith(503);
+
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", receiver.Url, "--delivery-timeout", "2s", Log());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("high_traffic firing at 2019-02-07T21:13:42Z: not delivered by the delivery deadline (last try: HTTP 503 ", r.Stderr);
+    }
+
+    // A signal during the flush at the end of input was ignored: a receiver that never answers,
+    // with a long --delivery-timeout, held the run until the deadline (kill -9 was the only way out).
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public async Task A_signal_while_deliveries_are_flushed_cuts_the_flush_short(string signal)
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.NeverAnswer();
+        var psi = CliRunner.StartInfo(["--format", "jsonl", "--webhook", receiver.Url, "--delivery-timeout", "1h", Log()]);
+        using var run = Process.Start(psi)!;
+        var stdout = run.StandardOutput.ReadToEndAsync();
+        var stderr = run.StandardError.ReadToEndAsync();
+        try
+        {
+            // The first request is in flight: the input (2 events) is read, the flush has begun.
+            receiver.WaitForRequests(1, TimeSpan.FromSeconds(30));
+            Thread.Sleep(500);
+            var clock = Stopwatch.StartNew();
+            Process.Start("kill", [$"-{signal}", run.Id.ToString()])!.WaitForExit();
+            Assert.True(run.WaitForExit(15_000), $"still flushing 15 s after SIG{signal}");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        }
+        finally
+        {
+            if (!run.HasExited) run.Kill(true);
+        }
+        var said = await stderr;
+        Assert.Contains($"not delivered when SIG{signal} cut the delivery short", said);
+        var last = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        var delivery = JsonDocument.Parse(last).RootElement.GetProperty("delivery")[0];
+        Assert.Equal(2, delivery.GetProperty("failed").GetInt64() + delivery.GetProperty("dropped").GetInt64());
+    }
+
     [Fact]
     public void A_destination_down_at_the_start_is_not_an_error_and_stdout_does_not_change()
     {
@@ -204,6 +292,13 @@ public sealed class DeliveryTests : IDisposable
     [InlineData("--webhook", "ftp://example.com/x", "--webhook: \"ftp://example.com/x\" is not an http:// or https:// URL")]
     [InlineData("--alertmanager", "localhost:9093", "--alertmanager: \"localhost:9093\" is not an http:// or https:// URL")]
     [InlineData("--webhook-header", "no colon", "--webhook-header: \"no colon\" is not 'Name: value'")]
+    // The value was accepted, then every request failed in the client, retried for half a minute.
+    [InlineData("--webhook-header", "X-Team: équipe", "--webhook-header: the value of X-Team has a character HTTP cannot send (a line break, a control or non-ASCII character)")]
+    // A line break wrote a header of its own (X-Admin) into every request.
+    [InlineData("--webhook-header", "X-Token: abc\r\nX-Admin: yes", "--webhook-header: the value of X-Token has a character HTTP cannot send (a line break, a control or non-ASCII character)")]
+    [InlineData("--webhook-header", "Content-Length: 5", "--webhook-header: Content-Length is the body's, set by logalert")]
+    // An unescaped '@' in the password made the URL malformed, and the message printed it.
+    [InlineData("--webhook", "http://user:p@ss@127.0.0.1:18999/", "--webhook: \"http://user:xxxxx@127.0.0.1:18999/\" is not an http:// or https:// URL")]
     [InlineData("--alertmanager-replay", "maybe", "--alertmanager-replay: \"maybe\" is not skip or send")]
     // Only a --webhook: it did nothing, without a word.
     [InlineData("--alertmanager-replay", "send", "--alertmanager-replay needs an --alertmanager")]

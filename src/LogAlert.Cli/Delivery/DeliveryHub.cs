@@ -35,7 +35,8 @@ public sealed class DeliveryHub : IAsyncDisposable
     {
         _timer?.Dispose();
         var deadline = DateTimeOffset.UtcNow + timeout;
-        Task.WhenAll(_destinations.Select(d => d.FlushAsync(deadline))).GetAwaiter().GetResult();
+        using var interrupted = new SignalToken();
+        Task.WhenAll(_destinations.Select(d => d.FlushAsync(deadline, interrupted))).GetAwaiter().GetResult();
     }
 
     /// <summary>Each destination's counts, in the order given.</summary>

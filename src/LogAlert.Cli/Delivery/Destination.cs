@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Polly;
 using Polly.Retry;
@@ -35,6 +36,10 @@ public abstract class Destination : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task? _worker;
     private long _delivered, _failed, _dropped;
+    // What the last attempt at the request being sent got, when it failed: said if the deadline cuts it short.
+    private volatile string? _lastTry;
+    // Why the flush was cut short, for messages: the deadline, or a signal during it.
+    private string _stopReason = "by the delivery deadline";
 
     /// <param name="url">Where to post.</param>
     /// <param name="http">The client (shared; its timeout bounds one attempt).</param>
@@ -58,14 +63,25 @@ public abstract class Destination : IAsyncDisposable
     /// <paramref name="url"/> as given, with the password of its user information shown as
     /// <c>xxxxx</c> (as Go's <c>url.Redacted</c> does): stderr and the final report are no place for it.
     /// </summary>
-    public static string Redacted(Uri url)
+    public static string Redacted(Uri url) => Redacted(url.OriginalString);
+
+    /// <summary>
+    /// <paramref name="text"/>, a URL as typed (a malformed one too), with its password shown as
+    /// <c>xxxxx</c>. Read from the text, not from <see cref="Uri.UserInfo"/>, which normalises
+    /// escapes (<c>%7E</c> as <c>~</c>) and so no longer matched what was typed, which then showed in full.
+    /// </summary>
+    public static string Redacted(string text)
     {
-        var text = url.OriginalString;
-        var info = url.UserInfo;
-        var colon = info.IndexOf(':');
-        if (colon < 0) return text;
-        var at = text.IndexOf(info + "@", StringComparison.Ordinal);
-        return at < 0 ? text : text[..(at + colon + 1)] + "xxxxx" + text[(at + info.Length)..];
+        var scheme = text.IndexOf("://", StringComparison.Ordinal);
+        if (scheme < 0) return text;
+        var start = scheme + 3;
+        var end = text.IndexOfAny(['/', '?', '#'], start);
+        if (end < 0) end = text.Length;
+        // The user information ends at the authority's last '@': a password may hold one as typed.
+        var at = text.LastIndexOf('@', end - 1, end - start);
+        if (at < 0) return text;
+        var colon = text.IndexOf(':', start, at - start);
+        return colon < 0 ? text : text[..(colon + 1)] + "xxxxx" + text[at..];
     }
 
     /// <summary>
@@ -129,15 +145,18 @@ public abstract class Destination : IAsyncDisposable
     /// Stops taking news and sends what is queued, until <paramref name="deadline"/>: what is not
     /// delivered by then is counted (failed if it was being tried, dropped if it was still waiting).
     /// </summary>
-    public async Task FlushAsync(DateTimeOffset deadline)
+    /// <param name="deadline">When to give up on what is left.</param>
+    /// <param name="interrupted">Cancelled by a signal during the flush: what is left is given up at once.</param>
+    public async Task FlushAsync(DateTimeOffset deadline, SignalToken? interrupted = null)
     {
         _queue.Writer.TryComplete();
         if (_worker is null) Start();
         var left = deadline - DateTimeOffset.UtcNow;
-        if (left > TimeSpan.Zero) await Task.WhenAny(_worker!, Task.Delay(left));
+        if (left > TimeSpan.Zero) await Task.WhenAny(_worker!, Task.Delay(left, interrupted?.Token ?? CancellationToken.None));
         if (!_worker!.IsCompleted)
         {
             var droppedBefore = Interlocked.Read(ref _dropped);
+            if (interrupted?.Signal is { } signal) _stopReason = $"when {signal} cut the delivery short";
             _stop.Cancel();
             try
             {
@@ -147,14 +166,14 @@ public abstract class Destination : IAsyncDisposable
             {
             }
             var unsent = Interlocked.Read(ref _dropped) - droppedBefore;
-            if (unsent > 0) _log.Tell(this, $"{unsent} more not sent by the delivery deadline", always: true);
+            if (unsent > 0) _log.Tell(this, $"{unsent} more not sent {_stopReason}", always: true);
         }
         var waiting = 0L;
         while (_queue.Reader.TryRead(out _)) waiting++;
         if (waiting > 0)
         {
             Interlocked.Add(ref _dropped, waiting);
-            _log.Tell(this, $"{waiting} not sent by the delivery deadline", always: true);
+            _log.Tell(this, $"{waiting} not sent {_stopReason}", always: true);
         }
         _log.TellUnsaid(this);
     }
@@ -169,6 +188,7 @@ public abstract class Destination : IAsyncDisposable
                 Interlocked.Increment(ref _dropped);
                 continue;
             }
+            _lastTry = null;
             try
             {
                 using var answer = await _retry.ExecuteAsync(async token =>
@@ -179,8 +199,25 @@ public abstract class Destination : IAsyncDisposable
                     };
                     if (BasicAuth(Url) is { } auth && !Headers.Any(h => h.Name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)))
                         request.Headers.TryAddWithoutValidation("Authorization", auth);
-                    foreach (var (name, value) in Headers) request.Headers.TryAddWithoutValidation(name, value);
-                    return await _http.SendAsync(request, token);
+                    foreach (var (name, value) in Headers)
+                        if (!request.Headers.TryAddWithoutValidation(name, value))
+                        {
+                            // A header of the body's (Content-Type, Content-Encoding): set on the content,
+                            // in place of logalert's own; added to the request it was dropped unsaid.
+                            request.Content.Headers.Remove(name);
+                            request.Content.Headers.TryAddWithoutValidation(name, value);
+                        }
+                    try
+                    {
+                        var answer = await _http.SendAsync(request, token);
+                        _lastTry = answer.IsSuccessStatusCode ? null : $"HTTP {(int)answer.StatusCode} {answer.ReasonPhrase}";
+                        return answer;
+                    }
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !token.IsCancellationRequested)
+                    {
+                        _lastTry = Describe(e);
+                        throw;
+                    }
                 }, _stop.Token);
                 if (answer.IsSuccessStatusCode) Interlocked.Increment(ref _delivered);
                 else
@@ -195,7 +232,10 @@ public abstract class Destination : IAsyncDisposable
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
                 Interlocked.Increment(ref _failed);
-                _log.Tell(this, $"{payload.About}: not delivered by the delivery deadline", always: true);
+                // Why it was still being tried: with the default deadline (10 s) the retries (about
+                // half a minute) never run out, and the cause of a dead receiver went unsaid.
+                var why = _lastTry is { } last ? $" (last try: {last})" : "";
+                _log.Tell(this, $"{payload.About}: not delivered {_stopReason}{why}", always: true);
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
@@ -228,6 +268,47 @@ public abstract class Destination : IAsyncDisposable
         }
         _stop.Dispose();
         GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>
+/// A signal (SIGINT, SIGTERM) that came while deliveries were flushed: the flush stops at once. The
+/// first signal of a live run starts the flush (§14); one more, or one during the flush at the end
+/// of input, means the user will not wait, as a second Ctrl-C does in most tools.
+/// </summary>
+public sealed class SignalToken : IDisposable
+{
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly PosixSignalRegistration[] _registrations;
+    private volatile string? _signal;
+
+    public SignalToken()
+    {
+        _registrations = OperatingSystem.IsWindows() ? [] :
+        [
+            PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Stop("SIGINT", c)),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Stop("SIGTERM", c)),
+        ];
+    }
+
+    private void Stop(string signal, PosixSignalContext context)
+    {
+        _signal ??= signal;
+        // Handled here: the run ends as soon as the flush returns, with its report.
+        context.Cancel = true;
+        _cancel.Cancel();
+    }
+
+    /// <summary>Cancelled when a signal came.</summary>
+    public CancellationToken Token => _cancel.Token;
+
+    /// <summary>The signal that came, or null.</summary>
+    public string? Signal => _signal;
+
+    public void Dispose()
+    {
+        foreach (var r in _registrations) r.Dispose();
+        _cancel.Dispose();
     }
 }
 
