@@ -244,8 +244,19 @@ public sealed class RunCommand
             };
             runner.Formats = () => reader.Formats;
             var outcome = await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token);
-            // `logalert ... | head`: the reader left, quietly, as cat and grep do.
-            if (outcome == RunOutcome.OutputClosed) return StandardOutput.ClosedExitCode;
+            // `logalert ... | head`: the reader left, quietly, as cat and grep do. The alerts found by
+            // then were still sent: dropped at once, they were lost with a line that blamed the
+            // deadline; what became of them is said on stderr, stdout being gone.
+            if (outcome == RunOutcome.OutputClosed)
+            {
+                if (hub.Any)
+                {
+                    hub.Flush(deliveryDeadline);
+                    foreach (var c in hub.Counts)
+                        Console.Error.WriteLine($"logalert: {c.Kind} {c.Destination}: {c.Delivered} delivered, {c.Failed} failed, {c.Dropped} dropped (stdout closed)");
+                }
+                return StandardOutput.ClosedExitCode;
+            }
             return failOnAlert && runner.AnyFired ? ExitCodes.AlertFired : ExitCodes.Ok;
         }
         catch (UsageException e)

@@ -266,6 +266,29 @@ public sealed class DeliveryTests : IDisposable
         Assert.Equal(2, delivery.GetProperty("failed").GetInt64() + delivery.GetProperty("dropped").GetInt64());
     }
 
+    // `logalert … | head -1`: the alerts found before stdout closed were dropped at once, none sent,
+    // and the one line on stderr blamed the delivery deadline.
+    [Fact]
+    public async Task Alerts_found_before_stdout_closed_are_still_delivered_and_counted_on_stderr()
+    {
+        using var receiver = new WebhookReceiver();
+        var rule = Path.Combine(_dir, "flap.csx");
+        File.WriteAllText(rule, "Alert(\"flap\").WhenEach(q => q.SumBy(\"requests\", TimeSpan.FromSeconds(1), \"host\")).Above(0.5);");
+        var log = Path.Combine(_dir, "many.csv");
+        Assert.Equal(0, CliRunner.Run("generate", "--seed", "7", "--duration", "5m", "--rate", "50", "--hosts", "5000", "-o", log).ExitCode);
+        using var run = Process.Start(CliRunner.StartInfo(["--rules", rule, "--format", "jsonl", "--summary-interval", "off", "--webhook", receiver.Url, log]))!;
+        var stderr = run.StandardError.ReadToEndAsync();
+        Assert.Contains("\"type\":\"alert\"", await run.StandardOutput.ReadLineAsync());
+        run.StandardOutput.Close();
+        Assert.True(run.WaitForExit(60_000), "did not exit after stdout closed");
+
+        Assert.Equal(141, run.ExitCode);
+        var said = await stderr;
+        var line = Assert.Single(said.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"logalert: webhook {receiver.Url}: {receiver.Requests.Count} delivered, 0 failed, 0 dropped (stdout closed)", line);
+        Assert.True(receiver.Requests.Count > 0);
+    }
+
     [Fact]
     public void A_destination_down_at_the_start_is_not_an_error_and_stdout_does_not_change()
     {
