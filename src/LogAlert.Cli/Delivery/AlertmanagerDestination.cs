@@ -60,9 +60,11 @@ public sealed class AlertmanagerDestination : Destination
     public override void Publish(AlertNotice alert)
     {
         var at = DateTimeOffset.FromUnixTimeSeconds(alert.Time);
-        Firing entry;
+        // Queued under the lock, as a re-send is: a re-send copied before a resolution and queued
+        // after it would open the resolved alert again in Alertmanager for its lifetime.
         lock (_gate)
         {
+            Firing entry;
             if (alert.Transition == AlertTransition.Fired)
             {
                 entry = new Firing(alert, StartsAt(at));
@@ -73,8 +75,8 @@ public sealed class AlertmanagerDestination : Destination
                 _firing.Remove(Key(alert), out var was);
                 entry = new Firing(alert, was?.StartsAt ?? StartsAt(DateTimeOffset.FromUnixTimeSeconds(alert.FiringSince)));
             }
+            Enqueue(new Payload(Body([(entry, EndsAt(entry.StartsAt, at, alert.Transition == AlertTransition.Fired))]), WebhookDestination.About(alert)));
         }
-        Enqueue(new Payload(Body([(entry, EndsAt(entry.StartsAt, at, alert.Transition == AlertTransition.Fired))]), WebhookDestination.About(alert)));
     }
 
     /// <summary>
@@ -114,10 +116,11 @@ public sealed class AlertmanagerDestination : Destination
     {
         if (!Resend || now - _lastSent < ResendInterval) return;
         _lastSent = now;
-        List<Firing> firing;
-        lock (_gate) firing = [.. _firing.Values];
-        if (firing.Count == 0) return;
-        Enqueue(new Payload(Body([.. firing.Select(f => (f, Later(Max(now, f.StartsAt), Lifetime)))]), $"{firing.Count} firing alert(s), sent again"));
+        lock (_gate)
+        {
+            if (_firing.Count == 0) return;
+            Enqueue(new Payload(Body([.. _firing.Values.Select(f => (f, Later(Max(now, f.StartsAt), Lifetime)))]), $"{_firing.Count} firing alert(s), sent again"));
+        }
     }
 
     // Log time ends in 9999: an alert firing in its last minutes ends with it.
