@@ -70,7 +70,7 @@ public sealed class InputFormatTests : IDisposable
     }
 
     [Fact]
-    public void A_json_line_with_half_a_surrogate_pair_is_one_bad_line_and_the_rest_is_read()
+    public void A_json_line_with_half_a_surrogate_pair_is_a_record_with_the_escape_as_written()
     {
         var path = Generate("g.jsonl", "--output-format", "jsonl");
         var lines = File.ReadAllLines(path).ToList();
@@ -80,11 +80,12 @@ public sealed class InputFormatTests : IDisposable
 
         var r = CliRunner.Run("--format", "jsonl", "--summary-interval", "off", path);
 
+        // It was one bad line ("not valid JSON at column 80: a \u escape is half of a UTF-16 surrogate pair").
         Assert.Equal(0, r.ExitCode);
-        Assert.Equal($"logalert: {path}:301: not valid JSON at column 80: a \\u escape is half of a UTF-16 surrogate pair (\\ud800-\\udfff) without the other half\n", r.Stderr);
-        Assert.Equal(Stats(good).GetProperty("records").GetInt64(), Stats(r).GetProperty("records").GetInt64());
+        Assert.Equal("", r.Stderr);
+        Assert.Equal(Stats(good).GetProperty("records").GetInt64() + 1, Stats(r).GetProperty("records").GetInt64());
         Assert.Equal(lines.Count, Stats(r).GetProperty("lines").GetInt64());
-        Assert.Equal(1, Stats(r).GetProperty("bad").GetInt64());
+        Assert.Equal(0, Stats(r).GetProperty("bad").GetInt64());
     }
 
     // nginx's stock `main` format, as nginx.conf writes it, and what a user may copy of it.

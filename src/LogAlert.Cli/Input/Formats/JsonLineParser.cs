@@ -49,7 +49,7 @@ public sealed class JsonLineParser : IAccessLineParser
             }
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (!TryText(ref reader, out var key, out reason)) return false;
+                var key = Text(ref reader);
                 var (kind, rank) = KeyOf(key);
                 reader.Read();
                 if (kind == FieldKind.Skip)
@@ -63,7 +63,7 @@ public sealed class JsonLineParser : IAccessLineParser
                     case JsonTokenType.Null:
                         continue;
                     case JsonTokenType.String:
-                        if (!TryText(ref reader, out value, out reason)) return false;
+                        value = Text(ref reader);
                         break;
                     case JsonTokenType.Number:
                         value = reader.ValueSpan;
@@ -95,33 +95,26 @@ public sealed class JsonLineParser : IAccessLineParser
 
     /// <summary>
     /// A string or property name as text: as it stands, or with its JSON escapes undone in an array of
-    /// its own. False, with the reason, when an escape is half of a UTF-16 pair without the other half
-    /// (<c>\udc00</c>), which is no text: the reader throws for it, and one such line stopped the run.
+    /// its own. An escape that is half of a UTF-16 pair without the other half (<c>\udc00</c>), which
+    /// is no text (the reader throws for it), is kept as written, as the server formats keep it
+    /// (semantics §1): the line is a record, not a bad line.
     /// </summary>
-    private static bool TryText(scoped ref Utf8JsonReader reader, out ReadOnlySpan<byte> text, [NotNullWhen(false)] out string? reason)
+    private static ReadOnlySpan<byte> Text(scoped ref Utf8JsonReader reader)
     {
-        reason = null;
-        text = reader.ValueSpan;
-        if (!reader.ValueIsEscaped) return true;
+        if (!reader.ValueIsEscaped) return reader.ValueSpan;
         // Undone here, not by the reader's CopyString, which refuses a string whose raw bytes are not
         // UTF-8: nginx's escape=json writes bytes from 0x80 as they are (a TLS handshake sent to a
         // plain-HTTP port) and control bytes as \u00XX, and such a line is a record.
-        var buffer = new byte[text.Length];
-        var length = Unescape(text, buffer);
-        if (length < 0)
-        {
-            reason = $"not valid JSON at column {reader.TokenStartIndex + 1}: a \\u escape is half of a UTF-16 surrogate pair (\\ud800-\\udfff) without the other half";
-            return false;
-        }
-        text = buffer.AsSpan(0, length);
-        return true;
+        var escaped = reader.ValueSpan;
+        var buffer = new byte[escaped.Length];
+        return buffer.AsSpan(0, Unescape(escaped, buffer));
     }
 
     /// <summary>
     /// <paramref name="escaped"/> (a string's bytes between its quotes, which the reader has checked are
     /// valid JSON escapes) with its escapes undone into <paramref name="into"/>, which is as long (an
-    /// escape is never shorter than what it stands for); its other bytes as they are. The length written,
-    /// or -1 for a <c>\u</c> escape that is half of a surrogate pair without the other half.
+    /// escape is never shorter than what it stands for); its other bytes as they are, and so a <c>\u</c>
+    /// escape that is half of a surrogate pair without the other half. The length written.
     /// </summary>
     private static int Unescape(ReadOnlySpan<byte> escaped, Span<byte> into)
     {
@@ -145,15 +138,19 @@ public sealed class JsonLineParser : IAccessLineParser
                 case (byte)'u':
                     int code = Hex(escaped.Slice(i + 1, 4));
                     i += 4;
-                    if (code is >= 0xD800 and <= 0xDBFF)
+                    if (code is >= 0xD800 and <= 0xDBFF && i + 6 < escaped.Length && escaped[i + 1] == (byte)'\\'
+                        && escaped[i + 2] == (byte)'u' && Hex(escaped.Slice(i + 3, 4)) is var low and >= 0xDC00 and <= 0xDFFF)
                     {
-                        if (i + 6 >= escaped.Length || escaped[i + 1] != (byte)'\\' || escaped[i + 2] != (byte)'u') return -1;
-                        var low = Hex(escaped.Slice(i + 3, 4));
-                        if (low is < 0xDC00 or > 0xDFFF) return -1;
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
                         i += 6;
                     }
-                    else if (code is >= 0xDC00 and <= 0xDFFF) return -1;
+                    else if (code is >= 0xD800 and <= 0xDFFF)
+                    {
+                        // Half a pair: its six bytes as written.
+                        escaped.Slice(i - 5, 6).CopyTo(into[n..]);
+                        n += 6;
+                        break;
+                    }
                     n += new Rune(code).EncodeToUtf8(into[n..]);
                     break;
                 default: into[n++] = c; break; // " \ /
