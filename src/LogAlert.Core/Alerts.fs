@@ -253,5 +253,5 @@ module internal Alerts =
                   match phase with
                   | Firing(since, v) ->
                       let labels = labelsOf rs.Rule rs.GroupLabel key
-                      yield { Rule = rs.Rule.RuleName; Labels = labels; Since = since; Value = v }
+                      yield { Rule = rs.Rule.RuleName; Labels = labels; Since = since; Value = v; RuleFailed = rs.Failed }
                   | Pending _ -> () ]

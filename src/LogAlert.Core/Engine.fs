@@ -228,13 +228,14 @@ module Engine =
     /// Counts stay those of `state`; a value is that of its last transition or of `state`.
     let reportAfter (events: List<Event>) (count: int) (state: State) =
         let before = report state
+        let failed = state.Rules |> List.filter (fun rs -> rs.Failed) |> List.map (fun rs -> rs.Rule.RuleName) |> Set.ofList
         let mutable firing = before.Firing
         for i in 0 .. count - 1 do
             match events[i] with
             | Alert a ->
                 firing <- firing |> List.filter (fun f -> not (f.Rule = a.Rule && f.Labels = a.Labels))
                 if a.Transition = Fired then
-                    firing <- firing @ [ { Rule = a.Rule; Labels = a.Labels; Since = a.Time; Value = a.Value } ]
+                    firing <- firing @ [ { Rule = a.Rule; Labels = a.Labels; Since = a.Time; Value = a.Value; RuleFailed = failed.Contains a.Rule } ]
             | _ -> ()
         // In `report`'s order: rule by rule in rule order, groups in ordinal order.
         let rank = state.Rules |> List.mapi (fun i rs -> rs.Rule.RuleName, i) |> Map.ofList

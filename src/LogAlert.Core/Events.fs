@@ -49,7 +49,9 @@ type FiringAlert =
     { Rule: string
       Labels: (string * string) list
       Since: int64
-      Value: float }
+      Value: float
+      /// Its rule threw and was switched off: the alert is as the rule left it, not evaluated since.
+      RuleFailed: bool }
 
 /// The end-of-input report.
 type Report =

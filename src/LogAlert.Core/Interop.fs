@@ -127,6 +127,9 @@ type StillFiring internal (alert: FiringAlert) =
     member _.Since = alert.Since
     /// Its value at the last evaluated second.
     member _.Value = alert.Value
+    /// Whether its rule threw and was switched off: the alert is as the rule left it (as Prometheus
+    /// keeps an alert whose rule fails to evaluate), not evaluated since.
+    member _.RuleFailed = alert.RuleFailed
 
 /// What the engine reports at the end of a run (or of a run that stopped part way).
 [<Sealed>]

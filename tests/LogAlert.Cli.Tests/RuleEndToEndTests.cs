@@ -118,6 +118,28 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Contains("\"rule\":\"busy\",\"state\":\"resolved\"", r.Stdout);
     }
 
+    // A rule that threw while its alert fired left the alert in the final report as any other,
+    // with nothing to say its rule was switched off (a SPEC audit).
+    [Fact]
+    public void An_alert_whose_rule_failed_while_it_fired_is_marked_in_the_final_report()
+    {
+        var rules = Write("late_boom.csx", """
+            Alert("late_boom").When(q => q.Rate("requests", TimeSpan.FromSeconds(10)) > 8 ? throw new InvalidOperationException("late") : q.Rate("requests", TimeSpan.FromSeconds(10))).Above(5);
+            Alert("busy").When(q => q.Rate("requests", TimeSpan.FromSeconds(10))).Above(5);
+            """);
+        var json = Run("--format", "jsonl", "--rules", rules, Log());
+        var text = Run("--rules", rules, Log());
+
+        Assert.Equal(0, json.ExitCode);
+        Assert.Contains("\"rule\":\"late_boom\",\"state\":\"firing\"", json.Stdout);
+        Assert.DoesNotContain("\"rule\":\"late_boom\",\"state\":\"resolved\"", json.Stdout);
+        var firing = JsonDocument.Parse(json.StdoutLines[^1]).RootElement.GetProperty("firing");
+        var boom = Assert.Single(firing.EnumerateArray());
+        Assert.Equal("late_boom", boom.GetProperty("rule").GetString());
+        Assert.True(boom.GetProperty("rule_failed").GetBoolean());
+        Assert.Contains(text.StdoutLines, l => l.StartsWith("-- still firing: late_boom since ") && l.EndsWith(" (its rule failed: not evaluated since)"));
+    }
+
     [Fact]
     public void A_rule_stuck_in_a_loop_is_named_and_the_process_exits()
     {

@@ -155,7 +155,7 @@ let events (interval: int64) (specs: RuleSpec list) (sorted: Record list) : Even
                       match p with
                       | Choice2Of2(since, v) ->
                           let labels = match spec.Value with PerGroup _ -> [ groupLabel[spec.Name], key ] | Scalar _ -> []
-                          yield { FiringAlert.Rule = spec.Name; Labels = labels; Since = since; Value = v }
+                          yield { FiringAlert.Rule = spec.Name; Labels = labels; Since = since; Value = v; RuleFailed = false }
                       | Choice1Of2 _ -> () ]
         out.Add(Finished { Records = int64 records.Length; Skewed = 0L; Late = 0L; Firing = firing })
     else

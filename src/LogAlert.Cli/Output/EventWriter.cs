@@ -242,6 +242,7 @@ public sealed class JsonlEventWriter : IEventWriter
             _json.WriteNumber("since", f.Since);
             _json.WriteString("time", Format.Time(f.Since));
             Number("value", f.Value);
+            if (f.RuleFailed) _json.WriteBoolean("rule_failed", true);
             _json.WriteEndObject();
         }
         _json.WriteEndArray();
@@ -365,7 +366,8 @@ public sealed class TextEventWriter(TextWriter output, bool color, TimeSpan summ
         foreach (var f in r.Firing)
         {
             var labels = f.Labels.Count == 0 ? "" : " {" + Format.Labels(f.Labels) + "}";
-            output.Write($"-- {Paint("1;31", "still firing")}: {Terminal.Escape(f.Rule)}{labels} since {Format.Time(f.Since)}, value {(Format.Round2(f.Value) is { } v ? v.ToString("0.00", Format.Invariant) : f.Value.ToString(Format.Invariant))}\n");
+            var failed = f.RuleFailed ? " (its rule failed: not evaluated since)" : "";
+            output.Write($"-- {Paint("1;31", "still firing")}: {Terminal.Escape(f.Rule)}{labels} since {Format.Time(f.Since)}, value {(Format.Round2(f.Value) is { } v ? v.ToString("0.00", Format.Invariant) : f.Value.ToString(Format.Invariant))}{failed}\n");
         }
     }
 
