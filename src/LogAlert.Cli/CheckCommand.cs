@@ -87,7 +87,18 @@ public sealed class CheckCommand
             Environment.ExitCode = ExitCodes.Failed;
         };
         AppDomain.CurrentDomain.ProcessExit += exited;
-        try { return checker.Run(); }
+        // SIGINT or SIGTERM stops the run after the generated log being checked, with the counts so
+        // far and the signal's exit code (the host held it 30 s, then exited 0). A rule stuck in a
+        // loop holds the run's thread: after a second the summary is written from here and the
+        // process ends; the watchdog is off meanwhile so that the signal is not charged to the rule.
+        using var stop = new SignalStop(TimeSpan.FromSeconds(1), signal =>
+        {
+            var what = host.Watchdog.Running;
+            if (!checker.ReportInterrupted(what is null ? signal : $"{signal} while {what} was running")) return;
+            Environment.Exit(Signals.ExitCodeOf(signal));
+        });
+        stop.Token.Register(() => host.Watchdog.Timeout = TimeSpan.Zero);
+        try { return checker.Run(stop); }
         finally { AppDomain.CurrentDomain.ProcessExit -= exited; }
     }
 }

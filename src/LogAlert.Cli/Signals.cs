@@ -17,7 +17,10 @@ public static class Signals
     public static string? Received => s_received;
 
     /// <summary>What a shell reports for a process a signal stopped: 128 + its number.</summary>
-    public static int ExitCode => s_received switch { "SIGINT" => 130, "SIGQUIT" => 131, _ => 143 };
+    public static int ExitCode => ExitCodeOf(s_received);
+
+    /// <summary>128 + the number of <paramref name="signal"/> (143 for SIGTERM).</summary>
+    public static int ExitCodeOf(string? signal) => signal switch { "SIGINT" => 130, "SIGQUIT" => 131, _ => 143 };
 
     /// <summary>Starts noting signals; they keep their usual effect (the handlers do not cancel it).</summary>
     public static void Watch()
@@ -29,5 +32,66 @@ public static class Signals
             PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => s_received ??= "SIGTERM"),
             PosixSignalRegistration.Create(PosixSignal.SIGQUIT, _ => s_received ??= "SIGQUIT"),
         ];
+    }
+}
+
+/// <summary>
+/// SIGINT and SIGTERM for a command that stops itself between steps (<c>logalert test</c> between
+/// batches of a case, <c>check --properties</c> between generated logs): the runtime's own handling
+/// (the host's 30 s wait, then exit 0) is cancelled, <see cref="Token"/> is cancelled, and if the
+/// command has not stopped within <c>grace</c> (a rule stuck in a loop holds its thread) the forced
+/// stop runs on a thread of its own; it writes the report and ends the process.
+/// </summary>
+public sealed class SignalStop : IDisposable
+{
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly ManualResetEventSlim _finished = new();
+    private readonly PosixSignalRegistration[] _registrations = [];
+    private readonly TimeSpan _grace;
+    private readonly Action<string> _force;
+    private volatile string? _signal;
+
+    /// <summary>Starts handling SIGINT and SIGTERM; a signal noted before now (while the rules compiled) stops at once.</summary>
+    public SignalStop(TimeSpan grace, Action<string> force)
+    {
+        _grace = grace;
+        _force = force;
+        if (!OperatingSystem.IsWindows())
+            _registrations =
+            [
+                PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Request("SIGINT"); }),
+                PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Request("SIGTERM"); }),
+            ];
+        if (Signals.Received is "SIGINT" or "SIGTERM") Request(Signals.Received);
+    }
+
+    /// <summary>Cancelled once a signal came.</summary>
+    public CancellationToken Token => _cancel.Token;
+
+    /// <summary><c>SIGINT</c> or <c>SIGTERM</c> once one came; null before.</summary>
+    public string? Signal => _signal;
+
+    /// <summary>128 + the signal's number, as a shell reports a process the signal stopped.</summary>
+    public int ExitCode => Signals.ExitCodeOf(_signal);
+
+    private void Request(string signal)
+    {
+        lock (_cancel)
+        {
+            if (_signal is not null) return;
+            _signal = signal;
+        }
+        _cancel.Cancel();
+        new Thread(() =>
+        {
+            if (!_finished.Wait(_grace)) _force(signal);
+        }) { IsBackground = true, Name = "logalert signal stop" }.Start();
+    }
+
+    /// <summary>The command stopped by itself: no forced stop after this.</summary>
+    public void Dispose()
+    {
+        _finished.Set();
+        foreach (var r in _registrations) r.Dispose();
     }
 }

@@ -85,10 +85,24 @@ public sealed class TestCommand
                 else Stop($"{what} ended the process (Environment.Exit)");
             };
             AppDomain.CurrentDomain.ProcessExit += exited;
+            // SIGINT or SIGTERM (a CI job's timeout) stops the run after the batch it is in, with its
+            // summary and report and the signal's exit code: the host held it 30 s and exited 0,
+            // which turned a failing suite into a pass. A rule stuck in a loop holds the run's
+            // thread: after a second the report is written from here and the process ends, and the
+            // watchdog is off meanwhile so that the signal is not charged to the rule.
+            using var stop = new SignalStop(TimeSpan.FromSeconds(1), signal =>
+            {
+                if (!run.Interrupt(signal, host.Watchdog.Running)) return;
+                if (junit is not null) WriteJUnit(junit, run.Results);
+                Console.Out.Flush();
+                Environment.Exit(Signals.ExitCodeOf(signal));
+            });
+            stop.Token.Register(() => host.Watchdog.Timeout = TimeSpan.Zero);
             int code;
-            try { code = run.RunAll(found); }
+            try { code = run.RunAll(found, stop); }
             finally { AppDomain.CurrentDomain.ProcessExit -= exited; }
-            foreach (var rule in run.NeverFired()) Console.Error.WriteLine($"logalert: warning: rule {rule} fires in no case");
+            if (stop.Signal is null)
+                foreach (var rule in run.NeverFired()) Console.Error.WriteLine($"logalert: warning: rule {rule} fires in no case");
             if (junit is not null)
             {
                 try { JUnitReport.Write(junit, run.Results); }

@@ -57,6 +57,31 @@ public sealed class PropertyCheckTests : IDisposable
     }
 
     [Fact]
+    public async Task A_signal_stops_the_check_with_the_counts_so_far_and_the_signals_exit_code()
+    {
+        // The host held SIGTERM for 30 s, then the process exited 0 with no summary.
+        var rule = Write("busy.csx", """Alert("busy").When(q => q.Rate("requests", TimeSpan.FromMinutes(1))).Above(8).Monotonic();""");
+        using var p = System.Diagnostics.Process.Start(CliRunner.StartInfo(["check", "--properties", rule, "--cases", "100000", "--seed", "1"], _env))!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var lines = new List<string>();
+        string? line;
+        while ((line = await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))) is not null && !line.StartsWith("logalert check --properties"))
+            lines.Add(line);
+        Assert.NotNull(line);
+        await Task.Delay(1000); // into the first property's 100,000 logs
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        System.Diagnostics.Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        var stdout = await p.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(25));
+        Assert.True(p.WaitForExit(25_000));
+
+        Assert.Equal(143, p.ExitCode);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"{clock.Elapsed.TotalSeconds:F1} s after the signal");
+        Assert.Contains("stopped: SIGTERM, checking \"never throws\" of busy", stdout);
+        Assert.Contains("0 passed, 0 failed (the run was stopped by SIGTERM)", stdout);
+        Assert.DoesNotContain("FAIL", stdout + await stderr);
+    }
+
+    [Fact]
     public void A_value_that_reads_q_Now_fails_time_translation_with_a_small_log_that_shows_it()
     {
         var rules = Write("planted.csx", Planted);

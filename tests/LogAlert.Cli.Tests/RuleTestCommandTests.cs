@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Xml.Linq;
 using Xunit;
 
@@ -206,6 +207,76 @@ public sealed class RuleTestCommandTests : IDisposable
         var cases = suite.Elements("testcase").ToDictionary(c => (string)c.Attribute("name")!);
         Assert.StartsWith(reason, (string)cases[stopping].Element("error")!.Attribute("message")!);
         Assert.NotNull(cases[last].Element("skipped")); // CI shows it as not run
+    }
+
+    /// <summary>Sends <paramref name="signal"/> once <paramref name="ready"/> is seen on the stream; returns the exit code, stdout and the seconds from the signal to the exit.</summary>
+    private static async Task<(int Code, string Stdout, string Stderr, double Seconds)> Interrupt(string signal, string[] args, Func<string, bool> ready, bool onStderr = false)
+    {
+        using var p = Process.Start(CliRunner.StartInfo(args))!;
+        var watched = onStderr ? p.StandardError : p.StandardOutput;
+        var other = (onStderr ? p.StandardOutput : p.StandardError).ReadToEndAsync();
+        var seen = new System.Text.StringBuilder();
+        string? line;
+        while ((line = await watched.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60))) is not null)
+        {
+            seen.AppendLine(line);
+            if (ready(line)) break;
+        }
+        Assert.True(line is not null, seen.ToString());
+        var clock = Stopwatch.StartNew();
+        Process.Start("kill", [$"-{signal}", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        seen.Append(await watched.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(25)));
+        Assert.True(p.WaitForExit(25_000), "did not exit");
+        var rest = await other;
+        return (p.ExitCode, onStderr ? rest : seen.ToString(), onStderr ? seen.ToString() : rest, clock.Elapsed.TotalSeconds);
+    }
+
+    [Theory]
+    [InlineData("TERM", 143)]
+    [InlineData("INT", 130)]
+    public async Task A_signal_stops_the_run_with_its_summary_report_and_exit_code(string signal, int code)
+    {
+        // The host held a signal for 30 s, then the process exited 0 with no summary and no JUnit
+        // report: a CI job's timeout turned a failing suite into a pass.
+        Write("busy.csx", Busy);
+        Write("none.jsonl", "");
+        for (var i = 0; i < 20; i++)
+            Write($"many/c{i:00}.case.json", """{ "rules": ["../busy.csx"], "generate": "--rate 3000 --duration 10m", "expect": "../none.jsonl" }""");
+        var report = Path.Combine(_dir, "junit.xml");
+
+        var (exit, stdout, _, seconds) = await Interrupt(signal, ["test", "--junit", report, Path.Combine(_dir, "many")],
+            line => line.StartsWith("FAIL", StringComparison.Ordinal));
+
+        Assert.Equal(code, exit);
+        Assert.True(seconds < 10, $"{seconds:F1} s after the signal");
+        Assert.Matches($@"\n0 passed, \d+ failed \(\d+ not run: stopped by SIG{signal}\)\n$", stdout.Replace("\r", ""));
+        var suite = XDocument.Load(report).Root!.Element("testsuite")!;
+        Assert.Equal("20", (string)suite.Attribute("tests")!);
+        Assert.True(int.Parse((string)suite.Attribute("skipped")!) > 0);
+        Assert.Equal(20, int.Parse((string)suite.Attribute("failures")!) + int.Parse((string)suite.Attribute("skipped")!));
+    }
+
+    [Theory]
+    [InlineData("INT", 130, "5s")]
+    [InlineData("TERM", 143, "0s")]
+    public async Task A_signal_while_a_rule_loops_is_said_as_the_signal_at_once(string signal, int code, string timeout)
+    {
+        // With rule_timeout 0 the report came 30 s later; with 5 s the signal was charged to the rule
+        // ("did not finish within 5s", exit 2).
+        Write("loops.csx", """
+            Alert("loops").When(q => { var s = q.Sum("requests", TimeSpan.FromMinutes(1)); if (s > 100) Console.Error.WriteLine("looping"); while (s > 100) { } return s; }).Above(5);
+            """);
+        var path = Write("loops.case.json", $$"""{ "rules": ["loops.csx"], "generate": "--rate 5 --duration 3m", "options": { "rule_timeout": "{{timeout}}" } }""");
+        var report = Path.Combine(_dir, "junit.xml");
+
+        var (exit, stdout, stderr, seconds) = await Interrupt(signal, ["test", "--junit", report, path], line => line.EndsWith("looping"), onStderr: true);
+
+        Assert.Equal(code, exit);
+        Assert.True(seconds < 4, $"{seconds:F1} s after the signal");
+        Assert.DoesNotContain("did not finish", stdout + stderr);
+        Assert.Contains($"stop  {path}: SIG{signal} while rule \"loops\" was running", stdout);
+        Assert.EndsWith($"0 passed, 0 failed (1 not run: stopped by SIG{signal})", stdout.TrimEnd());
+        Assert.NotNull(XDocument.Load(report).Root!.Element("testsuite")!.Element("testcase")!.Element("skipped"));
     }
 
     [Fact]

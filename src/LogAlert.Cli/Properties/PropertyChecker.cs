@@ -63,23 +63,48 @@ internal sealed class PropertyChecker
     private int _passed;
     private int _failed;
 
-    /// <summary>Checks every property of every rule; returns the exit code (0 all pass, 1 any failed).</summary>
-    public int Run()
+    /// <summary>
+    /// Checks every property of every rule; returns the exit code (0 all pass, 1 any failed, or 128 +
+    /// the signal's number when <paramref name="stop"/> was signalled: the property being checked
+    /// counts neither way, and the summary says so).
+    /// </summary>
+    public int Run(SignalStop? stop = null)
     {
+        _cancel = stop?.Token ?? CancellationToken.None;
         _out.WriteLine($"logalert check --properties: {_loaded.Descriptions.Count} rule{(_loaded.Descriptions.Count == 1 ? "" : "s")}, {_cases} case{(_cases == 1 ? "" : "s")} per property, seed {_seed}");
         foreach (var rule in _loaded.Descriptions)
         {
             foreach (var property in Properties(rule))
             {
-                if (CheckOne(rule, property)) Interlocked.Increment(ref _passed);
+                if (_cancel.IsCancellationRequested) break;
+                var held = CheckOne(rule, property);
+                if (_cancel.IsCancellationRequested) break; // cut short: neither held nor failed
+                if (held) Interlocked.Increment(ref _passed);
                 else Interlocked.Increment(ref _failed);
                 _out.Flush();
             }
         }
-        _out.WriteLine($"{_passed} passed, {_failed} failed");
-        _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
+        lock (_out)
+        {
+            // A forced stop (a rule held the run past the grace) claimed the report and is ending the process.
+            if (Interlocked.Exchange(ref _reported, 1) == 1) Monitor.Wait(_out);
+            if (stop?.Signal is { } signal)
+            {
+                _out.WriteLine();
+                _out.WriteLine($"stopped: {signal}, checking \"{_runningProperty}\" of {_runningRule?.Name}");
+                _out.WriteLine($"{_passed} passed, {_failed} failed (the run was stopped by {signal})");
+                _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
+                _out.Flush();
+                return stop.ExitCode;
+            }
+            _out.WriteLine($"{_passed} passed, {_failed} failed");
+            _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
+        }
         return _failed == 0 ? ExitCodes.Ok : 1;
     }
+
+    private CancellationToken _cancel;
+    private int _reported;
 
     /// <summary>Reports a rule stuck past the timeout with the log it was running on; the caller then ends the process.</summary>
     public void ReportRunaway(string message) => ReportStop(Timeout, message);
@@ -88,15 +113,18 @@ internal sealed class PropertyChecker
     public void ReportEndedProcess(string message) => ReportStop(EndedProcess, message);
 
     /// <summary>A signal stopped the run: said with the counts so far; no property is charged with it.</summary>
-    public void ReportInterrupted(string message)
+    /// <returns>False when the run already wrote its summary.</returns>
+    public bool ReportInterrupted(string message)
     {
         lock (_out)
         {
+            if (Interlocked.Exchange(ref _reported, 1) == 1) return false;
             _out.WriteLine();
             _out.WriteLine($"stopped: {message}, checking \"{_runningProperty}\"");
             _out.WriteLine($"{_passed} passed, {_failed} failed (the run was stopped)");
             _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
             _out.Flush();
+            return true;
         }
     }
 
@@ -109,6 +137,7 @@ internal sealed class PropertyChecker
         var rule = _runningRule;
         lock (_out)
         {
+            if (Interlocked.Exchange(ref _reported, 1) == 1) return;
             _out.WriteLine();
             _out.WriteLine($"FAIL  {heading}: {rule?.Name ?? "?"}{Where(rule)}, while checking \"{_runningProperty}\"");
             _out.WriteLine($"  {message}");
@@ -154,7 +183,9 @@ internal sealed class PropertyChecker
             .WithMaxTest(_cases)
             .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(SeedFor(property.Name, rule.Name)), FSharpOption<int>.None)))
             .WithRunner(runner);
-        Check.One(config, Prop.ForAll(arb, (TrafficCase c) => property.Check(c) is null));
+        // After a signal every case holds at once, so that FsCheck ends; the caller discards the result.
+        Check.One(config, Prop.ForAll(arb, (TrafficCase c) => _cancel.IsCancellationRequested || property.Check(c) is null));
+        if (_cancel.IsCancellationRequested) return false;
         switch (runner.Result)
         {
             case TestResult.Passed passed:
@@ -249,6 +280,8 @@ internal sealed class PropertyChecker
             var events = new List<Notice>();
             foreach (var batch in reader.ReadBatches())
             {
+                // A signal: the property's answer is discarded (Run), so the rest of this log need not be read.
+                _cancel.ThrowIfCancellationRequested();
                 if (batch.Count == 0) continue;
                 var step = Fold.Push(state, batch.Records);
                 events.AddRange(step.Events);

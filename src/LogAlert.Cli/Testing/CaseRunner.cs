@@ -17,7 +17,9 @@ public sealed record Replay(IReadOnlyList<Transition> Transitions, long? Origin,
 public sealed class CaseRunner(RuleHost host)
 {
     /// <summary>The case's rules, its input and its options, run to the end of the input.</summary>
-    public Replay Run(TestCase testCase)
+    /// <param name="testCase">The case.</param>
+    /// <param name="cancel">A signal's stop: checked between batches (<see cref="OperationCanceledException"/>).</param>
+    public Replay Run(TestCase testCase, CancellationToken cancel = default)
     {
         var settings = new EngineSettings
         {
@@ -25,6 +27,7 @@ public sealed class CaseRunner(RuleHost host)
             MaxSkew = testCase.MaxSkew,
             SummaryInterval = TimeSpan.Zero,
         };
+        cancel.ThrowIfCancellationRequested(); // the timeout stays off once a signal came (TestCommand)
         host.RuleTimeout = testCase.RuleTimeout;
         if (testCase.Rules.Count == 0)
         {
@@ -80,6 +83,7 @@ public sealed class CaseRunner(RuleHost host)
         {
             foreach (var batch in reader.ReadBatches())
             {
+                cancel.ThrowIfCancellationRequested();
                 bad += batch.Bad.Count;
                 if (batch.Records.IsEmpty) continue;
                 origin ??= batch.Records[0].Time;

@@ -31,12 +31,57 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     private int _stopped;
     private long _caseStarted;
 
-    /// <summary>Runs every case; the exit code: 0 all passed, 1 some failed, 2 some could not be loaded.</summary>
-    public int RunAll(IReadOnlyList<(string Name, Func<TestCase> Load)> cases)
+    /// <summary>
+    /// Runs every case; the exit code: 0 all passed, 1 some failed, 2 some could not be loaded, or
+    /// 128 + the signal's number when <paramref name="stop"/> was signalled: the run stops in the case
+    /// it is in, which is skipped with the cases after it.
+    /// </summary>
+    public int RunAll(IReadOnlyList<(string Name, Func<TestCase> Load)> cases, SignalStop? stop = null)
     {
         _cases = cases;
-        foreach (var (name, load) in cases) RunOne(name, load);
+        var cancel = stop?.Token ?? CancellationToken.None;
+        foreach (var (name, load) in cases)
+        {
+            if (cancel.IsCancellationRequested) break;
+            RunOne(name, load, cancel);
+        }
+        lock (_results)
+        {
+            // A forced stop (a rule held the run past the grace) claimed the report and is ending the process.
+            if (Interlocked.Exchange(ref _stopped, 1) == 1) Monitor.Wait(_results);
+            if (stop?.Signal is { } signal)
+            {
+                SkipRest(signal);
+                Finish(signal);
+                return stop.ExitCode;
+            }
+        }
         return Finish();
+    }
+
+    /// <summary>
+    /// Ends the run for a signal while the run's thread is held (a rule stuck in a loop): the case
+    /// being run is skipped, as are those after it, and the summary is written. False when the run
+    /// already ended by itself (its report is being written).
+    /// </summary>
+    public bool Interrupt(string signal, string? running)
+    {
+        lock (_results)
+        {
+            if (Interlocked.Exchange(ref _stopped, 1) == 1) return false;
+            var reason = $"{signal} while {running ?? "the case"} was running";
+            output.WriteLine($"stop  {Terminal.Escape(Current)}: {Terminal.Escape(reason)}");
+            _results.Add(new CaseResult(Current, false, false, $"not run to its end: {reason}", Stopwatch.GetElapsedTime(_caseStarted), Skipped: true));
+            SkipRest(signal);
+            Finish(signal);
+            return true;
+        }
+    }
+
+    private void SkipRest(string signal)
+    {
+        foreach (var (name, _) in _cases.Skip(_results.Count))
+            _results.Add(new CaseResult(name, false, false, $"not run: the run was stopped by {signal}", TimeSpan.Zero, Skipped: true));
     }
 
     /// <summary>
@@ -47,20 +92,23 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     /// </summary>
     public int Stop(string reason, bool signalled = false)
     {
-        if (Interlocked.Exchange(ref _stopped, 1) == 1) return ExitCodes.Usage;
-        output.WriteLine($"ERROR {Terminal.Escape(Current)}: {Terminal.Escape(reason)}");
-        output.WriteLine(signalled
-            ? "      the run stops here: it was asked to stop"
-            : "      the run stops here: a rule held in a loop or ending the process cannot be resumed");
-        _results.Add(new CaseResult(Current, false, true, reason, Stopwatch.GetElapsedTime(_caseStarted)));
-        // The cases after it are in the report as skipped, so that CI shows them as not run.
-        foreach (var (name, _) in _cases.Skip(_results.Count))
-            _results.Add(new CaseResult(name, false, false, $"not run: the run stopped in {Current}", TimeSpan.Zero, Skipped: true));
-        Finish();
-        return ExitCodes.Usage;
+        lock (_results)
+        {
+            if (Interlocked.Exchange(ref _stopped, 1) == 1) return ExitCodes.Usage;
+            output.WriteLine($"ERROR {Terminal.Escape(Current)}: {Terminal.Escape(reason)}");
+            output.WriteLine(signalled
+                ? "      the run stops here: it was asked to stop"
+                : "      the run stops here: a rule held in a loop or ending the process cannot be resumed");
+            _results.Add(new CaseResult(Current, false, true, reason, Stopwatch.GetElapsedTime(_caseStarted)));
+            // The cases after it are in the report as skipped, so that CI shows them as not run.
+            foreach (var (name, _) in _cases.Skip(_results.Count))
+                _results.Add(new CaseResult(name, false, false, $"not run: the run stopped in {Current}", TimeSpan.Zero, Skipped: true));
+            Finish();
+            return ExitCodes.Usage;
+        }
     }
 
-    private int Finish()
+    private int Finish(string? signal = null)
     {
         var passed = _results.Count(r => r.Passed);
         var notRun = _results.Count(r => r.Skipped);
@@ -68,7 +116,7 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         var broken = _results.Count(r => r.Broken);
         var notes = new List<string>();
         if (broken > 0) notes.Add($"{broken} could not be run");
-        if (notRun > 0) notes.Add($"{notRun} not run");
+        if (notRun > 0) notes.Add(signal is null ? $"{notRun} not run" : $"{notRun} not run: stopped by {signal}");
         var couldNot = notes.Count > 0 ? $" ({string.Join(", ", notes)})" : "";
         if (update)
         {
@@ -82,7 +130,21 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         return _results.Any(r => r.Broken) ? ExitCodes.Usage : failed > 0 ? ExitCodes.Failed : ExitCodes.Ok;
     }
 
-    private void RunOne(string name, Func<TestCase> load)
+    /// <summary>
+    /// Writes a case's lines and keeps its result, unless a forced stop already wrote the report (the
+    /// thread is then let go by the process's exit).
+    /// </summary>
+    private void Report(CaseResult result, params IEnumerable<string> lines)
+    {
+        lock (_results)
+        {
+            if (Volatile.Read(ref _stopped) == 1) return;
+            foreach (var line in lines) output.WriteLine(line);
+            _results.Add(result);
+        }
+    }
+
+    private void RunOne(string name, Func<TestCase> load, CancellationToken cancel)
     {
         var clock = Stopwatch.StartNew();
         _caseStarted = Stopwatch.GetTimestamp();
@@ -92,13 +154,13 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         {
             testCase = load();
             Current = testCase.Name;
-            var replay = runner.Run(testCase);
+            var replay = runner.Run(testCase, cancel);
             _rules.UnionWith(replay.Rules);
             _fired.UnionWith(replay.Transitions.Where(t => t.Fired).Select(t => t.Rule));
             if (update)
             {
                 var detail = Update(testCase, replay) ? Written : Same;
-                _results.Add(new CaseResult(testCase.Name, true, false, detail, clock.Elapsed));
+                Report(new CaseResult(testCase.Name, true, false, detail, clock.Elapsed));
                 return;
             }
             if (!File.Exists(testCase.ExpectFile))
@@ -115,14 +177,13 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
             var diff = Compare(expected, replay);
             if (diff is null)
             {
-                output.WriteLine($"ok    {Terminal.Escape(testCase.Name)}  ({Count(replay.Transitions.Count)})");
-                _results.Add(new CaseResult(testCase.Name, true, false, "", clock.Elapsed));
+                Report(new CaseResult(testCase.Name, true, false, "", clock.Elapsed),
+                    $"ok    {Terminal.Escape(testCase.Name)}  ({Count(replay.Transitions.Count)})");
             }
             else
             {
-                output.WriteLine($"FAIL  {Terminal.Escape(testCase.Name)}");
-                foreach (var line in diff.Split('\n')) output.WriteLine("      " + Terminal.Escape(line));
-                _results.Add(new CaseResult(testCase.Name, false, false, diff, clock.Elapsed));
+                Report(new CaseResult(testCase.Name, false, false, diff, clock.Elapsed),
+                    [$"FAIL  {Terminal.Escape(testCase.Name)}", .. diff.Split('\n').Select(line => "      " + Terminal.Escape(line))]);
             }
         }
         catch (CaseException e)
@@ -131,9 +192,15 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
             // A message of several lines (a rule file's compiler errors) is written as FAIL writes a
             // diff: each line escaped on its own, the ones after the first indented.
             var lines = e.Message.Split('\n');
-            output.WriteLine($"ERROR {Terminal.Escape(lines[0])}");
-            foreach (var line in lines.Skip(1)) output.WriteLine("      " + Terminal.Escape(line));
-            _results.Add(new CaseResult(name, false, true, e.Message, clock.Elapsed));
+            Report(new CaseResult(name, false, true, e.Message, clock.Elapsed),
+                [$"ERROR {Terminal.Escape(lines[0])}", .. lines.Skip(1).Select(line => "      " + Terminal.Escape(line))]);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            // A signal: the case is left where it was, not judged on half its input.
+            name = testCase?.Name ?? name;
+            Report(new CaseResult(name, false, false, "not run to its end: the run was asked to stop", clock.Elapsed, Skipped: true),
+                $"stop  {Terminal.Escape(name)}: not run to its end");
         }
     }
 
