@@ -44,6 +44,7 @@ public sealed class TestCommand
                     LogFormat = logFormat,
                     Lateness = Durations.Parse("--lateness", lateness ?? "5s"),
                     ExpectFile = expect,
+                    ExpectWhere = "--expect",
                 };
                 found = [(oneOff.Name, () => oneOff)];
             }

@@ -139,6 +139,35 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.EndsWith("\n0 updated, 1 unchanged", again.Stdout.TrimEnd()); // it said "1 updated"
     }
 
+    [Theory]
+    [InlineData("access.csv", "\"expect\" names the case's input (")]
+    [InlineData("self.case.json", "\"expect\" names the case file itself (")]
+    [InlineData("notes.txt", "notes.txt:1: not a JSON object; ")]
+    public void Update_does_not_overwrite_a_file_that_is_not_expectations(string expect, string message)
+    {
+        // --update overwrote whatever "expect" named: the input log, the case file itself.
+        Write("busy.csx", Busy);
+        Write("access.csv", "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"\n"
+                            + "\"10.0.0.1\",\"-\",\"-\",1549573860,\"GET /api/user HTTP/1.0\",200,1234\n");
+        Write("notes.txt", "keep me\n");
+        var path = Write("self.case.json", $$"""
+            {
+              "rules": ["busy.csx"],
+              "input": "access.csv",
+              "expect": "{{expect}}"
+            }
+            """);
+        var target = Path.Combine(_dir, expect);
+        var before = File.ReadAllText(target);
+
+        var r = CliRunner.Run("test", "--update", path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Stdout);
+        Assert.Contains($"{path}:4: ", r.Stdout); // the line of "expect"
+        Assert.Equal(before, File.ReadAllText(target));
+    }
+
     [Fact]
     public void JUnit_xml_names_each_case_and_its_failure()
     {

@@ -57,6 +57,9 @@ public sealed class TestCase
     /// <summary>The file of expected transitions.</summary>
     public required string ExpectFile { get; init; }
 
+    /// <summary>Where the case names <see cref="ExpectFile"/>: <c>file:line</c> of its <c>"expect"</c>, or the case's name when it names none.</summary>
+    public string ExpectWhere { get; init; } = "";
+
     private static readonly JsonDocumentOptions Lenient = new()
     {
         CommentHandling = JsonCommentHandling.Skip,
@@ -137,6 +140,7 @@ public sealed class TestCase
                 return v.ValueKind == JsonValueKind.String ? v.GetString() : throw Bad(key, "is not a string");
             }
             var expect = Text("expect") is { } e ? Relative(e) : DefaultExpectFile(path);
+            var expectWhere = root.TryGetProperty("expect", out _) ? $"{path}:{LineOf(text, "expect")}" : path;
             var testCase = new TestCase
             {
                 Name = path,
@@ -147,6 +151,7 @@ public sealed class TestCase
                 InputFormat = Text("input_format") ?? "auto",
                 LogFormat = Text("log_format"),
                 ExpectFile = expect,
+                ExpectWhere = expectWhere,
             };
             if (root.TryGetProperty("options", out var options))
             {
@@ -180,7 +185,7 @@ public sealed class TestCase
         double? threshold = null) => new()
     {
         Name = Name, Rules = Rules, Log = Log, Generate = Generate, GenerateText = GenerateText, InputFormat = InputFormat,
-        LogFormat = LogFormat, ExpectFile = ExpectFile,
+        LogFormat = LogFormat, ExpectFile = ExpectFile, ExpectWhere = ExpectWhere,
         Lateness = lateness ?? Lateness, MaxSkew = maxSkew ?? MaxSkew, Window = window ?? Window,
         RuleTimeout = ruleTimeout ?? RuleTimeout, Threshold = threshold ?? Threshold,
     };

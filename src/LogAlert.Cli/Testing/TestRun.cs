@@ -270,8 +270,24 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         var lines = replay.Transitions.Select(t => t.ToJsonLine(origin)).ToList();
         if (Directory.Exists(testCase.ExpectFile))
             throw new CaseException($"{testCase.Name}: expected transitions {testCase.ExpectFile}: is a folder, not a file");
+        // --update overwrote whatever "expect" named: the input log, the case file itself. It writes
+        // only over a file it can read as expectations, and never over the case or its input.
+        var target = Path.GetFullPath(testCase.ExpectFile);
+        string? Same(string? other, string what) =>
+            other is not null && Path.GetFullPath(other) == target ? $"{testCase.ExpectWhere}: \"expect\" names {what} ({testCase.ExpectFile}); --update would overwrite it" : null;
+        if ((Same(testCase.Log, "the case's input") ?? Same(testCase.Name, "the case file itself")) is { } clash)
+            throw new CaseException(clash);
         var exists = File.Exists(testCase.ExpectFile);
-        var before = exists ? ReadExpectations(testCase).Where(l => l.Length > 0).ToList() : [];
+        var raw = exists ? ReadExpectations(testCase) : [];
+        var before = raw.Where(l => l.Length > 0).ToList();
+        if (exists)
+        {
+            try { Transition.Read(testCase.ExpectFile, raw, origin); }
+            catch (CaseException e)
+            {
+                throw new CaseException($"{e.Message}; {testCase.ExpectWhere}: --update writes only over a file of expected transitions, and this is not one");
+            }
+        }
         if (exists && before.SequenceEqual(lines))
         {
             output.WriteLine($"same  {Terminal.Escape(testCase.Name)}  ({Count(lines.Count)})");
