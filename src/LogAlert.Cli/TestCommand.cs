@@ -155,6 +155,10 @@ public sealed class TestCommand
             }
             else throw new UsageException($"{root}: no such file or folder");
         }
+        // Found, not named: an empty rules/tests/ passed as "0 passed, 0 failed", which a CI job
+        // cannot tell from a suite that ran.
+        if (files.Count == 0)
+            throw new UsageException($"{string.Join(" and ", roots)}: no *.case.json files in {(roots.Count == 1 ? "it" : "them")}");
         return files;
     }
 }

@@ -530,4 +530,30 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.EndsWith($"{shipped} passed, 0 failed", r.Stdout.TrimEnd());
         Assert.Equal("", r.Stderr); // every shipped rule fires in some case
     }
+
+    /// <summary>Runs logalert in <paramref name="folder"/>, as a user in that folder would.</summary>
+    private static CliRunner.Result RunIn(string folder, params string[] args)
+    {
+        var psi = CliRunner.StartInfo(args);
+        psi.WorkingDirectory = folder;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.StandardInput.Close();
+        Assert.True(p.WaitForExit(60_000));
+        return new CliRunner.Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Fact]
+    public void A_rules_folder_with_no_cases_is_an_error_not_a_pass()
+    {
+        // `logalert test` in a project whose rules/tests/ is empty said "0 passed, 0 failed", exit 0.
+        Directory.CreateDirectory(Path.Combine(_dir, "rules", "tests"));
+
+        var r = RunIn(_dir, "test");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"logalert: {Path.Combine("rules", "tests")}: no *.case.json files in it", r.Stderr.Trim());
+        Assert.Equal("", r.Stdout);
+    }
 }
