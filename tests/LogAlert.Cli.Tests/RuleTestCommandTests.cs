@@ -87,14 +87,17 @@ public sealed class RuleTestCommandTests : IDisposable
     {
         // Read in the wrong format every line is bad, and the case looked like a rule that stopped
         // firing, its expected times shown from 1970 (+17934d...).
-        var path = Case();
-        File.WriteAllText(path, File.ReadAllText(path).Replace("\"options\"", "\"input_format\": \"jsonl\", \"options\""));
+        Write("busy.csx", Busy);
+        Write("access.csv", "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"\n"
+                            + string.Concat(Enumerable.Range(0, 5).Select(i => $"\"10.0.0.1\",\"-\",\"-\",{1549574000 + i},\"GET /api/user HTTP/1.0\",200,1234\n")));
+        var path = Write("cases/none.case.json", """{ "rules": ["../busy.csx"], "input": "../access.csv", "input_format": "jsonl" }""");
+        File.WriteAllLines(ExpectFile(path), ["{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1m\"}"]);
 
         var r = CliRunner.Run("test", path);
 
         // Its expected times count from the input's first record ("at"): that there is none is said with why.
         Assert.Equal(2, r.ExitCode);
-        Assert.Matches(@"ERROR .*busy.expect.jsonl:1: ""at"" needs an input with records to count from; the input gave no record \(\d+ bad lines\): is ""input_format"" or ""log_format"" the input's format\?", r.Stdout);
+        Assert.Matches(@"ERROR .*none.expect.jsonl:1: ""at"" needs an input with records to count from; the input gave no record \(\d+ bad lines\): is ""input_format"" or ""log_format"" the input's format\?", r.Stdout);
 
         // Expected at absolute times ("ts"), the replay is compared: the same hint, and times from the first expected.
         File.WriteAllLines(ExpectFile(path), ["{\"rule\":\"busy\",\"state\":\"firing\",\"ts\":1549574000}"]);
@@ -103,6 +106,18 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Contains("rule busy: transition 1 differs (1 transition expected, 0 got)", r.Stdout);
         Assert.Matches(@"the input gave no record \(\d+ bad lines\): is ""input_format"" or ""log_format"" the input's format\?", r.Stdout);
         Assert.Contains("   1  firing busy +0s 2019-02-07T21:13:20Z", r.Stdout);
+
+        // Expected no transition, it passed: a case that reads nothing tests nothing.
+        File.WriteAllText(ExpectFile(path), "");
+        r = CliRunner.Run("test", path);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"FAIL  {path}", r.Stdout);
+        Assert.Contains("      the input gave no record (6 bad lines): is \"input_format\" or \"log_format\" the input's format?: a case that reads nothing tests nothing", r.Stdout);
+
+        // Nor does --update write its no transitions.
+        r = CliRunner.Run("test", "--update", path);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"ERROR {path}: nothing written: the input gave no record (6 bad lines)", r.Stdout);
     }
 
     [Fact]
@@ -335,6 +350,8 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"options\": { \"lateness\": \"soon\" } }", ":3: option \"lateness\"")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"options\": { \"threshold\": 8 } }", ":3: option \"threshold\" sets the built-in rule, which a case with rules does not run")]
     [InlineData("{ \"rules\": [\"../missing.csx\"], \"generate\": \"--rate 4\" }", "rule file")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"input_format\": \"combined\" }", ":3: \"input_format\" is the format of a recorded \"input\"; \"generate\" makes CSV")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"log_format\": \"$remote_addr\" }", ":3: \"log_format\" is the format of a recorded \"input\"")]
     public void A_case_that_cannot_be_loaded_exits_2_naming_the_file_and_line(string text, string message)
     {
         Write("busy.csx", Busy);

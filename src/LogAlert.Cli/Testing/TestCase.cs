@@ -139,6 +139,11 @@ public sealed class TestCase
                 if (!root.TryGetProperty(key, out var v) || v.ValueKind == JsonValueKind.Null) return null;
                 return v.ValueKind == JsonValueKind.String ? v.GetString() : throw Bad(key, "is not a string");
             }
+            // Generated input is always CSV: a format given with it was applied to the CSV, every line
+            // was bad, and the case passed with no transition.
+            foreach (var key in new[] { "input_format", "log_format" })
+                if (hasGenerate && root.TryGetProperty(key, out _))
+                    throw Bad(key, "is the format of a recorded \"input\"; \"generate\" makes CSV, which is read as such");
             var expect = Text("expect") is { } e ? Relative(e) : DefaultExpectFile(path);
             var expectWhere = root.TryGetProperty("expect", out _) ? $"{path}:{LineOf(text, "expect")}" : path;
             var testCase = new TestCase

@@ -157,6 +157,10 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
             var replay = runner.Run(testCase, cancel);
             _rules.UnionWith(replay.Rules);
             _fired.UnionWith(replay.Transitions.Where(t => t.Fired).Select(t => t.Rule));
+            // An input that gave no record tests nothing (a recorded log in another format than its
+            // "input_format" says: every line bad): not a pass, and nothing to write.
+            if (update && replay.Records == 0)
+                throw new CaseException($"{testCase.Name}: nothing written: {NoRecord(replay)}");
             if (update)
             {
                 var detail = Update(testCase, replay) ? Written : Same;
@@ -174,7 +178,8 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
                 // "at" counts from the input's first record: without one, why there is none.
                 throw new CaseException($"{e.Message}; {NoRecord(replay)}");
             }
-            var diff = Compare(expected, replay);
+            var diff = Compare(expected, replay)
+                       ?? (replay.Records == 0 ? $"{NoRecord(replay)}: a case that reads nothing tests nothing" : null);
             if (diff is null)
             {
                 Report(new CaseResult(testCase.Name, true, false, "", clock.Elapsed),
