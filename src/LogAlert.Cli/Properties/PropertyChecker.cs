@@ -356,7 +356,7 @@ internal sealed class PropertyChecker
                 if (lessCsv == moreCsv) return null;
                 var problem = MonotonicProblem(Run(lessCsv), Run(moreCsv));
                 return problem is null ? null : new Failure([.. problem, "the rule declares .Monotonic(): its value must not decrease when records are added"],
-                    [("less.csv", lessCsv), ("more.csv", moreCsv)], "more.csv is less.csv with requests added at seconds it already has");
+                    [("less.csv", lessCsv), ("more.csv", moreCsv)], "more.csv is less.csv with requests added at seconds it already has (never next to a record that opens a jump)");
             });
     }
 

@@ -205,7 +205,7 @@ public static class Traffic
 
     /// <summary>
     /// The log's lines, without the header: the case shifted by <paramref name="shift"/> seconds, with
-    /// its extra requests when <paramref name="extra"/>. Pinned lines are those whose place decides what
+    /// its extra requests when <paramref name="extra"/> (never after a pinned line). Pinned lines are those whose place decides what
     /// the engine accepts (docs/semantics.md §4): the first two records, skewed ones and the records
     /// next to them, the first two records after a jump; the others may be reordered within the lateness.
     /// </summary>
@@ -240,12 +240,17 @@ public static class Traffic
                     var time = cursor - Math.Min(l.Back, limits.Lateness) + shift;
                     var text = RequestLine(l.Host, l.Section, l.Status, l.Bytes, time);
                     var n = Math.Max(1, l.Count);
+                    // "More traffic" must change no decision of the engine's besides the counts: a copy
+                    // after a record held as a suspect (the first after a jump, docs/semantics.md §4)
+                    // confirms the jump, which the lone suspect of the smaller log did not, and moves
+                    // log time. So requests are added only after records accepted as they come.
+                    var decides = pinNext > 0;
                     for (var k = 0; k < n; k++)
                     {
                         result.Add(new LogLine(text, time, pinNext > 0));
                         if (pinNext > 0) pinNext--;
                     }
-                    if (extras is not null)
+                    if (extras is not null && !decides)
                         foreach (var e in extras[i])
                         {
                             var added = RequestLine(e.Host, e.Section, e.Status, e.Bytes, time);
