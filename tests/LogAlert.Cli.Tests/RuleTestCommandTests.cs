@@ -426,6 +426,11 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{\"rule\":\"busy\",\"state\":1,\"at\":\"+1s\"}", "\"state\" is not \"firing\" or \"resolved\"")]
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"labels\":{\"a\":1}}", "label \"a\" is not a string")]
     [InlineData("{\"type\":7,\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\"}", "\"type\" is not a string")]
+    // "+-2m56s" was read as +2m56s, and a time without a date as that time today.
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+-2m56s\"}", "\"at\": \"+-2m56s\" is not an offset such as \"+5m12s\" or \"-3s\"")]
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"--5s\"}", "\"at\": \"--5s\" is not an offset")]
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"time\":\"21:13:56\"}", "\"time\" is not an ISO 8601 time such as \"2019-02-07T21:12:49Z\"")]
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"time\":\"2019-02-07\"}", "\"time\" is not an ISO 8601 time")]
     public void An_expected_transition_of_the_wrong_type_is_an_error_of_its_case_and_the_others_run(string line, string message)
     {
         var good = Case("a");

@@ -224,7 +224,7 @@ public sealed class TestCase
 /// One alert transition: a rule's alert (for a group, by its labels) fired or resolved at a second of
 /// log time, with its value. An expected one may leave the value out.
 /// </summary>
-public sealed record Transition(string Rule, IReadOnlyList<KeyValuePair<string, string>> Labels, bool Fired, long Time, double? Value)
+public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<string, string>> Labels, bool Fired, long Time, double? Value)
 {
     /// <summary><c>{section="/api"}</c>, or empty.</summary>
     public string LabelText => Labels.Count == 0 ? "" : "{" + string.Join(",", Labels.Select(l => $"{l.Key}=\"{l.Value}\"")) + "}";
@@ -296,16 +296,20 @@ public sealed record Transition(string Rule, IReadOnlyList<KeyValuePair<string, 
                     if (at.ValueKind != JsonValueKind.String) throw Bad("\"at\" is not a string such as \"+5m12s\"");
                     var text = at.GetString()!;
                     if (origin is not { } o) throw Bad("\"at\" needs an input with records to count from");
+                    // One sign at most: "+-2m56s" read as +2m56s when every sign was trimmed.
                     var negative = text.StartsWith('-');
-                    var body = text.TrimStart('+', '-');
-                    if (!Durations.TryParse(body, out var offset, out var why)) throw Bad($"\"at\": {why}");
+                    var body = text.StartsWith('+') || negative ? text[1..] : text;
+                    if (body.StartsWith('+') || body.StartsWith('-') || !Durations.TryParse(body, out var offset, out var why))
+                        throw Bad($"\"at\": \"{text}\" is not an offset such as \"+5m12s\" or \"-3s\"");
                     time = o + (negative ? -1 : 1) * (long)offset.TotalSeconds;
                 }
                 else if (e.TryGetProperty("ts", out var ts))
                     time = ts.ValueKind == JsonValueKind.Number && ts.TryGetInt64(out var t) ? t
                         : throw Bad("\"ts\" is not a whole number of Unix seconds");
                 else if (e.TryGetProperty("time", out var iso))
-                    time = iso.ValueKind == JsonValueKind.String
+                    // A date and a time: DateTimeOffset.TryParse alone read "21:13:56" as that time today,
+                    // so the case's result depended on the day it ran.
+                    time = iso.ValueKind == JsonValueKind.String && IsoTime().IsMatch(iso.GetString()!)
                            && DateTimeOffset.TryParse(iso.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when)
                         ? when.ToUnixTimeSeconds()
                         : throw Bad("\"time\" is not an ISO 8601 time such as \"2019-02-07T21:12:49Z\"");
@@ -326,6 +330,10 @@ public sealed record Transition(string Rule, IReadOnlyList<KeyValuePair<string, 
         }
         return result;
     }
+
+    /// <summary>ISO 8601 with a date and a time of day (seconds, optional fraction), and optionally its offset (else UTC).</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})?$")]
+    private static partial System.Text.RegularExpressions.Regex IsoTime();
 
     /// <summary>The line <c>--update</c> writes: rule, state, offset, value, labels.</summary>
     public string ToJsonLine(long origin)
