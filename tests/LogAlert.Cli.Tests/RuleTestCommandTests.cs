@@ -349,7 +349,13 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--start -100\" }", ":2: \"generate\" has a mistake: --start: ")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"options\": { \"lateness\": \"soon\" } }", ":3: option \"lateness\"")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"options\": { \"threshold\": 8 } }", ":3: option \"threshold\" sets the built-in rule, which a case with rules does not run")]
-    [InlineData("{ \"rules\": [\"../missing.csx\"], \"generate\": \"--rate 4\" }", "rule file")]
+    // Said with the key and its line: they had no line, and a format named the --input-format not given.
+    [InlineData("{ \"generate\": \"--rate 4\",\n  \"rules\": [\"../missing.csx\"] }", ":2: \"rules\": ")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"input\": \"nope.log\" }", ":2: \"input\": ")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"input\": \"../busy.csx\",\n  \"input_format\": \"bogus\" }", ":3: \"input_format\": \"bogus\" is not ")]
+    // The line of the key, not of a comment (or a string) that mentions it first.
+    [InlineData("{\n  // \"rules\" lists the rule files\n  \"generate\": \"--rate 4 \\\"rules\\\"\",\n  \"rules\": 5 }", ":4: \"rules\" is not a rule file")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"], \"generate\": \"--rate 4\",\n  // \"lateness\": 1\n  \"options\": {\n    \"lateness\": \"soon\" } }", ":4: option \"lateness\"")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"input_format\": \"combined\" }", ":3: \"input_format\" is the format of a recorded \"input\"; \"generate\" makes CSV")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"log_format\": \"$remote_addr\" }", ":3: \"log_format\" is the format of a recorded \"input\"")]
     public void A_case_that_cannot_be_loaded_exits_2_naming_the_file_and_line(string text, string message)
@@ -478,8 +484,8 @@ public sealed class RuleTestCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("{ \"rules\": [\".\"], \"generate\": \"--rate 4 --duration 1m\" }", "rule file")]
-    [InlineData("{ \"rules\": [\"../busy.csx\"], \"input\": \".\" }", "input")]
+    [InlineData("{ \"rules\": [\".\"], \"generate\": \"--rate 4 --duration 1m\" }", ":1: \"rules\":")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"], \"input\": \".\" }", ":1: \"input\":")]
     public void A_rule_file_or_input_named_by_a_folder_is_said_to_be_one(string text, string what)
     {
         Write("busy.csx", Busy);
@@ -488,7 +494,7 @@ public sealed class RuleTestCommandTests : IDisposable
         var r = CliRunner.Run("test", path);
 
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains($"ERROR {path}: {what} {Path.Combine(_dir, "cases", ".")}: is a folder", r.Stdout);
+        Assert.Contains($"ERROR {path}{what} {Path.Combine(_dir, "cases", ".")}: is a folder", r.Stdout);
     }
 
     [Theory]

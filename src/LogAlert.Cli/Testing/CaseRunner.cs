@@ -39,7 +39,7 @@ public sealed class CaseRunner(RuleHost host)
         {
             foreach (var file in testCase.Rules)
                 if (!File.Exists(file))
-                    throw new CaseException($"{testCase.Name}: rule file {file}: {(Directory.Exists(file) ? "is a folder" : "no such file")}");
+                    throw new CaseException($"{testCase.At("rules")}: {testCase.Key("rules")}: {file}: {(Directory.Exists(file) ? "is a folder" : "no such file")}");
             var loaded = host.Load(testCase.Rules);
             // The case first, then each of its rules' errors on a line of its own (as `check` prints them).
             if (!loaded.Ok)
@@ -48,12 +48,12 @@ public sealed class CaseRunner(RuleHost host)
             settings.Windows.AddRange(loaded.Told);
         }
         var format = InputFormat.TryCreate(testCase.InputFormat, testCase.LogFormat, out var formatError)
-                     ?? throw new CaseException($"{testCase.Name}: {formatError}");
+                     ?? throw FormatError(testCase, formatError ?? "");
         AccessLogReader reader;
         if (testCase.Log is { } log)
         {
             if (!File.Exists(log))
-                throw new CaseException($"{testCase.Name}: input {log}: {(Directory.Exists(log) ? "is a folder" : "no such file")}");
+                throw new CaseException($"{testCase.At("input")}: {testCase.Key("input")}: {log}: {(Directory.Exists(log) ? "is a folder" : "no such file")}");
             reader = new AccessLogReader([log]) { Format = format, Extras = AccessExtrasNames.Read(settings.Reads) };
         }
         else
@@ -103,5 +103,16 @@ public sealed class CaseRunner(RuleHost host)
         if (failures.Count > 0)
             throw new CaseException(string.Join('\n', [$"{testCase.Name}: a rule failed during the replay", .. failures]));
         return new Replay(transitions, origin, [.. settings.Rules.Select(r => r.RuleName)], records, bad);
+    }
+
+    /// <summary>
+    /// The format's error as the case wrote it: the key and its line in a case file, where the
+    /// message named the command-line option (<c>--input-format</c>) the user did not give.
+    /// </summary>
+    private static CaseException FormatError(TestCase testCase, string error)
+    {
+        var key = error.StartsWith("--input-format", StringComparison.Ordinal) || testCase.LogFormat is null ? "input_format" : "log_format";
+        var said = error.Replace("--input-format", testCase.Key("input_format")).Replace("--log-format", testCase.Key("log_format"));
+        return new CaseException($"{testCase.At(key)}: {said}");
     }
 }

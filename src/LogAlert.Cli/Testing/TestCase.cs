@@ -57,6 +57,15 @@ public sealed class TestCase
     /// <summary>The file of expected transitions.</summary>
     public required string ExpectFile { get; init; }
 
+    /// <summary>The line of each key of the case file (<c>options.lateness</c> for an option); empty for a one-off case.</summary>
+    public IReadOnlyDictionary<string, int> KeyLines { get; init; } = new Dictionary<string, int>();
+
+    /// <summary><c>file:line</c> of a key of the case file; for a one-off case (no file), its name.</summary>
+    public string At(string key) => KeyLines.TryGetValue(key, out var line) ? $"{Name}:{line}" : Name;
+
+    /// <summary>How the user wrote a setting: <c>"input_format"</c> in a case file, <c>--input-format</c> for a one-off case.</summary>
+    public string Key(string key) => KeyLines.Count > 0 ? $"\"{key}\"" : "--" + key.Replace('_', '-');
+
     /// <summary>Where the case names <see cref="ExpectFile"/>: <c>file:line</c> of its <c>"expect"</c>, or the case's name when it names none.</summary>
     public string ExpectWhere { get; init; } = "";
 
@@ -91,15 +100,17 @@ public sealed class TestCase
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new CaseException($"{path}:1: a case is a JSON object");
+            var keyLines = KeyLinesOf(text);
+            int LineOf(string key) => keyLines.TryGetValue(key, out var line) ? line : 1;
             var folder = Path.GetDirectoryName(path) ?? "";
             string Relative(string p) => Path.IsPathRooted(p) ? p : Path.Combine(folder, p);
-            CaseException Bad(string key, string reason) => new($"{path}:{LineOf(text, key)}: \"{key}\" {reason}");
+            CaseException Bad(string key, string reason) => new($"{path}:{LineOf(key)}: \"{key}\" {reason}");
 
             var known = new HashSet<string>(StringComparer.Ordinal)
                 { "description", "rules", "input", "generate", "input_format", "log_format", "options", "expect" };
             foreach (var p in root.EnumerateObject())
                 if (!known.Contains(p.Name))
-                    throw new CaseException($"{path}:{LineOf(text, p.Name)}: unknown key \"{p.Name}\" (keys: {string.Join(", ", known)})");
+                    throw new CaseException($"{path}:{LineOf(p.Name)}: unknown key \"{p.Name}\" (keys: {string.Join(", ", known)})");
 
             var rules = new List<string>();
             if (root.TryGetProperty("rules", out var r))
@@ -145,7 +156,7 @@ public sealed class TestCase
                 if (hasGenerate && root.TryGetProperty(key, out _))
                     throw Bad(key, "is the format of a recorded \"input\"; \"generate\" makes CSV, which is read as such");
             var expect = Text("expect") is { } e ? Relative(e) : DefaultExpectFile(path);
-            var expectWhere = root.TryGetProperty("expect", out _) ? $"{path}:{LineOf(text, "expect")}" : path;
+            var expectWhere = root.TryGetProperty("expect", out _) ? $"{path}:{LineOf("expect")}" : path;
             var testCase = new TestCase
             {
                 Name = path,
@@ -157,13 +168,14 @@ public sealed class TestCase
                 LogFormat = Text("log_format"),
                 ExpectFile = expect,
                 ExpectWhere = expectWhere,
+                KeyLines = keyLines,
             };
             if (root.TryGetProperty("options", out var options))
             {
                 if (options.ValueKind != JsonValueKind.Object) throw Bad("options", "is not an object");
                 foreach (var o in options.EnumerateObject())
                 {
-                    CaseException BadOption(string reason) => new($"{path}:{LineOf(text, o.Name)}: option \"{o.Name}\" {reason}");
+                    CaseException BadOption(string reason) => new($"{path}:{LineOf("options." + o.Name)}: option \"{o.Name}\" {reason}");
                     TimeSpan Duration()
                     {
                         var s = o.Value.ValueKind == JsonValueKind.String ? o.Value.GetString()! : o.Value.ToString();
@@ -190,7 +202,7 @@ public sealed class TestCase
         double? threshold = null) => new()
     {
         Name = Name, Rules = Rules, Log = Log, Generate = Generate, GenerateText = GenerateText, InputFormat = InputFormat,
-        LogFormat = LogFormat, ExpectFile = ExpectFile, ExpectWhere = ExpectWhere,
+        LogFormat = LogFormat, ExpectFile = ExpectFile, ExpectWhere = ExpectWhere, KeyLines = KeyLines,
         Lateness = lateness ?? Lateness, MaxSkew = maxSkew ?? MaxSkew, Window = window ?? Window,
         RuleTimeout = ruleTimeout ?? RuleTimeout, Threshold = threshold ?? Threshold,
     };
@@ -203,11 +215,31 @@ public sealed class TestCase
         return Path.Combine(Path.GetDirectoryName(casePath) ?? "", stem + ".expect.jsonl");
     }
 
-    /// <summary>The 1-based line of the first <c>"key"</c> in the text (1 when it is not there).</summary>
-    private static int LineOf(string text, string key)
+    /// <summary>
+    /// The 1-based line of each key of the case (<c>options.NAME</c> for an option), read as JSON: a
+    /// search for <c>"key"</c> in the text found it in a comment or a string before the key.
+    /// </summary>
+    private static Dictionary<string, int> KeyLinesOf(string text)
     {
-        var at = text.IndexOf($"\"{key}\"", StringComparison.Ordinal);
-        return at < 0 ? 1 : text.AsSpan(0, at).Count('\n') + 1;
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        var lines = new Dictionary<string, int>(StringComparer.Ordinal);
+        string? top = null;
+        int line = 1;
+        long counted = 0;
+        while (reader.Read())
+        {
+            if (reader.TokenType != JsonTokenType.PropertyName) continue;
+            var name = reader.GetString()!;
+            string key;
+            if (reader.CurrentDepth == 1) key = top = name;
+            else if (reader.CurrentDepth == 2 && top == "options") key = "options." + name;
+            else continue;
+            for (; counted < reader.TokenStartIndex; counted++)
+                if (bytes[counted] == (byte)'\n') line++;
+            lines.TryAdd(key, line);
+        }
+        return lines;
     }
 
     private static string FirstSentence(string message)
