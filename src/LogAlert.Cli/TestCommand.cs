@@ -29,6 +29,7 @@ public sealed class TestCommand
             if (junit is not null && Directory.Exists(junit))
                 throw new UsageException($"--junit {junit}: is a folder; name the report's file, e.g. {Path.Combine(junit, "junit.xml")}");
             List<(string Name, Func<TestCase> Load)> found;
+            var oneOffCase = false;
             Commands.NeedValues(("rules", rules));
             if (rules is { Length: > 0 } || input is not null || expect is not null)
             {
@@ -47,6 +48,7 @@ public sealed class TestCommand
                     ExpectWhere = "--expect",
                 };
                 found = [(oneOff.Name, () => oneOff)];
+                oneOffCase = true;
             }
             else
             {
@@ -103,7 +105,11 @@ public sealed class TestCommand
             try { code = run.RunAll(found, stop); }
             finally { AppDomain.CurrentDomain.ProcessExit -= exited; }
             if (stop.Signal is null)
+            {
                 foreach (var rule in run.NeverFired()) Console.Error.WriteLine($"logalert: warning: rule {rule} fires in no case");
+                foreach (var file in oneOffCase ? [] : Uncovered(found.Select(f => f.Name), run.RuleFiles))
+                    Console.Error.WriteLine($"logalert: warning: rule file {file} is in no case, so its rules fire in no case");
+            }
             if (junit is not null)
             {
                 try { JUnitReport.Write(junit, run.Results); }
@@ -136,6 +142,27 @@ public sealed class TestCommand
         {
             Console.Error.WriteLine($"logalert: --junit {path}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// The rule files beside the <c>tests/</c> folders that hold the cases (<c>rules/*.csx</c> for
+    /// <c>rules/tests/…</c>) that no case loaded: only the rules some case ran were covered, so a rule
+    /// file with no case at all went without a word.
+    /// </summary>
+    private static IEnumerable<string> Uncovered(IEnumerable<string> cases, IReadOnlySet<string> used)
+    {
+        var folders = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var path in cases)
+            for (var dir = Path.GetDirectoryName(Path.GetFullPath(path)); dir is not null; dir = Path.GetDirectoryName(dir))
+                if (Path.GetFileName(dir) == "tests")
+                {
+                    if (Path.GetDirectoryName(dir) is { } rules) folders.Add(rules);
+                    break;
+                }
+        foreach (var folder in folders)
+            foreach (var file in Directory.EnumerateFiles(folder, "*.csx").Order(StringComparer.Ordinal))
+                if (!used.Contains(Path.GetFullPath(file)))
+                    yield return Path.GetRelativePath(Environment.CurrentDirectory, file);
     }
 
     /// <summary>The case files named, and those under the folders named; with nothing named, under <c>tests/</c> and <c>rules/tests/</c>.</summary>

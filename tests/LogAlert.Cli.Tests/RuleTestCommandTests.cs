@@ -584,4 +584,19 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Equal($"logalert: {Path.Combine("rules", "tests")}: no *.case.json files in it", r.Stderr.Trim());
         Assert.Equal("", r.Stdout);
     }
+
+    [Fact]
+    public void A_rule_file_beside_the_tests_folder_that_no_case_uses_gets_a_warning()
+    {
+        // Coverage counted only the rules some case loaded: a rule file with no case went unsaid.
+        Write("rules/busy.csx", Busy);
+        Write("rules/unused.csx", Never);
+        Write("rules/tests/busy.case.json", """{ "rules": ["../busy.csx"], "generate": "--rate 4 --burst 2m:3m:30 --duration 8m" }""");
+        Assert.Equal(0, RunIn(_dir, "test", "--update").ExitCode);
+
+        var r = RunIn(_dir, "test");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal($"logalert: warning: rule file {Path.Combine("rules", "unused.csx")} is in no case, so its rules fire in no case", r.Stderr.Trim());
+    }
 }

@@ -24,6 +24,11 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     /// <summary>The case being run, for a message about a rule stuck in it.</summary>
     public string Current { get; private set; } = "";
 
+    /// <summary>The rule files some case loaded, as full paths.</summary>
+    public IReadOnlySet<string> RuleFiles => _ruleFiles;
+
+    private readonly HashSet<string> _ruleFiles = new(StringComparer.Ordinal);
+
     /// <summary>The rules that ran in some case and fired in none (rule coverage), in name order.</summary>
     public IEnumerable<string> NeverFired() => _rules.Except(_fired).Order(StringComparer.Ordinal);
 
@@ -154,6 +159,7 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         {
             testCase = load();
             Current = testCase.Name;
+            _ruleFiles.UnionWith(testCase.Rules.Select(Path.GetFullPath));
             var replay = runner.Run(testCase, cancel);
             _rules.UnionWith(replay.Rules);
             _fired.UnionWith(replay.Transitions.Where(t => t.Fired).Select(t => t.Rule));
