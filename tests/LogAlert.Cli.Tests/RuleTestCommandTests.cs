@@ -599,4 +599,21 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Equal(0, r.ExitCode);
         Assert.Equal($"logalert: warning: rule file {Path.Combine("rules", "unused.csx")} is in no case, so its rules fire in no case", r.Stderr.Trim());
     }
+
+    [Fact]
+    public void Generated_input_is_streamed_not_held_in_memory()
+    {
+        // The whole generated log was held in a MemoryStream: --rate 5000 --duration 2h ended the
+        // run with "Stream was too long" after 4.2 GB. This one's text is about 350 MB; the heap is
+        // held to 256 MB.
+        Write("busy.csx", Busy);
+        Write("none.jsonl", "");
+        var path = Write("cases/big.case.json", """{ "rules": ["../busy.csx"], "generate": "--rate 3000 --duration 20m", "expect": "../none.jsonl" }""");
+
+        var r = CliRunner.Run(["test", path], env: new Dictionary<string, string> { ["DOTNET_GCHeapHardLimit"] = "0x10000000" });
+
+        Assert.True(r.ExitCode == 1, r.Stdout + r.Stderr); // it fires, and none is expected
+        Assert.Contains($"FAIL  {path}", r.Stdout);
+        Assert.EndsWith("0 passed, 1 failed", r.Stdout.TrimEnd());
+    }
 }

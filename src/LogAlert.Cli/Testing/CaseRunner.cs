@@ -1,3 +1,4 @@
+using System.IO.Pipes;
 using System.Text;
 using LogAlert.Cli.Input;
 using LogAlert.Cli.Input.Formats;
@@ -50,6 +51,7 @@ public sealed class CaseRunner(RuleHost host)
         var format = InputFormat.TryCreate(testCase.InputFormat, testCase.LogFormat, out var formatError)
                      ?? throw FormatError(testCase, formatError ?? "");
         AccessLogReader reader;
+        GeneratedInput? generated = null;
         if (testCase.Log is { } log)
         {
             if (!File.Exists(log))
@@ -58,11 +60,10 @@ public sealed class CaseRunner(RuleHost host)
         }
         else
         {
-            var text = new MemoryStream();
-            using (var writer = new StreamWriter(text, new UTF8Encoding(false), 1 << 16, leaveOpen: true))
-                SampleGenerator.Write(writer, testCase.Generate!);
-            text.Position = 0;
-            reader = new AccessLogReader(["-"], stdin: () => text) { Format = format, Extras = AccessExtrasNames.Read(settings.Reads) };
+            // Generated as it is read, through a pipe: held in a MemoryStream, --rate 5000 --duration 2h
+            // outgrew its 2 GB ("Stream was too long", 4.2 GB of memory) and ended the whole run.
+            generated = new GeneratedInput(testCase.Generate!);
+            reader = new AccessLogReader(["-"], stdin: () => generated.Stream) { Format = format, Extras = AccessExtrasNames.Read(settings.Reads) };
         }
 
         var transitions = new List<Transition>();
@@ -97,6 +98,10 @@ public sealed class CaseRunner(RuleHost host)
         {
             throw new CaseException($"{testCase.Name}: {e.Message}");
         }
+        finally
+        {
+            generated?.Dispose();
+        }
         Take(Fold.End(state).Events);
         // A rule that throws is switched off and the replay goes on, as in a run; but its transitions
         // after that are not the rule's, so the case cannot pass (nor be written with --update).
@@ -114,5 +119,43 @@ public sealed class CaseRunner(RuleHost host)
         var key = error.StartsWith("--input-format", StringComparison.Ordinal) || testCase.LogFormat is null ? "input_format" : "log_format";
         var said = error.Replace("--input-format", testCase.Key("input_format")).Replace("--log-format", testCase.Key("log_format"));
         return new CaseException($"{testCase.At(key)}: {said}");
+    }
+
+    /// <summary>
+    /// A case's generated traffic as a stream, written on a thread of its own into an OS pipe, so that
+    /// at most the pipe's buffer is held whatever the duration. Disposing it closes the reading end:
+    /// the writer then fails (a broken pipe) and stops, if the replay ended early.
+    /// </summary>
+    private sealed class GeneratedInput : IDisposable
+    {
+        private readonly AnonymousPipeServerStream _write = new(PipeDirection.Out);
+        private readonly Thread _writer;
+
+        public GeneratedInput(GeneratorOptions options)
+        {
+            Stream = new AnonymousPipeClientStream(PipeDirection.In, _write.ClientSafePipeHandle);
+            _writer = new Thread(() =>
+            {
+                try
+                {
+                    using var text = new StreamWriter(_write, new UTF8Encoding(false), 1 << 16);
+                    SampleGenerator.Write(text, options);
+                }
+                catch (IOException)
+                {
+                    // The replay stopped reading (a signal, an error of the case).
+                }
+            }) { IsBackground = true, Name = "logalert generated input" };
+            _writer.Start();
+        }
+
+        /// <summary>The reading end.</summary>
+        public Stream Stream { get; }
+
+        public void Dispose()
+        {
+            Stream.Dispose();
+            _writer.Join();
+        }
     }
 }
