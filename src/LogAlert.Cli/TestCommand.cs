@@ -33,6 +33,13 @@ public sealed class TestCommand
             Commands.NeedValues(("rules", rules));
             if (rules is { Length: > 0 } || input is not null || expect is not null)
             {
+                // `--rules rules/*.csx`: the shell puts the files after the first among the arguments,
+                // which the main command takes as rules too (positional *.csx).
+                if (rules is { Length: > 0 } && cases is { Length: > 0 } && cases.All(c => c.EndsWith(".csx", StringComparison.OrdinalIgnoreCase)))
+                {
+                    rules = [.. rules, .. cases];
+                    cases = null;
+                }
                 if (cases is { Length: > 0 }) throw new UsageException("give case files, or --rules with --input and --expect, not both");
                 if (rules is not { Length: > 0 } || input is null || expect is null)
                     throw new UsageException("a one-off case needs --rules, --input and --expect");

@@ -616,4 +616,23 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Contains($"FAIL  {path}", r.Stdout);
         Assert.EndsWith("0 passed, 1 failed", r.Stdout.TrimEnd());
     }
+
+    [Fact]
+    public void A_one_off_case_takes_rule_files_a_glob_put_after_rules()
+    {
+        // `--rules rules/*.csx` reaches logalert as --rules a.csx b.csx: b.csx was taken as a case
+        // file ("give case files, or --rules with --input and --expect, not both").
+        Write("busy.csx", Busy);
+        Write("never.csx", Never);
+        var log = Path.Combine(_dir, "access.csv");
+        Assert.Equal(0, CliRunner.Run("generate", "--rate", "4", "--burst", "2m:3m:30", "--duration", "8m", "-o", log).ExitCode);
+        var run = CliRunner.Run("--format", "jsonl", "--rules", Path.Combine(_dir, "busy.csx"), Path.Combine(_dir, "never.csx"), log);
+        var expect = Write("expected.jsonl", run.Stdout);
+
+        var r = CliRunner.Run("test", "--rules", Path.Combine(_dir, "busy.csx"), Path.Combine(_dir, "never.csx"), "--input", log, "--expect", expect);
+
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Contains("1 passed, 0 failed", r.Stdout);
+        Assert.Contains("warning: rule never fires in no case", r.Stderr); // never.csx was loaded as a rule file
+    }
 }
