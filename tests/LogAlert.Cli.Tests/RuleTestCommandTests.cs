@@ -635,4 +635,28 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Contains("1 passed, 0 failed", r.Stdout);
         Assert.Contains("warning: rule never fires in no case", r.Stderr); // never.csx was loaded as a rule file
     }
+
+    [Theory]
+    [InlineData("10.02", 0)]
+    [InlineData("10.04", 0)]
+    [InlineData("10.01", 1)]
+    public void A_value_is_compared_within_0_01_of_the_value_shown(string value, int exit)
+    {
+        // 602 requests in one second: the rate over 1m is 10.0333, shown and written as 10.03.
+        // 10.02 failed, compared with the raw value (0.0133 off), though it is 0.01 from what is shown.
+        Write("busy.csx", Busy);
+        Write("access.csv", "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"\n"
+                            + string.Concat(Enumerable.Repeat("\"10.0.0.1\",\"-\",\"-\",1549573860,\"GET /api/user HTTP/1.0\",200,1234\n", 602))
+                            + "\"10.0.0.1\",\"-\",\"-\",1549573980,\"GET /api/user HTTP/1.0\",200,1234\n");
+        var path = Write("value.case.json", """{ "rules": ["busy.csx"], "input": "access.csv" }""");
+        Write("value.expect.jsonl", $$$"""
+            {"rule":"busy","state":"firing","at":"+0s","value":{{{value}}},"labels":{}}
+            {"rule":"busy","state":"resolved","at":"+1m","value":0,"labels":{}}
+            """);
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.True(r.ExitCode == exit, r.Stdout + r.Stderr);
+        if (exit == 1) Assert.Contains("firing busy +0s 2019-02-07T21:11:00Z 10.03", r.Stdout);
+    }
 }
