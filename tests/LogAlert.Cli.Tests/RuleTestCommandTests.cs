@@ -659,4 +659,29 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.True(r.ExitCode == exit, r.Stdout + r.Stderr);
         if (exit == 1) Assert.Contains("firing busy +0s 2019-02-07T21:11:00Z 10.03", r.Stdout);
     }
+
+    [Fact]
+    public void Transitions_are_compared_per_rule_so_an_expect_file_grouped_by_rule_passes()
+    {
+        // Compared by position across rules: the same transitions listed rule by rule failed, and
+        // the diff named the wrong rule.
+        var path = Case();
+        Write("busy.csx", Busy + "\nAlert(\"calm\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(20);");
+        Assert.Equal(0, CliRunner.Run("test", "--update", path).ExitCode);
+        var lines = File.ReadAllLines(ExpectFile(path));
+        Assert.Equal(4, lines.Length);
+        Assert.Contains("\"calm\"", lines[1]); // interleaved: busy fires, calm fires, ...
+        var grouped = lines.OrderBy(l => l.Contains("\"calm\"")).ToArray(); // busy's, then calm's
+        Assert.NotEqual(lines, grouped);
+        File.WriteAllLines(ExpectFile(path), grouped);
+
+        var r = CliRunner.Run("test", path);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+
+        // A difference in one rule names that rule, counted in its own transitions.
+        File.WriteAllLines(ExpectFile(path), grouped.Select(l => l.Contains("\"calm\"") && l.Contains("resolved") ? l.Replace("\"at\":\"+", "\"at\":\"+1h") : l));
+        r = CliRunner.Run("test", path);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("rule calm: transition 2 differs (2 transitions expected, 2 got)", r.Stdout);
+    }
 }

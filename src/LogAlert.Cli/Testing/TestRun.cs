@@ -217,16 +217,34 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
 
     private static string Count(int n) => n == 1 ? "1 transition" : $"{n} transitions";
 
-    /// <summary>Null when the replay gave exactly the expected transitions; else the report of the first difference.</summary>
-    private static string? Compare(IReadOnlyList<Transition> expected, Replay replay)
+    /// <summary>
+    /// Null when the replay gave exactly the expected transitions; else the report of the earliest
+    /// difference. Each alert (rule and labels) is compared on its own, in order: the order of
+    /// transitions of different rules at one second, or of an expect file grouped by rule, is no
+    /// difference (compared by position, a file listing rule A's transitions then B's failed naming
+    /// the wrong rule).
+    /// </summary>
+    private static string? Compare(IReadOnlyList<Transition> allExpected, Replay replay)
     {
-        var got = replay.Transitions;
-        var first = 0;
-        while (first < expected.Count && first < got.Count && expected[first].Matches(got[first])) first++;
-        if (first == expected.Count && first == got.Count) return null;
+        static string KeyOf(Transition t) => t.Rule + t.LabelText;
+        var keys = replay.Transitions.Concat(allExpected).Select(KeyOf).Distinct(StringComparer.Ordinal).ToList();
+        var expectedOf = allExpected.ToLookup(KeyOf, StringComparer.Ordinal);
+        var gotOf = replay.Transitions.ToLookup(KeyOf, StringComparer.Ordinal);
+        var differing = new List<(string Key, List<Transition> Expected, List<Transition> Got, int First, long Time)>();
+        foreach (var key in keys)
+        {
+            List<Transition> e = [.. expectedOf[key]], g = [.. gotOf[key]];
+            var i = 0;
+            while (i < e.Count && i < g.Count && e[i].Matches(g[i])) i++;
+            if (i == e.Count && i == g.Count) continue;
+            var time = Math.Min(i < e.Count ? e[i].Time : long.MaxValue, i < g.Count ? g[i].Time : long.MaxValue);
+            differing.Add((key, e, g, i, time));
+        }
+        if (differing.Count == 0) return null;
+        var (_, expected, got, first, _) = differing.MinBy(d => d.Time);
         // Offsets are from the input's first record; with none, from the first expected transition
         // (from 1970 they read +17934d21h11m).
-        var origin = replay.Origin ?? (expected.Count > 0 ? expected[0].Time : 0);
+        var origin = replay.Origin ?? (allExpected.Count > 0 ? allExpected[0].Time : 0);
         var at = first < got.Count ? got[first] : expected[first];
         var rows = new List<(int Number, string Expected, string Got)>();
         for (var i = first; i < Math.Min(first + 3, Math.Max(expected.Count, got.Count)); i++)
@@ -238,9 +256,11 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
             $"   #  {"expected".PadRight(width)}  got",
         };
         lines.AddRange(rows.Select(r => $"{r.Number,4}  {r.Expected.PadRight(width)}  {r.Got}"));
+        var others = differing.Select(d => d.Key).Where(k => k != KeyOf(at)).ToList();
+        if (others.Count > 0) lines.Add($"{(others.Count == 1 ? "another alert differs" : "other alerts differ")} too: {string.Join(", ", others)}");
         // An expected transition of a rule the case does not run (a renamed rule, a typo) can never
         // match: said by name, not left to the table.
-        var unknown = expected.Select(t => t.Rule).Distinct(StringComparer.Ordinal).Where(r => !replay.Rules.Contains(r)).ToList();
+        var unknown = allExpected.Select(t => t.Rule).Distinct(StringComparer.Ordinal).Where(r => !replay.Rules.Contains(r)).ToList();
         if (unknown.Count > 0)
             lines.Add($"the case runs no rule named {string.Join(", ", unknown)} (its rules: {string.Join(", ", replay.Rules)})");
         // Bad lines are not reported one by one in a test: an input read in the wrong format (its
