@@ -684,4 +684,41 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("rule calm: transition 2 differs (2 transitions expected, 2 got)", r.Stdout);
     }
+
+    [Fact]
+    public void Update_reports_changes_in_transitions_alert_by_alert()
+    {
+        // With a saved --format jsonl run as the expect file it said "(4 transitions, was 63)",
+        // counting summaries and stats, and listed unchanged alerts as removed and added again.
+        const string Calm = """Alert("calm").When(q => q.Rate("requests", TimeSpan.FromMinutes(1))).Above(20);""";
+        Write("rules.csx", Busy + "\n" + Calm);
+        var log = Path.Combine(_dir, "access.csv");
+        Assert.Equal(0, CliRunner.Run("generate", "--rate", "4", "--burst", "2m:3m:30", "--duration", "8m", "-o", log).ExitCode);
+        var path = Write("run.case.json", """{ "rules": ["rules.csx"], "input": "access.csv", "expect": "run.jsonl" }""");
+        var run = CliRunner.Run("--format", "jsonl", "--summary-interval", "1m", "--rules", Path.Combine(_dir, "rules.csx"), log);
+        Write("run.jsonl", run.Stdout);
+        Assert.True(run.StdoutLines.Length > 8); // summaries and stats besides 4 transitions
+
+        var same = CliRunner.Run("test", "--update", path);
+
+        Assert.True(same.ExitCode == 0, same.Stdout + same.Stderr);
+        Assert.Contains($"same  {path}  (4 transitions)", same.Stdout);
+        Assert.Equal(run.Stdout, File.ReadAllText(Path.Combine(_dir, "run.jsonl"))); // not rewritten
+
+        Write("rules.csx", Busy + "\n" + Calm.Replace("Above(20)", "Above(25)"));
+        var changed = CliRunner.Run("test", "--update", path);
+
+        Assert.Equal(0, changed.ExitCode);
+        Assert.Contains($"wrote {Path.Combine(_dir, "run.jsonl")}  (4 transitions, was 4)", changed.Stdout);
+        var listed = changed.StdoutLines.Where(l => l.StartsWith("      - ") || l.StartsWith("      + ")).ToArray();
+        Assert.NotEmpty(listed);
+        Assert.All(listed, l => Assert.Contains("\"rule\":\"calm\"", l)); // busy did not change
+
+        // Lines of different alerts in another order are no change.
+        var written = File.ReadAllLines(Path.Combine(_dir, "run.jsonl"));
+        var regrouped = written.OrderBy(l => l.Contains("\"calm\"")).ToArray();
+        Assert.NotEqual(written, regrouped);
+        File.WriteAllLines(Path.Combine(_dir, "run.jsonl"), regrouped);
+        Assert.Contains($"same  {path}", CliRunner.Run("test", "--update", path).Stdout);
+    }
 }
