@@ -36,33 +36,24 @@ public static class Signals
 }
 
 /// <summary>
-/// SIGINT and SIGTERM for a command that stops itself between steps (<c>logalert test</c> between
-/// batches of a case, <c>check --properties</c> between generated logs): the runtime's own handling
-/// (the host's 30 s wait, then exit 0) is cancelled, <see cref="Token"/> is cancelled, and if the
-/// command has not stopped within <c>grace</c> (a rule stuck in a loop holds its thread) the forced
-/// stop runs on a thread of its own; it writes the report and ends the process.
+/// SIGINT and SIGTERM from now on, handled here: the runtime's own handling (the host's wait, then
+/// exit 0) is cancelled and <see cref="Token"/> is cancelled, for a step that stops itself when one
+/// comes (the deliveries' flush, <see cref="SignalStop"/>).
 /// </summary>
-public sealed class SignalStop : IDisposable
+public sealed class SignalToken : IDisposable
 {
     private readonly CancellationTokenSource _cancel = new();
-    private readonly ManualResetEventSlim _finished = new();
     private readonly PosixSignalRegistration[] _registrations = [];
-    private readonly TimeSpan _grace;
-    private readonly Action<string> _force;
     private volatile string? _signal;
 
-    /// <summary>Starts handling SIGINT and SIGTERM; a signal noted before now (while the rules compiled) stops at once.</summary>
-    public SignalStop(TimeSpan grace, Action<string> force)
+    public SignalToken()
     {
-        _grace = grace;
-        _force = force;
         if (!OperatingSystem.IsWindows())
             _registrations =
             [
-                PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Request("SIGINT"); }),
-                PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Request("SIGTERM"); }),
+                PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Raise("SIGINT"); }),
+                PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Raise("SIGTERM"); }),
             ];
-        if (Signals.Received is "SIGINT" or "SIGTERM") Request(Signals.Received);
     }
 
     /// <summary>Cancelled once a signal came.</summary>
@@ -71,10 +62,8 @@ public sealed class SignalStop : IDisposable
     /// <summary><c>SIGINT</c> or <c>SIGTERM</c> once one came; null before.</summary>
     public string? Signal => _signal;
 
-    /// <summary>128 + the signal's number, as a shell reports a process the signal stopped.</summary>
-    public int ExitCode => Signals.ExitCodeOf(_signal);
-
-    private void Request(string signal)
+    /// <summary>Acts as if <paramref name="signal"/> came now (one noted before this was made); the first one counts.</summary>
+    public void Raise(string signal)
     {
         lock (_cancel)
         {
@@ -82,16 +71,54 @@ public sealed class SignalStop : IDisposable
             _signal = signal;
         }
         _cancel.Cancel();
-        new Thread(() =>
-        {
-            if (!_finished.Wait(_grace)) _force(signal);
-        }) { IsBackground = true, Name = "logalert signal stop" }.Start();
     }
+
+    public void Dispose()
+    {
+        foreach (var r in _registrations) r.Dispose();
+        _cancel.Dispose();
+    }
+}
+
+/// <summary>
+/// SIGINT and SIGTERM for a command that stops itself between steps (<c>logalert test</c> between
+/// batches of a case, <c>check --properties</c> between generated logs): <see cref="Token"/> is
+/// cancelled (<see cref="SignalToken"/>), and if the command has not stopped within <c>grace</c> (a
+/// rule stuck in a loop holds its thread) the forced stop runs on a thread of its own; it writes the
+/// report and ends the process.
+/// </summary>
+public sealed class SignalStop : IDisposable
+{
+    private readonly SignalToken _signals = new();
+    private readonly ManualResetEventSlim _finished = new();
+    private readonly TimeSpan _grace;
+    private readonly Action<string> _force;
+
+    /// <summary>Starts handling SIGINT and SIGTERM; a signal noted before now (while the rules compiled) stops at once.</summary>
+    public SignalStop(TimeSpan grace, Action<string> force)
+    {
+        _grace = grace;
+        _force = force;
+        _signals.Token.Register(() => new Thread(() =>
+        {
+            if (!_finished.Wait(_grace)) _force(_signals.Signal!);
+        }) { IsBackground = true, Name = "logalert signal stop" }.Start());
+        if (Signals.Received is "SIGINT" or "SIGTERM") _signals.Raise(Signals.Received);
+    }
+
+    /// <summary>Cancelled once a signal came.</summary>
+    public CancellationToken Token => _signals.Token;
+
+    /// <summary><c>SIGINT</c> or <c>SIGTERM</c> once one came; null before.</summary>
+    public string? Signal => _signals.Signal;
+
+    /// <summary>128 + the signal's number, as a shell reports a process the signal stopped.</summary>
+    public int ExitCode => Signals.ExitCodeOf(_signals.Signal);
 
     /// <summary>The command stopped by itself: no forced stop after this.</summary>
     public void Dispose()
     {
         _finished.Set();
-        foreach (var r in _registrations) r.Dispose();
+        _signals.Dispose();
     }
 }

@@ -35,6 +35,7 @@ public sealed class DeliveryHub : IAsyncDisposable
     {
         _timer?.Dispose();
         var deadline = DateTimeOffset.UtcNow + timeout;
+        // A signal during the wait (a second Ctrl-C live, where the first began it) gives up at once.
         using var interrupted = new SignalToken();
         Task.WhenAll(_destinations.Select(d => d.FlushAsync(deadline, interrupted))).GetAwaiter().GetResult();
     }

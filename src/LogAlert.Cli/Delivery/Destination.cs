@@ -1,5 +1,4 @@
 using System.Net;
-using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Polly;
 using Polly.Retry;
@@ -268,47 +267,6 @@ public abstract class Destination : IAsyncDisposable
         }
         _stop.Dispose();
         GC.SuppressFinalize(this);
-    }
-}
-
-/// <summary>
-/// A signal (SIGINT, SIGTERM) that came while deliveries were flushed: the flush stops at once. The
-/// first signal of a live run starts the flush (§14); one more, or one during the flush at the end
-/// of input, means the user will not wait, as a second Ctrl-C does in most tools.
-/// </summary>
-public sealed class SignalToken : IDisposable
-{
-    private readonly CancellationTokenSource _cancel = new();
-    private readonly PosixSignalRegistration[] _registrations;
-    private volatile string? _signal;
-
-    public SignalToken()
-    {
-        _registrations = OperatingSystem.IsWindows() ? [] :
-        [
-            PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Stop("SIGINT", c)),
-            PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Stop("SIGTERM", c)),
-        ];
-    }
-
-    private void Stop(string signal, PosixSignalContext context)
-    {
-        _signal ??= signal;
-        // Handled here: the run ends as soon as the flush returns, with its report.
-        context.Cancel = true;
-        _cancel.Cancel();
-    }
-
-    /// <summary>Cancelled when a signal came.</summary>
-    public CancellationToken Token => _cancel.Token;
-
-    /// <summary>The signal that came, or null.</summary>
-    public string? Signal => _signal;
-
-    public void Dispose()
-    {
-        foreach (var r in _registrations) r.Dispose();
-        _cancel.Dispose();
     }
 }
 
