@@ -183,6 +183,23 @@ public sealed class EndToEndTests : IDisposable
         Assert.Equal(2, wrong.ExitCode);
         Assert.Contains("error.log:1: no format logalert knows fits", wrong.Stderr);
         Assert.Contains("the 7 columns of the CSV input before it", wrong.Stderr);
+        // Named as csv, it is no CSV either: it has no header, and its lines not the columns' fields.
+        var namedWrong = CliRunner.Run("--format", "jsonl", "--input-format", "csv", a, errors);
+        Assert.Equal(2, namedWrong.ExitCode);
+        Assert.Contains("error.log:1: the header lacks columns", namedWrong.Stderr);
+        // An input after a CSV one is still found as any input is: a combined log whose first line is
+        // over the length cap has that line bad and the rest read as combined, not as CSV.
+        var combinedLines = Enumerable.Range(0, 6).Select(i => $"10.0.0.1 - - [01/Jan/1970:00:{17 + i / 60:00}:{i % 60:00} +0000] \"GET /c HTTP/1.1\" 200 5 \"-\" \"x\"");
+        var longFirst = Write("long.log", [$"10.0.0.1 - - [01/Jan/1970:00:17:00 +0000] \"GET /{new string('a', 2000)} HTTP/1.1\" 200 5 \"-\" \"x\"", .. combinedLines]);
+        var afterCsv = CliRunner.Run("--format", "jsonl", "--max-line-length", "1k", a, longFirst);
+        Assert.Equal(0, afterCsv.ExitCode);
+        Assert.Contains($"{{\"path\":\"{longFirst}\",\"format\":\"combined\"}}", afterCsv.StdoutLines[^1]);
+        Assert.Equal(1, JsonDocument.Parse(afterCsv.StdoutLines[^1]).RootElement.GetProperty("bad").GetInt32());
+        // An input of blank lines has no format, after a CSV one too (§1), and the one after it goes on.
+        var blank = Write("blank.csv", "", "");
+        var withBlank = CliRunner.Run("--format", "jsonl", a, blank, b);
+        Assert.Equal(whole.StdoutLines[..^1], withBlank.StdoutLines[..^1]);
+        Assert.DoesNotContain(blank, withBlank.StdoutLines[^1]);
         // After an input in another format, a headerless one is still an error: there are no columns to go on with.
         var combined = Write("c.log", "10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 12 \"-\" \"curl\"");
         Assert.Equal(2, CliRunner.Run("--format", "jsonl", combined, b).ExitCode);

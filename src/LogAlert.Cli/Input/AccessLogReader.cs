@@ -256,8 +256,10 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         // a helper thread and the second here, and their batches go out in input order.
         using var helper = ParseInParallel && Environment.ProcessorCount > 1 ? new ParseWorker(MakeParser(new BatchBuilder(_batchSize, extras: Extras))) : null;
         // Inputs are one stream (semantics §1): a CSV input without a header of its own, after one
-        // with a header (a log split in parts, `split -l`), is read with the columns in force, as
-        // `cat a.csv b.csv | logalert -` reads it. Other formats describe every line themselves.
+        // with a header (a log split in parts, `split -l`), may be read with the columns in force, as
+        // `cat a.csv b.csv | logalert -` reads it. Its format is still found as any input's is (its
+        // state starts empty): the parser turns to the columns only when its lines fit them and no
+        // format (FormatParser.Decide). Other formats describe every line themselves.
         object? carried = null;
         for (var i = 0; i < _inputs.Length && !cancel.IsCancellationRequested; i++)
         {
@@ -265,7 +267,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             var stdin = name == "-";
             var path = stdin ? StdinName : name;
             using var source = OpenSource(i, follow: IsFollowed(i), cancel);
-            var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, State: carried);
+            var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, State: null) { Previous = carried };
             Step? ahead = null; // a step read while looking for a second chunk
             byte[]? held = null; // whole lines the parser wants more lines after (IChunkParser.NeedsMore)
             while (true)
@@ -302,7 +304,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                     // An input with nothing to parse has the format named for it all the same (auto
                     // finds none in it): the final report lists every input whose format is known.
                     if (!Format.IsAuto && !_formats.ContainsKey(i)) _formats[i] = (path, Format.Name);
-                    carried = at.State is FormatState { Line: null, CsvState: not null } ? at.State : null;
+                    carried = at.State is FormatState { Line: null, CsvState: not null } ? at.State : at.State is null ? carried : null;
                     break;
                 }
                 switch (step)

@@ -28,7 +28,6 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
 
     private readonly CsvParser _csv = new(builder);
     private readonly AccessParser _access = new(builder, extras);
-    private int _decidedSource = -1;
 
     /// <inheritdoc/>
     public ChunkResult ParseChunk(Memory<byte> chunk, ChunkStart at)
@@ -40,9 +39,7 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
         {
             var decided = Decide(chunk.Span, at, state);
             if (decided is null) return Blank(chunk.Span, at);
-            // A new input that goes on with the columns of the one before is in a format of its own too.
-            if (!ReferenceEquals(decided, state) || at.Source != _decidedSource) found?.Invoke(at.Source, at.Path, decided.Name);
-            _decidedSource = at.Source;
+            if (!ReferenceEquals(decided, state)) found?.Invoke(at.Source, at.Path, decided.Name);
             state = decided;
         }
         if (state.Line is null)
@@ -108,19 +105,23 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
     /// <exception cref="InputFormatException">With auto, no format fits the input's first lines.</exception>
     private FormatState? Decide(ReadOnlySpan<byte> chunk, ChunkStart at, FormatState? before)
     {
-        if (!format.IsAuto) return new FormatState(format.Name, format.Line, null);
+        // The columns of the CSV input before this one, which a headerless one goes on with when its
+        // lines have that many fields: a file named by mistake (an error log) is still no CSV.
+        var previous = at.Previous is FormatState { Line: null, CsvState: Columns columns } csv ? (csv, columns.Count) : default;
+        if (!format.IsAuto)
+            return format.Line is null && previous.csv is not null && HasFields(chunk, previous.Count)
+                ? previous.csv
+                : new FormatState(format.Name, format.Line, null);
         if (at.AtStart && chunk.StartsWith(BatchBuilder.Bom)) chunk = chunk[BatchBuilder.Bom.Length..];
         var sniffed = FormatSniffer.Sniff(chunk);
         if (sniffed.Format is null)
         {
             if (chunk.IndexOfAnyExcept(" \t\r\n\0"u8) < 0) return before;
-            // A followed file's new content keeps the format whatever it holds; a new input goes on
-            // with the CSV columns before it only when its lines have that many fields, so that a
-            // file named by mistake (an error log) is still an error, not a stream of bad lines.
-            var columns = (before?.CsvState as Columns)?.Count;
-            if (before is not null && (at.Source == _decidedSource || columns is { } n && HasFields(chunk, n))) return before;
+            // A followed file's new content keeps the format whatever it holds.
+            if (before is not null) return before;
+            if (previous.csv is not null && HasFields(chunk, previous.Count)) return previous.csv;
             var (number, text) = FirstLine(chunk);
-            var carried = columns is { } count ? $", the {count} columns of the CSV input before it" : "";
+            var carried = previous.csv is not null ? $", the {previous.Count} columns of the CSV input before it" : "";
             throw new InputFormatException(
                 $"{at.Path}:{at.LineBase + number}: no format logalert knows fits \"{Quote(text)}\" "
                 + $"(tried {sniffed.Tried}{carried}); name it with --input-format, or give the server's log format with --log-format");
