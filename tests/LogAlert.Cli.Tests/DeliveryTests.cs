@@ -186,6 +186,10 @@ public sealed class DeliveryTests : IDisposable
     [InlineData("http://user:sec ret@127.0.0.1:18999/", "http://user:xxxxx@127.0.0.1:18999/")]
     [InlineData("http://user:SéCRET@127.0.0.1:18999", "http://user:xxxxx@127.0.0.1:18999")]
     [InlineData("http://user:p@ss@127.0.0.1:18999/a@b", "http://user:xxxxx@127.0.0.1:18999/a@b")]
+    // Malformed: a '/', '?' or '#' typed in the password ended the authority before its '@'.
+    [InlineData("http://user:se/cret@127.0.0.1:9/hook", "http://user:xxxxx@127.0.0.1:9/hook")]
+    [InlineData("http://user:se#cret@127.0.0.1:9/hook", "http://user:xxxxx@127.0.0.1:9/hook")]
+    [InlineData("http://user:se?cret@127.0.0.1:9/hook", "http://user:xxxxx@127.0.0.1:9/hook")]
     [InlineData("http://user@127.0.0.1:18999/", "http://user@127.0.0.1:18999/")]
     [InlineData("http://127.0.0.1:18999/a:b@c", "http://127.0.0.1:18999/a:b@c")]
     public void A_password_is_hidden_however_it_is_written(string typed, string shown)

@@ -74,9 +74,14 @@ public abstract class Destination : IAsyncDisposable
         var scheme = text.IndexOf("://", StringComparison.Ordinal);
         if (scheme < 0) return text;
         var start = scheme + 3;
-        var end = text.IndexOfAny(['/', '?', '#'], start);
+        // The user information ends at the last '@' before the first '/', '?' or '#' that follows
+        // an '@': a password may hold any of them as typed (the URL then does not parse). One that
+        // parses without user information may still have an '@' in its path.
+        if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.UserInfo.Length == 0) return text;
+        var first = text.IndexOf('@', start);
+        if (first < 0) return text;
+        var end = text.IndexOfAny(['/', '?', '#'], first);
         if (end < 0) end = text.Length;
-        // The user information ends at the authority's last '@': a password may hold one as typed.
         var at = text.LastIndexOf('@', end - 1, end - start);
         if (at < 0) return text;
         var colon = text.IndexOf(':', start, at - start);
