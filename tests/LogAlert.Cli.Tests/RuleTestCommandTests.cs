@@ -183,6 +183,26 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Equal(before, File.ReadAllText(target));
     }
 
+    // A file of transitions with one line that no longer reads (a "time" without a date, accepted
+    // before) was refused as "not a file of expected transitions": --update could not mend it.
+    [Fact]
+    public void Update_mends_an_expect_file_with_a_line_that_does_not_read()
+    {
+        var path = Case();
+        var expect = ExpectFile(path);
+        var good = File.ReadAllLines(expect);
+        var broken = """{"rule":"busy","state":"firing","time":"21:13:40","labels":{}}""";
+        File.WriteAllLines(expect, [broken, good[1]]);
+
+        var r = CliRunner.Run("test", "--update", path);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains($"wrote {expect}  (2 transitions, was 1)", r.Stdout);
+        Assert.Contains("- " + broken, r.Stdout);
+        Assert.Contains("+ " + good[0], r.Stdout);
+        Assert.Equal(good, File.ReadAllLines(expect));
+    }
+
     [Fact]
     public void JUnit_xml_names_each_case_and_its_failure()
     {
