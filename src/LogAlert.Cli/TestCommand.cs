@@ -6,7 +6,7 @@ using LogAlert.Cli.Testing;
 namespace LogAlert.Cli;
 
 /// <summary><c>logalert test [CASES…]</c>: replay test cases of rules and compare their alert transitions.</summary>
-public sealed class TestCommand
+public sealed partial class TestCommand
 {
     [PrimaryCommand]
     [UsageLine("test")]
@@ -114,7 +114,9 @@ public sealed class TestCommand
             if (stop.Signal is null)
             {
                 foreach (var rule in run.NeverFired()) Console.Error.WriteLine($"logalert: warning: rule {rule} fires in no case");
-                foreach (var file in oneOffCase ? [] : Uncovered(found.Select(f => f.Name), run.RuleFiles))
+                // Only when every case of the folders ran: a case named alone leaves out the others' rules.
+                var allCases = !oneOffCase && (cases ?? []).All(Directory.Exists);
+                foreach (var file in allCases ? Uncovered(found.Select(f => f.Name), run.RuleFiles) : [])
                     Console.Error.WriteLine($"logalert: warning: rule file {file} is in no case, so its rules fire in no case");
             }
             if (junit is not null)
@@ -167,10 +169,22 @@ public sealed class TestCommand
                     break;
                 }
         foreach (var folder in folders)
-            foreach (var file in Directory.EnumerateFiles(folder, "*.csx").Order(StringComparer.Ordinal))
-                if (!used.Contains(Path.GetFullPath(file)))
+        {
+            var files = Directory.EnumerateFiles(folder, "*.csx").Order(StringComparer.Ordinal).ToList();
+            // A file another one #loads (shared helpers) is no rule file of its own.
+            var loaded = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var file in files)
+                foreach (var line in File.ReadLines(file))
+                    if (LoadDirective().Match(line) is { Success: true } m)
+                        loaded.Add(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, m.Groups[1].Value)));
+            foreach (var file in files)
+                if (!used.Contains(Path.GetFullPath(file)) && !loaded.Contains(Path.GetFullPath(file)))
                     yield return Path.GetRelativePath(Environment.CurrentDirectory, file);
+        }
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\s*#load\s+""([^""]+)""")]
+    private static partial System.Text.RegularExpressions.Regex LoadDirective();
 
     /// <summary>The case files named, and those under the folders named; with nothing named, under <c>tests/</c> and <c>rules/tests/</c>.</summary>
     private static List<string> Discover(IReadOnlyList<string> args)

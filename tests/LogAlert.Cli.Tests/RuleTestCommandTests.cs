@@ -620,6 +620,27 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Equal($"logalert: warning: rule file {Path.Combine("rules", "unused.csx")} is in no case, so its rules fire in no case", r.Stderr.Trim());
     }
 
+    // The warning named rule files whose cases were not run (one case named alone), and helpers
+    // that rule files #load, which hold no rule of their own.
+    [Fact]
+    public void No_coverage_warning_for_a_case_named_alone_nor_for_a_loaded_helper()
+    {
+        Write("rules/helpers.csx", "static TimeSpan W => TimeSpan.FromMinutes(1);");
+        Write("rules/busy.csx", "#load \"helpers.csx\"\n" + Busy.Replace("TimeSpan.FromMinutes(1)", "W"));
+        Write("rules/other.csx", Never);
+        Write("rules/tests/busy.case.json", """{ "rules": ["../busy.csx"], "generate": "--rate 4 --burst 2m:3m:30 --duration 8m" }""");
+        Write("rules/tests/other.case.json", """{ "rules": ["../other.csx"], "generate": "--rate 4 --duration 1m" }""");
+        Assert.Equal(0, RunIn(_dir, "test", "--update").ExitCode);
+
+        var all = RunIn(_dir, "test");
+        var one = RunIn(_dir, "test", Path.Combine("rules", "tests", "busy.case.json"));
+
+        Assert.Equal(0, all.ExitCode);
+        Assert.DoesNotContain("rule file", all.Stderr);
+        Assert.Equal(0, one.ExitCode);
+        Assert.DoesNotContain("rule file", one.Stderr);
+    }
+
     [Fact]
     public void Generated_input_is_streamed_not_held_in_memory()
     {
