@@ -343,10 +343,18 @@ public sealed class RunCommand
         return result;
     }
 
-    private static Uri Url(string option, string text) =>
-        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0
-            ? uri
-            : throw new UsageException($"{option}: \"{Terminal.Escape(Delivery.Destination.Redacted(text))}\" is not an http:// or https:// URL");
+    private static Uri Url(string option, string text)
+    {
+        var shown = Terminal.Escape(Delivery.Destination.Redacted(text));
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+            throw new UsageException($"{option}: \"{shown}\" is not an http:// or https:// URL");
+        // An '@' after the host is most often a password with a '/', '?' or '#' typed as is
+        // (http://user:12/ab@host/ is host "user", port 12): the request would go elsewhere, and
+        // the password could not be told from the path to hide it.
+        if ((uri.AbsolutePath + uri.Query + uri.Fragment).Contains('@'))
+            throw new UsageException($"{option}: \"{shown}\" has an '@' after its host: escape it as %40 (and a '/', '?' or '#' in a password as %2F, %3F, %23)");
+        return uri;
+    }
 }
 
 /// <summary><c>logalert generate</c>: a deterministic sample log.</summary>

@@ -71,19 +71,16 @@ public abstract class Destination : IAsyncDisposable
     /// </summary>
     public static string Redacted(string text)
     {
-        var scheme = text.IndexOf("://", StringComparison.Ordinal);
+        // From the first ':' after the scheme (and its slashes, which .NET also takes as '\') to the
+        // last '@': the whole password, however it is written. An accepted URL has no '@' after its
+        // host (Commands refuses it), so this hides exactly the password there; in a URL refused as
+        // malformed it may hide more, never less.
+        var scheme = text.IndexOf(':');
         if (scheme < 0) return text;
-        var start = scheme + 3;
-        // The user information ends at the last '@' before the first '/', '?' or '#' that follows
-        // an '@': a password may hold any of them as typed (the URL then does not parse). One that
-        // parses without user information may still have an '@' in its path.
-        if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.UserInfo.Length == 0) return text;
-        var first = text.IndexOf('@', start);
-        if (first < 0) return text;
-        var end = text.IndexOfAny(['/', '?', '#'], first);
-        if (end < 0) end = text.Length;
-        var at = text.LastIndexOf('@', end - 1, end - start);
-        if (at < 0) return text;
+        var start = scheme + 1;
+        while (start < text.Length && text[start] is '/' or '\\') start++;
+        var at = text.LastIndexOf('@');
+        if (at < start) return text;
         var colon = text.IndexOf(':', start, at - start);
         return colon < 0 ? text : text[..(colon + 1)] + "xxxxx" + text[at..];
     }
