@@ -199,6 +199,10 @@ public sealed class EndToEndTests : IDisposable
         var blank = Write("blank.csv", "", "");
         var withBlank = CliRunner.Run("--format", "jsonl", a, blank, b);
         Assert.Equal(whole.StdoutLines[..^1], withBlank.StdoutLines[..^1]);
+        // Named as csv too: the blank input dropped the columns, and the next one was an error.
+        var namedBlank = CliRunner.Run("--format", "jsonl", "--input-format", "csv", a, blank, b);
+        Assert.Equal(0, namedBlank.ExitCode);
+        Assert.Equal(whole.StdoutLines[..^1], namedBlank.StdoutLines[..^1]);
         Assert.DoesNotContain(blank, withBlank.StdoutLines[^1]);
         // After an input in another format, a headerless one is still an error: there are no columns to go on with.
         var combined = Write("c.log", "10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 12 \"-\" \"curl\"");

@@ -83,7 +83,9 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
     /// </remarks>
     public bool NeedsMore(ReadOnlySpan<byte> head, ChunkStart at)
     {
-        if (!format.IsAuto || at.State is not null) return false;
+        // A named format decides at once, but a named csv after a CSV input, which may go on with
+        // its columns, is judged on its first lines as auto is (the same from a file or a pipe).
+        if ((!format.IsAuto && !(format.Line is null && at.Previous is not null)) || at.State is not null) return false;
         if (at.AtStart && head.StartsWith(BatchBuilder.Bom)) head = head[BatchBuilder.Bom.Length..];
         if (FormatSniffer.NonBlankLines(head) >= FormatSniffer.SampleLines) return false;
         var found = FormatSniffer.Sniff(head).Format;
@@ -109,9 +111,12 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
         // lines have that many fields: a file named by mistake (an error log) is still no CSV.
         var previous = at.Previous is FormatState { Line: null, CsvState: Columns columns } csv ? (csv, columns.Count) : default;
         if (!format.IsAuto)
-            return format.Line is null && previous.csv is not null && HasFields(chunk, previous.Count)
-                ? previous.csv
-                : new FormatState(format.Name, format.Line, null);
+        {
+            if (format.Line is not null || previous.csv is null) return new FormatState(format.Name, format.Line, null);
+            // Named csv after a CSV input: blank lines wait for the next chunk, as with auto.
+            if (chunk.IndexOfAnyExcept(" \t\r\n\0"u8) < 0) return null;
+            return HasFields(chunk, previous.Count) ? previous.csv : new FormatState(format.Name, null, null);
+        }
         if (at.AtStart && chunk.StartsWith(BatchBuilder.Bom)) chunk = chunk[BatchBuilder.Bom.Length..];
         var sniffed = FormatSniffer.Sniff(chunk);
         if (sniffed.Format is null)
