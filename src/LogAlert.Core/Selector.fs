@@ -260,9 +260,13 @@ module Selector =
         | Some e -> Error e
         | None ->
             let list = List.ofSeq matchers
+            // Each value quoted with its quotes and backslashes escaped: two selectors have one key
+            // (and so share tallies) only when they select alike. `%A` quoted without escaping, and
+            // `section='/x",status="500'` had the key of `section="/x",status="500"`.
+            let quoted (value: string) = "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
             let key =
                 list
-                |> List.map (fun m -> sprintf "%s%s%A" (Label.name m.Label) (opText m.Op) m.Value)
+                |> List.map (fun m -> Label.name m.Label + opText m.Op + quoted m.Value)
                 |> String.concat ","
             Ok { Text = key; Matchers = list }
 

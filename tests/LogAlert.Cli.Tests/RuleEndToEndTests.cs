@@ -367,4 +367,22 @@ public sealed class RuleEndToEndTests : IDisposable
             first.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Empty(Directory.GetFileSystemEntries(root)); // nothing made below it
     }
+
+    [Fact]
+    public void Selectors_whose_values_hold_quotes_and_commas_do_not_share_a_tally()
+    {
+        // The second selector's section is the text /x",status="500: no record has it, so it reads 0
+        // (it once read the first selector's tally, whose key it had).
+        var rules = Write("quotes.csx", """"
+            Alert("two").When(q => q.Sum("requests", TimeSpan.FromSeconds(10), """section="/x",status="500" """)).Above(0);
+            Alert("one").When(q => q.Sum("requests", TimeSpan.FromSeconds(10), """section='/x",status="500'""")).Above(0);
+            """");
+        var log = Write("one.csv", Header + "\n\"h\",\"-\",\"-\",1549573860,\"GET /x HTTP/1.1\",500,5\n");
+
+        var r = Run("--format", "jsonl", "--summary-interval", "off", "--rules", rules, log);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("\"rule\":\"two\"", r.Stdout);
+        Assert.DoesNotContain("\"rule\":\"one\"", r.Stdout);
+    }
 }
