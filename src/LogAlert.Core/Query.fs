@@ -594,8 +594,11 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
         member _.RateBy(metric, width, label, selector) = sumBy metric width label selector true
         member _.TopK(k, metric, width, label, selector) =
             let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
+            // As at load (the rule host's probe): a k computed from the data that reaches 0 would
+            // otherwise be an empty result, which resolves every alert of the rule.
+            if k < 1 then raise (QueryException $"TopK({k}, ...): k must be at least 1")
             let win = window w groupBy selector m.Value
-            let best, remembered = Window.top (max k 0) m.Value win
+            let best, remembered = Window.top k m.Value win
             remember (windowKey w groupBy selector m.Value) remembered
             Grouped(Label.name groupBy.Value, best) // a new array, owned by the result
         member _.Distinct(label, width, selector) =

@@ -385,4 +385,21 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Contains("\"rule\":\"two\"", r.Stdout);
         Assert.DoesNotContain("\"rule\":\"one\"", r.Stdout);
     }
+
+    [Fact]
+    public void A_TopK_whose_k_the_data_takes_below_1_fails_its_rule_instead_of_resolving_its_alerts()
+    {
+        // Log(): 14 requests a second for 150 s, then 2. k = 0 once 100 requests are in the window.
+        var rules = Write("topk0.csx", """
+            Alert("top").WhenEach(q => q.TopK(q.Sum("requests", TimeSpan.FromSeconds(10)) >= 100 ? 0 : 1, "requests", TimeSpan.FromSeconds(10), "host")).Above(1);
+            """);
+
+        var r = Run("--format", "jsonl", "--summary-interval", "off", "--rules", rules, Log());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("\"rule\":\"top\",\"state\":\"firing\"", r.Stdout);
+        Assert.DoesNotContain("\"state\":\"resolved\"", r.Stdout);
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Matches("^logalert: rule \"top\" failed at .*TopK\\(0, \\.\\.\\.\\): k must be at least 1", line);
+    }
 }
