@@ -402,4 +402,37 @@ public sealed class RuleEndToEndTests : IDisposable
         var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Matches("^logalert: rule \"top\" failed at .*TopK\\(0, \\.\\.\\.\\): k must be at least 1", line);
     }
+
+    [Theory]
+    [InlineData("true")]                // at load, when the host probes the rule
+    [InlineData("q.Sum(\"requests\", TimeSpan.FromSeconds(10)) > 50")] // on a later second only
+    public void Alert_called_from_a_rules_value_is_an_error_of_that_rule_not_a_crash(string when)
+    {
+        var rules = Write("nested.csx", $$"""
+            Alert("outer").When(q => {
+                if ({{when}}) Alert("inner").When(q2 => 1).Above(0);
+                return q.Sum("requests", TimeSpan.FromSeconds(5));
+            }).Above(0);
+            """);
+
+        var check = Run("check", rules);
+        var run = Run("--format", "jsonl", "--summary-interval", "off", "--rules", rules, Log());
+
+        Assert.DoesNotContain("   at ", check.Stderr + run.Stderr);
+        Assert.DoesNotContain("\"rule\":\"inner\"", run.Stdout);
+        if (when == "true")
+        {
+            Assert.Equal(2, check.ExitCode);
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("nested.csx:1", check.Stderr);
+            Assert.Contains("Alert(...) called while a rule is evaluated", check.Stderr);
+        }
+        else
+        {
+            Assert.Equal(0, run.ExitCode);
+            var line = Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("logalert: rule \"outer\" failed at ", line);
+            Assert.Contains("Alert(...) called while a rule is evaluated", line);
+        }
+    }
 }

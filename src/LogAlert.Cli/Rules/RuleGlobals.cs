@@ -18,6 +18,7 @@ namespace LogAlert.Cli.Rules;
 public sealed class RuleGlobals
 {
     private readonly List<AlertBuilder> _alerts = [];
+    private bool _sealed;
 
     // Built by the rule host only: one fresh instance per rule file.
     internal RuleGlobals()
@@ -26,6 +27,13 @@ public sealed class RuleGlobals
 
     /// <summary>The rules this file registered, in call order.</summary>
     internal IReadOnlyList<AlertBuilder> Alerts => _alerts;
+
+    /// <summary>What <see cref="Alert"/> throws once the file's definitions are over.</summary>
+    internal sealed class AlertInRuleException() : InvalidOperationException(
+        "Alert(...) called while a rule is evaluated: rules are defined by the file's top-level code");
+
+    /// <summary>Ends the file's definitions: its top-level code has run, and <see cref="Alert"/> throws from now on.</summary>
+    internal void Seal() => _sealed = true;
 
     /// <summary>
     /// Starts a rule named <paramref name="name"/> (unique among all rule files of a run; it is what
@@ -37,6 +45,10 @@ public sealed class RuleGlobals
     /// <param name="file">Filled in by the compiler: the file of the call, for error messages.</param>
     public AlertBuilder Alert(string name, [CallerLineNumber] int line = 0, [CallerFilePath] string file = "")
     {
+        // Called from a rule's value, it would add to the list the host is reading, or, on a later
+        // second, define a rule nothing runs: an error of the rule that called it.
+        if (_sealed)
+            throw new AlertInRuleException();
         var alert = new AlertBuilder(name, file, line);
         _alerts.Add(alert);
         return alert;

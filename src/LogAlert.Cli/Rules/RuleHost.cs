@@ -235,6 +235,7 @@ public sealed class RuleHost : IDisposable
             {
                 var prefix = RuleConsole.FilePrefix(source.DisplayPath);
                 Watchdog.Run(source.DisplayPath, () => RuleConsole.Run(prefix, () => unit.Entry!(globals).GetAwaiter().GetResult()));
+                globals.Seal();
                 return globals;
             }
             catch (Exception e) when (unit.FromCache && IsStale(e))
@@ -368,6 +369,12 @@ public sealed class RuleHost : IDisposable
         {
             // Refused by a result, not by a query's arguments (a / b of two labels): the same at
             // every second, so a load error as a refused query is.
+            errors.Add($"{where}: error: rule \"{alert.Name}\": {e.Message}");
+            return null;
+        }
+        catch (Exception e) when ((e as RuleGlobals.AlertInRuleException ?? e.InnerException as RuleGlobals.AlertInRuleException) is { })
+        {
+            // Whatever the data, the rule would define one at its first second: a load error.
             errors.Add($"{where}: error: rule \"{alert.Name}\": {e.Message}");
             return null;
         }
