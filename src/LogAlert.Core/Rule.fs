@@ -117,15 +117,33 @@ module Rule =
         else value.ToString("F2", CultureInfo.InvariantCulture)
 
     /// Fills `{value}` (2 decimals), `{time}`, `{threshold}`, `{rule}`, `{since}` and `{label}` /
-    /// `{<label name>}` (the group's label value) in a message template.
+    /// `{<label name>}` (the group's label value) in a message template, in one pass: what a
+    /// placeholder is replaced by is not read again, so a label value a client chose (a section
+    /// `/{label}`) or a rule name holding braces appears as it is. Anything else in braces stays.
     let render (template: string) (rule: Rule) (labels: (string * string) list) (second: int64) (since: int64) (value: float) =
-        let sb = Text.StringBuilder(template)
-        sb.Replace("{value}", valueText value)
-          .Replace("{time}", isoTime second)
-          .Replace("{since}", isoTime since)
-          .Replace("{threshold}", rule.Above.ToString("G", CultureInfo.InvariantCulture))
-          .Replace("{rule}", rule.Name)
-        |> ignore
-        for name, v in labels do
-            sb.Replace("{" + name + "}", v).Replace("{label}", v) |> ignore
+        let fill (name: string) =
+            match name with
+            | "value" -> ValueSome(valueText value)
+            | "time" -> ValueSome(isoTime second)
+            | "since" -> ValueSome(isoTime since)
+            | "threshold" -> ValueSome(rule.Above.ToString("G", CultureInfo.InvariantCulture))
+            | "rule" -> ValueSome rule.Name
+            | "label" -> (match labels with (_, v) :: _ -> ValueSome v | [] -> ValueNone)
+            | _ -> labels |> List.tryFind (fun (n, _) -> n = name) |> Option.map snd |> ValueOption.ofOption
+        let sb = Text.StringBuilder(template.Length + 32)
+        let mutable i = 0
+        while i < template.Length do
+            let opening = template.IndexOf('{', i)
+            let closing = if opening < 0 then -1 else template.IndexOf('}', opening + 1)
+            if closing < 0 then
+                sb.Append(template, i, template.Length - i) |> ignore
+                i <- template.Length
+            else
+                // The innermost `{`: in `{{value}`, the second one opens the placeholder.
+                let opening = template.LastIndexOf('{', closing)
+                sb.Append(template, i, opening - i) |> ignore
+                match fill (template.Substring(opening + 1, closing - opening - 1)) with
+                | ValueSome text -> sb.Append(text) |> ignore
+                | ValueNone -> sb.Append(template, opening, closing - opening + 1) |> ignore
+                i <- closing + 1
         sb.ToString()

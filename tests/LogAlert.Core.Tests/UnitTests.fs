@@ -168,6 +168,17 @@ let ``a message's value has 2 decimals rounded half away from zero, as the event
     // Halves that a double holds exactly: "F2" alone rounded them to even (0.125 read 0.12).
     Assert.Equal("v=" + text, Rule.render "v={value}" highTraffic [] baseTime baseTime value)
 
+[<Theory>]
+[<InlineData("/{label}")>]
+[<InlineData("/{value}{rule}{section}")>]
+[<InlineData("/a")>]
+let ``what fills a placeholder is not filled again`` (section: string) =
+    // A client picks the section: its braces must not pull in other values (one pass).
+    Assert.Equal($"section {section} is hot, {{host}} stays",
+                 Rule.render "section {section} is hot, {host} stays" highTraffic [ "section", section ] baseTime baseTime 1.0)
+    Assert.Equal($"{section} by high_traffic",
+                 Rule.render "{label} by {rule}" highTraffic [ "section", section ] baseTime baseTime 1.0)
+
 [<Fact>]
 let ``a skewed record is reported and does not move time`` () =
     let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
