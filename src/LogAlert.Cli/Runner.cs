@@ -137,7 +137,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                 writer.Summary(s);
                 break;
             case RuleFailedNotice f:
-                stderr.WriteLine($"logalert: rule \"{f.Rule}\" failed at {LogTime.Iso(f.Time)}: {f.Message} (rule switched off; other rules go on)");
+                stderr.WriteLine($"logalert: rule \"{f.Rule}\" failed at {LogTime.Iso(f.Time)}: {Output.Terminal.Escape(f.Message)} (rule switched off; other rules go on)");
                 break;
             case SkewedNotice k:
                 _reporter.Report(NameOf(k.Record.Source), k.Record.Line,

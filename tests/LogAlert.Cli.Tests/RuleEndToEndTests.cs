@@ -435,4 +435,25 @@ public sealed class RuleEndToEndTests : IDisposable
             Assert.Contains("Alert(...) called while a rule is evaluated", line);
         }
     }
+
+    [Fact]
+    public void A_rules_exception_message_with_line_breaks_is_reported_on_one_line()
+    {
+        var atRun = Write("ml.csx", """
+            Alert("ml").When(q => q.Sum("requests", TimeSpan.FromSeconds(1)) > 0 ? throw new FormatException("bad input\nat offset 3") : 0).Above(0);
+            """);
+        var atLoad = Write("ml_load.csx", """
+            throw new Exception("line1\r\nline2");
+            """);
+
+        var run = Run("--summary-interval", "off", "--rules", atRun, Log());
+        var load = Run("check", atLoad);
+
+        Assert.Equal(0, run.ExitCode);
+        var line = Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("bad input\\x0aat offset 3 (rule switched off", line);
+        Assert.Equal(2, load.ExitCode);
+        line = Assert.Single(load.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.EndsWith("line1\\x0d\\x0aline2", line);
+    }
 }

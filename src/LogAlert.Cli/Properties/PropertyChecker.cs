@@ -379,7 +379,7 @@ internal sealed class PropertyChecker
                     lines.Add($"{LogTime.Iso(a.Time + shift)}  {a.Rule}{Labels(a.Labels)}  {what}{(message ? $"  \"{a.Message}\"" : "")}");
                     break;
                 case RuleFailedNotice f:
-                    lines.Add($"{LogTime.Iso(f.Time + shift)}  {f.Rule}  threw: {f.Message}");
+                    lines.Add($"{LogTime.Iso(f.Time + shift)}  {f.Rule}  threw: {Output.Terminal.Escape(f.Message)}");
                     break;
                 case FinishedNotice end:
                     var r = end.Report;

@@ -183,7 +183,9 @@ public sealed class RuleHost : IDisposable
             }
         }
         _cache.PruneIfDue();
-        return new RuleLoadResult(descriptions, errors);
+        // One line per error, whatever a rule's exception or selector held (a line feed in a message
+        // made the rest of it look like another error).
+        return new RuleLoadResult(descriptions, errors.Select(Output.Terminal.Escape).ToList());
     }
 
     // Kept out of Load so that a warm start never JIT-compiles a call into Roslyn.

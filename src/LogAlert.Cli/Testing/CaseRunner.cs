@@ -77,7 +77,7 @@ public sealed class CaseRunner(RuleHost host)
                     transitions.Add(new Transition(a.Rule, [.. a.Labels.Select(l => new KeyValuePair<string, string>(l.Name, l.Value))],
                         a.Transition == AlertTransition.Fired, a.Time, a.Value));
                 else if (n is RuleFailedNotice f)
-                    failures.Add($"rule \"{f.Rule}\" threw at {Transition.Offset(f.Time, origin ?? f.Time)} {Format.Time(f.Time)}: {f.Message}");
+                    failures.Add($"rule \"{f.Rule}\" threw at {Transition.Offset(f.Time, origin ?? f.Time)} {Format.Time(f.Time)}: {Output.Terminal.Escape(f.Message)}");
         }
         var state = Fold.Start(settings);
         try
