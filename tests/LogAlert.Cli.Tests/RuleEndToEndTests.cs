@@ -456,4 +456,19 @@ public sealed class RuleEndToEndTests : IDisposable
         line = Assert.Single(load.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.EndsWith("line1\\x0d\\x0aline2", line);
     }
+
+    [Fact]
+    public void A_finite_value_too_large_for_a_decimal_is_written_as_a_number_not_null()
+    {
+        var rules = Write("big.csx", """
+            Alert("big").When(q => q.Sum("bytes", TimeSpan.FromSeconds(1)) * 1e26).Above(0);
+            """);
+
+        var r = Run("--format", "jsonl", "--summary-interval", "off", "--rules", rules, Log());
+
+        Assert.Equal(0, r.ExitCode);
+        var fired = r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement).First(e => e.GetProperty("type").GetString() == "alert");
+        Assert.Equal(JsonValueKind.Number, fired.GetProperty("value").ValueKind);
+        Assert.Equal(1400 * 1e26, fired.GetProperty("value").GetDouble()); // 14 requests of 100 bytes in the first second
+    }
 }

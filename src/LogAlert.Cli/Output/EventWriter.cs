@@ -89,7 +89,8 @@ internal static class Format
 
     private static StringBuilder Append2(StringBuilder sb, int n) => sb.Append((char)('0' + n / 10)).Append((char)('0' + n % 10));
 
-    /// <summary>Rounded to 2 decimals, away from zero, as docs/semantics.md §13 asks; null when not finite.</summary>
+    /// <summary>Rounded to 2 decimals, away from zero, as docs/semantics.md §13 asks; null when not finite,
+    /// or too large for a decimal (7.9e27 and up: a whole number, which callers write as it is).</summary>
     /// <remarks>Without trailing zeros, so that a value written as JSON reads the same whichever way it got
     /// there: 0.004 and 0 are both 0 (0.004 was "0.00"), 5.80 is 5.8; and never a negative zero.</remarks>
     public static decimal? Round2(double value)
@@ -153,7 +154,9 @@ public sealed class JsonlEventWriter : IEventWriter
     private void Number(string name, double value)
     {
         var rounded = Format.Round2(value);
-        if (rounded is { } d) _json.WriteNumber(name, d); else _json.WriteNull(name);
+        if (rounded is { } d) _json.WriteNumber(name, d);
+        else if (double.IsFinite(value)) _json.WriteNumber(name, value); // past a decimal's range: a whole number
+        else _json.WriteNull(name);
     }
 
     private void PlainNumber(string name, double value)

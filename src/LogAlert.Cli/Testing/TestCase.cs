@@ -389,6 +389,7 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
             json.WriteString("state", Fired ? "firing" : "resolved");
             json.WriteString("at", Offset(Time, origin));
             if (Value is { } v && Output.Format.Round2(v) is { } rounded) json.WriteNumber("value", rounded);
+            else if (Value is { } large && double.IsFinite(large)) json.WriteNumber("value", large);
             json.WriteStartObject("labels");
             foreach (var p in Labels) json.WriteString(p.Key, p.Value);
             json.WriteEndObject();

@@ -279,7 +279,8 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     /// <summary><c>resolved hot_section{section="/api"} +5m12s 2019-02-07T21:16:12Z 3.98</c>.</summary>
     private static string Describe(Transition t, long origin) =>
         $"{(t.Fired ? "firing" : "resolved")} {t.Rule}{t.LabelText} {Transition.Offset(t.Time, origin)} {Format.Time(t.Time)}"
-        + (t.Value is { } v && Format.Round2(v) is { } r ? $" {r.ToString(Format.Invariant)}" : "");
+        + (t.Value is { } v && Format.Round2(v) is { } r ? $" {r.ToString(Format.Invariant)}"
+           : t.Value is { } large && double.IsFinite(large) ? $" {large.ToString(Format.Invariant)}" : "");
 
     private const string Written = "updated";
     private const string Same = "unchanged";
