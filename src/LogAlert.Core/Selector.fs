@@ -176,13 +176,77 @@ module Selector =
         else
             "a pattern this large"
 
+    // RE2's (Prometheus') classes, which .NET reads otherwise: `\d`, `\w` and `\s` are ASCII in RE2
+    // and Unicode in .NET (`\d` matched an Arabic-Indic digit), and `[[:alpha:]]` is a POSIX class
+    // in RE2 but, in .NET, the set `[:alph` followed by a `]`. Both are rewritten to the ASCII sets
+    // RE2 means; a `[` inside a class is a literal in RE2 (in .NET it starts a subtraction).
+    let private posixClasses =
+        dict [ "alnum", "0-9A-Za-z"; "alpha", "A-Za-z"; "ascii", @"\x00-\x7F"; "blank", @"\t "
+               "cntrl", @"\x00-\x1F\x7F"; "digit", "0-9"; "graph", "!-~"; "lower", "a-z"; "print", " -~"
+               "punct", @"!-/:-@\[-`{-~"; "space", @"\t\n\v\f\r "; "upper", "A-Z"; "word", "0-9A-Za-z_"
+               "xdigit", "0-9A-Fa-f" ]
+
+    let private perlClasses = dict [ 'd', "0-9"; 'w', "0-9A-Za-z_"; 's', @"\t\n\f\r " ]
+
+    /// `pattern` with RE2's classes written as .NET reads them alike, or why it cannot be.
+    let private asRe2 (pattern: string) : Result<string, string> =
+        let sb = Text.StringBuilder(pattern.Length + 16)
+        let mutable inClass = false
+        let mutable classStart = false // just after `[` or `[^`: a `]` there is a literal
+        let mutable error = None
+        let mutable i = 0
+        while error.IsNone && i < pattern.Length do
+            let c = pattern[i]
+            if c = '\\' && i + 1 < pattern.Length then
+                let e = pattern[i + 1]
+                match perlClasses.TryGetValue(Char.ToLowerInvariant e) with
+                | true, set when Char.IsLower e -> sb.Append(if inClass then set else "[" + set + "]") |> ignore
+                | true, set when not inClass -> sb.Append("[^" + set + "]") |> ignore
+                | true, _ -> error <- Some $"\\{e} inside [...] is not supported: write the class out (\\D is [^0-9])"
+                | _ -> sb.Append(c).Append(e) |> ignore
+                i <- i + 2
+                classStart <- false
+            elif inClass then
+                if c = '[' && i + 1 < pattern.Length && pattern[i + 1] = ':' && pattern.IndexOf(":]", i + 2) > 0 then
+                    let close = pattern.IndexOf(":]", i + 2)
+                    let name = pattern.Substring(i + 2, close - i - 2)
+                    match posixClasses.TryGetValue name with
+                    | true, set ->
+                        sb.Append(set) |> ignore
+                        i <- close + 2
+                    | _ -> error <- Some $"[:{name}:] is not a character class (RE2's are [:alpha:], [:digit:], [:space:], ...)"
+                else
+                    if c = '[' || (c = ']' && classStart) then sb.Append('\\').Append(c) |> ignore
+                    elif c = ']' then
+                        inClass <- false
+                        sb.Append(c) |> ignore
+                    else sb.Append(c) |> ignore
+                    i <- i + 1
+                classStart <- false
+            elif c = '[' then
+                inClass <- true
+                classStart <- true
+                sb.Append(c) |> ignore
+                i <- i + 1
+                if i < pattern.Length && pattern[i] = '^' then
+                    sb.Append('^') |> ignore
+                    i <- i + 1
+            else
+                sb.Append(c) |> ignore
+                i <- i + 1
+        match error with
+        | Some e -> Error e
+        | None -> Ok(sb.ToString())
+
     /// The anchored regex of a `=~`/`!~` pattern. The pattern is parsed on its own first, so that a
     /// parse error points into what the user wrote and a pattern with unbalanced parentheses such as
     /// `5..)|(.*` cannot escape the anchors (`^(?:5..)|(.*)$` parses, and matches anything).
     let private anchored (pattern: string) =
         try
             Regex(pattern, regexOptions) |> ignore
-            Ok(Regex(@"\A(?:" + pattern + @")\z", regexOptions))
+            match asRe2 pattern with
+            | Ok re2 -> Ok(Regex(@"\A(?:" + re2 + @")\z", regexOptions))
+            | Error reason -> Error(BadRegex(pattern, reason))
         with
         | :? NotSupportedException as e -> Error(UnsupportedRegex(pattern, unsupportedConstruct e))
         | :? ArgumentException as e -> Error(BadRegex(pattern, e.Message))

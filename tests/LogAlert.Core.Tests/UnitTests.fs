@@ -98,6 +98,32 @@ let ``regex selectors are fully anchored and match alternations and classes`` (t
     | Ok s -> Assert.Equal(expected, Selector.isMatch (r 200 section) s)
     | Error e -> failwith (SelectorError.describe e)
 
+[<Theory>]
+[<InlineData("section=~\"/[[:alpha:]]+\"", "/API", true)>] // RE2's POSIX class: .NET read [:alph then ]
+[<InlineData("section=~\"/[[:alpha:]]+\"", "/a]", false)>]
+[<InlineData("section=~\"/[^[:digit:][:space:]]+\"", "/a-b", true)>]
+[<InlineData("section=~\"/[^[:digit:][:space:]]+\"", "/a1", false)>]
+[<InlineData("section=~\"/[[:punct:]]\"", "/[", true)>]
+[<InlineData("section=~\"/\\\\d+\"", "/42", true)>] // \\d in the selector is \d in the regex: ASCII, as in RE2
+[<InlineData("section=~\"/\\\\d+\"", "/\u0663", false)>] // an Arabic-Indic digit
+[<InlineData("section=~\"/\\\\w+\"", "/caf\u00e9", false)>]
+[<InlineData("section=~\"/\\\\W\"", "/\u00e9", true)>]
+[<InlineData("section=~\"/[\\\\d.]+\"", "/1.2", true)>]
+[<InlineData("section=~\"/[]a]+\"", "/]a", true)>] // a ] first in a class is a literal
+[<InlineData("section=~\"/[a[]+\"", "/a[", true)>] // so is a [ inside one
+let ``regex classes read as RE2 reads them`` (text: string, section: string, expected: bool) =
+    match Selector.create text with
+    | Ok s -> Assert.Equal(expected, Selector.isMatch (r 200 section) s)
+    | Error e -> failwith (SelectorError.describe e)
+
+[<Theory>]
+[<InlineData("section=~\"/[[:alfa:]]\"", "[:alfa:] is not a character class")>]
+[<InlineData("section=~\"/[^\\\\D]\"", "\\D inside [...] is not supported")>]
+let ``a class RE2 does not have, or one it reads otherwise, is refused`` (text: string, reason: string) =
+    match Selector.create text with
+    | Ok _ -> failwith "accepted"
+    | Error e -> Assert.Contains(reason, SelectorError.describe e)
+
 [<Fact>]
 let ``a regex selector takes linear time on a value chosen to make backtracking explode`` () =
     // A backtracking engine tries about 1.6^60 ways to split 60 a's into a's and aa's.
