@@ -471,4 +471,37 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Equal(JsonValueKind.Number, fired.GetProperty("value").ValueKind);
         Assert.Equal(1400 * 1e26, fired.GetProperty("value").GetDouble()); // 14 requests of 100 bytes in the first second
     }
+
+    [Fact]
+    public void Recursion_without_end_fails_its_rule_instead_of_overflowing_the_stack()
+    {
+        // A stack overflow cannot be caught: it ended the process with the runtime's dump of the
+        // stack (exit 134) and no final report.
+        Directory.CreateDirectory(Path.Combine(_dir, "lib"));
+        Write(Path.Combine("lib", "down.csx"), "static int Down(int n) => n == 0 ? 0 : 1 + Down(n - 1);\n");
+        var rules = Write("deep.csx", """
+            #load "lib/down.csx"
+            static int Depth(int n) { return n == 0 ? 0 : 1 + Depth(n - 1); }
+            Alert("method").When(q => Depth((int)q.Sum("requests", TimeSpan.FromSeconds(5)) * 1_000_000)).Above(0);
+            Alert("loaded").When(q => Down((int)q.Sum("requests", TimeSpan.FromSeconds(5)) * 1_000_000)).Above(0);
+            Alert("local").When(q => { int Go(int n) => n == 0 ? 0 : 1 + Go(n - 1); return Go((int)q.Sum("requests", TimeSpan.FromSeconds(5)) * 1_000_000); }).Above(0);
+            Alert("fine").When(q => q.Sum("requests", TimeSpan.FromSeconds(5))).Above(0);
+            """);
+        var atLoad = Write("top.csx", "static int F(int n) => 1 + F(n + 1);\nF(0);\n"); // not a tail call: that loops
+
+        var r = Run("--format", "jsonl", "--summary-interval", "off", "--rules", rules, Log());
+        var load = Run("check", atLoad);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("\"rule\":\"fine\",\"state\":\"firing\"", r.Stdout);
+        Assert.Contains("\"type\":\"stats\"", r.StdoutLines[^1]);
+        var failed = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, failed.Length);
+        Assert.Contains(failed, l => l.StartsWith("logalert: rule \"method\" failed at ") && l.Contains("deep.csx:2: recursion too deep"));
+        Assert.Contains(failed, l => l.StartsWith("logalert: rule \"loaded\" failed at ") && l.Contains("lib/down.csx:1: recursion too deep"));
+        Assert.Contains(failed, l => l.StartsWith("logalert: rule \"local\" failed at ") && l.Contains("deep.csx:5: recursion too deep"));
+        Assert.Equal(2, load.ExitCode);
+        Assert.EndsWith("top.csx:1: error: the rule file threw InsufficientExecutionStackException: recursion too deep: the stack is nearly full",
+            Assert.Single(load.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
 }

@@ -52,12 +52,23 @@ internal static class RuleCompiler
         var errors = CheckDirectives(source);
         if (errors.Count > 0) return new CompileOutcome(null, errors);
 
-        var script = CSharpScript.Create(source.Text, Options.WithFilePath(source.FullPath), typeof(RuleGlobals));
-        var compilation = script.GetCompilation();
         using var image = new MemoryStream();
         // The debug information inside the image (a few KB): an exception from the rule file then
         // has its line, which the error names ("rules/x.csx:3: error: the rule file threw ...").
+        // What runs is the files with their methods guarded against endless recursion (StackGuard,
+        // which keeps every line where it was); what a compile error points into is the file as
+        // written, compiled again without the guards.
+        var options = Options.WithFilePath(source.FullPath);
+        var guarded = CSharpScript.Create(StackGuard.Guard(source.Text, ScriptParse), options
+            .WithSourceResolver(new StackGuard.LoadResolver(options.SourceResolver, ScriptParse)), typeof(RuleGlobals));
+        var compilation = guarded.GetCompilation();
         var result = compilation.Emit(image, options: EmbeddedPdb);
+        if (!result.Success)
+        {
+            image.SetLength(0);
+            compilation = CSharpScript.Create(source.Text, options, typeof(RuleGlobals)).GetCompilation();
+            result = compilation.Emit(image, options: EmbeddedPdb);
+        }
         var lines = result.Diagnostics
             .Where(d => d.Severity == DiagnosticSeverity.Error && !Suppressed.Contains(d.Id))
             .Select(d => (Diagnostic: d, Span: d.Location.GetMappedLineSpan()))
