@@ -295,7 +295,9 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         // sparse log) the queue stays full, and every young collection copied its 8 MB of batches
         // to the next generation (docs/performance.md).
         var channel = Channel.CreateBounded<InputBatch>(new BoundedChannelOptions(16) { SingleReader = true, SingleWriter = true });
-        using var stopReading = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        // Not linked to `cancel`: after a signal the reader still hands out what it read (its
+        // sources give their whole lines, then end), and this loop folds it (below).
+        using var stopReading = new CancellationTokenSource();
         Exception? readFailure = null;
         var producer = Task.Factory.StartNew(() =>
         {
@@ -389,18 +391,26 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         }
         finally
         {
-            stopReading.Cancel();
+            if (!cancel.IsCancellationRequested) stopReading.Cancel();
             Sweep?.Abandon();
         }
-        await producer.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { });
         if (cancel.IsCancellationRequested)
         {
-            // What was read before the signal is counted: the batches already queued (16 at most)
-            // are folded, not dropped. A rotated file's first lines, their format just told with
-            // -v, were left out of a report made a moment later.
-            while (reader.TryRead(out var queued))
-                if (!ReferenceEquals(queued, InputBatch.SweepMarker)) FoldBatch(queued);
+            // What was read before the signal is counted: the batches queued, and those the reader
+            // makes of what its sources still hold (a pipe cannot be read again), for 2 s at most.
+            // A rotated file's first lines, their format just told with -v, were left out of a
+            // report made a moment later; a pipe's lines read but not yet parsed were lost.
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            try
+            {
+                while (await reader.WaitToReadAsync(deadline.Token))
+                    while (reader.TryRead(out var queued))
+                        if (!ReferenceEquals(queued, InputBatch.SweepMarker)) FoldBatch(queued);
+            }
+            catch (OperationCanceledException) { }
+            stopReading.Cancel();
         }
+        await producer.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { });
 
         // Even when an input fails part-way, what was read is reported before the error.
         _end = cancel.IsCancellationRequested ? new RunEnd(Signal ?? "interrupted")

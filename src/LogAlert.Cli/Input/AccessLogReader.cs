@@ -419,19 +419,20 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     private ChunkSource OpenSource(int index, bool follow, CancellationToken cancel)
     {
         var name = _inputs[index];
-        // A pipe is read from the open the check made; followed, it is live like stdin (it cannot
-        // be rotated: its end is the end of the input).
-        if (_pipes.Remove(index, out var pipe)) return new StreamSource(pipe, prompt: follow, _poll, cancel, _maxLine);
+        // A pipe is read from the open the check made, as stdin is: its lines go out as they come
+        // (a pipe that stays open, `<(tail -f x)` or a FIFO, is live), and followed it cannot be
+        // rotated: its end is the end of the input.
+        if (_pipes.Remove(index, out var pipe)) return new StreamSource(pipe, prompt: true, _poll, cancel, _maxLine, name, _notice);
         if (name == "-")
         {
             Stream stream;
             try { stream = _openStdin(); }
             catch (IOException e) { throw new InputException($"{StdinName}: cannot read: {e.Message}", e); }
-            return new StreamSource(stream, prompt: true, _poll, cancel, _maxLine);
+            return new StreamSource(stream, prompt: true, _poll, cancel, _maxLine, StdinName, _notice);
         }
         return follow
             ? new FollowSource(name, TryOpenFile(name), _poll, cancel, _notice, _maxLine)
-            : new StreamSource(OpenFile(name), prompt: false, _poll, cancel, _maxLine);
+            : new StreamSource(OpenFile(name), prompt: false, _poll, cancel, _maxLine, name, _notice);
     }
 
     /// <summary>Opens a file the way a log reader must: sharing it with writers, renames and deletes.</summary>

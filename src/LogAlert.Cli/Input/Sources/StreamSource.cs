@@ -1,12 +1,14 @@
 namespace LogAlert.Cli.Input;
 
-/// <summary>A file read to its end, or stdin.</summary>
+/// <summary>A file read to its end, stdin, or a pipe named as an input.</summary>
 /// <remarks>
-/// With <c>prompt</c> (stdin), reads run as tasks: when one is not done at once, the source says
+/// With <c>prompt</c> (stdin, a pipe), reads run as tasks: when one is not done at once, the source says
 /// <see cref="Step.Idle"/> so the batch in hand goes out before the wait, and again every poll interval
-/// while the pipe stays quiet. A plain file is read synchronously.
+/// while the pipe stays quiet. A plain file is read synchronously. Cancelled, it hands out the whole
+/// lines it holds before it ends: a pipe cannot be read again.
 /// </remarks>
-internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, CancellationToken cancel, int maxLine)
+internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, CancellationToken cancel, int maxLine,
+                                   string name, Action<string> notice)
     : ChunkSource
 {
     private const int BufferSize = 1 << 20;
@@ -17,6 +19,7 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
     private Task<int>? _pending;
     private bool _idleSaid;
     private bool _eof;
+    private bool _stopSaid;
 
     public override Step Next(out Memory<byte> chunk)
     {
@@ -28,8 +31,21 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
             Step step;
             if ((_lines.Held >= ChunkTarget || _lines.HasLongLine || _eof) && TryTake(_lines, final: _eof, out step, out chunk))
                 return step;
-            if (_eof || cancel.IsCancellationRequested) return Step.End;
+            if (_eof) return Step.End;
             int read;
+            if (cancel.IsCancellationRequested)
+            {
+                // What was read before the signal goes out: a read that completed, then whole lines.
+                if (_pending is { IsCompletedSuccessfully: true } done)
+                {
+                    _pending = null;
+                    read = done.Result;
+                    if (read == 0) _eof = true;
+                    else _lines.Advance(read);
+                    continue;
+                }
+                return TryTake(_lines, final: false, out step, out chunk) ? step : Stopped();
+            }
             if (prompt)
             {
                 _pending ??= stream.ReadAsync(_lines.Free()).AsTask();
@@ -48,6 +64,19 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
             if (read == 0) _eof = true;
             else _lines.Advance(read);
         }
+    }
+
+    /// <summary>
+    /// The end of a read that was stopped. A last line without its newline stays unread (cut short,
+    /// it can parse as a wrong record); from a pipe those bytes are gone, so it is said, as a
+    /// followed file's is. (A plain file stopped part-way is simply not read to its end.)
+    /// </summary>
+    private Step Stopped()
+    {
+        if (prompt && _lines.Unfinished > 0 && !_stopSaid)
+            notice($"{name}: stopped in the middle of a line; its {_lines.Unfinished} bytes after the last newline were not read");
+        _stopSaid = true;
+        return Step.End;
     }
 
     private bool Wait(Task task, TimeSpan timeout)
