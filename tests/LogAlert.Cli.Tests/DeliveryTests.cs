@@ -491,7 +491,7 @@ public sealed class AlertmanagerDestinationTests
         destination.Start();
 
         destination.Publish(fired);
-        clock = clock.AddSeconds(5);
+        clock = clock.AddSeconds(10); // a re-send interval later
         destination.Tick(clock);
         clock = DateTimeOffset.FromUnixTimeSeconds(resolved.Time - logAhead);
         destination.Publish(resolved);
@@ -589,15 +589,17 @@ public sealed class AlertmanagerDestinationTests
             Clock = () => DateTimeOffset.FromUnixTimeSeconds(clock),
         };
         destination.Start();
-        var t0 = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var t0 = DateTimeOffset.FromUnixTimeSeconds(fired.Time);
 
         destination.Publish(fired);
-        destination.Tick(t0);                       // first tick: sent again
-        destination.Tick(t0.AddSeconds(5));         // within the interval: not
-        destination.Tick(t0.AddSeconds(10));        // an interval later: again
+        destination.Tick(t0.AddSeconds(1));         // a tick a second after it fired: not sent again (it was)
+        destination.Tick(t0.AddSeconds(9));         // within the interval: not
+        destination.Tick(t0.AddSeconds(10));        // an interval after it was sent: again
+        destination.Tick(t0.AddSeconds(15));        // within the next one: not
+        destination.Tick(t0.AddSeconds(20));        // again
         clock = resolved.Time;
         destination.Publish(resolved);
-        destination.Tick(t0.AddSeconds(20));        // nothing fires any more: nothing
+        destination.Tick(t0.AddSeconds(40));        // nothing fires any more: nothing
         await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(10));
 
         var bodies = receiver.Requests.Select(q => JsonDocument.Parse(q.Body).RootElement).ToArray();
@@ -608,8 +610,8 @@ public sealed class AlertmanagerDestinationTests
         string Time(long s) => DateTimeOffset.FromUnixTimeSeconds(s).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
         Assert.All(sent, a => Assert.Equal(Time(fired.Time), a.GetProperty("startsAt").GetString()));
         Assert.Equal(Time(fired.Time + 40), sent[0].GetProperty("endsAt").GetString());           // 4 intervals after the event
-        Assert.Equal("2030-01-01T00:00:40Z", sent[1].GetProperty("endsAt").GetString());
-        Assert.Equal("2030-01-01T00:00:50Z", sent[2].GetProperty("endsAt").GetString());
+        Assert.Equal(Time(fired.Time + 50), sent[1].GetProperty("endsAt").GetString());           // 4 after each re-send
+        Assert.Equal(Time(fired.Time + 60), sent[2].GetProperty("endsAt").GetString());
         Assert.Equal(Time(resolved.Time), sent[3].GetProperty("endsAt").GetString());             // resolved: its end
         var labels = sent[0].GetProperty("labels");
         Assert.Equal(("high_traffic", "page"), (labels.GetProperty("alertname").GetString(), labels.GetProperty("severity").GetString()));

@@ -19,9 +19,8 @@ public sealed class AlertmanagerDestination : Destination
     private readonly Dictionary<string, Firing> _firing = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly Func<string, RuleDelivery> _rules;
-    private DateTimeOffset _lastSent = DateTimeOffset.MinValue;
-
-    private sealed record Firing(AlertNotice Alert, DateTimeOffset StartsAt);
+    /// <summary>An alert firing, and when (by <see cref="Clock"/>) it was last sent.</summary>
+    private sealed record Firing(AlertNotice Alert, DateTimeOffset StartsAt, DateTimeOffset LastSent);
 
     /// <param name="url">Alertmanager's base URL (<c>http://127.0.0.1:9093</c>); <c>/api/v2/alerts</c> is added.</param>
     /// <param name="http">The client.</param>
@@ -67,13 +66,13 @@ public sealed class AlertmanagerDestination : Destination
             Firing entry;
             if (alert.Transition == AlertTransition.Fired)
             {
-                entry = new Firing(alert, StartsAt(at));
+                entry = new Firing(alert, StartsAt(at), Clock());
                 _firing[Key(alert)] = entry;
             }
             else
             {
                 _firing.Remove(Key(alert), out var was);
-                entry = new Firing(alert, was?.StartsAt ?? StartsAt(DateTimeOffset.FromUnixTimeSeconds(alert.FiringSince)));
+                entry = new Firing(alert, was?.StartsAt ?? StartsAt(DateTimeOffset.FromUnixTimeSeconds(alert.FiringSince)), default);
             }
             Enqueue(new Payload(Body([(entry, EndsAt(entry.StartsAt, at, alert.Transition == AlertTransition.Fired))]), WebhookDestination.About(alert)));
         }
@@ -114,12 +113,16 @@ public sealed class AlertmanagerDestination : Destination
     /// <inheritdoc/>
     public override void Tick(DateTimeOffset now)
     {
-        if (!Resend || now - _lastSent < ResendInterval) return;
-        _lastSent = now;
+        if (!Resend) return;
         lock (_gate)
         {
             if (_firing.Count == 0) return;
-            Enqueue(new Payload(Body([.. _firing.Values.Select(f => (f, Later(Max(now, f.StartsAt), Lifetime)))]), $"{_firing.Count} firing alert(s), sent again"));
+            // Each alert an interval after it was last sent, as Prometheus re-sends: on a schedule of
+            // their own, alerts were sent again at the first tick, a second after they fired.
+            var due = _firing.Where(f => now - f.Value.LastSent >= ResendInterval).ToList();
+            if (due.Count == 0) return;
+            foreach (var (key, f) in due) _firing[key] = f with { LastSent = now };
+            Enqueue(new Payload(Body([.. due.Select(f => (f.Value, Later(Max(now, f.Value.StartsAt), Lifetime)))]), $"{due.Count} firing alert(s), sent again"));
         }
     }
 
