@@ -347,7 +347,15 @@ public sealed class RunCommand
     {
         var shown = Terminal.Escape(Delivery.Destination.Redacted(text));
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
-            throw new UsageException($"{option}: \"{shown}\" is not an http:// or https:// URL");
+        {
+            // A password with a '/' or an '@' typed as is breaks the URL (http://alice:pa/ss@host is
+            // host "alice", port "pa"): saying only that it is not an http:// URL, with the password
+            // hidden, showed a URL that looked right.
+            var http = text.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || text.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+            throw new UsageException(http && text.Contains('@')
+                ? $"{option}: \"{shown}\" is not a valid URL: escape a '@', '/', '?' or '#' in its user name or password (%40, %2F, %3F, %23)"
+                : $"{option}: \"{shown}\" is not an http:// or https:// URL");
+        }
         // An '@' after the host is most often a password with a '/', '?' or '#' typed as is
         // (http://user:12/ab@host/ is host "user", port 12): the request would go elsewhere, and
         // the password could not be told from the path to hide it.

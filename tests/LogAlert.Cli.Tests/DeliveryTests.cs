@@ -329,7 +329,9 @@ public sealed class DeliveryTests : IDisposable
     [InlineData("--webhook-header", "X-Token: abc\r\nX-Admin: yes", "--webhook-header: the value of X-Token has a character HTTP cannot send (a line break, a control or non-ASCII character)")]
     [InlineData("--webhook-header", "Content-Length: 5", "--webhook-header: Content-Length is the body's, set by logalert")]
     // An unescaped '@' in the password made the URL malformed, and the message printed it.
-    [InlineData("--webhook", "http://user:p@ss@127.0.0.1:18999/", "--webhook: \"http://user:xxxxx@127.0.0.1:18999/\" is not an http:// or https:// URL")]
+    [InlineData("--webhook", "http://user:p@ss@127.0.0.1:18999/", "--webhook: \"http://user:xxxxx@127.0.0.1:18999/\" is not a valid URL: escape a '@', '/', '?' or '#' in its user name or password (%40, %2F, %3F, %23)")]
+    // Port "pa": said to be no http:// URL, the password hidden, so that what was shown looked right.
+    [InlineData("--alertmanager", "http://alice:pa/ss@127.0.0.1:5001/", "--alertmanager: \"http://alice:xxxxx@127.0.0.1:5001/\" is not a valid URL: escape a '@', '/', '?' or '#' in its user name or password (%40, %2F, %3F, %23)")]
     // Host "admin", port 1234: the request went there, and the password was shown in full.
     [InlineData("--webhook", "http://admin:1234/SECRET@127.0.0.1:9/", "--webhook: \"http://admin:xxxxx@127.0.0.1:9/\" has an '@' after its host: escape it as %40 (and a '/', '?' or '#' in a password as %2F, %3F, %23)")]
     [InlineData("--alertmanager-replay", "maybe", "--alertmanager-replay: \"maybe\" is not skip or send")]
