@@ -45,12 +45,16 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
         {
             // Cocona names a nullable option's type Nullable`1: the option's own parameter says which.
             var type = bad.Groups["type"].Value is "Nullable`1" && OptionType(bad.Groups["name"].Value) is { } t ? t.Name : bad.Groups["type"].Value;
-            return $"{OptionName(bad.Groups["name"].Value)}: '{bad.Groups["value"].Value}' is not {Kind(type)}{Range(type)}";
+            var value = bad.Groups["value"].Value;
+            return $"{OptionName(bad.Groups["name"].Value)}: '{value}' is not {Kind(type)}{Range(type, value)}";
         }
         if (Unknown.Match(message) is { Success: true } unknown)
             return $"unknown option {OptionName(unknown.Groups["name"].Value)} ({Help})";
         if (NoValue.Match(message) is { Success: true } bare)
             return $"{OptionName(bare.Groups["name"].Value)}: needs a value ({Help})";
+        // `logalert check` without a rule file: Cocona's own wording, unlike every other usage error.
+        if (MissingArgument.Match(message) is { Success: true } missing)
+            return $"{Subcommand ?? "logalert"}: needs {(missing.Groups["name"].Value is "rules" ? "rule files (.csx)" : missing.Groups["name"].Value)} ({Help})";
         return message;
     }
 
@@ -86,8 +90,9 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
         _ => "a " + type,
     };
 
-    // A whole number too large for its type is "not a whole number" too: the range says why.
-    private static string Range(string type) => type switch
+    // A whole number too large for its type is "not a whole number" too: the range says why. Only
+    // then: for a word ('x') the type's range named numbers the option itself refuses (--hosts -5).
+    private static string Range(string type, string value) => !Digits.IsMatch(value) ? "" : type switch
     {
         "Int32" => $" from {int.MinValue} to {int.MaxValue}",
         "Int64" => $" from {long.MinValue} to {long.MaxValue}",
@@ -98,6 +103,10 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
     private static readonly Regex NotConverted = new(
         @"^Option '(?<name>[^']+)' requires (?<type>[\w`]+) value\. '(?<value>.*)' cannot be converted to [\w`]+ value\.$",
         RegexOptions.CultureInvariant | RegexOptions.Singleline);
+
+    private static readonly Regex MissingArgument = new(@"^Argument '(?<name>[^']+)' is required\..*$", RegexOptions.CultureInvariant);
+
+    private static readonly Regex Digits = new(@"^\s*[+-]?[0-9]+\s*$", RegexOptions.CultureInvariant);
 
     private static readonly Regex Unknown = new(@"^Unknown option '(?<name>[^']+)'$", RegexOptions.CultureInvariant);
 

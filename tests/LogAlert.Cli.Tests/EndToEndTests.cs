@@ -330,7 +330,9 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("logalert: --only: needs a value (see 'logalert --help')", "-", "--only")]
     [InlineData("logalert: --burst: needs a value (see 'logalert generate --help')", "generate", "--burst")]
     [InlineData("logalert: --rules: needs a value (see 'logalert test --help')", "test", "--rules")]
-    [InlineData("logalert: --seed: '1.5' is not a whole number from -2147483648 to 2147483647", "generate", "--seed", "1.5")]
+    // Not a number at all: Int32's range named numbers the option itself refuses (--hosts -5).
+    [InlineData("logalert: --seed: '1.5' is not a whole number", "generate", "--seed", "1.5")]
+    [InlineData("logalert: --hosts: 'x' is not a whole number", "generate", "--hosts", "x")]
     [InlineData("logalert: --seed: '99999999999' is not a whole number from -2147483648 to 2147483647", "generate", "--seed", "99999999999")]
     // Nullable options: Cocona names their type Nullable`1, which read "is not a number".
     [InlineData("logalert: --cases: '99999999999' is not a whole number from -2147483648 to 2147483647", "check", "--cases", "99999999999", "rules/high_traffic.csx")]
@@ -339,6 +341,8 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("logalert: --only: no rule named \"nosuch\" (rules: high_traffic, summary)", "--only", "nosuch", "-")]
     [InlineData("logalert: a rule file argument is empty ('')", "--rules", "", "-")]
     [InlineData("logalert: a rule file argument is empty ('')", "check", "")]
+    // Cocona's own words ("Argument 'rules' is required. See '--help' for usage."), unlike every other usage error.
+    [InlineData("logalert: check: needs rule files (.csx) (see 'logalert check --help')", "check")]
     [InlineData("logalert: unknown option --nope (see 'logalert check --help')", "check", "--nope", "rules/high_traffic.csx")]
     [InlineData("logalert: --seed: needs a value (see 'logalert generate --help')", "generate", "--seed")]
     // generate takes no file: one given was ignored, and the log went to stdout.
