@@ -43,7 +43,7 @@ module internal Evaluation =
             match bucket with
             | ValueSome b -> Store.addBucket second b state.Closed
             | ValueNone -> state.Closed
-        let view = QueryView(closed, state.Windows, second)
+        let view = QueryView(closed, state.Windows, second, state.Config.Unread)
         // In rule order (their events are in that order); the same list when no rule's state
         // changed, as on most seconds: no new list a second.
         let rec evaluateAll (rules: RuleState list) =

@@ -24,7 +24,11 @@ type EngineConfig =
       /// The series (label and selector) of the grouped and selecting windows the rules will ask
       /// for: their tallies are kept from the start, so that a window first asked for later still
       /// reads its whole width. Windows the rules use add theirs.
-      Series: Series list }
+      Series: Series list
+      /// The metric and label names the reader leaves out of records (`request_time`, `referer`):
+      /// no rule told at load time that it reads them. A query that reads one fails, since what it
+      /// would read (0, `-`) is not what the log says.
+      Unread: string list }
 
 /// Whether an alert event fires or resolves.
 type Transition =

@@ -78,6 +78,9 @@ type EngineSettings() =
     /// for a rule that reads them, so that a field nobody reads costs nothing.
     member _.Reads(field: string) =
         told |> Seq.exists (fun r -> not r.Complete || r.Windows |> Seq.exists (fun w -> w.Reads field))
+    /// The fields only some formats log, which a run reads only when a rule reads them (`Reads`):
+    /// by the metric or label name a query reads them by.
+    static member Optional: IReadOnlyList<string> = [| "request_time"; "upstream_response_time"; "vhost"; "referer"; "user_agent" |]
     /// The windows that group or select, told by the rules of `Rules`: their series are tallied
     /// from the start (`EngineConfig.Series`), so that one first asked for later still reads its
     /// whole width.
@@ -339,7 +342,8 @@ type Fold =
                         let metric = Metric.create (match w.Metric with null -> "requests" | m -> m)
                         match groupBy, Selector.create w.Selector, metric with
                         | Ok g, Ok sel, Ok m when Window.needsRecords g sel m -> yield Series.create g sel m
-                        | _ -> () ] })
+                        | _ -> () ]
+              Unread = [ for name in EngineSettings.Optional do if not (settings.Reads name) then yield name ] })
 
     /// Adds records (in input order). Immutable, because the store keeps slices of them.
     static member Push(state: EngineState, records: ImmutableArray<Record>) =

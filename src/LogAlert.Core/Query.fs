@@ -403,7 +403,7 @@ module internal WindowKeys =
 /// Lives for one evaluation second inside the engine; its cache is how the engine learns the
 /// moved windows (`Windows`) and whether any window saw a record (`SawData`).
 [<Sealed>]
-type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], now: int64) =
+type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], now: int64, unread: string list) =
     // The windows read at this second. A rule usually reads a few, by keys `WindowKeys` hands out
     // (the same string each second): a short list searched by reference first costs less than a
     // dictionary made and hashed into every second. A rule that reads many (selectors built from
@@ -488,6 +488,20 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
                 s
             | Error e -> raise (QueryException e)
 
+    // A window is built once and then moved: a field is checked when the first window that reads
+    // it is built. A rule that asks for a field only in a branch its load-time call did not take
+    // (`if (n == 0) return 0;`) told nothing of it, so the reader left it out of every record:
+    // its sum would read 0 and its label `-`, silently.
+    let readable (metric: Metric) (groupBy: Label option) (selector: Selector) =
+        let names =
+            Metric.name metric :: (groupBy |> Option.map Label.name |> Option.toList)
+            @ (Selector.labels selector |> List.map Label.name)
+        match names |> List.tryFind (fun n -> List.contains n unread) with
+        | Some name ->
+            raise (QueryException
+                $"{name} is not read from the log: no rule asked for it when the rules were loaded (ask every query on every call: rules/README.md)")
+        | None -> ()
+
     // Requests and bytes share a window, as they share a series (`Metric.summed`).
     let windowKey width (groupBy: Label option) (selector: string | null) (metric: Metric) =
         WindowKeys.get width groupBy selector metric
@@ -501,7 +515,10 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
                 let w =
                     match previous key with
                     | ValueSome w -> Window.advanceTo now store w
-                    | ValueNone -> Window.build width groupBy (selectorOf selectorText) metric now store
+                    | ValueNone ->
+                        let selector = selectorOf selectorText
+                        if not unread.IsEmpty then readable metric groupBy selector
+                        Window.build width groupBy selector metric now store
                 add key w
                 w
             | i -> used[i].Value

@@ -504,4 +504,40 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.EndsWith("top.csx:1: error: the rule file threw InsufficientExecutionStackException: recursion too deep: the stack is nearly full",
             Assert.Single(load.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
+
+    // A rule that asked for request_time only past a guard (`if (n == 0) return 0;`) told nothing of
+    // it at load time, so the reader left it out of every record: the mean latency read 0 and the
+    // alert never fired, without a word.
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_field_asked_for_only_in_a_branch_fails_the_rule_instead_of_reading_0(bool guarded)
+    {
+        var log = Write("rt.log", string.Concat(Enumerable.Range(0, 3).Select(i =>
+            $"10.0.0.{i} - - [07/Feb/2019:16:11:0{i} +0000] \"GET /api/x HTTP/1.1\" 200 10 \"-\" \"curl\" 2.000\n")));
+        var rules = Write("lat.csx", guarded
+            ? """
+              Alert("slow").When(q => { var w = TimeSpan.FromMinutes(1); var n = q.Sum("requests", w); if (n == 0) return 0; return q.Sum("request_time", w) / n; }).Above(0.5);
+              """
+            : """
+              Alert("slow").When(q => { var w = TimeSpan.FromMinutes(1); var t = q.Sum("request_time", w); var n = q.Sum("requests", w); return n == 0 ? 0 : t / n; }).Above(0.5);
+              """);
+
+        var r = Run("--format", "jsonl", "--summary-interval", "off", "--rules", rules, "--log-format",
+            "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time", log);
+
+        Assert.Equal(0, r.ExitCode);
+        if (guarded)
+        {
+            Assert.DoesNotContain("\"type\":\"alert\"", r.Stdout);
+            Assert.StartsWith("logalert: rule \"slow\" failed at ", r.Stderr);
+            Assert.Contains("request_time is not read from the log: no rule asked for it when the rules were loaded", r.Stderr);
+        }
+        else
+        {
+            Assert.Contains("\"rule\":\"slow\",\"state\":\"firing\"", r.Stdout);
+            Assert.Contains("\"value\":2,", r.Stdout);
+            Assert.Equal("", r.Stderr);
+        }
+    }
 }

@@ -56,7 +56,7 @@ let config specs =
       Rules = specs |> List.map toRule
       Retention = 10L
       // Records for as long as the windows that read them need (learnt from the rules' queries).
-      RecordRetention = 0L; Series = [] }
+      RecordRetention = 0L; Series = []; Unread = [] }
 
 let runBatches specs (batches: Record list list) =
     Engine.run (config specs) [ for b in batches -> Input.ofSeq b

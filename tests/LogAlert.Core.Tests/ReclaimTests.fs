@@ -82,7 +82,7 @@ let private specs =
 let private fold reclaim (batches: RawLine list list) =
     let config =
         { Lateness = lateness; MaxSkew = 1_000_000_000L; SummaryInterval = 10L; Rules = specs |> List.map toRule
-          Retention = 10L; RecordRetention = 0L; Series = [] }
+          Retention = 10L; RecordRetention = 0L; Series = []; Unread = [] }
     let mutable state = Engine.init config
     let events = ResizeArray<Event>()
     for batch in batches do

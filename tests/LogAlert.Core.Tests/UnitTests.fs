@@ -170,7 +170,7 @@ let ``high traffic fires above 10 requests per second over 2 minutes and resolve
     let records =
         [ for s in 0L .. 129L do for i in 1 .. 11 -> record (baseTime + s) "h" "/api" 200 1L (s * 100L + int64 i)
           for s in 130L .. 329L -> record (baseTime + s) "h" "/api" 200 1L (100_000L + s) ]
-    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = []; Unread = [] }
     let alerts = Engine.run config [ Input.ofSeq records; EndOfInput ] |> List.choose (function Alert a -> Some a | _ -> None)
     match alerts with
     | [ fired; resolved ] ->
@@ -207,7 +207,7 @@ let ``what fills a placeholder is not filled again`` (section: string) =
 
 [<Fact>]
 let ``a skewed record is reported and does not move time`` () =
-    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = []; Unread = [] }
     let a = record baseTime "h" "/a" 200 1L 2L
     let far = record (baseTime + 10_000L) "h" "/a" 200 1L 3L
     let b = record (baseTime + 1L) "h" "/a" 200 1L 4L
@@ -219,7 +219,7 @@ let ``a skewed record is reported and does not move time`` () =
 
 [<Fact>]
 let ``summaries are aligned, skip empty intervals and end with a partial one`` () =
-    let config = { Lateness = 5L; MaxSkew = 1_000_000L; SummaryInterval = 10L; Rules = []; Retention = 10L; RecordRetention = 0L; Series = [] }
+    let config = { Lateness = 5L; MaxSkew = 1_000_000L; SummaryInterval = 10L; Rules = []; Retention = 10L; RecordRetention = 0L; Series = []; Unread = [] }
     // baseTime is a multiple of 10: records at +3, +4, +15 and +1000.
     let rs = [ 3L; 4L; 15L; 1000L ] |> List.mapi (fun i t -> record (baseTime + t) "h" "/a" 200 1L (int64 i))
     let summaries = Engine.run config [ Input.ofSeq rs; EndOfInput ] |> List.choose (function SummaryReady s -> Some s | _ -> None)
@@ -231,7 +231,7 @@ let ``summaries are aligned, skip empty intervals and end with a partial one`` (
 
 [<Fact>]
 let ``a jump confirmed by the next record is time moving on, not skew`` () =
-    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = []; Unread = [] }
     let before = [ for t in 0L .. 5L -> record (baseTime + t) "h" "/a" 200 1L t ]
     // A weekend without traffic: far beyond --max-skew, and the records after it agree with each other.
     let after = [ for t in 0L .. 5L -> record (baseTime + 200_000L + t) "h" "/a" 200 1L (100L + t) ]
@@ -245,7 +245,7 @@ let ``a jump confirmed by the next record is time moving on, not skew`` () =
 
 [<Fact>]
 let ``a record too far ahead at the end of input is skewed`` () =
-    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = [] }
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = []; Unread = [] }
     let far = record (baseTime + 10_000L) "h" "/a" 200 1L 9L
     let state, _ = Engine.step (Input.ofSeq [ record baseTime "h" "/a" 200 1L 1L; far ]) (Engine.init config)
     let _, final = Engine.step EndOfInput state
@@ -366,7 +366,7 @@ let ``a series no window reads any more is no longer tallied`` () =
         { Oracle.RuleSpec.Name = "moving"; Oracle.RuleSpec.Above = 1e9; Oracle.RuleSpec.Recover = 1e9; Oracle.RuleSpec.For = 0L
           Oracle.RuleSpec.Value = Scalar(fun q -> q.Sum("requests", TimeSpan.FromSeconds 3.0, sprintf "host=\"h%d\"" (q.Now.ToUnixTimeSeconds() % 1000L))) }
     let told = Series.create (Some Section) Selector.all Requests // told at load time: kept whatever the windows
-    let config = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ Oracle.toRule spec ]; Retention = 3L; RecordRetention = 0L; Series = [ told ] }
+    let config = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ Oracle.toRule spec ]; Retention = 3L; RecordRetention = 0L; Series = [ told ]; Unread = [] }
     let records = [| for s in 0L .. 199L -> record (baseTime + s) (sprintf "h%d" ((baseTime + s) % 1000L)) "/a" 200 1L s |]
     let state, _ = Engine.step (Input.ofSeq records) (Engine.init config)
     // The told series and the windows of the last few seconds: not one per second evaluated.
@@ -398,7 +398,7 @@ let ``a query reads the same to the load-time check as to the engine`` (fn: stri
         match Rule.create "r" (Scalar ask) 1e9 None 0L None None with
         | Ok r -> r
         | Error e -> failwith (RuleError.describe e)
-    let config = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ rule ]; Retention = 60L; RecordRetention = 0L; Series = [] }
+    let config = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ rule ]; Retention = 60L; RecordRetention = 0L; Series = []; Unread = [] }
     let events = Engine.run config [ Input.ofSeq [ record baseTime "h" "/a" 200 1L 1L ]; EndOfInput ]
     let atRunTime = events |> List.tryPick (function RuleFailed(_, _, message) -> Some message | _ -> None)
     let atLoadTime = Interop.Queries.Problem(fn, metric, width, label, selector)
@@ -468,7 +468,7 @@ let ``a WhenEach result through Select and Where is looked at again only where a
         match Rule.create "hosts" (PerGroup value) 5.0 (Some 5.0) 0L None None with
         | Error e -> failwith (RuleError.describe e)
         | Ok rule ->
-            let cfg = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ rule ]; Retention = 0L; RecordRetention = 0L; Series = [] }
+            let cfg = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ rule ]; Retention = 0L; RecordRetention = 0L; Series = []; Unread = [] }
             let state, events = Engine.step (Input.ofSeq records) (Engine.init cfg)
             events @ snd (Engine.step EndOfInput state)
     let window = TimeSpan.FromMinutes 10.0
@@ -485,7 +485,7 @@ let ``a WhenEach result through Select and Where is looked at again only where a
 
 [<Fact>]
 let ``a rule's wrappers all leave once its result is read, last first, even when one throws`` () =
-    let view = QueryView(Store.empty, [||], baseTime)
+    let view = QueryView(Store.empty, [||], baseTime, [])
     let scope = view :> IEvaluationScope
     let left = List<string>()
     scope.OnEvaluated(Action(fun () -> left.Add "watchdog"))
