@@ -473,6 +473,21 @@ public sealed class FormatTests
         Assert.Equal(1.5, Parse(apache, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 198.51.100.1, 10.0.0.9 1500000").RequestTime, 9);
     }
 
+    // A client writes X-Forwarded-For as it likes: "a , b" or "a,  b" ended the list at its first
+    // space, and the next field (the client's address, a host label) became ", b 10.0.0.2" — a new
+    // host for every request, that no per-client rule could add up.
+    [Theory]
+    [InlineData("10.1.1.1, 10.2.2.2")]
+    [InlineData("10.1.1.1 , 10.2.2.2")]
+    [InlineData("10.1.1.1,  10.2.2.2")]
+    [InlineData("10.1.1.1 ,10.2.2.2, 10.3.3.3")]
+    public void An_unquoted_forwarded_for_with_uneven_spaces_stays_one_field(string xff)
+    {
+        var template = Compile("$http_x_forwarded_for $remote_addr [$time_local] \"$request\" $status $body_bytes_sent $host");
+        var p = Parse(template, $"{xff} 127.0.0.2 [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 5 api.example");
+        Assert.Equal(("127.0.0.2", 200, "api.example"), (p.Host, p.Status, p.VirtualHost));
+    }
+
     [Fact]
     public void A_host_and_request_uri_with_nothing_between_split_at_the_slash()
     {

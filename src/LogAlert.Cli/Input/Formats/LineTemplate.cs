@@ -693,9 +693,11 @@ public sealed class LineTemplate : IAccessLineParser
     }
 
     /// <summary>
-    /// Where a list followed by a single space ends (<see cref="Stop.List"/>): a space after a comma
-    /// (<c>502, 200</c>) or around a colon (<c>a : b</c>) separates its entries. An entry list
-    /// without spaces (<c>1.1.1.1,2.2.2.2</c>, as a client may send X-Forwarded-For) ends at the space.
+    /// Where a list followed by a single space ends (<see cref="Stop.List"/>): spaces next to a comma
+    /// (<c>502, 200</c>, or a client's X-Forwarded-For as it sent it: <c>a , b</c>, <c>a,  b</c>) or
+    /// around a colon (<c>a : b</c>) separate its entries. An entry list without spaces
+    /// (<c>1.1.1.1,2.2.2.2</c>) ends at the space. Only <c>", "</c> was taken once, and a client that
+    /// wrote <c>a , b</c> made the next field (the client's address) <c>", b 10.0.0.1"</c>.
     /// </summary>
     private static int ListEnd(ReadOnlySpan<byte> line, int pos)
     {
@@ -705,7 +707,9 @@ public sealed class LineTemplate : IAccessLineParser
             var space = line[i..].IndexOf((byte)' ');
             if (space < 0) return line.Length;
             i += space;
-            if (i > pos && line[i - 1] == ',') i++;
+            var after = i + 1;
+            while (after < line.Length && line[after] == ' ') after++;
+            if ((i > pos && line[i - 1] == ',') || (after < line.Length && line[after] == ',')) i = after;
             else if (line[i..].StartsWith(" : "u8)) i += 3;
             else return i;
         }
