@@ -488,6 +488,19 @@ public sealed class FormatTests
         Assert.Equal(("127.0.0.2", 200, "api.example"), (p.Host, p.Status, p.VirtualHost));
     }
 
+    // nginx logs a Host header of an IPv6 address with its brackets; `$host:$server_port` read the
+    // virtual host "[" (at the first colon) and "[2001".
+    [Theory]
+    [InlineData("[::1]")]
+    [InlineData("[2001:db8::1]")]
+    [InlineData("api.example")]
+    public void A_bracketed_ipv6_virtual_host_before_its_port_is_read_whole(string host)
+    {
+        var template = Compile("$remote_addr [$time_local] \"$request\" $status $host:$server_port");
+        var p = Parse(template, $"10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 {host}:18481");
+        Assert.Equal((200, host), (p.Status, p.VirtualHost));
+    }
+
     [Fact]
     public void A_host_and_request_uri_with_nothing_between_split_at_the_slash()
     {

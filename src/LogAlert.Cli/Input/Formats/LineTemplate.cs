@@ -259,8 +259,9 @@ public sealed class LineTemplate : IAccessLineParser
         /// <summary>An <c>$upstream_response_time</c> list followed by a literal.</summary>
         Upstream,
         /// <summary>
-        /// A client address followed by a literal that starts with a colon (<c>$remote_addr:$remote_port</c>):
-        /// at that literal, unless the address is IPv6, which has colons of its own (<see cref="HostColonEnd"/>).
+        /// A client address or virtual host followed by a literal that starts with a colon
+        /// (<c>$remote_addr:$remote_port</c>, <c>$host:$server_port</c>): at that literal, unless the
+        /// address is IPv6, which has colons of its own (<see cref="HostColonEnd"/>).
         /// </summary>
         HostColon,
         /// <summary>
@@ -283,7 +284,7 @@ public sealed class LineTemplate : IAccessLineParser
         : field.Quoted ? Stop.Quoted
         : field.Kind == FieldKind.Upstream && next.Length > 0 ? Stop.Upstream
         : field.List && next is [(byte)' '] ? Stop.List
-        : field.Kind == FieldKind.Host && next is [(byte)':', ..] ? Stop.HostColon
+        : field.Kind is FieldKind.Host or FieldKind.VirtualHost && next is [(byte)':', ..] ? Stop.HostColon
         : last ? Stop.Last
         : Stop.Free;
 
@@ -722,6 +723,14 @@ public sealed class LineTemplate : IAccessLineParser
     /// </summary>
     private static int HostColonEnd(ReadOnlySpan<byte> line, int pos, byte[] next, out bool escaped)
     {
+        // A bracketed IPv6 address (a Host header's `[::1]`, Apache's `%a` in brackets) ends at its
+        // bracket: at the first colon, `$host:$server_port` read the virtual host `[`.
+        if (pos < line.Length && line[pos] == '[' && line[pos..].IndexOf((byte)']') is var close and > 0
+            && line[(pos + close + 1)..].StartsWith(next))
+        {
+            escaped = false;
+            return pos + close + 1;
+        }
         var free = FreeEnd(line, pos, next, out escaped);
         // A name or an IPv4 address has no colon: its first colon ends it. An IPv6 address has hex
         // digits before its first colon (or none: ::1), and more colons after it.
