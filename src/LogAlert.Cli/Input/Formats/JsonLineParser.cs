@@ -21,8 +21,10 @@ namespace LogAlert.Cli.Input.Formats;
 /// </para>
 /// <para>
 /// A line without a time, a status or a request is bad, and so is one that is not a JSON object.
-/// nginx's default escaping writes <c>\x22</c> for a quote, which is not JSON: such a log needs
-/// <c>escape=json</c>, and its lines are bad otherwise.
+/// nginx's default escaping (a JSON <c>log_format</c> without <c>escape=json</c>, a common slip)
+/// writes <c>\x22</c> for a quote and <c>\xC3\xA9</c> for the bytes of é, which is not JSON: those
+/// escapes are undone first, as the server formats undo them (semantics §1). They were bad lines,
+/// and every request with a quote or a non-ASCII byte in its URI or user agent was lost.
 /// </para>
 /// <para>Reads with <see cref="Utf8JsonReader"/>, building no document: nothing is allocated for a good
 /// line unless a string in it has escapes.</para>
@@ -39,6 +41,7 @@ public sealed class JsonLineParser : IAccessLineParser
     {
         fields = default;
         var set = new FieldSet();
+        if (line.IndexOf("\\x"u8) >= 0) line = FromNginxEscapes(line);
         try
         {
             var reader = new Utf8JsonReader(line, new JsonReaderOptions { MaxDepth = 64 });
@@ -91,6 +94,40 @@ public sealed class JsonLineParser : IAccessLineParser
         if (reason is not null) return false;
         fields = set.Finish();
         return true;
+    }
+
+    /// <summary>
+    /// <paramref name="line"/> with nginx's <c>\xHH</c> escapes written as JSON: a quote or a backslash
+    /// escaped by a backslash, a control byte as <c>\u00HH</c>, any other byte as it is. JSON's own
+    /// escapes (<c>\\</c>, <c>\"</c>, <c>\u</c>) stay as they are, so <c>\\x22</c> is a backslash and text.
+    /// </summary>
+    private static byte[] FromNginxEscapes(ReadOnlySpan<byte> line)
+    {
+        var into = new List<byte>(line.Length);
+        for (var i = 0; i < line.Length; i++)
+        {
+            var b = line[i];
+            if (b != (byte)'\\' || i + 1 >= line.Length)
+            {
+                into.Add(b);
+                continue;
+            }
+            if (line[i + 1] == (byte)'x' && i + 3 < line.Length && IsHex(line[i + 2]) && IsHex(line[i + 3]))
+            {
+                var v = (byte)(HexValue(line[i + 2]) * 16 + HexValue(line[i + 3]));
+                if (v is (byte)'"' or (byte)'\\') into.AddRange([(byte)'\\', v]);
+                else if (v < 0x20 || v == 0x7F) into.AddRange(Encoding.ASCII.GetBytes($"\\u{v:x4}"));
+                else into.Add(v);
+                i += 3;
+                continue;
+            }
+            into.Add(b);
+            into.Add(line[++i]); // a JSON escape's second byte: never the start of another escape
+        }
+        return [.. into];
+
+        static bool IsHex(byte c) => char.IsAsciiHexDigit((char)c);
+        static int HexValue(byte c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
     }
 
     /// <summary>
