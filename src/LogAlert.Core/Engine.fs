@@ -88,8 +88,9 @@ type private BatchSlices(records: Record[]) =
 [<RequireQualifiedAccess>]
 module Engine =
 
-    /// The state before any input.
-    let init (config: EngineConfig) =
+    /// The state before any input, whose summaries read tallies when their interval is longer than
+    /// `talliedAfter` seconds (`Summary.TalliedAfter`; tests set either way).
+    let internal initWith (talliedAfter: int64) (config: EngineConfig) =
         // Every duration within Bounds.MaxDuration and every time within Bounds.MinTime..MaxTime:
         // then no sum or difference of them below can overflow.
         let config =
@@ -99,6 +100,12 @@ module Engine =
                 SummaryInterval = Bounds.clampDuration config.SummaryInterval
                 Retention = Bounds.clampDuration config.Retention
                 RecordRetention = Bounds.clampDuration config.RecordRetention }
+        // A long summary interval reads tallies, not records (`Summary.TalliedAfter`): its series
+        // are tallied from the start, and kept tallied as the rules' own (`Evaluation.closeSecond`).
+        let tallied = config.SummaryInterval > talliedAfter
+        let config =
+            if tallied then { config with Series = config.Series @ (Summary.series |> List.filter (fun s -> not (config.Series |> List.exists (fun c -> c.Key = s.Key)))) }
+            else config
         { Config = config
           Closed = config.Series |> List.fold (fun store series -> Store.withSeries series store) Store.empty
           Open = Store.empty
@@ -108,13 +115,16 @@ module Engine =
           Watermark = Int64.MinValue
           Cursor = None
           Retention = max 1L (max config.Retention (max config.RecordRetention config.SummaryInterval))
-          RecordRetention = max 1L (max config.RecordRetention config.SummaryInterval)
+          RecordRetention = max 1L (max config.RecordRetention (if tallied then 0L else config.SummaryInterval))
           Records = 0L
           Skewed = 0L
           Late = 0L
           Suspect = None
           Evaluated = 0L
           Ended = false }
+
+    /// The state before any input.
+    let init (config: EngineConfig) = initWith Summary.TalliedAfter config
 
     /// Takes a batch of records: each is admitted (`Admission`), joins the open seconds or, late, the
     /// closed ones and their windows; a newer timestamp closes the seconds it can, and each of them

@@ -10,6 +10,10 @@ module Engine =
     /// The state before any input.
     val init: config: EngineConfig -> State
 
+    /// `init`, with summaries that read tallies when their interval is longer than `talliedAfter`
+    /// seconds (`Summary.TalliedAfter`), for tests of both ways.
+    val internal initWith: talliedAfter: int64 -> config: EngineConfig -> State
+
     /// One step of the fold: the new state and the events it emits, in output order. Records are taken
     /// in the order given; a step on records `a @ b` equals a step on `a` then one on `b`.
     val step: input: Input -> state: State -> State * Event list

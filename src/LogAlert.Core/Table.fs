@@ -512,6 +512,13 @@ type internal IdCounts private () =
         if c = 0L then counted.Add id
         counts[id] <- c + 1L
 
+    /// Counts `n` (positive) more of `id` (non-negative).
+    member this.AddMany(id: int, n: int64) =
+        if id >= counts.Length then this.Grow id
+        let c = counts[id]
+        if c = 0L then counted.Add id
+        counts[id] <- c + n
+
     /// The ids counted at least once, in the order first counted.
     member _.Ids = counted
 

@@ -85,6 +85,8 @@ type internal IdCounts =
     static member Take: unit -> IdCounts
     /// Counts one more of `id` (non-negative).
     member Add: id: int -> unit
+    /// Counts `n` (positive) more of `id` (non-negative).
+    member AddMany: id: int * n: int64 -> unit
     /// The ids counted at least once, in the order first counted.
     member Ids: List<int>
     /// The count of `id`, one of `Ids`.

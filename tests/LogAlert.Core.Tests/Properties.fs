@@ -272,6 +272,27 @@ type ``The streaming fold``(output: ITestOutputHelper) =
                 |> Prop.classify (arrivesBehind (lateness + 1L) s) "a record over 6s behind the newest"))
 
     [<Fact; Trait("Category", "property")>]
+    member _.``summaries read from per-second tallies equal summaries read from records``() =
+        // A long interval's summary reads each second's tallies of hosts, sections and status
+        // classes (`Summary.TalliedAfter`) and keeps no records for it: the same summaries, late
+        // records (joining seconds already tallied) included, and records kept only as the windows
+        // need them.
+        check output (fun (AnyDisorder s) ->
+            Prop.forAll (Arb.fromGen (Gen.elements [ 10L; 30L ])) (fun summary ->
+                let specs = ruleSpecs 2 2L
+                let run talliedAfter =
+                    let cfg = { config specs with SummaryInterval = summary }
+                    [ Input.ofSeq s.Arrival; EndOfInput ]
+                    |> List.fold (fun (st, acc) i -> let st', e = Engine.step i st in st', acc @ e) (Engine.initWith talliedAfter cfg, [])
+                let _, fromRecords = run Int64.MaxValue
+                let talliedState, fromTallies = run 0L
+                let summaries = fromTallies |> List.filter (function SummaryReady _ -> true | _ -> false)
+                (fromTallies = fromRecords |@ sprintf "tallies %A\nrecords %A" fromTallies fromRecords)
+                .&. (talliedState.StoredRecordSeconds <= 10 |@ sprintf "%d seconds of records" talliedState.StoredRecordSeconds)
+                |> Prop.classify (not summaries.IsEmpty) "with summaries"
+                |> Prop.classify (arrivesBehind (lateness + 1L) s) "a record over 6s behind the newest"))
+
+    [<Fact; Trait("Category", "property")>]
     member _.``never fires twice without a resolve, and equality never flips a state``() =
         check output (fun (AnyDisorder s) ->
             Prop.forAll params' (fun (above, forSeconds) ->
