@@ -15,6 +15,14 @@ namespace LogAlert.Cli.Input;
 /// one search of up to cap + 1 bytes for the last newline at a time, so the cost is one search per
 /// cap bytes of input, not one per line.
 /// </para>
+/// <para>
+/// NULs before a line are not part of it (docs/semantics.md §2): a crash leaves them where a log's
+/// last writes were lost, and <c>copytruncate</c> under a writer without <c>O_APPEND</c> leaves a hole
+/// of them as long as the old content before the writer's next line. So they do not count against the
+/// cap: when a line that starts with NULs gets over it, they are dropped and its text is measured
+/// from its first other byte. A line within the cap keeps its NULs (the parsers step over them, and
+/// say how many when there is nothing else); a line of NULs alone over the cap is over-long, as any.
+/// </para>
 /// </remarks>
 internal sealed class LineBuffer
 {
@@ -27,6 +35,7 @@ internal sealed class LineBuffer
     private int _lineStart;          // the start of the line not yet ended by a newline
     private long _dropping = -1;     // bytes so far of the over-long line being dropped; -1: none
     private bool _droppedCr;         // the last of them is a carriage return
+    private bool _padding;           // they are NULs before the line's text (and CRs among them), not yet its text
     private readonly Queue<(int At, long Length)> _long = new(); // over-long lines, where they stood
 
     /// <param name="size">The base size of each of the two arrays.</param>
@@ -73,6 +82,7 @@ internal sealed class LineBuffer
         if (_dropping < 0) return;
         _long.Enqueue((_end, _dropping));
         _dropping = -1;
+        _padding = false;
     }
 
     /// <summary>Takes what is held, a line without its newline, if anything (after every whole and over-long line).</summary>
@@ -143,18 +153,31 @@ internal sealed class LineBuffer
         {
             if (_dropping >= 0)
             {
-                var newline = _buffer.AsSpan(from, to - from).IndexOf((byte)'\n');
-                if (newline < 0)
+                var rest = _buffer.AsSpan(from, to - from);
+                // NULs before a line's text are dropped up to its text, or its line feed if there is none.
+                var end = _padding ? rest.IndexOfAnyExcept((byte)0, (byte)'\r') : rest.IndexOf((byte)'\n');
+                if (end < 0)
                 {
                     _dropping += to - from;
                     _droppedCr = _buffer[to - 1] == (byte)'\r';
                     break;
                 }
+                if (_padding)
+                {
+                    _padding = false;
+                    if (rest[end] != (byte)'\n')
+                    {
+                        // The line's text starts here, and the cap counts from here.
+                        _dropping = -1;
+                        from += end;
+                        continue;
+                    }
+                }
                 // Its length, as the cap counts it: without a CR before the line feed.
-                var cr = newline > 0 ? _buffer[from + newline - 1] == (byte)'\r' : _droppedCr;
-                _long.Enqueue((kept, _dropping + newline - (cr ? 1 : 0)));
+                var cr = end > 0 ? _buffer[from + end - 1] == (byte)'\r' : _droppedCr;
+                _long.Enqueue((kept, _dropping + end - (cr ? 1 : 0)));
                 _dropping = -1;
-                from += newline + 1;
+                from += end + 1;
                 _lineStart = kept;
                 continue;
             }
@@ -170,6 +193,36 @@ internal sealed class LineBuffer
             var over = last < 0
                 ? window.Length > room + 1 || (window.Length == room + 1 && window[room] != (byte)'\r')
                 : endsLate && (last > 0 ? window[last - 1] : _buffer[kept - 1]) != (byte)'\r';
+            if (over && (kept > _lineStart ? _buffer[_lineStart] : window[0]) == 0)
+            {
+                // NULs before the line's text: dropped, and the text measured on its own.
+                var held = _buffer.AsSpan(_lineStart, kept - _lineStart);
+                var text = held.IndexOfAnyExcept((byte)0, (byte)'\r');
+                if (text > 0)
+                {
+                    held[text..].CopyTo(held);
+                    kept -= text;
+                    continue;
+                }
+                text = window.IndexOfAnyExcept((byte)0, (byte)'\r');
+                if (text < 0)
+                {
+                    // Nothing but NULs so far, over the cap: dropped as they come until the text starts.
+                    _dropping = held.Length + window.Length;
+                    _droppedCr = window[^1] == (byte)'\r';
+                    _padding = true;
+                    kept = _lineStart;
+                    from += window.Length;
+                    continue;
+                }
+                if (window[text] != (byte)'\n')
+                {
+                    kept = _lineStart;
+                    from += text;
+                    continue;
+                }
+                // A line of NULs alone, over the cap: over-long, as any line.
+            }
             if (over)
             {
                 var length = last < 0 ? window.Length : last;
@@ -193,6 +246,7 @@ internal sealed class LineBuffer
     {
         _start = _end = _lineStart = 0;
         _dropping = -1;
+        _padding = false;
         _long.Clear();
     }
 }

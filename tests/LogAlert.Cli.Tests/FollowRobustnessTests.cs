@@ -1,0 +1,315 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using LogAlert.Cli.Input;
+using Xunit;
+
+namespace LogAlert.Cli.Tests;
+
+/// <summary>
+/// What a followed log meets beyond appends and clean rotations: a hole of NULs left by
+/// <c>copytruncate</c>, a path that names something unreadable, a truncation in the middle of a line.
+/// </summary>
+/// <remarks>
+/// As in <see cref="FollowTests"/>, each step waits for an event (a line on stderr, an alert), never for
+/// a fixed time; a file read before the first alert is all there when the program starts, so one read
+/// takes it whole.
+/// </remarks>
+public sealed class FollowRobustnessTests : IDisposable
+{
+    private const string Header = TestLogs.Header;
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("logalert-robust-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    /// <summary>CSV lines, n a second, for each second in [from, to).</summary>
+    private static string Lines(long from, long to, int perSecond) => string.Concat(
+        Enumerable.Range(0, (int)(to - from)).SelectMany(i => Enumerable.Repeat(
+            $"\"10.0.0.1\",\"-\",\"apache\",{from + i},\"GET /api/x HTTP/1.0\",200,100\n", perSecond)));
+
+    /// <summary>Combined lines, n a second, for each second in [from, to), each with a path of <paramref name="pathLength"/> bytes.</summary>
+    private static string CombinedLines(long from, long to, int perSecond, int pathLength = 6) => string.Concat(
+        Enumerable.Range(0, (int)(to - from)).SelectMany(i => Enumerable.Repeat(
+            $"10.0.0.1 - - [{DateTimeOffset.FromUnixTimeSeconds(from + i).ToString("dd/MMM/yyyy:HH:mm:ss", CultureInfo.InvariantCulture)} +0000] " +
+            $"\"GET /{new string('p', pathLength - 1)} HTTP/1.1\" 200 100 \"-\" \"curl\"\n",
+            perSecond)));
+
+    private static void Append(string log, string text)
+    {
+        using var f = new FileStream(log, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        f.Write(Encoding.UTF8.GetBytes(text));
+    }
+
+    /// <summary>logrotate's <c>copytruncate</c>: copied away, then emptied in place (same inode).</summary>
+    private static void CopyTruncate(string log)
+    {
+        File.Copy(log, log + ".1");
+        using (new FileStream(log, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete)) { }
+    }
+
+    /// <summary>
+    /// A path that names something no one can open for reading, whoever runs the tests (root reads
+    /// any file whatever its mode): a Unix socket, which open(2) refuses with ENXIO.
+    /// </summary>
+    private static Socket Unreadable(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Bind(new UnixDomainSocketEndPoint(path));
+        return socket;
+    }
+
+    /// <summary>Puts <paramref name="text"/> at <paramref name="path"/> in one step (a rename), over whatever is there.</summary>
+    private void Replace(string path, string text)
+    {
+        var staged = Path.Combine(_dir, "staged");
+        File.WriteAllText(staged, text);
+        File.Move(staged, path, overwrite: true);
+    }
+
+    /// <summary>logalert --follow running in the background, its stdout and stderr collected line by line.</summary>
+    private sealed class Following : IDisposable
+    {
+        private readonly Process _process;
+        private readonly List<string> _lines = [];
+        private readonly List<string> _errors = [];
+        private readonly Task _reading;
+        private readonly Task _readingErrors;
+
+        public Following(string log, params string[] more)
+        {
+            _process = Process.Start(CliRunner.StartInfo(["--follow", log, "--format", "jsonl", "--threshold", "2",
+                "--window", "3s", "--lateness", "0s", "--idle-timeout", "1h", "--summary-interval", "off", .. more]))!;
+            _reading = Collect(_process.StandardOutput, _lines);
+            _readingErrors = Collect(_process.StandardError, _errors);
+        }
+
+        private static Task Collect(StreamReader from, List<string> into) => Task.Run(async () =>
+        {
+            while (await from.ReadLineAsync() is { } l) lock (into) into.Add(l);
+        });
+
+        public string Errors { get { lock (_errors) return string.Join('\n', _errors); } }
+
+        /// <summary>Waits (up to a minute) for a line on stderr that contains <paramref name="text"/>; fails if the program exits first.</summary>
+        public async Task<string> WaitForStderr(string text)
+        {
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed < TimeSpan.FromMinutes(1))
+            {
+                lock (_errors)
+                    if (_errors.FirstOrDefault(e => e.Contains(text)) is { } found) return found;
+                if (_process.HasExited)
+                {
+                    await Task.WhenAll(_reading, _readingErrors);
+                    lock (_errors)
+                        if (_errors.FirstOrDefault(e => e.Contains(text)) is { } found) return found;
+                    break;
+                }
+                await Task.Delay(20);
+            }
+            Assert.Fail($"no \"{text}\" on stderr; it says:\n{Errors}\nexited: {(_process.HasExited ? _process.ExitCode : "no")}");
+            return "";
+        }
+
+        /// <summary>The alert transitions so far, as "state@ts".</summary>
+        public List<string> Transitions()
+        {
+            lock (_lines)
+                return _lines.Select(l => JsonDocument.Parse(l).RootElement)
+                    .Where(e => e.GetProperty("type").GetString() == "alert")
+                    .Select(e => $"{e.GetProperty("state").GetString()}@{e.GetProperty("ts").GetInt64()}")
+                    .ToList();
+        }
+
+        /// <summary>Waits (up to a minute) until <paramref name="count"/> transitions are out; fails at once if the program exits.</summary>
+        public async Task<List<string>> WaitForTransitions(int count)
+        {
+            var sw = Stopwatch.StartNew();
+            while (Transitions().Count < count && sw.Elapsed < TimeSpan.FromMinutes(1))
+            {
+                if (_process.HasExited)
+                {
+                    await Task.WhenAll(_reading, _readingErrors);
+                    Assert.Fail($"exited ({_process.ExitCode}) while following:\n{Errors}");
+                }
+                await Task.Delay(50);
+            }
+            return Transitions();
+        }
+
+        /// <summary>Sends SIGTERM and returns the exit code, the final stats event and stderr.</summary>
+        public async Task<(int Exit, JsonElement Stats, string Stderr)> Terminate()
+        {
+            Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
+            Assert.True(_process.WaitForExit(30_000), "did not exit on SIGTERM");
+            await Task.WhenAll(_reading, _readingErrors);
+            string last;
+            lock (_lines) last = _lines.Last();
+            return (_process.ExitCode, JsonDocument.Parse(last).RootElement, Errors);
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited) _process.Kill(true);
+            _process.Dispose();
+        }
+    }
+
+    private static (long Lines, long Records, long Bad) Counts(JsonElement stats) =>
+        (stats.GetProperty("lines").GetInt64(), stats.GetProperty("records").GetInt64(), stats.GetProperty("bad").GetInt64());
+
+    // ---- NULs before a line do not count against --max-line-length (docs/semantics.md §2) ---------
+
+    [Fact]
+    public void A_run_of_NULs_longer_than_the_cap_before_a_line_does_not_lose_the_line()
+    {
+        // 70,000 NULs: over the default cap of 65,536, which counted them and dropped the line after.
+        var log = Path.Combine(_dir, "nul.log");
+        using (var f = File.Create(log))
+        {
+            f.Write(Encoding.UTF8.GetBytes(CombinedLines(1000, 1002, 1)));
+            f.Write(new byte[70_000]);
+            f.Write(Encoding.UTF8.GetBytes(CombinedLines(1002, 1004, 1)));
+        }
+
+        var r = CliRunner.Run(log, "--format", "jsonl", "--summary-interval", "off");
+
+        Assert.Equal("", r.Stderr);
+        Assert.Equal((4L, 4L, 0L), Counts(JsonDocument.Parse(r.StdoutLines[^1]).RootElement));
+    }
+
+    /// <summary>A stream that hands out <paramref name="bytes"/> a few hundred at a time, at random: every cut is tried.</summary>
+    private sealed class TrickleStream(byte[] bytes, int seed) : Stream
+    {
+        private readonly Random _random = new(seed);
+        private int _at;
+
+        public override int Read(Span<byte> buffer)
+        {
+            var n = Math.Min(Math.Min(buffer.Length, _random.Next(1, 700)), bytes.Length - _at);
+            bytes.AsSpan(_at, n).CopyTo(buffer);
+            _at += n;
+            return n;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancel = default) =>
+            ValueTask.FromResult(Read(buffer.Span));
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void NULs_before_a_line_never_count_against_the_cap_wherever_the_reads_cut_the_input(int seed)
+    {
+        // Around a cap of 200 bytes: lines after runs of NULs shorter than, at, just over and far over
+        // the cap, lines whose own text is at or over it, lines of NULs alone, blank lines, a quarter
+        // ended by CRLF. A line's text counts against the cap, the NULs before it do not; a line of
+        // NULs alone is bad: over the cap as any line is, within it as a line of NULs.
+        const int cap = 200;
+        var random = new Random(seed);
+        var lines = new List<(string Text, int Nuls)>();
+        var expectedRecords = new List<(long, string)>();
+        var expectedBad = new List<(long, string)>();
+        for (var i = 0; i < 400; i++)
+        {
+            var host = $"10.0.{i / 256}.{i % 256}";
+            var shortLine = $"{host} - - [07/Feb/2019:21:11:00 +0000] \"GET /a HTTP/1.1\" 200 100 \"-\" \"curl\"";
+            int Nuls() => random.Next(5) switch
+            {
+                0 => random.Next(1, cap - 1),
+                1 => cap - 1 + random.Next(3),                  // just under, at, just over
+                2 => cap * random.Next(2, 40),                   // far over
+                3 => cap - shortLine.Length + random.Next(-2, 3), // with the text, just about the cap
+                _ => 0,
+            };
+            var (text, nuls) = random.Next(6) switch
+            {
+                0 => ("", Math.Max(1, Nuls())),                   // NULs alone
+                1 => ("", 0),                                     // blank
+                2 => (shortLine.Replace("/a ", "/a" + new string('p', cap - shortLine.Length + random.Next(-1, 3)) + " "), Nuls()),
+                _ => (shortLine, Math.Max(0, Nuls())),
+            };
+            var crlf = random.Next(4) == 0;
+            lines.Add((crlf ? text + "\r" : text, nuls));
+            var number = i + 1;
+            if (text.Length > cap) expectedBad.Add((number, $"line longer than {cap} bytes ({text.Length} bytes skipped)"));
+            else if (text.Length > 0) expectedRecords.Add((number, host));
+            else if (nuls > cap) expectedBad.Add((number, $"line longer than {cap} bytes ({nuls} bytes skipped)"));
+            else if (nuls > 0) expectedBad.Add((number, $"{nuls} NUL bytes and nothing else (a log's lost writes after a crash)"));
+        }
+        var bytes = new MemoryStream();
+        foreach (var (text, nuls) in lines)
+        {
+            bytes.Write(new byte[nuls]);
+            bytes.Write(Encoding.UTF8.GetBytes(text + "\n"));
+        }
+        // The mix holds what matters: text after NULs that with them is over the cap, and NULs alone over it.
+        Assert.Contains(lines, l => l.Text.Length is > 0 and <= cap && l.Nuls > 0 && l.Text.TrimEnd('\r').Length + l.Nuls > cap);
+        Assert.Contains(lines, l => l.Text.TrimEnd('\r').Length == 0 && l.Nuls > cap);
+        var path = Path.Combine(_dir, "nuls.log");
+        File.WriteAllBytes(path, bytes.ToArray());
+        var combined = InputFormat.TryCreate("combined", null, out _)!;
+
+        foreach (var reader in new[]
+                 {
+                     new AccessLogReader(["-"], stdin: () => new TrickleStream(bytes.ToArray(), seed), maxLineLength: cap, batchSize: 7) { Format = combined },
+                     new AccessLogReader([path], maxLineLength: cap) { Format = combined },
+                 })
+        {
+            var records = new List<(long, string)>();
+            var bad = new List<(long, string)>();
+            long read = 0;
+            foreach (var batch in reader.ReadBatches())
+            {
+                records.AddRange(batch.Records.Select(r => (r.Line, r.Host)));
+                bad.AddRange(batch.Bad.Select(b => (b.Line, b.Reason)));
+                read += batch.Lines;
+            }
+
+            Assert.Equal(expectedRecords, records);
+            Assert.Equal(expectedBad, bad);
+            Assert.Equal(lines.Count, read);
+        }
+    }
+
+    [Fact]
+    public async Task The_first_line_after_a_copytruncate_with_a_hole_of_NULs_before_it_is_read()
+    {
+        // A writer without O_APPEND writes on at its offset after copytruncate: the file gets a hole
+        // of NULs as long as the old content (here 70 KB, over the cap) before its next line.
+        var log = Path.Combine(_dir, "access.log");
+        File.WriteAllText(log, CombinedLines(1000, 1004, 5, pathLength: 3500));
+        var oldLength = new FileInfo(log).Length;
+        Assert.True(oldLength > 65536);
+        using var run = new Following(log);
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        CopyTruncate(log);
+        using (var writer = new FileStream(log, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
+        {
+            writer.Seek(oldLength, SeekOrigin.Begin);
+            writer.Write(Encoding.UTF8.GetBytes(CombinedLines(1004, 1008, 1)));
+        }
+        // 1 req/s from 1004 on: resolved at 1006, once 1007 is read.
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal(0, exit);
+        Assert.Equal((20L + 4, 20L + 4, 0L), Counts(stats));
+        Assert.Equal("", stderr);
+    }
+}
