@@ -312,4 +312,38 @@ public sealed class FollowRobustnessTests : IDisposable
         Assert.Equal((20L + 4, 20L + 4, 0L), Counts(stats));
         Assert.Equal("", stderr);
     }
+
+    // ---- a followed path that names something unreadable is waited out (docs/semantics.md §12) ---
+
+    [Theory]
+    [InlineData("a directory")]
+    [InlineData("an unreadable file")]
+    public async Task What_cannot_be_read_where_a_followed_file_is_awaited_is_waited_out_as_a_missing_file_is(string what)
+    {
+        // It ended the run, exit 1: "cannot open: permission denied or not a file".
+        var log = Path.Combine(_dir, "access.csv");
+        using var run = new Following(log);
+        await run.WaitForStderr("no such file yet");
+
+        var directory = what == "a directory";
+        using var socket = directory ? null : Unreadable(log);
+        if (directory) Directory.CreateDirectory(log);
+        var said = await run.WaitForStderr(directory ? "is a directory" : "cannot open");
+        if (directory) Assert.Equal($"logalert: {log}: is a directory; waiting for a file to appear", said);
+        else
+        {
+            Assert.StartsWith($"logalert: {log}: cannot open: ", said);
+            Assert.EndsWith("; waiting until it can be read", said);
+        }
+
+        if (directory) Directory.Delete(log);
+        Replace(log, Header + "\n" + Lines(1000, 1004, 5));
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+        var arrived = directory ? "has appeared" : "has become accessible";
+        Assert.Equal($"logalert: {log}: {arrived}; following it", await run.WaitForStderr(arrived));
+
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal((0, 20L), (exit, stats.GetProperty("records").GetInt64()));
+        Assert.Single(stderr.Split('\n'), l => l.Contains(directory ? "is a directory" : "cannot open")); // said once, not at every poll
+    }
 }

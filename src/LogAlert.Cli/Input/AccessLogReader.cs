@@ -32,7 +32,8 @@ namespace LogAlert.Cli.Input;
 /// the new one is read from its start; a truncated file, or one emptied and written again (its first
 /// bytes changed, see <see cref="FollowSource"/>), is read again from its start. The new content
 /// keeps the columns in force unless it starts with a header of its own. A followed file that does not
-/// exist yet is waited for (the notice callback hears about the wait and the file's arrival).
+/// exist yet is waited for, and so, once the run is under way, is a directory or a file that cannot be
+/// opened in its place (the notice callback hears about the wait and the file's arrival).
 /// A last line without its newline is held back until the newline arrives. The enumeration yields
 /// <see cref="InputBatch.Heartbeat"/> at each poll that found nothing, so a consumer hears about
 /// idleness without a timeout of its own, and it ends (without an exception) when the token is
@@ -430,8 +431,10 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             catch (IOException e) { throw new InputException($"{StdinName}: cannot read: {e.Message}", e); }
             return new StreamSource(stream, prompt: true, _poll, cancel, _maxLine, StdinName, _notice);
         }
+        // A followed file is opened by its source, which waits out a path that names no file it can
+        // read: one that was missing at the check may be a directory by now (earlier inputs take time).
         return follow
-            ? new FollowSource(name, TryOpenFile(name), _poll, cancel, _notice, _maxLine)
+            ? new FollowSource(name, _poll, cancel, _notice, _maxLine)
             : new StreamSource(OpenFile(name), prompt: false, _poll, cancel, _maxLine, name, _notice);
     }
 

@@ -1,13 +1,12 @@
 namespace LogAlert.Cli.Input;
 
 /// <summary>A file followed like <c>tail -F</c>: appended lines, rotation, truncation, a file yet to come.</summary>
-/// <param name="path">The path followed.</param>
-/// <param name="file">The file it names now; null when there is none yet (it is waited for).</param>
+/// <param name="path">The path followed; opened at the first read, and waited for while it names no file to read.</param>
 /// <param name="poll">How long to wait when nothing is new.</param>
 /// <param name="cancel">Ends the following.</param>
-/// <param name="notice">Hears the wait for a missing file and its arrival.</param>
+/// <param name="notice">Hears the wait for a missing or unreadable file and its arrival.</param>
 /// <param name="maxLine">The most bytes a line may have (see <see cref="LineBuffer"/>).</param>
-internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll, CancellationToken cancel,
+internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken cancel,
                                   Action<string> notice, int maxLine) : ChunkSource
 {
     private const int BufferSize = 1 << 20;
@@ -19,9 +18,8 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
     internal const int HeadSize = 4096;
 
     private readonly LineBuffer _lines = new(BufferSize, maxLine);
-    private FileStream? _file = file; // null until the path names a file
-    private bool _waiting;            // the wait for the file has been announced
-    private bool _gone;               // the path named no file any more, and that was said
+    private FileStream? _file;        // null until the path names a file that opens
+    private Absence _said;            // why the path names no file to read, as last said
     private System.Diagnostics.Stopwatch? _missingSince; // since when the path names no file
     private long _position;           // bytes read from _file
     private bool _sleep;              // the last read found nothing new: wait a poll before the next
@@ -133,20 +131,66 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
     }
 
     /// <summary>
-    /// Opens the file the path names, when it was missing so far; says once that it is waited for
-    /// (<c>tail -F</c> does the same) and once that it came.
+    /// Opens the file the path names, when there was none to read so far; says once why it is waited
+    /// for, again only when that changes (<c>tail -F</c> does the same), and once that it came.
     /// </summary>
     private bool TryOpenFirst()
     {
-        _file = AccessLogReader.TryOpenFile(path);
-        if (_file is null)
+        try
         {
-            if (!_waiting) notice($"{path}: no such file yet; waiting for it to appear");
-            _waiting = true;
+            _file = AccessLogReader.TryOpenFile(path);
+        }
+        catch (InputException e)
+        {
+            // A directory, or a file logalert may not read (yet: a log created mode 600 and handed to
+            // its reader afterwards): waited out as a missing file is, as tail -F does. At the start
+            // of the run either is an error, said before anything is read; here it ended a run that
+            // was already waiting, with exit 1.
+            Say(Why(), e.Message, again: false);
             return false;
         }
-        if (_waiting) notice($"{path}: has appeared; following it");
+        if (_file is null)
+        {
+            Say(Absence.Missing, "", again: false);
+            return false;
+        }
+        SayFound();
         return true;
+    }
+
+    /// <summary>Why the path names no file to read: nothing there, a directory, or a file that cannot be opened.</summary>
+    private enum Absence { None, Missing, Directory, Unreadable }
+
+    /// <summary>Why the path could not be opened, as it looks now.</summary>
+    private Absence Why() =>
+        Directory.Exists(path) ? Absence.Directory : File.Exists(path) ? Absence.Unreadable : Absence.Missing;
+
+    /// <summary>
+    /// Says on stderr why the path is waited for, once until that changes (tail -F does the same):
+    /// <paramref name="again"/> when a file was followed there before; <paramref name="reason"/>
+    /// is what the open said, for a file that cannot be opened.
+    /// </summary>
+    private void Say(Absence why, string reason, bool again)
+    {
+        if (why == _said) return;
+        _said = why;
+        notice(why switch
+        {
+            Absence.Missing when again => $"{path}: no longer there; waiting for it to appear again",
+            Absence.Missing => $"{path}: no such file yet; waiting for it to appear",
+            // tail -F: "has been replaced with an untailable file".
+            Absence.Directory when again => $"{path}: is a directory now; waiting for a file to appear again",
+            Absence.Directory => $"{path}: is a directory; waiting for a file to appear",
+            _ => $"{reason}; waiting until it can be read",
+        });
+    }
+
+    /// <summary>Says, when a wait was said, that it is over: tail -F's "has appeared" and "has become accessible".</summary>
+    private void SayFound()
+    {
+        if (_said != Absence.None)
+            notice(_said == Absence.Unreadable ? $"{path}: has become accessible; following it" : $"{path}: has appeared; following it");
+        _said = Absence.None;
     }
 
     private void StartAfresh()
@@ -183,14 +227,8 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
             // rename rotation takes to create the new file (missing for under a second).
             if (File.Exists(path)) return null;
             _missingSince ??= System.Diagnostics.Stopwatch.StartNew();
-            if (!_gone && _missingSince.Elapsed >= TimeSpan.FromSeconds(1))
-            {
-                // tail -F: "has been replaced with an untailable file" when a directory took its place.
-                notice(Directory.Exists(path)
-                    ? $"{path}: is a directory now; waiting for a file to appear again"
-                    : $"{path}: no longer there; waiting for it to appear again");
-                _gone = true;
-            }
+            if (_missingSince.Elapsed >= TimeSpan.FromSeconds(1))
+                Say(Directory.Exists(path) ? Absence.Directory : Absence.Missing, "", again: true);
             return null;
         }
         _missingSince = null;
@@ -199,8 +237,7 @@ internal sealed class FollowSource(string path, FileStream? file, TimeSpan poll,
             now.Dispose();
             return null;
         }
-        if (_gone) notice($"{path}: has appeared; following it");
-        _gone = false;
+        SayFound();
         return now;
     }
 
