@@ -52,7 +52,8 @@ public sealed class FollowRobustnessTests : IDisposable
 
     /// <summary>
     /// A path that names something no one can open for reading, whoever runs the tests (root reads
-    /// any file whatever its mode): a Unix socket, which open(2) refuses with ENXIO.
+    /// any file whatever its mode): a Unix socket, which open(2) refuses with ENXIO. Disposed, it
+    /// deletes what its path names then, so it lives as long as the test.
     /// </summary>
     private static Socket Unreadable(string path)
     {
@@ -345,5 +346,34 @@ public sealed class FollowRobustnessTests : IDisposable
         var (exit, stats, stderr) = await run.Terminate();
         Assert.Equal((0, 20L), (exit, stats.GetProperty("records").GetInt64()));
         Assert.Single(stderr.Split('\n'), l => l.Contains(directory ? "is a directory" : "cannot open")); // said once, not at every poll
+    }
+
+    [Fact]
+    public async Task A_rotation_to_a_file_that_cannot_be_opened_is_said_once_and_the_file_followed_once_it_can_be()
+    {
+        // It was followed in silence: nothing said, nothing of the new file read until it could be.
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log);
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        File.Move(log, log + ".1");
+        using var socket = Unreadable(log);
+        var said = await run.WaitForStderr("cannot open");
+        Assert.StartsWith($"logalert: {log}: cannot open: ", said);
+        Assert.EndsWith("; waiting until it can be read", said);
+
+        // The old file is read on meanwhile, over many polls that say nothing more.
+        Append(log + ".1", Lines(1004, 1008, 1));
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+        Replace(log, Lines(1008, 1012, 5));
+        Assert.Equal(["firing@1001", "resolved@1006", "firing@1008"], await run.WaitForTransitions(3));
+
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal((0, 20L + 4 + 20), (exit, stats.GetProperty("records").GetInt64()));
+        var lines = stderr.Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("cannot open", lines[0]);
+        Assert.Equal($"logalert: {log}: has become accessible; following it", lines[1]);
     }
 }

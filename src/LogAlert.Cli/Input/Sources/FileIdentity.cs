@@ -31,6 +31,22 @@ internal static class FileIdentity
         return File.GetCreationTimeUtc(a.SafeFileHandle) == File.GetCreationTimeUtc(b.SafeFileHandle);
     }
 
+    /// <summary>
+    /// Whether <paramref name="path"/> names the open <paramref name="file"/>, told without opening the
+    /// path (it may not be readable): by creation (birth) time, as <see cref="Same(FileStream, FileStream)"/> tells off Linux.
+    /// </summary>
+    public static bool IsAt(FileStream file, string path)
+    {
+        try
+        {
+            return File.GetCreationTimeUtc(path) == File.GetCreationTimeUtc(file.SafeFileHandle);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     private static string? Target(FileStream file)
     {
         try

@@ -20,7 +20,7 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     private readonly LineBuffer _lines = new(BufferSize, maxLine);
     private FileStream? _file;        // null until the path names a file that opens
     private Absence _said;            // why the path names no file to read, as last said
-    private System.Diagnostics.Stopwatch? _missingSince; // since when the path names no file
+    private System.Diagnostics.Stopwatch? _absentSince;  // since when the path names no file that opens
     private long _position;           // bytes read from _file
     private bool _sleep;              // the last read found nothing new: wait a poll before the next
     private FileStream? _successor;   // the file the path names now, once the old one is read to its end
@@ -220,18 +220,26 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
         {
             now = AccessLogReader.OpenFile(path);
         }
-        catch (InputException)
+        catch (InputException e)
         {
-            // Deleted, or between a rename and the new file's creation: the old one is read on. Said
-            // once, as tail -F does, and the new file's arrival once too; not for the moment a
-            // rename rotation takes to create the new file (missing for under a second).
-            if (File.Exists(path)) return null;
-            _missingSince ??= System.Diagnostics.Stopwatch.StartNew();
-            if (_missingSince.Elapsed >= TimeSpan.FromSeconds(1))
-                Say(Directory.Exists(path) ? Absence.Directory : Absence.Missing, "", again: true);
+            // Deleted, between a rename and the new file's creation, or a new file logalert may not
+            // open: the old one is read on. Said once, as tail -F does ("cannot open ... for
+            // reading"), again only when that changes, and the new file's arrival once too; not for
+            // the moment a rotation takes to set up the new file (under a second: logrotate's
+            // `create` makes it readable by its creator only, then gives it its owner and mode).
+            // A new file that could not be opened was followed in silence, and none of it read.
+            var why = Why();
+            if (why == Absence.Unreadable && FileIdentity.IsAt(_file!, path))
+            {
+                // Not rotated: the file read is still there, only its mode changed, and the open one reads on.
+                _absentSince = null;
+                return null;
+            }
+            _absentSince ??= System.Diagnostics.Stopwatch.StartNew();
+            if (_absentSince.Elapsed >= TimeSpan.FromSeconds(1)) Say(why, e.Message, again: true);
             return null;
         }
-        _missingSince = null;
+        _absentSince = null;
         if (FileIdentity.Same(_file!, now))
         {
             now.Dispose();
