@@ -376,4 +376,51 @@ public sealed class FollowRobustnessTests : IDisposable
         Assert.Contains("cannot open", lines[0]);
         Assert.Equal($"logalert: {log}: has become accessible; following it", lines[1]);
     }
+
+    // ---- a truncation in the middle of a line drops the half line (docs/semantics.md §12) ----------
+
+    [Fact]
+    public async Task A_copytruncate_in_the_middle_of_a_line_drops_the_half_line_and_says_so()
+    {
+        // The request was 1234 bytes; "12" was read before the copy, "34\n" is written after the
+        // truncation. The half line counted as a record of 12 bytes.
+        var log = Path.Combine(_dir, "access.csv");
+        const string half = "\"10.0.0.9\",\"-\",\"-\",1004,\"GET /x HTTP/1.1\",200,12";
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5) + half);
+        using var run = new Following(log);
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        CopyTruncate(log);
+        Append(log, "34\n" + Lines(1004, 1008, 1));
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal(0, exit);
+        // The header and 20 lines, then "34" (bad: its start is gone) and 4 lines; the half line is
+        // no line, as one left at a stop is not.
+        Assert.Equal((1L + 20 + 1 + 4, 20L + 4, 1L), Counts(stats));
+        Assert.Equal(
+            [
+                $"logalert: {log}: truncated in the middle of a line; its {half.Length} bytes after the last newline were dropped",
+                $"logalert: {log}:1: expected 7 fields, found 1",
+            ],
+            stderr.Split('\n'));
+    }
+
+    [Fact]
+    public async Task A_renamed_file_is_complete_so_its_last_line_without_a_newline_is_read()
+    {
+        // Unlike a truncation: the writer has moved on to the new file, and this line is whole.
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5) + "\"10.0.0.9\",\"-\",\"-\",1004,\"GET /x HTTP/1.1\",200,1234");
+        using var run = new Following(log);
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        File.Move(log, log + ".1");
+        File.WriteAllText(log, Lines(1005, 1008, 1));
+        Assert.Equal(["firing@1001", "resolved@1006"], await run.WaitForTransitions(2));
+
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal((0, (1L + 21 + 3, 21L + 3, 0L), ""), (exit, Counts(stats), stderr));
+    }
 }

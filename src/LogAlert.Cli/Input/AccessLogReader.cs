@@ -34,7 +34,8 @@ namespace LogAlert.Cli.Input;
 /// keeps the columns in force unless it starts with a header of its own. A followed file that does not
 /// exist yet is waited for, and so, once the run is under way, is a directory or a file that cannot be
 /// opened in its place (the notice callback hears about the wait and the file's arrival).
-/// A last line without its newline is held back until the newline arrives. The enumeration yields
+/// A last line without its newline is held back until the newline arrives; a truncation drops it
+/// (and the notice callback hears so), a rotation hands it out whole. The enumeration yields
 /// <see cref="InputBatch.Heartbeat"/> at each poll that found nothing, so a consumer hears about
 /// idleness without a timeout of its own, and it ends (without an exception) when the token is
 /// cancelled. <see cref="Start"/> runs the same enumeration on a background thread into a channel.

@@ -24,8 +24,8 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     private long _position;           // bytes read from _file
     private bool _sleep;              // the last read found nothing new: wait a poll before the next
     private FileStream? _successor;   // the file the path names now, once the old one is read to its end
-    private bool _restart;            // hand out the old file's last partial line, then start afresh
-    private bool _truncated;
+    private bool _restart;            // hand out what is left of the old content, then start afresh
+    private bool _truncated;          // the restart is a truncation, not a rotation: the file is read again
     private bool _stopSaid;           // an unfinished line at the stop was said
     private readonly byte[] _head = new byte[HeadSize];    // the file's first bytes, as read
     private int _headLength;                               // how many: min(HeadSize, _position)
@@ -35,8 +35,12 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     {
         while (true)
         {
-            // When the old content is finished, its unterminated last line will never be completed.
-            if (TryTake(_lines, final: _restart, out var step, out chunk)) return step;
+            // When a rotated file is finished, its unterminated last line will never be completed:
+            // the writer has moved to the new file, and the line is whole. Not so a truncated file's:
+            // its end is written after the truncation, into the new content, and cut short the line
+            // can parse as a wrong record (a size of 12 for 1234). It is dropped, and said
+            // (StartAfresh), as Stopped says the one it leaves.
+            if (TryTake(_lines, final: _restart && !_truncated, out var step, out chunk)) return step;
             if (_restart)
             {
                 StartAfresh();
@@ -196,6 +200,8 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     private void StartAfresh()
     {
         _restart = false;
+        if (_truncated && _lines.Unfinished > 0)
+            notice($"{path}: truncated in the middle of a line; its {_lines.Unfinished} bytes after the last newline were dropped");
         _lines.Clear();
         _position = 0;
         _headLength = 0;
