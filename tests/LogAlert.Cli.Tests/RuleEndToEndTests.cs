@@ -482,6 +482,7 @@ public sealed class RuleEndToEndTests : IDisposable
         var rules = Write("deep.csx", """
             #load "lib/down.csx"
             static int Depth(int n) { return n == 0 ? 0 : 1 + Depth(n - 1); }
+            static int Fail(string m) => throw new InvalidOperationException(m); // once made the guarded file not compile
             Alert("method").When(q => Depth((int)q.Sum("requests", TimeSpan.FromSeconds(5)) * 1_000_000)).Above(0);
             Alert("loaded").When(q => Down((int)q.Sum("requests", TimeSpan.FromSeconds(5)) * 1_000_000)).Above(0);
             Alert("local").When(q => { int Go(int n) => n == 0 ? 0 : 1 + Go(n - 1); return Go((int)q.Sum("requests", TimeSpan.FromSeconds(5)) * 1_000_000); }).Above(0);
@@ -499,7 +500,7 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Equal(3, failed.Length);
         Assert.Contains(failed, l => l.StartsWith("logalert: rule \"method\" failed at ") && l.Contains("deep.csx:2: recursion too deep"));
         Assert.Contains(failed, l => l.StartsWith("logalert: rule \"loaded\" failed at ") && l.Contains("lib/down.csx:1: recursion too deep"));
-        Assert.Contains(failed, l => l.StartsWith("logalert: rule \"local\" failed at ") && l.Contains("deep.csx:5: recursion too deep"));
+        Assert.Contains(failed, l => l.StartsWith("logalert: rule \"local\" failed at ") && l.Contains("deep.csx:6: recursion too deep"));
         Assert.Equal(2, load.ExitCode);
         Assert.EndsWith("top.csx:1: error: the rule file threw InsufficientExecutionStackException: recursion too deep: the stack is nearly full",
             Assert.Single(load.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));

@@ -34,6 +34,8 @@ internal static class StackGuard
 {
     private const string Call = " global::LogAlert.Cli.Rules.RuleStack.Check();";
 
+    // A member written otherwise (a body the guard makes invalid) makes the guarded file fail to
+    // compile, and the file is then compiled as written, without guards (RuleCompiler).
     public static string Guard(string text, CSharpParseOptions options)
     {
         var source = SourceText.From(text);
@@ -45,6 +47,8 @@ internal static class StackGuard
             if (semicolon.IsMissing) return;
             var open = property ? "{ get {" : "{";
             var close = property ? " } }" : " }";
+            // `=> throw e` is a throw expression, which `return` cannot take: a throw statement.
+            returns = returns && arrow.Expression is not ThrowExpressionSyntax;
             changes.Add(new TextChange(arrow.ArrowToken.Span, open + Call + (returns ? " return " : " ")));
             changes.Add(new TextChange(new TextSpan(semicolon.Span.End, 0), close));
         }
