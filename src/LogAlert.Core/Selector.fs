@@ -178,15 +178,48 @@ module Selector =
 
     // RE2's (Prometheus') classes, which .NET reads otherwise: `\d`, `\w` and `\s` are ASCII in RE2
     // and Unicode in .NET (`\d` matched an Arabic-Indic digit), and `[[:alpha:]]` is a POSIX class
-    // in RE2 but, in .NET, the set `[:alph` followed by a `]`. Both are rewritten to the ASCII sets
-    // RE2 means; a `[` inside a class is a literal in RE2 (in .NET it starts a subtraction).
-    let private posixClasses =
-        dict [ "alnum", "0-9A-Za-z"; "alpha", "A-Za-z"; "ascii", @"\x00-\x7F"; "blank", @"\t "
-               "cntrl", @"\x00-\x1F\x7F"; "digit", "0-9"; "graph", "!-~"; "lower", "a-z"; "print", " -~"
-               "punct", @"!-/:-@\[-`{-~"; "space", @"\t\n\v\f\r "; "upper", "A-Z"; "word", "0-9A-Za-z_"
-               "xdigit", "0-9A-Fa-f" ]
+    // in RE2 but, in .NET, the set `[:alph` followed by a `]`. Both are rewritten to the sets RE2
+    // means, as ranges of UTF-16 code units (a negated one, `\S` or `[[:^alpha:]]`, as the ranges
+    // between: `[\s\S]` keeps meaning any character); a `[` inside a class is a literal in RE2 (in
+    // .NET it starts a subtraction).
+    let private classRanges =
+        let r (a: char) (b: char) = struct (int a, int b)
+        dict [ "alnum", [ r '0' '9'; r 'A' 'Z'; r 'a' 'z' ]
+               "alpha", [ r 'A' 'Z'; r 'a' 'z' ]
+               "ascii", [ r '\000' '\127' ]
+               "blank", [ r '\t' '\t'; r ' ' ' ' ]
+               "cntrl", [ r '\000' '\031'; r '\127' '\127' ]
+               "digit", [ r '0' '9' ]
+               "graph", [ r '!' '~' ]
+               "lower", [ r 'a' 'z' ]
+               "print", [ r ' ' '~' ]
+               "punct", [ r '!' '/'; r ':' '@'; r '[' '`'; r '{' '~' ]
+               "space", [ r '\t' '\r'; r ' ' ' ' ]
+               "upper", [ r 'A' 'Z' ]
+               "word", [ r '0' '9'; r 'A' 'Z'; r '_' '_'; r 'a' 'z' ]
+               "xdigit", [ r '0' '9'; r 'A' 'F'; r 'a' 'f' ]
+               // Perl's, as RE2 reads them: ASCII only (`\s` has no vertical tab).
+               "\\d", [ r '0' '9' ]
+               "\\w", [ r '0' '9'; r 'A' 'Z'; r '_' '_'; r 'a' 'z' ]
+               "\\s", [ r '\t' '\n'; r '\012' '\r'; r ' ' ' ' ] ]
 
-    let private perlClasses = dict [ 'd', "0-9"; 'w', "0-9A-Za-z_"; 's', @"\t\n\f\r " ]
+    /// The inside of a .NET class holding `ranges` (sorted, apart), or, `negated`, every other code unit.
+    let private classText (ranges: struct (int * int) list) (negated: bool) =
+        let ranges =
+            if not negated then ranges
+            else
+                let gaps = ResizeArray<struct (int * int)>()
+                let mutable next = 0
+                for struct (a, b) in ranges do
+                    if a > next then gaps.Add(struct (next, a - 1))
+                    next <- b + 1
+                if next <= 0xFFFF then gaps.Add(struct (next, 0xFFFF))
+                List.ofSeq gaps
+        let sb = Text.StringBuilder()
+        for struct (a, b) in ranges do
+            sb.Append($"\\u{a:x4}") |> ignore
+            if b > a then sb.Append($"-\\u{b:x4}") |> ignore
+        sb.ToString()
 
     /// `pattern` with RE2's classes written as .NET reads them alike, or why it cannot be.
     let private asRe2 (pattern: string) : Result<string, string> =
@@ -199,10 +232,10 @@ module Selector =
             let c = pattern[i]
             if c = '\\' && i + 1 < pattern.Length then
                 let e = pattern[i + 1]
-                match perlClasses.TryGetValue(Char.ToLowerInvariant e) with
-                | true, set when Char.IsLower e -> sb.Append(if inClass then set else "[" + set + "]") |> ignore
-                | true, set when not inClass -> sb.Append("[^" + set + "]") |> ignore
-                | true, _ -> error <- Some $"\\{e} inside [...] is not supported: write the class out (\\D is [^0-9])"
+                match classRanges.TryGetValue("\\" + string (Char.ToLowerInvariant e)) with
+                | true, ranges ->
+                    let text = classText ranges (Char.IsUpper e)
+                    sb.Append(if inClass then text else "[" + text + "]") |> ignore
                 | _ -> sb.Append(c).Append(e) |> ignore
                 i <- i + 2
                 classStart <- false
@@ -210,9 +243,10 @@ module Selector =
                 if c = '[' && i + 1 < pattern.Length && pattern[i + 1] = ':' && pattern.IndexOf(":]", i + 2) > 0 then
                     let close = pattern.IndexOf(":]", i + 2)
                     let name = pattern.Substring(i + 2, close - i - 2)
-                    match posixClasses.TryGetValue name with
-                    | true, set ->
-                        sb.Append(set) |> ignore
+                    let negated = name.StartsWith '^'
+                    match classRanges.TryGetValue(if negated then name.Substring 1 else name) with
+                    | true, ranges when not (name.Contains '\\') ->
+                        sb.Append(classText ranges negated) |> ignore
                         i <- close + 2
                     | _ -> error <- Some $"[:{name}:] is not a character class (RE2's are [:alpha:], [:digit:], [:space:], ...)"
                 else
