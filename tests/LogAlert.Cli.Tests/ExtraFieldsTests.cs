@@ -196,4 +196,15 @@ public sealed class ExtraFieldsTests : IDisposable
 
         Assert.Equal(expected, AccessExtrasNames.Read(settings.Reads));
     }
+
+    // The reader leaves out the fields of this list no rule reads, and the engine fails a query of
+    // one the engine's list says was left out: a field in one list only would read 0 again, or fail
+    // rules that told it.
+    [Fact]
+    public void The_reader_and_the_engine_name_the_same_optional_fields()
+    {
+        Assert.Equal(LogAlert.Core.Interop.EngineSettings.Optional.Order(StringComparer.Ordinal),
+            AccessExtrasNames.All.Select(e => e.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(AccessExtras.All, AccessExtrasNames.All.Aggregate(AccessExtras.None, (set, e) => set | e.Extra));
+    }
 }
