@@ -329,6 +329,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         }
 
         var reader = channel.Reader;
+        var signalled = false;
         try
         {
             while (true)
@@ -387,14 +388,17 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            // Ctrl-C or SIGTERM: fall through to the final report.
+            // Ctrl-C or SIGTERM: fall through to the final report, after the drain below.
+            signalled = true;
         }
         finally
         {
-            if (!cancel.IsCancellationRequested) stopReading.Cancel();
+            // Every other way out stops the reader now: a return (stdout closed) or an exception
+            // after a signal skips the drain, and a reader left waiting on a full queue never ends.
+            if (!signalled) stopReading.Cancel();
             Sweep?.Abandon();
         }
-        if (cancel.IsCancellationRequested)
+        if (signalled)
         {
             // What was read before the signal is counted: the batches queued, and those the reader
             // makes of what its sources still hold (a pipe cannot be read again), for 2 s at most.
