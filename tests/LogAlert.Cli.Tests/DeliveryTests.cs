@@ -407,12 +407,14 @@ public sealed class DeliveryTests : IDisposable
             await Task.Delay(1500); // the rule compiles, the file is followed
             File.AppendAllText(log, RecentLines(8));
 
-            // The event on stdout, then the alert in Alertmanager within a second of it.
+            // The event on stdout, then the alert in Alertmanager soon after: sent with the event, not
+            // with the next re-send a minute later. (Within 5 s, not 1: a fresh process's first
+            // request, on a machine busy with the other tests, once took 1.1 s.)
             string Out() { lock (stdout) return stdout.ToString(); }
             await Eventually(Out, o => o.Contains("\"rule\":\"busy5\""), TimeSpan.FromSeconds(30), "the firing event on stdout");
             var seen = Stopwatch.StartNew();
             await Eventually(alertmanager.GetAlerts, a => a.Any(x => x.Labels["alertname"] == "busy5"), TimeSpan.FromSeconds(10), "busy5 in Alertmanager");
-            Assert.True(seen.Elapsed < TimeSpan.FromSeconds(1), $"in Alertmanager {seen.Elapsed.TotalMilliseconds:0} ms after the event");
+            Assert.True(seen.Elapsed < TimeSpan.FromSeconds(5), $"in Alertmanager {seen.Elapsed.TotalMilliseconds:0} ms after the event");
 
             // Firing: the rule's alert with its labels and annotations, and one alert per section.
             var firing = await Eventually(alertmanager.GetAlerts, a => a.Count >= 3, TimeSpan.FromSeconds(30), "3 alerts in Alertmanager");
