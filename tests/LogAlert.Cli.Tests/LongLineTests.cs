@@ -128,24 +128,6 @@ public sealed class LongLineTests : IDisposable
             $"{allocated >> 20} MB allocated reading a {length >> 20} MB line, {baseline >> 20} MB with a short one");
     }
 
-    /// <summary>A stream that hands out <paramref name="bytes"/> a few at a time, at random: every cut is tried.</summary>
-    private sealed class TrickleStream(byte[] bytes, int seed) : ReadOnlyStream
-    {
-        private readonly Random _random = new(seed);
-        private int _at;
-
-        public override int Read(Span<byte> buffer)
-        {
-            var n = Math.Min(Math.Min(buffer.Length, _random.Next(1, 700)), bytes.Length - _at);
-            bytes.AsSpan(_at, n).CopyTo(buffer);
-            _at += n;
-            return n;
-        }
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancel = default) =>
-            ValueTask.FromResult(Read(buffer.Span));
-    }
-
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
