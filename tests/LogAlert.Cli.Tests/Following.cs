@@ -101,7 +101,7 @@ internal sealed class Following : IDisposable
 }
 
 /// <summary>A stream that hands out <paramref name="bytes"/> a few hundred at a time, at random: every cut is tried.</summary>
-internal sealed class TrickleStream(byte[] bytes, int seed) : Stream
+internal sealed class TrickleStream(byte[] bytes, int seed) : ReadOnlyStream
 {
     private readonly Random _random = new(seed);
     private int _at;
@@ -114,9 +114,14 @@ internal sealed class TrickleStream(byte[] bytes, int seed) : Stream
         return n;
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancel = default) =>
         ValueTask.FromResult(Read(buffer.Span));
+}
+
+/// <summary>A stream that can only be read, forward: what the reader gets from a pipe.</summary>
+internal abstract class ReadOnlyStream : Stream
+{
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;

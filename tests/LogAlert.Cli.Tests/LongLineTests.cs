@@ -33,21 +33,6 @@ public sealed class LongLineTests : IDisposable
         return new Result(records, bad, lines);
     }
 
-    /// <summary>A stream that can only be read, forward: what the reader gets from a pipe.</summary>
-    private abstract class ReadOnlyStream : Stream
-    {
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
-
     /// <summary>
     /// A stream of <paramref name="before"/>, then <paramref name="length"/> bytes of one line made on
     /// the fly (no newline in them), then <paramref name="after"/>: a huge line without holding it.
