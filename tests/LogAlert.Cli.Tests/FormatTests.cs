@@ -317,9 +317,11 @@ public sealed class FormatTests
     [InlineData("-", "-", "-", "-")]
     [InlineData("", "-", "-", "-")]
     [InlineData("GET", "-", "-", "-")]
-    [InlineData("GET nopath HTTP/1.1", "-", "-", "-")]
-    [InlineData("CONNECT example.com:443 HTTP/1.1", "-", "-", "-")]
-    [InlineData("OPTIONS * HTTP/1.1", "-", "-", "-")]
+    // A target that is no path keeps the method the client sent: a flood of CONNECTs is one to see.
+    [InlineData("GET nopath HTTP/1.1", "GET", "-", "-")]
+    [InlineData("CONNECT example.com:443 HTTP/1.1", "CONNECT", "-", "-")]
+    [InlineData("OPTIONS * HTTP/1.1", "OPTIONS", "-", "-")]
+    [InlineData("OPTIONS  *  HTTP/1.0", "OPTIONS", "-", "-")]
     [InlineData("GET /a junk", "-", "-", "-")]
     [InlineData("G(T /a HTTP/1.1", "-", "-", "-")]
     public void RequestLines(string request, string method, string path, string section)
@@ -510,8 +512,10 @@ public sealed class FormatTests
         Assert.Equal("api.example", Parse(Compile("%t %>s \"%m %{Host}i%U%q\""), "[07/Feb/2019:16:11:00 -0500] 200 \"GET api.example/a?b\"").VirtualHost);
         Assert.StartsWith("no \"/\" after column", Reason(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET https://api.example\" 200"));
         // nginx's request URI is "-" for a request it could not read, "*" for OPTIONS *: still records.
-        Assert.Equal(("api.example", "-"), Parse(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET http://api.example-\" 400") is var dash ? (dash.VirtualHost, dash.Path) : default);
-        Assert.Equal(("api.example", 200), Parse(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"OPTIONS http://api.example*\" 200") is var star ? (star.VirtualHost, star.Status) : default);
+        Assert.Equal(("api.example", "-", "GET"), Parse(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET http://api.example-\" 400") is var dash ? (dash.VirtualHost, dash.Path, dash.Method) : default);
+        Assert.Equal(("api.example", 200, "OPTIONS", "-"), Parse(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"OPTIONS http://api.example*\" 200") is var star ? (star.VirtualHost, star.Status, star.Method, star.Section) : default);
+        // A method that is no method makes both '-', whatever the URI.
+        Assert.Equal(("-", "-"), Parse(template, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"G(T http://api.example/a\" 200") is var bad ? (bad.Method, bad.Path) : default);
         // The slash is looked for only up to the text after the URI, not in later fields.
         var later = Compile("$remote_addr \"$host$request_uri\" [$time_local] \"$request\" $status");
         Assert.StartsWith("no \"/\" after column", Reason(later, "10.0.0.1 \"api.example\" [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200"));

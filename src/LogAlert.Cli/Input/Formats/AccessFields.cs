@@ -11,6 +11,7 @@ namespace LogAlert.Cli.Input.Formats;
 /// A request that is not <c>METHOD PATH [HTTP/x]</c> (nginx logs <c>-</c> for a connection closed
 /// before the request, and the raw bytes of a TLS handshake sent to a plain-HTTP port) still makes a
 /// record: <see cref="Method"/> and <see cref="Path"/> are then both <c>-</c>, and so is the section.
+/// A request line whose target is no path (<c>OPTIONS *</c>, <c>CONNECT host:443</c>) keeps its method.
 /// Texts are kept as logged: a user, referer or agent of <c>-</c> stays <c>-</c>.
 /// </remarks>
 public readonly ref struct AccessFields
@@ -30,7 +31,7 @@ public readonly ref struct AccessFields
     /// <summary>
     /// The request path, starting with <c>/</c> and with its query; an absolute URL's path
     /// (<c>http://h/a/b</c> gives <c>/a/b</c>, <c>http://h</c> gives <c>/</c>); <c>-</c> when the
-    /// request is not a request line.
+    /// request is not a request line or its target is no path (<c>*</c>, <c>host:443</c>).
     /// </summary>
     public ReadOnlySpan<byte> Path { get; init; }
 

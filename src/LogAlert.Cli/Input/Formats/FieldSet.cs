@@ -249,8 +249,8 @@ internal ref struct FieldSet
     /// The line's fields, once the caller has made sure the line gave a time, a status and a request
     /// (<see cref="HasTime"/>, <see cref="HasStatus"/>, <see cref="HasRequest"/>). A method and path
     /// logged on their own (<c>$request_method</c>, <c>$request_uri</c>) win over those of the request
-    /// line; when either is not a method or a path, both are <c>-</c>, as for a request that is not a
-    /// request line.
+    /// line. A method that is not one makes both <c>-</c>, as for a request that is not a request line;
+    /// a path that is not one (<c>*</c> of <c>OPTIONS *</c>) makes the path <c>-</c>.
     /// </summary>
     public readonly AccessFields Finish()
     {
@@ -258,13 +258,14 @@ internal ref struct FieldSet
         if (Has(Role.Request)) FieldValues.SplitRequest(_request, out method, out path);
         if (Has(Role.Method)) method = _method;
         if (Has(Role.Path)) path = _path;
-        // SplitRequest gives a method and path both checked, or both '-': only fields of their own need checking.
-        var own = Has(Role.Method) || Has(Role.Path);
-        if (FieldValues.IsDash(method) || (own && (!FieldValues.IsMethod(method) || !FieldValues.TryPath(path, out path))))
+        // SplitRequest gives a method and path checked (the path '-' when the target is none), or both
+        // '-': only fields of their own need checking.
+        if (FieldValues.IsDash(method) || (Has(Role.Method) && !FieldValues.IsMethod(method)))
         {
             method = FieldValues.Dash;
             path = FieldValues.Dash;
         }
+        else if (Has(Role.Path) && !FieldValues.TryPath(path, out path)) path = FieldValues.Dash;
         return new AccessFields
         {
             Time = _time,

@@ -301,7 +301,8 @@ internal static class FieldValues
     /// Splits a request line <c>METHOD TARGET [HTTP/x]</c> (spaces between may be several). Anything
     /// else — <c>-</c>, an empty request, the bytes of a TLS handshake, a third word that is not a
     /// protocol — gives method and path <c>-</c>. The target may have spaces when a protocol ends
-    /// the line (nginx logs the line as the client sent it).
+    /// the line (nginx logs the line as the client sent it). A target that is no path
+    /// (<c>OPTIONS *</c>, <c>CONNECT host:443</c>) keeps the method, with path <c>-</c>.
     /// </summary>
     public static void SplitRequest(ReadOnlySpan<byte> request, out ReadOnlySpan<byte> method, out ReadOnlySpan<byte> path)
     {
@@ -317,9 +318,9 @@ internal static class FieldValues
             if (!IsProtocol(target[(last + 1)..])) return;
             target = target[..last].TrimEnd((byte)' ');
         }
-        if (!TryPath(target, out var p)) return;
+        if (target.IsEmpty) return;
         method = request[..space];
-        path = p;
+        if (TryPath(target, out var p)) path = p;
     }
 
     /// <summary>
