@@ -635,6 +635,21 @@ public sealed class FormatTests
         Assert.Equal("files.example:8080", p.VirtualHost); // the Host header wins over %v and %V
     }
 
+    // Apache logs '-' for %{Host}i when the request had no Host header (HTTP/1.0): the server's
+    // name (%v) is then the virtual host, in either order; '-' only when no field names one.
+    [Theory]
+    [InlineData("%{Host}i %v", "- www.example", "www.example")]
+    [InlineData("%v %{Host}i", "www.example -", "www.example")]
+    [InlineData("%{Host}i %v", "files.example www.example", "files.example")]
+    [InlineData("%v %{Host}i", "www.example files.example", "files.example")]
+    [InlineData("%{Host}i %v", "- -", "-")]
+    [InlineData("%{Host}i", "-", "-")]
+    public void A_host_header_of_dash_leaves_the_virtual_host_to_the_server_name(string fields, string values, string vhost)
+    {
+        var p = Parse(Compile($"%h %t \\\"%r\\\" %>s {fields}"), $"192.0.2.10 [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 {values}");
+        Assert.Equal(vhost, p.VirtualHost);
+    }
+
     [Theory]
     [InlineData("%D", "250000", 0.25)]
     [InlineData("%T", "2", 2.0)]

@@ -139,7 +139,13 @@ internal ref struct FieldSet
                 if (Claim(Role.Path, rank)) _path = Text(value, unescape);
                 return true;
             case FieldKind.VirtualHost:
-                if (Claim(Role.VirtualHost, rank)) _virtualHost = Text(value, unescape);
+                // Apache logs '-' for %{Host}i when the request had no Host header: then %v (the
+                // server's name, lower in rank) says it. A '-' is kept only while no field named one.
+                if (FieldValues.IsDash(value))
+                {
+                    if (!Has(Role.VirtualHost)) _virtualHost = value;
+                }
+                else if (Claim(Role.VirtualHost, rank)) _virtualHost = Text(value, unescape);
                 return true;
             case FieldKind.Referer:
                 if (Claim(Role.Referer, rank)) _referer = Text(value, unescape);
