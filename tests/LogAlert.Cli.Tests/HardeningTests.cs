@@ -258,6 +258,27 @@ public sealed class HardeningTests : IDisposable
         Assert.Contains("request \"GET \\x1b[2J HTTP/1.0\" is not", r.Stderr);
     }
 
+    [Fact]
+    public void A_tab_in_a_bad_field_is_escaped_on_stderr_so_it_cannot_read_as_a_space()
+    {
+        var csv = Header + "\n" + Line(1000) + "\"b\",\"-\",\"-\",1001,\"GET /a HTTP/1.0\",\"2\t0\",1\n";
+        var combined = "10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 1 \"-\" \"-\"\n"
+            + "10.0.0.1 - - [07/Feb/2019:16:11:01 -0500] \"GET /a HTTP/1.1\" 2\t0 1 \"-\" \"-\"\n";
+        // A tab on line 1 of an input whose format is found from its lines is quoted in the refusal.
+        var first = "10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 2\t0 1 \"-\" \"-\"\n";
+
+        var fromCsv = CliRunner.Run(["-"], stdin: csv, env: _env);
+        var fromCombined = CliRunner.Run(["--input-format", "combined", "-"], stdin: combined, env: _env);
+        var refused = CliRunner.Run(["-"], stdin: first, env: _env);
+
+        Assert.Contains("status \"2\\x090\" is not", fromCsv.Stderr);
+        Assert.Contains("status \"2\\x090\" is not", fromCombined.Stderr);
+        Assert.Contains("fits \"10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 2\\x090 1", refused.Stderr);
+        Assert.Equal(2, refused.ExitCode);
+        foreach (var r in new[] { fromCsv, fromCombined, refused })
+            Assert.DoesNotContain('\t', r.Stderr);
+    }
+
     /// <summary>logalert with a pipe for stdin that stays open, and stdout read by the test.</summary>
     private Process Start(params string[] args)
     {

@@ -127,9 +127,10 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
             if (previous.csv is not null && HasFields(chunk, previous.Count)) return previous.csv;
             var (number, text) = FirstLine(chunk);
             var carried = previous.csv is not null ? $", the {previous.Count} columns of the CSV input before it" : "";
-            throw new InputFormatException(
+            // The line and the reasons quote its bytes: their control characters are escaped.
+            throw new InputFormatException(Output.Terminal.Escape(
                 $"{at.Path}:{at.LineBase + number}: no format logalert knows fits \"{Quote(text)}\" "
-                + $"(tried {sniffed.Tried}{carried}); name it with --input-format, or give the server's log format with --log-format");
+                + $"(tried {sniffed.Tried}{carried}); name it with --input-format, or give the server's log format with --log-format"));
         }
         if (before is not null && before.Name == sniffed.Format) return before;
         return new FormatState(sniffed.Format, sniffed.Parser, null);

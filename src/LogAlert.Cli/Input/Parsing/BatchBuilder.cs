@@ -291,6 +291,9 @@ internal sealed class BatchBuilder
         _ => _methods.Intern(method),
     };
 
-    /// <summary>A line of the current input that yields no record, and why.</summary>
-    public void Bad(long line, string reason) => (_bad ??= []).Add(new BadLine(_source, _path, line, reason));
+    /// <summary>
+    /// A line of the current input that yields no record, and why. The reason quotes the line's
+    /// bytes, so its control characters are escaped here, for every format: a tab read as a space.
+    /// </summary>
+    public void Bad(long line, string reason) => (_bad ??= []).Add(new BadLine(_source, _path, line, Output.Terminal.Escape(reason)));
 }
