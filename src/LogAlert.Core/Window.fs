@@ -6,7 +6,9 @@ open System.Collections.Generic
 open System.Runtime.InteropServices
 
 /// A remembered `TopK` answer of a grouped window, kept so that the next second can start from it.
-/// Invariant: every group not in `Entries` has a value of at most `Bound` (-infinity: there is none).
+/// Invariant: every group not in `Entries` ranks at or below `Bound` and `BoundName` in `TopK`'s
+/// order: a value below `Bound`, or equal to it with a name not ordinally before `BoundName`
+/// (`Bound` -infinity: there is no such group). The name matters when many groups tie there.
 type TopCache =
     { K: int
       Metric: Metric
@@ -14,7 +16,8 @@ type TopCache =
       Moves: int64
       /// The best groups, best first (one more than `K` when there are that many).
       Entries: KeyValuePair<int, float>[]
-      Bound: float }
+      Bound: float
+      BoundName: string }
 
 /// Running totals over the window `(At − Width, At]` of the records a selector picks, optionally
 /// grouped by a label. Moving it one second costs the tallies of two seconds, whatever the width.
@@ -208,6 +211,10 @@ module Window =
         | [] -> ValueNone
         | c :: rest -> if c.K = k && c.Metric = metric then ValueSome c else cacheFor k metric rest
 
+    /// Whether a group of value `value` named `name` ranks above the bound `bound`, `boundName`.
+    let private aboveBound (value: float) (name: string) (bound: float) (boundName: string) =
+        value > bound || (value = bound && System.String.CompareOrdinal(name, boundName) < 0)
+
     /// The `k` groups with the largest totals of `metric` (ties by key, ordinal), best first, and the
     /// window remembering them. A scan of every group costs the number of groups (100k hosts); when
     /// the window moved once since the last answer, only the remembered groups and the groups that
@@ -218,12 +225,12 @@ module Window =
             // k + 2 best: k + 1 to remember, and the next one bounds all the others.
             let best = window.Groups.Top(k + 2, (fun t -> t.Of metric), Label.nameOf label)
             let kept = Array.truncate (k + 1) best
-            let bound = if best.Length > k + 1 then best[k + 1].Value else System.Double.NegativeInfinity
-            kept, bound
+            if best.Length > k + 1 then kept, best[k + 1].Value, Label.nameOf label best[k + 1].Key
+            else kept, System.Double.NegativeInfinity, ""
         let cached = cacheFor k metric window.TopCaches
-        let entries, bound =
+        let entries, bound, boundName =
             match cached with
-            | ValueSome c when c.Moves = window.Moves -> c.Entries, c.Bound
+            | ValueSome c when c.Moves = window.Moves -> c.Entries, c.Bound, c.BoundName
             | ValueSome c when c.Moves = window.Moves - 1L ->
                 // The candidates: every group the move touched and the remembered groups, each at
                 // its total now (one look-up each, of a slot the move has just brought into the cache).
@@ -242,14 +249,23 @@ module Window =
                     let mutable t = Totals.Zero
                     if groups.TryGetValue(e.Key, &t) then offer ranked size label (KeyValuePair(e.Key, t.Of metric))
                 let kept = Array.init (min (k + 1) ranked.Count) (fun i -> ranked[i])
-                let bound = if ranked.Count > k + 1 then max c.Bound ranked[k + 1].Value else c.Bound
-                // Exact when the k-th kept group is strictly above everything outside.
+                // The groups outside rank at or below the old bound (untouched, not remembered: their
+                // totals did not change) or the best candidate not kept, whichever ranks higher. The
+                // bound's name, not only its value: a long tail of groups tied at the k-th place
+                // (a million clients of 1 to 5 requests each) made every second a full scan.
+                let bound, boundName =
+                    if ranked.Count > k + 1 then
+                        let next = ranked[k + 1]
+                        let nextName = Label.nameOf label next.Key
+                        if aboveBound next.Value nextName c.Bound c.BoundName then next.Value, nextName else c.Bound, c.BoundName
+                    else c.Bound, c.BoundName
+                // Exact when the k-th kept group ranks strictly above everything outside.
                 let exact =
-                    if kept.Length >= k then k = 0 || kept[k - 1].Value > bound
+                    if kept.Length >= k then k = 0 || aboveBound kept[k - 1].Value (Label.nameOf label kept[k - 1].Key) bound boundName
                     else System.Double.IsNegativeInfinity bound
-                if exact then kept, bound else fullScan ()
+                if exact then kept, bound, boundName else fullScan ()
             | _ -> fullScan ()
-        let cache = { K = k; Metric = metric; Moves = window.Moves; Entries = entries; Bound = bound }
+        let cache = { K = k; Metric = metric; Moves = window.Moves; Entries = entries; Bound = bound; BoundName = boundName }
         let caches = cache :: (window.TopCaches |> List.filter (fun c -> not (c.K = k && c.Metric = metric)))
         let best = Array.init (min k entries.Length) (fun i -> KeyValuePair(Label.nameOf label entries[i].Key, entries[i].Value))
         best, { window with TopCaches = caches }

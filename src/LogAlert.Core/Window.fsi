@@ -1,7 +1,9 @@
 namespace LogAlert.Core
 
 /// A remembered `TopK` answer of a grouped window, kept so that the next second can start from it.
-/// Invariant: every group not in `Entries` has a value of at most `Bound` (-infinity: there is none).
+/// Invariant: every group not in `Entries` ranks at or below `Bound` and `BoundName` in `TopK`'s
+/// order: a value below `Bound`, or equal to it with a name not ordinally before `BoundName`
+/// (`Bound` -infinity: there is no such group). The name matters when many groups tie there.
 type internal TopCache =
     {
       K: int
@@ -13,6 +15,7 @@ type internal TopCache =
       /// The best groups, best first (one more than `K` when there are that many).
       Entries: System.Collections.Generic.KeyValuePair<int,float> array
       Bound: float
+      BoundName: string
     }
 
 /// Running totals over the window `(At − Width, At]` of the records a selector picks, optionally
