@@ -118,6 +118,12 @@ public static class DataSets
          new("gap second", 2, "30000s", 10, [], 40, 60) { Start = DefaultStart + TenYears + 30000 });
 
     /// <summary>
+    /// 1000 req/s for 30 minutes from 1.2M hosts picked uniformly: 1 to 5 requests each, so that a
+    /// top 10 over an hour ties with hundreds of thousands of hosts at its 10th place.
+    /// </summary>
+    public static readonly LogSpec Ties = new("1.2M tied hosts", 3, "30m", 1000, [], 1_200_000, 60) { UniformHosts = true };
+
+    /// <summary>
     /// 1000 req/s for 330 s, each request from a new host (10M hosts, picked uniformly): a 5-minute
     /// window grouped by host holds 300k live groups, 1000 new a second (issue 17). With
     /// <paramref name="hosts"/> = 60, the same requests from 60 hosts.

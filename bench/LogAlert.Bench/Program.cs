@@ -160,6 +160,7 @@ public static partial class Program
             DataSets.Gap.First, DataSets.Gap.Second);
         var manyGroups = DataSets.Ensure(DataSets.Groups(10_000_000), dataDir, logalert);
         var fewGroups = DataSets.Ensure(DataSets.Groups(60), dataDir, logalert);
+        var ties = options.Quick ? null : DataSets.Ensure(DataSets.Ties, dataDir, logalert);
         generation.Stop();
 
         // rules/*.csx as the shell expands it: the file names in ordinal order.
@@ -171,6 +172,8 @@ public static partial class Program
         string[] rate2m = ["bench/rules/rate_2m.csx"];
         string[] rate1h = ["bench/rules/rate_1h.csx"];
         string[] perHost = ["bench/rules/per_host_5m.csx"];
+        string[] topClients = ["bench/rules/top_clients_1h.csx"];
+        string[] sumByClient = ["bench/rules/sum_by_client_1h.csx"];
 
         var scratch = Directory.CreateTempSubdirectory("logalert-bench-");
         try
@@ -192,7 +195,7 @@ public static partial class Program
                 new(launcher, ["--rules", .. allRules, tiny.Path], root, new Dictionary<string, string> { ["XDG_CACHE_HOME"] = ColdCache(run) });
 
             var cases = new List<Case>();
-            var logs = new[] { tiny, small, large, highCard, churn, sparse, gap, fewGroups, manyGroups }.OfType<LogFile>().ToArray();
+            var logs = new[] { tiny, small, large, highCard, churn, sparse, gap, fewGroups, manyGroups, ties }.OfType<LogFile>().ToArray();
             foreach (var log in logs)
                 cases.Add(new Case($"floor:{log.Label}", "floor (CsvHelper span API)", log, _ => Floor(log), null));
             void Add(string kind, string name, string[] rules, LogFile log, string? compareId = null, string? compareLabel = null) =>
@@ -219,6 +222,14 @@ public static partial class Program
                 _ => LogAlert(perHost, fewGroups), $"floor:{fewGroups.Label}"));
             cases.Add(new Case($"per_host:{manyGroups.Label}", "`logalert --format jsonl --rules bench/rules/per_host_5m.csx`", manyGroups,
                 _ => LogAlert(perHost, manyGroups), $"floor:{manyGroups.Label}", $"per_host:{fewGroups.Label}", "60 groups"));
+            // TopK with a long tail tied at its k-th place, against the same window summed per host.
+            if (ties is not null)
+            {
+                cases.Add(new Case($"sum_by_client:{ties.Label}", "`logalert --format jsonl --rules bench/rules/sum_by_client_1h.csx`", ties,
+                    _ => LogAlert(sumByClient, ties), $"floor:{ties.Label}"));
+                cases.Add(new Case($"top_clients:{ties.Label}", "`logalert --format jsonl --rules bench/rules/top_clients_1h.csx`", ties,
+                    _ => LogAlert(topClients, ties), $"floor:{ties.Label}", $"sum_by_client:{ties.Label}", "SumBy"));
+            }
             // Server formats: the same requests as the main CSV log, so the floor is that log's, and the
             // CSV run of the same command is what each is held to.
             cases.Add(new Case($"high_traffic:{combined.Label}", "`logalert --format jsonl --rules rules/high_traffic.csx` (auto: combined)",
@@ -247,7 +258,7 @@ public static partial class Program
             cases.Add(new Case("start:warm", "`./logalert --rules rules/*.csx`, rule cache filled (warm start)", tiny,
                 Launcher, $"floor:{tiny.Label}", "start:cold", "cold start"));
 
-            Prepare(problems, root, logs, Floor, [highTraffic, allRules, rate2m, rate1h, perHost], rules => LogAlert(rules, tiny));
+            Prepare(problems, root, logs, Floor, [highTraffic, allRules, rate2m, rate1h, perHost, topClients, sumByClient], rules => LogAlert(rules, tiny));
 
             // Round robin: every case once per run, so that a slow spell of the machine hits all alike;
             // a row compared with another runs right after it (`SideBySide`).

@@ -193,6 +193,18 @@ public static class Report
             ];
         }
 
+        if (r.TryGetValue($"top_clients:{DataSets.Ties.Label}", out var top) && r.TryGetValue($"sum_by_client:{DataSets.Ties.Label}", out var sum))
+        {
+            // Not an issue's target: a regression guard. Before the remembered answer knew the name
+            // at its bound, every second of this log was a full scan of the hour (5.4×).
+            var ratio = top.WallRatioTo(sum);
+            yield return
+            [
+                "(i) `TopK(10)` over 1.2M hosts tied at its 10th place vs `SumBy`, 1h window", $"{ratio:F2}× time", "≤ 1.5×",
+                Verdict(ratio <= 1.5, top.Case.Id, sum.Case.Id),
+            ];
+        }
+
         var hour = r[$"rate1h:{main}"];
         var twoMinutes = r[$"rate2m:{main}"];
         var window = hour.WallRatioTo(twoMinutes);
