@@ -212,18 +212,17 @@ public sealed class RunCommand
             };
 
             using var cancel = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) =>
-            {
-                e.Cancel = true;
-                runner.Signal ??= e.SpecialKey == ConsoleSpecialKey.ControlBreak ? "SIGQUIT" : "SIGINT";
-                cancel.Cancel();
-            };
-            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+            // Signals, not Console.CancelKeyPress: subscribing to that sets up the terminal for
+            // reading keys, which wrote ESC [?1h ESC = (keypad mode) to a terminal before any output.
+            void Stop(PosixSignalContext c)
             {
                 c.Cancel = true;
-                runner.Signal ??= "SIGTERM";
+                runner.Signal ??= c.Signal switch { PosixSignal.SIGQUIT => "SIGQUIT", PosixSignal.SIGTERM => "SIGTERM", _ => "SIGINT" };
                 cancel.Cancel();
-            });
+            }
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Stop);
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
             // A signal that came before these handlers (while the rules compiled, a second or more)
             // reached only the host's: live, the run went on until the host gave up on it 5 s later,
             // with no final report; not live, the whole input was read. It stops the run now.

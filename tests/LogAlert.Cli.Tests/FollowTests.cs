@@ -51,6 +51,53 @@ public sealed class FollowTests : IDisposable
         Assert.DoesNotContain("   at ", stderr);
     }
 
+    // Ctrl+C, Ctrl+\ and kill each stop a followed run with its report, named by the signal.
+    [Theory]
+    [InlineData("INT")]
+    [InlineData("QUIT")]
+    [InlineData("TERM")]
+    public async Task Each_stopping_signal_ends_a_followed_run_with_its_report(string signal)
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, idleTimeout: "1h");
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        var (exit, stats, stderr) = await run.Terminate(signal);
+
+        Assert.Equal(0, exit);
+        Assert.Equal($"SIG{signal}", stats.GetProperty("stopped").GetString());
+        Assert.Equal(20, stats.GetProperty("records").GetInt64());
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    // .NET sets a terminal up for reading keys when Console.CancelKeyPress is subscribed to, and
+    // wrote ESC [?1h ESC = (keypad mode) before a run's first line on one.
+    [Fact]
+    public async Task A_run_on_a_terminal_writes_no_terminal_set_up_of_its_own()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        // script(1) (util-linux, in every Debian) gives the run a pseudo-terminal for stdin and stdout.
+        var psi = CliRunner.StartInfo([]);
+        var command = string.Join(' ', new[] { "dotnet", psi.ArgumentList[0], "--summary-interval", "off", log }.Select(a => $"'{a}'"));
+        var script = new ProcessStartInfo("script", ["-q", "-e", "-c", command, "/dev/null"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        script.Environment["NO_COLOR"] = "1";
+        using var process = Process.Start(script)!;
+        var output = await process.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync();
+
+        Assert.Equal(0, process.ExitCode);
+        Assert.Contains("-- end of input: 21 lines, 20 records", output);
+        Assert.DoesNotContain("\u001b[?1h", output);
+        Assert.DoesNotContain("\u001b=", output);
+    }
+
     // A signal while the rules compiled reached only the host: live, the run went on for 5 s and
     // ended without a report; not live, it read the whole input.
     [Theory]

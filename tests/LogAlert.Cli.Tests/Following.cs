@@ -82,11 +82,11 @@ internal sealed class Following : IDisposable
         return Transitions();
     }
 
-    /// <summary>Sends SIGTERM and returns the exit code, the final stats event and stderr.</summary>
-    public async Task<(int Exit, JsonElement Stats, string Stderr)> Terminate()
+    /// <summary>Sends SIGTERM (or <paramref name="signal"/>) and returns the exit code, the final stats event and stderr.</summary>
+    public async Task<(int Exit, JsonElement Stats, string Stderr)> Terminate(string signal = "TERM")
     {
-        Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
-        Assert.True(_process.WaitForExit(30_000), "did not exit on SIGTERM");
+        Process.Start("kill", [$"-{signal}", _process.Id.ToString()])!.WaitForExit();
+        Assert.True(_process.WaitForExit(30_000), $"did not exit on SIG{signal}");
         await Task.WhenAll(_reading, _readingErrors);
         string last;
         lock (_lines) last = _lines.Last();
