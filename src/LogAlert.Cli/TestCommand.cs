@@ -25,9 +25,17 @@ public sealed partial class TestCommand
         Commands.Started = true;
         try
         {
-            // Said before any case runs, not after all of them.
-            if (junit is not null && Directory.Exists(junit))
-                throw new UsageException($"--junit {junit}: is a folder; name the report's file, e.g. {Path.Combine(junit, "junit.xml")}");
+            // Said before any case runs, not after all of them (with exit 1, as if a case had failed).
+            if (junit is not null)
+            {
+                if (string.IsNullOrWhiteSpace(junit)) throw new UsageException("--junit: needs a file name, e.g. junit.xml");
+                if (Directory.Exists(junit))
+                    throw new UsageException($"--junit {junit}: is a folder; name the report's file, e.g. {Path.Combine(junit, "junit.xml")}");
+                if (Path.GetDirectoryName(Path.GetFullPath(junit)) is { } folder && !Directory.Exists(folder))
+                    throw new UsageException($"--junit {junit}: no such folder: {folder}");
+            }
+            foreach (var (name, value) in new[] { ("--input", input), ("--expect", expect) })
+                if (value is not null && string.IsNullOrWhiteSpace(value)) throw new UsageException($"{name}: needs a file name");
             List<(string Name, Func<TestCase> Load)> found;
             var oneOffCase = false;
             Commands.NeedValues(("rules", rules));
@@ -186,20 +194,47 @@ public sealed partial class TestCommand
     [System.Text.RegularExpressions.GeneratedRegex(@"^\s*#load\s+""([^""]+)""")]
     private static partial System.Text.RegularExpressions.Regex LoadDirective();
 
+    /// <summary>
+    /// The <c>*.case.json</c> files under <paramref name="root"/>, in ordinal order. A linked folder
+    /// is not entered, as <c>grep -r</c> and <c>find</c> do not: one that links back up the tree
+    /// found every case again at each depth, 40 times over.
+    /// </summary>
+    private static List<string> CaseFilesUnder(string root)
+    {
+        var found = new List<string>();
+        void Walk(string folder)
+        {
+            found.AddRange(Directory.EnumerateFiles(folder, "*.case.json"));
+            foreach (var sub in Directory.EnumerateDirectories(folder))
+                if (new DirectoryInfo(sub).LinkTarget is null) Walk(sub);
+        }
+        Walk(root);
+        found.Sort(StringComparer.Ordinal);
+        return found;
+    }
+
     /// <summary>The case files named, and those under the folders named; with nothing named, under <c>tests/</c> and <c>rules/tests/</c>.</summary>
     private static List<string> Discover(IReadOnlyList<string> args)
     {
         var roots = args.Count > 0 ? args : new[] { "tests", Path.Combine("rules", "tests") }.Where(Directory.Exists).ToArray();
         if (roots.Count == 0) throw new UsageException("no test cases: name case files or folders, or put NAME.case.json files in tests/ or rules/tests/");
         var files = new List<string>();
+        // A case named twice (a file and its folder, or the same file) runs once.
+        var named = new HashSet<string>(StringComparer.Ordinal);
+        void Add(string file)
+        {
+            if (named.Add(Path.GetFullPath(file))) files.Add(file);
+        }
         foreach (var root in roots)
         {
-            if (File.Exists(root)) files.Add(root);
+            if (File.Exists(root) && root.EndsWith(".csx", StringComparison.OrdinalIgnoreCase))
+                throw new UsageException($"{root} is a rule file, not a case (NAME.case.json): name its cases, or give a one-off case with --rules {root} --input LOG --expect FILE");
+            if (File.Exists(root)) Add(root);
             else if (Directory.Exists(root))
             {
-                var inside = Directory.EnumerateFiles(root, "*.case.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+                var inside = CaseFilesUnder(root);
                 if (inside.Count == 0 && args.Count > 0) throw new UsageException($"{root}: no *.case.json files in it");
-                files.AddRange(inside);
+                inside.ForEach(Add);
             }
             else throw new UsageException($"{root}: no such file or folder");
         }

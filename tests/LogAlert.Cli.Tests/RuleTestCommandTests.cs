@@ -378,6 +378,11 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{ \"rules\": [\"../busy.csx\"], \"generate\": \"--rate 4\",\n  // \"lateness\": 1\n  \"options\": {\n    \"lateness\": \"soon\" } }", ":4: option \"lateness\"")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"input_format\": \"combined\" }", ":3: \"input_format\" is the format of a recorded \"input\"; \"generate\" makes CSV")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"log_format\": \"$remote_addr\" }", ":3: \"log_format\" is the format of a recorded \"input\"")]
+    // An empty name: the case's folder, or a stack trace (exit 1). A key given twice: the last, silently.
+    [InlineData("{ \"rules\": [\"\"],\n  \"generate\": \"--rate 4\" }", ":1: \"rules\" names no file (an empty name)")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"expect\": \"\" }", ":3: \"expect\" names no file (an empty name)")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"input\": \" \" }", ":2: \"input\" names no file (an empty name)")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"generate\": \"--rate 8\" }", ":2: \"generate\" is given twice")]
     public void A_case_that_cannot_be_loaded_exits_2_naming_the_file_and_line(string text, string message)
     {
         Write("busy.csx", Busy);
@@ -472,6 +477,47 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.DoesNotContain("   at ", r.Stdout + r.Stderr); // no stack trace
         var cases = XDocument.Load(report).Root!.Element("testsuite")!.Elements("testcase").ToDictionary(c => (string)c.Attribute("name")!);
         Assert.NotNull(cases[bad].Element("error"));
+    }
+
+    // After every case passed, the report could not be written: exit 1, which reads as a failed case.
+    [Fact]
+    public void A_junit_report_in_a_missing_folder_or_with_no_name_is_refused_before_any_case_runs()
+    {
+        var path = Case();
+        var missing = Path.Combine(_dir, "no", "such", "junit.xml");
+
+        var r = CliRunner.Run("test", "--junit", missing, path);
+        var empty = CliRunner.Run("test", "--junit", "", path);
+
+        Assert.Equal((2, ""), (r.ExitCode, r.Stdout));
+        Assert.Equal($"logalert: --junit {missing}: no such folder: {Path.GetDirectoryName(missing)}", r.Stderr.Trim());
+        Assert.Equal((2, ""), (empty.ExitCode, empty.Stdout));
+        Assert.Equal("logalert: --junit: needs a file name, e.g. junit.xml", empty.Stderr.Trim());
+    }
+
+    [Fact]
+    public void A_rule_file_named_as_a_case_is_a_usage_error_that_shows_the_one_off_form()
+    {
+        var rule = Write("busy.csx", Busy);
+
+        var r = CliRunner.Run("test", rule);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"logalert: {rule} is a rule file, not a case (NAME.case.json): name its cases, or give a one-off case with --rules {rule} --input LOG --expect FILE", r.Stderr.Trim());
+    }
+
+    // A linked folder that led back up the tree found the same case once at every depth (40 in all).
+    [Fact]
+    public void A_case_is_run_once_however_often_it_is_found_or_named()
+    {
+        var path = Case();
+        var cases = Path.GetDirectoryName(path)!;
+        Directory.CreateSymbolicLink(Path.Combine(cases, "loop"), "..");
+
+        var r = CliRunner.Run("test", cases, path, path);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.EndsWith("1 passed, 0 failed", r.Stdout.TrimEnd());
     }
 
     [Fact]

@@ -103,21 +103,29 @@ public sealed class TestCase
             var keyLines = KeyLinesOf(text);
             int LineOf(string key) => keyLines.TryGetValue(key, out var line) ? line : 1;
             var folder = Path.GetDirectoryName(path) ?? "";
-            string Relative(string p) => Path.IsPathRooted(p) ? p : Path.Combine(folder, p);
             CaseException Bad(string key, string reason) => new($"{path}:{LineOf(key)}: \"{key}\" {reason}");
+            // An empty name is no file: it ended as the case's own folder, or a stack trace.
+            string Relative(string key, string p) =>
+                string.IsNullOrWhiteSpace(p) ? throw Bad(key, "names no file (an empty name)")
+                : Path.IsPathRooted(p) ? p : Path.Combine(folder, p);
 
             var known = new HashSet<string>(StringComparer.Ordinal)
                 { "description", "rules", "input", "generate", "input_format", "log_format", "options", "expect" };
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var p in root.EnumerateObject())
+            {
                 if (!known.Contains(p.Name))
                     throw new CaseException($"{path}:{LineOf(p.Name)}: unknown key \"{p.Name}\" (keys: {string.Join(", ", known)})");
+                // JSON takes the last of two, silently: a case edited by hand may keep an old one.
+                if (!seen.Add(p.Name)) throw Bad(p.Name, "is given twice");
+            }
 
             var rules = new List<string>();
             if (root.TryGetProperty("rules", out var r))
             {
-                if (r.ValueKind == JsonValueKind.String) rules.Add(Relative(r.GetString()!));
+                if (r.ValueKind == JsonValueKind.String) rules.Add(Relative("rules", r.GetString()!));
                 else if (r.ValueKind == JsonValueKind.Array && r.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
-                    rules.AddRange(r.EnumerateArray().Select(e => Relative(e.GetString()!)));
+                    rules.AddRange(r.EnumerateArray().Select(e => Relative("rules", e.GetString()!)));
                 else throw Bad("rules", "is not a rule file or a list of them");
             }
             string? log = null;
@@ -130,7 +138,7 @@ public sealed class TestCase
             if (hasInput)
             {
                 if (input.ValueKind != JsonValueKind.String) throw Bad("input", "is not a file name");
-                log = Relative(input.GetString()!);
+                log = Relative("input", input.GetString()!);
             }
             else
             {
@@ -155,7 +163,7 @@ public sealed class TestCase
             foreach (var key in new[] { "input_format", "log_format" })
                 if (hasGenerate && root.TryGetProperty(key, out _))
                     throw Bad(key, "is the format of a recorded \"input\"; \"generate\" makes CSV, which is read as such");
-            var expect = Text("expect") is { } e ? Relative(e) : DefaultExpectFile(path);
+            var expect = Text("expect") is { } e ? Relative("expect", e) : DefaultExpectFile(path);
             var expectWhere = root.TryGetProperty("expect", out _) ? $"{path}:{LineOf("expect")}" : path;
             var testCase = new TestCase
             {
