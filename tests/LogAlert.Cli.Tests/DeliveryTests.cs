@@ -536,6 +536,93 @@ public sealed class AlertmanagerDestinationTests
         await destination.DisposeAsync();
     }
 
+    // A path typed with a doubled slash was read as another host: the alerts went there, counted delivered.
+    [Fact]
+    public async Task A_path_with_a_doubled_slash_stays_on_the_host_given()
+    {
+        using var receiver = new WebhookReceiver();
+        var destination = new LogAlert.Cli.Delivery.AlertmanagerDestination(new Uri(receiver.Url.TrimEnd('/') + "//127.0.0.1:9/x?token=y"), new HttpClient(),
+            new LogAlert.Cli.Delivery.DeliveryLog(TextWriter.Null), _ => new([], [])) { Resend = false };
+        destination.Start();
+
+        destination.Publish(FirstAlert());
+        await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(10));
+
+        Assert.Equal(new Uri(receiver.Url).Authority, destination.Url.Authority);
+        Assert.Equal(["//127.0.0.1:9/x/api/v2/alerts?token=y"], receiver.Requests.Select(q => q.Path));
+        Assert.Equal(1L, destination.Count.Delivered);
+        await destination.DisposeAsync();
+    }
+
+    // A resolution whose retries ran out while Alertmanager was unreachable was never sent again:
+    // the alert stayed active there until its endsAt. Prometheus sends resolved alerts for 15 minutes.
+    [Fact]
+    public async Task A_resolved_alert_is_sent_again_each_interval_for_its_retention_then_no_more()
+    {
+        using var receiver = new WebhookReceiver();
+        var (fired, resolved) = (Alerts()[0], Alerts()[1]);
+        var clock = fired.Time;
+        var destination = new LogAlert.Cli.Delivery.AlertmanagerDestination(new Uri(receiver.Url), new HttpClient(),
+            new LogAlert.Cli.Delivery.DeliveryLog(TextWriter.Null), _ => new([], []))
+        {
+            ResendInterval = TimeSpan.FromSeconds(10),
+            ResolvedRetention = TimeSpan.FromSeconds(25),
+            Clock = () => DateTimeOffset.FromUnixTimeSeconds(clock),
+        };
+        destination.Start();
+        destination.Publish(fired);
+        clock = resolved.Time;
+        destination.Publish(resolved);
+        var r0 = DateTimeOffset.FromUnixTimeSeconds(resolved.Time);
+
+        destination.Tick(r0.AddSeconds(5));   // within the interval: not again
+        destination.Tick(r0.AddSeconds(10));  // again
+        destination.Tick(r0.AddSeconds(20));  // again
+        destination.Tick(r0.AddSeconds(30));  // past its retention: no more
+        destination.Tick(r0.AddSeconds(40));
+        await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(10));
+
+        var sent = receiver.Requests.Select(q => JsonDocument.Parse(q.Body).RootElement[0]).ToArray();
+        Assert.Equal(4, sent.Length); // fired, resolved, and the resolution twice again
+        string Time(long t) => DateTimeOffset.FromUnixTimeSeconds(t).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+        Assert.All(sent.Skip(1), a => Assert.Equal(Time(resolved.Time), a.GetProperty("endsAt").GetString()));
+        Assert.All(sent, a => Assert.Equal(Time(fired.Time), a.GetProperty("startsAt").GetString()));
+        await destination.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task An_alert_that_fires_again_is_no_longer_sent_as_resolved()
+    {
+        using var receiver = new WebhookReceiver();
+        var alerts = Alerts("--burst", "2m:3m:20", "--burst", "7m:2m:20", "--duration", "12m");
+        Assert.Equal(4, alerts.Count);
+        var (fired, resolved, again) = (alerts[0], alerts[1], alerts[2]);
+        var clock = fired.Time;
+        var destination = new LogAlert.Cli.Delivery.AlertmanagerDestination(new Uri(receiver.Url), new HttpClient(),
+            new LogAlert.Cli.Delivery.DeliveryLog(TextWriter.Null), _ => new([], []))
+        {
+            ResendInterval = TimeSpan.FromSeconds(10),
+            Clock = () => DateTimeOffset.FromUnixTimeSeconds(clock),
+        };
+        destination.Start();
+        destination.Publish(fired);
+        clock = resolved.Time;
+        destination.Publish(resolved);
+        clock = again.Time;
+        destination.Publish(again); // the same alert fires again
+
+        destination.Tick(DateTimeOffset.FromUnixTimeSeconds(again.Time + 10)); // one re-send: of the firing alert
+        await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(10));
+
+        var sent = receiver.Requests.Select(q => JsonDocument.Parse(q.Body).RootElement).ToArray();
+        Assert.Equal(4, sent.Length);
+        var last = sent[^1];
+        Assert.Equal(1, last.GetArrayLength());
+        Assert.True(DateTimeOffset.Parse(last[0].GetProperty("endsAt").GetString()!, System.Globalization.CultureInfo.InvariantCulture)
+                    > DateTimeOffset.FromUnixTimeSeconds(again.Time + 10), last.ToString()); // firing: ends ahead
+        await destination.DisposeAsync();
+    }
+
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     /// <summary>The firing event of a rule whose value is +Inf from its first record on.</summary>
@@ -561,13 +648,14 @@ public sealed class AlertmanagerDestinationTests
     /// <summary>The firing event of a generated burst, for destinations tested on their own.</summary>
     internal static LogAlert.Core.Interop.AlertNotice FirstAlert() => Alerts()[0];
 
-    private static List<LogAlert.Core.Interop.AlertNotice> Alerts()
+    private static List<LogAlert.Core.Interop.AlertNotice> Alerts(params string[] generate)
     {
         var dir = Directory.CreateTempSubdirectory("logalert-am-").FullName;
         try
         {
             var log = Path.Combine(dir, "a.csv");
-            Assert.Equal(0, CliRunner.Run("generate", "--rate", "5", "--burst", "2m:3m:20", "--duration", "10m", "-o", log).ExitCode);
+            string[] shape = generate.Length > 0 ? generate : ["--burst", "2m:3m:20", "--duration", "10m"];
+            Assert.Equal(0, CliRunner.Run(["generate", "--rate", "5", .. shape, "-o", log]).ExitCode);
             var records = new LogAlert.Cli.Input.AccessLogReader([log]).SelectMany(b => b.Records).ToArray();
             var settings = new LogAlert.Core.Interop.EngineSettings { Rules = [LogAlert.Core.Interop.Rules.HighTraffic(10, TimeSpan.FromMinutes(2))] };
             return [.. TestLogs.Fold(settings, records).OfType<LogAlert.Core.Interop.AlertNotice>()];

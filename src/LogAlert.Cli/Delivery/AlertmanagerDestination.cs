@@ -11,12 +11,16 @@ namespace LogAlert.Cli.Delivery;
 /// rule declares; annotations: the message, the value, the threshold, and the rule's own. A firing
 /// alert has its <c>startsAt</c> and an <c>endsAt</c> <see cref="Lifetime"/> ahead, and is sent again
 /// every <see cref="ResendInterval"/> while it fires, so that Alertmanager neither drops a live alert
-/// nor keeps a dead one; a resolved one is sent with <c>endsAt</c> at its resolution.
+/// nor keeps a dead one; a resolved one is sent with <c>endsAt</c> at its resolution, and again every
+/// <see cref="ResendInterval"/> for <see cref="ResolvedRetention"/>, so that a resolution lost while
+/// Alertmanager was unreachable still arrives.
 /// </summary>
 /// <remarks>Times are the events' log times, which in <c>--follow</c> mode follow the wall clock.</remarks>
 public sealed class AlertmanagerDestination : Destination
 {
     private readonly Dictionary<string, Firing> _firing = new(StringComparer.Ordinal);
+    // Resolved alerts still sent again, and when (by Clock) each resolved.
+    private readonly Dictionary<string, (Firing Alert, DateTimeOffset EndsAt, DateTimeOffset ResolvedAt)> _resolved = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly Func<string, RuleDelivery> _rules;
     /// <summary>An alert firing, and when (by <see cref="Clock"/>) it was last sent.</summary>
@@ -29,11 +33,18 @@ public sealed class AlertmanagerDestination : Destination
     /// <param name="retry">Retries, for tests.</param>
     public AlertmanagerDestination(Uri url, HttpClient http, DeliveryLog log, Func<string, RuleDelivery> rules,
         Polly.Retry.RetryStrategyOptions<HttpResponseMessage>? retry = null)
-        : base(new Uri(url, url.AbsolutePath.TrimEnd('/') + "/api/v2/alerts" + url.Query), http, log, retry)
+        : base(ApiUrl(url), http, log, retry)
     {
         BaseUrl = url;
         _rules = rules;
     }
+
+    /// <summary>
+    /// <c>/api/v2/alerts</c> under <paramref name="url"/>'s path, its query kept, on its host: a path
+    /// resolved against the URL as a relative one read a path starting <c>//</c> (a doubled slash
+    /// typed, <c>http://am:9093//x</c>) as another host, where the alerts went and were counted delivered.
+    /// </summary>
+    public static Uri ApiUrl(Uri url) => new UriBuilder(url) { Path = url.AbsolutePath.TrimEnd('/') + "/api/v2/alerts", Fragment = "" }.Uri;
 
     /// <summary>The URL as given.</summary>
     public Uri BaseUrl { get; }
@@ -43,6 +54,9 @@ public sealed class AlertmanagerDestination : Destination
 
     /// <summary>How often a firing alert is sent again (Prometheus: 1m).</summary>
     public TimeSpan ResendInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>How long a resolved alert is sent again, every <see cref="ResendInterval"/> (Prometheus: 15m).</summary>
+    public TimeSpan ResolvedRetention { get; init; } = TimeSpan.FromMinutes(15);
 
     /// <summary>How far ahead of its last sending a firing alert ends unless sent again: four re-sends, as Prometheus.</summary>
     public TimeSpan Lifetime => 4 * ResendInterval;
@@ -64,17 +78,22 @@ public sealed class AlertmanagerDestination : Destination
         lock (_gate)
         {
             Firing entry;
-            if (alert.Transition == AlertTransition.Fired)
+            var key = Key(alert);
+            var firing = alert.Transition == AlertTransition.Fired;
+            if (firing)
             {
                 entry = new Firing(alert, StartsAt(at), Clock());
-                _firing[Key(alert)] = entry;
+                _firing[key] = entry;
+                _resolved.Remove(key);
             }
             else
             {
-                _firing.Remove(Key(alert), out var was);
-                entry = new Firing(alert, was?.StartsAt ?? StartsAt(DateTimeOffset.FromUnixTimeSeconds(alert.FiringSince)), default);
+                _firing.Remove(key, out var was);
+                entry = new Firing(alert, was?.StartsAt ?? StartsAt(DateTimeOffset.FromUnixTimeSeconds(alert.FiringSince)), Clock());
             }
-            Enqueue(new Payload(Body([(entry, EndsAt(entry.StartsAt, at, alert.Transition == AlertTransition.Fired))]), WebhookDestination.About(alert)));
+            var endsAt = EndsAt(entry.StartsAt, at, firing);
+            if (!firing && Resend) _resolved[key] = (entry, endsAt, entry.LastSent);
+            Enqueue(new Payload(Body([(entry, endsAt)]), WebhookDestination.About(alert)));
         }
     }
 
@@ -116,13 +135,20 @@ public sealed class AlertmanagerDestination : Destination
         if (!Resend) return;
         lock (_gate)
         {
-            if (_firing.Count == 0) return;
             // Each alert an interval after it was last sent, as Prometheus re-sends: on a schedule of
             // their own, alerts were sent again at the first tick, a second after they fired.
             var due = _firing.Where(f => now - f.Value.LastSent >= ResendInterval).ToList();
-            if (due.Count == 0) return;
             foreach (var (key, f) in due) _firing[key] = f with { LastSent = now };
-            Enqueue(new Payload(Body([.. due.Select(f => (f.Value, Later(Max(now, f.Value.StartsAt), Lifetime)))]), $"{due.Count} firing alert(s), sent again"));
+            // A resolution too: one that failed while Alertmanager was unreachable (its retries last
+            // about half a minute) left the alert active there until its endsAt, up to 4 minutes.
+            foreach (var key in _resolved.Where(r => now - r.Value.ResolvedAt >= ResolvedRetention).Select(r => r.Key).ToList())
+                _resolved.Remove(key);
+            var resolved = _resolved.Where(r => now - r.Value.Alert.LastSent >= ResendInterval).ToList();
+            foreach (var (key, r) in resolved) _resolved[key] = r with { Alert = r.Alert with { LastSent = now } };
+            if (due.Count > 0)
+                Enqueue(new Payload(Body([.. due.Select(f => (f.Value, Later(Max(now, f.Value.StartsAt), Lifetime)))]), $"{due.Count} firing alert(s), sent again"));
+            if (resolved.Count > 0)
+                Enqueue(new Payload(Body([.. resolved.Select(r => (r.Value.Alert, r.Value.EndsAt))]), $"{resolved.Count} resolved alert(s), sent again"));
         }
     }
 
