@@ -242,18 +242,28 @@ public sealed class RunCommand
                 FormatFound = verbose ? (path, name) => Console.Error.WriteLine($"logalert: {Terminal.Escape(path)}: format {name}") : null,
             };
             runner.Formats = () => reader.Formats;
-            var outcome = await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token);
-            // `logalert ... | head`: the reader left, quietly, as cat and grep do. The alerts found by
-            // then were still sent: dropped at once, they were lost with a line that blamed the
-            // deadline; what became of them is said on stderr, stdout being gone.
+            // `logalert ... | head`: the reader left, quietly, as cat and grep do; or stdout failed (a
+            // full disk, a closed descriptor). The alerts found by then are still sent: dropped at
+            // once, they were lost with a line that blamed the deadline; what became of them is said
+            // on stderr, stdout being gone.
+            void FlushWithoutStdout(string why)
+            {
+                if (!hub.Any) return;
+                hub.Flush(deliveryDeadline);
+                foreach (var c in hub.Counts)
+                    Console.Error.WriteLine($"logalert: {c.Kind} {c.Destination}: {c.Delivered} delivered, {c.Failed} failed, {c.Dropped} dropped ({why})");
+            }
+            RunOutcome outcome;
+            try { outcome = await runner.RunAsync(reader.ReadBatches(cancel.Token), cancel.Token); }
+            catch (IOException e) when (e.Message.StartsWith("stdout: ", StringComparison.Ordinal))
+            {
+                Fail(ExitCodes.IoFailure, e.Message);
+                FlushWithoutStdout("stdout failed");
+                return ExitCodes.IoFailure;
+            }
             if (outcome == RunOutcome.OutputClosed)
             {
-                if (hub.Any)
-                {
-                    hub.Flush(deliveryDeadline);
-                    foreach (var c in hub.Counts)
-                        Console.Error.WriteLine($"logalert: {c.Kind} {c.Destination}: {c.Delivered} delivered, {c.Failed} failed, {c.Dropped} dropped (stdout closed)");
-                }
+                FlushWithoutStdout("stdout closed");
                 return StandardOutput.ClosedExitCode;
             }
             return failOnAlert && runner.AnyFired ? ExitCodes.AlertFired : ExitCodes.Ok;

@@ -297,6 +297,28 @@ public sealed class DeliveryTests : IDisposable
         Assert.True(receiver.Requests.Count > 0);
     }
 
+    // stdout on a full disk (or closed): the run ended at the first write, and the alerts found by
+    // then were dropped unsent, one of them said as "not delivered by the delivery deadline".
+    [Theory]
+    [InlineData("> /dev/full", "stdout: No space left on device")]
+    [InlineData(">&-", "stdout: not open for writing (closed, or opened for reading)")]
+    public async Task Alerts_found_before_stdout_failed_are_still_delivered_and_counted_on_stderr(string redirect, string error)
+    {
+        using var receiver = new WebhookReceiver();
+        var psi = CliRunner.StartInfo(["--format", "jsonl", "--summary-interval", "off", "--webhook", receiver.Url, Log()]);
+        var command = string.Join(' ', new[] { psi.FileName }.Concat(psi.ArgumentList).Select(a => $"'{a}'"));
+        var shell = new ProcessStartInfo("sh", ["-c", $"exec {command} {redirect}"]) { RedirectStandardError = true, UseShellExecute = false };
+        shell.Environment["NO_COLOR"] = "1";
+        using var run = Process.Start(shell)!;
+        var stderr = run.StandardError.ReadToEndAsync();
+        Assert.True(run.WaitForExit(60_000), "did not exit");
+
+        Assert.Equal(1, run.ExitCode);
+        var said = (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([$"logalert: {error}", $"logalert: webhook {receiver.Url}: 2 delivered, 0 failed, 0 dropped (stdout failed)"], said);
+        Assert.Equal(2, receiver.Requests.Count); // the burst's firing and resolved events
+    }
+
     [Fact]
     public void A_destination_down_at_the_start_is_not_an_error_and_stdout_does_not_change()
     {
