@@ -164,7 +164,7 @@ public sealed class RunCommand
                 if (input != "-" && !File.Exists(input) && (Directory.Exists(input) || !follow))
                     return Fail(ExitCodes.IoFailure, Directory.Exists(input) ? $"{input}: is a directory" : $"{input}: no such file");
 
-            var hub = new Delivery.DeliveryHub(Destinations(alertmanager, alertmanagerReplay, webhook, webhookHeader, live,
+            var hub = new Delivery.DeliveryHub(Destinations(alertmanager, alertmanagerReplay, webhook, webhookHeader, live, inputs.Contains("-"),
                 rule => host.DeliveryOf(rule)));
             await using var deliveries = hub;
             // At most a day: timers take at most 49.7 days (a deadline of 50d aborted the process at
@@ -306,7 +306,7 @@ public sealed class RunCommand
 
     /// <summary>The destinations the options name; a malformed URL or header is a usage error (exit 2).</summary>
     private static List<Delivery.Destination> Destinations(string[]? alertmanagers, string? replayGiven, string[]? webhooks, string[]? headers,
-        bool live, Func<string, Delivery.RuleDelivery> rules)
+        bool live, bool piped, Func<string, Delivery.RuleDelivery> rules)
     {
         var replay = replayGiven ?? "skip";
         if (replay is not ("skip" or "send")) throw new UsageException($"--alertmanager-replay: \"{replay}\" is not skip or send");
@@ -342,7 +342,9 @@ public sealed class RunCommand
             var uri = Url("--alertmanager", url);
             if (!live && replay == "skip")
             {
-                Console.Error.WriteLine($"logalert: --alertmanager {Delivery.Destination.Redacted(url)}: not live (no --follow): nothing is sent, as the alerts of a replayed log are past; --alertmanager-replay send sends them with their log times");
+                // `tail -F access.log | logalert --alertmanager …` is live all the same: say what makes it so.
+                var hint = piped ? "; a live pipe (tail -F log | logalert -) needs --follow" : "";
+                Console.Error.WriteLine($"logalert: --alertmanager {Terminal.Escape(Delivery.Destination.Redacted(url))}: not live (no --follow): nothing is sent, as the alerts of a replayed log are past; --alertmanager-replay send sends them with their log times{hint}");
                 continue;
             }
             result.Add(new Delivery.AlertmanagerDestination(uri, http, log, rules) { Resend = live });
@@ -351,6 +353,31 @@ public sealed class RunCommand
             result.Add(new Delivery.WebhookDestination(Url("--webhook", url), http, log) { Headers = parsedHeaders });
         return result;
     }
+
+    /// <summary>
+    /// Why <paramref name="text"/>, which starts <c>http://</c> or <c>https://</c>, is no URL: its host
+    /// and port (after its last '@'), else a password typed with an '@', '/', '?' or '#'. "Not an
+    /// http:// URL" was said of <c>http://</c>, <c>http://h:99999/</c> and <c>http://[::1</c>.
+    /// </summary>
+    private static string WhyNotUrl(string text)
+    {
+        var authority = text[(text.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        var at = authority.LastIndexOf('@');
+        var hostPort = at >= 0 ? authority[(at + 1)..] : authority;
+        var end = hostPort.IndexOfAny(['/', '?', '#', '\\']);
+        if (end >= 0) hostPort = hostPort[..end];
+        if (hostPort.Length == 0 || hostPort.StartsWith(':')) return "has no host";
+        if (hostPort.StartsWith('[') && !hostPort.Contains(']')) return "has an IPv6 address whose '[' is not closed by ']'";
+        var portStart = hostPort.StartsWith('[') ? hostPort.IndexOf("]:", StringComparison.Ordinal) + 1 : hostPort.LastIndexOf(':');
+        if (portStart > 0 && hostPort[(portStart + 1)..] is var port && port.Length > 0)
+        {
+            if (!port.All(char.IsAsciiDigit)) return at >= 0 ? EscapeHint : $"has a port \"{port}\" that is not a number";
+            if (port.Length > 5 || int.Parse(port, CultureInfo.InvariantCulture) > 65535) return $"has a port {port} above 65535";
+        }
+        return at >= 0 ? EscapeHint : "is not a valid URL";
+    }
+
+    private const string EscapeHint = "is not a valid URL: escape a '@', '/', '?' or '#' in its user name or password (%40, %2F, %3F, %23)";
 
     private static Uri Url(string option, string text)
     {
@@ -361,9 +388,8 @@ public sealed class RunCommand
             // host "alice", port "pa"): saying only that it is not an http:// URL, with the password
             // hidden, showed a URL that looked right.
             var http = text.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || text.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
-            throw new UsageException(http && text.Contains('@')
-                ? $"{option}: \"{shown}\" is not a valid URL: escape a '@', '/', '?' or '#' in its user name or password (%40, %2F, %3F, %23)"
-                : $"{option}: \"{shown}\" is not an http:// or https:// URL");
+            throw new UsageException(!http ? $"{option}: \"{shown}\" is not an http:// or https:// URL"
+                : $"{option}: \"{shown}\" {WhyNotUrl(text)}");
         }
         // An '@' after the host is most often a password with a '/', '?' or '#' typed as is
         // (http://user:12/ab@host/ is host "user", port 12): the request would go elsewhere, and

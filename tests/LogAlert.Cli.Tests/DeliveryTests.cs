@@ -194,12 +194,28 @@ public sealed class DeliveryTests : IDisposable
     [InlineData("http://user:se/cret@127.0.0.1:9/hook", "http://user:xxxxx@127.0.0.1:9/hook")]
     [InlineData("http://user:se#cret@127.0.0.1:9/hook", "http://user:xxxxx@127.0.0.1:9/hook")]
     [InlineData("http://user:se?cret@127.0.0.1:9/hook", "http://user:xxxxx@127.0.0.1:9/hook")]
+    // Typed without "://": the first ':' was taken for the scheme's, and the password shown.
+    [InlineData("admin:s3cret@am.example.com:9093", "admin:xxxxx@am.example.com:9093")]
+    [InlineData("http//admin:s3cret@am.example.com/", "http//admin:xxxxx@am.example.com/")]
+    [InlineData("http:/admin:s3cret@am.example.com/", "http:/admin:xxxxx@am.example.com/")]
     [InlineData("http://user@127.0.0.1:18999/", "http://user@127.0.0.1:18999/")]
     [InlineData("http://127.0.0.1:18999/a:b", "http://127.0.0.1:18999/a:b")]
     public void A_password_is_hidden_however_it_is_written(string typed, string shown)
     {
         Assert.Equal(shown, LogAlert.Cli.Delivery.Destination.Redacted(typed));
         if (Uri.TryCreate(typed, UriKind.Absolute, out var uri)) Assert.Equal(shown, LogAlert.Cli.Delivery.Destination.Redacted(uri));
+    }
+
+    // `tail -F access.log | logalert --alertmanager …` sent nothing, and the line on stderr pointed
+    // at --alertmanager-replay, which sends past alerts once, not at --follow.
+    [Fact]
+    public void A_piped_run_without_follow_is_told_that_a_live_pipe_needs_it()
+    {
+        var r = CliRunner.Run(["--alertmanager", "http://127.0.0.1:9/", "-"], stdin: File.ReadAllText(Log()));
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("logalert: --alertmanager http://127.0.0.1:9/: not live (no --follow): nothing is sent, as the alerts of a replayed log are past; "
+                     + "--alertmanager-replay send sends them with their log times; a live pipe (tail -F log | logalert -) needs --follow", r.Stderr.Trim());
     }
 
     // A replay skips Alertmanager with a line on stderr, which printed the URL as typed, password and all.
@@ -356,6 +372,14 @@ public sealed class DeliveryTests : IDisposable
     [InlineData("--alertmanager", "http://alice:pa/ss@127.0.0.1:5001/", "--alertmanager: \"http://alice:xxxxx@127.0.0.1:5001/\" is not a valid URL: escape a '@', '/', '?' or '#' in its user name or password (%40, %2F, %3F, %23)")]
     // Host "admin", port 1234: the request went there, and the password was shown in full.
     [InlineData("--webhook", "http://admin:1234/SECRET@127.0.0.1:9/", "--webhook: \"http://admin:xxxxx@127.0.0.1:9/\" has an '@' after its host: escape it as %40 (and a '/', '?' or '#' in a password as %2F, %3F, %23)")]
+    // An http:// URL said to be none: the host, the port or the bracket was what was wrong.
+    [InlineData("--webhook", "http://", "--webhook: \"http://\" has no host")]
+    [InlineData("--webhook", "http://:80/x", "--webhook: \"http://:80/x\" has no host")]
+    [InlineData("--webhook", "http://127.0.0.1:99999/", "--webhook: \"http://127.0.0.1:99999/\" has a port 99999 above 65535")]
+    [InlineData("--webhook", "http://[::1/", "--webhook: \"http://[::1/\" has an IPv6 address whose '[' is not closed by ']'")]
+    [InlineData("--alertmanager", "http://admin:pw@am.example.com:99999/", "--alertmanager: \"http://admin:xxxxx@am.example.com:99999/\" has a port 99999 above 65535")]
+    [InlineData("--webhook", "http://host:9x/", "--webhook: \"http://host:9x/\" has a port \"9x\" that is not a number")]
+    [InlineData("--alertmanager", "admin:s3cret@am.example.com:9093", "--alertmanager: \"admin:xxxxx@am.example.com:9093\" is not an http:// or https:// URL")]
     [InlineData("--alertmanager-replay", "maybe", "--alertmanager-replay: \"maybe\" is not skip or send")]
     // Only a --webhook: it did nothing, without a word.
     [InlineData("--alertmanager-replay", "send", "--alertmanager-replay needs an --alertmanager")]
@@ -482,6 +506,7 @@ public sealed class DeliveryTests : IDisposable
 
         Assert.Equal(0, skip.ExitCode);
         Assert.Contains("not live (no --follow): nothing is sent", skip.Stderr);
+        Assert.DoesNotContain("pipe", skip.Stderr);
         Assert.Equal(0, alertmanager.ReceivedAlerts("firing") + alertmanager.ReceivedAlerts("resolved"));
         Assert.False(Stats(skip).TryGetProperty("delivery", out _)); // not sent to: not listed (semantics §13)
 

@@ -75,14 +75,28 @@ public abstract class Destination : IAsyncDisposable
         // last '@': the whole password, however it is written. An accepted URL has no '@' after its
         // host (Commands refuses it), so this hides exactly the password there; in a URL refused as
         // malformed it may hide more, never less.
-        var scheme = text.IndexOf(':');
-        if (scheme < 0) return text;
-        var start = scheme + 1;
-        while (start < text.Length && text[start] is '/' or '\\') start++;
         var at = text.LastIndexOf('@');
-        if (at < start) return text;
-        var colon = text.IndexOf(':', start, at - start);
+        if (at < 0) return text;
+        // A scheme and its slashes, or what is left of them in a URL typed without its "://"
+        // (http//user:pass@host): the first ':' after them starts the password. Without, the
+        // first ':' of user:pass@host was taken for the scheme's, and the password shown.
+        var start = SchemeEnd(text);
+        var colon = at > start ? text.IndexOf(':', start, at - start) : -1;
         return colon < 0 ? text : text[..(colon + 1)] + "xxxxx" + text[at..];
+    }
+
+    /// <summary>Where a URL's text after its scheme and slashes starts (<c>http://</c>, <c>http:\\</c>, <c>http//</c>); 0 without them.</summary>
+    private static int SchemeEnd(string text)
+    {
+        var i = 0;
+        while (i < text.Length && (char.IsAsciiLetterOrDigit(text[i]) || text[i] is '+' or '-' or '.')) i++;
+        if (i == 0 || !char.IsAsciiLetter(text[0])) return 0;
+        var colon = i < text.Length && text[i] == ':';
+        var j = colon ? i + 1 : i;
+        var slashes = j;
+        while (slashes < text.Length && text[slashes] is '/' or '\\') slashes++;
+        // "scheme:" alone is user:pass@host's user; "scheme:/", "scheme//" are a scheme.
+        return slashes > j ? slashes : 0;
     }
 
     /// <summary>
