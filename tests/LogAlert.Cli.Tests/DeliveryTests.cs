@@ -158,6 +158,94 @@ public sealed class DeliveryTests : IDisposable
         await destination.DisposeAsync();
     }
 
+    // A receiver that answered 429 with "Retry-After: 10" was tried 7 times in 9 s.
+    [Theory]
+    [InlineData("2")]
+    [InlineData("date")]
+    public async Task A_retry_waits_what_Retry_After_asks(string retryAfter)
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.FailThenAccept(1, 429, retryAfter: retryAfter == "date" ? DateTimeOffset.UtcNow.AddSeconds(3).ToString("R") : retryAfter);
+        var destination = new LogAlert.Cli.Delivery.WebhookDestination(new Uri(receiver.Url), new HttpClient(),
+            new LogAlert.Cli.Delivery.DeliveryLog(TextWriter.Null));
+        destination.Start();
+
+        destination.Publish(AlertmanagerDestinationTests.FirstAlert());
+        await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(20));
+
+        var requests = receiver.Requests;
+        Assert.Equal([429, 200], requests.Select(q => q.Status));
+        // At least what was asked (a date has whole seconds: 2 of the 3 at least), where the backoff's first wait is 250 ms or so.
+        Assert.True(requests[1].ReceivedAt - requests[0].ReceivedAt >= TimeSpan.FromSeconds(1.9), $"{requests[1].ReceivedAt - requests[0].ReceivedAt}");
+        await destination.DisposeAsync();
+    }
+
+    [Fact]
+    public void Retry_After_is_read_as_seconds_or_a_date_and_bounded()
+    {
+        var now = DateTimeOffset.UtcNow;
+        TimeSpan? After(string? value)
+        {
+            using var answer = new HttpResponseMessage(System.Net.HttpStatusCode.TooManyRequests);
+            if (value is not null) answer.Headers.TryAddWithoutValidation("Retry-After", value);
+            return LogAlert.Cli.Delivery.Destination.RetryAfter(answer, now);
+        }
+        Assert.Null(After(null));
+        Assert.Equal(TimeSpan.FromSeconds(10), After("10"));
+        Assert.Equal(TimeSpan.FromMinutes(1), After("3600")); // at most a minute: the queue waits behind it
+        Assert.Equal(TimeSpan.Zero, After(now.AddMinutes(-5).ToString("R")));
+        Assert.Null(After("soon"));
+    }
+
+    // Failures were said in .NET's words: "see inner exception", "Connection refused (127.0.0.1:1)
+    // (Connection refused)", "An error occurred while sending the request. (The response ended ...)".
+    [Fact]
+    public void A_failed_attempt_is_said_once_in_plain_words()
+    {
+        var closed = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((System.Net.IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop();
+        // A plain-HTTP server that answers a TLS hello as nginx does: 400 in plain text, then closes.
+        var plain = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        plain.Start();
+        var plainPort = ((System.Net.IPEndPoint)plain.LocalEndpoint).Port;
+        var answering = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    using var client = await plain.AcceptTcpClientAsync();
+                    await client.GetStream().WriteAsync("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
+                }
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException or IOException) { }
+        });
+
+        // A deadline of some seconds, so that a loaded machine has made one try by then: the line says its last.
+        var refused = CliRunner.Run("--format", "jsonl", "--webhook", $"http://127.0.0.1:{port}/", "--delivery-timeout", "3s", Log());
+        var tls = CliRunner.Run("--format", "jsonl", "--webhook", $"https://127.0.0.1:{plainPort}/", "--delivery-timeout", "3s", Log());
+        plain.Stop();
+
+        Assert.Contains($"last try: Connection refused (127.0.0.1:{port}))", refused.Stderr);
+        Assert.DoesNotContain("(Connection refused)", refused.Stderr);
+        Assert.Contains("last try: TLS failed (", tls.Stderr);
+        Assert.Contains("(is it an https:// server?)", tls.Stderr);
+        Assert.DoesNotContain("inner exception", tls.Stderr);
+    }
+
+    [Fact]
+    public void A_404_names_the_path_posted_to()
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.AnswerWith(404);
+
+        var r = CliRunner.Run("--format", "jsonl", "--alertmanager", receiver.Url + "/api/v2/alerts", "--alertmanager-replay", "send", Log());
+
+        Assert.Contains("HTTP 404 Status (POST /api/v2/alerts/api/v2/alerts)", r.Stderr);
+    }
+
     // The user information of a URL was ignored (the request went out without credentials), and
     // its password printed on stderr and in the final report.
     [Fact]

@@ -50,6 +50,7 @@ public sealed class WebhookReceiver : IDisposable
     private readonly Thread _accept;
     private Func<int, int?> _answer = _ => 200;
     private string? _location;
+    private string? _retryAfter;
     private bool _disposed;
 
     public int Port { get; }
@@ -84,12 +85,14 @@ public sealed class WebhookReceiver : IDisposable
     /// Answers the next <paramref name="failures"/> requests with <paramref name="failStatus"/>, and every one
     /// after them with <paramref name="okStatus"/>.
     /// </summary>
-    public void FailThenAccept(int failures, int failStatus = 500, int okStatus = 200)
+    /// <param name="retryAfter">A <c>Retry-After</c> header for the failures (<c>2</c>: seconds), or none.</param>
+    public void FailThenAccept(int failures, int failStatus = 500, int okStatus = 200, string? retryAfter = null)
     {
         lock (_requests)
         {
             var first = _requests.Count;
             _answer = i => i - first < failures ? failStatus : okStatus;
+            _retryAfter = retryAfter;
         }
     }
 
@@ -207,10 +210,11 @@ public sealed class WebhookReceiver : IDisposable
                 }
 
                 int? status;
-                string? location;
+                string? location, retryAfter;
                 lock (_requests)
                 {
                     location = _location;
+                    retryAfter = _retryAfter;
                     var index = _requests.Count;
                     status = _answer(index);
                     _requests.Add(new WebhookRequest(index, parts[0], parts[1], headers, Encoding.UTF8.GetString(body.ToArray()), status,
@@ -221,8 +225,9 @@ public sealed class WebhookReceiver : IDisposable
                 var close = Get("Connection") is { } c && c.Equals("close", StringComparison.OrdinalIgnoreCase);
                 var reason = s switch { 200 => "OK", 302 => "Found", 500 => "Internal Server Error", _ => "Status" };
                 var redirect = s is >= 300 and < 400 && location is not null ? $"Location: {location}\r\n" : "";
+                var wait = s >= 400 && retryAfter is not null ? $"Retry-After: {retryAfter}\r\n" : "";
                 stream.Write(Encoding.ASCII.GetBytes(
-                    $"HTTP/1.1 {s} {reason}\r\nContent-Length: 0\r\n{redirect}{(close ? "Connection: close\r\n" : "")}\r\n"));
+                    $"HTTP/1.1 {s} {reason}\r\nContent-Length: 0\r\n{redirect}{wait}{(close ? "Connection: close\r\n" : "")}\r\n"));
                 if (close) break;
             }
         }

@@ -116,7 +116,8 @@ public abstract class Destination : IAsyncDisposable
 
     /// <summary>
     /// Exponential backoff from 250 ms with jitter, at most 5 s apart, 8 retries (about half a minute):
-    /// network errors, timeouts and 5xx answers (and 429) are retried; other answers are final.
+    /// network errors, timeouts and 5xx answers (and 429) are retried; other answers are final. An
+    /// answer's <c>Retry-After</c> (429, 503) is waited instead, up to <see cref="MaxRetryAfter"/>.
     /// </summary>
     public static RetryStrategyOptions<HttpResponseMessage> DefaultRetry() => new()
     {
@@ -125,6 +126,7 @@ public abstract class Destination : IAsyncDisposable
         Delay = TimeSpan.FromMilliseconds(250),
         MaxDelay = TimeSpan.FromSeconds(5),
         UseJitter = true,
+        DelayGenerator = static args => ValueTask.FromResult(RetryAfter(args.Outcome.Result, DateTimeOffset.UtcNow)),
         ShouldHandle = new PredicateBuilder<HttpResponseMessage>()
             .Handle<HttpRequestException>()
             // An attempt's timeout: HttpClient says it as a cancellation whose token is cancelled (its
@@ -133,6 +135,21 @@ public abstract class Destination : IAsyncDisposable
             .Handle<TaskCanceledException>(e => e.InnerException is TimeoutException || !e.CancellationToken.IsCancellationRequested)
             .HandleResult(r => (int)r.StatusCode >= 500 || r.StatusCode == HttpStatusCode.TooManyRequests),
     };
+
+    /// <summary>The longest <c>Retry-After</c> waited: the queue behind the request waits as long.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long <paramref name="answer"/>'s <c>Retry-After</c> asks to wait (seconds, or a date), at most
+    /// <see cref="MaxRetryAfter"/>; null when it asks nothing: the backoff decides. A receiver that
+    /// said "in 10 s" got 7 tries in 9 s.
+    /// </summary>
+    public static TimeSpan? RetryAfter(HttpResponseMessage? answer, DateTimeOffset now)
+    {
+        var asked = answer?.Headers.RetryAfter;
+        TimeSpan? wait = asked?.Delta ?? (asked?.Date is { } date ? date - now : null);
+        return wait is not { } w ? null : w <= TimeSpan.Zero ? TimeSpan.Zero : w > MaxRetryAfter ? MaxRetryAfter : w;
+    }
 
     /// <summary>The counts so far.</summary>
     public DeliveryCount Count => new(Name, Kind, Interlocked.Read(ref _delivered), Interlocked.Read(ref _failed),
@@ -238,9 +255,11 @@ public abstract class Destination : IAsyncDisposable
                 else
                 {
                     Interlocked.Increment(ref _failed);
+                    // A 404 says which path was posted to: for Alertmanager, /api/v2/alerts is added to the
+                    // URL given, and one given with it already was posted to it twice over.
                     var moved = (int)answer.StatusCode is >= 300 and < 400
                         ? $": redirects are not followed; it points to {answer.Headers.Location?.OriginalString ?? "nowhere (no Location)"}"
-                        : "";
+                        : answer.StatusCode == HttpStatusCode.NotFound ? $" (POST {Url.AbsolutePath})" : "";
                     _log.Tell(this, $"{payload.About}: HTTP {(int)answer.StatusCode} {answer.ReasonPhrase}{moved}");
                 }
             }
@@ -260,12 +279,26 @@ public abstract class Destination : IAsyncDisposable
         }
     }
 
-    private static string Describe(Exception e) => e switch
+    /// <summary>
+    /// A failed attempt as a user reads it: what went wrong, once. .NET's own wording pointed at an
+    /// inner exception the user cannot see, or said one thing twice ("Connection refused
+    /// (127.0.0.1:1) (Connection refused)").
+    /// </summary>
+    private static string Describe(Exception e)
     {
-        TaskCanceledException => "no answer in time",
-        HttpRequestException h when h.InnerException is { } inner => $"{h.Message} ({inner.Message})",
-        _ => e.Message,
-    };
+        if (e is TaskCanceledException) return "no answer in time";
+        if (e is not HttpRequestException h) return e.Message;
+        var innermost = h.InnerException;
+        while (innermost?.InnerException is { } deeper) innermost = deeper;
+        var detail = innermost is null || h.Message.Contains(innermost.Message, StringComparison.Ordinal) ? "" : $" ({innermost.Message})";
+        return h.HttpRequestError switch
+        {
+            HttpRequestError.SecureConnectionError => $"TLS failed{detail} (is it an https:// server?)",
+            HttpRequestError.ResponseEnded => "the connection closed before an answer",
+            HttpRequestError.InvalidResponse => $"the answer was not HTTP{detail}",
+            _ => h.Message + detail,
+        };
+    }
 
     public async ValueTask DisposeAsync()
     {
