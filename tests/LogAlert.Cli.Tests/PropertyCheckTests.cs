@@ -146,6 +146,38 @@ public sealed class PropertyCheckTests : IDisposable
         Assert.DoesNotContain("   at ", r.Stdout + r.Stderr); // no stack trace
     }
 
+    // The generated logs were the seed's CSV, which has no request time: a rule on latency (the
+    // mean, a throw above some) read 0 on every record and passed every property, unexercised.
+    [Fact]
+    public void A_rule_on_request_time_is_checked_on_logs_that_have_one_and_its_failure_replays()
+    {
+        var rules = Write("latency.csx", """
+            Alert("slow")
+                .When(q =>
+                {
+                    var seconds = q.Sum("request_time", TimeSpan.FromMinutes(1));
+                    if (seconds > 100) throw new InvalidOperationException("a slow minute");
+                    return seconds / Math.Max(1, q.Sum("requests", TimeSpan.FromMinutes(1)));
+                })
+                .Above(0.5)
+                .Monotonic();
+            """);
+        var r = Check(Run, rules, cases: 60);
+
+        Assert.True(r.ExitCode == 1, r.Stdout + r.Stderr);
+        Assert.Contains("FAIL  never throws: slow", r.Stdout);
+        // The mean latency falls when fast requests are added: not monotonic.
+        Assert.Contains("FAIL  monotonic: more traffic never resolves what less traffic fires: slow", r.Stdout);
+        Assert.Contains("save the log between the marks as less.jsonl and replay it with: logalert --rules " + rules + " --input-format jsonl --summary-interval off less.jsonl", r.Stdout);
+        var less = Write("less.jsonl", string.Join('\n', Log(r.Stdout, "less.jsonl")) + "\n");
+        var more = Write("more.jsonl", string.Join('\n', Log(r.Stdout, "more.jsonl")) + "\n");
+        CliRunner.Result Replay(string log) => Run("--rules", rules, "--input-format", "jsonl", "--summary-interval", "off", "--format", "jsonl", log);
+        var (fires, quiet) = (Replay(less), Replay(more));
+        Assert.Contains("\"state\":\"firing\"", fires.Stdout);
+        Assert.DoesNotContain("\"state\":\"firing\"", quiet.Stdout);
+        Assert.Equal("", fires.Stderr + quiet.Stderr); // every generated line reads
+    }
+
     [Fact]
     public void A_Monotonic_rule_whose_value_falls_with_traffic_fails_and_a_true_one_passes()
     {

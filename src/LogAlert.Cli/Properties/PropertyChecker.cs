@@ -40,6 +40,11 @@ internal sealed class PropertyChecker
     private volatile string? _runningProperty;
     private volatile RuleDescription? _runningRule;
     private volatile string? _runningCsv;
+    // How the current rule's traffic is written: JSON lines when it reads a field CSV has not.
+    private volatile TrafficFormat _runningFormat;
+
+    /// <summary>A log's file name for the current rule's format: <c>case.csv</c>, or <c>case.jsonl</c>.</summary>
+    private string LogName(string stem) => stem + (_runningFormat == TrafficFormat.Jsonl ? ".jsonl" : ".csv");
 
     public PropertyChecker(RuleLoadResult loaded, TextWriter output, int cases, ulong seed)
     {
@@ -141,8 +146,8 @@ internal sealed class PropertyChecker
             _out.WriteLine();
             _out.WriteLine($"FAIL  {heading}: {rule?.Name ?? "?"}{Where(rule)}, while checking \"{_runningProperty}\"");
             _out.WriteLine($"  {message}");
-            if (_runningCsv is { } csv) WriteLog("case.csv", csv);
-            if (rule is not null) WriteReplay(rule, "case.csv");
+            if (_runningCsv is { } csv) WriteLog(LogName("case"), csv);
+            if (rule is not null) WriteReplay(rule, LogName("case"));
             _out.WriteLine($"{_passed} passed, {_failed + 1} failed (the run stops: a rule held in a loop or ending the process cannot be resumed)");
             _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
             _out.Flush();
@@ -211,13 +216,13 @@ internal sealed class PropertyChecker
                     // Only a rule that depends on something outside the log (the wall clock, state kept
                     // between calls) fails a case once and passes it the next time.
                     _out.WriteLine("  the shrunk case passed when run again: the rule depends on something besides the log (the clock, state kept between calls)");
-                    if (shrunk is not null) WriteLog("case.csv", Traffic.Csv(Traffic.Lines(shrunk, _limits)));
+                    if (shrunk is not null) WriteLog(LogName("case"), Traffic.Text(Traffic.Lines(shrunk, _limits, format: _runningFormat), _runningFormat));
                     return false;
                 }
                 foreach (var line in failure.Detail) _out.WriteLine($"  {line}");
                 foreach (var (name, csv) in failure.Logs) WriteLog(name, csv);
                 if (failure.Note is { } note) _out.WriteLine($"  {note}");
-                WriteReplay(rule, failure.Logs.Count > 0 ? failure.Logs[0].Name : "case.csv");
+                WriteReplay(rule, failure.Logs.Count > 0 ? failure.Logs[0].Name : LogName("case"));
                 _out.WriteLine();
                 return false;
             default:
@@ -237,7 +242,8 @@ internal sealed class PropertyChecker
     private void WriteReplay(RuleDescription rule, string file)
     {
         var only = _loaded.Descriptions.Count(d => d.File == rule.File) > 1 ? $" --only {rule.Name}" : "";
-        _out.WriteLine($"  save the log between the marks as {file} and replay it with: logalert --rules {Quote(rule.File)}{only} --summary-interval off {file}");
+        var format = file.EndsWith(".jsonl", StringComparison.Ordinal) ? " --input-format jsonl" : "";
+        _out.WriteLine($"  save the log between the marks as {file} and replay it with: logalert --rules {Quote(rule.File)}{only}{format} --summary-interval off {file}");
     }
 
     private static string Quote(string path) => path.Any(ch => char.IsWhiteSpace(ch) || ch is '\'' or '"' or '$' or '*' or '?') ? $"'{path.Replace("'", "'\\''")}'" : path;
@@ -266,6 +272,9 @@ internal sealed class PropertyChecker
         var settings = new EngineSettings { Lateness = _lateness, MaxSkew = _maxSkew, SummaryInterval = TimeSpan.Zero, Rules = [rule.Rule] };
         settings.Windows.Add(rule.Told);
         var extras = AccessExtrasNames.Read(settings.Reads);
+        var format = extras == AccessExtras.None ? TrafficFormat.Csv : TrafficFormat.Jsonl;
+        _runningFormat = format;
+        var inputFormat = format == TrafficFormat.Jsonl ? InputFormat.TryCreate("jsonl", null, out _)! : InputFormat.Auto;
 
         List<Notice> Run(string csv, int batchSize = AccessLogReader.DefaultBatchSize)
         {
@@ -274,6 +283,7 @@ internal sealed class PropertyChecker
             var reader = new AccessLogReader(["-"], stdin: () => new MemoryStream(bytes), batchSize: batchSize)
             {
                 Extras = extras,
+                Format = inputFormat,
                 ParseInParallel = false,
             };
             var state = Fold.Start(settings);
@@ -291,14 +301,15 @@ internal sealed class PropertyChecker
             return events;
         }
 
-        string Csv(TrafficCase c, long shift = 0, bool extra = false) => Traffic.Csv(Traffic.Lines(c, _limits, shift, extra));
+        string Csv(TrafficCase c, long shift = 0, bool extra = false) => Traffic.Text(Traffic.Lines(c, _limits, shift, extra, format), format);
+        var (caseLog, sortedLog, shiftedLog, lessLog, moreLog) = (LogName("case"), LogName("sorted"), LogName("shifted"), LogName("less"), LogName("more"));
 
         yield return new RuleProperty(NeverThrows, c =>
         {
             var csv = Csv(c);
             var thrown = Run(csv).OfType<RuleFailedNotice>().FirstOrDefault();
             return thrown is null ? null : new Failure(
-                [$"at {LogTime.Iso(thrown.Time)} the rule threw: {thrown.Message}"], [("case.csv", csv)]);
+                [$"at {LogTime.Iso(thrown.Time)} the rule threw: {thrown.Message}"], [(caseLog, csv)]);
         });
 
         yield return new RuleProperty(Rebatching, c =>
@@ -307,20 +318,20 @@ internal sealed class PropertyChecker
             var whole = Describe(Run(csv), 0, message: true);
             var split = Describe(Run(csv, c.BatchSize), 0, message: true);
             return Differ(whole, split) is { } diff
-                ? new Failure([$"read in batches of {c.BatchSize} record{(c.BatchSize == 1 ? "" : "s")} instead of all at once, the same log gives other events:", .. diff], [("case.csv", csv)])
+                ? new Failure([$"read in batches of {c.BatchSize} record{(c.BatchSize == 1 ? "" : "s")} instead of all at once, the same log gives other events:", .. diff], [(caseLog, csv)])
                 : null;
         });
 
         yield return new RuleProperty(Reordering, c =>
         {
-            var lines = Traffic.Lines(c, _limits);
-            var csv = Traffic.Csv(lines);
-            var sortedCsv = Traffic.Csv(Traffic.Sorted(lines));
+            var lines = Traffic.Lines(c, _limits, format: format);
+            var csv = Traffic.Text(lines, format);
+            var sortedCsv = Traffic.Text(Traffic.Sorted(lines), format);
             var given = Describe(Run(csv), 0, message: true);
             var sorted = Describe(Run(sortedCsv), 0, message: true);
             return Differ(given, sorted) is { } diff
                 ? new Failure(["the same records sorted by time (each within the lateness of the newest) give other events:", .. diff],
-                    [("case.csv", csv), ("sorted.csv", sortedCsv)], "both logs hold the same records; no record is late in either")
+                    [(caseLog, csv), (sortedLog, sortedCsv)], "both logs hold the same records; no record is late in either")
                 : null;
         });
 
@@ -337,7 +348,7 @@ internal sealed class PropertyChecker
             return Differ(expected, got) is { } diff
                 ? new Failure([$"the same log shifted by {by} gives events that are not the log's own shifted by as much:", .. diff,
                         "a rule's value must depend only on what its queries return, not on q.Now or the clock"],
-                    [("case.csv", csv), ("shifted.csv", shiftedCsv)])
+                    [(caseLog, csv), (shiftedLog, shiftedCsv)])
                 : null;
         });
 
@@ -345,7 +356,7 @@ internal sealed class PropertyChecker
         {
             var csv = Csv(c);
             var problem = AlternationProblem(Run(csv), rule);
-            return problem is null ? null : new Failure([problem], [("case.csv", csv)]);
+            return problem is null ? null : new Failure([problem], [(caseLog, csv)]);
         });
 
         if (rule.Monotonic)
@@ -354,9 +365,9 @@ internal sealed class PropertyChecker
                 var lessCsv = Csv(c);
                 var moreCsv = Csv(c, extra: true);
                 if (lessCsv == moreCsv) return null;
-                var problem = MonotonicProblem(Run(lessCsv), Run(moreCsv));
+                var problem = MonotonicProblem(Run(lessCsv), Run(moreCsv), lessLog, moreLog);
                 return problem is null ? null : new Failure([.. problem, "the rule declares .Monotonic(): its value must not decrease when records are added"],
-                    [("less.csv", lessCsv), ("more.csv", moreCsv)], "more.csv is less.csv with requests added at seconds it already has (never next to a record that opens a jump)");
+                    [(lessLog, lessCsv), (moreLog, moreCsv)], $"{moreLog} is {lessLog} with requests added at seconds it already has (never next to a record that opens a jump)");
             });
     }
 
@@ -458,7 +469,7 @@ internal sealed class PropertyChecker
     /// for <c>For</c> seconds with less traffic is above it with more, and a value that stays at or above
     /// the recovery threshold with less stays there with more.)
     /// </summary>
-    private static List<string>? MonotonicProblem(List<Notice> less, List<Notice> more)
+    private static List<string>? MonotonicProblem(List<Notice> less, List<Notice> more, string lessLog, string moreLog)
     {
         static Dictionary<string, List<(long From, long To, AlertNotice Fired)>> Intervals(List<Notice> events)
         {
@@ -500,8 +511,8 @@ internal sealed class PropertyChecker
                 return
                 [
                     $"{key} is firing at {LogTime.Iso(x)} with less traffic but not with more:",
-                    $"  less.csv: fires {Span(from, to)} (fired with value {Number(fired.Value)})",
-                    $"  more.csv: {moreSpans}",
+                    $"  {lessLog}: fires {Span(from, to)} (fired with value {Number(fired.Value)})",
+                    $"  {moreLog}: {moreSpans}",
                 ];
             }
         }

@@ -41,6 +41,18 @@ public sealed record TrafficCase(int Start, TrafficLine[] Lines, int BatchSize, 
 /// <summary>A line of a rendered log: its text, its time (null for a bad line), and whether it must keep its place when records are reordered.</summary>
 internal readonly record struct LogLine(string Text, long? Time, bool Pinned);
 
+/// <summary>
+/// How generated traffic is written: the seed's CSV, or JSON lines that also hold what only server
+/// formats log (<c>request_time</c>, <c>upstream_response_time</c>, <c>vhost</c>, <c>referer</c>,
+/// <c>user_agent</c>), for rules that read those: in CSV they are 0 or <c>-</c> on every record,
+/// and a rule's latency path was never run.
+/// </summary>
+internal enum TrafficFormat
+{
+    Csv,
+    Jsonl,
+}
+
 /// <summary>Generating, shrinking and writing <see cref="TrafficCase"/>s as the seed's CSV.</summary>
 public static class Traffic
 {
@@ -190,9 +202,24 @@ public static class Traffic
         return (bytes % 7 == 3 ? "POST " : "GET ") + path + " HTTP/1.1";
     }
 
-    private static string RequestLine(int host, int section, int status, int bytes, long time) =>
-        string.Create(CultureInfo.InvariantCulture,
-            $"\"{Host(host)}\",\"-\",\"{Users[host % Users.Length]}\",{time},\"{Request(section, bytes)}\",{Statuses[status % Statuses.Length]},{bytes}");
+    private static readonly string[] VirtualHosts = ["www.example.com", "api.example.com", "static.example.com"];
+    private static readonly string[] Agents = ["curl/8.5.0", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "Googlebot/2.1", "-"];
+
+    private static string RequestLine(TrafficFormat format, int host, int section, int status, int bytes, long time)
+    {
+        if (format == TrafficFormat.Csv)
+            return string.Create(CultureInfo.InvariantCulture,
+                $"\"{Host(host)}\",\"-\",\"{Users[host % Users.Length]}\",{time},\"{Request(section, bytes)}\",{Statuses[status % Statuses.Length]},{bytes}");
+        // The server's fields from the ones generated, so that they shrink with them (bytes 0: a
+        // request of 0 s): 0 to 5 s of request time, most of it upstream, none for some ('-').
+        var requestTime = bytes * 7 % 5000 / 1000.0;
+        var upstream = bytes % 11 == 5 ? "-" : (requestTime * 0.9).ToString("0.###", CultureInfo.InvariantCulture);
+        var referer = host % 2 == 0 ? "-" : "https://www.example.com" + Section(section);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{{\"remotehost\":\"{Host(host)}\",\"authuser\":\"{Users[host % Users.Length]}\",\"date\":{time},\"request\":\"{Request(section, bytes)}\","
+            + $"\"status\":{Statuses[status % Statuses.Length]},\"bytes\":{bytes},\"request_time\":{requestTime:0.###},\"upstream_response_time\":\"{upstream}\","
+            + $"\"host\":\"{VirtualHosts[(host + section) % VirtualHosts.Length]}\",\"http_referer\":\"{referer}\",\"http_user_agent\":\"{Agents[host % Agents.Length]}\"}}");
+    }
 
     private static string BadLine(int variant, long time) => (variant % 5) switch
     {
@@ -209,7 +236,7 @@ public static class Traffic
     /// the engine accepts (docs/semantics.md §4): the first two records, skewed ones and the records
     /// next to them, the first two records after a jump; the others may be reordered within the lateness.
     /// </summary>
-    internal static List<LogLine> Lines(TrafficCase c, Limits limits, long shift = 0, bool extra = false)
+    internal static List<LogLine> Lines(TrafficCase c, Limits limits, long shift = 0, bool extra = false, TrafficFormat format = TrafficFormat.Csv)
     {
         var result = new List<LogLine>();
         var extras = extra ? c.Extra.Where(e => c.Lines.Length > 0).ToLookup(e => e.At % c.Lines.Length) : null;
@@ -232,13 +259,13 @@ public static class Traffic
                     // Years ahead, and a year apart from any other skewed line: never taken for a jump.
                     skewed++;
                     var far = cursor + shift + skewed * 366L * 86400;
-                    result.Add(new LogLine(RequestLine(l.Host, l.Section, l.Status, l.Bytes, far), far, true));
+                    result.Add(new LogLine(RequestLine(format, l.Host, l.Section, l.Status, l.Bytes, far), far, true));
                     if (previousRecord >= 0) result[previousRecord] = result[previousRecord] with { Pinned = true };
                     pinNext = Math.Max(pinNext, 1);
                     break;
                 default:
                     var time = cursor - Math.Min(l.Back, limits.Lateness) + shift;
-                    var text = RequestLine(l.Host, l.Section, l.Status, l.Bytes, time);
+                    var text = RequestLine(format, l.Host, l.Section, l.Status, l.Bytes, time);
                     var n = Math.Max(1, l.Count);
                     // "More traffic" must change no decision of the engine's besides the counts: a copy
                     // after a record held as a suspect (the first after a jump, docs/semantics.md §4)
@@ -253,7 +280,7 @@ public static class Traffic
                     if (extras is not null && !decides)
                         foreach (var e in extras[i])
                         {
-                            var added = RequestLine(e.Host, e.Section, e.Status, e.Bytes, time);
+                            var added = RequestLine(format, e.Host, e.Section, e.Status, e.Bytes, time);
                             for (var k = 0; k < Math.Max(1, e.Count); k++) result.Add(new LogLine(added, time, false));
                         }
                     previousRecord = result.Count - 1;
@@ -282,10 +309,11 @@ public static class Traffic
         return result;
     }
 
-    /// <summary>The log as CSV text, header first.</summary>
-    internal static string Csv(IEnumerable<LogLine> lines)
+    /// <summary>The log as text: CSV with its header first, or JSON lines.</summary>
+    internal static string Text(IEnumerable<LogLine> lines, TrafficFormat format = TrafficFormat.Csv)
     {
-        var sb = new StringBuilder(Header).Append('\n');
+        var sb = new StringBuilder();
+        if (format == TrafficFormat.Csv) sb.Append(Header).Append('\n');
         foreach (var l in lines) sb.Append(l.Text).Append('\n');
         return sb.ToString();
     }
