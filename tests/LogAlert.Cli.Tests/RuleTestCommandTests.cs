@@ -747,6 +747,47 @@ public sealed class RuleTestCommandTests : IDisposable
         if (exit == 1) Assert.Contains("firing busy +0s 2019-02-07T21:11:00Z 10.03", r.Stdout);
     }
 
+    // 10.015 is 0.015 from the 10.03 got, and failed; the table showed it rounded, 10.02, which passes.
+    [Fact]
+    public void A_failing_expected_value_is_shown_as_written_not_rounded()
+    {
+        Write("busy.csx", Busy);
+        Write("access.csv", "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"\n"
+                            + string.Concat(Enumerable.Repeat("\"10.0.0.1\",\"-\",\"-\",1549573860,\"GET /api/user HTTP/1.0\",200,1234\n", 602))
+                            + "\"10.0.0.1\",\"-\",\"-\",1549573980,\"GET /api/user HTTP/1.0\",200,1234\n");
+        var path = Write("value.case.json", """{ "rules": ["busy.csx"], "input": "access.csv" }""");
+        Write("value.expect.jsonl", """
+            {"rule":"busy","state":"firing","at":"+0s","value":10.015,"labels":{}}
+            {"rule":"busy","state":"resolved","at":"+1m","value":0,"labels":{}}
+            """);
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Matches(@"   1  firing busy \+0s 2019-02-07T21:11:00Z 10\.015 +firing busy \+0s 2019-02-07T21:11:00Z 10\.03\n", r.Stdout);
+    }
+
+    // A section renamed in the expectations: the table showed only what was got ("0 transitions
+    // expected") and named the expected alert below it, never its transitions.
+    [Fact]
+    public void Alerts_whose_labels_differ_are_shown_against_each_other()
+    {
+        var rules = Path.Combine(CliRunner.RepoRoot, "rules");
+        File.Copy(Path.Combine(rules, "hot_sections.csx"), Path.Combine(_dir, "hot_sections.csx"));
+        Directory.CreateDirectory(Path.Combine(_dir, "tests"));
+        var path = Path.Combine(_dir, "tests", "hot_sections.case.json");
+        File.Copy(Path.Combine(rules, "tests", "hot_sections.case.json"), path);
+        File.WriteAllText(Path.Combine(_dir, "tests", "hot_sections.expect.jsonl"),
+            File.ReadAllText(Path.Combine(rules, "tests", "hot_sections.expect.jsonl")).Replace("\"/report\"", "\"/reports\""));
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("rule hot_section: the labels differ: {section=\"/reports\"} expected (2 transitions), {section=\"/report\"} got (2)", r.Stdout);
+        Assert.Matches(@"   1  firing hot_section\{section=""/reports""\} \+3m10s \S+ 5\.02 +firing hot_section\{section=""/report""\} \+3m10s", r.Stdout);
+        Assert.DoesNotContain("another alert differs", r.Stdout);
+    }
+
     [Fact]
     public void Transitions_are_compared_per_rule_so_an_expect_file_grouped_by_rule_passes()
     {
