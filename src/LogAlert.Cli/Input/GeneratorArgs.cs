@@ -56,6 +56,9 @@ public static class GeneratorArgs
         {
             var name = words[i];
             if (!name.StartsWith("--", StringComparison.Ordinal)) throw new UsageException($"\"{name}\" is not an option of logalert generate");
+            // Checked before its value: "--rate 5 --help" said "--help needs a value".
+            if (name is not ("--seed" or "--start" or "--duration" or "--rate" or "--burst" or "--hosts" or "--host-popularity" or "--paths"))
+                throw new UsageException($"{name} is not a traffic option of logalert generate (--seed, --start, --duration, --rate, --burst, --hosts, --host-popularity, --paths)");
             if (i + 1 >= words.Length) throw new UsageException($"{name} needs a value");
             var value = words[++i];
             switch (name)
@@ -69,7 +72,7 @@ public static class GeneratorArgs
                 case "--host-popularity": popularity = value; break;
                 case "--paths": paths = Int(name, value); break;
                 default:
-                    throw new UsageException($"{name} is not a traffic option of logalert generate (--seed, --start, --duration, --rate, --burst, --hosts, --host-popularity, --paths)");
+                    throw new System.Diagnostics.UnreachableException(name); // refused above
             }
         }
         return Build(seed, start, duration, rate, bursts, hosts, popularity, paths);
