@@ -464,6 +464,8 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"--5s\"}", "\"at\": \"--5s\" is not an offset")]
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"time\":\"21:13:56\"}", "\"time\" is not an ISO 8601 time such as \"2019-02-07T21:12:49Z\"")]
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"time\":\"2019-02-07\"}", "\"time\" is not an ISO 8601 time")]
+    // Two times that disagree: the "at" alone was read, the "time" beside it silently ignored.
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"time\":\"2000-01-01T00:00:00Z\"}", "\"at\" and \"time\" name different seconds (")]
     public void An_expected_transition_of_the_wrong_type_is_an_error_of_its_case_and_the_others_run(string line, string message)
     {
         var good = Case("a");

@@ -340,7 +340,9 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
                     "resolved" => false,
                     _ => throw Bad("\"state\" is not \"firing\" or \"resolved\""),
                 };
-                long time;
+                // Each time the line gives; jsonl output gives "ts" and "time" both. They must agree:
+                // an "at" edited by hand beside an old "time" passed on the "at" alone.
+                var times = new List<(string Key, long Time)>();
                 if (e.TryGetProperty("at", out var at))
                 {
                     if (at.ValueKind != JsonValueKind.String) throw Bad("\"at\" is not a string such as \"+5m12s\"");
@@ -351,19 +353,22 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
                     var body = text.StartsWith('+') || negative ? text[1..] : text;
                     if (body.StartsWith('+') || body.StartsWith('-') || !Durations.TryParse(body, out var offset, out var why))
                         throw Bad($"\"at\": \"{text}\" is not an offset such as \"+5m12s\" or \"-3s\"");
-                    time = o + (negative ? -1 : 1) * (long)offset.TotalSeconds;
+                    times.Add(("at", o + (negative ? -1 : 1) * (long)offset.TotalSeconds));
                 }
-                else if (e.TryGetProperty("ts", out var ts))
-                    time = ts.ValueKind == JsonValueKind.Number && ts.TryGetInt64(out var t) ? t
-                        : throw Bad("\"ts\" is not a whole number of Unix seconds");
-                else if (e.TryGetProperty("time", out var iso))
+                if (e.TryGetProperty("ts", out var ts))
+                    times.Add(("ts", ts.ValueKind == JsonValueKind.Number && ts.TryGetInt64(out var t) ? t
+                        : throw Bad("\"ts\" is not a whole number of Unix seconds")));
+                if (e.TryGetProperty("time", out var iso))
                     // A date and a time: DateTimeOffset.TryParse alone read "21:13:56" as that time today,
                     // so the case's result depended on the day it ran.
-                    time = iso.ValueKind == JsonValueKind.String && IsoTime().IsMatch(iso.GetString()!)
+                    times.Add(("time", iso.ValueKind == JsonValueKind.String && IsoTime().IsMatch(iso.GetString()!)
                            && DateTimeOffset.TryParse(iso.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when)
                         ? when.ToUnixTimeSeconds()
-                        : throw Bad("\"time\" is not an ISO 8601 time such as \"2019-02-07T21:12:49Z\"");
-                else throw Bad("no time: \"at\" (+5m12s from the input's first second), \"time\" (ISO 8601) or \"ts\" (Unix seconds)");
+                        : throw Bad("\"time\" is not an ISO 8601 time such as \"2019-02-07T21:12:49Z\"")));
+                if (times.Count == 0) throw Bad("no time: \"at\" (+5m12s from the input's first record), \"time\" (ISO 8601) or \"ts\" (Unix seconds)");
+                var time = times[0].Time;
+                if (times.FirstOrDefault(x => x.Time != time) is { Key: not null } other)
+                    throw Bad($"\"{times[0].Key}\" and \"{other.Key}\" name different seconds ({Output.Format.Time(time)}, {Output.Format.Time(other.Time)})");
                 double? value = null;
                 if (e.TryGetProperty("value", out var v) && v.ValueKind != JsonValueKind.Null)
                     value = v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Bad("\"value\" is not a number");
