@@ -183,7 +183,17 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             if (_inputs[i] == "-" || _pipes.ContainsKey(i)) continue;
             var stream = IsFollowed(i) ? TryOpenFile(_inputs[i]) : OpenFile(_inputs[i]);
             if (stream is { CanSeek: false }) _pipes[i] = stream;
-            else stream?.Dispose();
+            else
+            {
+                // A compressed file is read whole, decompressed (Compression); followed, its appends
+                // would be compressed bytes, and another compression is not read: said before reading.
+                var compressed = stream is null ? null : Compression.Of(stream);
+                stream?.Dispose();
+                if (compressed is not null && (IsFollowed(i) || compressed != "gzip"))
+                    throw new InputException(compressed == "gzip"
+                        ? $"{_inputs[i]}: is gzip-compressed, so it cannot be followed; without --follow it is read whole"
+                        : Compression.Refusal(compressed, _inputs[i]));
+            }
         }
     }
 
@@ -387,6 +397,11 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         {
             throw new InputException($"{path}: cannot read: {e.Message}", e);
         }
+        catch (InvalidDataException e)
+        {
+            // A gzip file cut short or damaged: the lines before the damage were read.
+            throw new InputException($"{path}: cannot read: the gzip data is damaged", e);
+        }
     }
 
     /// <summary>
@@ -436,7 +451,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         // read: one that was missing at the check may be a directory by now (earlier inputs take time).
         return follow
             ? new FollowSource(name, _poll, cancel, _notice, _maxLine)
-            : new StreamSource(OpenFile(name), prompt: false, _poll, cancel, _maxLine, name, _notice);
+            : new StreamSource(Compression.Open(OpenFile(name), name), prompt: false, _poll, cancel, _maxLine, name, _notice);
     }
 
     /// <summary>Opens a file the way a log reader must: sharing it with writers, renames and deletes.</summary>

@@ -1,0 +1,110 @@
+using System.IO.Compression;
+using System.Text.Json;
+using Xunit;
+
+namespace LogAlert.Cli.Tests;
+
+/// <summary>
+/// Rotated logs as logrotate leaves them (<c>access.log.2.gz</c>): read decompressed, in any format;
+/// other compressions and a followed compressed file are refused with what to do instead.
+/// </summary>
+public sealed class CompressedInputTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("logalert-gz-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Generated(string name, params string[] options)
+    {
+        var path = Path.Combine(_dir, name);
+        Assert.Equal(0, CliRunner.Run(["generate", "--rate", "5", "--burst", "2m:3m:20", "--duration", "10m", .. options, "-o", path]).ExitCode);
+        return path;
+    }
+
+    private string Gzip(string path, string? name = null)
+    {
+        var target = Path.Combine(_dir, name ?? Path.GetFileName(path) + ".gz");
+        using (var input = File.OpenRead(path))
+        using (var output = new GZipStream(File.Create(target), CompressionLevel.Optimal))
+            input.CopyTo(output);
+        return target;
+    }
+
+    /// <summary>The run's stdout with each input's path written as "LOG", so runs on other files compare.</summary>
+    private static string Output(CliRunner.Result r, params string[] paths) =>
+        paths.Aggregate(r.Stdout, (text, path) => text.Replace(JsonEncodedText.Encode(path).ToString(), "LOG"));
+
+    // A gzip file was read as bytes: "no format logalert knows fits "\x1f\x8b…"", exit 2.
+    [Theory]
+    [InlineData("csv")]
+    [InlineData("combined")]
+    public void A_gzip_log_gives_what_the_log_itself_gives(string format)
+    {
+        var log = Generated("access.log", "--output-format", format);
+        var gz = Gzip(log);
+
+        var plain = CliRunner.Run("--format", "jsonl", log);
+        var zipped = CliRunner.Run("--format", "jsonl", gz);
+
+        Assert.Equal(0, zipped.ExitCode);
+        Assert.Equal("", zipped.Stderr);
+        Assert.Equal(Output(plain, log), Output(zipped, gz));
+        Assert.Contains("\"type\":\"alert\"", zipped.Stdout);
+    }
+
+    [Fact]
+    public void Rotated_logs_read_in_order_gzip_and_plain_together()
+    {
+        var older = Generated("older.log", "--output-format", "combined", "--start", "1549573860");
+        var newer = Generated("newer.log", "--output-format", "combined", "--start", "1549574460");
+        var gz = Gzip(older, "access.log.1.gz");
+
+        var both = CliRunner.Run("--format", "jsonl", gz, newer);
+        var unzipped = CliRunner.Run("--format", "jsonl", older, newer);
+
+        Assert.Equal(0, both.ExitCode);
+        Assert.Equal(Output(unzipped, older), Output(both, gz));
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x28, 0xB5, 0x2F, 0xFD, 0, 0 }, "zstd", "zstdcat")]
+    [InlineData(new byte[] { (byte)'B', (byte)'Z', (byte)'h', (byte)'9', 0, 0 }, "bzip2", "bzcat")]
+    [InlineData(new byte[] { 0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0 }, "xz", "xzcat")]
+    public void Another_compression_is_named_with_the_command_that_reads_it(byte[] head, string kind, string reader)
+    {
+        var path = Path.Combine(_dir, "access.log.1." + kind);
+        File.WriteAllBytes(path, [.. head, .. new byte[100]]);
+
+        var r = CliRunner.Run(path);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"logalert: {path}: is {kind}-compressed, which logalert does not read; decompress it first: {reader} {path} | logalert -", r.Stderr.Trim());
+    }
+
+    [Fact]
+    public void A_gzip_file_cannot_be_followed()
+    {
+        var gz = Gzip(Generated("access.log"));
+
+        var r = CliRunner.Run("--follow", gz);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"logalert: {gz}: is gzip-compressed, so it cannot be followed; without --follow it is read whole", r.Stderr.Trim());
+    }
+
+    [Fact]
+    public void Damaged_gzip_data_ends_the_run_with_its_report_and_a_one_line_reason()
+    {
+        var gz = Gzip(Generated("access.log"));
+        var bytes = File.ReadAllBytes(gz);
+        for (var i = bytes.Length / 2; i < bytes.Length / 2 + 64; i++) bytes[i] ^= 0x5A;
+        File.WriteAllBytes(gz, bytes);
+
+        var r = CliRunner.Run("--format", "jsonl", gz);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal($"logalert: {gz}: cannot read: the gzip data is damaged", r.Stderr.Trim());
+        var stats = JsonDocument.Parse(r.StdoutLines[^1]).RootElement;
+        Assert.StartsWith($"error: {gz}: cannot read", stats.GetProperty("stopped").GetString());
+    }
+}
