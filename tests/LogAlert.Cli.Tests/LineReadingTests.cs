@@ -102,7 +102,7 @@ public sealed class LineReadingTests
     [InlineData("GET /a HTTP/", "-", "-")]
     [InlineData("G@T /a HTTP/1.1", "-", "-")]
     [InlineData("GET http://example.com/a/b HTTP/1.1", "GET", "/a/b")]
-    [InlineData("GET * HTTP/1.1", "-", "-")]
+    [InlineData("GET * HTTP/1.1", "GET", "-")] // a target that is no path keeps its method
     [InlineData("GET", "-", "-")]
     [InlineData("GET ", "-", "-")]
     [InlineData(" /a HTTP/1.1", "-", "-")]
