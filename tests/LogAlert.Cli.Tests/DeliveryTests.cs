@@ -165,17 +165,19 @@ public sealed class DeliveryTests : IDisposable
     public async Task A_retry_waits_what_Retry_After_asks(string retryAfter)
     {
         using var receiver = new WebhookReceiver();
-        receiver.FailThenAccept(1, 429, retryAfter: retryAfter == "date" ? DateTimeOffset.UtcNow.AddSeconds(3).ToString("R") : retryAfter);
+        var alert = AlertmanagerDestinationTests.FirstAlert(); // a run of generate and a fold: before the date is taken
+        // A date has whole seconds: 4 s ahead is more than 3 s away when the request arrives.
+        receiver.FailThenAccept(1, 429, retryAfter: retryAfter == "date" ? DateTimeOffset.UtcNow.AddSeconds(4).ToString("R") : retryAfter);
         var destination = new LogAlert.Cli.Delivery.WebhookDestination(new Uri(receiver.Url), new HttpClient(),
             new LogAlert.Cli.Delivery.DeliveryLog(TextWriter.Null));
         destination.Start();
 
-        destination.Publish(AlertmanagerDestinationTests.FirstAlert());
+        destination.Publish(alert);
         await destination.FlushAsync(DateTimeOffset.UtcNow.AddSeconds(20));
 
         var requests = receiver.Requests;
         Assert.Equal([429, 200], requests.Select(q => q.Status));
-        // At least what was asked (a date has whole seconds: 2 of the 3 at least), where the backoff's first wait is 250 ms or so.
+        // At least what was asked (2 s; a date, 3 s or more), where the backoff's first wait is 250 ms or so.
         Assert.True(requests[1].ReceivedAt - requests[0].ReceivedAt >= TimeSpan.FromSeconds(1.9), $"{requests[1].ReceivedAt - requests[0].ReceivedAt}");
         await destination.DisposeAsync();
     }
@@ -192,9 +194,21 @@ public sealed class DeliveryTests : IDisposable
         }
         Assert.Null(After(null));
         Assert.Equal(TimeSpan.FromSeconds(10), After("10"));
-        Assert.Equal(TimeSpan.FromMinutes(1), After("3600")); // at most a minute: the queue waits behind it
-        Assert.Equal(TimeSpan.Zero, After(now.AddMinutes(-5).ToString("R")));
+        Assert.Equal(TimeSpan.FromSeconds(30), After("3600")); // at most 30 s: the queue waits behind it
+        Assert.Null(After(now.AddMinutes(-5).ToString("R"))); // no wait asked: the backoff's, never none
+        Assert.Null(After("0"));
         Assert.Null(After("soon"));
+
+        // The first two retries wait what is asked; later ones the backoff's (at most 5 s): a request
+        // answered "Retry-After: 60" every time held the queue for 8 minutes.
+        var delay = LogAlert.Cli.Delivery.Destination.DefaultRetry().DelayGenerator!;
+        using var busy = new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable);
+        busy.Headers.TryAddWithoutValidation("Retry-After", "10");
+        var context = Polly.ResilienceContextPool.Shared.Get();
+        TimeSpan? On(int attempt) => delay(new Polly.Retry.RetryDelayGeneratorArguments<HttpResponseMessage>(
+            context, Polly.Outcome.FromResult(busy), attempt)).AsTask().Result;
+        Assert.Equal([TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), null, null], new[] { 0, 1, 2, 7 }.Select(On));
+        Polly.ResilienceContextPool.Shared.Return(context);
     }
 
     // Failures were said in .NET's words: "see inner exception", "Connection refused (127.0.0.1:1)
@@ -286,6 +300,7 @@ public sealed class DeliveryTests : IDisposable
     [InlineData("admin:s3cret@am.example.com:9093", "admin:xxxxx@am.example.com:9093")]
     [InlineData("http//admin:s3cret@am.example.com/", "http//admin:xxxxx@am.example.com/")]
     [InlineData("http:/admin:s3cret@am.example.com/", "http:/admin:xxxxx@am.example.com/")]
+    [InlineData("admin:/s3cret@am.example.com", "admin:xxxxx@am.example.com")] // "admin:/" is no scheme
     [InlineData("http://user@127.0.0.1:18999/", "http://user@127.0.0.1:18999/")]
     [InlineData("http://127.0.0.1:18999/a:b", "http://127.0.0.1:18999/a:b")]
     public void A_password_is_hidden_however_it_is_written(string typed, string shown)

@@ -85,12 +85,16 @@ public abstract class Destination : IAsyncDisposable
         return colon < 0 ? text : text[..(colon + 1)] + "xxxxx" + text[at..];
     }
 
-    /// <summary>Where a URL's text after its scheme and slashes starts (<c>http://</c>, <c>http:\\</c>, <c>http//</c>); 0 without them.</summary>
+    /// <summary>
+    /// Where a URL's text after <c>http</c> or <c>https</c> and its slashes starts (<c>http://</c>,
+    /// <c>http:\\</c>, <c>http//</c>); 0 without them. Only those schemes: <c>admin:/s3cret@host</c>
+    /// read as scheme <c>admin</c> left its password shown (another scheme is refused anyway, and
+    /// hiding from its first ':' hides more, never less).
+    /// </summary>
     private static int SchemeEnd(string text)
     {
-        var i = 0;
-        while (i < text.Length && (char.IsAsciiLetterOrDigit(text[i]) || text[i] is '+' or '-' or '.')) i++;
-        if (i == 0 || !char.IsAsciiLetter(text[0])) return 0;
+        var i = text.StartsWith("https", StringComparison.OrdinalIgnoreCase) ? 5 : text.StartsWith("http", StringComparison.OrdinalIgnoreCase) ? 4 : 0;
+        if (i == 0) return 0;
         var colon = i < text.Length && text[i] == ':';
         var j = colon ? i + 1 : i;
         var slashes = j;
@@ -117,7 +121,9 @@ public abstract class Destination : IAsyncDisposable
     /// <summary>
     /// Exponential backoff from 250 ms with jitter, at most 5 s apart, 8 retries (about half a minute):
     /// network errors, timeouts and 5xx answers (and 429) are retried; other answers are final. An
-    /// answer's <c>Retry-After</c> (429, 503) is waited instead, up to <see cref="MaxRetryAfter"/>.
+    /// answer's <c>Retry-After</c> (429, 503) is waited instead on the first two retries, up to
+    /// <see cref="MaxRetryAfter"/> each: one request holds the queue behind it for about a minute and
+    /// a half at most, not 8 minutes of a receiver asking for 60 s every time.
     /// </summary>
     public static RetryStrategyOptions<HttpResponseMessage> DefaultRetry() => new()
     {
@@ -126,7 +132,8 @@ public abstract class Destination : IAsyncDisposable
         Delay = TimeSpan.FromMilliseconds(250),
         MaxDelay = TimeSpan.FromSeconds(5),
         UseJitter = true,
-        DelayGenerator = static args => ValueTask.FromResult(RetryAfter(args.Outcome.Result, DateTimeOffset.UtcNow)),
+        DelayGenerator = static args =>
+            ValueTask.FromResult(args.AttemptNumber < 2 ? RetryAfter(args.Outcome.Result, DateTimeOffset.UtcNow) : null),
         ShouldHandle = new PredicateBuilder<HttpResponseMessage>()
             .Handle<HttpRequestException>()
             // An attempt's timeout: HttpClient says it as a cancellation whose token is cancelled (its
@@ -137,18 +144,18 @@ public abstract class Destination : IAsyncDisposable
     };
 
     /// <summary>The longest <c>Retry-After</c> waited: the queue behind the request waits as long.</summary>
-    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(1);
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How long <paramref name="answer"/>'s <c>Retry-After</c> asks to wait (seconds, or a date), at most
-    /// <see cref="MaxRetryAfter"/>; null when it asks nothing: the backoff decides. A receiver that
-    /// said "in 10 s" got 7 tries in 9 s.
+    /// <see cref="MaxRetryAfter"/>; null when it asks nothing, or no wait (0, a date past): the backoff
+    /// decides, so that retries never go out back to back. A receiver that said "in 10 s" got 7 tries in 9 s.
     /// </summary>
     public static TimeSpan? RetryAfter(HttpResponseMessage? answer, DateTimeOffset now)
     {
         var asked = answer?.Headers.RetryAfter;
         TimeSpan? wait = asked?.Delta ?? (asked?.Date is { } date ? date - now : null);
-        return wait is not { } w ? null : w <= TimeSpan.Zero ? TimeSpan.Zero : w > MaxRetryAfter ? MaxRetryAfter : w;
+        return wait is not { } w || w <= TimeSpan.Zero ? null : w > MaxRetryAfter ? MaxRetryAfter : w;
     }
 
     /// <summary>The counts so far.</summary>
