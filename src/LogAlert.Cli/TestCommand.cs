@@ -195,9 +195,25 @@ public sealed partial class TestCommand
     private static partial System.Text.RegularExpressions.Regex LoadDirective();
 
     /// <summary>
+    /// The file <paramref name="path"/> names, links resolved (the kernel's name of it, from
+    /// <c>/proc/self/fd</c>), so that a case named through a linked folder and directly is one case;
+    /// the full path where that cannot be told.
+    /// </summary>
+    private static string RealPath(string path)
+    {
+        try
+        {
+            using var file = File.OpenHandle(path);
+            if (OperatingSystem.IsLinux() && new FileInfo($"/proc/self/fd/{file.DangerousGetHandle()}").LinkTarget is { } target) return target;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return Path.GetFullPath(path);
+    }
+
+    /// <summary>
     /// The <c>*.case.json</c> files under <paramref name="root"/>, in ordinal order. A linked folder
     /// is not entered, as <c>grep -r</c> and <c>find</c> do not: one that links back up the tree
-    /// found every case again at each depth, 40 times over.
+    /// found every case again at each depth, 40 times over. A linked folder named as the root is.
     /// </summary>
     private static List<string> CaseFilesUnder(string root)
     {
@@ -223,7 +239,7 @@ public sealed partial class TestCommand
         var named = new HashSet<string>(StringComparer.Ordinal);
         void Add(string file)
         {
-            if (named.Add(Path.GetFullPath(file))) files.Add(file);
+            if (named.Add(RealPath(file))) files.Add(file);
         }
         foreach (var root in roots)
         {

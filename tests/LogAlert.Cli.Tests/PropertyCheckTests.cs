@@ -178,6 +178,27 @@ public sealed class PropertyCheckTests : IDisposable
         Assert.Equal("", fires.Stderr + quiet.Stderr); // every generated line reads
     }
 
+    // The server's fields in JSON lines: every request line reads with them, and a line generated
+    // to be bad is bad there too.
+    [Fact]
+    public void Traffic_as_json_lines_reads_as_its_records_and_its_bad_lines_stay_bad()
+    {
+        var lines = Enumerable.Range(0, 40).Select(i => new LogAlert.Cli.Properties.TrafficLine(
+            i % 8 == 3 ? LogAlert.Cli.Properties.LineKind.Bad : LogAlert.Cli.Properties.LineKind.Requests, i % 3, 0, i * 37, i, i, i * 523 % 20000, 1 + i % 3)).ToArray();
+        var c = new LogAlert.Cli.Properties.TrafficCase(100, lines, 64, 0, []);
+        var limits = new LogAlert.Cli.Properties.Traffic.Limits(5, 3600);
+        var text = LogAlert.Cli.Properties.Traffic.Text(LogAlert.Cli.Properties.Traffic.Lines(c, limits, format: LogAlert.Cli.Properties.TrafficFormat.Jsonl),
+            LogAlert.Cli.Properties.TrafficFormat.Jsonl);
+        var log = Write("traffic.jsonl", text);
+
+        var r = Run("--input-format", "jsonl", "--format", "jsonl", "--summary-interval", "off", log);
+
+        var stats = JsonDocument.Parse(r.StdoutLines[^1]).RootElement;
+        Assert.Equal(c.Records, stats.GetProperty("records").GetInt64());
+        Assert.Equal(lines.Count(l => l.Kind == LogAlert.Cli.Properties.LineKind.Bad), stats.GetProperty("bad").GetInt64());
+        Assert.Contains("\"request_time\":", text);
+    }
+
     [Fact]
     public void A_Monotonic_rule_whose_value_falls_with_traffic_fails_and_a_true_one_passes()
     {

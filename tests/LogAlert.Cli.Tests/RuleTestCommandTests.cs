@@ -519,9 +519,16 @@ public sealed class RuleTestCommandTests : IDisposable
         Directory.CreateSymbolicLink(Path.Combine(cases, "loop"), "..");
 
         var r = CliRunner.Run("test", cases, path, path);
+        // A folder named through a link is searched (only links inside it are not entered), and a
+        // case found through it and named directly is one case.
+        var linked = Path.Combine(_dir, "linked");
+        Directory.CreateSymbolicLink(linked, cases);
+        var throughLink = CliRunner.Run("test", linked, path);
 
         Assert.Equal(0, r.ExitCode);
         Assert.EndsWith("1 passed, 0 failed", r.Stdout.TrimEnd());
+        Assert.Equal(0, throughLink.ExitCode);
+        Assert.EndsWith("1 passed, 0 failed", throughLink.Stdout.TrimEnd());
     }
 
     [Fact]
@@ -790,6 +797,14 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Contains("rule hot_section: the labels differ: {section=\"/reports\"} expected (2 transitions), {section=\"/report\"} got (2)", r.Stdout);
         Assert.Matches(@"   1  firing hot_section\{section=""/reports""\} \+3m10s \S+ 5\.02 +firing hot_section\{section=""/report""\} \+3m10s", r.Stdout);
         Assert.DoesNotContain("another alert differs", r.Stdout);
+
+        // Two renamed: which expected is which got cannot be told, so neither is paired.
+        File.WriteAllText(Path.Combine(_dir, "tests", "hot_sections.expect.jsonl"),
+            File.ReadAllText(Path.Combine(rules, "tests", "hot_sections.expect.jsonl")).Replace("\"/report\"", "\"/reports\"").Replace("\"/api\"", "\"/apis\""));
+        var two = CliRunner.Run("test", path);
+        Assert.Equal(1, two.ExitCode);
+        Assert.DoesNotContain("the labels differ", two.Stdout);
+        Assert.Contains("transition 1 differs (0 transitions expected, 2 got)", two.Stdout);
     }
 
     [Fact]

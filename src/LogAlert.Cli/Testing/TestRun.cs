@@ -250,9 +250,11 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         var paired = KeyOf(at);
         // An alert only got, and one of the same rule only expected: the labels differ (a section
         // renamed). They are shown against each other; the expected side was never shown at all.
-        if (first == 0 && (expected.Count == 0) != (got.Count == 0)
-            && differing.FirstOrDefault(d => d.Key != KeyOf(at) && d.Expected.Count > 0 != (expected.Count > 0) && d.Got.Count > 0 != (got.Count > 0)
-                                             && (d.Expected.Count > 0 ? d.Expected[0] : d.Got[0]).Rule == at.Rule) is { Key: not null } other)
+        // Only when there is one such: of two renamed, which is which cannot be told.
+        var partners = first != 0 || (expected.Count == 0) == (got.Count == 0) ? []
+            : differing.Where(d => d.Key != KeyOf(at) && d.Expected.Count > 0 != (expected.Count > 0) && d.Got.Count > 0 != (got.Count > 0)
+                                   && (d.Expected.Count > 0 ? d.Expected[0] : d.Got[0]).Rule == at.Rule).ToList();
+        if (partners is [var other])
         {
             var (e, g) = expected.Count == 0 ? (other.Expected, got) : (expected, other.Got);
             heading = $"rule {at.Rule}: the labels differ: {e[0].LabelText} expected ({Count(e.Count)}), {g[0].LabelText} got ({g.Count})";
