@@ -57,8 +57,8 @@ public static class GeneratorArgs
             var name = words[i];
             if (!name.StartsWith("--", StringComparison.Ordinal)) throw new UsageException($"\"{name}\" is not an option of logalert generate");
             // Checked before its value: "--rate 5 --help" said "--help needs a value".
-            if (name is not ("--seed" or "--start" or "--duration" or "--rate" or "--burst" or "--hosts" or "--host-popularity" or "--paths"))
-                throw new UsageException($"{name} is not a traffic option of logalert generate (--seed, --start, --duration, --rate, --burst, --hosts, --host-popularity, --paths)");
+            if (!Options.Contains(name))
+                throw new UsageException($"{name} is not a traffic option of logalert generate ({string.Join(", ", Options)})");
             if (i + 1 >= words.Length) throw new UsageException($"{name} needs a value");
             var value = words[++i];
             switch (name)
@@ -77,6 +77,9 @@ public static class GeneratorArgs
         }
         return Build(seed, start, duration, rate, bursts, hosts, popularity, paths);
     }
+
+    /// <summary>The options a traffic description takes, each followed by its value.</summary>
+    private static readonly string[] Options = ["--seed", "--start", "--duration", "--rate", "--burst", "--hosts", "--host-popularity", "--paths"];
 
     private static int Int(string name, string value) =>
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n : throw Bad(name, value, "a whole number");
