@@ -385,6 +385,7 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"expect\": \"\" }", ":3: \"expect\" names no file (an empty name)")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"input\": \" \" }", ":2: \"input\" names no file (an empty name)")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"generate\": \"--rate 8\" }", ":2: \"generate\" is given twice")]
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"options\": { \"lateness\": \"5s\", \"lateness\": \"1s\" } }", ":3: option \"lateness\" is given twice")]
     public void A_case_that_cannot_be_loaded_exits_2_naming_the_file_and_line(string text, string message)
     {
         Write("busy.csx", Busy);

@@ -181,9 +181,11 @@ public sealed class TestCase
             if (root.TryGetProperty("options", out var options))
             {
                 if (options.ValueKind != JsonValueKind.Object) throw Bad("options", "is not an object");
+                var given = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var o in options.EnumerateObject())
                 {
                     CaseException BadOption(string reason) => new($"{path}:{LineOf("options." + o.Name)}: option \"{o.Name}\" {reason}");
+                    if (!given.Add(o.Name)) throw BadOption("is given twice");
                     TimeSpan Duration()
                     {
                         var s = o.Value.ValueKind == JsonValueKind.String ? o.Value.GetString()! : o.Value.ToString();
