@@ -195,20 +195,24 @@ public sealed partial class TestCommand
     private static partial System.Text.RegularExpressions.Regex LoadDirective();
 
     /// <summary>
-    /// The file <paramref name="path"/> names, links resolved (the kernel's name of it, from
-    /// <c>/proc/self/fd</c>), so that a case named through a linked folder and directly is one case;
-    /// the full path where that cannot be told.
+    /// What tells two cases apart: the folder <paramref name="path"/> is in, its links resolved, and
+    /// its file name. A case named directly and through a linked folder is one case; a linked case
+    /// file is a case of its own (its input and expectations are found beside the link). The file is
+    /// not opened: a named pipe among the cases would hold the search.
     /// </summary>
-    private static string RealPath(string path)
+    private static string CaseKey(string path)
     {
-        try
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!OperatingSystem.IsWindows() && RealPath(folder, 0) is var resolved and not 0)
         {
-            using var file = File.OpenHandle(path);
-            if (OperatingSystem.IsLinux() && new FileInfo($"/proc/self/fd/{file.DangerousGetHandle()}").LinkTarget is { } target) return target;
+            try { folder = System.Runtime.InteropServices.Marshal.PtrToStringUTF8(resolved) ?? folder; }
+            finally { System.Runtime.InteropServices.Marshal.FreeHGlobal(resolved); } // malloc'd: glibc's free
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        return Path.GetFullPath(path);
+        return Path.Combine(folder, Path.GetFileName(path));
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "realpath", CharSet = System.Runtime.InteropServices.CharSet.Ansi)]
+    private static extern nint RealPath(string path, nint resolved);
 
     /// <summary>
     /// The <c>*.case.json</c> files under <paramref name="root"/>, in ordinal order. A linked folder
@@ -239,7 +243,7 @@ public sealed partial class TestCommand
         var named = new HashSet<string>(StringComparer.Ordinal);
         void Add(string file)
         {
-            if (named.Add(RealPath(file))) files.Add(file);
+            if (named.Add(CaseKey(file))) files.Add(file);
         }
         foreach (var root in roots)
         {

@@ -68,7 +68,7 @@ public sealed class CompressedInputTests : IDisposable
 
     [Theory]
     [InlineData(new byte[] { 0x28, 0xB5, 0x2F, 0xFD, 0, 0 }, "zstd", "zstdcat")]
-    [InlineData(new byte[] { (byte)'B', (byte)'Z', (byte)'h', (byte)'9', 0, 0 }, "bzip2", "bzcat")]
+    [InlineData(new byte[] { (byte)'B', (byte)'Z', (byte)'h', (byte)'9', 0x31, 0x41 }, "bzip2", "bzcat")]
     [InlineData(new byte[] { 0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0 }, "xz", "xzcat")]
     public void Another_compression_is_named_with_the_command_that_reads_it(byte[] head, string kind, string reader)
     {
@@ -82,6 +82,18 @@ public sealed class CompressedInputTests : IDisposable
     }
 
     [Fact]
+    public void A_log_whose_first_bytes_only_start_like_a_compression_is_read()
+    {
+        var path = Path.Combine(_dir, "vhost.log");
+        File.WriteAllText(path, "BZh.example.com:80 10.0.0.1 - - [07/Feb/2019:21:11:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"c\"\n");
+
+        var r = CliRunner.Run("--format", "jsonl", path);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("\"records\":1,", r.Stdout);
+    }
+
+    [Fact]
     public void A_gzip_file_cannot_be_followed()
     {
         var gz = Gzip(Generated("access.log"));
@@ -90,6 +102,56 @@ public sealed class CompressedInputTests : IDisposable
 
         Assert.Equal(1, r.ExitCode);
         Assert.Equal($"logalert: {gz}: is gzip-compressed, so it cannot be followed; without --follow it is read whole", r.Stderr.Trim());
+    }
+
+    // .NET's GZipStream ends quietly where data cut short ends: half a log read, exit 0, not a word.
+    [Fact]
+    public void A_gzip_file_cut_short_is_read_to_where_it_ends_with_a_warning()
+    {
+        var log = Generated("access.log");
+        var gz = Gzip(log);
+        var whole = CliRunner.Run("--format", "jsonl", gz);
+        var bytes = File.ReadAllBytes(gz);
+        File.WriteAllBytes(gz, bytes[..(bytes.Length / 2)]);
+
+        var cut = CliRunner.Run("--format", "jsonl", gz);
+
+        Assert.Equal("", whole.Stderr);
+        Assert.Equal(0, cut.ExitCode);
+        Assert.Contains($"logalert: {gz}: warning: its gzip data does not end as a whole file's does: was it cut short?", cut.Stderr);
+        var (all, read) = (JsonDocument.Parse(whole.StdoutLines[^1]).RootElement, JsonDocument.Parse(cut.StdoutLines[^1]).RootElement);
+        Assert.InRange(read.GetProperty("lines").GetInt64(), 1, all.GetProperty("lines").GetInt64() - 1);
+    }
+
+    // Compressed bytes on stdin were dumped as "no format logalert knows fits "\x1f…"".
+    [Fact]
+    public void Gzip_on_stdin_is_said_to_be_gzip_with_what_to_do()
+    {
+        var gz = Gzip(Generated("access.log"));
+
+        var r = RunWithStdin(gz);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("logalert: <stdin>: is gzip-compressed, which logalert reads from a named file only: name the file, or zcat it into logalert -", r.Stderr.Trim());
+    }
+
+    /// <summary>logalert reading <paramref name="file"/>'s bytes on stdin, through a shell redirection.</summary>
+    private static CliRunner.Result RunWithStdin(string file)
+    {
+        var psi = CliRunner.StartInfo(["-"]);
+        var command = string.Join(' ', new[] { psi.FileName }.Concat(psi.ArgumentList).Select(a => $"'{a}'"));
+        var shell = new System.Diagnostics.ProcessStartInfo("sh", ["-c", $"exec {command} < '{file}'"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        shell.Environment["NO_COLOR"] = "1";
+        using var p = System.Diagnostics.Process.Start(shell)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(60_000), "did not finish");
+        return new CliRunner.Result(p.ExitCode, stdout.Result, stderr.Result);
     }
 
     [Fact]

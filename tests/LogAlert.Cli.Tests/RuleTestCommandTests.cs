@@ -530,6 +530,13 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.EndsWith("1 passed, 0 failed", r.Stdout.TrimEnd());
         Assert.Equal(0, throughLink.ExitCode);
         Assert.EndsWith("1 passed, 0 failed", throughLink.Stdout.TrimEnd());
+
+        // A linked case file is a case of its own: its expectations are looked for beside the link.
+        Directory.CreateDirectory(Path.Combine(_dir, "other"));
+        File.CreateSymbolicLink(Path.Combine(_dir, "other", "busy.case.json"), path);
+        var linkedFile = CliRunner.Run("test", cases, Path.Combine(_dir, "other"));
+        Assert.Contains($"ok    {path}", linkedFile.Stdout);
+        Assert.Contains(Path.Combine(_dir, "other", "busy.case.json"), linkedFile.Stdout);
     }
 
     [Fact]

@@ -451,7 +451,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         // read: one that was missing at the check may be a directory by now (earlier inputs take time).
         return follow
             ? new FollowSource(name, _poll, cancel, _notice, _maxLine)
-            : new StreamSource(Compression.Open(OpenFile(name), name), prompt: false, _poll, cancel, _maxLine, name, _notice);
+            : new StreamSource(Compression.Open(OpenFile(name), name, _notice), prompt: false, _poll, cancel, _maxLine, name, _notice);
     }
 
     /// <summary>Opens a file the way a log reader must: sharing it with writers, renames and deletes.</summary>
