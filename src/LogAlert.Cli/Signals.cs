@@ -53,13 +53,15 @@ public sealed class SignalToken : IDisposable
             [
                 PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Raise("SIGINT"); }),
                 PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Raise("SIGTERM"); }),
+                // Ctrl-\ stops a run as Ctrl-C does (RunCommand): the flush after it, a second one cuts short.
+                PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => { c.Cancel = true; Raise("SIGQUIT"); }),
             ];
     }
 
     /// <summary>Cancelled once a signal came.</summary>
     public CancellationToken Token => _cancel.Token;
 
-    /// <summary><c>SIGINT</c> or <c>SIGTERM</c> once one came; null before.</summary>
+    /// <summary><c>SIGINT</c>, <c>SIGTERM</c> or <c>SIGQUIT</c> once one came; null before.</summary>
     public string? Signal => _signal;
 
     /// <summary>Acts as if <paramref name="signal"/> came now (one noted before this was made); the first one counts.</summary>
