@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using LogAlert.Cli.Input;
 using Xunit;
 
 namespace LogAlert.Cli.Tests;
@@ -116,19 +117,4 @@ internal sealed class TrickleStream(byte[] bytes, int seed) : ReadOnlyStream
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancel = default) =>
         ValueTask.FromResult(Read(buffer.Span));
-}
-
-/// <summary>A stream that can only be read, forward: what the reader gets from a pipe.</summary>
-internal abstract class ReadOnlyStream : Stream
-{
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -44,7 +44,7 @@ internal static class Compression
     /// otherwise too, and cannot be told from it without reading the members apart: so it is said
     /// as a warning, not a failure.
     /// </summary>
-    private sealed class CheckedGzip(FileStream file, string path, Action<string> notice) : Stream
+    private sealed class CheckedGzip(FileStream file, string path, Action<string> notice) : ReadOnlyStream
     {
         private readonly GZipStream _gzip = new(file, CompressionMode.Decompress);
         private readonly System.IO.Hashing.Crc32 _crc = new();
@@ -76,17 +76,6 @@ internal static class Compression
             if (!whole)
                 notice($"{path}: warning: its gzip data does not end as a whole file's does: was it cut short? (its last line is then a bad line; gzip files joined into one read so too)");
         }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
