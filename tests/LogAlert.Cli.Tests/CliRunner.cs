@@ -48,6 +48,16 @@ public static class CliRunner
         return psi;
     }
 
+    /// <summary>
+    /// The command line that runs logalert with <paramref name="args"/>, each word single-quoted, for a
+    /// shell (a redirection <c>&gt; /dev/full</c>, <c>&lt; file</c>) or <c>script</c> (a terminal).
+    /// </summary>
+    public static string ShellCommand(IEnumerable<string> args)
+    {
+        var psi = StartInfo(args);
+        return string.Join(' ', new[] { psi.FileName }.Concat(psi.ArgumentList).Select(a => $"'{a.Replace("'", "'\\''")}'"));
+    }
+
     public static Result Run(IEnumerable<string> args, string? stdin = null, IDictionary<string, string>? env = null,
         int timeoutMs = 60_000)
     {

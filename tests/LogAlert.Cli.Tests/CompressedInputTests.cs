@@ -138,8 +138,7 @@ public sealed class CompressedInputTests : IDisposable
     /// <summary>logalert reading <paramref name="file"/>'s bytes on stdin, through a shell redirection.</summary>
     private static CliRunner.Result RunWithStdin(string file)
     {
-        var psi = CliRunner.StartInfo(["-"]);
-        var command = string.Join(' ', new[] { psi.FileName }.Concat(psi.ArgumentList).Select(a => $"'{a}'"));
+        var command = CliRunner.ShellCommand(["-"]);
         var shell = new System.Diagnostics.ProcessStartInfo("sh", ["-c", $"exec {command} < '{file}'"])
         {
             RedirectStandardOutput = true,

@@ -425,8 +425,7 @@ public sealed class DeliveryTests : IDisposable
     public async Task Alerts_found_before_stdout_failed_are_still_delivered_and_counted_on_stderr(string redirect, string error)
     {
         using var receiver = new WebhookReceiver();
-        var psi = CliRunner.StartInfo(["--format", "jsonl", "--summary-interval", "off", "--webhook", receiver.Url, Log()]);
-        var command = string.Join(' ', new[] { psi.FileName }.Concat(psi.ArgumentList).Select(a => $"'{a}'"));
+        var command = CliRunner.ShellCommand(["--format", "jsonl", "--summary-interval", "off", "--webhook", receiver.Url, Log()]);
         var shell = new ProcessStartInfo("sh", ["-c", $"exec {command} {redirect}"]) { RedirectStandardError = true, UseShellExecute = false };
         shell.Environment["NO_COLOR"] = "1";
         using var run = Process.Start(shell)!;

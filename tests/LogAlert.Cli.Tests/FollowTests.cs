@@ -79,8 +79,7 @@ public sealed class FollowTests : IDisposable
         var log = Path.Combine(_dir, "access.csv");
         File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
         // script(1) (util-linux, in every Debian) gives the run a pseudo-terminal for stdin and stdout.
-        var psi = CliRunner.StartInfo([]);
-        var command = string.Join(' ', new[] { "dotnet", psi.ArgumentList[0], "--summary-interval", "off", log }.Select(a => $"'{a}'"));
+        var command = CliRunner.ShellCommand(["--summary-interval", "off", log]);
         var script = new ProcessStartInfo("script", ["-q", "-e", "-c", command, "/dev/null"])
         {
             RedirectStandardOutput = true,
