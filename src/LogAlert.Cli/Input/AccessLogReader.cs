@@ -399,7 +399,8 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         }
         catch (InvalidDataException e)
         {
-            // A gzip file cut short or damaged: the lines before the damage were read.
+            // Damaged gzip data (one cut short ends quietly, and is warned of: Compression): the
+            // lines before the damage were read.
             throw new InputException($"{path}: cannot read: the gzip data is damaged", e);
         }
     }
