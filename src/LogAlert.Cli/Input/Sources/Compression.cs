@@ -4,8 +4,9 @@ namespace LogAlert.Cli.Input;
 
 /// <summary>
 /// Compressed logs. logrotate leaves yesterday's log as <c>access.log.2.gz</c>, and replaying old logs
-/// means reading those: a gzip file is read through <see cref="GZipStream"/> (several members one after
-/// another, as <c>zcat</c> reads them). Other compressions are named, with how to read them, where the
+/// means reading those: a gzip file is read member by member through the system's zlib
+/// (<see cref="GzipMembers"/>), as <c>zcat</c> reads it, or, where there is no zlib to load, through
+/// <see cref="GZipStream"/>. Other compressions are named, with how to read them, where the
 /// bytes were taken for a log in no format.
 /// </summary>
 internal static class Compression
@@ -37,7 +38,8 @@ internal static class Compression
         + $"{kind switch { "zstd" => "zstdcat", "bzip2" => "bzcat", "xz" => "xzcat", _ => "zcat" }} {path} | logalert -";
 
     /// <summary>
-    /// A gzip file read to its end, and its end checked: .NET's <see cref="GZipStream"/> ends quietly
+    /// Where the system has no zlib (<see cref="GzipMembers"/>): a gzip file read through .NET's own, to
+    /// its end, and its end checked. <see cref="GZipStream"/> ends quietly
     /// where data cut short ends (half of a 300,000-line log read, exit 0). The file's last 8 bytes
     /// are the CRC-32 and length of what its last member holds; a file of one member (what gzip and
     /// logrotate write) that reads otherwise was cut short. A file of several members joined reads
@@ -89,12 +91,15 @@ internal static class Compression
     /// compressed; a file of another compression is refused, with the command that reads it.
     /// </summary>
     /// <exception cref="InputException">The file is compressed otherwise than with gzip.</exception>
-    public static Stream Open(FileStream file, string path, Action<string> notice)
+    public static Stream Open(FileStream file, string path, Action<string> notice) => Open(file, path, notice, byMember: true);
+
+    /// <summary><see cref="Open(FileStream, string, Action{string})"/>, reading gzip member by member only when <paramref name="byMember"/> (tests read it the other way too).</summary>
+    internal static Stream Open(FileStream file, string path, Action<string> notice, bool byMember)
     {
         switch (Of(file))
         {
             case null: return file;
-            case "gzip": return new CheckedGzip(file, path, notice);
+            case "gzip": return (byMember ? GzipMembers.TryOpen(file, path, notice) : null) ?? (Stream)new CheckedGzip(file, path, notice);
             case var kind:
                 file.Dispose();
                 throw new InputException(Refusal(kind, path));
