@@ -399,6 +399,28 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.DoesNotContain("   at ", r.Stdout + r.Stderr); // no stack trace
     }
 
+    // A missing rule file in a "rules" list over several lines was said at the line of "rules", not of its entry.
+    [Fact]
+    public void A_missing_rule_file_is_said_at_the_line_of_its_entry_in_the_list()
+    {
+        Write("busy.csx", Busy);
+        var path = Write("cases/missing.case.json", """
+            {
+              "generate": "--rate 4 --duration 1m",
+              "rules": [
+                "../busy.csx",
+                "../missing.csx"
+              ]
+            }
+            """);
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains($"ERROR {path}:5: \"rules\": {Path.Combine(_dir, "cases", "../missing.csx")}: no such file\n", r.Stdout);
+        Assert.DoesNotContain("   at ", r.Stdout + r.Stderr);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -38,9 +38,9 @@ public sealed class CaseRunner(RuleHost host)
         }
         else
         {
-            foreach (var file in testCase.Rules)
-                if (!File.Exists(file))
-                    throw new CaseException($"{testCase.At("rules")}: {testCase.Key("rules")}: {file}: {(Directory.Exists(file) ? "is a folder" : "no such file")}");
+            for (var i = 0; i < testCase.Rules.Count; i++)
+                if (testCase.Rules[i] is var file && !File.Exists(file))
+                    throw new CaseException($"{testCase.AtRule(i)}: {testCase.Key("rules")}: {file}: {(Directory.Exists(file) ? "is a folder" : "no such file")}");
             var loaded = host.Load(testCase.Rules);
             // The case first, then each of its rules' errors on a line of its own (as `check` prints them).
             if (!loaded.Ok)

@@ -57,11 +57,19 @@ public sealed class TestCase
     /// <summary>The file of expected transitions.</summary>
     public required string ExpectFile { get; init; }
 
-    /// <summary>The line of each key of the case file (<c>options.lateness</c> for an option); empty for a one-off case.</summary>
+    /// <summary>
+    /// The line of each key of the case file (<c>options.lateness</c> for an option) and of each rule
+    /// file it names (<c>rules[1]</c>); empty for a one-off case.
+    /// </summary>
     public IReadOnlyDictionary<string, int> KeyLines { get; init; } = new Dictionary<string, int>();
 
     /// <summary><c>file:line</c> of a key of the case file; for a one-off case (no file), its name.</summary>
     public string At(string key) => KeyLines.TryGetValue(key, out var line) ? $"{Name}:{line}" : Name;
+
+    /// <summary><c>file:line</c> of the entry of <c>"rules"</c> that names <see cref="Rules"/>[<paramref name="index"/>]; for a one-off case, its name.</summary>
+    public string AtRule(int index) => KeyLines.ContainsKey(RuleKey(index)) ? At(RuleKey(index)) : At("rules");
+
+    private static string RuleKey(int index) => $"rules[{index}]";
 
     /// <summary>How the user wrote a setting: <c>"input_format"</c> in a case file, <c>--input-format</c> for a one-off case.</summary>
     public string Key(string key) => KeyLines.Count > 0 ? $"\"{key}\"" : "--" + key.Replace('_', '-');
@@ -103,10 +111,11 @@ public sealed class TestCase
             var keyLines = KeyLinesOf(text);
             int LineOf(string key) => keyLines.TryGetValue(key, out var line) ? line : 1;
             var folder = Path.GetDirectoryName(path) ?? "";
-            CaseException Bad(string key, string reason) => new($"{path}:{LineOf(key)}: \"{key}\" {reason}");
+            // At the line of `at` when given: an entry of "rules" on a line of its own.
+            CaseException Bad(string key, string reason, string? at = null) => new($"{path}:{LineOf(at ?? key)}: \"{key}\" {reason}");
             // An empty name is no file: it ended as the case's own folder, or a stack trace.
-            string Relative(string key, string p) =>
-                string.IsNullOrWhiteSpace(p) ? throw Bad(key, "names no file (an empty name)")
+            string Relative(string key, string p, string? at = null) =>
+                string.IsNullOrWhiteSpace(p) ? throw Bad(key, "names no file (an empty name)", at)
                 : Path.IsPathRooted(p) ? p : Path.Combine(folder, p);
 
             var known = new HashSet<string>(StringComparer.Ordinal)
@@ -123,9 +132,9 @@ public sealed class TestCase
             var rules = new List<string>();
             if (root.TryGetProperty("rules", out var r))
             {
-                if (r.ValueKind == JsonValueKind.String) rules.Add(Relative("rules", r.GetString()!));
+                if (r.ValueKind == JsonValueKind.String) rules.Add(Relative("rules", r.GetString()!, RuleKey(0)));
                 else if (r.ValueKind == JsonValueKind.Array && r.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
-                    rules.AddRange(r.EnumerateArray().Select(e => Relative("rules", e.GetString()!)));
+                    rules.AddRange(r.EnumerateArray().Select((e, i) => Relative("rules", e.GetString()!, RuleKey(i))));
                 else throw Bad("rules", "is not a rule file or a list of them");
             }
             string? log = null;
@@ -226,8 +235,9 @@ public sealed class TestCase
     }
 
     /// <summary>
-    /// The 1-based line of each key of the case (<c>options.NAME</c> for an option), read as JSON: a
-    /// search for <c>"key"</c> in the text found it in a comment or a string before the key.
+    /// The 1-based line of each key of the case (<c>options.NAME</c> for an option) and of each
+    /// rule file of <c>"rules"</c> (<c>rules[0]</c>, …; a single name is <c>rules[0]</c>), read as
+    /// JSON: a search for <c>"key"</c> in the text found it in a comment or a string before the key.
     /// </summary>
     private static Dictionary<string, int> KeyLinesOf(string text)
     {
@@ -237,13 +247,15 @@ public sealed class TestCase
         string? top = null;
         int line = 1;
         long counted = 0;
+        var rule = 0;
         while (reader.Read())
         {
-            if (reader.TokenType != JsonTokenType.PropertyName) continue;
-            var name = reader.GetString()!;
             string key;
-            if (reader.CurrentDepth == 1) key = top = name;
-            else if (reader.CurrentDepth == 2 && top == "options") key = "options." + name;
+            if (reader.TokenType == JsonTokenType.String && top == "rules" && reader.CurrentDepth is 1 or 2)
+                key = RuleKey(rule++); // the value of "rules", or an entry of its list
+            else if (reader.TokenType != JsonTokenType.PropertyName) continue;
+            else if (reader.CurrentDepth == 1) key = top = reader.GetString()!;
+            else if (reader.CurrentDepth == 2 && top == "options") key = "options." + reader.GetString()!;
             else continue;
             for (; counted < reader.TokenStartIndex; counted++)
                 if (bytes[counted] == (byte)'\n') line++;
