@@ -80,14 +80,21 @@ public sealed partial class TestCommand
             var run = new TestRun(new CaseRunner(host), Console.Out, update);
             // A rule that cannot be resumed ends the run; the case it was in is an ERROR, and the
             // report so far (summary, JUnit) is written before the process ends, with exit code 2.
-            void Stop(string reason, bool signalled = false)
+            bool Stop(string reason, bool signalled = false)
             {
-                Environment.ExitCode = run.Stop(reason, signalled);
+                var inCase = run.Stop(reason, signalled);
+                Environment.ExitCode = ExitCodes.Usage;
                 if (junit is not null) WriteJUnit(junit, run.Results);
+                return inCase;
             }
+            // A stuck rule is said in its case's ERROR block, where a test's report is read; the
+            // watchdog's own line on stderr said it a second time. Only a report already written
+            // (the run ended, or a signal stopped it) leaves stderr to say it.
+            host.Watchdog.Error = TextWriter.Null;
             host.Watchdog.OnRunaway = () =>
             {
-                Stop(host.Watchdog.RunawayMessage ?? "a rule did not finish");
+                var reason = host.Watchdog.RunawayMessage ?? "a rule did not finish";
+                if (!Stop(reason)) Console.Error.WriteLine($"logalert: {reason}");
                 Environment.Exit(ExitCodes.Usage);
             };
             // Environment.Exit runs this on another thread while the rule that called it waits.

@@ -273,6 +273,23 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.NotNull(cases[last].Element("skipped")); // CI shows it as not run
     }
 
+    // The watchdog said it on stderr as well as in the case's ERROR block: twice for one stuck rule.
+    [Fact]
+    public void A_rule_stuck_past_its_timeout_is_said_once_in_its_case()
+    {
+        Write("loops.csx", """
+            Alert("loops").When(q => { var s = q.Sum("requests", TimeSpan.FromMinutes(1)); while (s > 100) { } return s; }).Above(5);
+            """);
+        var path = Write("loops.case.json", """{ "rules": ["loops.csx"], "generate": "--rate 5 --duration 3m", "options": { "rule_timeout": "1s" } }""");
+
+        var r = CliRunner.Run("test", path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Matches($@"(?m)^ERROR {System.Text.RegularExpressions.Regex.Escape(path)}: rule ""loops"" did not finish within 1s at 2019-02-07T\d\d:\d\d:\d\dZ; is it stuck in a loop\?\n      the run stops here: ", r.Stdout);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(r.Stdout + r.Stderr, "did not finish"));
+        Assert.EndsWith("0 passed, 1 failed (1 could not be run)", r.Stdout.TrimEnd());
+    }
+
     /// <summary>Sends <paramref name="signal"/> once <paramref name="ready"/> is seen on the stream; returns the exit code, stdout and the seconds from the signal to the exit.</summary>
     private static async Task<(int Code, string Stdout, string Stderr, double Seconds)> Interrupt(string signal, string[] args, Func<string, bool> ready, bool onStderr = false)
     {

@@ -93,13 +93,14 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     /// Ends the run in the case being run, for a rule that cannot be resumed (stuck past its timeout,
     /// or ending the process with <c>Environment.Exit</c>): that case is an <c>ERROR</c> with
     /// <paramref name="reason"/>, the summary line counts the cases not run, and the exit code is 2.
-    /// Called from another thread while the run's own is held in the rule; once.
+    /// Called from another thread while the run's own is held in the rule; once. False when the
+    /// report was already written (the run ended, or a signal stopped it): the reason is in no case.
     /// </summary>
-    public int Stop(string reason, bool signalled = false)
+    public bool Stop(string reason, bool signalled = false)
     {
         lock (_results)
         {
-            if (Interlocked.Exchange(ref _stopped, 1) == 1) return ExitCodes.Usage;
+            if (Interlocked.Exchange(ref _stopped, 1) == 1) return false;
             output.WriteLine($"ERROR {Terminal.Escape(Current)}: {Terminal.Escape(reason)}");
             output.WriteLine(signalled
                 ? "      the run stops here: it was asked to stop"
@@ -109,7 +110,7 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
             foreach (var (name, _) in _cases.Skip(_results.Count))
                 _results.Add(new CaseResult(name, false, false, $"not run: the run stopped in {Current}", TimeSpan.Zero, Skipped: true));
             Finish();
-            return ExitCodes.Usage;
+            return true;
         }
     }
 
