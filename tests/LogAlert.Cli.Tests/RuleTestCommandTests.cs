@@ -506,6 +506,8 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"time\":\"2019-02-07\"}", "\"time\" is not an ISO 8601 time")]
     // Two times that disagree: the "at" alone was read, the "time" beside it silently ignored.
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"time\":\"2000-01-01T00:00:00Z\"}", "\"at\" and \"time\" name different seconds (")]
+    // A value that is not finite is written as Prometheus writes it, and in no other way.
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"value\":\"Infinity\"}", "\"value\" is not a number, \"+Inf\", \"-Inf\" or \"NaN\"")]
     public void An_expected_transition_of_the_wrong_type_is_an_error_of_its_case_and_the_others_run(string line, string message)
     {
         var good = Case("a");
@@ -914,5 +916,39 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.NotEqual(written, regrouped);
         File.WriteAllLines(Path.Combine(_dir, "run.jsonl"), regrouped);
         Assert.Contains($"same  {path}", CliRunner.Run("test", "--update", path).Stdout);
+    }
+
+    // --update left the value out of a transition whose value is not finite: the case then passed
+    // whatever the value, and a change from +Inf to a number went unseen.
+    [Fact]
+    public void Update_writes_an_infinite_value_as_Inf_and_the_case_then_passes()
+    {
+        // +Inf in the burst (more than 600 requests a minute), -Inf outside it.
+        Write("inf.csx", """
+            Alert("inf").When(q => { var s = q.Sum("requests", TimeSpan.FromMinutes(1)); return (s > 600 ? s : -s) / 0.0; }).Above(5);
+            """);
+        var path = Write("inf.case.json", """{ "rules": ["inf.csx"], "generate": "--rate 4 --burst 2m:3m:30 --duration 8m" }""");
+
+        var update = CliRunner.Run("test", "--update", path);
+
+        Assert.True(update.ExitCode == 0, update.Stdout + update.Stderr);
+        var written = File.ReadAllLines(ExpectFile(path));
+        Assert.Equal(2, written.Length);
+        Assert.Matches("""^\{"rule":"inf","state":"firing","at":"\+2m\d+s","value":"\+Inf","labels":\{\}\}$""", written[0]);
+        Assert.Matches("""^\{"rule":"inf","state":"resolved","at":"\+[56]m\d+s","value":"-Inf","labels":\{\}\}$""", written[1]);
+
+        var r = CliRunner.Run("test", path);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Contains($"ok    {path}  (2 transitions)", r.Stdout);
+        Assert.Contains($"same  {path}  (2 transitions)", CliRunner.Run("test", "--update", path).Stdout);
+
+        // Compared, not taken as any value: another sign, NaN or a number fails, shown as written and got.
+        foreach (var other in new[] { "\"-Inf\"", "\"NaN\"", "12.5" })
+        {
+            File.WriteAllLines(ExpectFile(path), [written[0].Replace("\"+Inf\"", other), written[1]]);
+            r = CliRunner.Run("test", path);
+            Assert.True(r.ExitCode == 1, other + "\n" + r.Stdout + r.Stderr);
+            Assert.Matches($@"   1  firing inf \+2m\d+s \S+ {System.Text.RegularExpressions.Regex.Escape(other.Trim('"'))} +firing inf \+2m\d+s \S+ \+Inf\n", r.Stdout);
+        }
     }
 }

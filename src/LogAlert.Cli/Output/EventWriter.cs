@@ -100,6 +100,17 @@ internal static class Format
         return rounded == 0 ? 0m : rounded;
     }
 
+    /// <summary><c>+Inf</c>, <c>-Inf</c> or <c>NaN</c>: a value that is not finite, as Prometheus and promtool write it.</summary>
+    public static string NotFinite(double value) =>
+        double.IsPositiveInfinity(value) ? "+Inf" : double.IsNegativeInfinity(value) ? "-Inf" : "NaN";
+
+    /// <summary>The value <see cref="NotFinite"/> wrote; false for any other text.</summary>
+    public static bool TryParseNotFinite(string? text, out double value)
+    {
+        value = text switch { "+Inf" => double.PositiveInfinity, "-Inf" => double.NegativeInfinity, "NaN" => double.NaN, _ => 0 };
+        return text is "+Inf" or "-Inf" or "NaN";
+    }
+
     private static readonly string[] ByteUnits = ["B", "KB", "MB", "GB", "TB", "PB", "EB"];
 
     /// <summary>Appends <c>381.6 KB</c>: bytes below 1 KB as they are, larger sums in the largest binary

@@ -285,7 +285,8 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
 
     /// <summary>
     /// Whether <paramref name="got"/> is this transition: the same rule, labels, state and second, and
-    /// when this one has a value, within 0.01 of the value as logalert shows it (2 decimals).
+    /// when this one has a value, within 0.01 of the value as logalert shows it (2 decimals); a value
+    /// that is not finite only equals itself (+Inf, -Inf, NaN).
     /// </summary>
     public bool Matches(Transition got) =>
         Rule == got.Rule && Fired == got.Fired && Time == got.Time
@@ -297,7 +298,9 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
     /// report and --update show 11.88, which is within 0.01. The 1e-9 absorbs binary fractions.
     /// </summary>
     private static bool Near(double expected, double got) =>
-        Math.Abs(expected - (Output.Format.Round2(got) is { } shown ? (double)shown : got)) <= 0.01 + 1e-9;
+        double.IsFinite(expected) && double.IsFinite(got)
+            ? Math.Abs(expected - (Output.Format.Round2(got) is { } shown ? (double)shown : got)) <= 0.01 + 1e-9
+            : expected.Equals(got); // +Inf - +Inf is NaN, and NaN == NaN is false: Equals holds for both
 
     /// <summary><c>+5m12s</c>: a second as an offset from <paramref name="origin"/>.</summary>
     public static string Offset(long second, long origin)
@@ -383,9 +386,12 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
                 var time = times[0].Time;
                 if (times.FirstOrDefault(x => x.Time != time) is { Key: not null } other)
                     throw Bad($"\"{times[0].Key}\" and \"{other.Key}\" name different seconds ({Output.Format.Time(time)}, {Output.Format.Time(other.Time)})");
+                // JSON has no number that is not finite: such a value is written as Prometheus writes it.
                 double? value = null;
                 if (e.TryGetProperty("value", out var v) && v.ValueKind != JsonValueKind.Null)
-                    value = v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Bad("\"value\" is not a number");
+                    value = v.ValueKind == JsonValueKind.Number ? v.GetDouble()
+                        : v.ValueKind == JsonValueKind.String && Output.Format.TryParseNotFinite(v.GetString(), out var special) ? special
+                        : throw Bad("\"value\" is not a number, \"+Inf\", \"-Inf\" or \"NaN\"");
                 var labels = new List<KeyValuePair<string, string>>();
                 if (e.TryGetProperty("labels", out var l))
                 {
@@ -417,6 +423,7 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
             json.WriteString("at", Offset(Time, origin));
             if (Value is { } v && Output.Format.Round2(v) is { } rounded) json.WriteNumber("value", rounded);
             else if (Value is { } large && double.IsFinite(large)) json.WriteNumber("value", large);
+            else if (Value is { } special) json.WriteString("value", Output.Format.NotFinite(special)); // once left out: then any value passed
             json.WriteStartObject("labels");
             foreach (var p in Labels) json.WriteString(p.Key, p.Value);
             json.WriteEndObject();

@@ -299,9 +299,10 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     private static string Describe(Transition t, long origin, bool asWritten = false) =>
         $"{(t.Fired ? "firing" : "resolved")} {t.Rule}{t.LabelText} {Transition.Offset(t.Time, origin)} {Format.Time(t.Time)}"
         + (t.Value is not { } v ? ""
+           : !double.IsFinite(v) ? $" {Format.NotFinite(v)}" // as an expect file writes it, not "Infinity", nor nothing
            : asWritten ? $" {v.ToString(Format.Invariant)}"
            : Format.Round2(v) is { } r ? $" {r.ToString(Format.Invariant)}"
-           : double.IsFinite(v) ? $" {v.ToString(Format.Invariant)}" : "");
+           : $" {v.ToString(Format.Invariant)}");
 
     private const string Written = "updated";
     private const string Same = "unchanged";
