@@ -15,11 +15,15 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
     private const int ChunkTarget = BufferSize / 2;
     private static readonly TimeSpan Moment = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>How long a read in flight when the source is stopped may take to finish (a signal's exit waits that much on a quiet pipe).</summary>
+    private static readonly TimeSpan StopGrace = TimeSpan.FromMilliseconds(250);
+
     private readonly LineBuffer _lines = new(BufferSize, maxLine);
     private Task<int>? _pending;
     private bool _idleSaid;
     private bool _eof;
     private bool _stopSaid;
+    private bool _graceGiven;
 
     public override Step Next(out Memory<byte> chunk)
     {
@@ -36,6 +40,16 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
             if (cancel.IsCancellationRequested)
             {
                 // What was read before the signal goes out: a read that completed, then whole lines.
+                // A read in flight takes bytes out of the pipe that cannot be read again, and under
+                // load its thread may not have run yet when the signal comes (a pipe-full of lines,
+                // 2,191, was lost so): it gets a moment to finish. A quiet pipe's read stays blocked
+                // through it, having taken nothing.
+                if (_pending is { IsCompleted: false } inFlight && !_graceGiven)
+                {
+                    _graceGiven = true;
+                    try { inFlight.Wait(StopGrace); }
+                    catch (AggregateException) { } // a read that failed: as below, nothing more to hand out
+                }
                 if (_pending is { IsCompletedSuccessfully: true } done)
                 {
                     _pending = null;
