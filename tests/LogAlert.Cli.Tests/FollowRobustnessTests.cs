@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Compression;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -10,7 +11,8 @@ namespace LogAlert.Cli.Tests;
 
 /// <summary>
 /// What a followed log meets beyond appends and clean rotations: a hole of NULs left by
-/// <c>copytruncate</c>, a path that names something unreadable, a truncation in the middle of a line.
+/// <c>copytruncate</c>, a path that names something unreadable, a truncation in the middle of a line,
+/// a compressed file where a log was awaited.
 /// </summary>
 /// <remarks>
 /// As in <see cref="FollowTests"/>, each step waits for an event (a line on stderr, an alert), never for
@@ -37,10 +39,12 @@ public sealed class FollowRobustnessTests : IDisposable
             $"\"GET /{new string('p', pathLength - 1)} HTTP/1.1\" 200 100 \"-\" \"curl\"\n",
             perSecond)));
 
-    private static void Append(string log, string text)
+    private static void Append(string log, string text) => Append(log, Encoding.UTF8.GetBytes(text));
+
+    private static void Append(string log, byte[] bytes)
     {
         using var f = new FileStream(log, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-        f.Write(Encoding.UTF8.GetBytes(text));
+        f.Write(bytes);
     }
 
     /// <summary>logrotate's <c>copytruncate</c>: copied away, then emptied in place (same inode).</summary>
@@ -63,12 +67,40 @@ public sealed class FollowRobustnessTests : IDisposable
     }
 
     /// <summary>Puts <paramref name="text"/> at <paramref name="path"/> in one step (a rename), over whatever is there.</summary>
-    private void Replace(string path, string text)
+    private void Replace(string path, string text) => Replace(path, Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Puts <paramref name="bytes"/> at <paramref name="path"/> in one step (a rename), over whatever is there.</summary>
+    private void Replace(string path, byte[] bytes)
     {
         var staged = Path.Combine(_dir, "staged");
-        File.WriteAllText(staged, text);
+        File.WriteAllBytes(staged, bytes);
         File.Move(staged, path, overwrite: true);
     }
+
+    /// <summary>
+    /// A file of <paramref name="kind"/>: <paramref name="text"/> gzipped, or another compression's
+    /// first bytes (logalert reads no further in those).
+    /// </summary>
+    private static byte[] Compressed(string kind, string text)
+    {
+        if (kind != "gzip")
+            return [.. kind switch
+            {
+                "zstd" => new byte[] { 0x28, 0xB5, 0x2F, 0xFD, 0, 0 },
+                "bzip2" => "BZh91A"u8.ToArray(),
+                _ => [0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0],
+            }, .. new byte[100]];
+        using var bytes = new MemoryStream();
+        using (var gzip = new GZipStream(bytes, CompressionLevel.Optimal, leaveOpen: true))
+            gzip.Write(Encoding.UTF8.GetBytes(text));
+        return bytes.ToArray();
+    }
+
+    /// <summary>What logalert says of a followed file of <paramref name="kind"/> at the start of a run (CompressedInputTests).</summary>
+    private static string Refusal(string kind, string path) => kind == "gzip"
+        ? $"logalert: {path}: is gzip-compressed, so it cannot be followed; without --follow it is read whole"
+        : $"logalert: {path}: is {kind}-compressed, which logalert does not read; decompress it first: "
+          + $"{kind switch { "zstd" => "zstdcat", "bzip2" => "bzcat", _ => "xzcat" }} {path} | logalert -";
 
     private static (long Lines, long Records, long Bad) Counts(JsonElement stats) =>
         (stats.GetProperty("lines").GetInt64(), stats.GetProperty("records").GetInt64(), stats.GetProperty("bad").GetInt64());
@@ -305,5 +337,68 @@ public sealed class FollowRobustnessTests : IDisposable
 
         var (exit, stats, stderr) = await run.Terminate();
         Assert.Equal((0, (1L + 21 + 3, 21L + 3, 0L), ""), (exit, Counts(stats), stderr));
+    }
+
+    // ---- a compressed file where a followed log was awaited (docs/semantics.md §1) ----------------
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("zstd")]
+    [InlineData("bzip2")]
+    [InlineData("xz")]
+    public async Task A_followed_file_that_appears_compressed_ends_the_run_as_one_compressed_at_the_start_does(string kind)
+    {
+        // Refused when it was there at the start; arriving later, its bytes were read as a log, lines
+        // of binary garbage, and the run went on.
+        var log = Path.Combine(_dir, "access.csv");
+        using var run = new Following(log, "1h");
+        await run.WaitForStderr("no such file yet");
+
+        Replace(log, Compressed(kind, Header + "\n" + Lines(1000, 1004, 5)));
+        var (exit, stats, stderr) = await run.Ended();
+
+        Assert.Equal(1, exit);
+        Assert.Equal([$"logalert: {log}: no such file yet; waiting for it to appear", Refusal(kind, log)], stderr.Split('\n'));
+        Assert.Equal($"error: {Refusal(kind, log)["logalert: ".Length..]}", stats.GetProperty("stopped").GetString());
+        Assert.Equal((0L, 0L, 0L), Counts(stats));
+    }
+
+    [Fact]
+    public async Task A_followed_file_that_appears_empty_and_is_then_written_compressed_ends_the_run()
+    {
+        // `gzip -c old.log > access.log`: the file opens empty, its compressed bytes come after.
+        var log = Path.Combine(_dir, "access.csv");
+        using var run = new Following(log, "1h");
+        await run.WaitForStderr("no such file yet");
+        File.WriteAllBytes(log, []);
+        await run.WaitForStderr("has appeared");
+
+        Append(log, Compressed("gzip", Header + "\n" + Lines(1000, 1004, 5)));
+        var (exit, stats, stderr) = await run.Ended();
+
+        Assert.Equal(1, exit);
+        Assert.Equal(Refusal("gzip", log), stderr.Split('\n')[^1]);
+        Assert.Equal((0L, 0L, 0L), Counts(stats));
+    }
+
+    [Fact]
+    public async Task A_rotation_to_a_compressed_file_ends_the_run_once_the_old_file_is_read_to_its_end()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, "1h");
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        File.Move(log, log + ".1");
+        Append(log + ".1", Lines(1004, 1008, 1)); // written before the switch: read, as in any rotation
+        Replace(log, Compressed("gzip", Lines(1008, 1012, 5)));
+        var (exit, stats, stderr) = await run.Ended();
+
+        Assert.Equal(1, exit);
+        Assert.Equal(Refusal("gzip", log), stderr);
+        // Every line of the old file is in the report, and its events are out.
+        Assert.Equal((1L + 20 + 4, 20L + 4, 0L), Counts(stats));
+        Assert.Equal(["firing@1001", "resolved@1006"], run.Transitions());
+        Assert.StartsWith("error: ", stats.GetProperty("stopped").GetString());
     }
 }

@@ -88,6 +88,18 @@ internal sealed class Following : IDisposable
     {
         Process.Start("kill", [$"-{signal}", _process.Id.ToString()])!.WaitForExit();
         Assert.True(_process.WaitForExit(30_000), $"did not exit on SIG{signal}");
+        return await Result();
+    }
+
+    /// <summary>Waits (up to a minute) for the program to end by itself; returns as <see cref="Terminate"/> does.</summary>
+    public async Task<(int Exit, JsonElement Stats, string Stderr)> Ended()
+    {
+        Assert.True(_process.WaitForExit(60_000), $"still running; stderr says:\n{Errors}");
+        return await Result();
+    }
+
+    private async Task<(int Exit, JsonElement Stats, string Stderr)> Result()
+    {
         await Task.WhenAll(_reading, _readingErrors);
         string last;
         lock (_lines) last = _lines.Last();

@@ -33,7 +33,8 @@ namespace LogAlert.Cli.Input;
 /// bytes changed, see <see cref="FollowSource"/>), is read again from its start. The new content
 /// keeps the columns in force unless it starts with a header of its own. A followed file that does not
 /// exist yet is waited for, and so, once the run is under way, is a directory or a file that cannot be
-/// opened in its place (the notice callback hears about the wait and the file's arrival).
+/// opened in its place (the notice callback hears about the wait and the file's arrival). A followed
+/// file whose content turns out compressed, at the start or later, is refused with an <see cref="InputException"/>.
 /// A last line without its newline is held back until the newline arrives; a truncation drops it
 /// (and the notice callback hears so), a rotation hands it out whole. The enumeration yields
 /// <see cref="InputBatch.Heartbeat"/> at each poll that found nothing, so a consumer hears about
@@ -189,10 +190,9 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                 // would be compressed bytes, and another compression is not read: said before reading.
                 var compressed = stream is null ? null : Compression.Of(stream);
                 stream?.Dispose();
+                // One that turns up compressed later is refused by its source (FollowSource).
                 if (compressed is not null && (IsFollowed(i) || compressed != "gzip"))
-                    throw new InputException(compressed == "gzip"
-                        ? $"{_inputs[i]}: is gzip-compressed, so it cannot be followed; without --follow it is read whole"
-                        : Compression.Refusal(compressed, _inputs[i]));
+                    throw new InputException(Compression.Refusal(compressed, _inputs[i], IsFollowed(i)));
             }
         }
     }

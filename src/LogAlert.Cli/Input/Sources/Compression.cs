@@ -11,16 +11,23 @@ namespace LogAlert.Cli.Input;
 /// </summary>
 internal static class Compression
 {
+    /// <summary>How many of a file's first bytes tell its compression (<see cref="Of(ReadOnlySpan{byte})"/>).</summary>
+    public const int HeadLength = 6;
+
     /// <summary>The compression <paramref name="file"/>'s first bytes say (<c>gzip</c>, <c>zstd</c>, ...), or null; its position is left at 0.</summary>
     public static string? Of(FileStream file)
     {
         if (!file.CanSeek) return null;
-        Span<byte> head = stackalloc byte[6];
+        Span<byte> head = stackalloc byte[HeadLength];
         var read = 0;
         while (read < head.Length && file.Read(head[read..]) is var n and > 0) read += n;
         file.Position = 0;
-        head = head[..read];
-        return head switch
+        return Of(head[..read]);
+    }
+
+    /// <summary>The compression a file's first bytes, <paramref name="head"/>, say, or null (also when too few are there yet to tell).</summary>
+    public static string? Of(ReadOnlySpan<byte> head) =>
+        head switch
         {
             [0x1F, 0x8B, ..] => "gzip",
             [0x28, 0xB5, 0x2F, 0xFD, ..] => "zstd",
@@ -30,12 +37,16 @@ internal static class Compression
             [0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0x00] => "xz",
             _ => null,
         };
-    }
 
-    /// <summary>Why a file of <paramref name="kind"/> (not gzip) is not read, and the command that reads it.</summary>
-    public static string Refusal(string kind, string path) =>
-        $"{path}: is {kind}-compressed, which logalert does not read; decompress it first: "
-        + $"{kind switch { "zstd" => "zstdcat", "bzip2" => "bzcat", "xz" => "xzcat", _ => "zcat" }} {path} | logalert -";
+    /// <summary>
+    /// Why a file of <paramref name="kind"/> is not read: gzip only when <paramref name="followed"/>
+    /// (its appends would be compressed bytes), any other with the command that reads it.
+    /// </summary>
+    public static string Refusal(string kind, string path, bool followed = false) =>
+        kind == "gzip" && followed
+            ? $"{path}: is gzip-compressed, so it cannot be followed; without --follow it is read whole"
+            : $"{path}: is {kind}-compressed, which logalert does not read; decompress it first: "
+              + $"{kind switch { "zstd" => "zstdcat", "bzip2" => "bzcat", "xz" => "xzcat", _ => "zcat" }} {path} | logalert -";
 
     /// <summary>
     /// Where the system has no zlib (<see cref="GzipMembers"/>): a gzip file read through .NET's own, to

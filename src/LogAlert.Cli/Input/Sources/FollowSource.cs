@@ -1,6 +1,9 @@
 namespace LogAlert.Cli.Input;
 
-/// <summary>A file followed like <c>tail -F</c>: appended lines, rotation, truncation, a file yet to come.</summary>
+/// <summary>
+/// A file followed like <c>tail -F</c>: appended lines, rotation, truncation, a file yet to come. Content
+/// that turns out compressed ends the follow with an <see cref="InputException"/>.
+/// </summary>
 /// <param name="path">The path followed; opened at the first read, and waited for while it names no file to read.</param>
 /// <param name="poll">How long to wait when nothing is new.</param>
 /// <param name="cancel">Ends the following.</param>
@@ -68,6 +71,7 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
             if (read > 0)
             {
                 RememberHead(room.Span[..read]);
+                if (_position < Compression.HeadLength) RefuseCompressed(Compression.Of(_head.AsSpan(0, _headLength)));
                 _lines.Advance(read);
                 _position += read;
                 continue;
@@ -158,8 +162,23 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
             Say(Absence.Missing, "", again: false);
             return false;
         }
+        // Looked at before its arrival is said: a compressed file here is refused, not followed.
+        RefuseCompressed(Compression.Of(_file));
         SayFound();
         return true;
+    }
+
+    /// <summary>
+    /// Ends the follow when the content read from its start is compressed, as a followed file that is
+    /// compressed at the start of the run is refused (AccessLogReader.CheckInputs): its bytes are no
+    /// log. Asked of each new content (a file that appears, a rotation's, a truncated file's) until its
+    /// first <see cref="Compression.HeadLength"/> bytes are in: no compression's magic holds a newline,
+    /// so no line of the content has been handed out when it is recognised.
+    /// </summary>
+    /// <exception cref="InputException"><paramref name="kind"/> is a compression.</exception>
+    private void RefuseCompressed(string? kind)
+    {
+        if (kind is not null) throw new InputException(Compression.Refusal(kind, path, followed: true));
     }
 
     /// <summary>Why the path names no file to read: nothing there, a directory, or a file that cannot be opened.</summary>
