@@ -10,9 +10,9 @@ namespace LogAlert.Cli.Rules;
 /// </summary>
 /// <remarks>
 /// .NET reads a file's mode (<see cref="File.GetUnixFileMode(string)"/>) but not its owner, so the
-/// owner comes from Linux's <c>statx</c>, whose layout is the same on every architecture (unlike
-/// <c>struct stat</c>). Where <c>statx</c> is missing (another Unix, an old C library) only the mode
-/// is checked; on Windows, whose files have ACLs rather than modes, nothing is.
+/// owner comes from Linux's <c>statx</c> (<see cref="UnixFileStatus"/>). Where <c>statx</c> is missing
+/// (another Unix, an old C library) only the mode is checked; on Windows, whose files have ACLs rather
+/// than modes, nothing is.
 /// </remarks>
 internal static partial class FileTrust
 {
@@ -25,7 +25,7 @@ internal static partial class FileTrust
         if (OperatingSystem.IsWindows()) return null;
         uint? owner = null;
         UnixFileMode mode;
-        if (Statx(path) is { } status) (mode, owner) = status;
+        if (UnixFileStatus.Of(path) is { } status) (mode, owner) = (status.Mode, status.Owner);
         else mode = File.GetUnixFileMode(path);
         if ((mode & WritableByOthers) != 0)
         {
@@ -39,36 +39,6 @@ internal static partial class FileTrust
     }
 
     private static readonly Lazy<uint> EffectiveUserId = new(geteuid);
-
-    private static bool s_noStatx;
-
-    // statx(2): struct statx is 256 bytes; stx_mask at 0 (u32), stx_uid at 20 (u32), stx_mode at 28 (u16).
-    private const int AtFdCwd = -100;
-    private const uint StatxMode = 0x2;
-    private const uint StatxUid = 0x8;
-
-    private static (UnixFileMode Mode, uint Owner)? Statx(string path)
-    {
-        if (s_noStatx || !OperatingSystem.IsLinux()) return null;
-        var buffer = new byte[256];
-        try
-        {
-            if (statx(AtFdCwd, path, 0, StatxMode | StatxUid, buffer) != 0) return null; // the caller's File call says why
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            s_noStatx = true;
-            return null;
-        }
-        var mask = BitConverter.ToUInt32(buffer, 0);
-        if ((mask & (StatxMode | StatxUid)) != (StatxMode | StatxUid)) return null;
-        return ((UnixFileMode)(BitConverter.ToUInt16(buffer, 28) & 0xFFF), BitConverter.ToUInt32(buffer, 20));
-    }
-
-    // Source-generated (LibraryImport), so that the ahead-of-time compiled program has no marshalling
-    // stub left to generate at start-up.
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int statx(int dirfd, string path, int flags, uint mask, [Out] byte[] buffer);
 
     [LibraryImport("libc")]
     private static partial uint geteuid();
