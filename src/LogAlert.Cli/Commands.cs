@@ -164,7 +164,7 @@ public sealed class RunCommand
                 if (input != "-" && !File.Exists(input) && (Directory.Exists(input) || !follow))
                     return Fail(ExitCodes.IoFailure, Directory.Exists(input) ? $"{input}: is a directory" : $"{input}: no such file");
 
-            var hub = new Delivery.DeliveryHub(Destinations(alertmanager, alertmanagerReplay, webhook, webhookHeader, live, inputs.Contains("-"),
+            var hub = new Delivery.DeliveryHub(Destinations(alertmanager, alertmanagerReplay, webhook, webhookHeader, live, inputs.Any(IsPipe),
                 rule => host.DeliveryOf(rule)));
             await using var deliveries = hub;
             // At most a day: timers take at most 49.7 days (a deadline of 50d aborted the process at
@@ -294,6 +294,13 @@ public sealed class RunCommand
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="input"/> is a pipe: stdin, or a path that names no regular file (a named
+    /// pipe, the <c>/dev/fd/63</c> of the shell's <c>&lt;(tail -F log)</c>), which to .NET's File calls
+    /// looks like any file. Told without opening it: opening a named pipe waits for its writer.
+    /// </summary>
+    private static bool IsPipe(string input) => input == "-" || UnixFileStatus.Of(input) is { IsRegularFile: false };
+
     private static bool UseColor(string color) => color switch
     {
         "always" => true,
@@ -342,7 +349,8 @@ public sealed class RunCommand
             var uri = Url("--alertmanager", url);
             if (!live && replay == "skip")
             {
-                // `tail -F access.log | logalert --alertmanager …` is live all the same: say what makes it so.
+                // `tail -F access.log | logalert --alertmanager …` (or `<(tail -F access.log)`, a named
+                // pipe) is live all the same: say what makes it so.
                 var hint = piped ? "; a live pipe (tail -F log | logalert -) needs --follow" : "";
                 Console.Error.WriteLine($"logalert: --alertmanager {Terminal.Escape(Delivery.Destination.Redacted(url))}: not live (no --follow): nothing is sent, as the alerts of a replayed log are past; --alertmanager-replay send sends them with their log times{hint}");
                 continue;

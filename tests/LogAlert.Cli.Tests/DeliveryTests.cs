@@ -309,6 +309,12 @@ public sealed class DeliveryTests : IDisposable
         if (Uri.TryCreate(typed, UriKind.Absolute, out var uri)) Assert.Equal(shown, LogAlert.Cli.Delivery.Destination.Redacted(uri));
     }
 
+    /// <summary>What a run that is not live says of <c>--alertmanager http://127.0.0.1:9/</c>.</summary>
+    private const string NotLive = "logalert: --alertmanager http://127.0.0.1:9/: not live (no --follow): nothing is sent, as the alerts of a replayed log are past; "
+                                   + "--alertmanager-replay send sends them with their log times";
+
+    private const string PipeHint = "; a live pipe (tail -F log | logalert -) needs --follow";
+
     // `tail -F access.log | logalert --alertmanager …` sent nothing, and the line on stderr pointed
     // at --alertmanager-replay, which sends past alerts once, not at --follow.
     [Fact]
@@ -317,8 +323,62 @@ public sealed class DeliveryTests : IDisposable
         var r = CliRunner.Run(["--alertmanager", "http://127.0.0.1:9/", "-"], stdin: File.ReadAllText(Log()));
 
         Assert.Equal(0, r.ExitCode);
-        Assert.Equal("logalert: --alertmanager http://127.0.0.1:9/: not live (no --follow): nothing is sent, as the alerts of a replayed log are past; "
-                     + "--alertmanager-replay send sends them with their log times; a live pipe (tail -F log | logalert -) needs --follow", r.Stderr.Trim());
+        Assert.Equal(NotLive + PipeHint, r.Stderr.Trim());
+    }
+
+    // A pipe named as a file is as live as stdin (docs/semantics.md §12), and was not told so.
+    [Theory]
+    [InlineData("a named pipe")]                  // mkfifo access.fifo; logalert … access.fifo
+    [InlineData("a process substitution")]        // logalert … <(tail -F access.log): /dev/fd/63
+    public async Task A_run_on_a_pipe_named_as_a_file_without_follow_is_told_that_a_live_pipe_needs_it(string pipe)
+    {
+        var r = pipe == "a named pipe" ? await RunOnNamedPipe(Log()) : RunOnProcessSubstitution(Log());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(NotLive + PipeHint, r.Stderr.Trim());
+        Assert.Equal(File.ReadLines(Log()).Count(), Stats(r).GetProperty("lines").GetInt64()); // the pipe was read whole
+    }
+
+    [Fact]
+    public void A_run_on_a_file_without_follow_is_not_told_about_pipes()
+    {
+        var r = CliRunner.Run("--format", "jsonl", "--alertmanager", "http://127.0.0.1:9/", Log());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(NotLive, r.Stderr.Trim());
+    }
+
+    /// <summary>logalert, not live, reading <paramref name="log"/> through a named pipe made with mkfifo.</summary>
+    private async Task<CliRunner.Result> RunOnNamedPipe(string log)
+    {
+        var fifo = Path.Combine(_dir, "access.fifo");
+        using (var mkfifo = Process.Start("mkfifo", [fifo])!)
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        var writer = Task.Run(() => File.WriteAllText(fifo, File.ReadAllText(log))); // opens when the reader does
+        var r = CliRunner.Run("--format", "jsonl", "--alertmanager", "http://127.0.0.1:9/", fifo);
+        await writer.WaitAsync(TimeSpan.FromSeconds(10));
+        return r;
+    }
+
+    /// <summary>logalert, not live, reading <paramref name="log"/> through bash's <c>&lt;(cat log)</c>.</summary>
+    private static CliRunner.Result RunOnProcessSubstitution(string log)
+    {
+        var command = CliRunner.ShellCommand(["--format", "jsonl", "--alertmanager", "http://127.0.0.1:9/"]);
+        var bash = new ProcessStartInfo("bash", ["-c", $"exec {command} <(cat '{log}')"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        bash.Environment["NO_COLOR"] = "1";
+        using var p = Process.Start(bash)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(60_000), "did not finish");
+        return new CliRunner.Result(p.ExitCode, stdout.Result, stderr.Result);
     }
 
     // A replay skips Alertmanager with a line on stderr, which printed the URL as typed, password and all.
