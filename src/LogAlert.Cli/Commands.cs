@@ -164,7 +164,8 @@ public sealed class RunCommand
                 if (input != "-" && !File.Exists(input) && (Directory.Exists(input) || !follow))
                     return Fail(ExitCodes.IoFailure, Directory.Exists(input) ? $"{input}: is a directory" : $"{input}: no such file");
 
-            var hub = new Delivery.DeliveryHub(Destinations(alertmanager, alertmanagerReplay, webhook, webhookHeader, live, inputs.Any(IsPipe),
+            var piped = inputs.Any(IsPipe);
+            var hub = new Delivery.DeliveryHub(Destinations(alertmanager, alertmanagerReplay, webhook, webhookHeader, live, piped,
                 rule => host.DeliveryOf(rule)));
             await using var deliveries = hub;
             // At most a day: timers take at most 49.7 days (a deadline of 50d aborted the process at
@@ -197,8 +198,9 @@ public sealed class RunCommand
                 Sweep = sweep,
                 FollowClock = live,
                 IdleTimeout = idle,
-                // Events go out as they happen when someone may be watching: live, a pipe, a terminal.
-                Prompt = live || inputs.Contains("-") || !Console.IsOutputRedirected,
+                // Events go out as they happen when someone may be watching: live, a pipe (stdin, a
+                // FIFO, `<(command)`: read as its lines come), a terminal.
+                Prompt = live || piped || !Console.IsOutputRedirected,
                 OutputClosed = StandardOutput.IsClosed,
                 Running = () => host.Watchdog.Running,
                 OnAlert = hub.Any ? hub.Publish : null,

@@ -483,4 +483,39 @@ public sealed class FollowTests : IDisposable
         Assert.Equal(20, stats.GetProperty("records").GetInt64());
         Assert.DoesNotContain("   at ", await stderr);
     }
+
+    // A named pipe's lines were read as they came, but stdout (not a terminal) was flushed only in 64 KB
+    // blocks, as for a file: an alert waited for the writer to close the pipe, as stdin's did not.
+    [Fact]
+    public async Task Events_from_a_named_pipe_go_out_while_it_stays_open()
+    {
+        var fifo = Path.Combine(_dir, "fifo");
+        Process.Start("mkfifo", [fifo])!.WaitForExit();
+        using var process = Process.Start(CliRunner.StartInfo(["--format", "jsonl", "--threshold", "2", "--window", "3s",
+            "--lateness", "0s", "--summary-interval", "off", fifo]))!;
+        var stdout = new List<string>();
+        var reading = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync() is { } l) lock (stdout) stdout.Add(l);
+        });
+        var stderr = process.StandardError.ReadToEndAsync();
+        await using (var writer = await Task.Run(() => new StreamWriter(new FileStream(fifo, FileMode.Open, FileAccess.Write))))
+        {
+            // 20 requests a second over 3 s against 2 req/s: fires as the later seconds close it.
+            await writer.WriteAsync(Header + "\n" + Lines(1000, 1004, 20));
+            await writer.FlushAsync();
+            var waited = Stopwatch.StartNew();
+            var fired = false;
+            while (!fired && waited.Elapsed < TimeSpan.FromSeconds(20) && !process.HasExited)
+            {
+                lock (stdout) fired = stdout.Any(l => l.Contains("\"state\":\"firing\""));
+                if (!fired) await Task.Delay(50);
+            }
+            Assert.True(fired, "no alert on stdout while the pipe stayed open");
+        }
+        Assert.True(process.WaitForExit(30_000), "did not end with its pipe");
+        await reading;
+        Assert.Equal(0, process.ExitCode);
+        Assert.DoesNotContain("   at ", await stderr);
+    }
 }
