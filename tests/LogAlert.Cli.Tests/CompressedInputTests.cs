@@ -128,10 +128,12 @@ public sealed class CompressedInputTests : IDisposable
     }
 
     // gzip warns "decompression OK, trailing garbage ignored"; logalert said it might be cut short.
+    // Zero bytes (padding to a block) zcat ignores without a word, and so does logalert.
     [Theory]
-    [InlineData("junk after the log\n")]
-    [InlineData("\0\0\0\0\0\0\0\0")]
-    public void Bytes_after_the_gzip_data_are_ignored_with_a_warning(string junk)
+    [InlineData("junk after the log\n", "the 19 bytes after its gzip data are not gzip")]
+    [InlineData("x", "the 1 byte after its gzip data is not gzip")]
+    [InlineData("\0\0\0\0\0\0\0\0", null)]
+    public void Bytes_after_the_gzip_data_are_ignored_with_a_warning(string junk, string? warning)
     {
         var log = Generated("access.log");
         var gz = Gzip(log);
@@ -141,8 +143,37 @@ public sealed class CompressedInputTests : IDisposable
         var r = CliRunner.Run("--format", "jsonl", gz);
 
         Assert.Equal(0, r.ExitCode);
-        Assert.Equal($"logalert: {gz}: warning: the {junk.Length} bytes after its gzip data are not gzip; ignored, as zcat does", r.Stderr.Trim());
+        Assert.Equal(warning is null ? "" : $"logalert: {gz}: warning: {warning}; ignored, as zcat does", r.Stderr.Trim());
         Assert.Equal(clean.Stdout, r.Stdout);
+    }
+
+    // The whole lines before damaged data were dropped with the chunk being read (0 of 1786 lines
+    // counted when a second member was damaged), and the reason was only "damaged".
+    [Theory]
+    [InlineData("second member", "invalid")]
+    [InlineData("checksum", "incorrect data check")]
+    [InlineData("gzip magic then junk", "unknown compression method")]
+    public void Lines_before_damaged_gzip_data_are_counted_and_the_reason_said(string where, string reason)
+    {
+        var log = Generated("access.log");
+        var gz = Gzip(log);
+        var plain = CliRunner.Run("--format", "jsonl", log);
+        var bytes = File.ReadAllBytes(gz);
+        byte[] damaged = where switch
+        {
+            "second member" => [.. bytes, .. bytes[..30], (byte)(bytes[30] ^ 0xFF), .. bytes[31..]],
+            "checksum" => [.. bytes[..^6], (byte)(bytes[^6] ^ 0x5A), .. bytes[^5..]],
+            _ => [.. bytes, 0x1F, 0x8B, .. "hello"u8],
+        };
+        File.WriteAllBytes(gz, damaged);
+
+        var r = CliRunner.Run("--format", "jsonl", gz);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Matches($@"^logalert: {System.Text.RegularExpressions.Regex.Escape(gz)}: cannot read: the gzip data is damaged \({reason}[^)]*\)$", r.Stderr.Trim());
+        var (got, want) = (JsonDocument.Parse(r.StdoutLines[^1]).RootElement, JsonDocument.Parse(plain.StdoutLines[^1]).RootElement);
+        Assert.Equal(want.GetProperty("lines").GetInt64(), got.GetProperty("lines").GetInt64());
+        Assert.Equal(want.GetProperty("records").GetInt64(), got.GetProperty("records").GetInt64());
     }
 
     // .NET's GZipStream ends quietly where data cut short ends: half a log read, exit 0, not a word.
@@ -224,10 +255,13 @@ public sealed class CompressedInputTests : IDisposable
         return new CliRunner.Result(p.ExitCode, stdout.Result, stderr.Result);
     }
 
+    // Damage inside a member is found where zlib finds it: what it decompressed before comes out as
+    // lines, and those past the damage as bad lines, as zcat's output would read.
     [Fact]
     public void Damaged_gzip_data_ends_the_run_with_its_report_and_a_one_line_reason()
     {
-        var gz = Gzip(Generated("access.log"));
+        var log = Generated("access.log");
+        var gz = Gzip(log);
         var bytes = File.ReadAllBytes(gz);
         for (var i = bytes.Length / 2; i < bytes.Length / 2 + 64; i++) bytes[i] ^= 0x5A;
         File.WriteAllBytes(gz, bytes);
@@ -235,8 +269,10 @@ public sealed class CompressedInputTests : IDisposable
         var r = CliRunner.Run("--format", "jsonl", gz);
 
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal($"logalert: {gz}: cannot read: the gzip data is damaged", r.Stderr.Trim());
+        Assert.StartsWith($"logalert: {gz}: cannot read: the gzip data is damaged (", r.Stderr.Trim().Split('\n')[^1]);
+        Assert.DoesNotContain("   at ", r.Stderr);
         var stats = JsonDocument.Parse(r.StdoutLines[^1]).RootElement;
         Assert.StartsWith($"error: {gz}: cannot read", stats.GetProperty("stopped").GetString());
+        Assert.InRange(stats.GetProperty("lines").GetInt64(), 1, File.ReadAllLines(log).Length - 1);
     }
 }

@@ -399,9 +399,9 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         }
         catch (InvalidDataException e)
         {
-            // Damaged gzip data (one cut short ends quietly, and is warned of: Compression): the
-            // lines before the damage were read.
-            throw new InputException($"{path}: cannot read: the gzip data is damaged", e);
+            // Damaged gzip data (one cut short is warned of: Compression), with zlib's reason when it
+            // was read member by member: the whole lines before the damage were handed out first.
+            throw new InputException($"{path}: cannot read: {(e.Data.Contains(GzipMembers.Said) ? e.Message : "the gzip data is damaged")}", e);
         }
     }
 

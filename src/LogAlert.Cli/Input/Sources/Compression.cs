@@ -4,8 +4,8 @@ namespace LogAlert.Cli.Input;
 
 /// <summary>
 /// Compressed logs. logrotate leaves yesterday's log as <c>access.log.2.gz</c>, and replaying old logs
-/// means reading those: a gzip file is read member by member through the system's zlib
-/// (<see cref="GzipMembers"/>), as <c>zcat</c> reads it, or, where there is no zlib to load, through
+/// means reading those: a gzip file is read member by member through the runtime's zlib
+/// (<see cref="GzipMembers"/>), as <c>zcat</c> reads it, or, where that cannot be called so, through
 /// <see cref="GZipStream"/>. Other compressions are named, with how to read them, where the
 /// bytes were taken for a log in no format.
 /// </summary>
@@ -49,8 +49,8 @@ internal static class Compression
               + $"{kind switch { "zstd" => "zstdcat", "bzip2" => "bzcat", "xz" => "xzcat", _ => "zcat" }} {path} | logalert -";
 
     /// <summary>
-    /// Where the system has no zlib (<see cref="GzipMembers"/>): a gzip file read through .NET's own, to
-    /// its end, and its end checked. <see cref="GZipStream"/> ends quietly
+    /// Where the runtime's zlib cannot be called member by member (<see cref="GzipMembers"/>): a gzip
+    /// file read through <see cref="GZipStream"/>, to its end, and its end checked. <see cref="GZipStream"/> ends quietly
     /// where data cut short ends (half of a 300,000-line log read, exit 0). The file's last 8 bytes
     /// are the CRC-32 and length of what its last member holds; a file of one member (what gzip and
     /// logrotate write) that reads otherwise was cut short. A file of several members joined reads

@@ -15,8 +15,9 @@ namespace LogAlert.Cli.Input;
 /// <remarks>
 /// Both warnings are said once, through the notice callback, when the end is reached; the lines read
 /// are kept (a line cut in two is one bad line). Data zlib refuses (a damaged block, a member whose
-/// CRC or length does not match) throws <see cref="InvalidDataException"/>, which the reader says as
-/// a read error. The file's own position is not used: it is read forward, in 64 KiB blocks.
+/// CRC or length does not match) throws <see cref="InvalidDataException"/>, with zlib's reason, once what was
+/// decompressed before it has been read; the reader says it as a read error. The file is read
+/// forward, in 64 KiB blocks.
 /// </remarks>
 internal sealed unsafe partial class GzipMembers : ReadOnlyStream
 {
@@ -37,6 +38,7 @@ internal sealed unsafe partial class GzipMembers : ReadOnlyStream
     private bool _fileEnded;
     private bool _ended;
     private bool _disposed;
+    private InvalidDataException? _damage;
 
     private GzipMembers(FileStream file, string path, Action<string> notice, ZStream* z, byte* input)
     {
@@ -76,14 +78,31 @@ internal sealed unsafe partial class GzipMembers : ReadOnlyStream
     public override int Read(Span<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_damage is { } damage)
+        {
+            _damage = null;
+            _ended = true;
+            throw damage;
+        }
         if (_ended || buffer.IsEmpty) return 0;
         fixed (byte* output = buffer)
         {
             _z->NextOut = output;
             _z->AvailOut = (uint)buffer.Length;
-            while (_z->AvailOut == (uint)buffer.Length && !_ended) Step();
-            // The output is the caller's: no pointer into it is kept past this call.
-            _z->NextOut = null;
+            try
+            {
+                while (_z->AvailOut == (uint)buffer.Length && !_ended) Step();
+            }
+            catch (InvalidDataException e) when (_z->AvailOut < (uint)buffer.Length)
+            {
+                // What zlib gave before the damage goes out (its lines are read); the damage next call.
+                _damage = e;
+            }
+            finally
+            {
+                // The output is the caller's: no pointer into it is kept past this call.
+                _z->NextOut = null;
+            }
             return buffer.Length - (int)_z->AvailOut;
         }
     }
@@ -102,12 +121,11 @@ internal sealed unsafe partial class GzipMembers : ReadOnlyStream
             // Between members: another starts with gzip's two magic bytes, or the rest is not gzip.
             if (_z->AvailIn < 2 || _z->NextIn[0] != 0x1F || _z->NextIn[1] != 0x8B)
             {
-                var rest = _z->AvailIn + (_file.Length - _file.Position);
-                _notice($"{_path}: warning: the {rest} byte{(rest == 1 ? "" : "s")} after its gzip data are not gzip; ignored, as zcat does");
+                IgnoreRest();
                 _ended = true;
                 return;
             }
-            if (InflateReset(_z, GzipWindowBits) != ZOk) throw new InvalidDataException("zlib could not start a gzip member");
+            if (InflateReset(_z, GzipWindowBits) != ZOk) throw Damaged("zlib could not start a gzip member");
             _inMember = true;
         }
         switch (Inflate(_z, ZNoFlush))
@@ -127,9 +145,32 @@ internal sealed unsafe partial class GzipMembers : ReadOnlyStream
                 }
                 break;
             case var rc:
-                throw new InvalidDataException(_z->Msg is null ? $"zlib error {rc}" : Marshal.PtrToStringUTF8((nint)_z->Msg));
+                throw Damaged(_z->Msg is null ? $"zlib error {rc}" : Marshal.PtrToStringUTF8((nint)_z->Msg) ?? $"zlib error {rc}");
         }
     }
+
+    /// <summary>
+    /// The bytes after the last member, which are not gzip: said in a warning and not read, as
+    /// <c>zcat</c> does; zero bytes only (padding to a block, as tar and some copies leave) in silence,
+    /// as <c>zcat</c> does too.
+    /// </summary>
+    private void IgnoreRest()
+    {
+        long rest = _z->AvailIn;
+        var zeros = new ReadOnlySpan<byte>(_z->NextIn, (int)_z->AvailIn).IndexOfAnyExcept((byte)0) < 0;
+        var block = new Span<byte>(_input, InputSize);
+        for (int read; (read = _file.Read(block)) > 0; rest += read)
+            zeros = zeros && block[..read].IndexOfAnyExcept((byte)0) < 0;
+        _z->AvailIn = 0;
+        if (!zeros) _notice($"{_path}: warning: the {rest} byte{(rest == 1 ? " after its gzip data is" : "s after its gzip data are")} not gzip; ignored, as zcat does");
+    }
+
+    /// <summary>Gzip data zlib refuses (a damaged block, a member whose CRC-32 or length does not match), with its reason.</summary>
+    private static InvalidDataException Damaged(string reason) =>
+        new($"the gzip data is damaged ({reason})") { Data = { [Said] = true } };
+
+    /// <summary>The key in <see cref="Exception.Data"/> of the failures whose message says what is wrong in a user's words.</summary>
+    public const string Said = "logalert.said";
 
     /// <summary>Moves the input not yet taken to the front and reads more after it; marks the file ended when there is no more.</summary>
     private void Refill()

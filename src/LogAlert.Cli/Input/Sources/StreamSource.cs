@@ -24,6 +24,7 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
     private bool _eof;
     private bool _stopSaid;
     private bool _graceGiven;
+    private System.Runtime.ExceptionServices.ExceptionDispatchInfo? _failure;
 
     public override Step Next(out Memory<byte> chunk)
     {
@@ -33,6 +34,14 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
             // as soon as no more input is ready; a line over the cap goes out at once, in its place.
             chunk = default;
             Step step;
+            if (_failure is { } failure)
+            {
+                // A read failed (damaged gzip data, an I/O error): the whole lines read before it go
+                // out first, then the failure; a line it cut in two is not read.
+                if (TryTake(_lines, final: false, out step, out chunk)) return step;
+                _failure = null;
+                failure.Throw();
+            }
             if ((_lines.Held >= ChunkTarget || _lines.HasLongLine || _eof) && TryTake(_lines, final: _eof, out step, out chunk))
                 return step;
             if (_eof) return Step.End;
@@ -70,11 +79,12 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
                     _idleSaid = true;
                     return Step.Idle;
                 }
-                read = _pending.GetAwaiter().GetResult();
+                var pending = _pending;
                 _pending = null;
                 _idleSaid = false;
+                if (!Completed(() => pending.GetAwaiter().GetResult(), out read)) continue;
             }
-            else read = stream.Read(_lines.Free().Span);
+            else if (!Completed(() => stream.Read(_lines.Free().Span), out read)) continue;
             if (read == 0) _eof = true;
             else _lines.Advance(read);
         }
@@ -91,6 +101,22 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
             notice($"{name}: stopped in the middle of a line; its {_lines.Unfinished} bytes after the last newline were not read");
         _stopSaid = true;
         return Step.End;
+    }
+
+    /// <summary>A read's result; false, with the failure kept for after the lines held, when it failed.</summary>
+    private bool Completed(Func<int> read, out int count)
+    {
+        try
+        {
+            count = read();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            _failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            count = 0;
+            return false;
+        }
     }
 
     private bool Wait(Task task, TimeSpan timeout)
