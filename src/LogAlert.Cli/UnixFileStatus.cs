@@ -14,12 +14,16 @@ internal readonly partial record struct UnixFileStatus(uint TypeAndMode, uint Ow
 {
     private const uint TypeBits = 0xF000; // S_IFMT
     private const uint RegularFile = 0x8000; // S_IFREG
+    private const uint Fifo = 0x1000; // S_IFIFO
 
     /// <summary>The permission bits, with set-user-id, set-group-id and sticky.</summary>
     public UnixFileMode Mode => (UnixFileMode)(TypeAndMode & 0xFFF);
 
     /// <summary>Whether the path names a regular file: not a pipe, a device, a socket or a directory.</summary>
     public bool IsRegularFile => (TypeAndMode & TypeBits) == RegularFile;
+
+    /// <summary>Whether the path names a pipe: a named pipe, or the <c>/dev/fd/63</c> of the shell's <c>&lt;(command)</c>.</summary>
+    public bool IsPipe => (TypeAndMode & TypeBits) == Fifo;
 
     private static bool s_noStatx;
 

@@ -364,6 +364,23 @@ public sealed class FollowRobustnessTests : IDisposable
     }
 
     [Fact]
+    public async Task A_followed_path_that_turns_up_as_a_named_pipe_ends_the_run_in_one_line()
+    {
+        // Opened as a file, it waited for a writer, then "Stream does not support seeking." and a stack trace.
+        var log = Path.Combine(_dir, "access.csv");
+        using var run = new Following(log, "1h");
+        await run.WaitForStderr("no such file yet");
+
+        Process.Start("mkfifo", [log])!.WaitForExit();
+        var (exit, stats, stderr) = await run.Ended();
+
+        Assert.Equal(1, exit);
+        var refusal = $"logalert: {log}: turned up as a named pipe, which --follow reads only when it is there as logalert starts; start logalert after it, or pipe it in: cat {log} | logalert --follow -";
+        Assert.Equal([$"logalert: {log}: no such file yet; waiting for it to appear", refusal], stderr.Split('\n'));
+        Assert.Equal((0L, 0L, 0L), Counts(stats));
+    }
+
+    [Fact]
     public async Task A_followed_file_that_appears_empty_and_is_then_written_compressed_ends_the_run()
     {
         // `gzip -c old.log > access.log`: the file opens empty, its compressed bytes come after.

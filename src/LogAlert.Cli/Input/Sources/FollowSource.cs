@@ -144,6 +144,11 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     /// </summary>
     private bool TryOpenFirst()
     {
+        // A named pipe that turns up here would hold the open until a writer came, and has no length
+        // or rotation to follow: refused, as a compressed file is. One there at the start is read as
+        // stdin is (AccessLogReader.CheckInputs).
+        if (UnixFileStatus.Of(path) is { IsPipe: true })
+            throw new InputException($"{path}: turned up as a named pipe, which --follow reads only when it is there as logalert starts; start logalert after it, or pipe it in: cat {path} | logalert --follow -");
         try
         {
             _file = AccessLogReader.TryOpenFile(path);
