@@ -297,11 +297,12 @@ public sealed class RunCommand
     }
 
     /// <summary>
-    /// Whether <paramref name="input"/> is a pipe: stdin, or a path that names no regular file (a named
-    /// pipe, the <c>/dev/fd/63</c> of the shell's <c>&lt;(tail -F log)</c>), which to .NET's File calls
-    /// looks like any file. Told without opening it: opening a named pipe waits for its writer.
+    /// Whether <paramref name="input"/> is a pipe: stdin, or a path that names one (a named pipe, the
+    /// <c>/dev/fd/63</c> of the shell's <c>&lt;(tail -F log)</c>), which to .NET's File calls looks like
+    /// any file (a device, <c>/dev/null</c>, is not one). Told without opening it: opening a
+    /// named pipe waits for its writer.
     /// </summary>
-    private static bool IsPipe(string input) => input == "-" || UnixFileStatus.Of(input) is { IsRegularFile: false };
+    private static bool IsPipe(string input) => input == "-" || UnixFileStatus.Of(input) is { IsPipe: true };
 
     private static bool UseColor(string color) => color switch
     {

@@ -339,10 +339,13 @@ public sealed class DeliveryTests : IDisposable
         Assert.Equal(File.ReadLines(Log()).Count(), Stats(r).GetProperty("lines").GetInt64()); // the pipe was read whole
     }
 
-    [Fact]
-    public void A_run_on_a_file_without_follow_is_not_told_about_pipes()
+    // A device (/dev/null) is not a regular file either, and was told a live pipe needs --follow.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_run_on_a_file_without_follow_is_not_told_about_pipes(bool device)
     {
-        var r = CliRunner.Run("--format", "jsonl", "--alertmanager", "http://127.0.0.1:9/", Log());
+        var r = CliRunner.Run("--format", "jsonl", "--alertmanager", "http://127.0.0.1:9/", device ? "/dev/null" : Log());
 
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(NotLive, r.Stderr.Trim());
