@@ -82,8 +82,25 @@ public sealed partial class TestCommand
             // report so far (summary, JUnit) is written before the process ends, with exit code 2.
             bool Stop(string reason, bool signalled = false)
             {
-                var inCase = run.Stop(reason, signalled);
                 Environment.ExitCode = ExitCodes.Usage;
+                bool inCase;
+                try
+                {
+                    inCase = run.Stop(reason, signalled);
+                }
+                catch (IOException e)
+                {
+                    // stdout closed or full, met on the watchdog's thread (or a signal's), where
+                    // nothing would catch it: a stack trace and exit 134. Said as the command says it
+                    // elsewhere, the reason the run stopped first; a reader gone away, quietly.
+                    inCase = true;
+                    if (StandardOutput.IsBrokenPipe(e)) Environment.ExitCode = StandardOutput.ClosedExitCode;
+                    else
+                    {
+                        Console.Error.WriteLine($"logalert: {reason}");
+                        Environment.ExitCode = Commands.Fail(ExitCodes.IoFailure, e.Message);
+                    }
+                }
                 if (junit is not null) WriteJUnit(junit, run.Results);
                 return inCase;
             }
@@ -95,7 +112,7 @@ public sealed partial class TestCommand
             {
                 var reason = host.Watchdog.RunawayMessage ?? "a rule did not finish";
                 if (!Stop(reason)) Console.Error.WriteLine($"logalert: {reason}");
-                Environment.Exit(ExitCodes.Usage);
+                Environment.Exit(Environment.ExitCode); // Stop's: 2, or stdout's failure
             };
             // Environment.Exit runs this on another thread while the rule that called it waits.
             EventHandler exited = (_, _) =>

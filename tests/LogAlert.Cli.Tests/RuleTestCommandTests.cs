@@ -290,6 +290,42 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.EndsWith("0 passed, 1 failed (1 could not be run)", r.Stdout.TrimEnd());
     }
 
+    // The watchdog's thread wrote the stuck rule's ERROR block to a stdout that was full or closed:
+    // "Unhandled exception. System.IO.IOException: stdout: ..." with a stack trace, exit 134.
+    [Theory]
+    [InlineData("> /dev/full", 1, "logalert: stdout: No space left on device")]
+    [InlineData(">&-", 1, "logalert: stdout: not open for writing (closed, or opened for reading)")]
+    [InlineData("| head -c 0", 141, null)]
+    public async Task A_rule_stuck_while_stdout_cannot_be_written_is_said_without_a_stack_trace(string redirect, int code, string? error)
+    {
+        Write("loops.csx", """
+            Alert("loops").When(q => { var s = q.Sum("requests", TimeSpan.FromMinutes(1)); while (s > 100) { } return s; }).Above(5);
+            """);
+        var path = Write("loops.case.json", """{ "rules": ["loops.csx"], "generate": "--rate 5 --duration 3m", "options": { "rule_timeout": "1s" } }""");
+        var command = CliRunner.ShellCommand(["test", path]);
+        // The exit code is logalert's, not head's: bash's PIPESTATUS.
+        var shell = new System.Diagnostics.ProcessStartInfo("bash", ["-c", $"{command} {redirect}; exit ${{PIPESTATUS[0]}}"])
+        {
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        shell.Environment["NO_COLOR"] = "1";
+        using var run = System.Diagnostics.Process.Start(shell)!;
+        var stderr = run.StandardError.ReadToEndAsync();
+        Assert.True(run.WaitForExit(60_000), "did not exit");
+
+        var text = await stderr;
+        var said = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.DoesNotContain("   at ", text);
+        Assert.Equal(code, run.ExitCode);
+        if (error is null) Assert.Empty(said);
+        else
+        {
+            Assert.Matches(@"^logalert: rule ""loops"" did not finish within 1s at .*; is it stuck in a loop\?$", said[0]);
+            Assert.Equal([error], said[1..]);
+        }
+    }
+
     /// <summary>Sends <paramref name="signal"/> once <paramref name="ready"/> is seen on the stream; returns the exit code, stdout and the seconds from the signal to the exit.</summary>
     private static async Task<(int Code, string Stdout, string Stderr, double Seconds)> Interrupt(string signal, string[] args, Func<string, bool> ready, bool onStderr = false)
     {
