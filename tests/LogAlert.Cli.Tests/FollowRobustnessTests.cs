@@ -350,34 +350,38 @@ public sealed class FollowRobustnessTests : IDisposable
     {
         // Refused when it was there at the start; arriving later, its bytes were read as a log, lines
         // of binary garbage, and the run went on.
-        var log = Path.Combine(_dir, "access.csv");
-        using var run = new Following(log, "1h");
-        await run.WaitForStderr("no such file yet");
+        var (log, stats) = await RefusedOnArrival(log => Replace(log, Compressed(kind, Header + "\n" + Lines(1000, 1004, 5))),
+                                                  log => Refusal(kind, log));
 
-        Replace(log, Compressed(kind, Header + "\n" + Lines(1000, 1004, 5)));
-        var (exit, stats, stderr) = await run.Ended();
-
-        Assert.Equal(1, exit);
-        Assert.Equal([$"logalert: {log}: no such file yet; waiting for it to appear", Refusal(kind, log)], stderr.Split('\n'));
         Assert.Equal($"error: {Refusal(kind, log)["logalert: ".Length..]}", stats.GetProperty("stopped").GetString());
-        Assert.Equal((0L, 0L, 0L), Counts(stats));
     }
 
     [Fact]
     public async Task A_followed_path_that_turns_up_as_a_named_pipe_ends_the_run_in_one_line()
     {
         // Opened as a file, it waited for a writer, then "Stream does not support seeking." and a stack trace.
+        await RefusedOnArrival(log => Process.Start("mkfifo", [log])!.WaitForExit(),
+            log => $"logalert: {log}: turned up as a named pipe, which --follow reads only when it is there as logalert starts; start logalert after it, or pipe it in: cat {log} | logalert --follow -");
+    }
+
+    /// <summary>
+    /// Follows a path that names nothing yet, has <paramref name="arrive"/> put something there, and
+    /// checks that the run ends refusing it: exit 1, the wait and <paramref name="refusal"/> on
+    /// stderr, nothing read. Returns the path and the final report.
+    /// </summary>
+    private async Task<(string Log, JsonElement Stats)> RefusedOnArrival(Action<string> arrive, Func<string, string> refusal)
+    {
         var log = Path.Combine(_dir, "access.csv");
         using var run = new Following(log, "1h");
         await run.WaitForStderr("no such file yet");
 
-        Process.Start("mkfifo", [log])!.WaitForExit();
+        arrive(log);
         var (exit, stats, stderr) = await run.Ended();
 
         Assert.Equal(1, exit);
-        var refusal = $"logalert: {log}: turned up as a named pipe, which --follow reads only when it is there as logalert starts; start logalert after it, or pipe it in: cat {log} | logalert --follow -";
-        Assert.Equal([$"logalert: {log}: no such file yet; waiting for it to appear", refusal], stderr.Split('\n'));
+        Assert.Equal([$"logalert: {log}: no such file yet; waiting for it to appear", refusal(log)], stderr.Split('\n'));
         Assert.Equal((0L, 0L, 0L), Counts(stats));
+        return (log, stats);
     }
 
     [Fact]
