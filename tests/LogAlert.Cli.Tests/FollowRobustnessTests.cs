@@ -96,10 +96,15 @@ public sealed class FollowRobustnessTests : IDisposable
         return bytes.ToArray();
     }
 
-    /// <summary>What logalert says of a followed file of <paramref name="kind"/> at the start of a run (CompressedInputTests).</summary>
+    /// <summary>
+    /// What logalert says of a file of <paramref name="kind"/> that turns up at a followed path once
+    /// the run is under way: what it says of one compressed at the start (CompressedInputTests), with
+    /// "the file now there is" for "is", so that the line does not read as though the log had been
+    /// compressed all along.
+    /// </summary>
     private static string Refusal(string kind, string path) => kind == "gzip"
-        ? $"logalert: {path}: is gzip-compressed, so it cannot be followed; without --follow it is read whole"
-        : $"logalert: {path}: is {kind}-compressed, which logalert does not read; decompress it first: "
+        ? $"logalert: {path}: the file now there is gzip-compressed, so it cannot be followed; without --follow it is read whole"
+        : $"logalert: {path}: the file now there is {kind}-compressed, which logalert does not read; decompress it first: "
           + $"{kind switch { "zstd" => "zstdcat", "bzip2" => "bzcat", _ => "xzcat" }} {path} | logalert -";
 
     private static (long Lines, long Records, long Bad) Counts(JsonElement stats) =>
@@ -346,7 +351,7 @@ public sealed class FollowRobustnessTests : IDisposable
     [InlineData("zstd")]
     [InlineData("bzip2")]
     [InlineData("xz")]
-    public async Task A_followed_file_that_appears_compressed_ends_the_run_as_one_compressed_at_the_start_does(string kind)
+    public async Task A_followed_file_that_appears_compressed_ends_the_run_saying_it_turned_up_so(string kind)
     {
         // Refused when it was there at the start; arriving later, its bytes were read as a log, lines
         // of binary garbage, and the run went on.

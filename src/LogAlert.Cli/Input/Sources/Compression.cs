@@ -41,12 +41,16 @@ internal static class Compression
     /// <summary>
     /// Why a file of <paramref name="kind"/> is not read: gzip only when <paramref name="followed"/>
     /// (its appends would be compressed bytes), any other with the command that reads it.
+    /// <paramref name="arrived"/>: the file turned up at a followed path once the run was under way
+    /// (waited for, or in the place of the one followed after a rotation or truncation), which the
+    /// line says, so that it does not read as though the file had been compressed from the start.
     /// </summary>
-    public static string Refusal(string kind, string path, bool followed = false) =>
-        kind == "gzip" && followed
-            ? $"{path}: is gzip-compressed, so it cannot be followed; without --follow it is read whole"
-            : $"{path}: is {kind}-compressed, which logalert does not read; decompress it first: "
-              + $"{kind switch { "zstd" => "zstdcat", "bzip2" => "bzcat", "xz" => "xzcat", _ => "zcat" }} {path} | logalert -";
+    public static string Refusal(string kind, string path, bool followed = false, bool arrived = false) =>
+        (arrived ? $"{path}: the file now there is " : $"{path}: is ")
+        + (kind == "gzip" && followed
+            ? "gzip-compressed, so it cannot be followed; without --follow it is read whole"
+            : $"{kind}-compressed, which logalert does not read; decompress it first: "
+              + $"{kind switch { "zstd" => "zstdcat", "bzip2" => "bzcat", "xz" => "xzcat", _ => "zcat" }} {path} | logalert -");
 
     /// <summary>
     /// Where the runtime's zlib cannot be called member by member (<see cref="GzipMembers"/>): a gzip

@@ -183,7 +183,7 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     /// <exception cref="InputException"><paramref name="kind"/> is a compression.</exception>
     private void RefuseCompressed(string? kind)
     {
-        if (kind is not null) throw new InputException(Compression.Refusal(kind, path, followed: true));
+        if (kind is not null) throw new InputException(Compression.Refusal(kind, path, followed: true, arrived: true));
     }
 
     /// <summary>Why the path names no file to read: nothing there, a directory, or a file that cannot be opened.</summary>
