@@ -213,12 +213,18 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                 writer.Flush();
                 writer.Final(Fold.Report(_state, _pending, computed), Counts(), new RunEnd(reason));
                 writer.Flush();
-                _reporter.Finish();
+            }
+            catch (IOException e) when (!StandardOutput.IsBrokenPipe(e))
+            {
+                // A full disk or a descriptor not open: stderr is there to say it, after the reason
+                // the run stopped (which decides the exit code).
+                stderr.WriteLine($"logalert: {e.Message}");
             }
             catch (IOException)
             {
-                // stdout is gone: there is nobody left to tell.
+                // stdout's reader went away: nobody is left to tell, as when that alone ends a run.
             }
+            _reporter.Finish();
             return true;
         }
     }

@@ -558,6 +558,55 @@ public sealed class HardeningTests : IDisposable
         AssertFiringAsTheEventsLeftIt(r, "stuck");
     }
 
+    [Theory]
+    [InlineData("> /dev/full", "logalert: stdout: No space left on device")]
+    [InlineData(">&-", "logalert: stdout: not open for writing (closed, or opened for reading)")]
+    public void A_rule_that_never_returns_with_stdout_unwritable_says_both(string redirect, string failure)
+    {
+        if (!File.Exists("/dev/full")) return; // Linux only; the suite runs there
+        // The report the stuck rule's abort writes is the first write to stdout (the log is one
+        // batch, under 64 KB of events): its failure was swallowed as though stdout had been closed
+        // by its reader, and the run ended with exit 2 naming the rule alone.
+        var r = Shell(redirect, "--format", "jsonl", "--rule-timeout", "1s", "--rules", Rule("stuck", "while (true) { }"), Waves());
+
+        Assert.True(r.Ended, "logalert did not end");
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.Stderr}"); // the rule's fault decides the code, as when stdout is fine
+        Assert.Equal("", r.Stdout);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("logalert: rule \"stuck\" did not finish within 1s at 1970-01-01T00:17:30Z", lines[0]);
+        Assert.Equal(failure, lines[1]);
+    }
+
+    [Fact]
+    public async Task A_rule_that_never_returns_with_stdout_closed_by_its_reader_names_the_rule_alone()
+    {
+        // `logalert ... | head -c 0`: a reader gone away is not an error to say (exit 141 when that
+        // alone ends a run); the stuck rule still is, with its exit 2.
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = CliRunner.RepoRoot,
+        };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "logalert.dll"), "--format", "jsonl", "--rule-timeout", "1s",
+                                  "--rules", Rule("stuck", "while (true) { }"), Waves() })
+            psi.ArgumentList.Add(a);
+        psi.Environment["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache");
+        using var p = Process.Start(psi)!;
+        p.StandardOutput.Close(); // the reader gone before the first write
+        var stderr = p.StandardError.ReadToEndAsync();
+        var ended = p.WaitForExit(60_000);
+        if (!ended) p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+
+        Assert.True(ended, "logalert did not end");
+        Assert.Equal(2, p.ExitCode);
+        var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("logalert: rule \"stuck\" did not finish within 1s", line);
+    }
+
     // The log is one batch, and the rule stopped the run inside its step: its lines were read (its
     // bad ones would have been reported) and count; its records were not all folded, and the
     // engine's count is of the steps that returned (none).
