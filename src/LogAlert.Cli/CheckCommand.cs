@@ -16,7 +16,7 @@ public sealed class CheckCommand
     public int Check(
         [Argument(Description = "Rule files (.csx) or quoted globs.")] string[] rules,
         [Option("properties", Description = "Check properties of each rule on generated traffic (never throws, determinism, alternation, .Monotonic()); print each failure shrunk to a small CSV log.")] bool properties = false,
-        [Option("cases", Description = "--properties: generated logs per property and rule.")] int? cases = null,
+        [Option("cases", Description = "--properties: generated logs per property and rule."), WholeRange(1, int.MaxValue)] int? cases = null,
         [Option("seed", Description = "--properties: the seed of the generated logs (printed at the end of every run), to run the same cases again.")] ulong? seed = null,
         [Option("rule-timeout", Description = "--properties: a rule evaluation running longer than this fails the check.")] string? ruleTimeout = null)
     {

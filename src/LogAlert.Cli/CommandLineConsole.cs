@@ -46,7 +46,12 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
             // Cocona names a nullable option's type Nullable`1: the option's own parameter says which.
             var type = bad.Groups["type"].Value is "Nullable`1" && OptionType(bad.Groups["name"].Value) is { } t ? t.Name : bad.Groups["type"].Value;
             var value = bad.Groups["value"].Value;
-            return $"{OptionName(bad.Groups["name"].Value)}: '{value}' is not {Kind(type)}{Range(type, value)}";
+            // An option that takes fewer numbers than its type holds says its own range (--cases: 1 and
+            // up, not from -2147483648), for a number too large for the type and for a word alike.
+            var range = OptionParameter(bad.Groups["name"].Value)?.GetCustomAttributes(typeof(WholeRangeAttribute), false) is [WholeRangeAttribute r]
+                ? $" from {r.Min} to {r.Max}"
+                : Range(type, value);
+            return $"{OptionName(bad.Groups["name"].Value)}: '{value}' is not {Kind(type)}{range}";
         }
         if (Unknown.Match(message) is { Success: true } unknown)
             return $"unknown option {OptionName(unknown.Groups["name"].Value)} ({Help})";
@@ -63,7 +68,11 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
         name.StartsWith('-') ? name : name.Length == 1 ? "-" + name : "--" + name;
 
     /// <summary>The type under a nullable option's <c>Nullable&lt;T&gt;</c>, from the running command's parameters.</summary>
-    private static Type? OptionType(string name)
+    private static Type? OptionType(string name) =>
+        OptionParameter(name) is { } p ? Nullable.GetUnderlyingType(p.ParameterType) : null;
+
+    /// <summary>The running command's parameter for option <paramref name="name"/> (with or without its dashes), or null.</summary>
+    private static System.Reflection.ParameterInfo? OptionParameter(string name)
     {
         var command = Subcommand switch
         {
@@ -75,10 +84,8 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
         var bare = name.TrimStart('-');
         return command.GetMethods()
             .SelectMany(m => m.GetParameters())
-            .Where(p => p.GetCustomAttributes(typeof(Cocona.OptionAttribute), false) is [Cocona.OptionAttribute o]
-                        && (o.Name == bare || o.ShortNames.Contains(bare.Length == 1 ? bare[0] : '\0')))
-            .Select(p => Nullable.GetUnderlyingType(p.ParameterType))
-            .FirstOrDefault(t => t is not null);
+            .FirstOrDefault(p => p.GetCustomAttributes(typeof(Cocona.OptionAttribute), false) is [Cocona.OptionAttribute o]
+                                 && (o.Name == bare || o.ShortNames.Contains(bare.Length == 1 ? bare[0] : '\0')));
     }
 
     private static string Kind(string type) => type switch
@@ -168,4 +175,15 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
 
         public override void Flush() => Console.Error.Flush();
     }
+}
+
+/// <summary>
+/// The whole numbers an option takes, where that is fewer than its type holds: what a usage error
+/// says of a value that is not a number of the type (the option's own check says it of one that is).
+/// </summary>
+[AttributeUsage(AttributeTargets.Parameter)]
+internal sealed class WholeRangeAttribute(long min, long max) : Attribute
+{
+    public long Min { get; } = min;
+    public long Max { get; } = max;
 }

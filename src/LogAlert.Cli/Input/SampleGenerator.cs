@@ -82,6 +82,9 @@ public static class SampleGenerator
     /// <summary>Most distinct hosts: the addresses 10.a.b.c with c from 1 to 254.</summary>
     public const int MaxHosts = 254 << 16;
 
+    /// <summary>The most distinct paths <c>--paths</c> takes.</summary>
+    public const int MaxPaths = 1 << 24;
+
     /// <summary>The header line of the format.</summary>
     public const string Header = "\"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\"";
 
@@ -117,7 +120,7 @@ public static class SampleGenerator
             if (b.DurationSeconds < 0) return "--burst: a duration must not be negative";
         }
         if (o.Hosts is < 1 or > MaxHosts) return $"--hosts: {o.Hosts} is not from 1 to {MaxHosts}";
-        if (o.Paths is < 1 or > 1 << 24) return $"--paths: {o.Paths} is not from 1 to {1 << 24}";
+        if (o.Paths is < 1 or > MaxPaths) return $"--paths: {o.Paths} is not from 1 to {MaxPaths}";
         if (o.DisorderFraction is < 0 or > 1) return "the disorder fraction must be from 0 to 1";
         if (o.MaxDisorderSeconds < 0) return "the disorder must not be negative";
         return null;
