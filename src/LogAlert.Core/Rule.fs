@@ -111,9 +111,14 @@ module Rule =
     /// `value` with 2 decimals, rounded half away from zero as the events' `value` is (semantics
     /// §13): "F2" alone rounds an exact half to even, and 1/8 read 0.12 in a message whose event
     /// said 0.13.
+    /// Not finite, `+Inf`, `-Inf` or `NaN`, as Prometheus renders `{{ $value }}` and as the value sent
+    /// to Alertmanager reads ("Infinity" before).
     let private valueText (value: float) =
         if Double.IsFinite value && abs value < 7.9e27 then
             Math.Round(decimal value, 2, MidpointRounding.AwayFromZero).ToString("F2", CultureInfo.InvariantCulture)
+        elif Double.IsPositiveInfinity value then "+Inf"
+        elif Double.IsNegativeInfinity value then "-Inf"
+        elif Double.IsNaN value then "NaN"
         else value.ToString("F2", CultureInfo.InvariantCulture)
 
     /// Fills `{value}` (2 decimals), `{time}`, `{threshold}`, `{rule}`, `{since}` and `{label}` /

@@ -290,6 +290,30 @@ public sealed class RuleEndToEndTests : IDisposable
     }
 
     [Fact]
+    public void A_value_that_is_not_finite_reads_as_Prometheus_writes_it_in_messages_and_text()
+    {
+        // Messages said "Infinity" and "-Infinity", and so did the still-firing line, where Alertmanager
+        // is sent "+Inf" and Prometheus renders {{ $value }} so.
+        var rules = Write("odd.csx", """
+            Alert("inf").When(q => double.PositiveInfinity).Above(1)
+                .Message("inf at {value}");
+            Alert("neg").When(q => q.Now.ToUnixTimeSeconds() < 1549573960 ? 5 : double.NegativeInfinity).Above(1)
+                .Message("neg at {value}").RecoveryMessage("neg over at {value}");
+            """);
+        var log = Log();
+
+        var text = Run("--summary-interval", "off", "--rules", rules, log);
+        var jsonl = Run("--format", "jsonl", "--summary-interval", "off", "--rules", rules, log);
+
+        Assert.Equal((0, 0), (text.ExitCode, jsonl.ExitCode));
+        var messages = jsonl.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.GetProperty("type").GetString() == "alert").Select(e => e.GetProperty("message").GetString()).ToList();
+        Assert.Equal(["inf at +Inf", "neg at 5.00", "neg over at -Inf"], messages);
+        Assert.DoesNotContain("Infinity", text.Stdout);
+        Assert.EndsWith(", value +Inf", text.StdoutLines.Single(l => l.StartsWith("-- still firing: inf since ")));
+    }
+
+    [Fact]
     public void A_Grouped_is_a_read_only_dictionary_a_rule_can_call_directly()
     {
         // rules/README.md calls it one: ContainsKey, TryGetValue, Keys and Values were reachable only

@@ -178,9 +178,7 @@ public sealed class AlertmanagerDestination : Destination
                 json.WriteStartObject("annotations");
                 json.WriteString("message", a.Message);
                 // As Prometheus writes a value that is not finite (a ratio over no requests).
-                json.WriteString("value", Format.Round2(a.Value)?.ToString(CultureInfo.InvariantCulture)
-                    ?? (double.IsFinite(a.Value) ? a.Value.ToString(CultureInfo.InvariantCulture)
-                        : double.IsPositiveInfinity(a.Value) ? "+Inf" : double.IsNegativeInfinity(a.Value) ? "-Inf" : "NaN"));
+                json.WriteString("value", Format.ValueText(a.Value));
                 json.WriteString("threshold", a.Threshold.ToString(CultureInfo.InvariantCulture));
                 foreach (var (name, value) in rule.Annotations)
                     if (name is not ("message" or "value" or "threshold")) json.WriteString(name, value);

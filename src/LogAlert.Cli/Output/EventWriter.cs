@@ -100,6 +100,16 @@ internal static class Format
         return rounded == 0 ? 0m : rounded;
     }
 
+    /// <summary>
+    /// A value as text, as the events' <c>value</c> reads: rounded (<see cref="Round2"/>, in
+    /// <paramref name="format"/> when given, <c>"0.00"</c> for a fixed 2 decimals), the double as it
+    /// is past a decimal's range, and <see cref="NotFinite"/> when not finite.
+    /// </summary>
+    public static string ValueText(double value, string? format = null) =>
+        Round2(value) is { } rounded ? rounded.ToString(format, Invariant)
+        : double.IsFinite(value) ? value.ToString(Invariant)
+        : NotFinite(value);
+
     /// <summary><c>+Inf</c>, <c>-Inf</c> or <c>NaN</c>: a value that is not finite, as Prometheus and promtool write it.</summary>
     public static string NotFinite(double value) =>
         double.IsPositiveInfinity(value) ? "+Inf" : double.IsNegativeInfinity(value) ? "-Inf" : "NaN";
@@ -381,7 +391,7 @@ public sealed class TextEventWriter(TextWriter output, bool color, TimeSpan summ
         {
             var labels = f.Labels.Count == 0 ? "" : " {" + Format.Labels(f.Labels) + "}";
             var failed = f.RuleFailed ? " (its rule failed: not evaluated since)" : "";
-            output.Write($"-- {Paint("1;31", "still firing")}: {Terminal.Escape(f.Rule)}{labels} since {Format.Time(f.Since)}, value {(Format.Round2(f.Value) is { } v ? v.ToString("0.00", Format.Invariant) : f.Value.ToString(Format.Invariant))}{failed}\n");
+            output.Write($"-- {Paint("1;31", "still firing")}: {Terminal.Escape(f.Rule)}{labels} since {Format.Time(f.Since)}, value {Format.ValueText(f.Value, "0.00")}{failed}\n");
         }
     }
 

@@ -301,8 +301,7 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         + (t.Value is not { } v ? ""
            : !double.IsFinite(v) ? $" {Format.NotFinite(v)}" // as an expect file writes it, not "Infinity", nor nothing
            : asWritten ? $" {v.ToString(Format.Invariant)}"
-           : Format.Round2(v) is { } r ? $" {r.ToString(Format.Invariant)}"
-           : $" {v.ToString(Format.Invariant)}");
+           : $" {Format.ValueText(v)}");
 
     private const string Written = "updated";
     private const string Same = "unchanged";
