@@ -106,8 +106,7 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     private Step Stopped()
     {
         // Over the cap, the line's bytes were dropped as they came, and none is held: said all the same.
-        if (_lines.Unfinished > 0 && !_stopSaid)
-            notice($"{path}: stopped in the middle of a line; its {_lines.Unfinished} bytes after the last newline were not read");
+        if (!_stopSaid && _lines.LeftBehind(path, "stopped", "not read") is { } said) notice(said);
         _stopSaid = true;
         return Step.End;
     }
@@ -224,8 +223,7 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     private void StartAfresh()
     {
         _restart = false;
-        if (_truncated && _lines.Unfinished > 0)
-            notice($"{path}: truncated in the middle of a line; its {_lines.Unfinished} bytes after the last newline were dropped");
+        if (_truncated && _lines.LeftBehind(path, "truncated", "dropped") is { } said) notice(said);
         _lines.Clear();
         _position = 0;
         _headLength = 0;

@@ -137,6 +137,14 @@ internal sealed class LineBuffer
     /// <summary>Bytes of a line without its newline yet, whether held or, over the cap, dropped as they came.</summary>
     public long Unfinished => _dropping >= 0 ? _dropping + (_end - _lineStart) : _end - _lineStart;
 
+    /// <summary>
+    /// What is said of an <see cref="Unfinished"/> line left behind, in one wording for every source:
+    /// input <paramref name="name"/> was <paramref name="how"/> (<c>stopped</c>, <c>truncated</c>) in
+    /// its middle, and its bytes were <paramref name="fate"/>; null when no line is unfinished.
+    /// </summary>
+    public string? LeftBehind(string name, string how, string fate) =>
+        Unfinished > 0 ? $"{name}: {how} in the middle of a line; its {Unfinished} bytes after the last newline were {fate}" : null;
+
     /// <summary>Whether an over-long line waits to be taken (the sources hand it out at once).</summary>
     public bool HasLongLine => _long.Count > 0;
 

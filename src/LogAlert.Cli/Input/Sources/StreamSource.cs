@@ -97,8 +97,7 @@ internal sealed class StreamSource(Stream stream, bool prompt, TimeSpan poll, Ca
     /// </summary>
     private Step Stopped()
     {
-        if (prompt && _lines.Unfinished > 0 && !_stopSaid)
-            notice($"{name}: stopped in the middle of a line; its {_lines.Unfinished} bytes after the last newline were not read");
+        if (prompt && !_stopSaid && _lines.LeftBehind(name, "stopped", "not read") is { } said) notice(said);
         _stopSaid = true;
         return Step.End;
     }
