@@ -1013,6 +1013,50 @@ public sealed class RuleHostTests : IDisposable
         Assert.Matches(@"^InvalidOperationException at \S*throwing\.csx:1: no$", failed.Message);
     }
 
+    [Theory]
+    [InlineData("var a = new int[1]; if (q.Now.Year > 2000) return a[5];", "IndexOutOfRangeException")]
+    [InlineData("string s = q.Now.Year > 2000 ? null : \"x\"; if (s.Length > 0) return 2;", "NullReferenceException")]
+    [InlineData("var d = new Dictionary<string, int>(); if (q.Now.Year > 2000) return d[\"x\"];", "KeyNotFoundException")]
+    [InlineData("var zero = q.Now.Year - q.Now.Year; if (q.Now.Year > 2000) return 1 / zero;", "DivideByZeroException")]
+    public void An_exception_the_runtime_raises_in_a_rule_names_the_line_it_was_raised_at(string statement, string type)
+    {
+        // Compiled optimised, a bounds check or a null reference was placed at the last line the
+        // JIT kept a mapping for: the lambda's first line, or the line of the call before.
+        var path = Write("raising.csx", $$"""
+            // a comment
+            Alert("raiser").When(q =>
+            {
+                var r = q.Rate("requests", TimeSpan.FromSeconds(30));
+                {{statement}}
+                return r;
+            }).Above(100);
+            """);
+        using var host = Host();
+        var result = host.Load([path]);
+
+        var events = Run(result.Rules, Records(Start, 5, _ => 1));
+
+        var failed = Assert.Single(events.OfType<RuleFailedNotice>());
+        Assert.Matches($@"^{type} at \S*raising\.csx:5: ", failed.Message);
+    }
+
+    [Fact]
+    public void An_exception_the_runtime_raises_in_top_level_code_names_its_line()
+    {
+        // It named no line at all: "raising.csx: error: the rule file threw IndexOutOfRangeException".
+        var path = Write("top.csx", """
+            // a comment
+            var arr = new int[2];
+            var n = 3;
+            var x = arr[n];
+            Alert("fine").When(q => 1).Above(0);
+            """);
+
+        var result = Load(path);
+
+        Assert.Equal($"{path}:4: error: the rule file threw IndexOutOfRangeException: Index was outside the bounds of the array.", Assert.Single(result.Errors));
+    }
+
     // The engine calls a WhenEach result's Select and Where functions after the rule returned:
     // what they throw is named and placed as the rule's own exceptions are.
     [Theory]

@@ -38,7 +38,12 @@ internal static class RuleCompiler
             typeof(Microsoft.FSharp.Core.FSharpFunc<,>).Assembly,
             typeof(RuleGlobals).Assembly)
         .WithImports("System", "System.Linq", "System.Collections.Generic", "LogAlert.Core")
-        .WithOptimizationLevel(OptimizationLevel.Release)
+        // Unoptimised, so that the JIT keeps every statement's place: optimised, an exception the
+        // runtime raises (an index out of range, a null reference) was placed at the last line the
+        // JIT kept (the lambda's first, or none in top-level code). A rule's own code is a few calls
+        // into LogAlert.Core, which stays optimised: rules/*.csx on the 5M sparse log took the same
+        // time either way (docs/performance.md).
+        .WithOptimizationLevel(OptimizationLevel.Debug)
         .WithEmitDebugInformation(false)
         // The source's encoding, which the embedded debug information needs (CS8055 without it).
         .WithFileEncoding(new System.Text.UTF8Encoding(false));
