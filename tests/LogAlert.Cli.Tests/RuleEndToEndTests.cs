@@ -85,6 +85,31 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Contains("broken.csx:4:1: error CS0103", check.Stderr);
     }
 
+    [Theory]
+    [InlineData("access.log")]
+    [InlineData("many.csx")]
+    public void A_file_of_many_compile_errors_says_the_first_20_and_counts_the_rest(string name)
+    {
+        // A log named as a rule file made an error of nearly every token: 28,923 lines on stderr for a
+        // 1,440-line nginx log.
+        var file = Write(name, string.Concat(Enumerable.Range(0, 300).Select(i =>
+            $"10.0.0.{i % 9} - - [07/Feb/2019:16:11:{i % 60:00} +0000] \"GET /api/user HTTP/1.1\" 200 1234\n")));
+
+        var check = Run("check", file);
+
+        Assert.Equal(2, check.ExitCode);
+        var lines = check.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(21, lines.Length);
+        Assert.All(lines[..20], l => Assert.StartsWith($"{file}:", l));
+        Assert.All(lines[..20], l => Assert.Matches(@"^\S+:\d+:\d+: error CS\d{4}: ", l));
+        var more = lines[20];
+        Assert.StartsWith($"{file}: ", more);
+        Assert.True(int.Parse(more[(file.Length + 2)..].Split(' ')[0]) > 300, more);
+        Assert.Contains(" more errors not shown", more);
+        if (name.EndsWith(".csx")) Assert.EndsWith("not shown", more);
+        else Assert.EndsWith($"; a rule file is a C# script, and {file} is not named .csx", more);
+    }
+
     [Fact]
     public void Hash_r_is_rejected_with_a_clear_message()
     {
