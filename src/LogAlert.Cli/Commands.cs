@@ -438,7 +438,7 @@ public sealed class GenerateCommand
         [Option("host-popularity", Description = "How hosts are picked: zipf (a few busy ones) or uniform (each about as often).")] string hostPopularity = "zipf",
         [Option("paths", Description = "Distinct paths."), WholeRange(1, SampleGenerator.MaxPaths)] int paths = 60,
         [Option("output-format", Description = "csv (the seed's CSV), common or combined (as nginx and Apache write them), or jsonl (nginx-style JSON lines). The same requests in each.")] string outputFormat = "csv",
-        [Option("log-format", Description = "Write the lines in this nginx log_format instead, e.g. '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent $request_time'.")] string? logFormat = null,
+        [Option("log-format", Description = "Write the lines in this nginx log_format instead (the string, or the directive pasted from the config), e.g. '$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent $request_time'.")] string? logFormat = null,
         [Option("output", new[] { 'o' }, Description = "Output file, or - for stdout (the default).")] string? output = null,
         // Hidden: generate takes no file argument, and one given was ignored (the log went to stdout).
         [Argument, Hidden] string[]? rest = null)
@@ -450,10 +450,16 @@ public sealed class GenerateCommand
                 throw new UsageException($"generate takes no argument, but was given \"{rest[0]}\": to write the log to a file, -o {rest[0]}");
             Commands.NeedValues(("burst", burst));
             if (output == "-") output = null;
+            // A format the run would refuse is refused here too: a log written in it could not be read.
+            if (logFormat is not null && InputFormat.TryCreate("auto", logFormat, out var formatError) is null)
+                throw new UsageException(formatError!);
+            string? preset = null;
+            var lineFormat = logFormat is null ? null : SampleGenerator.LineFormat(logFormat, out preset);
+            if (preset is not null) outputFormat = preset; // common or combined, which it writes as they are
             var options = GeneratorArgs.Build(seed, start, duration, rate, burst, hosts, hostPopularity, paths) with
             {
-                LogFormat = logFormat,
-                Format = logFormat is not null ? GeneratorFormat.LogFormat : outputFormat switch
+                LogFormat = lineFormat,
+                Format = lineFormat is not null ? GeneratorFormat.LogFormat : outputFormat switch
                 {
                     "csv" => GeneratorFormat.Csv,
                     "common" => GeneratorFormat.Common,
@@ -462,9 +468,6 @@ public sealed class GenerateCommand
                     _ => throw new UsageException($"--output-format: \"{outputFormat}\" is not csv, common, combined or jsonl"),
                 },
             };
-            // A format the run would refuse is refused here too: a log written in it could not be read.
-            if (logFormat is not null && InputFormat.TryCreate("auto", logFormat, out var formatError) is null)
-                throw new UsageException(formatError!);
             // stdout as the run opens it: a failure says "stdout:", and `generate | head` stops at once.
             using var stream = output is null ? StandardOutput.Open() : CreateOutput(output);
             using var writer = new StreamWriter(stream, new UTF8Encoding(false), 1 << 16);

@@ -121,6 +121,50 @@ public sealed class InputFormatTests : IDisposable
     }
 
     [Theory]
+    [InlineData("log_format  main  '$remote_addr - $remote_user [$time_local] \"$request\" '\n" +
+                "                  '$status $body_bytes_sent \"$http_referer\" '\n" +
+                "                  '\"$http_user_agent\" \"$http_x_forwarded_for\"';")]
+    [InlineData("\"$remote_addr - $remote_user [$time_local] \\\"$request\\\" $status $body_bytes_sent " +
+                "\\\"$http_referer\\\" \\\"$http_user_agent\\\" \\\"$http_x_forwarded_for\\\"\";")]
+    public void Generate_writes_a_pasted_log_format_as_the_bare_string_writes_it(string pasted)
+    {
+        // The directive, its quotes and \" were written into every line as they stood
+        // ("log_format main '10.121.154.227 - - [07/Feb/2019:21:11:01 +0000] '"), exit 0.
+        var bare = Generate("bare.log", "--log-format", Main);
+
+        var pastedLog = Generate("pasted.log", "--log-format", pasted);
+
+        Assert.Equal(File.ReadAllText(bare), File.ReadAllText(pastedLog));
+        var r = CliRunner.Run("--format", "jsonl", "--log-format", pasted, pastedLog);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(0, Stats(r).GetProperty("bad").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("%h %l %u %t \"%r\" %>s %b")]
+    [InlineData("LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b\" common")]
+    [InlineData("vhost_combined")]
+    public void Generate_refuses_a_format_it_cannot_write(string format)
+    {
+        // An Apache format was written as it stood, "%h %l %u %t "%r" %>s %b" on every line, exit 0.
+        var r = CliRunner.Run("generate", "--duration", "10s", "--log-format", format);
+
+        Assert.Equal((2, ""), (r.ExitCode, r.Stdout));
+        Assert.Equal("logalert: --log-format: generate writes an nginx log_format ($remote_addr, $time_local, $request, ...), "
+                     + "not an Apache LogFormat or vhost_combined; for Apache's common or combined use --output-format", r.Stderr.Trim());
+    }
+
+    [Theory]
+    [InlineData("common")]
+    [InlineData("combined")]
+    public void Generate_writes_a_preset_log_format_as_output_format_does(string preset)
+    {
+        // It wrote the preset's name on every line.
+        Assert.Equal(File.ReadAllText(Generate("output.log", "--output-format", preset)),
+                     File.ReadAllText(Generate("log.log", "--log-format", preset)));
+    }
+
+    [Theory]
     [InlineData("CustomLog ${APACHE_LOG_DIR}/access.log \"%h %l %u %t \\\"%r\\\" %>s %b\"")]
     [InlineData("CustomLog \"|/usr/bin/rotatelogs /var/log/access.%Y 86400\" common env=!dontlog")]
     public void An_apache_customlog_line_reads_as_its_format(string pasted)

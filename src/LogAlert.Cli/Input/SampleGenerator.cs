@@ -82,6 +82,27 @@ public static class SampleGenerator
     /// <summary>Most distinct hosts: the addresses 10.a.b.c with c from 1 to 254.</summary>
     public const int MaxHosts = 254 << 16;
 
+    /// <summary>
+    /// What <c>generate --log-format</c> writes for <paramref name="logFormat"/>, a format the reader
+    /// takes (checked first): pasted as the server's config writes it (a whole <c>log_format</c>
+    /// directive, its quoted pieces: both were written into every line as they stood), unwrapped, with
+    /// <c>\"</c> as <c>"</c> as the reader takes it. Null, with <paramref name="preset"/>, for
+    /// <c>common</c> or <c>combined</c>, which <c>--output-format</c> writes.
+    /// </summary>
+    /// <exception cref="UsageException">An Apache format or <c>vhost_combined</c>: the generator writes nginx variables only (an Apache format was written as it stood, <c>%h %l …</c> on every line).</exception>
+    public static string? LineFormat(string logFormat, out string? preset)
+    {
+        var unwrapped = Formats.ConfigFormat.Unwrap(logFormat, out _) ?? logFormat;
+        preset = unwrapped.Trim() is "common" or "combined" ? unwrapped.Trim() : null;
+        if (preset is not null) return null;
+        if (unwrapped.Trim() == "vhost_combined" || !WritesVariables.IsMatch(unwrapped))
+            throw new UsageException("--log-format: generate writes an nginx log_format ($remote_addr, $time_local, $request, ...), "
+                                     + "not an Apache LogFormat or vhost_combined; for Apache's common or combined use --output-format");
+        return unwrapped.Replace("\\\"", "\"", StringComparison.Ordinal);
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex WritesVariables = new(@"\$(?:\{\w+\}|[A-Za-z_]\w*)");
+
     /// <summary>The most distinct paths <c>--paths</c> takes.</summary>
     public const int MaxPaths = 1 << 24;
 
