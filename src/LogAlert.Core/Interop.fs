@@ -404,7 +404,7 @@ type Rules =
 
     static member private Seconds(span: TimeSpan) =
         if span < TimeSpan.Zero || span.Ticks % TimeSpan.TicksPerSecond <> 0L then
-            raise (RuleDefinitionException(sprintf "For(%O) must be a whole, non-negative number of seconds" span))
+            raise (RuleDefinitionException(sprintf "For(%s) must be a whole, non-negative number of seconds" (DurationText.show span)))
         span.Ticks / TimeSpan.TicksPerSecond
 
     static member private Build(name, value, above, recoverBelow: Nullable<float>, forTime, message, recoveryMessage) =

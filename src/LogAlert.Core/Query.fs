@@ -248,7 +248,7 @@ module internal QueryCheck =
     /// The width of a window in seconds: a whole number of at least 1.
     let seconds (width: TimeSpan) =
         if width.Ticks <= 0L || width.Ticks % TimeSpan.TicksPerSecond <> 0L then
-            Error(sprintf "window %O is not a whole number of seconds of at least 1s" width)
+            Error(sprintf "window %s is not a whole number of seconds of at least 1s" (DurationText.show width))
         else Ok(width.Ticks / TimeSpan.TicksPerSecond)
 
     /// The metric (`requests`, `bytes`).

@@ -48,6 +48,29 @@ module Bounds =
     /// `seconds` moved into `0 .. MaxDuration`.
     let clampDuration (seconds: int64) = max 0L (min MaxDuration seconds)
 
+/// Durations as Prometheus writes them (`1h30m`, `1s500ms`, `-5s`), for what is said of a rule's
+/// windows and `For`: .NET's own form (`00:00:01.5000000`, `-00:00:05`) is what they said.
+[<RequireQualifiedAccess>]
+module internal DurationText =
+    let private ticksPerMs = TimeSpan.TicksPerMillisecond
+
+    let show (span: TimeSpan) =
+        let ticks = span.Ticks
+        if ticks = 0L then "0s"
+        else
+            let sign = if ticks < 0L then "-" else ""
+            // Unsigned, so that TimeSpan.MinValue has a magnitude.
+            let size = if ticks < 0L then uint64 (-(ticks + 1L)) + 1UL else uint64 ticks
+            if size % uint64 ticksPerMs <> 0UL then
+                sign + (decimal size / decimal TimeSpan.TicksPerSecond).ToString("0.#######", Globalization.CultureInfo.InvariantCulture) + "s"
+            else
+                let ms = size / uint64 ticksPerMs
+                let parts =
+                    [ ms / 3_600_000UL, "h"; ms / 60_000UL % 60UL, "m"; ms / 1000UL % 60UL, "s"; ms % 1000UL, "ms" ]
+                    |> List.filter (fun (n, _) -> n > 0UL)
+                    |> List.map (fun (n, unit) -> string n + unit)
+                sign + String.Concat parts
+
 /// Why a line of input did not become a record.
 type RecordError =
     /// The `request` field is not `METHOD SP PATH [SP PROTOCOL]` with a path starting with `/`.

@@ -320,6 +320,8 @@ public sealed class RuleHostTests : IDisposable
             Alert("twice").When(q => 1).WhenEach(q => q.SumBy("requests", TimeSpan.FromSeconds(5), "section")).Above(0);
             Alert("").When(q => 1).Above(0);
             Alert("fractional").When(q => 1).Above(0).For(TimeSpan.FromMilliseconds(1500));
+            Alert("negative").When(q => 1).Above(0).For(TimeSpan.FromMinutes(-90));
+            Alert("fine_grained").When(q => 1).Above(0).For(TimeSpan.FromTicks(12_345));
             """);
 
         var result = Load(path);
@@ -332,7 +334,10 @@ public sealed class RuleHostTests : IDisposable
                 $"{path}:3: error: rule \"inverted\": RecoverBelow (0.8) must not be above the firing threshold (0.5)",
                 $"{path}:8: error: rule \"twice\" has more than one When/WhenEach",
                 $"{path}:9: error: a rule needs a non-empty name",
-                $"{path}:10: error: rule \"fractional\": For(00:00:01.5000000) must be a whole, non-negative number of seconds",
+                // As Prometheus writes durations: these read For(00:00:01.5000000) and For(-01:30:00).
+                $"{path}:10: error: rule \"fractional\": For(1s500ms) must be a whole, non-negative number of seconds",
+                $"{path}:11: error: rule \"negative\": For(-1h30m) must be a whole, non-negative number of seconds",
+                $"{path}:12: error: rule \"fine_grained\": For(0.0012345s) must be a whole, non-negative number of seconds",
             ],
             result.Errors);
         Assert.Single(result.Descriptions); // "good" is fine; the errors still stop the run.
@@ -361,12 +366,12 @@ public sealed class RuleHostTests : IDisposable
     [InlineData("q.Sum(\"reqests\", TimeSpan.FromMinutes(1))", "unknown metric \"reqests\"")]
     [InlineData("q.Distinct(\"path\", TimeSpan.FromMinutes(1))", "unknown label \"path\"")]
     [InlineData("q.TopK(1, \"bytes\", TimeSpan.FromMinutes(1), \"host\", \"status=~\\\"5..\").Count", "selector \"status=~\"5..\"")]
-    [InlineData("q.Rate(\"requests\", TimeSpan.FromMilliseconds(1500))", "window 00:00:01.5000000 is not")]
+    [InlineData("q.Rate(\"requests\", TimeSpan.FromMilliseconds(1500))", "window 1s500ms is not")]
     // Groups of two labels divided: they share no key but by chance (the quotient was empty).
     [InlineData("(q.SumBy(\"requests\", TimeSpan.FromMinutes(1), \"host\") / q.SumBy(\"requests\", TimeSpan.FromMinutes(1), \"section\")).Count",
                 "a / b: groups by host divided by groups by section; both must group by the same label")]
     // Two mistakes: the same one is named first at load time and at run time.
-    [InlineData("q.SumBy(\"reqests\", TimeSpan.FromMilliseconds(500), \"path\")[\"/\"]", "window 00:00:00.5000000 is not")]
+    [InlineData("q.SumBy(\"reqests\", TimeSpan.FromMilliseconds(500), \"path\")[\"/\"]", "window 500ms is not")]
     [InlineData("q.SumBy(\"reqests\", TimeSpan.FromMinutes(1), \"path\", \"x=\")[\"/\"]", "unknown metric \"reqests\"")]
     public void A_rejected_query_reads_the_same_at_load_time_and_at_run_time(string query, string start)
     {
