@@ -37,6 +37,18 @@ public static class Commands
         Console.Error.WriteLine($"logalert: {message}");
         return code;
     }
+
+    /// <summary>
+    /// A file an option names that could not be written or made, said as <c>--output out.csv: No
+    /// space left on device</c>: the runtime's message ends with <c> : 'out.csv'</c>, and the file
+    /// is named once, in front.
+    /// </summary>
+    public static string FileFailure(string option, string path, Exception e)
+    {
+        var suffix = $" : '{path}'";
+        var message = e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
+        return $"{option} {path}: {message}";
+    }
 }
 
 /// <summary><c>logalert [FILES...]</c>: the main command.</summary>
@@ -492,10 +504,7 @@ public sealed class GenerateCommand
         }
         catch (IOException e) when (output is not null && !e.Message.StartsWith("--output ", StringComparison.Ordinal))
         {
-            // The runtime's message ends with " : '/dev/full'"; the file is named once, in front.
-            var suffix = $" : '{output}'";
-            var message = e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
-            return Fail(ExitCodes.IoFailure, $"--output {output}: {message}");
+            return Fail(ExitCodes.IoFailure, Commands.FileFailure("--output", output, e));
         }
         catch (IOException e)
         {

@@ -10,7 +10,7 @@ public sealed partial class TestCommand
 {
     [PrimaryCommand]
     [UsageLine("test")]
-    [Command(Description = "Run test cases of rules (NAME.case.json files, or folders of them; default: tests/ and rules/tests/): replay each input and compare the alert transitions with NAME.expect.jsonl. Exit 0 when all pass, 1 when any fails, 2 when a case cannot be loaded. Rules run with your rights.")]
+    [Command(Description = "Run test cases of rules (NAME.case.json files, or folders of them; default: tests/ and rules/tests/): replay each input and compare the alert transitions with NAME.expect.jsonl. Exit 0 when all pass, 1 when any fails, 2 when a case cannot be loaded or the report cannot be written. Rules run with your rights.")]
     public int Test(
         [Argument(Description = "Case files (*.case.json) or folders to search for them.")] string[]? cases = null,
         [Option("rules", Description = "One-off case: rule file (.csx); repeatable. Needs --input and --expect.")] string[]? rules = null,
@@ -98,7 +98,7 @@ public sealed partial class TestCommand
                     else
                     {
                         Console.Error.WriteLine($"logalert: {reason}");
-                        Environment.ExitCode = Commands.Fail(ExitCodes.IoFailure, e.Message);
+                        Environment.ExitCode = Commands.Fail(ReportFailed, e.Message);
                     }
                 }
                 if (junit is not null) WriteJUnit(junit, run.Results);
@@ -156,7 +156,7 @@ public sealed partial class TestCommand
                 try { JUnitReport.Write(junit, run.Results); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    return Commands.Fail(ExitCodes.IoFailure, $"--junit {junit}: {e.Message}");
+                    return Commands.Fail(ReportFailed, Commands.FileFailure("--junit", junit, e));
                 }
             }
             return code;
@@ -171,9 +171,16 @@ public sealed partial class TestCommand
         }
         catch (IOException e)
         {
-            return Commands.Fail(ExitCodes.IoFailure, e.Message);
+            return Commands.Fail(ReportFailed, e.Message);
         }
     }
+
+    /// <summary>
+    /// The exit code of a run whose report could not be written (stdout full or not open, the
+    /// <c>--junit</c> file) or whose cases could not be read: 2, an error, as for a case that cannot
+    /// be loaded. Exit 1 says a case failed, and a CI job read the one for the other.
+    /// </summary>
+    private const int ReportFailed = ExitCodes.Usage;
 
     /// <summary>The report of a run that is stopping: a failure to write it is said, and does not change the exit code.</summary>
     private static void WriteJUnit(string path, IReadOnlyList<CaseResult> results)
@@ -181,7 +188,7 @@ public sealed partial class TestCommand
         try { JUnitReport.Write(path, results); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"logalert: --junit {path}: {e.Message}");
+            Console.Error.WriteLine($"logalert: {Commands.FileFailure("--junit", path, e)}");
         }
     }
 

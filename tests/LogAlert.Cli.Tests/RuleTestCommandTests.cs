@@ -293,8 +293,8 @@ public sealed class RuleTestCommandTests : IDisposable
     // The watchdog's thread wrote the stuck rule's ERROR block to a stdout that was full or closed:
     // "Unhandled exception. System.IO.IOException: stdout: ..." with a stack trace, exit 134.
     [Theory]
-    [InlineData("> /dev/full", 1, "logalert: stdout: No space left on device")]
-    [InlineData(">&-", 1, "logalert: stdout: not open for writing (closed, or opened for reading)")]
+    [InlineData("> /dev/full", 2, "logalert: stdout: No space left on device")]
+    [InlineData(">&-", 2, "logalert: stdout: not open for writing (closed, or opened for reading)")]
     [InlineData("| head -c 0", 141, null)]
     public async Task A_rule_stuck_while_stdout_cannot_be_written_is_said_without_a_stack_trace(string redirect, int code, string? error)
     {
@@ -561,7 +561,30 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.NotNull(cases[bad].Element("error"));
     }
 
-    // After every case passed, the report could not be written: exit 1, which reads as a failed case.
+    [Fact]
+    public void A_report_that_cannot_be_written_is_an_error_not_a_failed_case()
+    {
+        if (!File.Exists("/dev/full")) return; // Linux only; the suite runs there
+        // Every case passed, and the report could not be written: exit 1, which reads as a failed
+        // case, and "--junit /dev/full: No space left on device : '/dev/full'".
+        var path = Case();
+
+        var junit = CliRunner.Run("test", "--junit", "/dev/full", path);
+        var shell = new ProcessStartInfo("sh", ["-c", $"{CliRunner.ShellCommand(["test", path])} > /dev/full"])
+        {
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var full = Process.Start(shell)!;
+        var stderr = full.StandardError.ReadToEnd();
+        Assert.True(full.WaitForExit(60_000), "did not exit");
+
+        Assert.Contains("1 passed, 0 failed", junit.Stdout);
+        // After the case's own warning (its rule never fires), the failure alone.
+        Assert.Equal((2, "logalert: --junit /dev/full: No space left on device"), (junit.ExitCode, junit.Stderr.Trim().Split('\n')[^1]));
+        Assert.Equal((2, "logalert: stdout: No space left on device"), (full.ExitCode, stderr.Trim().Split('\n')[^1]));
+    }
+
     [Fact]
     public void A_junit_report_in_a_missing_folder_or_with_no_name_is_refused_before_any_case_runs()
     {
