@@ -119,7 +119,8 @@ module Rule =
         elif Double.IsPositiveInfinity value then "+Inf"
         elif Double.IsNegativeInfinity value then "-Inf"
         elif Double.IsNaN value then "NaN"
-        else value.ToString("F2", CultureInfo.InvariantCulture)
+        // Past a decimal's range, as the final report writes it (1E+300), not 301 digits and ".00".
+        else value.ToString(CultureInfo.InvariantCulture)
 
     /// Fills `{value}` (2 decimals), `{time}`, `{threshold}`, `{rule}`, `{since}` and `{label}` /
     /// `{<label name>}` (the group's label value) in a message template, in one pass: what a

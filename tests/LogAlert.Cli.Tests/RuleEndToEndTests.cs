@@ -324,6 +324,7 @@ public sealed class RuleEndToEndTests : IDisposable
                 .Message("inf at {value}");
             Alert("neg").When(q => q.Now.ToUnixTimeSeconds() < 1549573960 ? 5 : double.NegativeInfinity).Above(1)
                 .Message("neg at {value}").RecoveryMessage("neg over at {value}");
+            Alert("huge").When(q => 1e300).Above(1).Message("huge at {value}");
             """);
         var log = Log();
 
@@ -333,9 +334,11 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Equal((0, 0), (text.ExitCode, jsonl.ExitCode));
         var messages = jsonl.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement)
             .Where(e => e.GetProperty("type").GetString() == "alert").Select(e => e.GetProperty("message").GetString()).ToList();
-        Assert.Equal(["inf at +Inf", "neg at 5.00", "neg over at -Inf"], messages);
+        // Past a decimal's range, as the still-firing line writes it: it was 301 digits and ".00".
+        Assert.Equal(["inf at +Inf", "neg at 5.00", "huge at 1E+300", "neg over at -Inf"], messages);
         Assert.DoesNotContain("Infinity", text.Stdout);
         Assert.EndsWith(", value +Inf", text.StdoutLines.Single(l => l.StartsWith("-- still firing: inf since ")));
+        Assert.EndsWith(", value 1E+300", text.StdoutLines.Single(l => l.StartsWith("-- still firing: huge since ")));
     }
 
     [Fact]
