@@ -433,6 +433,8 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"log_format\": \"$remote_addr\" }", ":3: \"log_format\" is the format of a recorded \"input\"")]
     // An option that takes no value last: "--help needs a value".
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 5 --help\" }", ":2: \"generate\" has a mistake: --help is not a traffic option of logalert generate (--seed, ")]
+    // generate's -o is one of its options, but not of traffic: it read "is not an option of logalert generate".
+    [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 5 -o out.csv\" }", ":2: \"generate\" has a mistake: -o is not a traffic option of logalert generate (--seed, ")]
     // An empty name: the case's folder, or a stack trace (exit 1). A key given twice: the last, silently.
     [InlineData("{ \"rules\": [\"\"],\n  \"generate\": \"--rate 4\" }", ":1: \"rules\" names no file (an empty name)")]
     [InlineData("{ \"rules\": [\"../busy.csx\"],\n  \"generate\": \"--rate 4\",\n  \"expect\": \"\" }", ":3: \"expect\" names no file (an empty name)")]

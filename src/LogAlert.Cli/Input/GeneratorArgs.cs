@@ -55,6 +55,8 @@ public static class GeneratorArgs
         for (var i = 0; i < words.Length; i++)
         {
             var name = words[i];
+            // generate's one short option, -o (--output), is an option, but not one of traffic.
+            if (name == "-o") throw new UsageException($"-o is not a traffic option of logalert generate ({string.Join(", ", Options)})");
             if (!name.StartsWith("--", StringComparison.Ordinal)) throw new UsageException($"\"{name}\" is not an option of logalert generate");
             // Checked before its value: "--rate 5 --help" said "--help needs a value".
             if (!Options.Contains(name))
