@@ -544,6 +544,9 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"time\":\"2019-02-07\"}", "\"time\" is not an ISO 8601 time")]
     // Two times that disagree: the "at" alone was read, the "time" beside it silently ignored.
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"time\":\"2000-01-01T00:00:00Z\"}", "\"at\" and \"time\" name different seconds (")]
+    // A key given twice was read as its last, silently (a case file refuses it).
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"labels\":{},\"labels\":{\"a\":\"b\"}}", "\"labels\" is given twice")]
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"labels\":{\"a\":\"b\",\"a\":\"c\"}}", "label \"a\" is given twice")]
     // A value that is not finite is written as Prometheus writes it, and in no other way.
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"value\":\"Infinity\"}", "\"value\" is not a number, \"+Inf\", \"-Inf\" or \"NaN\"")]
     public void An_expected_transition_of_the_wrong_type_is_an_error_of_its_case_and_the_others_run(string line, string message)

@@ -342,6 +342,10 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
             {
                 var e = doc.RootElement;
                 if (e.ValueKind != JsonValueKind.Object) throw Bad("not a JSON object");
+                // A key given twice was read as its last, silently, where a case file refuses it.
+                if (Repeated(e) is { } twice) throw Bad($"\"{twice}\" is given twice");
+                if (e.TryGetProperty("labels", out var given) && given.ValueKind == JsonValueKind.Object && Repeated(given) is { } label)
+                    throw Bad($"label \"{label}\" is given twice");
                 // Each field of the type it must have: a number where a string belongs (or the
                 // reverse) is the file's mistake, said with its line, not an exception.
                 if (e.TryGetProperty("type", out var type))
@@ -404,6 +408,15 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
             }
         }
         return result;
+    }
+
+    /// <summary>The first key of <paramref name="o"/> (an object) given more than once, or null.</summary>
+    private static string? Repeated(JsonElement o)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in o.EnumerateObject())
+            if (!seen.Add(p.Name)) return p.Name;
+        return null;
     }
 
     /// <summary>ISO 8601 with a date and a time of day (seconds, optional fraction), and optionally its offset (else UTC).</summary>
