@@ -194,7 +194,8 @@ let ``high traffic fires above 10 requests per second over 2 minutes and resolve
 [<InlineData(2.625, "2.63")>]
 [<InlineData(-0.125, "-0.13")>]
 [<InlineData(10.0833333, "10.08")>]
-[<InlineData(1e30, "1000000000000000019884624838656.00")>]
+// Past a decimal's range, as the final report and Alertmanager write it.
+[<InlineData(1e30, "1E+30")>]
 let ``a message's value has 2 decimals rounded half away from zero, as the event's value`` (value: float, text: string) =
     // Halves that a double holds exactly: "F2" alone rounded them to even (0.125 read 0.12).
     Assert.Equal("v=" + text, Rule.render "v={value}" highTraffic [] baseTime baseTime value)
