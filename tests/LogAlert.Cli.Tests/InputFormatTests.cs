@@ -155,13 +155,30 @@ public sealed class InputFormatTests : IDisposable
     }
 
     [Theory]
-    [InlineData("common")]
-    [InlineData("combined")]
-    public void Generate_writes_a_preset_log_format_as_output_format_does(string preset)
+    [InlineData("common", "common")]
+    [InlineData("combined", "combined")]
+    [InlineData("combined", "Combined")] // as the reader takes it
+    public void Generate_writes_a_preset_log_format_as_output_format_does(string preset, string given)
     {
         // It wrote the preset's name on every line.
         Assert.Equal(File.ReadAllText(Generate("output.log", "--output-format", preset)),
-                     File.ReadAllText(Generate("log.log", "--log-format", preset)));
+                     File.ReadAllText(Generate("log.log", "--log-format", given)));
+    }
+
+    [Theory]
+    [InlineData("'$remote_addr\\t[$time_local]\\t\"$request\"\\t$status\\t$body_bytes_sent'", "\t")]
+    [InlineData("$remote_addr [$time_local] \\\"$request\\\" \\'$status\\' $body_bytes_sent", " ")]
+    public void Generate_undoes_a_log_formats_escapes_as_the_reader_does(string format, string separator)
+    {
+        // \t was written as a backslash and a t, and the log did not read back with its own format.
+        var log = Generate("escaped.log", "--log-format", format);
+
+        Assert.Contains(separator + "[07/Feb/2019:", File.ReadLines(log).First());
+        Assert.DoesNotContain("\\", File.ReadAllText(log));
+        var r = CliRunner.Run("--format", "jsonl", "--log-format", format, log);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal(0, Stats(r).GetProperty("bad").GetInt64());
+        Assert.True(Stats(r).GetProperty("records").GetInt64() > 500);
     }
 
     [Theory]

@@ -86,19 +86,41 @@ public static class SampleGenerator
     /// What <c>generate --log-format</c> writes for <paramref name="logFormat"/>, a format the reader
     /// takes (checked first): pasted as the server's config writes it (a whole <c>log_format</c>
     /// directive, its quoted pieces: both were written into every line as they stood), unwrapped, with
-    /// <c>\"</c> as <c>"</c> as the reader takes it. Null, with <paramref name="preset"/>, for
+    /// the config's escapes undone as the reader undoes them. Null, with <paramref name="preset"/>, for
     /// <c>common</c> or <c>combined</c>, which <c>--output-format</c> writes.
     /// </summary>
     /// <exception cref="UsageException">An Apache format or <c>vhost_combined</c>: the generator writes nginx variables only (an Apache format was written as it stood, <c>%h %l …</c> on every line).</exception>
     public static string? LineFormat(string logFormat, out string? preset)
     {
         var unwrapped = Formats.ConfigFormat.Unwrap(logFormat, out _) ?? logFormat;
-        preset = unwrapped.Trim() is "common" or "combined" ? unwrapped.Trim() : null;
+        // Preset names as the reader takes them, in any case.
+        var name = unwrapped.Trim().ToLowerInvariant();
+        preset = name is "common" or "combined" ? name : null;
         if (preset is not null) return null;
-        if (unwrapped.Trim() == "vhost_combined" || !WritesVariables.IsMatch(unwrapped))
+        if (name == "vhost_combined" || !WritesVariables.IsMatch(unwrapped))
             throw new UsageException("--log-format: generate writes an nginx log_format ($remote_addr, $time_local, $request, ...), "
                                      + "not an Apache LogFormat or vhost_combined; for Apache's common or combined use --output-format");
-        return unwrapped.Replace("\\\"", "\"", StringComparison.Ordinal);
+        return Unescaped(unwrapped);
+    }
+
+    /// <summary>
+    /// <c>\"</c>, <c>\'</c>, <c>\\</c> and <c>\t</c> as the config file means them, as the reader takes
+    /// them (<see cref="Formats.LineTemplate"/>); any other backslash stays. A format with <c>\n</c> or
+    /// <c>\r</c> was refused by the reader's check before.
+    /// </summary>
+    private static string Unescaped(string format)
+    {
+        var text = new System.Text.StringBuilder(format.Length);
+        for (var i = 0; i < format.Length; i++)
+        {
+            if (format[i] == '\\' && i + 1 < format.Length && format[i + 1] is '"' or '\'' or '\\' or 't')
+            {
+                text.Append(format[i + 1] == 't' ? '\t' : format[i + 1]);
+                i++;
+            }
+            else text.Append(format[i]);
+        }
+        return text.ToString();
     }
 
     private static readonly System.Text.RegularExpressions.Regex WritesVariables = new(@"\$(?:\{\w+\}|[A-Za-z_]\w*)");
