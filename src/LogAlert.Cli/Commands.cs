@@ -45,8 +45,11 @@ public static class Commands
     /// </summary>
     public static string FileFailure(string option, string path, Exception e)
     {
-        var suffix = $" : '{path}'";
-        var message = e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
+        // The path as given, or made absolute (FileStream names a relative one so).
+        var message = e.Message;
+        foreach (var named in new[] { path, Path.GetFullPath(path) })
+            if (message.EndsWith($" : '{named}'", StringComparison.Ordinal))
+                message = message[..^$" : '{named}'".Length];
         return $"{option} {path}: {message}";
     }
 }

@@ -134,9 +134,18 @@ public sealed partial class TestCommand
             // watchdog is off meanwhile so that the signal is not charged to the rule.
             using var stop = new SignalStop(TimeSpan.FromSeconds(1), signal =>
             {
-                if (!run.Interrupt(signal, host.Watchdog.Running)) return;
+                try
+                {
+                    if (!run.Interrupt(signal, host.Watchdog.Running)) return;
+                    Console.Out.Flush();
+                }
+                catch (IOException e)
+                {
+                    // On the signal's own thread, where nothing would catch it (a stack trace, exit
+                    // 134): said as Stop says it; the signal's exit code stands, as documented.
+                    if (!StandardOutput.IsBrokenPipe(e)) Console.Error.WriteLine($"logalert: {e.Message}");
+                }
                 if (junit is not null) WriteJUnit(junit, run.Results);
-                Console.Out.Flush();
                 Environment.Exit(Signals.ExitCodeOf(signal));
             });
             stop.Token.Register(() => host.Watchdog.Timeout = TimeSpan.Zero);
@@ -156,7 +165,9 @@ public sealed partial class TestCommand
                 try { JUnitReport.Write(junit, run.Results); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    return Commands.Fail(ReportFailed, Commands.FileFailure("--junit", junit, e));
+                    // After a signal, its exit code stands (143, 130), as when a rule held the run.
+                    var failed = Commands.Fail(ReportFailed, Commands.FileFailure("--junit", junit, e));
+                    return stop.Signal is null ? failed : code;
                 }
             }
             return code;
@@ -177,8 +188,8 @@ public sealed partial class TestCommand
 
     /// <summary>
     /// The exit code of a run whose report could not be written (stdout full or not open, the
-    /// <c>--junit</c> file) or whose cases could not be read: 2, an error, as for a case that cannot
-    /// be loaded. Exit 1 says a case failed, and a CI job read the one for the other.
+    /// <c>--junit</c> file) or whose files could not be read (an I/O error): 2, an error, as for a
+    /// case that cannot be loaded. Exit 1 says a case failed, and a CI job read the one for the other.
     /// </summary>
     private const int ReportFailed = ExitCodes.Usage;
 

@@ -397,6 +397,37 @@ public sealed class RuleTestCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task A_signal_while_a_rule_loops_and_stdout_is_full_is_said_in_one_line()
+    {
+        if (!File.Exists("/dev/full")) return; // Linux only; the suite runs there
+        // The report written from the signal's own thread met the full stdout: "Unhandled exception.
+        // System.IO.IOException: stdout: No space left on device" and a stack trace, exit 134.
+        Write("loops.csx", """
+            Alert("loops").When(q => { var s = q.Sum("requests", TimeSpan.FromMinutes(1)); if (s > 100) Console.Error.WriteLine("looping"); while (s > 100) { } return s; }).Above(5);
+            """);
+        var path = Write("loops.case.json", """{ "rules": ["loops.csx"], "generate": "--rate 5 --duration 3m", "options": { "rule_timeout": "0s" } }""");
+        var shell = new ProcessStartInfo("sh", ["-c", $"exec {CliRunner.ShellCommand(["test", path])} > /dev/full"])
+        {
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var run = Process.Start(shell)!;
+        var said = new System.Text.StringBuilder();
+        while (await run.StandardError.ReadLineAsync() is { } line)
+        {
+            said.AppendLine(line);
+            if (line.EndsWith("looping")) break;
+        }
+        Process.Start("kill", ["-TERM", run.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        said.Append(await run.StandardError.ReadToEndAsync());
+        Assert.True(run.WaitForExit(30_000), "did not exit");
+
+        Assert.Equal(143, run.ExitCode);
+        Assert.DoesNotContain("   at ", said.ToString());
+        Assert.Contains("logalert: stdout: No space left on device", said.ToString().Split('\n').Select(l => l.TrimEnd()));
+    }
+
+    [Fact]
     public void JUnit_names_a_case_that_cannot_be_loaded_by_its_file()
     {
         // It was named after the case before it (or "" when first).
@@ -583,6 +614,13 @@ public sealed class RuleTestCommandTests : IDisposable
         using var full = Process.Start(shell)!;
         var stderr = full.StandardError.ReadToEnd();
         Assert.True(full.WaitForExit(60_000), "did not exit");
+
+        // Named relatively, the runtime's message held the absolute path: said once, as given.
+        var link = Path.Combine(_dir, "full.xml");
+        File.CreateSymbolicLink(link, "/dev/full");
+        var relative = Path.GetRelativePath(CliRunner.RepoRoot, link);
+        var named = CliRunner.Run("test", "--junit", relative, path);
+        Assert.Equal((2, $"logalert: --junit {relative}: No space left on device"), (named.ExitCode, named.Stderr.Trim().Split('\n')[^1]));
 
         Assert.Contains("1 passed, 0 failed", junit.Stdout);
         // After the case's own warning (its rule never fires), the failure alone.
