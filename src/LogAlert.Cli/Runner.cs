@@ -196,11 +196,19 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     /// counted: they were read), saying <paramref name="reason"/>.
     /// Later events of that step are dropped. Does nothing once the run is over.
     /// </summary>
-    public void Abort(string reason) => TryAbort(reason);
-
-    /// <summary><see cref="Abort"/>, saying whether this call ended the run (false: it was over already).</summary>
-    private bool TryAbort(string reason)
+    public void Abort(string reason)
     {
+        if (TryAbort(reason, out var failure) && failure is not null) stderr.WriteLine($"logalert: {failure}");
+    }
+
+    /// <summary>
+    /// <see cref="Abort"/>, saying whether this call ended the run (false: it was over already), and
+    /// with <paramref name="failure"/> why stdout could not be written (a full disk, a descriptor
+    /// not open), for the caller to say after its reason; null when it was, or its reader went away.
+    /// </summary>
+    private bool TryAbort(string reason, out string? failure)
+    {
+        failure = null;
         lock (_gate)
         {
             if (_aborted || _done || !_state.IsStarted) return false;
@@ -217,8 +225,8 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             catch (IOException e) when (!StandardOutput.IsBrokenPipe(e))
             {
                 // A full disk or a descriptor not open: stderr is there to say it, after the reason
-                // the run stopped (which decides the exit code).
-                stderr.WriteLine($"logalert: {e.Message}");
+                // the run stopped.
+                failure = e.Message;
             }
             catch (IOException)
             {
@@ -240,9 +248,11 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         // after any SIGTERM), only interrupted.
         var signal = Signals.Received;
         var reason = signal is null ? $"{what} ended the process (Environment.Exit)" : $"{signal} while {what} was running";
-        if (!TryAbort(signal ?? reason)) return; // ended by logalert itself (a runaway rule), already reported
+        if (!TryAbort(signal ?? reason, out var failure)) return; // ended by logalert itself (a runaway rule), already reported
         stderr.WriteLine($"logalert: {reason}; the run stopped there");
-        Environment.ExitCode = signal is null ? ExitCodes.Usage : ExitCodes.Ok;
+        if (failure is not null) stderr.WriteLine($"logalert: {failure}");
+        // The rule's mistake decides the code; after a signal, stdout's failure does, as in any run.
+        Environment.ExitCode = signal is null ? ExitCodes.Usage : failure is not null ? ExitCodes.IoFailure : ExitCodes.Ok;
     }
 
     private void Absorb(InputBatch batch)

@@ -559,22 +559,23 @@ public sealed class HardeningTests : IDisposable
     }
 
     [Theory]
-    [InlineData("> /dev/full", "logalert: stdout: No space left on device")]
-    [InlineData(">&-", "logalert: stdout: not open for writing (closed, or opened for reading)")]
-    public void A_rule_that_never_returns_with_stdout_unwritable_says_both(string redirect, string failure)
+    [InlineData("> /dev/full", "while (true) { }", "logalert: rule \"stuck\" did not finish within 1s at 1970-01-01T00:17:30Z", "logalert: stdout: No space left on device")]
+    [InlineData(">&-", "while (true) { }", "logalert: rule \"stuck\" did not finish within 1s at 1970-01-01T00:17:30Z", "logalert: stdout: not open for writing (closed, or opened for reading)")]
+    [InlineData("> /dev/full", "Environment.Exit(7);", "logalert: rule \"stuck\" ended the process (Environment.Exit); the run stopped there", "logalert: stdout: No space left on device")]
+    public void A_rule_that_never_returns_with_stdout_unwritable_says_both(string redirect, string act, string said, string failure)
     {
         if (!File.Exists("/dev/full")) return; // Linux only; the suite runs there
         // The report the stuck rule's abort writes is the first write to stdout (the log is one
         // batch, under 64 KB of events): its failure was swallowed as though stdout had been closed
         // by its reader, and the run ended with exit 2 naming the rule alone.
-        var r = Shell(redirect, "--format", "jsonl", "--rule-timeout", "1s", "--rules", Rule("stuck", "while (true) { }"), Waves());
+        var r = Shell(redirect, "--format", "jsonl", "--rule-timeout", "1s", "--rules", Rule("stuck", act), Waves());
 
         Assert.True(r.Ended, "logalert did not end");
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.Stderr}"); // the rule's fault decides the code, as when stdout is fine
         Assert.Equal("", r.Stdout);
         var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Length);
-        Assert.StartsWith("logalert: rule \"stuck\" did not finish within 1s at 1970-01-01T00:17:30Z", lines[0]);
+        Assert.StartsWith(said, lines[0]); // the reason first, then what became of the report
         Assert.Equal(failure, lines[1]);
     }
 
