@@ -111,6 +111,25 @@ public sealed class RuleEndToEndTests : IDisposable
     }
 
     [Fact]
+    public void The_cap_on_compile_errors_is_per_file_and_names_a_loaded_file()
+    {
+        // One cap for the whole rule file: 20 errors of its own hid every error of a file it #loads,
+        // and the count line named the rule file.
+        var junk = Write("junk.txt", string.Concat(Enumerable.Range(0, 100).Select(i => $"10.0.0.{i} - - [07/Feb/2019:16:11:00 +0000]\n")));
+        var main = Write("main.csx", "#load \"junk.txt\"\n" + string.Concat(Enumerable.Range(0, 30).Select(i => $"var x{i} = ;\n"))
+                                     + "Alert(\"a\").When(q => 1).Above(0);\n");
+
+        var check = Run("check", main);
+
+        Assert.Equal(2, check.ExitCode);
+        var lines = check.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(20, lines.Count(l => l.StartsWith($"{main}:") && l.Contains(": error CS")));
+        Assert.Single(lines, l => l.StartsWith($"{main}: ") && l.EndsWith(" more errors not shown"));
+        Assert.Equal(20, lines.Count(l => l.Contains("junk.txt:") && l.Contains(": error CS")));
+        Assert.Single(lines, l => l.Contains("junk.txt: ") && l.EndsWith("junk.txt is not named .csx"));
+    }
+
+    [Fact]
     public void Hash_r_is_rejected_with_a_clear_message()
     {
         var r = Run("--rules", Write("ref.csx", "#r \"System.Net.Http\"\nAlert(\"x\").When(q => 1).Above(0);\n"), Log());

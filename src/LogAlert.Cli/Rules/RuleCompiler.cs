@@ -74,24 +74,29 @@ internal static class RuleCompiler
             compilation = CSharpScript.Create(source.Text, options, typeof(RuleGlobals)).GetCompilation();
             result = compilation.Emit(image, options: EmbeddedPdb);
         }
-        var lines = result.Diagnostics
+        var found = result.Diagnostics
             .Where(d => d.Severity == DiagnosticSeverity.Error && !Suppressed.Contains(d.Id))
             .Select(d => (Diagnostic: d, Span: d.Location.GetMappedLineSpan()))
             .OrderBy(d => d.Span.IsValid && d.Span.Path != source.FullPath ? 1 : 0)
             .ThenBy(d => d.Span.Path, StringComparer.Ordinal)
             .ThenBy(d => d.Span.StartLinePosition.Line)
             .ThenBy(d => d.Span.StartLinePosition.Character)
-            .Select(d => Format(source, d.Diagnostic, d.Span))
-            .Distinct()
-            .ToList();
-        if (lines.Count > MaxErrorsShown)
+            .Select(d => (File: d.Span.IsValid && !string.IsNullOrEmpty(d.Span.Path) ? d.Span.Path : source.FullPath,
+                          Text: Format(source, d.Diagnostic, d.Span)))
+            .DistinctBy(e => e.Text);
+        // A log named as a rule file (`logalert check access.log`, or #loaded) made an error of
+        // nearly every token: 28,923 lines for 1,440 lines of nginx log. Each file's first errors
+        // are said, and how many more it has.
+        var lines = new List<string>();
+        foreach (var file in found.GroupBy(e => e.File, StringComparer.Ordinal))
         {
-            // A log named as a rule file (`logalert check access.log`) made an error of nearly every
-            // token: 28,923 lines for 1,440 lines of nginx log.
-            var more = lines.Count - MaxErrorsShown;
-            lines.RemoveRange(MaxErrorsShown, more);
-            lines.Add($"{source.DisplayPath}: {more} more error{(more == 1 ? "" : "s")} not shown"
-                      + (source.FullPath.EndsWith(".csx", StringComparison.Ordinal) ? "" : $"; a rule file is a C# script, and {source.DisplayPath} is not named .csx"));
+            var texts = file.Select(e => e.Text).ToList();
+            lines.AddRange(texts.Take(MaxErrorsShown));
+            if (texts.Count <= MaxErrorsShown) continue;
+            var more = texts.Count - MaxErrorsShown;
+            var shown = source.Display(file.Key);
+            lines.Add($"{shown}: {more} more error{(more == 1 ? "" : "s")} not shown"
+                      + (file.Key.EndsWith(".csx", StringComparison.OrdinalIgnoreCase) ? "" : $"; a rule file is a C# script, and {shown} is not named .csx"));
         }
         if (!result.Success && lines.Count == 0)
         {
