@@ -342,10 +342,6 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
             {
                 var e = doc.RootElement;
                 if (e.ValueKind != JsonValueKind.Object) throw Bad("not a JSON object");
-                // A key given twice was read as its last, silently, where a case file refuses it.
-                if (Repeated(e) is { } twice) throw Bad($"\"{twice}\" is given twice");
-                if (e.TryGetProperty("labels", out var given) && given.ValueKind == JsonValueKind.Object && Repeated(given) is { } label)
-                    throw Bad($"label \"{label}\" is given twice");
                 // Each field of the type it must have: a number where a string belongs (or the
                 // reverse) is the file's mistake, said with its line, not an exception.
                 if (e.TryGetProperty("type", out var type))
@@ -353,6 +349,10 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
                     if (type.ValueKind != JsonValueKind.String) throw Bad("\"type\" is not a string");
                     if (type.GetString() != "alert") continue; // summaries, stats
                 }
+                // A key given twice is refused, as a case file refuses it: JSON reads one of the two silently.
+                if (Repeated(e) is { } twice) throw Bad($"\"{twice}\" is given twice");
+                if (e.TryGetProperty("labels", out var given) && given.ValueKind == JsonValueKind.Object && Repeated(given) is { } label)
+                    throw Bad($"label \"{label}\" is given twice");
                 var rule = e.TryGetProperty("rule", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : throw Bad("no \"rule\"");
                 var state = e.TryGetProperty("state", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
                 var fired = state switch
