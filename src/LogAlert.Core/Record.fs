@@ -48,7 +48,7 @@ module Bounds =
     /// `seconds` moved into `0 .. MaxDuration`.
     let clampDuration (seconds: int64) = max 0L (min MaxDuration seconds)
 
-/// Durations as Prometheus writes them (`1h30m`, `1s500ms`, `-5s`), for what is said of a rule's
+/// Durations as Prometheus writes them (`1h30m`, `1d12h`, `1s500ms`, `-5s`), for what is said of a rule's
 /// windows and `For`: .NET's own form (`00:00:01.5000000`, `-00:00:05`) is what they said.
 [<RequireQualifiedAccess>]
 module internal DurationText =
@@ -65,8 +65,11 @@ module internal DurationText =
                 sign + (decimal size / decimal TimeSpan.TicksPerSecond).ToString("0.#######", Globalization.CultureInfo.InvariantCulture) + "s"
             else
                 let ms = size / uint64 ticksPerMs
+                let day = 86_400_000UL
+                // Prometheus's units: a year of 365 days, weeks, days, hours, minutes, seconds, ms.
                 let parts =
-                    [ ms / 3_600_000UL, "h"; ms / 60_000UL % 60UL, "m"; ms / 1000UL % 60UL, "s"; ms % 1000UL, "ms" ]
+                    [ ms / (365UL * day), "y"; ms % (365UL * day) / (7UL * day), "w"; ms % (365UL * day) % (7UL * day) / day, "d"
+                      ms % day / 3_600_000UL, "h"; ms / 60_000UL % 60UL, "m"; ms / 1000UL % 60UL, "s"; ms % 1000UL, "ms" ]
                     |> List.filter (fun (n, _) -> n > 0UL)
                     |> List.map (fun (n, unit) -> string n + unit)
                 sign + String.Concat parts

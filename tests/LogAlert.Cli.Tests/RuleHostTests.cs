@@ -322,6 +322,7 @@ public sealed class RuleHostTests : IDisposable
             Alert("fractional").When(q => 1).Above(0).For(TimeSpan.FromMilliseconds(1500));
             Alert("negative").When(q => 1).Above(0).For(TimeSpan.FromMinutes(-90));
             Alert("fine_grained").When(q => 1).Above(0).For(TimeSpan.FromTicks(12_345));
+            Alert("long").When(q => 1).Above(0).For(TimeSpan.FromDays(-401.5));
             """);
 
         var result = Load(path);
@@ -338,6 +339,7 @@ public sealed class RuleHostTests : IDisposable
                 $"{path}:10: error: rule \"fractional\": For(1s500ms) must be a whole, non-negative number of seconds",
                 $"{path}:11: error: rule \"negative\": For(-1h30m) must be a whole, non-negative number of seconds",
                 $"{path}:12: error: rule \"fine_grained\": For(0.0012345s) must be a whole, non-negative number of seconds",
+                $"{path}:13: error: rule \"long\": For(-1y5w1d12h) must be a whole, non-negative number of seconds",
             ],
             result.Errors);
         Assert.Single(result.Descriptions); // "good" is fine; the errors still stop the run.
