@@ -445,7 +445,7 @@ public sealed class GenerateCommand
     [Command(Description = "Write a deterministic sample access log.")]
     public int Generate(
         [Option("seed", Description = "PRNG seed.")] int seed = 1,
-        [Option("start", Description = "First second, Unix epoch.")] long start = 1549573860,
+        [Option("start", Description = "First second, Unix epoch."), WholeRange(0, 253402300799)] long start = 1549573860,
         [Option("duration", Description = "Length of the log.")] string duration = "10m",
         [Option("rate", Description = "Base rate, requests per second.")] double rate = 6,
         [Option("burst", Description = "AT:DURATION:RATE, e.g. 3m:2m:25 (repeatable).")] string[]? burst = null,

@@ -341,6 +341,7 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("logalert: --cases: '-99999999999' is not a whole number from 1 to 2147483647", "check", "--cases", "-99999999999", "rules/high_traffic.csx")]
     [InlineData("logalert: --hosts: '99999999999' is not a whole number from 1 to 16646144", "generate", "--hosts", "99999999999")]
     [InlineData("logalert: --paths: '99999999999' is not a whole number from 1 to 16777216", "generate", "--paths", "99999999999")]
+    [InlineData("logalert: --start: '99999999999999999999' is not a whole number from 0 to 253402300799", "generate", "--start", "99999999999999999999")]
     [InlineData("logalert: --seed: '-1' is not a whole number from 0 to 18446744073709551615", "check", "--seed", "-1", "rules/high_traffic.csx")]
     [InlineData("logalert: --disable: no rule named \"nosuch\" (rules: high_traffic, summary)", "--disable", "nosuch", "-")]
     [InlineData("logalert: --only: no rule named \"nosuch\" (rules: high_traffic, summary)", "--only", "nosuch", "-")]
