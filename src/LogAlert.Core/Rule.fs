@@ -112,7 +112,7 @@ module Rule =
     /// §13): "F2" alone rounds an exact half to even, and 1/8 read 0.12 in a message whose event
     /// said 0.13.
     /// Not finite, `+Inf`, `-Inf` or `NaN`, as Prometheus renders `{{ $value }}` and as the value sent
-    /// to Alertmanager reads ("Infinity" before).
+    /// to Alertmanager reads.
     let private valueText (value: float) =
         if Double.IsFinite value && abs value < 7.9e27 then
             Math.Round(decimal value, 2, MidpointRounding.AwayFromZero).ToString("F2", CultureInfo.InvariantCulture)

@@ -299,9 +299,8 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
     private static string Describe(Transition t, long origin, bool asWritten = false) =>
         $"{(t.Fired ? "firing" : "resolved")} {t.Rule}{t.LabelText} {Transition.Offset(t.Time, origin)} {Format.Time(t.Time)}"
         + (t.Value is not { } v ? ""
-           : !double.IsFinite(v) ? $" {Format.NotFinite(v)}" // as an expect file writes it, not "Infinity", nor nothing
-           : asWritten ? $" {v.ToString(Format.Invariant)}"
-           : $" {Format.ValueText(v)}");
+           : asWritten && double.IsFinite(v) ? $" {v.ToString(Format.Invariant)}"
+           : $" {Format.ValueText(v)}"); // not finite as an expect file writes it: +Inf, -Inf, NaN
 
     private const string Written = "updated";
     private const string Same = "unchanged";
