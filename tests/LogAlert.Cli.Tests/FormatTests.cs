@@ -977,7 +977,10 @@ public sealed class FormatTests
         {
             Assert.StartsWith("\"203.0.113.5\" stands where the ident (%l) should, and the user would be \"- -\"",
                 Reason(parser, parser == LineTemplate.Common ? VhostLine[..VhostLine.IndexOf(" \"-\"", StringComparison.Ordinal)] : VhostLine.TrimEnd()));
-            Assert.Contains("--input-format vhost_combined", Reason(parser, NginxHostFirst.TrimEnd()));
+            Assert.Contains("--input-format vhost_combined", Reason(parser, parser == LineTemplate.Common ? VhostLine[..VhostLine.IndexOf(" \"-\"", StringComparison.Ordinal)] : VhostLine.TrimEnd()));
+            // A host without a port is not vhost_combined's "%v:%p", which read none of these lines.
+            Assert.EndsWith("give the server's format with --log-format (a virtual host without a port is not Apache's vhost_combined)",
+                Reason(parser, NginxHostFirst.TrimEnd()));
         }
         // nginx's host-first lines fit none of the presets: the error says to give the format.
         Assert.Null(Sniff(NginxHostFirst.TrimEnd(), NginxHostFirst.TrimEnd()).Format);

@@ -216,15 +216,20 @@ public sealed class LineTemplate : IAccessLineParser
 
     /// <summary>
     /// Whether <paramref name="ident"/> is not <c>-</c> while <paramref name="user"/>, after it, has a
-    /// space in it: see <c>_identAt</c>.
+    /// space in it: see <c>_identAt</c>. The reason names vhost_combined only when the line's first
+    /// field has a port, as that preset's <c>%v:%p</c> does: a virtual host alone (openSUSE's
+    /// vhost_combined, nginx's <c>$host $remote_addr …</c>) was sent to a format that read none of its lines.
     /// </summary>
-    private static bool ShiftedByAField(ReadOnlySpan<byte> ident, ReadOnlySpan<byte> user, [NotNullWhen(true)] out string? reason)
+    private static bool ShiftedByAField(ReadOnlySpan<byte> line, ReadOnlySpan<byte> ident, ReadOnlySpan<byte> user, [NotNullWhen(true)] out string? reason)
     {
         reason = null;
         if (ident is [(byte)'-'] || user.IndexOf((byte)' ') < 0) return false;
+        var first = line.IndexOf((byte)' ') is var space and >= 0 ? line[..space] : line;
         reason = $"{FieldValues.Show(ident)} stands where the ident (%l) should, and the user would be {FieldValues.Show(user)}: "
-                 + "the line has a field before the client's address (a virtual host?): name its format with --input-format vhost_combined "
-                 + "(Apache's) or --log-format";
+                 + "the line has a field before the client's address (a virtual host?): "
+                 + (first.IndexOf((byte)':') >= 0
+                     ? "name its format with --input-format vhost_combined (Apache's) or --log-format"
+                     : "give the server's format with --log-format (a virtual host without a port is not Apache's vhost_combined)");
         return true;
     }
 
@@ -391,7 +396,7 @@ public sealed class LineTemplate : IAccessLineParser
                 }
                 if (!set.TryTake(field.Kind, field.Rank, line[pos..end], unescape: escaped && !_literalText, step.Keep, out reason)) return false;
                 if (i == _identAt) (identStart, identEnd) = (pos, end);
-                else if (i == _identAt + 1 && identEnd >= 0 && ShiftedByAField(line[identStart..identEnd], line[pos..end], out reason)) return false;
+                else if (i == _identAt + 1 && identEnd >= 0 && ShiftedByAField(line, line[identStart..identEnd], line[pos..end], out reason)) return false;
             }
             pos = end;
             if (!Literal(line, ref pos, next, out reason)) return false;
