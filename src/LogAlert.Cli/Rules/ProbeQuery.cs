@@ -31,7 +31,7 @@ public sealed record WindowUse(string Function, string? Metric, TimeSpan Width, 
     public QueryWindow Window => new(Width, Label, Selector, Metric);
 
     internal static string FormatWidth(TimeSpan width) =>
-        width.Ticks > 0 && width.Ticks % TimeSpan.TicksPerSecond == 0 ? Durations.Format(width) : width.ToString("c", CultureInfo.InvariantCulture);
+        width.Ticks > 0 && width.Ticks % TimeSpan.TicksPerSecond == 0 ? Durations.Format(width) : LogAlert.Core.DurationText.show(width);
 }
 
 /// <summary>

@@ -146,11 +146,8 @@ public sealed class RuleWatchdog : IDisposable
         }
     }
 
-    /// <summary><c>5s</c>, <c>1.5s</c>, <c>200ms</c>.</summary>
-    internal static string Format(TimeSpan span) =>
-        span.TotalSeconds >= 1
-            ? $"{span.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)}s"
-            : $"{(long)span.TotalMilliseconds}ms";
+    /// <summary><c>5s</c>, <c>1s500ms</c>, <c>200ms</c>: as a rule's windows and <c>For</c> are said (Prometheus's form).</summary>
+    internal static string Format(TimeSpan span) => LogAlert.Core.DurationText.show(span);
 
     /// <summary>Stops the checking thread.</summary>
     public void Dispose()
