@@ -237,6 +237,22 @@ public sealed class CompressedInputTests : IDisposable
         Assert.Equal("logalert: <stdin>: is gzip-compressed, which logalert reads from a named file only: name the file, or zcat it into logalert -", r.Stderr.Trim());
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0x28, 0xB5, 0x2F, 0xFD, 0, 0 }, "zstd", "zstdcat")]
+    [InlineData(new byte[] { (byte)'B', (byte)'Z', (byte)'h', (byte)'9', 0x31, 0x41 }, "bzip2", "bzcat")]
+    [InlineData(new byte[] { 0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0 }, "xz", "xzcat")]
+    public void Another_compression_on_stdin_is_named_with_the_command_that_reads_it(byte[] head, string kind, string reader)
+    {
+        // Dumped as "no format logalert knows fits "(\uFFFD/\uFFFD…"", twice, where gzip was named.
+        var path = Path.Combine(_dir, "access.log." + kind);
+        File.WriteAllBytes(path, [.. head, .. new byte[100]]);
+
+        var r = RunWithStdin(path);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"logalert: <stdin>: is {kind}-compressed, which logalert does not read: {reader} it into logalert -", r.Stderr.Trim());
+    }
+
     /// <summary>logalert reading <paramref name="file"/>'s bytes on stdin, through a shell redirection.</summary>
     private static CliRunner.Result RunWithStdin(string file)
     {

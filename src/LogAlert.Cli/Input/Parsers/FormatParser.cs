@@ -127,8 +127,10 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
             if (previous.csv is not null && HasFields(chunk, previous.Count)) return previous.csv;
             // Compressed bytes on stdin or a pipe (a named file is read decompressed, Compression):
             // their dump said nothing of what they were.
-            if (at.AtStart && chunk.StartsWith(new byte[] { 0x1F, 0x8B }))
-                throw new InputFormatException($"{at.Path}: is gzip-compressed, which logalert reads from a named file only: name the file, or zcat it into logalert -");
+            if (at.AtStart && Compression.Of(chunk) is { } kind)
+                throw new InputFormatException(kind == "gzip"
+                    ? $"{at.Path}: is gzip-compressed, which logalert reads from a named file only: name the file, or zcat it into logalert -"
+                    : $"{at.Path}: is {kind}-compressed, which logalert does not read: {Compression.Reader(kind)} it into logalert -");
             var (number, text) = FirstLine(chunk);
             var carried = previous.csv is not null ? $", the {previous.Count} columns of the CSV input before it" : "";
             // The line and the reasons quote its bytes: their control characters are escaped.

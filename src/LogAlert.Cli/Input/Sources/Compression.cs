@@ -25,7 +25,7 @@ internal static class Compression
         return Of(head[..read]);
     }
 
-    /// <summary>The compression a file's first bytes, <paramref name="head"/>, say, or null (also when too few are there yet to tell).</summary>
+    /// <summary>The compression a file's first bytes, <paramref name="head"/> (its first <see cref="HeadLength"/> or more), say, or null (also when too few are there yet to tell).</summary>
     public static string? Of(ReadOnlySpan<byte> head) =>
         head switch
         {
@@ -33,8 +33,9 @@ internal static class Compression
             [0x28, 0xB5, 0x2F, 0xFD, ..] => "zstd",
             // "BZh", the block size, and a block's magic (or the end's, for an empty file): "BZh" alone
             // refused a log whose first host was BZh.example.com.
-            [(byte)'B', (byte)'Z', (byte)'h', >= (byte)'1' and <= (byte)'9', 0x31, 0x41] or [(byte)'B', (byte)'Z', (byte)'h', >= (byte)'1' and <= (byte)'9', 0x17, 0x72] => "bzip2",
-            [0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0x00] => "xz",
+            // With what follows (a chunk of stdin): an exact six matched the head of a file alone.
+            [(byte)'B', (byte)'Z', (byte)'h', >= (byte)'1' and <= (byte)'9', 0x31, 0x41, ..] or [(byte)'B', (byte)'Z', (byte)'h', >= (byte)'1' and <= (byte)'9', 0x17, 0x72, ..] => "bzip2",
+            [0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0x00, ..] => "xz",
             _ => null,
         };
 
@@ -49,8 +50,10 @@ internal static class Compression
         (arrived ? $"{path}: the file now there is " : $"{path}: is ")
         + (kind == "gzip" && followed
             ? "gzip-compressed, so it cannot be followed; without --follow it is read whole"
-            : $"{kind}-compressed, which logalert does not read; decompress it first: "
-              + $"{kind switch { "zstd" => "zstdcat", "bzip2" => "bzcat", "xz" => "xzcat", _ => "zcat" }} {path} | logalert -");
+            : $"{kind}-compressed, which logalert does not read; decompress it first: {Reader(kind)} {path} | logalert -");
+
+    /// <summary>The command that decompresses <paramref name="kind"/> to stdout: <c>zstdcat</c>, <c>bzcat</c>, <c>xzcat</c>, <c>zcat</c>.</summary>
+    public static string Reader(string kind) => kind switch { "zstd" => "zstdcat", "bzip2" => "bzcat", "xz" => "xzcat", _ => "zcat" };
 
     /// <summary>
     /// Where the runtime's zlib cannot be called member by member (<see cref="GzipMembers"/>): a gzip
