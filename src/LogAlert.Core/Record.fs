@@ -74,6 +74,17 @@ module internal DurationText =
                     |> List.map (fun (n, unit) -> string n + unit)
                 sign + String.Concat parts
 
+/// A threshold as a rule's messages, `logalert check` and Alertmanager's annotation say it: the
+/// shortest text that reads back as the number, and `+Inf`, `-Inf`, `NaN` as Prometheus writes them
+/// (`Above(double.NegativeInfinity)` read "-Infinity").
+[<RequireQualifiedAccess>]
+module internal NumberText =
+    let show (value: float) =
+        if Double.IsPositiveInfinity value then "+Inf"
+        elif Double.IsNegativeInfinity value then "-Inf"
+        elif Double.IsNaN value then "NaN"
+        else value.ToString("G", Globalization.CultureInfo.InvariantCulture)
+
 /// Why a line of input did not become a record.
 type RecordError =
     /// The `request` field is not `METHOD SP PATH [SP PROTOCOL]` with a path starting with `/`.

@@ -132,7 +132,7 @@ module Rule =
             | "value" -> ValueSome(valueText value)
             | "time" -> ValueSome(isoTime second)
             | "since" -> ValueSome(isoTime since)
-            | "threshold" -> ValueSome(rule.Above.ToString("G", CultureInfo.InvariantCulture))
+            | "threshold" -> ValueSome(NumberText.show rule.Above)
             | "rule" -> ValueSome rule.Name
             | "label" -> (match labels with (_, v) :: _ -> ValueSome v | [] -> ValueNone)
             | _ -> labels |> List.tryFind (fun (n, _) -> n = name) |> Option.map snd |> ValueOption.ofOption

@@ -344,6 +344,7 @@ public sealed class RuleEndToEndTests : IDisposable
             Alert("neg").When(q => q.Now.ToUnixTimeSeconds() < 1549573960 ? 5 : double.NegativeInfinity).Above(1)
                 .Message("neg at {value}").RecoveryMessage("neg over at {value}");
             Alert("huge").When(q => 1e300).Above(1).Message("huge at {value}");
+            Alert("low").When(q => 2).Above(double.NegativeInfinity).Message("low {value} > {threshold}");
             """);
         var log = Log();
 
@@ -354,7 +355,9 @@ public sealed class RuleEndToEndTests : IDisposable
         var messages = jsonl.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement)
             .Where(e => e.GetProperty("type").GetString() == "alert").Select(e => e.GetProperty("message").GetString()).ToList();
         // Past a decimal's range, as the still-firing line writes it: it was 301 digits and ".00".
-        Assert.Equal(["inf at +Inf", "neg at 5.00", "huge at 1E+300", "neg over at -Inf"], messages);
+        // A threshold that is not finite read "-Infinity" in messages and in check's listing.
+        Assert.Equal(["inf at +Inf", "neg at 5.00", "huge at 1E+300", "low 2.00 > -Inf", "neg over at -Inf"], messages);
+        Assert.Contains(Run("check", rules).StdoutLines, l => l.StartsWith("low ") && l.EndsWith("constant > -Inf"));
         Assert.DoesNotContain("Infinity", text.Stdout);
         Assert.EndsWith(", value +Inf", text.StdoutLines.Single(l => l.StartsWith("-- still firing: inf since ")));
         Assert.EndsWith(", value 1E+300", text.StdoutLines.Single(l => l.StartsWith("-- still firing: huge since ")));

@@ -179,7 +179,7 @@ public sealed class AlertmanagerDestination : Destination
                 json.WriteString("message", a.Message);
                 // As Prometheus writes a value that is not finite (a ratio over no requests).
                 json.WriteString("value", Format.ValueText(a.Value));
-                json.WriteString("threshold", a.Threshold.ToString(CultureInfo.InvariantCulture));
+                json.WriteString("threshold", LogAlert.Core.NumberText.show(a.Threshold));
                 foreach (var (name, value) in rule.Annotations)
                     if (name is not ("message" or "value" or "threshold")) json.WriteString(name, value);
                 json.WriteEndObject();

@@ -78,7 +78,7 @@ public sealed class RuleDescription
         }
     }
 
-    private static string Number(double value) => value.ToString("G", CultureInfo.InvariantCulture);
+    private static string Number(double value) => LogAlert.Core.NumberText.show(value);
 
     /// <summary><c>Rate(requests, 1m, status_class="5xx") &gt; 0.5, resolves &lt; 0.2, for 30s</c>.</summary>
     public override string ToString() => $"{Expression} {Condition}";
