@@ -74,6 +74,31 @@ public sealed class DeliveryTests : IDisposable
     }
 
     [Fact]
+    public void The_count_of_failures_held_back_is_said_on_a_line_of_its_own()
+    {
+        // Appended to the next line told, "(60710 more not shown)" read as more of that message,
+        // where the 60,710 were queue-full drops and the line a deadline failure.
+        var stderr = new StringWriter();
+        var log = new LogAlert.Cli.Delivery.DeliveryLog(stderr, TimeSpan.FromHours(1));
+        using var http = new System.Net.Http.HttpClient();
+        var hook = new LogAlert.Cli.Delivery.WebhookDestination(new Uri("http://127.0.0.1:9/"), http, log);
+
+        log.Tell(hook, "queue full: a dropped");
+        log.Tell(hook, "queue full: b dropped");
+        log.Tell(hook, "queue full: c dropped");
+        log.Tell(hook, "d not delivered by the delivery deadline", always: true);
+        log.TellUnsaid(hook);
+
+        Assert.Equal(
+            [
+                "logalert: webhook http://127.0.0.1:9/: queue full: a dropped",
+                "logalert: webhook http://127.0.0.1:9/: 2 more not shown",
+                "logalert: webhook http://127.0.0.1:9/: d not delivered by the delivery deadline",
+            ],
+            stderr.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
     public void A_4xx_is_not_retried_and_is_counted_as_failed_with_its_lines_on_stderr_rate_limited()
     {
         using var receiver = new WebhookReceiver();

@@ -348,8 +348,11 @@ public sealed class DeliveryLog(TextWriter stderr, TimeSpan? every = null)
                 _state[destination] = (s.Last, s.Quiet + 1);
                 return;
             }
-            var more = s.Quiet > 0 ? $" ({s.Quiet} more not shown)" : "";
-            stderr.WriteLine($"logalert: {destination.Kind} {destination.Name}: {message}{more}");
+            // The count held back on a line of its own, before this one: appended to it, "(60710 more
+            // not shown)" read as more of this message, where they were others (queue-full drops
+            // before a deadline failure).
+            if (s.Quiet > 0) stderr.WriteLine($"logalert: {destination.Kind} {destination.Name}: {s.Quiet} more not shown");
+            stderr.WriteLine($"logalert: {destination.Kind} {destination.Name}: {message}");
             _state[destination] = (now, 0);
         }
     }
