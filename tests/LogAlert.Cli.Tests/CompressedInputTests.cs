@@ -66,10 +66,16 @@ public sealed class CompressedInputTests : IDisposable
         Assert.Equal(Output(unzipped, older), Output(both, gz));
     }
 
+    /// <summary>The first bytes of each compression logalert names but does not read, its name, and the command that reads it.</summary>
+    public static TheoryData<byte[], string, string> OtherCompressions => new()
+    {
+        { [0x28, 0xB5, 0x2F, 0xFD, 0, 0], "zstd", "zstdcat" },
+        { [(byte)'B', (byte)'Z', (byte)'h', (byte)'9', 0x31, 0x41], "bzip2", "bzcat" },
+        { [0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0], "xz", "xzcat" },
+    };
+
     [Theory]
-    [InlineData(new byte[] { 0x28, 0xB5, 0x2F, 0xFD, 0, 0 }, "zstd", "zstdcat")]
-    [InlineData(new byte[] { (byte)'B', (byte)'Z', (byte)'h', (byte)'9', 0x31, 0x41 }, "bzip2", "bzcat")]
-    [InlineData(new byte[] { 0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0 }, "xz", "xzcat")]
+    [MemberData(nameof(OtherCompressions))]
     public void Another_compression_is_named_with_the_command_that_reads_it(byte[] head, string kind, string reader)
     {
         var path = Path.Combine(_dir, "access.log.1." + kind);
@@ -238,9 +244,7 @@ public sealed class CompressedInputTests : IDisposable
     }
 
     [Theory]
-    [InlineData(new byte[] { 0x28, 0xB5, 0x2F, 0xFD, 0, 0 }, "zstd", "zstdcat")]
-    [InlineData(new byte[] { (byte)'B', (byte)'Z', (byte)'h', (byte)'9', 0x31, 0x41 }, "bzip2", "bzcat")]
-    [InlineData(new byte[] { 0xFD, (byte)'7', (byte)'z', (byte)'X', (byte)'Z', 0 }, "xz", "xzcat")]
+    [MemberData(nameof(OtherCompressions))]
     public void Another_compression_on_stdin_is_named_with_the_command_that_reads_it(byte[] head, string kind, string reader)
     {
         // Dumped as "no format logalert knows fits "(\uFFFD/\uFFFD…"", twice, where gzip was named.
