@@ -116,11 +116,8 @@ module Rule =
     let private valueText (value: float) =
         if Double.IsFinite value && abs value < 7.9e27 then
             Math.Round(decimal value, 2, MidpointRounding.AwayFromZero).ToString("F2", CultureInfo.InvariantCulture)
-        elif Double.IsPositiveInfinity value then "+Inf"
-        elif Double.IsNegativeInfinity value then "-Inf"
-        elif Double.IsNaN value then "NaN"
         // Past a decimal's range, as the final report writes it (1E+300), not 301 digits and ".00".
-        else value.ToString(CultureInfo.InvariantCulture)
+        else NumberText.show value
 
     /// Fills `{value}` (2 decimals), `{time}`, `{threshold}`, `{rule}`, `{since}` and `{label}` /
     /// `{<label name>}` (the group's label value) in a message template, in one pass: what a

@@ -111,8 +111,7 @@ internal static class Format
         : NotFinite(value);
 
     /// <summary><c>+Inf</c>, <c>-Inf</c> or <c>NaN</c>: a value that is not finite, as Prometheus and promtool write it.</summary>
-    public static string NotFinite(double value) =>
-        double.IsPositiveInfinity(value) ? "+Inf" : double.IsNegativeInfinity(value) ? "-Inf" : "NaN";
+    public static string NotFinite(double value) => LogAlert.Core.NumberText.show(value);
 
     /// <summary>The value <see cref="NotFinite"/> wrote; false for any other text.</summary>
     public static bool TryParseNotFinite(string? text, out double value)
