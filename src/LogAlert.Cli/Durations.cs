@@ -75,14 +75,12 @@ public static partial class Durations
         return (int)value.TotalSeconds;
     }
 
-    /// <summary>Short form for output: <c>2m</c>, <c>90s</c>, <c>1h</c>.</summary>
-    public static string Format(TimeSpan span)
-    {
-        var s = (long)span.TotalSeconds;
-        if (s > 0 && s % 3600 == 0) return $"{s / 3600}h";
-        if (s > 0 && s % 60 == 0) return $"{s / 60}m";
-        return $"{s}s";
-    }
+    /// <summary>
+    /// For output, as Prometheus writes durations (<c>2m</c>, <c>1m30s</c>, <c>1d</c>): the same text as
+    /// the engine's messages about windows and <c>For</c> (<c>DurationText</c>), so that <c>logalert
+    /// check</c> and an error about the same rule say one duration one way.
+    /// </summary>
+    public static string Format(TimeSpan span) => LogAlert.Core.DurationText.show(span);
 }
 
 /// <summary>A mistake in how logalert was called: reported in one line, exit code 2.</summary>

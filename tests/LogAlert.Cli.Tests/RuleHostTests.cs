@@ -446,7 +446,7 @@ public sealed class RuleHostTests : IDisposable
                     return top.Entries[0].Value / total; // throws on the empty probe: fine
                 })
                 .Above(0.5);
-            Alert("hot").WhenEach(q => q.RateBy("requests", TimeSpan.FromSeconds(90), "section", "method!=\"GET\"")).Above(5);
+            Alert("hot").WhenEach(q => q.RateBy("requests", TimeSpan.FromSeconds(90), "section", "method!=\"GET\"")).Above(5).For(TimeSpan.FromSeconds(5400));
             Alert("hosts").When(q => q.Distinct("host", TimeSpan.FromHours(1))).Above(100);
             Alert("per_minute").When(q => q.Rate("requests", TimeSpan.FromMinutes(1)) * 60).Above(500);
             Alert("idle").When(q => 100 - q.Rate("requests", TimeSpan.FromMinutes(1))).Above(95);
@@ -465,7 +465,9 @@ public sealed class RuleHostTests : IDisposable
         Assert.Equal(["Sum(requests, 2m)", "TopK(1, requests, 2m, host)"], d[1].Windows.Select(w => w.ToString()));
         Assert.Equal("f(Sum(requests, 2m), TopK(1, requests, 2m, host))", d[1].Expression);
         Assert.NotNull(d[1].ProbeError);
-        Assert.Equal("RateBy(requests, 90s, section, method!=\"GET\") > 5, per section", d[2].ToString());
+        // Durations as Prometheus writes them, and as an error about the same window or For says them:
+        // "90s" and "for 90m" here once, where errors said "1m30s" and "1h30m".
+        Assert.Equal("RateBy(requests, 1m30s, section, method!=\"GET\") > 5, for 1h30m, per section", d[2].ToString());
         Assert.Equal("Distinct(host, 1h) > 100", d[3].ToString());
         // A function of one query is not shown as the bare query: "Rate(requests, 1m) > 500" said a
         // condition the rule does not test.

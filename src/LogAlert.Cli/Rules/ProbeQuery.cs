@@ -30,8 +30,7 @@ public sealed record WindowUse(string Function, string? Metric, TimeSpan Width, 
     /// <summary>The window the query reads, as the engine is told it (<see cref="RuleWindows"/>).</summary>
     public QueryWindow Window => new(Width, Label, Selector, Metric);
 
-    internal static string FormatWidth(TimeSpan width) =>
-        width.Ticks > 0 && width.Ticks % TimeSpan.TicksPerSecond == 0 ? Durations.Format(width) : LogAlert.Core.DurationText.show(width);
+    internal static string FormatWidth(TimeSpan width) => Durations.Format(width);
 }
 
 /// <summary>
