@@ -15,7 +15,7 @@ public sealed partial class TestCommand
         [Argument(Description = "Case files (*.case.json) or folders to search for them.")] string[]? cases = null,
         [Option("rules", Description = "One-off case: rule file (.csx); repeatable. Needs --input and --expect.")] string[]? rules = null,
         [Option("input", Description = "One-off case: the recorded log to replay.")] string? input = null,
-        [Option("expect", Description = "One-off case: the expected transitions, as --format jsonl prints them (other fields and event types are ignored).")] string? expect = null,
+        [Option("expect", Description = "One-off case: the expected transitions, as --format jsonl prints them (their threshold and message are not compared; other event types are skipped).")] string? expect = null,
         [Option("lateness", Description = "One-off case: --lateness (default 5s).")] string? lateness = null,
         [Option("input-format", Description = "One-off case: --input-format (default auto).")] string? inputFormat = null,
         [Option("log-format", Description = "One-off case: --log-format.")] string? logFormat = null,

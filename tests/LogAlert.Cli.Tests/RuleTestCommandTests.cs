@@ -578,6 +578,9 @@ public sealed class RuleTestCommandTests : IDisposable
     // A key given twice was read as its last, silently (a case file refuses it).
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"labels\":{},\"labels\":{\"a\":\"b\"}}", "\"labels\" is given twice")]
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"labels\":{\"a\":\"b\",\"a\":\"c\"}}", "label \"a\" is given twice")]
+    // A misspelt key was skipped, and the case passed without checking the value or labels it meant.
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"valeu\":99}", "unknown key \"valeu\" (keys: rule, state, at, time, ts, value, labels)")]
+    [InlineData("{\"type\":\"alert\",\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"lables\":{}}", "unknown key \"lables\"")]
     // A value that is not finite is written as Prometheus writes it, and in no other way.
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"value\":\"Infinity\"}", "\"value\" is not a number, \"+Inf\", \"-Inf\" or \"NaN\"")]
     public void An_expected_transition_of_the_wrong_type_is_an_error_of_its_case_and_the_others_run(string line, string message)
@@ -769,7 +772,7 @@ public sealed class RuleTestCommandTests : IDisposable
 
         // Times may be absolute ("time", "ts") or offsets ("at"); a wrong one fails.
         var alerts = run.StdoutLines.Where(l => l.Contains("\"type\":\"alert\"")).ToArray();
-        Write("shifted.jsonl", string.Join('\n', alerts.Select(a => a.Replace("\"ts\":", "\"ts\":1").Replace("\"time\":", "\"ignored\":"))));
+        Write("shifted.jsonl", string.Join('\n', alerts.Select(a => System.Text.RegularExpressions.Regex.Replace(a.Replace("\"ts\":", "\"ts\":1"), "\"time\":\"[^\"]*\",", ""))));
         var fail = CliRunner.Run("test", "--rules", Path.Combine(_dir, "busy.csx"), "--input", log, "--expect", Path.Combine(_dir, "shifted.jsonl"));
         Assert.Equal(1, fail.ExitCode);
     }
@@ -956,6 +959,13 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Equal(1, two.ExitCode);
         Assert.DoesNotContain("the labels differ", two.Stdout);
         Assert.Contains("transition 1 differs (0 transitions expected, 2 got)", two.Stdout);
+
+        // No labels expected: said "{}", where the heading read "the labels differ:  expected".
+        File.WriteAllText(Path.Combine(_dir, "tests", "hot_sections.expect.jsonl"),
+            File.ReadAllText(Path.Combine(rules, "tests", "hot_sections.expect.jsonl")).Replace("{\"section\":\"/report\"}", "{}"));
+        var none = CliRunner.Run("test", path);
+        Assert.Equal(1, none.ExitCode);
+        Assert.Contains("rule hot_section: the labels differ: {} expected (2 transitions), {section=\"/report\"} got (2)", none.Stdout);
     }
 
     [Fact]

@@ -351,6 +351,11 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
                 }
                 // A key given twice is refused, as a case file refuses it: JSON reads one of the two silently.
                 if (Repeated(e) is { } twice) throw Bad($"\"{twice}\" is given twice");
+                // So is a key that is neither read here nor written by --format jsonl: "valeu" or
+                // "lables" was skipped, and the case passed without checking what it meant to.
+                foreach (var p in e.EnumerateObject())
+                    if (Array.IndexOf(TransitionKeys, p.Name) < 0 && Array.IndexOf(PrintedKeys, p.Name) < 0)
+                        throw Bad($"unknown key \"{p.Name}\" (keys: {string.Join(", ", TransitionKeys)})");
                 if (e.TryGetProperty("labels", out var given) && given.ValueKind == JsonValueKind.Object && Repeated(given) is { } label)
                     throw Bad($"label \"{label}\" is given twice");
                 var rule = e.TryGetProperty("rule", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : throw Bad("no \"rule\"");
@@ -409,6 +414,12 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
         }
         return result;
     }
+
+    /// <summary>The keys an expected transition is read from.</summary>
+    private static readonly string[] TransitionKeys = ["rule", "state", "at", "time", "ts", "value", "labels"];
+
+    /// <summary>The other keys of an alert line of <c>--format jsonl</c>, taken and not compared.</summary>
+    private static readonly string[] PrintedKeys = ["type", "threshold", "message", "firing_since"];
 
     /// <summary>The first key of <paramref name="o"/> (an object) given more than once, or null.</summary>
     private static string? Repeated(JsonElement o)

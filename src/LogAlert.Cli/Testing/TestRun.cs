@@ -258,7 +258,9 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
         if (partners is [var other])
         {
             var (e, g) = expected.Count == 0 ? (other.Expected, got) : (expected, other.Got);
-            heading = $"rule {at.Rule}: the labels differ: {e[0].LabelText} expected ({Count(e.Count)}), {g[0].LabelText} got ({g.Count})";
+            // No labels at all is said "{}": it read "the labels differ:  expected".
+            static string Shown(Transition t) => t.Labels.Count == 0 ? "{}" : t.LabelText;
+            heading = $"rule {at.Rule}: the labels differ: {Shown(e[0])} expected ({Count(e.Count)}), {Shown(g[0])} got ({g.Count})";
             (expected, got, paired) = (e, g, other.Key);
         }
         var rows = new List<(int Number, string Expected, string Got)>();
