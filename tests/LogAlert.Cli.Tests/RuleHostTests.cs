@@ -74,6 +74,9 @@ public sealed class RuleHostTests : IDisposable
         "message placeholder {section} is not one of {value}, {time}, {threshold}, {rule}, {since}")]
     [InlineData("Alert(\"a\").WhenEach(q => q.RateBy(\"requests\", TimeSpan.FromMinutes(1), \"section\")).Above(1).Message(\"{host} is hot\");",
         "message placeholder {host} is not one of {value}, {time}, {threshold}, {rule}, {since}, {label}, {section}")]
+    // Every one at once, in both messages: only the first was said, the next after a fix and a reload.
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).Message(\"at {vaule} {section} {vaule}\").RecoveryMessage(\"{host} calm\");",
+        "message placeholders {vaule}, {section}, {host} are not among {value}, {time}, {threshold}, {rule}, {since}")]
     [InlineData("Alert(\"a\").WhenEach(q => q.RateBy(\"requests\", TimeSpan.FromMinutes(1), \"section\")).Above(1).Message(\"{section} {label} {value} {time} {threshold} {rule} {since} {not a placeholder}\");",
         null)]
     public void A_message_placeholder_nothing_fills_is_a_load_error(string rule, string? error)

@@ -392,8 +392,7 @@ public sealed class RuleHost : IDisposable
         // The label of the result itself, when the call returned one, is the rule's from now on.
         labelLock.Arm(label);
         label ??= grouped is not null ? probe.Uses.FirstOrDefault(u => u.Function is "SumBy" or "RateBy" or "TopK")?.Label : null;
-        if ((PlaceholderProblem(alert.FiringMessage, grouped is not null, label)
-             ?? PlaceholderProblem(alert.ResolvedMessage, grouped is not null, label)) is { } placeholder)
+        if (PlaceholderProblem([alert.FiringMessage, alert.ResolvedMessage], grouped is not null, label) is { } placeholder)
         {
             errors.Add($"{where}: error: rule \"{alert.Name}\": {placeholder}");
             return null;
@@ -434,7 +433,7 @@ public sealed class RuleHost : IDisposable
             if (!_armed || result is null) return result!; // the engine reports a null result
             if (_label is null)
             {
-                if ((PlaceholderProblem(firing, true, result.Label) ?? PlaceholderProblem(resolved, true, result.Label)) is { } problem)
+                if (PlaceholderProblem([firing, resolved], true, result.Label) is { } problem)
                     throw new RuleCodeException($"WhenEach returned groups by {result.Label}, and {problem}", null);
                 _label = result.Label;
             }
@@ -464,23 +463,30 @@ public sealed class RuleHost : IDisposable
     }
 
     /// <summary>
-    /// A <c>{name}</c> in a message template that nothing fills, which would be printed as it is
-    /// (a typo, or a group's label in a rule without groups); null when every one is filled. A
-    /// per-group rule may name its label (any label when the load-time call could not tell which).
+    /// The <c>{name}</c>s in the message templates that nothing fills, which would be printed as they are
+    /// (a typo, or a group's label in a rule without groups), all of them in one message (one at a time
+    /// made a user fix and load again for each); null when every one is filled. A per-group rule may
+    /// name its label (any label when the load-time call could not tell which).
     /// </summary>
-    internal static string? PlaceholderProblem(string? template, bool perGroup, string? label)
+    internal static string? PlaceholderProblem(IEnumerable<string?> templates, bool perGroup, string? label)
     {
-        if (template is null) return null;
-        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(template, @"\{([A-Za-z_][A-Za-z0-9_]*)\}"))
+        var unfilled = new List<string>();
+        foreach (var template in templates)
         {
-            var name = m.Groups[1].Value;
-            if (Placeholders.Contains(name)) continue;
-            if (perGroup && (name == "label" || (label is null ? LabelNames.Contains(name) : name == label))) continue;
-            var known = string.Join(", ", Placeholders.Select(p => $"{{{p}}}"))
-                        + (perGroup ? $", {{label}}, {(label is null ? "a label's name" : $"{{{label}}}")}" : "");
-            return $"message placeholder {{{name}}} is not one of {known}";
+            if (template is null) continue;
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(template, @"\{([A-Za-z_][A-Za-z0-9_]*)\}"))
+            {
+                var name = m.Groups[1].Value;
+                if (Placeholders.Contains(name)) continue;
+                if (perGroup && (name == "label" || (label is null ? LabelNames.Contains(name) : name == label))) continue;
+                if (!unfilled.Contains($"{{{name}}}")) unfilled.Add($"{{{name}}}");
+            }
         }
-        return null;
+        if (unfilled.Count == 0) return null;
+        var known = string.Join(", ", Placeholders.Select(p => $"{{{p}}}"))
+                    + (perGroup ? $", {{label}}, {(label is null ? "a label's name" : $"{{{label}}}")}" : "");
+        return unfilled.Count == 1 ? $"message placeholder {unfilled[0]} is not one of {known}"
+            : $"message placeholders {string.Join(", ", unfilled)} are not among {known}";
     }
 
     /// <summary>
