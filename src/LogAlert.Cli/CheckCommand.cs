@@ -18,16 +18,18 @@ public sealed class CheckCommand
         [Option("properties", Description = "Check properties of each rule on generated traffic (never throws, determinism, alternation, .Monotonic()); print each failure shrunk to a small CSV log.")] bool properties = false,
         [Option("cases", Description = "--properties: generated logs per property and rule."), WholeRange(1, int.MaxValue)] int? cases = null,
         [Option("seed", Description = "--properties: the seed of the generated logs (printed at the end of every run), to run the same cases again.")] ulong? seed = null,
-        [Option("rule-timeout", Description = "--properties: a rule evaluation running longer than this fails the check.")] string? ruleTimeout = null)
+        [Option("rule-timeout", Description = "A rule evaluation running longer than this is reported (exit 2); with --properties it fails the check. (Default: 5s)")] string? ruleTimeout = null)
     {
         Commands.Started = true;
         try
         {
             if (!properties)
             {
-                if (cases is not null || seed is not null || ruleTimeout is not null)
-                    throw new UsageException("--cases, --seed and --rule-timeout go with --properties");
-                return RuleHost.Check(rules, Console.Out, Console.Error);
+                if (cases is not null || seed is not null)
+                    throw new UsageException("--cases and --seed go with --properties");
+                // Each rule is called once at load time: one that loops is reported after this long.
+                return RuleHost.Check(rules, Console.Out, Console.Error,
+                    ruleTimeout is null ? null : Durations.Parse("--rule-timeout", ruleTimeout));
             }
             return CheckProperties(rules, cases ?? 100, seed ?? (ulong)Random.Shared.NextInt64(1, 1_000_000_000), ruleTimeout ?? "5s");
         }

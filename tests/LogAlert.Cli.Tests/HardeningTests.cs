@@ -711,13 +711,18 @@ public sealed class RuleExitAtLoadTests : IDisposable
         File.WriteAllText(rule, "Alert(\"stuck\").When(q => { while (q.Now.Year > 0) { } return 1; }).Above(0);\n");
         var env = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(_dir, "cache") };
 
-        // `check` takes --rule-timeout only with --properties: it waits the default 5s.
-        foreach (var (args, timeout) in new[] { (new[] { "check", rule }, "5s"), (["--rule-timeout", "1s", "--rules", rule, "-"], "1s") })
+        // Named with the file and line of its Alert call (it had neither); `check` took --rule-timeout
+        // only with --properties, and waited 5s.
+        foreach (var args in new[] { new[] { "check", "--rule-timeout", "1s", rule }, ["--rule-timeout", "1s", "--rules", rule, "-"] })
         {
             var r = CliRunner.Run(args, stdin: TestLogs.Header + "\n", env: env);
             Assert.Equal(2, r.ExitCode);
             Assert.Equal("", r.Stdout);
-            Assert.Equal($"logalert: rule \"stuck\" did not finish within {timeout} at load time; is it stuck in a loop?\n", r.Stderr);
+            Assert.Equal($"logalert: {rule}:1: rule \"stuck\" did not finish within 1s at load time; is it stuck in a loop?\n", r.Stderr);
         }
+        // The default is 5s.
+        var byDefault = CliRunner.Run(["check", rule], env: env);
+        Assert.Equal(2, byDefault.ExitCode);
+        Assert.EndsWith("did not finish within 5s at load time; is it stuck in a loop?\n", byDefault.Stderr);
     }
 }

@@ -248,7 +248,7 @@ public sealed class PropertyCheckTests : IDisposable
 
         var usage = Run("check", rules, "--seed", "3");
         Assert.Equal(2, usage.ExitCode);
-        Assert.Contains("--cases, --seed and --rule-timeout go with --properties", usage.Stderr);
+        Assert.Contains("--cases and --seed go with --properties", usage.Stderr);
     }
 
     [Fact]

@@ -335,10 +335,10 @@ public sealed class RuleHost : IDisposable
 
         // What the rule prints goes to stderr under its name, never into the events on stdout.
         var prefix = RuleConsole.RulePrefix(alert.Name);
-        Func<IQuery, double>? scalar = alert.ScalarValue is { } s ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, Located(s))) : null;
+        Func<IQuery, double>? scalar = alert.ScalarValue is { } s ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, Located(s)), where) : null;
         var labelLock = new LabelLock(alert.FiringMessage, alert.ResolvedMessage);
         Func<IQuery, Grouped>? grouped = alert.GroupedValue is { } g
-            ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, labelLock.Wrap(Located(g))))
+            ? Watchdog.Watch(alert.Name, RuleConsole.Attribute(prefix, labelLock.Wrap(Located(g))), where)
             : null;
         Rule rule;
         try
@@ -408,7 +408,7 @@ public sealed class RuleHost : IDisposable
         var bare = probeError is null && probe.Uses.Count == 1
                    && (grouped is not null
                        ? ReferenceEquals(groups, probe.LastGroups)
-                       : atZero == 0 && ProbeQuery.ValueIsTheQuery(Watchdog.Watch(alert.Name, RuleConsole.Attribute(RuleConsole.Mute, alert.ScalarValue!))));
+                       : atZero == 0 && ProbeQuery.ValueIsTheQuery(Watchdog.Watch(alert.Name, RuleConsole.Attribute(RuleConsole.Mute, alert.ScalarValue!), where)));
         return new RuleDescription(rule, file, alert.Line, probe.Uses, label, probeError, alert.IsMonotonic, bare);
     }
 
@@ -494,13 +494,14 @@ public sealed class RuleHost : IDisposable
     /// per rule, <c>name  windows condition</c>, on <paramref name="stdout"/>; errors go to
     /// <paramref name="stderr"/>. Returns 0, or 2 on any error.
     /// </summary>
-    public static int Check(IReadOnlyList<string> files, TextWriter stdout, TextWriter stderr)
+    public static int Check(IReadOnlyList<string> files, TextWriter stdout, TextWriter stderr, TimeSpan? ruleTimeout = null)
     {
         using var host = new RuleHost();
+        if (ruleTimeout is { } timeout) host.RuleTimeout = timeout;
         return host.Check(files, stdout, stderr, expand: true);
     }
 
-    /// <summary><see cref="Check(IReadOnlyList{string}, TextWriter, TextWriter)"/> with this host's cache and timeout.</summary>
+    /// <summary><see cref="Check(IReadOnlyList{string}, TextWriter, TextWriter, TimeSpan?)"/> with this host's cache and timeout.</summary>
     public int Check(IReadOnlyList<string> files, TextWriter stdout, TextWriter stderr, bool expand)
     {
         ArgumentNullException.ThrowIfNull(files);

@@ -21,6 +21,7 @@ public sealed class RuleWatchdog : IDisposable
     private static readonly TimeSpan CheckEvery = TimeSpan.FromMilliseconds(100);
 
     private volatile string? _running;
+    private volatile string? _where;
     private long _startedAt;
     private long _logTime;
     private volatile bool _reported;
@@ -48,18 +49,22 @@ public sealed class RuleWatchdog : IDisposable
     /// <summary>Log time passed to <see cref="Enter"/> by the load-time probe, which has none.</summary>
     internal const long LoadTime = long.MinValue;
 
-    /// <summary>Wraps a scalar rule's value so the watchdog sees it run.</summary>
-    public Func<IQuery, double> Watch(string rule, Func<IQuery, double> value) => Watched(rule, value);
+    /// <summary>Wraps a scalar rule's value so the watchdog sees it run; <paramref name="where"/> (<c>file:line</c>
+    /// of its <c>Alert</c> call) heads the report of a call at load time.</summary>
+    public Func<IQuery, double> Watch(string rule, Func<IQuery, double> value, string? where = null) => Watched(rule, value, where);
 
     /// <summary>Wraps a per-group rule's values so the watchdog sees it run.</summary>
-    public Func<IQuery, Grouped> Watch(string rule, Func<IQuery, Grouped> values) => Watched(rule, values);
+    public Func<IQuery, Grouped> Watch(string rule, Func<IQuery, Grouped> values, string? where = null) => Watched(rule, values, where);
 
-    private Func<IQuery, T> Watched<T>(string rule, Func<IQuery, T> value)
+    private Func<IQuery, T> Watched<T>(string rule, Func<IQuery, T> value, string? where)
     {
         var what = $"rule \"{rule}\"";
         return q =>
         {
-            Enter(what, NowOf(q));
+            var now = NowOf(q);
+            // At load time there is no log time to say where it stuck: its file and line are said instead.
+            _where = now == LoadTime ? where : null;
+            Enter(what, now);
             var held = false;
             try
             {
@@ -88,6 +93,7 @@ public sealed class RuleWatchdog : IDisposable
     /// <summary>Runs a rule file's top-level code (where <c>Alert</c> is called) under the watchdog.</summary>
     internal T Run<T>(string file, Func<T> body)
     {
+        _where = null;
         Enter($"rule file {file}", LoadTime);
         try
         {
@@ -132,7 +138,8 @@ public sealed class RuleWatchdog : IDisposable
             _reported = true;
             var logTime = Volatile.Read(ref _logTime);
             var at = logTime == LoadTime ? "load time" : LogTime.Iso(logTime);
-            RunawayMessage = $"{rule} did not finish within {Format(Timeout)} at {at}; is it stuck in a loop?";
+            var where = logTime == LoadTime && _where is { } w ? w + ": " : "";
+            RunawayMessage = $"{where}{rule} did not finish within {Format(Timeout)} at {at}; is it stuck in a loop?";
             try
             {
                 Error.WriteLine($"logalert: {RunawayMessage}");
