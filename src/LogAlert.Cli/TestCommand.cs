@@ -298,6 +298,16 @@ public sealed partial class TestCommand
                 if (inside.Count == 0 && args.Count > 0) throw new UsageException($"{root}: no *.case.json files in it");
                 inside.ForEach(Add);
             }
+            else if (RuleGlob.IsPattern(root))
+            {
+                // A quoted glob, as --rules takes one: it said "no such file or folder".
+                var found = RuleGlob.Expand(root);
+                if (found.Count == 0) throw new UsageException($"{root}: no file matches");
+                var cases = found.Where(f => f.EndsWith(".case.json", StringComparison.Ordinal)).ToList();
+                if (cases.Count == 0)
+                    throw new UsageException($"{root}: no *.case.json file matches ({found.Count} other file{(found.Count == 1 ? "" : "s")} do{(found.Count == 1 ? "es" : "")})");
+                cases.ForEach(Add);
+            }
             else throw new UsageException($"{root}: no such file or folder");
         }
         // Found, not named: an empty rules/tests/ passed as "0 passed, 0 failed", which a CI job

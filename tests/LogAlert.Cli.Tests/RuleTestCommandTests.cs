@@ -751,8 +751,8 @@ public sealed class RuleTestCommandTests : IDisposable
         var r = CliRunner.Run("test", path);
 
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("no expected transitions in", r.Stdout);
-        Assert.Contains("logalert test --update", r.Stdout);
+        // Said as a missing file: "no expected transitions in x.jsonl" read like an empty one.
+        Assert.Contains($"no expected transitions: {ExpectFile(path)} does not exist (write it with logalert test --update)", r.Stdout);
     }
 
     [Fact]
@@ -801,6 +801,30 @@ public sealed class RuleTestCommandTests : IDisposable
         p.StandardInput.Close();
         Assert.True(p.WaitForExit(60_000));
         return new CliRunner.Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    // A quoted glob, as --rules takes: it said "no such file or folder".
+    [Fact]
+    public void A_quoted_glob_names_the_cases_it_matches()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "rules", "tests"));
+        File.WriteAllText(Path.Combine(_dir, "rules", "busy.csx"), Busy);
+        foreach (var name in new[] { "a", "b" })
+        {
+            File.WriteAllText(Path.Combine(_dir, "rules", "tests", name + ".case.json"), "{ \"rules\": [\"../busy.csx\"], \"generate\": \"--rate 2 --duration 1m\" }");
+            File.WriteAllText(Path.Combine(_dir, "rules", "tests", name + ".expect.jsonl"), "");
+        }
+
+        var r = RunIn(_dir, "test", "rules/tests/*.case.json");
+        var none = RunIn(_dir, "test", "rules/tests/*.json.txt");
+        var others = RunIn(_dir, "test", "rules/tests/*.jsonl");
+
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Contains("ok    rules/tests/a.case.json", r.Stdout);
+        Assert.Contains("ok    rules/tests/b.case.json", r.Stdout);
+        Assert.EndsWith("2 passed, 0 failed", r.Stdout.TrimEnd());
+        Assert.Equal((2, "logalert: rules/tests/*.json.txt: no file matches"), (none.ExitCode, none.Stderr.Trim()));
+        Assert.Equal((2, "logalert: rules/tests/*.jsonl: no *.case.json file matches (2 other files do)"), (others.ExitCode, others.Stderr.Trim()));
     }
 
     [Fact]

@@ -177,7 +177,7 @@ public sealed class TestRun(CaseRunner runner, TextWriter output, bool update)
             if (!File.Exists(testCase.ExpectFile))
                 throw new CaseException(Directory.Exists(testCase.ExpectFile)
                     ? $"{testCase.Name}: expected transitions {testCase.ExpectFile}: is a folder, not a file"
-                    : $"{testCase.Name}: no expected transitions in {testCase.ExpectFile} (write them with logalert test --update)");
+                    : $"{testCase.Name}: no expected transitions: {testCase.ExpectFile} does not exist (write it with logalert test --update)");
             IReadOnlyList<Transition> expected;
             try { expected = Transition.Read(testCase.ExpectFile, ReadExpectations(testCase), replay.Origin); }
             catch (CaseException e) when (replay.Records == 0)
