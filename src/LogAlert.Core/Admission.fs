@@ -3,8 +3,8 @@ namespace LogAlert.Core
 /// What becomes of one record as it arrives (docs/semantics.md §4, §7), given the newest accepted
 /// timestamp and the suspect held, if any. A record more than the maximum skew ahead of the newest
 /// one is held as a suspect, and the next record decides: one that agrees with it (also too far
-/// ahead, and within the skew of it) shows that the log really jumped, and both are accepted; any
-/// other shows that the suspect was one corrupt timestamp, and it is skewed.
+/// ahead, and not more than the skew before it) shows that the log really jumped, and both are
+/// accepted; any other shows that the suspect was one corrupt timestamp, and it is skewed.
 [<Struct>]
 type internal Admission =
     /// Accepted: in order, or late when its second is already closed (`Admission.isLate`).
@@ -12,7 +12,8 @@ type internal Admission =
     /// Too far ahead: held as the new suspect. The suspect it replaces, if any, did not agree with it
     /// and is skewed.
     | Hold of disproved: Record voption
-    /// Agrees with the suspect: the suspect is accepted, then this record.
+    /// Agrees with the suspect: the suspect is accepted, then this record is judged against it (held
+    /// in turn when it is more than the skew past it: time went on again).
     | Confirm of suspect: Record
     /// Not too far ahead, so the suspect was a corrupt timestamp: it is skewed, this record accepted.
     | Disprove of skewed: Record
@@ -34,7 +35,11 @@ module internal Admission =
         match newest with
         | Some n when time > n + maxSkew ->
             match suspect with
-            | ValueSome s when abs (time - s.Time) <= maxSkew -> Confirm s
+            // Near the suspect or later still: time went on. Only a record that falls back (more
+            // than the skew before it) shows the suspect was a corrupt timestamp. Requiring it to be
+            // near the suspect skewed every record but the first of a log whose requests are hours
+            // apart (0, 2h, 4h, ... with the default 1h).
+            | ValueSome s when time >= s.Time - maxSkew -> Confirm s
             | held -> Hold held
         | _ ->
             match suspect with

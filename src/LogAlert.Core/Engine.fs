@@ -196,7 +196,11 @@ module Engine =
                 | Confirm s ->
                     suspect <- ValueNone
                     accept -1 s
-                    accept index records[index]
+                    // Judged against the suspect now accepted: more than the skew past it, it is
+                    // the next suspect (a quiet log's requests hours apart), else it is taken.
+                    match Admission.decide (skewFrom ()) ValueNone maxSkew time with
+                    | Hold _ -> suspect <- ValueSome records[index]
+                    | _ -> accept index records[index]
                 | Disprove s ->
                     skew s
                     suspect <- ValueNone

@@ -250,6 +250,32 @@ let ``a jump confirmed by the next record is time moving on, not skew`` () =
     Assert.Equal<int64 list>([ baseTime; baseTime + 200_000L ], starts)
 
 [<Fact>]
+let ``a quiet log whose requests are hours apart loses none of them`` () =
+    // 0, 2h, 4h, 4h+1s with a skew of 1h: each jump is confirmed by the next record, which is later
+    // still. Every record but the first was skewed when the next had to be within the skew of it.
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = []; Unread = [] }
+    let times = [ 0L; 7200L; 14_400L; 14_401L ]
+    let records = times |> List.mapi (fun i t -> record (baseTime + t) "h" "/a" 200 1L (int64 i + 1L))
+    let state, events = Engine.step (Input.ofSeq records) (Engine.init config)
+    let _, final = Engine.step EndOfInput state
+    Assert.Equal((0L, 4L), (state.SkewedCount, state.RecordCount))
+    let starts = events @ final |> List.choose (function SummaryReady s -> Some s.Start | _ -> None)
+    Assert.Equal<int64 list>([ baseTime; baseTime + 7200L; baseTime + 14_400L ], starts)
+
+[<Fact>]
+let ``a suspect is skewed when the next record falls back more than the skew before it`` () =
+    // 1h ahead plus 1s, then a record 2h before the suspect (still too far ahead of the newest):
+    // the suspect was a corrupt timestamp, and the second record is the next suspect.
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = []; Retention = 10L; RecordRetention = 0L; Series = []; Unread = [] }
+    let first = record baseTime "h" "/a" 200 1L 1L
+    let corrupt = record (baseTime + 20_000L) "h" "/a" 200 1L 2L
+    let next = record (baseTime + 10_000L) "h" "/a" 200 1L 3L
+    let after = record (baseTime + 10_001L) "h" "/a" 200 1L 4L
+    let state, events = Engine.step (Input.ofSeq [ first; corrupt; next; after ]) (Engine.init config)
+    Assert.Equal<Event list>([ Skewed(corrupt, baseTime) ], events |> List.filter (function Skewed _ -> true | _ -> false))
+    Assert.Equal((1L, 3L), (state.SkewedCount, state.RecordCount))
+
+[<Fact>]
 let ``a record too far ahead at the end of input is skewed`` () =
     let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = []; Unread = [] }
     let far = record (baseTime + 10_000L) "h" "/a" 200 1L 9L
