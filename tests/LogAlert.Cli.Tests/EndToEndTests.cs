@@ -162,6 +162,21 @@ public sealed class EndToEndTests : IDisposable
         Assert.Equal(whole.StdoutLines[..^1], split.StdoutLines[..^1]);
     }
 
+    // Two good common lines of five, the rest junk: "tie.log:1: no format logalert knows fits" quoted
+    // the first good line, and did not say that the vote (more than half, §1) was why.
+    [Fact]
+    public void A_log_no_format_fits_most_lines_of_is_blamed_on_a_line_none_reads()
+    {
+        var good = "1.1.1.1 - - [01/Mar/2020:00:00:00 +0000] \"GET /a HTTP/1.1\" 200 10";
+        var tie = Write("tie.log", good, good, "junk", "junk2", "junk3");
+
+        var r = CliRunner.Run("--format", "jsonl", tie);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith($"logalert: {tie}:3: no format logalert knows fits \"junk\" (tried csv (line 1 is not the header", r.Stderr);
+        Assert.Contains(", common (2 of 5 lines; line 3: ", r.Stderr);
+    }
+
     [Fact]
     public void A_csv_file_without_a_header_after_one_with_it_goes_on_with_its_columns()
     {

@@ -16,7 +16,11 @@ namespace LogAlert.Cli.Input.Formats;
 /// The formats tried, in order, each with why it did not fit, for an error message: <c>csv (line 1
 /// is not the header "remotehost",...), combined (line 1: expected "[" at column 17), ...</c>.
 /// </param>
-public sealed record SniffResult(string? Format, IAccessLineParser? Parser, string Tried);
+/// <param name="Unfit">
+/// When no format fits: the first line looked at that no format reads (its number in the head and its
+/// text), which an error message quotes; null when each line fits some format, but none fits most.
+/// </param>
+public sealed record SniffResult(string? Format, IAccessLineParser? Parser, string Tried, (int Number, string Text)? Unfit = null);
 
 /// <summary>Tells the format of an input from its first lines, so that a user need not say it.</summary>
 /// <remarks>
@@ -73,6 +77,9 @@ public static class FormatSniffer
         var tried = new StringBuilder();
         if (IsCsvHeader(lines[0].Text)) return new SniffResult("csv", null, "csv");
         tried.Append($"csv (line {lines[0].Number} is not the header \"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\")");
+        // Whether some format reads each line: the error quotes the first that none reads, not line
+        // 1, which may fit (two good lines of five, the rest junk, blamed the first good one).
+        var read = new bool[lines.Count];
         foreach (var (name, parser) in new (string, IAccessLineParser)[]
                  {
                      ("combined", LineTemplate.Combined), ("common", LineTemplate.Common),
@@ -81,16 +88,23 @@ public static class FormatSniffer
         {
             var fits = 0;
             string? firstReason = null;
-            foreach (var (lineNumber, text) in lines)
+            for (var i = 0; i < lines.Count; i++)
             {
-                if (parser.TryParse(text, out _, out var reason)) fits++;
-                else firstReason ??= $"line {lineNumber}: {reason}";
+                if (parser.TryParse(lines[i].Text, out _, out var reason))
+                {
+                    fits++;
+                    read[i] = true;
+                }
+                else firstReason ??= $"line {lines[i].Number}: {reason}";
             }
             tried.Append(", ").Append(name);
             if (fits * 2 > lines.Count) return new SniffResult(name, parser, tried.ToString());
-            tried.Append($" ({firstReason})");
+            // Some lines fit, too few to decide: said, since the vote is why it failed.
+            tried.Append(fits > 0 ? $" ({fits} of {lines.Count} lines; {firstReason})" : $" ({firstReason})");
         }
-        return new SniffResult(null, null, tried.ToString());
+        var unfit = Array.IndexOf(read, false);
+        return new SniffResult(null, null, tried.ToString(),
+            unfit < 0 ? null : (lines[unfit].Number, Encoding.UTF8.GetString(lines[unfit].Text).TrimEnd('\r')));
     }
 
     /// <summary>

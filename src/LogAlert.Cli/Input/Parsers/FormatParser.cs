@@ -131,7 +131,7 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
                 throw new InputFormatException(kind == "gzip"
                     ? $"{at.Path}: is gzip-compressed, which logalert reads from a named file only: name the file, or zcat it into logalert -"
                     : $"{at.Path}: is {kind}-compressed, which logalert does not read: {Compression.Reader(kind)} it into logalert -");
-            var (number, text) = FirstLine(chunk);
+            var (number, text) = sniffed.Unfit ?? FirstLine(chunk);
             var carried = previous.csv is not null ? $", the {previous.Count} columns of the CSV input before it" : "";
             // The line and the reasons quote its bytes: their control characters are escaped.
             throw new InputFormatException(Output.Terminal.Escape(
