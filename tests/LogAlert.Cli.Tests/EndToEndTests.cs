@@ -490,6 +490,17 @@ public sealed class EndToEndTests : IDisposable
         Assert.Contains("(partial)", summaries[1]);
         // Shorter intervals keep the times of day.
         Assert.Contains("  00:00:00–00:00:10  1 req ", CliRunner.Run("--max-skew", "1d", file).StdoutLines[0]);
+
+        // Unless one crosses midnight: 23h intervals from the epoch, the first record at 2020-03-01
+        // 00:01:00 (the interval 2020-02-29T10:00:00Z–2020-03-01T09:00:00Z), read "10:00:00–00:01:41".
+        var crossing = Write("x.csv", Header, "\"h\",\"-\",\"-\",1583020860,\"GET /a HTTP/1.1\",200,1",
+            "\"h\",\"-\",\"-\",1583020900,\"GET /a HTTP/1.1\",200,1");
+        var x = CliRunner.Run("--summary-interval", "23h", crossing).StdoutLines.Where(l => l.Contains(" summary ")).ToArray();
+        Assert.Contains("  2020-02-29T10:00:00Z–2020-03-01T00:01:41Z  2 req ", Assert.Single(x));
+        // An interval that ends at midnight does not cross it: 23:59:50–00:00:00.
+        var midnight = Write("m.csv", Header, "\"h\",\"-\",\"-\",1583020795,\"GET /a HTTP/1.1\",200,1",
+            "\"h\",\"-\",\"-\",1583020805,\"GET /a HTTP/1.1\",200,1");
+        Assert.Contains("  23:59:50–00:00:00  1 req ", CliRunner.Run(midnight).StdoutLines[0]);
     }
 
     [Fact]

@@ -336,8 +336,10 @@ public sealed class TextEventWriter(TextWriter output, bool color, TimeSpan summ
         sb.Append("  ");
         // An interval of a day or more (--summary-interval 1d) has its dates: as times of day its
         // start and end read the same (00:00:00–00:00:00). So does the final, partial one of such a
-        // run, which is shorter but would otherwise be the only summary without them.
-        if (s.End - s.Start >= 86400 || summaryInterval >= TimeSpan.FromDays(1)) sb.Append(Format.Time(s.Start)).Append('–').Append(Format.Time(s.End));
+        // run, which is shorter but would otherwise be the only summary without them. So does one
+        // that starts on the day before its last second (--summary-interval 23h or 7s across
+        // midnight): "10:00:00–00:01:41" read as if it ran backwards.
+        if (s.End - s.Start >= 86400 || summaryInterval >= TimeSpan.FromDays(1) || s.Start / 86400 != (s.End - 1) / 86400) sb.Append(Format.Time(s.Start)).Append('–').Append(Format.Time(s.End));
         else
         {
             Format.AppendTimeOfDay(sb, s.Start);
