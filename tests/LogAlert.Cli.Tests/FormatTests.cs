@@ -156,8 +156,11 @@ public sealed class FormatTests
     [Theory]
     [InlineData("07/Feb/2019:16:11:00", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
     [InlineData("07/Fev/2019:16:11:00 -0500", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
-    [InlineData("30/Feb/2019:16:11:00 -0500", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
-    [InlineData("07/Feb/2019:24:11:00 -0500", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
+    // A day or hour that does not exist in the right form: "is not dd/Mon/yyyy…" sent a user to the form.
+    [InlineData("30/Feb/2019:16:11:00 -0500", "time \"30/Feb/2019:16:11:00 -0500\" names a day or time of day that does not exist")]
+    [InlineData("29/Feb/2019:16:11:00 -0500", "names a day or time of day that does not exist")]
+    [InlineData("07/Feb/2019:24:11:00 -0500", "names a day or time of day that does not exist")]
+    [InlineData("07/Feb/2019:16:61:00 -0500", "names a day or time of day that does not exist")]
     [InlineData("07/Feb/2019:16:11:00 0500", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
     [InlineData("31/Dec/1969:23:59:59 +0000", "outside the valid range of log time")]
     [InlineData("01/Jan/1970:00:00:00 +0100", "outside the valid range of log time")]
@@ -184,6 +187,7 @@ public sealed class FormatTests
     [InlineData("2019-02-07T16:11:00")] // no offset: not guessed
     [InlineData("2019-02-07 16:11:00-05:00")]
     [InlineData("2019-13-07T16:11:00-05:00")]
+    [InlineData("2019-02-29T00:00:00-05:00x")]
     public void TimeIso8601Malformed(string time)
     {
         var template = Compile("$remote_addr [$time_iso8601] \"$request\" $status");
@@ -844,6 +848,9 @@ public sealed class FormatTests
     [InlineData("""{"date":1549573860,"status":200,"request":"GET /", "ua":"Mozilla \x2"}""", "not valid JSON at column")] // not a whole \xHH
     [InlineData("""[1,2]""", "not a JSON object")]
     [InlineData("""127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 1""", "JSON")]
+    // A date that does not exist: it read "is not an ISO 8601 time with an offset", which it is.
+    [InlineData("""{"time_iso8601":"2019-02-29T00:00:00+00:00","status":200,"request":"GET /"}""", "time \"2019-02-29T00:00:00+00:00\" names a day or time of day that does not exist")]
+    [InlineData("""{"time_local":"29/Feb/2019:00:00:00 +0000","status":200,"request":"GET /"}""", "names a day or time of day that does not exist")]
     public void MalformedJson(string line, string reason) => Assert.Contains(reason, Reason(JsonLineParser.Instance, line));
 
     // ---------------------------------------------------------------- hostile input

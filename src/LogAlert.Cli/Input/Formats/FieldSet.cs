@@ -238,6 +238,7 @@ internal ref struct FieldSet
         {
             TimeRead.Ok => null,
             TimeRead.OutOfRange => RecordErrorModule.describe(RecordError.NewBadTime(time)),
+            _ when FieldValues.IsNoSuchDay(value) => $"time {FieldValues.Show(value)} names a day or time of day that does not exist",
             _ => $"time {FieldValues.Show(value)} is not {shape}",
         };
         if (reason is not null) return false;

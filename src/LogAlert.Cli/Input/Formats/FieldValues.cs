@@ -45,6 +45,25 @@ internal static class FieldValues
     }
 
     /// <summary>
+    /// Whether <paramref name="s"/>, which did not read as a time, has the shape of one (nginx's
+    /// <c>$time_local</c> or ISO 8601 with an offset) and only its day or time of day does not exist
+    /// (29 Feb 2019, hour 24): said so, where "is not an ISO 8601 time" sent a user to check the form.
+    /// Only for a message, after a failed read: it reads the text again with day 01 and 00:00:00.
+    /// </summary>
+    public static bool IsNoSuchDay(ReadOnlySpan<byte> s)
+    {
+        if (s.Length < 20 || s.Length > 64) return false;
+        Span<byte> copy = stackalloc byte[s.Length];
+        s.CopyTo(copy);
+        var local = copy[2] == '/';
+        var (day, hour) = local ? (0, 12) : (8, 11);
+        copy[day] = (byte)'0';
+        copy[day + 1] = (byte)'1';
+        "00:00:00"u8.CopyTo(copy[hour..]);
+        return (local ? TimeLocal(copy, out _) : TimeIso(copy, out _)) != TimeRead.Malformed;
+    }
+
+    /// <summary>
     /// Reads all of <paramref name="s"/> as ISO 8601 with an offset: <c>2019-02-07T16:11:00-05:00</c>
     /// (nginx's <c>$time_iso8601</c>), also with <c>Z</c>, <c>-0500</c>, or a fraction of a second
     /// (dropped: log time is whole seconds). A time without an offset is malformed, not taken as UTC.

@@ -346,7 +346,9 @@ public sealed class LineTemplate : IAccessLineParser
                 {
                     reason = read == TimeRead.OutOfRange
                         ? LogAlert.Core.RecordErrorModule.describe(LogAlert.Core.RecordError.NewBadTime(time))
-                        : $"time {FieldValues.Show(line[pos..FreeEnd(line, pos, next, out _)])} is not {(field.Clock is null ? "dd/Mon/yyyy:HH:MM:SS ±hhmm" : $"in the format of {field.Name}")}";
+                        : field.Clock is null && FieldValues.IsNoSuchDay(rest[..Math.Min(rest.Length, FieldValues.TimeLocalLength)])
+                            ? $"time {FieldValues.Show(rest[..FieldValues.TimeLocalLength])} names a day or time of day that does not exist"
+                            : $"time {FieldValues.Show(line[pos..FreeEnd(line, pos, next, out _)])} is not {(field.Clock is null ? "dd/Mon/yyyy:HH:MM:SS ±hhmm" : $"in the format of {field.Name}")}";
                     return false;
                 }
                 set.TakeTime(time, field.Rank);
