@@ -199,4 +199,19 @@ public sealed class LongLineTests : IDisposable
         Assert.Equal([(1L, "line longer than 100 bytes (300 bytes skipped)")], result.Bad.Select(b => (b.Line, b.Reason)));
         Assert.Equal(3, result.Lines);
     }
+
+    // The reasons of a format that fits no line counted from the line after the long one: "ol.log:2:
+    // ... (line 1: expected ...)" about line 2's text.
+    [Fact]
+    public void After_a_long_first_line_the_reasons_no_format_fits_name_the_input_lines()
+    {
+        var path = Path.Combine(_dir, "ol.log");
+        File.WriteAllText(path, new string('0', 300) + "\nfoo bar\n");
+
+        var e = Assert.Throws<InputFormatException>(() => ReadAll(new AccessLogReader([path], maxLineLength: 100)));
+
+        Assert.StartsWith($"{path}:2: no format logalert knows fits \"foo bar\" (tried csv (line 2 is not the header", e.Message);
+        Assert.Contains("combined (line 2: ", e.Message);
+        Assert.DoesNotContain("line 1", e.Message);
+    }
 }

@@ -56,8 +56,10 @@ public static class FormatSniffer
     /// <summary>
     /// Tells the format of the input that starts with <paramref name="head"/>: whole lines, separated
     /// by <c>\n</c> (a last line without one counts as whole, so pass only complete lines).
+    /// <paramref name="lineBase"/> is the input's lines before <paramref name="head"/>, added to the line
+    /// numbers <see cref="SniffResult.Tried"/> names (a dropped over-long first line made them one short).
     /// </summary>
-    public static SniffResult Sniff(ReadOnlySpan<byte> head)
+    public static SniffResult Sniff(ReadOnlySpan<byte> head, long lineBase = 0)
     {
         // Non-blank lines, with their 1-based line numbers in head.
         var lines = new List<(int Number, byte[] Text)>();
@@ -76,7 +78,7 @@ public static class FormatSniffer
 
         var tried = new StringBuilder();
         if (IsCsvHeader(lines[0].Text)) return new SniffResult("csv", null, "csv");
-        tried.Append($"csv (line {lines[0].Number} is not the header \"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\")");
+        tried.Append($"csv (line {lines[0].Number + lineBase} is not the header \"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\")");
         // Whether some format reads each line: the error quotes the first that none reads, not line
         // 1, which may fit (two good lines of five, the rest junk, blamed the first good one).
         var read = new bool[lines.Count];
@@ -95,7 +97,7 @@ public static class FormatSniffer
                     fits++;
                     read[i] = true;
                 }
-                else firstReason ??= $"line {lines[i].Number}: {reason}";
+                else firstReason ??= $"line {lines[i].Number + lineBase}: {reason}";
             }
             tried.Append(", ").Append(name);
             if (fits * 2 > lines.Count) return new SniffResult(name, parser, tried.ToString());

@@ -118,7 +118,7 @@ internal sealed class FormatParser(BatchBuilder builder, InputFormat format, Act
             return HasFields(chunk, previous.Count) ? previous.csv : new FormatState(format.Name, null, null);
         }
         if (at.AtStart && chunk.StartsWith(BatchBuilder.Bom)) chunk = chunk[BatchBuilder.Bom.Length..];
-        var sniffed = FormatSniffer.Sniff(chunk);
+        var sniffed = FormatSniffer.Sniff(chunk, at.LineBase);
         if (sniffed.Format is null)
         {
             if (chunk.IndexOfAnyExcept(" \t\r\n\0"u8) < 0) return before;
