@@ -111,7 +111,7 @@ public sealed class RunCommand
             if (thresholdText is not null)
             {
                 if (!double.TryParse(thresholdText, NumberStyles.Float, CultureInfo.InvariantCulture, out var t) || string.IsNullOrWhiteSpace(thresholdText))
-                    throw new UsageException($"--threshold: '{thresholdText}' is not a number");
+                    throw new UsageException($"--threshold: \"{thresholdText}\" is not a number");
                 if (!double.IsFinite(t)) throw new UsageException($"--threshold: \"{thresholdText}\" is not a finite number");
                 threshold = t;
             }

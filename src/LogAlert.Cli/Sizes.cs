@@ -6,7 +6,8 @@ namespace LogAlert.Cli;
 /// <summary>Sizes in bytes: <c>65536</c>, or with a binary suffix, <c>64k</c> (64 × 1024), <c>1m</c>, <c>1g</c>.</summary>
 public static partial class Sizes
 {
-    [GeneratedRegex(@"^(\d{1,10})([kmg]?)$", RegexOptions.IgnoreCase)]
+    // Any number of digits, so that 99999999999999999999 is said to be too large rather than no size.
+    [GeneratedRegex(@"^(\d+)([kmg]?)$", RegexOptions.IgnoreCase)]
     private static partial Regex Pattern();
 
     /// <summary>The size <paramref name="text"/> names, in bytes, if it is one.</summary>
@@ -22,7 +23,9 @@ public static partial class Sizes
             'g' => 30,
             _ => 0,
         };
-        bytes = long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) << shift; // at most 10 digits: no overflow
+        // Past 2^33 (any limit is far below) it saturates: too large, not a wrong number.
+        var digits = m.Groups[1].Value.TrimStart('0');
+        bytes = digits.Length > 10 ? long.MaxValue : long.Parse(digits.Length == 0 ? "0" : digits, CultureInfo.InvariantCulture) << shift;
         return true;
     }
 
@@ -32,7 +35,7 @@ public static partial class Sizes
         if (!TryParse(text, out var bytes))
             throw new UsageException($"{option}: \"{text}\" is not a size in bytes (examples: 65536, 64k, 1m)");
         if (bytes < min || bytes > max)
-            throw new UsageException($"{option}: {text} is out of range ({Format(min)} to {Format(max)})");
+            throw new UsageException($"{option}: \"{text}\" is out of range ({Format(min)} to {Format(max)})");
         return (int)bytes;
     }
 

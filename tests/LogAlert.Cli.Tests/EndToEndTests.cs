@@ -292,25 +292,28 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("1m", 1 << 20)]
     [InlineData(" 1g ", 1 << 30)]
     [InlineData("1", 1)]
+    [InlineData("00000000000000000064k", 65536)]
     public void Sizes_are_bytes_or_binary_k_m_g(string text, int bytes) =>
         Assert.Equal(bytes, Sizes.Parse("--max-line-length", text, 1, 1 << 30));
 
     [Theory]
-    [InlineData("0")]
-    [InlineData("=-1")]
-    [InlineData("abc")]
-    [InlineData("1.5k")]
-    [InlineData("64kb")]
-    [InlineData("2g")]
-    [InlineData("")]
-    public void A_max_line_length_that_is_no_size_or_out_of_range_is_a_usage_error(string value)
+    [InlineData("0", "\"0\" is out of range (1 to 1g)")]
+    [InlineData("=-1", "\"-1\" is not a size in bytes")]
+    [InlineData("abc", "\"abc\" is not a size in bytes")]
+    [InlineData("1.5k", "\"1.5k\" is not a size in bytes")]
+    [InlineData("64kb", "\"64kb\" is not a size in bytes")]
+    [InlineData("2g", "\"2g\" is out of range (1 to 1g)")]
+    // Too many digits for the pattern was "is not a size in bytes": it is one, too large.
+    [InlineData("99999999999999999999", "\"99999999999999999999\" is out of range (1 to 1g)")]
+    [InlineData("", "\"\" is not a size in bytes")]
+    public void A_max_line_length_that_is_no_size_or_out_of_range_is_a_usage_error(string value, string message)
     {
         string[] option = value.StartsWith('=') ? ["--max-line-length" + value] : ["--max-line-length", value];
 
         var r = CliRunner.Run([.. option, "-"], stdin: "");
 
         Assert.Equal(2, r.ExitCode);
-        Assert.StartsWith("logalert: --max-line-length: ", Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.StartsWith("logalert: --max-line-length: " + message, Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 
     [Theory]
@@ -327,10 +330,10 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Theory]
-    [InlineData("logalert: --threshold: 'abc' is not a number", "--threshold", "abc", "-")]
+    [InlineData("logalert: --threshold: \"abc\" is not a number", "--threshold", "abc", "-")]
     // Read by logalert, not the parser, which took an empty value for none and ran the default 10.
-    [InlineData("logalert: --threshold: '' is not a number", "--threshold", "", "-")]
-    [InlineData("logalert: --threshold: '' is not a number", "--threshold=", "-")]
+    [InlineData("logalert: --threshold: \"\" is not a number", "--threshold", "", "-")]
+    [InlineData("logalert: --threshold: \"\" is not a number", "--threshold=", "-")]
     [InlineData("logalert: --threshold: \"1e400\" is not a finite number", "--threshold", "1e400", "-")]
     [InlineData("logalert: --window: \"0\" is shorter than 1s", "--window", "0", "-")]
     [InlineData("logalert: unknown option --no-such-option (see 'logalert --help')", "--no-such-option", "-")]
