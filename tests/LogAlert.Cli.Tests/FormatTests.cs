@@ -161,6 +161,9 @@ public sealed class FormatTests
     [InlineData("29/Feb/2019:16:11:00 -0500", "names a day or time of day that does not exist")]
     [InlineData("07/Feb/2019:24:11:00 -0500", "names a day or time of day that does not exist")]
     [InlineData("07/Feb/2019:16:61:00 -0500", "names a day or time of day that does not exist")]
+    // Another shape is no day that does not exist: an ISO time here was said to be one.
+    [InlineData("2019-02-07T16:11:00.5+0000", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
+    [InlineData("07-Feb-2019:16:11:00 -0500", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
     [InlineData("07/Feb/2019:16:11:00 0500", "is not dd/Mon/yyyy:HH:MM:SS ±hhmm")]
     [InlineData("31/Dec/1969:23:59:59 +0000", "outside the valid range of log time")]
     [InlineData("01/Jan/1970:00:00:00 +0100", "outside the valid range of log time")]
@@ -188,6 +191,8 @@ public sealed class FormatTests
     [InlineData("2019-02-07 16:11:00-05:00")]
     [InlineData("2019-13-07T16:11:00-05:00")]
     [InlineData("2019-02-29T00:00:00-05:00x")]
+    [InlineData("2019-02-07T16-11-00Z")]
+    [InlineData("07/Feb/2019:16:11:00 +0000")]
     public void TimeIso8601Malformed(string time)
     {
         var template = Compile("$remote_addr [$time_iso8601] \"$request\" $status");
@@ -851,7 +856,17 @@ public sealed class FormatTests
     // A date that does not exist: it read "is not an ISO 8601 time with an offset", which it is.
     [InlineData("""{"time_iso8601":"2019-02-29T00:00:00+00:00","status":200,"request":"GET /"}""", "time \"2019-02-29T00:00:00+00:00\" names a day or time of day that does not exist")]
     [InlineData("""{"time_local":"29/Feb/2019:00:00:00 +0000","status":200,"request":"GET /"}""", "names a day or time of day that does not exist")]
+    [InlineData("""{"time_iso8601":"07/Feb/2019:16:11:00 +0000","status":200,"request":"GET /"}""", "time \"07/Feb/2019:16:11:00 +0000\" is not an ISO 8601 time with an offset")]
     public void MalformedJson(string line, string reason) => Assert.Contains(reason, Reason(JsonLineParser.Instance, line));
+
+    // An ISO time cut short where nginx's time belongs, at the end of a line: the message sliced
+    // 26 bytes of a shorter rest and the run stopped on ArgumentOutOfRangeException.
+    [Theory]
+    [InlineData("1.1.1.1 - - [2019-02-07T16:11:00Z")]
+    [InlineData("1.1.1.1 - - [2019-02-29T16:11:00Z")]
+    [InlineData("1.1.1.1 - - [29/Feb/2019:16:11:00")]
+    public void A_time_cut_short_at_the_end_of_a_line_is_a_bad_line(string line) =>
+        Assert.Contains("is not dd/Mon/yyyy:HH:MM:SS ±hhmm", Reason(LineTemplate.Common, line));
 
     // ---------------------------------------------------------------- hostile input
 

@@ -156,9 +156,9 @@ internal ref struct FieldSet
             case FieldKind.TimeLocal:
                 var read = MinuteCache.Current.Read(value, out var local);
                 if (value.Length != FieldValues.TimeLocalLength) read = TimeRead.Malformed;
-                return Time(read, local, rank, value, "dd/Mon/yyyy:HH:MM:SS ±hhmm", out reason);
+                return Time(read, local, rank, value, TimeLocalShape, out reason);
             case FieldKind.TimeIso:
-                return Time(FieldValues.TimeIso(value, out var iso), iso, rank, value, "an ISO 8601 time with an offset", out reason);
+                return Time(FieldValues.TimeIso(value, out var iso), iso, rank, value, TimeIsoShape, out reason);
             case FieldKind.Msec:
                 return Time(FieldValues.Epoch(value, 1, fraction: true, out var msec), msec, rank, value, "Unix seconds", out reason);
             case FieldKind.EpochSeconds:
@@ -232,13 +232,17 @@ internal ref struct FieldSet
     private static ReadOnlySpan<byte> Text(ReadOnlySpan<byte> value, bool unescape) =>
         unescape ? FieldValues.Unescape(value) : value;
 
+    private const string TimeLocalShape = "dd/Mon/yyyy:HH:MM:SS ±hhmm";
+    private const string TimeIsoShape = "an ISO 8601 time with an offset";
+
     private bool Time(TimeRead read, long time, int rank, ReadOnlySpan<byte> value, string shape, [NotNullWhen(false)] out string? reason)
     {
         reason = read switch
         {
             TimeRead.Ok => null,
             TimeRead.OutOfRange => RecordErrorModule.describe(RecordError.NewBadTime(time)),
-            _ when FieldValues.IsNoSuchDay(value) => $"time {FieldValues.Show(value)} names a day or time of day that does not exist",
+            _ when (shape == TimeLocalShape || shape == TimeIsoShape) && FieldValues.IsNoSuchDay(value, local: shape == TimeLocalShape)
+                => $"time {FieldValues.Show(value)} names a day or time of day that does not exist",
             _ => $"time {FieldValues.Show(value)} is not {shape}",
         };
         if (reason is not null) return false;

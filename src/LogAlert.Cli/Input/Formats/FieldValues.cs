@@ -45,21 +45,32 @@ internal static class FieldValues
     }
 
     /// <summary>
-    /// Whether <paramref name="s"/>, which did not read as a time, has the shape of one (nginx's
-    /// <c>$time_local</c> or ISO 8601 with an offset) and only its day or time of day does not exist
-    /// (29 Feb 2019, hour 24): said so, where "is not an ISO 8601 time" sent a user to check the form.
-    /// Only for a message, after a failed read: it reads the text again with day 01 and 00:00:00.
+    /// Whether <paramref name="s"/>, which did not read as a time of its field's shape (nginx's
+    /// <c>$time_local</c> when <paramref name="local"/>, else ISO 8601 with an offset), has that shape
+    /// and only its day or time of day does not exist (29 Feb 2019, hour 24): said so, where "is not an
+    /// ISO 8601 time" sent a user to check the form. Only for a message, after a failed read: the
+    /// digits of the day and the time of day are read again as day 01 and 00:00:00, every other byte
+    /// as it is.
     /// </summary>
-    public static bool IsNoSuchDay(ReadOnlySpan<byte> s)
+    public static bool IsNoSuchDay(ReadOnlySpan<byte> s, bool local)
     {
-        if (s.Length < 20 || s.Length > 64) return false;
+        if (local ? s.Length != TimeLocalLength : s.Length is < 20 or > 64) return false;
+        // The day's and the time's two digits each, then their separators where the shape has them.
+        ReadOnlySpan<int> pairs = local ? [0, 12, 15, 18] : [8, 11, 14, 17];
+        ReadOnlySpan<int> separators = local ? [2, 6, 11, 14, 17] : [4, 7, 13, 16];
+        foreach (var at in pairs)
+            if (!char.IsAsciiDigit((char)s[at]) || !char.IsAsciiDigit((char)s[at + 1])) return false;
+        var marks = local ? "//:::"u8 : "--::"u8;
+        for (var i = 0; i < separators.Length; i++)
+            if (s[separators[i]] != marks[i]) return false;
+        if (!local && (s[10] | 0x20) != 't') return false;
         Span<byte> copy = stackalloc byte[s.Length];
         s.CopyTo(copy);
-        var local = copy[2] == '/';
-        var (day, hour) = local ? (0, 12) : (8, 11);
-        copy[day] = (byte)'0';
-        copy[day + 1] = (byte)'1';
-        "00:00:00"u8.CopyTo(copy[hour..]);
+        for (var i = 0; i < pairs.Length; i++)
+        {
+            copy[pairs[i]] = (byte)'0';
+            copy[pairs[i] + 1] = i == 0 ? (byte)'1' : (byte)'0';
+        }
         return (local ? TimeLocal(copy, out _) : TimeIso(copy, out _)) != TimeRead.Malformed;
     }
 

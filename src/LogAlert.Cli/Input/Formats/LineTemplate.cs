@@ -346,7 +346,7 @@ public sealed class LineTemplate : IAccessLineParser
                 {
                     reason = read == TimeRead.OutOfRange
                         ? LogAlert.Core.RecordErrorModule.describe(LogAlert.Core.RecordError.NewBadTime(time))
-                        : field.Clock is null && FieldValues.IsNoSuchDay(rest[..Math.Min(rest.Length, FieldValues.TimeLocalLength)])
+                        : field.Clock is null && rest.Length >= FieldValues.TimeLocalLength && FieldValues.IsNoSuchDay(rest[..FieldValues.TimeLocalLength], local: true)
                             ? $"time {FieldValues.Show(rest[..FieldValues.TimeLocalLength])} names a day or time of day that does not exist"
                             : $"time {FieldValues.Show(line[pos..FreeEnd(line, pos, next, out _)])} is not {(field.Clock is null ? "dd/Mon/yyyy:HH:MM:SS ±hhmm" : $"in the format of {field.Name}")}";
                     return false;
