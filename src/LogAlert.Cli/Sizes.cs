@@ -6,8 +6,9 @@ namespace LogAlert.Cli;
 /// <summary>Sizes in bytes: <c>65536</c>, or with a binary suffix, <c>64k</c> (64 × 1024), <c>1m</c>, <c>1g</c>.</summary>
 public static partial class Sizes
 {
-    // Any number of digits, so that 99999999999999999999 is said to be too large rather than no size.
-    [GeneratedRegex(@"^(\d+)([kmg]?)$", RegexOptions.IgnoreCase)]
+    // Any number of ASCII digits (\d takes other scripts' too, which long.Parse refused with an
+    // exception), so that 99999999999999999999 is said to be too large rather than no size.
+    [GeneratedRegex(@"^([0-9]+)([kmg]?)$", RegexOptions.IgnoreCase)]
     private static partial Regex Pattern();
 
     /// <summary>The size <paramref name="text"/> names, in bytes, if it is one.</summary>
@@ -23,9 +24,14 @@ public static partial class Sizes
             'g' => 30,
             _ => 0,
         };
-        // Past 2^33 (any limit is far below) it saturates: too large, not a wrong number.
+        // A size past what a long holds saturates: too large, not a wrong number.
         var digits = m.Groups[1].Value.TrimStart('0');
-        bytes = digits.Length > 10 ? long.MaxValue : long.Parse(digits.Length == 0 ? "0" : digits, CultureInfo.InvariantCulture) << shift;
+        if (digits.Length > 18) bytes = long.MaxValue;
+        else
+        {
+            var value = digits.Length == 0 ? 0 : long.Parse(digits, CultureInfo.InvariantCulture);
+            bytes = value > long.MaxValue >> shift ? long.MaxValue : value << shift;
+        }
         return true;
     }
 

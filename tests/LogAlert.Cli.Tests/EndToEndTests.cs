@@ -305,6 +305,9 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("2g", "\"2g\" is out of range (1 to 1g)")]
     // Too many digits for the pattern was "is not a size in bytes": it is one, too large.
     [InlineData("99999999999999999999", "\"99999999999999999999\" is out of range (1 to 1g)")]
+    [InlineData("9999999999g", "\"9999999999g\" is out of range (1 to 1g)")] // shifted past a long: wrapped negative
+    [InlineData("8589934592g", "\"8589934592g\" is out of range (1 to 1g)")] // 2^33 g is 2^63: wrapped to long.MinValue
+    [InlineData("٦٤k", "\"٦٤k\" is not a size in bytes")] // Arabic-Indic digits: an unhandled FormatException
     [InlineData("", "\"\" is not a size in bytes")]
     public void A_max_line_length_that_is_no_size_or_out_of_range_is_a_usage_error(string value, string message)
     {
