@@ -3,8 +3,9 @@ namespace LogAlert.Core
 /// What becomes of one record as it arrives (docs/semantics.md §4, §7), given the newest accepted
 /// timestamp and the suspect held, if any. A record more than the maximum skew ahead of the newest
 /// one is held as a suspect, and the next record decides: one that agrees with it (also too far
-/// ahead, and not more than the skew before it) shows that the log really jumped, and both are
-/// accepted; any other shows that the suspect was one corrupt timestamp, and it is skewed.
+/// ahead, and not more than the skew before it) shows that the log really jumped: the suspect is
+/// accepted and the next record judged against it (taken, or held in turn); any other shows that
+/// the suspect was one corrupt timestamp, and it is skewed.
 [<Struct>]
 type internal Admission =
     /// Accepted: in order, or late when its second is already closed (`Admission.isLate`).

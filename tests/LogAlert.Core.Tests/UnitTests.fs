@@ -263,6 +263,29 @@ let ``a quiet log whose requests are hours apart loses none of them`` () =
     Assert.Equal<int64 list>([ baseTime; baseTime + 7200L; baseTime + 14_400L ], starts)
 
 [<Fact>]
+let ``a confirmed suspect and the next one held may span batches`` () =
+    // The suspect at 2h ends one batch; 4h (later still) confirms it and is held in turn, and 4h+1s,
+    // in a third batch, confirms that.
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = []; Retention = 10L; RecordRetention = 0L; Series = []; Unread = [] }
+    let at i t = record (baseTime + t) "h" "/a" 200 1L i
+    let batches = [ [ at 1L 0L; at 2L 7200L ]; [ at 3L 14_400L ]; [ at 4L 14_401L ] ]
+    let state = batches |> List.fold (fun st b -> fst (Engine.step (Input.ofSeq b) st)) (Engine.init config)
+    let _, final = Engine.step EndOfInput state
+    Assert.Equal((0L, 4L), (state.SkewedCount, state.RecordCount))
+    Assert.Equal(Some(baseTime + 14_401L), state.NewestTime)
+    Assert.DoesNotContain(final, fun e -> match e with Skewed _ -> true | _ -> false)
+
+[<Fact>]
+let ``two corrupt timestamps in a row, the second the later, read as a jump to the first`` () =
+    // The documented cost of the rule above (docs/semantics.md §4): the first is accepted, the
+    // second skewed, and the records after them are late.
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = []; Retention = 10L; RecordRetention = 0L; Series = []; Unread = [] }
+    let at i t = record (baseTime + t) "h" "/a" 200 1L i
+    let year = 365L * 86400L
+    let state, _ = Engine.step (Input.ofSeq [ at 1L 0L; at 2L 1L; at 3L year; at 4L (2L * year); at 5L 2L; at 6L 3L ]) (Engine.init config)
+    Assert.Equal((1L, 5L, 2L), (state.SkewedCount, state.RecordCount, state.LateCount))
+
+[<Fact>]
 let ``a suspect is skewed when the next record falls back more than the skew before it`` () =
     // 1h ahead plus 1s, then a record 2h before the suspect (still too far ahead of the newest):
     // the suspect was a corrupt timestamp, and the second record is the next suspect.

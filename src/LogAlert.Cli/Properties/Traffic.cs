@@ -256,9 +256,11 @@ public static class Traffic
                     result.Add(new LogLine(BadLine(l.Status + l.Host, cursor + shift), null, true));
                     break;
                 case LineKind.Skewed:
-                    // Years ahead, and a year apart from any other skewed line: never taken for a jump.
+                    // Centuries ahead, and each a year before the skewed line before it: a record
+                    // after a suspect that is later still confirms it as a jump (§4), one that falls
+                    // back disproves it. A case has far fewer than 2,000 lines.
                     skewed++;
-                    var far = cursor + shift + skewed * 366L * 86400;
+                    var far = cursor + shift + (2000L - skewed) * 366L * 86400;
                     result.Add(new LogLine(RequestLine(format, l.Host, l.Section, l.Status, l.Bytes, far), far, true));
                     if (previousRecord >= 0) result[previousRecord] = result[previousRecord] with { Pinned = true };
                     pinNext = Math.Max(pinNext, 1);
