@@ -31,18 +31,9 @@ module internal Admission =
         | Some n, Some c -> suspect.IsNone && time <= n + maxSkew && time >= c
         | _ -> false
 
-    /// What becomes of a record at `time`. The first record of a run has nothing to be ahead of: it
-    /// is held until the next record, which skews it only when more than the skew before it (a
-    /// corrupt far-future first line kept every second open until log time reached it: live, no
-    /// event came out at all). With none to come, it is accepted (`Engine`: the end, or the live
-    /// clock's `Tick`).
+    /// What becomes of a record at `time`. The first record of a run is always accepted.
     let decide (newest: int64 option) (suspect: Record voption) maxSkew (time: int64) =
         match newest with
-        | None ->
-            match suspect with
-            | ValueNone -> Hold ValueNone
-            | ValueSome s when time >= s.Time - maxSkew -> Confirm s
-            | ValueSome s -> Disprove s
         | Some n when time > n + maxSkew ->
             match suspect with
             // Near the suspect or later still: time went on. Only a record that falls back (more

@@ -170,11 +170,9 @@ module Engine =
                 if index < 0 then slices.KeepOne r else slices.Join(index, r.Time)
                 if st.Cursor.IsNone then nextToClose <- min nextToClose r.Time
             if newest.IsNone || r.Time > newest.Value then advanceTo r.Time
-        // Skewed against the newest accepted timestamp; a first record held (none accepted yet)
-        // against the record that disproved it, which is about to be.
-        let skew (r: Record) (next: int64) =
+        let skew (r: Record) =
             skewed <- skewed + 1L
-            events.Add(Skewed(r, defaultArg newest next))
+            events.Add(Skewed(r, newest.Value))
         // Skew is measured from `max` (§4): live, after a quiet spell the clock has driven log time
         // past the newest record, and the next request, as far ahead as the quiet was long, is no
         // jump. Batch runs have no clock (the watermark is the minimum): the newest timestamp.
@@ -193,7 +191,7 @@ module Engine =
                 match Admission.decide (skewFrom ()) suspect maxSkew time with
                 | Accept -> accept index records[index]
                 | Hold disproved ->
-                    disproved |> ValueOption.iter (fun d -> skew d time)
+                    disproved |> ValueOption.iter skew
                     suspect <- ValueSome records[index]
                 | Confirm s ->
                     suspect <- ValueNone
@@ -204,7 +202,7 @@ module Engine =
                     | Hold _ -> suspect <- ValueSome records[index]
                     | _ -> accept index records[index]
                 | Disprove s ->
-                    skew s time
+                    skew s
                     suspect <- ValueNone
                     accept index records[index]
         { st with
@@ -215,26 +213,14 @@ module Engine =
             Skewed = st.Skewed + skewed
             Late = st.Late + late }
 
-    /// A first record held with nothing after it to decide (the end of input, or a live quiet spell
-    /// long enough for the clock to drive log time): nothing says it was corrupt, so it is accepted.
-    let private acceptHeldFirst (state: State) =
-        match state.Suspect, state.Newest with
-        | Some s, None ->
-            { state with
-                Suspect = None
-                Open = Store.addAll s.Time [| s |] state.Open
-                Newest = Some s.Time
-                Records = state.Records + 1L }
-        | _ -> state
-
     let rec private finish (events: List<Event>) (state: State) =
-        // A later suspect nothing came to confirm was one corrupt timestamp.
+        // A suspect nothing came to confirm was one corrupt timestamp.
         let state =
             match state.Suspect, state.Newest with
             | Some s, Some n ->
                 events.Add(Skewed(s, n))
                 { state with Suspect = None; Skewed = state.Skewed + 1L }
-            | _ -> acceptHeldFirst state
+            | _ -> state
         // Every second up to `max` closes: the newest timestamp, or, live, the later time the clock
         // drove log time to (`Tick`), so that stopping a run in a quiet spell resolves what the
         // quiet resolved (docs/semantics.md §5).
@@ -346,7 +332,6 @@ module Engine =
             | Records records -> absorb (ImmutableCollectionsMarshal.AsArray records |> nonNull) events state
             | Tick second ->
                 let second = Bounds.clampTime second
-                let state = acceptHeldFirst state
                 if second > state.Watermark then
                     let st = { state with Watermark = second }
                     Evaluation.closeThrough (Evaluation.closeLimit st) events st

@@ -36,8 +36,6 @@ type State =
 
     /// The newest accepted timestamp.
     member this.NewestTime = this.Newest
-    /// The time of a record held until the next one decides whether it is skewed (docs/semantics.md §4).
-    member this.HeldTime = this.Suspect |> Option.map (fun r -> r.Time)
     /// The next second to be evaluated, once evaluation has started.
     member this.NextSecond = this.Cursor
     /// Accepted records (late ones included).

@@ -263,35 +263,6 @@ let ``a quiet log whose requests are hours apart loses none of them`` () =
     Assert.Equal<int64 list>([ baseTime; baseTime + 7200L; baseTime + 14_400L ], starts)
 
 [<Fact>]
-let ``a corrupt far-future first record is skewed, and seconds close as the records come`` () =
-    // It was accepted, being first, and nothing closed until log time reached it: live, no event
-    // came out at all. Now it is held, and the next record, more than the skew before it, skews it.
-    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = []; Unread = [] }
-    let far = record (baseTime + 365L * 86400L) "h" "/a" 200 1L 1L
-    let after = [ for t in 0L .. 30L -> record (baseTime + t) "h" "/a" 200 1L (t + 2L) ]
-    let state, events = Engine.step (Input.ofSeq (far :: after)) (Engine.init config)
-    Assert.Equal<Event list>([ Skewed(far, baseTime) ], events |> List.filter (function Skewed _ -> true | _ -> false))
-    Assert.Equal((1L, 31L), (state.SkewedCount, state.RecordCount))
-    // Summaries of the records' own seconds, during the step, not at the end.
-    let starts = events |> List.choose (function SummaryReady s -> Some s.Start | _ -> None)
-    Assert.Equal<int64 list>([ baseTime; baseTime + 10L ], starts)
-
-[<Fact>]
-let ``a first record with nothing after it to decide is accepted`` () =
-    // At the end of input, and at the live clock's Tick: nothing says it was corrupt.
-    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = []; Unread = [] }
-    let only = record baseTime "h" "/a" 200 1L 1L
-    let held, _ = Engine.step (Input.ofSeq [ only ]) (Engine.init config)
-    Assert.Equal((Some baseTime, None, 0L), (held.HeldTime, held.NewestTime, held.RecordCount))
-    let _, final = Engine.step EndOfInput held
-    match List.last final with
-    | Finished report -> Assert.Equal((0L, 1L), (report.Skewed, report.Records))
-    | other -> failwithf "expected the report last, got %A" other
-    let ticked, events = Engine.step (Tick(baseTime + 20L)) held
-    Assert.Equal((None, Some baseTime, 1L), (ticked.HeldTime, ticked.NewestTime, ticked.RecordCount))
-    Assert.Contains(events, fun e -> match e with SummaryReady s -> s.Start = baseTime && s.Requests = 1L | _ -> false)
-
-[<Fact>]
 let ``a confirmed suspect and the next one held may span batches`` () =
     // The suspect at 2h ends one batch; 4h (later still) confirms it and is held in turn, and 4h+1s,
     // in a third batch, confirms that.
