@@ -51,7 +51,7 @@ public sealed class CommandLineConsole : ICoconaConsoleProvider
             var range = OptionParameter(bad.Groups["name"].Value)?.GetCustomAttributes(typeof(WholeRangeAttribute), false) is [WholeRangeAttribute r]
                 ? $" from {r.Min} to {r.Max}"
                 : Range(type, value);
-            return $"{OptionName(bad.Groups["name"].Value)}: '{value}' is not {Kind(type)}{range}";
+            return $"{OptionName(bad.Groups["name"].Value)}: \"{value}\" is not {Kind(type)}{range}";
         }
         if (Unknown.Match(message) is { Success: true } unknown)
             return $"unknown option {OptionName(unknown.Groups["name"].Value)} ({Help})";

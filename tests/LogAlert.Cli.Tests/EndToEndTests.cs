@@ -353,17 +353,17 @@ public sealed class EndToEndTests : IDisposable
     [InlineData("logalert: --rules: needs a value (see 'logalert test --help')", "test", "--rules")]
     // Not a number at all: Int32's range named numbers the option itself refuses (--hosts -5); an
     // option's own range is said.
-    [InlineData("logalert: --seed: '1.5' is not a whole number", "generate", "--seed", "1.5")]
-    [InlineData("logalert: --hosts: 'x' is not a whole number from 1 to 16646144", "generate", "--hosts", "x")]
-    [InlineData("logalert: --seed: '99999999999' is not a whole number from -2147483648 to 2147483647", "generate", "--seed", "99999999999")]
+    [InlineData("logalert: --seed: \"1.5\" is not a whole number", "generate", "--seed", "1.5")]
+    [InlineData("logalert: --hosts: \"x\" is not a whole number from 1 to 16646144", "generate", "--hosts", "x")]
+    [InlineData("logalert: --seed: \"99999999999\" is not a whole number from -2147483648 to 2147483647", "generate", "--seed", "99999999999")]
     // Nullable options: Cocona names their type Nullable`1, which read "is not a number".
     // Too large for Int32, an option that takes fewer numbers says its own range, not Int32's.
-    [InlineData("logalert: --cases: '99999999999' is not a whole number from 1 to 2147483647", "check", "--cases", "99999999999", "rules/high_traffic.csx")]
-    [InlineData("logalert: --cases: '-99999999999' is not a whole number from 1 to 2147483647", "check", "--cases", "-99999999999", "rules/high_traffic.csx")]
-    [InlineData("logalert: --hosts: '99999999999' is not a whole number from 1 to 16646144", "generate", "--hosts", "99999999999")]
-    [InlineData("logalert: --paths: '99999999999' is not a whole number from 1 to 16777216", "generate", "--paths", "99999999999")]
-    [InlineData("logalert: --start: '99999999999999999999' is not a whole number from 0 to 253402300799", "generate", "--start", "99999999999999999999")]
-    [InlineData("logalert: --seed: '-1' is not a whole number from 0 to 18446744073709551615", "check", "--seed", "-1", "rules/high_traffic.csx")]
+    [InlineData("logalert: --cases: \"99999999999\" is not a whole number from 1 to 2147483647", "check", "--cases", "99999999999", "rules/high_traffic.csx")]
+    [InlineData("logalert: --cases: \"-99999999999\" is not a whole number from 1 to 2147483647", "check", "--cases", "-99999999999", "rules/high_traffic.csx")]
+    [InlineData("logalert: --hosts: \"99999999999\" is not a whole number from 1 to 16646144", "generate", "--hosts", "99999999999")]
+    [InlineData("logalert: --paths: \"99999999999\" is not a whole number from 1 to 16777216", "generate", "--paths", "99999999999")]
+    [InlineData("logalert: --start: \"99999999999999999999\" is not a whole number from 0 to 253402300799", "generate", "--start", "99999999999999999999")]
+    [InlineData("logalert: --seed: \"-1\" is not a whole number from 0 to 18446744073709551615", "check", "--seed", "-1", "rules/high_traffic.csx")]
     [InlineData("logalert: --disable: no rule named \"nosuch\" (rules: high_traffic, summary)", "--disable", "nosuch", "-")]
     [InlineData("logalert: --only: no rule named \"nosuch\" (rules: high_traffic, summary)", "--only", "nosuch", "-")]
     [InlineData("logalert: a rule file argument is empty ('')", "--rules", "", "-")]
