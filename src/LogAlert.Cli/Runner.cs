@@ -338,7 +338,9 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         // timestamp on, so that alerts resolve when traffic stops altogether.
         void FollowClockWhenIdle()
         {
-            if (!FollowClock || idleSince.Elapsed < IdleTimeout || _state.NewestTime is not { } newest) return;
+            // A first record still held (docs/semantics.md §4) is a base too: the tick accepts it,
+            // so one request and then quiet still gets its summary.
+            if (!FollowClock || idleSince.Elapsed < IdleTimeout || (_state.NewestTime ?? _state.HeldTime) is not { } newest) return;
             idleBase ??= newest;
             var second = idleBase.Value + (long)idleSince.Elapsed.TotalSeconds;
             Step((s, events) => Fold.TickInto(s, second, events));

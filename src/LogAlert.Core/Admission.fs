@@ -31,7 +31,8 @@ module internal Admission =
         | Some n, Some c -> suspect.IsNone && time <= n + maxSkew && time >= c
         | _ -> false
 
-    /// What becomes of a record at `time`. The first record of a run is always accepted.
+    /// What becomes of a record at `time`, once a record has been accepted (before that, the engine
+    /// holds the first records until one more decides, §4).
     let decide (newest: int64 option) (suspect: Record voption) maxSkew (time: int64) =
         match newest with
         | Some n when time > n + maxSkew ->

@@ -120,6 +120,7 @@ module Engine =
           Skewed = 0L
           Late = 0L
           Suspect = None
+          Challenger = None
           Evaluated = 0L
           Ended = false }
 
@@ -138,6 +139,7 @@ module Engine =
         let mutable st = state
         let mutable newest = st.Newest
         let mutable suspect = ValueOption.ofOption st.Suspect
+        let mutable challenger = ValueOption.ofOption st.Challenger
         // Records taken by the fast path (`plain`) are counted apart from the others: the closures below
         // capture the other counters, which makes them heap cells.
         let mutable plain = 0L
@@ -180,6 +182,35 @@ module Engine =
             match newest with
             | Some n when st.Watermark > n -> Some st.Watermark
             | n -> n
+        // Before any record is accepted (§4): the first record has nothing to be ahead of, so it is
+        // held; a record more than the skew before it is held beside it, and the next one decides.
+        // Two records cannot tell which is corrupt: a far-future first line then the log's own, or
+        // the first line then a long request's, logged when it ended. Accepting the first at once
+        // kept every second open until log time reached a corrupt one (live, no event at all).
+        let rec first index (r: Record) =
+            let time = r.Time
+            match suspect, challenger with
+            | ValueNone, _ -> suspect <- ValueSome r
+            | ValueSome f, ValueNone when time < f.Time - maxSkew -> challenger <- ValueSome r
+            | ValueSome f, ValueSome c when time < f.Time - maxSkew ->
+                // Two records agree against the first: it was the corrupt one. The challenger is
+                // now the first held, and this record is judged against it.
+                skewed <- skewed + 1L
+                events.Add(Skewed(f, c.Time))
+                suspect <- ValueSome c
+                challenger <- ValueNone
+                first index r
+            | ValueSome f, held ->
+                // Not more than the skew before the first: the first stands, then the challenger
+                // (an early record: nothing is closed yet, so it counts in order), then this one
+                // is judged against them as any record is.
+                suspect <- ValueNone
+                challenger <- ValueNone
+                accept -1 f
+                held |> ValueOption.iter (accept -1)
+                match Admission.decide (skewFrom ()) ValueNone maxSkew time with
+                | Hold _ -> suspect <- ValueSome r
+                | _ -> accept index r
         for index in 0 .. records.Length - 1 do
             let time = records[index].Time
             if Admission.isPlain (skewFrom ()) st.Cursor suspect maxSkew time then
@@ -187,6 +218,7 @@ module Engine =
                 plain <- plain + 1L
                 slices.Join(index, time)
                 if time > newest.Value then advanceTo time
+            elif newest.IsNone then first index records[index]
             else
                 match Admission.decide (skewFrom ()) suspect maxSkew time with
                 | Accept -> accept index records[index]
@@ -209,18 +241,34 @@ module Engine =
             Open = slices.Flush st.Open
             Newest = newest
             Suspect = ValueOption.toOption suspect
+            Challenger = ValueOption.toOption challenger
             Records = st.Records + plain + accepted
             Skewed = st.Skewed + skewed
             Late = st.Late + late }
 
+    /// A first record held (and a challenger beside it) with nothing after it to decide: the end of
+    /// input, or a live quiet spell long enough for the clock to drive log time. Nothing says the
+    /// first was corrupt, so both are accepted, as a first record always was.
+    let private acceptHeldFirst (state: State) =
+        match state.Suspect, state.Newest with
+        | Some f, None ->
+            let add (r: Record) store = Store.addAll r.Time [| r |] store
+            { state with
+                Suspect = None
+                Challenger = None
+                Open = state.Open |> add f |> (match state.Challenger with Some c -> add c | None -> id)
+                Newest = Some f.Time
+                Records = state.Records + (if state.Challenger.IsSome then 2L else 1L) }
+        | _ -> state
+
     let rec private finish (events: List<Event>) (state: State) =
-        // A suspect nothing came to confirm was one corrupt timestamp.
+        // A later suspect nothing came to confirm was one corrupt timestamp.
         let state =
             match state.Suspect, state.Newest with
             | Some s, Some n ->
                 events.Add(Skewed(s, n))
                 { state with Suspect = None; Skewed = state.Skewed + 1L }
-            | _ -> state
+            | _ -> acceptHeldFirst state
         // Every second up to `max` closes: the newest timestamp, or, live, the later time the clock
         // drove log time to (`Tick`), so that stopping a run in a quiet spell resolves what the
         // quiet resolved (docs/semantics.md §5).
@@ -319,6 +367,7 @@ module Engine =
                         set.Add entry.Key
             | _ -> ()
         state.Suspect |> Option.iter addRecord
+        state.Challenger |> Option.iter addRecord
         Symbols.Hosts.Retain hosts + Symbols.Users.Retain users + Symbols.Methods.Retain methods + Symbols.Sections.Retain sections
         + Symbols.VirtualHosts.Retain virtualHosts + Symbols.Referers.Retain referers + Symbols.UserAgents.Retain userAgents
 
@@ -332,6 +381,7 @@ module Engine =
             | Records records -> absorb (ImmutableCollectionsMarshal.AsArray records |> nonNull) events state
             | Tick second ->
                 let second = Bounds.clampTime second
+                let state = acceptHeldFirst state
                 if second > state.Watermark then
                     let st = { state with Watermark = second }
                     Evaluation.closeThrough (Evaluation.closeLimit st) events st

@@ -290,6 +290,8 @@ type EngineState internal (state: State) =
     member _.IsStarted = not (obj.ReferenceEquals(state, null))
     /// The newest accepted timestamp; null before the first.
     member this.NewestTime = Option.toNullable this.Core.NewestTime
+    /// The time of a record held until a later one decides whether it is skewed; null when none is.
+    member this.HeldTime = Option.toNullable this.Core.HeldTime
     /// The next second to be evaluated, once evaluation has started; null before.
     member this.NextSecond = Option.toNullable this.Core.NextSecond
     /// Accepted records (late ones included).

@@ -31,11 +31,17 @@ type State =
           /// An option object, not a struct in place: nearly always none, and the state is copied
           /// a few times every second of log.
           Suspect: Record option
+          /// Before any record is accepted, the suspect is the first record, and a record more than
+          /// the maximum skew before it is held here: the next record decides which of the two is
+          /// wrong (§4). None otherwise.
+          Challenger: Record option
           Evaluated: int64
           Ended: bool }
 
     /// The newest accepted timestamp.
     member this.NewestTime = this.Newest
+    /// The time of a record held until a later one decides whether it is skewed (docs/semantics.md §4).
+    member this.HeldTime = this.Suspect |> Option.map (fun r -> r.Time)
     /// The next second to be evaluated, once evaluation has started.
     member this.NextSecond = this.Cursor
     /// Accepted records (late ones included).

@@ -382,6 +382,24 @@ public sealed class FollowTests : IDisposable
         Assert.DoesNotContain("skewed", stderr);
     }
 
+    // A corrupt far-future first line was accepted, being first: nothing closed while lines came
+    // (live, no event at all), and once quiet the clock drove log time on from it, a year ahead.
+    [Fact]
+    public async Task A_corrupt_far_future_first_line_is_skewed_and_the_lines_after_it_alert_as_they_come()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        var far = 1000 + 365L * 86400;
+        File.WriteAllText(log, Header + "\n" + $"\"10.0.0.9\",\"-\",\"apache\",{far},\"GET /x HTTP/1.0\",200,1\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, idleTimeout: "1s");
+
+        Assert.Equal(["firing@1001", "resolved@1005"], await run.WaitForTransitions(2));
+        var (exit, stats, stderr) = await run.Terminate();
+
+        Assert.Equal(0, exit);
+        Assert.Equal((20, 1), (stats.GetProperty("records").GetInt64(), stats.GetProperty("skewed").GetInt64()));
+        Assert.Contains($"access.csv:2: timestamp {far} is 31536000s ahead of", stderr);
+    }
+
     [Fact]
     public async Task Sigterm_in_a_quiet_spell_closes_every_second_up_to_where_the_clock_drove_log_time()
     {

@@ -262,6 +262,57 @@ let ``a quiet log whose requests are hours apart loses none of them`` () =
     let starts = events @ final |> List.choose (function SummaryReady s -> Some s.Start | _ -> None)
     Assert.Equal<int64 list>([ baseTime; baseTime + 7200L; baseTime + 14_400L ], starts)
 
+/// Skewed records and counts of `times` (seconds after baseTime) in one batch, and the same in every
+/// split into two batches: a step on `a @ b` equals a step on `a` then one on `b`.
+let private skewOf (maxSkew: int64) (times: int64 list) =
+    let config = { Lateness = 5L; MaxSkew = maxSkew; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = []; Unread = [] }
+    let records = times |> List.mapi (fun i t -> record (baseTime + t) "h" "/a" 200 1L (int64 i + 1L))
+    let runIn (batches: Record list list) =
+        let mutable state = Engine.init config
+        let events = ResizeArray()
+        for b in batches do
+            let next, e = Engine.step (Input.ofSeq b) state
+            state <- next
+            events.AddRange e
+        let _, final = Engine.step EndOfInput state
+        events.AddRange final
+        List.ofSeq events
+    let whole = runIn [ records ]
+    for cut in 1 .. records.Length - 1 do
+        Assert.Equal<Event list>(whole, runIn [ List.take cut records; List.skip cut records ])
+    let skewed = whole |> List.choose (function Skewed(r, _) -> Some(r.Time - baseTime) | _ -> None)
+    match List.last whole with
+    | Finished report -> skewed, report.Records, report.Late
+    | other -> failwithf "expected the report last, got %A" other
+
+[<Fact>]
+let ``a corrupt far-future first record is skewed once two records agree against it`` () =
+    // It was accepted, being first, and nothing closed until log time reached it a year on: live,
+    // no event came out at all.
+    let year = 365L * 86400L
+    Assert.Equal(([ year ], 4L, 0L), skewOf 3600L [ year; 0L; 1L; 2L; 3L ])
+    // Two of them, the second earlier: both skewed, the log's own records taken.
+    Assert.Equal(([ 2L * year; year ], 3L, 0L), skewOf 3600L [ 2L * year; year; 0L; 1L; 2L ])
+
+[<Fact>]
+let ``a correct first record stands when one record, not two, is more than the skew before it`` () =
+    // A request of two hours, logged when it ended as the log's second line: counted in order.
+    Assert.Equal(([], 4L, 0L), skewOf 3600L [ 7200L; 0L; 7201L; 7202L ])
+    // Or a corrupt past time on the second line: taken as the build before took it, not in place of the first.
+    Assert.Equal(([], 4L, 0L), skewOf 3600L [ 7200L; -1_000_000L; 7201L; 7202L ])
+
+[<Fact>]
+let ``a first record with nothing after it to decide is accepted`` () =
+    let config = { Lateness = 5L; MaxSkew = 3600L; SummaryInterval = 10L; Rules = [ highTraffic ]; Retention = 120L; RecordRetention = 0L; Series = []; Unread = [] }
+    Assert.Equal(([], 1L, 0L), skewOf 3600L [ 0L ])
+    Assert.Equal(([], 2L, 0L), skewOf 3600L [ 7200L; 0L ])
+    // At the live clock's Tick too: one request and then quiet still gets its summary.
+    let held, _ = Engine.step (Input.ofSeq [ record baseTime "h" "/a" 200 1L 1L ]) (Engine.init config)
+    Assert.Equal((Some baseTime, None, 0L), (held.HeldTime, held.NewestTime, held.RecordCount))
+    let ticked, events = Engine.step (Tick(baseTime + 20L)) held
+    Assert.Equal((None, Some baseTime, 1L), (ticked.HeldTime, ticked.NewestTime, ticked.RecordCount))
+    Assert.Contains(events, fun e -> match e with SummaryReady s -> s.Start = baseTime && s.Requests = 1L | _ -> false)
+
 [<Fact>]
 let ``a confirmed suspect and the next one held may span batches`` () =
     // The suspect at 2h ends one batch; 4h (later still) confirms it and is held in turn, and 4h+1s,
