@@ -187,12 +187,16 @@ module Engine =
         // Two records cannot tell which is corrupt: a far-future first line then the log's own, or
         // the first line then a long request's, logged when it ended. Accepting the first at once
         // kept every second open until log time reached a corrupt one (live, no event at all).
+        // "Before" the first by more than the skew and the lateness both: a record up to the lateness
+        // behind counts as if sorted (§5), so jitter never weighs against the first (with --max-skew
+        // 1s, +3 +1 +0 skewed the first).
+        let slack = max maxSkew st.Config.Lateness
         let rec first index (r: Record) =
             let time = r.Time
             match suspect, challenger with
             | ValueNone, _ -> suspect <- ValueSome r
-            | ValueSome f, ValueNone when time < f.Time - maxSkew -> challenger <- ValueSome r
-            | ValueSome f, ValueSome c when time < f.Time - maxSkew ->
+            | ValueSome f, ValueNone when time < f.Time - slack -> challenger <- ValueSome r
+            | ValueSome f, ValueSome c when time < f.Time - slack ->
                 // Two records agree against the first: it was the corrupt one. The challenger is
                 // now the first held, and this record is judged against it.
                 skewed <- skewed + 1L

@@ -300,6 +300,8 @@ let ``a correct first record stands when one record, not two, is more than the s
     Assert.Equal(([], 4L, 0L), skewOf 3600L [ 7200L; 0L; 7201L; 7202L ])
     // Or a corrupt past time on the second line: taken as the build before took it, not in place of the first.
     Assert.Equal(([], 4L, 0L), skewOf 3600L [ 7200L; -1_000_000L; 7201L; 7202L ])
+    // Jitter within the lateness (5s) never weighs against it, however small the skew: it was skewed.
+    Assert.Equal(([], 6L, 0L), skewOf 1L [ 3L; 1L; 0L; 3L; 4L; 5L ])
 
 [<Fact>]
 let ``a first record with nothing after it to decide is accepted`` () =
