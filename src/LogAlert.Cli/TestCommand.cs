@@ -299,15 +299,8 @@ public sealed partial class TestCommand
                 inside.ForEach(Add);
             }
             else if (RuleGlob.IsPattern(root))
-            {
                 // A quoted glob, as --rules takes one: it said "no such file or folder".
-                var found = RuleGlob.Expand(root);
-                if (found.Count == 0) throw new UsageException($"{root}: no file matches");
-                var cases = found.Where(f => f.EndsWith(".case.json", StringComparison.Ordinal)).ToList();
-                if (cases.Count == 0)
-                    throw new UsageException($"{root}: no *.case.json file matches ({found.Count} other file{(found.Count == 1 ? "" : "s")} do{(found.Count == 1 ? "es" : "")})");
-                cases.ForEach(Add);
-            }
+                RuleGlob.ExpandTo(root, ".case.json", "*.case.json", StringComparison.Ordinal).ForEach(Add);
             else throw new UsageException($"{root}: no such file or folder");
         }
         // Found, not named: an empty rules/tests/ passed as "0 passed, 0 failed", which a CI job

@@ -13,6 +13,21 @@ internal static class RuleGlob
     /// <summary>Whether the text holds a wildcard.</summary>
     public static bool IsPattern(string text) => text.IndexOfAny(['*', '?']) >= 0;
 
+    /// <summary>
+    /// The files <paramref name="pattern"/> matches whose names end in <paramref name="suffix"/> (a glob
+    /// picks only those: 'rules/*' compiled rules/README.md as C#); a <see cref="UsageException"/>
+    /// when it matches none, saying so, or only other files, naming them <paramref name="kind"/>.
+    /// </summary>
+    public static List<string> ExpandTo(string pattern, string suffix, string kind, StringComparison comparison)
+    {
+        var found = Expand(pattern);
+        if (found.Count == 0) throw new UsageException($"{pattern}: no file matches");
+        var kept = found.Where(f => f.EndsWith(suffix, comparison)).ToList();
+        if (kept.Count == 0)
+            throw new UsageException($"{pattern}: no {kind} file matches ({found.Count} other file{(found.Count == 1 ? "" : "s")} do{(found.Count == 1 ? "es" : "")})");
+        return kept;
+    }
+
     /// <summary>The files the pattern matches, ordinal order.</summary>
     public static IReadOnlyList<string> Expand(string pattern)
     {

@@ -563,16 +563,9 @@ public sealed class RuleHost : IDisposable
             if (File.Exists(arg)) matches = [arg];
             else if (Directory.Exists(arg)) throw new UsageException($"{arg}: is a directory (try {arg.TrimEnd('/')}/*.csx)");
             else if (RuleGlob.IsPattern(arg))
-            {
                 // A glob picks rule files: 'rules/*' compiled rules/README.md as C# (a hundred
                 // compiler errors). A file named as it is is taken whatever its name.
-                var found = RuleGlob.Expand(arg);
-                if (found.Count == 0) throw new UsageException($"{arg}: no file matches");
-                var rules = found.Where(f => f.EndsWith(".csx", StringComparison.OrdinalIgnoreCase)).ToList();
-                if (rules.Count == 0)
-                    throw new UsageException($"{arg}: no .csx file matches ({found.Count} other file{(found.Count == 1 ? "" : "s")} do{(found.Count == 1 ? "es" : "")})");
-                matches = rules;
-            }
+                matches = RuleGlob.ExpandTo(arg, ".csx", ".csx", StringComparison.OrdinalIgnoreCase);
             else throw new UsageException($"{arg}: no such file");
             foreach (var m in matches)
                 if (seen.Add(Path.GetFullPath(m))) result.Add(m);
