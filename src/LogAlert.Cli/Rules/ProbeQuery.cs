@@ -15,12 +15,12 @@ public sealed record WindowUse(string Function, string? Metric, TimeSpan Width, 
         if (Function == "Distinct")
         {
             parts.Add(Label ?? "");
-            parts.Add(FormatWidth(Width));
+            parts.Add(Durations.Format(Width));
         }
         else
         {
             parts.Add(Metric ?? "");
-            parts.Add(FormatWidth(Width));
+            parts.Add(Durations.Format(Width));
             if (Label is not null) parts.Add(Label);
         }
         if (!string.IsNullOrEmpty(Selector)) parts.Add(Selector);
@@ -30,7 +30,6 @@ public sealed record WindowUse(string Function, string? Metric, TimeSpan Width, 
     /// <summary>The window the query reads, as the engine is told it (<see cref="RuleWindows"/>).</summary>
     public QueryWindow Window => new(Width, Label, Selector, Metric);
 
-    internal static string FormatWidth(TimeSpan width) => Durations.Format(width);
 }
 
 /// <summary>

@@ -139,7 +139,7 @@ public sealed class RuleWatchdog : IDisposable
             var logTime = Volatile.Read(ref _logTime);
             var at = logTime == LoadTime ? "load time" : LogTime.Iso(logTime);
             var where = logTime == LoadTime && _where is { } w ? w + ": " : "";
-            RunawayMessage = $"{where}{rule} did not finish within {Format(Timeout)} at {at}; is it stuck in a loop?";
+            RunawayMessage = $"{where}{rule} did not finish within {Durations.Format(Timeout)} at {at}; is it stuck in a loop?";
             try
             {
                 Error.WriteLine($"logalert: {RunawayMessage}");
@@ -153,8 +153,6 @@ public sealed class RuleWatchdog : IDisposable
         }
     }
 
-    /// <summary><c>5s</c>, <c>1s500ms</c>, <c>200ms</c>: as a rule's windows and <c>For</c> are said (Prometheus's form).</summary>
-    internal static string Format(TimeSpan span) => LogAlert.Core.DurationText.show(span);
 
     /// <summary>Stops the checking thread.</summary>
     public void Dispose()
