@@ -62,8 +62,10 @@ public sealed class RuleWatchdog : IDisposable
         return q =>
         {
             var now = NowOf(q);
-            // At load time there is no log time to say where it stuck: its file and line are said instead.
-            _where = now == LoadTime ? where : null;
+            // At load time there is no log time to say where it stuck: its file and line are said
+            // instead. Set only then (every load-time entry sets it, `Run` too), not on every
+            // evaluation of a run, whose report never reads it.
+            if (now == LoadTime) _where = where;
             Enter(what, now);
             var held = false;
             try
