@@ -1012,6 +1012,36 @@ public sealed class FormatTests
         Assert.Equal("frank smith", Parse(LineTemplate.Combined, CombinedLine.Replace("frank", "frank smith").TrimEnd()).User);
     }
 
+    [Theory]
+    [InlineData("x [")]
+    [InlineData("a [b")]
+    [InlineData("x [01/y")]
+    [InlineData("[ [")]
+    [InlineData("x [10/Oct/2000")]
+    public void A_user_with_a_bracket_after_a_space_is_read_not_a_bad_line(string user)
+    {
+        // nginx logs $remote_user from any client's "Authorization: Basic" header as sent: a client that
+        // sent the user "x [" made every one of its lines bad (the user ended at its own " ["), so it
+        // could hide its own requests. A Basic user has no colon, so it cannot hold a time.
+        var common = CommonLine.Replace("frank", user);
+        var combined = CombinedLine.Replace("frank", user).TrimEnd();
+        foreach (var (parser, line) in new (IAccessLineParser, string)[]
+                 {
+                     (LineTemplate.Common, common), (LineTemplate.Combined, combined),
+                     (LineTemplate.Combined.WithoutPrefix(), combined),
+                     (Compile("$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\""), combined),
+                     (Compile("%h %l %u [%{%d/%b/%Y:%H:%M:%S %z}t] \"%r\" %>s %b"), common),
+                 })
+        {
+            var parsed = Parse(parser, line);
+            Assert.Equal((user, "127.0.0.1", 971211336L, 200), (parsed.User, parsed.Host, parsed.Time, parsed.Status));
+        }
+        // Five such lines first are combined, not "no format fits".
+        Assert.Equal("combined", Sniff(Enumerable.Repeat(combined, 5).ToArray()).Format);
+        // A line whose time is wrong still says so, about the time.
+        Assert.StartsWith("time ", Reason(LineTemplate.Combined, combined.Replace("10/Oct/2000:13", "10/Oct/2000:25")));
+    }
+
     [Fact]
     public void SniffsJsonLines()
     {

@@ -179,6 +179,28 @@ public sealed class NginxTests
     }
 
     [NginxFact]
+    public void A_client_that_sends_a_user_with_a_bracket_is_still_counted()
+    {
+        // nginx logs $remote_user from any client's "Authorization: Basic" header, unescaped, where no
+        // auth is configured too: "x [" ended the user at its own " [", and the client's lines were bad.
+        using var nginx = new NginxServer();
+        foreach (var user in new[] { "x [", "a [b", "x [07/y" })
+        {
+            var basic = Convert.ToBase64String(Encoding.ASCII.GetBytes(user + ":secret"));
+            Assert.StartsWith("HTTP/1.1 200", nginx.Send($"GET /api/a HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {basic}\r\nConnection: close\r\n\r\n"));
+        }
+        Assert.StartsWith("HTTP/1.1 200", nginx.Get("/"));
+        nginx.Stop();
+        Assert.Contains(" - x [ [", File.ReadAllText(nginx.AccessLog));
+
+        var r = CliRunner.Run("--format", "jsonl", "--summary-interval", "1d", "--log-format", NginxServer.LogFormat, nginx.AccessLog);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("", r.Stderr);
+        var stats = Json(r.Stdout)[^1];
+        Assert.Equal((4L, 0L), (stats.GetProperty("records").GetInt64(), stats.GetProperty("bad").GetInt64()));
+    }
+
+    [NginxFact]
     public void Auto_detection_does_not_guess_a_format_that_only_starts_like_the_log()
     {
         using var nginx = new NginxServer();

@@ -29,7 +29,9 @@ public enum LogFormatSyntax
 /// A time that has a space in it (<c>$time_local</c>, Apache <c>%t</c> and <c>%{format}t</c>) ends
 /// where its shape does, and an <c>$upstream_response_time</c> list (<c>0.002, 0.003</c>) where its
 /// list does, as do nginx's other lists (<c>$upstream_status</c>, <c>$upstream_addr</c>, …) and
-/// X-Forwarded-For chains when a space follows them. Any other field ends at the first occurrence of the whole next literal (or, when there
+/// X-Forwarded-For chains when a space follows them. A field followed by a literal and a time (the
+/// user before <c>[$time_local]</c>) ends at the first occurrence of that literal after which the time
+/// reads. Any other field ends at the first occurrence of the whole next literal (or, when there
 /// is none, of its first byte, so that the error names the byte that is wrong); the last field ends
 /// where the final literal ends the line, or at the end of the line. So a field that logalert does
 /// not use (<c>$http_x_forwarded_for</c>, <c>%l</c>) is read like any other text and ignored; if such a
@@ -92,7 +94,8 @@ public sealed class LineTemplate : IAccessLineParser
         Extras = extras;
         _steps = new Step[fields.Length];
         for (var i = 0; i < fields.Length; i++)
-            _steps[i] = new Step(fields[i], literals[i + 1], StopOf(fields[i], literals[i + 1], last: i == fields.Length - 1),
+            _steps[i] = new Step(fields[i], literals[i + 1], StopOf(fields[i], literals[i + 1], last: i == fields.Length - 1,
+                following: i + 1 < fields.Length ? fields[i + 1] : null),
                 Keeps(fields[i].Kind, extras));
         _usePrefix = prefix;
         _prefix = prefix ? Prefix.Of(_literals, _steps) : default;
@@ -280,9 +283,14 @@ public sealed class LineTemplate : IAccessLineParser
         TimeLocal,
         /// <summary>A time read by its <see cref="ClockFormat"/>, which says where it ends.</summary>
         Clock,
+        /// <summary>
+        /// A field followed by a literal and then a time: at the first occurrence of the literal after
+        /// which a time reads (<see cref="BeforeTimeEnd"/>), else as <see cref="Free"/>.
+        /// </summary>
+        BeforeTime,
     }
 
-    private static Stop StopOf(Field field, byte[] next, bool last) =>
+    private static Stop StopOf(Field field, byte[] next, bool last, Field? following) =>
         field.EndsAtSlash ? Stop.Slash
         : field.Clock is not null ? Stop.Clock
         : field.Kind == FieldKind.TimeLocal ? Stop.TimeLocal
@@ -291,6 +299,7 @@ public sealed class LineTemplate : IAccessLineParser
         : field.List && next is [(byte)' '] ? Stop.List
         : field.Kind is FieldKind.Host or FieldKind.VirtualHost && next is [(byte)':', ..] ? Stop.HostColon
         : last ? Stop.Last
+        : next.Length > 0 && following is { Kind: FieldKind.TimeLocal } or { Clock: not null } ? Stop.BeforeTime
         : Stop.Free;
 
     /// <summary>A field as the line loop reads it: decided once, when the template is made.</summary>
@@ -392,6 +401,9 @@ public sealed class LineTemplate : IAccessLineParser
                         end = ListEnd(line, pos);
                         escaped = true;
                         break;
+                    case Stop.BeforeTime:
+                        end = BeforeTimeEnd(line, pos, next, steps[i + 1].Field, minutes, out escaped);
+                        break;
                     default:
                         end = FreeEnd(line, pos, next, out escaped);
                         break;
@@ -478,7 +490,7 @@ public sealed class LineTemplate : IAccessLineParser
             if (Is(FieldKind.Host, " - "u8)) identity = false;
             else if (Is(FieldKind.Host, " "u8) && Is(FieldKind.Skip, " "u8)) identity = true;
             else return default;
-            if (!(Is(FieldKind.User, " ["u8) && Is(FieldKind.TimeLocal, "] \""u8, Stop.TimeLocal)
+            if (!(Is(FieldKind.User, " ["u8, Stop.BeforeTime) && Is(FieldKind.TimeLocal, "] \""u8, Stop.TimeLocal)
                   && Is(FieldKind.Request, "\" "u8, Stop.Quoted) && Is(FieldKind.Status, " "u8))
                 || at >= steps.Length || steps[at].Field.Kind != FieldKind.Bytes)
                 return default;
@@ -835,6 +847,34 @@ public sealed class LineTemplate : IAccessLineParser
         }
         escaped = true;
         return firstAt < 0 ? line.Length : firstAt;
+    }
+
+    /// <summary>
+    /// Where a field followed by <paramref name="next"/> and then the time <paramref name="time"/> ends
+    /// (<see cref="Stop.BeforeTime"/>): at the first occurrence of <paramref name="next"/> after which
+    /// the time reads, else where <see cref="FreeEnd"/> ends it (and the time's reason says why).
+    /// nginx logs <c>$remote_user</c> from any client's <c>Authorization: Basic</c> header as sent,
+    /// spaces and brackets included: a user <c>x [</c> ended at its own <c> [</c>, and every line of
+    /// a client that sent it was bad (with <c>auto</c>, five such lines first refused the input). A
+    /// Basic user cannot hold a colon, so it cannot hold a time.
+    /// </summary>
+    private static int BeforeTimeEnd(ReadOnlySpan<byte> line, int pos, byte[] next, Field time, MinuteCache minutes, out bool escaped)
+    {
+        var end = FreeEnd(line, pos, next, out escaped);
+        for (var at = end; at < line.Length && line[at..].StartsWith(next);)
+        {
+            var rest = line[(at + next.Length)..];
+            var read = time.Clock is { } clock ? clock.Read(rest, out _, out _) : minutes.Read(rest, out _);
+            if (read != TimeRead.Malformed)
+            {
+                if (at != end) escaped = line[pos..at].Contains((byte)'\\');
+                return at;
+            }
+            var later = line[(at + 1)..].IndexOf(next);
+            if (later < 0) break;
+            at += 1 + later;
+        }
+        return end;
     }
 
     /// <summary>
