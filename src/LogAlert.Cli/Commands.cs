@@ -177,7 +177,7 @@ public sealed class RunCommand
             // A followed file that does not exist yet is waited for, as `tail -F` does (the reader says so).
             foreach (var input in inputs)
                 if (input != "-" && !File.Exists(input) && (Directory.Exists(input) || !follow))
-                    return Fail(ExitCodes.IoFailure, Directory.Exists(input) ? $"{input}: is a directory" : $"{input}: no such file");
+                    return Fail(ExitCodes.IoFailure, $"{Terminal.Escape(input)}: {(Directory.Exists(input) ? "is a directory" : "no such file")}");
 
             var piped = inputs.Any(IsPipe);
             var hub = new Delivery.DeliveryHub(Destinations(alertmanager, alertmanagerReplay, webhook, webhookHeader, live, piped,

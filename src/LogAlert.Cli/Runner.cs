@@ -18,7 +18,8 @@ public sealed class LineReporter(TextWriter stderr, int limit = 20)
         if (_reported < limit)
         {
             _reported++;
-            stderr.WriteLine($"logalert: {path}:{line}: {reason}");
+            // The path escaped as -v shows it: a line feed in a file's name split the message in two.
+            stderr.WriteLine($"logalert: {Terminal.Escape(path)}:{line}: {reason}");
         }
         else _suppressed++;
     }

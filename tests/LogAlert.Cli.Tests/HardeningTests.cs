@@ -259,6 +259,35 @@ public sealed class HardeningTests : IDisposable
     }
 
     [Fact]
+    public void A_file_name_with_a_line_feed_keeps_a_bad_line_message_on_one_line()
+    {
+        // The file name is quoted as -v quotes it: a line feed in it split the message in two.
+        var dir = Directory.CreateTempSubdirectory("logalert-name-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "we\nird\u001b[31m.log");
+            File.WriteAllText(path, Header + "\n" + Line(1000) + "\"b\",\"-\",\"-\",1001,\"GET /a HTTP/1.0\",2000,1\n");
+
+            var r = CliRunner.Run(["-v", path], env: _env);
+
+            Assert.Equal(0, r.ExitCode);
+            var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(2, lines.Length); // the format found, and the bad line
+            Assert.EndsWith("we\\x0aird\\x1b[31m.log: format csv", lines[0]);
+            Assert.Contains("we\\x0aird\\x1b[31m.log:3: status", lines[1]);
+            Assert.DoesNotContain('\u001b', r.Stderr);
+            // So is a missing file's.
+            var missing = CliRunner.Run([path + "\n2"], env: _env);
+            Assert.Equal(1, missing.ExitCode);
+            Assert.EndsWith("we\\x0aird\\x1b[31m.log\\x0a2: no such file", Assert.Single(missing.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public void A_tab_in_a_bad_field_is_escaped_on_stderr_so_it_cannot_read_as_a_space()
     {
         var csv = Header + "\n" + Line(1000) + "\"b\",\"-\",\"-\",1001,\"GET /a HTTP/1.0\",\"2\t0\",1\n";

@@ -65,8 +65,11 @@ public sealed class InputBatch
 /// <summary>An input cannot be read: missing, unreadable, or not in the format (<see cref="InputFormatException"/>).</summary>
 public class InputException : Exception
 {
-    /// <summary>Makes the exception; <paramref name="message"/> names the input and the reason.</summary>
-    public InputException(string message, Exception? inner = null) : base(message, inner) { }
+    /// <summary>
+    /// Makes the exception; <paramref name="message"/> names the input and the reason, on one line:
+    /// control characters in it (a line feed in a file's name) are escaped, as stderr's other texts are.
+    /// </summary>
+    public InputException(string message, Exception? inner = null) : base(Output.Terminal.Escape(message), inner) { }
 }
 
 /// <summary>
