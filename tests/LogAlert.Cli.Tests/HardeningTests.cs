@@ -288,6 +288,23 @@ public sealed class HardeningTests : IDisposable
     }
 
     [Fact]
+    public void C1_controls_bidi_overrides_and_unicode_line_breaks_from_the_log_are_escaped()
+    {
+        var log = Header + "\n" + Line(1000, "/\u009b2J\u202eevil\u2028x\u2029y")
+            + "\"b\",\"-\",\"-\",1001,\"GET /a HTTP/1.0\",\"2\u20280\",1\n";
+
+        var r = CliRunner.Run(["-"], stdin: log, env: _env);
+
+        Assert.Contains("top /\\u009b2J\\u202eevil\\u2028x\\u2029y 1", r.Stdout);
+        Assert.Contains("status \"2\\u20280\" is not", r.Stderr);
+        foreach (var c in new[] { '\u009b', '\u202e', '\u2028', '\u2029' })
+        {
+            Assert.DoesNotContain(c, r.Stdout);
+            Assert.DoesNotContain(c, r.Stderr);
+        }
+    }
+
+    [Fact]
     public void A_tab_in_a_bad_field_is_escaped_on_stderr_so_it_cannot_read_as_a_space()
     {
         var csv = Header + "\n" + Line(1000) + "\"b\",\"-\",\"-\",1001,\"GET /a HTTP/1.0\",\"2\t0\",1\n";

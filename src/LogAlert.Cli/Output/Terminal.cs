@@ -10,14 +10,15 @@ namespace LogAlert.Cli.Output;
 /// cursor, rewrite the line above, set the window title, on some terminals paste into the input).
 /// So every control character is written as an escape instead, as <c>--format jsonl</c> and nginx's
 /// log escaping do: C0 controls and DEL as <c>\x1b</c>, C1 controls and the bidirectional overrides
-/// (which reorder what is shown) as <c>\u202e</c>.
+/// (which reorder what is shown) and the Unicode line and paragraph separators (a line break to some
+/// terminals and viewers) as <c>\u202e</c>.
 /// </summary>
 public static class Terminal
 {
     /// <summary>Whether <paramref name="c"/> is written as an escape.</summary>
     public static bool NeedsEscape(char c) =>
         c < ' ' || c == '\x7f' || (c >= '\x80' && c <= '\x9f')
-        || c is '\u061c' or '\u200e' or '\u200f' || (c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069');
+        || c is '\u061c' or '\u200e' or '\u200f' || (c >= '\u2028' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069');
 
     /// <summary><paramref name="text"/> with every control character escaped (newlines and tabs too: one event is one line).</summary>
     public static string Escape(string text) => Escape(text, keepLineFeedAndTab: false);
