@@ -234,12 +234,19 @@ public sealed class RunCommand
             void Stop(PosixSignalContext c)
             {
                 c.Cancel = true;
-                runner.Signal ??= c.Signal switch { PosixSignal.SIGQUIT => "SIGQUIT", PosixSignal.SIGTERM => "SIGTERM", _ => "SIGINT" };
+                runner.Signal ??= c.Signal switch
+                {
+                    PosixSignal.SIGQUIT => "SIGQUIT", PosixSignal.SIGTERM => "SIGTERM", PosixSignal.SIGHUP => "SIGHUP", _ => "SIGINT",
+                };
                 cancel.Cancel();
             }
             using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
             using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Stop);
             using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            // A terminal or ssh session that closes sends SIGHUP, which ended the process on the spot:
+            // no report, open seconds not closed, deliveries not drained. It stops the run as SIGTERM
+            // does (under nohup it stays ignored).
+            using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
             // A signal that came before these handlers (while the rules compiled, a second or more)
             // reached only the host's: live, the run went on until the host gave up on it 5 s later,
             // with no final report; not live, the whole input was read. It stops the run now.

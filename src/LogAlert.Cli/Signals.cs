@@ -13,14 +13,14 @@ public static class Signals
     private static volatile string? s_received;
     private static PosixSignalRegistration[] s_registrations = [];
 
-    /// <summary><c>SIGINT</c>, <c>SIGTERM</c> or <c>SIGQUIT</c> once one came; null before.</summary>
+    /// <summary><c>SIGINT</c>, <c>SIGTERM</c>, <c>SIGQUIT</c> or <c>SIGHUP</c> once one came; null before.</summary>
     public static string? Received => s_received;
 
     /// <summary>What a shell reports for a process a signal stopped: 128 + its number.</summary>
     public static int ExitCode => ExitCodeOf(s_received);
 
     /// <summary>128 + the number of <paramref name="signal"/> (143 for SIGTERM).</summary>
-    public static int ExitCodeOf(string? signal) => signal switch { "SIGINT" => 130, "SIGQUIT" => 131, _ => 143 };
+    public static int ExitCodeOf(string? signal) => signal switch { "SIGHUP" => 129, "SIGINT" => 130, "SIGQUIT" => 131, _ => 143 };
 
     /// <summary>Starts noting signals; they keep their usual effect (the handlers do not cancel it).</summary>
     public static void Watch()
@@ -31,6 +31,7 @@ public static class Signals
             PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => s_received ??= "SIGINT"),
             PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => s_received ??= "SIGTERM"),
             PosixSignalRegistration.Create(PosixSignal.SIGQUIT, _ => s_received ??= "SIGQUIT"),
+            PosixSignalRegistration.Create(PosixSignal.SIGHUP, _ => s_received ??= "SIGHUP"),
         ];
     }
 }
@@ -55,13 +56,15 @@ public sealed class SignalToken : IDisposable
                 PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Raise("SIGTERM"); }),
                 // Ctrl-\ stops a run as Ctrl-C does (RunCommand): the flush after it, a second one cuts short.
                 PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => { c.Cancel = true; Raise("SIGQUIT"); }),
+                // A closed terminal or ssh session: stopped as by SIGTERM, not ended on the spot.
+                PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; Raise("SIGHUP"); }),
             ];
     }
 
     /// <summary>Cancelled once a signal came.</summary>
     public CancellationToken Token => _cancel.Token;
 
-    /// <summary><c>SIGINT</c>, <c>SIGTERM</c> or <c>SIGQUIT</c> once one came; null before.</summary>
+    /// <summary><c>SIGINT</c>, <c>SIGTERM</c>, <c>SIGQUIT</c> or <c>SIGHUP</c> once one came; null before.</summary>
     public string? Signal => _signal;
 
     /// <summary>Acts as if <paramref name="signal"/> came now (one noted before this was made); the first one counts.</summary>

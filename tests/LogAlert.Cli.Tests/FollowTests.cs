@@ -51,11 +51,13 @@ public sealed class FollowTests : IDisposable
         Assert.DoesNotContain("   at ", stderr);
     }
 
-    // Ctrl+C, Ctrl+\ and kill each stop a followed run with its report, named by the signal.
+    // Ctrl+C, Ctrl+\, kill and a closed terminal or ssh session (SIGHUP, which killed the run with
+    // no report and no deliveries drained) each stop a followed run with its report, named by the signal.
     [Theory]
     [InlineData("INT")]
     [InlineData("QUIT")]
     [InlineData("TERM")]
+    [InlineData("HUP")]
     public async Task Each_stopping_signal_ends_a_followed_run_with_its_report(string signal)
     {
         var log = Path.Combine(_dir, "access.csv");
