@@ -261,6 +261,7 @@ public sealed class RunCommand
             {
                 Format = inputsFormat,
                 Live = live,
+                WaitNoticeAfter = live ? idle : null,
                 // Durations and the texts only some formats log are read for the rules that read them.
                 Extras = AccessExtrasNames.Read(settings.Reads),
                 FormatFound = verbose ? (path, name) => Console.Error.WriteLine($"logalert: {Terminal.Escape(path)}: format {name}") : null,

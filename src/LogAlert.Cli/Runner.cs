@@ -435,8 +435,11 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         }
         await producer.WaitAsync(TimeSpan.FromSeconds(2)).ContinueWith(_ => { });
 
-        // Even when an input fails part-way, what was read is reported before the error.
-        _end = cancel.IsCancellationRequested ? new RunEnd(Signal ?? "interrupted")
+        // Even when an input fails part-way, what was read is reported before the error. Lines that
+        // waited for more to tell their format are read as they are at a signal, as at the end of
+        // input: that none fits is the run's end, and said, not a silent "0 lines" (§12).
+        var unknownFormat = readFailure is InputFormatException;
+        _end = cancel.IsCancellationRequested && !unknownFormat ? new RunEnd(Signal ?? "interrupted")
             : readFailure is not null ? new RunEnd($"error: {readFailure.Message}")
             : RunEnd.EndOfInput;
         Step(Fold.EndInto);
@@ -448,7 +451,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                 _reporter.Finish();
             }
         }
-        if (readFailure is not null && !cancel.IsCancellationRequested)
+        if (readFailure is not null && (!cancel.IsCancellationRequested || unknownFormat))
             throw readFailure;
         return RunOutcome.Reported;
     }

@@ -73,6 +73,30 @@ public sealed class FollowTests : IDisposable
         Assert.DoesNotContain("   at ", stderr);
     }
 
+    // nginx's stock "main" format (combined and X-Forwarded-For) is none logalert knows. A quiet server's
+    // first two lines waited for three more to tell the format: the followed run said nothing, and
+    // a stop reported "0 lines" with no hint (QA). After the idle timeout stderr says why it waits,
+    // and a stop reads the lines as the end of input would: the format error, exit 2.
+    [Fact]
+    public async Task First_lines_of_an_unknown_format_are_said_after_the_idle_timeout_and_at_a_stop()
+    {
+        var log = Path.Combine(_dir, "access.log");
+        File.WriteAllText(log,
+            "127.0.0.1 - - [07/Dec/2026:19:43:00 +0000] \"GET /a HTTP/1.1\" 200 3 \"-\" \"curl/8\" \"-\"\n"
+            + "127.0.0.1 - - [07/Dec/2026:19:43:01 +0000] \"GET /b HTTP/1.1\" 200 3 \"-\" \"curl/8\" \"10.0.0.1\"\n");
+        using var run = new Following(log, idleTimeout: "1s");
+
+        var waiting = await run.WaitForStderr("no format logalert knows");
+        Assert.EndsWith("access.log: the first 2 lines fit no format logalert knows; waiting for more lines to tell "
+            + "(or name it with --input-format, or give the server's log format with --log-format)", waiting);
+        var (exit, stats, stderr) = await run.Terminate();
+
+        Assert.Equal(2, exit);
+        Assert.StartsWith("error: " + log + ":1: no format logalert knows fits", stats.GetProperty("stopped").GetString());
+        Assert.Contains(log + ":1: no format logalert knows fits", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
     // .NET sets a terminal up for reading keys when Console.CancelKeyPress is subscribed to, and
     // wrote ESC [?1h ESC = (keypad mode) before a run's first line on one.
     [Fact]

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Diagnostics;
 using System.Threading.Channels;
 using LogAlert.Cli.Input.Formats;
 
@@ -169,6 +170,14 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     /// </summary>
     public bool? Live { get; init; }
 
+    /// <summary>
+    /// Live: first lines that fit no format wait for the rest of the five that decide it (one junk
+    /// line is outvoted); once no more has come for this long (the idle timeout), the notice callback
+    /// says so, once. A quiet server's two lines of a format logalert does not know left a followed
+    /// run silent, even with <c>-v</c>. Null: nothing is said.
+    /// </summary>
+    public TimeSpan? WaitNoticeAfter { get; init; }
+
     /// <summary>The inputs, in the order they are read.</summary>
     public IReadOnlyList<string> Inputs => _inputs;
 
@@ -282,6 +291,8 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             var at = new ChunkStart(i, path, LineBase: 0, AtStart: true, State: null) { Previous = carried };
             Step? ahead = null; // a step read while looking for a second chunk
             byte[]? held = null; // whole lines the parser wants more lines after (IChunkParser.NeedsMore)
+            var heldAt = 0L; // when the last of them came (Stopwatch ticks)
+            var heldSaid = false;
             while (true)
             {
                 if (_sweep is { Requested: true })
@@ -299,15 +310,26 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                 {
                     // Copied: the source reuses its buffer. At most SampleLines lines, each capped.
                     held = held is null ? chunk.ToArray() : [.. held, .. chunk.Span];
+                    heldAt = Stopwatch.GetTimestamp();
                     if (parser.NeedsMore(held, at)) continue;
                     chunk = held;
                     held = null;
+                    heldSaid = false;
+                }
+                else if (held is not null && step == Step.Idle && !heldSaid && WaitNoticeAfter is { } wait
+                         && Stopwatch.GetElapsedTime(heldAt) >= wait)
+                {
+                    heldSaid = true;
+                    var lines = BatchBuilder.CountLines(held);
+                    _notice($"{Output.Terminal.Escape(path)}: {(lines == 1 ? "the first line fits" : $"the first {lines} lines fit")} no format logalert knows; "
+                            + $"waiting for more lines to tell (or name it with --input-format, or give the server's log format with --log-format)");
                 }
                 else if (held is not null && step != Step.Idle)
                 {
                     // The input ends or turns to something else: what was held is parsed as it is.
                     var result = parser.ParseChunk(held, at);
                     held = null;
+                    heldSaid = false;
                     foreach (var batch in result.Batches) yield return batch;
                     at = result.After;
                 }
