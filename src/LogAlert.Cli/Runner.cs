@@ -78,6 +78,22 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     public Action<AlertNotice>? OnAlert { get; init; }
 
     /// <summary>
+    /// Called once, with the newest record's log time, when a followed input has been read to its end
+    /// the first time (its first heartbeat): what came before is its backlog.
+    /// </summary>
+    public Action<long?>? OnCaughtUp { get; init; }
+
+    private bool _caughtUp;
+
+    /// <summary>The first heartbeat: the followed input was read to its end (<see cref="OnCaughtUp"/>).</summary>
+    private void NoteCaughtUp(InputBatch batch)
+    {
+        if (_caughtUp || !ReferenceEquals(batch, InputBatch.Heartbeat)) return;
+        _caughtUp = true;
+        OnCaughtUp?.Invoke(_state.NewestTime ?? _state.HeldTime);
+    }
+
+    /// <summary>
     /// Called before the final report is written: delivers what is pending (within its deadline) and
     /// says what each destination did, for the report. Null: no destinations.
     /// </summary>
@@ -388,6 +404,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                         Sweep!.Resume();
                         continue;
                     }
+                    NoteCaughtUp(batch);
                     if (FoldBatch(batch))
                     {
                         if (Sweep is { Requested: false } && Fold.ReclaimDue) Sweep.Request();
@@ -428,7 +445,11 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             {
                 while (await reader.WaitToReadAsync(deadline.Token))
                     while (reader.TryRead(out var queued))
-                        if (!ReferenceEquals(queued, InputBatch.SweepMarker)) FoldBatch(queued);
+                        if (!ReferenceEquals(queued, InputBatch.SweepMarker))
+                        {
+                            NoteCaughtUp(queued);
+                            FoldBatch(queued);
+                        }
             }
             catch (OperationCanceledException) { }
             stopReading.Cancel();

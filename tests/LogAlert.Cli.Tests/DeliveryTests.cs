@@ -627,6 +627,101 @@ public sealed class DeliveryTests : IDisposable
         }
     }
 
+    /// <summary>Ten requests a second over <c>[from, to]</c> (Unix seconds).</summary>
+    private static string Lines(long from, long to)
+    {
+        var sb = new StringBuilder();
+        for (var s = from; s <= to; s++)
+            for (var i = 0; i < 10; i++)
+                sb.Append($"\"10.0.0.{i}\",\"-\",\"-\",{s},\"GET /api/x HTTP/1.1\",200,100\n");
+        return sb.ToString();
+    }
+
+    /// <summary>Follows <paramref name="log"/> with the built-in rule (above 5/s over 10s) and a webhook; stdout collected.</summary>
+    private static (Process Run, StringBuilder Stdout, Task<string> Stderr) FollowWithWebhook(string log, WebhookReceiver receiver)
+    {
+        var run = Process.Start(CliRunner.StartInfo(["--follow", log, "--idle-timeout", "1h", "--lateness", "0s", "--format", "jsonl",
+            "--summary-interval", "off", "--threshold", "5", "--window", "10s", "--webhook", receiver.Url + "/hook"]))!;
+        var stdout = new StringBuilder();
+        run.OutputDataReceived += (_, e) => { lock (stdout) stdout.AppendLine(e.Data); };
+        run.BeginOutputReadLine();
+        return (run, stdout, run.StandardError.ReadToEndAsync());
+    }
+
+    // A restart of `logalert --follow` read the day's log again and sent every alert in it as news:
+    // old firings paged (QA). The followed file's lines before logalert caught up with it are past,
+    // as a replay's are; an alert still firing then is sent, as Prometheus sends what fires after a
+    // restart, when the data is recent.
+    [Fact]
+    public async Task Following_sends_of_the_files_past_only_the_alert_firing_when_caught_up()
+    {
+        using var receiver = new WebhookReceiver();
+        var log = Path.Combine(_dir, "backlog.csv");
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        // Fires and resolves 10 minutes ago, fires again in the last 30 s and is firing at the end.
+        File.WriteAllText(log, TestLogs.Header + "\n" + Lines(now - 600, now - 570) + Lines(now - 30, now));
+        var (run, stdout, stderr) = FollowWithWebhook(log, receiver);
+        try
+        {
+            var sent = receiver.WaitForRequests(1, TimeSpan.FromSeconds(60));
+            var body = JsonDocument.Parse(Assert.Single(sent).Body).RootElement;
+            Assert.Equal(("firing", true), (body.GetProperty("state").GetString(), body.GetProperty("ts").GetInt64() >= now - 30));
+            await Task.Delay(1500); // nothing else comes
+            Assert.Single(receiver.Requests);
+        }
+        finally
+        {
+            Process.Start("kill", ["-TERM", run.Id.ToString()])!.WaitForExit();
+            Assert.True(run.WaitForExit(30_000), "did not exit on SIGTERM");
+        }
+        var errors = await stderr;
+        Assert.Equal(0, run.ExitCode);
+        string output;
+        lock (stdout) output = stdout.ToString();
+        Assert.Equal(3, output.Split('\n').Count(l => l.Contains("\"type\":\"alert\""))); // stdout has them all
+        Assert.Contains("logalert: deliveries: 2 alert event(s) of the lines before logalert caught up with the followed file not sent, as they are past; the 1 firing now sent", errors);
+        Assert.Single(receiver.Requests);
+    }
+
+    // An alert firing at the end of a backlog whose newest record is hours old is past too (stale
+    // data, as Prometheus's 5-minute lookback sees none), and so is its resolution; what fires on
+    // new lines is sent.
+    [Fact]
+    public async Task Following_an_old_log_sends_nothing_of_it_and_what_fires_on_new_lines()
+    {
+        using var receiver = new WebhookReceiver();
+        var log = Path.Combine(_dir, "old.csv");
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        File.WriteAllText(log, TestLogs.Header + "\n" + Lines(now - 10_800, now - 10_770));
+        var (run, stdout, stderr) = FollowWithWebhook(log, receiver);
+        try
+        {
+            string Out() { lock (stdout) return stdout.ToString(); }
+            await Eventually(Out, o => o.Contains("\"state\":\"firing\""), TimeSpan.FromSeconds(60), "the old firing on stdout");
+            await Task.Delay(2000); // the catch-up comes at the first poll that finds nothing: nothing sent
+            Assert.Empty(receiver.Requests);
+
+            now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            File.AppendAllText(log, Lines(now - 20, now));
+            var sent = receiver.WaitForRequests(1, TimeSpan.FromSeconds(60));
+            var body = JsonDocument.Parse(Assert.Single(sent).Body).RootElement;
+            Assert.Equal(("firing", true), (body.GetProperty("state").GetString(), body.GetProperty("ts").GetInt64() >= now - 20));
+            await Task.Delay(1500);
+            Assert.Single(receiver.Requests); // not the old alert's resolution
+        }
+        finally
+        {
+            Process.Start("kill", ["-TERM", run.Id.ToString()])!.WaitForExit();
+            Assert.True(run.WaitForExit(30_000), "did not exit on SIGTERM");
+        }
+        var errors = await stderr;
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("logalert: deliveries: 1 alert event(s) of the lines before logalert caught up with the followed file not sent, as they are past; the 1 still firing not sent either, the newest record being over 5 minutes old", errors);
+        string output;
+        lock (stdout) output = stdout.ToString();
+        Assert.Contains("\"state\":\"resolved\"", output); // resolved on stdout, not sent
+    }
+
     [AlertmanagerFact]
     public async Task A_live_alert_is_in_Alertmanager_while_it_fires_and_gone_once_resolved()
     {

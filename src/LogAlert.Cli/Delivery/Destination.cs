@@ -55,6 +55,13 @@ public abstract class Destination : IAsyncDisposable
     /// <summary>The URL posted to.</summary>
     public Uri Url { get; }
 
+    /// <summary>
+    /// Whether it is sent the alerts of a followed file's lines from before logalert caught up with
+    /// it (<see cref="DeliveryHub.CaughtUp"/>) as they come: <c>--alertmanager-replay send</c>.
+    /// Otherwise they are past, as a replay's are.
+    /// </summary>
+    public bool SendsBacklog { get; init; }
+
     /// <summary>The destination as the user named it, for messages and the final counts (a password hidden).</summary>
     public virtual string Name => Redacted(Url);
 
