@@ -356,7 +356,14 @@ public sealed class RunCommand
             var colon = h.IndexOf(':');
             var name = colon > 0 ? h[..colon].Trim() : "";
             if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)))
-                throw new UsageException($"--webhook-header: \"{Terminal.Escape(h)}\" is not 'Name: value'");
+            {
+                // Not echoed whole: it is most often a token typed without its colon
+                // ("Authorization Bearer s3cr3t"), and the message goes to CI logs. The first word,
+                // the name meant, is shown when a space follows it.
+                var space = h.IndexOfAny([' ', '\t']);
+                var shown = space > 0 && (colon < 0 || space < colon) ? $" (\"{Terminal.Escape(h[..space])} …\")" : colon > 0 ? $" (\"{Terminal.Escape(h[..colon])}: …\")" : "";
+                throw new UsageException($"--webhook-header: a header is 'Name: value'{shown}; its value is not shown here");
+            }
             var value = h[(colon + 1)..].Trim();
             // HTTP/1.1 sends header values as ASCII: a value the client cannot send failed every
             // request at the receiver's door, retried for half a minute; a line break would write a

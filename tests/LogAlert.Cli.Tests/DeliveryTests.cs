@@ -287,6 +287,23 @@ public sealed class DeliveryTests : IDisposable
 
     // The user information of a URL was ignored (the request went out without credentials), and
     // its password printed on stderr and in the final report.
+    // RFC 7617: user-id ":" password. A user without a password was sent as "ops", which strict
+    // servers refuse, and "ops:" to a webhook but "ops" to Alertmanager (QA).
+    [Theory]
+    [InlineData("ops@")]
+    [InlineData("ops:@")]
+    public void A_user_without_a_password_is_sent_with_its_colon(string userInfo)
+    {
+        using var receiver = new WebhookReceiver();
+        var url = receiver.Url.Replace("http://", "http://" + userInfo);
+
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", url + "/hook", "--alertmanager", url, "--alertmanager-replay", "send", Log());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(4, receiver.Requests.Count); // 2 events, to each
+        Assert.All(receiver.Requests, q => Assert.Equal("Basic " + Convert.ToBase64String("ops:"u8.ToArray()), q.Header("Authorization")));
+    }
+
     [Fact]
     public void A_webhook_url_with_credentials_sends_them_as_basic_auth_and_never_prints_the_password()
     {
@@ -551,7 +568,10 @@ public sealed class DeliveryTests : IDisposable
     [Theory]
     [InlineData("--webhook", "ftp://example.com/x", "--webhook: \"ftp://example.com/x\" is not an http:// or https:// URL")]
     [InlineData("--alertmanager", "localhost:9093", "--alertmanager: \"localhost:9093\" is not an http:// or https:// URL")]
-    [InlineData("--webhook-header", "no colon", "--webhook-header: \"no colon\" is not 'Name: value'")]
+    // Not echoed: a token typed without its colon went to the terminal and CI logs.
+    [InlineData("--webhook-header", "Authorization Bearer s3cr3t-T0KEN", "--webhook-header: a header is 'Name: value' (\"Authorization …\"); its value is not shown here")]
+    [InlineData("--webhook-header", "s3cr3t-T0KEN", "--webhook-header: a header is 'Name: value'; its value is not shown here")]
+    [InlineData("--webhook-header", "Bad/Name: s3cr3t", "--webhook-header: a header is 'Name: value' (\"Bad/Name: …\"); its value is not shown here")]
     // The value was accepted, then every request failed in the client, retried for half a minute.
     [InlineData("--webhook-header", "X-Team: équipe", "--webhook-header: the value of X-Team has a character HTTP cannot send (a line break, a control or non-ASCII character)")]
     // A line break wrote a header of its own (X-Admin) into every request.

@@ -115,9 +115,14 @@ public abstract class Destination : IAsyncDisposable
     /// Basic, as curl sends it; null when it has none. HttpClient sends nothing for it by itself: the
     /// credentials were ignored, and the request went out unauthenticated.
     /// </summary>
-    private static string? BasicAuth(Uri url) =>
-        url.UserInfo.Length == 0 ? null
-        : "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(url.UserInfo)));
+    /// A user without a password (<c>http://ops@host/</c>) is <c>ops:</c>, as curl sends it and RFC 7617
+    /// asks: <c>ops</c> alone, without the colon, is refused by strict servers.
+    private static string? BasicAuth(Uri url)
+    {
+        if (url.UserInfo.Length == 0) return null;
+        var credentials = url.UserInfo.Contains(':') ? url.UserInfo : url.UserInfo + ":";
+        return "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(credentials)));
+    }
 
     /// <summary><c>alertmanager</c> or <c>webhook</c>.</summary>
     public abstract string Kind { get; }
