@@ -304,6 +304,36 @@ public sealed class DeliveryTests : IDisposable
         Assert.All(receiver.Requests, q => Assert.Equal("Basic " + Convert.ToBase64String("ops:"u8.ToArray()), q.Header("Authorization")));
     }
 
+    // A full queue dropped the newest request: at a receiver that was away, 1,999 of 6,000 alerts
+    // stayed firing for good, their resolutions dropped (QA). It drops the oldest now.
+    [Fact]
+    public void A_full_queue_drops_its_oldest_request_so_the_newest_news_arrives()
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.HangThenAccept(1); // the first request waits out its 5 s while every other event queues
+        var rule = Path.Combine(_dir, "byhost.csx");
+        File.WriteAllText(rule, """
+            Alert("byhost").WhenEach(q => q.RateBy("requests", TimeSpan.FromSeconds(10), "host")).Above(0.05);
+            """);
+        var log = Path.Combine(_dir, "hosts.csv");
+        var lines = new StringBuilder(TestLogs.Header + "\n");
+        for (var i = 0; i < 6000; i++) lines.Append($"\"10.1.{i / 250}.{i % 250}\",\"-\",\"-\",{1000 + i / 200},\"GET /a HTTP/1.1\",200,1\n");
+        lines.Append("\"10.9.9.9\",\"-\",\"-\",1100,\"GET /a HTTP/1.1\",200,1\n"); // every host's window empties
+        File.WriteAllText(log, lines.ToString());
+
+        var r = CliRunner.Run("--format", "jsonl", "--summary-interval", "off", "--rules", rule, "--webhook", receiver.Url + "/hook",
+            "--delivery-timeout", "2m", log);
+
+        Assert.Equal(0, r.ExitCode);
+        var events = r.StdoutLines.Where(l => l.Contains("\"type\":\"alert\"")).ToArray();
+        Assert.Equal(12_001, events.Length); // 6,000 hosts fire and resolve, the last line's fires
+        Assert.Equal((10_001L, 0L, 2_000L), Counts(Delivery(r))); // the first, then the newest 10,000
+        var received = receiver.Requests;
+        Assert.Equal(events[^1], received[^1].Body); // the newest event arrived
+        Assert.Equal(events[^10_000..], received.Skip(received.Count - 10_000).Select(q => q.Body).ToArray());
+        Assert.Contains("queue full (10000 waiting): the oldest, byhost{host=", r.Stderr);
+    }
+
     [Fact]
     public void A_webhook_url_with_credentials_sends_them_as_basic_auth_and_never_prints_the_password()
     {

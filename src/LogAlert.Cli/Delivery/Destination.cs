@@ -27,8 +27,10 @@ public abstract class Destination : IAsyncDisposable
     /// <summary>Requests waiting, at most: a receiver that is down for long loses the oldest news, not the run.</summary>
     public const int QueueCapacity = 10_000;
 
-    private readonly Channel<Payload> _queue = Channel.CreateBounded<Payload>(
-        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    // Full, it drops its oldest request: the newest news is what a receiver that comes back needs (a
+    // resolution after its firing), and a webhook is never sent anything again. Dropping the newest
+    // left 1,999 of 6,000 alerts firing forever at a receiver that was down (QA).
+    private readonly Channel<Payload> _queue;
     private readonly HttpClient _http;
     private readonly ResiliencePipeline<HttpResponseMessage> _retry;
     private readonly DeliveryLog _log;
@@ -49,6 +51,13 @@ public abstract class Destination : IAsyncDisposable
         Url = url;
         _http = http;
         _log = log;
+        _queue = Channel.CreateBounded<Payload>(
+            new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest },
+            dropped =>
+            {
+                Interlocked.Increment(ref _dropped);
+                _log.Tell(this, $"queue full ({QueueCapacity} waiting): the oldest, {dropped.About}, dropped");
+            });
         _retry = new ResiliencePipelineBuilder<HttpResponseMessage>().AddRetry(retry ?? DefaultRetry()).Build();
     }
 
@@ -177,12 +186,15 @@ public abstract class Destination : IAsyncDisposable
     /// <summary>Starts the worker.</summary>
     public void Start() => _worker ??= Task.Run(Work);
 
-    /// <summary>Queues a request without waiting; false (and counted as dropped) when the queue is full.</summary>
+    /// <summary>
+    /// Queues a request without waiting (a full queue drops its oldest); false (and counted as
+    /// dropped) once the delivery has ended.
+    /// </summary>
     protected bool Enqueue(Payload payload)
     {
         if (_queue.Writer.TryWrite(payload)) return true;
         Interlocked.Increment(ref _dropped);
-        _log.Tell(this, $"queue full ({QueueCapacity} waiting): {payload.About} dropped");
+        _log.Tell(this, $"delivery over: {payload.About} dropped");
         return false;
     }
 
