@@ -51,6 +51,35 @@ public sealed class FollowTests : IDisposable
         Assert.DoesNotContain("   at ", stderr);
     }
 
+    // logrotate's create: the log is renamed and a new one made, and the server is told to reopen its
+    // log only afterwards (postrotate, once every log is rotated): until then it writes to the old
+    // file. logalert left the old file at its next poll, and what came in between was lost: 100 of
+    // 600 requests for a half-second gap (QA).
+    [Fact]
+    public async Task Lines_the_server_writes_to_the_renamed_file_before_it_reopens_are_read()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, idleTimeout: "1h");
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        File.Move(log, log + ".1");
+        File.WriteAllText(log, Header + "\n");
+        for (var s = 1004; s < 1008; s++)
+        {
+            await Task.Delay(300); // the server has not reopened yet: a poll or two go by
+            File.AppendAllText(log + ".1", Lines(s, s + 1, 5));
+        }
+        File.AppendAllText(log, Lines(1008, 1012, 1)); // reopened: (1007,1010] holds 3, 1/s < 2
+
+        Assert.Equal(["firing@1001", "resolved@1010"], await run.WaitForTransitions(2));
+        var (exit, stats, stderr) = await run.Terminate();
+        Assert.Equal(0, exit);
+        Assert.Equal(20 + 20 + 4, stats.GetProperty("records").GetInt64()); // every line once
+        Assert.Equal(0, stats.GetProperty("late").GetInt64());
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
     // Ctrl+C, Ctrl+\, kill and a closed terminal or ssh session (SIGHUP, which killed the run with
     // no report and no deliveries drained) each stop a followed run with its report, named by the signal.
     [Theory]
