@@ -380,7 +380,9 @@ public sealed class RunCommand
         // One client for all: its timeout bounds one attempt; retries and the deadline bound the rest.
         // Redirects are not followed: a 301/302/303 followed turns the POST into a GET without the
         // alert, and a receiver that moved should be named where it is now (the failure says where).
-        var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = TimeSpan.FromSeconds(5) };
+        // 10 s an attempt, as Prometheus gives Alertmanager: at 5 s, a receiver that took 6 s got each
+        // event again with every retry, and every one was counted failed.
+        var http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = TimeSpan.FromSeconds(10) };
         var log = new Delivery.DeliveryLog(Console.Error);
         foreach (var url in alertmanagers ?? [])
         {

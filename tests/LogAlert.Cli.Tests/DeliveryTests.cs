@@ -161,6 +161,21 @@ public sealed class DeliveryTests : IDisposable
         Assert.Contains("not delivered by the delivery deadline", r.Stderr);
     }
 
+    // An attempt gave up after 5 s: a receiver that took 6 s got each event 9 times, and all of them
+    // were counted failed (QA). 10 s an attempt, as Prometheus gives Alertmanager.
+    [Fact]
+    public void A_receiver_slower_than_5_s_gets_each_event_once()
+    {
+        using var receiver = new WebhookReceiver();
+        receiver.AnswerAfter(TimeSpan.FromSeconds(6));
+
+        var r = CliRunner.Run("--format", "jsonl", "--webhook", receiver.Url, "--delivery-timeout", "1m", Log());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal((2L, 0L, 0L), Counts(Delivery(r)));
+        Assert.Equal(2, receiver.Requests.Count);
+    }
+
     // An attempt that timed out was never retried (HttpClient's timeout is a cancellation whose token
     // is cancelled, which the retry's test took for the deadline's), and it was said "gave up after retries".
     [Fact]
@@ -310,7 +325,7 @@ public sealed class DeliveryTests : IDisposable
     public void A_full_queue_drops_its_oldest_request_so_the_newest_news_arrives()
     {
         using var receiver = new WebhookReceiver();
-        receiver.HangThenAccept(1); // the first request waits out its 5 s while every other event queues
+        receiver.HangThenAccept(1); // the first request waits out its 10 s while every other event queues
         var rule = Path.Combine(_dir, "byhost.csx");
         File.WriteAllText(rule, """
             Alert("byhost").WhenEach(q => q.RateBy("requests", TimeSpan.FromSeconds(10), "host")).Above(0.05);

@@ -51,6 +51,7 @@ public sealed class WebhookReceiver : IDisposable
     private Func<int, int?> _answer = _ => 200;
     private string? _location;
     private string? _retryAfter;
+    private TimeSpan _delay;
     private bool _disposed;
 
     public int Port { get; }
@@ -94,6 +95,12 @@ public sealed class WebhookReceiver : IDisposable
             _answer = i => i - first < failures ? failStatus : okStatus;
             _retryAfter = retryAfter;
         }
+    }
+
+    /// <summary>Answers each request from now on only after <paramref name="delay"/> (a slow receiver).</summary>
+    public void AnswerAfter(TimeSpan delay)
+    {
+        lock (_requests) _delay = delay;
     }
 
     /// <summary>Answers no request from now on: each is recorded, and its connection held open until dispose closes it.</summary>
@@ -211,8 +218,10 @@ public sealed class WebhookReceiver : IDisposable
 
                 int? status;
                 string? location, retryAfter;
+                TimeSpan delay;
                 lock (_requests)
                 {
+                    delay = _delay;
                     location = _location;
                     retryAfter = _retryAfter;
                     var index = _requests.Count;
@@ -222,6 +231,7 @@ public sealed class WebhookReceiver : IDisposable
                     Monitor.PulseAll(_requests);
                 }
                 if (status is not { } s) return; // held: the connection stays open until dispose closes it
+                if (delay > TimeSpan.Zero) Thread.Sleep(delay);
                 var close = Get("Connection") is { } c && c.Equals("close", StringComparison.OrdinalIgnoreCase);
                 var reason = s switch { 200 => "OK", 302 => "Found", 500 => "Internal Server Error", _ => "Status" };
                 var redirect = s is >= 300 and < 400 && location is not null ? $"Location: {location}\r\n" : "";
