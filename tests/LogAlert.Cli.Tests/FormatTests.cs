@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using LogAlert.Cli.Input.Formats;
 using Xunit;
 
@@ -246,6 +247,25 @@ public sealed class FormatTests
         var template = Compile(NginxCombined.TrimEnd());
         var line = """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0 \x22quoted\x22 back\x5Cslash caf\xC3\xA9" """;
         Assert.Equal("Mozilla/5.0 \"quoted\" back\\slash café", Parse(template, line.TrimEnd()).UserAgent);
+    }
+
+    // A client's raw bytes that are no UTF-8, which nginx logs as \xFF, became U+FFFD once undone, and
+    // different paths one section (QA): such a text stays as logged, so they stay apart.
+    [Fact]
+    public void Escapes_that_undo_into_bytes_that_are_no_UTF8_stay_as_logged()
+    {
+        var template = Compile(NginxCombined.TrimEnd());
+        string PathOf(string target) =>
+            Parse(template, $"""10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET {target} HTTP/1.1" 200 1 "-" "-" """.TrimEnd()).Path;
+        Assert.Equal(("/\\xFF/a", "/\\xFE/a", "/\\xFF\\x22/a"), (PathOf("/\\xFF/a"), PathOf("/\\xFE/a"), PathOf("/\\xFF\\x22/a")));
+        Assert.Equal(("/café/a", "/\"q\"/a"), (PathOf("/caf\\xC3\\xA9/a"), PathOf("/\\x22q\\x22/a"))); // UTF-8 and quotes still undone
+
+        var log = string.Concat(new[] { "/\\xFF/a", "/\\xFE/a", "/\\xEF\\xBF\\xBD/a" }.Select(t =>
+            $"""10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET {t} HTTP/1.1" 200 1 "-" "-" """.TrimEnd() + "\n"));
+        var r = CliRunner.Run(["--format", "jsonl", "--summary-interval", "1h", "-"], stdin: log);
+        var sections = JsonDocument.Parse(r.StdoutLines[0]).RootElement.GetProperty("sections").EnumerateArray()
+            .Select(e => (e.GetProperty("section").GetString(), e.GetProperty("hits").GetInt64())).ToArray();
+        Assert.Equal([("/\\xFE", 1L), ("/\\xFF", 1L), ("/\uFFFD", 1L)], sections); // U+FFFD itself is UTF-8
     }
 
     // log_format ... escape=none writes texts as they are: a backslash is a backslash, and a quote

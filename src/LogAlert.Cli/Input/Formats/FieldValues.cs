@@ -421,7 +421,8 @@ internal static class FieldValues
     /// <c>\"</c>, <c>\\</c>, <c>\n</c>, <c>\r</c>, <c>\t</c>, <c>\b</c>, <c>\v</c>, and those of nginx's
     /// <c>escape=json</c> (<c>\u001b</c>, <c>\/</c>, <c>\f</c>; neither server writes a backslash
     /// before <c>u</c> or <c>/</c> otherwise: its own backslash is <c>\x5C</c> or <c>\\</c>). Any
-    /// other backslash stays. Returns <paramref name="text"/> itself when it has no backslash; else a new array.
+    /// other backslash stays. Returns <paramref name="text"/> itself when it has no backslash, or when
+    /// what the escapes stand for is not UTF-8 (raw bytes a client sent); else a new array.
     /// </summary>
     public static ReadOnlySpan<byte> Unescape(ReadOnlySpan<byte> text)
     {
@@ -477,6 +478,10 @@ internal static class FieldValues
                 i++;
             }
         }
+        // Bytes that are no UTF-8 (nginx's \xFF from a client's raw byte) became U+FFFD as text, and
+        // different paths one section ("/\xFF/a" and "/\xFE/a" both "/\uFFFD", QA): such a text
+        // stays as logged, escapes and all, which tells them apart and reads back as the log has it.
+        if (!System.Text.Unicode.Utf8.IsValid(result.AsSpan(0, w)) && System.Text.Unicode.Utf8.IsValid(text)) return text;
         return result.AsSpan(0, w);
     }
 
