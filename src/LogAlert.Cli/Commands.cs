@@ -83,7 +83,7 @@ public sealed class RunCommand
         [Option("log-format", Description = "The server's own log format, pasted from its config: an nginx log_format ('$remote_addr - $remote_user [$time_local] \"$request\" ...') or an Apache LogFormat ('%h %l %u %t \\\"%r\\\" %>s %b'); the whole log_format directive or LogFormat line works too.")] string? logFormat = null,
         [Option("verbose", new[] { 'v' }, Description = "Say on stderr what logalert found out, e.g. each input's format.")] bool verbose = false,
         [Option("alertmanager", Description = "Send alerts to this Alertmanager (its base URL, e.g. http://127.0.0.1:9093), as Prometheus does; repeatable (an HA pair).")] string[]? alertmanager = null,
-        [Option("alertmanager-replay", Description = "What a replay (no --follow, or a followed file's lines before logalert caught up) sends to Alertmanager: skip (default: its alerts are past) or send (with their log times).")] string? alertmanagerReplay = null,
+        [Option("alertmanager-replay", Description = "What a replay (no --follow), or a live run's events over 5 minutes behind the clock, send to Alertmanager: skip (default: they are past) or send (with their log times).")] string? alertmanagerReplay = null,
         [Option("webhook", Description = "POST each alert event, as the JSON object --format jsonl prints, to this URL; repeatable.")] string[]? webhook = null,
         [Option("webhook-header", Description = "A header for every webhook request, 'Name: value' (e.g. a token); repeatable.")] string[]? webhookHeader = null,
         [Option("delivery-timeout", Description = "At the end of input or on SIGINT/SIGTERM, how long pending deliveries may take before they are counted as not delivered.")] string deliveryTimeout = "10s")
@@ -181,7 +181,7 @@ public sealed class RunCommand
 
             var piped = inputs.Any(IsPipe);
             var hub = new Delivery.DeliveryHub(Destinations(alertmanager, alertmanagerReplay, webhook, webhookHeader, live, piped,
-                rule => host.DeliveryOf(rule)), untilCaughtUp: follow, notice: line => Console.Error.WriteLine($"logalert: {line}"));
+                rule => host.DeliveryOf(rule)), live: live, notice: line => Console.Error.WriteLine($"logalert: {line}"));
             await using var deliveries = hub;
             // At most a day: timers take at most 49.7 days (a deadline of 50d aborted the process at
             // its end; 10000y overflowed the clock), and a day drains a full queue (10,000 requests,
@@ -219,11 +219,7 @@ public sealed class RunCommand
                 OutputClosed = StandardOutput.IsClosed,
                 Running = () => host.Watchdog.Running,
                 OnAlert = hub.Any ? hub.Publish : null,
-                OnCaughtUp = follow && (hub.Any || verbose) ? newest =>
-                {
-                    if (verbose) Console.Error.WriteLine($"logalert: {Terminal.Escape(inputs[^1])}: read to its end; following what is appended");
-                    hub.CaughtUp(newest, DateTimeOffset.UtcNow);
-                } : null,
+                OnProgress = hub.Any && live ? hub.Refresh : null,
                 FinishDelivery = hub.Any ? () => { hub.Flush(deliveryDeadline); return hub.Counts; } : null,
             };
             // A rule stuck in a loop cannot be stopped: what it interrupted is written, then logalert exits 2.

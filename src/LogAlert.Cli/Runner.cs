@@ -78,20 +78,10 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     public Action<AlertNotice>? OnAlert { get; init; }
 
     /// <summary>
-    /// Called once, with the newest record's log time, when a followed input has been read to its end
-    /// the first time (its first heartbeat): what came before is its backlog.
+    /// Hears the newest record's log time after each wake of the loop (batches folded, or a quiet
+    /// spell's tick): delivery sends the past alerts still firing once the log is current.
     /// </summary>
-    public Action<long?>? OnCaughtUp { get; init; }
-
-    private bool _caughtUp;
-
-    /// <summary>The first heartbeat: the followed input was read to its end (<see cref="OnCaughtUp"/>).</summary>
-    private void NoteCaughtUp(InputBatch batch)
-    {
-        if (_caughtUp || !ReferenceEquals(batch, InputBatch.Heartbeat)) return;
-        _caughtUp = true;
-        OnCaughtUp?.Invoke(_state.NewestTime ?? _state.HeldTime);
-    }
+    public Action<long?>? OnProgress { get; init; }
 
     /// <summary>
     /// Called before the final report is written: delivers what is pending (within its deadline) and
@@ -384,6 +374,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                         // Nothing came for a while: an endless quiet input must not keep a closed stdout alive.
                         if (OutputClosed?.Invoke() == true) return RunOutcome.OutputClosed;
                         FollowClockWhenIdle();
+                        OnProgress?.Invoke(_state.NewestTime);
                         if (Prompt) writer.Flush();
                         continue;
                     }
@@ -404,7 +395,6 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                         Sweep!.Resume();
                         continue;
                     }
-                    NoteCaughtUp(batch);
                     if (FoldBatch(batch))
                     {
                         if (Sweep is { Requested: false } && Fold.ReclaimDue) Sweep.Request();
@@ -413,6 +403,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                         idleBase = null;
                     }
                 }
+                OnProgress?.Invoke(_state.NewestTime);
                 // Once a batch (a poll syscall): `logalert big.csv | head` stops within a batch.
                 if (OutputClosed?.Invoke() == true) return RunOutcome.OutputClosed;
                 if (Prompt)
@@ -445,11 +436,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             {
                 while (await reader.WaitToReadAsync(deadline.Token))
                     while (reader.TryRead(out var queued))
-                        if (!ReferenceEquals(queued, InputBatch.SweepMarker))
-                        {
-                            NoteCaughtUp(queued);
-                            FoldBatch(queued);
-                        }
+                        if (!ReferenceEquals(queued, InputBatch.SweepMarker)) FoldBatch(queued);
             }
             catch (OperationCanceledException) { }
             stopReading.Cancel();

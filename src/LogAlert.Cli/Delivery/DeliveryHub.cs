@@ -12,31 +12,36 @@ public sealed class DeliveryHub : IAsyncDisposable
     private readonly List<Destination> _destinations;
     private readonly Timer? _timer;
     private readonly Lock _gate = new();
-    // Following a file, the alerts of its lines from before logalert caught up with it are past, as a
-    // replay's are: a restart of `logalert --follow` sent every alert of the day's log again, old
-    // firings paged (QA). They are held until it catches up; those still firing then are sent.
-    private bool _caughtUp;
+    // Live, an alert event more than Staleness behind the clock is past, as a replay's are: a restart
+    // of `logalert --follow` read the day's log again and sent each of its alerts as news, old firings
+    // paged (QA). Past firings are held here (not sent); a resolution of one drops it (its firing was
+    // never sent); those still firing once the log's newest record is current are sent then.
+    private readonly bool _live;
+    private readonly Func<DateTimeOffset> _clock;
+    private readonly Action<string> _notice;
     private readonly OrderedDictionary<string, AlertNotice> _held = new(StringComparer.Ordinal);
-    // Alerts that fired before the catch-up and were not sent: their resolutions are not sent either.
-    private readonly HashSet<string> _unsent = new(StringComparer.Ordinal);
+    private int _heldCount; // _held.Count, read without the lock on every batch
+    private bool _said;
 
     /// <summary>
-    /// How recent the newest record must be, at the catch-up, for the alerts firing then to be sent:
-    /// older data is stale, as Prometheus's queries see no sample older than 5 minutes.
+    /// How far behind the clock an alert event's log time may be and still be news: Prometheus's
+    /// queries see no sample older than 5 minutes either.
     /// </summary>
     public static readonly TimeSpan Staleness = TimeSpan.FromMinutes(5);
 
     /// <param name="destinations">Where alerts go.</param>
-    /// <param name="untilCaughtUp">
-    /// Following a file: the alerts of its lines before <see cref="CaughtUp"/> are held from the
-    /// destinations that do not send the backlog (<see cref="Destination.SendsBacklog"/>).
+    /// <param name="live">
+    /// A live run: events more than <see cref="Staleness"/> behind the clock are past, and go only to
+    /// the destinations that send the backlog (<see cref="Destination.SendsBacklog"/>).
     /// </param>
-    /// <param name="notice">Where the catch-up says what it held back.</param>
-    public DeliveryHub(IEnumerable<Destination> destinations, bool untilCaughtUp = false, Action<string>? notice = null)
+    /// <param name="notice">Where the first past event is said.</param>
+    /// <param name="clock">The wall clock (tests set their own).</param>
+    public DeliveryHub(IEnumerable<Destination> destinations, bool live = false, Action<string>? notice = null, Func<DateTimeOffset>? clock = null)
     {
-        _caughtUp = !untilCaughtUp;
-        _notice = notice ?? (_ => { });
         _destinations = [.. destinations];
+        _live = live && _destinations.Any(d => !d.SendsBacklog);
+        _clock = clock ?? (() => DateTimeOffset.UtcNow);
+        _notice = notice ?? (_ => { });
         foreach (var d in _destinations) d.Start();
         if (_destinations.Count > 0)
             _timer = new Timer(_ => { foreach (var d in _destinations) d.Tick(DateTimeOffset.UtcNow); }, null,
@@ -46,60 +51,61 @@ public sealed class DeliveryHub : IAsyncDisposable
     /// <summary>Whether there is anywhere to send.</summary>
     public bool Any => _destinations.Count > 0;
 
-    private readonly Action<string> _notice;
-    private long _heldEvents;
-
     private static string Key(AlertNotice a) => a.Rule + "\u001f" + string.Join("\u001f", a.Labels.Select(l => l.Name + "=" + l.Value));
 
-    /// <summary>Hands the event to every destination (before the catch-up, to those that send the backlog); never blocks.</summary>
+    private bool IsPast(long time) => _clock() - DateTimeOffset.FromUnixTimeSeconds(time) > Staleness;
+
+    /// <summary>Hands the event to every destination (a past one to those that send the backlog); never blocks.</summary>
     public void Publish(AlertNotice alert)
     {
-        bool all;
-        lock (_gate)
+        var send = true;
+        if (_live)
         {
-            var key = Key(alert);
-            var fired = alert.Transition == AlertTransition.Fired;
-            if (!_caughtUp)
+            var say = false;
+            lock (_gate)
             {
-                _heldEvents++;
-                if (fired) _held[key] = alert;
-                else _held.Remove(key);
-                all = false;
+                var key = Key(alert);
+                if (alert.Transition == AlertTransition.Fired)
+                {
+                    if (IsPast(alert.Time))
+                    {
+                        _held[key] = alert;
+                        _heldCount = _held.Count;
+                        send = false;
+                        say = !_said;
+                        _said = true;
+                    }
+                }
+                else if (_held.Remove(key))
+                {
+                    _heldCount = _held.Count;
+                    send = false;
+                }
             }
-            else all = fired || !_unsent.Remove(key);
+            if (say)
+                _notice($"deliveries: alert events more than {Staleness.TotalMinutes:0} minutes behind the clock are past (the log before now) and not sent, "
+                        + "nor their resolutions; an alert still firing once the newest record is within that of the clock is sent then"
+                        + (_destinations.Any(d => d is AlertmanagerDestination && !d.SendsBacklog) ? " (--alertmanager-replay send sends them to Alertmanager)" : ""));
         }
         foreach (var d in _destinations)
-            if (all || d.SendsBacklog) d.Publish(alert);
+            if (send || d.SendsBacklog) d.Publish(alert);
     }
 
     /// <summary>
-    /// The followed file's lines from before now were all read: the alerts still firing are sent to
-    /// the destinations that held them, when the newest record (<paramref name="newest"/>, log time)
-    /// is within <see cref="Staleness"/> of <paramref name="now"/>; else they are past, and so are
-    /// their resolutions. Once; nothing is held after it.
+    /// The log has been read up to <paramref name="newest"/> (log time): once that is within
+    /// <see cref="Staleness"/> of the clock, the past alerts still firing are sent. Cheap when none is held.
     /// </summary>
-    public void CaughtUp(long? newest, DateTimeOffset now)
+    public void Refresh(long? newest)
     {
-        List<AlertNotice> send = [];
+        if (Volatile.Read(ref _heldCount) == 0 || newest is not { } n || IsPast(n)) return;
+        List<AlertNotice> firing;
         lock (_gate)
         {
-            if (_caughtUp) return;
-            _caughtUp = true;
-            var current = newest is { } n && now - DateTimeOffset.FromUnixTimeSeconds(n) <= Staleness;
-            foreach (var (key, alert) in _held)
-                if (current) send.Add(alert);
-                else _unsent.Add(key);
+            firing = [.. _held.Values];
             _held.Clear();
+            _heldCount = 0;
         }
-        if (_heldEvents > 0 && _destinations.Any(d => !d.SendsBacklog))
-        {
-            var firing = send.Count > 0 ? $"; the {send.Count} firing now sent"
-                : _unsent.Count > 0 ? $"; the {_unsent.Count} still firing not sent either, the newest record being over {Staleness.TotalMinutes:0} minutes old"
-                : "";
-            var hint = _destinations.Any(d => d is AlertmanagerDestination && !d.SendsBacklog) ? " (--alertmanager-replay send sends them to Alertmanager)" : "";
-            _notice($"deliveries: {_heldEvents - send.Count} alert event(s) of the lines before logalert caught up with the followed file not sent, as they are past{firing}{hint}");
-        }
-        foreach (var alert in send)
+        foreach (var alert in firing)
             foreach (var d in _destinations)
                 if (!d.SendsBacklog) d.Publish(alert);
     }

@@ -65,8 +65,8 @@ public abstract class Destination : IAsyncDisposable
     public Uri Url { get; }
 
     /// <summary>
-    /// Whether it is sent the alerts of a followed file's lines from before logalert caught up with
-    /// it (<see cref="DeliveryHub.CaughtUp"/>) as they come: <c>--alertmanager-replay send</c>.
+    /// Whether a live run sends it the alert events more than <see cref="DeliveryHub.Staleness"/>
+    /// behind the clock (a followed log's backlog) as they come: <c>--alertmanager-replay send</c>.
     /// Otherwise they are past, as a replay's are.
     /// </summary>
     public bool SendsBacklog { get; init; }
