@@ -1058,8 +1058,10 @@ public sealed class FormatTests
         }
         // Five such lines first are combined, not "no format fits".
         Assert.Equal("combined", Sniff(Enumerable.Repeat(combined, 5).ToArray()).Format);
-        // A line whose time is wrong still says so, about the time.
+        // A line whose time is wrong still says so, about the time, also when its request holds a time.
         Assert.StartsWith("time ", Reason(LineTemplate.Combined, combined.Replace("10/Oct/2000:13", "10/Oct/2000:25")));
+        Assert.StartsWith("time ", Reason(LineTemplate.Combined.WithoutPrefix(),
+            combined.Replace(" -0700]", "]").Replace("/apache_pb.gif", "/a [10/Oct/2000:13:55:36 -0700]")));
     }
 
     [Fact]

@@ -861,7 +861,11 @@ public sealed class LineTemplate : IAccessLineParser
     private static int BeforeTimeEnd(ReadOnlySpan<byte> line, int pos, byte[] next, Field time, MinuteCache minutes, out bool escaped)
     {
         var end = FreeEnd(line, pos, next, out escaped);
-        for (var at = end; at < line.Length && line[at..].StartsWith(next);)
+        // Not past a quote: the servers escape a quote in the user (nginx \x22, Apache \"), and one
+        // after the time (the request's) may hold " [" and a time of its own.
+        var quote = line[pos..].IndexOf((byte)'"');
+        var bound = quote < 0 ? line.Length : pos + quote;
+        for (var at = end; at < bound && line[at..].StartsWith(next);)
         {
             var rest = line[(at + next.Length)..];
             var read = time.Clock is { } clock ? clock.Read(rest, out _, out _) : minutes.Read(rest, out _);
@@ -870,7 +874,7 @@ public sealed class LineTemplate : IAccessLineParser
                 if (at != end) escaped = line[pos..at].Contains((byte)'\\');
                 return at;
             }
-            var later = line[(at + 1)..].IndexOf(next);
+            var later = line[(at + 1)..bound].IndexOf(next);
             if (later < 0) break;
             at += 1 + later;
         }
