@@ -257,7 +257,9 @@ public sealed class RunCommand
                 cancel.Cancel();
             }
 
-            var reader = new AccessLogReader(inputs, follow, notice: line => Console.Error.WriteLine($"logalert: {line}"),
+            // A notice is one line that may name a file: escaped, so that a line feed in its name does
+            // not split it (a rotated file's arrival, a line cut short, a gzip warning).
+            var reader = new AccessLogReader(inputs, follow, notice: line => Console.Error.WriteLine($"logalert: {Terminal.Escape(line)}"),
                 maxLineLength: maxLine, sweep: sweep)
             {
                 Format = inputsFormat,
