@@ -340,6 +340,8 @@ public sealed class RunCommand
     };
 
 
+    private static string Ordinal(int n) => n + (n % 100 is 11 or 12 or 13 ? "th" : (n % 10) switch { 1 => "st", 2 => "nd", 3 => "rd", _ => "th" });
+
     /// <summary>The destinations the options name; a malformed URL or header is a usage error (exit 2).</summary>
     private static List<Delivery.Destination> Destinations(string[]? alertmanagers, string? replayGiven, string[]? webhooks, string[]? headers,
         bool live, bool piped, Func<string, Delivery.RuleDelivery> rules)
@@ -349,18 +351,18 @@ public sealed class RunCommand
         // Said, as --webhook-header without a --webhook is: it was accepted and did nothing.
         if (replayGiven is not null && alertmanagers is not { Length: > 0 }) throw new UsageException("--alertmanager-replay needs an --alertmanager");
         var parsedHeaders = new List<(string, string)>();
+        var number = 0;
         foreach (var h in headers ?? [])
         {
+            number++;
             var colon = h.IndexOf(':');
             var name = colon > 0 ? h[..colon].Trim() : "";
             if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)))
             {
-                // Not echoed whole: it is most often a token typed without its colon
-                // ("Authorization Bearer s3cr3t"), and the message goes to CI logs. The first word,
-                // the name meant, is shown when a space follows it.
-                var space = h.IndexOfAny([' ', '\t']);
-                var shown = space > 0 && (colon < 0 || space < colon) ? $" (\"{Terminal.Escape(h[..space])} …\")" : colon > 0 ? $" (\"{Terminal.Escape(h[..colon])}: …\")" : "";
-                throw new UsageException($"--webhook-header: a header is 'Name: value'{shown}; its value is not shown here");
+                // Not echoed, not even its first word: it is most often a token typed without its colon
+                // ("Authorization Bearer s3cr3t", "X-Api-Key=s3cr3t x"), and the message goes to CI logs.
+                var which = (headers ?? []).Length > 1 ? $" (the {Ordinal(number)})" : "";
+                throw new UsageException($"--webhook-header{which}: a header is 'Name: value'; its text is not shown here, as it may hold a secret");
             }
             var value = h[(colon + 1)..].Trim();
             // HTTP/1.1 sends header values as ASCII: a value the client cannot send failed every
