@@ -332,13 +332,27 @@ module Selector =
                     let opened = i
                     i <- i + 1
                     let value = Text.StringBuilder()
-                    while i < n && s[i] <> quote do
+                    while error.IsNone && i < n && s[i] <> quote do
                         if s[i] = '\\' && i + 1 < n then
                             i <- i + 1
-                            value.Append(match s[i] with 'n' -> '\n' | 't' -> '\t' | c -> c) |> ignore
+                            // PromQL's escapes; any other is an error, as there: `\.` taken as `.` made
+                            // `section=~'/[^/]*\.php'` match "/xaphp", in silence.
+                            match s[i] with
+                            | 'n' -> value.Append '\n' |> ignore
+                            | 't' -> value.Append '\t' |> ignore
+                            | 'r' -> value.Append '\r' |> ignore
+                            | 'a' -> value.Append '\a' |> ignore
+                            | 'b' -> value.Append '\b' |> ignore
+                            | 'f' -> value.Append '\f' |> ignore
+                            | 'v' -> value.Append '\v' |> ignore
+                            | '\\' | '\'' | '"' as c -> value.Append c |> ignore
+                            | c ->
+                                i <- i - 1
+                                fail (sprintf "unknown escape \\%c: a backslash is written \\\\ in a selector, as in PromQL (\\\\. for a regex's \\.)" c)
                         else value.Append(s[i]) |> ignore
                         i <- i + 1
-                    if i >= n then
+                    if error.IsSome then ()
+                    elif i >= n then
                         i <- opened // said where it opens
                         fail "unclosed quote"
                     else

@@ -48,6 +48,8 @@ let private r status section = record 100L "h" section status 10L 1L
 [<InlineData("status=~\"5..\"", 404, "/api", false)>]
 [<InlineData("status=~\"5\"", 500, "/api", false)>] // anchored: 5 does not match 500
 [<InlineData("section=\"/api\", method!=\"POST\"", 200, "/api", true)>]
+[<InlineData("section='/a\\'b'", 200, "/a'b", true)>] // PromQL's escapes: a quote, a backslash, \n, \t
+[<InlineData("section=\"/a\\\\b\"", 200, "/a\\b", true)>]
 [<InlineData("{section!~\"/a.*\"}", 200, "/api", false)>]
 [<InlineData("status_class=\"4xx\"", 404, "/x", true)>]
 [<InlineData("", 200, "/x", true)>]
@@ -74,6 +76,9 @@ let ``a bad selector is an error that says why`` (text: string) =
 [<InlineData("  {section=\"/a\"", "unclosed { at column 3")>]
 [<InlineData("{ status=\"500\" section=\"/a\" }", "expected ',' at column 16")>]
 [<InlineData("  status 500", "expected =, !=, =~ or !~ at column 10")>]
+// An escape PromQL does not have is an error, as there: `\.` was read as `.`, any character.
+[<InlineData("section=~\"/[^/]*\\.php\"", "unknown escape \\.: a backslash is written \\\\ in a selector, as in PromQL (\\\\. for a regex's \\.) at column 17")>]
+[<InlineData("section='/x\\q'", "unknown escape \\q: a backslash is written \\\\ in a selector, as in PromQL (\\\\. for a regex's \\.) at column 12")>]
 let ``a selector's syntax error names the column in the text as given`` (text: string, reason: string) =
     match Selector.create text with
     | Ok _ -> failwith "accepted"
