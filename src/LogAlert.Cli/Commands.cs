@@ -103,6 +103,9 @@ public sealed class RunCommand
                 else inputs.Add(f);
             }
             if (inputs.Count == 0) inputs.Add("-");
+            // `logalert chek rules/*.csx` said "chek: no such file", exit 1, after compiling the rules.
+            if (files is [var first, ..] && Mistyped(first) is { } command)
+                throw new UsageException($"\"{Terminal.Escape(first)}\" is neither a command nor a file: did you mean 'logalert {command}'?");
             if (follow && inputs.Count != 1)
                 throw new UsageException("--follow takes one input: a file, or - for stdin");
             // Read here, not by the parser: it took an empty value for none (the default 10 ran), and
@@ -339,6 +342,33 @@ public sealed class RunCommand
         _ => throw new UsageException($"--color: \"{color}\" is not auto, always or never"),
     };
 
+
+    /// <summary>
+    /// The command <paramref name="word"/> is a slip for (one or two letters off), when it names no file
+    /// or folder and looks like no path; null otherwise.
+    /// </summary>
+    private static string? Mistyped(string word)
+    {
+        if (word.Length < 3 || word.IndexOfAny(['/', '.', '\\']) >= 0 || File.Exists(word) || Directory.Exists(word)) return null;
+        foreach (var command in new[] { "check", "test", "generate", "run" })
+            if (Distance(word.ToLowerInvariant(), command) is var d && d > 0 && d <= (command.Length > 4 ? 2 : 1)) return command;
+        return null;
+    }
+
+    /// <summary>Edit distance with a swap of two letters as one edit ("tset"), for short words.</summary>
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++) d[i, 0] = i;
+        for (var j = 0; j <= b.Length; j++) d[0, j] = j;
+        for (var i = 1; i <= a.Length; i++)
+            for (var j = 1; j <= b.Length; j++)
+            {
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+            }
+        return d[a.Length, b.Length];
+    }
 
     private static string Ordinal(int n) => n + (n % 100 is 11 or 12 or 13 ? "th" : (n % 10) switch { 1 => "st", 2 => "nd", 3 => "rd", _ => "th" });
 

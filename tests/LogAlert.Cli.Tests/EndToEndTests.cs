@@ -332,6 +332,20 @@ public sealed class EndToEndTests : IDisposable
         Assert.DoesNotContain("   at ", r.Stderr);
     }
 
+    // A slip of a command's name read as a log file: "chek: no such file", exit 1, after the rules compiled.
+    [Theory]
+    [InlineData("chek", "check")]
+    [InlineData("tset", "test")]
+    [InlineData("generat", "generate")]
+    public void A_mistyped_command_is_a_usage_error_that_names_the_command(string typed, string meant)
+    {
+        var r = CliRunner.Run(typed, "rules/high_traffic.csx");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"logalert: \"{typed}\" is neither a command nor a file: did you mean 'logalert {meant}'?", r.Stderr.Trim());
+        // A file of that name is a log, and a word far from every command a missing file.
+        Assert.Equal("logalert: cheese: no such file", CliRunner.Run("cheese").Stderr.Trim());
+    }
+
     [Theory]
     [InlineData("logalert: --threshold: \"abc\" is not a number", "--threshold", "abc", "-")]
     // Read by logalert, not the parser, which took an empty value for none and ran the default 10.
