@@ -22,16 +22,32 @@ public sealed class FollowTests : IDisposable
         Enumerable.Range(0, (int)(to - from)).SelectMany(i => Enumerable.Repeat(
             $"\"10.0.0.1\",\"-\",\"apache\",{from + i},\"GET /api/x HTTP/1.0\",200,100\n", perSecond)));
 
+    /// <summary>
+    /// Follows a new log whose lines already fire (threshold 2 req/s over 3 s, lateness 0: a second
+    /// closes as soon as a later one is seen; (999,1001] holds 10 requests, 3.33/s), once they have.
+    /// </summary>
+    private async Task<(string Log, Following Run)> FollowFiring()
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        var run = new Following(log, idleTimeout: "1h");
+        try
+        {
+            Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+        }
+        catch
+        {
+            run.Dispose();
+            throw;
+        }
+        return (log, run);
+    }
+
     [Fact]
     public async Task Follows_appends_and_rotation_and_reports_on_sigterm()
     {
-        // Threshold 2 req/s over 3 s, lateness 0: a second closes as soon as a later one is seen.
-        var log = Path.Combine(_dir, "access.csv");
-        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
-        using var run = new Following(log, idleTimeout: "1h");
-
-        // Already in the file: (999,1001] holds 10 requests, 3.33/s > 2.
-        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+        var (log, run) = await FollowFiring();
+        using var _ = run;
 
         // Rotation: the old file moves away, a new one (with its header) takes the name. Its 1 req/s
         // brings (1003,1006] to 1/s < 2 - a resolution that only the new file's lines can cause.
@@ -58,10 +74,8 @@ public sealed class FollowTests : IDisposable
     [Fact]
     public async Task Lines_the_server_writes_to_the_renamed_file_before_it_reopens_are_read()
     {
-        var log = Path.Combine(_dir, "access.csv");
-        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
-        using var run = new Following(log, idleTimeout: "1h");
-        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+        var (log, run) = await FollowFiring();
+        using var _ = run;
 
         File.Move(log, log + ".1");
         File.WriteAllText(log, Header + "\n");
@@ -89,10 +103,8 @@ public sealed class FollowTests : IDisposable
     [InlineData("HUP")]
     public async Task Each_stopping_signal_ends_a_followed_run_with_its_report(string signal)
     {
-        var log = Path.Combine(_dir, "access.csv");
-        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
-        using var run = new Following(log, idleTimeout: "1h");
-        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+        var (_, run) = await FollowFiring();
+        using var _ = run;
 
         var (exit, stats, stderr) = await run.Terminate(signal);
 
