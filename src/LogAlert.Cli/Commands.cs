@@ -188,7 +188,7 @@ public sealed class RunCommand
             await using var deliveries = hub;
             // At most a day: timers take at most 49.7 days (a deadline of 50d aborted the process at
             // its end; 10000y overflowed the clock), and a day drains a full queue (10,000 requests,
-            // each done within about a minute and a half of retries) many times over.
+            // each done within about two minutes and a half of attempts and retries) many times over.
             var deliveryDeadline = Durations.Parse("--delivery-timeout", deliveryTimeout);
             if (deliveryDeadline > TimeSpan.FromDays(1)) deliveryDeadline = TimeSpan.FromDays(1);
             // On SIGINT or SIGTERM the host waited 5 s for the run and then ended the process: with a

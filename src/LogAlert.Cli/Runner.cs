@@ -83,6 +83,13 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     /// </summary>
     public Action<long?>? OnProgress { get; init; }
 
+    // The log time the live clock drove a quiet spell to: with an --idle-timeout over 5 minutes, the
+    // first tick closes that much at once, and a firing in it is past until the log time read is
+    // the clock's, not the newest record's (which stays where the traffic stopped).
+    private long? _clockTime;
+
+    private void Progress() => OnProgress?.Invoke(_clockTime is { } c && c > (_state.NewestTime ?? long.MinValue) ? c : _state.NewestTime);
+
     /// <summary>
     /// Called before the final report is written: delivers what is pending (within its deadline) and
     /// says what each destination did, for the report. Null: no destinations.
@@ -151,6 +158,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                     $"timestamp {k.Record.Time} is {k.Record.Time - k.Newest}s ahead of the newest accepted one ({k.Newest}); skipped as skewed");
                 break;
             case FinishedNotice f:
+                Progress(); // past alerts that the last batches made current are sent before the flush
                 writer.Flush(); // the events are out before a delivery deadline is waited for
                 writer.Final(f.Report, Counts(), _end);
                 break;
@@ -351,6 +359,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
             idleBase ??= newest;
             var second = idleBase.Value + (long)idleSince.Elapsed.TotalSeconds;
             Step((s, events) => Fold.TickInto(s, second, events));
+            _clockTime = second;
         }
 
         var reader = channel.Reader;
@@ -374,7 +383,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                         // Nothing came for a while: an endless quiet input must not keep a closed stdout alive.
                         if (OutputClosed?.Invoke() == true) return RunOutcome.OutputClosed;
                         FollowClockWhenIdle();
-                        OnProgress?.Invoke(_state.NewestTime);
+                        Progress();
                         if (Prompt) writer.Flush();
                         continue;
                     }
@@ -403,7 +412,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
                         idleBase = null;
                     }
                 }
-                OnProgress?.Invoke(_state.NewestTime);
+                Progress();
                 // Once a batch (a poll syscall): `logalert big.csv | head` stops within a batch.
                 if (OutputClosed?.Invoke() == true) return RunOutcome.OutputClosed;
                 if (Prompt)

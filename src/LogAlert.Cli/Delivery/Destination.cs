@@ -140,7 +140,8 @@ public abstract class Destination : IAsyncDisposable
     public IReadOnlyList<(string Name, string Value)> Headers { get; init; } = [];
 
     /// <summary>
-    /// Exponential backoff from 250 ms with jitter, at most 5 s apart, 8 retries (about half a minute):
+    /// Exponential backoff from 250 ms with jitter, at most 5 s apart, 8 retries (about half a minute of
+    /// waits, and up to 10 s an attempt: about two minutes for a receiver that never answers):
     /// network errors, timeouts and 5xx answers (and 429) are retried; other answers are final. An
     /// answer's <c>Retry-After</c> (429, 503) is waited instead on the first two retries, up to
     /// <see cref="MaxRetryAfter"/> each: one request holds the queue behind it for about a minute and
