@@ -104,7 +104,7 @@ public sealed class RunCommand
             }
             if (inputs.Count == 0) inputs.Add("-");
             // `logalert chek rules/*.csx` said "chek: no such file", exit 1, after compiling the rules.
-            if (files is [var first, ..] && Mistyped(first) is { } command)
+            if (!follow && files is [var first, ..] && Mistyped(first) is { } command) // --follow waits for a file
                 throw new UsageException($"\"{Terminal.Escape(first)}\" is neither a command nor a file: did you mean 'logalert {command}'?");
             if (follow && inputs.Count != 1)
                 throw new UsageException("--follow takes one input: a file, or - for stdin");
