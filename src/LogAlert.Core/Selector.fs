@@ -346,6 +346,12 @@ module Selector =
                             | 'f' -> value.Append '\f' |> ignore
                             | 'v' -> value.Append '\v' |> ignore
                             | '\\' | '\'' | '"' as c -> value.Append c |> ignore
+                            | 'x' | 'u' as c when
+                                (let digits = if c = 'x' then 2 else 4
+                                 i + digits < n && s.Substring(i + 1, digits) |> Seq.forall Uri.IsHexDigit) ->
+                                let digits = if c = 'x' then 2 else 4
+                                value.Append(char (Convert.ToInt32(s.Substring(i + 1, digits), 16))) |> ignore
+                                i <- i + digits
                             | c ->
                                 i <- i - 1
                                 fail (sprintf "unknown escape \\%c: a backslash is written \\\\ in a selector, as in PromQL (\\\\. for a regex's \\.)" c)

@@ -50,6 +50,7 @@ let private r status section = record 100L "h" section status 10L 1L
 [<InlineData("section=\"/api\", method!=\"POST\"", 200, "/api", true)>]
 [<InlineData("section='/a\\'b'", 200, "/a'b", true)>] // PromQL's escapes: a quote, a backslash, \n, \t
 [<InlineData("section=\"/a\\\\b\"", 200, "/a\\b", true)>]
+[<InlineData("section=\"/caf\\u00e9\\x21\"", 200, "/caf\u00e9!", true)>] // and \x, \u as PromQL has them
 [<InlineData("{section!~\"/a.*\"}", 200, "/api", false)>]
 [<InlineData("status_class=\"4xx\"", 404, "/x", true)>]
 [<InlineData("", 200, "/x", true)>]
