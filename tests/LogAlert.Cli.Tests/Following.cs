@@ -29,6 +29,8 @@ internal sealed class Following : IDisposable
 
     public int Pid => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     public string Output { get { lock (_lines) return string.Join('\n', _lines); } }
 
     public string Errors { get { lock (_errors) return string.Join('\n', _errors); } }
