@@ -67,7 +67,6 @@ public sealed class AlertmanagerDestination : Destination
     /// <inheritdoc/>
     public override string Kind => "alertmanager";
 
-    private static string Key(AlertNotice a) => a.Rule + "\u001f" + string.Join("\u001f", a.Labels.Select(l => l.Name + "=" + l.Value));
 
     /// <inheritdoc/>
     public override void Publish(AlertNotice alert)
@@ -78,7 +77,7 @@ public sealed class AlertmanagerDestination : Destination
         lock (_gate)
         {
             Firing entry;
-            var key = Key(alert);
+            var key = AlertKey(alert);
             var firing = alert.Transition == AlertTransition.Fired;
             if (firing)
             {

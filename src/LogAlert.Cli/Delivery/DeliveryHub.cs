@@ -51,8 +51,6 @@ public sealed class DeliveryHub : IAsyncDisposable
     /// <summary>Whether there is anywhere to send.</summary>
     public bool Any => _destinations.Count > 0;
 
-    private static string Key(AlertNotice a) => a.Rule + "\u001f" + string.Join("\u001f", a.Labels.Select(l => l.Name + "=" + l.Value));
-
     private bool IsPast(long time) => _clock() - DateTimeOffset.FromUnixTimeSeconds(time) > Staleness;
 
     /// <summary>Hands the event to every destination (a past one to those that send the backlog); never blocks.</summary>
@@ -64,7 +62,7 @@ public sealed class DeliveryHub : IAsyncDisposable
             var say = false;
             lock (_gate)
             {
-                var key = Key(alert);
+                var key = Destination.AlertKey(alert);
                 if (alert.Transition == AlertTransition.Fired)
                 {
                     if (IsPast(alert.Time))

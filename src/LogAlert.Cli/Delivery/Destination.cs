@@ -64,6 +64,10 @@ public abstract class Destination : IAsyncDisposable
     /// <summary>The URL posted to.</summary>
     public Uri Url { get; }
 
+    /// <summary>Which alert an event is of: its rule and its group's labels, one string.</summary>
+    internal static string AlertKey(LogAlert.Core.Interop.AlertNotice a) =>
+        a.Rule + "\u001f" + string.Join("\u001f", a.Labels.Select(l => l.Name + "=" + l.Value));
+
     /// <summary>
     /// Whether a live run sends it the alert events more than <see cref="DeliveryHub.Staleness"/>
     /// behind the clock (a followed log's backlog) as they come: <c>--alertmanager-replay send</c>.
