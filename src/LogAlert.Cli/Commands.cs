@@ -183,8 +183,11 @@ public sealed class RunCommand
                     return Fail(ExitCodes.IoFailure, $"{Terminal.Escape(input)}: {(Directory.Exists(input) ? "is a directory" : "no such file")}");
 
             var piped = inputs.Any(IsPipe);
+            // A notice is one line that may name a file: escaped, so that a line feed in its name does
+            // not split it (a rotated file's arrival, a line cut short, a gzip warning).
+            Action<string> notice = line => Console.Error.WriteLine($"logalert: {Terminal.Escape(line)}");
             var hub = new Delivery.DeliveryHub(Destinations(alertmanager, alertmanagerReplay, webhook, webhookHeader, live, piped,
-                rule => host.DeliveryOf(rule)), live: live, notice: line => Console.Error.WriteLine($"logalert: {line}"));
+                rule => host.DeliveryOf(rule)), live: live, notice: notice);
             await using var deliveries = hub;
             // At most a day: timers take at most 49.7 days (a deadline of 50d aborted the process at
             // its end; 10000y overflowed the clock), and a day drains a full queue (10,000 requests,
@@ -260,9 +263,7 @@ public sealed class RunCommand
                 cancel.Cancel();
             }
 
-            // A notice is one line that may name a file: escaped, so that a line feed in its name does
-            // not split it (a rotated file's arrival, a line cut short, a gzip warning).
-            var reader = new AccessLogReader(inputs, follow, notice: line => Console.Error.WriteLine($"logalert: {Terminal.Escape(line)}"),
+            var reader = new AccessLogReader(inputs, follow, notice: notice,
                 maxLineLength: maxLine, sweep: sweep)
             {
                 Format = inputsFormat,

@@ -88,7 +88,8 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     /// <param name="stdin">Opens stdin (tests pass a pipe); default <see cref="Console.OpenStandardInput()"/>.</param>
     /// <param name="notice">
     /// Hears what a user following a file should know that is not an error, one line each, e.g.
-    /// <c>access.csv: no such file yet; waiting for it to appear</c>; default: nobody.
+    /// <c>access.csv: no such file yet; waiting for it to appear</c>; default: nobody. Its texts name
+    /// files as given: the one who writes them escapes them (a name may hold a line feed).
     /// </param>
     /// <param name="sweep">Where to wait while the fold gives label ids back; null: never.</param>
     /// <param name="maxLineLength">
@@ -321,7 +322,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                 {
                     heldSaid = true;
                     var lines = BatchBuilder.CountLines(held);
-                    _notice($"{Output.Terminal.Escape(path)}: {(lines == 1 ? "the first line fits" : $"the first {lines} lines fit")} no format logalert knows; "
+                    _notice($"{path}: {(lines == 1 ? "the first line fits" : $"the first {lines} lines fit")} no format logalert knows; "
                             + $"waiting for more lines to tell (or name it with --input-format, or give the server's log format with --log-format)");
                 }
                 else if (held is not null && step != Step.Idle)

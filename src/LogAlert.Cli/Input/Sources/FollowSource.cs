@@ -228,14 +228,13 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     {
         if (why == _said) return;
         _said = why;
-        var shown = Output.Terminal.Escape(path); // a line feed in its name must not split the line
         notice(why switch
         {
-            Absence.Missing when again => $"{shown}: no longer there; waiting for it to appear again",
-            Absence.Missing => $"{shown}: no such file yet; waiting for it to appear",
+            Absence.Missing when again => $"{path}: no longer there; waiting for it to appear again",
+            Absence.Missing => $"{path}: no such file yet; waiting for it to appear",
             // tail -F: "has been replaced with an untailable file".
-            Absence.Directory when again => $"{shown}: is a directory now; waiting for a file to appear again",
-            Absence.Directory => $"{shown}: is a directory; waiting for a file to appear",
+            Absence.Directory when again => $"{path}: is a directory now; waiting for a file to appear again",
+            Absence.Directory => $"{path}: is a directory; waiting for a file to appear",
             _ => $"{reason}; waiting until it can be read",
         });
     }
