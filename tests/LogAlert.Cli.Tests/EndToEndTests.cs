@@ -493,6 +493,16 @@ public sealed class EndToEndTests : IDisposable
         Assert.All(starts, s => Assert.Equal(0, s % 30));
     }
 
+    // The text report counts in words that agree with their number: "1 lines" read wrong.
+    [Fact]
+    public void The_text_report_says_1_line_and_1_record()
+    {
+        var one = CliRunner.Run(["-"], stdin: Header + "\n");
+        Assert.Contains("-- end of input: 1 line, 0 records, 0 bad", one.Stdout);
+        var two = CliRunner.Run(["-"], stdin: string.Join("\n", new[] { Header }.Concat(Traffic(1000, 1001, 1))) + "\n");
+        Assert.Contains("-- end of input: 2 lines, 1 record, 0 bad", two.Stdout);
+    }
+
     [Fact]
     public void A_text_summary_of_a_day_or_more_has_dates_and_sizes_round_into_the_next_unit()
     {

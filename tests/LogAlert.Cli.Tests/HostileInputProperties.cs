@@ -92,7 +92,7 @@ public sealed class HostileInputProperties
             var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             var physical = text.Count(c => c == '\n');
             return Prop.Classify(
-                lines.Length > 0 && lines.Any(l => l.StartsWith($"-- end of input: {physical} lines,", StringComparison.Ordinal))
+                lines.Length > 0 && lines.Any(l => l.StartsWith($"-- end of input: {physical} {(physical == 1 ? "line" : "lines")},", StringComparison.Ordinal))
                 && !stdout.Contains('\u001b') && !stderr.Contains('\u001b') && !stderr.Contains("   at "),
                 stderr.Contains("outside the valid range of log time"), "a timestamp outside log time");
         });

@@ -380,7 +380,7 @@ public sealed class TextEventWriter(TextWriter output, bool color, TimeSpan summ
     public void Final(RunReport r, InputCounts counts, RunEnd end)
     {
         var why = end.IsEndOfInput ? "end of input" : $"stopped ({Terminal.Escape(end.Reason)})";
-        output.Write(Paint("2", $"-- {why}: {counts.Lines} lines, {r.Records} records, {counts.Bad} bad, {r.Skewed} skewed, {r.Late} late") + "\n");
+        output.Write(Paint("2", $"-- {why}: {Count(counts.Lines, "line")}, {Count(r.Records, "record")}, {counts.Bad} bad, {r.Skewed} skewed, {r.Late} late") + "\n");
         foreach (var d in counts.Delivery)
             output.Write(Paint("2", $"-- {d.Kind} {Terminal.Escape(d.Destination)}: {d.Delivered} delivered, {d.Failed} failed, {d.Dropped} dropped") + "\n");
         if (r.Firing.Count == 0)
@@ -395,6 +395,9 @@ public sealed class TextEventWriter(TextWriter output, bool color, TimeSpan summ
             output.Write($"-- {Paint("1;31", "still firing")}: {Terminal.Escape(f.Rule)}{labels} since {Format.Time(f.Since)}, value {Format.ValueText(f.Value, "0.00")}{failed}\n");
         }
     }
+
+    // "1 line", "2 lines": the report is read by people (jsonl's keys carry the numbers for programs).
+    private static string Count(long n, string noun) => n == 1 ? $"{n} {noun}" : $"{n} {noun}s";
 
     public void Flush() => output.Flush();
 }
