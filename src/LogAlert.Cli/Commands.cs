@@ -133,8 +133,10 @@ public sealed class RunCommand
                 "jsonl" or "json" => true,
                 _ => throw new UsageException($"--format: \"{format}\" is not text or jsonl"),
             };
-            var interval = summaryInterval.Equals("off", StringComparison.OrdinalIgnoreCase) || summaryInterval == "0"
-                ? TimeSpan.Zero : Durations.Parse("--summary-interval", summaryInterval);
+            // "off" is what the option's help offers: a wrong word ("none", "no") is told about it.
+            var interval = summaryInterval.Equals("off", StringComparison.OrdinalIgnoreCase) || summaryInterval == "0" ? TimeSpan.Zero
+                : Durations.TryParse(summaryInterval, out var every, out var notDuration) ? every
+                : throw new UsageException($"--summary-interval: \"{summaryInterval}\" {notDuration}{(notDuration == Durations.NotADuration ? ", nor off" : "")}");
             var settings = new EngineSettings
             {
                 Lateness = Durations.Parse("--lateness", lateness),

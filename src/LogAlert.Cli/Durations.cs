@@ -16,6 +16,9 @@ public static partial class Durations
 
     private static readonly long[] UnitSeconds = [365 * 86400L, 7 * 86400L, 86400L, 3600L, 60L, 1L];
 
+    /// <summary>Why <see cref="TryParse(string, out TimeSpan, out string)"/> refused a text that is no duration at all.</summary>
+    public const string NotADuration = "is not a duration (examples: 30s, 2m, 1h30m)";
+
     /// <summary>The longest duration accepted.</summary>
     public static readonly TimeSpan Max = LogTime.MaxDuration;
 
@@ -25,7 +28,7 @@ public static partial class Durations
     public static bool TryParse(string text, out TimeSpan value, out string reason)
     {
         value = TimeSpan.Zero;
-        reason = "is not a duration (examples: 30s, 2m, 1h30m)";
+        reason = NotADuration;
         text = text.Trim();
         if (text.Length == 0) return false;
         var m = Pattern().Match(text);

@@ -493,6 +493,18 @@ public sealed class EndToEndTests : IDisposable
         Assert.All(starts, s => Assert.Equal(0, s % 30));
     }
 
+    // "none" was told it is not a duration, as if summaries could not be turned off; a duration too
+    // long is told only that.
+    [Theory]
+    [InlineData("none", "--summary-interval: \"none\" is not a duration (examples: 30s, 2m, 1h30m), nor off")]
+    [InlineData("99999y", "--summary-interval: \"99999y\" is longer than the longest duration, 10000y")]
+    public void A_summary_interval_that_is_no_duration_names_off(string value, string message)
+    {
+        var r = CliRunner.Run(["--summary-interval", value, "-"], stdin: "");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"logalert: {message}\n", r.Stderr);
+    }
+
     // The text report counts in words that agree with their number: "1 lines" read wrong.
     [Fact]
     public void The_text_report_says_1_line_and_1_record()
