@@ -144,6 +144,16 @@ type Selector =
     /// The selector as written, normalised (used as a cache key).
     member this.Key = this.Text
 
+    /// `value` in double quotes with its backslashes and double quotes escaped, as a selector reads
+    /// it back: for a rule that builds a selector from a label value,
+    /// `q.Sum("requests", w, $"section={Selector.Quote(section)}")`. Pasted in as it is, a value with
+    /// a quote ended the selector early, and one with a backslash (nginx logs a byte that is no UTF-8
+    /// as `\xFF`) was read as an escape.
+    static member Quote(value: string | null) : string =
+        match value with
+        | null -> "\"\""
+        | value -> "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
+
 /// Parsing and matching selectors.
 [<RequireQualifiedAccess>]
 module Selector =
@@ -381,10 +391,9 @@ module Selector =
             // Each value quoted with its quotes and backslashes escaped: two selectors have one key
             // (and so share tallies) only when they select alike. `%A` quoted without escaping, and
             // `section='/x",status="500'` had the key of `section="/x",status="500"`.
-            let quoted (value: string) = "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
             let key =
                 list
-                |> List.map (fun m -> Label.name m.Label + opText m.Op + quoted m.Value)
+                |> List.map (fun m -> Label.name m.Label + opText m.Op + Selector.Quote m.Value)
                 |> String.concat ","
             Ok { Text = key; Matchers = list }
 

@@ -47,6 +47,31 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Contains("\"labels\":{\"section\":\"/api\"}", expanded.Stdout);
     }
 
+    // A rule that puts a label value into a selector: pasted in as it is, a user `x\y"z` made the
+    // selector fail to load (the quote ends it); Selector.Quote escapes it as the selector reads it.
+    [Fact]
+    public void A_rule_quotes_a_label_value_into_a_selector_with_Selector_Quote()
+    {
+        var log = Write("users.csv", Header + "\n" + string.Concat(Enumerable.Range(0, 20).SelectMany(s => new[]
+        {
+            $"\"10.0.0.1\",\"-\",\"x\\y\"\"z\",{1549573860 + s},\"GET /a HTTP/1.0\",200,1\n",
+            $"\"10.0.0.2\",\"-\",\"x\\y\",{1549573860 + s},\"GET /a HTTP/1.0\",200,1\n",
+        })));
+        var rule = Write("user.csx", """
+            var user = "x\\y\"z";
+            Alert("one_user")
+                .When(q => q.Sum("requests", TimeSpan.FromSeconds(10), $"user={Selector.Quote(user)}"))
+                .Above(9.5)
+                .Message("{value}");
+            """);
+        var r = Run("--format", "jsonl", "--summary-interval", "off", "--rules", rule, log);
+        Assert.Equal(0, r.ExitCode);
+        var fired = Assert.Single(r.StdoutLines, l => l.StartsWith("{\"type\":\"alert\""));
+        // 10 of that user's requests in (now-10s, now] first at the 10th second; the other user's are not counted.
+        Assert.Contains($"\"state\":\"firing\",\"ts\":{1549573860 + 9},", fired);
+        Assert.Contains("\"value\":10,", fired);
+    }
+
     [Fact]
     public void The_high_traffic_script_prints_exactly_what_the_built_in_rule_prints()
     {

@@ -4,6 +4,8 @@ open System
 open System.Collections.Generic
 open System.Collections.Immutable
 open Xunit
+open FsCheck
+open FsCheck.FSharp
 open LogAlert.Core
 open LogAlert.Core.Tests.Generators
 
@@ -84,6 +86,37 @@ let ``a selector's syntax error names the column in the text as given`` (text: s
     match Selector.create text with
     | Ok _ -> failwith "accepted"
     | Error e -> Assert.Equal(sprintf "selector \"%s\": %s" text reason, SelectorError.describe e)
+
+// A rule that builds a selector from a label value: pasted in as it is, a value with a quote ended
+// the selector early and one with a backslash (nginx's `\xFF`) was read as an escape. The user
+// label, which takes any text as logged.
+let private byUser (user: string) =
+    match Record.create 100L "h" user "GET /x HTTP/1.0" 200 10L 0 1L with
+    | Ok r -> r
+    | Error e -> failwith (RecordError.describe e)
+
+[<Theory>]
+[<InlineData("a\"b")>]
+[<InlineData("\\xFF")>]
+[<InlineData("x\\")>]
+[<InlineData("'")>]
+[<InlineData("a, method=\"GET\"")>]
+let ``a value quoted by Selector.Quote selects that value and no other`` (value: string) =
+    for op, expected in [ "=", true; "!=", false ] do
+        match Selector.create ("user" + op + Selector.Quote value) with
+        | Ok s ->
+            Assert.Equal(expected, Selector.isMatch (byUser value) s)
+            Assert.Equal(not expected, Selector.isMatch (byUser (value + "x")) s)
+        | Error e -> failwith (SelectorError.describe e)
+
+[<Fact>]
+let ``Selector.Quote round-trips any text`` () =
+    let property (value: NonEmptyString) =
+        let value = value.Get
+        match Selector.create ("user=" + Selector.Quote value) with
+        | Ok s -> Selector.isMatch (byUser value) s && not (Selector.isMatch (byUser (value + "\\")) s)
+        | Error _ -> false
+    Check.One(Config.QuickThrowOnFailure.WithMaxTest 1000, Prop.forAll (ArbMap.defaults |> ArbMap.arbitrary) property)
 
 [<Theory>]
 [<InlineData("section=~\"/api\"", "/api", true)>]
