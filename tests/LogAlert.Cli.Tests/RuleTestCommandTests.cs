@@ -573,6 +573,8 @@ public sealed class RuleTestCommandTests : IDisposable
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"--5s\"}", "\"at\": \"--5s\" is not an offset")]
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"time\":\"21:13:56\"}", "\"time\" is not an ISO 8601 time such as \"2019-02-07T21:12:49Z\"")]
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"time\":\"2019-02-07\"}", "\"time\" is not an ISO 8601 time")]
+    // A fraction was cut off, and the line passed for the second before it.
+    [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"time\":\"2019-02-07T21:12:49.7Z\"}", "\"time\": \"2019-02-07T21:12:49.7Z\" is within a second; events happen at whole seconds")]
     // Two times that disagree: the "at" alone was read, the "time" beside it silently ignored.
     [InlineData("{\"rule\":\"busy\",\"state\":\"firing\",\"at\":\"+1s\",\"time\":\"2000-01-01T00:00:00Z\"}", "\"at\" and \"time\" name different seconds (")]
     // A key given twice was read as its last, silently (a case file refuses it).

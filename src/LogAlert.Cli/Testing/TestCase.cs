@@ -385,12 +385,18 @@ public sealed partial record Transition(string Rule, IReadOnlyList<KeyValuePair<
                     times.Add(("ts", ts.ValueKind == JsonValueKind.Number && ts.TryGetInt64(out var t) ? t
                         : throw Bad("\"ts\" is not a whole number of Unix seconds")));
                 if (e.TryGetProperty("time", out var iso))
+                {
                     // A date and a time: DateTimeOffset.TryParse alone read "21:13:56" as that time today,
                     // so the case's result depended on the day it ran.
-                    times.Add(("time", iso.ValueKind == JsonValueKind.String && IsoTime().IsMatch(iso.GetString()!)
-                           && DateTimeOffset.TryParse(iso.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when)
-                        ? when.ToUnixTimeSeconds()
-                        : throw Bad("\"time\" is not an ISO 8601 time such as \"2019-02-07T21:12:49Z\"")));
+                    var when = iso.ValueKind == JsonValueKind.String && IsoTime().IsMatch(iso.GetString()!)
+                        && DateTimeOffset.TryParse(iso.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
+                        ? parsed : throw Bad("\"time\" is not an ISO 8601 time such as \"2019-02-07T21:12:49Z\"");
+                    // Transitions happen at whole seconds: "…:49.7Z" was cut to :49 and passed, though the
+                    // line names no second an event can have.
+                    if (when.Ticks % TimeSpan.TicksPerSecond != 0)
+                        throw Bad($"\"time\": \"{iso.GetString()}\" is within a second; events happen at whole seconds");
+                    times.Add(("time", when.ToUnixTimeSeconds()));
+                }
                 if (times.Count == 0) throw Bad("no time: \"at\" (+5m12s from the input's first record), \"time\" (ISO 8601) or \"ts\" (Unix seconds)");
                 var time = times[0].Time;
                 if (times.FirstOrDefault(x => x.Time != time) is { Key: not null } other)
