@@ -548,6 +548,23 @@ public sealed class RuleHostTests : IDisposable
         Assert.Equal($"logalert: {Path.Combine(_dir, "nope.csx")}: no such file\n", stderr.ToString().ReplaceLineEndings("\n"));
     }
 
+    // A rule that threw on empty data was listed as `?` and nothing more, exit 0: one that throws on
+    // every call passed check in silence. It is still no error (a rule may need data), but noted.
+    [Fact]
+    public void Check_notes_a_rule_whose_call_on_empty_data_threw()
+    {
+        var file = Write("throws.csx", "Alert(\"t\").When(q => q.Sum(\"requests\", TimeSpan.FromMinutes(1)) < 1 ? throw new Exception(\"nope\") : 1).Above(1);");
+        using var host = Host();
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+
+        Assert.Equal(0, host.Check([file], stdout, stderr, expand: true));
+
+        Assert.Equal("t  f(Sum(requests, 1m)) > 1\n", stdout.ToString().ReplaceLineEndings("\n"));
+        Assert.Equal($"{file}:1: note: rule \"t\": its call on empty data threw (Exception at {file}:1: nope): listed is what it read before that; on data, a throw switches the rule off\n",
+            stderr.ToString().ReplaceLineEndings("\n"));
+    }
+
     [Fact]
     public void Globs_expand_in_ordinal_order_and_explicit_order_is_kept()
     {
