@@ -50,7 +50,11 @@ public sealed partial class TestCommand
                 }
                 if (cases is { Length: > 0 }) throw new UsageException("give case files, or --rules with --input and --expect, not both");
                 if (rules is not { Length: > 0 } || input is null || expect is null)
-                    throw new UsageException("a one-off case needs --rules, --input and --expect");
+                {
+                    string[] missing = [.. new[] { ("--rules", rules is { Length: > 0 }), ("--input", input is not null), ("--expect", expect is not null) }
+                        .Where(o => !o.Item2).Select(o => o.Item1)];
+                    throw new UsageException($"a one-off case needs --rules, --input and --expect: {string.Join(" and ", missing)} {(missing.Length == 1 ? "is" : "are")} missing");
+                }
                 var oneOff = new TestCase
                 {
                     Name = input,
@@ -291,6 +295,15 @@ public sealed partial class TestCommand
         {
             if (File.Exists(root) && root.EndsWith(".csx", StringComparison.OrdinalIgnoreCase))
                 throw new UsageException($"{root} is a rule file, not a case (NAME.case.json): name its cases, or give a one-off case with --rules {root} --input LOG --expect FILE");
+            // An expectation or a log named where a case belongs got JSON's parse error ("'{' is
+            // invalid after a single JSON value"): a case is one JSON document, NAME.case.json.
+            if (File.Exists(root) && !root.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            {
+                var stem = root.EndsWith(".expect.jsonl", StringComparison.OrdinalIgnoreCase) ? root[..^".expect.jsonl".Length] : null;
+                throw new UsageException(stem is not null && File.Exists(stem + ".case.json")
+                    ? $"{root} holds a case's expected transitions, not a case: name the case, {stem}.case.json"
+                    : $"{root} is not a case (NAME.case.json): name case files, or give a one-off case with --rules RULES --input LOG --expect FILE");
+            }
             if (File.Exists(root)) Add(root);
             else if (Directory.Exists(root))
             {

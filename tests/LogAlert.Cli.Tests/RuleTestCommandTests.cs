@@ -659,6 +659,33 @@ public sealed class RuleTestCommandTests : IDisposable
         Assert.Equal($"logalert: {rule} is a rule file, not a case (NAME.case.json): name its cases, or give a one-off case with --rules {rule} --input LOG --expect FILE", r.Stderr.Trim());
     }
 
+    // An expectation (it sits beside its case) or a log named where a case belongs gave JSON's parse
+    // error ("'{' is invalid after a single JSON value"), as a failed case.
+    [Fact]
+    public void An_expectation_or_a_log_named_as_a_case_is_a_usage_error_that_says_what_a_case_is()
+    {
+        var path = Case();
+        var log = Write("access.log", "10.0.0.1 - - [07/Feb/2019:21:11:00 +0000] \"GET / HTTP/1.1\" 200 5\n");
+
+        var expectation = CliRunner.Run("test", ExpectFile(path));
+        var notACase = CliRunner.Run("test", log);
+
+        Assert.Equal((2, ""), (expectation.ExitCode, expectation.Stdout));
+        Assert.Equal($"logalert: {ExpectFile(path)} holds a case's expected transitions, not a case: name the case, {path}", expectation.Stderr.Trim());
+        Assert.Equal((2, ""), (notACase.ExitCode, notACase.Stdout));
+        Assert.Equal($"logalert: {log} is not a case (NAME.case.json): name case files, or give a one-off case with --rules RULES --input LOG --expect FILE", notACase.Stderr.Trim());
+    }
+
+    [Theory]
+    [InlineData(new[] { "--input", "x.csv" }, "--rules and --expect are missing")]
+    [InlineData(new[] { "--rules", "x.csx", "--input", "x.csv" }, "--expect is missing")]
+    public void A_one_off_case_names_what_it_lacks(string[] args, string missing)
+    {
+        var r = CliRunner.Run(["test", .. args]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"logalert: a one-off case needs --rules, --input and --expect: {missing}", r.Stderr.Trim());
+    }
+
     // A linked folder that led back up the tree found the same case once at every depth (40 in all).
     [Fact]
     public void A_case_is_run_once_however_often_it_is_found_or_named()
