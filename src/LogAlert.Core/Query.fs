@@ -611,8 +611,9 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
         member _.RateBy(metric, width, label, selector) = sumBy metric width label selector true
         member _.TopK(k, metric, width, label, selector) =
             let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
-            // As at load (the rule host's probe): a k computed from the data that reaches 0 would
-            // otherwise be an empty result, which resolves every alert of the rule.
+            // A k computed from the data that reaches 0 would otherwise be an empty result, which
+            // resolves every alert of the rule. The rule host's load-time probe lets any k through
+            // (its queries answer 0, so such a k is 0 there): a literal TopK(0, ...) fails here.
             if k < 1 then raise (QueryException $"TopK({k}, ...): k must be at least 1")
             let win = window w groupBy selector m.Value
             let best, remembered = Window.top k m.Value win

@@ -502,6 +502,80 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Matches("^logalert: rule \"top\" failed at .*TopK\\(0, \\.\\.\\.\\): k must be at least 1", line);
     }
 
+    // QA's rule: k is a tenth of the hosts seen in the minute. The load-time call's queries answer 0,
+    // so k was 0 there, and the rule was refused at load ("TopK(0, ...): k must be at least 1", exit 2).
+    private const string TopDecile = """
+        Alert("top_decile")
+            .WhenEach(q =>
+            {
+                var w = TimeSpan.FromMinutes(1);
+                var k = (int)Math.Ceiling(q.Distinct("host", w) * 0.1);
+                return q.TopK(k, "requests", w, "host") / 60;
+            })
+            .Above(2).Message("{host} at {value} req/s");
+        """;
+
+    [Fact]
+    public void A_TopK_whose_k_is_computed_from_the_data_loads_and_check_warns_of_its_k_below_1_at_load()
+    {
+        var rules = Write("top.csx", TopDecile);
+
+        var check = Run("check", rules);
+
+        Assert.Equal(0, check.ExitCode);
+        Assert.Equal("top_decile  f(Distinct(host, 1m), TopK(0, requests, 1m, host)) > 2, per host\n", check.Stdout);
+        Assert.Equal($"{rules}:1: warning: rule \"top_decile\": TopK(0, ...) on the load-time call's empty data: "
+                     + "a k below 1 when the rule runs fails the rule at that second\n", check.Stderr);
+    }
+
+    [Fact]
+    public void A_TopK_whose_k_is_computed_from_the_data_fires_on_generated_traffic()
+    {
+        var log = Path.Combine(_dir, "a.csv");
+        Assert.Equal(0, Run("generate", "--rate", "8", "--burst", "3m:4m:40", "--duration", "15m", "--seed", "7", "-o", log).ExitCode);
+        var rules = Write("top.csx", TopDecile);
+
+        var r = Run("--format", "jsonl", "--summary-interval", "off", "--rules", rules, log);
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("", r.Stderr);
+        var first = JsonDocument.Parse(r.StdoutLines.First(l => l.Contains("\"type\":\"alert\""))).RootElement;
+        Assert.Equal("firing", first.GetProperty("state").GetString());
+        Assert.Equal("10.0.0.1", first.GetProperty("labels").GetProperty("host").GetString());
+        Assert.Equal(DateTimeOffset.Parse("2019-02-07T21:13:37Z").ToUnixTimeSeconds(), first.GetProperty("ts").GetInt64());
+        Assert.Equal(2.02, first.GetProperty("value").GetDouble());
+    }
+
+    [Fact]
+    public void A_TopK_whose_k_falls_below_1_at_run_time_fails_its_rule_at_that_second_and_the_others_go_on()
+    {
+        // 14 requests a second from 3 hosts for 100 s, nothing for 90 s, then 100 s more. The minute
+        // is empty from second 159 (its last records, of second 99, leave it): k = 0 there.
+        var log = Write("gap.csv", Header + "\n" + string.Concat(Enumerable.Range(0, 290).Where(s => s < 100 || s >= 190).SelectMany(s =>
+            Enumerable.Range(0, 14).Select(i => $"\"10.0.0.{i % 3}\",\"-\",\"-\",{1549573860 + s},\"GET /api/x HTTP/1.0\",200,100\n"))));
+        var rules = Write("top.csx", TopDecile + """
+
+            Alert("busy").When(q => q.Sum("requests", TimeSpan.FromSeconds(10))).Above(100);
+            """);
+
+        var r = Run("--format", "jsonl", "--summary-interval", "off", "--rules", rules, log);
+
+        Assert.Equal(0, r.ExitCode);
+        var events = r.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.GetProperty("type").GetString() == "alert")
+            .Select(e => (Rule: e.GetProperty("rule").GetString(), State: e.GetProperty("state").GetString(), Ts: e.GetProperty("ts").GetInt64() - 1549573860))
+            .ToArray();
+        // The top host (10.0.0.0, 5 a second, ahead of 10.0.0.1 by name) passes 120 in the minute at
+        // second 24 and falls below it at 136; from 159 the rule is off, so the traffic from 190 does
+        // not fire it again, while "busy" fires again.
+        Assert.Equal(new[] { ("top_decile", "firing", 24L), ("top_decile", "resolved", 136L) },
+            events.Where(e => e.Rule == "top_decile").Select(e => (e.Rule!, e.State!, e.Ts)).ToArray());
+        Assert.Equal(new[] { ("busy", "firing", 7L), ("busy", "resolved", 102L), ("busy", "firing", 197L) },
+            events.Where(e => e.Rule == "busy").Select(e => (e.Rule!, e.State!, e.Ts)).ToArray());
+        Assert.Equal("logalert: rule \"top_decile\" failed at 2019-02-07T21:13:39Z: TopK(0, ...): k must be at least 1 "
+                     + "(rule switched off; other rules go on)\n", r.Stderr);
+    }
+
     [Theory]
     [InlineData("true")]                // at load, when the host probes the rule
     [InlineData("q.Sum(\"requests\", TimeSpan.FromSeconds(10)) > 50")] // on a later second only

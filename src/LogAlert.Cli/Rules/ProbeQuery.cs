@@ -37,7 +37,8 @@ public sealed record WindowUse(string Function, string? Metric, TimeSpan Width, 
 /// (so <c>logalert check</c> can list it and the engine knows how much history to keep), answers 0
 /// (or, for <see cref="ValueIsTheQuery"/>, another number) and empty groups, and rejects what the
 /// engine would reject (unknown metric or label, bad selector, a window that is not a whole number
-/// of seconds) with the engine's message.
+/// of seconds) with the engine's message. A <c>TopK</c> k below 1 is recorded, not rejected
+/// (<see cref="KBelowOne"/>).
 /// </summary>
 internal sealed class ProbeQuery(double answer = 0) : IQuery
 {
@@ -92,6 +93,9 @@ internal sealed class ProbeQuery(double answer = 0) : IQuery
     /// <summary>The first query the engine would reject, if any: a mistake in the rule, not missing data.</summary>
     public string? Rejected { get; private set; }
 
+    /// <summary>The first k below 1 a <c>TopK</c> was asked with: a mistake, or a k the data will raise.</summary>
+    public int? KBelowOne { get; private set; }
+
     public double Sum(string metric, TimeSpan width, string? selector = null)
     {
         Record(new WindowUse("Sum", metric, width, null, selector));
@@ -119,8 +123,11 @@ internal sealed class ProbeQuery(double answer = 0) : IQuery
     public Grouped TopK(int k, string metric, TimeSpan width, string label, string? selector = null)
     {
         Record(new WindowUse("TopK", metric, width, label ?? "", selector, k));
-        // The engine reads k < 1 as no group at all: such a rule can never fire.
-        if (k < 1) throw Reject($"TopK({k}, ...): k must be at least 1");
+        // Not a rejection, unlike a bad width or label: here every query answers 0, so a k computed
+        // from the data (a tenth of Distinct(host, w)) is 0 too, and refusing it refused every such
+        // rule. The probe cannot tell that k from a literal TopK(0, ...); the engine fails the rule at
+        // the second its k is below 1 (Query.fs), and logalert check warns of it (KBelowOne).
+        if (k < 1) KBelowOne ??= k;
         return Groups(label);
     }
 

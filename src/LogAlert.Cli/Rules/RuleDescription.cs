@@ -87,10 +87,11 @@ public sealed class RuleDescription
 /// <summary>What loading rule files gave: the rules, or the errors to print before exiting with 2.</summary>
 public sealed class RuleLoadResult
 {
-    internal RuleLoadResult(IReadOnlyList<RuleDescription> descriptions, IReadOnlyList<string> errors)
+    internal RuleLoadResult(IReadOnlyList<RuleDescription> descriptions, IReadOnlyList<string> errors, IReadOnlyList<string> warnings)
     {
         Descriptions = descriptions;
         Errors = errors;
+        Warnings = warnings;
         Rules = errors.Count > 0 ? [] : descriptions.Select(d => d.Rule).ToArray();
     }
 
@@ -102,6 +103,12 @@ public sealed class RuleLoadResult
 
     /// <summary>Error lines, <c>file:line:col: error ...</c>, in file order. Any error means exit code 2.</summary>
     public IReadOnlyList<string> Errors { get; }
+
+    /// <summary>
+    /// Warning lines, <c>file:line: warning ...</c>, that <c>logalert check</c> prints: what may be a
+    /// mistake but may also be the load-time call's empty data (a <c>TopK</c> k below 1 there).
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; }
 
     /// <summary>Whether there are no errors.</summary>
     public bool Ok => Errors.Count == 0;

@@ -158,6 +158,7 @@ public sealed class RuleHost : IDisposable
 
         var descriptions = new List<RuleDescription>();
         var errors = new List<string>();
+        var warnings = new List<string>();
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var unit in units)
         {
@@ -170,7 +171,7 @@ public sealed class RuleHost : IDisposable
             {
                 var file = unit.Source.Display(alert.File);
                 var where = alert.Line > 0 ? $"{file}:{alert.Line}" : file;
-                var description = Define(alert, file, where, errors);
+                var description = Define(alert, file, where, errors, warnings);
                 if (description is null) continue;
                 if (names.TryGetValue(description.Name, out var first))
                 {
@@ -185,7 +186,7 @@ public sealed class RuleHost : IDisposable
         _cache.PruneIfDue();
         // One line per error, whatever a rule's exception or selector held (a line feed in a message
         // made the rest of it look like another error).
-        return new RuleLoadResult(descriptions, errors.Select(Output.Terminal.Escape).ToList());
+        return new RuleLoadResult(descriptions, errors.Select(Output.Terminal.Escape).ToList(), warnings.Select(Output.Terminal.Escape).ToList());
     }
 
     // Kept out of Load so that a warm start never JIT-compiles a call into Roslyn.
@@ -315,7 +316,7 @@ public sealed class RuleHost : IDisposable
             : source.DisplayPath;
 
     /// <summary>Validates one registration, builds the core rule around watched delegates and probes it.</summary>
-    private RuleDescription? Define(AlertBuilder alert, string file, string where, List<string> errors)
+    private RuleDescription? Define(AlertBuilder alert, string file, string where, List<string> errors, List<string> warnings)
     {
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(alert.Name)) problems.Add("a rule needs a non-empty name");
@@ -389,6 +390,10 @@ public sealed class RuleHost : IDisposable
             errors.Add($"{where}: error: rule \"{alert.Name}\": {rejected}");
             return null;
         }
+        // Said, not refused: the k may be a tenth of Distinct(host, w), 0 here only because the data is (ProbeQuery.TopK).
+        if (probe.KBelowOne is { } k)
+            warnings.Add($"{where}: warning: rule \"{alert.Name}\": TopK({k}, ...) on the load-time call's empty data: "
+                         + "a k below 1 when the rule runs fails the rule at that second");
         // The label of the result itself, when the call returned one, is the rule's from now on.
         labelLock.Arm(label);
         label ??= grouped is not null ? probe.Uses.FirstOrDefault(u => u.Function is "SumBy" or "RateBy" or "TopK")?.Label : null;
@@ -519,6 +524,7 @@ public sealed class RuleHost : IDisposable
         }
         var result = Load(paths);
         foreach (var error in result.Errors) stderr.WriteLine(error);
+        foreach (var warning in result.Warnings) stderr.WriteLine(warning);
         if (!result.Ok || problems.Count > 0) return ExitCodes.Usage;
         var width = result.Descriptions.Count == 0 ? 0 : result.Descriptions.Max(d => d.Name.Length);
         foreach (var d in result.Descriptions) stdout.WriteLine($"{d.Name.PadRight(width)}  {d}");
