@@ -105,8 +105,8 @@ public sealed class RuleLoadResult
     public IReadOnlyList<string> Errors { get; }
 
     /// <summary>
-    /// Warning lines, <c>file:line: warning ...</c>, that <c>logalert check</c> prints: what may be a
-    /// mistake but may also be the load-time call's empty data (a <c>TopK</c> k below 1 there).
+    /// Warning and note lines, <c>file:line: warning ...</c>, that <c>logalert check</c> prints: what may
+    /// be a mistake but may also be the load-time call's empty data (a <c>TopK</c> k below 1 there, a throw).
     /// </summary>
     public IReadOnlyList<string> Warnings { get; }
 

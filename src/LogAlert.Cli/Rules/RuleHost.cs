@@ -390,6 +390,11 @@ public sealed class RuleHost : IDisposable
             errors.Add($"{where}: error: rule \"{alert.Name}\": {rejected}");
             return null;
         }
+        // The call threw (a `?` in check's listing when it read nothing before): no error, a rule
+        // may need data, but one that throws on every call passed check in silence.
+        if (probeError is not null)
+            warnings.Add($"{where}: note: rule \"{alert.Name}\": its call on empty data threw ({probeError}): "
+                         + "listed is what it read before that; on data, a throw switches the rule off");
         // Said, not refused: the k may be a tenth of Distinct(host, w), 0 here only because the data is (ProbeQuery.TopK).
         if (probe.KBelowOne is { } k)
             warnings.Add($"{where}: warning: rule \"{alert.Name}\": TopK({k}, ...) on the load-time call's empty data: "
@@ -528,11 +533,6 @@ public sealed class RuleHost : IDisposable
         if (!result.Ok || problems.Count > 0) return ExitCodes.Usage;
         var width = result.Descriptions.Count == 0 ? 0 : result.Descriptions.Max(d => d.Name.Length);
         foreach (var d in result.Descriptions) stdout.WriteLine($"{d.Name.PadRight(width)}  {d}");
-        // The call on empty data threw (a `?` in the listing when it read nothing before): no error,
-        // a rule may need data, but a rule that throws on every call passed in silence. Noted.
-        foreach (var d in result.Descriptions.Where(d => d.ProbeError is not null))
-            stderr.WriteLine($"{(d.Line > 0 ? $"{d.File}:{d.Line}" : d.File)}: note: rule \"{Output.Terminal.Escape(d.Name)}\": its call on empty data threw "
-                + $"({Output.Terminal.Escape(d.ProbeError!)}): listed is what it read before that; on data, a throw switches the rule off");
         return ExitCodes.Ok;
     }
 
