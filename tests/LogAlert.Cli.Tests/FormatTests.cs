@@ -504,6 +504,25 @@ public sealed class FormatTests
         Assert.Equal(1.5, Parse(apache, "10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"GET /a HTTP/1.1\" 200 198.51.100.1, 10.0.0.9 1500000").RequestTime, 9);
     }
 
+    // A request not between quotes (nginx accepts `$request $status`): it ended at its first space,
+    // and every line was bad with "status "/a" is not an integer". Its method, URI and protocol now.
+    // Read as the same request between quotes is.
+    [Theory]
+    [InlineData("GET /a HTTP/1.1", "GET", "/a")]
+    [InlineData("GET /b/x?y=1", "GET", "/b/x?y=1")]
+    [InlineData("OPTIONS * HTTP/1.1", "OPTIONS", null)]
+    [InlineData("GET http://x.example/c HTTP/1.0", "GET", null)]
+    [InlineData("GARBAGE", null, null)]
+    [InlineData("-", null, null)]
+    public void An_unquoted_request_is_read_to_its_protocol(string request, string? method, string? path)
+    {
+        var quoted = Parse(Compile("$remote_addr [$time_local] \"$request\" $status $body_bytes_sent"), $"10.0.0.1 [07/Feb/2019:16:11:00 -0500] \"{request}\" 404 5");
+        if (method is not null) Assert.Equal(method, quoted.Method);
+        if (path is not null) Assert.Equal(path, quoted.Path);
+        foreach (var format in new[] { "$remote_addr [$time_local] $request $status $body_bytes_sent", "%h %t %r %>s %b" })
+            Assert.Equal(quoted, Parse(Compile(format), $"10.0.0.1 [07/Feb/2019:16:11:00 -0500] {request} 404 5"));
+    }
+
     // A client writes X-Forwarded-For as it likes: "a , b" or "a,  b" ended the list at its first
     // space, and the next field (the client's address, a host label) became ", b 10.0.0.2" — a new
     // host for every request, that no per-client rule could add up.

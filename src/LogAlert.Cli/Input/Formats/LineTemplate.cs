@@ -279,6 +279,12 @@ public sealed class LineTemplate : IAccessLineParser
         List,
         /// <summary>A host followed at once by a request URI: before the first <c>/</c>.</summary>
         Slash,
+        /// <summary>
+        /// A request not between quotes followed by a literal that starts with a space: its method, its
+        /// URI when the next word is one, and its protocol when the word after is <c>HTTP/…</c>
+        /// (<see cref="RequestEnd"/>).
+        /// </summary>
+        Request,
         /// <summary><c>dd/Mon/yyyy:HH:MM:SS ±hhmm</c>, of fixed length.</summary>
         TimeLocal,
         /// <summary>A time read by its <see cref="ClockFormat"/>, which says where it ends.</summary>
@@ -297,6 +303,7 @@ public sealed class LineTemplate : IAccessLineParser
         : field.Quoted ? Stop.Quoted
         : field.Kind == FieldKind.Upstream && next.Length > 0 ? Stop.Upstream
         : field.List && next is [(byte)' '] ? Stop.List
+        : field.Kind == FieldKind.Request && next is [(byte)' ', ..] ? Stop.Request
         : field.Kind is FieldKind.Host or FieldKind.VirtualHost && next is [(byte)':', ..] ? Stop.HostColon
         : last ? Stop.Last
         : next.Length > 0 && following is { Kind: FieldKind.TimeLocal } or { Clock: not null } ? Stop.BeforeTime
@@ -400,6 +407,10 @@ public sealed class LineTemplate : IAccessLineParser
                     case Stop.List:
                         end = ListEnd(line, pos);
                         escaped = true;
+                        break;
+                    case Stop.Request:
+                        end = RequestEnd(line, pos);
+                        escaped = line[pos..end].Contains((byte)'\\');
                         break;
                     case Stop.BeforeTime:
                         end = BeforeTimeEnd(line, pos, next, steps[i + 1].Field, minutes, out escaped);
@@ -733,6 +744,25 @@ public sealed class LineTemplate : IAccessLineParser
             else if (line[i..].StartsWith(" : "u8)) i += 3;
             else return i;
         }
+    }
+
+    /// <summary>
+    /// Where a request not between quotes ends (<see cref="Stop.Request"/>): <c>GET /a HTTP/1.1</c> has
+    /// spaces of its own, and at the first one the status was looked for in the URI ("status "/a" is
+    /// not an integer", every line). The method; then the next word when it is a URI (it starts with
+    /// <c>/</c>, is <c>*</c> or has <c>://</c>), else the request is the method alone (a probe's
+    /// garbage); then the next word when it starts with <c>HTTP/</c>.
+    /// </summary>
+    private static int RequestEnd(ReadOnlySpan<byte> line, int pos)
+    {
+        static int WordEnd(ReadOnlySpan<byte> line, int at) => line[at..].IndexOf((byte)' ') is var space and >= 0 ? at + space : line.Length;
+        var end = WordEnd(line, pos);
+        if (end + 1 >= line.Length) return end;
+        var uri = line[(end + 1)..WordEnd(line, end + 1)];
+        if (!(uri is [(byte)'/', ..] or [(byte)'*'] || uri.IndexOf("://"u8) > 0)) return end;
+        end += 1 + uri.Length;
+        if (end + 1 < line.Length && line[(end + 1)..].StartsWith("HTTP/"u8)) end = WordEnd(line, end + 1);
+        return end;
     }
 
     /// <summary>
