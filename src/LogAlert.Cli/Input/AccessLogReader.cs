@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using LogAlert.Cli.Input.Formats;
 
@@ -294,6 +295,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             byte[]? held = null; // whole lines the parser wants more lines after (IChunkParser.NeedsMore)
             var heldAt = 0L; // when the last of them came (Stopwatch ticks)
             var heldSaid = false;
+            ExceptionDispatchInfo? failure = null; // a read that failed: thrown at the end it makes
             while (true)
             {
                 if (_sweep is { Requested: true })
@@ -305,7 +307,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                     helper?.ForgetIds();
                 }
                 Memory<byte> chunk = default;
-                var step = ahead ?? Next(source, path, out chunk);
+                var step = ahead ?? Next(source, path, out chunk, ref failure);
                 ahead = null;
                 if (step == Step.Chunk && (held is not null || parser.NeedsMore(chunk.Span, at)))
                 {
@@ -336,6 +338,7 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                 }
                 if (step == Step.End)
                 {
+                    failure?.Throw();
                     // An input with nothing to parse has the format named for it all the same (auto
                     // finds none in it): the final report lists every input whose format is known.
                     if (!Format.IsAuto && !_formats.ContainsKey(i)) _formats[i] = (path, Format.Name);
@@ -351,7 +354,9 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                         helper.Start(chunk, at);
                         var next = at with { LineBase = at.LineBase + BatchBuilder.CountLines(chunk.Span) };
                         ChunkResult? second = null;
-                        var step2 = Next(source, path, out var chunk2);
+                        // A read that fails here ends the input once the helper's chunk has gone
+                        // out: thrown while it was being parsed, the failure dropped its lines.
+                        var step2 = Next(source, path, out var chunk2, ref failure);
                         if (step2 == Step.Chunk) second = parser.ParseChunk(chunk2, next);
                         else ahead = step2;
                         var done = helper.Wait();
@@ -410,22 +415,36 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     /// </summary>
     private static ChunkStart Restarted(ChunkStart at) => at with { LineBase = 0, AtStart = true };
 
-    private static Step Next(ChunkSource source, string path, out Memory<byte> chunk)
+    /// <summary>
+    /// The source's next step. A read that fails ends the input (<see cref="Step.End"/>), with the
+    /// failure, an <see cref="InputException"/>, kept in <paramref name="failure"/> to be thrown at that
+    /// end, once every line read before it has been parsed and has gone out (docs/semantics.md §1).
+    /// </summary>
+    private static Step Next(ChunkSource source, string path, out Memory<byte> chunk, ref ExceptionDispatchInfo? failure)
     {
+        InputException e;
         try
         {
             return source.Next(out chunk);
         }
-        catch (IOException e)
+        catch (IOException io)
         {
-            throw new InputException($"{path}: cannot read: {e.Message}", e);
+            e = new InputException($"{path}: cannot read: {io.Message}", io);
         }
-        catch (InvalidDataException e)
+        catch (InvalidDataException data)
         {
             // Damaged gzip data (one cut short is warned of: Compression), with zlib's reason when it
             // was read member by member: the whole lines before the damage were handed out first.
-            throw new InputException($"{path}: cannot read: {(e.Data.Contains(GzipMembers.Said) ? e.Message : "the gzip data is damaged")}", e);
+            e = new InputException($"{path}: cannot read: {(data.Data.Contains(GzipMembers.Said) ? data.Message : "the gzip data is damaged")}", data);
         }
+        catch (InputException refused)
+        {
+            // A followed path that turned up as a file not to be read (compressed, a named pipe).
+            e = refused;
+        }
+        failure = ExceptionDispatchInfo.Capture(e);
+        chunk = default;
+        return Step.End;
     }
 
     /// <summary>
