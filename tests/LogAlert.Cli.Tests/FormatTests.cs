@@ -387,6 +387,9 @@ public sealed class FormatTests
             Reason(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 600 1"""));
         Assert.Equal("status 99 is not in 100..599",
             Reason(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 99 1"""));
+        // As logged: "099" read "status 99".
+        Assert.Equal("status 099 is not in 100..599",
+            Reason(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 099 1"""));
         // 2^32 + 200: must not wrap into range.
         Assert.Equal("status 4294967496 is not in 100..599",
             Reason(LineTemplate.Common, """10.0.0.1 - - [07/Feb/2019:16:11:00 -0500] "GET / HTTP/1.1" 4294967496 1"""));

@@ -177,7 +177,8 @@ internal ref struct FieldSet
                 }
                 if (status is < 100 or > 599)
                 {
-                    reason = $"status {status} is not in 100..599";
+                    // As logged (digits only here): "099" read "status 99".
+                    reason = $"status {System.Text.Encoding.ASCII.GetString(value)} is not in 100..599";
                     return false;
                 }
                 if (Claim(Role.Status, rank)) _status = (int)status;
