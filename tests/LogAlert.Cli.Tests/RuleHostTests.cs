@@ -79,6 +79,13 @@ public sealed class RuleHostTests : IDisposable
         "message placeholders {vaule}, {section}, {host} are not among {value}, {time}, {threshold}, {rule}, {since}")]
     [InlineData("Alert(\"a\").WhenEach(q => q.RateBy(\"requests\", TimeSpan.FromMinutes(1), \"section\")).Above(1).Message(\"{section} {label} {value} {time} {threshold} {rule} {since} {not a placeholder}\");",
         null)]
+    // A C# author's format stayed as written ("a {value:F3} b"); other text in braces still stays.
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).Message(\"at {value:F3}\");",
+        "message placeholder {value:F3} has a format, which placeholders do not take ({value} is written with 2 decimals, {time} in ISO 8601)")]
+    [InlineData("Alert(\"a\").WhenEach(q => q.RateBy(\"requests\", TimeSpan.FromMinutes(1), \"section\")).Above(1).RecoveryMessage(\"{section,10} calm\");",
+        "message placeholder {section,10} has a format, which placeholders do not take ({value} is written with 2 decimals, {time} in ISO 8601)")]
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).Message(\"{value} {key: x} {{value}}\");",
+        null)]
     public void A_message_placeholder_nothing_fills_is_a_load_error(string rule, string? error)
     {
         var path = Write("msg.csx", rule);

@@ -484,6 +484,11 @@ public sealed class RuleHost : IDisposable
         foreach (var template in templates)
         {
             if (template is null) continue;
+            // A C# author's format ({value:F3}, {time:HH:mm}) stayed as it was written, in silence.
+            foreach (System.Text.RegularExpressions.Match f in System.Text.RegularExpressions.Regex.Matches(template, @"\{([A-Za-z_][A-Za-z0-9_]*)[:,][^{}]*\}"))
+                if (f.Groups[1].Value is var name && (Placeholders.Contains(name) || name == "label" || LabelNames.Contains(name)))
+                    return $"message placeholder {f.Value} has a format, which placeholders do not take "
+                           + "({value} is written with 2 decimals, {time} in ISO 8601)";
             foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(template, @"\{([A-Za-z_][A-Za-z0-9_]*)\}"))
             {
                 var name = m.Groups[1].Value;
