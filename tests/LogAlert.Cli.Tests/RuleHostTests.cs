@@ -1035,6 +1035,40 @@ public sealed class RuleHostTests : IDisposable
         Assert.Null(runningAfter); // nothing is left running once the result is read
     }
 
+    // A rule holding on to all it allocates was reported as "stuck in a loop?" while its memory grew
+    // by a gigabyte a second (QA); the report says what it allocated. 1.5 GB at most, then it spins.
+    [Fact]
+    public void A_runaway_that_allocates_is_reported_with_what_it_allocated()
+    {
+        var path = Write("hog.csx", """
+            Alert("hog")
+                .When(q =>
+                {
+                    if (q.Now.Year < 2000) return q.Sum("requests", TimeSpan.FromSeconds(1)); // not when probed at load
+                    var held = new List<byte[]>();
+                    var sw = System.Diagnostics.Stopwatch.StartNew();
+                    while (sw.ElapsedMilliseconds < 3000)
+                        if (held.Count < 1500) held.Add(new byte[1 << 20]);
+                    return held.Count;
+                })
+                .Above(1);
+            """);
+        using var host = Host();
+        var report = new StringWriter();
+        var runaways = 0;
+        host.RuleTimeout = TimeSpan.FromSeconds(1);
+        host.Watchdog.Error = report;
+        host.Watchdog.OnRunaway = () => Interlocked.Increment(ref runaways);
+        var result = host.Load([path]);
+        Assert.Empty(result.Errors);
+
+        Run(result.Rules, Records(Start, 1, _ => 1));
+
+        Assert.Equal(1, runaways);
+        Assert.Matches(@"^logalert: rule ""hog"" did not finish within 1s at \S+; it allocated [01]\.\d GB meanwhile: is it building something without end\?\n$",
+            report.ToString().ReplaceLineEndings("\n"));
+    }
+
     /// <summary>
     /// Loads <paramref name="path"/> with a 200 ms rule timeout, runs it over one record and checks
     /// that the watchdog reported <paramref name="rule"/> once, at that record's second (and not

@@ -129,19 +129,35 @@ public sealed class RuleWatchdog : IDisposable
         }
     }
 
+    /// <summary>Bytes allocated while a rule ran past the timeout above which the report says so.</summary>
+    private const long ManyBytes = 256L << 20;
+
     private void Loop()
     {
+        // The process's allocations at the check before an evaluation was first seen running: a rule
+        // that builds without end (a list of arrays) was reported as "stuck in a loop?" while its
+        // memory grew by a gigabyte a second. Read here, not on entry, which every closed second pays.
+        long seenStart = 0, allocatedThen = 0, allocatedLast = GC.GetTotalAllocatedBytes();
         while (!_stop.Token.WaitHandle.WaitOne(CheckEvery))
         {
+            var allocatedNow = GC.GetTotalAllocatedBytes();
+            var allocatedBefore = allocatedLast;
+            allocatedLast = allocatedNow;
             var rule = _running;
             if (rule is null || _reported || Timeout <= TimeSpan.Zero) continue;
-            var elapsed = Stopwatch.GetElapsedTime(Volatile.Read(ref _startedAt));
+            var startedAt = Volatile.Read(ref _startedAt);
+            if (startedAt != seenStart) (seenStart, allocatedThen) = (startedAt, allocatedBefore);
+            var elapsed = Stopwatch.GetElapsedTime(startedAt);
             if (elapsed <= Timeout || !ReferenceEquals(rule, _running)) continue;
             _reported = true;
             var logTime = Volatile.Read(ref _logTime);
             var at = logTime == LoadTime ? "load time" : LogTime.Iso(logTime);
             var where = logTime == LoadTime && _where is { } w ? w + ": " : "";
-            RunawayMessage = $"{where}{rule} did not finish within {Durations.Format(Timeout)} at {at}; is it stuck in a loop?";
+            var allocated = GC.GetTotalAllocatedBytes() - allocatedThen;
+            var why = allocated > ManyBytes
+                ? $"it allocated {(allocated / (double)(1 << 30)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)} GB meanwhile: is it building something without end?"
+                : "is it stuck in a loop?";
+            RunawayMessage = $"{where}{rule} did not finish within {Durations.Format(Timeout)} at {at}; {why}";
             try
             {
                 Error.WriteLine($"logalert: {RunawayMessage}");
