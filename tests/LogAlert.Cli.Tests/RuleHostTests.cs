@@ -345,6 +345,27 @@ public sealed class RuleHostTests : IDisposable
         Assert.Equal($"{b}:3: error: rule \"dup\" is already defined at {a}:1", Assert.Single(result.Errors));
     }
 
+    // A rule in a file #load-ed by two rule files was reported "lib/shared.csx:2: ... already defined
+    // at lib/shared.csx:2", naming neither loader; a file that #loads itself, likewise (QA).
+    [Fact]
+    public void A_rule_defined_twice_through_load_names_the_files_that_loaded_it()
+    {
+        Write("lib/shared.csx", """
+            static TimeSpan W = TimeSpan.FromMinutes(1);
+            Alert("from_lib").When(q => q.Rate("requests", W)).Above(5);
+            """);
+        var a = Write("a.csx", "#load \"lib/shared.csx\"\nAlert(\"a\").When(q => q.Rate(\"requests\", W)).Above(6);\n");
+        var b = Write("b.csx", "#load \"lib/shared.csx\"\nAlert(\"b\").When(q => q.Rate(\"requests\", W)).Above(7);\n");
+        var self = Write("self.csx", "#load \"self.csx\"\nAlert(\"self\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(6);\n");
+        var shared = Path.Combine(_dir, "lib", "shared.csx");
+
+        Assert.Equal($"{shared}:2: error: rule \"from_lib\" (loaded by {b}) is already defined at {shared}:2 (loaded by {a}): "
+            + "a #load-ed file that defines rules is run by each file that loads it; load it from one, or keep rules out of shared files",
+            Assert.Single(Load(a, b).Errors));
+        Assert.Equal($"{self}:2: error: rule \"self\" is already defined at {self}:2: the same call ran twice, as in a file that #loads itself",
+            Assert.Single(Load(self).Errors));
+    }
+
     [Fact]
     public void Incomplete_or_inconsistent_definitions_are_reported_at_the_Alert_line()
     {

@@ -173,12 +173,20 @@ public sealed class RuleHost : IDisposable
                 var where = alert.Line > 0 ? $"{file}:{alert.Line}" : file;
                 var description = Define(alert, file, where, errors, warnings);
                 if (description is null) continue;
+                // A rule in a #load-ed file is defined by every rule file that loads it: said as
+                // "lib/shared.csx:2 ... already defined at lib/shared.csx:2", neither loader was named.
+                var by = file == unit.DisplayPath ? "" : $" (loaded by {unit.DisplayPath})";
                 if (names.TryGetValue(description.Name, out var first))
                 {
-                    errors.Add($"{where}: error: rule \"{description.Name}\" is already defined at {first}");
+                    errors.Add($"{where}: error: rule \"{description.Name}\"{by} is already defined at {first}"
+                               + (first == where + by
+                                   ? ": the same call ran twice, as in a file that #loads itself"
+                                   : by.Length > 0 && first.StartsWith(where + " ", StringComparison.Ordinal)
+                                   ? ": a #load-ed file that defines rules is run by each file that loads it; load it from one, or keep rules out of shared files"
+                                   : ""));
                     continue;
                 }
-                names[description.Name] = where;
+                names[description.Name] = where + by;
                 descriptions.Add(description);
                 _delivery[description.Name] = new Delivery.RuleDelivery([.. alert.DeliveryLabels], [.. alert.DeliveryAnnotations]);
             }
