@@ -998,6 +998,18 @@ public sealed class FormatTests
         Assert.Equal("csv", Sniff("RemoteHost, authuser,date,request,status,bytes").Format);
     }
 
+    // A header with most columns was "not the header", where --input-format csv named the lacking one.
+    [Theory]
+    [InlineData("\"date\",\"request\",\"status\",\"bytes\",\"remotehost\",\"extra\"", "csv (line 1 is a header without the column \"authuser\")")]
+    [InlineData("remotehost,date,request,bytes", "csv (line 1 is a header without the columns \"authuser\", \"status\")")]
+    [InlineData("a,b,date,c", "csv (line 1 is not the header \"remotehost\",")]
+    public void A_csv_header_lacking_a_column_is_named_so(string header, string said)
+    {
+        var result = Sniff(header);
+        Assert.Null(result.Format);
+        Assert.StartsWith(said, result.Tried);
+    }
+
     [Fact]
     public void SniffsCombinedBeforeCommon()
     {

@@ -77,8 +77,12 @@ public static class FormatSniffer
         if (lines.Count == 0) return new SniffResult(null, null, "nothing: there is no non-blank line to look at");
 
         var tried = new StringBuilder();
-        if (IsCsvHeader(lines[0].Text)) return new SniffResult("csv", null, "csv");
-        tried.Append($"csv (line {lines[0].Number + lineBase} is not the header \"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\")");
+        if (IsCsvHeader(lines[0].Text, out var missing)) return new SniffResult("csv", null, "csv");
+        // A header with most of the columns lacks the others: said, as --input-format csv says it,
+        // where "is not the header" sent a user looking for a quoting or order problem.
+        tried.Append(missing.Count <= Columns.Required.Length / 2
+            ? $"csv (line {lines[0].Number + lineBase} is a header without the column{(missing.Count == 1 ? "" : "s")} {string.Join(", ", missing.Select(m => $"\"{m}\""))})"
+            : $"csv (line {lines[0].Number + lineBase} is not the header \"remotehost\",\"rfc931\",\"authuser\",\"date\",\"request\",\"status\",\"bytes\")");
         // Whether some format reads each line: the error quotes the first that none reads, not line
         // 1, which may fit (two good lines of five, the rest junk, blamed the first good one).
         var read = new bool[lines.Count];
@@ -113,9 +117,9 @@ public static class FormatSniffer
     /// The seed's CSV header: comma-separated names, each maybe quoted and spaced, among them every
     /// column the CSV reader needs, matched as the CSV reader matches them (<see cref="Columns.Match"/>).
     /// </summary>
-    private static bool IsCsvHeader(byte[] line)
+    private static bool IsCsvHeader(byte[] line, out List<string> missing)
     {
         var names = Encoding.UTF8.GetString(line).Split(',').Select(name => name.Trim().Trim('"').Trim()).ToArray();
-        return Columns.Match(names, out _) is not null;
+        return Columns.Match(names, out missing) is not null;
     }
 }

@@ -5,7 +5,7 @@ namespace LogAlert.Cli.Input;
 /// <summary>The positions of the columns the format needs, from an input's header.</summary>
 internal sealed class Columns
 {
-    private static readonly string[] Required = ["remotehost", "authuser", "date", "request", "status", "bytes"];
+    internal static readonly string[] Required = ["remotehost", "authuser", "date", "request", "status", "bytes"];
 
     public required int Count { get; init; }
     public required int Host { get; init; }
