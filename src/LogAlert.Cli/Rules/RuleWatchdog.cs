@@ -129,33 +129,33 @@ public sealed class RuleWatchdog : IDisposable
         }
     }
 
-    /// <summary>Bytes allocated while a rule ran past the timeout above which the report says so.</summary>
+    /// <summary>Growth of the heap while a rule ran past the timeout above which the report says so.</summary>
     private const long ManyBytes = 256L << 20;
 
     private void Loop()
     {
-        // The process's allocations at the check before an evaluation was first seen running: a rule
-        // that builds without end (a list of arrays) was reported as "stuck in a loop?" while its
-        // memory grew by a gigabyte a second. Read here, not on entry, which every closed second pays.
-        long seenStart = 0, allocatedThen = 0, allocatedLast = GC.GetTotalAllocatedBytes();
+        // The heap at the check before an evaluation was first seen running: a rule that holds on to
+        // all it builds (a list of arrays) was reported as "stuck in a loop?" while its memory grew by
+        // a gigabyte a second. The heap in use, not the bytes allocated, which a loop of short-lived
+        // strings also runs up. Read here, not on entry, which every closed second pays.
+        long seenStart = 0, heapThen = 0, heapLast = GC.GetTotalMemory(false);
         while (!_stop.Token.WaitHandle.WaitOne(CheckEvery))
         {
-            var allocatedNow = GC.GetTotalAllocatedBytes();
-            var allocatedBefore = allocatedLast;
-            allocatedLast = allocatedNow;
+            var heapBefore = heapLast;
+            heapLast = GC.GetTotalMemory(false);
             var rule = _running;
             if (rule is null || _reported || Timeout <= TimeSpan.Zero) continue;
             var startedAt = Volatile.Read(ref _startedAt);
-            if (startedAt != seenStart) (seenStart, allocatedThen) = (startedAt, allocatedBefore);
+            if (startedAt != seenStart) (seenStart, heapThen) = (startedAt, heapBefore);
             var elapsed = Stopwatch.GetElapsedTime(startedAt);
             if (elapsed <= Timeout || !ReferenceEquals(rule, _running)) continue;
             _reported = true;
             var logTime = Volatile.Read(ref _logTime);
             var at = logTime == LoadTime ? "load time" : LogTime.Iso(logTime);
             var where = logTime == LoadTime && _where is { } w ? w + ": " : "";
-            var allocated = GC.GetTotalAllocatedBytes() - allocatedThen;
-            var why = allocated > ManyBytes
-                ? $"it allocated {(allocated / (double)(1 << 30)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)} GB meanwhile: is it building something without end?"
+            var grown = heapLast - heapThen;
+            var why = grown > ManyBytes
+                ? $"memory in use grew by {(grown / (double)(1 << 30)).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture)} GB meanwhile: is it holding on to all it builds?"
                 : "is it stuck in a loop?";
             RunawayMessage = $"{where}{rule} did not finish within {Durations.Format(Timeout)} at {at}; {why}";
             try
