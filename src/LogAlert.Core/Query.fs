@@ -611,11 +611,12 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
         member _.RateBy(metric, width, label, selector) = sumBy metric width label selector true
         member _.TopK(k, metric, width, label, selector) =
             let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
-            // A k computed from the data that reaches 0 would otherwise be an empty result, which
-            // resolves every alert of the rule. The rule host's load-time probe lets any k through
-            // (its queries answer 0, so such a k is 0 there): a literal TopK(0, ...) fails here.
-            if k < 1 then raise (QueryException $"TopK({k}, ...): k must be at least 1")
+            // No group for k < 1, as Prometheus' topk(0, ...) gives none: a k computed from the data
+            // (a tenth of Distinct(host, w)) is 0 when the window is empty, and failing the rule
+            // there switched it off for the rest of a live run at the first quiet minute. The window
+            // is still asked for, so it keeps its history for the seconds when k is 1 or more.
             let win = window w groupBy selector m.Value
+            if k < 1 then Grouped(Label.name groupBy.Value, [||]) else
             let best, remembered = Window.top k m.Value win
             remember (windowKey w groupBy selector m.Value) remembered
             Grouped(Label.name groupBy.Value, best) // a new array, owned by the result

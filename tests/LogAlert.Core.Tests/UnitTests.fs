@@ -552,6 +552,24 @@ let ``a query reads the same to the load-time check as to the engine`` (fn: stri
     Assert.Equal(rejected, atRunTime.IsSome)
     Assert.Equal(atRunTime, Option.ofObj atLoadTime)
 
+// k below 1 answers no groups, as Prometheus' topk(0, ...) does; it failed the rule (switched off
+// for good), which a k computed from the data reached in any quiet window.
+[<Theory>]
+[<InlineData(1, 1)>]
+[<InlineData(0, 0)>]
+[<InlineData(-3, 0)>]
+let ``TopK with k below 1 answers no groups and does not fail the rule`` (k: int, groups: int) =
+    let ask (q: IQuery) = float (q.TopK(k, "requests", TimeSpan.FromMinutes 1.0, "host", null).Count) + 0.5
+    let rule =
+        match Rule.create "r" (Scalar ask) 1.0 None 0L None None with
+        | Ok r -> r
+        | Error e -> failwith (RuleError.describe e)
+    let config = { Lateness = 0L; MaxSkew = 3600L; SummaryInterval = 0L; Rules = [ rule ]; Retention = 60L; RecordRetention = 0L; Series = []; Unread = [] }
+    let events = Engine.run config [ Input.ofSeq [ for s in 0L .. 4L -> record (baseTime + s) "h" "/a" 200 1L s ]; EndOfInput ]
+    Assert.DoesNotContain(events, fun e -> match e with RuleFailed _ -> true | _ -> false)
+    let fired = events |> List.exists (function Alert a -> a.Transition = Fired | _ -> false)
+    Assert.Equal(groups > 0, fired)
+
 let private quietRule name =
     match Rule.create name (Scalar(fun _ -> 0.0)) 1e9 None 0L None None with
     | Ok r -> r

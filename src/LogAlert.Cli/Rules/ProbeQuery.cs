@@ -125,8 +125,8 @@ internal sealed class ProbeQuery(double answer = 0) : IQuery
         Record(new WindowUse("TopK", metric, width, label ?? "", selector, k));
         // Not a rejection, unlike a bad width or label: here every query answers 0, so a k computed
         // from the data (a tenth of Distinct(host, w)) is 0 too, and refusing it refused every such
-        // rule. The probe cannot tell that k from a literal TopK(0, ...); the engine fails the rule at
-        // the second its k is below 1 (Query.fs), and logalert check warns of it (KBelowOne).
+        // rule. The probe cannot tell that k from a literal TopK(0, ...); the engine answers no
+        // groups for a k below 1 (Query.fs), and logalert check warns of it (KBelowOne).
         if (k < 1) KBelowOne ??= k;
         return Groups(label);
     }

@@ -406,7 +406,7 @@ public sealed class RuleHost : IDisposable
         // Said, not refused: the k may be a tenth of Distinct(host, w), 0 here only because the data is (ProbeQuery.TopK).
         if (probe.KBelowOne is { } k)
             warnings.Add($"{where}: warning: rule \"{alert.Name}\": TopK({k}, ...) on the load-time call's empty data: "
-                         + "a k below 1 when the rule runs fails the rule at that second");
+                         + "a k below 1 answers no groups (as Prometheus' topk does), so the rule fires for none while it is");
         // The label of the result itself, when the call returned one, is the rule's from now on.
         labelLock.Arm(label);
         label ??= grouped is not null ? probe.Uses.FirstOrDefault(u => u.Function is "SumBy" or "RateBy" or "TopK")?.Label : null;
