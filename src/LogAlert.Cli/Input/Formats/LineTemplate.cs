@@ -749,20 +749,19 @@ public sealed class LineTemplate : IAccessLineParser
     /// <summary>
     /// Where a request not between quotes ends (<see cref="Stop.Request"/>): <c>GET /a HTTP/1.1</c> has
     /// spaces of its own, and at the first one the status was looked for in the URI ("status "/a" is
-    /// not an integer", every line). The method; then the next word when it is a URI (it starts with
-    /// <c>/</c>, is <c>*</c> or has <c>://</c>), else the request is the method alone (a probe's
-    /// garbage); then the next word when it starts with <c>HTTP/</c>.
+    /// not an integer", every line). Three words when the third starts with <c>HTTP/</c> (whatever the
+    /// target: <c>CONNECT host:443</c>); else two when the second is a URI (it starts with <c>/</c>, is
+    /// <c>*</c> or has <c>://</c>: HTTP/0.9's <c>GET /a</c>); else the first alone (a probe's garbage).
     /// </summary>
     private static int RequestEnd(ReadOnlySpan<byte> line, int pos)
     {
         static int WordEnd(ReadOnlySpan<byte> line, int at) => line[at..].IndexOf((byte)' ') is var space and >= 0 ? at + space : line.Length;
-        var end = WordEnd(line, pos);
-        if (end + 1 >= line.Length) return end;
-        var uri = line[(end + 1)..WordEnd(line, end + 1)];
-        if (!(uri is [(byte)'/', ..] or [(byte)'*'] || uri.IndexOf("://"u8) > 0)) return end;
-        end += 1 + uri.Length;
-        if (end + 1 < line.Length && line[(end + 1)..].StartsWith("HTTP/"u8)) end = WordEnd(line, end + 1);
-        return end;
+        var method = WordEnd(line, pos);
+        if (method + 1 >= line.Length) return method;
+        var target = WordEnd(line, method + 1);
+        if (target + 1 < line.Length && line[(target + 1)..].StartsWith("HTTP/"u8)) return WordEnd(line, target + 1);
+        var uri = line[(method + 1)..target];
+        return uri is [(byte)'/', ..] or [(byte)'*'] || uri.IndexOf("://"u8) > 0 ? target : method;
     }
 
     /// <summary>
