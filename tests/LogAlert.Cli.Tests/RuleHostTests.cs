@@ -359,11 +359,18 @@ public sealed class RuleHostTests : IDisposable
         var self = Write("self.csx", "#load \"self.csx\"\nAlert(\"self\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(6);\n");
         var shared = Path.Combine(_dir, "lib", "shared.csx");
 
-        Assert.Equal($"{shared}:2: error: rule \"from_lib\" (loaded by {b}) is already defined at {shared}:2 (loaded by {a}): "
-            + "a #load-ed file that defines rules is run by each file that loads it; load it from one, or keep rules out of shared files",
+        const string Shared = "a file that defines rules runs in each rule file that #loads it, and on its own when it is named too; "
+                              + "load it from one, or keep rules out of shared files";
+        Assert.Equal($"{shared}:2: error: rule \"from_lib\" (loaded by {b}) is already defined at {shared}:2 (loaded by {a}): {Shared}",
             Assert.Single(Load(a, b).Errors));
-        Assert.Equal($"{self}:2: error: rule \"self\" is already defined at {self}:2: the same call ran twice, as in a file that #loads itself",
-            Assert.Single(Load(self).Errors));
+        // Named by a glob as well as loaded (review): the same hint.
+        Assert.Equal($"{shared}:2: error: rule \"from_lib\" (loaded by {a}) is already defined at {shared}:2: {Shared}",
+            Assert.Single(Load(shared, a).Errors));
+        const string Twice = "the same Alert call ran twice (in a loop, a helper called twice, or a file that #loads itself)";
+        Assert.Equal($"{self}:2: error: rule \"self\" is already defined at {self}:2: {Twice}", Assert.Single(Load(self).Errors));
+        // A helper called twice is no #load (review: it was told the file #loads itself).
+        var helper = Write("helper.csx", "void Busy(string n, double t) => Alert(n).When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(t);\nBusy(\"busy\", 10);\nBusy(\"busy\", 20);\n");
+        Assert.Equal($"{helper}:1: error: rule \"busy\" is already defined at {helper}:1: {Twice}", Assert.Single(Load(helper).Errors));
     }
 
     [Fact]

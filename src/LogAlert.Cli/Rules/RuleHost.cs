@@ -159,7 +159,7 @@ public sealed class RuleHost : IDisposable
         var descriptions = new List<RuleDescription>();
         var errors = new List<string>();
         var warnings = new List<string>();
-        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        var names = new Dictionary<string, (string Where, string By, string Unit)>(StringComparer.Ordinal);
         foreach (var unit in units)
         {
             errors.AddRange(unit.Errors);
@@ -173,20 +173,21 @@ public sealed class RuleHost : IDisposable
                 var where = alert.Line > 0 ? $"{file}:{alert.Line}" : file;
                 var description = Define(alert, file, where, errors, warnings);
                 if (description is null) continue;
-                // A rule in a #load-ed file is defined by every rule file that loads it: said as
-                // "lib/shared.csx:2 ... already defined at lib/shared.csx:2", neither loader was named.
+                // A rule in a #load-ed file is defined by every rule file that loads it (and by the
+                // file itself when a glob names it too): said as "lib/shared.csx:2 ... already defined
+                // at lib/shared.csx:2", neither loader was named.
                 var by = file == unit.DisplayPath ? "" : $" (loaded by {unit.DisplayPath})";
                 if (names.TryGetValue(description.Name, out var first))
                 {
-                    errors.Add($"{where}: error: rule \"{description.Name}\"{by} is already defined at {first}"
-                               + (first == where + by
-                                   ? ": the same call ran twice, as in a file that #loads itself"
-                                   : by.Length > 0 && first.StartsWith(where + " ", StringComparison.Ordinal)
-                                   ? ": a #load-ed file that defines rules is run by each file that loads it; load it from one, or keep rules out of shared files"
-                                   : ""));
+                    var why = first.Where != where ? ""
+                        : first.Unit == unit.DisplayPath
+                            ? ": the same Alert call ran twice (in a loop, a helper called twice, or a file that #loads itself)"
+                            : ": a file that defines rules runs in each rule file that #loads it, and on its own when it is named too; "
+                              + "load it from one, or keep rules out of shared files";
+                    errors.Add($"{where}: error: rule \"{description.Name}\"{by} is already defined at {first.Where}{first.By}{why}");
                     continue;
                 }
-                names[description.Name] = where + by;
+                names[description.Name] = (where, by, unit.DisplayPath);
                 descriptions.Add(description);
                 _delivery[description.Name] = new Delivery.RuleDelivery([.. alert.DeliveryLabels], [.. alert.DeliveryAnnotations]);
             }
