@@ -388,10 +388,12 @@ internal sealed class CsvParser : IChunkParser
                 Bad(line, $"date \"{csv.GetString(columns.Date)}\" is not Unix time (whole seconds, {Bounds.MinTime} to {Bounds.MaxTime})");
             return;
         }
-        if (!csv.TryParse<int>(columns.Status, out var status))
+        // Out of range, it is quoted as logged ("status 099"), as the server formats quote it: the
+        // record's own check would say the number ("status 99").
+        if (!csv.TryParse<int>(columns.Status, out var status) || status is < 100 or > 599)
         {
             var text = csv.GetString(columns.Status);
-            Bad(line, IsWholeNumber(text) ? $"status {text} is not in 100..599" : $"status \"{text}\" is not an integer");
+            Bad(line, IsWholeNumber(text) ? $"status {text.Trim()} is not in 100..599" : $"status \"{text}\" is not an integer");
             return;
         }
         long bytes = 0;
