@@ -86,6 +86,10 @@ public sealed class RuleHostTests : IDisposable
         "message placeholder {section,10} has a format, which placeholders do not take ({value} is written with 2 decimals, {time} in ISO 8601)")]
     [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).Message(\"{value} {key: x} {{value}}\");",
         null)]
+    // All at once (review: the format hid the typo), and a label with a format where nothing fills it.
+    [InlineData("Alert(\"a\").When(q => q.Rate(\"requests\", TimeSpan.FromMinutes(1))).Above(1).Message(\"{host:x} {vaule} {value:F2}\");",
+        "message placeholders {host}, {vaule} are not among {value}, {time}, {threshold}, {rule}, {since}; "
+        + "message placeholder {value:F2} has a format, which placeholders do not take ({value} is written with 2 decimals, {time} in ISO 8601)")]
     public void A_message_placeholder_nothing_fills_is_a_load_error(string rule, string? error)
     {
         var path = Write("msg.csx", rule);

@@ -490,27 +490,35 @@ public sealed class RuleHost : IDisposable
     internal static string? PlaceholderProblem(IEnumerable<string?> templates, bool perGroup, string? label)
     {
         var unfilled = new List<string>();
+        var formatted = new List<string>();
+        bool Fills(string name) => Placeholders.Contains(name) || (perGroup && (name == "label" || (label is null ? LabelNames.Contains(name) : name == label)));
         foreach (var template in templates)
         {
             if (template is null) continue;
-            // A C# author's format ({value:F3}, {time:HH:mm}) stayed as it was written, in silence.
-            foreach (System.Text.RegularExpressions.Match f in System.Text.RegularExpressions.Regex.Matches(template, @"\{([A-Za-z_][A-Za-z0-9_]*)[:,][^{}]*\}"))
-                if (f.Groups[1].Value is var name && (Placeholders.Contains(name) || name == "label" || LabelNames.Contains(name)))
-                    return $"message placeholder {f.Value} has a format, which placeholders do not take "
-                           + "({value} is written with 2 decimals, {time} in ISO 8601)";
-            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(template, @"\{([A-Za-z_][A-Za-z0-9_]*)\}"))
+            // A C# author's format ({value:F3}, {time:HH:mm}) stayed as it was written, in silence;
+            // other text in braces ({key: x}) stays as it is.
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(template, @"\{([A-Za-z_][A-Za-z0-9_]*)(?:[:,][^{}]*)?\}"))
             {
                 var name = m.Groups[1].Value;
-                if (Placeholders.Contains(name)) continue;
-                if (perGroup && (name == "label" || (label is null ? LabelNames.Contains(name) : name == label))) continue;
-                if (!unfilled.Contains($"{{{name}}}")) unfilled.Add($"{{{name}}}");
+                var hasFormat = m.Value.Length > name.Length + 2;
+                if (hasFormat && !Placeholders.Contains(name) && name != "label" && !LabelNames.Contains(name)) continue;
+                if (!Fills(name)) { if (!unfilled.Contains($"{{{name}}}")) unfilled.Add($"{{{name}}}"); }
+                else if (hasFormat && !formatted.Contains(m.Value)) formatted.Add(m.Value);
             }
         }
-        if (unfilled.Count == 0) return null;
-        var known = string.Join(", ", Placeholders.Select(p => $"{{{p}}}"))
-                    + (perGroup ? $", {{label}}, {(label is null ? "a label's name" : $"{{{label}}}")}" : "");
-        return unfilled.Count == 1 ? $"message placeholder {unfilled[0]} is not one of {known}"
-            : $"message placeholders {string.Join(", ", unfilled)} are not among {known}";
+        var problems = new List<string>();
+        if (unfilled.Count > 0)
+        {
+            var known = string.Join(", ", Placeholders.Select(p => $"{{{p}}}"))
+                        + (perGroup ? $", {{label}}, {(label is null ? "a label's name" : $"{{{label}}}")}" : "");
+            problems.Add(unfilled.Count == 1 ? $"message placeholder {unfilled[0]} is not one of {known}"
+                : $"message placeholders {string.Join(", ", unfilled)} are not among {known}");
+        }
+        if (formatted.Count > 0)
+            problems.Add($"message placeholder{(formatted.Count == 1 ? "" : "s")} {string.Join(", ", formatted)} "
+                         + $"{(formatted.Count == 1 ? "has a format, which placeholders do not take" : "have formats, which placeholders do not take")} "
+                         + "({value} is written with 2 decimals, {time} in ISO 8601)");
+        return problems.Count == 0 ? null : string.Join("; ", problems);
     }
 
     /// <summary>
