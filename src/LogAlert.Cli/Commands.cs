@@ -134,7 +134,9 @@ public sealed class RunCommand
                 _ => throw new UsageException($"--format: \"{format}\" is not text or jsonl"),
             };
             // "off" is what the option's help offers: a wrong word ("none", "no") is told about it.
-            var interval = summaryInterval.Equals("off", StringComparison.OrdinalIgnoreCase) || summaryInterval == "0" ? TimeSpan.Zero
+            // Trimmed, as durations are read: " off " was told "nor off".
+            var summaryWord = summaryInterval.Trim();
+            var interval = summaryWord.Equals("off", StringComparison.OrdinalIgnoreCase) || summaryWord == "0" ? TimeSpan.Zero
                 : Durations.TryParse(summaryInterval, out var every, out var notDuration) ? every
                 : throw new UsageException($"--summary-interval: \"{summaryInterval}\" {notDuration}{(notDuration == Durations.NotADuration ? ", nor off" : "")}");
             var settings = new EngineSettings

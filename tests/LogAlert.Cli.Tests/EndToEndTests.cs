@@ -481,6 +481,7 @@ public sealed class EndToEndTests : IDisposable
         var off = CliRunner.Run("--format", "jsonl", "--summary-interval", "off", file);
         Assert.DoesNotContain("\"summary\"", off.Stdout);
         Assert.Equal(off.Stdout, CliRunner.Run("--format", "jsonl", "--summary-interval", "OFF", file).Stdout); // was "not a duration"
+        Assert.Equal(off.Stdout, CliRunner.Run("--format", "jsonl", "--summary-interval", " off ", file).Stdout); // trimmed, as durations are
         Assert.Contains("\"alert\"", off.Stdout);
         var onlySummary = CliRunner.Run("--format", "jsonl", "--only", "summary", file);
         Assert.DoesNotContain("\"alert\"", onlySummary.Stdout);
