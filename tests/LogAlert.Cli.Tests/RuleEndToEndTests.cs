@@ -110,15 +110,31 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Contains("broken.csx:4:1: error CS0103", check.Stderr);
     }
 
+    // The same log, named access.log: 20 compile errors and a count, where one line says what it is.
+    [Fact]
+    public void A_log_named_as_a_rule_file_is_said_to_be_a_log()
+    {
+        var log = Write("access.log", string.Concat(Enumerable.Range(0, 300).Select(i =>
+            $"10.0.0.{i % 9} - - [07/Feb/2019:16:11:{i % 60:00} +0000] \"GET /api/user HTTP/1.1\" 200 1234\n")));
+
+        var check = Run("check", log);
+        var run = Run("--rules", log, Log());
+
+        Assert.Equal((2, ""), (check.ExitCode, check.Stdout));
+        Assert.Equal($"{log}: error: this is an access log (common), not a rule file (a C# script, .csx): "
+                     + "name logs after the options, and rule files after --rules\n", check.Stderr);
+        Assert.Equal((2, check.Stderr), (run.ExitCode, run.Stderr));
+    }
+
     [Theory]
-    [InlineData("access.log")]
+    [InlineData("notes.txt")]
     [InlineData("many.csx")]
     public void A_file_of_many_compile_errors_says_the_first_20_and_counts_the_rest(string name)
     {
         // A log named as a rule file made an error of nearly every token: 28,923 lines on stderr for a
-        // 1,440-line nginx log.
+        // 1,440-line nginx log. (A log not named .csx is said to be one: below.)
         var file = Write(name, string.Concat(Enumerable.Range(0, 300).Select(i =>
-            $"10.0.0.{i % 9} - - [07/Feb/2019:16:11:{i % 60:00} +0000] \"GET /api/user HTTP/1.1\" 200 1234\n")));
+            $"10.0.0.{i % 9} - - [07/Feb/2019:16:11:{i % 60:00} +0000] \"GET /api/user HTTP/1.1\" 200 1234\n")).Replace(" [", " <"));
 
         var check = Run("check", file);
 

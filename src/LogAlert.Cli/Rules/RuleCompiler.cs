@@ -54,6 +54,12 @@ internal static class RuleCompiler
     /// <summary>Checks the directives, then compiles and emits one rule file.</summary>
     public static CompileOutcome Compile(RuleSource source)
     {
+        // A log named as a rule file (`--rules access.log`, a glob that took one) made 20 compile
+        // errors and a count: a file not named .csx whose first lines are a log format is said so.
+        if (!source.FullPath.EndsWith(".csx", StringComparison.OrdinalIgnoreCase)
+            && Input.Formats.FormatSniffer.Sniff(System.Text.Encoding.UTF8.GetBytes(source.Text[..Math.Min(source.Text.Length, 64 * 1024)])).Format is { } format)
+            return new CompileOutcome(null, [$"{source.DisplayPath}: error: this is an access log ({format}), not a rule file (a C# script, .csx): "
+                                             + "name logs after the options, and rule files after --rules"]);
         var errors = CheckDirectives(source);
         if (errors.Count > 0) return new CompileOutcome(null, errors);
 
