@@ -427,4 +427,33 @@ public sealed class FollowRobustnessTests : IDisposable
         Assert.Equal(["firing@1001", "resolved@1006"], run.Transitions());
         Assert.StartsWith("error: ", stats.GetProperty("stopped").GetString());
     }
+
+    // A named pipe in the followed file's place after a rotation (or a delete and a mkfifo): with a
+    // writer, "Stream does not support seeking." and a stack trace (QA); without one, a silent wait.
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    public async Task A_rotation_to_a_named_pipe_ends_the_run_in_one_line_once_the_old_file_is_read(bool renamed, bool writer)
+    {
+        var log = Path.Combine(_dir, "access.csv");
+        File.WriteAllText(log, Header + "\n" + Lines(1000, 1004, 5));
+        using var run = new Following(log, "1h");
+        Assert.Equal(["firing@1001"], await run.WaitForTransitions(1));
+
+        if (renamed) File.Move(log, log + ".1");
+        else File.Delete(log);
+        Process.Start("mkfifo", [log])!.WaitForExit();
+        // A writer that opens the pipe and writes a line (it waits for a reader; killed at the end).
+        using var writing = writer ? Process.Start("sh", ["-c", $"echo '\"10.0.0.1\",\"-\",\"-\",1010,\"GET / HTTP/1.1\",200,1' > '{log}'"]) : null;
+        var (exit, stats, stderr) = await run.Ended();
+        writing?.Kill();
+
+        Assert.Equal(1, exit);
+        Assert.Equal($"logalert: {log}: turned up as a named pipe, which --follow reads only when it is there as logalert starts; start logalert after it, or pipe it in: cat {log} | logalert --follow -",
+            stderr.Split('\n')[^1]);
+        Assert.DoesNotContain("   at ", stderr);
+        Assert.Equal((1L + 20, 20L, 0L), Counts(stats));
+        Assert.StartsWith("error: ", stats.GetProperty("stopped").GetString());
+    }
 }

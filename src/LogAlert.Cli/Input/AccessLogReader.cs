@@ -442,6 +442,12 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             // A followed path that turned up as a file not to be read (compressed, a named pipe).
             e = refused;
         }
+        catch (Exception other) when (other is NotSupportedException or UnauthorizedAccessException)
+        {
+            // What a file that is no longer a file does to its stream (a named pipe cannot seek): the
+            // read failed, and is said as one, not as a stack trace.
+            e = new InputException($"{path}: cannot read: {other.Message}", other);
+        }
         failure = ExceptionDispatchInfo.Capture(e);
         chunk = default;
         return Step.End;

@@ -39,6 +39,7 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     private bool _sleep;              // the last read found nothing new: wait a poll before the next
     private FileStream? _successor;   // the file the path names now, once the old one is read to its end
     private System.Diagnostics.Stopwatch? _oldQuiet; // since the old file last grew, once the path names a successor
+    private System.Diagnostics.Stopwatch? _pipeSince; // since the old file last grew, once the path names a named pipe
     private long _successorThen;      // the successor's length when the old file last grew (or it was found)
     private bool _restart;            // hand out what is left of the old content, then start afresh
     private bool _truncated;          // the restart is a truncation, not a rotation: the file is read again
@@ -83,6 +84,7 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
             var read = _file!.Read(room.Span);
             if (read > 0)
             {
+                _pipeSince?.Restart();
                 RememberHead(room.Span[..read]);
                 if (_position < Compression.HeadLength) RefuseCompressed(Compression.Of(_head.AsSpan(0, _headLength)));
                 _lines.Advance(read);
@@ -113,6 +115,18 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
                 _restart = true;
                 continue;
             }
+            // A named pipe in the file's place (rotated, or deleted and made again): opening it waits
+            // for a writer, in silence, and a stream of it cannot seek: with a writer the run ended
+            // with a stack trace. Refused as at a path waited for, once the old file has stayed as it
+            // is for RotateWait (its writer may still be finishing it).
+            if (UnixFileStatus.Of(path) is { IsPipe: true })
+            {
+                _pipeSince ??= System.Diagnostics.Stopwatch.StartNew();
+                if (_pipeSince.Elapsed >= RotateWait) throw new InputException(PipeRefusal);
+                _sleep = true;
+                return Step.Idle;
+            }
+            _pipeSince = null;
             if (TryOpenSuccessor() is { } successor)
             {
                 _successor = successor;
@@ -155,6 +169,10 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
         return got < now.Length || !now.SequenceEqual(_head.AsSpan(0, _headLength));
     }
 
+    /// <summary>What a named pipe in the followed path's place is told: one there at the start is read as stdin is.</summary>
+    private string PipeRefusal =>
+        $"{path}: turned up as a named pipe, which --follow reads only when it is there as logalert starts; start logalert after it, or pipe it in: cat {path} | logalert --follow -";
+
     /// <summary>Keeps what of <paramref name="read"/>, read at the current position, falls in the file's first bytes.</summary>
     private void RememberHead(ReadOnlySpan<byte> read)
     {
@@ -173,8 +191,7 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
         // A named pipe that turns up here would hold the open until a writer came, and has no length
         // or rotation to follow: refused, as a compressed file is. One there at the start is read as
         // stdin is (AccessLogReader.CheckInputs).
-        if (UnixFileStatus.Of(path) is { IsPipe: true })
-            throw new InputException($"{path}: turned up as a named pipe, which --follow reads only when it is there as logalert starts; start logalert after it, or pipe it in: cat {path} | logalert --follow -");
+        if (UnixFileStatus.Of(path) is { IsPipe: true }) throw new InputException(PipeRefusal);
         try
         {
             _file = AccessLogReader.TryOpenFile(path);
