@@ -428,6 +428,25 @@ public sealed class FollowRobustnessTests : IDisposable
         Assert.StartsWith("error: ", stats.GetProperty("stopped").GetString());
     }
 
+    // A named pipe with no writer yet: its open waited for one, and SIGTERM could not end the wait;
+    // the host gave up on the run 30 s later, exit 0 and no report (QA).
+    [Fact]
+    public async Task A_named_pipe_without_a_writer_stops_at_SIGTERM_with_its_report()
+    {
+        var fifo = Path.Combine(_dir, "access.fifo");
+        Process.Start("mkfifo", [fifo])!.WaitForExit();
+        using var run = new Following(fifo, "1h");
+        await Task.Delay(1000); // at the open, which waits for a writer
+
+        var stopping = Stopwatch.StartNew();
+        var (exit, stats, stderr) = await run.Terminate();
+
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"took {stopping.Elapsed}");
+        Assert.Equal((0, ""), (exit, stderr));
+        Assert.Equal("SIGTERM", stats.GetProperty("stopped").GetString());
+        Assert.Equal((0L, 0L, 0L), Counts(stats));
+    }
+
     // A named pipe in the followed file's place after a rotation (or a delete and a mkfifo): with a
     // writer, "Stream does not support seeking." and a stack trace (QA); without one, a silent wait.
     [Theory]

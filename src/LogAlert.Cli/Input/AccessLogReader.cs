@@ -192,7 +192,16 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     {
         for (var i = 0; i < _inputs.Length; i++)
         {
-            if (_inputs[i] == "-" || _pipes.ContainsKey(i)) continue;
+            if (_inputs[i] == "-" || _pipes.ContainsKey(i) || _opening.ContainsKey(i)) continue;
+            // A named pipe's open waits for a writer, and a signal could not end that wait (the host
+            // gave up on the run 30 s later, with no report): it is opened on a thread of its own,
+            // and waited for where the input is read, as long as the run is not stopped.
+            if (UnixFileStatus.Of(_inputs[i]) is { IsPipe: true })
+            {
+                var name = _inputs[i];
+                _opening[i] = Task.Factory.StartNew(() => OpenFile(name), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                continue;
+            }
             var stream = IsFollowed(i) ? TryOpenFile(_inputs[i]) : OpenFile(_inputs[i]);
             if (stream is { CanSeek: false }) _pipes[i] = stream;
             else
@@ -212,6 +221,9 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     // check for the read: opening a named pipe again waited for a second writer, and closing the
     // first open had killed the writer that was there (SIGPIPE), so its lines were lost.
     private readonly Dictionary<int, FileStream> _pipes = [];
+
+    // Named pipes being opened (CheckInputs): each open waits for the pipe's first writer.
+    private readonly Dictionary<int, Task<FileStream>> _opening = [];
 
     /// <summary>Whether input <paramref name="index"/> is followed: the last one, a file, in follow mode.</summary>
     private bool IsFollowed(int index) => _follow && index == _inputs.Length - 1 && _inputs[index] != "-";
@@ -488,6 +500,12 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         // A pipe is read from the open the check made, as stdin is: its lines go out as they come
         // (a pipe that stays open, `<(tail -f x)` or a FIFO, is live), and followed it cannot be
         // rotated: its end is the end of the input.
+        if (_opening.Remove(index, out var opening))
+        {
+            // Stopped before a writer came: the input ends, and the run with its report.
+            try { _pipes[index] = opening.WaitAsync(cancel).GetAwaiter().GetResult(); }
+            catch (OperationCanceledException) { return new StreamSource(Stream.Null, prompt: true, _poll, cancel, _maxLine, name, _notice); }
+        }
         if (_pipes.Remove(index, out var pipe)) return new StreamSource(pipe, prompt: true, _poll, cancel, _maxLine, name, _notice);
         if (name == "-")
         {
