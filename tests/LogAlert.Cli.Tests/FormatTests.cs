@@ -517,6 +517,8 @@ public sealed class FormatTests
     [InlineData("GET http://x.example/c HTTP/1.0", "GET", null)]
     [InlineData("CONNECT www.example.com:443 HTTP/1.1", "CONNECT", null)] // a target that is no URI: review
     [InlineData("GET example.com/x HTTP/1.1", "GET", null)]
+    [InlineData("GET /sp ace HTTP/1.1", "GET", null)] // as nginx logs a bad request (QA)
+    [InlineData("GET  /dbl  HTTP/1.1", "GET", "/dbl")]
     [InlineData("GARBAGE", null, null)]
     [InlineData("-", null, null)]
     public void An_unquoted_request_is_read_to_its_protocol(string request, string? method, string? path)

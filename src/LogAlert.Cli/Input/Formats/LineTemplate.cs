@@ -749,17 +749,22 @@ public sealed class LineTemplate : IAccessLineParser
     /// <summary>
     /// Where a request not between quotes ends (<see cref="Stop.Request"/>): <c>GET /a HTTP/1.1</c> has
     /// spaces of its own, and at the first one the status was looked for in the URI ("status "/a" is
-    /// not an integer", every line). Three words when the third starts with <c>HTTP/</c> (whatever the
-    /// target: <c>CONNECT host:443</c>); else two when the second is a URI (it starts with <c>/</c>, is
-    /// <c>*</c> or has <c>://</c>: HTTP/0.9's <c>GET /a</c>); else the first alone (a probe's garbage).
+    /// not an integer", every line). At the end of its first word that starts with <c>HTTP/</c> after a
+    /// space, before any quote (whatever the target, <c>CONNECT host:443</c>, and a target with a space
+    /// in it, as nginx logs a bad request's); else after the method and the next word when that is a
+    /// URI (it starts with <c>/</c>, is <c>*</c> or has <c>://</c>: HTTP/0.9's <c>GET /a</c>); else
+    /// after the method alone (a probe's garbage).
     /// </summary>
     private static int RequestEnd(ReadOnlySpan<byte> line, int pos)
     {
         static int WordEnd(ReadOnlySpan<byte> line, int at) => line[at..].IndexOf((byte)' ') is var space and >= 0 ? at + space : line.Length;
+        var rest = line[pos..];
+        var quote = rest.IndexOf((byte)'"');
+        var protocol = (quote < 0 ? rest : rest[..quote]).IndexOf(" HTTP/"u8);
+        if (protocol > 0) return WordEnd(line, pos + protocol + 1);
         var method = WordEnd(line, pos);
         if (method + 1 >= line.Length) return method;
         var target = WordEnd(line, method + 1);
-        if (target + 1 < line.Length && line[(target + 1)..].StartsWith("HTTP/"u8)) return WordEnd(line, target + 1);
         var uri = line[(method + 1)..target];
         return uri is [(byte)'/', ..] or [(byte)'*'] || uri.IndexOf("://"u8) > 0 ? target : method;
     }
