@@ -519,6 +519,7 @@ public sealed class FormatTests
     [InlineData("GET example.com/x HTTP/1.1", "GET", null)]
     [InlineData("GET /sp ace HTTP/1.1", "GET", null)] // as nginx logs a bad request (QA)
     [InlineData("GET  /dbl  HTTP/1.1", "GET", "/dbl")]
+    [InlineData("GET /nine", "GET", "/nine")] // HTTP/0.9, with an HTTP/ word later in the line (below)
     [InlineData("GARBAGE", null, null)]
     [InlineData("-", null, null)]
     public void An_unquoted_request_is_read_to_its_protocol(string request, string? method, string? path)
@@ -528,6 +529,10 @@ public sealed class FormatTests
         if (path is not null) Assert.Equal(path, quoted.Path);
         foreach (var format in new[] { "$remote_addr [$time_local] $request $status $body_bytes_sent", "%h %t %r %>s %b" })
             Assert.Equal(quoted, Parse(Compile(format), $"10.0.0.1 [07/Feb/2019:16:11:00 -0500] {request} 404 5"));
+        // An unquoted field after the status that starts with HTTP/ ($server_protocol) is no protocol of the request.
+        var later = Parse(Compile("$remote_addr [$time_local] $request $status $body_bytes_sent $server_protocol"),
+            $"10.0.0.1 [07/Feb/2019:16:11:00 -0500] {request} 404 5 HTTP/1.1");
+        Assert.Equal((quoted.Method, quoted.Path, 404, 5L), (later.Method, later.Path, later.Status, later.Bytes));
     }
 
     // A client writes X-Forwarded-For as it likes: "a , b" or "a,  b" ended the list at its first

@@ -280,9 +280,8 @@ public sealed class LineTemplate : IAccessLineParser
         /// <summary>A host followed at once by a request URI: before the first <c>/</c>.</summary>
         Slash,
         /// <summary>
-        /// A request not between quotes followed by a literal that starts with a space: its method, its
-        /// URI when the next word is one, and its protocol when the word after is <c>HTTP/…</c>
-        /// (<see cref="RequestEnd"/>).
+        /// A request not between quotes followed by a literal that starts with a space: to its first
+        /// word that starts with <c>HTTP/</c>, else its method and a URI (<see cref="RequestEnd"/>).
         /// </summary>
         Request,
         /// <summary><c>dd/Mon/yyyy:HH:MM:SS ±hhmm</c>, of fixed length.</summary>
@@ -761,12 +760,27 @@ public sealed class LineTemplate : IAccessLineParser
         var rest = line[pos..];
         var quote = rest.IndexOf((byte)'"');
         var protocol = (quote < 0 ? rest : rest[..quote]).IndexOf(" HTTP/"u8);
-        if (protocol > 0) return WordEnd(line, pos + protocol + 1);
+        // Not past a status: HTTP/0.9's "GET /a 400 HTTP/1.1" (a $server_protocol after the status)
+        // took "/a 400" for the target.
+        if (protocol > 0 && !HasStatusWord(rest[..protocol])) return WordEnd(line, pos + protocol + 1);
         var method = WordEnd(line, pos);
         if (method + 1 >= line.Length) return method;
         var target = WordEnd(line, method + 1);
         var uri = line[(method + 1)..target];
         return uri is [(byte)'/', ..] or [(byte)'*'] || uri.IndexOf("://"u8) > 0 ? target : method;
+    }
+
+    /// <summary>Whether a word after the first of <paramref name="words"/> is three digits, as a status is.</summary>
+    private static bool HasStatusWord(ReadOnlySpan<byte> words)
+    {
+        var first = true;
+        foreach (var range in words.Split((byte)' '))
+        {
+            var word = words[range];
+            if (!first && word.Length == 3 && !word.ContainsAnyExceptInRange((byte)'0', (byte)'9')) return true;
+            first = false;
+        }
+        return false;
     }
 
     /// <summary>
