@@ -59,6 +59,34 @@ public sealed class HardeningTests : IDisposable
         Assert.Equal(3000, Stats(r).GetProperty("records").GetInt64());
     }
 
+    // A named pipe that no writer opens, not followed, alone or after a file: its open waited for one,
+    // and SIGTERM could not end the wait (the host gave up 30 s later, exit 0, no report).
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_named_pipe_without_a_writer_stops_at_SIGTERM_with_its_report(bool afterAFile)
+    {
+        var fifo = Path.Combine(_dir, "waiting.fifo");
+        System.Diagnostics.Process.Start("mkfifo", [fifo])!.WaitForExit();
+        var file = Write("first.csv", Header + "\n" + Line(1549573860));
+        string[] inputs = afterAFile ? [file, fifo] : [fifo];
+        var info = CliRunner.StartInfo(["--format", "jsonl", "--summary-interval", "off", .. inputs], _env);
+        using var run = System.Diagnostics.Process.Start(info)!;
+        var stdout = run.StandardOutput.ReadToEndAsync();
+        await Task.Delay(1500); // at the pipe's open, which waits for a writer
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        System.Diagnostics.Process.Start("kill", ["-TERM", run.Id.ToString()])!.WaitForExit();
+        var exited = run.WaitForExit(20_000);
+        if (!exited) run.Kill(true);
+
+        Assert.True(exited && stopping.Elapsed < TimeSpan.FromSeconds(10), $"took {stopping.Elapsed}");
+        Assert.Equal(0, run.ExitCode);
+        var stats = JsonDocument.Parse((await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
+        Assert.Equal("SIGTERM", stats.GetProperty("stopped").GetString());
+        Assert.Equal(afterAFile ? 1 : 0, stats.GetProperty("records").GetInt64());
+    }
+
     [Theory]
     [InlineData(long.MaxValue)]
     [InlineData(long.MaxValue - 1800)] // within the skew of the int64 limit: once "0s ahead", by overflow

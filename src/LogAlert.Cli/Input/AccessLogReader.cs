@@ -198,8 +198,11 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             // and waited for where the input is read, as long as the run is not stopped.
             if (UnixFileStatus.Of(_inputs[i]) is { IsPipe: true })
             {
-                var name = _inputs[i];
-                _opening[i] = Task.Factory.StartNew(() => OpenFile(name), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                var opening = OpenPipe(_inputs[i]);
+                // An open that fails (no permission, gone) fails at once, and is said before anything
+                // is read, as a file's is; one with a writer there already is in hand.
+                if (Task.WaitAny([opening], TimeSpan.FromMilliseconds(50)) == 0) _pipes[i] = opening.GetAwaiter().GetResult();
+                else _opening[i] = opening;
                 continue;
             }
             var stream = IsFollowed(i) ? TryOpenFile(_inputs[i]) : OpenFile(_inputs[i]);
@@ -454,10 +457,10 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             // A followed path that turned up as a file not to be read (compressed, a named pipe).
             e = refused;
         }
-        catch (Exception other) when (other is NotSupportedException or UnauthorizedAccessException)
+        catch (Exception other) when (other is NotSupportedException or UnauthorizedAccessException && source is FollowSource)
         {
-            // What a file that is no longer a file does to its stream (a named pipe cannot seek): the
-            // read failed, and is said as one, not as a stack trace.
+            // What a followed file that is no longer a file does to its stream (a named pipe cannot
+            // seek): the read failed, and is said as one, not as a stack trace.
             e = new InputException($"{path}: cannot read: {other.Message}", other);
         }
         failure = ExceptionDispatchInfo.Capture(e);
@@ -500,11 +503,21 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
         // A pipe is read from the open the check made, as stdin is: its lines go out as they come
         // (a pipe that stays open, `<(tail -f x)` or a FIFO, is live), and followed it cannot be
         // rotated: its end is the end of the input.
+        // A file that became a named pipe since the check (earlier inputs take time) waits as one.
+        if (!follow && name != "-" && !_pipes.ContainsKey(index) && !_opening.ContainsKey(index)
+            && UnixFileStatus.Of(name) is { IsPipe: true })
+            _opening[index] = OpenPipe(name);
         if (_opening.Remove(index, out var opening))
         {
-            // Stopped before a writer came: the input ends, and the run with its report.
             try { _pipes[index] = opening.WaitAsync(cancel).GetAwaiter().GetResult(); }
-            catch (OperationCanceledException) { return new StreamSource(Stream.Null, prompt: true, _poll, cancel, _maxLine, name, _notice); }
+            catch (OperationCanceledException)
+            {
+                // Stopped before a writer came: the input ends, and the run with its report. The
+                // open's thread stays blocked until a writer comes or the process ends (nothing can
+                // end an open(2) of a pipe); a stream it opens after all is closed.
+                _ = opening.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                return new StreamSource(Stream.Null, prompt: true, _poll, cancel, _maxLine, name, _notice);
+            }
         }
         if (_pipes.Remove(index, out var pipe)) return new StreamSource(pipe, prompt: true, _poll, cancel, _maxLine, name, _notice);
         if (name == "-")
@@ -520,6 +533,13 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
             ? new FollowSource(name, _poll, cancel, _notice, _maxLine)
             : new StreamSource(Compression.Open(OpenFile(name), name, _notice), prompt: false, _poll, cancel, _maxLine, name, _notice);
     }
+
+    /// <summary>
+    /// Opens a named pipe on a thread of its own: the open waits for the pipe's first writer, and a
+    /// signal could not end that wait (the host gave up on the run 30 s later, with no report).
+    /// </summary>
+    private static Task<FileStream> OpenPipe(string path) =>
+        Task.Factory.StartNew(() => OpenFile(path), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     /// <summary>Opens a file the way a log reader must: sharing it with writers, renames and deletes.</summary>
     /// <exception cref="InputException">The file is missing or cannot be opened.</exception>
