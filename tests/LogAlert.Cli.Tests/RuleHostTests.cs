@@ -1085,20 +1085,9 @@ public sealed class RuleHostTests : IDisposable
                 })
                 .Above(1);
             """);
-        using var host = Host();
-        var report = new StringWriter();
-        var runaways = 0;
-        host.RuleTimeout = TimeSpan.FromSeconds(1);
-        host.Watchdog.Error = report;
-        host.Watchdog.OnRunaway = () => Interlocked.Increment(ref runaways);
-        var result = host.Load([path]);
-        Assert.Empty(result.Errors);
+        var (report, _) = RunawayReport(path, TimeSpan.FromSeconds(1));
 
-        Run(result.Rules, Records(Start, 1, _ => 1));
-
-        Assert.Equal(1, runaways);
-        Assert.Matches(@"^logalert: rule ""hog"" did not finish within 1s at \S+; memory in use grew by [01]\.\d GB meanwhile: is it holding on to all it builds\?\n$",
-            report.ToString().ReplaceLineEndings("\n"));
+        Assert.Matches(@"^logalert: rule ""hog"" did not finish within 1s at \S+; memory in use grew by [01]\.\d GB meanwhile: is it holding on to all it builds\?\n$", report);
     }
 
     // What a loop allocates and drops (strings, LINQ) is no growth: such a rule still "loops".
@@ -1117,17 +1106,9 @@ public sealed class RuleHostTests : IDisposable
                 })
                 .Above(1);
             """);
-        using var host = Host();
-        var report = new StringWriter();
-        host.RuleTimeout = TimeSpan.FromSeconds(1);
-        host.Watchdog.Error = report;
-        host.Watchdog.OnRunaway = () => { };
-        var result = host.Load([path]);
-        Assert.Empty(result.Errors);
+        var (report, _) = RunawayReport(path, TimeSpan.FromSeconds(1));
 
-        Run(result.Rules, Records(Start, 1, _ => 1));
-
-        Assert.EndsWith("; is it stuck in a loop?\n", report.ToString().ReplaceLineEndings("\n"));
+        Assert.EndsWith("; is it stuck in a loop?\n", report);
     }
 
     /// <summary>
@@ -1137,10 +1118,22 @@ public sealed class RuleHostTests : IDisposable
     /// </summary>
     private string? AssertReportedOnce(string path, string rule)
     {
+        var (report, running) = RunawayReport(path, TimeSpan.FromMilliseconds(200));
+        Assert.Equal($"logalert: rule \"{rule}\" did not finish within 200ms at {LogTime.Iso(Start)}; is it stuck in a loop?\n", report);
+        return running;
+    }
+
+    /// <summary>
+    /// Loads <paramref name="path"/> with rule timeout <paramref name="timeout"/>, runs it over one
+    /// record and checks that the watchdog reported once, then and not at load time. Returns its
+    /// report and what it has running after the run.
+    /// </summary>
+    private (string Report, string? Running) RunawayReport(string path, TimeSpan timeout)
+    {
         using var host = Host();
         var report = new StringWriter();
         var runaways = 0;
-        host.RuleTimeout = TimeSpan.FromMilliseconds(200);
+        host.RuleTimeout = timeout;
         host.Watchdog.Error = report;
         host.Watchdog.OnRunaway = () => Interlocked.Increment(ref runaways);
 
@@ -1151,10 +1144,7 @@ public sealed class RuleHostTests : IDisposable
         Run(result.Rules, Records(Start, 1, _ => 1));
 
         Assert.Equal(1, runaways);
-        Assert.Equal(
-            $"logalert: rule \"{rule}\" did not finish within 200ms at {LogTime.Iso(Start)}; is it stuck in a loop?\n",
-            report.ToString().ReplaceLineEndings("\n"));
-        return host.Watchdog.Running;
+        return (report.ToString().ReplaceLineEndings("\n"), host.Watchdog.Running);
     }
 
     [Fact]
