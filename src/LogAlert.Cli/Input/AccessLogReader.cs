@@ -500,9 +500,6 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
     private ChunkSource OpenSource(int index, bool follow, CancellationToken cancel)
     {
         var name = _inputs[index];
-        // A pipe is read from the open the check made, as stdin is: its lines go out as they come
-        // (a pipe that stays open, `<(tail -f x)` or a FIFO, is live), and followed it cannot be
-        // rotated: its end is the end of the input.
         // A file that became a named pipe since the check (earlier inputs take time) waits as one.
         if (!follow && name != "-" && !_pipes.ContainsKey(index) && !_opening.ContainsKey(index)
             && UnixFileStatus.Of(name) is { IsPipe: true })
@@ -519,6 +516,9 @@ public sealed class AccessLogReader : IEnumerable<InputBatch>
                 return new StreamSource(Stream.Null, prompt: true, _poll, cancel, _maxLine, name, _notice);
             }
         }
+        // A pipe is read from the open the check made, as stdin is: its lines go out as they come
+        // (a pipe that stays open, `<(tail -f x)` or a FIFO, is live), and followed it cannot be
+        // rotated: its end is the end of the input.
         if (_pipes.Remove(index, out var pipe)) return new StreamSource(pipe, prompt: true, _poll, cancel, _maxLine, name, _notice);
         if (name == "-")
         {
