@@ -81,7 +81,7 @@ public sealed class CheckCommand
             // A signal (a kill, a CI job's timeout) ends the process by this path too: not the rule's doing.
             if (Signals.Received is { } signal)
             {
-                checker.ReportInterrupted($"{signal} while {what} was running");
+                checker.ReportInterrupted(signal, what);
                 Environment.ExitCode = Signals.ExitCode;
                 return;
             }
@@ -96,7 +96,7 @@ public sealed class CheckCommand
         using var stop = new SignalStop(TimeSpan.FromSeconds(1), signal =>
         {
             var what = host.Watchdog.Running;
-            if (!checker.ReportInterrupted(what is null ? signal : $"{signal} while {what} was running")) return;
+            if (!checker.ReportInterrupted(signal, what)) return;
             Environment.Exit(Signals.ExitCodeOf(signal));
         });
         stop.Token.Register(() => host.Watchdog.Timeout = TimeSpan.Zero);

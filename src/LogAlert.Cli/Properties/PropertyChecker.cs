@@ -95,11 +95,7 @@ internal sealed class PropertyChecker
             if (Interlocked.Exchange(ref _reported, 1) == 1) Monitor.Wait(_out);
             if (stop?.Signal is { } signal)
             {
-                _out.WriteLine();
-                _out.WriteLine($"stopped: {signal}, checking \"{_runningProperty}\" of {_runningRule?.Name}");
-                _out.WriteLine($"{_passed} passed, {_failed} failed (the run was stopped by {signal})");
-                _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
-                _out.Flush();
+                WriteStopped(signal, running: null);
                 return stop.ExitCode;
             }
             _out.WriteLine($"{_passed} passed, {_failed} failed");
@@ -117,20 +113,31 @@ internal sealed class PropertyChecker
     /// <summary>Reports a rule that called <c>Environment.Exit</c>, with the log it was running on; the process is ending.</summary>
     public void ReportEndedProcess(string message) => ReportStop(EndedProcess, message);
 
-    /// <summary>A signal stopped the run: said with the counts so far; no property is charged with it.</summary>
+    /// <summary>
+    /// A signal stopped the run while a case was still being checked (<paramref name="running"/>: the
+    /// rule call it interrupted, if any): said with the counts so far; no property is charged with it.
+    /// </summary>
     /// <returns>False when the run already wrote its summary.</returns>
-    public bool ReportInterrupted(string message)
+    public bool ReportInterrupted(string signal, string? running)
     {
         lock (_out)
         {
             if (Interlocked.Exchange(ref _reported, 1) == 1) return false;
-            _out.WriteLine();
-            _out.WriteLine($"stopped: {message}, checking \"{_runningProperty}\"");
-            _out.WriteLine($"{_passed} passed, {_failed} failed (the run was stopped)");
-            _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
-            _out.Flush();
+            WriteStopped(signal, running);
             return true;
         }
+    }
+
+    // The same lines whether the run reached the end of its case or the grace ran out first: which
+    // one it was depends on the machine's load, not on anything the user can act on.
+    private void WriteStopped(string signal, string? running)
+    {
+        _out.WriteLine();
+        var during = running is null ? "" : $" while {running} was running";
+        _out.WriteLine($"stopped: {signal}{during}, checking \"{_runningProperty}\" of {_runningRule?.Name}");
+        _out.WriteLine($"{_passed} passed, {_failed} failed (the run was stopped by {signal})");
+        _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
+        _out.Flush();
     }
 
     /// <summary>
