@@ -76,7 +76,10 @@ public sealed class PropertyCheckTests : IDisposable
 
         Assert.Equal(143, p.ExitCode);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"{clock.Elapsed.TotalSeconds:F1} s after the signal");
-        Assert.Contains("stopped: SIGTERM, checking \"never throws\" of busy", stdout);
+        // A case still running a second after the signal is cut short (CI's loaded machine did), and
+        // the line then names the rule call it interrupted, if one was running; a machine loaded
+        // enough may not have begun the first property yet.
+        Assert.Matches("(?m)^stopped: SIGTERM(( while rule \"busy\" was running)?, checking \"never throws\" of busy|, before the first property)$", stdout);
         Assert.Contains("0 passed, 0 failed (the run was stopped by SIGTERM)", stdout);
         Assert.DoesNotContain("FAIL", stdout + await stderr);
     }

@@ -134,7 +134,8 @@ internal sealed class PropertyChecker
     {
         _out.WriteLine();
         var during = running is null ? "" : $" while {running} was running";
-        _out.WriteLine($"stopped: {signal}{during}, checking \"{_runningProperty}\" of {_runningRule?.Name}");
+        var where = _runningProperty is { } property ? $"checking \"{property}\" of {_runningRule?.Name}" : "before the first property";
+        _out.WriteLine($"stopped: {signal}{during}, {where}");
         _out.WriteLine($"{_passed} passed, {_failed} failed (the run was stopped by {signal})");
         _out.WriteLine($"seed {_seed} (the same run: --seed {_seed})");
         _out.Flush();
