@@ -260,8 +260,9 @@ public sealed class RunCommand
             using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Stop);
             // A signal that came before these handlers (while the rules compiled, a second or more)
             // reached only the host's: live, the run went on until the host gave up on it 5 s later,
-            // with no final report; not live, the whole input was read. It stops the run now.
-            if (Signals.Received is { } early and ("SIGINT" or "SIGTERM"))
+            // with no final report; not live, the whole input was read. It stops the run now, as
+            // the same signal does later (SIGHUP ended the process while the host ran it).
+            if (Signals.Received is { } early and ("SIGINT" or "SIGTERM" or "SIGQUIT" or "SIGHUP"))
             {
                 runner.Signal ??= early;
                 cancel.Cancel();

@@ -83,7 +83,8 @@ catch (IOException e)
 // lifetime did for it is done here. SIGINT, SIGTERM and SIGQUIT do not end the process (the run
 // stops itself on them once it is reading, and on one that came while the rules compiled); after
 // the first, the run has Commands.HostOptions' shutdown timeout to finish (a rule stuck in a loop
-// may never), then the process ends as the host ended it.
+// may never), then the process ends as the host ended it. SIGHUP too, which the host left to end
+// the process at once when it came while the rules compiled (under nohup it stays ignored).
 static async Task<int> RunWithoutHost(object?[] bound)
 {
     Commands.HostOptions = new Microsoft.Extensions.Hosting.HostOptions { ShutdownTimeout = TimeSpan.FromSeconds(30) };
@@ -96,6 +97,7 @@ static async Task<int> RunWithoutHost(object?[] bound)
     using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Hold);
     using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Hold);
     using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Hold);
+    using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Hold);
     var run = RunArguments.Invoke(bound);
     if (await Task.WhenAny(run, signalled.Task) != run)
         await Task.WhenAny(run, Task.Delay(Commands.HostOptions.ShutdownTimeout));
