@@ -54,6 +54,15 @@ try
         case "test": app.AddCommands<TestCommand>(); break;
         default: app.AddCommands<RunCommand>(); break;
     }
+    // The host's console lifetime holds SIGINT, SIGTERM and SIGQUIT, not SIGHUP, which ended the
+    // process with no report when it came while the rules compiled: held as the others for the
+    // main command, which then stops on it (semantics §12), as RunWithoutHost does.
+    using var hangup = command is "check" or "generate" or "test" ? null
+        : PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+        {
+            c.Cancel = true;
+            app.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().StopApplication();
+        });
     await app.RunAsync();
     // Cocona reports its own parse errors (unknown option, missing value) with exit code 129;
     // they are usage errors, so they become 2 unless a command body decided the code. Help exits
@@ -98,10 +107,24 @@ static async Task<int> RunWithoutHost(object?[] bound)
     using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Hold);
     using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Hold);
     using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Hold);
-    var run = RunArguments.Invoke(bound);
+    // On a pool thread, as the host ran it: the rules compile and are probed before the run's first
+    // await, and a rule stuck there (or a rule file that is a pipe with no writer) held Main with
+    // it, where no signal could end the process.
+    var run = Task.Run(() => RunArguments.Invoke(bound));
     if (await Task.WhenAny(run, signalled.Task) != run)
         await Task.WhenAny(run, Task.Delay(Commands.HostOptions.ShutdownTimeout));
-    return run.IsCompleted ? await run : Environment.ExitCode;
+    if (!run.IsCompleted) return Environment.ExitCode;
+    try
+    {
+        return await run;
+    }
+    catch (Exception e) when (e is not (UsageException or IOException))
+    {
+        // The command catches what a user's input or files can cause; anything else is logalert's
+        // fault, said in one line as Cocona said it, not a runtime abort (exit 134).
+        Console.Error.WriteLine($"logalert: internal error: {e.GetType().Name}: {e.Message}");
+        return ExitCodes.IoFailure;
+    }
 }
 
 namespace LogAlert.Cli

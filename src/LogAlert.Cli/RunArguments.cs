@@ -14,7 +14,7 @@ namespace LogAlert.Cli;
 /// </summary>
 internal static class RunArguments
 {
-    private sealed record Slot(int Index, Type Type, bool Flag, bool Many);
+    private sealed record Slot(int Index, bool Flag, bool Many);
 
     private static readonly MethodInfo Method = typeof(RunCommand).GetMethod(nameof(RunCommand.Run))!;
 
@@ -37,7 +37,7 @@ internal static class RunArguments
                 continue;
             }
             if (p.GetCustomAttribute<OptionAttribute>() is not { Name: { } name } option) return null;
-            var slot = new Slot(p.Position, p.ParameterType, p.ParameterType == typeof(bool), p.ParameterType == typeof(string[]));
+            var slot = new Slot(p.Position, p.ParameterType == typeof(bool), p.ParameterType == typeof(string[]));
             // Only the types the main command has, each bound as Cocona binds it.
             if (!slot.Flag && !slot.Many && p.ParameterType != typeof(string)) return null;
             names[name] = slot;

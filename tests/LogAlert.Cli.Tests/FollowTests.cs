@@ -183,19 +183,23 @@ public sealed class FollowTests : IDisposable
     // A signal while the rules compiled reached only the host: live, the run went on for 5 s and
     // ended without a report; not live, it read the whole input. SIGQUIT was ignored, and SIGHUP
     // (a closed terminal) ended the process with no report.
+    // `--follow=true` is a line the main command leaves to Cocona's host (RunArguments).
     [Theory]
-    [InlineData(true, "TERM")]
-    [InlineData(false, "TERM")]
-    [InlineData(true, "HUP")]
-    [InlineData(false, "QUIT")]
-    public async Task A_signal_while_the_rules_compile_stops_the_run_with_its_report(bool live, string signal)
+    [InlineData("--follow", "TERM")]
+    [InlineData(null, "TERM")]
+    [InlineData("--follow", "HUP")]
+    [InlineData("--follow=true", "HUP")]
+    [InlineData(null, "QUIT")]
+    public async Task A_signal_while_the_rules_compile_stops_the_run_with_its_report(string? follow, string signal)
     {
+        var live = follow is not null;
         var log = Path.Combine(_dir, "access.csv");
         File.WriteAllText(log, Header + "\n" + Lines(1000, 1400, 50));
-        var rules = Path.Combine(_dir, $"fresh{live}{signal}.csx");
-        File.WriteAllText(rules, $"Alert(\"fresh{live}{signal}\").When(q => q.Rate(\"requests\", TimeSpan.FromSeconds(10))).Above(1);");
-        string[] args = ["--format", "jsonl", "--rules", rules, "--threshold", "5", .. live ? new[] { "--follow" } : [], log];
-        using var process = Process.Start(CliRunner.StartInfo(args, new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(_dir, $"cache{live}{signal}") }))!;
+        var name = $"fresh{follow?.Length}{signal}";
+        var rules = Path.Combine(_dir, $"{name}.csx");
+        File.WriteAllText(rules, $"Alert(\"{name}\").When(q => q.Rate(\"requests\", TimeSpan.FromSeconds(10))).Above(1);");
+        string[] args = ["--format", "jsonl", "--rules", rules, "--threshold", "5", .. live ? new[] { follow! } : [], log];
+        using var process = Process.Start(CliRunner.StartInfo(args, new Dictionary<string, string> { ["XDG_CACHE_HOME"] = Path.Combine(_dir, $"cache{name}") }))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         // Said before the rules are compiled (the rule file is new: no cache), so the signal comes while they are.
         Assert.Contains("ignored", await process.StandardError.ReadLineAsync());

@@ -526,6 +526,35 @@ public sealed class HardeningTests : IDisposable
         Assert.Contains("crashed.csv:4: ", r.Stderr);
     }
 
+    [Fact]
+    public async Task SIGTERM_while_a_rule_is_stuck_at_load_ends_the_run_after_the_shutdown_wait()
+    {
+        // The main command bound without the host ran on Main's thread: the rules compile and are
+        // called once before its first await, and a rule stuck there kept any signal from ending the
+        // process (the host's path gave it 30 s, then ended it with this line).
+        var rule = Write("loop.csx", """
+            Alert("loop").When(q => { Console.Error.WriteLine("looping"); while (true) { } return 0.0; }).Above(1);
+            """);
+        var log = Write("access.csv", Header + "\n" + Line(1000));
+        using var p = Process.Start(CliRunner.StartInfo(["--rule-timeout", "0", "--rules", rule, log], _env))!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = new StringBuilder();
+        string? line;
+        while ((line = await p.StandardError.ReadLineAsync()) is not null && !line.EndsWith("looping", StringComparison.Ordinal))
+            stderr.AppendLine(line);
+        Assert.NotNull(line); // the rule is looping now, at load
+
+        var clock = Stopwatch.StartNew();
+        Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        stderr.Append(await p.StandardError.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(50)));
+        Assert.True(p.WaitForExit(10_000));
+
+        Assert.Equal(143, p.ExitCode);
+        Assert.Contains("logalert: SIGTERM while rule \"loop\" was loaded; nothing was read", stderr.ToString());
+        Assert.Equal("", await stdout);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(45));
+    }
+
     [Theory]
     [InlineData("run")]
     [InlineData("test")]

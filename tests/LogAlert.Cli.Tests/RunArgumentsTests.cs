@@ -81,8 +81,6 @@ public sealed class RunArgumentsTests
         Assert.Null(RunArguments.TryBind(args));
     }
 
-    private sealed class Bound : Exception;
-
     /// <summary>Cocona's binder, and the arguments it bound kept instead of running the command.</summary>
     private sealed class CapturingBinder(ICoconaParameterBinder inner) : ICoconaParameterBinder
     {
@@ -91,7 +89,8 @@ public sealed class RunArgumentsTests
         public object?[] Bind(CommandDescriptor commandDescriptor, IReadOnlyList<CommandOption> commandOptionValues, IReadOnlyList<CommandArgument> commandArgumentValues)
         {
             Values = inner.Bind(commandDescriptor, commandOptionValues, commandArgumentValues);
-            throw new Bound();
+            throw new CommandExitedException(0); // the way out Cocona takes quietly
+
         }
     }
 
@@ -110,13 +109,7 @@ public sealed class RunArgumentsTests
             new CoconaParameterBinder(sp, sp.GetRequiredService<ICoconaValueConverter>(), sp.GetRequiredService<ICoconaParameterValidatorProvider>())));
         var app = builder.Build();
         app.AddCommands<RunCommand>();
-        try
-        {
-            await app.RunAsync();
-        }
-        catch (Bound)
-        {
-        }
+        await app.RunAsync();
         return binder?.Values ?? throw new InvalidOperationException($"Cocona bound nothing for: {string.Join(' ', args)}");
     }
 }
