@@ -58,6 +58,36 @@ public sealed class RunArgumentsTests
         }
     }
 
+    [Fact]
+    public async Task Random_lines_are_left_to_Cocona_or_bound_as_it_binds_them()
+    {
+        // Words a user types, and words that look like options where values go.
+        string[] names = ["rules", "format", "follow", "threshold", "window", "lateness", "only", "disable", "webhook", "log-format", "verbose", "alert"];
+        string[] values = ["jsonl", "5s", "a.csx", "x=y", "a b", "-5", "", "run", "log.csv", "ü.csv", "-", "--follow", "text"];
+        var random = new Random(17);
+        string Word() => random.Next(6) switch
+        {
+            0 => "--" + names[random.Next(names.Length)],
+            1 => "--" + names[random.Next(names.Length)] + "=" + values[random.Next(values.Length)],
+            2 => new[] { "-f", "-v", "-x", "--", "-fv" }[random.Next(5)],
+            _ => values[random.Next(values.Length)],
+        };
+        var compared = 0;
+        for (var n = 0; n < 300; n++)
+        {
+            var args = Enumerable.Range(0, random.Next(8)).Select(_ => Word()).ToArray();
+            if (RunArguments.TryBind(args) is not { } bound) continue;
+            var cocona = await CoconaBinds(args);
+            for (var i = 0; i < bound.Length; i++)
+            {
+                if (cocona[i] is string[] expected) Assert.Equal(expected, Assert.IsType<string[]>(bound[i]));
+                else Assert.Equal(cocona[i], bound[i]);
+            }
+            compared++;
+        }
+        Assert.True(compared >= 30, $"only {compared} of 300 lines were bound: the test compares too little");
+    }
+
     [Theory]
     [InlineData("--help")]
     [InlineData("-h")]
