@@ -48,14 +48,7 @@ public sealed class RunArgumentsTests
         var bound = RunArguments.TryBind(args);
         Assert.NotNull(bound); // else the line was left to Cocona, and this test would compare nothing
 
-        var cocona = await CoconaBinds(args);
-
-        Assert.Equal(cocona.Length, bound.Length);
-        for (var i = 0; i < bound.Length; i++)
-        {
-            if (cocona[i] is string[] expected) Assert.Equal(expected, Assert.IsType<string[]>(bound[i]));
-            else Assert.Equal(cocona[i], bound[i]);
-        }
+        AssertSame(await CoconaBinds(args), bound);
     }
 
     [Fact]
@@ -77,12 +70,7 @@ public sealed class RunArgumentsTests
         {
             var args = Enumerable.Range(0, random.Next(8)).Select(_ => Word()).ToArray();
             if (RunArguments.TryBind(args) is not { } bound) continue;
-            var cocona = await CoconaBinds(args);
-            for (var i = 0; i < bound.Length; i++)
-            {
-                if (cocona[i] is string[] expected) Assert.Equal(expected, Assert.IsType<string[]>(bound[i]));
-                else Assert.Equal(cocona[i], bound[i]);
-            }
+            AssertSame(await CoconaBinds(args), bound);
             compared++;
         }
         Assert.True(compared >= 30, $"only {compared} of 300 lines were bound: the test compares too little");
@@ -109,6 +97,16 @@ public sealed class RunArgumentsTests
     public void What_Cocona_is_to_read_or_to_refuse_is_left_to_it(params string[] args)
     {
         Assert.Null(RunArguments.TryBind(args));
+    }
+
+    private static void AssertSame(object?[] cocona, object?[] bound)
+    {
+        Assert.Equal(cocona.Length, bound.Length);
+        for (var i = 0; i < bound.Length; i++)
+        {
+            if (cocona[i] is string[] expected) Assert.Equal(expected, Assert.IsType<string[]>(bound[i]));
+            else Assert.Equal(cocona[i], bound[i]);
+        }
     }
 
     /// <summary>Cocona's binder, and the arguments it bound kept instead of running the command.</summary>
