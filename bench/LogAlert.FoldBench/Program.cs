@@ -6,7 +6,7 @@ using LogAlert.Core.Interop;
 namespace LogAlert.FoldBench;
 
 /// <summary>
-/// <c>LogAlert.FoldBench FILE [--rounds N] [--rules FILE...]</c>: the engine's fold alone. Reads FILE into batches
+/// <c>LogAlert.FoldBench FILE [--rounds N] [--no-summaries] [--rules FILE...]</c>: the engine's fold alone. Reads FILE into batches
 /// with logalert's reader, then folds all of them N times, each from a new state, on this one thread,
 /// with no output: no reader or JIT thread competes for the two cores, so a change to the engine
 /// shows within a few percent, where a whole run moves by 10% from one minute to the next. The
@@ -17,7 +17,7 @@ namespace LogAlert.FoldBench;
 public static class Program
 {
     /// <summary>The command line it takes.</summary>
-    public const string Usage = "usage: LogAlert.FoldBench FILE [--rounds N] [--rules FILE...]";
+    public const string Usage = "usage: LogAlert.FoldBench FILE [--rounds N] [--no-summaries] [--rules FILE...]";
 
     /// <summary>Runs the command and returns the exit code (1: no such file, 2: a usage error).</summary>
     public static int Main(string[] args)
@@ -25,6 +25,7 @@ public static class Program
         string? file = null;
         var rounds = 4;
         var rules = new List<string>();
+        var summaries = true;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -32,6 +33,9 @@ public static class Program
                 case "--rounds" when i + 1 < args.Length && int.TryParse(args[i + 1], out var n) && n > 0:
                     rounds = n;
                     i++;
+                    break;
+                case "--no-summaries":
+                    summaries = false;
                     break;
                 case "--rules":
                     while (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) rules.Add(args[++i]);
@@ -74,6 +78,8 @@ public static class Program
             settings.Rules = loaded.Rules.ToList();
             settings.Windows.AddRange(loaded.Told);
         }
+
+        if (!summaries) settings.SummaryInterval = TimeSpan.Zero;
 
         var read = Stopwatch.StartNew();
         var batches = new List<InputBatch>();
