@@ -427,13 +427,15 @@ type internal Scratch<'V>() =
 /// hosts of a busy summary interval were a dictionary of 30k entries, a cache miss or two each,
 /// where the bits of a million ids are 128 KB. Each thread reuses one; `Count` empties it by
 /// clearing only the words it set, so a use costs the ids added, not the ids ever seen.
+/// `Add` does not branch on whether the id was in the set already: that is a coin toss on a quiet
+/// site (a third of an interval's hosts are new), and a mispredicted branch a record doubled the
+/// summary's count (docs/performance.md, 2026-12-08). `Count` counts the bits instead.
 [<Sealed>]
 type internal IdBits private () =
     [<System.ThreadStatic; DefaultValue>]
     static val mutable private mine: IdBits | null
     let mutable words: uint64[] = Array.zeroCreate 1024
     let touched = List<int>()
-    let mutable count = 0
 
     /// This thread's set, empty (emptied here too, should a use before this one have thrown).
     static member Take() =
@@ -456,32 +458,33 @@ type internal IdBits private () =
     member this.Add(id: int) =
         let w = id >>> 6
         if w >= words.Length then this.Grow w
-        let bit = 1UL <<< (id &&& 63)
         let word = words[w]
-        if word &&& bit = 0UL then
-            if word = 0UL then touched.Add w
-            words[w] <- word ||| bit
-            count <- count + 1
+        // Taken once per word: ids close together share it, and a word's first id is rare.
+        if word = 0UL then touched.Add w
+        words[w] <- word ||| (1UL <<< (id &&& 63))
 
     /// How many distinct ids were added; the set is empty again.
     member _.Count() =
+        let mutable n = 0
         for w in touched do
+            n <- n + Numerics.BitOperations.PopCount words[w]
             words[w] <- 0UL
         touched.Clear()
-        let n = count
-        count <- 0
         n
 
 /// A count for each label value id (dense from 0), for the sections of a summary: an array indexed
 /// by id, where a dictionary hashed every record of the interval. Each thread reuses one; `Take`
 /// empties it by zeroing only the ids counted, so a use costs the records counted, not the ids
-/// ever seen.
+/// ever seen. `Add` notes an id counted for the first time without a branch on it (see `IdBits`).
 [<Sealed>]
 type internal IdCounts private () =
     [<System.ThreadStatic; DefaultValue>]
     static val mutable private mine: IdCounts | null
     let mutable counts: int64[] = Array.zeroCreate 1024
-    let counted = List<int>()
+    // The ids counted, in the order first counted: `[0, used)`. An id is written at `n` on every
+    // `Add`, and kept (`used` moves on) only when its count was 0.
+    let mutable counted: int[] = Array.zeroCreate 64
+    let mutable used = 0
 
     /// This thread's counts, all zero.
     static member Take() =
@@ -499,28 +502,32 @@ type internal IdCounts private () =
         Array.blit counts 0 grown 0 counts.Length
         counts <- grown
 
+    member private _.GrowCounted() =
+        let grown = Array.zeroCreate (counted.Length * 2)
+        Array.blit counted 0 grown 0 counted.Length
+        counted <- grown
+
     member private _.Clear() =
-        for id in counted do
-            counts[id] <- 0L
-        counted.Clear()
+        for i in 0 .. used - 1 do
+            counts[counted[i]] <- 0L
+        used <- 0
+
+    /// Counts `n` (positive) more of `id` (non-negative).
+    [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
+    member this.AddMany(id: int, n: int64) =
+        if id >= counts.Length then this.Grow id
+        if used = counted.Length then this.GrowCounted()
+        let c = counts[id]
+        counted[used] <- id
+        used <- used + int (uint64 (c - 1L) >>> 63) // 1 when c = 0 (counts are never negative)
+        counts[id] <- c + n
 
     /// Counts one more of `id` (non-negative).
     [<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
-    member this.Add(id: int) =
-        if id >= counts.Length then this.Grow id
-        let c = counts[id]
-        if c = 0L then counted.Add id
-        counts[id] <- c + 1L
-
-    /// Counts `n` (positive) more of `id` (non-negative).
-    member this.AddMany(id: int, n: int64) =
-        if id >= counts.Length then this.Grow id
-        let c = counts[id]
-        if c = 0L then counted.Add id
-        counts[id] <- c + n
+    member this.Add(id: int) = this.AddMany(id, 1L)
 
     /// The ids counted at least once, in the order first counted.
-    member _.Ids = counted
+    member _.Ids = ReadOnlySpan<int>(counted, 0, used)
 
     /// The count of `id`, one of `Ids`.
     member _.Item with get (id: int) = counts[id]

@@ -87,8 +87,8 @@ type internal IdCounts =
     member Add: id: int -> unit
     /// Counts `n` (positive) more of `id` (non-negative).
     member AddMany: id: int * n: int64 -> unit
-    /// The ids counted at least once, in the order first counted.
-    member Ids: List<int>
+    /// The ids counted at least once, in the order first counted: valid until the next `Add`.
+    member Ids: System.ReadOnlySpan<int>
     /// The count of `id`, one of `Ids`.
     member Item: id: int -> int64 with get
 
