@@ -26,10 +26,11 @@ module Bounds =
     [<Literal>]
     let MaxBytes = 1125899906842624L
 
-    /// The longest request or upstream time a record holds, in microseconds: ten years. A larger
-    /// value is a corrupt field; it is held as this much, so sums stay far inside 128 bits.
+    /// The longest request or upstream time a record holds, in microseconds: ten years of 365 days
+    /// (docs/semantics.md §1). A larger value is a corrupt field; it is held as this much, so sums
+    /// stay far inside 128 bits.
     [<Literal>]
-    let MaxDurationMicros = 315360000000000000L
+    let MaxDurationMicros = 315360000000000L
 
     /// The largest line number a record holds: 2^48 - 1 (it shares a word with the input's index).
     [<Literal>]

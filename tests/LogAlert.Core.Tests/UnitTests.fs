@@ -743,6 +743,17 @@ let ``an engine state says what it holds, and default is none`` () =
     Assert.Throws<ArgumentException>(fun () -> Interop.Fold.End(Unchecked.defaultof<Interop.EngineState>) |> ignore) |> ignore
 
 [<Fact>]
+let ``a request or upstream time longer than ten years is held as ten years`` () =
+    // docs/semantics.md §1: a record keeps each duration "at most ten years"; a longer one is a
+    // corrupt field, which must not add thousands of years to every latency sum over its window.
+    let tenYears = 10.0 * 365.0 * 86400.0 * 1e6
+    let r = (record baseTime "h" "/a" 200 1L 1L).WithExtras(100_000_000_000_000_000L, 315_360_000_000_001L, 0, 0, 0)
+    Assert.InRange(float r.RequestMicros / tenYears, 1.0 - 1e-7, 1.0 + 1e-7)
+    Assert.InRange(float r.UpstreamMicros / tenYears, 1.0 - 1e-7, 1.0 + 1e-7)
+    let below = (record baseTime "h" "/a" 200 1L 1L).WithExtras(86_400_000_000L, 0L, 0, 0, 0)
+    Assert.InRange(float below.RequestMicros / 86_400_000_000.0, 1.0 - 1e-7, 1.0 + 1e-7) // a day: kept (within 1e-7)
+
+[<Fact>]
 let ``a record is one cache line, and keeps its line, input and durations`` () =
     Assert.Equal(64, Runtime.CompilerServices.Unsafe.SizeOf<Record>())
     let r =
