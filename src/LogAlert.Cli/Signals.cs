@@ -37,6 +37,27 @@ public static class Signals
 }
 
 /// <summary>
+/// logalert ending the process itself at the end of a command: returning from <c>Main</c> waited for
+/// every foreground thread, and one that rule code started and left running kept the process alive
+/// after the final report.
+/// </summary>
+public static class DeliberateExit
+{
+    /// <summary>
+    /// Ends the process with <paramref name="code"/>, what is buffered for stdout and stderr written
+    /// first. The <c>ProcessExit</c> handlers run as when <c>Main</c> returns (a signal's report).
+    /// </summary>
+    public static void Now(int code)
+    {
+        try { Console.Out.Flush(); }
+        catch (IOException) { } // stdout closed or full: the run said so already, or has no one to tell
+        try { Console.Error.Flush(); }
+        catch (IOException) { }
+        Environment.Exit(code);
+    }
+}
+
+/// <summary>
 /// SIGINT and SIGTERM from now on, handled here: the runtime's own handling (the host's wait, then
 /// exit 0) is cancelled and <see cref="Token"/> is cancelled, for a step that stops itself when one
 /// comes (the deliveries' flush, <see cref="SignalStop"/>).

@@ -752,6 +752,30 @@ public sealed class HardeningTests : IDisposable
         AssertCountsOfAStepThatDidNotReturn(Stats(r));
         AssertFiringAsTheEventsLeftIt(r, "quitter");
     }
+
+    [Fact]
+    public void A_thread_rule_code_started_and_left_running_does_not_keep_logalert_alive()
+    {
+        // A foreground thread kept the process alive after the final report (run) and after the
+        // listing (check), for as long as the thread ran: here, for ever.
+        var rule = Write("fg.csx", """
+            var started = false;
+            Alert("fg").When(q =>
+            {
+                if (!started) { started = true; new System.Threading.Thread(() => { while (true) System.Threading.Thread.Sleep(1000); }).Start(); }
+                return q.Sum("requests", TimeSpan.FromSeconds(5));
+            }).Above(0);
+            """);
+        var log = Write("access.csv", Header + "\n" + Line(1549573860) + Line(1549573880));
+
+        var run = CliRunner.Run(["--summary-interval", "off", "--rules", rule, log], env: _env, timeoutMs: 30_000);
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("-- end of input: 3 lines, 2 records, 0 bad, 0 skewed, 0 late", run.StdoutLines[^2]);
+
+        var check = CliRunner.Run(["check", rule], env: _env, timeoutMs: 30_000);
+        Assert.Equal(0, check.ExitCode);
+        Assert.StartsWith("fg  Sum(requests, 5s) > 0", check.Stdout);
+    }
 }
 
 /// <summary>Label ids given back while the reader waits: the output is the same as when none are.</summary>
