@@ -77,7 +77,7 @@ public sealed class CheckCommand
         // property fails with the case, and the exit code is 1, not the rule's.
         EventHandler exited = (_, _) =>
         {
-            if (host.Watchdog.RunawayMessage is not null || host.Watchdog.Running is not { } what) return;
+            if (host.Watchdog.RunawayMessage is not null || DeliberateExit.Explained || host.Watchdog.Running is not { } what) return;
             // A signal (a kill, a CI job's timeout) ends the process by this path too: not the rule's doing.
             if (Signals.Received is { } signal)
             {

@@ -16,6 +16,7 @@ using LogAlert.Cli.Input;
 Console.SetError(new LogAlert.Cli.Output.Terminal.EscapingWriter(Console.Error));
 Console.SetOut(LogAlert.Cli.Output.StandardOutput.Writer());
 Signals.Watch();
+AppDomain.CurrentDomain.UnhandledException += (_, e) => ExitOnUnhandled(e.ExceptionObject);
 var exitCode = await RunProgram(args);
 // Returning from Main waits for every foreground thread: one a rule started (`new Thread(...)`)
 // kept the process alive after the final report, for as long as that thread ran. The run is over.
@@ -97,6 +98,32 @@ static async Task<int> RunProgram(string[] args)
     }
 }
 
+// An exception no code caught, on a thread of its own: one that rule code started (`new Thread`,
+// an `async void` method) or logalert's own. The runtime printed its stack trace and aborted (exit
+// 134); instead a rule's is one line and stops the run with its report, as a rule that ends the
+// process does (exit 2), and logalert's own is one line and exit 1.
+static void ExitOnUnhandled(object exception)
+{
+    var e = exception as Exception;
+    var what = e is null ? exception.GetType().Name : $"{e.GetType().Name}: {e.Message}";
+    if (e is null || LogAlert.Cli.Rules.RuleHost.RuleCodeAt(e) is not { } at)
+    {
+        Console.Error.WriteLine($"logalert: internal error: {what}");
+        DeliberateExit.AfterSaying(ExitCodes.IoFailure);
+        return;
+    }
+    var reason = $"rule code at {at} threw on a thread of its own: {what}";
+    Runner.Current?.Abort(reason);
+    Console.Error.WriteLine($"logalert: {reason}; the run stopped there");
+    DeliberateExit.AfterSaying(ExitCodes.Usage);
+}
+
+// The main command bound by RunArguments, without the generic host: what the host's console
+// lifetime did for it is done here. SIGINT, SIGTERM and SIGQUIT do not end the process (the run
+// stops itself on them once it is reading, and on one that came while the rules compiled); after
+// the first, the run has Commands.HostOptions' shutdown timeout to finish (a rule stuck in a loop
+// may never), then the process ends as the host ended it. SIGHUP too, which the host left to end
+// the process at once when it came while the rules compiled (under nohup it stays ignored).
 static async Task<int> RunWithoutHost(object?[] bound)
 {
     Commands.HostOptions = new Microsoft.Extensions.Hosting.HostOptions { ShutdownTimeout = TimeSpan.FromSeconds(30) };

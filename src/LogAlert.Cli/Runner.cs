@@ -196,6 +196,18 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         }
     }
 
+    private static Runner? s_current;
+
+    /// <summary>
+    /// The run going on, if any: what ends the process from another thread (an exception a rule's own
+    /// thread did not catch) stops it with its report (<see cref="Abort"/>).
+    /// </summary>
+    public static Runner? Current
+    {
+        get => Volatile.Read(ref s_current);
+        private set => Volatile.Write(ref s_current, value);
+    }
+
     /// <summary>A young collection once <see cref="YoungBudget"/> more bytes were allocated.</summary>
     private void CollectYoung()
     {
@@ -257,7 +269,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     // (a rule error), not the rule's.
     private void OnProcessExit(object? sender, EventArgs e)
     {
-        if (!_stepping) return;
+        if (!_stepping || DeliberateExit.Explained) return;
         var what = Running?.Invoke() ?? "a rule";
         // A signal ends the process by this path too: then the rule is not to blame (exit 0, as
         // after any SIGTERM), only interrupted.
@@ -301,6 +313,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
     public async Task<RunOutcome> RunAsync(IEnumerable<InputBatch> batches, CancellationToken cancel)
     {
         _state = Fold.Start(settings);
+        Current = this;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
         try
         {
@@ -314,6 +327,7 @@ public sealed class Runner(EngineSettings settings, IEventWriter writer, TextWri
         {
             lock (_gate) _done = true;
             AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+            Interlocked.CompareExchange(ref s_current, null, this);
         }
     }
 

@@ -37,12 +37,19 @@ public static class Signals
 }
 
 /// <summary>
-/// logalert ending the process itself at the end of a command: returning from <c>Main</c> waited for
-/// every foreground thread, and one that rule code started and left running kept the process alive
-/// after the final report.
+/// logalert ending the process itself: at the end of a command (a thread that rule code started and
+/// left running no longer keeps the process alive), or once it has said why (an exception a thread of
+/// rule code did not catch). The handlers that report a rule ending the process ask
+/// <see cref="Explained"/> too: <c>Environment.Exit</c> runs them, and they would blame the rule
+/// running then.
 /// </summary>
 public static class DeliberateExit
 {
+    private static volatile bool s_explained;
+
+    /// <summary>Whether logalert is ending the process after saying why itself.</summary>
+    public static bool Explained => s_explained;
+
     /// <summary>
     /// Ends the process with <paramref name="code"/>, what is buffered for stdout and stderr written
     /// first. The <c>ProcessExit</c> handlers run as when <c>Main</c> returns (a signal's report).
@@ -54,6 +61,13 @@ public static class DeliberateExit
         try { Console.Error.Flush(); }
         catch (IOException) { }
         Environment.Exit(code);
+    }
+
+    /// <summary><see cref="Now"/>, once logalert has said why: the handlers stay quiet.</summary>
+    public static void AfterSaying(int code)
+    {
+        s_explained = true;
+        Now(code);
     }
 }
 

@@ -753,6 +753,43 @@ public sealed class HardeningTests : IDisposable
         AssertFiringAsTheEventsLeftIt(r, "quitter");
     }
 
+    [Theory]
+    [InlineData("thread", "new System.Threading.Thread(() => throw new InvalidOperationException(\"boom\")).Start();", 10)]
+    [InlineData("async void", "Notify();", 4)]
+    public async Task An_exception_on_a_thread_rule_code_started_stops_the_run_in_one_line(string how, string call, int thrownAt)
+    {
+        // Nothing caught it: the runtime printed a stack trace and aborted the process (exit 134),
+        // with no report. The run is still reading (stdin stays open), so the exception cannot come
+        // after its end; the second line closes the first one's second, where the thread starts.
+        var rule = Write("t.csx", $$"""
+            async void Notify()
+            {
+                await System.Threading.Tasks.Task.Yield();
+                throw new InvalidOperationException("boom");
+            }
+            var started = false;
+            Alert("t").When(q =>
+            {
+                var n = q.Sum("requests", TimeSpan.FromSeconds(5));
+                if (!started && n == 1) { started = true; {{call}} } // on data: the load-time call reads 0
+                return n;
+            }).Above(100);
+            """);
+        using var p = Process.Start(CliRunner.StartInfo(["--summary-interval", "off", "--rules", rule, "-"], _env))!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.StandardInput.WriteAsync(Header + "\n" + Line(1549573860) + Line(1549573870));
+        await p.StandardInput.FlushAsync(); // and left open
+
+        var exited = p.WaitForExit(30_000);
+        if (!exited) p.Kill(true);
+        Assert.True(exited, how);
+        Assert.Equal(2, p.ExitCode);
+        var line = Assert.Single((await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"logalert: rule code at {rule}:{thrownAt} threw on a thread of its own: InvalidOperationException: boom; the run stopped there", line);
+        Assert.StartsWith($"-- stopped (rule code at {rule}:", (await stdout).Split('\n')[^3]);
+    }
+
     [Fact]
     public void A_thread_rule_code_started_and_left_running_does_not_keep_logalert_alive()
     {

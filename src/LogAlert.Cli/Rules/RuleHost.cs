@@ -102,8 +102,9 @@ public sealed class RuleHost : IDisposable
     // error (exit 2), not whatever status the rule chose. (During a run, Runner reports it.)
     private void OnExitWhileLoading(object? sender, EventArgs e)
     {
-        // A rule stuck past --rule-timeout is ended by the watchdog, which said so already.
-        if (Watchdog.RunawayMessage is not null) return;
+        // A rule stuck past --rule-timeout is ended by the watchdog, which said so already; so did
+        // logalert when it ends the process itself.
+        if (Watchdog.RunawayMessage is not null || DeliberateExit.Explained) return;
         if (Watchdog.Running is not { } what) return;
         if (Signals.Received is { } signal)
         {
@@ -310,6 +311,12 @@ public sealed class RuleHost : IDisposable
                 return (path, frame.GetFileLineNumber());
         return null;
     }
+
+    /// <summary>
+    /// <c>file:line</c> of the innermost frame of <paramref name="e"/> in a rule file, as messages show
+    /// it; null when no frame is in one (not rule code's exception).
+    /// </summary>
+    internal static string? RuleCodeAt(Exception e) => RuleFrame(e) is { } f ? $"{RuleSource.ShownAs(f.Path)}:{f.Line}" : null;
 
     /// <summary>An exception from a rule's code, with its type and place in the message.</summary>
     private sealed class RuleCodeException(string message, Exception? inner) : Exception(message, inner);
