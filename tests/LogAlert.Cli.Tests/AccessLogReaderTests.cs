@@ -660,6 +660,34 @@ public sealed class AccessLogReaderTests : IDisposable
             follower.Notices);
     }
 
+    [Fact]
+    public void Follow_stopped_before_the_end_of_its_backlog_says_how_much_of_the_file_was_left()
+    {
+        // A signal while a followed file's backlog was read said "stopped in the middle of a line; its
+        // 112 bytes after the last newline were not read" of where the read buffer cut the file, with
+        // megabytes of it unread. Batches are taken one at a time here: the reader is a chunk or two
+        // ahead when the follow is cancelled, far from the file's end.
+        var line = Line(host: "h1");
+        var path = WriteLines("backlog.csv", [Header, .. Enumerable.Repeat(line, 100_000)]);
+        var size = new FileInfo(path).Length;
+        using var cancel = new CancellationTokenSource();
+        var notices = new ConcurrentQueue<string>();
+        var reader = new AccessLogReader([path], follow: true, cancel: cancel.Token,
+            pollInterval: TimeSpan.FromMilliseconds(20), notice: notices.Enqueue);
+        long records = 0;
+        using (var batches = reader.ReadBatches().GetEnumerator())
+        {
+            Assert.True(batches.MoveNext());
+            records += batches.Current.Count;
+            cancel.Cancel();
+            while (batches.MoveNext()) records += batches.Current.Count;
+        }
+
+        Assert.InRange(records, 1, 99_999);
+        var read = Encoding.UTF8.GetByteCount(Header + "\n") + records * Encoding.UTF8.GetByteCount(line + "\n");
+        Assert.Equal([$"{path}: stopped before its end; its last {size - read} bytes were not read"], notices);
+    }
+
     [Theory]
     [InlineData(1500)]
     [InlineData(100_000)]

@@ -146,10 +146,24 @@ internal sealed class FollowSource(string path, TimeSpan poll, CancellationToken
     /// </summary>
     private Step Stopped()
     {
-        // Over the cap, the line's bytes were dropped as they came, and none is held: said all the same.
-        if (!_stopSaid && _lines.LeftBehind(path, "stopped", "not read") is { } said) notice(said);
+        if (!_stopSaid)
+        {
+            // Stopped before the file's end (a signal while its backlog is read): what is left is the
+            // rest of the file, not a line the server has not finished, and it is said as that.
+            var rest = UnreadBytes();
+            if (rest > 0) notice($"{path}: stopped before its end; its last {rest + _lines.Unfinished} bytes were not read");
+            // Over the cap, the line's bytes were dropped as they came, and none is held: said all the same.
+            else if (_lines.LeftBehind(path, "stopped", "not read") is { } said) notice(said);
+        }
         _stopSaid = true;
         return Step.End;
+    }
+
+    /// <summary>Bytes of the followed file past the point read to; 0 when it cannot be told.</summary>
+    private long UnreadBytes()
+    {
+        try { return _file is { } file ? Math.Max(0, file.Length - _position) : 0; }
+        catch (IOException) { return 0; }
     }
 
     /// <summary>
