@@ -428,8 +428,8 @@ type internal Scratch<'V>() =
 /// where the bits of a million ids are 128 KB. Each thread reuses one; `Count` empties it by
 /// clearing only the words it set, so a use costs the ids added, not the ids ever seen.
 /// `Add` does not branch on whether the id was in the set already: that is a coin toss on a quiet
-/// site (a third of an interval's hosts are new), and a mispredicted branch a record doubled the
-/// summary's count (docs/performance.md, 2026-12-08). `Count` counts the bits instead.
+/// site (a third of an interval's hosts are new), and a mispredicted branch a record doubled what
+/// counting an interval's records cost (docs/performance.md, 2026-12-08). `Count` counts the bits.
 [<Sealed>]
 type internal IdBits private () =
     [<System.ThreadStatic; DefaultValue>]
@@ -481,7 +481,7 @@ type internal IdCounts private () =
     [<System.ThreadStatic; DefaultValue>]
     static val mutable private mine: IdCounts | null
     let mutable counts: int64[] = Array.zeroCreate 1024
-    // The ids counted, in the order first counted: `[0, used)`. An id is written at `n` on every
+    // The ids counted, in the order first counted: `[0, used)`. An id is written at `used` on every
     // `Add`, and kept (`used` moves on) only when its count was 0.
     let mutable counted: int[] = Array.zeroCreate 64
     let mutable used = 0
