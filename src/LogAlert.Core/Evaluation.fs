@@ -54,6 +54,7 @@ module internal Evaluation =
                 let others = evaluateAll rest
                 if obj.ReferenceEquals(evaluated, rs) && obj.ReferenceEquals(others, rest) then rules else evaluated :: others
         let rules = evaluateAll state.Rules
+        view.Close()
         let read = view.Windows
         let mutable retention = state.Retention
         let mutable closed = closed

@@ -10,6 +10,12 @@ open System.Runtime.InteropServices
 type QueryException(message: string) =
     inherit ArgumentException(message)
 
+    /// What a query object kept past the call it was given to says when asked (the engine's, and the
+    /// one a rule is called with at load time): it would answer for another second, or a made-up
+    /// number, without a word.
+    static member internal KeptPastItsCall =
+        "this q was given to an earlier call: a query answers only during the call it is given to (keep no state between calls)"
+
 /// One step from a group's value to the value a grouped result holds for it: a step that reads
 /// nothing but that value (and the group's name), so that the result stays a function of each
 /// group's totals alone.
@@ -458,6 +464,10 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
     // Selectors are parsed only when a window is built, not every second: made on first use.
     let mutable selectors: Dictionary<string, Selector> | null = null
     let mutable sawData = false
+    // Set once the rules of this second are evaluated (`Close`): a rule that kept `q` and asks it
+    // later is told so, and switched off, instead of reading another second's windows.
+    let mutable closed = false
+    let live () = if closed then raise (QueryException QueryException.KeptPastItsCall)
 
     // Every query's arguments go through `QueryCheck`, in its order: a rule host's load-time
     // probe checks them with the same code and so gives the same message.
@@ -545,6 +555,9 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
               Changed = win.Changed }
         Grouped.Following(Label.name l, entries, source)
 
+    /// Ends the evaluation second: every query asked of this view from now on throws.
+    member _.Close() = closed <- true
+
     /// The windows this evaluation moved or built, by key.
     member _.Windows = used
     /// Whether this evaluation read the window of `key`.
@@ -601,15 +614,23 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
             | l -> l.Add leave
 
     interface IQuery with
-        member _.Now = DateTimeOffset.FromUnixTimeSeconds now
+        member _.Now =
+            live ()
+            DateTimeOffset.FromUnixTimeSeconds now
         member _.Sum(metric, width, selector) =
+            live ()
             let struct (w, m, _) = check width (ValueSome metric) ValueNone
             (window w None selector m.Value).Total.Of m.Value
         member this.Rate(metric, width, selector) =
             (this :> IQuery).Sum(metric, width, selector) / float (seconds width)
-        member _.SumBy(metric, width, label, selector) = sumBy metric width label selector false
-        member _.RateBy(metric, width, label, selector) = sumBy metric width label selector true
+        member _.SumBy(metric, width, label, selector) =
+            live ()
+            sumBy metric width label selector false
+        member _.RateBy(metric, width, label, selector) =
+            live ()
+            sumBy metric width label selector true
         member _.TopK(k, metric, width, label, selector) =
+            live ()
             let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
             // No group for k < 1, as Prometheus' topk(0, ...) gives none: a k computed from the data
             // (a tenth of Distinct(host, w)) is 0 when the window is empty, and failing the rule
@@ -621,5 +642,6 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
             remember (windowKey w groupBy selector m.Value) remembered
             Grouped(Label.name groupBy.Value, best) // a new array, owned by the result
         member _.Distinct(label, width, selector) =
+            live ()
             let struct (w, _, groupBy) = check width ValueNone (ValueSome label)
             float (window w groupBy selector Requests).Groups.Count

@@ -225,6 +225,36 @@ public sealed class RuleEndToEndTests : IDisposable
         Assert.Contains(text.StdoutLines, l => l.StartsWith("-- still firing: late_boom since ") && l.EndsWith(" (its rule failed: not evaluated since)"));
     }
 
+    [Theory]
+    [InlineData("at load", "true")] // the q of the call made when the rules load
+    [InlineData("on data", "q.Now.Year > 1970")] // the load-time call's Now is 1970-01-01: a q of a closed second
+    public void A_rule_that_keeps_q_and_asks_it_in_a_later_call_is_switched_off_not_given_made_up_numbers(string kept, string keepIf)
+    {
+        // rules/README.md: keep no state between calls. A q kept past its call answered for another
+        // second, or with the load-time call's made-up numbers (0, or 7.3125: "value = 8.31" fired on
+        // a log of 1 request in 5 s), without a word.
+        var rules = Write("keepq.csx", $$"""
+            IQuery saved = null;
+            Alert("keepq").When(q =>
+            {
+                var v = q.Sum("requests", TimeSpan.FromSeconds(5));
+                if (saved != null) v += saved.Sum("requests", TimeSpan.FromSeconds(5));
+                if ({{keepIf}}) saved = q;
+                return v;
+            }).Above(1000);
+            Alert("busy").When(q => q.Rate("requests", TimeSpan.FromSeconds(10))).Above(5);
+            """);
+        var r = Run("--format", "jsonl", "--rules", rules, Log());
+
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"q kept {kept}: {r.Stderr}");
+        var line = lines[0];
+        Assert.Matches("^logalert: rule \"keepq\" failed at [0-9T:Z-]+: this q was given to an earlier call: a query answers only during the call it is given to \\(keep no state between calls\\) \\(rule switched off; other rules go on\\)$", line);
+        Assert.DoesNotContain("\"rule\":\"keepq\"", r.Stdout);
+        Assert.Contains("\"rule\":\"busy\",\"state\":\"firing\"", r.Stdout); // the others go on
+    }
+
     [Fact]
     public void A_rule_stuck_in_a_loop_is_named_and_the_process_exits()
     {

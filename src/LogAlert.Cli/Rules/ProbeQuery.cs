@@ -63,7 +63,8 @@ internal sealed class ProbeQuery(double answer = 0) : IQuery
         try
         {
             var probe = new ProbeQuery(Odd);
-            return scalar(probe) == Odd && probe.Rejected is null;
+            try { return scalar(probe) == Odd && probe.Rejected is null; }
+            finally { probe.Close(); }
         }
         catch (Exception)
         {
@@ -74,10 +75,21 @@ internal sealed class ProbeQuery(double answer = 0) : IQuery
     /// <summary>The queries asked for, in order, without repeats.</summary>
     public IReadOnlyList<WindowUse> Uses => _uses;
 
-    public DateTimeOffset Now => DateTimeOffset.UnixEpoch;
+    public DateTimeOffset Now => Live(DateTimeOffset.UnixEpoch);
+
+    /// <summary>
+    /// Ends the call it was given to: a rule that kept it and asks it later (on data) is told so, and
+    /// switched off, instead of reading this query's made-up answers as the traffic's.
+    /// </summary>
+    public void Close() => _closed = true;
+
+    private bool _closed;
+
+    private T Live<T>(T value) => _closed ? throw new QueryException(QueryException.KeptPastItsCall) : value;
 
     private void Record(WindowUse use)
     {
+        Live(0);
         // The engine's own check (QueryCheck in Query.fs): the same message now as at run time.
         if (Queries.Problem(use.Function, use.Metric, use.Width, use.Label, use.Selector) is { } problem)
             throw Reject(problem);

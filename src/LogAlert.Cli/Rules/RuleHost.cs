@@ -401,6 +401,10 @@ public sealed class RuleHost : IDisposable
         {
             probeError = e is RuleCodeException ? e.Message : $"{e.GetType().Name}: {e.Message}";
         }
+        finally
+        {
+            probe.Close();
+        }
         if (probe.Rejected is { } rejected)
         {
             errors.Add($"{where}: error: rule \"{alert.Name}\": {rejected}");
