@@ -470,8 +470,10 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
     let live () = if closed then raise (QueryException QueryException.KeptPastItsCall)
 
     // Every query's arguments go through `QueryCheck`, in its order: a rule host's load-time
-    // probe checks them with the same code and so gives the same message.
+    // probe checks them with the same code and so gives the same message. A closed view refuses
+    // here first, for every query.
     let check width metric label =
+        live ()
         match QueryCheck.arguments width metric label with
         | Ok checkedArgs -> checkedArgs
         | Error e -> raise (QueryException e)
@@ -618,19 +620,13 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
             live ()
             DateTimeOffset.FromUnixTimeSeconds now
         member _.Sum(metric, width, selector) =
-            live ()
             let struct (w, m, _) = check width (ValueSome metric) ValueNone
             (window w None selector m.Value).Total.Of m.Value
         member this.Rate(metric, width, selector) =
             (this :> IQuery).Sum(metric, width, selector) / float (seconds width)
-        member _.SumBy(metric, width, label, selector) =
-            live ()
-            sumBy metric width label selector false
-        member _.RateBy(metric, width, label, selector) =
-            live ()
-            sumBy metric width label selector true
+        member _.SumBy(metric, width, label, selector) = sumBy metric width label selector false
+        member _.RateBy(metric, width, label, selector) = sumBy metric width label selector true
         member _.TopK(k, metric, width, label, selector) =
-            live ()
             let struct (w, m, groupBy) = check width (ValueSome metric) (ValueSome label)
             // No group for k < 1, as Prometheus' topk(0, ...) gives none: a k computed from the data
             // (a tenth of Distinct(host, w)) is 0 when the window is empty, and failing the rule
@@ -642,6 +638,5 @@ type internal QueryView(store: Store, windows: KeyValuePair<string, Window>[], n
             remember (windowKey w groupBy selector m.Value) remembered
             Grouped(Label.name groupBy.Value, best) // a new array, owned by the result
         member _.Distinct(label, width, selector) =
-            live ()
             let struct (w, _, groupBy) = check width ValueNone (ValueSome label)
             float (window w groupBy selector Requests).Groups.Count

@@ -75,7 +75,14 @@ internal sealed class ProbeQuery(double answer = 0) : IQuery
     /// <summary>The queries asked for, in order, without repeats.</summary>
     public IReadOnlyList<WindowUse> Uses => _uses;
 
-    public DateTimeOffset Now => Live(DateTimeOffset.UnixEpoch);
+    public DateTimeOffset Now
+    {
+        get
+        {
+            ThrowIfClosed();
+            return DateTimeOffset.UnixEpoch;
+        }
+    }
 
     /// <summary>
     /// Ends the call it was given to: a rule that kept it and asks it later (on data) is told so, and
@@ -85,11 +92,14 @@ internal sealed class ProbeQuery(double answer = 0) : IQuery
 
     private bool _closed;
 
-    private T Live<T>(T value) => _closed ? throw new QueryException(QueryException.KeptPastItsCall) : value;
+    private void ThrowIfClosed()
+    {
+        if (_closed) throw new QueryException(QueryException.KeptPastItsCall);
+    }
 
     private void Record(WindowUse use)
     {
-        Live(0);
+        ThrowIfClosed();
         // The engine's own check (QueryCheck in Query.fs): the same message now as at run time.
         if (Queries.Problem(use.Function, use.Metric, use.Width, use.Label, use.Selector) is { } problem)
             throw Reject(problem);
